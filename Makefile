@@ -1,0 +1,35 @@
+# make demo | make test | make setup | make notebooks | make lab   (see README.md)
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# pip prints one harmless warning per package for this machine's local mirror folders: keep the output readable.
+QUIET_PIP := grep -v "^WARNING: Location" || true
+
+.PHONY: setup demo test notebooks lab clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@tools/check_system.sh "$(PYTHON)"
+	@[ -x "$(PY)" ] || $(PYTHON) -m venv "$(VENV)"
+	@echo "installing tsnbook and its dependencies into $(VENV) (pinned by constraints.txt) ..."
+	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]" 2>&1 | $(QUIET_PIP)
+	@$(PY) -c "import tsnbook, torch, cv2, av" || { echo "error: the install in $(VENV) is incomplete; delete $(VENV) and run make setup again"; exit 1; }
+	@touch $@
+
+demo: setup
+	$(PY) -m tsnbook demo
+
+test: setup
+	$(PY) -m pytest
+
+notebooks: setup
+	$(PY) tools/refresh_notebooks.py
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:
+	rm -rf work_dirs data
