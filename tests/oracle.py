@@ -1,0 +1,73 @@
+"""MMAction2 as a test oracle, never a dependency of tsnbook.
+
+`tools/install_oracle.sh` puts MMAction2 1.2.0 (with mmengine and mmcv-lite) under `.oracle/site` and
+unpacks the 0.24.1 wheel under `.oracle/mma024`. Tests call these helpers; when the oracle is absent the
+helpers call `pytest.skip`, so the suite stays green on machines without it. `TSNBOOK_ORACLE` moves the folder.
+"""
+import ast
+import os
+import pathlib
+import sys
+import types
+import warnings
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+ORACLE = pathlib.Path(os.environ.get("TSNBOOK_ORACLE", ROOT / ".oracle"))
+
+
+def mmaction_1x():
+    """Import MMAction2 1.2.0 from the oracle folder (registers its modules); skip if it is not installed."""
+    site = ORACLE / "site"
+    if not (site / "mmaction").is_dir():
+        pytest.skip("MMAction2 1.2.0 oracle not installed (run tools/install_oracle.sh)")
+    if str(site) not in sys.path:
+        sys.path.append(str(site))  # appended: the venv's numpy/torch/cv2 must win
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import mmaction
+        import mmaction.datasets  # noqa: F401  (registers the transforms)
+        from mmaction.utils import register_all_modules
+        register_all_modules()
+    return mmaction
+
+
+def mma1x_pipeline(transforms):
+    """An mmengine Compose of MMAction2 1.2.0 transform dicts, e.g. [dict(type='TenCrop', crop_size=224)]."""
+    mmaction_1x()
+    from mmengine.dataset import Compose
+    return Compose(transforms)
+
+
+class _NumpyWithInt(types.ModuleType):
+    """numpy as 0.24.1 expects it: `np.int` was removed in numpy 1.24 (spec §9.1)."""
+
+    int = int
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def mma024_class(name):
+    """A class (e.g. 'SampleFrames', 'DenseSampleFrames') from the 0.24.1 wheel's loading.py, run standalone.
+
+    Only the class body is executed (registry decorators stripped), with numpy's global legacy generator, so
+    `np.random.seed(...)` drives it exactly as in MMAction2 0.x.
+    """
+    path = ORACLE / "mma024" / "mmaction" / "datasets" / "pipelines" / "loading.py"
+    if not path.is_file():
+        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+    tree = ast.parse(path.read_text())
+    wanted = {"SampleFrames", "DenseSampleFrames"} if name == "DenseSampleFrames" else {name}
+    body = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in wanted:
+            node.decorator_list = []
+            body.append(node)
+    body.sort(key=lambda n: n.name != "SampleFrames")  # the base class first
+    module = ast.Module(body=body, type_ignores=[])
+    namespace = {"np": _NumpyWithInt("numpy"), "warnings": warnings}
+    exec(compile(module, str(path), "exec"), namespace)
+    return namespace[name]

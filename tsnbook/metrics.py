@@ -1,0 +1,240 @@
+"""Evaluation metrics and two-stream score fusion, in plain numpy.
+
+Mirrors MMAction2's metric functions (0.24.1 `mmaction/core/evaluation/accuracy.py`, the same code as 1.2.0
+`mmaction/evaluation/functional/accuracy.py`) and the "[1:1]" fusion of `tools/analysis/report_accuracy.py`.
+
+Conventions: `scores` is an (N, C) array (N videos, C classes; a list of N length-C vectors works too) of raw
+averaged logits or probabilities; `labels` holds N integer class ids. Every metric here depends only on the
+ranking of the scores, so logits and softmax probabilities give the same numbers.
+
+MMAction2 quirks reproduced on purpose, with the option that changes them:
+- `mean_class_accuracy` averages over every class that is predicted *or* true, so a class that is predicted
+  but never true counts as 0% and lowers the mean (`classes="true"` averages over true classes only).
+- `mmit_mean_average_precision` does not drop NaN: one video without any positive label makes it NaN
+  (`mean_average_precision`, the per-class HVU metric, does drop NaN classes).
+- `top_k_accuracy` breaks score ties in whatever order numpy's default argsort leaves them.
+"""
+import numpy as np
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Input checks
+# ----------------------------------------------------------------------------------------------------------------
+
+def _as_scores(scores, name="scores"):
+    """An (N, C) real-valued array with N >= 1 and C >= 1, dtype kept (argsort's tie order depends on it)."""
+    scores = np.asarray(scores)
+    if not (np.issubdtype(scores.dtype, np.integer) or np.issubdtype(scores.dtype, np.floating)):
+        raise ValueError(f"{name} must hold real numbers, got dtype {scores.dtype}")
+    if scores.ndim != 2 or scores.shape[0] == 0 or scores.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (num_videos, num_classes) with both >= 1, got shape {scores.shape}")
+    return scores
+
+
+def _as_labels(labels, name="labels"):
+    """A 1-D int64 array of non-negative class ids (whole-number floats are accepted)."""
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D sequence of class ids, got shape {array.shape}")
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        if not np.issubdtype(array.dtype, np.floating) or not np.all(array == np.round(array)):
+            raise ValueError(f"{name} must hold integer class ids, got dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if array.size and array.min() < 0:
+        raise ValueError(f"{name} must be non-negative class ids, got minimum {array.min()}")
+    return array
+
+
+def _as_binary(values, name):
+    """A 0/1 (or boolean) array turned into booleans."""
+    array = np.asarray(values)
+    if not np.all((array == 0) | (array == 1)):
+        raise ValueError(f"{name} must contain only 0/1 (or booleans)")
+    return array == 1
+
+
+def _check_scores_and_labels(scores, labels):
+    scores, labels = _as_scores(scores), _as_labels(labels)
+    if labels.shape[0] != scores.shape[0]:
+        raise ValueError(f"scores has shape {scores.shape} but labels has shape {labels.shape}: "
+                         "one label per row of scores is needed")
+    return scores, labels
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Single-label classification
+# ----------------------------------------------------------------------------------------------------------------
+
+def top_k_accuracy(scores, labels, topk=(1, 5)):
+    """Fraction of videos whose label is among the k highest scores, one float per k in `topk`.
+
+    As in MMAction2, the top k are the last k entries of an ascending `np.argsort` (default kind), so the
+    order of tied scores is numpy's, not a documented rule. A k larger than the number of classes counts
+    every class as predicted (accuracy 1.0), again as in MMAction2.
+    """
+    scores, labels = _check_scores_and_labels(scores, labels)
+    if np.ndim(topk) == 0:
+        topk = (topk,)
+    ranking = np.argsort(scores, axis=1)  # ascending: the best classes are at the end
+    accuracies = []
+    for k in topk:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"every k in topk must be an integer >= 1, got {k!r}")
+        best_k = ranking[:, -k:]
+        hits = np.any(best_k == labels[:, None], axis=1)
+        accuracies.append(float(hits.mean()))
+    return accuracies
+
+
+def confusion_matrix(y_pred, y_true, num_classes=None):
+    """Counts of (true class, predicted class) pairs: rows are true classes, columns predicted classes.
+
+    `num_classes=None` gives MMAction2's compact matrix: rows and columns are the sorted labels that occur in
+    either `y_pred` or `y_true` (`np.unique(np.concatenate([y_pred, y_true]))`), not 0..C-1. With
+    `num_classes=C` the matrix is C x C, indexed by class id.
+    """
+    y_pred, y_true = _as_labels(y_pred, "y_pred"), _as_labels(y_true, "y_true")
+    if y_pred.shape != y_true.shape:
+        raise ValueError(f"y_pred has shape {y_pred.shape} but y_true has shape {y_true.shape}; they must match")
+    if num_classes is None:
+        classes, ids = np.unique(np.concatenate([y_pred, y_true]), return_inverse=True)
+        size = len(classes)
+        pred_ids, true_ids = ids[:len(y_pred)], ids[len(y_pred):]
+    else:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+            raise ValueError(f"num_classes must be an integer >= 1 or None, got {num_classes!r}")
+        largest = max(y_pred.max(initial=-1), y_true.max(initial=-1))
+        if largest >= num_classes:
+            raise ValueError(f"num_classes={num_classes} but the labels go up to {largest}")
+        size, pred_ids, true_ids = int(num_classes), y_pred, y_true
+    counts = np.bincount(true_ids * size + pred_ids, minlength=size * size)
+    return counts.reshape(size, size)
+
+
+def mean_class_accuracy(scores, labels, classes="union"):
+    """Mean over classes of the per-class accuracy (recall) of the arg-max prediction.
+
+    `classes="union"` (default, MMAction2's rule): the classes are those that occur in the predictions *or*
+    in the labels. A class that is predicted but never the true label has no videos, so MMAction2 gives it
+    accuracy 0 and it still counts in the mean. Example: labels [0, 0, 1], predictions [0, 2, 1] give
+    (1/2 + 1 + 0) / 3 = 0.5. `classes="true"` averages over the true classes only (here (1/2 + 1) / 2 = 0.75),
+    the textbook definition. The arg-max takes the first class among tied scores.
+    """
+    if classes not in ("union", "true"):
+        raise ValueError(f"classes must be 'union' or 'true', got {classes!r}")
+    scores, labels = _check_scores_and_labels(scores, labels)
+    matrix = confusion_matrix(np.argmax(scores, axis=1), labels).astype(np.float64)
+    videos_per_class = matrix.sum(axis=1)
+    hits_per_class = np.diag(matrix)
+    is_true_class = videos_per_class > 0
+    per_class = np.where(is_true_class, hits_per_class / np.maximum(videos_per_class, 1), 0.0)
+    if classes == "true":
+        per_class = per_class[is_true_class]
+    return float(per_class.mean())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Multi-label: average precision
+# ----------------------------------------------------------------------------------------------------------------
+
+def _average_precision(scores, positives):
+    """AP of a 1-D score vector against a boolean vector (no checks). NaN when there is no positive."""
+    total_positives = int(positives.sum())
+    if total_positives == 0:
+        return float("nan")  # MMAction2 computes 0/0 here; recall is undefined
+    # Descending order: MMAction2 reverses a stable ascending sort (only distinct scores matter below).
+    order = np.argsort(scores, kind="mergesort")[::-1]
+    scores, positives = scores[order], positives[order]
+    # One threshold per distinct score: the last position of each run of equal scores.
+    thresholds = np.r_[np.flatnonzero(np.diff(scores)), scores.size - 1]
+    true_pos = np.cumsum(positives)[thresholds]
+    precision = true_pos / (thresholds + 1.0)
+    recall = true_pos / total_positives
+    # Stop at the first threshold reaching full recall, then sum precision over each step up in recall.
+    stop = np.searchsorted(true_pos, total_positives) + 1
+    recall_steps = np.diff(np.r_[0.0, recall[:stop]])
+    return float(np.sum(recall_steps * precision[:stop]))
+
+
+def average_precision(scores, positives):
+    """Non-interpolated average precision (scikit-learn's definition) of one ranking.
+
+    AP = sum over distinct score thresholds of (recall gained there) x (precision there), stopping at full
+    recall. Tied scores form one threshold. Example: scores [.9, .8, .8, .3], positives [1, 0, 1, 0]
+    give 0.5 x 1 + 0.5 x 2/3 = 0.8333. Returns NaN when `positives` has no positive (AP is undefined).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    positives = _as_binary(positives, "positives")
+    if scores.ndim != 1 or scores.shape != positives.shape or scores.size == 0:
+        raise ValueError(f"scores and positives must be non-empty 1-D arrays of the same shape, got {scores.shape} "
+                         f"and {positives.shape}")
+    return _average_precision(scores, positives)
+
+
+def _check_multi_label(scores, multi_hot):
+    scores = _as_scores(scores)
+    multi_hot = _as_binary(multi_hot, "multi_hot")
+    if multi_hot.shape != scores.shape:
+        raise ValueError(f"scores has shape {scores.shape} but multi_hot has shape {multi_hot.shape}; "
+                         "they must match (num_videos, num_classes)")
+    return scores, multi_hot
+
+
+def mean_average_precision(scores, multi_hot):
+    """HVU-style mAP: AP per *class* (a column over all videos), averaged over classes.
+
+    Classes without a single positive video have no AP and are left out, as in MMAction2; NaN if no class
+    is left.
+    """
+    scores, multi_hot = _check_multi_label(scores, multi_hot)
+    per_class = [_average_precision(scores[:, c], multi_hot[:, c]) for c in range(scores.shape[1])]
+    per_class = [ap for ap in per_class if not np.isnan(ap)]
+    return float(np.mean(per_class)) if per_class else float("nan")
+
+
+def mmit_mean_average_precision(scores, multi_hot):
+    """Multi-Moments-in-Time mAP: AP per *video* (a row over classes), averaged over videos.
+
+    MMAction2 does not filter NaN here, unlike `mean_average_precision`: a single video without any positive
+    label makes the result NaN. Kept on purpose so numbers compare with MMAction2's; drop such videos first
+    if you want a finite value.
+    """
+    scores, multi_hot = _check_multi_label(scores, multi_hot)
+    return float(np.mean([_average_precision(row, hot) for row, hot in zip(scores, multi_hot)]))
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Two-stream fusion
+# ----------------------------------------------------------------------------------------------------------------
+
+def _softmax(scores):
+    shifted = scores - scores.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def fuse_scores(score_list, coefficients=None, apply_softmax=False):
+    """Weighted sum of several models' scores for the same videos: sum_i coefficients[i] * score_list[i].
+
+    This is the zoo's two-stream "[1:1]": RGB and flow scores (raw averaged logits, the `--out` pickles of the
+    test runs), coefficients 1 and 1, no softmax (`coefficients=None` means all ones). Each stream is an
+    (N, C) array or a list of N score vectors, and all streams must list the same videos in the same order;
+    nothing here can check that. `apply_softmax=True` turns each video's scores into probabilities first
+    (report_accuracy.py's `--apply-softmax`). Returns an (N, C) float array.
+    """
+    if len(score_list) == 0:
+        raise ValueError("score_list must contain at least one array of scores")
+    streams = [_as_scores(s, f"score_list[{i}]") for i, s in enumerate(score_list)]
+    for i, stream in enumerate(streams[1:], start=1):
+        if stream.shape != streams[0].shape:
+            raise ValueError(f"score_list[{i}] has shape {stream.shape} but score_list[0] has shape "
+                             f"{streams[0].shape}; every stream must score the same videos and classes")
+    if coefficients is None:
+        coefficients = np.ones(len(streams))
+    coefficients = np.asarray(coefficients, dtype=np.float64)
+    if coefficients.shape != (len(streams),):
+        raise ValueError(f"coefficients must hold one number per stream ({len(streams)}), got shape "
+                         f"{coefficients.shape}")
+    if apply_softmax:
+        streams = [_softmax(s) for s in streams]
+    return np.tensordot(coefficients, np.stack(streams), axes=1)
