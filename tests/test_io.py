@@ -1,0 +1,410 @@
+"""Conformance tests for tsnbook.io on generated clips whose frames carry their own index.
+
+Each frame shows its index as 8 large blocks (bit set = red, or white for grey clips; bit clear = black), so
+the index survives lossy compression and can be read back from any decoded frame; red also checks that
+frames come back as RGB, not BGR. Anything that could hang (broken files, readers crossing a fork) runs in a
+child process with a timeout.
+"""
+import contextlib
+import importlib.util
+import multiprocessing
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from tsnbook import io as tio
+from tsnbook.io import (DecodeError, DecoderFallbackWarning, FlowFrames, RawFrames, count_frames, open_video,
+                        write_video)
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+BACKENDS = ["pyav"] + (["decord"] if tio.decord_available() else [])
+needs_decord = pytest.mark.skipif(not tio.decord_available(), reason="decord is not installed")
+pytestmark = pytest.mark.filterwarnings("error::tsnbook.io.DecoderFallbackWarning")  # no silent fallbacks
+NUM, H, W = 50, 48, 64
+CONTAINERS = [".mp4", ".avi", ".webm"]
+
+
+def index_frame(index, height=H, width=W, on=(255, 0, 0)):
+    """An RGB frame showing the 8 bits of `index` as a 4 x 2 grid of blocks."""
+    frame = np.zeros((height, width, 3), np.uint8)
+    block_h, block_w = height // 2, width // 4
+    for bit in range(8):
+        if index >> bit & 1:
+            row, col = divmod(bit, 4)
+            frame[row * block_h:(row + 1) * block_h, col * block_w:(col + 1) * block_w] = on
+    return frame
+
+
+def read_index(image):
+    """Inverse of index_frame, from the first channel (red, or grey), ignoring 3 pixels at block edges."""
+    plane = image[..., 0] if image.ndim == 3 else image
+    block_h, block_w = plane.shape[0] // 2, plane.shape[1] // 4
+    bits = [plane[r * block_h + 3:(r + 1) * block_h - 3, c * block_w + 3:(c + 1) * block_w - 3].mean() > 128
+            for r in range(2) for c in range(4)]
+    return sum(int(bit) << position for position, bit in enumerate(bits))
+
+
+def indices_in(frames):
+    return [read_index(frame) for frame in frames]
+
+
+def fallback_expected(backend, match=None):
+    """A decord video falls back to PyAV with a warning; a PyAV video has nothing to fall back to."""
+    return pytest.warns(DecoderFallbackWarning, match=match) if backend == "decord" else contextlib.nullcontext()
+
+
+def sequential_pyav(path):
+    """A reference decode independent of tsnbook: every frame, in order."""
+    with av.open(str(path)) as container:
+        return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+
+
+@pytest.fixture(scope="session")
+def clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    frames = np.stack([index_frame(i) for i in range(NUM)])
+    write_video(folder / "clip.mp4", frames, g=12)  # short GOPs with B-frames: decord must seek
+    write_video(folder / "clip.avi", frames)
+    write_video(folder / "clip.webm", frames)
+    return folder
+
+
+def index_sets(rng):
+    return {"sorted": np.sort(rng.choice(NUM, 8, replace=False)), "unsorted": rng.permutation(NUM)[:12],
+            "duplicated": [5, 5, 0, NUM - 1, 5, 17, 17], "first": [0], "last": [NUM - 1], "all": range(NUM)}
+
+
+@pytest.mark.parametrize("ext", CONTAINERS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_exact_frames_for_every_index_pattern(clips, backend, ext):
+    with open_video(clips / f"clip{ext}", backend) as video:
+        assert video.backend == backend and video.num_frames == NUM == count_frames(video.path)
+        assert video.fps == pytest.approx(30)
+        for name, indices in index_sets(np.random.default_rng(len(ext))).items():
+            frames = video.get(indices)
+            assert frames.dtype == np.uint8 and frames.shape == (len(indices), H, W, 3), name
+            assert indices_in(frames) == list(indices), name
+
+
+@needs_decord
+@pytest.mark.parametrize("ext", CONTAINERS)
+def test_decord_and_pyav_agree_bit_for_bit(clips, ext):
+    reference = sequential_pyav(clips / f"clip{ext}")
+    indices = [3, 40, 3, 0, NUM - 1, 25]
+    for backend in BACKENDS:
+        with open_video(clips / f"clip{ext}", backend) as video:
+            np.testing.assert_array_equal(video.get(indices), reference[indices], err_msg=backend)
+
+
+def test_bad_arguments(clips, monkeypatch):
+    with open_video(clips / "clip.mp4", "pyav") as video:
+        for indices in ([NUM], [-1], [0, NUM + 3]):
+            with pytest.raises(IndexError, match=f"0, {NUM}"):
+                video.get(indices)
+        with pytest.raises(ValueError, match="no frame indices"):
+            video.get([])
+    with pytest.raises(ValueError, match="decord.*pyav"):
+        open_video(clips / "clip.mp4", "opencv")
+    monkeypatch.setenv("TSNBOOK_DECODER", "pyav")
+    assert open_video(clips / "clip.mp4").backend == "pyav"
+    monkeypatch.setenv("TSNBOOK_DECODER", "nvdec")
+    with pytest.raises(ValueError, match="nvdec"):
+        open_video(clips / "clip.mp4")
+    monkeypatch.delenv("TSNBOOK_DECODER")
+    monkeypatch.setattr(tio, "decord_available", lambda: False)  # as on macOS arm64: no decord wheel
+    assert open_video(clips / "clip.mp4").backend == "pyav"
+    with pytest.raises(ImportError, match="backend='pyav'"):
+        open_video(clips / "clip.mp4", "decord")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_file_is_named(tmp_path, backend):
+    with pytest.raises(FileNotFoundError, match="no_such_clip.mp4"):
+        open_video(tmp_path / "no_such_clip.mp4", backend)
+
+
+@needs_decord
+def test_fallback_to_pyav_when_decord_get_fails(clips, monkeypatch):
+    import decord
+
+    def broken_get_batch(self, indices):
+        raise decord.DECORDError("simulated seek failure")
+
+    monkeypatch.setattr(decord.VideoReader, "get_batch", broken_get_batch)
+    video = open_video(clips / "clip.avi", "decord")
+    with pytest.warns(DecoderFallbackWarning, match="clip.avi.*simulated seek failure") as record:
+        assert indices_in(video.get([9, 2, 2])) == [9, 2, 2]
+        assert indices_in(video.get([NUM - 1])) == [NUM - 1]  # stays on PyAV: one warning only
+    assert len(record) == 1
+
+
+@needs_decord
+def test_fallback_to_pyav_when_decord_cannot_open(clips, monkeypatch):
+    import decord
+
+    def broken_reader(*args, **kwargs):
+        raise RuntimeError("simulated open failure")
+
+    monkeypatch.setattr(decord, "VideoReader", broken_reader)
+    with pytest.warns(DecoderFallbackWarning, match="simulated open failure"):
+        video = open_video(clips / "clip.webm", "decord")
+    assert video.backend == "pyav" and indices_in(video.get([4, 1])) == [4, 1]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_decode_error_names_the_file_when_every_decoder_fails(clips, backend, monkeypatch):
+    def broken(self, indices):
+        raise (tio.DecodeError(self.path, "simulated PyAV failure") if isinstance(self, tio.PyAVVideo)
+               else RuntimeError("simulated decord failure"))
+
+    monkeypatch.setattr(tio.PyAVVideo, "_decode_sorted", broken)
+    if backend == "decord":
+        import decord
+        monkeypatch.setattr(decord.VideoReader, "get_batch", broken)
+    video = open_video(clips / "clip.mp4", backend)
+    with pytest.raises(DecodeError, match="simulated PyAV failure") as caught:
+        with fallback_expected(backend):
+            video.get([1])
+    assert caught.value.path == str(clips / "clip.mp4") and "clip.mp4" in str(caught.value)
+
+
+def _write_broken_files(folder, clips):
+    """Garbage, empty, truncated, corrupted and frameless files; returns {name: path}."""
+    rng = np.random.default_rng(0)
+    files = {"garbage.mp4": rng.integers(0, 256, 5000, dtype=np.uint8).tobytes(), "empty.mp4": b""}
+    data = (clips / "clip.mp4").read_bytes()
+    files["truncated.mp4"] = data[:len(data) * 6 // 10]  # the index (moov) is at the end: lost
+    corrupted = bytearray(data)
+    with av.open(str(clips / "clip.mp4")) as container:  # overwrite the last 15 packets, keep the index
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    for position, size in packets[-15:]:
+        corrupted[position:position + size] = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+    files["corrupted_tail.mp4"] = bytes(corrupted)
+    with av.open(str(folder / "no_frames.avi"), "w") as container:  # a valid file with an empty video stream
+        stream = container.add_stream("mpeg4", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        container.start_encoding()
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return {name: folder / name for name in [*files, "no_frames.avi"]}
+
+
+def test_broken_files_raise_decode_error_and_never_hang(tmp_path, clips):
+    """In a child process with a timeout, because a decord hang holds the GIL and nothing else can stop it."""
+    files = _write_broken_files(tmp_path, clips)
+    script = textwrap.dedent("""
+        import importlib.util, sys, warnings
+        spec = importlib.util.spec_from_file_location("tsnbook_io", sys.argv[1])  # io.py alone: no torch import
+        io = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(io)
+        warnings.simplefilter("ignore")
+        for path in sys.argv[2:]:
+            for backend in io.BACKENDS if io.decord_available() else ["pyav"]:
+                try:
+                    with io.open_video(path, backend) as video:
+                        video.get(range(video.num_frames))
+                    print(path, backend, "decoded", flush=True)
+                except io.DecodeError as error:
+                    print(path, backend, "DecodeError", error.path == path, error, flush=True)
+    """)
+    arguments = [sys.executable, "-c", script, str(ROOT / "tsnbook" / "io.py"), *map(str, files.values())]
+    done = subprocess.run(arguments, capture_output=True, text=True, timeout=60)
+    outcomes = done.stdout.splitlines()
+    assert len(outcomes) == len(files) * len(BACKENDS), done.stdout + done.stderr[-2000:]
+    for line in outcomes:
+        path, backend, outcome, right_path, message = line.split(" ", 4)
+        assert (outcome, right_path) == ("DecodeError", "True") and os.path.basename(path) in message, line
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_edit_list_frames_are_counted_and_numbered_like_pyav(tmp_path, backend):
+    """An MP4 whose edit list hides its first 10 frames: decord counts 60, 50 decode. tsnbook must say 50
+    (asking for frames 50..59 is the decord #373 hang pattern) and number the frames as PyAV does."""
+    path = str(tmp_path / "edit_list.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        packets = [p for i in range(60) for p in stream.encode(av.VideoFrame.from_ndarray(index_frame(i)))]
+        packets += stream.encode()
+        shift = int(10 / (30 * packets[0].time_base))  # ten frames, in stream time units
+        for packet in packets:
+            packet.pts, packet.dts = packet.pts - shift, packet.dts - shift
+            container.mux(packet)
+    with fallback_expected(backend, match="60 frames"):
+        video = open_video(path, backend)
+    assert video.num_frames == 50 == count_frames(path) == len(sequential_pyav(path))
+    assert indices_in(video.get([0, 49, 20])) == [10, 59, 30]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_grayscale_and_odd_sized_videos_come_back_rgb(tmp_path, backend):
+    white = [index_frame(i, 47, 63, on=(255, 255, 255)) for i in range(20)]
+    write_video(tmp_path / "grey_h264.mkv", white, pix_fmt="gray")  # H.264 4:0:0 (odd sizes are fine here)
+    write_video(tmp_path / "grey_ffv1.avi", white, codec="ffv1", pix_fmt="gray")  # decoder outputs gray8
+    red = [index_frame(i, 47, 63) for i in range(20)]
+    write_video(tmp_path / "odd.avi", red)  # MPEG-4 and VP9 accept odd sizes in yuv420p
+    write_video(tmp_path / "odd.webm", red)
+    for name, shape in [("grey_h264.mkv", (47, 63)), ("grey_ffv1.avi", (47, 63)), ("odd.avi", (47, 63)),
+                        ("odd.webm", (47, 63))]:
+        with open_video(tmp_path / name, backend) as video:
+            frames = video.get([19, 0, 7, 7])
+        assert frames.shape == (4, *shape, 3) and indices_in(frames) == [19, 0, 7, 7], name
+        if name.startswith("grey"):
+            assert np.ptp(frames.astype(int), axis=-1).max() <= 2, name  # R = G = B
+
+
+@needs_decord
+def test_odd_sizes_backends_differ_only_by_chroma_rounding(tmp_path):
+    """With odd sizes decord's bundled FFmpeg 4.1 and PyAV's FFmpeg convert the half-size chroma differently
+    (colour edges move by a pixel); the images still agree closely."""
+    write_video(tmp_path / "odd.avi", [index_frame(i, 47, 63) for i in range(10)])
+    pyav, decord = (open_video(tmp_path / "odd.avi", b).get(range(10)).astype(int) for b in ("pyav", "decord"))
+    assert np.abs(pyav - decord).mean() < 3
+
+
+def test_write_video_is_deterministic_and_validates(tmp_path):
+    frames = np.stack([index_frame(i) for i in range(12)])
+    for ext in CONTAINERS:
+        write_video(tmp_path / f"a{ext}", frames, crf=30)
+        write_video(tmp_path / f"b{ext}", iter(frames), crf=30)  # any iterable of frames works
+        assert (tmp_path / f"a{ext}").read_bytes() == (tmp_path / f"b{ext}").read_bytes(), ext
+    with pytest.raises(ValueError, match="even width and height"):
+        write_video(tmp_path / "odd.mp4", np.zeros((3, 47, 63, 3), np.uint8))
+    with pytest.raises(ValueError, match=r"uint8 \[H, W, 3\]"):
+        write_video(tmp_path / "float.mp4", frames.astype(np.float32))
+    with pytest.raises(ValueError, match="codec"):
+        write_video(tmp_path / "clip.xyz", frames)
+    assert not (tmp_path / "odd.mp4").exists() and not (tmp_path / "float.mp4").exists()
+
+
+def test_keyframe_interval_option(tmp_path):
+    write_video(tmp_path / "gop.mp4", np.stack([index_frame(i) for i in range(40)]), g=8, sc_threshold=0)
+    with av.open(str(tmp_path / "gop.mp4")) as container:
+        keyframes = [i for i, frame in enumerate(container.decode(video=0)) if frame.key_frame]
+    assert keyframes == [0, 8, 16, 24, 32]
+
+
+@pytest.fixture(scope="session")
+def frame_folders(tmp_path_factory):
+    """img_{:05d}.jpg / flow_{x,y}_{:05d}.jpg whose content is the file number (y: number + 100)."""
+    folder = tmp_path_factory.mktemp("frames")
+    for number in range(0, 31):
+        cv2.imwrite(str(folder / f"img_{number:05d}.jpg"), index_frame(number)[..., ::-1])  # imwrite wants BGR
+        for axis, value in (("x", number), ("y", number + 100)):
+            cv2.imwrite(str(folder / f"flow_{axis}_{number:05d}.jpg"), index_frame(value, on=(255,) * 3)[..., 0])
+    return folder
+
+
+@pytest.mark.parametrize("start_index, offset", [(0, 0), (1, 0), (1, 5)])
+def test_raw_frames_numbering_and_exact_pixels(frame_folders, start_index, offset):
+    frames = RawFrames(frame_folders, num_frames=25, start_index=start_index, offset=offset)
+    indices = [0, 24, 3, 3, 10]
+    images = frames.get(indices)
+    numbers = [i + start_index + offset for i in indices]
+    assert images.shape == (5, H, W, 3) and indices_in(images) == numbers
+    for image, number in zip(images, numbers):  # OpenCV's JPEG decoder, BGR -> RGB: bit-exact
+        np.testing.assert_array_equal(image, cv2.imread(str(frame_folders / f"img_{number:05d}.jpg"))[..., ::-1])
+    with pytest.raises(IndexError):
+        frames.get([25])
+
+
+@pytest.mark.parametrize("start_index", [0, 1])
+def test_flow_frames_stack_x_and_y(frame_folders, start_index):
+    flow = FlowFrames(frame_folders, num_frames=20, start_index=start_index).get([5, 0, 5])
+    assert flow.shape == (3, H, W, 2) and flow.dtype == np.uint8
+    assert indices_in(flow[..., 0]) == [5 + start_index, start_index, 5 + start_index]
+    assert indices_in(flow[..., 1]) == [105 + start_index, 100 + start_index, 105 + start_index]
+
+
+def test_missing_frame_file_message(frame_folders, tmp_path):
+    with pytest.raises(DecodeError) as caught:
+        RawFrames(frame_folders, num_frames=40).get([2, 35])
+    assert caught.value.path == os.path.join(frame_folders, "img_00036.jpg")
+    assert "img_00036.jpg" in str(caught.value) and "start_index=1" in str(caught.value)
+    with pytest.raises(DecodeError, match=r"image_00001\.jpg.*'image_\{:05d\}\.jpg'.*wrong template"):
+        RawFrames(frame_folders, 10, filename_tmpl="image_{:05d}.jpg").get([0])
+    with pytest.raises(DecodeError, match=r"flow_x_00031\.jpg"):
+        FlowFrames(frame_folders, 40, start_index=0).get([31])
+    (tmp_path / "img_00001.jpg").write_bytes(b"not a jpeg")
+    with pytest.raises(DecodeError, match="cannot decode this image"):
+        RawFrames(tmp_path, 1).get([0])
+    with pytest.raises(FileNotFoundError, match="no_such_folder"):
+        RawFrames(tmp_path / "no_such_folder", 10)
+
+
+def test_frames_match_mmaction2_raw_frame_decode(frame_folders, clips):
+    """Bit-exact against MMAction2 1.2's RawFrameDecode (and DecordDecode) when the oracle is installed."""
+    if str(ROOT / "tests") not in sys.path:  # conftest.py adds it; direct runs may not
+        sys.path.insert(0, str(ROOT / "tests"))
+    import oracle
+
+    indices = np.array([3, 0, 7, 7, 20])
+    rgb = oracle.mma1x_pipeline([dict(type="RawFrameDecode")])(dict(
+        frame_dir=str(frame_folders), frame_inds=indices + 1, filename_tmpl="img_{:05d}.jpg", modality="RGB"))
+    np.testing.assert_array_equal(np.stack(rgb["imgs"]), RawFrames(frame_folders, 25).get(indices))
+    flow = oracle.mma1x_pipeline([dict(type="RawFrameDecode")])(dict(
+        frame_dir=str(frame_folders), frame_inds=indices, filename_tmpl="flow_{}_{:05d}.jpg", modality="Flow"))
+    np.testing.assert_array_equal(np.stack(flow["imgs"]), FlowFrames(frame_folders, 25, start_index=0).get(indices))
+    if tio.decord_available():
+        video = oracle.mma1x_pipeline([dict(type="DecordInit"), dict(type="DecordDecode")])(
+            dict(filename=str(clips / "clip.mp4"), frame_inds=indices))
+        assert video["total_frames"] == NUM
+        np.testing.assert_array_equal(np.stack(video["imgs"]), open_video(clips / "clip.mp4", "decord").get(indices))
+
+
+def _use_reader_in_child(video, connection):
+    try:
+        video.get([0])
+        connection.send(("no error", ""))
+    except Exception as error:
+        video.close()  # must not free a forked decord reader (that hangs too)
+        connection.send((type(error).__name__, str(error)))
+    fresh = open_video(video.path, video.backend)  # opening inside the worker is the supported way
+    connection.send(("fresh", indices_in(fresh.get([7]))))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_reader_refuses_to_cross_a_fork(clips, backend):
+    video = open_video(clips / "clip.mp4", backend)
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    child = multiprocessing.get_context("fork").Process(target=_use_reader_in_child, args=(video, sender))
+    child.start()
+    child.join(timeout=30)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the child process hung using a reader opened before fork()")
+    kind, message = receiver.recv()
+    assert kind == "RuntimeError" and f"opened in process {os.getpid()}" in message and "clip.mp4" in message
+    assert receiver.recv() == ("fresh", [7])
+    assert indices_in(video.get([3])) == [3]  # still fine in the parent
+
+
+def test_reencode_script(tmp_path, clips, capsys):
+    spec = importlib.util.spec_from_file_location("reencode_videos", ROOT / "data_scripts" / "reencode_videos.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    source = tmp_path / "src"
+    (source / "class_a").mkdir(parents=True)
+    (source / "class_a" / "clip.avi").write_bytes((clips / "clip.avi").read_bytes())
+    (source / "broken.webm").write_bytes(b"\x1a\x45\xdf\xa3 not really a webm")
+    status = script.main([str(source), str(tmp_path / "dst"), "--short-side", "32", "--keyframe-interval", "8",
+                          "--workers", "1"])
+    printed = capsys.readouterr().out
+    assert status == 1 and "re-encoded 1 of 2 videos" in printed and "bytes before" in printed, printed
+    assert "broken.webm" in printed.split("failed:")[1]
+    output = tmp_path / "dst" / "class_a" / "clip.mp4"
+    assert not (tmp_path / "dst" / "broken.mp4").exists()
+    with av.open(str(output)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 42, 32)
+        keyframes = [i for i, frame in enumerate(container.decode(stream)) if frame.key_frame]
+    assert keyframes == [0, 8, 16, 24, 32, 40, 48]
+    with open_video(output, "pyav") as video:
+        assert video.num_frames == NUM and indices_in(video.get(range(NUM))) == list(range(NUM))

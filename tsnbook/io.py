@@ -1,0 +1,347 @@
+"""Decoding for tsnbook: videos (decord or PyAV) and frame folders (OpenCV) behind one small interface.
+
+Mirrors MMAction2's loading transforms (spec `mmaction2_tsn.md` §3): `DecordInit`/`DecordDecode` ('accurate',
+`num_threads=1`), `PyAVInit`/`PyAVDecode` ('accurate': sequential) and `RawFrameDecode` (cv2; RGB and flow).
+
+    with open_video("clip.mp4") as video:       # or RawFrames(...) / FlowFrames(...)
+        frames = video.get([0, 10, 10, 5])      # uint8 [T, H, W, 3] RGB, in the order asked for
+
+Where tsnbook is stricter than MMAction2, and why (decord's failure modes: `course_and_testing.md` §3.2):
+- `num_frames` is checked (`probe_video`), never taken from decord on trust: asking decord for frames past the
+  real end can spin forever in native code (decord issue #373).
+- decord runs with a `fault_tol` so strict that one silently duplicated frame is an error. Any decord error
+  sends that file to PyAV, once, with a `DecoderFallbackWarning`; CI can make these fatal with
+  `warnings.simplefilter("error", DecoderFallbackWarning)`.
+- A reader refuses to work in another process than the one that opened it: a decord reader copied by `fork()`
+  hangs in the child (reproduced here). Open videos inside the worker, e.g. in `Dataset.__getitem__`.
+"""
+import contextlib
+import os
+import re
+import warnings
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+
+BACKENDS = ("decord", "pyav")
+DECORD_FAULT_TOL = 1e-6  # a ratio of len(video): more than int(1e-6 * len) = 0 recovered frames raises
+
+
+class DecodeError(RuntimeError):
+    """A file that cannot be decoded; `.path` names it and the message says why."""
+
+    def __init__(self, path, reason):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"cannot decode {self.path}: {reason}")
+
+
+class DecoderFallbackWarning(UserWarning):
+    """decord failed on a file and PyAV decoded it instead."""
+
+
+def _short(error):
+    """One line per error; decord prefixes every message with '[12:00:00] /src/file.cc:123: ', dropped here."""
+    text = re.sub(r"\[[\d:]+\] \S+:\d+: ", "", str(error)).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:200] if text else ''}"
+
+
+def _video_stream(container, path):
+    if not container.streams.video:
+        raise DecodeError(path, "the file has no video stream")
+    stream = container.streams.video[0]
+    stream.codec_context.thread_count = 1  # parallelism comes from DataLoader workers, as with decord
+    return stream
+
+
+def count_frames(path):
+    """Decode every frame with PyAV and count them: the ground truth, at the price of a full decode.
+    A file that breaks halfway raises DecodeError: it is broken, not short."""
+    decoded = 0
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(_video_stream(container, path)):
+                decoded += 1
+    except av.FFmpegError as error:
+        raise DecodeError(path, f"PyAV failed after {decoded} frames ({_short(error)})") from error
+    return decoded
+
+
+def probe_video(path):
+    """(num_frames, fps): the frame count tsnbook trusts, checked without decoding where possible.
+
+    A decoder turns each non-empty packet that no edit list marks "discard" into one frame. So:
+    1. MP4 and AVI index every packet with its position in the file. If the index has one entry per frame the
+       header promises, all inside the file, count the entries: ~0.2 ms, nothing read.
+    2. Otherwise (WebM indexes keyframes only; a file cut short) read and count the packets: ~5 ms per 10-s
+       clip. If the header promised another number the file is suspect: decode and count (`count_frames`).
+    A packet that fails to decode raises later, so nothing silently asks past the end. Not caught: a packet
+    that decodes to nothing without any error; index builders that distrust their files can use `count_frames`.
+    """
+    try:
+        with av.open(str(path)) as container:
+            stream = _video_stream(container, path)
+            promised, index = stream.frames, getattr(stream, "index_entries", ())  # () on older PyAV
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            if promised and len(index) == promised and max(e.pos + e.size for e in index) <= os.path.getsize(path):
+                return sum(1 for e in index if e.size and not e.is_discard), fps
+            packets = sum(1 for p in container.demux(stream) if p.size and not p.is_discard)
+    except av.FFmpegError as error:
+        raise DecodeError(path, f"PyAV cannot read it ({_short(error)})") from error
+    return (packets if promised in (0, packets) else count_frames(path)), fps
+
+
+def _probe_nonempty(path):
+    num_frames, fps = probe_video(path)
+    if num_frames == 0:
+        raise DecodeError(path, "it contains no decodable video frames")
+    return num_frames, fps
+
+
+class Video:
+    """The interface of every frame source: `.path`, `.num_frames`, `.fps`, `.get(indices)`, `.close()`, `with`.
+
+    `get` takes 0-based indices in any order, repeats allowed (TSN's test-time sampling repeats indices in
+    short videos). Each distinct frame is decoded once, in increasing order, then the result is expanded back
+    to the order asked for. Subclasses implement `_decode_sorted(unique_sorted_indices)`.
+    """
+
+    backend, fps = None, None
+    fork_safe = False  # True only for sources that hold no native decoder state
+
+    def __init__(self, path):
+        self.path, self.num_frames, self._pid = str(path), 0, os.getpid()
+
+    def get(self, indices):
+        if not self.fork_safe and os.getpid() != self._pid:
+            raise RuntimeError(
+                f"{self.path}: this reader was opened in process {self._pid} and used in process {os.getpid()}. "
+                "Readers must not cross a fork (a copied decord reader hangs): open the video inside the worker, "
+                "e.g. in Dataset.__getitem__, and close it after use.")
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if indices.size == 0:
+            raise ValueError(f"{self.path}: no frame indices given")
+        if indices.min() < 0 or indices.max() >= self.num_frames:
+            raise IndexError(f"{self.path}: frame indices must lie in [0, {self.num_frames}), "
+                             f"got {indices.min()}..{indices.max()}")
+        unique, positions = np.unique(indices, return_inverse=True)
+        return self._decode_sorted(unique)[positions]
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __repr__(self):
+        fps = "" if self.fps is None else f", fps={self.fps:g}"
+        return f"{type(self).__name__}({self.path!r}, num_frames={self.num_frames}{fps})"
+
+
+class PyAVVideo(Video):
+    """PyAV, always installed: decodes from the start to the last frame asked for. Slow for late frames, but
+    exact, and it cannot hang (the stream just ends). Each `get` reopens the file; no state is kept."""
+
+    backend = "pyav"
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.num_frames, self.fps = _probe_nonempty(path)
+
+    def _decode_sorted(self, indices):
+        wanted, frames, decoded = iter(indices.tolist()), [], 0
+        target = next(wanted)
+        try:
+            with av.open(self.path) as container:
+                for frame in container.decode(_video_stream(container, self.path)):
+                    if decoded == target:
+                        frames.append(frame.to_ndarray(format="rgb24"))
+                        target = next(wanted, None)
+                        if target is None:
+                            break
+                    decoded += 1
+        except av.FFmpegError as error:
+            raise DecodeError(self.path, f"PyAV failed after {decoded} frames ({_short(error)})") from error
+        if target is not None:
+            raise DecodeError(self.path, f"the stream ended after {decoded} frames; frame {target} was asked for")
+        return np.stack(frames)
+
+
+class DecordVideo(Video):
+    """decord's random access (`get_batch`, one thread), numbered and counted as PyAV does.
+
+    If decord's length differs from `probe_video`'s count (an edit list, or a wrong `nb_frames` as in decord
+    #373), decord's frame numbers cannot be trusted: opening fails and `open_video` uses PyAV for the file.
+    A failing `get_batch` switches this file to PyAV for good."""
+
+    backend = "decord"
+
+    def __init__(self, path):
+        super().__init__(path)
+        self._reader, self._fallback = None, None
+        self.num_frames, _ = _probe_nonempty(path)  # a DecodeError here means PyAV cannot read it either
+        import decord  # optional: wheels exist for Linux x86_64 and Windows only
+
+        self._reader = decord.VideoReader(self.path, num_threads=1, fault_tol=DECORD_FAULT_TOL)
+        if len(self._reader) != self.num_frames:
+            raise RuntimeError(f"decord counts {len(self._reader)} frames where {self.num_frames} decode")
+        self.fps = float(self._reader.get_avg_fps())
+
+    def _decode_sorted(self, indices):
+        if self._reader is None and self._fallback is None:
+            raise ValueError(f"{self.path}: the video was closed")
+        if self._fallback is None:
+            try:
+                return self._reader.get_batch(indices.tolist()).asnumpy()
+            except Exception as error:  # DECORDError, DECORDLimitReachedError, RuntimeError...
+                self._fallback = _pyav_instead(self.path, error, stacklevel=4)
+                self.close()
+        return self._fallback._decode_sorted(indices)
+
+    def close(self):
+        if self._reader is not None and os.getpid() != self._pid:
+            _FORKED_READERS.append(self._reader)  # freeing a reader copied by fork() hangs: never free it
+        self._reader = None
+
+    __del__ = close
+
+
+_FORKED_READERS = []
+
+
+def _pyav_instead(path, decord_error, stacklevel=3):
+    warnings.warn(f"decord failed on {path} ({_short(decord_error)}); decoding it with PyAV instead",
+                  DecoderFallbackWarning, stacklevel=stacklevel)
+    try:
+        return PyAVVideo(path)
+    except DecodeError as error:
+        raise DecodeError(path, f"decord failed ({_short(decord_error)}), then PyAV ({error.reason})") from error
+
+
+def decord_available():
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_video(path, backend=None):
+    """Open a video for frame access. `backend` is "decord" or "pyav"; None reads the environment variable
+    TSNBOOK_DECODER, else takes decord when it is installed, else PyAV. decord failures fall back to PyAV."""
+    backend = backend or os.environ.get("TSNBOOK_DECODER") or ("decord" if decord_available() else "pyav")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown video backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"video file not found: {path}")
+    if backend == "pyav":
+        return PyAVVideo(path)
+    if not decord_available():
+        raise ImportError("backend 'decord' was asked for, but decord is not installed (its wheels exist for "
+                          "Linux x86_64 and Windows only); use backend='pyav' or unset TSNBOOK_DECODER")
+    try:
+        return DecordVideo(path)
+    except DecodeError:
+        raise
+    except Exception as error:
+        return _pyav_instead(path, error)
+
+
+class RawFrames(Video):
+    """A folder of JPEG frames in MMAction2's rawframe layout: index i (0-based) is file number
+    i + start_index + offset. OpenCV decodes them, because another libjpeg can move pixels by ±1 and
+    bit-exactness with MMAction2 needs the same decoder."""
+
+    fork_safe = True
+
+    def __init__(self, frame_dir, num_frames, filename_tmpl="img_{:05d}.jpg", start_index=1, offset=0):
+        super().__init__(os.fspath(frame_dir))
+        if not os.path.isdir(self.path):
+            raise FileNotFoundError(f"frame folder not found: {self.path}")
+        self.num_frames, self.filename_tmpl = int(num_frames), filename_tmpl
+        self.start_index, self.offset = int(start_index), int(offset)
+
+    def _read(self, filename, flags):
+        path = os.path.join(self.path, filename)
+        if not os.path.isfile(path):
+            raise DecodeError(path, f"frame file missing (filename_tmpl={self.filename_tmpl!r}, start_index="
+                                    f"{self.start_index}, offset={self.offset}): wrong template or start index?")
+        image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flags)
+        if image is None:
+            raise DecodeError(path, "OpenCV cannot decode this image file")
+        return image
+
+    def _load(self, number):
+        return cv2.cvtColor(self._read(self.filename_tmpl.format(number), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def _decode_sorted(self, indices):
+        return np.stack([self._load(i + self.start_index + self.offset) for i in indices.tolist()])
+
+
+class FlowFrames(RawFrames):
+    """Optical flow as grayscale JPEG pairs `filename_tmpl.format("x", n)` / `.format("y", n)`. `get` returns
+    uint8 [T, H, W, 2], channel 0 = x, 1 = y, as MMAction2 1.x stacks them (0.x interleaves x and y images)."""
+
+    def __init__(self, frame_dir, num_frames, filename_tmpl="flow_{}_{:05d}.jpg", start_index=1, offset=0):
+        super().__init__(frame_dir, num_frames, filename_tmpl, start_index, offset)
+
+    def _load(self, number):
+        return np.stack([self._read(self.filename_tmpl.format(axis, number), cv2.IMREAD_GRAYSCALE)
+                         for axis in ("x", "y")], axis=-1)
+
+
+# extension -> (codec, pixel format, codec tag); yuv420p is what every decoder and player accepts
+CODECS = {".mp4": ("libx264", "yuv420p", None), ".mkv": ("libx264", "yuv420p", None),
+          ".avi": ("mpeg4", "yuv420p", "XVID"), ".webm": ("libvpx-vp9", "yuv420p", None)}
+
+
+def write_video(path, frames, fps=30, codec=None, pix_fmt=None, **options):
+    """Encode uint8 RGB frames (a [T, H, W, 3] array or any iterable of [H, W, 3] arrays) with PyAV.
+
+    The codec follows the extension (CODECS) unless given; `options` go to the encoder as strings, e.g.
+    `crf=23, g=16` (keyframe interval), `preset="fast"`. The bytes are deterministic: one encoder thread (x264
+    and MPEG-4 bitstreams change with the thread count, so auto-threading would differ between machines) and
+    bit-exact muxing (Matroska otherwise writes a random id). Odd sizes: libx264 refuses an odd width or height
+    in yuv420p (ValueError); MPEG-4 and VP9 accept them. A failed write leaves no partial file.
+    """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1].lower()
+    if codec is None and extension not in CODECS:
+        raise ValueError(f"{path}: no default codec for {extension!r}; pass codec= or use one of {list(CODECS)}")
+    default_codec, default_pix_fmt, tag = CODECS.get(extension, (None, "yuv420p", None))
+    codec, pix_fmt = codec or default_codec, pix_fmt or default_pix_fmt
+    options = {"flags": "+bitexact", **{key: str(value) for key, value in options.items()}}
+    container, stream = av.open(path, "w", options={"fflags": "+bitexact"}), None
+    try:
+        for frame in frames:
+            frame = np.asarray(frame)
+            if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+                raise ValueError(f"{path}: frames must be uint8 [H, W, 3] RGB, got {frame.dtype} {frame.shape}")
+            if stream is None:
+                stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+                stream.height, stream.width = frame.shape[:2]
+                stream.pix_fmt, stream.options, stream.thread_count = pix_fmt, options, 1
+                if tag and codec == default_codec:
+                    stream.codec_tag = tag
+            try:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            except av.FFmpegError as error:
+                odd = stream.width % 2 or stream.height % 2
+                raise ValueError(f"{path}: {codec} cannot encode {stream.width}x{stream.height} {pix_fmt} frames "
+                                 f"({_short(error)})" + ("; libx264 needs even width and height for yuv420p: "
+                                                         "crop, or pass pix_fmt='yuv444p'" if odd else "")) from error
+        if stream is None:
+            raise ValueError(f"{path}: no frames to write")
+        container.mux(stream.encode())
+        container.close()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            container.close()
+        if os.path.exists(path):
+            os.remove(path)
+        raise
