@@ -1,0 +1,22 @@
+"""Fixtures shared by the unit tests: a small SynthActions copy with optical flow, made once per session."""
+import pytest
+
+from tsnbook.configs import get_config
+from tsnbook.demo import prepare_synthactions
+
+SMALL = dict(groups=3, clips_per_group=1, test_groups=1)  # 8 classes x 3 clips: 16 train, 8 test videos
+
+
+@pytest.fixture(scope="session")
+def small_synth(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthactions")
+    prepare_synthactions(root, workers=1, progress=False, **SMALL)
+    return root
+
+
+def small_config(modality, data_root, **overrides):
+    """The demo config of one stream, shrunk to seconds: 2 epochs of 16 videos, 2 test clips."""
+    cfg = get_config(f"tsn_r18_1x1x3_12e_synthactions_{modality}")
+    cfg.update(dict(dict(data_root=str(data_root), epochs=2, batch_size=8, lr_steps=[1], test_clips=2,
+                         val_clips=1, eval_interval=1), **overrides))
+    return cfg

@@ -1,0 +1,81 @@
+import pytest
+import torch
+import torchvision
+
+from tsnbook.models import TSN, adapt_first_conv, average_clips
+
+
+def test_rgb_tsn_folds_snippets_and_averages_features():
+    torch.manual_seed(0)
+    model = TSN("resnet18", num_classes=5, num_segments=3, dropout=0.0).eval()
+    x = torch.randint(0, 256, (2, 3, 3, 32, 32), dtype=torch.uint8)
+    logits = model(x)
+    assert logits.shape == (2, 5)
+    with torch.no_grad():
+        per_view = torch.stack([model.features(x[:, v:v + 1]) for v in range(3)], dim=1)
+        assert torch.allclose(model.features(x), per_view.mean(1), atol=1e-5)
+        # consensus before the (linear) classifier == average of per-view logits
+        assert torch.allclose(logits, model.fc(per_view).mean(1), atol=1e-5)
+
+
+def test_uint8_and_float_inputs_are_normalised_the_same():
+    model = TSN("resnet18", num_classes=3, num_segments=1).eval()
+    x = torch.randint(0, 256, (1, 1, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():
+        assert torch.allclose(model(x), model(x.float()), atol=1e-6)
+
+
+def test_flow_first_conv_is_the_channel_average_of_rgb_filters():
+    backbone = torchvision.models.resnet18()
+    rgb_weight = backbone.conv1.weight.detach().clone()
+    adapt_first_conv(backbone, 10, "average")
+    assert backbone.conv1.weight.shape == (64, 10, 7, 7)
+    for c in range(10):
+        assert torch.allclose(backbone.conv1.weight[:, c], rgb_weight.mean(1))
+    model = TSN("resnet18", num_classes=4, num_segments=3, modality="flow", clip_len=5).eval()
+    assert model(torch.full((1, 3, 10, 32, 32), 128, dtype=torch.uint8)).shape == (1, 4)
+    assert model.mean.shape == (1, 10, 1, 1) and float(model.mean[0, 0]) == 128.0
+
+
+def test_wrong_channel_count_is_reported_with_shapes():
+    model = TSN("resnet18", num_classes=4, modality="flow", clip_len=5)
+    with pytest.raises(ValueError, match=r"expects input \[B, V, 10, H, W\], got \(1, 3, 3, 32, 32\)"):
+        model(torch.zeros(1, 3, 3, 32, 32))
+
+
+def test_partial_bn_freezes_every_bn_but_the_first():
+    model = TSN("resnet18", num_classes=4, partial_bn=True).train()
+    bns = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert bns[0].training and bns[0].weight.requires_grad
+    assert not any(bn.training for bn in bns[1:])
+    assert not any(bn.weight.requires_grad for bn in bns[1:])
+
+
+def test_norm_eval_keeps_running_statistics():
+    model = TSN("resnet18", num_classes=4, norm_eval=True).train()
+    before = model.backbone.bn1.running_mean.clone()
+    model(torch.randint(0, 256, (2, 2, 3, 32, 32), dtype=torch.uint8))
+    assert torch.equal(before, model.backbone.bn1.running_mean)
+    assert model.backbone.bn1.weight.requires_grad  # affine parameters still train
+
+
+def test_other_torchvision_backbones_are_adapted_generically():
+    model = TSN("mobilenet_v3_small", num_classes=7, num_segments=2, modality="flow").eval()
+    assert model.feature_dim == 1024  # the input of mobilenet's last Linear
+    assert model(torch.zeros(1, 2, 10, 64, 64, dtype=torch.uint8)).shape == (1, 7)
+
+
+def test_unknown_backbone_and_offline_pretrained_have_clear_errors(monkeypatch):
+    with pytest.raises(ValueError, match="unknown backbone 'resnet5'"):
+        TSN("resnet5")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent/hub")
+    with pytest.raises(RuntimeError, match="pretrained='path/to/weights.pth'"):
+        TSN("resnet18", pretrained="torchvision")
+
+
+def test_average_clips_modes():
+    logits = torch.tensor([[1.0, 2.0, 3.0]])
+    assert torch.equal(average_clips(logits, None), logits)
+    assert torch.allclose(average_clips(logits, "prob").sum(), torch.tensor(1.0))
+    with pytest.raises(ValueError):
+        average_clips(logits, "mean")

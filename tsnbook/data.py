@@ -1,0 +1,168 @@
+"""Datasets: MMAction2 list files in, uint8 snippet tensors out.
+
+One dataset class serves videos, RGB frame folders and optical-flow folders, because TSN treats them alike:
+read the list file (spec datasets.md §1.2), and per item sample frame indices (`tsnbook.sampling`), decode them
+(`tsnbook.io`, a reader opened for this item only, so nothing crosses a DataLoader fork), run the augmentation
+pipeline (`tsnbook.transforms`) and hand back ``uint8 [V, C, H, W]``.
+
+Randomness is drawn from ``np.random.default_rng([seed, epoch, index])``: an item's augmentation depends only
+on the seed, the epoch and its index, never on the number of workers or on whether the run was resumed.
+
+A video that cannot be decoded does not kill an epoch: the item comes back as an error record, the collate
+function drops it, and the engine counts and lists it in the log.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .io import DecodeError, FlowFrames, RawFrames, open_video
+from .sampling import sample_frames
+from .transforms import build_pipeline
+
+SOURCES = {  # source kind -> (default filename template, default start index) as MMAction2's datasets
+    "video": (None, 0),
+    "rawframes": ("img_{:05d}.jpg", 1),
+    "flow": ("flow_{}_{:05d}.jpg", 1),
+}
+
+
+@dataclass
+class VideoRecord:
+    """One line of a list file: a video file (or frame folder), its label(s), and where it came from."""
+    path: str
+    label: object  # int, or a list of ints for multi-label datasets
+    num_frames: int = None  # frame folders: read from the list (MMAction2 never counts at load time)
+    offset: int = 0  # clips of untrimmed videos (ActivityNet "with_offset" lists)
+    where: str = field(default="", compare=False)  # "list.txt:12", for error messages
+
+
+def load_annotations(list_file, data_prefix="", source="video", multi_label=False, with_offset=False):
+    """Parse an MMAction2 list file into `VideoRecord`s.
+
+    Formats: videos ``path label [label ...]``; frames ``dir total_frames label [label ...]``; with
+    ``with_offset``: ``dir offset total_frames label ...``. Labels are 0-based; several labels only with
+    ``multi_label``. Paths are joined to ``data_prefix``. Any malformed line raises a ValueError naming
+    ``file:line`` and the expected format.
+    """
+    list_file = Path(list_file)
+    if not list_file.is_file():
+        raise FileNotFoundError(f"list file {list_file} does not exist (check the config's ann_file_* and "
+                                f"data_root, or build the lists first)")
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
+    expected = ("path label" if source == "video" else
+                "dir offset total_frames label" if with_offset else "dir total_frames label")
+    records = []
+    for number, line in enumerate(list_file.read_text().splitlines(), start=1):
+        parts, where = line.split(), f"{list_file}:{number}"
+        if not parts:
+            continue
+        try:
+            head = 1 if source == "video" else 3 if with_offset else 2
+            if len(parts) < head + 1 or (len(parts) > head + 1 and not multi_label):
+                raise ValueError
+            labels = [int(v) for v in parts[head:]]
+            if min(labels) < 0:
+                raise ValueError
+            record = VideoRecord(str(Path(data_prefix) / parts[0]), labels if multi_label else labels[0],
+                                 where=where)
+            if source != "video":
+                record.num_frames = int(parts[-len(labels) - 1])
+                record.offset = int(parts[1]) if with_offset else 0
+        except ValueError:
+            raise ValueError(f"{where}: expected '{expected}' with integer, 0-based labels"
+                             f"{' (several allowed)' if multi_label else ''}, got {line!r}") from None
+        records.append(record)
+    if not records:
+        raise ValueError(f"list file {list_file} has no entries")
+    return records
+
+
+class TSNDataset(torch.utils.data.Dataset):
+    """Sample, decode and augment one video per item: returns ``dict(imgs=uint8 [V, C, H, W], label, index)``.
+
+    ``num_segments`` snippets of ``clip_len`` frames (5 for flow: x/y pairs become 10 channels); in test mode
+    the segment centres, else a random frame in each segment (MMAction2's SampleFrames). ``pipeline`` is a list
+    of transform dicts or a callable ``(results, rng) -> results``; it must end with FormatShape.
+    """
+
+    def __init__(self, records, pipeline, source="video", num_segments=3, clip_len=1, frame_interval=1,
+                 test_mode=False, num_classes=None, multi_label=False, filename_tmpl=None, start_index=None,
+                 decoder=None, seed=0):
+        if source not in SOURCES:
+            raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
+        if multi_label and not num_classes:
+            raise ValueError("multi_label datasets need num_classes (the length of the multi-hot label)")
+        self.records, self.source = list(records), source
+        self.pipeline = build_pipeline(pipeline) if isinstance(pipeline, (list, tuple)) else pipeline
+        self.num_segments, self.clip_len, self.frame_interval = num_segments, clip_len, frame_interval
+        self.test_mode, self.num_classes, self.multi_label = test_mode, num_classes, multi_label
+        default_tmpl, default_start = SOURCES[source]
+        self.filename_tmpl = filename_tmpl or default_tmpl
+        self.start_index = default_start if start_index is None else start_index
+        self.decoder, self.seed, self.epoch = decoder, seed, 0
+
+    def __len__(self):
+        return len(self.records)
+
+    def set_epoch(self, epoch):
+        """Change the augmentation stream (call before each epoch; DataLoader workers are re-created)."""
+        self.epoch = epoch
+
+    def open(self, record):
+        """The reader for one record: a video file, or a folder of RGB or flow JPEGs."""
+        if self.source == "video":
+            return open_video(record.path, backend=self.decoder)
+        reader = RawFrames if self.source == "rawframes" else FlowFrames
+        return reader(record.path, record.num_frames, filename_tmpl=self.filename_tmpl,
+                      start_index=self.start_index, offset=record.offset)
+
+    def load(self, index, rng):
+        """Sampled, decoded, augmented frames of item ``index`` as a results dict (useful for visualising)."""
+        record = self.records[index]
+        with self.open(record) as reader:
+            indices = sample_frames(reader.num_frames, self.clip_len, self.frame_interval, self.num_segments,
+                                    test_mode=self.test_mode, rng=rng)
+            frames = reader.get(indices)
+        results = dict(imgs=frames, modality="flow" if self.source == "flow" else "rgb", label=record.label,
+                       num_clips=self.num_segments, clip_len=self.clip_len, frame_inds=indices)
+        return self.pipeline(results, rng)
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        try:
+            results = self.load(index, rng)
+        except (DecodeError, OSError) as err:  # skipped and counted by the engine, never fatal
+            return dict(error=f"{self.records[index].path}: {err}", index=index)
+        label = results["label"]
+        if self.multi_label:
+            label = torch.zeros(self.num_classes).index_fill_(0, torch.as_tensor(label), 1.0)
+        return dict(imgs=torch.from_numpy(results["imgs"]), label=torch.as_tensor(label), index=index)
+
+
+def collate_skipping_errors(batch):
+    """Stack good items; report the bad ones under ``"errors"`` (a list of messages) instead of failing."""
+    good = [item for item in batch if "error" not in item]
+    errors = [item["error"] for item in batch if "error" in item]
+    if not good:
+        return dict(imgs=None, label=None, index=None, errors=errors)
+    stacked = torch.utils.data.default_collate(good)
+    stacked["errors"] = errors
+    return stacked
+
+
+def build_dataset(cfg, split, data_root=None):
+    """The train / val / test dataset a config describes (keys documented in `tsnbook.configs`)."""
+    root = Path(data_root or cfg["data_root"])
+    test_mode = split != "train"
+    records = load_annotations(root / cfg[f"ann_file_{split}"], root / cfg["data_prefix"], cfg["source"],
+                               cfg.get("multi_label", False), cfg.get("with_offset", False))
+    num_segments = {"train": cfg["num_segments"], "val": cfg.get("val_clips", cfg["num_segments"]),
+                    "test": cfg.get("test_clips", 25)}[split]
+    return TSNDataset(records, cfg[f"{split}_pipeline"], source=cfg["source"], num_segments=num_segments,
+                      clip_len=cfg.get("clip_len", 1), frame_interval=cfg.get("frame_interval", 1),
+                      test_mode=test_mode, num_classes=cfg["num_classes"],
+                      multi_label=cfg.get("multi_label", False), filename_tmpl=cfg.get("filename_tmpl"),
+                      start_index=cfg.get("start_index"), decoder=cfg.get("decoder"), seed=cfg.get("seed", 0))
