@@ -1,0 +1,54 @@
+"""The promises around installation: one dependency list in two files, pinned CI, working CLI errors."""
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_NAMES = {"torch": "pytorch"}
+
+
+def _name(requirement):
+    return re.split(r"[<>=;\[ ]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def test_environment_yml_lists_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    conda = {_name(line.strip(" -")) for line in (ROOT / "environment.yml").read_text().splitlines()
+             if line.strip().startswith("- ") and ":" not in line and "-e ." not in line}
+    assert {CONDA_NAMES.get(n, n) for n in wanted} <= conda
+
+
+def test_constraints_pin_every_dependency_exactly():
+    pins = {_name(line): line for line in (ROOT / "constraints.txt").read_text().splitlines()
+            if line and not line.startswith("#")}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+        name = _name(requirement)
+        assert name in pins and "==" in pins[name], f"{name} is not pinned in constraints.txt"
+    assert pins["torch"] == "torch==2.14.1"
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "tsnbook", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_unknown_config_and_key_name_the_nearest_valid_ones():
+    result = _cli("train", "tsn_r18_1x1x3_12e_synthaction_rgb")
+    assert result.returncode != 0
+    assert "unknown config 'tsn_r18_1x1x3_12e_synthaction_rgb'" in result.stderr
+    assert "Did you mean tsn_r18_1x1x3_12e_synthactions_rgb" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _cli("train", "tsn_r18_1x1x3_12e_synthactions_rgb", "--cfg-options", "lr_step=[3]")
+    assert "has no key 'lr_step'. Did you mean lr_steps" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unwritable_work_dir_is_one_clear_message(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = _cli("demo", "--work-dir", str(blocker / "sub"), "--data-root", str(tmp_path / "data"))
+    assert result.returncode != 0
+    assert f"cannot write to {blocker / 'sub'}" in result.stderr and "Traceback" not in result.stderr

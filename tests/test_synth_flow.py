@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from tsnbook import synth
+from tsnbook.flow import compute_flow, dequantize_flow, make_flow_fn, quantize_flow
+from tsnbook.io import FlowFrames, open_video
+
+
+def test_flow_quantisation_matches_denseflow():
+    flow = np.array([[[-25.0, -20.0], [0.0, 20.0], [10.0, 40.0]]])
+    q = quantize_flow(flow, bound=20)
+    assert q.dtype == np.uint8
+    assert q.tolist() == [[[0, 0], [128, 255], [191, 255]]]  # 127.5 rounds to 128; (10+20)*255/40 = 191.25
+    assert np.allclose(dequantize_flow(q)[0, 2, 0], 10, atol=0.1)
+
+
+def test_flow_algorithms_see_a_translation():
+    rng = np.random.default_rng(0)
+    import cv2
+    texture = cv2.GaussianBlur(rng.integers(0, 256, (80, 100, 3), dtype=np.uint8), (0, 0), 2)
+    frames = np.stack([texture, np.roll(texture, 2, axis=1)])  # content moves 2 px to the right
+    for algorithm in ("dis", "farneback"):
+        flow = compute_flow(frames, algorithm)
+        assert flow.shape == (1, 80, 100, 2)
+        assert abs(np.median(flow[0, 10:-10, 10:-10, 0]) - 2) < 0.3, algorithm
+        assert abs(np.median(flow[0, 10:-10, 10:-10, 1])) < 0.3, algorithm
+    with pytest.raises(ValueError, match="unknown flow algorithm"):
+        make_flow_fn("lucas")
+
+
+def test_appearance_is_colour_and_motion_is_direction():
+    rng = np.random.default_rng(0)
+    background = np.full((120, 160, 3), 120, np.uint8)
+    red = synth.render_clip("RedBall", background, rng, 10, 16, 2.0)
+    assert (np.abs(red[0].astype(int) - (230, 40, 40)).sum(-1) < 30).sum() > 500  # a red ball is there
+    left = synth.render_clip("MoveLeft", background, rng, 10, 16, 2.0)
+    moving = np.abs(left.astype(int) - 120).sum(-1) > 60
+    x_centre = [np.nonzero(m)[1].mean() for m in moving]
+    assert np.allclose(np.diff(x_centre), -2.0, atol=0.2)
+
+
+def test_generation_is_deterministic_and_corruption_is_caught(tmp_path):
+    options = dict(groups=1, clips_per_group=1, test_groups=1, num_frames=8)
+    first = synth.generate(tmp_path / "a", **options)
+    second = synth.generate(tmp_path / "b", **options)
+    assert first["files"] == second["files"]  # same SHA-256 for every video
+    assert synth.verify(tmp_path / "a", **options) == first
+    assert synth.verify(tmp_path / "a", **dict(options, seed=1)) is None  # other options: regenerate
+    victim = tmp_path / "a" / "videos" / "MoveUp" / "v_MoveUp_g01_c01.mp4"
+    victim.write_bytes(victim.read_bytes()[:-10])
+    with pytest.raises(synth.CorruptDataError, match="v_MoveUp_g01_c01.mp4 is missing or corrupt"):
+        synth.verify(tmp_path / "a", **options)
+    assert synth.prepare(tmp_path / "a", **options)["files"] == first["files"]  # regenerated
+    assert synth.verify(tmp_path / "a", **options) == first
+
+
+def test_extracted_flow_shows_the_class_direction(small_synth):
+    line = next(l for l in (small_synth / "synthactions_val_split_1_flow.txt").read_text().splitlines()
+                if l.startswith("MoveRight/"))
+    folder, count, label = line.split()
+    assert int(count) == open_video(small_synth / "videos" / (folder + ".mp4")).num_frames - 1
+    flow = dequantize_flow(FlowFrames(small_synth / "rawframes" / folder, int(count)).get(np.arange(5)))
+    moving = np.abs(flow).sum(-1) > 1
+    dx, dy = np.median(flow[..., 0][moving]), np.median(flow[..., 1][moving])
+    assert dx > 0.5 and abs(dy) < dx / 3  # rightwards

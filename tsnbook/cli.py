@@ -1,0 +1,143 @@
+"""``python -m tsnbook COMMAND``: the command line, with the habits of MMAction2's tools/train.py and test.py.
+
+    python -m tsnbook demo                       # the two-stream experiment on SynthActions
+    python -m tsnbook data synthactions          # generate SynthActions (+ optical flow) only
+    python -m tsnbook configs                    # list the configs
+    python -m tsnbook train CONFIG [--work-dir DIR] [--resume [CKPT]] [--cfg-options k=v ...] [--seed N]
+    python -m tsnbook test CONFIG CHECKPOINT [--out scores.npz] [--cfg-options k=v ...]
+    python -m tsnbook fuse RGB_SCORES FLOW_SCORES [--coefficients 1 1]
+"""
+import argparse
+import sys
+from pathlib import Path
+
+
+def _demo(args):
+    from .demo import main_exit_code, run_demo
+    results = run_demo(args.work_dir, args.data_root, device=args.device, progress=not args.no_progress,
+                       fresh=args.fresh, workers=args.workers)
+    if main_exit_code(results):
+        print(f"warning: the two-stream gain ({results['gain']:+.1f} points) is below the expected +20")
+        return 1
+    return 0
+
+
+def _data(args):
+    from .demo import prepare_synthactions
+    manifest = prepare_synthactions(args.root, workers=args.workers, progress=not args.no_progress)
+    print(f"SynthActions ready in {args.root}: {len(manifest['files'])} videos, optical flow extracted")
+    return 0
+
+
+def _configs(args):
+    from .configs import all_configs
+    for name in sorted(all_configs()):
+        print(name)
+    return 0
+
+
+def _train(args):
+    from .configs import get_config
+    from .engine import train
+    overrides = list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else [])
+    cfg = get_config(args.config, overrides)
+    work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
+    if args.deterministic:
+        from .utils import seed_everything
+        seed_everything(cfg.get("seed", 0), deterministic=True)
+    resume = True if args.resume == "auto" else args.resume or False
+    summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
+                    validate=not args.no_validate)
+    print(f"done: {summary}")
+    return 0
+
+
+def _test(args):
+    from .configs import get_config
+    from .engine import save_scores, test
+    cfg = get_config(args.config, args.cfg_options)
+    scores, labels, report, skipped = test(cfg, args.checkpoint, device=args.device, progress=not args.no_progress)
+    for key, value in report.items():
+        print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
+    if skipped:
+        print(f"skipped {len(skipped)} undecodable video(s): " + "; ".join(skipped))
+    if args.out:
+        save_scores(args.out, scores, labels, [str(i) for i in range(len(labels))])
+        print(f"scores written to {args.out}")
+    return 0
+
+
+def _fuse(args):
+    import numpy as np
+
+    from .engine import load_scores
+    from .metrics import fuse_scores, mean_class_accuracy, top_k_accuracy
+    loaded = [load_scores(path) for path in args.scores]
+    labels = loaded[0][1]
+    for path, (_, other, _) in zip(args.scores[1:], loaded[1:]):
+        if not np.array_equal(other, labels):
+            raise SystemExit(f"error: {path} lists other videos/labels than {args.scores[0]}: the score files "
+                             f"must come from the same list, in the same order")
+    fused = fuse_scores([s for s, _, _ in loaded], args.coefficients)
+    top1, top5 = top_k_accuracy(fused, labels, (1, 5))
+    print(f"mean class accuracy: {100 * mean_class_accuracy(fused, labels):.2f}")
+    print(f"top1: {100 * top1:.2f}\ntop5: {100 * top5:.2f}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="python -m tsnbook", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
+    common.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    demo = sub.add_parser("demo", parents=[common], help="two-stream TSN on SynthActions, end to end")
+    demo.add_argument("--work-dir", default="work_dirs/demo")
+    demo.add_argument("--data-root", default="data/synthactions")
+    demo.add_argument("--fresh", action="store_true", help="retrain even if finished checkpoints exist")
+    demo.add_argument("--workers", type=int, default=None, help="processes for flow extraction")
+    demo.set_defaults(func=_demo)
+
+    data = sub.add_parser("data", parents=[common], help="generate a dataset")
+    data.add_argument("dataset", choices=["synthactions"])
+    data.add_argument("--root", default="data/synthactions")
+    data.add_argument("--workers", type=int, default=None)
+    data.set_defaults(func=_data)
+
+    sub.add_parser("configs", help="list config names").set_defaults(func=_configs)
+
+    tr = sub.add_parser("train", parents=[common], help="train a config")
+    tr.add_argument("config")
+    tr.add_argument("--work-dir")
+    tr.add_argument("--resume", nargs="?", const="auto", default=None,
+                    help="resume from CKPT, or from WORK_DIR/latest.pth when no path is given")
+    tr.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    tr.add_argument("--seed", type=int)
+    tr.add_argument("--deterministic", action="store_true")
+    tr.add_argument("--no-validate", action="store_true")
+    tr.set_defaults(func=_train)
+
+    te = sub.add_parser("test", parents=[common], help="multi-clip x multi-crop test of a checkpoint")
+    te.add_argument("config")
+    te.add_argument("checkpoint")
+    te.add_argument("--out", help="write per-video scores (.npz)")
+    te.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    te.set_defaults(func=_test)
+
+    fu = sub.add_parser("fuse", help="late fusion of score files (the zoo's [1:1])")
+    fu.add_argument("scores", nargs="+")
+    fu.add_argument("--coefficients", type=float, nargs="+", default=None)
+    fu.set_defaults(func=_fuse)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        sys.exit(args.func(args))
+    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
+        # One clear line instead of a traceback from deep inside a library.
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        sys.exit(f"error: {message}")

@@ -1,0 +1,176 @@
+"""SynthActions: the course's embedded dataset, generated offline from a seed.
+
+Why it exists: the real datasets are tens of gigabytes and cannot be downloaded in CI, yet every idea of the
+course (segment sampling, decoding, the two streams) should run on real files. SynthActions writes genuine
+H.264 ``.mp4`` files laid out exactly like UCF101 (``videos/<Class>/v_<Class>_gXX_cYY.mp4``, ``classInd.txt``,
+``trainlist01.txt``, ``testlist01.txt``) plus MMAction2-style list files, so the loaders that read it also read
+UCF101.
+
+It is built to show *why TSN has two streams*. Every video shows one ball moving over a textured background:
+
+* **appearance classes** (``RedBall`` ... ``YellowBall``): the class is the ball's colour; it moves along a
+  random *diagonal*. One RGB frame names the class; the motion says only "some appearance class".
+* **motion classes** (``MoveLeft`` ... ``MoveDown``): the class is the direction of a *straight* (cardinal)
+  motion; the ball's colour is drawn from a palette of its own, at random, and so is its start position. No
+  single frame - and, since average consensus is order-blind, no bag of frames - tells left from right.
+
+So an RGB TSN should be near-perfect on the first half and near chance on the second, optical flow the reverse,
+and their late fusion should beat both by a wide margin.
+
+Like UCF101, clips are grouped (``gXX``): clips of one group share a background, and split 1 tests on whole
+groups (g01-g02) so that no background is seen in both training and testing.
+"""
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .io import write_video
+
+VERSION = 1  # bump when the generator changes, so stale copies are regenerated
+
+APPEARANCE_COLOURS = {  # class name -> RGB colour of the ball
+    "RedBall": (230, 40, 40),
+    "GreenBall": (40, 200, 60),
+    "BlueBall": (50, 80, 235),
+    "YellowBall": (235, 215, 40),
+}
+MOTION_DIRECTIONS = {  # class name -> (dx, dy) unit direction in image coordinates (y points down)
+    "MoveLeft": (-1, 0),
+    "MoveRight": (1, 0),
+    "MoveUp": (0, -1),
+    "MoveDown": (0, 1),
+}
+MOTION_PALETTE = [(220, 60, 220), (60, 220, 220), (245, 245, 245), (245, 140, 30)]  # magenta, cyan, white, orange
+CLASSES = list(APPEARANCE_COLOURS) + list(MOTION_DIRECTIONS)
+# A horizontal flip turns MoveLeft into MoveRight: training with Flip needs this label map (as MMAction2's
+# Something-Something V2 configs do for their left/right classes).
+FLIP_LABEL_MAP = {CLASSES.index("MoveLeft"): CLASSES.index("MoveRight"),
+                  CLASSES.index("MoveRight"): CLASSES.index("MoveLeft")}
+
+DEFAULTS = dict(width=160, height=120, num_frames=24, fps=25, radius=24, speed=2.5,
+                groups=8, clips_per_group=5, test_groups=2, seed=0)
+
+
+def _background(rng, width, height):
+    """A smooth grey random texture (blurred noise), shared by the clips of one group.
+
+    Grey, so that colour belongs to the ball alone; textured, so that optical flow has something to get wrong.
+    """
+    noise = rng.normal(0, 1, (height // 8 + 2, width // 8 + 2)).astype(np.float32)
+    smooth = cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)
+    grey = np.clip(rng.uniform(90, 150) + 25 * smooth, 0, 255).astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2)
+
+
+def render_clip(class_name, background, rng, num_frames, radius, speed):
+    """Frames ``[T, H, W, 3]`` (uint8 RGB) of one clip: a ball on ``background`` moving in a straight line."""
+    height, width = background.shape[:2]
+    if class_name in APPEARANCE_COLOURS:
+        colour = APPEARANCE_COLOURS[class_name]
+        direction = np.array([rng.choice([-1, 1]), rng.choice([-1, 1])]) / np.sqrt(2)
+    else:
+        colour = MOTION_PALETTE[rng.integers(len(MOTION_PALETTE))]
+        direction = np.array(MOTION_DIRECTIONS[class_name], dtype=float)
+    travel = direction * speed * (num_frames - 1)
+    # A random start such that the whole path stays inside the frame.
+    low = np.array([radius, radius]) - np.minimum(travel, 0)
+    high = np.array([width - radius, height - radius]) - np.maximum(travel, 0)
+    start = rng.uniform(low, high)
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for t in range(num_frames):
+        frame = background.copy()
+        x, y = start + direction * speed * t
+        # Sub-pixel centre (shift=4 -> 1/16 px) keeps the motion smooth at non-integer speeds.
+        cv2.circle(frame, (int(round(x * 16)), int(round(y * 16))), radius * 16, colour, -1, cv2.LINE_AA, 4)
+        frames[t] = frame
+    return frames
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def generate(root, **options):
+    """Write SynthActions under ``root`` and return its manifest (a dict, also saved as ``manifest.json``).
+
+    Deterministic: the same options give the same frames and the same files (x264 runs single-threaded).
+    Options (see ``DEFAULTS``): frame size, number of frames, fps, ball radius and speed (px/frame), number of
+    groups per class, clips per group, how many groups split 1 tests on, and the seed.
+    """
+    cfg = {**DEFAULTS, **options}
+    root = Path(root)
+    lines = {"classInd.txt": [], "trainlist01.txt": [], "testlist01.txt": [],
+             "synthactions_train_split_1_videos.txt": [], "synthactions_val_split_1_videos.txt": []}
+    files = {}
+    for label, name in enumerate(CLASSES):
+        lines["classInd.txt"].append(f"{label + 1} {name}")
+        for group in range(1, cfg["groups"] + 1):
+            group_rng = np.random.default_rng([cfg["seed"], label, group])
+            background = _background(group_rng, cfg["width"], cfg["height"])
+            for clip in range(1, cfg["clips_per_group"] + 1):
+                rel = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.mp4"
+                frames = render_clip(name, background, group_rng, cfg["num_frames"], cfg["radius"], cfg["speed"])
+                path = root / "videos" / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_video(path, frames, fps=cfg["fps"])
+                files[f"videos/{rel}"] = _sha256(path)
+                if group <= cfg["test_groups"]:
+                    lines["testlist01.txt"].append(rel)
+                    lines["synthactions_val_split_1_videos.txt"].append(f"{rel} {label}")
+                else:
+                    lines["trainlist01.txt"].append(f"{rel} {label + 1}")
+                    lines["synthactions_train_split_1_videos.txt"].append(f"{rel} {label}")
+    for filename, content in lines.items():
+        (root / filename).write_text("\n".join(content) + "\n")
+    manifest = dict(name="SynthActions", version=VERSION, options=cfg, classes=CLASSES, files=files)
+    tmp = root / "manifest.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, root / "manifest.json")  # written last: its presence means "complete"
+    return manifest
+
+
+class CorruptDataError(RuntimeError):
+    """A generated file no longer matches the manifest written when it was generated."""
+
+
+def verify(root, **options):
+    """Check an existing copy against its manifest.
+
+    Returns the manifest if the copy is complete, was made by this generator version with these options, and
+    every video still has its recorded SHA-256; returns None if there is no complete copy (never generated, or
+    interrupted, or generated with other options). Raises ``CorruptDataError`` naming the first damaged file.
+    """
+    root = Path(root)
+    try:
+        manifest = json.loads((root / "manifest.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if manifest.get("version") != VERSION or manifest.get("options") != {**DEFAULTS, **options}:
+        return None
+    for rel, digest in manifest["files"].items():
+        path = root / rel
+        if not path.is_file() or _sha256(path) != digest:
+            raise CorruptDataError(
+                f"{path} is missing or corrupt (its SHA-256 differs from {root / 'manifest.json'}). "
+                f"Delete {root} and run again to regenerate SynthActions (it takes seconds).")
+    return manifest
+
+
+def prepare(root, regenerate_corrupt=True, **options):
+    """Return the manifest of a verified copy under ``root``, generating it first if needed.
+
+    A second call reuses the files. A corrupt copy is reported (the file is named) and, with
+    ``regenerate_corrupt=True``, regenerated from its seed; otherwise ``CorruptDataError`` is raised.
+    """
+    try:
+        manifest = verify(root, **options)
+    except CorruptDataError as err:
+        if not regenerate_corrupt:
+            raise
+        print(f"warning: {err.args[0].split(' (')[0]} is corrupt; regenerating SynthActions from its seed")
+        manifest = None
+    return manifest or generate(root, **options)

@@ -1,0 +1,101 @@
+"""Figures for the demo and the notebooks: frame grids, flow images, training curves, confusion matrices.
+
+Every function returns a matplotlib Figure (PNG-friendly, fixed size) and never calls ``plt.show()`` itself,
+so a notebook cell decides when to show and the demo can save to a file.
+"""
+from pathlib import Path
+
+import matplotlib
+
+if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline", "inline"):
+    matplotlib.use("Agg")  # headless (demo, CI); notebooks keep their inline backend
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torchvision.utils import flow_to_image  # noqa: E402
+
+from .engine import read_log  # noqa: E402
+from .flow import dequantize_flow  # noqa: E402
+from .metrics import confusion_matrix  # noqa: E402
+
+
+def flow_image(quantized_flow, bound=20.0):
+    """uint8 x/y flow ``[H, W, 2]`` (JPEG-quantised) -> RGB uint8 ``[H, W, 3]`` in the Middlebury colour wheel."""
+    flow = torch.from_numpy(dequantize_flow(quantized_flow, bound)).permute(2, 0, 1)
+    return flow_to_image(flow).permute(1, 2, 0).numpy()
+
+
+def frame_grid(rows, row_titles=None, col_titles=None, size=1.6):
+    """A grid of images: ``rows`` is a list of lists of ``[H, W, 3]`` uint8 images."""
+    n_rows, n_cols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols, size * n_rows * 0.8), squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(n_cols):
+            ax = axes[i][j]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j < len(row):
+                ax.imshow(row[j])
+            if j == 0 and row_titles:
+                ax.set_ylabel(row_titles[i], fontsize=8)
+            if i == 0 and col_titles:
+                ax.set_title(col_titles[j], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(ax, scores, labels, classes, title):
+    """Row-normalised confusion matrix (rows = true class) on ``ax``."""
+    matrix = confusion_matrix(np.asarray(scores).argmax(1), np.asarray(labels), num_classes=len(classes))
+    matrix = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    ax.imshow(matrix, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_title(title, fontsize=9)
+
+
+def plot_training(ax_loss, ax_acc, log_path, label):
+    """Training loss per iteration and validation top-1 per evaluated epoch, from a ``log.jsonl``."""
+    records = read_log(log_path)
+    iters = [r for r in records if r["mode"] == "train"]
+    per_epoch = max((r["iter"] for r in iters), default=1)
+    x = [(r["epoch"] - 1) + r["iter"] / per_epoch for r in iters]
+    ax_loss.plot(x, [r["loss"] for r in iters], label=label, lw=0.8)
+    vals = [r for r in records if r["mode"] == "val"]
+    ax_acc.plot([r["epoch"] for r in vals], [r["top1"] for r in vals], "o-", label=label)
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("training loss")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("val top-1 (%)")
+
+
+def two_stream_figure(work_dir, configs, classes):
+    """Training curves of both streams and the confusion matrices of each stream and of their 1:1 fusion.
+
+    Reads ``<work_dir>/<config>/log.jsonl`` and ``test_scores.npz`` as the demo writes them.
+    """
+    from .engine import load_scores
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
+    streams = {name: load_scores(Path(work_dir) / name / "test_scores.npz") for name in configs}
+    for name in configs:
+        plot_training(axes[0][0], axes[0][1], Path(work_dir) / name / "log.jsonl", name.rsplit("_", 1)[-1])
+    axes[0][0].legend()
+    axes[0][1].legend()
+    axes[0][2].axis("off")
+    labels = streams[configs[0]][1]
+    titles = [name.rsplit("_", 1)[-1].upper() for name in configs] + ["two-stream [1:1]"]
+    score_sets = [streams[name][0] for name in configs] + [sum(streams[name][0] for name in configs)]
+    for ax, scores, title in zip(axes[1], score_sets, titles):
+        plot_confusion(ax, scores, labels, classes, title)
+    fig.tight_layout()
+    return fig
+
+
+def demo_figure(work_dir, configs, classes):
+    """`two_stream_figure` saved as ``<work_dir>/demo.png``; returns the path."""
+    fig = two_stream_figure(work_dir, configs, classes)
+    path = Path(work_dir) / "demo.png"
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
