@@ -39,6 +39,9 @@ def test_truncated_checkpoint_and_wrong_class_count_are_explained(tmp_path, smal
     other = build_model(dict(cfg, num_classes=5))
     with pytest.raises(ValueError, match=r"fc.weight: checkpoint \(8, 512\) vs model \(5, 512\).*drop the classifier"):
         load_checkpoint(good, other)
+    flow = build_model(dict(cfg, modality="flow", clip_len=5))
+    with pytest.raises(ValueError, match=r"conv1.weight: checkpoint \(64, 3, 7, 7\).*another backbone or modality"):
+        load_checkpoint(good, flow)
 
 
 def test_resume_gives_the_same_weights_as_an_uninterrupted_run(tmp_path, small_synth):

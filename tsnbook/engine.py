@@ -70,13 +70,15 @@ def load_checkpoint(path, model=None, optimizer=None):
     if model is not None:
         weights = state.get("model", state)
         expected = model.state_dict()
-        mismatched = [f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-                      for k, v in weights.items() if k in expected and v.shape != expected[k].shape]
+        mismatched = {k: f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
+                      for k, v in weights.items() if k in expected and v.shape != expected[k].shape}
         if mismatched:
-            raise ValueError(f"{path} does not fit this model: " + "; ".join(mismatched) +
-                             ". It was trained for another number of classes (or modality). To fine-tune "
-                             "from it, drop the classifier first: {k: v for k, v in weights.items() "
-                             "if not k.startswith('fc.')} and load with strict=False.")
+            hint = ("It was trained for another number of classes. To fine-tune from it, drop the classifier "
+                    "first: {k: v for k, v in weights.items() if not k.startswith('fc.')} and load with "
+                    "strict=False." if all(k.startswith("fc.") for k in mismatched) else
+                    "It was made for another backbone or modality (RGB has 3 input channels, flow 10): check "
+                    "the config.")
+            raise ValueError(f"{path} does not fit this model: " + "; ".join(mismatched.values()) + ". " + hint)
         model.load_state_dict(weights)
     if optimizer is not None and "optimizer" in state:
         optimizer.load_state_dict(state["optimizer"])
