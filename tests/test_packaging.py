@@ -52,3 +52,17 @@ def test_unwritable_work_dir_is_one_clear_message(tmp_path):
     result = _cli("demo", "--work-dir", str(blocker / "sub"), "--data-root", str(tmp_path / "data"))
     assert result.returncode != 0
     assert f"cannot write to {blocker / 'sub'}" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_setup_explains_a_too_old_or_missing_python(tmp_path):
+    old = tmp_path / "python3.8"
+    old.write_text('#!/bin/sh\ncase "$*" in *version_info*) exit 1;; -V) echo "Python 3.8.10";; esac\n')
+    old.chmod(0o755)
+    result = subprocess.run(["bash", str(ROOT / "tools" / "check_system.sh"), str(old)], capture_output=True,
+                            text=True)
+    assert result.returncode == 1
+    assert "needs Python >= 3.10, but" in result.stderr and "Python 3.8.10" in result.stderr
+    result = subprocess.run(["bash", str(ROOT / "tools" / "check_system.sh"), "python2.1-nowhere"],
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and "'python2.1-nowhere' not found" in result.stderr
+    assert subprocess.run(["bash", str(ROOT / "tools" / "check_system.sh"), sys.executable]).returncode == 0
