@@ -86,7 +86,7 @@ def load_checkpoint(path, model=None, optimizer=None):
 
 
 class JsonLog:
-    """Append-only JSON-lines log (also echoes nothing: printing is the caller's choice)."""
+    """Append-only JSON-lines log: one ``json.dumps`` per line, flushed on every write, easy to plot."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -120,8 +120,8 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
         if batch["imgs"] is None:
             continue
         imgs, labels = batch["imgs"].to(device, non_blocking=True), batch["label"].to(device)
-        with torch.autocast(device.type, enabled=device.type == "cuda"):
-            logits = model(imgs)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(imgs)  # bf16 autocast on CUDA only (no loss scaling needed; slow on this CPU type)
         logits = logits.float()
         loss = (F.binary_cross_entropy_with_logits(logits, labels) if multi_label
                 else F.cross_entropy(logits, labels))
@@ -160,7 +160,7 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
         views = item["imgs"].to(device)
         feature_sum = 0
         for chunk in views.split(views_per_chunk):
-            with torch.autocast(device.type, enabled=device.type == "cuda"):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 feature_sum = feature_sum + model.features(chunk[None]).float() * len(chunk)
         scores[index] = model.fc(feature_sum / len(views)).cpu().numpy()[0]
     return scores, labels, skipped
