@@ -3,6 +3,7 @@
 Modules, in the order data flows through them (each imports only those before it):
 ``sampling`` (which frames) -> ``io`` (decode them) -> ``transforms`` (crop, flip, format) -> ``data``
 (datasets from list files) -> ``models`` (TSN) -> ``metrics`` -> ``engine`` (train / test) -> ``demo``.
+``presets`` names the zoo's test protocols ("25x10", "25x3", "val", "8x10"), ``bench`` times data pipelines,
 ``flow`` extracts optical flow, ``synth`` generates the SynthActions dataset, ``viz`` draws figures.
 
 The names below are imported on first use, so ``import tsnbook.io`` in a decoding worker does not pay for torch.
@@ -14,7 +15,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "sample_frames": "sampling", "dense_sample_frames": "sampling",
     "open_video": "io", "write_video": "io", "RawFrames": "io", "FlowFrames": "io", "DecodeError": "io",
-    "build_pipeline": "transforms",
+    "build_pipeline": "transforms", "test_views": "presets",
     "TSNDataset": "data", "VideoRecord": "data", "load_annotations": "data", "build_dataset": "data",
     "TSN": "models",
     "top_k_accuracy": "metrics", "mean_class_accuracy": "metrics", "fuse_scores": "metrics",

@@ -6,6 +6,7 @@
     python -m tsnbook train CONFIG [--work-dir DIR] [--resume [CKPT]] [--cfg-options k=v ...] [--seed N]
     python -m tsnbook test CONFIG CHECKPOINT [--out scores.npz] [--cfg-options k=v ...]
     python -m tsnbook fuse RGB_SCORES FLOW_SCORES [--coefficients 1 1]
+    python -m tsnbook bench-data --pipeline NAME --root DIR [--list FILE]   # data-pipeline speed
 """
 import argparse
 import sys
@@ -130,10 +131,16 @@ def build_parser():
     fu.add_argument("scores", nargs="+")
     fu.add_argument("--coefficients", type=float, nargs="+", default=None)
     fu.set_defaults(func=_fuse)
+    # bench-data has its own parser (tsnbook.bench); listed here so that --help shows it.
+    sub.add_parser("bench-data", add_help=False, help="videos/s of one data pipeline (bench-data --help)")
     return parser
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench-data"]:
+        from .bench import main as bench_main
+        sys.exit(bench_main(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         sys.exit(args.func(args))

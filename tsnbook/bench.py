@@ -1,0 +1,186 @@
+"""``python -m tsnbook bench-data``: how many videos per second one data pipeline prepares in one process.
+
+    python -m tsnbook bench-data --pipeline video_test_25x10 --root /tmp/bench [--repeat 3] [--mmaction2]
+
+The clips are those of `make_bench_videos.py ROOT --rawframes` (ROOT/videos.txt lists "clip_000.mp4 0" under
+ROOT/videos, ROOT/rawframes.txt "clip_000 300 0" under ROOT/rawframes). Each pipeline runs from the file on
+disk to the uint8 tensor the model consumes, on the CPU, one video at a time (what one DataLoader worker does).
+Data loading is usually what limits TSN on a CPU or a small GPU, so this is the number to watch; pin the
+process to one core (`taskset -c 1`) to measure one worker.
+
+`--mmaction2` also runs the same pipeline through MMAction2 1.2.0 (the test oracle, from `.oracle/site`, never
+a dependency), alternating pass by pass with tsnbook in this process, so that both see the same machine state.
+Each pass times all clips once; rates come from the median pass, by the wall clock and by this process's CPU
+time (robust to other processes on a shared machine). The last line printed is a JSON object:
+{"pipeline": NAME, "videos_per_s": X, ...} (with --mmaction2 also MMAction2's rates and the ratios).
+"""
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+#: name -> (source, zoo sampling name, "train" or a test protocol of tsnbook.presets)
+PIPELINES = {
+    "video_train_1x1x3": ("video", "1x1x3", "train"),
+    "video_train_1x1x8": ("video", "1x1x8", "train"),
+    "video_test_25x10": ("video", "25x10", "25x10"),
+    "video_test_25x3": ("video", "25x3", "25x3"),
+    "frames_train_1x1x3": ("rawframes", "1x1x3", "train"),
+    "frames_test_25x10": ("rawframes", "25x10", "25x10"),
+}
+LISTS = {"video": ("videos.txt", "videos"), "rawframes": ("rawframes.txt", "rawframes")}
+ORACLE = Path(__file__).resolve().parents[1] / ".oracle"  # tools/install_oracle.sh; TSNBOOK_ORACLE moves it
+
+
+def tsnbook_runner(name, backend=None, seed=0):
+    """`run(record) -> torch uint8 tensor` for one of PIPELINES, built from tsnbook only."""
+    import torch
+
+    from .io import RawFrames
+    from .io import open_selective
+    from .presets import test_views, train_pipeline
+    from .sampling import zoo_sampling
+    from .transforms import build_pipeline
+
+    source, sampling, mode = PIPELINES[name]
+    rng = np.random.default_rng(seed)
+
+    def reader(record):
+        if source == "video":
+            return open_selective(record.path, backend)
+        return RawFrames(record.path, record.num_frames, "img_{:05d}.jpg", start_index=1)
+
+    if mode != "train":
+        def run(record):
+            if source == "video":
+                return torch.from_numpy(test_views(record.path, mode, backend=backend))
+            with reader(record) as frames:
+                return torch.from_numpy(test_views(frames, mode))
+        return run
+
+    sampler, transforms = zoo_sampling(sampling, test_mode=False), build_pipeline(train_pipeline("rgb"))
+
+    def run(record):
+        with reader(record) as frames:
+            indices = sampler(frames.num_frames, rng=rng)
+            imgs = frames.get(indices)
+        results = dict(imgs=imgs, modality="rgb", label=record.label, clip_len=1, num_clips=len(indices))
+        return torch.from_numpy(transforms(results, rng)["imgs"])
+    return run
+
+
+def mmaction2_runner(name, site=None):
+    """The same pipeline through MMAction2 1.2.0's own transforms (DecordInit ... PackActionInputs)."""
+    site = Path(site or Path(os.environ.get("TSNBOOK_ORACLE", ORACLE)) / "site")
+    if not (site / "mmaction").is_dir():
+        raise SystemExit(f"--mmaction2: MMAction2 1.2.0 is not installed in {site} (run tools/install_oracle.sh, "
+                         "or point TSNBOOK_ORACLE at the folder holding its site/)")
+    if str(site) not in sys.path:
+        sys.path.append(str(site))  # appended: the venv's numpy, torch and cv2 stay the ones used
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from mmaction.utils import register_all_modules
+        from mmengine.dataset import Compose
+        register_all_modules()
+
+    source, sampling, mode = PIPELINES[name]
+    num_clips = int(sampling.split("x")[-1]) if mode == "train" else 25
+    steps = [dict(type="DecordInit")] if source == "video" else []
+    steps += [dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=num_clips, test_mode=mode != "train"),
+              dict(type="DecordDecode") if source == "video" else dict(type="RawFrameDecode"),
+              dict(type="Resize", scale=(-1, 256))]
+    if mode == "train":
+        steps += [dict(type="MultiScaleCrop", input_size=224, scales=(1, 0.875, 0.75, 0.66), max_wh_scale_gap=1,
+                       random_crop=False),
+                  dict(type="Resize", scale=(224, 224), keep_ratio=False), dict(type="Flip", flip_ratio=0.5)]
+    else:
+        steps += [dict(type="TenCrop", crop_size=224) if mode == "25x10" else dict(type="ThreeCrop", crop_size=256)]
+    steps += [dict(type="FormatShape", input_format="NCHW"), dict(type="PackActionInputs")]
+    pipeline = Compose(steps)
+
+    def run(record):
+        if source == "video":
+            item = dict(filename=record.path, label=record.label, start_index=0, modality="RGB")
+        else:
+            item = dict(frame_dir=record.path, total_frames=record.num_frames, label=record.label, start_index=1,
+                        filename_tmpl="img_{:05d}.jpg", modality="RGB", offset=0)
+        return pipeline(item)["inputs"]
+    return run
+
+
+def _records(name, root, list_file):
+    from .data import load_annotations
+    source = PIPELINES[name][0]
+    default_list, prefix = LISTS[source]
+    return load_annotations(Path(list_file or Path(root) / default_list), Path(root) / prefix, source)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="python -m tsnbook bench-data", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pipeline", required=True, help=f"one of: {', '.join(PIPELINES)}")
+    parser.add_argument("--root", required=True, help="folder written by make_bench_videos.py ROOT --rawframes")
+    parser.add_argument("--list", help="list file (default ROOT/videos.txt or ROOT/rawframes.txt)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes over the clips (default 3)")
+    parser.add_argument("--backend", choices=("decord", "pyav"),
+                        help="tsnbook's video decoder (default: io.SelectiveVideo, exact and fastest)")
+    parser.add_argument("--mmaction2", action="store_true", help="also time MMAction2 1.2.0, alternating passes")
+    parser.add_argument("--only-mmaction2", action="store_true", help="time MMAction2 1.2.0 only")
+    return parser
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    if args.pipeline not in PIPELINES:
+        raise SystemExit(f"bench-data: unknown pipeline {args.pipeline!r}; valid pipelines: {', '.join(PIPELINES)}")
+    if args.repeat < 1:
+        raise SystemExit(f"bench-data: --repeat must be >= 1, got {args.repeat}")
+    try:
+        records = _records(args.pipeline, args.root, args.list)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"bench-data: {error}") from None
+    missing = [r.path for r in records if not os.path.exists(r.path)]
+    if missing:
+        raise SystemExit(f"bench-data: {len(missing)} listed clip(s) missing, e.g. {missing[0]}; "
+                         f"generate them with make_bench_videos.py {args.root} --rawframes")
+    runners = {}
+    if not args.only_mmaction2:
+        runners["tsnbook"] = tsnbook_runner(args.pipeline, args.backend)
+    if args.mmaction2 or args.only_mmaction2:
+        runners["mmaction2"] = mmaction2_runner(args.pipeline)
+    passes = {impl: [] for impl in runners}  # (wall seconds, CPU seconds) per pass over the clips
+    for run in runners.values():  # warm-up: first imports, decoder and cv2 initialisation
+        run(records[0])
+    for repeat in range(args.repeat):
+        order = list(runners) if repeat % 2 == 0 else list(runners)[::-1]  # alternate who goes first
+        for impl in order:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for record in records:
+                runners[impl](record)
+            passes[impl].append((time.perf_counter() - wall, time.process_time() - cpu))
+    # Median passes: other processes on a shared machine slow some passes down, not the typical one. CPU time
+    # (this process, all its threads) also leaves out the time spent waiting for a busy core.
+    rates = {impl: len(records) / np.median(times, axis=0) for impl, times in passes.items()}
+    for impl, (wall_rate, cpu_rate) in rates.items():
+        print(f"{impl:>10}: {wall_rate:8.2f} videos/s, {cpu_rate:8.2f} per CPU-second "
+              f"(median of {args.repeat} passes over {len(records)} clips)")
+    first = next(iter(rates))
+    report = {"pipeline": args.pipeline, "videos_per_s": round(float(rates[first][0]), 3), "impl": first,
+              "videos_per_cpu_s": round(float(rates[first][1]), 3)}
+    if len(rates) == 2:
+        theirs = rates["mmaction2"]
+        report.update(mmaction2_videos_per_s=round(float(theirs[0]), 3),
+                      mmaction2_videos_per_cpu_s=round(float(theirs[1]), 3),
+                      ratio=round(float(rates["tsnbook"][0] / theirs[0]), 3),
+                      cpu_ratio=round(float(rates["tsnbook"][1] / theirs[1]), 3))
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
