@@ -9,7 +9,6 @@
 4. leave checkpoints, ``log.jsonl`` logs, score files, ``results.json`` and ``demo.png`` in the work dir.
 """
 import json
-import os
 import time
 from pathlib import Path
 
@@ -44,7 +43,7 @@ def prepare_synthactions(root, workers=None, progress=True, **options):
     root = check_writable(root)
     manifest = synth.prepare(root, **options)
     stamp = root / "flow.json"
-    expected = dict(FLOW_OPTIONS, videos=len(manifest["files"]), manifest=synth._sha256(root / "manifest.json"))
+    expected = dict(FLOW_OPTIONS, videos=len(manifest["files"]), manifest=synth.file_sha256(root / "manifest.json"))
     if stamp.exists() and {k: v for k, v in json.loads(stamp.read_text()).items() if k != "counts"} == expected:
         return manifest
     videos = sorted(manifest["files"])
@@ -144,7 +143,3 @@ def _test_names(cfg, data_root):
 def main_exit_code(results, threshold=20.0):
     """0 when the two-stream gain reaches ``threshold`` points, else 1 (the demo's own sanity check)."""
     return 0 if results.get("gain", 0) >= threshold else 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    os.sys.exit(main_exit_code(run_demo()))

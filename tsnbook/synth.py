@@ -90,7 +90,8 @@ def render_clip(class_name, background, rng, num_frames, radius, speed):
     return frames
 
 
-def _sha256(path):
+def file_sha256(path):
+    """Hex SHA-256 of a file's bytes (the manifest records one per video)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -117,7 +118,7 @@ def generate(root, **options):
                 path = root / "videos" / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_video(path, frames, fps=cfg["fps"])
-                files[f"videos/{rel}"] = _sha256(path)
+                files[f"videos/{rel}"] = file_sha256(path)
                 if group <= cfg["test_groups"]:
                     lines["testlist01.txt"].append(rel)
                     lines["synthactions_val_split_1_videos.txt"].append(f"{rel} {label}")
@@ -153,7 +154,7 @@ def verify(root, **options):
         return None
     for rel, digest in manifest["files"].items():
         path = root / rel
-        if not path.is_file() or _sha256(path) != digest:
+        if not path.is_file() or file_sha256(path) != digest:
             raise CorruptDataError(
                 f"{path} is missing or corrupt (its SHA-256 differs from {root / 'manifest.json'}). "
                 f"Delete {root} and run again to regenerate SynthActions (it takes seconds).")
