@@ -387,20 +387,25 @@ class CenterCrop(Transform):
 def _multi_crop(results, imgs, boxes, mirrored=False, invert_flow=False):
     """Stack the crops of every box, view-major; with `mirrored`, each crop is followed by its mirror image.
 
-    The frames are turned channel-first once (and mirrored once), then every crop is a plain row copy out of them
-    into one [V*N, C, h, w] buffer. It is handed back as the [V*N, h, w, C] view of that buffer, so that
-    FormatShape('NCHW') finds the bytes already in its order and does not copy again.
+    The frames are turned channel-first once, then every crop is a plain row copy out of them into one
+    [V*N, C, h, w] buffer (a mirrored view is its crop's planes flipped by cv2). It is handed back as the
+    [V*N, h, w, C] view of that buffer, so that FormatShape('NCHW') finds the bytes already in its order and does
+    not copy again.
     """
     n, img_h, img_w, channels = imgs.shape
     frames = _channel_first(imgs)
-    mirrored_frames = _channel_first(imgs[:, :, ::-1]) if mirrored else None
     views = len(boxes) * (2 if mirrored else 1)
     crop_w, crop_h = boxes[0][2] - boxes[0][0], boxes[0][3] - boxes[0][1]
     stacked = np.empty((views, n, channels, crop_h, crop_w), dtype=imgs.dtype)
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         if mirrored:
             stacked[2 * i] = frames[:, :, y1:y2, x1:x2]
-            stacked[2 * i + 1] = mirrored_frames[:, :, y1:y2, img_w - x2:img_w - x1]  # the mirror of that crop
+            # The mirror of a crop is the crop's planes flipped left-right: one cv2.flip per plane, no second
+            # full-frame copy.
+            planes = stacked[2 * i].reshape(n * channels, crop_h, crop_w)
+            mirror = stacked[2 * i + 1].reshape(n * channels, crop_h, crop_w)
+            for plane, out in zip(planes, mirror):
+                cv2.flip(plane, 1, dst=out)
             if invert_flow:
                 x_flow = stacked[2 * i + 1, :, 0]
                 np.subtract(255, x_flow, out=x_flow)
