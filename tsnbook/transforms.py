@@ -369,17 +369,26 @@ class Flip(Transform):
 
 
 # --------------------------------------------------------------------------------------------------- test crops
-class CenterCrop(Transform):
-    """The centred crop at ((W - w)//2, (H - h)//2) (spec §4.5). On 455x256 with 224 this is x = 115."""
+class _FixedCrop(Transform):
+    """Shared by the deterministic test-time crops: a (w, h) crop size and the check that it fits."""
 
     def __init__(self, crop_size):
         self.crop_size = _pair(crop_size, "crop_size")
 
-    def __call__(self, results, rng=None):
+    def _fitting_frames(self, results):
+        """(imgs, crop_w, crop_h, img_w, img_h), after checking that the crop fits the frames."""
         imgs = _frames(results)
         crop_w, crop_h = self.crop_size
-        _check_fits(crop_w, crop_h, imgs, "CenterCrop")
+        _check_fits(crop_w, crop_h, imgs, type(self).__name__)
         img_h, img_w = imgs.shape[1:3]
+        return imgs, crop_w, crop_h, img_w, img_h
+
+
+class CenterCrop(_FixedCrop):
+    """The centred crop at ((W - w)//2, (H - h)//2) (spec §4.5). On 455x256 with 224 this is x = 115."""
+
+    def __call__(self, results, rng=None):
+        imgs, crop_w, crop_h, img_w, img_h = self._fitting_frames(results)
         x, y = (img_w - crop_w) // 2, (img_h - crop_h) // 2
         return _crop(results, imgs, (x, y, x + crop_w, y + crop_h))
 
@@ -417,7 +426,7 @@ def _multi_crop(results, imgs, boxes, mirrored=False, invert_flow=False):
             "num_views": results.get("num_views", 1) * views}
 
 
-class ThreeCrop(Transform):
+class ThreeCrop(_FixedCrop):
     """Three crops along the long side, in MMAction2's order left, right, middle (spec §4.5, §9.6).
 
     One crop side must equal the image's. If the heights match, step = (W - w)//2 and x = 0, 2*step, step;
@@ -425,14 +434,8 @@ class ThreeCrop(Transform):
     The output stacks all frames of crop 1, then of crop 2, then of crop 3; ``num_views`` is multiplied by 3.
     """
 
-    def __init__(self, crop_size):
-        self.crop_size = _pair(crop_size, "crop_size")
-
     def __call__(self, results, rng=None):
-        imgs = _frames(results)
-        crop_w, crop_h = self.crop_size
-        _check_fits(crop_w, crop_h, imgs, "ThreeCrop")
-        img_h, img_w = imgs.shape[1:3]
+        imgs, crop_w, crop_h, img_w, img_h = self._fitting_frames(results)
         if crop_h == img_h:
             step = (img_w - crop_w) // 2
             offsets = [(0, 0), (2 * step, 0), (step, 0)]
@@ -446,7 +449,7 @@ class ThreeCrop(Transform):
         return _multi_crop(results, imgs, boxes)
 
 
-class TenCrop(Transform):
+class TenCrop(_FixedCrop):
     """Four corners and the centre, each followed by its horizontal mirror (spec §4.5): 10 views.
 
     Positions use ws = (W - w)//4, hs = (H - h)//4: UL (0, 0), UR (4ws, 0), LL (0, 4hs), LR (4ws, 4hs),
@@ -459,14 +462,11 @@ class TenCrop(Transform):
     """
 
     def __init__(self, crop_size, invert_flow=False):
-        self.crop_size = _pair(crop_size, "crop_size")
+        super().__init__(crop_size)
         self.invert_flow = bool(invert_flow)
 
     def __call__(self, results, rng=None):
-        imgs = _frames(results)
-        crop_w, crop_h = self.crop_size
-        _check_fits(crop_w, crop_h, imgs, "TenCrop")
-        img_h, img_w = imgs.shape[1:3]
+        imgs, crop_w, crop_h, img_w, img_h = self._fitting_frames(results)
         ws, hs = (img_w - crop_w) // 4, (img_h - crop_h) // 4
         offsets = [(0, 0), (4 * ws, 0), (0, 4 * hs), (4 * ws, 4 * hs), (2 * ws, 2 * hs)]
         boxes = [(x, y, x + crop_w, y + crop_h) for x, y in offsets]
