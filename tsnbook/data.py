@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import DecodeError, FlowFrames, RawFrames, open_video
+from .io import DecodeError, FlowFrames, RawFrames, open_selective
 from .sampling import sample_frames
 from .transforms import build_pipeline
 
@@ -112,9 +112,14 @@ class TSNDataset(torch.utils.data.Dataset):
         self.epoch = epoch
 
     def open(self, record):
-        """The reader for one record: a video file, or a folder of RGB or flow JPEGs."""
+        """The reader for one record: a video file, or a folder of RGB or flow JPEGs.
+
+        Videos go through `open_selective`: H.264 files are decoded by `SelectiveVideo`, which decodes only the
+        sampled frames and the reference frames they need (bit-identical to decord, and faster for sparse TSN
+        sampling); other files, or an explicit ``decoder``, use `open_video` (decord, else PyAV).
+        """
         if self.source == "video":
-            return open_video(record.path, backend=self.decoder)
+            return open_selective(record.path, backend=self.decoder)
         reader = RawFrames if self.source == "rawframes" else FlowFrames
         return reader(record.path, record.num_frames, filename_tmpl=self.filename_tmpl,
                       start_index=self.start_index, offset=record.offset)
