@@ -5,8 +5,12 @@ import pytest
 import torch
 
 from conftest import small_config
-from tsnbook.engine import build_model, load_checkpoint, lr_at, read_log, save_checkpoint, train
+from tsnbook.data import build_dataset, collate_skipping_errors
+from tsnbook.engine import (base_lr, build_model, build_optimizer, evaluation_report, load_checkpoint, lr_at,
+                            read_log, read_scores, save_checkpoint, set_lr, train, train_one_epoch, write_scores)
 from tsnbook.engine import test as run_test
+from tsnbook.metrics import mean_average_precision, mmit_mean_average_precision
+from tsnbook.sampling import dense_sample_frames
 
 
 def test_step_schedule_counts_passed_milestones():
@@ -80,3 +84,153 @@ def test_test_protocol_scores_every_video(tmp_path, small_synth):
     assert labels == list(range(8)) and not skipped
     assert report["num_videos"] == 8 and 0 <= report["top1"] <= 100
     assert json.loads((tmp_path / "run" / "config.json").read_text())["modality"] == "flow"
+
+
+def test_cosine_schedule_with_linear_warmup_per_iteration():
+    cfg = dict(lr=0.1, epochs=10, lr_schedule="cosine", min_lr=0.001, warmup_epochs=2, warmup_ratio=0.1)
+    cosine = [0.001 + 0.099 * (1 + np.cos(np.pi * e / 10)) / 2 for e in range(10)]
+    assert lr_at(cfg, 0) == pytest.approx(0.1 * cosine[0])  # warmup starts at warmup_ratio x the schedule
+    assert lr_at(cfg, 1, 0.5) == pytest.approx(cosine[1] * (1 - (1 - 1.5 / 2) * 0.9))
+    assert [lr_at(cfg, e) for e in range(2, 10)] == pytest.approx(cosine[2:])
+    warming = [lr_at(cfg, e, i / 4) for e in range(2) for i in range(4)]
+    assert all(a < b for a, b in zip(warming, warming[1:]))
+    step = dict(lr=0.1, lr_steps=[2], warmup_epochs=1, warmup_ratio=0.5)
+    assert [lr_at(step, 0, 0.0), lr_at(step, 0, 0.5), lr_at(step, 1), lr_at(step, 2)] == pytest.approx(
+        [0.05, 0.075, 0.1, 0.01])
+    with pytest.raises(ValueError, match="'step' or 'cosine'"):
+        lr_at(dict(lr=0.1, lr_schedule="poly"), 0)
+
+
+def test_linear_lr_scaling_to_the_total_batch():
+    cfg = dict(lr=0.01, batch_size=8, lr_base_batch=64, lr_steps=[1])
+    assert base_lr(cfg, world_size=4) == pytest.approx(0.005)
+    assert lr_at(cfg, 1, world_size=16) == pytest.approx(0.002)
+    assert base_lr(dict(cfg, auto_scale_lr=False), world_size=4) == 0.01
+    assert base_lr(dict(cfg, lr_base_batch=None), world_size=4) == 0.01
+
+
+def test_fc_lr5_builds_mmaction2_tsm_parameter_groups(small_synth):
+    model = build_model(small_config("rgb", small_synth))
+    assert len(build_optimizer(model, dict(weight_decay=1e-4), 0.1).param_groups) == 1
+    optimizer = build_optimizer(model, dict(weight_decay=1e-4, fc_lr5=True), 0.1)
+    group_of = {id(p): g for g in optimizer.param_groups for p in g["params"]}
+    assert len(group_of) == len(list(model.parameters()))  # every parameter, once
+    expect = {"fc.weight": (0.5, 1e-4), "fc.bias": (1.0, 0.0), "backbone.conv1.weight": (0.1, 1e-4),
+              "backbone.layer1.0.conv1.weight": (0.1, 1e-4), "backbone.bn1.weight": (0.1, 0.0),
+              "backbone.layer4.1.bn2.bias": (0.1, 0.0)}
+    params = dict(model.named_parameters())
+    for name, (lr, decay) in expect.items():
+        group = group_of[id(params[name])]
+        assert (group["lr"], group["weight_decay"]) == pytest.approx((lr, decay)), name
+    set_lr(optimizer, 0.01)
+    assert group_of[id(params["fc.bias"])]["lr"] == pytest.approx(0.1)
+
+
+def test_resume_is_exact_with_cosine_and_warmup(tmp_path, small_synth):
+    cfg = small_config("rgb", small_synth, batch_size=4, lr_schedule="cosine", warmup_epochs=1, warmup_ratio=0.2)
+    train(cfg, tmp_path / "straight", progress=False, validate=False, device="cpu")
+    train(dict(cfg, epochs=1), tmp_path / "stopped", progress=False, validate=False, device="cpu")
+    train(cfg, tmp_path / "stopped", resume=True, progress=False, validate=False, device="cpu")
+    straight = torch.load(tmp_path / "straight" / "latest.pth", weights_only=True)["model"]
+    resumed = torch.load(tmp_path / "stopped" / "latest.pth", weights_only=True)["model"]
+    for key in straight:
+        assert torch.equal(straight[key], resumed[key]), key
+    lrs = [r["lr"] for r in read_log(tmp_path / "straight" / "log.jsonl") if r["mode"] == "train"]
+    assert lrs == pytest.approx([0.01 * (1 - (1 - i / 4) * 0.8) for i in range(4)] + [0.005] * 4)
+
+
+def _multi_label_list(small_synth, tmp_path):
+    """The small videos list with two labels per video (its own and the next class), for BCE and mAP."""
+    lines = []
+    for line in (small_synth / "synthactions_train_split_1_videos.txt").read_text().splitlines():
+        path, label = line.split()
+        lines.append(f"{path} {label} {(int(label) + 1) % 8}")
+    (tmp_path / "multi.txt").write_text("\n".join(lines) + "\n")
+    return str(tmp_path / "multi.txt")
+
+
+def test_multi_label_loss_is_bce_times_loss_weight(small_synth, tmp_path):
+    cfg = small_config("rgb", small_synth, multi_label=True, dropout=0.0, ann_file_train=_multi_label_list(
+        small_synth, tmp_path))
+    cfg["train_pipeline"] = [dict(t, flip_label_map=None) if t["type"] == "Flip" else t for t in cfg["train_pipeline"]]
+    loader = torch.utils.data.DataLoader(build_dataset(cfg, "train"), batch_size=4, collate_fn=collate_skipping_errors)
+    batch = next(iter(loader))
+    assert batch["label"].shape == (4, 8) and batch["label"].sum(1).tolist() == [2.0] * 4
+    losses = []
+    for weight in (1.0, 160.0):
+        torch.manual_seed(0)
+        model = build_model(cfg)
+        optimizer = build_optimizer(model, cfg, 0.0)
+        loss, _, _ = train_one_epoch(model, [batch], optimizer, torch.device("cpu"), 0,
+                                     dict(cfg, loss_weight=weight, lr=0.0), None, progress=False)
+        losses.append(loss)
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(model(batch["imgs"]), batch["label"]).item()
+    assert losses[0] == pytest.approx(expected, rel=1e-5)
+    assert losses[1] == pytest.approx(160 * expected, rel=1e-5)
+
+
+def test_evaluation_report_computes_the_configured_metrics():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(6, 4)).astype(np.float32)
+    multi = [[0, 1], [2], [3, 0], [1], [2, 3], [0]]
+    hot = np.zeros((6, 4), dtype=int)
+    for row, labels in zip(hot, multi):
+        row[labels] = 1
+    report = evaluation_report(scores, multi, ["mmit_mean_average_precision", "mean_average_precision"])
+    assert report["mmit_mean_average_precision"] == pytest.approx(100 * mmit_mean_average_precision(scores, hot))
+    assert report["mean_average_precision"] == pytest.approx(100 * mean_average_precision(scores, hot))
+    single = evaluation_report(scores, [0, 1, 2, 3, 0, 1])
+    assert set(single) == {"top1", "top5", "mean_class_accuracy", "num_videos"}
+    with pytest.raises(ValueError, match="choose from top_k_accuracy, mean_class_accuracy, mean_average_precision"):
+        evaluation_report(scores, [0] * 6, ["top1_acc"])
+    with pytest.raises(ValueError, match="needs a multi-label"):
+        evaluation_report(scores, [0] * 6, ["mean_average_precision"])
+
+
+def test_average_clips_prob_is_the_softmax_of_the_video_logits(tmp_path, small_synth):
+    cfg = small_config("rgb", small_synth, test_clips=1)
+    checkpoint = tmp_path / "init.pth"
+    torch.manual_seed(0)
+    save_checkpoint(checkpoint, dict(model=build_model(cfg).state_dict(), epoch=0))
+    logits, labels, report, _ = run_test(cfg, checkpoint, progress=False, device="cpu")
+    probs, _, _, _ = run_test(dict(cfg, average_clips="prob"), checkpoint, progress=False, device="cpu")
+    assert np.allclose(probs, torch.softmax(torch.from_numpy(logits), 1).numpy(), atol=1e-6)
+    assert not np.allclose(probs, logits)
+
+
+def test_dense_sampler_uses_dense_sample_frames_with_the_item_rng(small_synth):
+    cfg = small_config("rgb", small_synth, sampler="dense", dense_sample_range=16, dense_test_positions=3,
+                       test_clips=4)
+    train_set, test_set = build_dataset(cfg, "train"), build_dataset(cfg, "test")
+    train_set.set_epoch(2)
+    results = train_set.load(5, np.random.default_rng([0, 2, 5]))
+    with train_set.open(train_set.records[5]) as reader:
+        frames = reader.num_frames
+    expected = dense_sample_frames(frames, 1, 1, 3, 16, 3, rng=np.random.default_rng([0, 2, 5]))
+    assert np.array_equal(results["frame_inds"], expected) and np.all(np.diff(expected) % frames == 16 // 3)
+    item = test_set[0]
+    assert item["imgs"].shape[0] == 4 * 3 * 3  # 4 clips x 3 window starts x ThreeCrop
+    twice = build_dataset(dict(cfg, sampler="segments", twice_sample=True), "test")[0]
+    assert twice["imgs"].shape[0] == 2 * 4 * 3
+
+
+def test_score_files_round_trip_and_pickles_stay_arrays_only(tmp_path):
+    scores = np.arange(12, dtype=np.float32).reshape(4, 3)
+    for suffix in (".pkl", ".json", ".npz"):
+        write_scores(tmp_path / f"s{suffix}", scores, [0, 1, 2, 0])
+        read, labels = read_scores(tmp_path / f"s{suffix}")
+        assert np.array_equal(read, scores)
+        assert (labels is None) == (suffix != ".npz")
+    import pickle
+    with open(tmp_path / "s.pkl", "rb") as f:
+        assert [a.tolist() for a in pickle.load(f)] == scores.tolist()  # MMAction2's format: a list of arrays
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo hacked",))
+    import os
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps([Evil()]))
+    with pytest.raises(ValueError, match="refusing to load posix.system|refusing to load os.system"):
+        read_scores(tmp_path / "evil.pkl")

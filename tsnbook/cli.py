@@ -4,13 +4,24 @@
     python -m tsnbook data synthactions          # generate SynthActions (+ optical flow) only
     python -m tsnbook configs                    # list the configs
     python -m tsnbook train CONFIG [--work-dir DIR] [--resume [CKPT]] [--cfg-options k=v ...] [--seed N]
-    python -m tsnbook test CONFIG CHECKPOINT [--out scores.npz] [--cfg-options k=v ...]
-    python -m tsnbook fuse RGB_SCORES FLOW_SCORES [--coefficients 1 1]
+                                 [--deterministic] [--validate]
+    torchrun --nproc_per_node N -m tsnbook train CONFIG ...      # DistributedDataParallel, batch_size per process
+    python -m tsnbook test CONFIG CHECKPOINT [--eval METRIC ...] [--out scores.pkl|.json|.npz]
+                                 [--average-clips score|prob|none] [--cfg-options k=v ...]
+    python -m tsnbook fuse RGB_SCORES FLOW_SCORES [--coefficients 1 1] [--datalist LIST]
     python -m tsnbook bench-data --pipeline NAME --root DIR [--list FILE]   # data-pipeline speed
+
+As MMAction2's tools/train.py, ``train`` validates during training only with ``--validate`` (then best.pth is
+kept); ``--no-validate`` is accepted and means the default. ``--cfg-options`` also takes the optional keys every
+config may set (`tsnbook.engine.OPTIONAL_KEYS`, e.g. ``lr_base_batch=256``) although the config omits them.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
+
+
+SCORE_FORMATS = (".pkl", ".json", ".npz")
 
 
 def _demo(args):
@@ -37,33 +48,56 @@ def _configs(args):
     return 0
 
 
+def _load_config(name, options):
+    """`get_config` with ``--cfg-options``; the optional keys every config may set (`engine.OPTIONAL_KEYS`,
+    e.g. ``lr_base_batch``, ``eval_metrics``) are accepted even when the config does not spell them out."""
+    from .configs import _split, get_config
+    from .engine import OPTIONAL_KEYS
+    pairs = dict(_split(option) for option in options)
+    base = get_config(name)
+    extra = {key: value for key, value in pairs.items() if key not in base and key in OPTIONAL_KEYS}
+    cfg = get_config(name, {key: value for key, value in pairs.items() if key not in extra})
+    cfg.update(extra)
+    return cfg
+
+
 def _train(args):
-    from .configs import get_config
+    # Before torch loads: c10d's connection retries would print C++ stack traces; its errors still show, and a
+    # failure to meet the peers ends with one message from tsnbook.distributed.
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
     from .engine import train
-    overrides = list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else [])
-    cfg = get_config(args.config, overrides)
+    if args.validate and args.no_validate:
+        raise ValueError("--validate and --no-validate contradict each other; give one")
+    cfg = _load_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
     work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
-    if args.deterministic:
-        from .utils import seed_everything
-        seed_everything(cfg.get("seed", 0), deterministic=True)
     resume = True if args.resume == "auto" else args.resume or False
     summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
-                    validate=not args.no_validate)
-    print(f"done: {summary}")
+                    validate=args.validate, deterministic=args.deterministic)
+    if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, rank 0 speaks for all
+        print(f"done: {summary}")
     return 0
 
 
 def _test(args):
-    from .configs import get_config
-    from .engine import save_scores, test
-    cfg = get_config(args.config, args.cfg_options)
+    from .engine import METRICS, test
+    cfg = _load_config(args.config, args.cfg_options)
+    if args.eval:
+        unknown = [m for m in args.eval if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown --eval metric(s) {', '.join(unknown)}: choose from {', '.join(METRICS)}")
+        cfg["eval_metrics"] = list(args.eval)
+    if args.average_clips is not None:
+        cfg["average_clips"] = None if args.average_clips == "none" else args.average_clips
+    if args.out and Path(args.out).suffix not in SCORE_FORMATS:
+        raise ValueError(f"--out {args.out}: the file name must end with {', '.join(SCORE_FORMATS)}")
     scores, labels, report, skipped = test(cfg, args.checkpoint, device=args.device, progress=not args.no_progress)
     for key, value in report.items():
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     if skipped:
         print(f"skipped {len(skipped)} undecodable video(s): " + "; ".join(skipped))
     if args.out:
-        save_scores(args.out, scores, labels, [str(i) for i in range(len(labels))])
+        from .engine import write_scores
+        write_scores(args.out, scores, labels)
         print(f"scores written to {args.out}")
     return 0
 
@@ -71,16 +105,28 @@ def _test(args):
 def _fuse(args):
     import numpy as np
 
-    from .engine import load_scores
+    from .engine import read_scores
     from .metrics import fuse_scores, mean_class_accuracy, top_k_accuracy
-    loaded = [load_scores(path) for path in args.scores]
-    labels = loaded[0][1]
-    for path, (_, other, _) in zip(args.scores[1:], loaded[1:]):
-        if not np.array_equal(other, labels):
-            raise SystemExit(f"error: {path} lists other videos/labels than {args.scores[0]}: the score files "
-                             f"must come from the same list, in the same order")
-    fused = fuse_scores([s for s, _, _ in loaded], args.coefficients)
-    top1, top5 = top_k_accuracy(fused, labels, (1, 5))
+    loaded = [read_scores(path) for path in args.scores]
+    if args.datalist:  # MMAction2's report_accuracy.py: the label is the last integer of each list line
+        lines = [line.split() for line in Path(args.datalist).read_text().splitlines() if line.strip()]
+        labels = [int(parts[-1]) for parts in lines]
+    else:
+        with_labels = [(path, labels) for path, (_, labels) in zip(args.scores, loaded) if labels is not None]
+        if not with_labels:
+            raise ValueError("none of the score files carries labels (.json and .pkl files do not): give the "
+                             "test list with --datalist LIST")
+        labels = with_labels[0][1]
+        for path, other in with_labels[1:]:
+            if not np.array_equal(other, labels):
+                raise ValueError(f"{path} lists other videos/labels than {with_labels[0][0]}: the score files "
+                                 f"must come from the same list, in the same order")
+    for path, (scores, _) in zip(args.scores, loaded):
+        if len(scores) != len(labels):
+            raise ValueError(f"{path} has {len(scores)} videos but there are {len(labels)} labels: the score files "
+                             f"and the list must describe the same videos, in the same order")
+    fused = fuse_scores([scores for scores, _ in loaded], args.coefficients, apply_softmax=args.apply_softmax)
+    top1, top5 = top_k_accuracy(fused, labels, (1, min(5, fused.shape[1])))
     print(f"mean class accuracy: {100 * mean_class_accuracy(fused, labels):.2f}")
     print(f"top1: {100 * top1:.2f}\ntop5: {100 * top5:.2f}")
     return 0
@@ -109,27 +155,38 @@ def build_parser():
 
     sub.add_parser("configs", help="list config names").set_defaults(func=_configs)
 
-    tr = sub.add_parser("train", parents=[common], help="train a config")
+    tr = sub.add_parser("train", parents=[common], help="train a config (torchrun for several processes)")
     tr.add_argument("config")
     tr.add_argument("--work-dir")
     tr.add_argument("--resume", nargs="?", const="auto", default=None,
                     help="resume from CKPT, or from WORK_DIR/latest.pth when no path is given")
     tr.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     tr.add_argument("--seed", type=int)
-    tr.add_argument("--deterministic", action="store_true")
-    tr.add_argument("--no-validate", action="store_true")
+    tr.add_argument("--deterministic", action="store_true",
+                    help="deterministic kernels (cuDNN benchmark off): repeatable on a GPU, and slower")
+    tr.add_argument("--validate", action="store_true",
+                    help="validate every eval_interval epochs and keep best.pth (MMAction2's tools/train.py)")
+    tr.add_argument("--no-validate", action="store_true", help="the default; kept for older scripts")
     tr.set_defaults(func=_train)
 
     te = sub.add_parser("test", parents=[common], help="multi-clip x multi-crop test of a checkpoint")
     te.add_argument("config")
     te.add_argument("checkpoint")
-    te.add_argument("--out", help="write per-video scores (.npz)")
+    te.add_argument("--eval", nargs="+", metavar="METRIC",
+                    help="top_k_accuracy mean_class_accuracy mean_average_precision mmit_mean_average_precision "
+                         "(default: the config's eval_metrics)")
+    te.add_argument("--out", help="per-video scores: .pkl (MMAction2's list of arrays), .json or .npz")
+    te.add_argument("--average-clips", choices=["score", "prob", "none"],
+                    help="override the config's average_clips (none = raw logits, as the 0.x zoo)")
     te.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     te.set_defaults(func=_test)
 
     fu = sub.add_parser("fuse", help="late fusion of score files (the zoo's [1:1])")
-    fu.add_argument("scores", nargs="+")
+    fu.add_argument("scores", nargs="+", help=".npz (tsnbook), .json or .pkl (MMAction2 --out) score files")
     fu.add_argument("--coefficients", type=float, nargs="+", default=None)
+    fu.add_argument("--datalist", help="the test list (labels = last integer of each line); needed for "
+                                       ".json/.pkl inputs")
+    fu.add_argument("--apply-softmax", action="store_true", help="softmax every score vector before fusing")
     fu.set_defaults(func=_fuse)
     # bench-data has its own parser (tsnbook.bench); listed here so that --help shows it.
     sub.add_parser("bench-data", add_help=False, help="videos/s of one data pipeline (bench-data --help)")

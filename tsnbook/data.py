@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .io import DecodeError, FlowFrames, RawFrames, open_selective
-from .sampling import sample_frames
+from .sampling import dense_sample_frames, sample_frames
 from .transforms import build_pipeline
 
 SOURCES = {  # source kind -> (default filename template, default start index) as MMAction2's datasets
@@ -86,11 +86,16 @@ class TSNDataset(torch.utils.data.Dataset):
     ``num_segments`` snippets of ``clip_len`` frames (5 for flow: x/y pairs become 10 channels); in test mode
     the segment centres, else a random frame in each segment (MMAction2's SampleFrames). ``pipeline`` is a list
     of transform dicts or a callable ``(results, rng) -> results``; it must end with FormatShape.
+    ``sampler="dense"`` samples as MMAction2's DenseSampleFrames instead (the zoo's dense rows): the segments
+    sit ``dense_sample_range // num_segments`` frames apart in one window, at a random start in training and
+    at ``dense_test_positions`` evenly spread starts in test mode. ``twice_sample`` (segments sampler, test
+    mode) adds clips at the segment starts.
     """
 
     def __init__(self, records, pipeline, source="video", num_segments=3, clip_len=1, frame_interval=1,
                  test_mode=False, num_classes=None, multi_label=False, filename_tmpl=None, start_index=None,
-                 decoder=None, seed=0):
+                 decoder=None, seed=0, sampler="segments", dense_sample_range=64, dense_test_positions=10,
+                 twice_sample=False):
         if source not in SOURCES:
             raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
         if multi_label and not num_classes:
@@ -103,6 +108,10 @@ class TSNDataset(torch.utils.data.Dataset):
         self.filename_tmpl = filename_tmpl or default_tmpl
         self.start_index = default_start if start_index is None else start_index
         self.decoder, self.seed, self.epoch = decoder, seed, 0
+        if sampler not in ("segments", "dense"):
+            raise ValueError(f"sampler must be 'segments' or 'dense', got {sampler!r}")
+        self.sampler, self.twice_sample = sampler, twice_sample
+        self.dense_sample_range, self.dense_test_positions = dense_sample_range, dense_test_positions
 
     def __len__(self):
         return len(self.records)
@@ -128,8 +137,13 @@ class TSNDataset(torch.utils.data.Dataset):
         """Sampled, decoded, augmented frames of item ``index`` as a results dict (useful for visualising)."""
         record = self.records[index]
         with self.open(record) as reader:
-            indices = sample_frames(reader.num_frames, self.clip_len, self.frame_interval, self.num_segments,
-                                    test_mode=self.test_mode, rng=rng)
+            if self.sampler == "dense":
+                indices = dense_sample_frames(reader.num_frames, self.clip_len, self.frame_interval,
+                                              self.num_segments, self.dense_sample_range, self.dense_test_positions,
+                                              test_mode=self.test_mode, rng=rng)
+            else:
+                indices = sample_frames(reader.num_frames, self.clip_len, self.frame_interval, self.num_segments,
+                                        test_mode=self.test_mode, twice_sample=self.twice_sample, rng=rng)
             frames = reader.get(indices)
         results = dict(imgs=frames, modality="flow" if self.source == "flow" else "rgb", label=record.label,
                        num_clips=self.num_segments, clip_len=self.clip_len, frame_inds=indices)
@@ -170,4 +184,7 @@ def build_dataset(cfg, split, data_root=None):
                       clip_len=cfg.get("clip_len", 1), frame_interval=cfg.get("frame_interval", 1),
                       test_mode=test_mode, num_classes=cfg["num_classes"],
                       multi_label=cfg.get("multi_label", False), filename_tmpl=cfg.get("filename_tmpl"),
-                      start_index=cfg.get("start_index"), decoder=cfg.get("decoder"), seed=cfg.get("seed", 0))
+                      start_index=cfg.get("start_index"), decoder=cfg.get("decoder"), seed=cfg.get("seed", 0),
+                      sampler=cfg.get("sampler", "segments"), dense_sample_range=cfg.get("dense_sample_range", 64),
+                      dense_test_positions=cfg.get("dense_test_positions", 10),
+                      twice_sample=cfg.get("twice_sample", False))

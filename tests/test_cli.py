@@ -1,0 +1,70 @@
+"""The command line's train / test / fuse: arguments, output files and the errors bad input gets."""
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import small_config
+from tsnbook import cli
+from tsnbook.engine import build_model, read_scores, save_checkpoint
+
+RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
+
+
+def _fails(argv, capsys=None):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    return str(exit_info.value.code)
+
+
+def test_config_errors_name_the_nearest_keys_and_optional_keys_are_accepted():
+    assert "no key 'lr_stepz'. Did you mean lr_steps" in _fails(["train", RGB, "--cfg-options", "lr_stepz=[1]"])
+    assert "unknown config" in _fails(["train", "tsn_r18_synthactions_rgbb"])
+    assert "must look like key=value" in _fails(["test", RGB, "x.pth", "--cfg-options", "lr"])
+    cfg = cli._load_config(RGB, ["lr_base_batch=256", "eval_metrics=['top_k_accuracy']", "lr=0.02"])
+    assert (cfg["lr_base_batch"], cfg["eval_metrics"], cfg["lr"]) == (256, ["top_k_accuracy"], 0.02)
+    assert "contradict" in _fails(["train", RGB, "--validate", "--no-validate"])
+
+
+def test_test_command_writes_mmaction2_scores_and_rejects_bad_options(tmp_path, small_synth, capsys):
+    cfg = small_config("rgb", small_synth)
+    checkpoint = tmp_path / "init.pth"
+    torch.manual_seed(0)
+    save_checkpoint(checkpoint, dict(model=build_model(cfg).state_dict(), epoch=0))
+    options = ["--cfg-options", f"data_root='{small_synth}'", "test_clips=1", "--no-progress", "--device", "cpu"]
+    message = _fails(["test", RGB, str(checkpoint), "--eval", "top1_acc", *options])
+    assert "unknown --eval metric(s) top1_acc: choose from top_k_accuracy, mean_class_accuracy" in message
+    assert ".pkl, .json, .npz" in _fails(["test", RGB, str(checkpoint), "--out", str(tmp_path / "s.txt"), *options])
+
+    out = tmp_path / "scores.pkl"
+    assert _fails(["test", RGB, str(checkpoint), "--out", str(out), "--average-clips", "prob",
+                   "--eval", "top_k_accuracy", *options]) == "0"
+    printed = capsys.readouterr().out
+    assert "top1:" in printed and "mean_class_accuracy" not in printed
+    with open(out, "rb") as f:
+        rows = pickle.load(f)
+    assert isinstance(rows, list) and len(rows) == 8 and all(isinstance(r, np.ndarray) for r in rows)
+    assert np.allclose([r.sum() for r in rows], 1, atol=1e-5)  # "prob": softmax per video
+
+
+def test_fuse_reads_json_and_mmaction2_pickles(tmp_path, capsys):
+    labels = [0, 1, 2, 1]
+    rgb = np.array([[5, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.float32)  # 3 of 4 right
+    flow = np.array([[0, 1, 0], [0, 1, 0], [0, 0, 1], [0, 3, 0]], dtype=np.float32)  # 3 of 4 right
+    with open(tmp_path / "rgb.pkl", "wb") as f:
+        pickle.dump(list(rgb), f)
+    (tmp_path / "flow.json").write_text(str(flow.tolist()))
+    (tmp_path / "list.txt").write_text("".join(f"video{i}.mp4 {label}\n" for i, label in enumerate(labels)))
+    files = [str(tmp_path / "rgb.pkl"), str(tmp_path / "flow.json")]
+    assert _fails(["fuse", *files, "--datalist", str(tmp_path / "list.txt")]) == "0"
+    assert "top1: 100.00" in capsys.readouterr().out  # each stream fixes the other's mistake
+    assert read_scores(tmp_path / "rgb.pkl")[0].shape == (4, 3)
+    assert "--datalist" in _fails(["fuse", *files])
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("never",))
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps([Evil()]))
+    message = _fails(["fuse", str(tmp_path / "evil.pkl"), "--datalist", str(tmp_path / "list.txt")])
+    assert "refusing to load builtins.print" in message and "list of numpy arrays" in message

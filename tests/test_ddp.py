@@ -1,0 +1,90 @@
+"""DistributedDataParallel on CPU: 2 Gloo processes launched by torchrun, against one process in this one."""
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from conftest import small_config
+from tsnbook.engine import read_log, train
+
+RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", TSNBOOK_DEVICE="cpu")
+
+
+def _options(data_root, **overrides):
+    # 16 training videos = 2 processes x 8; BN on running statistics and no dropout make a step independent of
+    # how the batch is split, so 2 x 8 must give what 1 x 16 gives. lr_base_batch=8 doubles the lr (total 16).
+    options = dict(data_root=str(data_root), batch_size=8, dropout=0.0, norm_eval=True, lr_steps=[1],
+                   val_clips=1, eval_interval=1, lr_base_batch=8, **overrides)
+    return [f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}" for key, value in options.items()]
+
+
+def _torchrun(work_dir, options, *extra):
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(_free_port()), "-m", "tsnbook", "train", RGB, "--work-dir", str(work_dir), "--no-progress",
+               "--cfg-options", *options, *extra]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def test_two_processes_of_8_train_as_one_of_16_and_resume(tmp_path, small_synth):
+    cfg = small_config("rgb", small_synth, batch_size=16, dropout=0.0, norm_eval=True, val_clips=1, lr_base_batch=8)
+    train(cfg, tmp_path / "single", progress=False, device="cpu")  # 2 epochs, validated after each
+
+    run = tmp_path / "ddp"
+    stdout = _torchrun(run, _options(small_synth, epochs=1))
+    assert "linear lr scaling: lr 0.01 x 2 process(es) x 8 videos / lr_base_batch 8 = 0.02" in stdout
+    assert stdout.count("done:") == 1  # rank 0 alone reports
+    _torchrun(run, _options(small_synth, epochs=2), "--resume", "--validate")
+
+    single = torch.load(tmp_path / "single" / "latest.pth", weights_only=True)["model"]
+    ddp = torch.load(run / "latest.pth", weights_only=True)["model"]
+    assert single.keys() == ddp.keys()
+    for key in single:
+        assert torch.allclose(single[key].float(), ddp[key].float(), rtol=1e-4, atol=1e-6), key
+    log = read_log(run / "log.jsonl")
+    config = [r for r in log if r["mode"] == "config"]
+    assert [(r["world_size"], r["total_batch"], r["effective_lr"]) for r in config] == [(2, 16, 0.02)] * 2
+    assert [r["lr"] for r in log if r["mode"] == "epoch"] == [0.02, 0.002]
+    assert sum(r["mode"] == "train" for r in log) == 2  # one iteration of 2 x 8 videos per epoch
+    assert any(r["mode"] == "resume" for r in log)
+    # Validation sharded over the 2 ranks and gathered: the same report as one process on the same weights.
+    ddp_val = [r for r in log if r["mode"] == "val"]
+    single_val = [r for r in read_log(tmp_path / "single" / "log.jsonl") if r["mode"] == "val"]
+    assert len(ddp_val) == 1 and ddp_val[0]["num_videos"] == 8
+    assert ddp_val[0]["top1"] == single_val[-1]["top1"]
+    assert ddp_val[0]["mean_class_accuracy"] == single_val[-1]["mean_class_accuracy"]
+    assert (run / "best.pth").exists()
+
+
+def test_an_unreachable_peer_ends_with_a_clear_message(tmp_path):
+    """Rank 1 pointed at an address nobody answers, and rank 0 waiting for a rank 1 that never starts."""
+    runs = []
+    for rank, address in ((1, "10.255.255.1"), (0, "127.0.0.1")):
+        port = _free_port()
+        env = dict(_env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR=address,
+                   MASTER_PORT=str(port))
+        command = [sys.executable, "-m", "tsnbook", "train", RGB, "--work-dir", str(tmp_path / str(rank)),
+                   "--no-progress", "--cfg-options", "dist_timeout=3", f"data_root='{tmp_path}'"]
+        runs.append((address, port, subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                                      stderr=subprocess.PIPE, text=True)))
+    for address, port, process in runs:
+        stdout, stderr = process.communicate(timeout=120)
+        assert process.returncode == 1, stdout + stderr
+        assert f"MASTER_ADDR:MASTER_PORT = {address}:{port}" in stderr, stderr
+        assert "within the 3 s timeout" in stderr and "all 2 processes were started" in stderr
+        assert "Traceback" not in stderr and "frame #" not in stderr, stderr

@@ -1,0 +1,88 @@
+"""Several processes, one model: what ``torchrun --nproc_per_node N -m tsnbook train CONFIG`` needs.
+
+torchrun starts N copies of the command and tells each one who it is through environment variables (``RANK``,
+``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``). Each process then joins a *process group*
+(NCCL between GPUs, Gloo between CPU processes), wraps its model in DistributedDataParallel (gradients are
+averaged across processes after every backward) and reads its own share of the data (DistributedSampler).
+A plain ``python -m tsnbook train`` has none of these variables and runs as a world of one.
+
+Joining is where multi-machine runs usually fail: a wrong MASTER_ADDR, a firewalled port, a peer that was never
+started. torch then waits for ``timeout`` and raises a long traceback; `init_process_group` here turns that into
+one message that says where it tried to connect, for how long, and what to check.
+"""
+import datetime
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class World:
+    """Who this process is: ``rank`` of ``size`` processes, ``local_rank`` on its machine (its GPU index)."""
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self):
+        """Rank 0 writes logs and checkpoints and prints; the others only compute."""
+        return self.rank == 0
+
+
+def world_from_environment():
+    """The `World` torchrun describes in the environment; a world of one when not launched by torchrun."""
+    return World(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
+                 int(os.environ.get("LOCAL_RANK", 0)))
+
+
+def init_process_group(world, device_type, timeout_s=600):
+    """Join the process group of ``world`` (NCCL on CUDA, Gloo otherwise); returns True if this call joined it.
+
+    Nothing happens for a world of one, or when the caller already joined (then the caller also leaves).
+    Failing to meet every peer within ``timeout_s`` seconds raises a RuntimeError naming MASTER_ADDR:MASTER_PORT.
+    """
+    if world.size == 1 or dist.is_initialized():
+        return False
+    backend = "nccl" if device_type == "cuda" else "gloo"
+    address = f"{os.environ.get('MASTER_ADDR', '(MASTER_ADDR unset)')}:{os.environ.get('MASTER_PORT', '(unset)')}"
+    try:
+        dist.init_process_group(backend, rank=world.rank, world_size=world.size,
+                                timeout=datetime.timedelta(seconds=timeout_s))
+        # The store rendezvous may return before every rank has arrived; one collective proves they all did.
+        dist.barrier(device_ids=[world.local_rank] if backend == "nccl" else None)
+    except Exception as err:  # DistStoreError, DistNetworkError, RuntimeError, TimeoutError: all mean "no peers"
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise RuntimeError(
+            f"rank {world.rank} of {world.size} could not meet its peers at MASTER_ADDR:MASTER_PORT = {address} "
+            f"within the {timeout_s} s timeout (dist_timeout) [{type(err).__name__}: {first_line[:200]}]. Check "
+            f"that MASTER_ADDR is the rank-0 machine's address and is reachable from this machine, that "
+            f"MASTER_PORT is free there and not blocked by a firewall, and that all {world.size} processes were "
+            f"started (torchrun --nnodes / --nproc_per_node on every machine); raise dist_timeout if some start "
+            f"slowly.") from None
+    return True
+
+
+def destroy_process_group():
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def gather_objects(obj):
+    """Every rank's ``obj`` as a list, in rank order, on every rank (``[obj]`` when not distributed)."""
+    if not dist.is_initialized():
+        return [obj]
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, obj)
+    return gathered
+
+
+def convert_sync_batchnorm(model, device_type):
+    """``sync_bn: True``: BatchNorm statistics over the whole global batch (SyncBatchNorm), GPUs only."""
+    if device_type != "cuda":
+        raise RuntimeError("sync_bn=True needs CUDA: torch's SyncBatchNorm runs on GPUs only (NCCL). Train with "
+                           "--cfg-options sync_bn=False on CPU (plain BatchNorm, statistics per process).")
+    return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
