@@ -62,9 +62,6 @@ def _load_config(name, options):
 
 
 def _train(args):
-    # Before torch loads: c10d's connection retries would print C++ stack traces; its errors still show, and a
-    # failure to meet the peers ends with one message from tsnbook.distributed.
-    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "ERROR")
     from .engine import train
     if args.validate and args.no_validate:
         raise ValueError("--validate and --no-validate contradict each other; give one")

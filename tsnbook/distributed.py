@@ -10,8 +10,11 @@ Joining is where multi-machine runs usually fail: a wrong MASTER_ADDR, a firewal
 started. torch then waits for ``timeout`` and raises a long traceback; `init_process_group` here turns that into
 one message that says where it tried to connect, for how long, and what to check.
 """
+import contextlib
 import datetime
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 
 import torch
@@ -48,10 +51,12 @@ def init_process_group(world, device_type, timeout_s=600):
     backend = "nccl" if device_type == "cuda" else "gloo"
     address = f"{os.environ.get('MASTER_ADDR', '(MASTER_ADDR unset)')}:{os.environ.get('MASTER_PORT', '(unset)')}"
     try:
-        dist.init_process_group(backend, rank=world.rank, world_size=world.size,
-                                timeout=datetime.timedelta(seconds=timeout_s))
-        # The store rendezvous may return before every rank has arrived; one collective proves they all did.
-        dist.barrier(device_ids=[world.local_rank] if backend == "nccl" else None)
+        with _stderr_held_back() as held_back:
+            dist.init_process_group(backend, rank=world.rank, world_size=world.size,
+                                    timeout=datetime.timedelta(seconds=timeout_s))
+            # The store rendezvous may return before every rank has arrived; one collective proves they all did.
+            dist.barrier(device_ids=[world.local_rank] if backend == "nccl" else None)
+        sys.stderr.write(held_back[0])  # joined: show whatever c10d said on the way
     except Exception as err:  # DistStoreError, DistNetworkError, RuntimeError, TimeoutError: all mean "no peers"
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -64,6 +69,27 @@ def init_process_group(world, device_type, timeout_s=600):
             f"started (torchrun --nnodes / --nproc_per_node on every machine); raise dist_timeout if some start "
             f"slowly.") from None
     return True
+
+
+@contextlib.contextmanager
+def _stderr_held_back():
+    """Send file descriptor 2 to a temporary file for the ``with`` body; the yielded list then holds its text.
+
+    c10d prints every failed connection attempt from C++ with a full native stack trace; when joining fails
+    our one message says it all, so those lines are dropped, and replayed when joining succeeds.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    text = []
+    with tempfile.TemporaryFile("w+") as held_back:
+        os.dup2(held_back.fileno(), 2)
+        try:
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held_back.seek(0)
+            text.append(held_back.read())
 
 
 def destroy_process_group():

@@ -8,8 +8,14 @@ What a long run needs, and where it lives:
   draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch start - so resuming from
   the end of epoch k gives the same weights as never stopping.
 * **Bad videos** are skipped by the data layer; here they are counted, listed in the log, and the run goes on.
-* **Logs**: one JSON object per line in ``log.jsonl`` (train iterations, epoch summaries, validations), which
-  the notebooks plot.
+* **Logs**: one JSON object per line in ``log.jsonl`` (the run's world and effective lr, train iterations,
+  epoch summaries, validations), which the notebooks plot.
+* **Schedules** (`lr_at`): step or cosine, optional linear warmup per iteration, linear scaling of the lr to
+  the total batch (`base_lr`); SGD, with MMAction2's TSM parameter groups on request (`build_optimizer`).
+* **Several processes** (`tsnbook.distributed`): under torchrun, DistributedDataParallel with a
+  DistributedSampler; validation is sharded over the ranks and gathered; rank 0 alone writes and prints.
+* **GPU habits**: bf16 (or fp16 with a GradScaler) autocast and channels_last on CUDA only, cuDNN benchmark
+  unless deterministic.
 """
 import io
 import json
@@ -331,9 +337,9 @@ def evaluation_report(scores, labels, metrics=OPTIONAL_KEYS["eval_metrics"]):
     for metric in metrics:
         multi_label = metric in ("mean_average_precision", "mmit_mean_average_precision")
         if multi_label != any(isinstance(label, (list, tuple)) for label in labels):
-            kind = "multi-label (multi_label=True)" if multi_label else "single-label"
-            raise ValueError(f"eval metric {metric} needs a {kind} dataset; use "
-                             f"{'top_k_accuracy / mean_class_accuracy' if multi_label else 'mean_average_precision / mmit_mean_average_precision'} for this one")
+            kind, others = (("multi-label (multi_label=True)", METRICS[:2]) if multi_label else
+                            ("single-label", METRICS[2:]))
+            raise ValueError(f"eval metric {metric} needs a {kind} dataset; use {' / '.join(others)} for this one")
         if metric == "top_k_accuracy":
             top1, top5 = top_k_accuracy(scores, labels, (1, min(5, scores.shape[1])))
             report.update(top1=100 * top1, top5=100 * top5)

@@ -5,15 +5,25 @@ them with ``key=value`` overrides. The keys, grouped:
 
 * data: ``data_root``, ``source`` ("video" | "rawframes" | "flow"), ``data_prefix``, ``ann_file_train`` /
   ``_val`` / ``_test`` (relative to data_root), ``filename_tmpl``, ``start_index``, ``num_classes``,
-  ``multi_label``, ``with_offset``, ``decoder``;
+  ``multi_label`` (False; list lines carry several labels, trained with BCE), ``with_offset``, ``decoder``;
 * sampling and augmentation: ``num_segments``, ``clip_len``, ``frame_interval``, ``val_clips``,
-  ``test_clips``, ``train_pipeline``, ``val_pipeline``, ``test_pipeline`` (lists of transform dicts,
-  `tsnbook.transforms`);
+  ``test_clips``, ``sampler`` ("segments" = SampleFrames, default | "dense" = DenseSampleFrames, with
+  ``dense_sample_range`` 64 and ``dense_test_positions`` 10), ``twice_sample`` (False), ``train_pipeline``,
+  ``val_pipeline``, ``test_pipeline`` (lists of transform dicts, `tsnbook.transforms`);
 * model: ``modality``, ``backbone``, ``pretrained``, ``dropout``, ``init_std``, ``partial_bn``, ``norm_eval``,
-  ``flow_init``;
-* optimisation: ``epochs``, ``batch_size``, ``lr``, ``momentum``, ``weight_decay``, ``lr_steps``,
-  ``lr_gamma``, ``grad_clip``, ``num_workers``, ``eval_interval``, ``seed``;
-* testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob").
+  ``flow_init``, ``sync_bn`` (False; SyncBatchNorm across DDP processes, CUDA only);
+* optimisation: ``epochs``, ``batch_size`` (videos per process), ``lr``, ``momentum``, ``weight_decay``,
+  ``lr_schedule`` ("step" with ``lr_steps``, ``lr_gamma`` | "cosine" down to ``min_lr`` 0.0),
+  ``warmup_epochs`` (0; linear warmup per iteration from ``warmup_ratio`` 0.1 x the lr), ``lr_base_batch``
+  (None; the total batch ``lr`` was written for) with ``auto_scale_lr`` (True: lr x processes x batch_size /
+  lr_base_batch), ``gpus`` (informational), ``fc_lr5`` (False; MMAction2's TSMOptimizerConstructor groups),
+  ``loss_weight`` (1.0; multiplies the multi-label BCE), ``grad_clip``, ``amp`` ("bf16" | "fp16" | None; CUDA
+  only), ``channels_last`` (True; CUDA only), ``num_workers``, ``eval_interval``, ``eval_metrics``
+  (["top_k_accuracy", "mean_class_accuracy"]; or "mean_average_precision" / "mmit_mean_average_precision";
+  the first one chooses best.pth), ``dist_timeout`` (600 s to meet the other DDP processes), ``seed``;
+* testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob" = softmax of the video's logits).
+
+Keys a config leaves out take the defaults above (`tsnbook.engine.OPTIONAL_KEYS`).
 
 Every module in this package contributes its module-level dicts; `get_config` finds them by name.
 """
