@@ -58,7 +58,7 @@ COMMON = dict(
     backbone="resnet50", pretrained="torchvision", load_from=None, dropout=0.4, init_std=0.01,
     partial_bn=False, norm_eval=False, sync_bn=False, frozen_stages=-1,
     momentum=0.9, weight_decay=1e-4, grad_clip=40.0, lr_schedule="step", lr_gamma=0.1, warmup_epochs=0,
-    auto_scale_lr=True, multi_label=False, loss_weight=1.0, fc_lr5=False,
+    auto_scale_lr=True, multi_label=False, with_offset=False, loss_weight=1.0, fc_lr5=False,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None,
     num_workers=2, seed=0, decoder=None,
 )
