@@ -78,6 +78,34 @@ def test_two_stream_rows_fuse_existing_rgb_and_flow_configs():
         assert "num_classes" not in recipe
 
 
+@pytest.mark.skipif(not SEED.is_file(), reason="the spec folder ../shared/specs is not present (CI)")
+def test_checkpoint_urls_are_the_seeds():
+    seed = SEED.read_text()
+    for name in ZOO:
+        facts = get_config(name)["zoo"]
+        urls = [facts["checkpoint"]] + [row["checkpoint"] for row in facts.get("omnisource", {}).values()]
+        urls += [row["checkpoint"] for row in facts.get("other_rows", {}).values()]
+        for url in urls:
+            assert f"({url})" in seed, f"{name}: {url} is not in the zoo README"
+
+
+@pytest.mark.skipif(not SEED.is_file(), reason="the spec folder ../shared/specs is not present (CI)")
+def test_published_accuracies_are_the_seeds():
+    lines = SEED.read_text().splitlines()
+    for name in ZOO:
+        line = next(line for line in lines if line.startswith("|") and f"[{name}](" in line.split("|")[1])
+        numbers = set()
+        for cell in line.split("|"):
+            try:
+                numbers.add(float(cell))
+            except ValueError:
+                pass
+        facts = get_config(name)["zoo"]
+        for key in ("top1", "top5", "mAP"):
+            if facts.get(key) is not None:
+                assert facts[key] in numbers, f"{name}: {key} {facts[key]} is not in its README row"
+
+
 # ----------------------------------------------------------------------------------- (b) facts of some rows
 def _steps(cfg, split):
     return [step["type"] for step in cfg[f"{split}_pipeline"]]
@@ -155,6 +183,10 @@ def test_row_specific_facts():
     assert clip_rgb["load_from"].endswith("ef80e3d7.pth") and clip_rgb["pretrained"] == "torchvision"
     assert not get_config("tsn_r50_320p_1x1x8_50e_activitynet_video_rgb")["with_offset"]
 
+    intervals = ("tsn_r50_1x1x3_75e_ucf101_rgb", "tsn_r50_1x1x8_50e_hmdb51_imagenet_rgb",
+                 "tsn_r50_320p_1x1x8_100e_kinetics400_rgb", "tsn_r18_1x1x8_100e_hvu_scene_rgb")
+    assert [get_config(n)["eval_interval"] for n in intervals] == [5, 1, 2, 2]
+
     hvu = {c: get_config(f"tsn_r18_1x1x8_100e_hvu_{c}_rgb") for c in
            ("action", "scene", "object", "event", "concept", "attribute")}
     assert {c: cfg["num_classes"] for c, cfg in hvu.items()} == dict(
@@ -193,10 +225,30 @@ def test_backbone_names_exist():
 
 
 # ------------------------------------------------------------------------------------------ (d) tiny twins
+DEMO_FILES = ("manifest.json", "flow.json", "synthactions_train_split_1_videos.txt",
+              "synthactions_val_split_1_videos.txt", "synthactions_train_split_1_flow.txt",
+              "synthactions_val_split_1_flow.txt")
+
+
 @pytest.fixture(scope="module")
 def zoo_data(small_synth):
+    before = {name: (small_synth / name).read_bytes() for name in DEMO_FILES}
     prepare_zoo_replicas(small_synth, workers=1, progress=False, **SMALL)
+    assert {name: (small_synth / name).read_bytes() for name in DEMO_FILES} == before, \
+        "the zoo replicas must not change what the demo reads"
     return small_synth
+
+
+def test_replicas_are_reused_and_leave_the_demo_data_alone(zoo_data):
+    stamp = (zoo_data / "zoo_replicas.json").stat().st_mtime_ns
+    prepare_zoo_replicas(zoo_data, workers=1, progress=False, **SMALL)
+    assert (zoo_data / "zoo_replicas.json").stat().st_mtime_ns == stamp  # nothing rewritten
+    lines = (zoo_data / "synthactions_val_split_1_multilabel_videos.txt").read_text().split("\n")
+    videos = (zoo_data / "synthactions_val_split_1_videos.txt").read_text().split("\n")
+    assert [line.split()[:2] for line in lines if line] == [line.split() for line in videos if line]
+    assert {line.split()[2] for line in lines if line} == {"8", "9"}
+    clips = (zoo_data / "synthactions_val_split_1_rawframes_clips.txt").read_text().split()
+    assert clips[1:3] == ["0", "12"] and clips[5:7] == ["12", "12"]  # two halves of each 24-frame video
 
 
 def test_tiny_twins_keep_the_structure():

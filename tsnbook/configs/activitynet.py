@@ -24,7 +24,8 @@ _anet = dict(COMMON, num_classes=200, source="rawframes", data_root="data/Activi
 _clips = dict(ann_file_train="anet_train_clip.txt", ann_file_val="anet_val_clip.txt",
               ann_file_test="anet_val_clip.txt", with_offset=True)
 _rgb = dict(_anet, filename_tmpl="img_{:05}.jpg", start_index=1, lr_steps=[20, 40], epochs=50,
-            train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline("cc256"), test_pipeline=eval_pipeline("3c256"),
+            train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline("cc256"),
+            test_pipeline=eval_pipeline("3c256"),
             # https://download.openmmlab.com/mmaction/recognition/tsn/ + _K400_RGB
             load_from="checkpoints/tsn_r50_320p_1x1x8_100e_kinetics400_rgb_20200702-ef80e3d7.pth")
 _flow = dict(_anet, source="flow", modality="flow", clip_len=5, filename_tmpl="flow_{}_{:05d}.jpg", start_index=0,

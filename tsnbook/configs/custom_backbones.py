@@ -29,7 +29,8 @@ tsn_dense161_320p_1x1x3_100e_kinetics400_rgb = row(
     zoo=zoo("Kinetics-400", 72.78, 90.75, _DIR + "tsn_dense161_320p_1x1x3_100e_kinetics400_rgb/"
             "tsn_dense161_320p_1x1x3_100e_kinetics400_rgb-cbe85332.pth",
             resolution="short side 320", gpus="8x2", pretrain="ImageNet", test_protocol="25x3",
-            backbone="Densenet-161 [TorchVision]", notes="head input 2208; no final ReLU after .features (spec §9.13)"),
+            backbone="Densenet-161 [TorchVision]",
+            notes="head input 2208; no final ReLU after .features (spec §9.13)"),
 )
 
 tsn_swin_transformer_video_320p_1x1x3_100e_kinetics400_rgb = row(

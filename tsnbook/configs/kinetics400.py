@@ -54,6 +54,9 @@ def _ckpt(name, stamp):
     return f"{name}/{name}_{stamp}.pth"
 
 
+_OMNI = CKPT + "omni/tsn_{}_1x1x3_kinetics400_rgb_20200926-{}.pth"
+
+
 tsn_r50_1x1x3_100e_kinetics400_rgb = row(
     _rf340, gpus=8, batch_size=32,
     train_pipeline=train_pipeline("msc"), val_pipeline=eval_pipeline("cc224"), test_pipeline=eval_pipeline("10c224"),
@@ -67,12 +70,12 @@ tsn_r50_1x1x3_100e_kinetics400_rgb = row(
             omnisource={  # rows "x" of the OmniSource table: released checkpoints, no config of their own
                 "ImageNet, 340x256, without OmniSource": dict(top1=70.6, top5=89.3, checkpoint=CKPT + _ckpt(
                     "tsn_r50_1x1x3_100e_kinetics400_rgb", "20200614-e508be42")),
-                "ImageNet, 340x256, with OmniSource": dict(top1=73.6, top5=91.0, checkpoint=CKPT +
-                    "omni/tsn_imagenet_pretrained_r50_omni_1x1x3_kinetics400_rgb_20200926-54192355.pth"),
-                "IG-1B (resnet50_swsl), short side 320, without OmniSource": dict(top1=73.1, top5=90.4, checkpoint=CKPT +
-                    "omni/tsn_1G1B_pretrained_r50_without_omni_1x1x3_kinetics400_rgb_20200926-c133dd49.pth"),
-                "IG-1B (resnet50_swsl), short side 320, with OmniSource": dict(top1=75.7, top5=91.9, checkpoint=CKPT +
-                    "omni/tsn_1G1B_pretrained_r50_omni_1x1x3_kinetics400_rgb_20200926-2863fed0.pth")}),
+                "ImageNet, 340x256, with OmniSource": dict(
+                    top1=73.6, top5=91.0, checkpoint=_OMNI.format("imagenet_pretrained_r50_omni", "54192355")),
+                "IG-1B (resnet50_swsl), short side 320, without OmniSource": dict(
+                    top1=73.1, top5=90.4, checkpoint=_OMNI.format("1G1B_pretrained_r50_without_omni", "c133dd49")),
+                "IG-1B (resnet50_swsl), short side 320, with OmniSource": dict(
+                    top1=75.7, top5=91.9, checkpoint=_OMNI.format("1G1B_pretrained_r50_omni", "2863fed0"))}),
 )
 
 tsn_r50_dense_1x1x5_50e_kinetics400_rgb = row(

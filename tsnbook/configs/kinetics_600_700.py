@@ -11,7 +11,8 @@ def _kinetics(classes, top1, top5, stamp):
     return row(
         COMMON, gpus=16, batch_size=12, num_classes=classes, source="video", data_root=f"data/kinetics{classes}",
         data_prefix="videos_train", data_prefix_val="videos_val",
-        ann_file_train=f"kinetics{classes}_train_list_videos.txt", ann_file_val=f"kinetics{classes}_val_list_videos.txt",
+        ann_file_train=f"kinetics{classes}_train_list_videos.txt",
+        ann_file_val=f"kinetics{classes}_val_list_videos.txt",
         ann_file_test=f"kinetics{classes}_val_list_videos.txt",
         num_segments=8, val_clips=8, test_clips=25,
         train_pipeline=train_pipeline("rrc", resize=False), val_pipeline=eval_pipeline("cc256"),

@@ -18,7 +18,8 @@ tsn_r50_1x1x6_100e_mit_rgb = row(
     train_pipeline=train_pipeline("msc", scales=(1, 0.8), max_wh_scale_gap=0),
     val_pipeline=eval_pipeline("cc224"), test_pipeline=eval_pipeline("3c256"),
     lr=0.005, lr_steps=[40, 80], epochs=100, eval_interval=1,  # no evaluation dict: EvalHook's default 1
-    zoo=zoo("Moments in Time", 26.84, 51.6, "tsn_r50_1x1x6_100e_mit_rgb/tsn_r50_1x1x6_100e_mit_rgb_20200618-d512ab1b.pth",
+    zoo=zoo("Moments in Time", 26.84, 51.6,
+            "tsn_r50_1x1x6_100e_mit_rgb/tsn_r50_1x1x6_100e_mit_rgb_20200618-d512ab1b.pth",
             resolution="short side 256", gpus="8x2", pretrain="ImageNet", test_protocol="6x3", memory_mb=8339,
             notes="MMAction2's file does not run as shipped: FormatShape lacks input_format (TypeError) and the "
                   "test pipeline starts with DecordDecode instead of DecordInit; data_root_val is the absolute "
