@@ -63,6 +63,21 @@ def prepare_synthactions(root, workers=None, progress=True, **options):
     return manifest
 
 
+def prepare_zoo_replicas(root, workers=None, progress=True, **options):
+    """`prepare_synthactions` plus the extra frame namings and list files of the zoo configs' ``_tiny`` twins
+    (`tsnbook.synth.write_zoo_replicas`); reused when already written for this copy of SynthActions."""
+    manifest = prepare_synthactions(root, workers=workers, progress=progress, **options)
+    root = Path(root)
+    stamp = root / "zoo_replicas.json"
+    expected = dict(version=synth.ZOO_REPLICA_VERSION, manifest=synth.file_sha256(root / "manifest.json"),
+                    flow=json.loads((root / "flow.json").read_text()))
+    if stamp.exists() and json.loads(stamp.read_text()) == expected:
+        return manifest
+    synth.write_zoo_replicas(root)
+    stamp.write_text(json.dumps(expected))  # written last: its presence means "complete"
+    return manifest
+
+
 def group_accuracy(scores, labels, classes):
     """Top-1 accuracy (%) on the appearance classes and on the motion classes separately."""
     labels = np.asarray(labels)

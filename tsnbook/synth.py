@@ -175,3 +175,80 @@ def prepare(root, regenerate_corrupt=True, **options):
         print(f"warning: {err.args[0].split(' (')[0]} is corrupt; regenerating SynthActions from its seed")
         manifest = None
     return manifest or generate(root, **options)
+
+
+# --------------------------------------------------------------------------------- replicas for the zoo configs
+ZOO_REPLICA_VERSION = 1
+TAG_CLASSES = ["appearance", "motion"]  # the multi-label replica's extra labels 8 and 9
+
+
+def write_zoo_replicas(root):
+    """Give an existing SynthActions copy (with its flow, see `tsnbook.demo.prepare_synthactions`) the other
+    on-disk shapes the model-zoo configs read, so that every zoo config's ``_tiny`` twin has data:
+
+    * ``zoo_frames/<Class>/<video>/``: RGB JPEGs as ``img_{:05d}.jpg`` and ``{:05d}.jpg`` numbered from 1 (UCF101,
+      Kinetics, SthV2 / SthV1) and ``image_{:05d}.jpg`` from 0 (ActivityNet clips); the demo's flow again as
+      ``{x,y}_{:05d}.jpg`` from 1 (Kinetics flow) and ``flow_{x,y}_{:05d}.jpg`` from 0 (ActivityNet flow).
+      The copies are hard links where the file system allows, so they cost no space.
+    * lists, for split in train / val: ``synthactions_<split>_split_1_rawframes.txt`` (``dir frames label``),
+      ``..._rawframes_clips.txt`` and ``..._flow_clips.txt`` (``dir offset frames label``: each video cut into
+      two clips, as ActivityNet's segment lists with ``with_offset``) and ``..._multilabel_videos.txt``
+      (``path class tag``: every video also carries tag 8 "appearance" or 9 "motion", 10 classes in all).
+
+    What the demo reads is left untouched. Returns the number of videos processed.
+    """
+    from .io import open_video
+
+    root = Path(root)
+    count = 0
+    for split in ("train", "val"):
+        flow_counts = {}
+        for line in (root / f"synthactions_{split}_split_1_flow.txt").read_text().splitlines():
+            if line.strip():
+                stem, frames, _ = line.split()
+                flow_counts[stem] = int(frames)
+        lists = {"rawframes": [], "rawframes_clips": [], "flow_clips": [], "multilabel_videos": []}
+        for line in (root / f"synthactions_{split}_split_1_videos.txt").read_text().splitlines():
+            if not line.strip():
+                continue
+            rel, label = line.split()
+            stem = rel.rsplit(".", 1)[0]
+            folder = root / "zoo_frames" / stem
+            folder.mkdir(parents=True, exist_ok=True)
+            with open_video(root / "videos" / rel) as video:
+                frames = video.get(np.arange(video.num_frames))
+            for i, frame in enumerate(frames):
+                first = folder / f"img_{i + 1:05d}.jpg"
+                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+                if not ok:
+                    raise RuntimeError(f"could not encode {first}")
+                buf.tofile(first)
+                _link(first, folder / f"{i + 1:05d}.jpg")
+                _link(first, folder / f"image_{i:05d}.jpg")
+            flows = flow_counts[stem]
+            for i in range(flows):
+                for axis in "xy":
+                    source = root / "rawframes" / stem / f"flow_{axis}_{i + 1:05d}.jpg"
+                    _link(source, folder / f"{axis}_{i + 1:05d}.jpg")
+                    _link(source, folder / f"flow_{axis}_{i:05d}.jpg")
+            num = len(frames)
+            lists["rawframes"].append(f"{stem} {num} {label}")
+            lists["rawframes_clips"] += [f"{stem} 0 {num // 2} {label}", f"{stem} {num // 2} {num - num // 2} {label}"]
+            lists["flow_clips"] += [f"{stem} 0 {flows // 2} {label}",
+                                    f"{stem} {flows // 2} {flows - flows // 2} {label}"]
+            tag = len(CLASSES) + (0 if CLASSES[int(label)] in APPEARANCE_COLOURS else 1)
+            lists["multilabel_videos"].append(f"{rel} {label} {tag}")
+            count += 1
+        for kind, content in lists.items():
+            (root / f"synthactions_{split}_split_1_{kind}.txt").write_text("\n".join(content) + "\n")
+    return count
+
+
+def _link(source, target):
+    """Hard-link ``target`` to ``source`` (a copy where links are not possible); replaces an old ``target``."""
+    target.unlink(missing_ok=True)
+    try:
+        os.link(source, target)
+    except OSError:
+        import shutil
+        shutil.copyfile(source, target)

@@ -1,31 +1,39 @@
 """Configs: plain Python dicts of literals, one per experiment, named like MMAction2's model-zoo rows.
 
 A config is a flat dict (nanoGPT style): you can read every setting of a run in one screen and change any of
-them with ``key=value`` overrides. The keys, grouped:
+them with ``key=value`` overrides. Keys missing from a config take the defaults in brackets. The keys, grouped:
 
 * data: ``data_root``, ``source`` ("video" | "rawframes" | "flow"), ``data_prefix``, ``ann_file_train`` /
   ``_val`` / ``_test`` (relative to data_root), ``filename_tmpl``, ``start_index``, ``num_classes``,
-  ``multi_label`` (False; list lines carry several labels, trained with BCE), ``with_offset``, ``decoder``;
-* sampling and augmentation: ``num_segments``, ``clip_len``, ``frame_interval``, ``val_clips``,
-  ``test_clips``, ``sampler`` ("segments" = SampleFrames, default | "dense" = DenseSampleFrames, with
-  ``dense_sample_range`` 64 and ``dense_test_positions`` 10), ``twice_sample`` (False), ``train_pipeline``,
+  ``multi_label`` [False] (list lines carry several labels: MMiT, HVU), ``with_offset`` [False] (clip lists
+  ``dir offset frames label``: ActivityNet), ``decoder``; zoo configs also record ``data_prefix_val``, the
+  folder MMAction2 reads val/test from when it is not the training one (its ``data_root_val``);
+* sampling and augmentation: ``sampler`` ["segments"] ("segments" = SampleFrames, "dense" = DenseSampleFrames
+  with ``dense_sample_range`` [64] and ``dense_test_positions`` [10]), ``twice_sample`` [False],
+  ``num_segments``, ``clip_len``, ``frame_interval``, ``val_clips``, ``test_clips``, ``train_pipeline``,
   ``val_pipeline``, ``test_pipeline`` (lists of transform dicts, `tsnbook.transforms`);
-* model: ``modality``, ``backbone``, ``pretrained``, ``dropout``, ``init_std``, ``partial_bn``, ``norm_eval``,
-  ``flow_init``, ``sync_bn`` (False; SyncBatchNorm across DDP processes, CUDA only);
-* optimisation: ``epochs``, ``batch_size`` (videos per process), ``lr``, ``momentum``, ``weight_decay``,
-  ``lr_schedule`` ("step" with ``lr_steps``, ``lr_gamma`` | "cosine" down to ``min_lr`` 0.0),
-  ``warmup_epochs`` (0; linear warmup per iteration from ``warmup_ratio`` 0.1 x the lr), ``lr_base_batch``
-  (None; the total batch ``lr`` was written for) with ``auto_scale_lr`` (True: lr x processes x batch_size /
-  lr_base_batch), ``gpus`` (informational), ``fc_lr5`` (False; MMAction2's TSMOptimizerConstructor groups),
-  ``loss_weight`` (1.0; multiplies the multi-label BCE), ``grad_clip``, ``amp`` ("bf16" | "fp16" | None; CUDA
-  only), ``channels_last`` (True; CUDA only), ``num_workers``, ``eval_interval``, ``eval_metrics``
-  (["top_k_accuracy", "mean_class_accuracy"]; or "mean_average_precision" / "mmit_mean_average_precision";
-  the first one chooses best.pth), ``dist_timeout`` (600 s to meet the other DDP processes), ``seed``;
-* testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob" = softmax of the video's logits).
+* model: ``modality``, ``backbone`` (a torchvision name, or "timm/<name>"), ``pretrained`` (None |
+  "torchvision" | "timm" | a file), ``load_from`` [None] (a whole TSN checkpoint; a classifier of another size
+  is dropped), ``dropout``, ``init_std``, ``partial_bn``, ``norm_eval`` [False], ``sync_bn`` [False],
+  ``frozen_stages`` [-1], ``flow_init`` ("average" | "random");
+* optimisation: ``epochs``, ``batch_size`` (videos per GPU / process), ``lr``, ``momentum``, ``weight_decay``,
+  ``grad_clip``, ``lr_schedule`` ["step"] (``lr_steps``, ``lr_gamma``) or "cosine" (``min_lr`` [0]),
+  ``warmup_epochs`` [0], ``warmup_ratio`` [0.1], ``lr_base_batch`` [None] (the total batch ``lr`` was written
+  for; with ``auto_scale_lr`` [True] the lr is scaled linearly to the batch used), ``gpus`` (the zoo's GPU count,
+  informational), ``fc_lr5`` [False] (MMAction2's TSM optimizer groups), ``loss_weight`` [1.0] (multi-label
+  BCE), ``amp`` ["bf16", CUDA only], ``channels_last`` [True, CUDA only], ``num_workers``, ``eval_interval``,
+  ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet the other DDP
+  processes), ``seed``;
+* testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob");
+* documentation only: ``zoo``, the model-zoo row's published facts (accuracy or mAP, resolution, GPUs,
+  pre-training, checkpoint URL, test protocol, notes); the engine never reads it.
 
-Keys a config leaves out take the defaults above (`tsnbook.engine.OPTIONAL_KEYS`).
+Keys a config leaves out take the defaults in brackets (`tsnbook.engine.OPTIONAL_KEYS`).
 
-Every module in this package contributes its module-level dicts; `get_config` finds them by name.
+Every module in this package contributes its module-level dicts; `get_config` finds them by name. The zoo
+modules (``ucf101``, ``kinetics400``, ``hvu``, ...) hold one config per row of MMAction2's TSN model-zoo tables,
+each with a ``<name>_tiny`` twin that keeps the row's structure but runs on SynthActions on a CPU
+(`tsnbook.configs._zoo.tiny`); `two_stream_recipes` lists the zoo's two-stream "[1: 1]" rows.
 """
 import ast
 import copy
@@ -43,6 +51,16 @@ def all_configs():
             if isinstance(value, dict) and not name.startswith("_") and "num_classes" in value:
                 found[name] = value
     return found
+
+
+def two_stream_recipes():
+    """The zoo's two-stream rows: {name: dict(rgb=config, flow=config, coefficients=(1, 1), top1, top5)}.
+
+    They are not configs (nothing is trained): the raw scores of the two named configs' test runs are summed
+    with these coefficients (`tsnbook.metrics.fuse_scores`, ``python -m tsnbook fuse``).
+    """
+    from .kinetics400 import TWO_STREAM
+    return copy.deepcopy(TWO_STREAM)
 
 
 def _nearest(word, choices):
