@@ -176,7 +176,9 @@ def build_dataset(cfg, split, data_root=None):
     """The train / val / test dataset a config describes (keys documented in `tsnbook.configs`)."""
     root = Path(data_root or cfg["data_root"])
     test_mode = split != "train"
-    records = load_annotations(root / cfg[f"ann_file_{split}"], root / cfg["data_prefix"], cfg["source"],
+    # Kinetics, MiT and HVU keep validation videos in another folder (MMAction2's data_root_val).
+    prefix = cfg.get("data_prefix_val", cfg["data_prefix"]) if test_mode else cfg["data_prefix"]
+    records = load_annotations(root / cfg[f"ann_file_{split}"], root / prefix, cfg["source"],
                                cfg.get("multi_label", False), cfg.get("with_offset", False))
     num_segments = {"train": cfg["num_segments"], "val": cfg.get("val_clips", cfg["num_segments"]),
                     "test": cfg.get("test_clips", 25)}[split]
