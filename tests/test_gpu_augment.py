@@ -137,3 +137,11 @@ def test_bad_batches_are_named():
 def test_benchmark_reports_a_rate_on_the_cpu():
     result = benchmark("cpu", batch=2, frames=1, repeat=1)
     assert result["device"] == "cpu" and result["videos_per_s"] > 0
+
+
+def test_bench_data_gpu_augment_arguments(tmp_path):
+    from tsnbook import bench
+    with pytest.raises(SystemExit, match="--gpu-augment applies to training pipelines, not 'video_test_25x3'"):
+        bench.main(["--pipeline", "video_test_25x3", "--root", str(tmp_path), "--gpu-augment"])
+    with pytest.raises(SystemExit, match="--pipeline and --root are required"):
+        bench.main(["--root", str(tmp_path)])
