@@ -425,12 +425,10 @@ def _multi_crop(results, imgs, boxes, mirrored=False, invert_flow=False):
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         if mirrored:
             stacked[2 * i] = frames[:, :, y1:y2, x1:x2]
-            # The mirror of a crop is the crop's planes flipped left-right: one cv2.flip per plane, no second
-            # full-frame copy.
-            planes = stacked[2 * i].reshape(n * channels, crop_h, crop_w)
-            mirror = stacked[2 * i + 1].reshape(n * channels, crop_h, crop_w)
-            for plane, out in zip(planes, mirror):
-                cv2.flip(plane, 1, dst=out)
+            # The mirror of a crop is the crop's planes flipped left-right, i.e. every row of the crop reversed:
+            # one cv2.flip over all its rows at once (a [n*C*h, w] matrix), no second full-frame copy.
+            rows = stacked[2 * i].reshape(n * channels * crop_h, crop_w)
+            cv2.flip(rows, 1, dst=stacked[2 * i + 1].reshape(n * channels * crop_h, crop_w))
             if invert_flow:
                 x_flow = stacked[2 * i + 1, :, 0]
                 np.subtract(255, x_flow, out=x_flow)
