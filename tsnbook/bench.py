@@ -190,6 +190,8 @@ def main(argv=None):
     first = next(iter(rates))
     report = {"pipeline": args.pipeline, "videos_per_s": round(float(rates[first][0]), 3), "impl": first,
               "videos_per_cpu_s": round(float(rates[first][1]), 3)}
+    if args.gpu_augment:
+        report["gpu_augment"] = True  # tsnbook's figures are the loader's share only (crop/flip left to the GPU)
     if len(rates) == 2:
         theirs = rates["mmaction2"]
         report.update(mmaction2_videos_per_s=round(float(theirs[0]), 3),
