@@ -408,3 +408,48 @@ def test_reencode_script(tmp_path, clips, capsys):
     assert keyframes == [0, 8, 16, 24, 32, 40, 48]
     with open_video(output, "pyav") as video:
         assert video.num_frames == NUM and indices_in(video.get(range(NUM))) == list(range(NUM))
+
+
+# ------------------------------------------------------------------- bad input through the default readers
+# SelectiveVideo (open_selective) now reads every training and test video, and RawFrames every frame folder:
+# each kind of bad input must end in a DecodeError / FileNotFoundError that names the file.
+
+def test_selective_reader_names_missing_and_broken_files(tmp_path, clips):
+    with pytest.raises(FileNotFoundError, match="no_such_clip.mp4"):
+        tio.open_selective(tmp_path / "no_such_clip.mp4")
+    for name, path in _write_broken_files(tmp_path, clips).items():  # garbage, empty, truncated, ... frameless
+        with pytest.raises(DecodeError) as caught:
+            with tio.open_selective(path) as video:
+                video.get(range(video.num_frames))
+        assert caught.value.path == str(path) and name in str(caught.value), name
+    with pytest.raises(DecodeError, match="no decodable video frames"):
+        tio.open_selective(tmp_path / "no_frames.avi")
+
+
+def test_selective_reader_grayscale_and_odd_sized_come_back_rgb(tmp_path):
+    white = [index_frame(i, 47, 63, on=(255, 255, 255)) for i in range(20)]
+    write_video(tmp_path / "grey_h264.mkv", white, pix_fmt="gray")  # H.264 4:0:0, odd size
+    write_video(tmp_path / "odd_444.mp4", [index_frame(i, 47, 63) for i in range(20)], pix_fmt="yuv444p")
+    for name in ("grey_h264.mkv", "odd_444.mp4"):
+        with tio.open_selective(tmp_path / name) as video:
+            assert isinstance(video, tio.SelectiveVideo), name
+            frames = video.get([19, 0, 7, 7])
+        assert frames.shape == (4, 47, 63, 3) and indices_in(frames) == [19, 0, 7, 7], name
+    assert np.ptp(frames.astype(int), axis=-1).max() > 100  # the red one is colour ...
+    with tio.open_selective(tmp_path / "grey_h264.mkv") as video:
+        assert np.ptp(video.get([3]).astype(int), axis=-1).max() <= 2  # ... the grey one R = G = B
+
+
+def test_raw_frames_grayscale_odd_sized_empty_and_misplaced_files(tmp_path):
+    grey = np.full((47, 63), 200, np.uint8)
+    cv2.imwrite(str(tmp_path / "img_00001.jpg"), grey)  # a grayscale JPEG: MMAction2 reads it as 3 equal channels
+    cv2.imwrite(str(tmp_path / "img_00002.jpg"), np.zeros((47, 63, 3), np.uint8))
+    frames = RawFrames(tmp_path, 2).get([0, 1, 0])
+    assert frames.shape == (3, 47, 63, 3) and frames.dtype == np.uint8
+    assert np.ptp(frames[0].astype(int), axis=-1).max() == 0 and abs(int(frames[0].mean()) - 200) <= 2
+    (tmp_path / "img_00003.jpg").write_bytes(b"")  # an empty file (a copy that failed)
+    with pytest.raises(DecodeError, match=r"img_00003\.jpg: OpenCV cannot decode"):
+        RawFrames(tmp_path, 3).get([2])
+    (tmp_path / "img_00004.jpg").mkdir()  # a folder where a frame should be
+    with pytest.raises(DecodeError, match=r"img_00004\.jpg: frame file missing or unreadable"):
+        RawFrames(tmp_path, 4).get([3])

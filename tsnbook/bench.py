@@ -36,8 +36,11 @@ LISTS = {"video": ("videos.txt", "videos"), "rawframes": ("rawframes.txt", "rawf
 ORACLE = Path(__file__).resolve().parents[1] / ".oracle"  # tools/install_oracle.sh; TSNBOOK_ORACLE moves it
 
 
-def tsnbook_runner(name, backend=None, seed=0):
-    """`run(record) -> torch uint8 tensor` for one of PIPELINES, built from tsnbook only."""
+def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False):
+    """`run(record) -> torch uint8 tensor` for one of PIPELINES, built from tsnbook only.
+
+    `gpu_augment` (training pipelines): stop where the loader stops when the GPU augments
+    (`tsnbook.gpu_augment.DeferredCropFlip`: decode, resize, draw the crop and flip), i.e. the CPU's share."""
     import torch
 
     from .io import RawFrames
@@ -63,6 +66,9 @@ def tsnbook_runner(name, backend=None, seed=0):
         return run
 
     sampler, transforms = zoo_sampling(sampling, test_mode=False), build_pipeline(train_pipeline("rgb"))
+    if gpu_augment:
+        from .gpu_augment import split_train_pipeline
+        transforms = build_pipeline(split_train_pipeline(train_pipeline("rgb"))[0])
 
     def run(record):
         with reader(record) as frames:
@@ -123,21 +129,33 @@ def _records(name, root, list_file):
 def _parser():
     parser = argparse.ArgumentParser(prog="python -m tsnbook bench-data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pipeline", required=True, help=f"one of: {', '.join(PIPELINES)}")
-    parser.add_argument("--root", required=True, help="folder written by make_bench_videos.py ROOT --rawframes")
+    parser.add_argument("--pipeline", help=f"one of: {', '.join(PIPELINES)}")
+    parser.add_argument("--root", help="folder written by make_bench_videos.py ROOT --rawframes")
     parser.add_argument("--list", help="list file (default ROOT/videos.txt or ROOT/rawframes.txt)")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the clips (default 3)")
     parser.add_argument("--backend", choices=("decord", "pyav"),
                         help="tsnbook's video decoder (default: io.SelectiveVideo, exact and fastest)")
     parser.add_argument("--mmaction2", action="store_true", help="also time MMAction2 1.2.0, alternating passes")
     parser.add_argument("--only-mmaction2", action="store_true", help="time MMAction2 1.2.0 only")
+    parser.add_argument("--gpu-augment", action="store_true",
+                        help="training pipelines: time only the loader's share when the GPU crops and flips "
+                             "(tsnbook.gpu_augment); without --pipeline: time the GPU step itself "
+                             "(gpu_augment.benchmark, CUDA if available, else CPU)")
     return parser
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
+    if args.gpu_augment and args.pipeline is None:
+        from .gpu_augment import benchmark
+        print(json.dumps(benchmark()))
+        return 0
+    if args.pipeline is None or args.root is None:
+        raise SystemExit("bench-data: --pipeline and --root are required (or --gpu-augment alone)")
     if args.pipeline not in PIPELINES:
         raise SystemExit(f"bench-data: unknown pipeline {args.pipeline!r}; valid pipelines: {', '.join(PIPELINES)}")
+    if args.gpu_augment and PIPELINES[args.pipeline][2] != "train":
+        raise SystemExit(f"bench-data: --gpu-augment applies to training pipelines, not {args.pipeline!r}")
     if args.repeat < 1:
         raise SystemExit(f"bench-data: --repeat must be >= 1, got {args.repeat}")
     try:
@@ -150,7 +168,7 @@ def main(argv=None):
                          f"generate them with make_bench_videos.py {args.root} --rawframes")
     runners = {}
     if not args.only_mmaction2:
-        runners["tsnbook"] = tsnbook_runner(args.pipeline, args.backend)
+        runners["tsnbook"] = tsnbook_runner(args.pipeline, args.backend, gpu_augment=args.gpu_augment)
     if args.mmaction2 or args.only_mmaction2:
         runners["mmaction2"] = mmaction2_runner(args.pipeline)
     passes = {impl: [] for impl in runners}  # (wall seconds, CPU seconds) per pass over the clips
@@ -172,6 +190,8 @@ def main(argv=None):
     first = next(iter(rates))
     report = {"pipeline": args.pipeline, "videos_per_s": round(float(rates[first][0]), 3), "impl": first,
               "videos_per_cpu_s": round(float(rates[first][1]), 3)}
+    if args.gpu_augment:
+        report["gpu_augment"] = True  # tsnbook's figures are the loader's share only (crop/flip left to the GPU)
     if len(rates) == 2:
         theirs = rates["mmaction2"]
         report.update(mmaction2_videos_per_s=round(float(theirs[0]), 3),

@@ -158,7 +158,10 @@ class TSNDataset(torch.utils.data.Dataset):
         label = results["label"]
         if self.multi_label:
             label = torch.zeros(self.num_classes).index_fill_(0, torch.as_tensor(label), 1.0)
-        return dict(imgs=torch.from_numpy(results["imgs"]), label=torch.as_tensor(label), index=index)
+        item = dict(imgs=torch.from_numpy(results["imgs"]), label=torch.as_tensor(label), index=index)
+        # Steps that leave work for the GPU (gpu_augment.DeferredCropFlip) name the keys the batch needs.
+        item.update({key: torch.as_tensor(results[key]) for key in results.get("pass_through", ())})
+        return item
 
 
 def collate_skipping_errors(batch):

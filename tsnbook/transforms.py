@@ -251,22 +251,28 @@ class MultiScaleCrop(Transform):
                         (ws, hs), (3 * ws, hs), (ws, 3 * hs), (3 * ws, 3 * hs)]
         return offsets
 
-    def __call__(self, results, rng=None):
-        _check_rng(rng)
-        imgs = _frames(results)
-        img_h, img_w = imgs.shape[1:3]
+    def crop_box(self, img_w, img_h, rng=None):
+        """(x1, y1, x2, y2) drawn with MMAction2's laws and call order (also used by `tsnbook.gpu_augment`)."""
         crop_w, crop_h = _choice(self.candidate_sizes(img_w, img_h), rng)
         if abs(crop_w - self.input_size[0]) < 3:
             crop_w = self.input_size[0]
         if abs(crop_h - self.input_size[1]) < 3:
             crop_h = self.input_size[1]
-        _check_fits(crop_w, crop_h, imgs, "MultiScaleCrop")
+        if crop_w > img_w or crop_h > img_h:
+            raise ValueError(f"MultiScaleCrop: crop (w, h) = ({crop_w}, {crop_h}) does not fit in the image "
+                             f"(w, h) = ({img_w}, {img_h})")
         if self.random_crop:
             x = _randint(0, img_w - crop_w, rng)
             y = _randint(0, img_h - crop_h, rng)
         else:
             x, y = _choice(self.fixed_offsets(img_w, img_h, crop_w, crop_h), rng)
-        return _crop(results, imgs, (x, y, x + crop_w, y + crop_h))
+        return x, y, x + crop_w, y + crop_h
+
+    def __call__(self, results, rng=None):
+        _check_rng(rng)
+        imgs = _frames(results)
+        img_h, img_w = imgs.shape[1:3]
+        return _crop(results, imgs, self.crop_box(img_w, img_h, rng))
 
 
 class RandomResizedCrop(Transform):
@@ -338,6 +344,16 @@ class Flip(Transform):
         self.direction = direction
         self.flip_label_map = flip_label_map
 
+    def draw(self, rng=None):
+        """Whether to mirror this video: one draw, with MMAction2's call (also used by `tsnbook.gpu_augment`)."""
+        return bool((np.random.rand() if rng is None else rng.random()) < self.flip_ratio)
+
+    def flipped_label(self, label):
+        """The label of the mirrored clip: `flip_label_map[label]`, or `label` when the map has no entry."""
+        if self.flip_label_map is None or label is None:
+            return label
+        return self.flip_label_map.get(int(label), label)
+
     def __call__(self, results, rng=None):
         _check_rng(rng)
         imgs = _frames(results)
@@ -348,12 +364,12 @@ class Flip(Transform):
         remap_label = self.flip_label_map is not None and label is not None
         if remap_label and (not isinstance(label, (int, np.integer)) or isinstance(label, bool)):
             raise ValueError(f"Flip: flip_label_map needs an int results['label'], got {type(label).__name__}")
-        flip = bool((np.random.rand() if rng is None else rng.random()) < self.flip_ratio)
+        flip = self.draw(rng)
         out = {**results, "flip": flip, "flip_direction": self.direction}
         if not flip:
             return out
         if remap_label:
-            out["label"] = self.flip_label_map.get(int(label), label)
+            out["label"] = self.flipped_label(label)
         if self.direction == "vertical":
             out["imgs"] = imgs[:, ::-1]
         elif modality == "rgb":
@@ -409,12 +425,10 @@ def _multi_crop(results, imgs, boxes, mirrored=False, invert_flow=False):
     for i, (x1, y1, x2, y2) in enumerate(boxes):
         if mirrored:
             stacked[2 * i] = frames[:, :, y1:y2, x1:x2]
-            # The mirror of a crop is the crop's planes flipped left-right: one cv2.flip per plane, no second
-            # full-frame copy.
-            planes = stacked[2 * i].reshape(n * channels, crop_h, crop_w)
-            mirror = stacked[2 * i + 1].reshape(n * channels, crop_h, crop_w)
-            for plane, out in zip(planes, mirror):
-                cv2.flip(plane, 1, dst=out)
+            # The mirror of a crop is the crop's planes flipped left-right, i.e. every row of the crop reversed:
+            # one cv2.flip over all its rows at once (a [n*C*h, w] matrix), no second full-frame copy.
+            rows = stacked[2 * i].reshape(n * channels * crop_h, crop_w)
+            cv2.flip(rows, 1, dst=stacked[2 * i + 1].reshape(n * channels * crop_h, crop_w))
             if invert_flow:
                 x_flow = stacked[2 * i + 1, :, 0]
                 np.subtract(255, x_flow, out=x_flow)
