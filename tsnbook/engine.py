@@ -24,17 +24,8 @@ from tqdm.auto import tqdm
 
 from .data import build_dataset, collate_skipping_errors
 from .metrics import mean_class_accuracy, top_k_accuracy
-from .models import TSN
+from .models import build_model  # lives in models; tsnbook.engine.build_model still works
 from .utils import best_device, seed_everything
-
-
-def build_model(cfg):
-    """The TSN a config describes."""
-    return TSN(cfg["backbone"], cfg["num_classes"], cfg["num_segments"], cfg["modality"],
-               clip_len=cfg.get("clip_len", 1) if cfg["modality"] == "flow" else 1,
-               dropout=cfg.get("dropout", 0.4), init_std=cfg.get("init_std", 0.01),
-               partial_bn=cfg.get("partial_bn", False), norm_eval=cfg.get("norm_eval", False),
-               pretrained=cfg.get("pretrained"), flow_init=cfg.get("flow_init", "average"))
 
 
 def lr_at(cfg, epoch):
