@@ -157,7 +157,7 @@ def run(config, protocol="25x10", batch=1, iters=20, warmup=5, device=None, amp=
 def run_from_args(args):
     """The ``bench-model`` subcommand: human-readable lines, then the JSON object as the last line."""
     report = run(args.config, args.protocol, args.batch, args.iters, args.warmup, args.device, args.amp,
-                 args.channels_last, args.train)
+                 args.channels_last, args.train, args.cfg_options)
     if report["device"] == "cpu" and (args.amp or args.channels_last):
         print("note: --amp / --channels-last are CUDA-only; the CPU runs fp32 alone")
     what = "training step" if args.train else f"inference, {args.protocol}"

@@ -176,6 +176,7 @@ def build_parser():
     bm.add_argument("--amp", action="store_true", help="CUDA: also time bf16 autocast")
     bm.add_argument("--channels-last", action="store_true", help="CUDA: also time NHWC memory format")
     bm.add_argument("--train", action="store_true", help="time a training step (clips/s) instead of inference")
+    bm.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     bm.set_defaults(func=_bench_model)
 
     # bench-data has its own parser (tsnbook.bench); listed here so that --help shows it.
