@@ -149,6 +149,12 @@ def test_unpickling_other_objects_needs_trust(tmp_path):
     assert read_checkpoint(tmp_path / "n.pth", trusted=True)["meta"]["best_score"] == 0.75
     with pytest.raises(FileNotFoundError, match="absent.pth does not exist"):
         read_checkpoint(tmp_path / "absent.pth")
+    (tmp_path / "garbage.pth").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(RuntimeError, match="garbage.pth is not a readable checkpoint"):
+        read_checkpoint(tmp_path / "garbage.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "n.pth").read_bytes()[:4000])
+    with pytest.raises(RuntimeError, match="cut.pth is not a readable checkpoint"):
+        read_checkpoint(tmp_path / "cut.pth", trusted=True)
 
 
 def test_missing_and_unexpected_keys_are_reported(tmp_path, capsys):

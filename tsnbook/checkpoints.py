@@ -63,9 +63,17 @@ def read_checkpoint(path, trusted=False):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError) as err:  # not a torch file, or truncated
+        raise RuntimeError(f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err)[:200]}); it may "
+                           f"be truncated or not a .pth file") from None
     except pickle.UnpicklingError as err:
         found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        refused = found.group(1) if found else str(err).splitlines()[0]
+        if found is None:  # not a refusal: the bytes are not a pickle torch can read
+            reason = re.search(r"Unpickler error:\s*(.+)", str(err))
+            reason = reason.group(1) if reason else str(err).splitlines()[0]
+            raise RuntimeError(f"{path} is not a readable checkpoint ({reason[:200]}); it may be truncated or not a "
+                               f".pth file") from None
+        refused = found.group(1)
         if not trusted:
             raise RuntimeError(
                 f"{path}: torch.load(weights_only=True) refused the pickled global {refused} - the file stores "

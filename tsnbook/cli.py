@@ -96,8 +96,7 @@ def _predict(args):
     names = read_label_map(args.label_map, model.num_classes) if args.label_map else None
     if args.device:
         model.to(args.device)
-    scores = predict_video(model, args.video, args.protocol, args.average_clips,
-                           num_segments=args.num_segments if args.protocol == "val" else None)
+    scores = predict_video(model, args.video, args.protocol, args.average_clips)  # "val": the model's segments
     print(f"model: {description}")
     print(f"video: {args.video} ({args.protocol}, average_clips={args.average_clips})")
     for rank, (index, name, score) in enumerate(top_k(scores, args.topk, names), 1):
@@ -155,13 +154,16 @@ def build_parser():
     fu.add_argument("scores", nargs="+")
     fu.add_argument("--coefficients", type=float, nargs="+", default=None)
     fu.set_defaults(func=_fuse)
-    pr = sub.add_parser("predict", parents=[common], help="top-k classes of one video (tsnbook or MMAction2 checkpoint)")
+
+    pr = sub.add_parser("predict", parents=[common],
+                        help="top-k classes of one video (tsnbook or MMAction2 checkpoint)")
     pr.add_argument("checkpoint", help="a tsnbook checkpoint (latest.pth, best.pth) or an MMAction2 TSN .pth")
     pr.add_argument("video")
     pr.add_argument("--protocol", default="25x10", choices=["25x10", "25x3", "val", "8x10"])
     pr.add_argument("--topk", type=int, default=5)
     pr.add_argument("--label-map", help="text file with one class name per line, in label order")
-    pr.add_argument("--num-segments", type=int, help="TSN's segments (clips of the 'val' protocol)")
+    pr.add_argument("--num-segments", type=int,
+                    help="TSN's segments (the 'val' protocol's clips; default: the checkpoint's config, else 3)")
     pr.add_argument("--average-clips", default="prob", choices=["prob", "score"])
     pr.add_argument("--trusted", action="store_true",
                     help="the checkpoint's source is trusted: unpickle non-tensor objects in it if needed")
