@@ -188,3 +188,23 @@ def test_load_from_drops_a_classifier_of_another_size(tmp_path, capsys):
     with pytest.raises(ValueError, match=re.escape("backbone.conv1.weight: checkpoint (64, 3, 7, 7) vs model "
                                                    "(64, 10, 7, 7)")):
         init_from_checkpoint(flow, tmp_path / "mm.pth")
+
+
+def test_swin_weights_of_the_old_timm_layout_are_converted(tmp_path):
+    pytest.importorskip("timm")
+    torch.manual_seed(0)
+    source = TSN("timm/swin_tiny_patch4_window7_224", num_classes=3).eval()
+    config = "model = dict(backbone=dict(type='timm.swin_tiny_patch4_window7_224', pretrained=True))"
+    new = {k.replace("fc.", "cls_head.fc_cls."): v for k, v in source.state_dict().items()}
+    # timm < 0.9 (MMAction2 0.x) kept each stage's patch merging at the end of that stage, not the next one's start
+    old = {re.sub(r"layers\.(\d+)\.downsample", lambda m: f"layers.{int(m.group(1)) - 1}.downsample", k): v
+           for k, v in new.items()}
+    assert old.keys() != new.keys()
+    x = torch.randint(0, 256, (1, 1, 3, 224, 224), dtype=torch.uint8)
+    for name, state in (("new", new), ("old", old)):
+        torch.save(dict(meta=dict(config=config), state_dict=state), tmp_path / f"{name}.pth")
+        model, report = load_mmaction2_checkpoint(tmp_path / f"{name}.pth")
+        assert report["backbone"] == "timm/swin_tiny_patch4_window7_224"
+        assert report["missing"] == report["unexpected"] == []
+        with torch.no_grad():
+            assert torch.allclose(model(x), source(x), atol=1e-5)

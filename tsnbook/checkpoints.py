@@ -210,19 +210,28 @@ def _fit(model, weights, source, drop_classifier=False):
 
 
 def _timm_filter(model, weights):
-    """Old timm layouts (0.x-era Swin: downsample at the end of a stage) through timm's own checkpoint filter."""
+    """Weights of an older timm layout through timm's own checkpoint filter, when that fits the model better.
+
+    0.x-era Swin files keep ``relative_position_index`` / ``attn_mask`` buffers and put each ``downsample`` at the
+    end of a stage; timm >= 0.9 moved it to the start of the next one. The model's module-level
+    ``checkpoint_filter_fn`` converts; it is used only if it reduces the number of keys that do not match.
+    """
     import sys
     backbone = model.backbone
     filter_fn = getattr(sys.modules.get(type(backbone).__module__), "checkpoint_filter_fn", None)
-    if filter_fn is None:
-        return weights
     inner = {k[len("backbone."):]: v for k, v in weights.items() if k.startswith("backbone.")}
-    try:
-        inner = filter_fn(inner, backbone)
-    except Exception:  # the filter expects its own layout; keep the names as they are
+    own = set(backbone.state_dict())
+    if filter_fn is None or set(inner) == own:
         return weights
+    try:
+        filtered = filter_fn(dict(inner), backbone)
+    except Exception:  # the filter expects another layout: keep the names as they are
+        return weights
+    if len(set(filtered) ^ own) >= len(set(inner) ^ own):
+        return weights
+    print(f"note: converted the timm weights from an older layout with timm's {type(backbone).__name__} filter")
     return {**{k: v for k, v in weights.items() if not k.startswith("backbone.")},
-            **{"backbone." + k: v for k, v in inner.items()}}
+            **{"backbone." + k: v for k, v in filtered.items()}}
 
 
 def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=False, **tsn_options):

@@ -137,6 +137,9 @@ def build_backbone(name, pretrained=None):
         if pretrained not in (None, "timm", "torchvision"):
             _load_pretrained_file(model, pretrained)
         return model, dim
+    if pretrained == "timm":
+        raise ValueError(f"pretrained='timm' is for 'timm/<name>' backbones; {name} is a torchvision model "
+                         f"(pretrained='torchvision')")
     custom = _custom_resnext(name)
     if custom is None and name not in torchvision.models.list_models(torchvision.models):
         raise ValueError(f"unknown backbone {name!r}; torchvision classification models include "
