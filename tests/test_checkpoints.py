@@ -91,6 +91,19 @@ def test_resnext_groups_and_flow_are_read_from_the_weights(tmp_path):
     assert torch.equal(model.backbone.conv1.weight, flow_state["backbone.conv1.conv.weight"])
 
 
+def test_densenet_keys_are_torchvisions_under_backbone(tmp_path):
+    # MMAction2's torchvision backbone keeps torchvision's names: backbone.features.denseblockI.denselayerJ...
+    densenet = torchvision.models.densenet121()
+    state = {"backbone." + k: v for k, v in random_state(densenet).items() if not k.startswith("classifier.")}
+    state.update({"cls_head.fc_cls.weight": torch.randn(4, 1024), "cls_head.fc_cls.bias": torch.zeros(4)})
+    torch.save(dict(state_dict=state), tmp_path / "d121.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "d121.pth")
+    assert report["backbone"] == "densenet121" and report["missing"] == report["unexpected"] == []
+    assert model.densenet_quirk and model.feature_dim == 1024
+    assert torch.equal(model.backbone.features.denseblock3.denselayer24.conv2.weight,
+                       state["backbone.features.denseblock3.denselayer24.conv2.weight"])
+
+
 def test_densenet161_from_mmaction2s_own_recognizer(tmp_path):
     mmaction_1x()
     from mmaction.registry import MODELS
