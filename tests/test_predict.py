@@ -132,8 +132,9 @@ def test_a_0x_file_and_a_bottleneck_resnet_give_the_same_scores(r18, video, tmp_
     r50 = mmaction2_recognizer(50, num_classes=5, seed=3)
     model, report = load_mmaction2_checkpoint(save_mmaction2_file(r50, tmp_path / "r50.pth", "1.x"))
     assert report["backbone"] == "resnet50" and report["num_classes"] == 5 and not report["missing"]
-    np.testing.assert_allclose(predict_video(model, video, "val", "score", num_segments=3),
-                               mmaction2_scores(r50, video, "val", "score"), rtol=1e-4, atol=1e-4)
+    ours, theirs = predict_video(model, video, "val", "score", num_segments=3), mmaction2_scores(r50, video, "val",
+                                                                                                "score")
+    assert np.abs(ours - theirs).max() <= 1e-4 * np.abs(theirs).max()  # relative to the largest logit
 
 
 def test_val_protocol_uses_the_models_segments_and_views_are_chunked(video):
