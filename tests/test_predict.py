@@ -160,12 +160,17 @@ def test_label_maps_and_top_k(tmp_path):
         read_label_map(tmp_path / "missing.txt", 3)
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tsnbook", "predict", *map(str, args)], capture_output=True,
-                          text=True, cwd=ROOT, timeout=300)
+def run_cli(capsys, *args):
+    """``python -m tsnbook predict ...`` in this process: (exit code, stdout, stderr-or-exit message)."""
+    from tsnbook.cli import main
+    with pytest.raises(SystemExit) as exited:
+        main(["predict", *map(str, args)])
+    out, err = capsys.readouterr()
+    code = exited.value.code
+    return (code, out, err) if isinstance(code, int) or code is None else (1, out, str(code))
 
 
-def test_cli_predicts_with_a_tsnbook_checkpoint_and_reports_errors(video, tmp_path):
+def test_cli_predicts_with_a_tsnbook_checkpoint_and_reports_errors(video, tmp_path, capsys):
     from tsnbook.configs import get_config
     from tsnbook.models import build_model
     cfg = get_config("tsn_r18_1x1x3_12e_synthactions_rgb")
@@ -174,18 +179,24 @@ def test_cli_predicts_with_a_tsnbook_checkpoint_and_reports_errors(video, tmp_pa
     save_checkpoint(tmp_path / "latest.pth", dict(model=model.state_dict(), epoch=3, cfg_name=cfg["name"]))
     names = [f"class_{i}" for i in range(cfg["num_classes"])]
     (tmp_path / "labels.txt").write_text("\n".join(names) + "\n")
-    done = run_cli(tmp_path / "latest.pth", video, "--protocol", "val", "--topk", "2", "--label-map",
-                   tmp_path / "labels.txt")
-    assert done.returncode == 0, done.stderr
+    code, out, err = run_cli(capsys, tmp_path / "latest.pth", video, "--protocol", "val", "--topk", "2",
+                             "--label-map", tmp_path / "labels.txt")
+    assert code == 0, err
     expected = predict_video(model.eval(), video, "val", "prob")
     best = int(np.argmax(expected))
-    lines = done.stdout.strip().splitlines()
+    lines = out.strip().splitlines()
     assert f"class_{best}" in lines[-2] and f"{expected[best]:.4f}" in lines[-2]
     assert len([line for line in lines if "class_" in line]) == 2
     (tmp_path / "short.txt").write_text("a\nb\n")
-    failed = run_cli(tmp_path / "latest.pth", video, "--label-map", tmp_path / "short.txt")
-    assert failed.returncode != 0 and "has 2 names but the model has" in failed.stderr
-    failed = run_cli(tmp_path / "latest.pth", tmp_path / "nothing.mp4")
-    assert failed.returncode != 0 and "nothing.mp4 does not exist" in failed.stderr
-    failed = run_cli(tmp_path / "nothing.pth", video)
-    assert failed.returncode != 0 and "nothing.pth does not exist" in failed.stderr
+    code, _, err = run_cli(capsys, tmp_path / "latest.pth", video, "--label-map", tmp_path / "short.txt")
+    assert code != 0 and "has 2 names but the model has" in err
+    code, _, err = run_cli(capsys, tmp_path / "latest.pth", tmp_path / "nothing.mp4")
+    assert code != 0 and "nothing.mp4 does not exist" in err
+    code, _, err = run_cli(capsys, tmp_path / "nothing.pth", video)
+    assert code != 0 and "nothing.pth does not exist" in err
+
+
+def test_cli_runs_as_a_module(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "tsnbook", "predict", str(tmp_path / "x.pth"), "missing.mp4"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode != 0 and "error: video missing.mp4 does not exist" in done.stderr
