@@ -79,3 +79,62 @@ def test_average_clips_modes():
     assert torch.allclose(average_clips(logits, "prob").sum(), torch.tensor(1.0))
     with pytest.raises(ValueError):
         average_clips(logits, "mean")
+
+
+def test_timm_backbone_gives_its_pooled_pre_logits_features():
+    timm = pytest.importorskip("timm")
+    torch.manual_seed(0)
+    model = TSN("timm/test_vit", num_classes=6, num_segments=2, dropout=0.0).eval()
+    reference = timm.create_model("test_vit", num_classes=0)
+    reference.load_state_dict(model.backbone.state_dict())
+    x = torch.randint(0, 256, (2, 2, 3, 160, 160), dtype=torch.uint8)
+    with torch.no_grad():
+        assert model(x).shape == (2, 6) and model.feature_dim == reference.num_features
+        images = ((x.flatten(0, 1).float() - model.mean) / model.std)
+        pooled = reference.eval().forward_head(reference.forward_features(images), pre_logits=True)
+        assert torch.allclose(model.features(x), pooled.view(2, 2, -1).mean(1), atol=1e-5)
+    with pytest.raises(ValueError, match="unknown timm model 'no_such_net'"):
+        TSN("timm/no_such_net")
+
+
+def test_frozen_stages_freeze_the_stem_and_first_layers_on_every_train():
+    model = TSN("resnet18", num_classes=4, frozen_stages=2)
+    for _ in range(2):
+        model.train()
+        frozen = [model.backbone.conv1, model.backbone.bn1, model.backbone.layer1, model.backbone.layer2]
+        assert not any(p.requires_grad for m in frozen for p in m.parameters())
+        assert not any(m.training for f in frozen for m in f.modules())
+        assert all(p.requires_grad for p in model.backbone.layer3.parameters())
+        assert model.backbone.layer3.training and model.fc.weight.requires_grad
+        model.eval()
+    before = model.backbone.layer1[0].bn1.running_mean.clone()
+    model.train()(torch.randint(0, 256, (2, 2, 3, 32, 32), dtype=torch.uint8))
+    assert torch.equal(before, model.backbone.layer1[0].bn1.running_mean)
+    with pytest.raises(ValueError, match="frozen_stages=1 needs a ResNet-style backbone.*no conv1, bn1, layer1"):
+        TSN("mobilenet_v3_small", frozen_stages=1)
+
+
+def test_densenet_features_skip_the_final_relu_like_mmaction2():
+    torch.manual_seed(0)
+    quirk = TSN("densenet121", num_classes=3, num_segments=1).eval()
+    fixed = TSN("densenet121", num_classes=3, num_segments=1, densenet_relu=True).eval()
+    fixed.load_state_dict(quirk.state_dict())
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        raw = quirk.backbone.features(images)
+        assert raw.min() < 0  # the last BN's output has negatives that torchvision's ReLU would remove
+        assert torch.allclose(quirk.backbone_features(images), raw.mean((2, 3)), atol=1e-6)
+        assert torch.allclose(fixed.backbone_features(images), torch.relu(raw).mean((2, 3)), atol=1e-6)
+
+
+def test_build_model_reads_the_model_keys_of_a_config():
+    from tsnbook.engine import build_model as engine_build_model
+    from tsnbook.models import build_model
+    assert engine_build_model is build_model
+    cfg = dict(backbone="resnet18", num_classes=4, num_segments=5, modality="flow", clip_len=5, dropout=0.2,
+               frozen_stages=0, multi_label=True, partial_bn=True)
+    model = build_model(cfg)
+    assert (model.in_channels, model.num_segments, model.dropout.p, model.multi_label) == (10, 5, 0.2, True)
+    assert not model.backbone.conv1.weight.requires_grad and model.backbone.layer1[0].conv1.weight.requires_grad
+    logits = torch.tensor([[0.0, 2.0]])
+    assert torch.allclose(model.class_scores(logits, "prob"), torch.sigmoid(logits))

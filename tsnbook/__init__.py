@@ -5,6 +5,7 @@ Modules, in the order data flows through them (each imports only those before it
 (datasets from list files) -> ``models`` (TSN) -> ``metrics`` -> ``engine`` (train / test) -> ``demo``.
 ``presets`` names the zoo's test protocols ("25x10", "25x3", "val", "8x10"), ``bench`` times data pipelines,
 ``flow`` extracts optical flow, ``synth`` generates the SynthActions dataset, ``viz`` draws figures.
+``checkpoints`` imports MMAction2 TSN checkpoints, ``predict`` scores one video, ``bench_model`` times a model.
 
 The names below are imported on first use, so ``import tsnbook.io`` in a decoding worker does not pay for torch.
 """
@@ -18,6 +19,8 @@ _EXPORTS = {
     "build_pipeline": "transforms", "test_views": "presets",
     "TSNDataset": "data", "VideoRecord": "data", "load_annotations": "data", "build_dataset": "data",
     "TSN": "models",
+    "load_mmaction2_checkpoint": "checkpoints", "read_checkpoint": "checkpoints",
+    "predict_video": "predict",
     "top_k_accuracy": "metrics", "mean_class_accuracy": "metrics", "fuse_scores": "metrics",
     "build_model": "engine", "train": "engine", "test": "engine", "evaluate": "engine",
     "load_checkpoint": "engine", "read_log": "engine",

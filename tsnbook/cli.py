@@ -10,6 +10,8 @@
                                  [--average-clips score|prob|none] [--cfg-options k=v ...]
     python -m tsnbook fuse RGB_SCORES FLOW_SCORES [--coefficients 1 1] [--datalist LIST]
     python -m tsnbook bench-data --pipeline NAME --root DIR [--list FILE]   # data-pipeline speed
+    python -m tsnbook predict CHECKPOINT VIDEO [--protocol 25x10] [--topk 5] [--label-map FILE]
+    python -m tsnbook bench-model CONFIG [--protocol 25x10] [--batch 1] [--iters N] [--amp] [--channels-last] [--train]
 
 As MMAction2's tools/train.py, ``train`` validates during training only with ``--validate`` (then best.pth is
 kept); ``--no-validate`` is accepted and means the default. ``--cfg-options`` also takes the optional keys every
@@ -129,6 +131,27 @@ def _fuse(args):
     return 0
 
 
+def _predict(args):
+    from .predict import load_any_checkpoint, predict_video, read_label_map, top_k
+    if not Path(args.video).is_file():
+        raise FileNotFoundError(f"video {args.video} does not exist")
+    model, description = load_any_checkpoint(args.checkpoint, trusted=args.trusted, num_segments=args.num_segments)
+    names = read_label_map(args.label_map, model.num_classes) if args.label_map else None
+    if args.device:
+        model.to(args.device)
+    scores = predict_video(model, args.video, args.protocol, args.average_clips)  # "val": the model's segments
+    print(f"model: {description}")
+    print(f"video: {args.video} ({args.protocol}, average_clips={args.average_clips})")
+    for rank, (index, name, score) in enumerate(top_k(scores, args.topk, names), 1):
+        print(f"{rank:>2}. {name:<30} {score:.4f}" + ("" if names is None else f"  (class {index})"))
+    return 0
+
+
+def _bench_model(args):
+    from .bench_model import run_from_args
+    return run_from_args(args)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="python -m tsnbook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -185,6 +208,33 @@ def build_parser():
                                        ".json/.pkl inputs")
     fu.add_argument("--apply-softmax", action="store_true", help="softmax every score vector before fusing")
     fu.set_defaults(func=_fuse)
+
+    pr = sub.add_parser("predict", parents=[common],
+                        help="top-k classes of one video (tsnbook or MMAction2 checkpoint)")
+    pr.add_argument("checkpoint", help="a tsnbook checkpoint (latest.pth, best.pth) or an MMAction2 TSN .pth")
+    pr.add_argument("video")
+    pr.add_argument("--protocol", default="25x10", choices=["25x10", "25x3", "val", "8x10"])
+    pr.add_argument("--topk", type=int, default=5)
+    pr.add_argument("--label-map", help="text file with one class name per line, in label order")
+    pr.add_argument("--num-segments", type=int,
+                    help="TSN's segments (the 'val' protocol's clips; default: the checkpoint's config, else 3)")
+    pr.add_argument("--average-clips", default="prob", choices=["prob", "score"])
+    pr.add_argument("--trusted", action="store_true",
+                    help="the checkpoint's source is trusted: unpickle non-tensor objects in it if needed")
+    pr.set_defaults(func=_predict)
+
+    bm = sub.add_parser("bench-model", parents=[common], help="inference (or training) speed of a config's model")
+    bm.add_argument("config")
+    bm.add_argument("--protocol", default="25x10", choices=["25x10", "25x3", "val", "8x10"])
+    bm.add_argument("--batch", type=int, default=1, help="videos per forward pass")
+    bm.add_argument("--iters", type=int, default=20, help="timed iterations (after 5 warm-up ones)")
+    bm.add_argument("--warmup", type=int, default=5)
+    bm.add_argument("--amp", action="store_true", help="CUDA: also time bf16 autocast")
+    bm.add_argument("--channels-last", action="store_true", help="CUDA: also time NHWC memory format")
+    bm.add_argument("--train", action="store_true", help="time a training step (clips/s) instead of inference")
+    bm.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    bm.set_defaults(func=_bench_model)
+
     # bench-data has its own parser (tsnbook.bench); listed here so that --help shows it.
     sub.add_parser("bench-data", add_help=False, help="videos/s of one data pipeline (bench-data --help)")
     return parser

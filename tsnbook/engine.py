@@ -35,19 +35,9 @@ from .data import build_dataset, collate_skipping_errors
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
                           world_from_environment)
 from .metrics import mean_average_precision, mean_class_accuracy, mmit_mean_average_precision, top_k_accuracy
-from .models import TSN
+from .models import build_model  # lives in models; tsnbook.engine.build_model still works
 from .models import average_clips as average_clips_fn
 from .utils import best_device, seed_everything
-
-
-def build_model(cfg):
-    """The TSN a config describes."""
-    return TSN(cfg["backbone"], cfg["num_classes"], cfg["num_segments"], cfg["modality"],
-               clip_len=cfg.get("clip_len", 1) if cfg["modality"] == "flow" else 1,
-               dropout=cfg.get("dropout", 0.4), init_std=cfg.get("init_std", 0.01),
-               partial_bn=cfg.get("partial_bn", False), norm_eval=cfg.get("norm_eval", False),
-               pretrained=cfg.get("pretrained"), flow_init=cfg.get("flow_init", "average"))
-
 
 #: Keys every config may set although few do, with the defaults used when a config leaves them out (the
 #: config docs list them all). The CLI accepts them in --cfg-options for any config.
@@ -56,7 +46,7 @@ OPTIONAL_KEYS = dict(
     lr_schedule="step", min_lr=0.0, warmup_epochs=0, warmup_ratio=0.1, lr_base_batch=None, auto_scale_lr=True,
     fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
-    frozen_stages=-1, load_from=None, gpus=None, zoo=None,
+    frozen_stages=-1, load_from=None, densenet_relu=False, gpus=None, zoo=None,
 )
 METRICS = ("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision")
 
@@ -490,7 +480,7 @@ def test(cfg, checkpoint, device=None, progress=True, data_root=None, split="tes
     Scores follow the config's ``average_clips``; the report has the config's ``eval_metrics``. One process.
     """
     device = torch.device(device or best_device())
-    model = build_model(dict(cfg, pretrained=None)).to(device)
+    model = build_model(dict(cfg, pretrained=None, load_from=None)).to(device)
     load_checkpoint(checkpoint, model)
     dataset = build_dataset(cfg, split, data_root)
     scores, labels, skipped = evaluate(model, dataset, device, progress, desc=f"test {cfg['name']}",

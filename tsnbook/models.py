@@ -15,7 +15,15 @@ Flow input has ``2 * clip_len`` channels (x/y pairs of 5 consecutive flow frames
 built by TSN's *cross-modality initialisation*: the RGB filters averaged over their 3 input channels and
 repeated, so ImageNet features still fire on flow images. (MMAction2's 2-D ResNet does not do this - its
 10-channel conv1 keeps a random init; ``flow_init="random"`` reproduces that.)
+
+Backbones: any torchvision classification model by name (``resnet50``, ``densenet161``, ``mobilenet_v3_small``,
+...), the mmcls-style ResNeXt variants torchvision lacks (``resnext101_32x4d``: torchvision's ResNet class with
+``groups`` and ``width_per_group``), and any timm model as ``"timm/<name>"`` when timm is installed (e.g. the
+zoo's ``timm/swin_base_patch4_window7_224``; timm's own pooling gives the token mean after the final LayerNorm,
+spec §6.1). `build_model(cfg)` turns a config dict into a TSN (and loads ``load_from``).
 """
+import re
+
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -70,26 +78,88 @@ def adapt_first_conv(backbone, in_channels, mode="average"):
     return backbone
 
 
-def build_backbone(name, pretrained=None):
-    """A torchvision classification model without its classifier, and its feature width.
+_RESNEXT = re.compile(r"resnext(50|101|152)_(\d+)x(\d+)d$")
+_RESNET_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 
-    ``pretrained``: None (random init), ``"torchvision"`` (the default ImageNet weights, from the torch hub
-    cache or downloaded), or the path of a state-dict file for that architecture.
+
+def _custom_resnext(name):
+    """A ResNeXt torchvision does not ship (e.g. mmcls's resnext101_32x4d) from its ResNet class, or None.
+
+    mmcls's ResNeXt has torchvision's layout and key names (conv1/bn1, layerI.J.convK/bnK, downsample.0/.1, stride
+    on the 3x3 conv), so torchvision's class with ``groups`` and ``width_per_group`` builds it exactly.
     """
-    if name not in torchvision.models.list_models(torchvision.models):
-        raise ValueError(f"unknown backbone {name!r}; torchvision classification models include "
-                         f"resnet18, resnet50, resnet101, resnext50_32x4d, densenet161, mobilenet_v3_small, ...")
-    weights = "DEFAULT" if pretrained == "torchvision" else None
+    match = _RESNEXT.match(name)
+    if not match:
+        return None
+    depth, groups, width = (int(g) for g in match.groups())
+    block = torchvision.models.resnet.Bottleneck
+    return torchvision.models.ResNet(block, _RESNET_LAYERS[depth], groups=groups, width_per_group=width)
+
+
+def _load_pretrained_file(model, path):
+    """Load an ImageNet state-dict file into a backbone; keys of an mmcls/MMAction2 file lose ``backbone.``."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("state_dict", state)
+    if sum(k.startswith("backbone.") for k in state) > len(state) // 2:
+        state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+    own = model.state_dict()
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    missing, unexpected = model.load_state_dict(fitting, strict=False)
+    skipped = sorted(set(state) - set(fitting))
+    print(f"loaded {path}: {len(fitting)} tensors; {len(missing)} missing, {len(skipped)} unexpected or of "
+          f"another shape" + (f" (e.g. {', '.join(skipped[:3])})" if skipped else ""))
+
+
+def _timm_backbone(name, pretrained):
     try:
-        model = torchvision.models.get_model(name, weights=weights)
-    except Exception as err:  # typically no network: say what to do instead of a urllib traceback
-        raise RuntimeError(f"could not load torchvision's ImageNet weights for {name} ({err}). Offline? Put the "
-                           f"file in the torch hub cache ({torch.hub.get_dir()}/checkpoints) or pass "
-                           f"pretrained='path/to/weights.pth'.") from None
+        import timm
+    except ImportError:
+        raise ValueError(f"backbone 'timm/{name}' needs timm (pip install timm)") from None
+    if name not in timm.list_models():
+        raise ValueError(f"unknown timm model {name!r} (timm.list_models() lists them)")
+    try:  # num_classes=0: timm's own pooling, no classifier -> forward() returns [N, num_features]
+        model = timm.create_model(name, num_classes=0, pretrained=pretrained in ("timm", "torchvision"))
+    except Exception as err:
+        raise RuntimeError(f"could not load timm's pretrained weights for {name} ({err}). Offline? Put them in the "
+                           f"Hugging Face cache, or pass pretrained='path/to/weights.pth'.") from None
+    return model, model.num_features
+
+
+def build_backbone(name, pretrained=None):
+    """A classification model without its classifier, and its feature width.
+
+    ``name``: a torchvision model, a ResNeXt "resnext{depth}_{groups}x{width}d", or "timm/<name>".
+    ``pretrained``: None (random init), ``"torchvision"`` / ``"timm"`` (the library's default ImageNet weights,
+    from its cache or downloaded), or the path of a state-dict file for that architecture.
+    """
+    if name.startswith("timm/"):
+        model, dim = _timm_backbone(name[len("timm/"):], pretrained)
+        if pretrained not in (None, "timm", "torchvision"):
+            _load_pretrained_file(model, pretrained)
+        return model, dim
+    if pretrained == "timm":
+        raise ValueError(f"pretrained='timm' is for 'timm/<name>' backbones; {name} is a torchvision model "
+                         f"(pretrained='torchvision')")
+    custom = _custom_resnext(name)
+    if custom is None and name not in torchvision.models.list_models(torchvision.models):
+        raise ValueError(f"unknown backbone {name!r}; torchvision classification models include "
+                         f"resnet18, resnet50, resnet101, resnext50_32x4d, densenet161, mobilenet_v3_small, ...; "
+                         f"also resnext101_32x4d and 'timm/<name>'")
+    if custom is not None:
+        if pretrained == "torchvision":
+            raise ValueError(f"torchvision has no ImageNet weights for {name}: pass pretrained='path/to/file.pth' "
+                             f"(e.g. mmcls's resnext checkpoint)")
+        model = custom
+    else:
+        weights = "DEFAULT" if pretrained == "torchvision" else None
+        try:
+            model = torchvision.models.get_model(name, weights=weights)
+        except Exception as err:  # typically no network: say what to do instead of a urllib traceback
+            raise RuntimeError(f"could not load torchvision's ImageNet weights for {name} ({err}). Offline? Put "
+                               f"the file in the torch hub cache ({torch.hub.get_dir()}/checkpoints) or pass "
+                               f"pretrained='path/to/weights.pth'.") from None
     if pretrained not in (None, "torchvision"):
-        state = torch.load(pretrained, map_location="cpu", weights_only=True)
-        missing, unexpected = model.load_state_dict(state.get("state_dict", state), strict=False)
-        print(f"loaded {pretrained}: {len(missing)} missing, {len(unexpected)} unexpected keys")
+        _load_pretrained_file(model, pretrained)
     parent, attr, fc = _last_linear(model)
     setattr(parent, attr, nn.Identity())
     return model, fc.in_features
@@ -104,18 +174,28 @@ class TSN(nn.Module):
     ``partial_bn``: TSN's partial BatchNorm - in training, every BN layer but the first is frozen (running
     statistics and affine parameters), which regularises fine-tuning on small datasets. ``norm_eval``:
     MMAction2's option that keeps every BN's running statistics frozen (affine parameters still train).
+    ``frozen_stages=k`` (ResNet-style backbones): the stem (conv1, bn1) and layer1..k stay in eval mode without
+    gradients, re-applied on every ``train()`` as in MMAction2 (-1: nothing frozen).
+    ``densenet_relu``: MMAction2 runs a torchvision DenseNet through ``.features``, which lacks the final ReLU
+    that torchvision's own forward applies (spec §9 quirk 13). False (default) reproduces MMAction2 - the zoo's
+    densenet161 checkpoint was trained that way; True gives torchvision's behaviour.
+    ``multi_label``: the classes are not exclusive (MMiT, HVU): `class_scores` then uses a sigmoid, not a softmax.
     """
 
     def __init__(self, backbone="resnet50", num_classes=400, num_segments=3, modality="rgb", clip_len=5,
                  dropout=0.4, init_std=0.01, partial_bn=False, norm_eval=False, pretrained=None,
-                 flow_init="average"):
+                 flow_init="average", frozen_stages=-1, densenet_relu=False, multi_label=False):
         super().__init__()
         if modality not in ("rgb", "flow"):
             raise ValueError(f"modality must be 'rgb' or 'flow', got {modality!r}")
         self.num_classes, self.num_segments, self.modality = num_classes, num_segments, modality
-        self.partial_bn, self.norm_eval = partial_bn, norm_eval
+        self.partial_bn, self.norm_eval, self.frozen_stages = partial_bn, norm_eval, frozen_stages
+        self.multi_label, self.backbone_name = multi_label, backbone
         self.channels_last = False
         self.backbone, self.feature_dim = build_backbone(backbone, pretrained)
+        self.densenet_quirk = isinstance(self.backbone, torchvision.models.DenseNet) and not densenet_relu
+        if frozen_stages >= 0:
+            self._frozen_modules()  # fail now, not at the first train()
         self.in_channels = 3 if modality == "rgb" else 2 * clip_len
         if modality == "flow":
             adapt_first_conv(self.backbone, self.in_channels, flow_init)
@@ -128,6 +208,23 @@ class TSN(nn.Module):
         self.fc = nn.Linear(self.feature_dim, num_classes)
         nn.init.normal_(self.fc.weight, 0, init_std)
         nn.init.zeros_(self.fc.bias)
+        if frozen_stages >= 0:
+            self.train()  # frozen from the start, not only after the first train()
+
+    def _frozen_modules(self):
+        """The modules ``frozen_stages`` freezes: conv1, bn1, layer1..k (ResNet naming: torchvision, timm)."""
+        names = ["conv1", "bn1"] + [f"layer{i}" for i in range(1, self.frozen_stages + 1)]
+        missing = [n for n in names if not hasattr(self.backbone, n)]
+        if missing:
+            raise ValueError(f"frozen_stages={self.frozen_stages} needs a ResNet-style backbone (conv1, bn1, "
+                             f"layer1..4); {self.backbone_name} has no {', '.join(missing)}. Use frozen_stages=-1.")
+        return [getattr(self.backbone, n) for n in names]
+
+    def backbone_features(self, x):
+        """Pooled features of a batch of images ``[N, C, H, W] -> [N, feature_dim]``."""
+        if self.densenet_quirk:  # MMAction2: .features (no final ReLU), then average pooling
+            return F.adaptive_avg_pool2d(self.backbone.features(x), 1).flatten(1)
+        return self.backbone(x)  # torchvision's / timm's own global average pooling
 
     def features(self, x):
         """Snippet features averaged over the view axis: ``[B, V, C, H, W] -> [B, feature_dim]``."""
@@ -139,11 +236,17 @@ class TSN(nn.Module):
         x = (x - self.mean) / self.std
         if self.channels_last:  # set by the engine on CUDA, where NHWC convolutions are faster
             x = x.contiguous(memory_format=torch.channels_last)
-        snippet_features = self.backbone(x)  # [B*V, D]: torchvision's own global average pooling
+        snippet_features = self.backbone_features(x)  # [B*V, D]
         return snippet_features.view(batch, views, -1).mean(dim=1)  # average consensus
 
     def forward(self, x):
         return self.fc(self.dropout(self.features(x)))
+
+    def class_scores(self, logits, mode="prob"):
+        """Logits -> scores: ``"prob"`` = softmax (sigmoid when ``multi_label``), ``"score"``/None = logits."""
+        if mode == "prob" and self.multi_label:
+            return torch.sigmoid(logits)
+        return average_clips(logits, mode)
 
     def train(self, mode=True):
         super().train(mode)
@@ -155,6 +258,11 @@ class TSN(nn.Module):
                     if self.partial_bn and i > 0:
                         bn.weight.requires_grad_(False)
                         bn.bias.requires_grad_(False)
+        if self.frozen_stages >= 0:
+            for module in self._frozen_modules():
+                module.eval()
+                for param in module.parameters():
+                    param.requires_grad_(False)
         return self
 
 
@@ -165,3 +273,23 @@ def average_clips(logits, mode=None):
     if mode in (None, "score"):
         return logits
     raise ValueError(f"average_clips must be None, 'score' or 'prob', got {mode!r}")
+
+
+def build_model(cfg):
+    """The TSN a config dict describes (keys: tsnbook.configs); ``load_from`` initialises it from a checkpoint.
+
+    ``load_from`` may be a tsnbook checkpoint or an MMAction2 one (`tsnbook.checkpoints`); a classifier of another
+    size (fine-tuning Kinetics weights on HMDB51) is dropped with a printed note and keeps its fresh init.
+    """
+    flow = cfg["modality"] == "flow"
+    model = TSN(cfg["backbone"], cfg["num_classes"], cfg["num_segments"], cfg["modality"],
+                clip_len=cfg.get("clip_len", 1) if flow else 1,
+                dropout=cfg.get("dropout", 0.4), init_std=cfg.get("init_std", 0.01),
+                partial_bn=cfg.get("partial_bn", False), norm_eval=cfg.get("norm_eval", False),
+                pretrained=cfg.get("pretrained"), flow_init=cfg.get("flow_init", "average"),
+                frozen_stages=cfg.get("frozen_stages", -1), densenet_relu=cfg.get("densenet_relu", False),
+                multi_label=cfg.get("multi_label", False))
+    if cfg.get("load_from"):
+        from .checkpoints import init_from_checkpoint  # imports this module: imported here, not at the top
+        init_from_checkpoint(model, cfg["load_from"])
+    return model

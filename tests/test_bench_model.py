@@ -1,0 +1,41 @@
+"""bench-model: runs on the CPU with a small backbone and a couple of iterations; the JSON line is checked."""
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tsnbook.bench_model import run
+from tsnbook.presets import num_views
+
+CONFIG = "tsn_r18_1x1x3_12e_synthactions_rgb"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_cli_prints_sane_json_last():
+    done = subprocess.run([sys.executable, "-m", "tsnbook", "bench-model", CONFIG, "--protocol", "val", "--iters",
+                           "2", "--warmup", "1", "--device", "cpu", "--amp", "--cfg-options",
+                           "backbone=mobilenet_v3_small"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert "CUDA-only" in done.stdout  # --amp on the CPU says it is ignored
+    assert (report["mode"], report["unit"], report["device"], report["iters"]) == ("inference", "videos/s", "cpu", 2)
+    assert report["backbone"] == "mobilenet_v3_small" and list(report["results"]) == ["fp32"]
+    fp32 = report["results"]["fp32"]
+    assert fp32["input_shape"] == [1, num_views("val"), 3, 224, 224]
+    assert fp32["per_s"] > 0 and fp32["ms_per_iter"] >= fp32["ms_per_iter_min"] > 0
+    assert fp32["per_s"] == pytest.approx(1000 / fp32["ms_per_iter"], rel=1e-2)  # one video per iteration
+    assert "peak_memory_mb" not in fp32  # a CUDA-only figure
+
+
+def test_train_mode_counts_clips_and_snippets():
+    report = run(CONFIG, batch=2, iters=1, warmup=1, device="cpu", train=True,
+                 overrides=dict(backbone="mobilenet_v3_small", num_classes=5))
+    figures = report["results"]["fp32"]
+    assert report["unit"] == "clips/s" and figures["input_shape"] == [2, 3, 3, 224, 224]
+    assert figures["per_s"] == pytest.approx(2000 / figures["ms_per_iter"], rel=1e-2)
+    assert figures["snippets_per_s"] == pytest.approx(3 * figures["per_s"], rel=1e-3)
+    with pytest.raises(ValueError, match="--batch and --iters must be >= 1"):
+        run(CONFIG, batch=0, device="cpu")

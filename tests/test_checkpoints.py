@@ -1,0 +1,223 @@
+"""tsnbook.checkpoints: MMAction2 key names, architecture inference, safe loading, load_from.
+
+The MMAction2 names are written here from spec §6.3's rules, independently of the module's regular expression;
+where the oracle is installed, MMAction2's own recognizers (torchvision DenseNet-161 backbone) are used too.
+"""
+import pathlib
+import re
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from oracle import mmaction_1x  # noqa: E402
+
+from tsnbook.checkpoints import (init_from_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook,  # noqa: E402
+                                 read_checkpoint)
+from tsnbook.models import TSN, build_model  # noqa: E402
+
+
+def mmaction2_resnet_keys(torchvision_state, num_classes_weight, num_classes_bias):
+    """A torchvision ResNet state dict renamed the way MMAction2's ConvModule ResNet names it (spec §6.3)."""
+    out = {}
+    for key, value in torchvision_state.items():
+        if key.startswith("fc."):
+            continue
+        parts = key.split(".")
+        if parts[0] == "conv1":
+            new = "conv1.conv." + parts[1]
+        elif parts[0] == "bn1":
+            new = "conv1.bn." + parts[1]
+        elif "downsample" in parts:
+            head = ".".join(parts[:3])
+            new = f"{head}.{'conv' if parts[3] == '0' else 'bn'}.{parts[4]}"
+        else:  # layerI.J.convK.X / layerI.J.bnK.X
+            layer, block, name, tensor = parts
+            new = f"{layer}.{block}.{name}.conv.{tensor}" if name.startswith("conv") else \
+                f"{layer}.{block}.conv{name[2:]}.bn.{tensor}"
+        out["backbone." + new] = value
+    out["cls_head.fc_cls.weight"], out["cls_head.fc_cls.bias"] = num_classes_weight, num_classes_bias
+    return out
+
+
+def random_state(module, seed=0):
+    """The module's state dict with every float tensor randomised (BN statistics too), seeded."""
+    generator = torch.Generator().manual_seed(seed)
+    return {k: (torch.rand(v.shape, generator=generator) + 0.5 if v.is_floating_point() else v.clone())
+            for k, v in module.state_dict().items()}
+
+
+@pytest.mark.parametrize("name, depth", [("resnet18", 18), ("resnet50", 50)])
+def test_mmaction2_resnet_round_trip(tmp_path, name, depth):
+    torchvision_state = random_state(torchvision.models.get_model(name))
+    weight, bias = torch.randn(9, 512 if depth == 18 else 2048), torch.randn(9)
+    theirs = mmaction2_resnet_keys(torchvision_state, weight, bias)
+    theirs["data_preprocessor.mean"] = torch.zeros(3, 1, 1)  # some 1.x files keep it
+    renamed, dropped = mmaction2_to_tsnbook(theirs)
+    assert dropped == ["data_preprocessor.mean"]
+    expected = {"backbone." + k: v for k, v in torchvision_state.items() if not k.startswith("fc.")}
+    expected.update({"fc.weight": weight, "fc.bias": bias})
+    assert renamed.keys() == expected.keys() and all(renamed[k] is expected[k] for k in expected)
+    torch.save(dict(state_dict=theirs), tmp_path / "r.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "r.pth")
+    assert (report["backbone"], report["num_classes"], report["modality"]) == (name, 9, "rgb")
+    assert report["missing"] == report["unexpected"] == [] and report["num_segments_from"] == "default"
+    assert not model.training
+    loaded = model.state_dict()
+    assert all(torch.equal(loaded[k], v) for k, v in expected.items())
+
+
+def test_resnext_groups_and_flow_are_read_from_the_weights(tmp_path):
+    # mmcls's ResNeXt keys are torchvision's under backbone.; the 3x3 conv's shape gives groups x width.
+    resnext = torchvision.models.resnext50_32x4d()
+    state = {"backbone." + k: v for k, v in resnext.state_dict().items() if not k.startswith("fc.")}
+    state.update({"cls_head.fc_cls.weight": torch.zeros(4, 2048), "cls_head.fc_cls.bias": torch.zeros(4)})
+    torch.save(dict(meta=dict(mmcv_version="1.7"), state_dict=state), tmp_path / "x.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "x.pth", num_segments=8)
+    assert report["backbone"] == "resnext50_32x4d" and report["num_segments"] == 8 and report["format"] == "0.x"
+    assert model.backbone.layer1[0].conv2.groups == 32 and not report["missing"]
+    # the zoo's ResNeXt-101 32x4d is not a torchvision model: built from torchvision's ResNet class
+    big = TSN("resnext101_32x4d", num_classes=400)
+    assert big.backbone.layer3[22].conv2.groups == 32 and big.backbone.layer1[0].conv2.out_channels == 128
+    # flow: a 10-channel conv1 -> modality flow, clip_len 5
+    flow_state = mmaction2_resnet_keys(random_state(torchvision.models.resnet18()), torch.zeros(3, 512), torch.zeros(3))
+    flow_state["backbone.conv1.conv.weight"] = torch.randn(64, 10, 7, 7)
+    torch.save(dict(state_dict=flow_state), tmp_path / "flow.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "flow.pth")
+    assert (report["modality"], report["clip_len"], model.in_channels) == ("flow", 5, 10)
+    assert torch.equal(model.backbone.conv1.weight, flow_state["backbone.conv1.conv.weight"])
+
+
+def test_densenet_keys_are_torchvisions_under_backbone(tmp_path):
+    # MMAction2's torchvision backbone keeps torchvision's names: backbone.features.denseblockI.denselayerJ...
+    densenet = torchvision.models.densenet121()
+    state = {"backbone." + k: v for k, v in random_state(densenet).items() if not k.startswith("classifier.")}
+    state.update({"cls_head.fc_cls.weight": torch.randn(4, 1024), "cls_head.fc_cls.bias": torch.zeros(4)})
+    torch.save(dict(state_dict=state), tmp_path / "d121.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "d121.pth")
+    assert report["backbone"] == "densenet121" and report["missing"] == report["unexpected"] == []
+    assert model.densenet_quirk and model.feature_dim == 1024
+    assert torch.equal(model.backbone.features.denseblock3.denselayer24.conv2.weight,
+                       state["backbone.features.denseblock3.denselayer24.conv2.weight"])
+
+
+def test_densenet161_from_mmaction2s_own_recognizer(tmp_path):
+    mmaction_1x()
+    from mmaction.registry import MODELS
+    torch.manual_seed(0)
+    recognizer = MODELS.build(dict(
+        type="Recognizer2D", backbone=dict(type="torchvision.densenet161"),
+        cls_head=dict(type="TSNHead", num_classes=6, in_channels=2208, average_clips="score"),
+        data_preprocessor=dict(type="ActionDataPreprocessor", mean=[123.675, 116.28, 103.53],
+                               std=[58.395, 57.12, 57.375], format_shape="NCHW")))
+    with torch.no_grad():
+        for key, value in recognizer.state_dict().items():
+            if "running_var" in key or "norm" in key and key.endswith("weight"):
+                value.uniform_(0.5, 1.5)
+            elif "running_mean" in key or key.endswith("bias"):
+                value.normal_(0, 0.1)
+    recognizer.eval()
+    torch.save(dict(meta=dict(mmengine_version="0.10.7"), state_dict=recognizer.state_dict()), tmp_path / "d.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "d.pth")
+    assert report["backbone"] == "densenet161" and report["missing"] == report["unexpected"] == []
+    images = torch.randint(0, 256, (1, 2, 3, 64, 64), dtype=torch.uint8)
+    with torch.no_grad():
+        ours = model(images)
+        normalised = ((images.float().flatten(0, 1) - model.mean) / model.std).view(images.shape)
+        features, kwargs = recognizer.extract_feat(normalised, test_mode=True)
+        theirs = recognizer.cls_head(features, **kwargs)
+        assert torch.allclose(ours, theirs, atol=1e-4, rtol=1e-4)
+        # torchvision's final ReLU would give another answer: the quirk matters for this checkpoint
+        relu_model, _ = load_mmaction2_checkpoint(tmp_path / "d.pth", densenet_relu=True)
+        assert not torch.allclose(relu_model.eval()(images), theirs, atol=1e-3)
+
+
+def test_timm_backbones_take_their_name_from_the_config_text(tmp_path):
+    pytest.importorskip("timm")
+    torch.manual_seed(0)
+    source = TSN("timm/test_vit", num_classes=3, pretrained=None)
+    state = {k.replace("fc.", "cls_head.fc_cls."): v for k, v in source.state_dict().items()}
+    config = "model = dict(backbone=dict(type='timm.test_vit', pretrained=True))\n"
+    torch.save(dict(meta=dict(config=config), state_dict=state), tmp_path / "t.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "t.pth")
+    assert report["backbone"] == "timm/test_vit" and not report["missing"] and not report["unexpected"]
+    x = torch.randint(0, 256, (1, 2, 3, 160, 160), dtype=torch.uint8)
+    with torch.no_grad():
+        assert torch.allclose(model(x), source.eval()(x), atol=1e-5)
+    torch.save(dict(state_dict=state), tmp_path / "bare.pth")
+    with pytest.raises(ValueError, match="pass backbone='timm/<name>'"):
+        load_mmaction2_checkpoint(tmp_path / "bare.pth")
+
+
+def test_unpickling_other_objects_needs_trust(tmp_path):
+    state = mmaction2_resnet_keys(torchvision.models.resnet18().state_dict(), torch.zeros(2, 512), torch.zeros(2))
+    torch.save(dict(meta=dict(best_score=np.float64(0.75)), state_dict=state), tmp_path / "n.pth")
+    with pytest.raises(RuntimeError, match=r"refused the pickled global numpy\.\S*scalar.*trusted=True"):
+        load_mmaction2_checkpoint(tmp_path / "n.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "n.pth", trusted=True)  # numpy allow-listed
+    assert report["backbone"] == "resnet18"
+    assert read_checkpoint(tmp_path / "n.pth", trusted=True)["meta"]["best_score"] == 0.75
+    with pytest.raises(FileNotFoundError, match="absent.pth does not exist"):
+        read_checkpoint(tmp_path / "absent.pth")
+    (tmp_path / "garbage.pth").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(RuntimeError, match="garbage.pth is not a readable checkpoint"):
+        read_checkpoint(tmp_path / "garbage.pth")
+    (tmp_path / "cut.pth").write_bytes((tmp_path / "n.pth").read_bytes()[:4000])
+    with pytest.raises(RuntimeError, match="cut.pth is not a readable checkpoint"):
+        read_checkpoint(tmp_path / "cut.pth", trusted=True)
+
+
+def test_missing_and_unexpected_keys_are_reported(tmp_path, capsys):
+    state = mmaction2_resnet_keys(torchvision.models.resnet18().state_dict(), torch.zeros(2, 512), torch.zeros(2))
+    del state["backbone.layer4.1.conv2.bn.running_var"]
+    state["backbone.extra.weight"] = torch.zeros(1)
+    torch.save(dict(state_dict=state), tmp_path / "m.pth")
+    _, report = load_mmaction2_checkpoint(tmp_path / "m.pth")
+    assert report["missing"] == ["backbone.layer4.1.bn2.running_var"]
+    assert report["unexpected"] == ["backbone.extra.weight"]
+    printed = capsys.readouterr().out
+    assert "1 missing key(s)" in printed and "backbone.extra.weight" in printed
+
+
+def test_load_from_drops_a_classifier_of_another_size(tmp_path, capsys):
+    cfg = dict(backbone="resnet18", num_classes=5, num_segments=3, modality="rgb", pretrained=None)
+    torch.manual_seed(0)
+    source = build_model(dict(cfg, num_classes=8))
+    torch.save(dict(model=source.state_dict(), cfg_name="x"), tmp_path / "tsnbook.pth")
+    torch.manual_seed(1)
+    model = build_model(dict(cfg, load_from=str(tmp_path / "tsnbook.pth")))
+    assert "classifier (8, 512) does not fit this model's (5, 512); it is dropped" in capsys.readouterr().out
+    assert torch.equal(model.backbone.layer3[0].conv1.weight, source.backbone.layer3[0].conv1.weight)
+    assert model.fc.weight.shape == (5, 512)
+    # an MMAction2 file works as well, and a backbone that does not fit is an error, not a silent skip
+    mm = mmaction2_resnet_keys(source.backbone.state_dict(), torch.ones(5, 512), torch.zeros(5))
+    torch.save(dict(state_dict=mm), tmp_path / "mm.pth")
+    init_from_checkpoint(model, tmp_path / "mm.pth")
+    assert torch.equal(model.fc.weight, torch.ones(5, 512))
+    flow = build_model(dict(cfg, modality="flow", clip_len=5))
+    with pytest.raises(ValueError, match=re.escape("backbone.conv1.weight: checkpoint (64, 3, 7, 7) vs model "
+                                                   "(64, 10, 7, 7)")):
+        init_from_checkpoint(flow, tmp_path / "mm.pth")
+
+
+def test_swin_weights_of_the_old_timm_layout_are_converted(tmp_path):
+    pytest.importorskip("timm")
+    torch.manual_seed(0)
+    source = TSN("timm/swin_tiny_patch4_window7_224", num_classes=3).eval()
+    config = "model = dict(backbone=dict(type='timm.swin_tiny_patch4_window7_224', pretrained=True))"
+    new = {k.replace("fc.", "cls_head.fc_cls."): v for k, v in source.state_dict().items()}
+    # timm < 0.9 (MMAction2 0.x) kept each stage's patch merging at the end of that stage, not the next one's start
+    old = {re.sub(r"layers\.(\d+)\.downsample", lambda m: f"layers.{int(m.group(1)) - 1}.downsample", k): v
+           for k, v in new.items()}
+    assert old.keys() != new.keys()
+    x = torch.randint(0, 256, (1, 1, 3, 224, 224), dtype=torch.uint8)
+    for name, state in (("new", new), ("old", old)):
+        torch.save(dict(meta=dict(config=config), state_dict=state), tmp_path / f"{name}.pth")
+        model, report = load_mmaction2_checkpoint(tmp_path / f"{name}.pth")
+        assert report["backbone"] == "timm/swin_tiny_patch4_window7_224"
+        assert report["missing"] == report["unexpected"] == []
+        with torch.no_grad():
+            assert torch.allclose(model(x), source(x), atol=1e-5)

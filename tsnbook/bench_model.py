@@ -1,0 +1,170 @@
+"""``python -m tsnbook bench-model CONFIG``: how fast a config's TSN runs, the data pipeline left out.
+
+The zoo's "inference_time (video/s)" column comes from MMAction2's ``tools/analysis/benchmark.py`` (spec §8):
+random weights, batch 1, the test pipeline's views, 5 warm-up iterations, CUDA synchronised around each timed
+forward (which includes the host-to-device copy). This module measures the same thing on synthetic uint8 input
+of the protocol's view shape ``[batch, views, C, H, W]`` (uint8 is what tsnbook's loaders deliver; the model
+normalises on the device), without two of that script's slips: every timed iteration is counted once (it adds
+the last one twice), and the rate is over the iterations actually run (it divides by 200 - 5 whatever it ran).
+
+On CUDA it also reports the peak memory, and with ``--amp`` / ``--channels-last`` the bf16-autocast and NHWC
+variants next to fp32. On the CPU only fp32 runs (bf16 autocast is slow there), with the same figures.
+``--train`` times a training step (forward, loss, backward, SGD step) on ``[batch, num_segments, C, 224, 224]``
+instead. The last line printed is a JSON object with everything.
+"""
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .presets import PROTOCOLS, num_views
+from .utils import best_device
+
+
+def _amp_dtype(cfg):
+    return torch.float16 if cfg.get("amp") == "fp16" else torch.bfloat16
+
+
+def _variants(device, amp, channels_last):
+    """(name, autocast dtype or None, channels_last) to time: fp32 always; the rest on CUDA only."""
+    variants = [("fp32", False, False)]
+    if device.type == "cuda":
+        if amp:
+            variants.append(("amp", True, False))
+        if channels_last:
+            variants.append(("fp32_channels_last", False, True))
+        if amp and channels_last:
+            variants.append(("amp_channels_last", True, True))
+    return variants
+
+
+def _timed(step, iters, warmup, device):
+    """Seconds of each of ``iters`` calls of ``step()`` after ``warmup`` untimed ones, CUDA-synchronised."""
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(iters):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _prepare(model, device, channels_last):
+    model.channels_last = channels_last
+    return model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def _figures(times, items, device):
+    total = sum(times)
+    figures = dict(per_s=round(items * len(times) / total, 3), ms_per_iter=round(1000 * total / len(times), 3),
+                   ms_per_iter_min=round(1000 * min(times), 3))
+    if device.type == "cuda":
+        figures["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
+    return figures
+
+
+def bench_inference(model, cfg, protocol, batch, iters, warmup, device, amp=False, channels_last=False):
+    """``{variant: figures}`` of inference on the protocol's views; ``per_s`` is videos per second."""
+    crop = PROTOCOLS[protocol]["crop_size"] if protocol in PROTOCOLS else None
+    if crop is None:
+        raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
+    views = num_views(protocol)
+    generator = torch.Generator().manual_seed(0)
+    inputs = torch.randint(0, 256, (batch, views, model.in_channels, crop, crop), dtype=torch.uint8,
+                           generator=generator)
+    if device.type == "cuda":
+        inputs = inputs.pin_memory()
+    model.eval()
+    results = {}
+    for name, use_amp, nhwc in _variants(device, amp, channels_last):
+        _prepare(model, device, nhwc)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+        @torch.no_grad()
+        def step():
+            with torch.autocast(device.type, dtype=_amp_dtype(cfg), enabled=use_amp):
+                model(inputs.to(device, non_blocking=True))  # the copy is timed, as in MMAction2
+
+        results[name] = dict(_figures(_timed(step, iters, warmup, device), batch, device), views=views,
+                             input_shape=list(inputs.shape))
+    return results
+
+
+def bench_train(model, cfg, batch, iters, warmup, device, amp=False, channels_last=False):
+    """``{variant: figures}`` of a training step; ``per_s`` is clips (training samples of num_segments) per s."""
+    generator = torch.Generator().manual_seed(0)
+    shape = (batch, model.num_segments, model.in_channels, 224, 224)
+    inputs = torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator).to(device)
+    if cfg.get("multi_label", False):
+        labels = torch.randint(0, 2, (batch, model.num_classes), generator=generator).float().to(device)
+    else:
+        labels = torch.randint(0, model.num_classes, (batch,), generator=generator).to(device)
+    model.train()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
+    results = {}
+    for name, use_amp, nhwc in _variants(device, amp, channels_last):
+        _prepare(model, device, nhwc)
+        scaler = torch.amp.GradScaler(device.type, enabled=use_amp and _amp_dtype(cfg) == torch.float16)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+
+        def step():
+            with torch.autocast(device.type, dtype=_amp_dtype(cfg), enabled=use_amp):
+                logits = model(inputs).float()
+            loss = (F.binary_cross_entropy_with_logits(logits, labels) if labels.dim() == 2
+                    else F.cross_entropy(logits, labels))
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+
+        figures = _figures(_timed(step, iters, warmup, device), batch, device)
+        results[name] = dict(figures, snippets_per_s=round(figures["per_s"] * model.num_segments, 3),
+                             input_shape=list(shape))
+    return results
+
+
+def run(config, protocol="25x10", batch=1, iters=20, warmup=5, device=None, amp=False, channels_last=False,
+        train=False, overrides=()):
+    """Build ``config``'s model (random weights) and time it; returns the dict printed as JSON."""
+    from .configs import get_config
+    from .models import build_model
+    if batch < 1 or iters < 1 or warmup < 0:
+        raise ValueError(f"--batch and --iters must be >= 1 and --warmup >= 0 (got {batch}, {iters}, {warmup})")
+    cfg = get_config(config, overrides)
+    device = torch.device(device or best_device())
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # the warm-up iterations pay for the autotuning
+    torch.manual_seed(0)
+    model = build_model(dict(cfg, pretrained=None, load_from=None))
+    if train:
+        results = bench_train(model, cfg, batch, iters, warmup, device, amp, channels_last)
+    else:
+        results = bench_inference(model, cfg, protocol, batch, iters, warmup, device, amp, channels_last)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    return dict(config=config, mode="train" if train else "inference", protocol=None if train else protocol,
+                unit="clips/s" if train else "videos/s", batch=batch, iters=iters, warmup=warmup,
+                device=str(device), device_name=name, backbone=cfg["backbone"], torch=torch.__version__,
+                threads=torch.get_num_threads(), results=results)
+
+
+def run_from_args(args):
+    """The ``bench-model`` subcommand: human-readable lines, then the JSON object as the last line."""
+    report = run(args.config, args.protocol, args.batch, args.iters, args.warmup, args.device, args.amp,
+                 args.channels_last, args.train, args.cfg_options)
+    if report["device"] == "cpu" and (args.amp or args.channels_last):
+        print("note: --amp / --channels-last are CUDA-only; the CPU runs fp32 alone")
+    what = "training step" if args.train else f"inference, {args.protocol}"
+    print(f"{args.config} ({report['backbone']}), {what}, batch {args.batch}, {report['device_name']}")
+    for variant, figures in report["results"].items():
+        memory = f", peak {figures['peak_memory_mb']:.0f} MiB" if "peak_memory_mb" in figures else ""
+        print(f"  {variant:<20} {figures['per_s']:9.2f} {report['unit']}  ({figures['ms_per_iter']:.1f} ms/iter"
+              f"{memory})")
+    print(json.dumps(report))
+    return 0
