@@ -234,3 +234,24 @@ def test_score_files_round_trip_and_pickles_stay_arrays_only(tmp_path):
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps([Evil()]))
     with pytest.raises(ValueError, match="refusing to load posix.system|refusing to load os.system"):
         read_scores(tmp_path / "evil.pkl")
+
+
+def test_gpu_augment_trains_like_the_cpu_pipeline(tmp_path, small_synth):
+    """gpu_augment=True (here on the CPU device) draws the same boxes and flips as the CPU pipeline and only
+    resamples pixels differently (< 1 grey level), so the first iterations' losses agree closely."""
+    losses = {}
+    for on in (False, True):
+        cfg = small_config("rgb", small_synth, epochs=1, gpu_augment=on)
+        train(cfg, tmp_path / str(on), resume=False, device="cpu", progress=False, validate=False)
+        losses[on] = [r["loss"] for r in read_log(tmp_path / str(on) / "log.jsonl") if r["mode"] == "train"]
+    assert len(losses[True]) == len(losses[False]) >= 2
+    np.testing.assert_allclose(losses[True], losses[False], rtol=2e-2)
+    assert losses[True] != losses[False]  # the pixels did go through the other (float) resampling path
+
+
+def test_gpu_augment_refuses_a_pipeline_it_cannot_split(tmp_path, small_synth):
+    cfg = small_config("rgb", small_synth, epochs=1, gpu_augment=True,
+                       train_pipeline=[dict(type="Resize", scale=(-1, 48)), dict(type="CenterCrop", crop_size=40),
+                                       dict(type="FormatShape", input_format="NCHW")])
+    with pytest.raises(ValueError, match="MultiScaleCrop or RandomResizedCrop"):
+        train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)

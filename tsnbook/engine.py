@@ -34,9 +34,11 @@ from tqdm.auto import tqdm
 from .data import build_dataset, collate_skipping_errors
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
                           world_from_environment)
+from .gpu_augment import collate_padded, split_train_pipeline
 from .metrics import mean_average_precision, mean_class_accuracy, mmit_mean_average_precision, top_k_accuracy
 from .models import build_model  # lives in models; tsnbook.engine.build_model still works
 from .models import average_clips as average_clips_fn
+from .transforms import Compose
 from .utils import best_device, seed_everything
 
 #: Keys every config may set although few do, with the defaults used when a config leaves them out (the
@@ -46,7 +48,7 @@ OPTIONAL_KEYS = dict(
     lr_schedule="step", min_lr=0.0, warmup_epochs=0, warmup_ratio=0.1, lr_base_batch=None, auto_scale_lr=True,
     fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
-    frozen_stages=-1, load_from=None, densenet_relu=False, gpus=None, zoo=None,
+    frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
 )
 METRICS = ("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision")
 
@@ -197,7 +199,7 @@ def read_log(path):
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
-def _loader(dataset, batch_size, shuffle, workers, seed, epoch, world=None):
+def _loader(dataset, batch_size, shuffle, workers, seed, epoch, world=None, collate_fn=collate_skipping_errors):
     """One epoch's DataLoader. A world of one shuffles with a generator seeded from (seed, epoch); under DDP a
     DistributedSampler (seeded, ``set_epoch``) gives each rank its own share of the same permutation."""
     sampler, generator = None, torch.Generator().manual_seed(seed * 1000 + epoch)
@@ -207,7 +209,7 @@ def _loader(dataset, batch_size, shuffle, workers, seed, epoch, world=None):
     items = len(sampler) if sampler is not None else len(dataset)
     return torch.utils.data.DataLoader(
         dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-        num_workers=workers, generator=generator, collate_fn=collate_skipping_errors,
+        num_workers=workers, generator=generator, collate_fn=collate_fn,
         drop_last=shuffle and items > batch_size, multiprocessing_context="spawn" if workers else None,
         persistent_workers=False)
 
@@ -221,12 +223,14 @@ def _autocast(device, cfg):
     return torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda" and amp is not None)
 
 
-def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=True, scaler=None, world_size=1):
+def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=True, scaler=None, world_size=1,
+                    gpu_augment=None):
     """One pass over ``loader``; returns ``(mean loss, top-1 on the training batches, skipped videos)``.
 
     The learning rate is set before every iteration from `lr_at` (warmup moves within an epoch). Multi-label
     configs train with binary cross-entropy on the multi-hot labels, times ``loss_weight``. ``scaler``: a
-    GradScaler for fp16 (None otherwise). ``log`` may be None (DDP ranks other than 0).
+    GradScaler for fp16 (None otherwise). ``log`` may be None (DDP ranks other than 0). ``gpu_augment``: a
+    `tsnbook.gpu_augment.GPUCropFlip` that crops, resizes and flips the batch on ``device`` (see `_gpu_augment`).
     """
     model.train()
     total_loss, correct, seen, skipped = 0.0, 0, 0, []
@@ -238,6 +242,8 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
             continue
         set_lr(optimizer, lr_at(cfg, epoch, step / len(loader), world_size))
         imgs, labels = batch["imgs"].to(device, non_blocking=True), batch["label"].to(device)
+        if gpu_augment is not None:  # the loader shipped uncropped uint8 frames and the drawn boxes and flips
+            imgs = gpu_augment(imgs, batch["crop_box"], batch["flip"], clip_len=cfg.get("clip_len"))
         with _autocast(device, cfg):
             logits = model(imgs)
         logits = logits.float()
@@ -388,6 +394,29 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
             destroy_process_group()
 
 
+def _gpu_augment(cfg, train_set, device):
+    """Move the training crop, resize and flip to the GPU (``gpu_augment``: "auto" = on CUDA, True, False).
+
+    The loader then stops after decoding and the first Resize, and draws the crop box and flip with the same
+    transforms and random stream as the CPU pipeline (`tsnbook.gpu_augment`); the GPU does the pixel work on
+    the whole batch. Returns the GPU step (None: everything stays on the CPU) and the collate function.
+    """
+    wanted = _opt(cfg, "gpu_augment")
+    if wanted not in ("auto", True, False):
+        raise ValueError(f"gpu_augment must be 'auto', True or False, got {wanted!r}")
+    if wanted is False or (wanted == "auto" and device.type != "cuda"):
+        return None, collate_skipping_errors
+    try:
+        cpu_steps, gpu = split_train_pipeline(cfg["train_pipeline"])
+    except ValueError as err:
+        if wanted is True:
+            raise
+        print(f"note: training augmentation stays on the CPU ({err})")
+        return None, collate_skipping_errors
+    train_set.pipeline = Compose(cpu_steps)
+    return gpu, collate_padded
+
+
 def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
     seed = cfg.get("seed", 0)
     seed_everything(seed)
@@ -424,6 +453,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
             print(f"linear lr scaling: lr {cfg['lr']} x {world.size} process(es) x {cfg['batch_size']} videos / "
                   f"lr_base_batch {cfg['lr_base_batch']} = {lr:g}")
     train_set = build_dataset(cfg, "train", data_root)
+    gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
     val_set = build_dataset(cfg, "val", data_root) if validate and cfg.get("ann_file_val") else None
     module = model
     if world.size > 1:
@@ -434,10 +464,11 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
         # dropout's stream depends on the epoch (and rank) alone: exact resume; a world of one keeps seed*1000+epoch
         torch.manual_seed((seed * 1000 + epoch) * world.size + world.rank)
         train_set.set_epoch(epoch)
-        loader = _loader(train_set, cfg["batch_size"], True, cfg.get("num_workers", 0), seed, epoch, world)
+        loader = _loader(train_set, cfg["batch_size"], True, cfg.get("num_workers", 0), seed, epoch, world,
+                         collate_fn)
         start = time.time()
         loss, top1, skipped = train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress, scaler,
-                                              world.size)
+                                              world.size, gpu_augment)
         if world.size > 1:  # every rank's loss and skipped videos, for an epoch summary of the whole world
             parts = gather_objects((loss, top1, skipped))
             loss, top1 = float(np.mean([p[0] for p in parts])), float(np.mean([p[1] for p in parts]))
