@@ -221,3 +221,25 @@ def test_swin_weights_of_the_old_timm_layout_are_converted(tmp_path):
         assert report["missing"] == report["unexpected"] == []
         with torch.no_grad():
             assert torch.allclose(model(x), source(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_export_writes_mmaction2_names_and_loads_back_identically(tmp_path, name):
+    from tsnbook.checkpoints import export_mmaction2_checkpoint
+    torch.manual_seed(0)
+    model = TSN(name, num_classes=7, num_segments=3)
+    export_mmaction2_checkpoint(model, tmp_path / "m.pth")
+    written = torch.load(tmp_path / "m.pth", weights_only=True)["state_dict"]
+    tv_state = {k[len("backbone."):]: v for k, v in model.state_dict().items() if k.startswith("backbone.")}
+    expected = mmaction2_resnet_keys(tv_state, model.fc.weight, model.fc.bias)  # spec §6.3, written independently
+    assert written.keys() == expected.keys()
+    assert all(torch.equal(written[k], expected[k]) for k in expected)
+    loaded, report = load_mmaction2_checkpoint(tmp_path / "m.pth")
+    assert report["missing"] == report["unexpected"] == []
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in model.state_dict().items())
+
+
+def test_export_refuses_backbones_without_mmaction2_names(tmp_path):
+    from tsnbook.checkpoints import export_mmaction2_checkpoint
+    with pytest.raises(ValueError, match="ResNet backbones"):
+        export_mmaction2_checkpoint(TSN("mobilenet_v3_small", 5, 3), tmp_path / "m.pth")

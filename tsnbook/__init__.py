@@ -20,6 +20,7 @@ _EXPORTS = {
     "TSNDataset": "data", "VideoRecord": "data", "load_annotations": "data", "build_dataset": "data",
     "TSN": "models",
     "load_mmaction2_checkpoint": "checkpoints", "read_checkpoint": "checkpoints",
+    "export_mmaction2_checkpoint": "checkpoints",
     "predict_video": "predict",
     "top_k_accuracy": "metrics", "mean_class_accuracy": "metrics", "fuse_scores": "metrics",
     "build_model": "engine", "train": "engine", "test": "engine", "evaluate": "engine",

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torchvision
 
 from .models import TSN
 
@@ -133,6 +134,44 @@ def mmaction2_to_tsnbook(state_dict):
         else:
             renamed[new] = value
     return renamed, dropped
+
+
+_TORCHVISION_RESNET = re.compile(r"^backbone\.(?P<block>layer\d+\.\d+\.)?(?P<name>conv\d|bn\d|downsample\.[01])\."
+                                 r"(?P<tensor>\w+)$")
+
+
+def tsnbook_to_mmaction2(state_dict):
+    """The inverse renaming: a tsnbook TSN state dict with MMAction2's key names (ResNet backbones per spec §6.3;
+    other backbones keep their names under ``backbone.``; ``fc`` becomes ``cls_head.fc_cls``)."""
+    renamed = {}
+    for key, value in state_dict.items():
+        match = _TORCHVISION_RESNET.match(key)
+        if key.startswith("fc."):
+            key = "cls_head.fc_cls." + key[len("fc."):]
+        elif match:
+            block, name, tensor = match.group("block") or "", match.group("name"), match.group("tensor")
+            if name.startswith("downsample."):
+                key = f"backbone.{block}downsample.{'conv' if name.endswith('0') else 'bn'}.{tensor}"
+            elif name.startswith("conv"):
+                key = f"backbone.{block}{name}.conv.{tensor}"
+            else:
+                key = f"backbone.{block}{name.replace('bn', 'conv')}.bn.{tensor}"
+        renamed[key] = value
+    return renamed
+
+
+def export_mmaction2_checkpoint(model, path, meta=None):
+    """Save a tsnbook TSN as an MMAction2-style checkpoint ``{'meta': ..., 'state_dict': ...}``.
+
+    Useful to hand a model to MMAction2 tools, and to make an MMAction2-format file offline (notebook 03, tests).
+    Only ResNet-style backbones get MMAction2's ConvModule names; the file holds tensors only.
+    """
+    if not isinstance(model.backbone, torchvision.models.ResNet):
+        raise ValueError(f"export_mmaction2_checkpoint: MMAction2 key names are defined for ResNet backbones, "
+                         f"not {type(model.backbone).__name__}")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"meta": dict(meta or {}, exported_by="tsnbook"), "state_dict": tsnbook_to_mmaction2(state)}, path)
+    return Path(path)
 
 
 # ------------------------------------------------------------------------------------------------ architecture
