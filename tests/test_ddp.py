@@ -88,3 +88,13 @@ def test_an_unreachable_peer_ends_with_a_clear_message(tmp_path):
         assert f"MASTER_ADDR:MASTER_PORT = {address}:{port}" in stderr, stderr
         assert "within the 3 s timeout" in stderr and "all 2 processes were started" in stderr
         assert "Traceback" not in stderr and "frame #" not in stderr, stderr
+
+
+def test_sync_bn_on_cpu_says_it_needs_cuda():
+    import pytest
+
+    from tsnbook.distributed import convert_sync_batchnorm
+    with pytest.raises(RuntimeError, match="sync_bn=True needs CUDA"):
+        convert_sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(3)), "cpu")
+    converted = convert_sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(3)), "cuda")
+    assert isinstance(converted[0], torch.nn.SyncBatchNorm)

@@ -376,13 +376,15 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     Launched by torchrun (``WORLD_SIZE > 1`` in the environment) every process runs this function: it joins the
     process group (`tsnbook.distributed`), trains its share of each batch under DistributedDataParallel and
     validates its share of the videos; rank 0 alone writes files and prints. ``batch_size`` is per process.
+    Known limit: a rank whose whole batch failed to decode skips that step while the others wait for its
+    gradients, until ``dist_timeout``; fix or drop undecodable videos before a multi-process run.
     """
     world = world_from_environment()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    if device is None and world.size > 1 and torch.cuda.is_available():
-        device = f"cuda:{world.local_rank}"
     device = torch.device(device or best_device())
+    if device.type == "cuda" and device.index is None and world.size > 1:
+        device = torch.device("cuda", world.local_rank)  # one GPU per process, the one torchrun assigned
     if device.type == "cuda":
         torch.cuda.set_device(device)
     _configure_backends(device, deterministic)
