@@ -1,4 +1,5 @@
-"""Figures for the demo and the notebooks: frame grids, flow images, training curves, confusion matrices.
+"""Figures for the demo and the notebooks: frame grids, flow images and the colour wheel, training curves,
+confusion matrices, the two-stream fusion sweep.
 
 Every function returns a matplotlib Figure (PNG-friendly, fixed size) and never calls ``plt.show()`` itself,
 so a notebook cell decides when to show and the demo can save to a file.
@@ -23,6 +24,43 @@ def flow_image(quantized_flow, bound=20.0):
     """uint8 x/y flow ``[H, W, 2]`` (JPEG-quantised) -> RGB uint8 ``[H, W, 3]`` in the Middlebury colour wheel."""
     flow = torch.from_numpy(dequantize_flow(quantized_flow, bound)).permute(2, 0, 1)
     return flow_to_image(flow).permute(1, 2, 0).numpy()
+
+
+def flow_wheel(size=101):
+    """The colour wheel that `flow_image` uses, as an RGB uint8 ``[size, size, 3]`` image (the key to flow images).
+
+    Pixel (x, y) shows the colour of a displacement pointing from the centre to it: hue is the direction,
+    saturation the speed relative to the largest one (the rim). Image coordinates, so "up" is negative y.
+    Outside the disc the flow is zero, which the Middlebury wheel draws white. Like `flow_image`, colours are
+    relative: torchvision's `flow_to_image` divides by the largest speed in the image.
+    """
+    if size < 3:
+        raise ValueError(f"size must be at least 3 pixels, got {size}")
+    axis = np.linspace(-1.0, 1.0, size, dtype=np.float32)
+    x, y = np.meshgrid(axis, axis)
+    inside = x ** 2 + y ** 2 <= 1.0
+    flow = torch.from_numpy(np.stack([x * inside, y * inside]))
+    return flow_to_image(flow).permute(1, 2, 0).numpy()
+
+
+def plot_fusion_sweep(ax, flow_weights, curves, reference=0.5):
+    """Fused accuracy against the flow stream's weight ``w`` (RGB gets ``1 - w``), one line per curve.
+
+    ``curves``: {label: accuracies in %, one per weight}. ``reference`` marks the zoo's "[1:1]" (w = 0.5: the
+    same ranking as coefficients 1 and 1). w = 0 is the RGB stream alone, w = 1 the flow stream alone.
+    """
+    flow_weights = np.asarray(flow_weights, dtype=float)
+    for label, accuracies in curves.items():
+        if len(accuracies) != len(flow_weights):
+            raise ValueError(f"curve {label!r} has {len(accuracies)} values for {len(flow_weights)} weights")
+        ax.plot(flow_weights, accuracies, "o-", ms=3, label=label)
+    if reference is not None:
+        ax.axvline(reference, color="grey", ls="--", lw=1)
+        ax.annotate("[1:1]", (reference, 0.02), xycoords=("data", "axes fraction"), ha="left", fontsize=8)
+    ax.set_xlabel("flow weight w (RGB weight 1 - w)")
+    ax.set_ylabel("top-1 (%)")
+    ax.legend(fontsize=8)
+    return ax
 
 
 def frame_grid(rows, row_titles=None, col_titles=None, size=1.6):
