@@ -15,7 +15,7 @@
 
 As MMAction2's tools/train.py, ``train`` validates during training only with ``--validate`` (then best.pth is
 kept); ``--no-validate`` is accepted and means the default. ``--cfg-options`` also takes the optional keys every
-config may set (`tsnbook.engine.OPTIONAL_KEYS`, e.g. ``lr_base_batch=256``) although the config omits them.
+config may set (`tsnbook.configs.OPTIONAL_KEYS`, e.g. ``lr_base_batch=256``) although the config omits them.
 """
 import argparse
 import os
@@ -51,16 +51,9 @@ def _configs(args):
 
 
 def _load_config(name, options):
-    """`get_config` with ``--cfg-options``; the optional keys every config may set (`engine.OPTIONAL_KEYS`,
-    e.g. ``lr_base_batch``, ``eval_metrics``) are accepted even when the config does not spell them out."""
-    from .configs import _split, get_config
-    from .engine import OPTIONAL_KEYS
-    pairs = dict(_split(option) for option in options)
-    base = get_config(name)
-    extra = {key: value for key, value in pairs.items() if key not in base and key in OPTIONAL_KEYS}
-    cfg = get_config(name, {key: value for key, value in pairs.items() if key not in extra})
-    cfg.update(extra)
-    return cfg
+    """`get_config` with ``--cfg-options`` (which may also set the optional keys of `configs.OPTIONAL_KEYS`)."""
+    from .configs import get_config
+    return get_config(name, options)
 
 
 def _train(args):

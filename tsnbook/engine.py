@@ -31,6 +31,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .configs import OPTIONAL_KEYS
 from .data import build_dataset, collate_skipping_errors
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
                           world_from_environment)
@@ -41,15 +42,6 @@ from .models import average_clips as average_clips_fn
 from .transforms import Compose
 from .utils import best_device, seed_everything
 
-#: Keys every config may set although few do, with the defaults used when a config leaves them out (the
-#: config docs list them all). The CLI accepts them in --cfg-options for any config.
-OPTIONAL_KEYS = dict(
-    sampler="segments", dense_sample_range=64, dense_test_positions=10, twice_sample=False,
-    lr_schedule="step", min_lr=0.0, warmup_epochs=0, warmup_ratio=0.1, lr_base_batch=None, auto_scale_lr=True,
-    fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
-    eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
-    frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
-)
 METRICS = ("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision")
 
 

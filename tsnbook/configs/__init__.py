@@ -28,7 +28,8 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
 * documentation only: ``zoo``, the model-zoo row's published facts (accuracy or mAP, resolution, GPUs,
   pre-training, checkpoint URL, test protocol, notes); the engine never reads it.
 
-Keys a config leaves out take the defaults in brackets (`tsnbook.engine.OPTIONAL_KEYS`).
+Keys a config leaves out take the defaults in brackets (`OPTIONAL_KEYS`; `get_config` accepts them as
+overrides for any config).
 
 Every module in this package contributes its module-level dicts; `get_config` finds them by name. The zoo
 modules (``ucf101``, ``kinetics400``, ``hvu``, ...) hold one config per row of MMAction2's TSN model-zoo tables,
@@ -40,6 +41,17 @@ import copy
 import difflib
 import importlib
 import pkgutil
+
+
+#: Keys every config may set although few do, with the defaults used when a config leaves them out (the
+#: list above describes them). `get_config` accepts them as overrides for any config.
+OPTIONAL_KEYS = dict(
+    sampler="segments", dense_sample_range=64, dense_test_positions=10, twice_sample=False,
+    lr_schedule="step", min_lr=0.0, warmup_epochs=0, warmup_ratio=0.1, lr_base_batch=None, auto_scale_lr=True,
+    fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
+    eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
+    frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
+)
 
 
 def all_configs():
@@ -82,7 +94,7 @@ def get_config(name, overrides=()):
     cfg["name"] = name
     items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
     for key, value in items:
-        if key not in cfg:
+        if key not in cfg and key not in OPTIONAL_KEYS:
             raise KeyError(f"config {name} has no key {key!r}.{_nearest(key, list(cfg))}")
         cfg[key] = value
     return cfg
