@@ -212,7 +212,19 @@ class Resize(Transform):
 
 
 # --------------------------------------------------------------------------------------------------- train crops
-class MultiScaleCrop(Transform):
+
+class _RandomCrop(Transform):
+    """A crop whose box is drawn once per video by ``crop_box(img_w, img_h, rng)`` (MultiScaleCrop,
+    RandomResizedCrop); `tsnbook.gpu_augment` calls ``crop_box`` alone and crops on the GPU."""
+
+    def __call__(self, results, rng=None):
+        _check_rng(rng)
+        imgs = _frames(results)
+        img_h, img_w = imgs.shape[1:3]
+        return _crop(results, imgs, self.crop_box(img_w, img_h, rng))
+
+
+class MultiScaleCrop(_RandomCrop):
     """TSN's corner/centre crop with a random size from a few scales of the short side (spec §4.3).
 
     sizes = int(min(h, w) * s) for s in ``scales``; the candidates are [w=sizes[j], h=sizes[i]] for |i - j| <=
@@ -268,14 +280,9 @@ class MultiScaleCrop(Transform):
             x, y = _choice(self.fixed_offsets(img_w, img_h, crop_w, crop_h), rng)
         return x, y, x + crop_w, y + crop_h
 
-    def __call__(self, results, rng=None):
-        _check_rng(rng)
-        imgs = _frames(results)
-        img_h, img_w = imgs.shape[1:3]
-        return _crop(results, imgs, self.crop_box(img_w, img_h, rng))
 
 
-class RandomResizedCrop(Transform):
+class RandomResizedCrop(_RandomCrop):
     """Inception-style crop with a random area and aspect ratio (spec §4.2), MMAction2's variant.
 
     Ten candidates are drawn at once: aspect = exp(uniform(ln r0, ln r1, 10)) and then area = uniform(a0, a1, 10) *
@@ -312,11 +319,6 @@ class RandomResizedCrop(Transform):
         x, y = (img_w - side) // 2, (img_h - side) // 2
         return x, y, x + side, y + side
 
-    def __call__(self, results, rng=None):
-        _check_rng(rng)
-        imgs = _frames(results)
-        img_h, img_w = imgs.shape[1:3]
-        return _crop(results, imgs, self.crop_box(img_w, img_h, rng))
 
 
 class Flip(Transform):
