@@ -68,3 +68,13 @@ def test_fuse_reads_json_and_mmaction2_pickles(tmp_path, capsys):
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps([Evil()]))
     message = _fails(["fuse", str(tmp_path / "evil.pkl"), "--datalist", str(tmp_path / "list.txt")])
     assert "refusing to load builtins.print" in message and "list of numpy arrays" in message
+
+
+def test_generated_data_is_made_by_one_process_only(tmp_path, monkeypatch):
+    """A _tiny twin on a fresh clone prepares SynthActions itself, but never from several torchrun processes."""
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    root = tmp_path / "synthactions"
+    message = _fails(["train", f"{RGB}", "--cfg-options", f"data_root='{root}'"])
+    assert "no generated data yet" in message and "python -m tsnbook data synthactions" in message
+    cli._prepare_generated_data(dict(data_root=str(tmp_path / "kinetics400")), progress=False)  # real data: untouched
+    assert not (tmp_path / "kinetics400").exists()

@@ -37,9 +37,10 @@ def _demo(args):
 
 
 def _data(args):
-    from .demo import prepare_synthactions
-    manifest = prepare_synthactions(args.root, workers=args.workers, progress=not args.no_progress)
-    print(f"SynthActions ready in {args.root}: {len(manifest['files'])} videos, optical flow extracted")
+    from .demo import prepare_zoo_replicas
+    manifest = prepare_zoo_replicas(args.root, workers=args.workers, progress=not args.no_progress)
+    print(f"SynthActions ready in {args.root}: {len(manifest['files'])} videos, optical flow extracted, frame "
+          f"folders and lists for the zoo configs' _tiny twins written")
     return 0
 
 
@@ -56,12 +57,26 @@ def _load_config(name, options):
     return get_config(name, options)
 
 
+def _prepare_generated_data(cfg, progress):
+    """SynthActions configs and the zoo's ``_tiny`` twins read generated data: make it on first use."""
+    root = Path(cfg["data_root"])
+    if root.name != "synthactions" or (root / "zoo_replicas.json").exists():
+        return
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1:  # several processes must not write the same files
+        raise FileNotFoundError(f"{root} has no generated data yet: run `python -m tsnbook data synthactions "
+                                f"--root {root}` once, then torchrun")
+    from .demo import prepare_zoo_replicas
+    print(f"preparing SynthActions and the zoo twins' replicas in {root} (first use only) ...")
+    prepare_zoo_replicas(root, progress=progress)
+
+
 def _train(args):
     from .engine import train
     if args.validate and args.no_validate:
         raise ValueError("--validate and --no-validate contradict each other; give one")
     cfg = _load_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
     work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
+    _prepare_generated_data(cfg, not args.no_progress)
     resume = True if args.resume == "auto" else args.resume or False
     summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
                     validate=args.validate, deterministic=args.deterministic)
@@ -82,6 +97,7 @@ def _test(args):
         cfg["average_clips"] = None if args.average_clips == "none" else args.average_clips
     if args.out and Path(args.out).suffix not in SCORE_FORMATS:
         raise ValueError(f"--out {args.out}: the file name must end with {', '.join(SCORE_FORMATS)}")
+    _prepare_generated_data(cfg, not args.no_progress)
     scores, labels, report, skipped = test(cfg, args.checkpoint, device=args.device, progress=not args.no_progress)
     for key, value in report.items():
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
