@@ -74,3 +74,23 @@ def test_multi_label_items_are_multi_hot(small_synth):
     assert dataset[0]["label"].tolist() == [0, 1, 0, 1, 0]
     with pytest.raises(ValueError, match="need num_classes"):
         TSNDataset(records, cfg["val_pipeline"], multi_label=True)
+
+
+def test_json_lists_as_mmaction2_0x_hvu(tmp_path, capsys):
+    import json
+    videos = [{"filename": "a.mp4", "label": [3, 7]}, {"filename": "b.mp4", "label": [1]},
+              {"filename": "c.mp4", "label": {"action": [2], "scene": [0]}}]  # no tag of this category (quirk)
+    (tmp_path / "hvu_action_train.json").write_text(json.dumps(videos))
+    records = load_annotations(tmp_path / "hvu_action_train.json", "videos", "video", multi_label=True)
+    assert [(r.path, r.label) for r in records] == [("videos/a.mp4", [3, 7]), ("videos/b.mp4", [1])]
+    assert "skipped 1 item(s)" in capsys.readouterr().out
+    frames = [{"frame_dir": "a", "total_frames": 30, "label": 4}]
+    (tmp_path / "frames.json").write_text(json.dumps(frames))
+    record, = load_annotations(tmp_path / "frames.json", "rawframes", "rawframes")
+    assert (record.path, record.num_frames, record.label) == ("rawframes/a", 30, 4)
+    (tmp_path / "bad.json").write_text(json.dumps([{"filename": "a.mp4", "label": [-1]}]))
+    with pytest.raises(ValueError, match=r"bad.json\[0\]: label must be"):
+        load_annotations(tmp_path / "bad.json", "", "video", multi_label=True)
+    (tmp_path / "broken.json").write_text("[{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_annotations(tmp_path / "broken.json")

@@ -11,6 +11,7 @@ on the seed, the epoch and its index, never on the number of workers or on wheth
 A video that cannot be decoded does not kill an epoch: the item comes back as an error record, the collate
 function drops it, and the engine counts and lists it in the log.
 """
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def load_annotations(list_file, data_prefix="", source="video", multi_label=Fals
     Formats: videos ``path label [label ...]``; frames ``dir total_frames label [label ...]``; with
     ``with_offset``: ``dir offset total_frames label ...``. Labels are 0-based; several labels only with
     ``multi_label``. Paths are joined to ``data_prefix``. Any malformed line raises a ValueError naming
-    ``file:line`` and the expected format.
+    ``file:line`` and the expected format. A ``.json`` list file is read as MMAction2 0.x's JSON lists (HVU),
+    see `_load_json_annotations`.
     """
     list_file = Path(list_file)
     if not list_file.is_file():
@@ -52,6 +54,8 @@ def load_annotations(list_file, data_prefix="", source="video", multi_label=Fals
                                 f"data_root, or build the lists first)")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {list(SOURCES)}, got {source!r}")
+    if list_file.suffix == ".json":
+        return _load_json_annotations(list_file, data_prefix, source, multi_label)
     expected = ("path label" if source == "video" else
                 "dir offset total_frames label" if with_offset else "dir total_frames label")
     records = []
@@ -77,6 +81,46 @@ def load_annotations(list_file, data_prefix="", source="video", multi_label=Fals
         records.append(record)
     if not records:
         raise ValueError(f"list file {list_file} has no entries")
+    return records
+
+
+def _load_json_annotations(list_file, data_prefix, source, multi_label):
+    """MMAction2 0.x JSON lists: ``[{"filename": "x.mp4", "label": [3, 7]}, ...]`` for videos, or
+    ``[{"frame_dir": "x", "total_frames": 300, "label": ...}]`` for frame folders (HVU's per-category lists).
+
+    Quirk kept visible: MMAction2's ``generate_sub_file_list.py`` leaves the whole ``{category: [...]}`` dict as
+    the label of a video that has no tag of the category; such items are skipped, counted and reported here,
+    as they carry no label for this category (MMAction2 would crash on them).
+    """
+    try:
+        items = json.loads(list_file.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{list_file}: not valid JSON ({err})") from None
+    key = "filename" if source == "video" else "frame_dir"
+    records, without_label = [], 0
+    for number, item in enumerate(items if isinstance(items, list) else [None]):
+        where = f"{list_file}[{number}]"
+        if not isinstance(item, dict) or key not in item or "label" not in item or (
+                source != "video" and "total_frames" not in item):
+            raise ValueError(f"{where}: expected a list of objects with {key!r}"
+                             f"{', total_frames' if source != 'video' else ''} and 'label', got {item!r:.120}")
+        label = item["label"]
+        if isinstance(label, dict):
+            without_label += 1
+            continue
+        labels = label if isinstance(label, list) else [label]
+        if not labels or not all(isinstance(v, int) and v >= 0 for v in labels) or (len(labels) > 1 and
+                                                                                   not multi_label):
+            raise ValueError(f"{where}: label must be a 0-based integer{' or a list of them' * multi_label}, "
+                             f"got {label!r}")
+        record = VideoRecord(str(Path(data_prefix) / item[key]), labels if multi_label else labels[0], where=where)
+        if source != "video":
+            record.num_frames, record.offset = int(item["total_frames"]), int(item.get("offset", 0))
+        records.append(record)
+    if without_label:
+        print(f"note: {list_file}: skipped {without_label} item(s) whose label is a dict (no tag of this category)")
+    if not records:
+        raise ValueError(f"list file {list_file} has no usable entries")
     return records
 
 

@@ -1,9 +1,9 @@
 """HVU rows: one multi-label ResNet-18 TSN per tag category (action, scene, object, event, concept, attribute).
 
 Real layout (spec datasets.md §11): ``data/hvu/videos_{train,val}/<ytid>_<start>_<end>.mp4`` and per-category
-JSON lists ``hvu_<category>_{train,val}.json`` (``[{"filename": ..., "label": [indices]}]``). tsnbook's loader
-reads MMAction2's *text* lists (``path l1 l2 ...``): convert the JSON lists first (the ``ann_file_*`` keys keep
-MMAction2's names). Loss: BCE-with-logits x 333; metric: mean average precision.
+JSON lists ``hvu_<category>_{train,val}.json`` (``[{"filename": ..., "label": [indices]}]``), which
+`tsnbook.data.load_annotations` reads as MMAction2 0.x does (items without a tag of the category are skipped and
+counted). Loss: BCE-with-logits x 333; metric: mean average precision.
 
 The README's last HVU row ("all tags", mAP 52.6, HATNet 40.0 / HATNet-multi 41.3) has no config; it is in the
 ``zoo`` dict of the action row. HATNet numbers come from the HVU paper.
