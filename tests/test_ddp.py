@@ -27,8 +27,8 @@ def _env():
 def _options(data_root, **overrides):
     # 16 training videos = 2 processes x 8; BN on running statistics and no dropout make a step independent of
     # how the batch is split, so 2 x 8 must give what 1 x 16 gives. lr_base_batch=8 doubles the lr (total 16).
-    options = dict(data_root=str(data_root), batch_size=8, dropout=0.0, norm_eval=True, lr_steps=[1],
-                   val_clips=1, eval_interval=1, lr_base_batch=8, **overrides)
+    options = dict(dict(data_root=str(data_root), batch_size=8, dropout=0.0, norm_eval=True, lr_steps=[1],
+                        val_clips=1, eval_interval=1, lr_base_batch=8), **overrides)
     return [f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}" for key, value in options.items()]
 
 
@@ -98,3 +98,20 @@ def test_sync_bn_on_cpu_says_it_needs_cuda():
         convert_sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(3)), "cpu")
     converted = convert_sync_batchnorm(torch.nn.Sequential(torch.nn.BatchNorm2d(3)), "cuda")
     assert isinstance(converted[0], torch.nn.SyncBatchNorm)
+
+
+def test_a_batch_that_fails_on_one_rank_is_skipped_by_both(tmp_path, small_synth):
+    """One corrupt video, batch 1 per rank: the step where a rank has nothing to train on is skipped by every
+    rank together (before, the other rank waited for its gradients until dist_timeout)."""
+    lines = (Path(small_synth) / "synthactions_train_split_1_videos.txt").read_text().split("\n")[:3]
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00not a video" * 200)
+    listing = [f"{Path(small_synth) / 'videos' / line.split()[0]} {line.split()[1]}" for line in lines]
+    (tmp_path / "list.txt").write_text("\n".join(listing + [f"{broken} 0"]) + "\n")
+    options = _options(small_synth, epochs=1, batch_size=1, ann_file_train=str(tmp_path / "list.txt"),
+                       dist_timeout=60)
+    _torchrun(tmp_path / "run", options)
+    log = read_log(tmp_path / "run" / "log.jsonl")
+    epoch = [r for r in log if r["mode"] == "epoch"][0]
+    assert epoch["skipped"] == 1 and "broken.mp4" in epoch["skipped_videos"][0]
+    assert sum(r["mode"] == "train" for r in log) == 1  # 2 steps per rank, the broken one skipped by both

@@ -215,6 +215,19 @@ def _autocast(device, cfg):
     return torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda" and amp is not None)
 
 
+def _every_rank_has_a_batch(have_batch, world_size, device):
+    """True when this process - and under DDP every process - has at least one decodable video in its batch.
+
+    DDP's backward waits for the gradients of every rank, so one rank skipping a step alone would leave the
+    others blocked until ``dist_timeout``; a tiny all-reduce lets all of them skip it together instead.
+    """
+    if world_size == 1:
+        return have_batch
+    flag = torch.tensor([int(have_batch)], device=device)
+    dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag.item())
+
+
 def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=True, scaler=None, world_size=1,
                     gpu_augment=None):
     """One pass over ``loader``; returns ``(mean loss, top-1 on the training batches, skipped videos)``.
@@ -230,8 +243,8 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
     bar = tqdm(loader, desc=f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}", disable=not progress, leave=False)
     for step, batch in enumerate(bar):
         skipped += batch["errors"]
-        if batch["imgs"] is None:
-            continue
+        if not _every_rank_has_a_batch(batch["imgs"] is not None, world_size, device):
+            continue  # a whole batch failed to decode (here or on another rank): every rank skips this step
         set_lr(optimizer, lr_at(cfg, epoch, step / len(loader), world_size))
         imgs, labels = batch["imgs"].to(device, non_blocking=True), batch["label"].to(device)
         if gpu_augment is not None:  # the loader shipped uncropped uint8 frames and the drawn boxes and flips
@@ -368,8 +381,8 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     Launched by torchrun (``WORLD_SIZE > 1`` in the environment) every process runs this function: it joins the
     process group (`tsnbook.distributed`), trains its share of each batch under DistributedDataParallel and
     validates its share of the videos; rank 0 alone writes files and prints. ``batch_size`` is per process.
-    Known limit: a rank whose whole batch failed to decode skips that step while the others wait for its
-    gradients, until ``dist_timeout``; fix or drop undecodable videos before a multi-process run.
+    A step where some rank's whole batch failed to decode is skipped by every rank together (and the videos
+    are counted and listed as usual).
     """
     world = world_from_environment()
     work_dir = Path(work_dir)
