@@ -38,7 +38,6 @@ from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_
 from .gpu_augment import collate_padded, split_train_pipeline
 from .metrics import mean_average_precision, mean_class_accuracy, mmit_mean_average_precision, top_k_accuracy
 from .models import build_model  # lives in models; tsnbook.engine.build_model still works
-from .models import average_clips as average_clips_fn
 from .transforms import Compose
 from .utils import best_device, seed_everything
 
@@ -300,13 +299,8 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
         if "error" in item:
             errors.append(item["error"])
             continue
-        views = item["imgs"].to(device)
-        feature_sum = 0
-        for chunk in views.split(views_per_chunk):
-            with _autocast(device, autocast_cfg):
-                feature_sum = feature_sum + model.features(chunk[None]).float() * len(chunk)
-        logits = model.fc(feature_sum / len(views))
-        mine[index] = average_clips_fn(logits, average_clips).cpu().numpy()[0]
+        mine[index] = model.score_views(item["imgs"], average_clips, views_per_chunk,
+                                        autocast=lambda: _autocast(device, autocast_cfg))
     scores, skipped = np.full((len(dataset), model.num_classes), np.nan, dtype=np.float32), []
     for rows, errors in gather_objects((mine, errors)):
         for index, row in rows.items():

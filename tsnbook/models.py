@@ -22,6 +22,7 @@ Backbones: any torchvision classification model by name (``resnet50``, ``densene
 zoo's ``timm/swin_base_patch4_window7_224``; timm's own pooling gives the token mean after the final LayerNorm,
 spec §6.1). `build_model(cfg)` turns a config dict into a TSN (and loads ``load_from``).
 """
+import contextlib
 import re
 
 import torch
@@ -241,6 +242,25 @@ class TSN(nn.Module):
 
     def forward(self, x):
         return self.fc(self.dropout(self.features(x)))
+
+    @torch.no_grad()
+    def score_views(self, views, average_clips=None, views_per_chunk=64, autocast=None):
+        """One video's scores from all its test views ``[V, C, H, W]``: a numpy vector [num_classes].
+
+        The views go through the backbone in chunks (250 views of a 25x10 test need not fit at once); the pooled
+        features are summed in float64 and averaged over all V before the classifier runs once - MMAction2's
+        TSNHead order (spec §6.1), so "prob" is the softmax of the averaged logits. ``autocast``: a callable
+        returning the context for each chunk's forward (the engine's bf16 on CUDA). The model is put in eval mode.
+        """
+        self.eval()
+        device = next(self.parameters()).device
+        views = torch.as_tensor(views)
+        feature_sum = 0
+        for chunk in views.split(views_per_chunk):
+            with autocast() if autocast else contextlib.nullcontext():
+                feature_sum = feature_sum + self.features(chunk[None].to(device)).double() * len(chunk)
+        logits = self.fc((feature_sum / len(views)).float())
+        return self.class_scores(logits, average_clips)[0].cpu().numpy()
 
     def class_scores(self, logits, mode="prob"):
         """Logits -> scores: ``"prob"`` = softmax (sigmoid when ``multi_label``), ``"score"``/None = logits."""

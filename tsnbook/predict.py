@@ -5,34 +5,13 @@
 
 The views come from `tsnbook.presets.test_views` (the zoo's protocols, bit-identical to MMAction2's test
 pipeline); the model averages the pooled features of *all* views and applies the classifier once (spec §6.1).
-The views go through the backbone in chunks so that 250 views of a 25x10 test do not need 250 images' worth of
-activations at once; the chunks' feature sums are added up before the single division by the view count.
+`TSN.score_views` does the scoring (the engine's test uses it too).
 """
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .presets import test_views
-
-
-@torch.no_grad()
-def score_views(model, views, average_clips="prob", views_per_chunk=25):
-    """Scores of one video from its views ``[V, C, H, W]`` (uint8 or 0..255 floats): a numpy vector [classes].
-
-    ``average_clips``: "prob" = softmax of the logits (sigmoid for a multi-label model), "score" / None = the
-    logits (MMAction2's 'score' of a TSN is the mean over one row: the logits themselves).
-    """
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    views = torch.as_tensor(views)
-    feature_sum = 0
-    for chunk in views.split(views_per_chunk):
-        feature_sum = feature_sum + model.features(chunk[None].to(device)).double() * len(chunk)
-    logits = model.fc((feature_sum / len(views)).float())
-    model.train(was_training)
-    return model.class_scores(logits, average_clips)[0].cpu().numpy()
 
 
 def predict_video(model, video_path, protocol="25x10", average_clips="prob", num_segments=None,
@@ -49,7 +28,10 @@ def predict_video(model, video_path, protocol="25x10", average_clips="prob", num
         num_segments = model.num_segments
     clip_len = getattr(model, "in_channels", 3) // 2 if model.modality == "flow" else None
     views = test_views(video_path, protocol, num_segments=num_segments, backend=backend, clip_len=clip_len)
-    return score_views(model, views, average_clips, views_per_chunk)
+    was_training = model.training
+    scores = model.score_views(views, average_clips, views_per_chunk)
+    model.train(was_training)
+    return scores
 
 
 def load_any_checkpoint(path, trusted=False, num_segments=None):
