@@ -7,6 +7,7 @@ import torch
 
 from conftest import small_config
 from tsnbook import cli
+from tsnbook.configs import get_config
 from tsnbook.engine import build_model, read_scores, save_checkpoint
 
 RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
@@ -22,7 +23,7 @@ def test_config_errors_name_the_nearest_keys_and_optional_keys_are_accepted():
     assert "no key 'lr_stepz'. Did you mean lr_steps" in _fails(["train", RGB, "--cfg-options", "lr_stepz=[1]"])
     assert "unknown config" in _fails(["train", "tsn_r18_synthactions_rgbb"])
     assert "must look like key=value" in _fails(["test", RGB, "x.pth", "--cfg-options", "lr"])
-    cfg = cli._load_config(RGB, ["lr_base_batch=256", "eval_metrics=['top_k_accuracy']", "lr=0.02"])
+    cfg = get_config(RGB, ["lr_base_batch=256", "eval_metrics=['top_k_accuracy']", "lr=0.02"])
     assert (cfg["lr_base_batch"], cfg["eval_metrics"], cfg["lr"]) == (256, ["top_k_accuracy"], 0.02)
     assert "contradict" in _fails(["train", RGB, "--validate", "--no-validate"])
 

@@ -51,12 +51,6 @@ def _configs(args):
     return 0
 
 
-def _load_config(name, options):
-    """`get_config` with ``--cfg-options`` (which may also set the optional keys of `configs.OPTIONAL_KEYS`)."""
-    from .configs import get_config
-    return get_config(name, options)
-
-
 def _prepare_generated_data(cfg, progress):
     """SynthActions configs and the zoo's ``_tiny`` twins read generated data: make it on first use."""
     root = Path(cfg["data_root"])
@@ -71,10 +65,11 @@ def _prepare_generated_data(cfg, progress):
 
 
 def _train(args):
+    from .configs import get_config
     from .engine import train
     if args.validate and args.no_validate:
         raise ValueError("--validate and --no-validate contradict each other; give one")
-    cfg = _load_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
+    cfg = get_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
     work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
     _prepare_generated_data(cfg, not args.no_progress)
     resume = True if args.resume == "auto" else args.resume or False
@@ -86,8 +81,9 @@ def _train(args):
 
 
 def _test(args):
+    from .configs import get_config
     from .engine import METRICS, test
-    cfg = _load_config(args.config, args.cfg_options)
+    cfg = get_config(args.config, args.cfg_options)
     if args.eval:
         unknown = [m for m in args.eval if m not in METRICS]
         if unknown:
