@@ -31,6 +31,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .checkpoints import read_checkpoint
 from .configs import OPTIONAL_KEYS
 from .data import build_dataset, collate_skipping_errors
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
@@ -149,13 +150,7 @@ def load_checkpoint(path, model=None, optimizer=None):
     A truncated file or one made for another number of classes raises an error that says so and what to do.
     """
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        raise RuntimeError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err}). It may be "
-                           f"truncated; delete it, or point to another one (e.g. best.pth).") from None
+    state = read_checkpoint(path)  # weights_only; a truncated file gets a message that says so
     if model is not None:
         weights = state.get("model", state)
         expected = model.state_dict()
