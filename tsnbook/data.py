@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .configs import option
 from .io import DecodeError, FlowFrames, RawFrames, open_selective
 from .sampling import dense_sample_frames, sample_frames
 from .transforms import build_pipeline
@@ -226,14 +227,14 @@ def build_dataset(cfg, split, data_root=None):
     # Kinetics, MiT and HVU keep validation videos in another folder (MMAction2's data_root_val).
     prefix = cfg.get("data_prefix_val", cfg["data_prefix"]) if test_mode else cfg["data_prefix"]
     records = load_annotations(root / cfg[f"ann_file_{split}"], root / prefix, cfg["source"],
-                               cfg.get("multi_label", False), cfg.get("with_offset", False))
+                               option(cfg, "multi_label"), cfg.get("with_offset", False))
     num_segments = {"train": cfg["num_segments"], "val": cfg.get("val_clips", cfg["num_segments"]),
                     "test": cfg.get("test_clips", 25)}[split]
     return TSNDataset(records, cfg[f"{split}_pipeline"], source=cfg["source"], num_segments=num_segments,
                       clip_len=cfg.get("clip_len", 1), frame_interval=cfg.get("frame_interval", 1),
                       test_mode=test_mode, num_classes=cfg["num_classes"],
-                      multi_label=cfg.get("multi_label", False), filename_tmpl=cfg.get("filename_tmpl"),
+                      multi_label=option(cfg, "multi_label"), filename_tmpl=cfg.get("filename_tmpl"),
                       start_index=cfg.get("start_index"), decoder=cfg.get("decoder"), seed=cfg.get("seed", 0),
-                      sampler=cfg.get("sampler", "segments"), dense_sample_range=cfg.get("dense_sample_range", 64),
-                      dense_test_positions=cfg.get("dense_test_positions", 10),
-                      twice_sample=cfg.get("twice_sample", False))
+                      sampler=option(cfg, "sampler"), dense_sample_range=option(cfg, "dense_sample_range"),
+                      dense_test_positions=option(cfg, "dense_test_positions"),
+                      twice_sample=option(cfg, "twice_sample"))

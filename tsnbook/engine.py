@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from .checkpoints import read_checkpoint
 from .configs import OPTIONAL_KEYS
+from .configs import option as _opt  # a config's value or the optional key's default
 from .data import build_dataset, collate_skipping_errors
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
                           world_from_environment)
@@ -44,9 +45,6 @@ from .utils import best_device, seed_everything
 
 METRICS = ("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision")
 
-
-def _opt(cfg, key):
-    return cfg.get(key, OPTIONAL_KEYS[key])
 
 
 def base_lr(cfg, world_size=1):

@@ -54,6 +54,11 @@ OPTIONAL_KEYS = dict(
 )
 
 
+def option(cfg, key):
+    """``cfg[key]``, or the default of an optional key the config leaves out (`OPTIONAL_KEYS`)."""
+    return cfg.get(key, OPTIONAL_KEYS[key])
+
+
 def all_configs():
     """{name: config dict} for every config module in this package."""
     found = {}
