@@ -214,3 +214,19 @@ def test_bench_pipelines_equal_mmaction2s(bench_root, name):
     ours, theirs = bench.tsnbook_runner(name), bench.mmaction2_runner(name)
     for record in bench._records(name, bench_root, None):
         assert np.array_equal(ours(record).numpy(), theirs(record).numpy()), record.path
+
+
+def test_decode_only_returns_the_sampled_frames_and_reports_a_ceiling(bench_root, capsys):
+    record = bench._records("video_test_25x3", bench_root, None)[0]
+    frames = bench.tsnbook_runner("video_test_25x3", decode_only=True)(record).numpy()
+    indices = presets.protocol_sampler("25x3")(NUM)
+    assert np.array_equal(frames, sequential_decode(record.path)[indices])
+    # The exact pipeline is the decoded frames cropped: its left crop is the frames' first 256 columns.
+    views = bench.tsnbook_runner("video_test_25x3")(record).numpy()
+    assert np.array_equal(views[:25], frames[:, :, :256].transpose(0, 3, 1, 2))
+    train = bench.tsnbook_runner("frames_train_1x1x3", decode_only=True)
+    assert tuple(train(bench._records("frames_train_1x1x3", bench_root, None)[0]).shape) == (3, 256, 340, 3)
+    assert bench.main(["--pipeline", "frames_train_1x1x3", "--root", str(bench_root), "--repeat", "1",
+                       "--decode-only"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["impl"] == "tsnbook" and report["decode_videos_per_s"] > 0 and "ceiling_ratio" not in report

@@ -36,11 +36,13 @@ LISTS = {"video": ("videos.txt", "videos"), "rawframes": ("rawframes.txt", "rawf
 ORACLE = Path(__file__).resolve().parents[1] / ".oracle"  # tools/install_oracle.sh; TSNBOOK_ORACLE moves it
 
 
-def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False):
+def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=False):
     """`run(record) -> torch uint8 tensor` for one of PIPELINES, built from tsnbook only.
 
     `gpu_augment` (training pipelines): stop where the loader stops when the GPU augments
-    (`tsnbook.gpu_augment.DeferredCropFlip`: decode, resize, draw the crop and flip), i.e. the CPU's share."""
+    (`tsnbook.gpu_augment.DeferredCropFlip`: decode, resize, draw the crop and flip), i.e. the CPU's share.
+    `decode_only`: stop after decoding the sampled frames (uint8 [T, H, W, 3]): the part no exact pipeline can
+    skip. Its rate bounds every pipeline that returns MMAction2's pixels with this decoder on one core."""
     import torch
 
     from .io import RawFrames
@@ -49,6 +51,8 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False):
     from .sampling import zoo_sampling
     from .transforms import build_pipeline
 
+    from .presets import protocol_sampler
+
     source, sampling, mode = PIPELINES[name]
     rng = np.random.default_rng(seed)
 
@@ -56,6 +60,14 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False):
         if source == "video":
             return open_selective(record.path, backend)
         return RawFrames(record.path, record.num_frames, "img_{:05d}.jpg", start_index=1)
+
+    if decode_only:
+        sampler = zoo_sampling(sampling, test_mode=False) if mode == "train" else protocol_sampler(mode)
+
+        def run(record):
+            with reader(record) as frames:
+                return torch.from_numpy(frames.get(sampler(frames.num_frames, rng=rng)))
+        return run
 
     if mode != "train":
         def run(record):
@@ -137,6 +149,9 @@ def _parser():
                         help="tsnbook's video decoder (default: io.SelectiveVideo, exact and fastest)")
     parser.add_argument("--mmaction2", action="store_true", help="also time MMAction2 1.2.0, alternating passes")
     parser.add_argument("--only-mmaction2", action="store_true", help="time MMAction2 1.2.0 only")
+    parser.add_argument("--decode-only", action="store_true",
+                        help="also time tsnbook decoding the sampled frames and nothing else: the floor of any "
+                             "exact pipeline (with --mmaction2 the JSON gets 'ceiling_ratio')")
     parser.add_argument("--gpu-augment", action="store_true",
                         help="training pipelines: time only the loader's share when the GPU crops and flips "
                              "(tsnbook.gpu_augment); without --pipeline: time the GPU step itself "
@@ -171,6 +186,8 @@ def main(argv=None):
         runners["tsnbook"] = tsnbook_runner(args.pipeline, args.backend, gpu_augment=args.gpu_augment)
     if args.mmaction2 or args.only_mmaction2:
         runners["mmaction2"] = mmaction2_runner(args.pipeline)
+    if args.decode_only:
+        runners["decode"] = tsnbook_runner(args.pipeline, args.backend, decode_only=True)
     passes = {impl: [] for impl in runners}  # (wall seconds, CPU seconds) per pass over the clips
     for run in runners.values():  # warm-up: first imports, decoder and cv2 initialisation
         run(records[0])
@@ -192,12 +209,17 @@ def main(argv=None):
               "videos_per_cpu_s": round(float(rates[first][1]), 3)}
     if args.gpu_augment:
         report["gpu_augment"] = True  # tsnbook's figures are the loader's share only (crop/flip left to the GPU)
-    if len(rates) == 2:
+    if "tsnbook" in rates and "mmaction2" in rates:
         theirs = rates["mmaction2"]
         report.update(mmaction2_videos_per_s=round(float(theirs[0]), 3),
                       mmaction2_videos_per_cpu_s=round(float(theirs[1]), 3),
                       ratio=round(float(rates["tsnbook"][0] / theirs[0]), 3),
                       cpu_ratio=round(float(rates["tsnbook"][1] / theirs[1]), 3))
+    if "decode" in rates:
+        report["decode_videos_per_s"] = round(float(rates["decode"][0]), 3)
+        if "mmaction2" in rates:  # the best ratio any exact pipeline with this decoder could reach (wall, CPU)
+            report["ceiling_ratio"] = round(float(rates["decode"][0] / rates["mmaction2"][0]), 3)
+            report["ceiling_cpu_ratio"] = round(float(rates["decode"][1] / rates["mmaction2"][1]), 3)
     print(json.dumps(report))
     return 0
 
