@@ -173,6 +173,10 @@ def main(argv=None):
         raise SystemExit(f"bench-data: --gpu-augment applies to training pipelines, not {args.pipeline!r}")
     if args.repeat < 1:
         raise SystemExit(f"bench-data: --repeat must be >= 1, got {args.repeat}")
+    list_file = Path(args.list or Path(args.root) / LISTS[PIPELINES[args.pipeline][0]][0])
+    if not list_file.is_file():
+        raise SystemExit(f"bench-data: list file {list_file} does not exist; write the benchmark clips with "
+                         f"make_bench_videos.py {args.root} --rawframes (shared/bench), or pass --list FILE")
     try:
         records = _records(args.pipeline, args.root, args.list)
     except (FileNotFoundError, ValueError) as error:
