@@ -47,11 +47,9 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
 
     from .io import RawFrames
     from .io import open_selective
-    from .presets import test_views, train_pipeline
+    from .presets import protocol_sampler, test_views, train_pipeline
     from .sampling import zoo_sampling
     from .transforms import build_pipeline
-
-    from .presets import protocol_sampler
 
     source, sampling, mode = PIPELINES[name]
     rng = np.random.default_rng(seed)
@@ -135,7 +133,11 @@ def _records(name, root, list_file):
     from .data import load_annotations
     source = PIPELINES[name][0]
     default_list, prefix = LISTS[source]
-    return load_annotations(Path(list_file or Path(root) / default_list), Path(root) / prefix, source)
+    list_file = Path(list_file or Path(root) / default_list)
+    if not list_file.is_file():
+        raise FileNotFoundError(f"list file {list_file} does not exist; write the benchmark clips with "
+                                f"make_bench_videos.py {root} --rawframes (shared/bench), or pass --list FILE")
+    return load_annotations(list_file, Path(root) / prefix, source)
 
 
 def _parser():
@@ -173,10 +175,6 @@ def main(argv=None):
         raise SystemExit(f"bench-data: --gpu-augment applies to training pipelines, not {args.pipeline!r}")
     if args.repeat < 1:
         raise SystemExit(f"bench-data: --repeat must be >= 1, got {args.repeat}")
-    list_file = Path(args.list or Path(args.root) / LISTS[PIPELINES[args.pipeline][0]][0])
-    if not list_file.is_file():
-        raise SystemExit(f"bench-data: list file {list_file} does not exist; write the benchmark clips with "
-                         f"make_bench_videos.py {args.root} --rawframes (shared/bench), or pass --list FILE")
     try:
         records = _records(args.pipeline, args.root, args.list)
     except (FileNotFoundError, ValueError) as error:
