@@ -423,10 +423,20 @@ def write_video(path, frames, fps=30, codec=None, pix_fmt=None, **options):
     """Encode uint8 RGB frames (a [T, H, W, 3] array or any iterable of [H, W, 3] arrays) with PyAV.
 
     The codec follows the extension (CODECS) unless given; `options` go to the encoder as strings, e.g.
-    `crf=23, g=16` (keyframe interval), `preset="fast"`. The bytes are deterministic: one encoder thread (x264
-    and MPEG-4 bitstreams change with the thread count, so auto-threading would differ between machines) and
-    bit-exact muxing (Matroska otherwise writes a random id). Odd sizes: libx264 refuses an odd width or height
-    in yuv420p (ValueError); MPEG-4 and VP9 accept them. A failed write leaves no partial file.
+    `crf=23, g=16` (keyframe interval), `preset="fast"`. Odd sizes: libx264 refuses an odd width or height in
+    yuv420p (ValueError); MPEG-4 and VP9 accept them. A failed write leaves no partial file.
+
+    The bytes are the same on every x86-64 machine for the same frames and options, so a dataset generated
+    from a seed is the same dataset everywhere:
+    - one encoder thread: x264 and MPEG-4 bitstreams change with the thread count;
+    - x264 with ``cpu-independent=1``: its SIMD code paths (SSE, AVX2, AVX-512) otherwise make different
+      choices, so the same frames gave 26,925 bytes on one CPU and 26,910 without SIMD; with the option both
+      give the same stream (`tests/test_portability.py` encodes with ``asm=0`` to check). Extra x264 params
+      (``**{"x264-params": "keyint=8"}``) are appended to it, and so is ``TSNBOOK_X264_PARAMS`` from the environment
+      (the portability check sets ``asm=0`` there);
+    - bit-exact muxing (Matroska otherwise writes a random id).
+    FFmpeg's own encoders and its RGB->YUV conversion gave the same bytes with AVX-512, AVX2 or SSE code
+    (measured with ``av_force_cpu_flags``), and libvpx is bit-exact across its SIMD paths by design.
     """
     path = os.fspath(path)
     extension = os.path.splitext(path)[1].lower()
@@ -435,6 +445,9 @@ def write_video(path, frames, fps=30, codec=None, pix_fmt=None, **options):
     default_codec, default_pix_fmt, tag = CODECS.get(extension, (None, "yuv420p", None))
     codec, pix_fmt = codec or default_codec, pix_fmt or default_pix_fmt
     options = {"flags": "+bitexact", **{key: str(value) for key, value in options.items()}}
+    if codec == "libx264":
+        extra = [options.get("x264-params"), os.environ.get("TSNBOOK_X264_PARAMS")]
+        options["x264-params"] = ":".join(["cpu-independent=1"] + [e for e in extra if e])
     container, stream = av.open(path, "w", options={"fflags": "+bitexact"}), None
     try:
         for frame in frames:
