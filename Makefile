@@ -1,4 +1,4 @@
-# make demo | make test | make setup | make notebooks | make lab   (see README.md)
+# make demo | make test | make test-portable | make setup | make notebooks | make lab   (see README.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -7,7 +7,11 @@ PY := $(VENV)/bin/python
 # pip prints one harmless warning per package for this machine's local mirror folders: keep the output readable.
 QUIET_PIP := grep -v "^WARNING: Location" || true
 
-.PHONY: setup demo test notebooks lab clean
+# pytest workers: test files and notebooks run in parallel, one group (file, or notebooks that share runs) each
+JOBS ?= 2
+XDIST := -n $(JOBS)
+
+.PHONY: setup demo test test-portable notebooks lab clean
 
 setup: $(VENV)/.installed
 
@@ -23,7 +27,10 @@ demo: setup
 	$(PY) -m tsnbook demo
 
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
+
+test-portable: setup
+	tools/test_portable.sh $(PY) $(XDIST)
 
 notebooks: setup
 	$(PY) tools/refresh_notebooks.py

@@ -1,9 +1,34 @@
-"""The one environment in which notebooks are tested *and* refreshed (strict nbval compares stored outputs).
+"""The environments in which notebooks are tested *and* refreshed (strict nbval compares stored outputs).
 
-`conftest.py` forces it before pytest starts any kernel, and `tools/refresh_notebooks.py` forces it before
-re-executing the notebooks, so stored outputs always come from the same settings as the CI run: tiny mode,
-CPU only, no progress bars, fixed hash seed and thread count, and AVX2 kernels even on CPUs that have AVX-512
-(so float results do not depend on which x86 machine ran them).
+`conftest.py` forces one of them before pytest starts any kernel, and `tools/refresh_notebooks.py` forces
+`TEST_ENV` before re-executing the notebooks, so stored outputs always come from the settings CI uses.
+
+`TEST_ENV` pins every numeric library the notebooks touch to the same code path on every x86-64 machine of
+the project's kind (some have AVX-512 and AMX, some only AVX2), so that float results do not depend on which
+machine ran them. Each pin, and why:
+
+* ``ATEN_CPU_CAPABILITY=avx2``: torch's own CPU kernels (ATen) pick AVX-512 variants where the CPU has them;
+  their sums round differently.
+* ``ONEDNN_MAX_CPU_ISA=AVX2``: oneDNN (convolutions) likewise; AMX/AVX-512 kernels block differently.
+* ``MKL_CBWR=AVX2``: MKL's conditional numerical reproducibility. torch's matrix products go through MKL,
+  which otherwise picks its kernels by CPU: ``a @ b`` of fixed fp32 matrices gave other bits on an AVX-512
+  CPU than with this pin (the ATen and oneDNN pins do not reach MKL). `tests/test_portability.py` checks it.
+* ``OPENCV_CPU_DISABLE=AVX512-SKX``: OpenCV dispatches some functions to AVX-512 kernels; at most AVX2 here.
+  (Its DIS optical flow differs between its SSE4.1 and AVX2 paths, so the level matters.)
+* ``OMP_NUM_THREADS=1`` / ``MKL_NUM_THREADS=1``: a parallel reduction's result can depend on the thread count;
+  one thread per kernel also lets pytest run two notebooks at once on the 2-core CI machine.
+* ``PYTHONHASHSEED=0``: set iteration order does not change between runs.
+
+Not pinned because it needs no pin: FFmpeg (PyAV's decoding, RGB<->YUV conversion, MPEG-4 encoding) gave the
+same bytes with AVX-512, AVX2 and SSE code; libx264 needs ``cpu-independent=1``, which `tsnbook.io.write_video`
+always sets. The rest is the course's mode: tiny data, CPU only, no progress bars.
+
+`PORTABLE_ENV` is the same environment with every numeric library moved to *another* code path: torch's ATen,
+oneDNN and MKL on their AVX-512 kernels where the CPU has them (else on their generic / SSE4.1 / COMPATIBLE ones),
+x264 without assembly, OpenCV without AVX/AVX2/FMA.
+``make test-portable`` re-runs the notebooks in it: a stored output that still matches there does not depend
+on the CPU that computed it. Outputs that cannot match (a metric after many float training steps) are not
+compared: the notebooks print what their asserts guarantee instead (course_and_testing.md §2.5).
 """
 TEST_ENV = {
     "TSNBOOK_MODE": "tiny",
@@ -11,9 +36,50 @@ TEST_ENV = {
     "CUDA_VISIBLE_DEVICES": "",
     "TQDM_DISABLE": "1",
     "PYTHONHASHSEED": "0",
-    "OMP_NUM_THREADS": "2",
-    "MKL_NUM_THREADS": "2",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
     "ATEN_CPU_CAPABILITY": "avx2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_CBWR": "AVX2",
+    "OPENCV_CPU_DISABLE": "AVX512-SKX",
+    "TSNBOOK_X264_PARAMS": "",
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
 }
+
+def _has_avx512():
+    try:
+        with open("/proc/cpuinfo") as f:
+            return " avx512f " in f.read(200_000).replace("\n", " ")
+    except OSError:
+        return False
+
+
+# Another code path than TEST_ENV's for every library: the wider AVX-512 kernels where the CPU has them (what the
+# other machines of the project's kind run, and fast), else the narrower generic / SSE ones. OpenCV and x264 go
+# narrower in both cases (OpenCV's AVX-512 kernels gave the same bits as its AVX2 ones here).
+PORTABLE_ENV = dict(
+    TEST_ENV,
+    **(dict(ATEN_CPU_CAPABILITY="avx512", ONEDNN_MAX_CPU_ISA="AVX512_CORE_AMX", MKL_CBWR="AVX512") if _has_avx512()
+       else dict(ATEN_CPU_CAPABILITY="default", ONEDNN_MAX_CPU_ISA="SSE41", MKL_CBWR="COMPATIBLE")),
+    OPENCV_CPU_DISABLE="AVX2,FMA3,AVX,AVX512-SKX",
+    TSNBOOK_X264_PARAMS="asm=0",
+)
+
+#: notebook -> the notebook whose work_dirs it reuses: both run in one pytest-xdist group (one kernel after the
+#: other, on one worker), and `tools/refresh_notebooks.py` refreshes them in that order.
+NOTEBOOK_GROUPS = {"05_evaluation": "00_quickstart", "06_optical_flow_two_stream": "00_quickstart"}
+
+#: ``TSNBOOK_TEST_PROFILE`` (``make test-portable`` sets it) -> environment that conftest.py forces.
+PROFILES = {"default": TEST_ENV, "portable": PORTABLE_ENV}
+
+
+def test_environment(profile=None):
+    """The environment of ``profile`` ("default" or "portable"; None: ``TSNBOOK_TEST_PROFILE``, else default)."""
+    import os
+    name = profile or os.environ.get("TSNBOOK_TEST_PROFILE") or "default"
+    if name not in PROFILES:
+        raise ValueError(f"TSNBOOK_TEST_PROFILE={name!r}: choose one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+test_environment.__test__ = False  # not a pytest test
