@@ -96,7 +96,11 @@ def results_table(rows):
 
 def run_demo(work_dir="work_dirs/demo", data_root="data/synthactions", device=None, progress=True, fresh=False,
              configs=(RGB_CONFIG, FLOW_CONFIG), overrides=(), workers=None, figure=True, log=print):
-    """Run the whole two-stream experiment; returns a dict with the table rows and the paths written."""
+    """Run the whole two-stream experiment; returns a dict with the table rows and the paths written.
+
+    ``log`` receives one line per step (data, each stream with its own time, the files written); the results
+    themselves are returned (``rows``, ``gain``) for the caller to show: `results_table` formats them.
+    """
     started = time.time()
     work_dir = check_writable(work_dir)
     manifest = prepare_synthactions(data_root, workers=workers, progress=progress)
@@ -105,6 +109,7 @@ def run_demo(work_dir="work_dirs/demo", data_root="data/synthactions", device=No
         f"({time.time() - started:.0f} s)")
     streams = {}
     for name in configs:
+        stream_started = time.time()
         cfg = get_config(name, overrides)
         run_dir = work_dir / name
         train(cfg, run_dir, resume=not fresh, device=device, progress=progress, data_root=data_root)
@@ -115,7 +120,7 @@ def run_demo(work_dir="work_dirs/demo", data_root="data/synthactions", device=No
         save_scores(scores_file, scores, labels, names)
         streams[name] = load_scores(scores_file)
         log(f"{name}: top1 {report['top1']:.2f} ({report['num_videos']} test videos, {cfg['test_clips']} clips x "
-            f"{_crops(cfg)} crops; {time.time() - started:.0f} s)")
+            f"{_crops(cfg)} crops; {time.time() - stream_started:.0f} s)")
     rows = []
     labels = streams[configs[0]][1]
     for name, (scores, _, _) in streams.items():
@@ -127,10 +132,6 @@ def run_demo(work_dir="work_dirs/demo", data_root="data/synthactions", device=No
     best_single = max(r["top1"] for r in rows[:len(configs)])
     results = dict(rows=rows, gain=rows[-1]["top1"] - best_single, seconds=round(time.time() - started, 1),
                    work_dir=str(work_dir))
-    log("\n" + results_table(rows))
-    if len(configs) == 2:
-        log(f"\ntwo-stream gain over the best single stream: {results['gain']:+.1f} points "
-            f"(RGB sees colour, flow sees direction; the sum of their scores sees both)")
     if figure:
         from .viz import demo_figure
         results["figure"] = str(demo_figure(work_dir, configs, classes))
