@@ -30,7 +30,7 @@ import numpy as np
 
 from .io import write_video
 
-VERSION = 1  # bump when the generator changes, so stale copies are regenerated
+VERSION = 2  # bump when the generator changes, so stale copies are regenerated (2: CPU-independent x264)
 
 APPEARANCE_COLOURS = {  # class name -> RGB colour of the ball
     "RedBall": (230, 40, 40),
