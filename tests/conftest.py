@@ -2,7 +2,7 @@
 import pytest
 
 from tsnbook.configs import get_config
-from tsnbook.demo import prepare_synthactions
+from tsnbook.course.demo import prepare_synthactions
 
 SMALL = dict(groups=3, clips_per_group=1, test_groups=1)  # 8 classes x 3 clips: 16 train, 8 test videos
 

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from tsnbook.bench_model import run
-from tsnbook.presets import num_views
+from tsnbook.pipelines import num_views
 
 CONFIG = "tsn_r18_1x1x3_12e_synthactions_rgb"
 ROOT = pathlib.Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""tsnbook.checkpoints: MMAction2 key names, architecture inference, safe loading, load_from.
+"""tsnbook.mmaction2 / checkpoints / factory: MMAction2 key names, architecture inference, safe loading, load_from.
 
 The MMAction2 names are written here from spec §6.3's rules, independently of the module's regular expression;
 where the oracle is installed, MMAction2's own recognizers (torchvision DenseNet-161 backbone) are used too.
@@ -15,9 +15,10 @@ import torchvision
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from oracle import mmaction_1x  # noqa: E402
 
-from tsnbook.checkpoints import (init_from_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook,  # noqa: E402
-                                 read_checkpoint)
-from tsnbook.models import TSN, build_model  # noqa: E402
+from tsnbook.checkpoints import read_checkpoint  # noqa: E402
+from tsnbook.factory import build_model, load_weights  # noqa: E402
+from tsnbook.mmaction2 import load_mmaction2_checkpoint, mmaction2_to_tsnbook  # noqa: E402
+from tsnbook.models import TSN  # noqa: E402
 
 
 def mmaction2_resnet_keys(torchvision_state, num_classes_weight, num_classes_bias):
@@ -170,12 +171,19 @@ def test_unpickling_other_objects_needs_trust(tmp_path):
         read_checkpoint(tmp_path / "cut.pth", trusted=True)
 
 
-def test_missing_and_unexpected_keys_are_reported(tmp_path, capsys):
+def test_missing_and_unexpected_keys_are_an_error_unless_strict_is_off(tmp_path, capsys):
     state = mmaction2_resnet_keys(torchvision.models.resnet18().state_dict(), torch.zeros(2, 512), torch.zeros(2))
     del state["backbone.layer4.1.conv2.bn.running_var"]
     state["backbone.extra.weight"] = torch.zeros(1)
     torch.save(dict(state_dict=state), tmp_path / "m.pth")
-    _, report = load_mmaction2_checkpoint(tmp_path / "m.pth")
+    listed = (r"1 missing key\(s\) \['backbone.layer4.1.bn2.running_var'\], 1 unexpected key\(s\) "
+              r"\['backbone.extra.weight'\].*strict=False")
+    with pytest.raises(ValueError, match=listed):
+        load_mmaction2_checkpoint(tmp_path / "m.pth")  # a partly random network must not pass for the file's
+    with pytest.raises(ValueError, match=listed):
+        build_model(dict(backbone="resnet18", num_classes=2, num_segments=3, modality="rgb",
+                         load_from=str(tmp_path / "m.pth")))
+    _, report = load_mmaction2_checkpoint(tmp_path / "m.pth", strict=False)
     assert report["missing"] == ["backbone.layer4.1.bn2.running_var"]
     assert report["unexpected"] == ["backbone.extra.weight"]
     printed = capsys.readouterr().out
@@ -195,12 +203,12 @@ def test_load_from_drops_a_classifier_of_another_size(tmp_path, capsys):
     # an MMAction2 file works as well, and a backbone that does not fit is an error, not a silent skip
     mm = mmaction2_resnet_keys(source.backbone.state_dict(), torch.ones(5, 512), torch.zeros(5))
     torch.save(dict(state_dict=mm), tmp_path / "mm.pth")
-    init_from_checkpoint(model, tmp_path / "mm.pth")
+    load_weights(model, tmp_path / "mm.pth", drop_classifier=True)
     assert torch.equal(model.fc.weight, torch.ones(5, 512))
     flow = build_model(dict(cfg, modality="flow", clip_len=5))
     with pytest.raises(ValueError, match=re.escape("backbone.conv1.weight: checkpoint (64, 3, 7, 7) vs model "
                                                    "(64, 10, 7, 7)")):
-        init_from_checkpoint(flow, tmp_path / "mm.pth")
+        load_weights(flow, tmp_path / "mm.pth", drop_classifier=True)
 
 
 def test_swin_weights_of_the_old_timm_layout_are_converted(tmp_path):
@@ -225,7 +233,7 @@ def test_swin_weights_of_the_old_timm_layout_are_converted(tmp_path):
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50"])
 def test_export_writes_mmaction2_names_and_loads_back_identically(tmp_path, name):
-    from tsnbook.checkpoints import export_mmaction2_checkpoint
+    from tsnbook.mmaction2 import export_mmaction2_checkpoint
     torch.manual_seed(0)
     model = TSN(name, num_classes=7, num_segments=3)
     export_mmaction2_checkpoint(model, tmp_path / "m.pth")
@@ -240,6 +248,6 @@ def test_export_writes_mmaction2_names_and_loads_back_identically(tmp_path, name
 
 
 def test_export_refuses_backbones_without_mmaction2_names(tmp_path):
-    from tsnbook.checkpoints import export_mmaction2_checkpoint
+    from tsnbook.mmaction2 import export_mmaction2_checkpoint
     with pytest.raises(ValueError, match="ResNet backbones"):
         export_mmaction2_checkpoint(TSN("mobilenet_v3_small", 5, 3), tmp_path / "m.pth")

@@ -8,7 +8,9 @@ import torch
 from conftest import small_config
 from tsnbook import cli
 from tsnbook.configs import get_config
-from tsnbook.engine import build_model, read_scores, save_checkpoint
+from tsnbook.checkpoints import save_checkpoint
+from tsnbook.factory import build_model
+from tsnbook.scores import read_scores
 
 RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
 

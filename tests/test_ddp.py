@@ -8,7 +8,8 @@ from pathlib import Path
 import torch
 
 from conftest import small_config
-from tsnbook.engine import read_log, train
+from tsnbook.engine import train
+from tsnbook.logs import read_log
 
 RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
 ROOT = Path(__file__).resolve().parents[1]

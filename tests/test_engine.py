@@ -6,10 +6,15 @@ import torch
 
 from conftest import small_config
 from tsnbook.data import build_dataset, collate_skipping_errors
-from tsnbook.engine import (base_lr, build_model, build_optimizer, evaluation_report, load_checkpoint, lr_at,
-                            read_log, read_scores, save_checkpoint, set_lr, train, train_one_epoch, write_scores)
-from tsnbook.engine import test as run_test
-from tsnbook.metrics import mean_average_precision, mmit_mean_average_precision
+from tsnbook.checkpoints import load_checkpoint, save_checkpoint
+from tsnbook.engine import evaluate_checkpoint as run_test
+from tsnbook.engine import train, train_one_epoch
+from tsnbook.factory import build_model
+from tsnbook.logs import read_log
+from tsnbook.metrics import evaluation_report, mean_average_precision, mmit_mean_average_precision
+from tsnbook.optim import build_optimizer, set_lr
+from tsnbook.schedules import base_lr, lr_at
+from tsnbook.scores import read_scores, write_scores
 from tsnbook.sampling import dense_sample_frames
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from tsnbook import presets
+from tsnbook import pipelines
 from tsnbook.data import TSNDataset, VideoRecord
 from tsnbook.gpu_augment import DeferredCropFlip, GPUCropFlip, benchmark, collate_padded, split_train_pipeline
 from tsnbook.transforms import Compose, Flip, MultiScaleCrop, RandomResizedCrop, build_pipeline
@@ -23,7 +23,7 @@ def _frames(n=3, h=256, w=340, seed=0):
     return np.stack([cv2.GaussianBlur(frame, (5, 5), 1.5) for frame in noise])
 
 
-@pytest.mark.parametrize("configs", [presets.train_pipeline("rgb"), RRC_PIPELINE], ids=["multiscale", "rrc"])
+@pytest.mark.parametrize("configs", [pipelines.train_pipeline(), RRC_PIPELINE], ids=["multiscale", "rrc"])
 def test_same_boxes_flips_and_close_pixels_as_cpu_pipeline(configs):
     cpu = build_pipeline(configs)
     steps, gpu = split_train_pipeline(configs)
@@ -44,8 +44,8 @@ def test_same_boxes_flips_and_close_pixels_as_cpu_pipeline(configs):
 
 def test_global_stream_draws_match_mmaction_order():
     """rng=None: the same calls on Python's random and numpy's legacy generator as the CPU pipeline."""
-    cpu = build_pipeline(presets.train_pipeline("rgb"))
-    deferred = Compose(split_train_pipeline(presets.train_pipeline("rgb"))[0])
+    cpu = build_pipeline(pipelines.train_pipeline())
+    deferred = Compose(split_train_pipeline(pipelines.train_pipeline())[0])
     frames = _frames(1)
     for seed in range(5):
         random.seed(seed), np.random.seed(seed)
@@ -56,7 +56,7 @@ def test_global_stream_draws_match_mmaction_order():
 
 
 def test_flow_flip_inverts_x_and_stacks_like_nchw_flow():
-    configs = presets.train_pipeline("flow")
+    configs = pipelines.train_pipeline(flow=True)
     cpu = build_pipeline(configs)
     steps, gpu = split_train_pipeline(configs)
     flow = _frames(10)[..., :2].copy()  # 2 clips of 5 (x, y) frames
@@ -104,7 +104,7 @@ def test_dataset_hook_passes_boxes_and_flips(tmp_path):
     folder.mkdir()
     for number, frame in enumerate(_frames(8, 240, 320), start=1):
         cv2.imwrite(str(folder / f"img_{number:05d}.jpg"), frame)
-    steps, gpu = split_train_pipeline(presets.train_pipeline("rgb"))
+    steps, gpu = split_train_pipeline(pipelines.train_pipeline())
     dataset = TSNDataset([VideoRecord(str(folder), 2, num_frames=8)] * 2, steps, source="rawframes",
                          num_segments=3)
     batch = collate_padded([dataset[0], dataset[1]])

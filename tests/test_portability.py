@@ -84,7 +84,7 @@ def test_the_portable_profile_really_takes_other_code_paths():
 def test_the_data_generators_are_cpu_independent(tmp_path):
     # SynthActions' videos from the same seed are byte-identical under the portable profile (x264 without
     # assembly, OpenCV without AVX/AVX2/FMA): the dataset is the same on every machine.
-    script = ("import sys, json; from tsnbook import synth; "
+    script = ("import sys, json; from tsnbook.course import synth; "
               "m = synth.generate(sys.argv[1], groups=1, clips_per_group=1, test_groups=0); "
               "print(json.dumps(m['files']))")
     hashes = [subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], env={**os.environ, **env},

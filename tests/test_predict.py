@@ -18,8 +18,8 @@ import torch
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from oracle import mmaction_1x  # noqa: E402
 
-from tsnbook.checkpoints import load_mmaction2_checkpoint  # noqa: E402
-from tsnbook.engine import save_checkpoint  # noqa: E402
+from tsnbook.checkpoints import save_checkpoint  # noqa: E402
+from tsnbook.mmaction2 import load_mmaction2_checkpoint  # noqa: E402
 from tsnbook.io import decord_available, write_video  # noqa: E402
 from tsnbook.models import TSN  # noqa: E402
 from tsnbook.predict import predict_video, read_label_map, top_k  # noqa: E402
@@ -172,7 +172,7 @@ def run_cli(capsys, *args):
 
 def test_cli_predicts_with_a_tsnbook_checkpoint_and_reports_errors(video, tmp_path, capsys):
     from tsnbook.configs import get_config
-    from tsnbook.models import build_model
+    from tsnbook.factory import build_model
     cfg = get_config("tsn_r18_1x1x3_12e_synthactions_rgb")
     torch.manual_seed(0)
     model = build_model(cfg)

@@ -9,6 +9,7 @@ from oracle import mma024_class, mma1x_pipeline  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from tsnbook.pipelines import protocol_sampler  # noqa: E402
 from tsnbook.sampling import ZOO_SAMPLING, dense_sample_frames, sample_frames, zoo_sampling  # noqa: E402
 
 FRAME_COUNTS = list(range(1, 41)) + [300]
@@ -212,11 +213,12 @@ def test_generator_keep_tail_frames_uniform_and_dense_support():
 def test_zoo_sampling_names():
     assert ZOO_SAMPLING["1x1x3"] == dict(dense=False, clip_len=1, frame_interval=1, num_clips=3)
     assert zoo_sampling("1x1x3", test_mode=True)(300).tolist() == [50, 150, 250]
-    assert zoo_sampling("25x10")(300).tolist() == [12 * i + 6 for i in range(25)]
-    assert np.array_equal(zoo_sampling("25x3")(300), zoo_sampling("25x10")(300))
-    assert zoo_sampling("25x10", clip_len=5)(300).shape == (125,)
-    assert zoo_sampling("8x10")(300).shape == (80,)
-    assert np.array_equal(zoo_sampling("8x10")(300), dense_sample_frames(300, num_clips=8, test_mode=True))
+    # the test protocols' temporal halves live with their spatial halves (tsnbook.pipelines)
+    assert protocol_sampler("25x10")(300).tolist() == [12 * i + 6 for i in range(25)]
+    assert np.array_equal(protocol_sampler("25x3")(300), protocol_sampler("25x10")(300))
+    assert protocol_sampler("25x10", clip_len=5)(300).shape == (125,)
+    assert protocol_sampler("dense-8x1")(300).shape == (80,)
+    assert np.array_equal(protocol_sampler("dense-8x1")(300), dense_sample_frames(300, num_clips=8, test_mode=True))
     np.random.seed(0)
     assert zoo_sampling("dense_1x1x5")(300).tolist() == [172, 184, 196, 208, 220]
     np.random.seed(0)
@@ -228,8 +230,10 @@ def test_zoo_sampling_names():
         assert inds.min() >= 0 and inds.max() < 300
     with pytest.raises(ValueError, match="unknown zoo sampling name"):
         zoo_sampling("2x2x2")
+    with pytest.raises(ValueError, match="test protocols: tsnbook.pipelines.protocol_sampler"):
+        zoo_sampling("25x10")
     with pytest.raises(ValueError, match="twice_sample"):
-        zoo_sampling("8x10", twice_sample=True)
+        zoo_sampling("dense_1x1x8", twice_sample=True)
 
 
 # ---------------------------------------------------------------- bad arguments

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tsnbook import synth
+from tsnbook.course import synth
 from tsnbook.flow import compute_flow, dequantize_flow, make_flow_fn, quantize_flow
 from tsnbook.io import FlowFrames, open_video
 

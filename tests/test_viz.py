@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tsnbook.flow import quantize_flow
-from tsnbook.viz import flow_image, flow_wheel, plot_fusion_sweep, plt
+from tsnbook.course.figures import flow_image, flow_wheel, plot_fusion_sweep, plt
 
 
 def test_flow_wheel_is_the_key_to_flow_images():

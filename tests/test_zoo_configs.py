@@ -13,7 +13,7 @@ import torchvision
 from conftest import SMALL
 from tsnbook.configs import all_configs, get_config, two_stream_recipes
 from tsnbook.data import build_dataset
-from tsnbook.demo import prepare_zoo_replicas
+from tsnbook.course.demo import prepare_zoo_replicas
 
 ROWS_FILE = Path(__file__).parent / "data" / "zoo_rows.txt"
 # ../shared/specs next to the checkout (a worktree one level deeper finds it one folder further up)
@@ -297,7 +297,8 @@ STRUCTURES = {
 
 @pytest.mark.parametrize("structure", sorted(STRUCTURES))
 def test_tiny_twin_trains(structure, zoo_data, tmp_path):
-    from tsnbook.engine import read_log, train
+    from tsnbook.engine import train
+    from tsnbook.logs import read_log
     # one epoch of 2 iterations, 2 segments per video: the structure is what is tested, not the learning
     cfg = get_config(f"{STRUCTURES[structure]}_tiny", dict(epochs=1, lr_steps=[], batch_size=8, num_segments=2,
                                                            val_clips=1))

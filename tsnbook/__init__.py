@@ -1,11 +1,31 @@
 """tsnbook: Temporal Segment Networks, as a course and a compact library.
 
-Modules, in the order data flows through them (each imports only those before it):
-``sampling`` (which frames) -> ``io`` (decode them) -> ``transforms`` (crop, flip, format) -> ``data``
-(datasets from list files) -> ``models`` (TSN) -> ``metrics`` -> ``engine`` (train / test) -> ``demo``.
-``presets`` names the zoo's test protocols ("25x10", "25x3", "val", "8x10"), ``bench`` times data pipelines,
-``flow`` extracts optical flow, ``synth`` generates the SynthActions dataset, ``viz`` draws figures.
-``checkpoints`` imports MMAction2 TSN checkpoints, ``predict`` scores one video, ``bench_model`` times a model.
+Modules, in the order data flows through them; each imports only modules above it (a test checks):
+
+    utils         seeding, device choice, environment report
+    sampling      which frames: MMAction2's SampleFrames / DenseSampleFrames
+    io            decoding: videos (decord / PyAV / selective H.264), RGB and flow JPEG folders; write_video
+    transforms    Resize, MultiScaleCrop, RandomResizedCrop, Flip, Center/Three/TenCrop, FormatShape
+    pipelines     the zoo's training recipe and named test protocols ("25x10", "25x3", "dense-8x1", ...)
+    configs       one plain dict per zoo row (+ a _tiny CPU twin each)
+    data          list files -> TSNDataset (sampled, decoded, augmented items)
+    models        TSN on torchvision / timm backbones
+    checkpoints   tsnbook's checkpoint files: safe reading, atomic writing, strict weight loading
+    mmaction2     MMAction2 0.x / 1.x checkpoints: key names, architecture from the weights
+    factory       build_model(cfg), load_model(any checkpoint): the one loader
+    metrics       top-k, mean class accuracy, mAP, fusion, test reports
+    scores        per-video score files (.npz, MMAction2's .pkl / .json)
+    logs          JSON-lines training logs
+    schedules     learning-rate schedules (step, cosine, warmup, linear scaling)
+    optim         SGD and MMAction2's TSM parameter groups
+    distributed   torchrun / DDP process groups
+    gpu_augment   the training crop / resize / flip batched on the GPU
+    engine        the loops: train_one_epoch, evaluate, train, evaluate_checkpoint
+    predict       one video's views and scores (test_views, predict_video)
+    flow          optical flow (DIS, Farneback, TV-L1) as denseflow's JPEGs
+    bench, bench_model   data-pipeline and model speed
+    cli           python -m tsnbook ...
+    course/       the course, not the library: SynthActions (synth), the demo, the notebooks' figures
 
 The names below are imported on first use, so ``import tsnbook.io`` in a decoding worker does not pay for torch.
 """
@@ -16,17 +36,18 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "sample_frames": "sampling", "dense_sample_frames": "sampling",
     "open_video": "io", "write_video": "io", "RawFrames": "io", "FlowFrames": "io", "DecodeError": "io",
-    "build_pipeline": "transforms", "test_views": "presets",
+    "build_pipeline": "transforms",
     "TSNDataset": "data", "VideoRecord": "data", "load_annotations": "data", "build_dataset": "data",
     "TSN": "models",
-    "load_mmaction2_checkpoint": "checkpoints", "read_checkpoint": "checkpoints",
-    "export_mmaction2_checkpoint": "checkpoints",
-    "predict_video": "predict",
+    "read_checkpoint": "checkpoints", "load_checkpoint": "checkpoints",
+    "load_mmaction2_checkpoint": "mmaction2", "export_mmaction2_checkpoint": "mmaction2",
+    "build_model": "factory", "load_model": "factory",
     "top_k_accuracy": "metrics", "mean_class_accuracy": "metrics", "fuse_scores": "metrics",
-    "build_model": "engine", "train": "engine", "test": "engine", "evaluate": "engine",
-    "load_checkpoint": "engine", "read_log": "engine",
+    "read_log": "logs",
+    "train": "engine", "evaluate": "engine", "evaluate_checkpoint": "engine",
+    "test_views": "predict", "predict_video": "predict",
     "get_config": "configs",
-    "run_demo": "demo",
+    "run_demo": "course.demo",
     "seed_everything": "utils", "best_device": "utils", "environment_report": "utils",
 }
 __all__ = sorted(_EXPORTS)

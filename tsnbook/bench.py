@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: name -> (source, zoo sampling name, "train" or a test protocol of tsnbook.presets)
+#: name -> (source, zoo sampling name, "train" or a test protocol of tsnbook.pipelines)
 PIPELINES = {
     "video_train_1x1x3": ("video", "1x1x3", "train"),
     "video_train_1x1x8": ("video", "1x1x8", "train"),
@@ -45,9 +45,9 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
     skip. Its rate bounds every pipeline that returns MMAction2's pixels with this decoder on one core."""
     import torch
 
-    from .io import RawFrames
-    from .io import open_selective
-    from .presets import protocol_sampler, test_views, train_pipeline
+    from .io import RawFrames, open_selective
+    from .pipelines import protocol_sampler, train_pipeline
+    from .predict import test_views
     from .sampling import zoo_sampling
     from .transforms import build_pipeline
 
@@ -75,10 +75,10 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
                 return torch.from_numpy(test_views(frames, mode))
         return run
 
-    sampler, transforms = zoo_sampling(sampling, test_mode=False), build_pipeline(train_pipeline("rgb"))
+    sampler, transforms = zoo_sampling(sampling, test_mode=False), build_pipeline(train_pipeline())
     if gpu_augment:
         from .gpu_augment import split_train_pipeline
-        transforms = build_pipeline(split_train_pipeline(train_pipeline("rgb"))[0])
+        transforms = build_pipeline(split_train_pipeline(train_pipeline())[0])
 
     def run(record):
         with reader(record) as frames:

@@ -18,7 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from .presets import PROTOCOLS, num_views
+from .pipelines import num_views, parse_protocol
 from .utils import best_device
 
 
@@ -70,10 +70,8 @@ def _figures(times, items, device):
 
 def bench_inference(model, cfg, protocol, batch, iters, warmup, device, amp=False, channels_last=False):
     """``{variant: figures}`` of inference on the protocol's views; ``per_s`` is videos per second."""
-    crop = PROTOCOLS[protocol]["crop_size"] if protocol in PROTOCOLS else None
-    if crop is None:
-        raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
-    views = num_views(protocol)
+    crop = parse_protocol(protocol, model.num_segments)["crop_size"]  # a clear error for an unknown name
+    views = num_views(protocol, model.num_segments if protocol == "val" else None)
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randint(0, 256, (batch, views, model.in_channels, crop, crop), dtype=torch.uint8,
                            generator=generator)
@@ -134,7 +132,7 @@ def run(config, protocol="25x10", batch=1, iters=20, warmup=5, device=None, amp=
         train=False, overrides=()):
     """Build ``config``'s model (random weights) and time it; returns the dict printed as JSON."""
     from .configs import get_config
-    from .models import build_model
+    from .factory import build_model
     if batch < 1 or iters < 1 or warmup < 0:
         raise ValueError(f"--batch and --iters must be >= 1 and --warmup >= 0 (got {batch}, {iters}, {warmup})")
     cfg = get_config(config, overrides)

@@ -3,7 +3,7 @@
     python -m tsnbook demo                       # the two-stream experiment on SynthActions
     python -m tsnbook data synthactions          # generate SynthActions (+ optical flow) only
     python -m tsnbook configs                    # list the configs
-    python -m tsnbook train CONFIG [--work-dir DIR] [--resume [CKPT]] [--cfg-options k=v ...] [--seed N]
+    python -m tsnbook train CONFIG [--work-dir DIR] [--resume [CKPT] | --force] [--cfg-options k=v ...] [--seed N]
                                  [--deterministic] [--validate]
     torchrun --nproc_per_node N -m tsnbook train CONFIG ...      # DistributedDataParallel, batch_size per process
     python -m tsnbook test CONFIG CHECKPOINT [--eval METRIC ...] [--out scores.pkl|.json|.npz]
@@ -24,10 +24,13 @@ from pathlib import Path
 
 
 SCORE_FORMATS = (".pkl", ".json", ".npz")
+TRUSTED_HELP = ("the checkpoint's source is trusted: unpickle the Python objects some files store besides their "
+                "tensors (otherwise refused, naming the object)")
+STRICT_HELP = "load what fits when keys are missing or unexpected (default: an error listing them)"
 
 
 def _demo(args):
-    from .demo import main_exit_code, results_table, run_demo
+    from .course.demo import main_exit_code, results_table, run_demo
     results = run_demo(args.work_dir, args.data_root, device=args.device, progress=not args.no_progress,
                        fresh=args.fresh, workers=args.workers)
     print("\n" + results_table(results["rows"]))
@@ -40,7 +43,7 @@ def _demo(args):
 
 
 def _data(args):
-    from .demo import prepare_zoo_replicas
+    from .course.demo import prepare_zoo_replicas
     manifest = prepare_zoo_replicas(args.root, workers=args.workers, progress=not args.no_progress)
     print(f"SynthActions ready in {args.root}: {len(manifest['files'])} videos, optical flow extracted, frame "
           f"folders and lists for the zoo configs' _tiny twins written")
@@ -62,7 +65,7 @@ def _prepare_generated_data(cfg, progress):
     if int(os.environ.get("WORLD_SIZE", 1)) > 1:  # several processes must not write the same files
         raise FileNotFoundError(f"{root} has no generated data yet: run `python -m tsnbook data synthactions "
                                 f"--root {root}` once, then torchrun")
-    from .demo import prepare_zoo_replicas
+    from .course.demo import prepare_zoo_replicas
     print(f"preparing SynthActions and the zoo twins' replicas in {root} (first use only) ...")
     prepare_zoo_replicas(root, progress=progress)
 
@@ -76,8 +79,10 @@ def _train(args):
     work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
     _prepare_generated_data(cfg, not args.no_progress)
     resume = True if args.resume == "auto" else args.resume or False
+    if args.force and resume:
+        raise ValueError("--resume continues the run in the work dir and --force replaces it; give one")
     summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
-                    validate=args.validate, deterministic=args.deterministic)
+                    validate=args.validate, deterministic=args.deterministic, trusted=args.trusted, force=args.force)
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, rank 0 speaks for all
         print(f"done: {summary}")
     return 0
@@ -85,7 +90,9 @@ def _train(args):
 
 def _test(args):
     from .configs import get_config
-    from .engine import METRICS, test
+    from .engine import evaluate_checkpoint
+    from .metrics import METRICS
+    from .pipelines import protocol_of
     cfg = get_config(args.config, args.cfg_options)
     if args.eval:
         unknown = [m for m in args.eval if m not in METRICS]
@@ -97,13 +104,16 @@ def _test(args):
     if args.out and Path(args.out).suffix not in SCORE_FORMATS:
         raise ValueError(f"--out {args.out}: the file name must end with {', '.join(SCORE_FORMATS)}")
     _prepare_generated_data(cfg, not args.no_progress)
-    scores, labels, report, skipped = test(cfg, args.checkpoint, device=args.device, progress=not args.no_progress)
+    print(f"testing {cfg['name']} with {args.checkpoint}: protocol {protocol_of(cfg)}")
+    scores, labels, report, skipped = evaluate_checkpoint(cfg, args.checkpoint, device=args.device,
+                                                          progress=not args.no_progress, trusted=args.trusted,
+                                                          strict=not args.no_strict)
     for key, value in report.items():
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     if skipped:
         print(f"skipped {len(skipped)} undecodable video(s): " + "; ".join(skipped))
     if args.out:
-        from .engine import write_scores
+        from .scores import write_scores
         write_scores(args.out, scores, labels)
         print(f"scores written to {args.out}")
     return 0
@@ -112,8 +122,8 @@ def _test(args):
 def _fuse(args):
     import numpy as np
 
-    from .engine import read_scores
     from .metrics import fuse_scores, mean_class_accuracy, top_k_accuracy
+    from .scores import read_scores
     loaded = [read_scores(path) for path in args.scores]
     if args.datalist:  # MMAction2's report_accuracy.py: the label is the last integer of each list line
         lines = [line.split() for line in Path(args.datalist).read_text().splitlines() if line.strip()]
@@ -140,16 +150,21 @@ def _fuse(args):
 
 
 def _predict(args):
-    from .predict import load_any_checkpoint, predict_video, read_label_map, top_k
+    from .configs import get_config
+    from .factory import load_model
+    from .predict import describe_protocol, predict_video, read_label_map, top_k
     if not Path(args.video).is_file():
         raise FileNotFoundError(f"video {args.video} does not exist")
-    model, description = load_any_checkpoint(args.checkpoint, trusted=args.trusted, num_segments=args.num_segments)
+    cfg = get_config(args.config, args.cfg_options) if args.config else None
+    model, info = load_model(args.checkpoint, cfg=cfg, trusted=args.trusted, strict=not args.no_strict,
+                             num_segments=args.num_segments)
     names = read_label_map(args.label_map, model.num_classes) if args.label_map else None
     if args.device:
         model.to(args.device)
-    scores = predict_video(model, args.video, args.protocol, args.average_clips)  # "val": the model's segments
-    print(f"model: {description}")
-    print(f"video: {args.video} ({args.protocol}, average_clips={args.average_clips})")
+    own = info["cfg"] if args.protocol is None else None  # the checkpoint's (or --config's) own test protocol
+    scores = predict_video(model, args.video, args.protocol, args.average_clips, cfg=own)
+    print(f"model: {info['description']}")
+    print(f"video: {args.video} ({describe_protocol(own, args.protocol)}, average_clips={args.average_clips})")
     for rank, (index, name, score) in enumerate(top_k(scores, args.topk, names), 1):
         print(f"{rank:>2}. {name:<30} {score:.4f}" + ("" if names is None else f"  (class {index})"))
     return 0
@@ -161,6 +176,7 @@ def _bench_model(args):
 
 
 def build_parser():
+    from .pipelines import PROTOCOLS  # numpy only: the parser stays light
     parser = argparse.ArgumentParser(prog="python -m tsnbook", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -188,6 +204,8 @@ def build_parser():
     tr.add_argument("--work-dir")
     tr.add_argument("--resume", nargs="?", const="auto", default=None,
                     help="resume from CKPT, or from WORK_DIR/latest.pth when no path is given")
+    tr.add_argument("--force", action="store_true",
+                    help="start over in a work dir that holds a run, replacing its files (refused otherwise)")
     tr.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
     tr.add_argument("--seed", type=int)
     tr.add_argument("--deterministic", action="store_true",
@@ -195,6 +213,7 @@ def build_parser():
     tr.add_argument("--validate", action="store_true",
                     help="validate every eval_interval epochs and keep best.pth (MMAction2's tools/train.py)")
     tr.add_argument("--no-validate", action="store_true", help="the default; kept for older scripts")
+    tr.add_argument("--trusted", action="store_true", help=TRUSTED_HELP)
     tr.set_defaults(func=_train)
 
     te = sub.add_parser("test", parents=[common], help="multi-clip x multi-crop test of a checkpoint")
@@ -207,6 +226,8 @@ def build_parser():
     te.add_argument("--average-clips", choices=["score", "prob", "none"],
                     help="override the config's average_clips (none = raw logits, as the 0.x zoo)")
     te.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    te.add_argument("--trusted", action="store_true", help=TRUSTED_HELP)
+    te.add_argument("--no-strict", action="store_true", help=STRICT_HELP)
     te.set_defaults(func=_test)
 
     fu = sub.add_parser("fuse", help="late fusion of score files (the zoo's [1:1])")
@@ -221,19 +242,24 @@ def build_parser():
                         help="top-k classes of one video (tsnbook or MMAction2 checkpoint)")
     pr.add_argument("checkpoint", help="a tsnbook checkpoint (latest.pth, best.pth) or an MMAction2 TSN .pth")
     pr.add_argument("video")
-    pr.add_argument("--protocol", default="25x10", choices=["25x10", "25x3", "val", "8x10"])
+    pr.add_argument("--config", help="build the model from this config (an MMAction2 file then uses its row's test "
+                                     "protocol); a tsnbook checkpoint carries its own config")
+    pr.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for --config")
+    pr.add_argument("--protocol", default=None,
+                    help="a named test protocol (" + ", ".join(PROTOCOLS) + ", ...; see tsnbook.pipelines); "
+                         "default: the config's own, else 25x10")
     pr.add_argument("--topk", type=int, default=5)
     pr.add_argument("--label-map", help="text file with one class name per line, in label order")
     pr.add_argument("--num-segments", type=int,
                     help="TSN's segments (the 'val' protocol's clips; default: the checkpoint's config, else 3)")
     pr.add_argument("--average-clips", default="prob", choices=["prob", "score"])
-    pr.add_argument("--trusted", action="store_true",
-                    help="the checkpoint's source is trusted: unpickle non-tensor objects in it if needed")
+    pr.add_argument("--trusted", action="store_true", help=TRUSTED_HELP)
+    pr.add_argument("--no-strict", action="store_true", help=STRICT_HELP)
     pr.set_defaults(func=_predict)
 
     bm = sub.add_parser("bench-model", parents=[common], help="inference (or training) speed of a config's model")
     bm.add_argument("config")
-    bm.add_argument("--protocol", default="25x10", choices=["25x10", "25x3", "val", "8x10"])
+    bm.add_argument("--protocol", default="25x10", help="a named test protocol (" + ", ".join(PROTOCOLS) + ", ...)")
     bm.add_argument("--batch", type=int, default=1, help="videos per forward pass")
     bm.add_argument("--iters", type=int, default=20, help="timed iterations (after 5 warm-up ones)")
     bm.add_argument("--warmup", type=int, default=5)
@@ -256,7 +282,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         sys.exit(args.func(args))
-    except (KeyError, ValueError, FileNotFoundError, RuntimeError) as err:
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
         # One clear line instead of a traceback from deep inside a library.
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
         sys.exit(f"error: {message}")

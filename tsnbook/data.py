@@ -178,21 +178,31 @@ class TSNDataset(torch.utils.data.Dataset):
         return reader(record.path, record.num_frames, filename_tmpl=self.filename_tmpl,
                       start_index=self.start_index, offset=record.offset)
 
+    def sample(self, num_frames, rng=None):
+        """The frame indices (0-based) this dataset takes from a video of ``num_frames`` frames."""
+        if self.sampler == "dense":
+            return dense_sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_segments,
+                                       self.dense_sample_range, self.dense_test_positions, test_mode=self.test_mode,
+                                       rng=rng)
+        return sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_segments,
+                             test_mode=self.test_mode, twice_sample=self.twice_sample, rng=rng)
+
+    def load_from(self, reader, label=None, rng=None):
+        """Sample, decode and transform one open reader: the results dict (``imgs``, ``frame_inds``, ...).
+
+        The one code path from a video to network inputs: training items, test views (`tsnbook.test_views`)
+        and ``predict`` all go through it.
+        """
+        indices = self.sample(reader.num_frames, rng)
+        results = dict(imgs=reader.get(indices), modality="flow" if self.source == "flow" else "rgb", label=label,
+                       num_clips=self.num_segments, clip_len=self.clip_len, frame_inds=indices)
+        return self.pipeline(results, rng)
+
     def load(self, index, rng):
         """Sampled, decoded, augmented frames of item ``index`` as a results dict (useful for visualising)."""
         record = self.records[index]
         with self.open(record) as reader:
-            if self.sampler == "dense":
-                indices = dense_sample_frames(reader.num_frames, self.clip_len, self.frame_interval,
-                                              self.num_segments, self.dense_sample_range, self.dense_test_positions,
-                                              test_mode=self.test_mode, rng=rng)
-            else:
-                indices = sample_frames(reader.num_frames, self.clip_len, self.frame_interval, self.num_segments,
-                                        test_mode=self.test_mode, twice_sample=self.twice_sample, rng=rng)
-            frames = reader.get(indices)
-        results = dict(imgs=frames, modality="flow" if self.source == "flow" else "rgb", label=record.label,
-                       num_clips=self.num_segments, clip_len=self.clip_len, frame_inds=indices)
-        return self.pipeline(results, rng)
+            return self.load_from(reader, record.label, rng)
 
     def __getitem__(self, index):
         rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -223,11 +233,16 @@ def collate_skipping_errors(batch):
 def build_dataset(cfg, split, data_root=None):
     """The train / val / test dataset a config describes (keys documented in `tsnbook.configs`)."""
     root = Path(data_root or cfg["data_root"])
-    test_mode = split != "train"
     # Kinetics, MiT and HVU keep validation videos in another folder (MMAction2's data_root_val).
-    prefix = cfg.get("data_prefix_val", cfg["data_prefix"]) if test_mode else cfg["data_prefix"]
+    prefix = cfg.get("data_prefix_val", cfg["data_prefix"]) if split != "train" else cfg["data_prefix"]
     records = load_annotations(root / cfg[f"ann_file_{split}"], root / prefix, cfg["source"],
                                option(cfg, "multi_label"), cfg.get("with_offset", False))
+    return dataset_from_config(cfg, split, records)
+
+
+def dataset_from_config(cfg, split, records):
+    """A `TSNDataset` of ``records`` with the sampling and pipeline of a config's ``split``."""
+    test_mode = split != "train"
     num_segments = {"train": cfg["num_segments"], "val": cfg.get("val_clips", cfg["num_segments"]),
                     "test": cfg.get("test_clips", 25)}[split]
     return TSNDataset(records, cfg[f"{split}_pipeline"], source=cfg["source"], num_segments=num_segments,

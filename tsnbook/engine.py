@@ -1,27 +1,24 @@
-"""Training and testing: ``train_one_epoch``, ``evaluate``, ``train``, ``test`` (torchvision references' shape).
+"""Training and testing loops: ``train_one_epoch``, ``evaluate``, ``train``, ``evaluate_checkpoint``.
 
-What a long run needs, and where it lives:
+The shape of torchvision's reference scripts; what a long run needs lives in the modules these loops call:
 
-* **Atomic checkpoints** (`save_checkpoint`): written to a temporary file in the same folder, flushed, then
-  renamed; a crash mid-write leaves the previous checkpoint intact.
-* **Exact resume**: the learning rate is a function of the epoch, the shuffling order and every augmentation
-  draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch start - so resuming from
-  the end of epoch k gives the same weights as never stopping.
+* **Atomic checkpoints** (`tsnbook.checkpoints`): a temporary file, fsync, rename; a crash mid-write leaves the
+  previous checkpoint intact. Every checkpoint stores the resolved config, so it rebuilds its own model.
+* **Exact resume**: the learning rate is a function of the position (`tsnbook.schedules`), the shuffling order
+  and every augmentation draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch
+  start - so resuming from the end of epoch k gives the same weights as never stopping.
 * **Bad videos** are skipped by the data layer; here they are counted, listed in the log, and the run goes on.
-* **Logs**: one JSON object per line in ``log.jsonl`` (the run's world and effective lr, train iterations,
-  epoch summaries, validations), which the notebooks plot.
-* **Schedules** (`lr_at`): step or cosine, optional linear warmup per iteration, linear scaling of the lr to
-  the total batch (`base_lr`); SGD, with MMAction2's TSM parameter groups on request (`build_optimizer`).
+* **Logs** (`tsnbook.logs`): one JSON object per line in ``log.jsonl`` (the run's world and effective lr, train
+  iterations, epoch summaries, validations), which the notebooks plot.
+* **Optimizer** (`tsnbook.optim`): SGD, with MMAction2's TSM parameter groups on request.
 * **Several processes** (`tsnbook.distributed`): under torchrun, DistributedDataParallel with a
   DistributedSampler; validation is sharded over the ranks and gathered; rank 0 alone writes and prints.
 * **GPU habits**: bf16 (or fp16 with a GradScaler) autocast and channels_last on CUDA only, cuDNN benchmark
   unless deterministic.
 """
-import io
 import json
-import math
 import os
-import pickle
+import shutil
 import time
 from pathlib import Path
 
@@ -31,156 +28,19 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checkpoints import read_checkpoint
-from .configs import OPTIONAL_KEYS
+from .checkpoints import load_checkpoint, save_checkpoint
 from .configs import option as _opt  # a config's value or the optional key's default
 from .data import build_dataset, collate_skipping_errors
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
                           world_from_environment)
+from .factory import build_model, load_weights
 from .gpu_augment import collate_padded, split_train_pipeline
-from .metrics import mean_average_precision, mean_class_accuracy, mmit_mean_average_precision, top_k_accuracy
-from .models import build_model  # lives in models; tsnbook.engine.build_model still works
+from .logs import JsonLog
+from .metrics import evaluation_report, main_metric
+from .optim import build_optimizer, set_lr
+from .schedules import base_lr, lr_at
 from .transforms import Compose
-from .utils import best_device, seed_everything
-
-METRICS = ("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision")
-
-
-
-def base_lr(cfg, world_size=1):
-    """The config's ``lr``, scaled linearly to the total batch when ``lr_base_batch`` is set (Goyal et al.).
-
-    ``lr_base_batch`` is the total batch the lr was written for (the zoo: GPUs x videos per GPU); with
-    ``auto_scale_lr`` (default True) a run with ``world_size x batch_size`` videos per step uses
-    ``lr x world_size x batch_size / lr_base_batch``. Without ``lr_base_batch`` the lr is used as written.
-    """
-    if cfg.get("lr_base_batch") and _opt(cfg, "auto_scale_lr"):
-        return cfg["lr"] * world_size * cfg["batch_size"] / cfg["lr_base_batch"]
-    return cfg["lr"]
-
-
-def lr_at(cfg, epoch, progress=0.0, world_size=1):
-    """Learning rate at ``epoch + progress`` (``progress`` in [0, 1): the fraction of the epoch done).
-
-    A pure function of the config and the position, so a resumed run sets exactly the same rates.
-
-    * ``lr_schedule="step"`` (default): ``lr * lr_gamma ** (number of lr_steps <= epoch)`` (MMAction2's step).
-    * ``"cosine"``: ``min_lr + (lr - min_lr) * (1 + cos(pi * epoch / epochs)) / 2``, by epoch as mmcv's
-      CosineAnnealing with ``by_epoch=True``.
-    * ``warmup_epochs > 0``: mmcv's linear warmup, applied per iteration on top of either schedule: the rate
-      climbs from ``warmup_ratio x`` the scheduled one at the first iteration to the scheduled one at the end
-      of the warmup.
-    """
-    lr = base_lr(cfg, world_size)
-    schedule = _opt(cfg, "lr_schedule")
-    if schedule == "step":
-        lr *= cfg.get("lr_gamma", 0.1) ** sum(epoch >= step for step in cfg.get("lr_steps", []))
-    elif schedule == "cosine":
-        min_lr = _opt(cfg, "min_lr")
-        lr = min_lr + (lr - min_lr) * (1 + math.cos(math.pi * epoch / cfg["epochs"])) / 2
-    else:
-        raise ValueError(f"lr_schedule must be 'step' or 'cosine', got {schedule!r}")
-    warmup, position = _opt(cfg, "warmup_epochs"), epoch + progress
-    if warmup and position < warmup:
-        lr *= 1 - (1 - position / warmup) * (1 - _opt(cfg, "warmup_ratio"))
-    return lr
-
-
-def build_optimizer(model, cfg, lr):
-    """SGD with momentum and weight decay; each parameter group carries an ``lr_mult`` the schedule multiplies.
-
-    ``fc_lr5=True`` builds the groups of MMAction2's TSMOptimizerConstructor (0.24.1), used by the MMiT row:
-    the first conv's weight at (lr, decay) and its bias at (2 lr, no decay); other conv and linear weights at
-    (lr, decay), their biases at (2 lr, no decay); normalisation parameters that train at (lr, no decay); the
-    classifier (the last Linear) at (5 lr, decay) for the weight and (10 lr, no decay) for the bias.
-    """
-    decay = cfg.get("weight_decay", 1e-4)
-    if not _opt(cfg, "fc_lr5"):
-        groups = [dict(params=list(model.parameters()), lr_mult=1.0)]
-    else:
-        first_conv, weights, biases, norms, linears = [], [], [], [], []
-        for module in model.modules():
-            params = list(module.parameters(recurse=False))
-            if isinstance(module, torch.nn.modules.conv._ConvNd):
-                (first_conv if not first_conv else weights).append(module.weight)
-                if module.bias is not None:
-                    biases.append(module.bias)  # the first conv's bias has the same (2 lr, no decay) as the rest
-            elif isinstance(module, torch.nn.Linear):
-                linears.append(module)
-            elif isinstance(module, (torch.nn.modules.batchnorm._BatchNorm, torch.nn.GroupNorm)):
-                norms += [p for p in params if p.requires_grad]
-            elif params:
-                raise ValueError(f"fc_lr5: no learning-rate rule for a {type(module).__name__} layer (MMAction2's "
-                                 f"TSMOptimizerConstructor knows conv, linear and normalisation layers only)")
-        if not linears:
-            raise ValueError("fc_lr5 needs a Linear classifier, and this model has none")
-        *others, fc = linears
-        weights += [m.weight for m in others]
-        biases += [m.bias for m in others if m.bias is not None]
-        groups = [dict(params=first_conv + weights, lr_mult=1.0), dict(params=biases, lr_mult=2.0, weight_decay=0.0),
-                  dict(params=norms, lr_mult=1.0, weight_decay=0.0), dict(params=[fc.weight], lr_mult=5.0),
-                  dict(params=[fc.bias], lr_mult=10.0, weight_decay=0.0)]
-        groups = [g for g in groups if g["params"]]
-    optimizer = torch.optim.SGD(groups, lr=lr, momentum=cfg.get("momentum", 0.9), weight_decay=decay)
-    set_lr(optimizer, lr)
-    return optimizer
-
-
-def set_lr(optimizer, lr):
-    for group in optimizer.param_groups:
-        group["lr"] = lr * group.get("lr_mult", 1.0)
-
-
-def save_checkpoint(path, state):
-    """``torch.save`` to ``path`` atomically: a temporary file in the same folder, fsync, rename."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def load_checkpoint(path, model=None, optimizer=None):
-    """Load a tsnbook checkpoint (weights only: no arbitrary unpickling) into ``model``/``optimizer``.
-
-    A truncated file or one made for another number of classes raises an error that says so and what to do.
-    """
-    path = Path(path)
-    state = read_checkpoint(path)  # weights_only; a truncated file gets a message that says so
-    if model is not None:
-        weights = state.get("model", state)
-        expected = model.state_dict()
-        mismatched = {k: f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(expected[k].shape)}"
-                      for k, v in weights.items() if k in expected and v.shape != expected[k].shape}
-        if mismatched:
-            hint = ("It was trained for another number of classes. To fine-tune from it, drop the classifier "
-                    "first: {k: v for k, v in weights.items() if not k.startswith('fc.')} and load with "
-                    "strict=False." if all(k.startswith("fc.") for k in mismatched) else
-                    "It was made for another backbone or modality (RGB has 3 input channels, flow 10): check "
-                    "the config.")
-            raise ValueError(f"{path} does not fit this model: " + "; ".join(mismatched.values()) + ". " + hint)
-        model.load_state_dict(weights)
-    if optimizer is not None and "optimizer" in state:
-        optimizer.load_state_dict(state["optimizer"])
-    return state
-
-
-class JsonLog:
-    """Append-only JSON-lines log: one ``json.dumps`` per line, flushed on every write, easy to plot."""
-
-    def __init__(self, path):
-        self.path = Path(path)
-
-    def write(self, **record):
-        with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
-
-
-def read_log(path):
-    """The records of a ``log.jsonl`` file, as a list of dicts."""
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+from .utils import resolve_device, seed_everything
 
 
 def _loader(dataset, batch_size, shuffle, workers, seed, epoch, world=None, collate_fn=collate_skipping_errors):
@@ -303,51 +163,6 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
     return scores, labels, skipped
 
 
-def accuracy_report(scores, labels):
-    """top-1 / top-5 / mean class accuracy over the videos that have scores (in %)."""
-    return evaluation_report(scores, labels, ["top_k_accuracy", "mean_class_accuracy"])
-
-
-def evaluation_report(scores, labels, metrics=OPTIONAL_KEYS["eval_metrics"]):
-    """The ``eval_metrics`` of a config (MMAction2's names), in %, over the videos that have scores.
-
-    "top_k_accuracy" gives ``top1`` and ``top5``; "mean_class_accuracy", "mean_average_precision" (HVU: AP per
-    class) and "mmit_mean_average_precision" (MMiT: AP per video) give a key of their own name. The last two
-    need multi-label lists (``labels`` as lists of class indices).
-    """
-    unknown = [m for m in metrics if m not in METRICS]
-    if unknown or not metrics:
-        raise ValueError(f"unknown evaluation metric(s) {unknown or metrics}: choose from {', '.join(METRICS)}")
-    keep = ~np.isnan(scores).any(axis=1)
-    scores = scores[keep]
-    labels = [label for label, k in zip(labels, keep) if k]
-    report = {}
-    for metric in metrics:
-        multi_label = metric in ("mean_average_precision", "mmit_mean_average_precision")
-        if multi_label != any(isinstance(label, (list, tuple)) for label in labels):
-            kind, others = (("multi-label (multi_label=True)", METRICS[:2]) if multi_label else
-                            ("single-label", METRICS[2:]))
-            raise ValueError(f"eval metric {metric} needs a {kind} dataset; use {' / '.join(others)} for this one")
-        if metric == "top_k_accuracy":
-            top1, top5 = top_k_accuracy(scores, labels, (1, min(5, scores.shape[1])))
-            report.update(top1=100 * top1, top5=100 * top5)
-        elif metric == "mean_class_accuracy":
-            report[metric] = 100 * mean_class_accuracy(scores, labels)
-        else:
-            multi_hot = np.zeros(scores.shape, dtype=np.int64)
-            for row, label in zip(multi_hot, labels):
-                row[list(label)] = 1
-            measure = mean_average_precision if metric == "mean_average_precision" else mmit_mean_average_precision
-            report[metric] = 100 * measure(scores, multi_hot)
-    report["num_videos"] = int(keep.sum())
-    return report
-
-
-def _main_metric(metrics):
-    """The report key that chooses best.pth: the first metric (top_k_accuracy -> top1)."""
-    return "top1" if metrics[0] == "top_k_accuracy" else metrics[0]
-
-
 def _configure_backends(device, deterministic):
     """cuDNN autotuning on CUDA for speed; ``deterministic`` trades it for repeatable kernels."""
     if deterministic:
@@ -358,12 +173,42 @@ def _configure_backends(device, deterministic):
         torch.backends.cudnn.benchmark = True
 
 
+class RunExistsError(FileExistsError):
+    """``train`` was asked to start afresh in a work dir that already holds a run."""
+
+
+RUN_FILES = ("latest.pth", "best.pth", "log.jsonl")
+
+
+def existing_run(work_dir):
+    """A one-line description of the run in ``work_dir`` ("latest.pth at epoch 3 of 12, ..."), or None."""
+    work_dir = Path(work_dir)
+    found = [name for name in RUN_FILES if (work_dir / name).exists()] + \
+        sorted(p.name for p in work_dir.glob("epoch_*.pth"))
+    return ", ".join(found) or None
+
+
+def _start_over(work_dir, force, remove=True):
+    """Refuse to overwrite a run unless ``force`` (every process checks, so all of them stop together); with it,
+    the old run's files are removed first (by ``remove``: rank 0)."""
+    found = existing_run(work_dir)
+    if found and not force:
+        raise RunExistsError(f"{work_dir} already holds a run ({found}): pass --resume to continue it, --force to "
+                             f"start over and replace it, or choose another --work-dir")
+    if found and remove:
+        for path in [work_dir / name for name in RUN_FILES] + list(work_dir.glob("epoch_*.pth")):
+            path.unlink(missing_ok=True)
+
+
 def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True, data_root=None,
-          deterministic=False):
-    """Train ``cfg`` into ``work_dir`` (``latest.pth``, ``best.pth``, ``log.jsonl``, ``config.json``).
+          deterministic=False, trusted=False, force=False):
+    """Train ``cfg`` into ``work_dir``: ``latest.pth``, ``best.pth``, ``epoch_N.pth``, ``log.jsonl``, ``config.json``.
 
     ``resume=True`` continues from ``work_dir/latest.pth`` when it exists (a finished run is not repeated);
-    a path resumes from that file; False starts over. Returns the final summary dict.
+    a path resumes from that file. ``resume=False`` starts a new run, and refuses (`RunExistsError`) a work dir
+    that holds one unless ``force=True``, which replaces it: a finished run is never destroyed by accident.
+    Every ``checkpoint_interval`` epochs (MMAction2's checkpoint_config) ``epoch_N.pth`` is kept, the newest
+    ``max_keep_ckpts`` of them (-1: all). Returns the final summary dict.
 
     Launched by torchrun (``WORLD_SIZE > 1`` in the environment) every process runs this function: it joins the
     process group (`tsnbook.distributed`), trains its share of each batch under DistributedDataParallel and
@@ -374,15 +219,15 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     world = world_from_environment()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
-    device = torch.device(device or best_device())
-    if device.type == "cuda" and device.index is None and world.size > 1:
-        device = torch.device("cuda", world.local_rank)  # one GPU per process, the one torchrun assigned
+    if resume is False:
+        _start_over(work_dir, force, remove=world.is_main)
+    device = resolve_device(device, world.local_rank if world.size > 1 else None)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     _configure_backends(device, deterministic)
     joined = init_process_group(world, device.type, _opt(cfg, "dist_timeout"))
     try:
-        return _train(cfg, work_dir, resume, device, progress and world.is_main, validate, data_root, world)
+        return _train(cfg, work_dir, resume, device, progress and world.is_main, validate, data_root, world, trusted)
     finally:
         if joined:
             destroy_process_group()
@@ -411,10 +256,10 @@ def _gpu_augment(cfg, train_set, device):
     return gpu, collate_padded
 
 
-def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
+def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, trusted):
     seed = cfg.get("seed", 0)
     seed_everything(seed)
-    model = build_model(cfg)
+    model = build_model(cfg, trusted=trusted)
     if _opt(cfg, "sync_bn") and world.size > 1:
         model = convert_sync_batchnorm(model, device.type)
     model = model.to(device)
@@ -425,7 +270,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
     optimizer = build_optimizer(model, cfg, lr)
     scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and _opt(cfg, "amp") == "fp16" else None
     start_epoch, metrics = 0, _opt(cfg, "eval_metrics")
-    best = {_main_metric(metrics): -1.0}
+    best = {main_metric(metrics): -1.0}
     latest = work_dir / "latest.pth"
     checkpoint = Path(resume) if isinstance(resume, (str, Path)) else latest if resume and latest.exists() else None
     log = JsonLog(work_dir / "log.jsonl") if world.is_main else None
@@ -436,8 +281,6 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
             scaler.load_state_dict(state["scaler"])
         if log:
             log.write(mode="resume", epoch=start_epoch, checkpoint=str(checkpoint))
-    elif log:
-        log.path.unlink(missing_ok=True)
     if world.is_main:
         (work_dir / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
         total = world.size * cfg["batch_size"]
@@ -477,7 +320,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
         if log:
             log.write(**summary)
         state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
-                     cfg_name=cfg["name"])
+                     cfg_name=cfg["name"], cfg=cfg)
         if scaler is not None:
             state["scaler"] = scaler.state_dict()
         is_last = epoch + 1 == cfg["epochs"]
@@ -488,7 +331,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
             if log:
                 log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped),
                           **{k: round(v, 3) for k, v in report.items()})
-            key = _main_metric(metrics)
+            key = main_metric(metrics)
             if report[key] > best.get(key, -1.0):
                 best = {key: report[key], "epoch": epoch + 1}
                 if world.is_main:
@@ -496,90 +339,40 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world):
         state["best"] = best
         if world.is_main:
             save_checkpoint(latest, state)
+            _keep_epoch_checkpoint(work_dir, epoch + 1, cfg)
     return dict(work_dir=str(work_dir), epochs=cfg["epochs"], best=best, world_size=world.size)
 
 
-def test(cfg, checkpoint, device=None, progress=True, data_root=None, split="test"):
+def _keep_epoch_checkpoint(work_dir, epoch, cfg):
+    """``epoch_N.pth`` every ``checkpoint_interval`` epochs (a hard link to the new latest.pth: no second write),
+    then only the newest ``max_keep_ckpts`` of them (-1 keeps all), as MMAction2's checkpoint hook does."""
+    interval, keep = _opt(cfg, "checkpoint_interval"), _opt(cfg, "max_keep_ckpts")
+    if not interval or epoch % interval:
+        return
+    target = work_dir / f"epoch_{epoch}.pth"
+    target.unlink(missing_ok=True)
+    try:
+        os.link(work_dir / "latest.pth", target)
+    except OSError:  # no hard links on this file system
+        shutil.copyfile(work_dir / "latest.pth", target)
+    kept = sorted(work_dir.glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
+    for old in kept[:-keep] if keep > 0 else []:
+        old.unlink()
+
+
+def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=None, split="test", trusted=False,
+                        strict=True):
     """Multi-clip x multi-crop test of ``checkpoint``: ``(scores, labels, report, skipped)``.
 
-    Scores follow the config's ``average_clips``; the report has the config's ``eval_metrics``. One process.
+    ``checkpoint``: a tsnbook or an MMAction2 file (a released zoo checkpoint tests with its row's config); its
+    weights must fit the model ``cfg`` describes (`tsnbook.factory.load_weights`). Scores follow the config's
+    ``average_clips``; the report has the config's ``eval_metrics``. One process.
     """
-    device = torch.device(device or best_device())
-    model = build_model(dict(cfg, pretrained=None, load_from=None)).to(device)
-    load_checkpoint(checkpoint, model)
+    device = resolve_device(device)
+    model = build_model(dict(cfg, pretrained=None, load_from=None))
+    load_weights(model, checkpoint, trusted=trusted, strict=strict)
+    model = model.to(device)
     dataset = build_dataset(cfg, split, data_root)
     scores, labels, skipped = evaluate(model, dataset, device, progress, desc=f"test {cfg['name']}",
                                        average_clips=_opt(cfg, "average_clips"), amp=_opt(cfg, "amp"))
     return scores, labels, evaluation_report(scores, labels, _opt(cfg, "eval_metrics")), skipped
-
-
-def save_scores(path, scores, labels, names):
-    """Per-video scores as ``.npz`` (``scores`` [N, C] float32, ``labels``, ``names``): no pickles needed."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, scores=scores, labels=np.asarray(labels), names=np.asarray(names, dtype=str))
-    os.replace(tmp, path)
-
-
-def load_scores(path):
-    """(scores, labels, names) from `save_scores`."""
-    with np.load(path, allow_pickle=False) as data:
-        return data["scores"], data["labels"], list(data["names"])
-
-
-def write_scores(path, scores, labels):
-    """Per-video scores in the format the suffix names: ``.pkl`` MMAction2's ``--out`` (a pickled list of
-    per-video float32 arrays), ``.json`` a list of lists, ``.npz`` `save_scores` (with labels)."""
-    path, scores = Path(path), np.asarray(scores, dtype=np.float32)
-    if path.suffix == ".npz":
-        return save_scores(path, scores, labels, [str(i) for i in range(len(labels))])
-    tmp = path.with_name(path.name + ".tmp")
-    if path.suffix == ".pkl":
-        with open(tmp, "wb") as f:
-            pickle.dump(list(scores), f)
-    elif path.suffix == ".json":
-        tmp.write_text(json.dumps(scores.tolist()))
-    else:
-        raise ValueError(f"{path}: score files end with .pkl, .json or .npz")
-    os.replace(tmp, path)
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles lists of numpy arrays and nothing else: a pickle may name any function to call on loading,
-    so only numpy's array reconstructors are let through."""
-    ALLOWED = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
-               for name in ("_reconstruct", "scalar")} | {
-              (module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")} | {
-              ("numpy", "ndarray"), ("numpy", "dtype")}
-
-    def find_class(self, module, name):
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a score pickle holds numpy arrays only")
-
-
-def read_scores(path):
-    """``(scores [N, C], labels or None)`` from a ``.npz`` (`save_scores`), ``.json`` (a list of per-video score
-    lists) or MMAction2 ``.pkl`` file (its ``tools/test.py --out``: a list of per-video arrays). Pickles are read
-    with an unpickler that only rebuilds numpy arrays, never arbitrary objects."""
-    path = Path(path)
-    if path.suffix == ".npz":
-        scores, labels, _ = load_scores(path)
-        return scores, labels
-    try:
-        if path.suffix == ".json":
-            rows = json.loads(path.read_text())
-        elif path.suffix == ".pkl":
-            rows = _ArrayUnpickler(io.BytesIO(path.read_bytes())).load()
-        else:
-            raise ValueError("unknown suffix")
-        scores = np.asarray(rows, dtype=np.float32)
-        if scores.ndim != 2:
-            raise ValueError(f"expected one score vector per video, got an array of shape {scores.shape}")
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        raise ValueError(f"{path} is not a score file tsnbook can read ({type(err).__name__}: {err}); expected .npz "
-                         f"(tsnbook test --out), .json (a list of per-video score lists) or .pkl (MMAction2's "
-                         f"tools/test.py --out: a list of numpy arrays)") from None
-    return scores, None

@@ -9,7 +9,7 @@ the random stream and the parameter law are exactly those of the CPU pipeline. T
 (`torch.nn.functional.interpolate`, bilinear, half-pixel centres as cv2) and mirrors a whole batch; the model
 normalises the 0..255 floats itself (`tsnbook.models`).
 
-    configs = presets.train_pipeline("rgb")
+    configs = pipelines.train_pipeline()
     cpu_steps, gpu = split_train_pipeline(configs)       # cpu_steps ends with a DeferredCropFlip
     dataset = TSNDataset(records, cpu_steps, ...)         # items: imgs uint8 [N, H, W, C], crop_box, flip
     loader = DataLoader(dataset, batch_size=..., collate_fn=collate_padded)
@@ -67,7 +67,7 @@ class DeferredCropFlip(Transform):
 
 
 def split_train_pipeline(configs):
-    """Split a training pipeline (dicts, as `presets.train_pipeline`) into the CPU part and the GPU part.
+    """Split a training pipeline (dicts, as `pipelines.train_pipeline`) into the CPU part and the GPU part.
 
     The pipeline must read: [steps before the crop ...], MultiScaleCrop or RandomResizedCrop, Resize((w, h),
     keep_ratio=False), [Flip], FormatShape. Returns ``(cpu_steps, gpu)``: the steps before the crop followed by a

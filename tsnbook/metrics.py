@@ -238,3 +238,52 @@ def fuse_scores(score_list, coefficients=None, apply_softmax=False):
     if apply_softmax:
         streams = [_softmax(s) for s in streams]
     return np.tensordot(coefficients, np.stack(streams), axes=1)
+
+
+# ------------------------------------------------------------------------------------- reports of a test run
+METRICS = ("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision")
+
+
+def accuracy_report(scores, labels):
+    """top-1 / top-5 / mean class accuracy over the videos that have scores (in %)."""
+    return evaluation_report(scores, labels, ["top_k_accuracy", "mean_class_accuracy"])
+
+
+def evaluation_report(scores, labels, metrics=("top_k_accuracy", "mean_class_accuracy")):
+    """The ``eval_metrics`` of a config (MMAction2's names), in %, over the videos that have scores.
+
+    "top_k_accuracy" gives ``top1`` and ``top5``; "mean_class_accuracy", "mean_average_precision" (HVU: AP per
+    class) and "mmit_mean_average_precision" (MMiT: AP per video) give a key of their own name. The last two
+    need multi-label lists (``labels`` as lists of class indices).
+    """
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown or not metrics:
+        raise ValueError(f"unknown evaluation metric(s) {unknown or metrics}: choose from {', '.join(METRICS)}")
+    keep = ~np.isnan(scores).any(axis=1)
+    scores = scores[keep]
+    labels = [label for label, k in zip(labels, keep) if k]
+    report = {}
+    for metric in metrics:
+        multi_label = metric in ("mean_average_precision", "mmit_mean_average_precision")
+        if multi_label != any(isinstance(label, (list, tuple)) for label in labels):
+            kind, others = (("multi-label (multi_label=True)", METRICS[:2]) if multi_label else
+                            ("single-label", METRICS[2:]))
+            raise ValueError(f"eval metric {metric} needs a {kind} dataset; use {' / '.join(others)} for this one")
+        if metric == "top_k_accuracy":
+            top1, top5 = top_k_accuracy(scores, labels, (1, min(5, scores.shape[1])))
+            report.update(top1=100 * top1, top5=100 * top5)
+        elif metric == "mean_class_accuracy":
+            report[metric] = 100 * mean_class_accuracy(scores, labels)
+        else:
+            multi_hot = np.zeros(scores.shape, dtype=np.int64)
+            for row, label in zip(multi_hot, labels):
+                row[list(label)] = 1
+            measure = mean_average_precision if metric == "mean_average_precision" else mmit_mean_average_precision
+            report[metric] = 100 * measure(scores, multi_hot)
+    report["num_videos"] = int(keep.sum())
+    return report
+
+
+def main_metric(metrics):
+    """The report key that chooses best.pth: the first metric (top_k_accuracy -> top1)."""
+    return "top1" if metrics[0] == "top_k_accuracy" else metrics[0]

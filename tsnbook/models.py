@@ -293,23 +293,3 @@ def average_clips(logits, mode=None):
     if mode in (None, "score"):
         return logits
     raise ValueError(f"average_clips must be None, 'score' or 'prob', got {mode!r}")
-
-
-def build_model(cfg):
-    """The TSN a config dict describes (keys: tsnbook.configs); ``load_from`` initialises it from a checkpoint.
-
-    ``load_from`` may be a tsnbook checkpoint or an MMAction2 one (`tsnbook.checkpoints`); a classifier of another
-    size (fine-tuning Kinetics weights on HMDB51) is dropped with a printed note and keeps its fresh init.
-    """
-    flow = cfg["modality"] == "flow"
-    model = TSN(cfg["backbone"], cfg["num_classes"], cfg["num_segments"], cfg["modality"],
-                clip_len=cfg.get("clip_len", 1) if flow else 1,
-                dropout=cfg.get("dropout", 0.4), init_std=cfg.get("init_std", 0.01),
-                partial_bn=cfg.get("partial_bn", False), norm_eval=cfg.get("norm_eval", False),
-                pretrained=cfg.get("pretrained"), flow_init=cfg.get("flow_init", "average"),
-                frozen_stages=cfg.get("frozen_stages", -1), densenet_relu=cfg.get("densenet_relu", False),
-                multi_label=cfg.get("multi_label", False))
-    if cfg.get("load_from"):
-        from .checkpoints import init_from_checkpoint  # imports this module: imported here, not at the top
-        init_from_checkpoint(model, cfg["load_from"])
-    return model

@@ -1,57 +1,102 @@
 """Score one video with a trained TSN: MMAction2's ``inference_recognizer``, in tsnbook's terms.
 
-    model, report = load_mmaction2_checkpoint("tsn_r50_...-e508be42.pth")
-    scores = predict_video(model, "clip.mp4", protocol="25x10")     # numpy [num_classes], softmax probabilities
+    model, info = tsnbook.load_model("work_dirs/run/best.pth")      # or an MMAction2 zoo file
+    scores = predict_video(model, "clip.mp4", cfg=info["cfg"])      # the config's own test protocol
+    scores = predict_video(model, "clip.mp4", protocol="25x10")     # or a named one (`tsnbook.pipelines`)
 
-The views come from `tsnbook.presets.test_views` (the zoo's protocols, bit-identical to MMAction2's test
-pipeline); the model averages the pooled features of *all* views and applies the classifier once (spec §6.1).
-`TSN.score_views` does the scoring (the engine's test uses it too).
+The views come from `test_views` / `config_views`: the same sampling, decoding and transforms as the test split
+of a dataset (`tsnbook.data.TSNDataset.load_from`), bit-identical to MMAction2's test pipeline. The model averages
+the pooled features of *all* views and applies the classifier once (spec §6.1): `TSN.score_views`.
 """
+import contextlib
 from pathlib import Path
 
 import numpy as np
 
-from .presets import test_views
+from .data import TSNDataset, dataset_from_config
+from .io import FlowFrames, RawFrames, Video, open_selective
+from .pipelines import parse_protocol, protocol_of, protocol_settings
 
 
-def predict_video(model, video_path, protocol="25x10", average_clips="prob", num_segments=None,
-                  views_per_chunk=25, backend=None):
-    """Class scores of one video (numpy [num_classes]) under a zoo test protocol ("25x10", "25x3", "val", "8x10").
+def _reader(video, backend):
+    """An open reader (left open) or a file path (opened here, closed after use)."""
+    if isinstance(video, Video):
+        return contextlib.nullcontext(video)
+    if not Path(video).is_file():
+        raise FileNotFoundError(f"video {video} does not exist")
+    return open_selective(video, backend)
 
-    ``num_segments`` replaces the protocol's clip count; None keeps the protocol's own (25 for 25x10 / 25x3,
-    8 for 8x10) and, for "val", uses the model's ``num_segments`` (3 for the 1x1x3 rows). ``video_path`` may also
-    be an open tsnbook reader (a `FlowFrames` for a flow model).
+
+def _source(video):
+    return "flow" if isinstance(video, FlowFrames) else "rawframes" if isinstance(video, RawFrames) else "video"
+
+
+def test_views(video, protocol="25x10", num_segments=None, backend=None, clip_len=None):
+    """Every test view of one video under a named protocol: uint8 [V, C, H, W], C-contiguous, MMAction2's order.
+
+    ``video``: a file path (opened with `tsnbook.io.open_selective`), or an open tsnbook reader (`RawFrames`,
+    `FlowFrames`, any `tsnbook.io.Video`; left open). RGB: C = 3; flow (a FlowFrames reader): one image of
+    2 x clip_len channels per crop and clip. ``num_segments`` replaces the protocol's clip count ("val": the
+    segments of the 1x1xK layout, 3 by default); ``clip_len`` defaults to 1 for RGB, 5 for flow. Output order is
+    MMAction2's: all clips of view 1, then all clips of view 2, ... (TenCrop: UL, UL-mirror, UR, ...).
     """
-    if isinstance(video_path, (str, Path)) and not Path(video_path).is_file():
-        raise FileNotFoundError(f"video {video_path} does not exist")
-    if num_segments is None and protocol == "val":
-        num_segments = model.num_segments
-    clip_len = getattr(model, "in_channels", 3) // 2 if model.modality == "flow" else None
-    views = test_views(video_path, protocol, num_segments=num_segments, backend=backend, clip_len=clip_len)
+    source = _source(video)
+    flow = source == "flow"
+    spec = parse_protocol(protocol, num_segments or 3)
+    settings = protocol_settings(protocol, flow, num_segments or 3)
+    clips = num_segments if num_segments and protocol != "val" else spec["clips"]
+    dataset = TSNDataset([], settings["test_pipeline"], source=source, num_segments=clips,
+                         clip_len=clip_len or (5 if flow else 1), test_mode=True,
+                         sampler=settings.get("sampler", "segments"),
+                         dense_test_positions=settings.get("dense_test_positions", 10))
+    with _reader(video, backend) as reader:
+        return dataset.load_from(reader)["imgs"]
+
+
+test_views.__test__ = False  # a library function, not a test, for pytest modules that import it by name
+
+
+def config_views(video, cfg, backend=None):
+    """Every test view of one video as ``cfg``'s own test split makes them (clips, sampler, crops, clip_len).
+
+    A config of frame folders is applied to the video file itself (its frames are what the folders hold).
+    """
+    source = _source(video)
+    if (source == "flow") != (cfg["source"] == "flow"):
+        raise ValueError(f"{cfg.get('name', 'this config')} is {'a flow' if cfg['source'] == 'flow' else 'an RGB'} "
+                         f"model but got {'optical flow' if source == 'flow' else 'RGB frames'}: a flow model takes "
+                         f"the video's flow (a tsnbook.FlowFrames reader of its flow_x/flow_y JPEGs)")
+    dataset = dataset_from_config(dict(cfg, source=source), "test", [])
+    with _reader(video, backend) as reader:
+        return dataset.load_from(reader)["imgs"]
+
+
+def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=None, num_segments=None,
+                  views_per_chunk=25, backend=None):
+    """Class scores of one video (numpy [num_classes]).
+
+    The views: ``cfg``'s own test protocol when a config is given and ``protocol`` is None (a tsnbook checkpoint
+    stores its config: ``load_model(path)[1]["cfg"]``); else the named ``protocol`` (default "25x10"; "val" uses
+    the model's ``num_segments``). ``num_segments`` replaces a named protocol's clip count. ``video_path`` may
+    also be an open tsnbook reader (a `FlowFrames` for a flow model).
+    """
+    clip_len = model.in_channels // 2 if model.modality == "flow" else None
+    if cfg is not None and protocol is None:
+        views = config_views(video_path, cfg, backend)
+    else:
+        protocol = protocol or "25x10"
+        if num_segments is None and protocol == "val":
+            num_segments = model.num_segments
+        views = test_views(video_path, protocol, num_segments=num_segments, backend=backend, clip_len=clip_len)
     was_training = model.training
     scores = model.score_views(views, average_clips, views_per_chunk)
     model.train(was_training)
     return scores
 
 
-def load_any_checkpoint(path, trusted=False, num_segments=None):
-    """``(model, description)`` from a tsnbook checkpoint (`engine.save_checkpoint`) or an MMAction2 one."""
-    from .checkpoints import is_mmaction2_checkpoint, load_mmaction2_checkpoint, read_checkpoint
-    state = read_checkpoint(path, trusted)
-    if is_mmaction2_checkpoint(state):
-        model, report = load_mmaction2_checkpoint(path, num_segments=num_segments, trusted=trusted)
-        return model, f"MMAction2 {report['format']} checkpoint, {report['backbone']} {report['modality']}"
-    if not (isinstance(state, dict) and isinstance(state.get("model"), dict) and state.get("cfg_name")):
-        raise ValueError(f"{path} is neither a tsnbook checkpoint (dict with 'model' and 'cfg_name') nor an "
-                         f"MMAction2 one")
-    from .configs import get_config
-    from .models import build_model
-    cfg = get_config(state["cfg_name"])
-    if num_segments:
-        cfg["num_segments"] = num_segments
-    model = build_model(dict(cfg, pretrained=None, load_from=None))
-    model.load_state_dict(state["model"])
-    return model.eval(), f"tsnbook checkpoint of {state['cfg_name']} (epoch {state.get('epoch', '?')})"
+def describe_protocol(cfg=None, protocol=None):
+    """The protocol name ``predict_video`` uses for these arguments (for reports)."""
+    return protocol or (protocol_of(cfg) if cfg is not None else "25x10")
 
 
 def read_label_map(path, num_classes):

@@ -261,12 +261,10 @@ def dense_sample_frames(num_frames, clip_len=1, frame_interval=1, num_clips=1, s
 # The model zoo's names
 # ----------------------------------------------------------------------------------------------------------------
 
-#: The zoo's sampling names mapped to arguments. Training layouts read "clip_len x frame_interval x num_clips"
-#: (train with test_mode=False, validate with the same arguments and test_mode=True). Test protocols read
-#: "clips x views": only their temporal half lives here; the spatial half (TenCrop(224) after Resize to short
-#: side 256 for "x10", ThreeCrop(256) for "x3") lives in the spatial transforms module.
-#: 0.x names its flow configs "1x1x3"/"1x1x8" although they sample 5 stacked frames (1.x calls them "5x1x3");
-#: for flow test protocols pass clip_len=5 as an override, e.g. zoo_sampling("25x10", clip_len=5).
+#: The zoo's training layouts mapped to sampler arguments: "clip_len x frame_interval x num_clips" (train with
+#: test_mode=False, validate with the same arguments and test_mode=True). The test protocols ("25x10", "25x3",
+#: "dense-8x1", ...) are defined with their spatial half in `tsnbook.pipelines`, the one place for them.
+#: 0.x names its flow configs "1x1x3"/"1x1x8" although they sample 5 stacked frames (1.x calls them "5x1x3").
 ZOO_SAMPLING = {
     "1x1x3": dict(dense=False, clip_len=1, frame_interval=1, num_clips=3),
     "1x1x5": dict(dense=False, clip_len=1, frame_interval=1, num_clips=5),
@@ -275,12 +273,8 @@ ZOO_SAMPLING = {
     "1x1x16": dict(dense=False, clip_len=1, frame_interval=1, num_clips=16),
     "5x1x3": dict(dense=False, clip_len=5, frame_interval=1, num_clips=3),  # flow, 0.x "..._1x1x3_..._flow"
     "5x1x8": dict(dense=False, clip_len=5, frame_interval=1, num_clips=8),  # flow, 0.x "..._1x1x8_..._flow"
-    "dense_1x1x5": dict(dense=True, clip_len=1, frame_interval=1, num_clips=5),  # its config tests with "8x10"
+    "dense_1x1x5": dict(dense=True, clip_len=1, frame_interval=1, num_clips=5),  # its config tests "dense-8x1"
     "dense_1x1x8": dict(dense=True, clip_len=1, frame_interval=1, num_clips=8),
-    "25x10": dict(dense=False, clip_len=1, frame_interval=1, num_clips=25, test_mode=True),  # + TenCrop(224)
-    "25x3": dict(dense=False, clip_len=1, frame_interval=1, num_clips=25, test_mode=True),  # + ThreeCrop(256)
-    # Dense test: 8 clips at each of 10 window starts = 80 clips (one CenterCrop each), not 8 x 10 crops.
-    "8x10": dict(dense=True, clip_len=1, frame_interval=1, num_clips=8, num_sample_positions=10, test_mode=True),
 }
 
 
@@ -288,11 +282,12 @@ def zoo_sampling(name, test_mode=None, **overrides):
     """A sampler for a zoo name: `zoo_sampling("1x1x3", test_mode=True)(num_frames)` gives the indices.
 
     Returns `functools.partial(sample_frames or dense_sample_frames, **arguments)`; call it with num_frames
-    and, if needed, start_index=... and rng=... . `test_mode=None` keeps the entry's own mode (training for
-    layouts, testing for the "25x10"-style protocols); `overrides` replace any other argument.
+    and, if needed, start_index=... and rng=... . `test_mode=None` means training (the layouts' own mode);
+    `overrides` replace any other argument. A test protocol's sampler: `tsnbook.pipelines.protocol_sampler`.
     """
     if name not in ZOO_SAMPLING:
-        raise ValueError(f"unknown zoo sampling name {name!r}; known names: {sorted(ZOO_SAMPLING)}")
+        hint = " (test protocols: tsnbook.pipelines.protocol_sampler)" if "x" in name and name.count("x") == 1 else ""
+        raise ValueError(f"unknown zoo sampling name {name!r}; known names: {sorted(ZOO_SAMPLING)}{hint}")
     arguments = dict(ZOO_SAMPLING[name])
     sampler = dense_sample_frames if arguments.pop("dense") else sample_frames
     if test_mode is not None:

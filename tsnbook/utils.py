@@ -28,6 +28,19 @@ def best_device():
     return "cpu"
 
 
+def resolve_device(device=None, local_rank=None):
+    """The ``torch.device`` to run on, always with an index on CUDA: every entry point normalises here.
+
+    ``device``: None (`best_device`), a string ("cpu", "cuda", "cuda:1", "mps") or a torch.device. A bare "cuda"
+    becomes ``cuda:<local_rank>`` under torchrun (one GPU per process) and ``cuda:0`` otherwise, because
+    ``torch.cuda.set_device`` and DDP's ``device_ids`` need an index (a bare "cuda" raises there).
+    """
+    device = torch.device(device or best_device())
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank or 0)
+    return device
+
+
 def environment_report():
     """Versions and devices, as a dict of short strings (printed by the demo and notebook 00)."""
     import cv2

@@ -23,7 +23,8 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   informational), ``fc_lr5`` [False] (MMAction2's TSM optimizer groups), ``loss_weight`` [1.0] (multi-label
   BCE), ``amp`` ["bf16", CUDA only], ``channels_last`` [True, CUDA only], ``num_workers``, ``eval_interval``,
   ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet the other DDP
-  processes), ``seed``;
+  processes), ``checkpoint_interval`` [1] and ``max_keep_ckpts`` [-1] (``epoch_N.pth`` every N epochs, the
+  newest K kept; MMAction2's checkpoint_config), ``seed``;
 * testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob");
 * documentation only: ``zoo``, the model-zoo row's published facts (accuracy or mAP, resolution, GPUs,
   pre-training, checkpoint URL, test protocol, notes); the engine never reads it.
@@ -51,6 +52,7 @@ OPTIONAL_KEYS = dict(
     fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
     frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
+    checkpoint_interval=1, max_keep_ckpts=-1,
 )
 
 

@@ -10,44 +10,10 @@ sampler, segments, clip length, multi-label, with_offset, frame templates, flip 
 trains a ResNet-18 from scratch on SynthActions and its generated replicas (`tsnbook.demo.prepare_zoo_replicas`)
 in seconds on a CPU. `add_tiny_variants` derives every twin of a module, so the twins cannot drift.
 """
-from ..synth import FLIP_LABEL_MAP
+from ..pipelines import eval_pipeline, train_pipeline  # noqa: F401  (the zoo modules import them from here)
+from .synthactions import FLIP_LABEL_MAP
 
 CKPT = "https://download.openmmlab.com/mmaction/recognition/tsn/"  # the zoo's checkpoint / log host
-
-# ------------------------------------------------------------------------------------------------ pipelines
-MSC_SCALES = (1, 0.875, 0.75, 0.66)
-
-
-def train_pipeline(crop="msc", resize=True, flip=True, flip_label_map=None, num_fixed_crops=5,
-                   scales=MSC_SCALES, max_wh_scale_gap=1, flow=False):
-    """MMAction2's TSN training augmentation: [Resize(-1,256)], MultiScaleCrop or RandomResizedCrop,
-    Resize((224,224), keep_ratio=False), [Flip(0.5)], FormatShape.
-
-    ``resize=False``: the video rows that crop straight from the decoded frame (no short-side 256 first).
-    """
-    steps = [dict(type="Resize", scale=(-1, 256))] if resize else []
-    if crop == "msc":
-        steps.append(dict(type="MultiScaleCrop", input_size=224, scales=tuple(scales), random_crop=False,
-                          max_wh_scale_gap=max_wh_scale_gap, num_fixed_crops=num_fixed_crops))
-    elif crop == "rrc":
-        steps.append(dict(type="RandomResizedCrop"))
-    else:
-        raise ValueError(f"crop must be 'msc' or 'rrc', got {crop!r}")
-    steps.append(dict(type="Resize", scale=(224, 224), keep_ratio=False))
-    if flip:
-        steps.append(dict(type="Flip", flip_ratio=0.5, flip_label_map=flip_label_map))
-    return steps + [_format(flow)]
-
-
-def eval_pipeline(crop="cc224", flow=False):
-    """Resize(-1,256) and one test-time crop: "cc224", "cc256" (CenterCrop), "3c256" (ThreeCrop), "10c224"."""
-    kind, size = {"cc": "CenterCrop", "3c": "ThreeCrop", "10c": "TenCrop"}[crop[:-3]], int(crop[-3:])
-    return [dict(type="Resize", scale=(-1, 256)), dict(type=kind, crop_size=size), _format(flow)]
-
-
-def _format(flow):
-    return dict(type="FormatShape", input_format="NCHW_Flow" if flow else "NCHW")
-
 
 # -------------------------------------------------------------------------------------------- common recipe
 # MMAction2 0.x defaults shared by every TSN row (spec §5 "Common to every row"): ImageNet ResNet-50 from
@@ -132,6 +98,7 @@ def tiny(cfg):
         test_pipeline=[_shrink(s, not multi) for s in cfg["test_pipeline"]],
         backbone="resnet18", pretrained=None, load_from=None, gpus=1, batch_size=4, lr=0.01, lr_base_batch=4,
         epochs=2, lr_steps=[1], warmup_epochs=0, eval_interval=1, num_workers=0, sync_bn=False,
+        checkpoint_interval=0,  # latest.pth and best.pth only: the tests train hundreds of these
         zoo=dict(tiny_of=cfg.get("zoo", {}).get("name"), notes="CPU twin on SynthActions; see configs._zoo.tiny"),
     )
     out.pop("data_prefix_val", None)

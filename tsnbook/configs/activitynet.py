@@ -24,14 +24,14 @@ _anet = dict(COMMON, num_classes=200, source="rawframes", data_root="data/Activi
 _clips = dict(ann_file_train="anet_train_clip.txt", ann_file_val="anet_val_clip.txt",
               ann_file_test="anet_val_clip.txt", with_offset=True)
 _rgb = dict(_anet, filename_tmpl="img_{:05}.jpg", start_index=1, lr_steps=[20, 40], epochs=50,
-            train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline("cc256"),
-            test_pipeline=eval_pipeline("3c256"),
+            train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline(1, 256),
+            test_pipeline=eval_pipeline(3),
             # https://download.openmmlab.com/mmaction/recognition/tsn/ + _K400_RGB
             load_from="checkpoints/tsn_r50_320p_1x1x8_100e_kinetics400_rgb_20200702-ef80e3d7.pth")
 _flow = dict(_anet, source="flow", modality="flow", clip_len=5, filename_tmpl="flow_{}_{:05d}.jpg", start_index=0,
              flow_init="random", lr_steps=[60, 120], epochs=150,
-             train_pipeline=train_pipeline("rrc", flow=True), val_pipeline=eval_pipeline("cc224", flow=True),
-             test_pipeline=eval_pipeline("10c224", flow=True),
+             train_pipeline=train_pipeline("rrc", flow=True), val_pipeline=eval_pipeline(1, flow=True),
+             test_pipeline=eval_pipeline(10, flow=True),
              # https://download.openmmlab.com/mmaction/recognition/tsn/ + _K400_FLOW
              load_from="checkpoints/tsn_r50_320p_1x1x8_110e_kinetics400_flow_20200705-1f39486b.pth")
 
@@ -54,7 +54,7 @@ tsn_r50_320p_1x1x8_50e_activitynet_clip_rgb = row(
 )
 
 tsn_r50_320p_1x1x8_150e_activitynet_video_flow = row(
-    _flow, gpus=16, batch_size=8,
+    _flow, checkpoint_interval=5, gpus=16, batch_size=8,
     zoo=_facts("tsn_r50_320p_1x1x8_150e_activitynet_video_flow", "20200804-13313f52", 57.51, 83.02, "340x256",
                "8x2", "25x10", 5780, _K400_FLOW,
                notes="MMAction2's file tests on anet_val_clip.txt with with_offset=True (trains/validates on the "
@@ -62,7 +62,7 @@ tsn_r50_320p_1x1x8_150e_activitynet_video_flow = row(
 )
 
 tsn_r50_320p_1x1x8_150e_activitynet_clip_flow = row(
-    _flow, gpus=16, batch_size=8, **_clips,
+    _flow, checkpoint_interval=5, gpus=16, batch_size=8, **_clips,
     zoo=_facts("tsn_r50_320p_1x1x8_150e_activitynet_clip_flow", "20200804-8622cf38", 59.51, 82.69, "340x256",
                "8x2", "25x10", 5780, _K400_FLOW),
 )

@@ -10,8 +10,8 @@ from ._zoo import add_tiny_variants, eval_pipeline, row, train_pipeline, zoo
 from .kinetics400 import _rf320, _video
 
 _custom = dict(_rf320, eval_interval=1,  # these files have no evaluation dict: MMAction2's EvalHook default, 1
-               train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline("cc256"),
-               test_pipeline=eval_pipeline("3c256"))
+               train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline(1, 256),
+               test_pipeline=eval_pipeline(3))
 _DIR = "custom_backbones/"
 
 tsn_rn101_32x4d_320p_1x1x3_100e_kinetics400_rgb = row(
@@ -35,8 +35,8 @@ tsn_dense161_320p_1x1x3_100e_kinetics400_rgb = row(
 
 tsn_swin_transformer_video_320p_1x1x3_100e_kinetics400_rgb = row(
     _video, gpus=8, batch_size=24, backbone="timm/swin_base_patch4_window7_224", pretrained="timm", lr=0.0075,
-    eval_interval=1, train_pipeline=train_pipeline("rrc", resize=False), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("10c224"),
+    eval_interval=1, train_pipeline=train_pipeline("rrc", resize=False), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(10),
     zoo=zoo("Kinetics-400", 77.51, 92.92, _DIR + "tsn_swin_transformer_video_320p_1x1x3_100e_kinetics400_rgb/"
             "tsn_swin_transformer_video_320p_1x1x3_100e_kinetics400_rgb-805380f6.pth",
             resolution="short side 320", gpus=8, pretrain="ImageNet", test_protocol="25x10",

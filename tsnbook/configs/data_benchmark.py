@@ -18,9 +18,9 @@ _BENCH = "data_benchmark/{0}/{0}_{1}.pth"
 
 def _bench(frames, crop, resolution, top1, top5, twin, checkpoint):
     rrc_small = crop == "rrc" and frames is not _rf340  # the 320p / 256p RandomResizedCrop files
-    return row(frames, gpus=8, batch_size=32, train_pipeline=train_pipeline(crop),
-               val_pipeline=eval_pipeline("cc256" if rrc_small else "cc224"),
-               test_pipeline=eval_pipeline("3c256" if rrc_small else "10c224"),
+    return row(frames, checkpoint_interval=5, gpus=8, batch_size=32, train_pipeline=train_pipeline(crop),
+               val_pipeline=eval_pipeline(1, 256 if rrc_small else 224),
+               test_pipeline=eval_pipeline(3 if rrc_small else 10),
                zoo=zoo("Kinetics-400", top1, top5, checkpoint, resolution=resolution, gpus=8, pretrain="ImageNet",
                        train_aug={"msc": "MultiScaleCrop", "rrc": "RandomResizedCrop"}[crop],
                        test_protocol="25x10", test_protocols={"25x10": (top1, top5), "25x3": twin}))

@@ -9,7 +9,7 @@ _diving48 = dict(
     COMMON, num_classes=48, source="video", data_root="data/diving48", data_prefix="videos",
     ann_file_train="diving48_train_list_videos.txt", ann_file_val="diving48_val_list_videos.txt",
     ann_file_test="diving48_val_list_videos.txt",
-    train_pipeline=train_pipeline("msc"), val_pipeline=eval_pipeline("cc224"), test_pipeline=eval_pipeline("cc224"),
+    train_pipeline=train_pipeline("msc"), val_pipeline=eval_pipeline(1), test_pipeline=eval_pipeline(1),
     lr_steps=[40, 80], epochs=100, eval_interval=5,
 )
 _DIVING = "tsn_r50_video_1x1x{0}_100e_diving48_rgb/tsn_r50_video_1x1x{0}_100e_diving48_rgb_{1}.pth"

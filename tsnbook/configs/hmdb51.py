@@ -10,19 +10,19 @@ _hmdb51 = dict(
     ann_file_train="hmdb51_train_split_1_rawframes.txt", ann_file_val="hmdb51_val_split_1_rawframes.txt",
     ann_file_test="hmdb51_val_split_1_rawframes.txt", filename_tmpl="img_{:05}.jpg", start_index=1,
     num_segments=8, val_clips=8, test_clips=8,
-    train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline("cc256"), test_pipeline=eval_pipeline("cc256"),
+    train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline(1, 256), test_pipeline=eval_pipeline(1, 256),
     lr=0.025, lr_steps=[20, 40], epochs=50, eval_interval=1,
 )
 _HMDB = "tsn_r50_1x1x8_50e_hmdb51_{0}_rgb/tsn_r50_1x1x8_50e_hmdb51_{0}_rgb_{1}.pth"
 
 tsn_r50_1x1x8_50e_hmdb51_imagenet_rgb = row(
-    _hmdb51, gpus=8, batch_size=32,
+    _hmdb51, checkpoint_interval=5, gpus=8, batch_size=32,
     zoo=zoo("HMDB51", 48.95, 80.19, _HMDB.format("imagenet", "20201123-ce6c27ed"), gpus=8, pretrain="ImageNet",
             test_protocol="8x1 (CenterCrop 256)", memory_mb=21535, notes="split 1"),
 )
 
 tsn_r50_1x1x8_50e_hmdb51_kinetics400_rgb = row(
-    _hmdb51, gpus=8, batch_size=32,
+    _hmdb51, checkpoint_interval=5, gpus=8, batch_size=32,
     # https://download.openmmlab.com/mmaction/recognition/tsn/tsn_r50_256p_1x1x8_100e_kinetics400_rgb/
     #   tsn_r50_256p_1x1x8_100e_kinetics400_rgb_20200817-883baf16.pth (the K400 256p 1x1x8 row); its 400-way
     #   classifier is dropped when loading.
@@ -34,7 +34,7 @@ tsn_r50_1x1x8_50e_hmdb51_kinetics400_rgb = row(
 )
 
 tsn_r50_1x1x8_50e_hmdb51_mit_rgb = row(
-    _hmdb51, gpus=8, batch_size=1, num_workers=1,
+    _hmdb51, checkpoint_interval=5, gpus=8, batch_size=1, num_workers=1,
     # https://download.openmmlab.com/mmaction/recognition/tsn/tsn_r50_1x1x6_100e_mit_rgb/
     #   tsn_r50_1x1x6_100e_mit_rgb_20200618-d512ab1b.pth (the MiT row)
     load_from="checkpoints/tsn_r50_1x1x6_100e_mit_rgb_20200618-d512ab1b.pth",

@@ -13,8 +13,8 @@ from ._zoo import COMMON, add_tiny_variants, eval_pipeline, row, train_pipeline,
 _hvu = dict(COMMON, source="video", data_root="data/hvu", data_prefix="videos_train", data_prefix_val="videos_val",
             num_segments=8, val_clips=8, test_clips=25, backbone="resnet18", multi_label=True, loss_weight=333.0,
             eval_metrics=["mean_average_precision"], lr=0.01, lr_steps=[40, 80], epochs=100, eval_interval=2,
-            train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline("cc256"),
-            test_pipeline=eval_pipeline("3c256"))
+            train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline(1, 256),
+            test_pipeline=eval_pipeline(3))
 
 
 def _hvu_row(category, classes, gpus, mAP, hatnet, hatnet_multi, stamp, **extra):

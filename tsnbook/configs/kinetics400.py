@@ -46,8 +46,8 @@ _video = dict(_k400, source="video", data_prefix="videos_train", data_prefix_val
 # does not match the ImageNet weights and starts random in MMAction2 (spec §6.3)
 _flow320 = dict(_rf320, source="flow", modality="flow", clip_len=5, filename_tmpl="{}_{:05d}.jpg", start_index=1,
                 flow_init="random", lr=0.005, lr_steps=[70, 100], epochs=110,
-                train_pipeline=train_pipeline("rrc", flow=True), val_pipeline=eval_pipeline("cc224", flow=True),
-                test_pipeline=eval_pipeline("10c224", flow=True))
+                train_pipeline=train_pipeline("rrc", flow=True), val_pipeline=eval_pipeline(1, flow=True),
+                test_pipeline=eval_pipeline(10, flow=True))
 
 
 def _ckpt(name, stamp):
@@ -58,8 +58,8 @@ _OMNI = CKPT + "omni/tsn_{}_1x1x3_kinetics400_rgb_20200926-{}.pth"
 
 
 tsn_r50_1x1x3_100e_kinetics400_rgb = row(
-    _rf340, gpus=8, batch_size=32,
-    train_pipeline=train_pipeline("msc"), val_pipeline=eval_pipeline("cc224"), test_pipeline=eval_pipeline("10c224"),
+    _rf340, checkpoint_interval=5, gpus=8, batch_size=32,
+    train_pipeline=train_pipeline("msc"), val_pipeline=eval_pipeline(1), test_pipeline=eval_pipeline(10),
     zoo=zoo("Kinetics-400", 70.60, 89.26, _ckpt("tsn_r50_1x1x3_100e_kinetics400_rgb", "20200614-e508be42"),
             resolution="340x256", gpus=8, pretrain="ImageNet", test_protocol="25x10", memory_mb=8344,
             inference="4.3 video/s (25x10 frames)",
@@ -81,8 +81,8 @@ tsn_r50_1x1x3_100e_kinetics400_rgb = row(
 tsn_r50_dense_1x1x5_50e_kinetics400_rgb = row(
     _rf340, gpus=24, batch_size=16, sampler="dense", dense_sample_range=64, dense_test_positions=10,
     num_segments=5, val_clips=8, test_clips=8,
-    train_pipeline=train_pipeline("msc", num_fixed_crops=13), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("cc224"), lr=0.03, grad_clip=20.0, dropout=0.5, init_std=0.001, eval_interval=2,
+    train_pipeline=train_pipeline("msc", num_fixed_crops=13), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(1), lr=0.03, grad_clip=20.0, dropout=0.5, init_std=0.001, eval_interval=2,
     zoo=zoo("Kinetics-400", 70.18, 89.10, _ckpt("tsn_r50_dense_1x1x5_100e_kinetics400_rgb", "20200627-a063165f"),
             resolution="340x256", gpus="8x3", pretrain="ImageNet", test_protocol="dense 8 clips x 10 positions x "
             "CenterCrop 224 (80 views)", memory_mb=7028, inference="12.7 video/s (8x10 frames)",
@@ -92,15 +92,15 @@ tsn_r50_dense_1x1x5_50e_kinetics400_rgb = row(
 )
 
 tsn_r50_320p_1x1x3_100e_kinetics400_rgb = row(
-    _rf320, gpus=16, batch_size=32,
-    train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline("cc256"), test_pipeline=eval_pipeline("3c256"),
+    _rf320, checkpoint_interval=5, gpus=16, batch_size=32,
+    train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline(1, 256), test_pipeline=eval_pipeline(3),
     zoo=zoo("Kinetics-400", 70.91, 89.51, _ckpt("tsn_r50_320p_1x1x3_100e_kinetics400_rgb", "20200702-cc665e2a"),
             resolution="short side 320", gpus="8x2", pretrain="ImageNet", test_protocol="25x3", memory_mb=8344,
             inference="10.7 video/s (25x3 frames)"),
 )
 
 tsn_r50_320p_1x1x3_110e_kinetics400_flow = row(
-    _flow320, gpus=16, batch_size=32,
+    _flow320, checkpoint_interval=5, gpus=16, batch_size=32,
     ann_file_train="kinetics_flow_train_list.txt", ann_file_val="kinetics_flow_val_list.txt",
     ann_file_test="kinetics_flow_val_list.txt",
     zoo=zoo("Kinetics-400", 55.70, 79.85, _ckpt("tsn_r50_320p_1x1x3_110e_kinetics400_flow", "20200705-3036bab6"),
@@ -109,7 +109,7 @@ tsn_r50_320p_1x1x3_110e_kinetics400_flow = row(
 
 tsn_r50_320p_1x1x8_100e_kinetics400_rgb = row(
     _rf320, gpus=24, batch_size=12, num_segments=8, val_clips=8, lr=0.00375, eval_interval=2,
-    train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline("cc256"), test_pipeline=eval_pipeline("3c256"),
+    train_pipeline=train_pipeline("rrc"), val_pipeline=eval_pipeline(1, 256), test_pipeline=eval_pipeline(3),
     zoo=zoo("Kinetics-400", 72.41, 90.55, _ckpt("tsn_r50_320p_1x1x8_100e_kinetics400_rgb", "20200702-ef80e3d7"),
             resolution="short side 320", gpus="8x3", pretrain="ImageNet", test_protocol="25x3", memory_mb=8344,
             inference="11.1 video/s (25x3 frames)"),
@@ -126,7 +126,7 @@ tsn_r50_1x1x8_100e_kinetics400_rgb = dict(
 )
 
 tsn_r50_320p_1x1x8_110e_kinetics400_flow = row(
-    _flow320, gpus=32, batch_size=12, num_segments=8, val_clips=8, lr=0.001875,
+    _flow320, checkpoint_interval=5, gpus=32, batch_size=12, num_segments=8, val_clips=8, lr=0.001875,
     ann_file_train="kinetics400_flow_train_list_320p.txt", ann_file_val="kinetics400_flow_val_list_320p.txt",
     ann_file_test="kinetics400_flow_val_list_320p.txt",
     zoo=zoo("Kinetics-400", 57.76, 80.99, _ckpt("tsn_r50_320p_1x1x8_110e_kinetics400_flow", "20200705-1f39486b"),
@@ -135,8 +135,8 @@ tsn_r50_320p_1x1x8_110e_kinetics400_flow = row(
 
 tsn_r50_video_320p_1x1x3_100e_kinetics400_rgb = row(
     _video, gpus=8, batch_size=32,
-    train_pipeline=train_pipeline("rrc", resize=False), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("3c256"),
+    train_pipeline=train_pipeline("rrc", resize=False), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(3),
     zoo=zoo("Kinetics-400", 71.11, 90.04, "tsn_r50_video_320p_1x1x3_100e_kinetics400_rgb/"
             "tsn_r50_video_320p_1x1x3_100e_kinetics400_rgb_20201014-5ae1ee79.pth",
             resolution="short side 320", gpus=8, pretrain="ImageNet", test_protocol="25x3", memory_mb=8343),
@@ -145,8 +145,8 @@ tsn_r50_video_320p_1x1x3_100e_kinetics400_rgb = row(
 tsn_r50_dense_1x1x8_100e_kinetics400_rgb = row(
     _rf340, gpus=8, batch_size=12, sampler="dense", dense_sample_range=64, dense_test_positions=10,
     num_segments=8, val_clips=8, test_clips=8, lr=0.005,
-    train_pipeline=train_pipeline("msc", num_fixed_crops=13), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("cc224"),
+    train_pipeline=train_pipeline("msc", num_fixed_crops=13), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(1),
     zoo=zoo("Kinetics-400", 70.77, 89.3, _ckpt("tsn_r50_dense_1x1x8_100e_kinetics400_rgb", "20200606-e925e6e3"),
             resolution="340x256", gpus=8, pretrain="ImageNet", test_protocol="dense 8 clips x 10 positions x "
             "CenterCrop 224 (80 views)", memory_mb=8344, inference="12.2 video/s (8x10 frames)",
@@ -155,8 +155,8 @@ tsn_r50_dense_1x1x8_100e_kinetics400_rgb = row(
 
 tsn_r50_video_1x1x8_100e_kinetics400_rgb = row(
     _video, gpus=8, batch_size=32, num_segments=8, val_clips=8,
-    train_pipeline=train_pipeline("msc", resize=False), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("10c224"),
+    train_pipeline=train_pipeline("msc", resize=False), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(10),
     zoo=zoo("Kinetics-400", 71.79, 90.25, _ckpt("tsn_r50_video_1x1x8_100e_kinetics400_rgb", "20200702-568cde33"),
             resolution="short side 256", gpus=8, pretrain="ImageNet", test_protocol="25x10", memory_mb=21558),
 )
@@ -164,8 +164,8 @@ tsn_r50_video_1x1x8_100e_kinetics400_rgb = row(
 tsn_r50_video_dense_1x1x8_100e_kinetics400_rgb = row(
     _video, gpus=8, batch_size=32, sampler="dense", dense_sample_range=64, dense_test_positions=10,
     num_segments=8, val_clips=8, test_clips=8,
-    train_pipeline=train_pipeline("msc", resize=False), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("10c224"),
+    train_pipeline=train_pipeline("msc", resize=False), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(10),
     zoo=zoo("Kinetics-400", 70.40, 89.12, _ckpt("tsn_r50_video_dense_1x1x8_100e_kinetics400_rgb", "20200703-0f19175f"),
             resolution="short side 256", gpus=8, pretrain="ImageNet",
             test_protocol="dense 8 clips x 10 positions x TenCrop 224 (800 views)", memory_mb=21553),

@@ -9,14 +9,15 @@ from ._zoo import COMMON, add_tiny_variants, eval_pipeline, row, train_pipeline,
 def _kinetics(classes, top1, top5, stamp):
     name = f"tsn_r50_video_1x1x8_100e_kinetics{classes}_rgb"
     return row(
-        COMMON, gpus=16, batch_size=12, num_classes=classes, source="video", data_root=f"data/kinetics{classes}",
+        COMMON, checkpoint_interval=5, gpus=16, batch_size=12, num_classes=classes, source="video",
+        data_root=f"data/kinetics{classes}",
         data_prefix="videos_train", data_prefix_val="videos_val",
         ann_file_train=f"kinetics{classes}_train_list_videos.txt",
         ann_file_val=f"kinetics{classes}_val_list_videos.txt",
         ann_file_test=f"kinetics{classes}_val_list_videos.txt",
         num_segments=8, val_clips=8, test_clips=25,
-        train_pipeline=train_pipeline("rrc", resize=False), val_pipeline=eval_pipeline("cc256"),
-        test_pipeline=eval_pipeline("3c256"), lr=0.00375, lr_steps=[40, 80], epochs=100, eval_interval=5,
+        train_pipeline=train_pipeline("rrc", resize=False), val_pipeline=eval_pipeline(1, 256),
+        test_pipeline=eval_pipeline(3), lr=0.00375, lr_steps=[40, 80], epochs=100, eval_interval=5,
         zoo=zoo(f"Kinetics-{classes}", top1, top5, f"{name}/{name}_{stamp}.pth", resolution="short side 256",
                 gpus="8x2", pretrain="ImageNet", test_protocol="25x3", memory_mb=8344,
                 inference="11.1 video/s (25x3 frames)"))

@@ -11,12 +11,12 @@ input_format and its test pipeline starts with DecordDecode, so it does not run 
 from ._zoo import COMMON, add_tiny_variants, eval_pipeline, row, train_pipeline, zoo
 
 tsn_r50_1x1x6_100e_mit_rgb = row(
-    COMMON, gpus=16, batch_size=16, num_classes=339, source="video", data_root="data/mit",
+    COMMON, checkpoint_interval=5, gpus=16, batch_size=16, num_classes=339, source="video", data_root="data/mit",
     data_prefix="videos/training", data_prefix_val="videos/validation",
     ann_file_train="mit_train_list_videos.txt", ann_file_val="mit_val_list_videos.txt",
     ann_file_test="mit_val_list_videos.txt", num_segments=6, val_clips=6, test_clips=6,
     train_pipeline=train_pipeline("msc", scales=(1, 0.8), max_wh_scale_gap=0),
-    val_pipeline=eval_pipeline("cc224"), test_pipeline=eval_pipeline("3c256"),
+    val_pipeline=eval_pipeline(1), test_pipeline=eval_pipeline(3),
     lr=0.005, lr_steps=[40, 80], epochs=100, eval_interval=1,  # no evaluation dict: EvalHook's default 1
     zoo=zoo("Moments in Time", 26.84, 51.6,
             "tsn_r50_1x1x6_100e_mit_rgb/tsn_r50_1x1x6_100e_mit_rgb_20200618-d512ab1b.pth",
@@ -28,11 +28,11 @@ tsn_r50_1x1x6_100e_mit_rgb = row(
 )
 
 tsn_r101_1x1x5_50e_mmit_rgb = row(
-    COMMON, gpus=16, batch_size=16, num_classes=313, source="video", data_root="data/mmit", data_prefix="videos",
+    COMMON, checkpoint_interval=5, gpus=16, batch_size=16, num_classes=313, source="video", data_root="data/mmit", data_prefix="videos",
     ann_file_train="mmit_train_list_videos.txt", ann_file_val="mmit_val_list_videos.txt",
     ann_file_test="mmit_val_list_videos.txt", num_segments=5, val_clips=5, test_clips=5,
     multi_label=True, loss_weight=160.0, eval_metrics=["mmit_mean_average_precision"], fc_lr5=True,
-    train_pipeline=train_pipeline("msc"), val_pipeline=eval_pipeline("cc224"), test_pipeline=eval_pipeline("cc256"),
+    train_pipeline=train_pipeline("msc"), val_pipeline=eval_pipeline(1), test_pipeline=eval_pipeline(1, 256),
     backbone="resnet101", dropout=0.5, lr=0.01, grad_clip=20.0, lr_steps=[20, 40], epochs=50, eval_interval=5,
     zoo=zoo("Multi-Moments in Time", None, None,
             "tsn_r101_1x1x5_50e_mmit_rgb/tsn_r101_1x1x5_50e_mmit_rgb_20200618-642f450d.pth", mAP=61.09,

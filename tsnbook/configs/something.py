@@ -27,9 +27,9 @@ def _ckpt(name, stamp):
 
 
 tsn_r50_1x1x8_50e_sthv1_rgb = row(
-    _sthv1, gpus=8, batch_size=16, num_segments=8, val_clips=8, test_clips=8, lr=0.02,
-    train_pipeline=train_pipeline("msc", num_fixed_crops=13, flip=False), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("10c224"),
+    _sthv1, checkpoint_interval=5, gpus=8, batch_size=16, num_segments=8, val_clips=8, test_clips=8, lr=0.02,
+    train_pipeline=train_pipeline("msc", num_fixed_crops=13, flip=False), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(10),
     zoo=zoo("Something-Something V1", 18.55, 44.80, _ckpt("tsn_r50_1x1x8_50e_sthv1_rgb", "20200618-061b9195"),
             resolution="height 100", gpus=8, pretrain="ImageNet", test_protocol="8x10", memory_mb=10978,
             reference=(17.53, 44.29), reference_code=_TSM),
@@ -38,8 +38,8 @@ tsn_r50_1x1x8_50e_sthv1_rgb = row(
 tsn_r50_1x1x16_50e_sthv1_rgb = row(
     _sthv1, gpus=8, batch_size=4, num_segments=16, val_clips=8, test_clips=8, lr=0.01, init_std=0.001,
     eval_interval=2,
-    train_pipeline=train_pipeline("msc", num_fixed_crops=13), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("cc224"),
+    train_pipeline=train_pipeline("msc", num_fixed_crops=13), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(1),
     zoo=zoo("Something-Something V1", 15.77, 39.85, _ckpt("tsn_r50_1x1x16_50e_sthv1_rgb", "20200614-7e2fe4f1"),
             resolution="height 100", gpus=8, pretrain="ImageNet", test_protocol="8x1 (CenterCrop 224)",
             memory_mb=5691, reference=(13.33, 35.58), reference_code=_TSM,
@@ -47,9 +47,9 @@ tsn_r50_1x1x16_50e_sthv1_rgb = row(
 )
 
 tsn_r50_1x1x8_50e_sthv2_rgb = row(
-    _sthv2, gpus=8, batch_size=16, num_segments=8, val_clips=8, test_clips=8, lr=0.02,
-    train_pipeline=train_pipeline("msc", flip=False), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("3c256"),
+    _sthv2, checkpoint_interval=5, gpus=8, batch_size=16, num_segments=8, val_clips=8, test_clips=8, lr=0.02,
+    train_pipeline=train_pipeline("msc", flip=False), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(3),
     zoo=zoo("Something-Something V2", 32.97, 63.62, _ckpt("tsn_r50_1x1x8_50e_sthv2_rgb", "20200915-f3b381a5"),
             resolution="height 256", gpus=8, pretrain="ImageNet", test_protocol="8x3", memory_mb=10966,
             reference=(30.56, 58.49), reference_code=_TSM),
@@ -58,8 +58,8 @@ tsn_r50_1x1x8_50e_sthv2_rgb = row(
 tsn_r50_1x1x16_50e_sthv2_rgb = row(
     _sthv2, gpus=8, batch_size=4, num_segments=16, val_clips=16, test_clips=16, lr=0.005, weight_decay=5e-4,
     grad_clip=20.0, init_std=0.001, eval_interval=2,
-    train_pipeline=train_pipeline("msc", flip=False), val_pipeline=eval_pipeline("cc224"),
-    test_pipeline=eval_pipeline("3c256"),
+    train_pipeline=train_pipeline("msc", flip=False), val_pipeline=eval_pipeline(1),
+    test_pipeline=eval_pipeline(3),
     zoo=zoo("Something-Something V2", 27.21, 55.84, _ckpt("tsn_r50_1x1x16_50e_sthv2_rgb", "20200917-80bc3611"),
             resolution="height 256", gpus=8, pretrain="ImageNet", test_protocol="16x3", memory_mb=8337,
             reference=(21.91, 46.87), reference_code=_TSM),

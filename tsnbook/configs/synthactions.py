@@ -6,7 +6,10 @@ at 40, a step schedule. What differs, and why: a ResNet-18 from scratch (no Imag
 resized to a short side of 48 and 40x40 crops (the zoo: 256 and 224), so that both streams train in about two
 minutes on a laptop CPU. Flip needs a label map here, because a mirrored MoveLeft *is* MoveRight.
 """
-from ..synth import FLIP_LABEL_MAP
+#: A horizontal flip turns MoveLeft (class 4) into MoveRight (class 5) and back: the label map Flip needs, as
+#: MMAction2's Something-Something configs have one for their left/right classes. (The classes are
+#: `tsnbook.course.synth.CLASSES`; a test checks the two agree.)
+FLIP_LABEL_MAP = {4: 5, 5: 4}
 
 _common = dict(
     data_root="data/synthactions", num_classes=8, num_segments=3, frame_interval=1,
@@ -24,6 +27,7 @@ _common = dict(
     backbone="resnet18", pretrained=None, dropout=0.4, init_std=0.01, partial_bn=False, norm_eval=False,
     epochs=12, batch_size=16, lr=0.01, momentum=0.9, weight_decay=1e-4, lr_steps=[8, 11], lr_gamma=0.1,
     grad_clip=40.0, num_workers=0, eval_interval=4, average_clips=None, seed=0, decoder=None,
+    checkpoint_interval=0,  # latest.pth and best.pth only (12 small epochs)
 )
 
 tsn_r18_1x1x3_12e_synthactions_rgb = dict(

@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .io import write_video
+from ..io import write_video
 
 VERSION = 2  # bump when the generator changes, so stale copies are regenerated (2: CPU-independent x264)
 
@@ -47,7 +47,8 @@ MOTION_DIRECTIONS = {  # class name -> (dx, dy) unit direction in image coordina
 MOTION_PALETTE = [(220, 60, 220), (60, 220, 220), (245, 245, 245), (245, 140, 30)]  # magenta, cyan, white, orange
 CLASSES = list(APPEARANCE_COLOURS) + list(MOTION_DIRECTIONS)
 # A horizontal flip turns MoveLeft into MoveRight: training with Flip needs this label map (as MMAction2's
-# Something-Something V2 configs do for their left/right classes).
+# Something-Something V2 configs do for their left/right classes). The configs write it as a literal
+# (`tsnbook.configs.synthactions.FLIP_LABEL_MAP`, so the library does not import the course); a test checks both agree.
 FLIP_LABEL_MAP = {CLASSES.index("MoveLeft"): CLASSES.index("MoveRight"),
                   CLASSES.index("MoveRight"): CLASSES.index("MoveLeft")}
 
@@ -197,7 +198,7 @@ def write_zoo_replicas(root):
 
     What the demo reads is left untouched. Returns the number of videos processed.
     """
-    from .io import open_video
+    from ..io import open_video
 
     root = Path(root)
     count = 0

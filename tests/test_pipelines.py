@@ -1,4 +1,5 @@
-"""tsnbook.presets (the zoo's test protocols) and tsnbook.bench (bench-data), against MMAction2 1.2.0 where present.
+"""tsnbook.pipelines (the zoo's test protocols, views by tsnbook.predict.test_views) and tsnbook.bench
+(bench-data), against MMAction2 1.2.0 where present.
 
 The clips are textured and moving, H.264 with B-frames (x264 defaults), so the selective decoder really skips
 non-reference frames; one has a keyframe every 8 frames, so it also restarts at keyframes.
@@ -15,7 +16,8 @@ import pytest
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from oracle import mma1x_pipeline  # noqa: E402
 
-from tsnbook import bench, io, presets  # noqa: E402
+from tsnbook import bench, io, pipelines  # noqa: E402
+from tsnbook.predict import test_views  # noqa: E402
 from tsnbook.io import FlowFrames, RawFrames, decord_available, open_video, write_video  # noqa: E402
 
 NUM = 60
@@ -49,12 +51,12 @@ def sequential_decode(path):
 
 # ------------------------------------------------------------------------------------------------ the oracle
 ORACLE_CROPS = {"25x10": dict(type="TenCrop", crop_size=224), "25x3": dict(type="ThreeCrop", crop_size=256),
-                "val": dict(type="CenterCrop", crop_size=224), "8x10": dict(type="CenterCrop", crop_size=224)}
+                "val": dict(type="CenterCrop", crop_size=224), "dense-8x1": dict(type="CenterCrop", crop_size=224)}
 
 
 def mmaction2_views(path, protocol, num_clips):
     sampler = (dict(type="DenseSampleFrames", clip_len=1, frame_interval=1, num_clips=8, test_mode=True)
-               if protocol == "8x10" else
+               if protocol == "dense-8x1" else
                dict(type="SampleFrames", clip_len=1, frame_interval=1, num_clips=num_clips, test_mode=True))
     pipeline = mma1x_pipeline([dict(type="DecordInit"), sampler, dict(type="DecordDecode"),
                                dict(type="Resize", scale=(-1, 256)), ORACLE_CROPS[protocol],
@@ -63,24 +65,24 @@ def mmaction2_views(path, protocol, num_clips):
 
 
 @pytest.mark.parametrize("protocol, num_segments, num_clips",
-                         [("25x10", None, 25), ("25x3", None, 25), ("val", None, 3), ("val", 8, 8), ("8x10", None, 8)])
+                         [("25x10", None, 25), ("25x3", None, 25), ("val", None, 3), ("val", 8, 8), ("dense-8x1", None, 8)])
 @pytest.mark.parametrize("clip", ["wide.mp4", "hd.mp4"])
 def test_views_bit_identical_to_mmaction2(clips, clip, protocol, num_segments, num_clips):
     if not decord_available():
         pytest.skip("MMAction2's DecordInit needs decord")
     theirs = mmaction2_views(clips / clip, protocol, num_clips)
-    ours = presets.test_views(clips / clip, protocol, num_segments=num_segments)
+    ours = test_views(clips / clip, protocol, num_segments=num_segments)
     assert ours.dtype == np.uint8 and ours.flags["C_CONTIGUOUS"]
-    assert ours.shape == theirs.shape == (presets.num_views(protocol, num_segments),) + ours.shape[1:]
+    assert ours.shape == theirs.shape == (pipelines.num_views(protocol, num_segments),) + ours.shape[1:]
     assert np.array_equal(ours, theirs)
 
 
 # ------------------------------------------------------------------------------------------------ without it
 def test_ten_crop_views_are_crop_major_then_clip(clips):
     frames = sequential_decode(clips / "wide.mp4")  # 340x256: Resize(-1, 256) changes nothing
-    indices = presets.protocol_sampler("25x10")(NUM)  # the 25 segment centres, 2.4 frames apart
+    indices = pipelines.protocol_sampler("25x10")(NUM)  # the 25 segment centres, 2.4 frames apart
     assert len(indices) == 25 and set(np.diff(indices)) == {2, 3}
-    views = presets.test_views(clips / "wide.mp4", "25x10")
+    views = test_views(clips / "wide.mp4", "25x10")
     assert views.shape == (250, 3, 224, 224)
     ws, hs = (340 - 224) // 4, (256 - 224) // 4
     for view, (x, y) in enumerate([(0, 0), (4 * ws, 0), (0, 4 * hs), (4 * ws, 4 * hs), (2 * ws, 2 * hs)]):
@@ -93,17 +95,17 @@ def test_shapes_of_every_protocol_on_an_odd_aspect(clips):
     # 320x180 -> 455x256: ThreeCrop slides along the width; the others crop 224 squares.
     for protocol, num_segments, shape in [("25x10", None, (250, 3, 224, 224)), ("25x3", None, (75, 3, 256, 256)),
                                           ("val", None, (3, 3, 224, 224)), ("val", 8, (8, 3, 224, 224)),
-                                          ("8x10", None, (80, 3, 224, 224))]:
-        views = presets.test_views(clips / "hd.mp4", protocol, num_segments=num_segments)
-        assert views.shape == shape and presets.num_views(protocol, num_segments) == shape[0], protocol
-    left, right, middle = np.split(presets.test_views(clips / "hd.mp4", "25x3"), 3)
+                                          ("dense-8x1", None, (80, 3, 224, 224))]:
+        views = test_views(clips / "hd.mp4", protocol, num_segments=num_segments)
+        assert views.shape == shape and pipelines.num_views(protocol, num_segments) == shape[0], protocol
+    left, right, middle = np.split(test_views(clips / "hd.mp4", "25x3"), 3)
     # left, right, middle start at x = 0, 198, 99 of 455: the overlaps must agree
     assert np.array_equal(left[..., 99:], middle[..., :157]) and np.array_equal(middle[..., 99:], right[..., :157])
 
 
 def test_val_protocol_is_the_segment_centres(clips):
     frames = sequential_decode(clips / "wide.mp4")
-    views = presets.test_views(clips / "wide.mp4", "val")
+    views = test_views(clips / "wide.mp4", "val")
     assert np.array_equal(views, frames[[10, 30, 50], 16:240, 58:282].transpose(0, 3, 1, 2))
 
 
@@ -122,15 +124,15 @@ def test_selective_decoder_matches_full_decoding(clips, clip):
 
 
 def test_other_backends_and_readers_give_the_same_views(clips, tmp_path):
-    selective = presets.test_views(clips / "wide.mp4", "25x3")
-    assert np.array_equal(presets.test_views(clips / "wide.mp4", "25x3", backend="pyav"), selective)
+    selective = test_views(clips / "wide.mp4", "25x3")
+    assert np.array_equal(test_views(clips / "wide.mp4", "25x3", backend="pyav"), selective)
     with open_video(clips / "wide.mp4", "pyav") as video:  # an open reader is used as it is, and left open
-        assert np.array_equal(presets.test_views(video, "25x3"), selective)
+        assert np.array_equal(test_views(video, "25x3"), selective)
         assert video.get([0]).shape == (1, 256, 340, 3)
     write_video(tmp_path / "clip.avi", sequential_decode(clips / "wide.mp4")[:20])  # MPEG-4: open_video's path
     with io.open_selective(tmp_path / "clip.avi") as video:
         assert not isinstance(video, io.SelectiveVideo)
-    assert presets.test_views(tmp_path / "clip.avi", "val").shape == (3, 3, 224, 224)
+    assert test_views(tmp_path / "clip.avi", "val").shape == (3, 3, 224, 224)
 
 
 def test_flow_reader_gives_ten_channel_views(tmp_path):
@@ -139,29 +141,29 @@ def test_flow_reader_gives_ten_channel_views(tmp_path):
         for axis in "xy":
             cv2.imwrite(str(tmp_path / f"flow_{axis}_{number:05d}.jpg"), rng.integers(0, 256, (256, 340), np.uint8))
     flow = FlowFrames(tmp_path, 30)
-    views = presets.test_views(flow, "25x10")
+    views = test_views(flow, "25x10")
     assert views.shape == (250, 10, 224, 224)  # 25 clips of 5 stacked (x, y) pairs, 10 crops
-    first = flow.get(presets.protocol_sampler("25x10", clip_len=5)(30)[:5])  # clip 0: 5 frames [5, H, W, 2]
+    first = flow.get(pipelines.protocol_sampler("25x10", clip_len=5)(30)[:5])  # clip 0: 5 frames [5, H, W, 2]
     assert np.array_equal(views[0], first[:, :224, :224].transpose(0, 3, 1, 2).reshape(10, 224, 224))
 
 
 def test_errors_name_what_is_wrong(clips, tmp_path):
-    with pytest.raises(ValueError, match="unknown test protocol '25x5'.*25x10, 25x3, val, 8x10"):
-        presets.test_views(clips / "wide.mp4", "25x5")
+    with pytest.raises(ValueError, match="unknown test protocol '25x5'.*25x10, 25x3, val, dense-8x1"):
+        test_views(clips / "wide.mp4", "25x5")
     missing = tmp_path / "nowhere" / "clip.mp4"
     for backend in (None, "pyav"):
         with pytest.raises(FileNotFoundError, match=str(missing)):
-            presets.test_views(missing, "25x10", backend=backend)
-    with pytest.raises(ValueError, match="modality"):
-        presets.train_pipeline("depth")
+            test_views(missing, "25x10", backend=backend)
+    with pytest.raises(ValueError, match="crop must be 'msc' or 'rrc'"):
+        pipelines.train_pipeline("depth")
 
 
 def test_train_pipeline_is_the_zoo_recipe():
-    steps = presets.train_pipeline("flow")
+    steps = pipelines.train_pipeline(flow=True)
     assert [s["type"] for s in steps] == ["Resize", "MultiScaleCrop", "Resize", "Flip", "FormatShape"]
     assert steps[1]["scales"] == (1, 0.875, 0.75, 0.66) and steps[-1]["input_format"] == "NCHW_Flow"
     steps[0]["scale"] = (-1, 128)  # a fresh copy every time
-    assert presets.train_pipeline()[0]["scale"] == (-1, 256)
+    assert pipelines.train_pipeline()[0]["scale"] == (-1, 256)
 
 
 # ------------------------------------------------------------------------------------------------ bench-data
@@ -219,7 +221,7 @@ def test_bench_pipelines_equal_mmaction2s(bench_root, name):
 def test_decode_only_returns_the_sampled_frames_and_reports_a_ceiling(bench_root, capsys):
     record = bench._records("video_test_25x3", bench_root, None)[0]
     frames = bench.tsnbook_runner("video_test_25x3", decode_only=True)(record).numpy()
-    indices = presets.protocol_sampler("25x3")(NUM)
+    indices = pipelines.protocol_sampler("25x3")(NUM)
     assert np.array_equal(frames, sequential_decode(record.path)[indices])
     # The exact pipeline is the decoded frames cropped: its left crop is the frames' first 256 columns.
     views = bench.tsnbook_runner("video_test_25x3")(record).numpy()

@@ -15,9 +15,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import flow_to_image  # noqa: E402
 
-from .engine import read_log  # noqa: E402
-from .flow import dequantize_flow  # noqa: E402
-from .metrics import confusion_matrix  # noqa: E402
+from ..flow import dequantize_flow  # noqa: E402
+from ..logs import read_log  # noqa: E402
+from ..metrics import confusion_matrix  # noqa: E402
 
 
 def flow_image(quantized_flow, bound=20.0):
@@ -113,7 +113,7 @@ def two_stream_figure(work_dir, configs, classes):
 
     Reads ``<work_dir>/<config>/log.jsonl`` and ``test_scores.npz`` as the demo writes them.
     """
-    from .engine import load_scores
+    from ..scores import load_scores
     fig, axes = plt.subplots(2, 3, figsize=(13, 8.5))
     streams = {name: load_scores(Path(work_dir) / name / "test_scores.npz") for name in configs}
     for name in configs:

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..configs import get_config
+from ..engine import evaluate_checkpoint, train
+from ..flow import extract_flow_dataset
+from ..metrics import fuse_scores, top_k_accuracy
+from ..scores import load_scores, save_scores
 from . import synth
-from .configs import get_config
-from .engine import load_scores, save_scores, test, train
-from .flow import extract_flow_dataset
-from .metrics import fuse_scores, top_k_accuracy
 
 RGB_CONFIG, FLOW_CONFIG = "tsn_r18_1x1x3_12e_synthactions_rgb", "tsn_r18_1x1x3_12e_synthactions_flow"
 FLOW_OPTIONS = dict(algorithm="dis", bound=20.0)
@@ -112,9 +113,9 @@ def run_demo(work_dir="work_dirs/demo", data_root="data/synthactions", device=No
         stream_started = time.time()
         cfg = get_config(name, overrides)
         run_dir = work_dir / name
-        train(cfg, run_dir, resume=not fresh, device=device, progress=progress, data_root=data_root)
+        train(cfg, run_dir, resume=not fresh, force=fresh, device=device, progress=progress, data_root=data_root)
         scores_file = run_dir / "test_scores.npz"
-        scores, labels, report, skipped = test(cfg, run_dir / "latest.pth", device=device, progress=progress,
+        scores, labels, report, skipped = evaluate_checkpoint(cfg, run_dir / "latest.pth", device=device, progress=progress,
                                                data_root=data_root)
         names = [Path(r).name for r in _test_names(cfg, data_root)]
         save_scores(scores_file, scores, labels, names)
@@ -133,7 +134,7 @@ def run_demo(work_dir="work_dirs/demo", data_root="data/synthactions", device=No
     results = dict(rows=rows, gain=rows[-1]["top1"] - best_single, seconds=round(time.time() - started, 1),
                    work_dir=str(work_dir))
     if figure:
-        from .viz import demo_figure
+        from .figures import demo_figure
         results["figure"] = str(demo_figure(work_dir, configs, classes))
         log(f"figure: {results['figure']}")
     (work_dir / "results.json").write_text(json.dumps(results, indent=1))

@@ -1,0 +1,117 @@
+"""What the first GPU user and the first real-data user would hit (issue 9): devices, loading any checkpoint,
+checkpoints that remember their config, and runs that are never overwritten by accident.
+"""
+import pytest
+import torch
+
+from conftest import small_config
+from tsnbook import cli
+from tsnbook.engine import RunExistsError, evaluate_checkpoint, train
+from tsnbook.factory import load_model
+from tsnbook.mmaction2 import export_mmaction2_checkpoint
+from tsnbook.pipelines import protocol_of
+from tsnbook.predict import predict_video
+from tsnbook.utils import resolve_device
+
+RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+def _exit(argv):
+    with pytest.raises(SystemExit) as info:
+        cli.main([str(a) for a in argv])
+    return info.value.code
+
+
+# ------------------------------------------------------------------------------------------------ 1. devices
+def test_every_cuda_device_gets_an_index(monkeypatch):
+    # torch.cuda.set_device(torch.device("cuda")) raises "Expected a torch.device with a specified index":
+    # every entry point normalises through resolve_device (no GPU needed to check the rule).
+    assert resolve_device("cuda") == torch.device("cuda", 0)
+    assert resolve_device("cuda", local_rank=3) == torch.device("cuda", 3)  # torchrun's LOCAL_RANK
+    assert resolve_device("cuda:1", local_rank=3) == torch.device("cuda", 1)  # an explicit index wins
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    monkeypatch.setenv("TSNBOOK_DEVICE", "cuda")
+    assert resolve_device(None) == torch.device("cuda", 0)  # what best_device() returns on a GPU machine
+
+
+@cuda
+def test_training_on_a_bare_cuda_device(tmp_path, small_synth):
+    cfg = small_config("rgb", small_synth, epochs=1)
+    summary = train(cfg, tmp_path, device="cuda", progress=False, validate=False)
+    assert summary["epochs"] == 1 and (tmp_path / "latest.pth").exists()
+
+
+# ------------------------------------------------------------------------------- 2 + 6. one loader, own config
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, small_synth):
+    """A run with an override its config name does not know: 5 segments, dropout 0.1, 2 test clips."""
+    folder = tmp_path_factory.mktemp("run")
+    cfg = small_config("rgb", small_synth, epochs=1, num_segments=5, dropout=0.1, test_clips=2)
+    train(cfg, folder, device="cpu", progress=False, validate=False)
+    return cfg, folder
+
+
+def test_a_checkpoint_rebuilds_its_own_model_with_the_overrides_it_was_trained_with(trained, small_synth):
+    cfg, folder = trained
+    model, info = load_model(folder / "latest.pth")
+    assert (model.num_segments, model.dropout.p) == (5, 0.1)  # today's config says 3 and 0.4
+    assert info["cfg"]["test_clips"] == 2 and info["format"] == "tsnbook" and info["epoch"] == 1
+    assert not model.training
+    video = next((small_synth / "videos").rglob("*.mp4"))
+    own = predict_video(model, video, cfg=info["cfg"])  # the run's own protocol: 2 clips x ThreeCrop
+    assert protocol_of(info["cfg"]) == "2x3@48"
+    assert own.shape == (8,) and abs(own.sum() - 1) < 1e-5
+
+
+def test_a_released_mmaction2_file_tests_like_the_tsnbook_one(trained, tmp_path):
+    cfg, folder = trained
+    model, _ = load_model(folder / "latest.pth")
+    export_mmaction2_checkpoint(model, tmp_path / "mmaction2.pth")  # what the zoo ships, offline
+    ours = evaluate_checkpoint(cfg, folder / "latest.pth", device="cpu", progress=False)
+    theirs = evaluate_checkpoint(cfg, tmp_path / "mmaction2.pth", device="cpu", progress=False)
+    assert torch.allclose(torch.from_numpy(ours[0]), torch.from_numpy(theirs[0]), atol=1e-5)
+    assert ours[2]["top1"] == theirs[2]["top1"]
+    options = ["--cfg-options", f"data_root='{cfg['data_root']}'", "num_segments=5", "test_clips=2",
+               "--no-progress", "--device", "cpu"]
+    assert _exit(["test", RGB, tmp_path / "mmaction2.pth", *options]) == 0
+
+
+def test_predict_uses_the_checkpoints_protocol_and_explains_flow_input(trained, small_synth, capsys):
+    cfg, folder = trained
+    video = next((small_synth / "videos").rglob("*.mp4"))
+    assert _exit(["predict", folder / "latest.pth", video, "--device", "cpu"]) == 0
+    assert "(2x3@48, average_clips=prob)" in capsys.readouterr().out
+    assert _exit(["predict", folder / "latest.pth", video, "--protocol", "val", "--device", "cpu"]) == 0
+    assert "(val, average_clips=prob)" in capsys.readouterr().out
+    message = str(_exit(["predict", folder / "latest.pth", video, "--protocol", "25x5"]))
+    assert "unknown test protocol '25x5'" in message
+
+
+# ----------------------------------------------------------------------------------- 7. runs are not overwritten
+def test_a_second_run_in_the_same_work_dir_is_refused_unless_resumed_or_forced(tmp_path, small_synth, capsys):
+    cfg = small_config("rgb", small_synth, epochs=1)
+    train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)
+    before = (tmp_path / "latest.pth").read_bytes()
+    with pytest.raises(RunExistsError, match=r"already holds a run \(latest.pth, log.jsonl\): pass --resume"):
+        train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)
+    assert (tmp_path / "latest.pth").read_bytes() == before  # nothing was touched
+    argv = ["train", RGB, "--work-dir", tmp_path, "--cfg-options", f"data_root='{small_synth}'", "epochs=1",
+            "batch_size=8", "test_clips=1", "--no-progress", "--device", "cpu"]
+    message = str(_exit(argv))
+    assert message.startswith("error: ") and "\n" not in message and "--force to start over" in message
+    assert "give one" in str(_exit(argv + ["--resume", "--force"]))
+    assert _exit(argv + ["--force"]) == 0  # replaces the run
+    records = [line for line in (tmp_path / "log.jsonl").read_text().splitlines() if '"mode": "config"' in line]
+    assert len(records) == 1  # the old log went with the old run
+
+
+def test_epoch_checkpoints_every_interval_keep_the_newest(tmp_path, small_synth):
+    cfg = small_config("rgb", small_synth, epochs=4, lr_steps=[3], checkpoint_interval=1, max_keep_ckpts=2)
+    train(cfg, tmp_path, device="cpu", progress=False, validate=False)
+    assert sorted(p.name for p in tmp_path.glob("epoch_*.pth")) == ["epoch_3.pth", "epoch_4.pth"]
+    assert torch.load(tmp_path / "epoch_3.pth", weights_only=True)["epoch"] == 3
+    assert (tmp_path / "epoch_4.pth").read_bytes() == (tmp_path / "latest.pth").read_bytes()
+    assert not list(tmp_path.glob("*.tmp"))
+    train(dict(cfg, checkpoint_interval=0), tmp_path / "none", device="cpu", progress=False, validate=False)
+    assert not list((tmp_path / "none").glob("epoch_*.pth"))

@@ -1,0 +1,89 @@
+"""Models from configs and from checkpoint files: the one place where a config or any checkpoint becomes a TSN.
+
+    model = build_model(cfg)                         # a fresh TSN as the config describes (load_from applied)
+    model, info = load_model("work_dirs/x/best.pth")  # a tsnbook checkpoint, rebuilt from the config stored in it
+    model, info = load_model("tsn_r50_1x1x3_100e_kinetics400_rgb_20200614-e508be42.pth")   # an MMAction2 file
+    model, info = load_model("any.pth", cfg=cfg)     # either kind, into the model ``cfg`` describes
+
+Every entry point that reads weights goes through here: ``train`` (``load_from``), ``evaluate_checkpoint`` and
+``python -m tsnbook test``, ``predict``, and the notebooks. Loading is strict: missing or unexpected keys are an
+error listing them (`tsnbook.checkpoints.fit_weights`), ``strict=False`` on request; a classifier of another
+size under ``load_from`` is the one documented exception.
+"""
+from .checkpoints import fit_weights, read_checkpoint
+from .configs import get_config
+from .mmaction2 import is_mmaction2_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook
+from .models import TSN
+
+
+def build_model(cfg, trusted=False):
+    """The TSN a config dict describes (keys: `tsnbook.configs`); ``load_from`` initialises it from a checkpoint.
+
+    ``load_from`` may be a tsnbook checkpoint or an MMAction2 one (``trusted``: see `read_checkpoint`); a
+    classifier of another size (fine-tuning Kinetics weights on HMDB51) is dropped with a printed note and keeps
+    its fresh init. Every other key must match.
+    """
+    flow = cfg["modality"] == "flow"
+    model = TSN(cfg["backbone"], cfg["num_classes"], cfg["num_segments"], cfg["modality"],
+                clip_len=cfg.get("clip_len", 1) if flow else 1,
+                dropout=cfg.get("dropout", 0.4), init_std=cfg.get("init_std", 0.01),
+                partial_bn=cfg.get("partial_bn", False), norm_eval=cfg.get("norm_eval", False),
+                pretrained=cfg.get("pretrained"), flow_init=cfg.get("flow_init", "average"),
+                frozen_stages=cfg.get("frozen_stages", -1), densenet_relu=cfg.get("densenet_relu", False),
+                multi_label=cfg.get("multi_label", False))
+    if cfg.get("load_from"):
+        load_weights(model, cfg["load_from"], trusted=trusted, drop_classifier=True)
+    return model
+
+
+def _weights(state, path):
+    """The state dict of a checkpoint in tsnbook's key names, and the file's kind."""
+    if is_mmaction2_checkpoint(state):
+        return mmaction2_to_tsnbook(state.get("state_dict", state))[0], "MMAction2"
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        return state["model"], "tsnbook"
+    raise ValueError(f"{path} is neither a tsnbook checkpoint (a dict with 'model') nor an MMAction2 one (a "
+                     f"'state_dict' with backbone./cls_head. keys)")
+
+
+def load_weights(model, path, trusted=False, strict=True, drop_classifier=False):
+    """Load a tsnbook or MMAction2 checkpoint's weights into ``model``; ``(missing, unexpected)`` key lists."""
+    weights, _ = _weights(read_checkpoint(path, trusted), path)
+    return fit_weights(model, weights, path, strict=strict, drop_classifier=drop_classifier)
+
+
+def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
+    """``(model, info)`` for any TSN checkpoint: a tsnbook one, or an MMAction2 0.x / 1.x one. Eval mode.
+
+    Without ``cfg`` the architecture comes from the file: a tsnbook checkpoint stores the resolved config it was
+    trained with (``cfg``; files from before that store only ``cfg_name``, and today's config of that name is
+    used, with a note), an MMAction2 file is read by `load_mmaction2_checkpoint` (architecture from the weights).
+    With ``cfg`` the model is the one ``cfg`` describes, and the file's weights must fit it.
+    ``info``: ``format`` ("tsnbook", "MMAction2 0.x", ...), ``cfg`` (None for an MMAction2 file without one),
+    ``description`` (one line), and ``epoch`` for tsnbook files.
+    """
+    state = read_checkpoint(path, trusted)
+    if cfg is None and is_mmaction2_checkpoint(state):
+        model, report = load_mmaction2_checkpoint(path, num_segments=num_segments, trusted=trusted, strict=strict)
+        return model, dict(format=f"MMAction2 {report['format']}", cfg=None, report=report,
+                           description=f"MMAction2 {report['format']} checkpoint, {report['backbone']} "
+                                       f"{report['modality']}, {report['num_classes']} classes")
+    weights, kind = _weights(state, path)
+    if cfg is None:
+        if isinstance(state.get("cfg"), dict):
+            cfg = dict(state["cfg"])
+        elif state.get("cfg_name"):
+            print(f"note: {path} stores only its config's name ({state['cfg_name']}); today's config of that name "
+                  f"is used, without the overrides the run may have had")
+            cfg = get_config(state["cfg_name"])
+        else:
+            raise ValueError(f"{path} stores no config: pass cfg= (CLI: give the config name)")
+    if num_segments:
+        cfg = dict(cfg, num_segments=num_segments)
+    model = build_model(dict(cfg, pretrained=None, load_from=None))
+    fit_weights(model, weights, path, strict=strict)
+    name = cfg.get("name", "a config")
+    epoch = state.get("epoch") if kind == "tsnbook" else None
+    description = (f"tsnbook checkpoint of {name} (epoch {epoch})" if kind == "tsnbook" else
+                   f"MMAction2 checkpoint loaded into {name}")
+    return model.eval(), dict(format=kind, cfg=cfg, epoch=epoch, description=description)

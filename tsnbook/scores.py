@@ -1,0 +1,85 @@
+"""Per-video score files: tsnbook's ``.npz`` (scores, labels, names) and MMAction2's ``--out`` formats.
+
+Score files are what the zoo's two-stream rows fuse (``python -m tsnbook fuse``): raw averaged logits per test
+video, in the test list's order. MMAction2 writes a pickled list of arrays; a pickle can name any function to call
+on loading, so it is read with an unpickler that rebuilds numpy arrays and nothing else.
+"""
+import io
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+
+def save_scores(path, scores, labels, names):
+    """Per-video scores as ``.npz`` (``scores`` [N, C] float32, ``labels``, ``names``): no pickles needed."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, scores=scores, labels=np.asarray(labels), names=np.asarray(names, dtype=str))
+    os.replace(tmp, path)
+
+
+def load_scores(path):
+    """(scores, labels, names) from `save_scores`."""
+    with np.load(path, allow_pickle=False) as data:
+        return data["scores"], data["labels"], list(data["names"])
+
+
+def write_scores(path, scores, labels):
+    """Per-video scores in the format the suffix names: ``.pkl`` MMAction2's ``--out`` (a pickled list of
+    per-video float32 arrays), ``.json`` a list of lists, ``.npz`` `save_scores` (with labels)."""
+    path, scores = Path(path), np.asarray(scores, dtype=np.float32)
+    if path.suffix == ".npz":
+        return save_scores(path, scores, labels, [str(i) for i in range(len(labels))])
+    tmp = path.with_name(path.name + ".tmp")
+    if path.suffix == ".pkl":
+        with open(tmp, "wb") as f:
+            pickle.dump(list(scores), f)
+    elif path.suffix == ".json":
+        tmp.write_text(json.dumps(scores.tolist()))
+    else:
+        raise ValueError(f"{path}: score files end with .pkl, .json or .npz")
+    os.replace(tmp, path)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles lists of numpy arrays and nothing else: a pickle may name any function to call on loading,
+    so only numpy's array reconstructors are let through."""
+    ALLOWED = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
+               for name in ("_reconstruct", "scalar")} | {
+              (module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")} | {
+              ("numpy", "ndarray"), ("numpy", "dtype")}
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a score pickle holds numpy arrays only")
+
+
+def read_scores(path):
+    """``(scores [N, C], labels or None)`` from a ``.npz`` (`save_scores`), ``.json`` (a list of per-video score
+    lists) or MMAction2 ``.pkl`` file (its ``tools/test.py --out``: a list of per-video arrays). Pickles are read
+    with an unpickler that only rebuilds numpy arrays, never arbitrary objects."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        scores, labels, _ = load_scores(path)
+        return scores, labels
+    try:
+        if path.suffix == ".json":
+            rows = json.loads(path.read_text())
+        elif path.suffix == ".pkl":
+            rows = _ArrayUnpickler(io.BytesIO(path.read_bytes())).load()
+        else:
+            raise ValueError("unknown suffix")
+        scores = np.asarray(rows, dtype=np.float32)
+        if scores.ndim != 2:
+            raise ValueError(f"expected one score vector per video, got an array of shape {scores.shape}")
+    except FileNotFoundError:
+        raise
+    except Exception as err:
+        raise ValueError(f"{path} is not a score file tsnbook can read ({type(err).__name__}: {err}); expected .npz "
+                         f"(tsnbook test --out), .json (a list of per-video score lists) or .pkl (MMAction2's "
+                         f"tools/test.py --out: a list of numpy arrays)") from None
+    return scores, None
