@@ -48,6 +48,7 @@ def trained(tmp_path_factory, small_synth):
     """A run with an override its config name does not know: 5 segments, dropout 0.1, 2 test clips."""
     folder = tmp_path_factory.mktemp("run")
     cfg = small_config("rgb", small_synth, epochs=1, num_segments=5, dropout=0.1, test_clips=2)
+    cfg["data_root"] = small_synth  # a Path, not a string: the checkpoint must still load weights-only
     train(cfg, folder, device="cpu", progress=False, validate=False)
     return cfg, folder
 

@@ -70,6 +70,16 @@ def read_checkpoint(path, trusted=False):
                            f"once where it is and re-save torch.save({{'state_dict': ckpt['state_dict']}})") from None
 
 
+def plain(value):
+    """``value`` with every object that is not a plain container or scalar turned into a string (a ``Path`` in a
+    config), so that ``torch.load(weights_only=True)`` can read the checkpoint that stores it."""
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
 def save_checkpoint(path, state):
     """``torch.save`` to ``path`` atomically: a temporary file in the same folder, fsync, rename, fsync the folder.
 

@@ -28,7 +28,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checkpoints import load_checkpoint, save_checkpoint
+from .checkpoints import load_checkpoint, plain, save_checkpoint
 from .configs import option as _opt  # a config's value or the optional key's default
 from .data import build_dataset, collate_skipping_errors
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
@@ -320,7 +320,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         if log:
             log.write(**summary)
         state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
-                     cfg_name=cfg["name"], cfg=cfg)
+                     cfg_name=cfg["name"], cfg=plain(cfg))
         if scaler is not None:
             state["scaler"] = scaler.state_dict()
         is_last = epoch + 1 == cfg["epochs"]
