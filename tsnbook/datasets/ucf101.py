@@ -209,6 +209,8 @@ def download(root, mirror=None, workers=None, progress=None):
         try:
             _download.fetch(remote, root / "downloads", mirror=mirror, report=report, progress=progress)
         except DatasetError as error:
+            if "server" not in str(error):  # interrupted or failed its check: running again is the advice
+                raise
             raise DatasetError(f"{error}. {UNREACHABLE}") from None
     return report
 
