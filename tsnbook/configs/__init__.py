@@ -82,6 +82,24 @@ def two_stream_recipes():
     return copy.deepcopy(TWO_STREAM)
 
 
+def replica_twin(name, data_root, num_classes, **overrides):
+    """Row ``name`` at CPU size (`_zoo.cpu_sized`) on a dataset's replica or any small copy under ``data_root``.
+
+    The data keys stay the row's own (``data_prefix``, ``ann_file_*``, ``filename_tmpl``, ``start_index``): the
+    lists `tsnbook.datasets`' ``prepare.py`` writes into the replica are the ones the row reads. Only the class
+    count (a replica has a few classes) and the sizes change, so a dataset notebook trains "the row" in seconds.
+    """
+    from ._zoo import cpu_sized
+    cfg = cpu_sized(get_config(name))
+    cfg.update(data_root=str(data_root), num_classes=num_classes, name=f"{name}_replica",
+               zoo=dict(replica_of=name, notes="CPU twin on the dataset's replica; see configs.replica_twin"))
+    for key, value in overrides.items():
+        if key not in cfg and key not in OPTIONAL_KEYS:
+            raise KeyError(f"config {name} has no key {key!r}.{_nearest(key, list(cfg))}")
+        cfg[key] = value
+    return cfg
+
+
 def _nearest(word, choices):
     close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
     return f" Did you mean {', '.join(close)}?" if close else ""
