@@ -9,7 +9,7 @@ from pathlib import Path
 
 import av
 import pytest
-from oracle import ORACLE
+from oracle import ORACLE, missing
 from range_server import RangeServer
 
 from tsnbook.configs import get_config
@@ -115,7 +115,7 @@ def _mmaction2_lists(tmp_path, root, kind):
     mmcv.runner.set_random_seed (with --seed) and anno_txt2json.py imports mmcv without using it here."""
     tools = ORACLE / "mma024" / "mmaction" / ".mim" / "tools" / "data"
     if not (tools / "build_file_list.py").is_file():
-        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+        missing("MMAction2 0.24.1")
     work = tmp_path / f"mma_{kind}"
     (work / "tools" / "data").mkdir(parents=True)
     for name in ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"):

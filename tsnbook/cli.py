@@ -92,7 +92,6 @@ def _test(args):
     from .configs import get_config
     from .engine import evaluate_checkpoint
     from .metrics import METRICS
-    from .pipelines import protocol_of
     cfg = get_config(args.config, args.cfg_options)
     if args.eval:
         unknown = [m for m in args.eval if m not in METRICS]
@@ -104,10 +103,10 @@ def _test(args):
     if args.out and Path(args.out).suffix not in SCORE_FORMATS:
         raise ValueError(f"--out {args.out}: the file name must end with {', '.join(SCORE_FORMATS)}")
     _prepare_generated_data(cfg, not args.no_progress)
-    print(f"testing {cfg['name']} with {args.checkpoint}: protocol {protocol_of(cfg)}")
+    print(f"testing {cfg['name']} with {args.checkpoint}")
     scores, labels, report, skipped = evaluate_checkpoint(cfg, args.checkpoint, device=args.device,
                                                           progress=not args.no_progress, trusted=args.trusted,
-                                                          strict=not args.no_strict)
+                                                          strict=not args.no_strict, amp=args.amp)
     for key, value in report.items():
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     if skipped:
@@ -226,6 +225,8 @@ def build_parser():
     te.add_argument("--average-clips", choices=["score", "prob", "none"],
                     help="override the config's average_clips (none = raw logits, as the 0.x zoo)")
     te.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    te.add_argument("--amp", choices=["bf16", "fp16"],
+                    help="CUDA: test under autocast (default fp32, as the zoo's numbers were measured)")
     te.add_argument("--trusted", action="store_true", help=TRUSTED_HELP)
     te.add_argument("--no-strict", action="store_true", help=STRICT_HELP)
     te.set_defaults(func=_test)

@@ -38,6 +38,7 @@ from .gpu_augment import collate_padded, split_train_pipeline
 from .logs import JsonLog
 from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer, set_lr
+from .pipelines import protocol_of
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -131,7 +132,7 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
 
 
 @torch.no_grad()
-def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk=64, average_clips=None, amp="bf16"):
+def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk=64, average_clips=None, amp=None):
     """Scores of every video in ``dataset`` (test mode): ``(scores [N, C], labels, skipped)``.
 
     All views of a video (clips x crops) go through the backbone in chunks and their pooled features are
@@ -141,7 +142,8 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
     fail to decode are skipped and returned in ``skipped``; their rows are NaN.
 
     Under DDP (an initialised process group) each rank scores every world_size-th video and the results are
-    gathered, so every rank returns the full arrays.
+    gathered, so every rank returns the full arrays. ``amp`` ("bf16" / "fp16", CUDA only): autocast the
+    backbone; None (the default) tests in fp32, as the zoo's numbers were measured.
     """
     model.eval()
     rank, size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
@@ -326,7 +328,8 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         is_last = epoch + 1 == cfg["epochs"]
         if val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or is_last):
             scores, labels, val_skipped = evaluate(module, val_set, device, progress, desc="val",
-                                                   average_clips=_opt(cfg, "average_clips"), amp=_opt(cfg, "amp"))
+                                                   average_clips=_opt(cfg, "average_clips"),
+                                                   amp=_opt(cfg, "test_amp"))
             report = evaluation_report(scores, labels, metrics)
             if log:
                 log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped),
@@ -360,19 +363,33 @@ def _keep_epoch_checkpoint(work_dir, epoch, cfg):
         old.unlink()
 
 
+def test_precision(device, amp):
+    """What a test on ``device`` computes in: "fp32", or the autocast dtype ("bf16" / "fp16") on CUDA."""
+    return amp if amp and torch.device(device).type == "cuda" else "fp32"
+
+
 def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=None, split="test", trusted=False,
-                        strict=True):
+                        strict=True, amp=None):
     """Multi-clip x multi-crop test of ``checkpoint``: ``(scores, labels, report, skipped)``.
 
     ``checkpoint``: a tsnbook or an MMAction2 file (a released zoo checkpoint tests with its row's config); its
     weights must fit the model ``cfg`` describes (`tsnbook.factory.load_weights`). Scores follow the config's
-    ``average_clips``; the report has the config's ``eval_metrics``. One process.
+    ``average_clips``; the report has the config's ``eval_metrics``, the ``protocol`` and the ``precision``:
+    fp32 unless ``amp`` (or the config's ``test_amp``) asks for bf16 / fp16 autocast on CUDA - the zoo's numbers
+    are fp32 tests, and a training run's ``amp`` does not carry over to testing. One process.
     """
     device = resolve_device(device)
+    amp = amp or _opt(cfg, "test_amp")
     model = build_model(dict(cfg, pretrained=None, load_from=None))
     load_weights(model, checkpoint, trusted=trusted, strict=strict)
     model = model.to(device)
     dataset = build_dataset(cfg, split, data_root)
     scores, labels, skipped = evaluate(model, dataset, device, progress, desc=f"test {cfg['name']}",
-                                       average_clips=_opt(cfg, "average_clips"), amp=_opt(cfg, "amp"))
-    return scores, labels, evaluation_report(scores, labels, _opt(cfg, "eval_metrics")), skipped
+                                       average_clips=_opt(cfg, "average_clips"), amp=amp)
+    report = evaluation_report(scores, labels, _opt(cfg, "eval_metrics"))
+    report.update(protocol=protocol_of(cfg, split if split != "train" else "test"),
+                  precision=test_precision(device, amp))
+    return scores, labels, report, skipped
+
+
+evaluate_checkpoint.__test__ = test_precision.__test__ = False  # library functions, not pytest tests

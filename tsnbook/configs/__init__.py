@@ -13,8 +13,8 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   ``num_segments``, ``clip_len``, ``frame_interval``, ``val_clips``, ``test_clips``, ``train_pipeline``,
   ``val_pipeline``, ``test_pipeline`` (lists of transform dicts, `tsnbook.transforms`);
 * model: ``modality``, ``backbone`` (a torchvision name, or "timm/<name>"), ``pretrained`` (None |
-  "torchvision" | "timm" | a file), ``load_from`` [None] (a whole TSN checkpoint; a classifier of another size
-  is dropped), ``dropout``, ``init_std``, ``partial_bn``, ``norm_eval`` [False], ``sync_bn`` [False],
+  "torchvision:<WEIGHTS>", the zoo's "torchvision:IMAGENET1K_V1" | "timm:<tag>" | a file), ``load_from``
+  [None] (a whole TSN checkpoint; a classifier of another size is dropped), ``dropout``, ``init_std``, ``partial_bn``, ``norm_eval`` [False], ``sync_bn`` [False],
   ``frozen_stages`` [-1], ``flow_init`` ("average" | "random");
 * optimisation: ``epochs``, ``batch_size`` (videos per GPU / process), ``lr``, ``momentum``, ``weight_decay``,
   ``grad_clip``, ``lr_schedule`` ["step"] (``lr_steps``, ``lr_gamma``) or "cosine" (``min_lr`` [0]),
@@ -25,7 +25,8 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet the other DDP
   processes), ``checkpoint_interval`` [1] and ``max_keep_ckpts`` [-1] (``epoch_N.pth`` every N epochs, the
   newest K kept; MMAction2's checkpoint_config), ``seed``;
-* testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob");
+* testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob"), ``test_amp`` [None = fp32, as
+  the zoo tested; "bf16" / "fp16": autocast on CUDA, for validation and test; ``amp`` is training's only];
 * documentation only: ``zoo``, the model-zoo row's published facts (accuracy or mAP, resolution, GPUs,
   pre-training, checkpoint URL, test protocol, notes); the engine never reads it.
 
@@ -52,7 +53,7 @@ OPTIONAL_KEYS = dict(
     fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
     frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
-    checkpoint_interval=1, max_keep_ckpts=-1,
+    checkpoint_interval=1, max_keep_ckpts=-1, test_amp=None,
 )
 
 

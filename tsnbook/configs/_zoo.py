@@ -17,11 +17,11 @@ CKPT = "https://download.openmmlab.com/mmaction/recognition/tsn/"  # the zoo's c
 
 # -------------------------------------------------------------------------------------------- common recipe
 # MMAction2 0.x defaults shared by every TSN row (spec §5 "Common to every row"): ImageNet ResNet-50 from
-# torchvision, BN2d trained, SGD momentum 0.9 with a step schedule (gamma 0.1, no warmup), L2 gradient clipping,
+# torchvision (its original IMAGENET1K_V1 weights, what MMAction2's torchvision:// loads; not torchvision's V2), BN2d trained, SGD momentum 0.9 with a step schedule (gamma 0.1, no warmup), L2 gradient clipping,
 # raw logits averaged over views at test time (average_clips None).
 COMMON = dict(
     modality="rgb", source="rawframes", clip_len=1, frame_interval=1, sampler="segments",
-    backbone="resnet50", pretrained="torchvision", load_from=None, dropout=0.4, init_std=0.01,
+    backbone="resnet50", pretrained="torchvision:IMAGENET1K_V1", load_from=None, dropout=0.4, init_std=0.01,
     partial_bn=False, norm_eval=False, sync_bn=False, frozen_stages=-1,
     momentum=0.9, weight_decay=1e-4, grad_clip=40.0, lr_schedule="step", lr_gamma=0.1, warmup_epochs=0,
     auto_scale_lr=True, multi_label=False, with_offset=False, loss_weight=1.0, fc_lr5=False,
