@@ -21,7 +21,7 @@ ORACLE = pathlib.Path(os.environ.get("TSNBOOK_ORACLE", ROOT / ".oracle"))
 
 def missing(what):
     """Skip the calling test because ``what`` is not installed - or fail it, where TSNBOOK_REQUIRE_ORACLE is set."""
-    message = f"{what} oracle not installed (run tools/install_oracle.sh)"
+    message = f"{what} not installed (run tools/install_oracle.sh)"
     if os.environ.get("TSNBOOK_REQUIRE_ORACLE"):
         pytest.fail(message + "; TSNBOOK_REQUIRE_ORACLE is set, so this is a failure", pytrace=False)
     pytest.skip(message)
@@ -31,7 +31,7 @@ def mmaction_1x():
     """Import MMAction2 1.2.0 from the oracle folder (registers its modules); skip if it is not installed."""
     site = ORACLE / "site"
     if not (site / "mmaction").is_dir():
-        missing("MMAction2 1.2.0")
+        missing("MMAction2 1.2.0 oracle")
     if str(site) not in sys.path:
         sys.path.append(str(site))  # appended: the venv's numpy/torch/cv2 must win
     with warnings.catch_warnings():
@@ -67,7 +67,7 @@ def mma024_class(name):
     """
     path = ORACLE / "mma024" / "mmaction" / "datasets" / "pipelines" / "loading.py"
     if not path.is_file():
-        missing("MMAction2 0.24.1")
+        missing("MMAction2 0.24.1 oracle")
     tree = ast.parse(path.read_text())
     wanted = {"SampleFrames", "DenseSampleFrames"} if name == "DenseSampleFrames" else {name}
     body = []

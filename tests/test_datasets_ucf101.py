@@ -115,7 +115,7 @@ def _mmaction2_lists(tmp_path, root, kind):
     mmcv.runner.set_random_seed (with --seed) and anno_txt2json.py imports mmcv without using it here."""
     tools = ORACLE / "mma024" / "mmaction" / ".mim" / "tools" / "data"
     if not (tools / "build_file_list.py").is_file():
-        missing("MMAction2 0.24.1")
+        missing("MMAction2 0.24.1 oracle")
     work = tmp_path / f"mma_{kind}"
     (work / "tools" / "data").mkdir(parents=True)
     for name in ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"):

