@@ -89,12 +89,13 @@ def render_clip(rng, num_frames, height, width, colour, speed):
     return frames
 
 
-def encode_clip(path, frames, fps):
-    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension) and return the file's bytes."""
+def encode_clip(path, frames, fps, **options):
+    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension; ``options`` go to the encoder) and
+    return the file's bytes."""
     from ..io import write_video
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_video(path, frames, fps=fps)
+    write_video(path, frames, fps=fps, **options)
     data = path.read_bytes()
     path.unlink()
     return data

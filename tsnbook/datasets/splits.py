@@ -86,16 +86,19 @@ def report_strays(report, videos, keys, level, classes=None):
             report.problem("stray", videos / relative, "in no annotation file: not listed", "warning")
 
 
-def frame_verdicts(rawframes, keys, frame_tmpl, start_index, workers=None, video_frames=None):
+def frame_verdicts(rawframes, keys, frame_tmpl, start_index, workers=None, video_frames=None, name="DATASET"):
     """`verify.check_frames` verdicts of ``rawframes/<key>`` for ``keys``: ``{key: verdict}``.
-    ``video_frames``: ``{key: frame count of its video}``, compared with the folder's where known."""
+    ``video_frames``: ``{key: frame count of its video}``, compared with the folder's where known; ``name``
+    goes into the advice ("prepare.py NAME extract")."""
     rawframes, work = Path(rawframes), []
     for key in keys:
         job = (str(rawframes / key), None, frame_tmpl, start_index)
         if video_frames and video_frames.get(key):
             job += (video_frames[key],)
         work.append(job)
-    return dict(zip(keys, jobs.run(_verify.check_frames, work, workers, desc="frame folders")))
+    verdicts = jobs.run(_verify.check_frames, work, workers, desc="frame folders")
+    return {key: dict(v, reason=v["reason"].replace("prepare.py DATASET", f"prepare.py {name}"))
+            for key, v in zip(keys, verdicts)}
 
 
 def _missing_video(report, root, item, extension=""):
@@ -105,25 +108,28 @@ def _missing_video(report, root, item, extension=""):
 
 
 def write_lists(report, root, lists, on_disk, frame_tmpl, start_index, workers=None, name="DATASET",
-                video_ext=""):
+                video_ext="", kinds=KINDS):
     """Write every list of ``lists`` into ``root`` and count them in ``report``.
 
     ``on_disk``: `scan_videos` of ``root/videos``, or None for a dataset that ships frames only (then no videos
     list is written, and an item without a frame folder is the missing one). Rawframes lists need
     ``root/rawframes``; without it they are not written (an error: the zoo configs read frames).
-    ``video_ext`` names the missing file in messages when items carry no ``path``.
+    ``video_ext`` names the missing file in messages when items carry no ``path``. ``kinds``: the formats to
+    write (Something-Something V1 writes its rawframes lists from the frames alone, then videos lists from
+    optional re-encoded videos).
     """
     root = Path(root)
     items = annotated(lists)
-    if on_disk is not None:
+    if on_disk is not None and "videos" in kinds:
         for key, item in items.items():
             if key not in on_disk:
                 _missing_video(report, root, item, video_ext)
     counts = None
-    if (root / "rawframes").is_dir():
+    if "rawframes" in kinds and (root / "rawframes").is_dir():
         keys = list(items) if on_disk is None else [k for k in items if k in on_disk]
         counts = {}
-        for key, verdict in frame_verdicts(root / "rawframes", keys, frame_tmpl, start_index, workers).items():
+        for key, verdict in frame_verdicts(root / "rawframes", keys, frame_tmpl, start_index, workers,
+                                           name=name).items():
             if verdict["kind"] is None:
                 counts[key] = verdict["frames"]
             elif on_disk is None and verdict["kind"] == "missing":
@@ -132,7 +138,7 @@ def write_lists(report, root, lists, on_disk, frame_tmpl, start_index, workers=N
             else:
                 report.problem(verdict["kind"], verdict["path"], verdict["reason"] + "; left out of the rawframes "
                                "lists", verdict["severity"])
-    else:
+    elif "rawframes" in kinds:
         report.problem("missing", root / "rawframes", f"no frame folders: rawframes lists not written (run prepare.py "
                                                       f"{name} extract --frames rgb)")
     written = 0
@@ -140,11 +146,11 @@ def write_lists(report, root, lists, on_disk, frame_tmpl, start_index, workers=N
         labelled = [i for i in spec["items"] if i.label is not None]
         facts = dict(published=spec.get("published"), mmaction2=spec.get("mmaction2"))
         if not labelled:
-            present = on_disk if on_disk is not None else (counts or {})
+            present = on_disk if on_disk is not None and "videos" in kinds else (counts or {})
             report.count(f"{title} (no labels)", annotated=len(spec["items"]),
                          on_disk=sum(1 for i in spec["items"] if i.key in present), **facts)
             continue
-        if on_disk is not None and spec.get("videos"):
+        if on_disk is not None and spec.get("videos") and "videos" in kinds:
             present = [i for i in labelled if i.key in on_disk]
             lines = (_lists.video_line(_lists.check_path(on_disk[i.key], i.where), i.label) for i in present)
             n = _lists.write_list(root / spec["videos"], lines)
@@ -168,14 +174,15 @@ def published_check(report, where, title, annotated_count, published, what="the 
 
 
 def verify_lists(report, root, lists, on_disk, frame_tmpl, start_index, workers=None, deep=False, name="DATASET",
-                 video_ext=""):
+                 video_ext="", kinds=KINDS):
     """Check the copy in ``root`` against ``lists``: every annotated video (missing, unreadable, truncated, zero
     frames; ``deep`` decodes every frame), every frame folder (count, template, index base, last file complete,
-    against the video), and each list file that `write_lists` writes (entries, labels, frame counts)."""
+    against the video), and each list file that `write_lists` writes (entries, labels, frame counts).
+    ``kinds`` as in `write_lists`."""
     root = Path(root)
     items = annotated(lists)
     videos = {}
-    if on_disk is not None:
+    if on_disk is not None and "videos" in kinds:
         paths = {k: root / "videos" / on_disk[k] for k in items if k in on_disk}
         checked = _verify.verify_videos(report, list(paths.values()), workers, deep)
         videos = {k: checked[str(p)] for k, p in paths.items()}
@@ -185,10 +192,10 @@ def verify_lists(report, root, lists, on_disk, frame_tmpl, start_index, workers=
                                f"listed at {item.where}, not on disk")
     good_videos = {k for k, v in videos.items() if v["kind"] is None or v["severity"] == "warning"}
     folders = {}
-    if (root / "rawframes").is_dir():
+    if (root / "rawframes").is_dir() and "rawframes" in kinds:
         keys = list(items) if on_disk is None else [k for k in items if k in on_disk]
         frames_of = {k: v["frames"] for k, v in videos.items() if k in good_videos}
-        folders = frame_verdicts(root / "rawframes", keys, frame_tmpl, start_index, workers, frames_of)
+        folders = frame_verdicts(root / "rawframes", keys, frame_tmpl, start_index, workers, frames_of, name)
         for key, verdict in folders.items():
             if verdict["kind"] is None:
                 continue
@@ -200,11 +207,11 @@ def verify_lists(report, root, lists, on_disk, frame_tmpl, start_index, workers=
     for title, spec in lists.items():
         labels = {i.key: i.label for i in spec["items"]}
         if all(label is None for label in labels.values()):
-            present = good_videos if on_disk is not None else set(good_frames)
+            present = good_videos if on_disk is not None and "videos" in kinds else set(good_frames)
             report.count(f"{title} (no labels)", published=spec.get("published"), mmaction2=spec.get("mmaction2"),
                          annotated=len(labels), on_disk=len(set(labels) & present))
             continue
-        for kind in KINDS:
+        for kind in kinds:
             if not spec.get(kind) or (kind == "videos" and on_disk is None):
                 continue
             entries = read_list(report, root / spec[kind], kind, name)
