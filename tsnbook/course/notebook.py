@@ -28,14 +28,20 @@ def _figure(value, digits=2):
 
 
 def zoo_table(rows):
-    """A Markdown table of rows from `zoo_rows`: what the zoo published for each, and what separates them."""
+    """A Markdown table of rows from `zoo_rows`: what the zoo published for each, and what separates them.
+    Rows with a ``zoo["reference"]`` (the same model trained by another codebase, as the Something-Something
+    rows quote TSM's) get a "reference top-1 / top-5" column."""
     multi = any(cfg["zoo"].get("mAP") is not None for _, cfg in rows)
-    head = "| config | " + ("mAP | " if multi else "top-1 | top-5 | ") + \
+    reference = any(cfg["zoo"].get("reference") for _, cfg in rows)
+    head = "| config | " + ("mAP | " if multi else "top-1 | top-5 | ") + ("reference top-1 / top-5 | " * reference) + \
         "frames | source | resolution | GPUs | pre-training | test | memory (MB) | checkpoint |"
     lines = [head, "|" + ":--|" * (head.count("|") - 1)]
     for name, cfg in rows:
         zoo = cfg["zoo"]
         scores = f"{_figure(zoo.get('mAP'))} | " if multi else f"{_figure(zoo['top1'])} | {_figure(zoo['top5'])} | "
+        if reference:
+            ref = zoo.get("reference")
+            scores += f"{_figure(ref[0])} / {_figure(ref[1])} | " if ref else "- | "
         frames = f"{'dense ' if cfg.get('sampler') == 'dense' else ''}{cfg['num_segments']}" + \
             (f" x {cfg['clip_len']} flow" if cfg["modality"] == "flow" else "")
         checkpoint = Path(zoo["checkpoint"]).name if zoo.get("checkpoint") else "-"
