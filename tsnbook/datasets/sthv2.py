@@ -50,7 +50,7 @@ ANNOTATIONS = {"labels": "something-something-v2-labels.json", "train": "somethi
                "val": "something-something-v2-validation.json", "test": "something-something-v2-test.json"}
 NUM_CLASSES = 174
 SUBSETS = ("train", "val", "test")
-PUBLISHED = {"train": 168913, "val": 24777, "test": 27157}  # test: ◇
+PUBLISHED = {"train": 168913, "val": 24777, "test": 27157}  # train/val ✔ (VideoMAEv2 lists), test ◇
 MMACTION2 = {}  # MMAction2 published no V2 lists
 NUM_VIDEOS = 220847
 CONTAINER = "WebM, VP9, height 240 px, width varies, 12 fps, mostly 2-6 s"
