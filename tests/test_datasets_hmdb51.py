@@ -93,7 +93,8 @@ def test_prepare_all_writes_every_list_and_finds_the_missing_and_the_corrupt_vid
     assert not (root / "annotations" / "classInd.txt").exists()  # nothing written into the official files
     assert hmdb51.read_classes(root) == ["brush_hair", "cartwheel", "pour"]
     train = _lines(root / "hmdb51_train_split_2_videos.txt")
-    flagged = [v for c in hmdb51.REPLICA_CLASSES for v in hmdb51.REPLICA_VIDEOS[c] if hmdb51.replica_flag(c, v, 2) == "1"]
+    flagged = [v for c in hmdb51.REPLICA_CLASSES for v in hmdb51.REPLICA_VIDEOS[c]
+               if hmdb51.replica_flag(c, v, 2) == "1"]
     assert len(flagged) == 9 and len(train) == 8  # the missing video is flag 1 in split 2
     assert "cartwheel/(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0.avi 1" in _lines(
         root / "hmdb51_train_split_1_videos.txt")
@@ -148,7 +149,8 @@ def test_where_mmaction2_fails_tsnbook_reports(tmp_path, prepared):
     assert code != 0 and "FileNotFoundError" in printed and ".DS_Store_test_split1.txt" in printed
     report = hmdb51.build_lists(root, workers=1)
     assert ("stray", str(root / "videos" / ".DS_Store")) in {(p.kind, p.path) for p in report.problems}
-    assert _lines(root / "hmdb51_train_split_1_videos.txt") == _lines(prepared["root"] / "hmdb51_train_split_1_videos.txt")
+    name = "hmdb51_train_split_1_videos.txt"
+    assert _lines(root / name) == _lines(prepared["root"] / name)
     # A classInd.txt left by an earlier run (another class set) is reused by MMAction2: its ids win.
     (root / "videos" / ".DS_Store").unlink()
     work = _mmaction2_copy(tmp_path, root, "mma_stale")
@@ -165,7 +167,8 @@ def test_rawframes_lists_need_no_videos_folder(tmp_path, prepared):
     shutil.copytree(prepared["root"] / "annotations", root / "annotations")
     os.symlink(prepared["root"] / "rawframes", root / "rawframes")
     report = hmdb51.build_lists(root, workers=1)
-    assert _lines(root / "hmdb51_val_split_1_rawframes.txt") == _lines(prepared["root"] / "hmdb51_val_split_1_rawframes.txt")
+    name = "hmdb51_val_split_1_rawframes.txt"
+    assert _lines(root / name) == _lines(prepared["root"] / name)
     assert not (root / "hmdb51_val_split_1_videos.txt").exists()
     missing = {Path(p.path).name for p in report.problems if p.kind == "missing"}
     assert missing == {Path(prepared["made"]["missing"]).name, Path(prepared["made"]["corrupt"]).name}

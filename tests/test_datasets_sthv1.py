@@ -192,7 +192,8 @@ def test_crlf_is_accepted_and_a_missing_labels_file_says_what_to_do(annotated, p
     path = annotated / "annotations" / sthv1.ANNOTATIONS["train"]
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     sthv1.build_lists(annotated, workers=1)
-    assert _lines(annotated / "sthv1_train_list_rawframes.txt") == _lines(prepared["root"] / "sthv1_train_list_rawframes.txt")
+    name = "sthv1_train_list_rawframes.txt"
+    assert _lines(annotated / name) == _lines(prepared["root"] / name)
     (annotated / "annotations" / sthv1.ANNOTATIONS["labels"]).unlink()
     with pytest.raises(AnnotationError, match=r"v1-labels\.csv: annotation file missing; run prepare.py sthv1 extract"):
         sthv1.build_lists(annotated, workers=1)

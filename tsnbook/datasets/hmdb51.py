@@ -317,8 +317,8 @@ REPLICA_CLASSES = ("brush_hair", "cartwheel", "pour")
 #: with the shell-hostile characters of real names: ( ) ! # &.
 REPLICA_VIDEOS = {
     "brush_hair": ("April_09_brush_hair_u_nm_np1_ba_goo_0", "April_09_brush_hair_u_nm_np1_ba_goo_1",
-                   "Brushing_Hair_with_Beth_brush_hair_h_nm_np1_le_goo_0", "Blonde_&_Brunette_brush_hair_u_cm_np2_fr_med_0",
-                   "Trim_brush_hair_f_nm_np1_ri_bad_2"),
+                   "Brushing_Hair_with_Beth_brush_hair_h_nm_np1_le_goo_0",
+                   "Blonde_&_Brunette_brush_hair_u_cm_np2_fr_med_0", "Trim_brush_hair_f_nm_np1_ri_bad_2"),
     "cartwheel": ("(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0", "Acrobacias_cartwheel_f_cm_np1_ba_med_1",
                   "Bodenturnen_2004_cartwheel_f_cm_np1_le_med_0", "#122_Cartwheel_Lesson_cartwheel_f_nm_np1_fr_goo_0",
                   "park_gymnastics_cartwheel_f_cm_np1_ri_bad_3"),
