@@ -1,7 +1,7 @@
 """tsnbook.course.notebook: the helpers every dataset notebook uses."""
 import pytest
 
-from tsnbook.course.notebook import check_claims, full_mode_commands, zoo_rows, zoo_table
+from tsnbook.course.notebook import check_claims, full_mode_commands, read_report, zoo_rows, zoo_table
 
 
 def test_zoo_rows_and_table_come_from_the_configs():
@@ -14,6 +14,9 @@ def test_zoo_rows_and_table_come_from_the_configs():
     assert table[0].startswith("| config | top-1 | top-5 |") and len(table) == 5
     assert "| 48.95 | 80.19 | 8 | rawframes |" in table[2] and "8x1@256" in table[2] and "Kinetics400" in table[3]
     assert zoo_table(zoo_rows("HVU")).splitlines()[0].startswith("| config | mAP |")
+    something = zoo_table(zoo_rows("Something-Something V1")).splitlines()
+    assert something[0].startswith("| config | top-1 | top-5 | reference top-1 / top-5 | frames |")
+    assert "| 18.55 | 44.80 | 17.53 / 44.29 | 8 |" in something[2]
 
 
 def test_claims_print_what_holds_and_fail_on_what_does_not(capsys):
@@ -29,3 +32,25 @@ def test_full_mode_commands_name_the_row_and_its_checkpoint():
     assert "torchrun --nproc_per_node 8 -m tsnbook train tsn_r18_1x1x8_100e_hvu_action_rgb" in text
     assert "--eval mean_average_precision --cfg-options data_root=/data/hvu" in text
     assert "checkpoints/tsn_r18_1x1x8_100e_hvu_action_rgb_20201027-011b282b.pth" in text
+
+
+def test_full_mode_commands_take_a_split_and_a_work_dir():
+    text = full_mode_commands("tsn_r50_1x1x3_75e_ucf101_rgb", options={"ann_file_train": "x.txt"},
+                              work_dir="work_dirs/ucf_split2")
+    assert "train tsn_r50_1x1x3_75e_ucf101_rgb --work-dir work_dirs/ucf_split2 --validate" in text
+    assert text.count("--cfg-options ann_file_train=x.txt") == 4
+    assert "test tsn_r50_1x1x3_75e_ucf101_rgb work_dirs/ucf_split2/best.pth" in text
+
+
+def test_read_report_parses_what_report_write_writes(tmp_path):
+    from tsnbook.datasets.report import Report
+
+    report = Report("ucf101", "verify", tmp_path)
+    report.count("split 1 train videos", published=9537, annotated=16, on_disk=14, written=15)
+    report.problem("missing", tmp_path / "videos" / "a.avi", "listed at x:1, not on disk")
+    report.problem("count", tmp_path / "annotations", "16 videos where 9,537", "warning")
+    report.write()
+    title, table, problems = read_report(tmp_path)
+    assert title == "ucf101 verify: not ok" and "| split 1 train videos | 9,537 | 16 | 14 | 15 |" in table
+    assert [(p["severity"], p["kind"]) for p in problems] == [("error", "missing"), ("warning", "count")]
+    assert problems[0]["path"] == str(tmp_path / "videos" / "a.avi")

@@ -13,6 +13,7 @@ RAR needs a decompressor that the standard library lacks. In order of preference
 2. a system tool on PATH: ``unrar``, ``unar``, ``bsdtar`` or ``7z`` (the whole archive at once);
 3. otherwise the error names what to install (`RAR_HELP`).
 """
+import io
 import lzma
 import os
 import shutil
@@ -92,19 +93,56 @@ class _Writer:
         self.written.append(target)
 
 
+class _Parts(io.RawIOBase):
+    """The files of a split archive read one after the other, as ``cat part-00 part-01 ... |`` gives them."""
+
+    def __init__(self, parts):
+        self.parts, self.current = [Path(p) for p in parts], None
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        while True:
+            if self.current is None:
+                if not self.parts:
+                    return 0
+                self.current = open(self.parts.pop(0), "rb")
+            n = self.current.readinto(buffer)
+            if n:
+                return n
+            self.current.close()
+            self.current = None
+
+    def close(self):
+        if self.current is not None:
+            self.current.close()
+        super().close()
+
+
 def _copy(fileobj, size=1 << 20):
     return iter(lambda: fileobj.read(size), b"")
 
 
 def extract(archive, dest, flatten=False, report=None):
     """Unpack ``archive`` into ``dest`` (``flatten``: drop folders, like ``unzip -j``); returns the member files
-    now in ``dest``. ``report`` counts "extracted" and "skipped (done)" members."""
-    archive, dest = Path(archive), Path(dest)
-    if not archive.is_file():
-        raise DatasetError(f"{archive}: archive not found; download it first (prepare.py DATASET download)")
-    kind = archive_kind(archive)
+    now in ``dest``. ``report`` counts "extracted" and "skipped (done)" members.
+
+    ``archive`` may be a list of the parts of a split tar archive (Something-Something's
+    ``20bn-something-something-v2-00`` ... ``-19``, joined with ``cat ... | tar zx``): they are read in the
+    given order as one stream, without a joined copy on disk.
+    """
+    parts = [Path(p) for p in archive] if isinstance(archive, (list, tuple)) else None
+    archive, dest = (parts[0] if parts else Path(archive)), Path(dest)
+    for path in parts or [archive]:
+        if not path.is_file():
+            raise DatasetError(f"{path}: archive not found; download it first (prepare.py DATASET download)")
+    kind = archive_kind(archive) if not parts else "parts"
     cut = (f"{archive}: the archive is damaged or cut short (an interrupted download?); delete it and "
            "download it again")
+    if parts:
+        cut = (f"{parts[0]} ... {parts[-1].name} ({len(parts)} parts): the split archive is damaged or cut short "
+               "(a part incomplete or missing?); download the bad part again")
     writer = _Writer(archive, dest, flatten)
     dest.mkdir(parents=True, exist_ok=True)
     try:
@@ -119,14 +157,10 @@ def extract(archive, dest, flatten=False, report=None):
                             writer.write(target, _copy(member))
         elif kind == "tar":
             with tarfile.open(archive) as tf:
-                for member in tf:
-                    if not member.isfile():
-                        if member.issym() or member.islnk():
-                            raise DatasetError(f"{archive}: member {member.name!r} is a link; not extracted")
-                        continue
-                    target = writer.target(member.name)
-                    if not writer.done(target, member.size):
-                        writer.write(target, _copy(tf.extractfile(member)))
+                _extract_tar(tf, writer, archive)
+        elif kind == "parts":  # a stream: members in order, no seeking back
+            with tarfile.open(fileobj=io.BufferedReader(_Parts(parts), 1 << 20), mode="r|*") as tf:
+                _extract_tar(tf, writer, archive)
         elif kind == "rar":
             _extract_rar(archive, writer, cut)
         else:
@@ -139,6 +173,17 @@ def extract(archive, dest, flatten=False, report=None):
         if writer.skipped:
             report.did("skipped (done)", len(writer.skipped))
     return writer.written + writer.skipped
+
+
+def _extract_tar(tf, writer, archive):
+    for member in tf:
+        if not member.isfile():
+            if member.issym() or member.islnk():
+                raise DatasetError(f"{archive}: member {member.name!r} is a link; not extracted")
+            continue
+        target = writer.target(member.name)
+        if not writer.done(target, member.size):
+            writer.write(target, _copy(tf.extractfile(member)))
 
 
 def rar_backend():

@@ -89,12 +89,51 @@ def render_clip(rng, num_frames, height, width, colour, speed):
     return frames
 
 
-def encode_clip(path, frames, fps):
-    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension) and return the file's bytes."""
+def encode_clip(path, frames, fps, **options):
+    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension; ``options`` go to the encoder) and
+    return the file's bytes."""
     from ..io import write_video
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_video(path, frames, fps=fps)
+    write_video(path, frames, fps=fps, **options)
     data = path.read_bytes()
     path.unlink()
     return data
+
+
+def tgz_bytes(members, folders=()):
+    """A gzipped tar of ``members`` [(name, bytes)] after directory entries ``folders``, with fixed timestamps,
+    owners and modes (and no file name or time in the gzip header), so fixed bytes."""
+    import calendar
+    import gzip
+    import io
+    import tarfile
+
+    mtime = calendar.timegm(REPLICA_TIME)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for name in folders:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
+            tf.addfile(info)
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, mtime
+            tf.addfile(info, io.BytesIO(data))
+    return gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0)
+
+
+def write_parts(folder, prefix, data, num_parts):
+    """``data`` cut into ``num_parts`` files ``<prefix>00``, ``<prefix>01``, ... (as ``split -b`` does):
+    Something-Something's multi-part downloads, joined again with ``cat <prefix>?? | tar zx``."""
+    size = -(-len(data) // num_parts)
+    return [atomic_write(Path(folder) / f"{prefix}{i:02d}", data[i * size:(i + 1) * size]) for i in range(num_parts)]
+
+
+def jpeg_bytes(image, quality=90):
+    """An RGB uint8 image as JPEG bytes (OpenCV's libjpeg-turbo, integer DCT: its SIMD code gives the bytes of
+    its plain C code, checked in tests/test_datasets_sthv1.py with ``JSIMD_FORCENONE=1``)."""
+    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return encoded.tobytes()

@@ -5,12 +5,17 @@ Videos (`check_video`): `tsnbook.io.probe_video` counts the frames a decoder wil
 index where it can. What it does not say on its own, and is checked here:
 - a file cut short (an interrupted download or extraction): probe_video counts the frames that are still
   there - 11 of 50 for an AVI cut at 60 % - without an error. The header's frame count (``stream.frames``,
-  written when the file was finished) is compared with it: fewer frames than promised is "truncated";
+  written when the file was finished) is compared with it: fewer frames than promised is "truncated". WebM
+  (Matroska) headers hold no frame count but a duration, also written when the file was finished: fewer
+  frames than duration x fps (less a tolerance of 5 %, at least 2 frames) is "truncated" too - a VP9 WebM
+  cut at 97 % still decodes 36 of its 40 frames without an error;
 - damage inside a file whose index is intact: the index looks perfect, so only decoding finds it (an AVI with
   5 kB of garbage in the middle probes as 50 frames and decodes as 40). ``deep=True`` decodes every frame
   (`tsnbook.io.count_frames`, ~70 ms per UCF101 clip) and compares.
 Frame folders (`check_frames`): the files the template names, from the start index, must be all there; when
-none is, the folder's names say which template and index base they do follow ("template", "index base").
+none is, the folder's names say which template and index base they do follow ("template", "index base"). The
+last frame must be a whole JPEG (`jpeg_complete`: one read per folder): an interrupted extraction or copy cuts
+the file it was writing, which OpenCV would still decode - grey below the cut - without an error.
 """
 import os
 import re
@@ -37,6 +42,7 @@ def check_video(job):
             promised = stream.frames if stream is not None else 0
             indexed = len(getattr(stream, "index_entries", ())) if stream is not None else 0
             container_name = container.format.name
+            duration = container.duration / 1e6 if container.duration else 0.0  # seconds, from the header
         frames, fps = probe_video(path)
         verdict.update(frames=frames, fps=fps)
         if frames == 0:
@@ -45,6 +51,12 @@ def check_video(job):
             return dict(verdict, kind="truncated",
                         reason=f"the header promises {promised} frames, {frames} are there: the file was cut "
                                "short; extract or download it again")
+        expected = duration * fps
+        if not promised and expected and frames < expected - max(2.0, 0.05 * expected):
+            return dict(verdict, kind="truncated",
+                        reason=f"the header's duration ({duration:.2f} s at {fps:g} fps) promises about "
+                               f"{expected:.0f} frames, {frames} are there: the file was cut short; extract or "
+                               "download it again")
         if promised and container_name == "avi" and indexed < promised:
             return dict(verdict, kind="truncated", severity="warning",
                         reason=f"its index (written last) is missing: the file lost its end; all {frames} frames "
@@ -83,6 +95,15 @@ def _names(tmpl, number):
     return [tmpl.format(axis, number) for axis in "xy"] if tmpl.count("{") == 2 else [tmpl.format(number)]
 
 
+def jpeg_complete(path):
+    """Does the JPEG file end with its end-of-image marker (FF D9)? A file cut short does not. (Inside the
+    compressed data a 0xFF byte is always followed by 0x00, so the marker cannot appear there by chance.)"""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 64))
+        return f.read().rstrip(b"\x00").endswith(b"\xff\xd9")
+
+
 def check_frames(job):
     """``job`` = (folder, expected_count or None, filename_tmpl, start_index[, video_frames]) -> dict(path,
     frames, kind, reason). Flow templates (two fields, e.g. ``flow_{}_{:05d}.jpg``) need x and y files.
@@ -112,6 +133,17 @@ def check_frames(job):
         pattern, first, n = found[0]
         return dict(verdict, kind="template",
                     reason=f"{n} files named like {pattern!r} from {first}; the config reads {tmpl!r} from {start}")
+    if same and same[0][2] > count:
+        return dict(verdict, kind="frame count",
+                    reason=f"frame {_names(tmpl, start + count)[0]} is missing and {same[0][2] - count} later "
+                           "file(s) follow it: a gap (MMAction2 counts the files and then reads the missing "
+                           "one); extract the frames again")
+    last = [os.path.join(folder, n) for n in _names(tmpl, start + count - 1)]
+    cut = next((path for path in last if path.lower().endswith((".jpg", ".jpeg")) and not jpeg_complete(path)), None)
+    if cut:
+        return dict(verdict, kind="truncated",
+                    reason=f"its last frame {os.path.basename(cut)} is cut short (no JPEG end marker): an "
+                           "interrupted extraction or copy; extract the frames again")
     if expected is not None and count != int(expected):
         return dict(verdict, kind="frame count",
                     reason=f"the list says {expected} frames, the folder has {count} ({tmpl!r} from {start})")

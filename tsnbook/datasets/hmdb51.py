@@ -1,0 +1,377 @@
+"""HMDB51: 6,766 clips of 51 human actions from films and web videos, three official 70/30 splits (spec
+datasets.md §3).
+
+The layout this module reads and writes, MMAction2's (``tools/data/hmdb51/``)::
+
+    ROOT/downloads/hmdb51_org.rar, test_train_splits.rar                    (download)
+    ROOT/annotations/<class>_test_split{1,2,3}.txt   (153 files)            (extract: unrar, folder flattened)
+    ROOT/videos/<class>/<video>.avi                                         (extract: 51 inner <class>.rar)
+    ROOT/rawframes/<class>/<video>/img_00001.jpg ...                        (extract: frames)
+    ROOT/hmdb51_{train,val}_split_{1,2,3}_{videos,rawframes}.txt            (lists)
+
+There is no label map in the download: a class *is* a set of three split files, ``<class>_test_split<k>.txt``,
+one line per video of the class, ``<video>.avi <flag>`` with flag 1 = train, 2 = test, 0 = in neither (about
+1,666 clips are in no list of a split). Labels are the classes' indices in sorted order (``brush_hair`` 0 ...
+``wave`` 50), read from the split files' *names*; a file name never gives a label (``sword`` is a prefix of
+``sword_exercise``, and names such as ``(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0.avi`` hold shell
+characters).
+
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py hmdb51`` (``parse_hmdb51_split``; the lines
+are otherwise equal, tested against it on the replica):
+- MMAction2 takes the class list from ``sorted(os.listdir('data/hmdb51/videos'))`` and first *writes*
+  ``annotations/classInd.txt`` and ``trainlist0N.txt`` / ``testlist0N.txt`` from it: any stray entry of
+  ``videos/`` (a ``.DS_Store``, a README, a folder of another dataset) stops it with a FileNotFoundError for
+  ``<stray>_test_split1.txt``, and a ``classInd.txt`` left by an earlier run is reused as it is, so its ids win
+  (open-mmlab/mmaction2#808, #386). tsnbook reads the classes from the split files, warns about strays, and
+  writes nothing into ``annotations/``;
+- MMAction2's rawframes lists need ``videos/`` (for that listing); tsnbook's need only ``rawframes/``;
+- a listed video absent on disk is dropped from the lists, as there, but reported (MMAction2: silently);
+- frames are counted by the template from the start index, not by the prefix ``img_`` (`tsnbook.datasets.splits`);
+- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the split files' order (training shuffles).
+"""
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .. import flow
+from . import archives, download as _download, frames as _frames, replica as _replica, splits as _splits
+from .files import AnnotationError, DatasetError, check_level, read_lines
+from .report import Report
+
+NAME = "hmdb51"
+HOME = "https://serre-lab.clps.brown.edu/resource/hmdb-a-large-human-motion-database/"
+FILES = (  # public, no registration; no checksums are published (URLs of MMAction2's download scripts)
+    _download.Remote("hmdb51_org.rar", "http://serre-lab.clps.brown.edu/wp-content/uploads/2013/10/hmdb51_org.rar",
+                     what="51 inner <class>.rar archives holding the 6,766 videos (about 2.1 GB)"),
+    _download.Remote("test_train_splits.rar",
+                     "http://serre-lab.clps.brown.edu/wp-content/uploads/2013/10/test_train_splits.rar",
+                     what="the 153 split files testTrainMulti_7030_splits/<class>_test_split{1,2,3}.txt"),
+)
+UNREACHABLE = (f"If {HOME} is unreachable: get hmdb51_org.rar and test_train_splits.rar from another host (the "
+               "data is CC BY 4.0), put them into ROOT/downloads/ (or pass --mirror URL of a host serving the same "
+               "file names) and run again.")
+REGISTRATION = None  # nothing to sign; licence CC BY 4.0 (project page)
+
+#: The 51 classes, in label order (sorted; there is no official label file: ids are the sorted names' indices).
+CLASSES = ("brush_hair", "cartwheel", "catch", "chew", "clap", "climb", "climb_stairs", "dive", "draw_sword",
+           "dribble", "drink", "eat", "fall_floor", "fencing", "flic_flac", "golf", "handstand", "hit", "hug",
+           "jump", "kick", "kick_ball", "kiss", "laugh", "pick", "pour", "pullup", "punch", "push", "pushup",
+           "ride_bike", "ride_horse", "run", "shake_hands", "shoot_ball", "shoot_bow", "shoot_gun", "sit", "situp",
+           "smile", "smoke", "somersault", "stand", "swing_baseball", "sword", "sword_exercise", "talk", "throw",
+           "turn", "walk", "wave")
+NUM_CLASSES = 51
+SPLIT_FOLDER = "testTrainMulti_7030_splits"  # the splits rar's folder, flattened into annotations/
+SPLITS = (1, 2, 3)
+SUBSETS = ("train", "val")  # MMAction2's names: "val" lists are the official test videos (flag 2)
+FLAGS = {"train": "1", "val": "2"}  # flag 0: in neither list of that split
+PUBLISHED = {(k, s): n for k in SPLITS for s, n in (("train", 3570), ("val", 1530))}  # 70 + 30 per class (◇)
+MMACTION2 = {}  # MMAction2 published no HMDB51 lists: its tools build them from the split files
+NUM_VIDEOS = 6766  # as distributed (the paper says 6,849)
+CONTAINER = "AVI, MPEG-4 Part 2 (DivX family; FourCC not re-checked), height 240, width varies, 30 fps"
+LEVEL = 2  # ROOT/videos/<class>/<video>
+VIDEO_EXT = ".avi"
+FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the three zoo rows read
+FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
+MULTI_LABEL = False
+DEFAULT_FRAMES = "rgb"  # the zoo's HMDB51 rows are RGB frames at the original size
+_SPLIT_FILE = re.compile(r"^(?P<cls>.+)_test_split(?P<split>[0-9]+)\.txt$")
+
+
+def list_name(subset, split, kind):
+    """MMAction2's list name, e.g. ``hmdb51_train_split_1_rawframes.txt`` (subset "train" / "val")."""
+    return f"{NAME}_{subset}_split_{split}_{kind}.txt"
+
+
+def split_file(cls, split):
+    return f"{cls}_test_split{split}.txt"
+
+
+def _looks_inside(folder):
+    """What a folder *inside* an HMDB51 root looks like, to refuse it as a root (`files.check_level`)."""
+    if any(folder.glob("*_test_split1.txt")):
+        return "the annotations folder (ROOT/annotations)"
+    if any(folder.glob("*/*.avi")):
+        return "the videos folder (ROOT/videos)"
+    if any(folder.glob("*/*/img_*")):
+        return "the frames folder (ROOT/rawframes)"
+    if folder.name == "downloads" and (folder / FILES[0].name).exists():
+        return "the downloads folder (ROOT/downloads)"
+    return None
+
+
+def _root(root):
+    return check_level(root, ("annotations", "videos", "rawframes", "downloads"), _looks_inside)
+
+
+# ----------------------------------------------------------------------------------------------- annotations
+def read_classes(root):
+    """The classes in label order: the sorted names of the ``<class>_test_split<k>.txt`` files. Each class must
+    have its three split files; anything else in ``annotations/`` is ignored."""
+    folder = Path(root) / "annotations"
+    fix = f"run prepare.py {NAME} extract (or unrar {FILES[1].name} and move its .txt files into {folder})"
+    if not folder.is_dir():
+        raise AnnotationError(f"{folder}: annotation folder missing; {fix}")
+    found = {}
+    for path in folder.iterdir():
+        match = _SPLIT_FILE.match(path.name)
+        if match and path.is_file():
+            found.setdefault(match["cls"], set()).add(int(match["split"]))
+    if not found:
+        raise AnnotationError(f"{folder}: no <class>_test_split1.txt files; {fix}")
+    for cls, numbers in sorted(found.items()):
+        for split in SPLITS:
+            if split not in numbers:
+                raise AnnotationError(f"{folder / split_file(cls, split)}: annotation file missing (the class has "
+                                      f"the other splits' files); {fix}")
+        extra = sorted(numbers - set(SPLITS))
+        if extra:
+            raise AnnotationError(f"{folder / split_file(cls, extra[0])}: HMDB51 has splits 1-3 only; remove the "
+                                  "file (not from the official archive)")
+    return sorted(found)
+
+
+def read_split_file(root, cls, split, label):
+    """``{subset: [Item, ...]}`` (subsets "train", "val") of one ``<class>_test_split<k>.txt``; flag-0 videos in
+    neither. A malformed line, a flag other than 0/1/2 or a video listed twice is an `AnnotationError`."""
+    path = Path(root) / "annotations" / split_file(cls, split)
+    out, seen = {subset: [] for subset in SUBSETS}, {}
+    subset_of = {flag: subset for subset, flag in FLAGS.items()}
+    for number, text in read_lines(path, fix=f"run prepare.py {NAME} extract"):
+        where, parts = f"{path}:{number}", text.split()
+        if len(parts) != 2 or not parts[0].lower().endswith(VIDEO_EXT) or "/" in parts[0]:
+            raise AnnotationError(f"{where}: expected '<video>.avi <flag>', got {text!r} (a name with a space, or a "
+                                  "line cut short?); extract the annotations again")
+        if parts[1] not in ("0", "1", "2"):
+            raise AnnotationError(f"{where}: flag {parts[1]!r} is not 0 (unused), 1 (train) or 2 (test); extract the "
+                                  "annotations again")
+        if parts[0] in seen:
+            raise AnnotationError(f"{where}: {parts[0]} is listed twice (first at line {seen[parts[0]]}): duplicate id")
+        seen[parts[0]] = number
+        if parts[1] in subset_of:
+            key = f"{cls}/{os.path.splitext(parts[0])[0]}"
+            out[subset_of[parts[1]]].append(_splits.Item(key, label, where, f"{cls}/{parts[0]}"))
+    return out
+
+
+def read_annotations(root):
+    """(classes, {(split, subset): [Item, ...]}) for the three splits, classes in label order."""
+    classes = read_classes(root)
+    splits = {(k, s): [] for k in SPLITS for s in SUBSETS}
+    for label, cls in enumerate(classes):
+        for split in SPLITS:
+            for subset, items in read_split_file(root, cls, split, label).items():
+                splits[split, subset] += items
+    return classes, splits
+
+
+def _lists(splits):
+    return {f"split {k} {s}": dict(items=splits[k, s], videos=list_name(s, k, "videos"),
+                                   rawframes=list_name(s, k, "rawframes"), published=PUBLISHED[k, s])
+            for k, s in splits}
+
+
+def _on_disk(root):
+    """The videos on disk, or None when ``videos/`` is gone but frames are there (lists from frames alone)."""
+    if not (root / "videos").is_dir() and (root / "rawframes").is_dir():
+        return None
+    return _splits.scan_videos(root / "videos", LEVEL)
+
+
+# ----------------------------------------------------------------------------------------------------- steps
+def download(root, mirror=None, workers=None, progress=None):
+    """Fetch the two archives into ``ROOT/downloads`` (resumable); skipped when already extracted."""
+    root = _root(root)
+    report = Report(NAME, "download", root)
+    extracted = {FILES[0].name: (root / "videos").is_dir(), FILES[1].name: _annotations_present(root)}
+    for remote in FILES:
+        if extracted[remote.name]:
+            report.did("skipped (already extracted)")
+            continue
+        try:
+            _download.fetch(remote, root / "downloads", mirror=mirror, report=report, progress=progress)
+        except DatasetError as error:
+            if "server" not in str(error):
+                raise
+            raise DatasetError(f"{error}. {UNREACHABLE}") from None
+    return report
+
+
+def _annotations_present(root):
+    try:
+        read_classes(root)
+        return True
+    except AnnotationError:
+        return False
+
+
+def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", flow_algorithm=flow.FAST_ALGORITHM,
+            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Unrar the split files into ``annotations/`` (flat), the videos archive and its 51 inner archives into
+    ``videos/<class>/`` (all through a hidden staging folder, renamed when every inner archive is complete), then
+    extract ``frames`` ("rgb", "flow", "both", "none") into ``rawframes/`` at ``resolution``. Each part is
+    skipped when already done; an interrupted run resumes archive by archive."""
+    root = _root(root)
+    report = Report(NAME, "extract", root)
+    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
+    _extract_annotations(root, report)
+    _extract_videos(root, report)
+    if settings is not None:
+        pairs = [(root / "videos" / rel, root / "rawframes" / key)
+                 for key, rel in _splits.scan_videos(root / "videos", LEVEL).items()]
+        _frames.extract_frames(report, pairs, settings, workers)
+    return report
+
+
+def _extract_annotations(root, report):
+    if _annotations_present(root):
+        report.did("annotations skipped (present)")
+        return
+    stage = root / ".annotations.partial"
+    members = archives.extract(root / "downloads" / FILES[1].name, stage, flatten=True)
+    names = [p.name for p in members if _SPLIT_FILE.match(p.name)]
+    if not names:
+        raise DatasetError(f"{root / 'downloads' / FILES[1].name}: no <class>_test_split1.txt inside; not the "
+                           "HMDB51 splits archive? download it again")
+    target = root / "annotations"
+    target.mkdir(exist_ok=True)
+    for name in names:
+        os.replace(stage / name, target / name)
+    shutil.rmtree(stage)
+    read_classes(root)  # every class has its three files
+    report.did("annotations extracted", len(names))
+
+
+def _extract_videos(root, report):
+    target = root / "videos"
+    if target.is_dir():
+        report.did("videos skipped (present)")
+        return
+    stage = root / ".videos.partial"
+    inner = archives.extract(root / "downloads" / FILES[0].name, stage / "archives", report=report)
+    inner = sorted(p for p in inner if p.suffix.lower() == ".rar")
+    if not inner:
+        raise DatasetError(f"{root / 'downloads' / FILES[0].name}: no inner <class>.rar archives; not "
+                           "hmdb51_org.rar? download it again")
+    for archive in inner:  # each holds <class>/<video>.avi
+        archives.extract(archive, stage / "videos", report=report)
+    os.replace(stage / "videos", target)
+    shutil.rmtree(stage)
+    report.note(f"{len(inner)} class archives from {FILES[0].name} -> {target}")
+
+
+def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Write the 12 lists (3 splits x train/val x videos/rawframes) into ROOT from the split files and what is on
+    disk. Rawframes lists are written only when ``rawframes/`` exists. Missing items are dropped *and
+    reported* (see the module docstring)."""
+    root = _root(root)
+    report = Report(NAME, "lists", root)
+    classes, splits = read_annotations(root)
+    lists = _lists(splits)
+    _splits.report_strays(report, root / "videos", set(_splits.annotated(lists)), LEVEL, classes)
+    _splits.write_lists(report, root, lists, _on_disk(root), frame_tmpl, start_index, workers, NAME, VIDEO_EXT)
+    for (split, subset), items in splits.items():
+        _published_check(report, root, split, subset, items)
+    return report
+
+
+def _published_check(report, root, split, subset, items):
+    _splits.published_check(report, root / "annotations", f"split {split} {subset} (flag {FLAGS[subset]})",
+                            len(items), PUBLISHED[split, subset])
+
+
+def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Check the copy in ROOT: the split files, every listed video (missing, unreadable, truncated, zero frames;
+    ``deep`` decodes every frame), every frame folder, stray entries, and the 12 list files against all of
+    that. Flag-0 videos are in no list and not checked. ``ok`` is False on any error."""
+    root = _root(root)
+    report = Report(NAME, "verify", root)
+    try:
+        classes, splits = read_annotations(root)
+    except AnnotationError as error:
+        path, _, reason = str(error).partition(": ")
+        report.problem("annotation", path, reason)
+        return report
+    if len(classes) != NUM_CLASSES:
+        report.problem("count", root / "annotations", f"{len(classes)} classes where HMDB51 has {NUM_CLASSES}: a "
+                                                      "replica, or split files missing", "warning")
+    for cls in classes:
+        if cls not in CLASSES:
+            report.problem("unknown class", root / "annotations" / split_file(cls, 1),
+                           f"{cls!r} is not one of HMDB51's 51 classes (a renamed or foreign file?); its index "
+                           "shifts every later label", "warning")
+    lists = _lists(splits)
+    _splits.report_strays(report, root / "videos", set(_splits.annotated(lists)), LEVEL, classes)
+    _splits.verify_lists(report, root, lists, _on_disk(root), frame_tmpl, start_index, workers, deep, NAME,
+                         VIDEO_EXT)
+    for (split, subset), items in splits.items():
+        _published_check(report, root, split, subset, items)
+    return report
+
+
+# --------------------------------------------------------------------------------------------------- replica
+REPLICA_CLASSES = ("brush_hair", "cartwheel", "pour")
+#: Five clips per class, in the real naming scheme <source>_<action>_<body>_<camera>_<people>_<view>_<quality>_<n>,
+#: with the shell-hostile characters of real names: ( ) ! # &.
+REPLICA_VIDEOS = {
+    "brush_hair": ("April_09_brush_hair_u_nm_np1_ba_goo_0", "April_09_brush_hair_u_nm_np1_ba_goo_1",
+                   "Brushing_Hair_with_Beth_brush_hair_h_nm_np1_le_goo_0",
+                   "Blonde_&_Brunette_brush_hair_u_cm_np2_fr_med_0", "Trim_brush_hair_f_nm_np1_ri_bad_2"),
+    "cartwheel": ("(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0", "Acrobacias_cartwheel_f_cm_np1_ba_med_1",
+                  "Bodenturnen_2004_cartwheel_f_cm_np1_le_med_0", "#122_Cartwheel_Lesson_cartwheel_f_nm_np1_fr_goo_0",
+                  "park_gymnastics_cartwheel_f_cm_np1_ri_bad_3"),
+    "pour": ("#20_Rhythm_Bar_pour_u_nm_np1_fr_goo_0", "Bartender_School_pour_u_cm_np1_le_med_1",
+             "How_to_pour_beer_pour_u_nm_np1_fr_goo_0", "Tea_Time!_pour_u_cm_np1_ri_goo_2",
+             "wine_pouring_pour_h_nm_np1_ba_med_0"),
+}
+REPLICA_FLAGS = ("1", "1", "1", "2", "0")  # clip i of split k gets REPLICA_FLAGS[(i + k - 1) % 5]: 3 train, 1 test
+REPLICA_WIDTHS = {"brush_hair": 320, "cartwheel": 426, "pour": 320}  # height 240: the real widths vary
+REPLICA_COLOURS = {"brush_hair": (200, 70, 200), "cartwheel": (60, 200, 200), "pour": (240, 140, 40)}
+REPLICA_MISSING = "pour/wine_pouring_pour_h_nm_np1_ba_med_0"  # in the split files, not in the archive
+REPLICA_CORRUPT = "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_1"  # in the archive, cut at 60 % of its bytes
+
+
+def replica_flag(cls, video, split):
+    """The flag the replica's ``<cls>_test_split<split>.txt`` gives ``video``."""
+    return REPLICA_FLAGS[(REPLICA_VIDEOS[cls].index(video) + split - 1) % len(REPLICA_FLAGS)]
+
+
+def make_replica(root, seed=0):
+    """The real download in miniature, into ``ROOT/downloads``: ``hmdb51_org.rar`` holding one inner
+    ``<class>.rar`` per class (``<class>/<video>.avi``: AVI, MPEG-4 Part 2, height 240 with widths 320 and 426,
+    30 fps, 1-2 s) and ``test_train_splits.rar`` (``testTrainMulti_7030_splits/``, 9 split files).
+
+    Three classes with five clips each; every split gives 3 clips of a class flag 1 (train), 1 flag 2 (test),
+    1 flag 0 (unused), rotating between splits; names with ``( ) ! # &``; split lines end with a blank before
+    the line end, as the real files are reported to (◇). `REPLICA_MISSING` is listed but not in the archive and
+    `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same bytes for the same seed on
+    every machine. Returns dict(files=[paths], videos=[keys], missing=, corrupt=).
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    inner, keys = [], []
+    for cls in REPLICA_CLASSES:
+        members = []
+        for video in REPLICA_VIDEOS[cls]:
+            key = f"{cls}/{video}"
+            num_frames = int(rng.integers(30, 61))  # 1-2 s at 30 fps
+            speed = rng.uniform(-5, 5, size=2)
+            frames = _replica.render_clip(rng, num_frames, 240, REPLICA_WIDTHS[cls], REPLICA_COLOURS[cls], speed)
+            keys.append(key)
+            if key == REPLICA_MISSING:
+                continue
+            data = _replica.encode_clip(root / "downloads" / ".replica.avi", frames, fps=30)
+            if key == REPLICA_CORRUPT:
+                data = data[:int(len(data) * 0.6)]
+            members.append((f"{key}.avi", data))
+        inner.append((f"{cls}.rar", _replica.rar_bytes(members, [cls])))
+    videos = _replica.write_rar(root / "downloads" / FILES[0].name, inner)
+    files = []
+    for cls in REPLICA_CLASSES:
+        for split in SPLITS:
+            lines = [f"{video}.avi {replica_flag(cls, video, split)} " for video in REPLICA_VIDEOS[cls]]
+            files.append((f"{SPLIT_FOLDER}/{split_file(cls, split)}", "".join(l + "\n" for l in lines).encode()))
+    annotations = _replica.write_rar(root / "downloads" / FILES[1].name, files, [SPLIT_FOLDER])
+    return dict(files=[videos, annotations], videos=keys, missing=REPLICA_MISSING, corrupt=REPLICA_CORRUPT)

@@ -1,0 +1,124 @@
+"""What Something-Something V1 and V2 share (spec datasets.md §5-§6): the registration, the split downloads, the
+left/right classes, and the replicas' clips.
+
+Both versions have the same 174 classes, *templates* of an action on an object ("Pushing something from left to
+right"), filmed by crowd workers. The versions differ in the files: V1 ships JPEG frames 100 px high with CSV
+annotations (classes in the order of its labels CSV), V2 ships VP9 WebM videos 240 px high with JSON
+annotations (classes numbered alphabetically, ids as strings). Both come as a split gzipped tarball
+(``20bn-something-something-v{1,2}-00``, ``-01``, ... joined with ``cat ... | tar zx``), behind a login.
+
+Left and right are part of six classes, three pairs: pulling or pushing something from left to right / from right
+to left, and turning the camera left / right while filming something. A horizontally flipped clip of one is a
+clip of the other, so a Flip augmentation must swap their labels (`flip_label_map`). MMAction2 1.x's V2 config
+writes the map by hand as ``{86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}``; `flip_label_map` derives it
+from the class names, so it also gives V1's ids (another order) and a replica's.
+"""
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from . import download as _download
+from .files import DatasetError
+
+HOME = "https://developer.qualcomm.com/software/ai-datasets/something-something"
+REGISTRATION = (f"Something-Something is distributed after a login and a licence agreement: sign in at {HOME} "
+                "(formerly 20bn.com)")
+_SWAPS = (("left to right", "right to left"), ("camera left", "camera right"))
+
+
+def partner(name):
+    """The class a horizontal flip turns ``name`` into (the same name when the flip keeps its meaning)."""
+    for a, b in _SWAPS:
+        if a in name:
+            return name.replace(a, b)
+        if b in name:
+            return name.replace(b, a)
+    return name
+
+
+def flip_label_map(classes):
+    """``{label: label of the mirrored class}`` for the classes whose mirror is another class of ``classes``:
+    the ``flip_label_map`` of a Flip step (`tsnbook.transforms.Flip`)."""
+    index = {name: label for label, name in enumerate(classes)}
+    return {label: index[partner(name)] for label, name in enumerate(classes)
+            if partner(name) != name and partner(name) in index}
+
+
+def parts(folder, prefix, expected=None):
+    """The parts ``<prefix>00``, ``<prefix>01``, ... in ``folder``, in order. A gap in the numbers, or fewer
+    parts than ``expected`` (where the count is known), is a `DatasetError` naming the first missing part."""
+    folder = Path(folder)
+    pattern = re.compile(re.escape(prefix) + r"(\d\d)$")
+    numbers = sorted(int(m.group(1)) for p in folder.glob(prefix + "??") if (m := pattern.match(p.name)))
+    if not numbers:
+        return []
+    last = max(numbers[-1] + 1, expected or 0)
+    gap = next((i for i in range(last) if i not in numbers), None)
+    if gap is not None:
+        raise DatasetError(f"{folder / f'{prefix}{gap:02d}'}: part missing ({len(numbers)} of "
+                           f"{expected or 'at least ' + str(last)} parts here); download it and run again")
+    return [folder / f"{prefix}{i:02d}" for i in numbers]
+
+
+def fetch_from_mirror(mirror, folder, names, prefix, expected, report, progress=None):
+    """Download the annotation files ``names`` and the parts ``<prefix>00`` ... from a mirror (a host of the
+    institution serving the same file names); with an unknown part count, until the mirror has no next part."""
+    for name in names:
+        _download.fetch(_download.Remote(name, "", what="annotations"), folder, mirror=mirror, report=report,
+                        progress=progress)
+    number = 0
+    while expected is None or number < expected:
+        remote = _download.Remote(f"{prefix}{number:02d}", "", what="part of the tarball")
+        try:
+            _download.fetch(remote, folder, mirror=mirror, report=report, progress=progress)
+        except DatasetError as error:
+            if expected is None and number > 0 and "HTTP 404" in str(error):
+                break
+            raise
+        number += 1
+
+
+def require_download(folder, names, prefix, expected, what):
+    """The registration message when files are missing from ``folder``: every missing file, and where to get it."""
+    folder = Path(folder)
+    missing = [name for name in names if not (folder / name).is_file()]
+    found = parts(folder, prefix, expected)
+    if not found:
+        missing.append(f"{prefix}00, {prefix}01, ..." + (f" ({expected} parts)" if expected else ""))
+    if missing:
+        raise DatasetError(f"{folder}: {what} needs registration and a manual download; missing: "
+                           f"{'; '.join(missing)}. {REGISTRATION}, download them into {folder} (or pass --mirror "
+                           "URL of a host serving the same names) and run the command again")
+    return found
+
+
+# --------------------------------------------------------------------------------------------------- replicas
+#: How the disc moves in each replica class: (start, end) as fractions of (width, height).
+MOTIONS = {
+    "Holding something": ((0.5, 0.45), (0.52, 0.47)),
+    "Pushing something from left to right": ((0.2, 0.55), (0.8, 0.55)),
+    "Pushing something from right to left": ((0.8, 0.55), (0.2, 0.55)),
+    "Putting something on a surface": ((0.5, 0.2), (0.5, 0.75)),
+}
+#: Replica colours: the two directions of a pair share one, as the real clips share their objects.
+COLOURS = {"Holding something": (60, 200, 90), "Pushing something from left to right": (230, 150, 40),
+           "Pushing something from right to left": (230, 150, 40), "Putting something on a surface": (70, 110, 230)}
+
+
+def render_motion(rng, name, num_frames, height, width):
+    """uint8 RGB ``[T, H, W, 3]``: a textured background and a disc moving as class ``name`` does (`MOTIONS`),
+    with a little jitter; a pair's two directions are the same frames in opposite order, up to the jitter."""
+    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 2)
+    (x0, y0), (x1, y1) = MOTIONS[name]
+    radius = max(4, height // 7)
+    jitter = rng.uniform(-0.03, 0.03, size=2)
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for t in range(num_frames):
+        a = t / max(1, num_frames - 1)
+        centre = (int(((1 - a) * x0 + a * x1 + jitter[0]) * width), int(((1 - a) * y0 + a * y1 + jitter[1]) * height))
+        frame = background.copy()
+        cv2.circle(frame, centre, radius, COLOURS[name], -1)
+        frames[t] = frame
+    return frames

@@ -1,0 +1,347 @@
+"""Something-Something V2: 220,847 clips of the 174 templates as VP9 WebM videos (spec datasets.md §6; the
+family's shared facts: `tsnbook.datasets.something`).
+
+The layout this module reads and writes, MMAction2's (``tools/data/sthv2/``)::
+
+    ROOT/downloads/20bn-something-something-v2-00 ... -19                   (registration: put there by hand)
+    ROOT/downloads/something-something-v2-{labels,train,validation,test}.json
+    ROOT/annotations/something-something-v2-*.json                         (extract: copied)
+    ROOT/videos/<id>.webm          (extract: cat parts | tar zx; the tarball's folder becomes videos/)
+    ROOT/rawframes/<id>/img_00001.jpg ...                                   (extract: frames, what the 0.x rows read)
+    ROOT/sthv2_{train,val}_list_{videos,rawframes}.txt  ("78687.webm 75" / "78687 45 75")   (lists)
+
+``something-something-v2-labels.json`` maps each template to its label as a *string*
+(``{"Approaching something with your camera": "0", ...}``, alphabetical). The train and validation JSONs are lists
+of ``{"id": "78687", "label": "holding potato next to vicks vaporub bottle", "template": "Holding [something]
+next to [something]", "placeholders": [...]}``: ``label`` is the caption with the objects filled in, and the
+class is the *template* with its brackets removed (MMAction2 does the same). Ids are strings. The test JSON holds
+ids only. MMAction2's README trees show ``1.mp4``, but the files are ``.webm``.
+
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv2`` (the lines are otherwise equal, tested
+against it on the replica):
+- a listed id without a video (or frame folder) is dropped, as there, but reported (MMAction2: silently). A WebM
+  cut short is reported too: Matroska headers carry no frame count, so it is found by comparing the frames
+  there with the header's duration (`tsnbook.datasets.verify`);
+- frames are counted by the template from the start index, not by the prefix ``img_``;
+- a template that is not in the labels file is an error naming the file and item (MMAction2: a KeyError);
+- ``--subset test`` does not work in MMAction2 (test items are bare strings); tsnbook writes no test list and
+  counts and checks the test videos;
+- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the JSON files' order.
+"""
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .. import flow
+from . import archives, frames as _frames, replica as _replica, something, splits as _splits
+from .files import AnnotationError, DatasetError, atomic_write, check_level
+from .report import Report
+
+NAME = "sthv2"
+HOME = something.HOME
+REGISTRATION = something.REGISTRATION
+PARTS_PREFIX = "20bn-something-something-v2-"
+NUM_PARTS = 20  # -00 ... -19
+ARCHIVE_FOLDER = "20bn-something-something-v2"  # the tarball's folder, renamed to videos/
+ANNOTATIONS = {"labels": "something-something-v2-labels.json", "train": "something-something-v2-train.json",
+               "val": "something-something-v2-validation.json", "test": "something-something-v2-test.json"}
+NUM_CLASSES = 174
+SUBSETS = ("train", "val", "test")
+PUBLISHED = {"train": 168913, "val": 24777, "test": 27157}  # train/val ✔ (VideoMAEv2 lists), test ◇
+MMACTION2 = {}  # MMAction2 published no V2 lists
+NUM_VIDEOS = 220847
+CONTAINER = "WebM, VP9, height 240 px, width varies, 12 fps, mostly 2-6 s"
+LEVEL = 1  # ROOT/videos/<id>.webm
+VIDEO_EXT = ".webm"
+FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the zoo's 0.x V2 rows read
+FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
+MULTI_LABEL = False
+DEFAULT_FRAMES = "rgb"  # the 0.x rows read RGB frames at the original size (240 px high)
+
+
+def list_name(subset, kind):
+    """MMAction2's list name, e.g. ``sthv2_train_list_rawframes.txt`` (subset "train" / "val")."""
+    return f"{NAME}_{subset}_list_{kind}.txt"
+
+
+def template_class(template):
+    """The class of a template: its brackets removed ("Holding [something]" -> "Holding something")."""
+    return template.replace("[", "").replace("]", "")
+
+
+def _looks_inside(folder):
+    if (folder / ANNOTATIONS["labels"]).exists() and folder.name == "annotations":
+        return "the annotations folder (ROOT/annotations)"
+    if any(folder.glob("*.webm")):
+        return "the videos folder (ROOT/videos)"
+    if any(folder.glob("*/img_00001.jpg")):
+        return "the frames folder (ROOT/rawframes)"
+    if folder.name == "downloads" and any(folder.glob(PARTS_PREFIX + "??")):
+        return "the downloads folder (ROOT/downloads)"
+    return None
+
+
+def _root(root):
+    return check_level(root, ("annotations", "videos", "rawframes", "downloads", ARCHIVE_FOLDER), _looks_inside)
+
+
+# ----------------------------------------------------------------------------------------------- annotations
+def _read_json(path):
+    fix = f"run prepare.py {NAME} extract (or copy {path.name} from the download into ROOT/annotations)"
+    if not path.is_file():
+        raise AnnotationError(f"{path}: annotation file missing; {fix}")
+    try:
+        return json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise AnnotationError(f"{path}: not UTF-8 text (a damaged or wrong file?); {fix}") from None
+    except json.JSONDecodeError as error:
+        raise AnnotationError(f"{path}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno}: a file "
+                              f"cut short?); {fix}") from None
+
+
+def read_classes(root):
+    """The templates in label order, from the labels JSON (``{template: "id"}``, ids 0..N-1 each once)."""
+    path = Path(root) / "annotations" / ANNOTATIONS["labels"]
+    labels = _read_json(path)
+    if not isinstance(labels, dict) or not labels:
+        raise AnnotationError(f"{path}: expected an object {{template: \"id\"}}, got {type(labels).__name__}; copy "
+                              "the labels file again")
+    by_id = {}
+    for name, value in labels.items():
+        if not str(value).isdigit():
+            raise AnnotationError(f"{path}: key {name!r}: id {value!r} is not a number; copy the labels file again")
+        if int(value) in by_id:
+            raise AnnotationError(f"{path}: key {name!r}: id {value} is also {by_id[int(value)]!r} (duplicate id)")
+        by_id[int(value)] = name
+    if sorted(by_id) != list(range(len(by_id))):
+        gap = next(i for i in range(len(by_id)) if i not in by_id)
+        raise AnnotationError(f"{path}: ids must run 0..{len(by_id) - 1}, {gap} is missing; copy the labels file again")
+    return [by_id[i] for i in range(len(by_id))]
+
+
+def read_subset(root, subset, classes):
+    """The `splits.Item`s of the train / val JSON (class = bracket-free template) or the test JSON (label None)."""
+    path = Path(root) / "annotations" / ANNOTATIONS[subset]
+    entries = _read_json(path)
+    if not isinstance(entries, list):
+        raise AnnotationError(f"{path}: expected a list of {{\"id\": ...}} objects; copy the file again")
+    index = {name: label for label, name in enumerate(classes)}
+    items, seen = [], {}
+    for number, entry in enumerate(entries):
+        where = f"{path}[{number}]"
+        video = str(entry.get("id", "")) if isinstance(entry, dict) else ""
+        if not video or any(c.isspace() or c in "/\\" for c in video) or (subset != "test" and "template" not in entry):
+            needs = "'id'" if subset == "test" else "'id' and 'template'"
+            raise AnnotationError(f"{where}: expected an object with {needs}, got {entry!r:.100}; copy the file again")
+        where = f"{where} (id {video})"
+        label = None
+        if subset != "test":
+            name = template_class(entry["template"])
+            if name not in index:
+                raise AnnotationError(f"{where}: template {entry['template']!r} is not in {ANNOTATIONS['labels']} "
+                                      "(unknown class: files of different releases?); copy the annotations again")
+            label = index[name]
+        if video in seen:
+            raise AnnotationError(f"{where}: id {video} is listed twice (first as item {seen[video]}): duplicate id")
+        seen[video] = number
+        items.append(_splits.Item(video, label, where, video + VIDEO_EXT))
+    return items
+
+
+def read_annotations(root):
+    """(classes, {"train": [Item], "val": [Item], "test": [Item] (label None)}); no test JSON: an empty test set."""
+    classes = read_classes(root)
+    subsets = {s: read_subset(root, s, classes) for s in ("train", "val")}
+    test = Path(root) / "annotations" / ANNOTATIONS["test"]
+    subsets["test"] = read_subset(root, "test", classes) if test.is_file() else []
+    return classes, subsets
+
+
+def flip_label_map(root):
+    """``{label: mirrored label}`` of the left/right classes (`something.flip_label_map`); on the real labels
+    file it is MMAction2 1.x's ``{86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}``."""
+    return something.flip_label_map(read_classes(root))
+
+
+def _lists(subsets):
+    return {subset: dict(items=items, published=PUBLISHED[subset],
+                         videos=list_name(subset, "videos") if subset != "test" else None,
+                         rawframes=list_name(subset, "rawframes") if subset != "test" else None)
+            for subset, items in subsets.items() if items or subset != "test"}
+
+
+# ----------------------------------------------------------------------------------------------------- steps
+def download(root, mirror=None, workers=None, progress=None):
+    """Behind a registration: check that the 20 parts and the four JSONs are in ``ROOT/downloads`` (the error
+    lists what is missing and where to get it), or fetch them from ``--mirror``; skipped when extracted."""
+    root = _root(root)
+    report = Report(NAME, "download", root)
+    if (root / "videos").is_dir() and all((root / "annotations" / n).is_file() for n in ANNOTATIONS.values()):
+        report.did("skipped (already extracted)")
+        return report
+    folder = root / "downloads"
+    if mirror:
+        something.fetch_from_mirror(mirror, folder, list(ANNOTATIONS.values()), PARTS_PREFIX, NUM_PARTS, report,
+                                    progress)
+    found = something.require_download(folder, ANNOTATIONS.values(), PARTS_PREFIX, NUM_PARTS,
+                                       "Something-Something V2")
+    report.did("found (downloaded by hand)", len(found) + len(ANNOTATIONS))
+    return report
+
+
+def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", flow_algorithm=flow.FAST_ALGORITHM,
+            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Copy the JSONs into ``annotations/``, unpack the 20-part tarball (streamed, no joined copy) into
+    ``videos/`` through a hidden staging folder renamed when complete, then extract ``frames`` ("rgb", "flow",
+    "both", "none") into ``rawframes/`` at ``resolution``. Each part is skipped when already done."""
+    root = _root(root)
+    report = Report(NAME, "extract", root)
+    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
+    _copy_annotations(root, report)
+    target = root / "videos"
+    if target.is_dir():
+        report.did("videos skipped (present)")
+    elif (root / ARCHIVE_FOLDER).is_dir():  # unpacked by hand into ROOT
+        os.replace(root / ARCHIVE_FOLDER, target)
+        report.note(f"renamed {root / ARCHIVE_FOLDER} to {target}")
+    else:
+        found = something.require_download(root / "downloads", (), PARTS_PREFIX, NUM_PARTS, "Something-Something V2")
+        stage = root / ".videos.partial"
+        members = archives.extract(found, stage, report=report)
+        if not (stage / ARCHIVE_FOLDER).is_dir():
+            raise DatasetError(f"{found[0]}: no {ARCHIVE_FOLDER}/ folder inside; not the V2 tarball? download it "
+                               "again")
+        os.replace(stage / ARCHIVE_FOLDER, target)
+        shutil.rmtree(stage)
+        report.note(f"{len(members)} videos from {len(found)} parts -> {target}")
+    if settings is not None:
+        pairs = [(root / "videos" / rel, root / "rawframes" / key)
+                 for key, rel in _splits.scan_videos(target, LEVEL).items()]
+        _frames.extract_frames(report, pairs, settings, workers)
+    return report
+
+
+def _copy_annotations(root, report):
+    copied = 0
+    for name in ANNOTATIONS.values():
+        target = root / "annotations" / name
+        if target.is_file():
+            continue
+        source = root / "downloads" / name
+        if not source.is_file():
+            if name == ANNOTATIONS["test"]:
+                continue
+            raise AnnotationError(f"{target}: annotation file missing, and not in {root / 'downloads'} either; "
+                                  f"{REGISTRATION}, download {name} into {root / 'downloads'}")
+        atomic_write(target, source.read_bytes())
+        copied += 1
+    report.did("annotations copied" if copied else "annotations skipped (present)", max(copied, 1))
+
+
+def _on_disk(root):
+    if not (root / "videos").is_dir() and (root / "rawframes").is_dir():
+        return None
+    return _splits.scan_videos(root / "videos", LEVEL)
+
+
+def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Write ``sthv2_{train,val}_list_{videos,rawframes}.txt`` from the JSONs and what is on disk. Rawframes
+    lists are written only when ``rawframes/`` exists. Missing items are dropped *and reported*."""
+    root = _root(root)
+    report = Report(NAME, "lists", root)
+    classes, subsets = read_annotations(root)
+    lists = _lists(subsets)
+    _splits.report_strays(report, root / "videos", set(_splits.annotated(lists)), LEVEL)
+    _splits.write_lists(report, root, lists, _on_disk(root), frame_tmpl, start_index, workers, NAME, VIDEO_EXT)
+    _checks(report, root, classes, subsets)
+    return report
+
+
+def _checks(report, root, classes, subsets):
+    if len(classes) != NUM_CLASSES:
+        report.problem("count", root / "annotations" / ANNOTATIONS["labels"],
+                       f"{len(classes)} classes where Something-Something has {NUM_CLASSES}: a replica, or a file "
+                       "of another release", "warning")
+    for subset, items in subsets.items():
+        _splits.published_check(report, root / "annotations" / ANNOTATIONS[subset], subset, len(items),
+                                PUBLISHED[subset], "the published set")
+    if not (root / "annotations" / ANNOTATIONS["test"]).is_file():
+        report.note(f"no {ANNOTATIONS['test']}: the test set is not counted")
+
+
+def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Check the copy in ROOT: the JSONs, every listed video (missing, unreadable, cut short, zero frames;
+    ``deep`` decodes every frame), the test videos, every frame folder, and the four list files against all of
+    that. ``ok`` is False on any error."""
+    root = _root(root)
+    report = Report(NAME, "verify", root)
+    try:
+        classes, subsets = read_annotations(root)
+    except AnnotationError as error:
+        path, _, reason = str(error).partition(": ")
+        report.problem("annotation", path, reason)
+        return report
+    lists = _lists(subsets)
+    _splits.report_strays(report, root / "videos", set(_splits.annotated(lists)), LEVEL)
+    _splits.verify_lists(report, root, lists, _on_disk(root), frame_tmpl, start_index, workers, deep, NAME, VIDEO_EXT)
+    _checks(report, root, classes, subsets)
+    return report
+
+
+# --------------------------------------------------------------------------------------------------- replica
+#: labels JSON order (alphabetical, as the real file): a left/right pair in the middle
+REPLICA_CLASSES = ("Holding something", "Pushing something from left to right", "Pushing something from right to left",
+                   "Putting something on a surface")
+REPLICA_TEMPLATES = {"Holding something": "Holding [something]",
+                     "Pushing something from left to right": "Pushing [something] from left to right",
+                     "Pushing something from right to left": "Pushing [something] from right to left",
+                     "Putting something on a surface": "Putting [something] on a surface"}
+REPLICA_OBJECTS = ("a pen", "my phone", "potato", "a tea cup", "vicks vaporub bottle", "a book", "keys", "a box",
+                   "remote control")
+#: (id, subset, class index): eight videos on disk, and REPLICA_MISSING listed without one.
+REPLICA_CLIPS = (("78687", "train", 1), ("104", "train", 2), ("2023", "train", 0), ("151515", "train", 3),
+                 ("42", "train", 1), ("9999", "train", 2), ("30001", "val", 1), ("30002", "val", 2),
+                 ("220847", "test", 3))
+REPLICA_MISSING = "9999"  # in the train JSON, no video
+REPLICA_CORRUPT = "42"  # cut at 60 % of its bytes
+REPLICA_WIDTHS = (320, 427)  # 240 px high; 427 is odd, as many real widths are
+
+
+def make_replica(root, seed=0):
+    """The real download in miniature, into ``ROOT/downloads``: the tarball of
+    ``20bn-something-something-v2/<id>.webm`` split into the 20 parts ``20bn-something-something-v2-00`` ...
+    ``-19``, and the four JSONs (string ids and label values, bracketed templates, filled captions).
+
+    Four classes with both directions of a left/right pair (the same object, moving the other way); eight
+    videos, VP9 WebM, 240 px high and 320 or 427 wide, 12 fps, 2-4 s; `REPLICA_MISSING` listed without a video
+    and `REPLICA_CORRUPT` cut short, so that `verify` has something to find. Same bytes for the same seed on
+    every machine. Returns dict(files=[paths], videos=[ids], missing=, corrupt=).
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    members, entries = [], {"train": [], "val": [], "test": []}
+    for number, (video, subset, label) in enumerate(REPLICA_CLIPS):
+        name = REPLICA_CLASSES[label]
+        num_frames, width = int(rng.integers(24, 49)), REPLICA_WIDTHS[number % 2]
+        frames = something.render_motion(rng, name, num_frames, 240, width)
+        thing = REPLICA_OBJECTS[number]
+        entries[subset].append({"id": video} if subset == "test" else {
+            "id": video, "label": name.replace("something", thing).lower(), "template": REPLICA_TEMPLATES[name],
+            "placeholders": [thing]})
+        if video == REPLICA_MISSING:
+            continue
+        data = _replica.encode_clip(root / "downloads" / ".replica.webm", frames, fps=12, deadline="realtime",
+                                    **{"cpu-used": 8})
+        if video == REPLICA_CORRUPT:
+            data = data[:int(len(data) * 0.6)]
+        members.append((f"{ARCHIVE_FOLDER}/{video}.webm", data))
+    files = _replica.write_parts(root / "downloads", PARTS_PREFIX, _replica.tgz_bytes(members, [ARCHIVE_FOLDER]),
+                                 NUM_PARTS)
+    labels = {name: str(label) for label, name in enumerate(REPLICA_CLASSES)}
+    for key, value in [("labels", labels)] + list(entries.items()):
+        files.append(atomic_write(root / "downloads" / ANNOTATIONS[key], json.dumps(value)))
+    return dict(files=files, videos=[v for v, _, _ in REPLICA_CLIPS], missing=REPLICA_MISSING,
+                corrupt=REPLICA_CORRUPT)
