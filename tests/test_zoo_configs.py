@@ -180,7 +180,7 @@ def test_row_specific_facts():
     clip_rgb = get_config("tsn_r50_320p_1x1x8_50e_activitynet_clip_rgb")
     assert (clip_rgb["with_offset"], clip_rgb["filename_tmpl"], clip_rgb["start_index"], clip_rgb["dropout"]) == \
         (True, "image_{:05d}.jpg", 0, 0.8)
-    assert clip_rgb["load_from"].endswith("ef80e3d7.pth") and clip_rgb["pretrained"] == "torchvision"
+    assert clip_rgb["load_from"].endswith("ef80e3d7.pth") and clip_rgb["pretrained"] == "torchvision:IMAGENET1K_V1"
     assert not get_config("tsn_r50_320p_1x1x8_50e_activitynet_video_rgb")["with_offset"]
 
     intervals = ("tsn_r50_1x1x3_75e_ucf101_rgb", "tsn_r50_1x1x8_50e_hmdb51_imagenet_rgb",

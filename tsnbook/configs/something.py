@@ -51,8 +51,10 @@ tsn_r50_1x1x8_50e_sthv2_rgb = row(
     train_pipeline=train_pipeline("msc", flip=False), val_pipeline=eval_pipeline(1),
     test_pipeline=eval_pipeline(3),
     zoo=zoo("Something-Something V2", 32.97, 63.62, _ckpt("tsn_r50_1x1x8_50e_sthv2_rgb", "20200915-f3b381a5"),
-            resolution="height 256", gpus=8, pretrain="ImageNet", test_protocol="8x3", memory_mb=10966,
-            reference=(30.56, 58.49), reference_code=_TSM),
+            resolution="height 240", gpus=8, pretrain="ImageNet", test_protocol="8x3", memory_mb=10966,
+            reference=(30.56, 58.49), reference_code=_TSM,
+            notes="the README's resolution is the videos' (height 240); the 0.x file reads frames extracted at "
+                  "height 256 (spec §5)"),
 )
 
 tsn_r50_1x1x16_50e_sthv2_rgb = row(
@@ -61,8 +63,10 @@ tsn_r50_1x1x16_50e_sthv2_rgb = row(
     train_pipeline=train_pipeline("msc", flip=False), val_pipeline=eval_pipeline(1),
     test_pipeline=eval_pipeline(3),
     zoo=zoo("Something-Something V2", 27.21, 55.84, _ckpt("tsn_r50_1x1x16_50e_sthv2_rgb", "20200917-80bc3611"),
-            resolution="height 256", gpus=8, pretrain="ImageNet", test_protocol="16x3", memory_mb=8337,
-            reference=(21.91, 46.87), reference_code=_TSM),
+            resolution="height 240", gpus=8, pretrain="ImageNet", test_protocol="16x3", memory_mb=8337,
+            reference=(21.91, 46.87), reference_code=_TSM,
+            notes="the README's resolution is the videos' (height 240); the 0.x file reads frames extracted at "
+                  "height 256 (spec §5)"),
 )
 
 add_tiny_variants(globals())
