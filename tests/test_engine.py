@@ -408,6 +408,21 @@ def test_evaluation_with_workers_gives_the_scores_of_one_process(tmp_path, small
     assert report == report2 and report["num_videos"] == 8
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_evaluation_feeds_a_gpu_from_pinned_worker_memory(tmp_path, small_synth):
+    from tsnbook.engine import evaluation_loader
+    cfg = small_config("rgb", small_synth, amp=None)  # fp32 on both devices
+    assert next(iter(evaluation_loader(build_dataset(cfg, "test"), 1, "cuda")))["imgs"].is_pinned()
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "w.pth", dict(model=build_model(cfg).state_dict(), epoch=0))
+    cpu, _, _, _ = run_test(cfg, tmp_path / "w.pth", progress=False, device="cpu", workers=0)
+    gpu, _, _, _ = run_test(cfg, tmp_path / "w.pth", progress=False, device="cuda", workers=2)
+    assert np.abs(gpu - cpu).max() <= 1e-3 * np.abs(cpu).max()  # cuDNN's sums, not other views
+    summary = train(dict(cfg, epochs=1, num_workers=1), tmp_path / "run", resume=False, progress=False,
+                    device="cuda")
+    assert summary["epochs"] == 1
+
+
 # -------------------------------------------------------------------------- multi-label "prob" (issue 9, item 13)
 def _mma024_average_clip():
     """MMAction2 0.24.1's BaseRecognizer.average_clip, executed standalone from the oracle's source."""
