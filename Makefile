@@ -5,7 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # pip prints one harmless warning per package for this machine's local mirror folders: keep the output readable.
-QUIET_PIP := grep -v "^WARNING: Location" || true
+# (The filter always succeeds, so with pipefail the pipeline fails exactly when pip does.)
+QUIET_PIP := { grep -v "^WARNING: Location" || true; }
 
 # pytest workers: test files and notebooks run in parallel, one group (file, or notebooks that share runs) each
 JOBS ?= 2
@@ -19,8 +20,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@tools/check_system.sh "$(PYTHON)"
 	@[ -x "$(PY)" ] || $(PYTHON) -m venv "$(VENV)"
 	@echo "installing tsnbook and its dependencies into $(VENV) (pinned by constraints.txt) ..."
-	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[dev]" 2>&1 | $(QUIET_PIP)
-	@$(PY) -c "import tsnbook, torch, cv2, av" || { echo "error: the install in $(VENV) is incomplete; delete $(VENV) and run make setup again"; exit 1; }
+	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[course,dev]" 2>&1 | $(QUIET_PIP)
+	@$(PY) -c "import tsnbook, torch, cv2, av, matplotlib, nbval" || { echo "error: the install in $(VENV) is incomplete; delete $(VENV) and run make setup again"; exit 1; }
 	@touch $@
 
 demo: setup

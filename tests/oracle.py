@@ -2,7 +2,8 @@
 
 `tools/install_oracle.sh` puts MMAction2 1.2.0 (with mmengine and mmcv-lite) under `.oracle/site` and
 unpacks the 0.24.1 wheel under `.oracle/mma024`. Tests call these helpers; when the oracle is absent the
-helpers call `pytest.skip`, so the suite stays green on machines without it. `TSNBOOK_ORACLE` moves the folder.
+helpers call `pytest.skip` (`missing`), so the suite stays green on machines without it - except where
+``TSNBOOK_REQUIRE_ORACLE=1`` (CI) makes a missing oracle a failure. `TSNBOOK_ORACLE` moves the folder.
 """
 import ast
 import os
@@ -18,11 +19,19 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 ORACLE = pathlib.Path(os.environ.get("TSNBOOK_ORACLE", ROOT / ".oracle"))
 
 
+def missing(what):
+    """Skip the calling test because ``what`` is not installed - or fail it, where TSNBOOK_REQUIRE_ORACLE is set."""
+    message = f"{what} not installed (run tools/install_oracle.sh)"
+    if os.environ.get("TSNBOOK_REQUIRE_ORACLE"):
+        pytest.fail(message + "; TSNBOOK_REQUIRE_ORACLE is set, so this is a failure", pytrace=False)
+    pytest.skip(message)
+
+
 def mmaction_1x():
     """Import MMAction2 1.2.0 from the oracle folder (registers its modules); skip if it is not installed."""
     site = ORACLE / "site"
     if not (site / "mmaction").is_dir():
-        pytest.skip("MMAction2 1.2.0 oracle not installed (run tools/install_oracle.sh)")
+        missing("MMAction2 1.2.0 oracle")
     if str(site) not in sys.path:
         sys.path.append(str(site))  # appended: the venv's numpy/torch/cv2 must win
     with warnings.catch_warnings():
@@ -58,7 +67,7 @@ def mma024_class(name):
     """
     path = ORACLE / "mma024" / "mmaction" / "datasets" / "pipelines" / "loading.py"
     if not path.is_file():
-        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+        missing("MMAction2 0.24.1 oracle")
     tree = ast.parse(path.read_text())
     wanted = {"SampleFrames", "DenseSampleFrames"} if name == "DenseSampleFrames" else {name}
     body = []

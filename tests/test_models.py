@@ -146,3 +146,46 @@ def test_build_model_reads_the_model_keys_of_a_config():
     assert torch.allclose(single.class_scores(logits, "prob"), torch.softmax(logits, 1))
     with pytest.raises(ValueError, match="multi_label_prob must be 'softmax' .MMAction2. or 'sigmoid'"):
         build_model(dict(cfg, multi_label_prob="softmax2"))
+
+
+def test_pretrained_names_the_exact_weights_and_the_zoo_rows_use_mmaction2s(monkeypatch):
+    from tsnbook.configs import all_configs
+    from tsnbook.models import build_backbone, pretrained_source
+    # MMAction2's torchvision://resnet50 is torchvision's original ImageNet weights, not today's DEFAULT (V2)
+    assert pretrained_source("torchvision") == ("torchvision", "IMAGENET1K_V1")
+    assert pretrained_source("torchvision:IMAGENET1K_V2") == ("torchvision", "IMAGENET1K_V2")
+    assert pretrained_source("timm:gluon_in1k") == ("timm", "gluon_in1k") and pretrained_source(None) == (None, None)
+    rows = {n: c for n, c in all_configs().items() if not n.endswith("_tiny") and "synthactions" not in n}
+    assert {c["pretrained"] for c in rows.values() if not c["backbone"].startswith("timm/")} == {
+        "torchvision:IMAGENET1K_V1"}
+    assert {c["pretrained"] for c in rows.values() if c["backbone"].startswith("timm/")} == {
+        "timm:gluon_in1k", "timm:ms_in22k_ft_in1k"}  # pinned: timm's default tags change between versions
+    asked = []
+    monkeypatch.setattr(torchvision.models, "get_model",
+                        lambda name, weights=None: asked.append(weights) or torchvision.models.resnet50())
+    build_backbone("resnet50", "torchvision")
+    build_backbone("resnet50", "torchvision:IMAGENET1K_V2")
+    assert asked == ["IMAGENET1K_V1", "IMAGENET1K_V2"]
+    with pytest.raises(ValueError, match="no weights 'IMAGENET1K_V3' for resnet50; it has IMAGENET1K_V1, IMAGENET1K_V2"):
+        build_backbone("resnet50", "torchvision:IMAGENET1K_V3")
+
+
+def test_timm_weights_tags_are_checked_before_any_download():
+    pytest.importorskip("timm")
+    from tsnbook.models import build_backbone
+    with pytest.raises(ValueError, match=r"no pretrained weights resnext101_32x4d.in9k.*gluon_in1k"):
+        build_backbone("timm/resnext101_32x4d", "timm:in9k")
+    with pytest.raises(ValueError, match="is for torchvision backbones"):
+        build_backbone("timm/resnext101_32x4d", "torchvision:IMAGENET1K_V1")
+
+
+def test_a_pretrained_file_must_fit_the_backbone(tmp_path):
+    from tsnbook.models import build_backbone
+    state = torchvision.models.resnet18().state_dict()
+    torch.save(state, tmp_path / "ok.pth")
+    model, dim = build_backbone("resnet18", str(tmp_path / "ok.pth"))
+    assert dim == 512 and torch.equal(model.conv1.weight, state["conv1.weight"])
+    del state["layer4.1.bn2.running_var"]
+    torch.save(state, tmp_path / "short.pth")
+    with pytest.raises(ValueError, match=r"1 tensor\(s\) missing.*layer4.1.bn2.running_var"):
+        build_backbone("resnet18", str(tmp_path / "short.pth"))

@@ -2,7 +2,10 @@
 import re
 import subprocess
 import sys
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli, the same parser
+    import tomli as tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,7 +18,8 @@ def _name(requirement):
 
 def test_environment_yml_lists_the_same_dependencies_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    extras = project["optional-dependencies"]
+    wanted = {_name(r) for r in project["dependencies"] + extras["dev"] + extras["course"] if "python_version" not in r}
     conda = {_name(line.strip(" -")) for line in (ROOT / "environment.yml").read_text().splitlines()
              if line.strip().startswith("- ") and ":" not in line and "-e ." not in line}
     assert {CONDA_NAMES.get(n, n) for n in wanted} <= conda
@@ -25,7 +29,10 @@ def test_constraints_pin_every_dependency_exactly():
     pins = {_name(line): line for line in (ROOT / "constraints.txt").read_text().splitlines()
             if line and not line.startswith("#")}
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    for requirement in project["dependencies"] + project["optional-dependencies"]["dev"]:
+    extras = project["optional-dependencies"]
+    for requirement in project["dependencies"] + extras["dev"] + extras["course"]:
+        if "python_version" in requirement:  # tomli, for Python 3.10 only
+            continue
         name = _name(requirement)
         assert name in pins and "==" in pins[name], f"{name} is not pinned in constraints.txt"
     assert pins["torch"] == "torch==2.14.1"
@@ -66,3 +73,22 @@ def test_setup_explains_a_too_old_or_missing_python(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 1 and "'python2.1-nowhere' not found" in result.stderr
     assert subprocess.run(["bash", str(ROOT / "tools" / "check_system.sh"), sys.executable]).returncode == 0
+
+
+def test_the_library_needs_no_course_packages_and_setup_installs_them():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    core = {_name(r) for r in project["dependencies"]}
+    assert not core & {"matplotlib", "jupyterlab", "ipywidgets"}  # `pip install tsnbook` stays lean
+    assert {"matplotlib", "jupyterlab", "ipywidgets"} <= {_name(r) for r in project["optional-dependencies"]["course"]}
+    makefile = (ROOT / "Makefile").read_text()
+    assert '-e ".[course,dev]"' in makefile
+    assert "|| true;" in makefile and "| $(QUIET_PIP)" in makefile  # the filter may not hide a failed pip
+
+
+def test_a_failed_pip_install_fails_make_setup(tmp_path):
+    # QUIET_PIP must keep pip's exit status under pipefail (it used to end in "|| true")
+    makefile = (ROOT / "Makefile").read_text()
+    quiet = next(line.split(":=", 1)[1].strip() for line in makefile.splitlines() if line.startswith("QUIET_PIP"))
+    status = subprocess.run(["bash", "-o", "pipefail", "-c", f"(echo boom; exit 3) 2>&1 | {quiet}"]).returncode
+    assert status == 3
+    assert subprocess.run(["bash", "-o", "pipefail", "-c", f"echo fine | {quiet}"]).returncode == 0

@@ -116,3 +116,14 @@ def test_epoch_checkpoints_every_interval_keep_the_newest(tmp_path, small_synth)
     assert not list(tmp_path.glob("*.tmp"))
     train(dict(cfg, checkpoint_interval=0), tmp_path / "none", device="cpu", progress=False, validate=False)
     assert not list((tmp_path / "none").glob("epoch_*.pth"))
+
+
+# ------------------------------------------------------------------------------------------------ 5. fp32 tests
+def test_testing_is_fp32_unless_asked_and_the_report_says_so(trained):
+    from tsnbook.engine import test_precision
+    cfg, folder = trained
+    assert cfg.get("amp", "bf16") == "bf16"  # training's autocast (CUDA) ...
+    report = evaluate_checkpoint(cfg, folder / "latest.pth", device="cpu", progress=False)[2]
+    assert (report["precision"], report["protocol"]) == ("fp32", "2x3@48")  # ... does not carry over to testing
+    assert test_precision("cuda:0", None) == "fp32" and test_precision("cuda:0", "bf16") == "bf16"
+    assert test_precision("cpu", "bf16") == "fp32"  # no autocast on the CPU

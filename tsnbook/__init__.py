@@ -4,6 +4,7 @@ Modules, in the order data flows through them; each imports only modules above i
 
     utils         seeding, device choice, environment report
     sampling      which frames: MMAction2's SampleFrames / DenseSampleFrames
+    h264          what an H.264 packet holds (NAL types, SPS): where decoding may restart safely
     io            decoding: videos (decord / PyAV / selective H.264), RGB and flow JPEG folders; write_video
     transforms    Resize, MultiScaleCrop, RandomResizedCrop, Flip, Center/Three/TenCrop, FormatShape
     pipelines     the zoo's training recipe and named test protocols ("25x10", "25x3", "dense-8x1", ...)

@@ -93,7 +93,6 @@ def _test(args):
     from .configs import get_config
     from .engine import evaluate_checkpoint
     from .metrics import METRICS
-    from .pipelines import protocol_of
     cfg = get_config(args.config, args.cfg_options)
     if args.eval:
         unknown = [m for m in args.eval if m not in METRICS]
@@ -107,10 +106,11 @@ def _test(args):
     _prepare_generated_data(cfg, not args.no_progress)
     main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
     if main_process:
-        print(f"testing {cfg['name']} with {args.checkpoint}: protocol {protocol_of(cfg)}")
+        print(f"testing {cfg['name']} with {args.checkpoint}")
     scores, labels, report, skipped = evaluate_checkpoint(cfg, args.checkpoint, device=args.device,
                                                           progress=not args.no_progress, trusted=args.trusted,
-                                                          strict=not args.no_strict, workers=args.workers)
+                                                          strict=not args.no_strict, amp=args.amp,
+                                                          workers=args.workers)
     if not main_process:
         return 0
     for key, value in report.items():
@@ -231,6 +231,8 @@ def build_parser():
     te.add_argument("--average-clips", choices=["score", "prob", "none"],
                     help="override the config's average_clips (none = raw logits, as the 0.x zoo)")
     te.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
+    te.add_argument("--amp", choices=["bf16", "fp16"],
+                    help="CUDA: test under autocast (default fp32, as the zoo's numbers were measured)")
     te.add_argument("--trusted", action="store_true", help=TRUSTED_HELP)
     te.add_argument("--no-strict", action="store_true", help=STRICT_HELP)
     te.add_argument("--workers", type=int, help="DataLoader processes that decode while the model scores "

@@ -48,6 +48,7 @@ from .gpu_augment import collate_padded, split_train_pipeline
 from .logs import JsonLog
 from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer, set_lr
+from .pipelines import protocol_of
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -263,7 +264,7 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
 
 
 @torch.no_grad()
-def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk=64, average_clips=None, amp="bf16",
+def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk=64, average_clips=None, amp=None,
              workers=0, loader=None, failures=None):
     """Scores of every video in ``dataset`` (test mode): ``(scores [N, C], labels, skipped)``.
 
@@ -277,7 +278,9 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
     The videos come from a DataLoader with ``workers`` processes (`evaluation_loader`; ``loader``: one made
     already, e.g. persistent across a run's validations), one video per item, so views never mix across videos.
     Under DDP (an initialised process group) each rank scores every world_size-th video and the results are
-    gathered, so every rank returns the full arrays. ``failures``: the run's `SkippedVideos` (a new one if None).
+    gathered, so every rank returns the full arrays. ``amp`` ("bf16" / "fp16", CUDA only): autocast the
+    backbone; None (the default) tests in fp32, as the zoo's numbers were measured. ``failures``: the run's
+    `SkippedVideos` (a new one if None).
     """
     model.eval()
     size = dist.get_world_size() if dist.is_initialized() else 1
@@ -478,8 +481,8 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         is_last = epoch + 1 == cfg["epochs"]
         if val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or is_last):
             scores, labels, val_skipped = evaluate(module, val_set, device, progress, desc="val",
-                                                   average_clips=_opt(cfg, "average_clips"), amp=_opt(cfg, "amp"),
-                                                   loader=val_loader, failures=failures)
+                                                   average_clips=_opt(cfg, "average_clips"),
+                                                   amp=_opt(cfg, "test_amp"), loader=val_loader, failures=failures)
             report = evaluation_report(scores, labels, metrics)
             val_unexpected = failures.take_unexpected()
             if log:
@@ -517,14 +520,21 @@ def _keep_epoch_checkpoint(work_dir, epoch, cfg):
         old.unlink()
 
 
+def test_precision(device, amp):
+    """What a test on ``device`` computes in: "fp32", or the autocast dtype ("bf16" / "fp16") on CUDA."""
+    return amp if amp and torch.device(device).type == "cuda" else "fp32"
+
+
 def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=None, split="test", trusted=False,
-                        strict=True, workers=None):
+                        strict=True, amp=None, workers=None):
     """Multi-clip x multi-crop test of ``checkpoint``: ``(scores, labels, report, skipped)``.
 
     ``checkpoint``: a tsnbook or an MMAction2 file (a released zoo checkpoint tests with its row's config); its
     weights must fit the model ``cfg`` describes (`tsnbook.factory.load_weights`). Scores follow the config's
-    ``average_clips``; the report has the config's ``eval_metrics``. The videos are decoded by ``workers``
-    DataLoader processes (default: the config's ``num_workers``) while the model scores.
+    ``average_clips``; the report has the config's ``eval_metrics``, the ``protocol`` and the ``precision``:
+    fp32 unless ``amp`` (or the config's ``test_amp``) asks for bf16 / fp16 autocast on CUDA - the zoo's numbers
+    are fp32 tests, and a training run's ``amp`` does not carry over to testing. The videos are decoded by
+    ``workers`` DataLoader processes (default: the config's ``num_workers``) while the model scores.
 
     Launched by torchrun (``WORLD_SIZE > 1``), every process runs this: it joins the process group, scores its
     share of the videos on its own device (``cuda:LOCAL_RANK``), and every process returns the gathered arrays,
@@ -534,6 +544,7 @@ def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=N
     device = resolve_device(device, world.local_rank if world.size > 1 else None)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+    amp = amp or _opt(cfg, "test_amp")
     joined = init_process_group(world, device.type, _opt(cfg, "dist_timeout"))
     try:
         model = build_model(dict(cfg, pretrained=None, load_from=None))
@@ -543,8 +554,14 @@ def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=N
         workers = cfg.get("num_workers", 0) if workers is None else workers
         scores, labels, skipped = evaluate(model, dataset, device, progress and world.is_main,
                                            desc=f"test {cfg['name']}", average_clips=_opt(cfg, "average_clips"),
-                                           amp=_opt(cfg, "amp"), workers=workers)
+                                           amp=amp, workers=workers)
     finally:
         if joined:
             destroy_process_group()
-    return scores, labels, evaluation_report(scores, labels, _opt(cfg, "eval_metrics")), skipped
+    report = evaluation_report(scores, labels, _opt(cfg, "eval_metrics"))
+    report.update(protocol=protocol_of(cfg, split if split != "train" else "test"),
+                  precision=test_precision(device, amp))
+    return scores, labels, report, skipped
+
+
+evaluate_checkpoint.__test__ = test_precision.__test__ = False  # library functions, not pytest tests

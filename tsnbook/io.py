@@ -15,7 +15,9 @@ Where tsnbook is stricter than MMAction2, and why (decord's failure modes: `cour
 - A reader refuses to work in another process than the one that opened it: a decord reader copied by `fork()`
   hangs in the child (reproduced here). Open videos inside the worker, e.g. in `Dataset.__getitem__`.
 """
+import bisect
 import contextlib
+import heapq
 import os
 import re
 import warnings
@@ -24,6 +26,8 @@ from fractions import Fraction
 import av
 import cv2
 import numpy as np
+
+from . import h264
 
 BACKENDS = ("decord", "pyav")
 DECORD_FAULT_TOL = 1e-6  # a ratio of len(video): more than int(1e-6 * len) = 0 recovered frames raises
@@ -39,7 +43,8 @@ class DecodeError(RuntimeError):
 
 
 class DecoderFallbackWarning(UserWarning):
-    """decord failed on a file and PyAV decoded it instead."""
+    """A faster decoder could not be trusted on a file and PyAV decoded it in order instead: decord failed, or
+    `SelectiveVideo`'s decoder broke one of the conditions it checks."""
 
 
 def _short(error):
@@ -154,22 +159,28 @@ class PyAVVideo(Video):
         self.num_frames, self.fps = _probe_nonempty(path)
 
     def _decode_sorted(self, indices):
-        wanted, frames, decoded = iter(indices.tolist()), [], 0
-        target = next(wanted)
-        try:
-            with av.open(self.path) as container:
-                for frame in container.decode(_video_stream(container, self.path)):
-                    if decoded == target:
-                        frames.append(frame.to_ndarray(format="rgb24"))
-                        target = next(wanted, None)
-                        if target is None:
-                            break
-                    decoded += 1
-        except av.FFmpegError as error:
-            raise DecodeError(self.path, f"PyAV failed after {decoded} frames ({_short(error)})") from error
-        if target is not None:
-            raise DecodeError(self.path, f"the stream ended after {decoded} frames; frame {target} was asked for")
-        return np.stack(frames)
+        return _decode_in_order(self.path, indices)
+
+
+def _decode_in_order(path, indices):
+    """Frames `indices` (unique, increasing) of a decode from the start: the exact path, numbered as frames
+    come out of the decoder."""
+    wanted, frames, decoded = iter(indices.tolist()), [], 0
+    target = next(wanted)
+    try:
+        with av.open(path) as container:
+            for frame in container.decode(_video_stream(container, path)):
+                if decoded == target:
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                    target = next(wanted, None)
+                    if target is None:
+                        break
+                decoded += 1
+    except av.FFmpegError as error:
+        raise DecodeError(path, f"PyAV failed after {decoded} frames ({_short(error)})") from error
+    if target is not None:
+        raise DecodeError(path, f"the stream ended after {decoded} frames; frame {target} was asked for")
+    return np.stack(frames)
 
 
 class DecordVideo(Video):
@@ -308,20 +319,44 @@ CODECS = {".mp4": ("libx264", "yuv420p", None), ".mkv": ("libx264", "yuv420p", N
 
 
 class _Unsuitable(ValueError):
-    """The stream is not one SelectiveVideo can number safely; `open_selective` uses `open_video` instead."""
+    """Not an H.264 stream (or no packets at all): `open_selective` uses `open_video` instead."""
+
+
+class _Inconsistent(RuntimeError):
+    """The decoder did something the selective plan ruled out; the reader decodes sequentially from then on."""
 
 
 class SelectiveVideo(Video):
-    """PyAV decoding only the frames asked for and the reference frames they need: exact, and faster.
+    """H.264 decoded selectively: only the packets up to the last wanted frame, from the last safe restart before
+    it, skipping the non-reference pictures nobody asked for. The frames are those of a sequential PyAV decode,
+    bit for bit and numbered alike: each shortcut is one the H.264 standard guarantees, and each assumption is
+    checked before it is used (`tests/test_selective.py` tries some 30 streams built to break them).
 
-    Why: a test protocol wants 25 frames of 300, yet decord and a plain PyAV loop decode all 300. Here the
-    packets are read once; only those up to the last wanted frame go to the decoder, from the last keyframe
-    before a wanted frame when that skips some, and with `skip_frame = "NONREF"` for each unwanted packet: a
-    non-reference frame (most B-frames) is by definition used by no other frame, so the wanted frames come out
-    bit-identical to decord's (the tests check against MMAction2). Frames are numbered in presentation order, as
-    `tsnbook.io` numbers them. H.264 only (nal_ref_idc = 0 really means unused; HEVC's "sub-layer non-reference"
-    pictures may still serve higher temporal layers), with one distinct timestamp per packet (else
-    `open_selective` uses `open_video`); a wanted frame that never comes out is decoded again by PyAVVideo.
+    Why: a test protocol wants 25 frames of 300, yet decord and a plain PyAV loop decode all 300.
+
+    Trusted, and why (read from the packets' bytes by `tsnbook.h264`, not from the container's flags):
+    - Restarts happen only at an IDR picture (NAL unit type 5) that splits the stream in time: nothing decoded
+      after it is shown before it, nothing decoded before it is shown after it. No picture after an IDR refers
+      to one before it (H.264 §3, §8.2.5.1), so a flushed decoder gives the same pixels. Keyframe flags also
+      mark open-GOP I-frames and intra-refresh recovery points, and a muxer may set them on anything; restarting
+      at x264's intra-refresh recovery points returned wrong pixels, without an error, before this rule.
+    - Unwanted non-reference pictures are skipped (`skip_frame="NONREF"`: nal_ref_idc = 0, which §7.4.1 defines
+      as used by no other picture), so leaving them out changes no other frame.
+    - Frame i is the packet with the i-th smallest pts. A sequential decode numbers frames so when each packet
+      is one frame (exactly one picture starts in it, and every SPS has frame_mbs_only_flag = 1: no field pairs
+      spread over two packets), the timestamps are distinct, the first packet is such an IDR (a decoder drops
+      the pictures before its first recovery point: an open-GOP stream cut at an I-frame gave 78 frames from 79
+      packets), the SPS declares the output delay (VUI max_num_reorder_frames at least the reordering the
+      timestamps show; without it FFmpeg guesses the delay as it decodes, and a sequential decode lost one frame
+      of 90), and an edit list hides only frames before the first one shown (packets marked "discard": decoded
+      as references, never numbered).
+
+    Otherwise the reader is sequential, and `sequential_reason` says why (None while selective): `num_frames`
+    counts a full decode (`count_frames`) and `get` decodes from the start, as `PyAVVideo` does. While decoding
+    selectively, frames must come out in increasing pts and uncorrupted, and every wanted one must come out; if
+    not, the call is redone sequentially, the reader stays sequential, and a `DecoderFallbackWarning` says so.
+    H.264 only: `open_selective` gives other codecs to `open_video`.
+
     The reader holds the file's compressed packets (about 1 MB for a 10-s 340x256 clip).
     """
 
@@ -343,14 +378,60 @@ class SelectiveVideo(Video):
                 self._packets = [packet for packet in container.demux(stream) if packet.size]
         except av.FFmpegError as error:
             raise DecodeError(self.path, f"PyAV cannot read it ({error})") from error
-        self._pts = [packet.pts for packet in self._packets]
-        if (not self._pts or None in self._pts or len(set(self._pts)) < len(self._pts)
-                or any(packet.is_discard for packet in self._packets)):
-            raise _Unsuitable(f"{self.path}: no plain one-timestamp-per-frame numbering")
-        self.num_frames, self._order = len(self._pts), sorted(self._pts)
-        # Decoding may restart at a keyframe that no later packet precedes in presentation (a closed GOP).
-        later_min = np.minimum.accumulate(np.array(self._pts)[::-1])[::-1]
-        self._starts = [k for k, p in enumerate(self._packets) if p.is_keyframe and later_min[k] == self._pts[k]]
+        if not self._packets:
+            raise _Unsuitable(f"{self.path}: no video packets")
+        self._closed, self._pts = False, [packet.pts for packet in self._packets]
+        self.sequential_reason = self._plan()
+        if self.sequential_reason:
+            self._packets, self._pts, self._starts = [], [], []
+            self.num_frames = count_frames(self.path)
+            if self.num_frames == 0:
+                raise DecodeError(self.path, "it contains no decodable video frames")
+
+    def _plan(self):
+        """None if the stream meets every condition of the class docstring (and set up the numbering and the
+        restart points), else the first condition it fails, in words."""
+        pts, count = self._pts, len(self._pts)
+        if None in pts or len(set(pts)) < count:
+            return "its packets lack distinct timestamps"
+        try:
+            size = h264.length_size(self._extradata)
+            sps = list(h264.extradata_sps(self._extradata))
+            packets = []
+            for number, packet in enumerate(self._packets):
+                try:
+                    packets.append(h264.read_packet(packet, size))
+                except h264.Unsure as error:
+                    raise h264.Unsure(f"packet {number}: {error}") from None
+                sps += packets[-1].sps
+            parameters = [h264.sequence_parameters(nal) for nal in set(map(bytes, sps))]
+        except h264.Unsure as error:
+            return f"its H.264 layout is not one tsnbook reads ({error})"
+        if not parameters:
+            return "it has no sequence parameter set"
+        if not all(p.frame_mbs_only for p in parameters):
+            return "it may hold field pictures (frame_mbs_only_flag = 0), two packets to a frame"
+        odd = next((k for k, p in enumerate(packets) if p.pictures != 1), None)
+        if odd is not None:
+            return f"packet {odd} starts {packets[odd].pictures} pictures, not one"
+        declared = [p.max_num_reorder_frames for p in parameters]
+        depth = 0 if None in declared else min(declared)
+        if _reordered_beyond(pts, depth):
+            return (f"its frames are reordered beyond the {depth} frames its SPS declares (VUI "
+                    "max_num_reorder_frames), so the decoder would guess its output delay")
+        earlier_max = np.maximum.accumulate(np.array([pts[0] - 1] + pts[:-1]))
+        later_min = np.minimum.accumulate(np.array(pts[1:] + [pts[-1] + 1])[::-1])[::-1]
+        self._starts = [k for k, p in enumerate(packets) if p.idr and earlier_max[k] < pts[k] < later_min[k]]
+        if self._starts[:1] != [0]:
+            return "it does not start with an IDR picture that every later frame follows"
+        shown = [p for p, packet in zip(pts, self._packets) if not packet.is_discard]
+        hidden = [p for p, packet in zip(pts, self._packets) if packet.is_discard]
+        if not shown:
+            return "its edit list hides every frame"
+        if hidden and max(hidden) > min(shown):
+            return "its edit list hides frames after the first one shown"
+        self.num_frames, self._order = len(shown), sorted(shown)
+        return None
 
     def get(self, indices):
         """As `Video.get`; indices already unique and increasing skip its reordering copy."""
@@ -360,54 +441,91 @@ class SelectiveVideo(Video):
         return super().get(indices)
 
     def _decode_sorted(self, indices):
-        if not self._packets:
+        if self._closed:
             raise ValueError(f"{self.path}: the video was closed")
+        if not self.sequential_reason:
+            try:
+                return self._decode_selectively(indices)
+            except _Inconsistent as error:
+                self.sequential_reason = str(error)
+                self._packets, self._pts = [], []
+                warnings.warn(f"{self.path}: {error}; decoding it sequentially instead", DecoderFallbackWarning,
+                              stacklevel=4)
+        return _decode_in_order(self.path, indices)
+
+    def _decode_selectively(self, indices):
         wanted = {self._order[i]: row for row, i in enumerate(indices.tolist())}  # pts -> output row
         context = av.CodecContext.create(self._codec, "r")
         context.extradata, context.thread_count = self._extradata, 1
-        frames, sent, skipping = None, 0, False
-        packets, pts = self._packets, self._pts
+        frames, sent, skipping, shown = None, 0, False, [None]  # shown[0]: the last pts out of the decoder
+        packets, pts, starts = self._packets, self._pts, self._starts
         try:
             for last in [k for k, p in enumerate(pts) if p in wanted]:  # in decoding order
                 if last < sent:
                     continue
-                start = max((k for k in self._starts if k <= last), default=0)
+                start = starts[bisect.bisect_right(starts, last) - 1]
                 decoded = []
-                if start > sent:  # jump: drain the decoder, then restart at the keyframe
-                    decoded += context.decode(None)
-                    context.flush_buffers()
+                if start > sent:  # jump: drain the decoder, then restart at the IDR
+                    decoded += _in_order(context.decode(None), shown)
+                    context.flush_buffers()  # (frames after an IDR that splits the stream come later: keep shown)
                     sent = start
                 for k in range(sent, last + 1):  # (the hot loop: ~300 packets per video, kept lean)
                     if skipping == (pts[k] in wanted):  # set skip_frame only when it changes
                         skipping = not skipping
                         context.skip_frame = "NONREF" if skipping else "DEFAULT"
-                    for frame in context.decode(packets[k]):
-                        if frame.pts in wanted:
-                            decoded.append(frame)
+                    decoded += _in_order(context.decode(packets[k]), shown)
                 sent = last + 1
                 frames = self._keep(decoded, wanted, frames, len(indices))
-            frames = self._keep(context.decode(None), wanted, frames, len(indices))
+            frames = self._keep(_in_order(context.decode(None), shown), wanted, frames, len(indices))
         except av.FFmpegError as error:
             raise DecodeError(self.path, f"PyAV failed ({error})") from error
-        return frames if not wanted else PyAVVideo(self.path)._decode_sorted(indices)
+        if wanted:
+            raise _Inconsistent(f"{len(wanted)} wanted frames never came out of the selective decoder")
+        return frames
 
     @staticmethod
     def _keep(decoded, wanted, frames, count):
         """Convert the wanted frames among `decoded` to RGB into their rows of `frames` (made on first use)."""
         for frame in decoded:
             if frame.pts in wanted:
+                if frame.is_corrupt:
+                    raise _Inconsistent(f"the frame at pts {frame.pts} came out corrupt")
                 image = frame.to_ndarray(format="rgb24")
                 frames = np.empty((count,) + image.shape, np.uint8) if frames is None else frames
                 frames[wanted.pop(frame.pts)] = image
         return frames
 
     def close(self):
-        self._packets = []
+        self._closed, self._packets = True, []
+
+
+def _in_order(frames, shown):
+    """`frames` as they came out of the decoder, checked to come in increasing pts (`shown[0]` the last pts)."""
+    for frame in frames:
+        if frame.pts is None or (shown[0] is not None and frame.pts <= shown[0]):
+            raise _Inconsistent(f"the decoder put out pts {frame.pts} after {shown[0]}")
+        shown[0] = frame.pts
+    return frames
+
+
+def _reordered_beyond(pts, depth):
+    """Whether more than `depth` frames are decoded before some frame and shown after it (pts in decoding
+    order): the reordering the timestamps show exceeds `depth`. A min-heap keeps the depth + 1 largest."""
+    largest = []
+    for p in pts:
+        if len(largest) > depth and p < largest[0]:
+            return True
+        if len(largest) <= depth:
+            heapq.heappush(largest, p)
+        elif p > largest[0]:
+            heapq.heapreplace(largest, p)
+    return False
 
 
 def open_selective(path, backend=None):
-    """A reader for `path`: SelectiveVideo when backend is None and TSNBOOK_DECODER is unset and the stream
-    suits it, else `open_video(path, backend)` (decord or PyAV, as everywhere else in tsnbook)."""
+    """A reader for `path`: SelectiveVideo when backend is None, TSNBOOK_DECODER is unset and the stream is
+    H.264 (selective where that is safe, sequential where not), else `open_video(path, backend)` (decord or
+    PyAV, as everywhere else in tsnbook)."""
     if backend is None and not os.environ.get("TSNBOOK_DECODER"):
         if not os.path.isfile(os.fspath(path)):
             raise FileNotFoundError(f"video file not found: {os.fspath(path)}")

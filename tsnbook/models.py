@@ -99,17 +99,47 @@ def _custom_resnext(name):
 
 
 def _load_pretrained_file(model, path):
-    """Load an ImageNet state-dict file into a backbone; keys of an mmcls/MMAction2 file lose ``backbone.``."""
+    """Load an ImageNet state-dict file into a backbone; keys of an mmcls/MMAction2 file lose ``backbone.``.
+
+    Strict like every weight loading in tsnbook: a backbone tensor the file lacks, or one of another shape, is an
+    error naming it; only the classifier (replaced by TSN's own) may differ.
+    """
     state = torch.load(path, map_location="cpu", weights_only=True)
     state = state.get("state_dict", state)
     if sum(k.startswith("backbone.") for k in state) > len(state) // 2:
         state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
     own = model.state_dict()
-    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    missing, unexpected = model.load_state_dict(fitting, strict=False)
-    skipped = sorted(set(state) - set(fitting))
-    print(f"loaded {path}: {len(fitting)} tensors; {len(missing)} missing, {len(skipped)} unexpected or of "
-          f"another shape" + (f" (e.g. {', '.join(skipped[:3])})" if skipped else ""))
+    parent, attr, _ = _last_linear(model)
+    prefix = next(name for name, module in model.named_modules() if module is parent)
+    head = {f"{prefix}.{attr}.{t}".lstrip(".") for t in ("weight", "bias")}
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k not in head}
+    wrong = sorted(k for k in own if k not in fitting and k not in head)
+    extra = sorted(k for k in state if k not in own and k not in head)
+    if wrong or extra:
+        raise ValueError(f"{path} does not fit the {type(model).__name__} backbone: {len(wrong)} tensor(s) missing "
+                         f"or of another shape {wrong[:6]}, {len(extra)} unexpected {extra[:6]}; is it ImageNet "
+                         f"weights of this architecture?")
+    model.load_state_dict(fitting, strict=False)
+    print(f"loaded {path}: {len(fitting)} tensors")
+
+
+def pretrained_source(pretrained):
+    """``(library, weights)`` for a config's ``pretrained``: (None, None) for random init; ("torchvision", enum
+    name) for "torchvision" (= IMAGENET1K_V1) or "torchvision:<NAME>"; ("timm", tag or None) for "timm" (timm's
+    current default tag: not pinned) or "timm:<tag>"; ("file", path) otherwise.
+
+    "torchvision" means what MMAction2's ``torchvision://resnet50`` loaded: torchvision's original ImageNet weights
+    (IMAGENET1K_V1) - not torchvision's "DEFAULT", which is V2 for ResNet-50/101 (a newer recipe: 80.9 % vs
+    76.1 % ImageNet top-1) and would start a zoo row from other weights than the zoo's.
+    """
+    if pretrained is None:
+        return None, None
+    library, _, weights = str(pretrained).partition(":")
+    if library == "torchvision":
+        return "torchvision", weights or "IMAGENET1K_V1"
+    if library == "timm":
+        return "timm", weights or None
+    return "file", pretrained
 
 
 def _timm_backbone(name, pretrained):
@@ -119,8 +149,17 @@ def _timm_backbone(name, pretrained):
         raise ValueError(f"backbone 'timm/{name}' needs timm (pip install timm)") from None
     if name not in timm.list_models():
         raise ValueError(f"unknown timm model {name!r} (timm.list_models() lists them)")
+    library, tag = pretrained_source(pretrained)
+    if library == "torchvision":
+        raise ValueError(f"pretrained={pretrained!r} is for torchvision backbones; timm/{name} takes 'timm:<tag>' "
+                         f"(one of {', '.join(timm.list_pretrained(name + '.*'))})")
+    if library == "timm" and tag and f"{name}.{tag}" not in timm.list_pretrained(name + ".*"):
+        raise ValueError(f"timm has no pretrained weights {name}.{tag}; its tags: {timm.list_pretrained(name + '.*')}")
+    if library == "timm" and tag is None:
+        print(f"note: pretrained='timm' takes timm's current default weights for {name}, which change between timm "
+              f"versions; pin them with pretrained='timm:<tag>' ({', '.join(timm.list_pretrained(name + '.*'))})")
     try:  # num_classes=0: timm's own pooling, no classifier -> forward() returns [N, num_features]
-        model = timm.create_model(name, num_classes=0, pretrained=pretrained in ("timm", "torchvision"))
+        model = timm.create_model(f"{name}.{tag}" if tag else name, num_classes=0, pretrained=library == "timm")
     except Exception as err:
         raise RuntimeError(f"could not load timm's pretrained weights for {name} ({err}). Offline? Put them in the "
                            f"Hugging Face cache, or pass pretrained='path/to/weights.pth'.") from None
@@ -131,37 +170,43 @@ def build_backbone(name, pretrained=None):
     """A classification model without its classifier, and its feature width.
 
     ``name``: a torchvision model, a ResNeXt "resnext{depth}_{groups}x{width}d", or "timm/<name>".
-    ``pretrained``: None (random init), ``"torchvision"`` / ``"timm"`` (the library's default ImageNet weights,
-    from its cache or downloaded), or the path of a state-dict file for that architecture.
+    ``pretrained`` (`pretrained_source`): None (random init); "torchvision:<WEIGHTS>" (e.g. IMAGENET1K_V1, the
+    zoo's), "torchvision" (= IMAGENET1K_V1, what MMAction2's ``torchvision://`` loaded); "timm:<tag>" (e.g.
+    "timm:ms_in22k_ft_in1k"); or the path of a state-dict file for that architecture. Weights come from the
+    library's cache, else are downloaded.
     """
+    library, weights = pretrained_source(pretrained)
     if name.startswith("timm/"):
         model, dim = _timm_backbone(name[len("timm/"):], pretrained)
-        if pretrained not in (None, "timm", "torchvision"):
-            _load_pretrained_file(model, pretrained)
+        if library == "file":
+            _load_pretrained_file(model, weights)
         return model, dim
-    if pretrained == "timm":
-        raise ValueError(f"pretrained='timm' is for 'timm/<name>' backbones; {name} is a torchvision model "
-                         f"(pretrained='torchvision')")
+    if library == "timm":
+        raise ValueError(f"pretrained={pretrained!r} is for 'timm/<name>' backbones; {name} is a torchvision model "
+                         f"(pretrained='torchvision:IMAGENET1K_V1')")
     custom = _custom_resnext(name)
     if custom is None and name not in torchvision.models.list_models(torchvision.models):
         raise ValueError(f"unknown backbone {name!r}; torchvision classification models include "
                          f"resnet18, resnet50, resnet101, resnext50_32x4d, densenet161, mobilenet_v3_small, ...; "
                          f"also resnext101_32x4d and 'timm/<name>'")
     if custom is not None:
-        if pretrained == "torchvision":
+        if library == "torchvision":
             raise ValueError(f"torchvision has no ImageNet weights for {name}: pass pretrained='path/to/file.pth' "
                              f"(e.g. mmcls's resnext checkpoint)")
         model = custom
     else:
-        weights = "DEFAULT" if pretrained == "torchvision" else None
+        if library == "torchvision":
+            names = [w.name for w in torchvision.models.get_model_weights(name)]
+            if weights not in names:
+                raise ValueError(f"torchvision has no weights {weights!r} for {name}; it has {', '.join(names)}")
         try:
-            model = torchvision.models.get_model(name, weights=weights)
+            model = torchvision.models.get_model(name, weights=weights if library == "torchvision" else None)
         except Exception as err:  # typically no network: say what to do instead of a urllib traceback
             raise RuntimeError(f"could not load torchvision's ImageNet weights for {name} ({err}). Offline? Put "
                                f"the file in the torch hub cache ({torch.hub.get_dir()}/checkpoints) or pass "
                                f"pretrained='path/to/weights.pth'.") from None
-    if pretrained not in (None, "torchvision"):
-        _load_pretrained_file(model, pretrained)
+    if library == "file":
+        _load_pretrained_file(model, weights)
     parent, attr, fc = _last_linear(model)
     setattr(parent, attr, nn.Identity())
     return model, fc.in_features

@@ -13,8 +13,8 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   ``num_segments``, ``clip_len``, ``frame_interval``, ``val_clips``, ``test_clips``, ``train_pipeline``,
   ``val_pipeline``, ``test_pipeline`` (lists of transform dicts, `tsnbook.transforms`);
 * model: ``modality``, ``backbone`` (a torchvision name, or "timm/<name>"), ``pretrained`` (None |
-  "torchvision" | "timm" | a file), ``load_from`` [None] (a whole TSN checkpoint; a classifier of another size
-  is dropped), ``dropout``, ``init_std``, ``partial_bn``, ``norm_eval`` [False], ``sync_bn`` [False],
+  "torchvision:<WEIGHTS>", the zoo's "torchvision:IMAGENET1K_V1" | "timm:<tag>" | a file), ``load_from``
+  [None] (a whole TSN checkpoint; a classifier of another size is dropped), ``dropout``, ``init_std``, ``partial_bn``, ``norm_eval`` [False], ``sync_bn`` [False],
   ``frozen_stages`` [-1], ``flow_init`` ("average" | "random");
 * optimisation: ``epochs``, ``batch_size`` (videos per GPU / process), ``lr``, ``momentum``, ``weight_decay``,
   ``grad_clip``, ``lr_schedule`` ["step"] (``lr_steps``, ``lr_gamma``) or "cosine" (``min_lr`` [0]),
@@ -27,9 +27,11 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet the other DDP
   processes), ``checkpoint_interval`` [1] and ``max_keep_ckpts`` [-1] (``epoch_N.pth`` every N epochs, the
   newest K kept; MMAction2's checkpoint_config), ``seed``;
-* testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob"), ``multi_label_prob``
-  ["softmax"]: a multi-label model's "prob" - MMAction2's quirk, a softmax over the classes although the head
-  was trained with per-class sigmoids (BCE); "sigmoid" gives each class its own probability (`tsnbook.TSN`);
+* testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob"), ``test_amp`` [None = fp32, as
+  the zoo tested; "bf16" / "fp16": autocast on CUDA, for validation and test; ``amp`` is training's only],
+  ``multi_label_prob`` ["softmax"]: a multi-label model's "prob" - MMAction2's quirk, a softmax over the classes
+  although the head was trained with per-class sigmoids (BCE); "sigmoid" gives each class its own probability
+  (`tsnbook.TSN`);
 * documentation only: ``zoo``, the model-zoo row's published facts (accuracy or mAP, resolution, GPUs,
   pre-training, checkpoint URL, test protocol, notes); the engine never reads it.
 
@@ -56,7 +58,7 @@ OPTIONAL_KEYS = dict(
     fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
     frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
-    checkpoint_interval=1, max_keep_ckpts=-1, multi_label_prob="softmax", persistent_workers=True,
+    checkpoint_interval=1, max_keep_ckpts=-1, test_amp=None, multi_label_prob="softmax", persistent_workers=True,
 )
 
 
@@ -84,6 +86,24 @@ def two_stream_recipes():
     """
     from .kinetics400 import TWO_STREAM
     return copy.deepcopy(TWO_STREAM)
+
+
+def replica_twin(name, data_root, num_classes, **overrides):
+    """Row ``name`` at CPU size (`_zoo.cpu_sized`) on a dataset's replica or any small copy under ``data_root``.
+
+    The data keys stay the row's own (``data_prefix``, ``ann_file_*``, ``filename_tmpl``, ``start_index``): the
+    lists `tsnbook.datasets`' ``prepare.py`` writes into the replica are the ones the row reads. Only the class
+    count (a replica has a few classes) and the sizes change, so a dataset notebook trains "the row" in seconds.
+    """
+    from ._zoo import cpu_sized
+    cfg = cpu_sized(get_config(name))
+    cfg.update(data_root=str(data_root), num_classes=num_classes, name=f"{name}_replica",
+               zoo=dict(replica_of=name, notes="CPU twin on the dataset's replica; see configs.replica_twin"))
+    for key, value in overrides.items():
+        if key not in cfg and key not in OPTIONAL_KEYS:
+            raise KeyError(f"config {name} has no key {key!r}.{_nearest(key, list(cfg))}")
+        cfg[key] = value
+    return cfg
 
 
 def _nearest(word, choices):

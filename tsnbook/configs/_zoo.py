@@ -17,11 +17,11 @@ CKPT = "https://download.openmmlab.com/mmaction/recognition/tsn/"  # the zoo's c
 
 # -------------------------------------------------------------------------------------------- common recipe
 # MMAction2 0.x defaults shared by every TSN row (spec §5 "Common to every row"): ImageNet ResNet-50 from
-# torchvision, BN2d trained, SGD momentum 0.9 with a step schedule (gamma 0.1, no warmup), L2 gradient clipping,
+# torchvision (its original IMAGENET1K_V1 weights, what MMAction2's torchvision:// loads; not torchvision's V2), BN2d trained, SGD momentum 0.9 with a step schedule (gamma 0.1, no warmup), L2 gradient clipping,
 # raw logits averaged over views at test time (average_clips None).
 COMMON = dict(
     modality="rgb", source="rawframes", clip_len=1, frame_interval=1, sampler="segments",
-    backbone="resnet50", pretrained="torchvision", load_from=None, dropout=0.4, init_std=0.01,
+    backbone="resnet50", pretrained="torchvision:IMAGENET1K_V1", load_from=None, dropout=0.4, init_std=0.01,
     partial_bn=False, norm_eval=False, sync_bn=False, frozen_stages=-1,
     momentum=0.9, weight_decay=1e-4, grad_clip=40.0, lr_schedule="step", lr_gamma=0.1, warmup_epochs=0,
     auto_scale_lr=True, multi_label=False, with_offset=False, loss_weight=1.0, fc_lr5=False,
@@ -53,7 +53,7 @@ TINY_ROOT = "data/synthactions"
 _SIZES = {256: 48, 224: 40}  # short side 256 -> 48, crops 224 -> 40 (the demo's 160x120 videos)
 
 
-def _shrink(step, single_label):
+def _shrink(step, flip_label_map=None):
     step = dict(step)
     if step["type"] == "Resize":
         step["scale"] = tuple(_SIZES.get(s, s) for s in step["scale"])
@@ -61,21 +61,37 @@ def _shrink(step, single_label):
         step["input_size"] = _SIZES[step["input_size"]]
     elif step["type"] in ("CenterCrop", "ThreeCrop", "TenCrop"):
         step["crop_size"] = _SIZES[step["crop_size"]]
-    elif step["type"] == "Flip" and single_label:
-        step["flip_label_map"] = dict(FLIP_LABEL_MAP)  # a mirrored MoveLeft is MoveRight
+    elif step["type"] == "Flip" and flip_label_map is not None:
+        step["flip_label_map"] = dict(flip_label_map)
     return step
 
 
-def tiny(cfg):
-    """The ``_tiny`` twin of a zoo config (see the module docstring).
+def cpu_sized(cfg, flip_label_map=None):
+    """The row's recipe at CPU size: frames resized to a short side of 48 and 40-px crops (the zoo: 256 and 224),
+    a ResNet-18 from scratch, 2 epochs of batch 4, evaluation every epoch, lr 0.01 for a batch of 4. Everything
+    else - source kind, modality, sampler, segments, clip length, multi-label, offsets, frame templates, flip or
+    not, the test crop type - stays the row's. ``flip_label_map`` replaces Flip's label map (None keeps it)."""
+    out = dict(cfg)
+    out.update(
+        train_pipeline=[_shrink(s, flip_label_map) for s in cfg["train_pipeline"]],
+        val_pipeline=[_shrink(s, flip_label_map) for s in cfg["val_pipeline"]],
+        test_pipeline=[_shrink(s, flip_label_map) for s in cfg["test_pipeline"]],
+        backbone="resnet18", pretrained=None, load_from=None, gpus=1, batch_size=4, lr=0.01, lr_base_batch=4,
+        epochs=2, lr_steps=[1], warmup_epochs=0, eval_interval=1, num_workers=0, sync_bn=False,
+        checkpoint_interval=0,  # latest.pth and best.pth only: the tests train hundreds of these
+    )
+    return out
 
-    Data: SynthActions under `TINY_ROOT`, written by `tsnbook.demo.prepare_zoo_replicas`: the demo's videos
+
+def tiny(cfg):
+    """The ``_tiny`` twin of a zoo config (see the module docstring): `cpu_sized` on SynthActions.
+
+    Data: SynthActions under `TINY_ROOT`, written by `tsnbook.course.demo.prepare_zoo_replicas`: the demo's videos
     (``videos/``) and 1-based ``flow_{}_{:05d}.jpg`` flow (``rawframes/``), plus ``zoo_frames/`` holding every
     other frame naming the zoo uses (``img_{:05d}.jpg`` / ``{:05d}.jpg`` from 1, ``image_{:05d}.jpg`` from 0,
     ``{}_{:05d}.jpg`` flow from 1, ``flow_{}_{:05d}.jpg`` flow from 0) and the list files: frame lists,
     ``with_offset`` clip lists (two clips per video) and a multi-label list (class + "appearance"/"motion" tag,
-    10 classes). Model: ResNet-18 from scratch. Schedule: 2 epochs, batch 4, evaluation every epoch, lr 0.01
-    for a batch of 4. Flip gets SynthActions' left/right label map on single-label data.
+    10 classes). Flip gets SynthActions' left/right label map on single-label data.
     """
     source, multi = cfg["source"], cfg.get("multi_label", False)
     offset = cfg.get("with_offset", False)
@@ -88,17 +104,11 @@ def tiny(cfg):
         default = cfg.get("filename_tmpl", "flow_{}_{:05d}.jpg") == "flow_{}_{:05d}.jpg" and \
             cfg.get("start_index", 1) == 1
         prefix = "rawframes" if default else "zoo_frames"
-    out = dict(cfg)
+    out = cpu_sized(cfg, None if multi else FLIP_LABEL_MAP)  # a mirrored MoveLeft is MoveRight
     out.update(
         data_root=TINY_ROOT, data_prefix=prefix, num_classes=10 if multi else 8,
         ann_file_train=f"synthactions_train_split_1_{kind}.txt", ann_file_val=f"synthactions_val_split_1_{kind}.txt",
         ann_file_test=f"synthactions_val_split_1_{kind}.txt",
-        train_pipeline=[_shrink(s, not multi) for s in cfg["train_pipeline"]],
-        val_pipeline=[_shrink(s, not multi) for s in cfg["val_pipeline"]],
-        test_pipeline=[_shrink(s, not multi) for s in cfg["test_pipeline"]],
-        backbone="resnet18", pretrained=None, load_from=None, gpus=1, batch_size=4, lr=0.01, lr_base_batch=4,
-        epochs=2, lr_steps=[1], warmup_epochs=0, eval_interval=1, num_workers=0, sync_bn=False,
-        checkpoint_interval=0,  # latest.pth and best.pth only: the tests train hundreds of these
         zoo=dict(tiny_of=cfg.get("zoo", {}).get("name"), notes="CPU twin on SynthActions; see configs._zoo.tiny"),
     )
     out.pop("data_prefix_val", None)

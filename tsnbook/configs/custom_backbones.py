@@ -3,8 +3,10 @@
 MMAction2 took them from MMClassification (ResNeXt-101 32x4d), TorchVision (DenseNet-161) and timm (Swin-B).
 Here: torchvision's ``densenet161`` and timm's ``resnext101_32x4d`` / ``swin_base_patch4_window7_224``
 (``backbone="timm/<name>"``, agreed config keys). MMAction2 initialised the ResNeXt from an MMClassification
-ImageNet checkpoint (``load_from``, backbone keys only); timm's own ImageNet weights stand in for it here, and
-the MMClassification URL is kept in the ``zoo`` notes. Frames and lists as in `tsnbook.configs.kinetics400`.
+ImageNet checkpoint (``load_from``, backbone keys only); timm's ImageNet-1k weights stand in for it here
+(``timm:gluon_in1k``, pinned: timm's default tag for this model is a YFCC100M semi-supervised one), and the
+MMClassification URL is kept in the ``zoo`` notes. Swin-B: ``timm:ms_in22k_ft_in1k``, the weights timm < 0.9 (what
+MMAction2 0.x used) loaded for the untagged name. Frames and lists as in `tsnbook.configs.kinetics400`.
 """
 from ._zoo import add_tiny_variants, eval_pipeline, row, train_pipeline, zoo
 from .kinetics400 import _rf320, _video
@@ -15,7 +17,7 @@ _custom = dict(_rf320, eval_interval=1,  # these files have no evaluation dict: 
 _DIR = "custom_backbones/"
 
 tsn_rn101_32x4d_320p_1x1x3_100e_kinetics400_rgb = row(
-    _custom, gpus=16, batch_size=16, backbone="timm/resnext101_32x4d", pretrained="timm", lr=0.005,
+    _custom, gpus=16, batch_size=16, backbone="timm/resnext101_32x4d", pretrained="timm:gluon_in1k", lr=0.005,
     zoo=zoo("Kinetics-400", 73.43, 91.01, _DIR + "tsn_rn101_32x4d_320p_1x1x3_100e_kinetics400_rgb-16a8b561.pth",
             resolution="short side 320", gpus="8x2", pretrain="ImageNet", test_protocol="25x3",
             backbone="ResNeXt101-32x4d [MMCls]",
@@ -34,7 +36,8 @@ tsn_dense161_320p_1x1x3_100e_kinetics400_rgb = row(
 )
 
 tsn_swin_transformer_video_320p_1x1x3_100e_kinetics400_rgb = row(
-    _video, gpus=8, batch_size=24, backbone="timm/swin_base_patch4_window7_224", pretrained="timm", lr=0.0075,
+    _video, gpus=8, batch_size=24, backbone="timm/swin_base_patch4_window7_224",
+    pretrained="timm:ms_in22k_ft_in1k", lr=0.0075,
     eval_interval=1, train_pipeline=train_pipeline("rrc", resize=False), val_pipeline=eval_pipeline(1),
     test_pipeline=eval_pipeline(10),
     zoo=zoo("Kinetics-400", 77.51, 92.92, _DIR + "tsn_swin_transformer_video_320p_1x1x3_100e_kinetics400_rgb/"

@@ -1,0 +1,343 @@
+"""The shared machinery of tsnbook.datasets: registry, list files, reports, verification, downloads, archives,
+frame and flow extraction (streaming, resizing, namings, resuming)."""
+import hashlib
+import io
+import os
+import tarfile
+import tracemalloc
+import zipfile
+
+import cv2
+import numpy as np
+import pytest
+from range_server import RangeServer
+
+from tsnbook import datasets, flow
+from tsnbook.data import load_annotations
+from tsnbook.datasets import archives, jobs, lists, replica
+from tsnbook.datasets.download import Remote, fetch, require_files
+from tsnbook.datasets.files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
+from tsnbook.datasets.report import Report
+from tsnbook.datasets.verify import check_frames, check_video, describe_names
+from tsnbook.io import write_video
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """A good 50-frame XVID AVI and broken copies of it (kinds of damage seen in real downloads)."""
+    folder = tmp_path_factory.mktemp("clips")
+    rng = np.random.default_rng(0)
+    frames = replica.render_clip(rng, 50, 120, 160, (200, 40, 40), (2, 1))
+    good = folder / "good.avi"
+    write_video(good, frames, fps=25)
+    data = good.read_bytes()
+    (folder / "cut60.avi").write_bytes(data[:int(len(data) * 0.6)])
+    (folder / "cut95.avi").write_bytes(data[:int(len(data) * 0.95)])
+    (folder / "empty.avi").write_bytes(b"")
+    (folder / "text.avi").write_text("not a video\n")
+    noise = np.repeat(rng.integers(0, 256, (5, 240, 320, 3), dtype=np.uint8), 10, axis=0)  # 5 kB-25 kB frames
+    write_video(folder / "noise.avi", noise, fps=25)
+    damaged = bytearray((folder / "noise.avi").read_bytes())
+    middle = len(damaged) // 2
+    damaged[middle:middle + 5000] = rng.integers(0, 256, 5000, dtype=np.uint8).tobytes()
+    (folder / "garbage.avi").write_bytes(bytes(damaged))
+    write_video(folder / "good.mp4", frames[:20], fps=25)
+    mp4 = (folder / "good.mp4").read_bytes()
+    (folder / "nomoov.mp4").write_bytes(mp4[:len(mp4) // 2])  # moov atom at the end: cut off
+    return folder
+
+
+def test_registry_names_the_datasets_and_lists_valid_names():
+    assert datasets.names() == ("ucf101",)
+    assert datasets.get("ucf101").NAME == "ucf101"
+    with pytest.raises(ValueError, match="unknown dataset 'ucf'; valid names: ucf101"):
+        datasets.get("ucf")
+    with pytest.raises(ValueError, match="'hmdb51' has no preparation module yet; available: ucf101"):
+        datasets.get("hmdb51")
+    assert len(datasets.PLANNED) == 12
+
+
+def test_list_lines_are_what_tsnbook_and_mmaction2_read(tmp_path):
+    path = tmp_path / "l.txt"
+    lists.write_list(path, [lists.video_line("A/v_a.avi", 0), lists.video_line("B/v_b.avi", [1, 4])])
+    assert path.read_text() == "A/v_a.avi 0\nB/v_b.avi 1 4\n"
+    records = load_annotations(path, "root", "video", multi_label=True)
+    assert [r.label for r in records] == [[0], [1, 4]]
+    lists.write_list(path, [lists.rawframes_line("v_x", 120, 17, offset=85), lists.rawframes_line("v_y", 9, 2, 0)])
+    records = load_annotations(path, "", "rawframes", with_offset=True)
+    assert [(r.path, r.offset, r.num_frames, r.label) for r in records] == [("v_x", 85, 120, 17), ("v_y", 0, 9, 2)]
+    assert lists.rawframes_line("a/b", 5, [3, 1]) == "a/b 5 3 1"
+    with pytest.raises(DatasetError, match=r"train\.csv:3: .massaging person's head/x.mp4. contains whitespace"):
+        lists.check_path("massaging person's head/x.mp4", "train.csv:3")
+    assert lists.check_path("massaging_person's_head/(x).mp4", "w") == "massaging_person's_head/(x).mp4"
+    with pytest.raises(ValueError, match="0-based"):
+        lists.video_line("a.avi", -1)
+    lists.write_label_map(tmp_path / "map.txt", ["b", "a"])
+    assert lists.read_label_map(tmp_path / "map.txt") == ["b", "a"]
+    lists.write_json_list(tmp_path / "l.json", [{"filename": "x.mp4", "label": [3]}])
+    assert load_annotations(tmp_path / "l.json", "", "video", multi_label=True)[0].label == [3]
+
+
+def test_atomic_write_leaves_the_old_file_and_no_partial_on_failure(tmp_path):
+    path = tmp_path / "a.txt"
+    atomic_write(path, "old\n")
+    with pytest.raises(TypeError):
+        atomic_write(path, 12)  # neither str nor bytes: fails while writing
+    assert path.read_text() == "old\n" and sorted(os.listdir(tmp_path)) == ["a.txt"]
+
+
+def test_annotation_lines_accept_crlf_and_bad_files_name_themselves(tmp_path):
+    path = tmp_path / "trainlist01.txt"
+    path.write_bytes(b"A/v_a.avi 1\r\n\r\nB/v_b.avi 2 \r\n")
+    assert read_lines(path) == [(1, "A/v_a.avi 1"), (3, "B/v_b.avi 2")]
+    with pytest.raises(AnnotationError, match=r"missing\.txt: annotation file missing; do this"):
+        read_lines(tmp_path / "missing.txt", fix="do this")
+    (tmp_path / "empty.txt").write_bytes(b"\r\n  \n")
+    with pytest.raises(AnnotationError, match=r"empty\.txt: annotation file is empty"):
+        read_lines(tmp_path / "empty.txt")
+    (tmp_path / "bin.txt").write_bytes(b"ok\nok\n\xff\xfe\x00")
+    with pytest.raises(AnnotationError, match=r"bin\.txt:3: not UTF-8"):
+        read_lines(tmp_path / "bin.txt")
+
+
+def test_root_at_the_wrong_level_is_refused_with_the_right_one(tmp_path):
+    (tmp_path / "data" / "videos" / "A").mkdir(parents=True)
+    videos = tmp_path / "data" / "videos"
+    looks = lambda folder: "the videos folder" if (folder / "A").is_dir() else None  # noqa: E731
+    with pytest.raises(DatasetError, match=rf"looks like the videos folder.*pass --root {tmp_path / 'data'} instead"):
+        check_level(videos, ("videos",), looks)
+    assert check_level(tmp_path / "data", ("videos",), looks) == tmp_path / "data"
+    assert check_level(tmp_path / "new", ("videos",), looks) == tmp_path / "new"  # nothing there yet: fine
+
+
+def test_report_counts_problems_ok_and_its_file(tmp_path):
+    report = Report("demo", "verify", tmp_path)
+    report.count("split 1 train", published=9537, annotated=9537, on_disk=9535, written=9535)
+    report.did("videos checked", 9537)
+    report.problem("stray", tmp_path / "videos" / ".DS_Store", "not a class", "warning")
+    assert report.ok
+    report.problem("missing", tmp_path / "videos" / "A" / "a.avi", "not on disk")
+    assert not report.ok and report.by_kind() == {"stray": 1, "missing": 1}
+    assert "| split 1 train | 9,537 | 9,537 | 9,535 | 9,535 |" in report.table()
+    text = report.summary()
+    assert "videos checked 9537" in text and "1 error(s), 1 warning(s)" in text and "not ok" in text
+    written = report.write().read_text().splitlines()
+    assert written[0] == "# demo verify: not ok"
+    assert f"error\tmissing\t{tmp_path / 'videos' / 'A' / 'a.avi'}\tnot on disk" in written
+    with pytest.raises(ValueError, match="unknown problem kind"):
+        report.problem("odd", "x", "y")
+    merged = Report("demo", "all", tmp_path).merge(report)
+    assert len(merged.problems) == 2 and merged.actions["videos checked"] == 9537
+
+
+def test_check_video_finds_what_probe_video_alone_misses(clips):
+    good = check_video(clips / "good.avi")
+    assert (good["kind"], good["frames"], good["fps"]) == (None, 50, 25.0)
+    cut = check_video(clips / "cut95.avi")  # the index (and maybe frames) cut off: probe counts what is left
+    assert cut["kind"] == "truncated" and "extract or download it again" in cut["reason"]
+    assert check_video(clips / "cut60.avi")["kind"] in ("truncated", "unreadable")
+    assert check_video(clips / "empty.avi")["kind"] == "unreadable"
+    assert check_video(clips / "text.avi")["kind"] == "unreadable"
+    assert check_video(clips / "nomoov.mp4")["kind"] == "unreadable"
+    assert check_video(clips / "absent.avi")["kind"] == "missing"
+    # Garbage inside a file whose index is intact: only decoding every frame finds it.
+    assert check_video(clips / "garbage.avi")["kind"] is None
+    deep = check_video((clips / "garbage.avi", True))
+    assert deep["kind"] == "unreadable" and "damaged inside" in deep["reason"]
+    assert check_video((clips / "good.avi", True))["kind"] is None
+
+
+def test_verdicts_are_the_same_in_two_processes(clips):
+    paths = [str(clips / n) for n in ("good.avi", "cut60.avi", "empty.avi", "absent.avi")]
+    one = jobs.run(check_video, paths, workers=1)
+    assert jobs.run(check_video, paths, workers=2) == one
+    assert [v["kind"] for v in one][::2] == [None, "unreadable"]
+
+
+def _frames(folder, names):
+    folder.mkdir(parents=True)
+    image = np.zeros((8, 8, 3), np.uint8)
+    for name in names:
+        cv2.imwrite(str(folder / name), image)
+    return folder
+
+
+def test_frame_folders_template_index_base_and_counts(tmp_path):
+    good = _frames(tmp_path / "good", [f"img_{i:05d}.jpg" for i in range(1, 11)])
+    assert check_frames((good, 10, "img_{:05d}.jpg", 1))["kind"] is None
+    assert check_frames((good, None, "img_{:05d}.jpg", 1))["frames"] == 10
+    wrong = check_frames((good, 12, "img_{:05d}.jpg", 1))
+    assert wrong["kind"] == "frame count" and "the list says 12 frames, the folder has 10" in wrong["reason"]
+    stale = check_frames((good, 10, "img_{:05d}.jpg", 1, 14))
+    assert (stale["kind"], stale["severity"]) == ("frame count", "warning")
+    base0 = _frames(tmp_path / "base0", [f"img_{i:05d}.jpg" for i in range(10)])
+    verdict = check_frames((base0, 10, "img_{:05d}.jpg", 1))
+    assert verdict["kind"] == "index base" and "numbered from 0, the config reads from 1" in verdict["reason"]
+    other = _frames(tmp_path / "other", [f"image_{i:05d}.jpg" for i in range(5)])
+    verdict = check_frames((other, 5, "img_{:05d}.jpg", 1))
+    assert verdict["kind"] == "template" and "'image_{:05d}.jpg' from 0" in verdict["reason"]
+    flows = _frames(tmp_path / "flow", [f"flow_{a}_{i:05d}.jpg" for i in range(1, 5) for a in "xy"] + ["flow_x_00005.jpg"])
+    assert check_frames((flows, None, "flow_{}_{:05d}.jpg", 1))["frames"] == 4  # x without y does not count
+    assert check_frames((tmp_path / "none", 3, "img_{:05d}.jpg", 1))["kind"] == "missing"
+    assert check_frames((_frames(tmp_path / "empty", []), 3, "img_{:05d}.jpg", 1))["kind"] == "zero frames"
+    assert describe_names(["00001.jpg", "00002.jpg", "x.txt"]) == [("{:05d}.jpg", 1, 2)]
+
+
+def test_download_resumes_checks_and_says_why_it_fails(tmp_path):
+    served = tmp_path / "served"
+    served.mkdir()
+    data = np.random.default_rng(1).integers(0, 256, 300_000, dtype=np.uint8).tobytes()
+    (served / "a.zip").write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    dest = tmp_path / "downloads"
+    with RangeServer(served, cut_after=100_000, cuts=1) as server:
+        remote = Remote("a.zip", server.url + "/a.zip", sha256=sha)
+        with pytest.raises(DatasetError, match="interrupted after 100,000 .*run the same command again to resume"):
+            fetch(remote, dest, progress=False)
+        assert not (dest / "a.zip").exists() and (dest / "a.zip.partial").stat().st_size == 100_000
+        report = Report("t", "download", tmp_path)
+        assert fetch(remote, dest, report=report, progress=False).read_bytes() == data
+        assert server.requests[-1] == ("a.zip", "bytes=100000-") and report.actions["downloaded"] == 1
+        assert not (dest / "a.zip.partial").exists()
+        fetch(remote, dest, report=report, progress=False)
+        assert report.actions["skipped (present)"] == 1 and len(server.requests) == 2
+        # A wrong checksum: an error, and nothing left that looks complete (nor a partial to resume from).
+        bad = Remote("b.zip", server.url + "/a.zip", sha256="0" * 64)
+        with pytest.raises(DatasetError, match="sha256 .* is not the published 0000.*partial file was deleted"):
+            fetch(bad, dest, progress=False)
+        assert not (dest / "b.zip").exists() and not (dest / "b.zip.partial").exists()
+        with pytest.raises(DatasetError, match=r"404 Not Found.*--mirror URL.*by hand"):
+            fetch(Remote("c.zip", server.url + "/c.zip"), dest, progress=False)
+        assert fetch(Remote("a.zip", "http://unused/a.zip"), tmp_path / "m", mirror=server.url,
+                     progress=False).read_bytes() == data
+    with RangeServer(served, refuse={"a.zip"}) as server:
+        with pytest.raises(DatasetError, match=r"refused the download \(HTTP 403"):
+            fetch(Remote("a.zip", server.url + "/a.zip"), tmp_path / "r", progress=False)
+    with RangeServer(served, ignore_range=True) as server:  # a server without Range support: start again
+        (tmp_path / "i").mkdir()
+        (tmp_path / "i" / "a.zip.partial").write_bytes(data[:5000])
+        assert fetch(Remote("a.zip", server.url + "/a.zip", sha256=sha), tmp_path / "i",
+                     progress=False).read_bytes() == data
+    port = RangeServer(served).httpd.server_address[1]  # bound, never served: connection refused
+    with pytest.raises(DatasetError, match="cannot reach the server"):
+        fetch(Remote("a.zip", f"http://127.0.0.1:{port}/a.zip"), tmp_path / "u", progress=False, timeout=5)
+    with pytest.raises(DatasetError, match=r"need registration.*x.tgz from https://form; put them into"):
+        require_files(tmp_path / "manual", [("x.tgz", "https://form")])
+
+
+def _tar_gz(members):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tf:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_archives_extract_resume_and_refuse_cut_or_unsafe_ones(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    members = [("top/A/a.avi", rng.integers(0, 256, 50_000, dtype=np.uint8).tobytes()),
+               ("top/B/b c's (1).txt", b"x" * 1000)]
+    (tmp_path / "a.zip").write_bytes(replica.zip_bytes(members))
+    (tmp_path / "a.tar.gz").write_bytes(_tar_gz(members))
+    replica.write_rar(tmp_path / "a.rar", members, folders=["top", "top/A", "top/B"])
+    for name in ("a.zip", "a.tar.gz", "a.rar"):
+        kind = archives.archive_kind(tmp_path / name)
+        assert kind == name.split(".")[1] if name != "a.tar.gz" else kind == "tar"
+        if kind == "rar" and archives.rar_backend() is None:
+            with pytest.raises(DatasetError, match="pip install unrar2-cffi.*apt-get install unrar"):
+                archives.extract(tmp_path / name, tmp_path / "out" / name)
+            continue
+        report = Report("t", "extract", tmp_path)
+        out = tmp_path / "out" / name
+        archives.extract(tmp_path / name, out, report=report)
+        for member, data in members:
+            assert (out / member).read_bytes() == data, (name, member)
+        archives.extract(tmp_path / name, out, report=report)  # again: every member skipped
+        assert report.actions == {"extracted": 2, "skipped (done)": 2}
+        data = (tmp_path / name).read_bytes()
+        (tmp_path / ("cut-" + name)).write_bytes(data[:len(data) * 2 // 3])
+        with pytest.raises(DatasetError, match="damaged or cut short .*download it again"):
+            archives.extract(tmp_path / ("cut-" + name), tmp_path / "cut" / name)
+        assert not [p for p in (tmp_path / "cut").rglob("*.partial")]
+    flat = archives.extract(tmp_path / "a.zip", tmp_path / "flat", flatten=True)
+    assert sorted(p.name for p in flat) == ["a.avi", "b c's (1).txt"]
+    (tmp_path / "evil.zip").write_bytes(replica.zip_bytes([("../evil.txt", b"x")]))
+    with pytest.raises(DatasetError, match=r"unsafe member name '../evil.txt'"):
+        archives.extract(tmp_path / "evil.zip", tmp_path / "evil")
+    assert not (tmp_path / "evil.txt").exists()
+    monkeypatch.setattr(archives, "rar_backend", lambda: None)
+    with pytest.raises(DatasetError, match=r"cannot extract .*a\.rar: no RAR extractor found: pip install "
+                                           r"unrar2-cffi .*apt-get install unrar"):
+        archives.extract(tmp_path / "a.rar", tmp_path / "norar")
+    with zipfile.ZipFile(tmp_path / "a.zip") as zf:  # the replica zips are deterministic
+        assert [i.date_time for i in zf.infolist()] == [replica.REPLICA_TIME] * 2
+
+
+def test_output_size_only_shrinks_like_denseflow():
+    assert flow.output_size(320, 240, None) == (320, 240)
+    assert flow.output_size(320, 240, "340x256") == (340, 256)
+    assert flow.output_size(640, 360, "short256") == (455, 256)
+    assert flow.output_size(360, 640, 256) == (256, 455)
+    assert flow.output_size(320, 240, "short256") == (320, 240)  # never enlarged
+    assert flow.output_size(1280, 720, "short320") == (568, 320)
+
+
+def test_flow_extraction_streams_resizes_and_names_like_the_configs(tmp_path):
+    rng = np.random.default_rng(3)
+    video = tmp_path / "v.mp4"
+    write_video(video, replica.render_clip(rng, 12, 240, 320, (200, 200, 40), (3, 0)), fps=25)
+    out = tmp_path / "frames" / "v"
+    counts = flow.extract_video_frames(video, out, flow_tmpl=flow.FLOW_TEMPLATES["kinetics"],
+                                       rgb_tmpl="img_{:05d}.jpg", start_index=0, resolution="short128")
+    assert counts == dict(rgb=12, flow=11)
+    names = sorted(os.listdir(out))
+    assert names[0] == "img_00000.jpg" and "x_00010.jpg" in names and "y_00000.jpg" in names
+    assert "x_00011.jpg" not in names and len(names) == 12 + 22
+    assert cv2.imread(str(out / "x_00000.jpg"), cv2.IMREAD_UNCHANGED).shape == (128, 170)
+    assert not flow.staging_dir(out).exists()
+    done = dict(flow_tmpl=flow.FLOW_TEMPLATES["kinetics"], rgb_tmpl="img_{:05d}.jpg", start_index=0)
+    assert flow.is_extracted(video, out, resolution="short128", **done)
+    assert not flow.is_extracted(video, out, resolution=None, **done)  # other size: not this extraction
+    assert not flow.is_extracted(video, out, resolution="short128", **dict(done, start_index=1))
+    # The zoo's default names from 1, added to the same folder (MMAction2 keeps RGB and flow together).
+    assert flow.extract_video_flow(video, out, resolution="short128") == 11
+    assert {"flow_x_00001.jpg", "flow_y_00011.jpg", "img_00000.jpg"} <= set(os.listdir(out))
+    # A video that breaks: no folder under the real name, no staging folder left.
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(video.read_bytes()[:3000])
+    with pytest.raises(Exception):
+        flow.extract_video_frames(broken, tmp_path / "frames" / "broken")
+    assert not (tmp_path / "frames" / "broken").exists() and not flow.staging_dir(tmp_path / "frames" / "broken").exists()
+
+
+def _peak_bytes(video, out):
+    tracemalloc.start()
+    flow.extract_video_frames(video, out, rgb_tmpl="img_{:05d}.jpg")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_flow_memory_does_not_grow_with_the_video(tmp_path):
+    rng = np.random.default_rng(4)
+    frames = replica.render_clip(rng, 160, 96, 128, (40, 200, 40), (1, 1))
+    write_video(tmp_path / "short.mp4", frames[:20], fps=25)
+    write_video(tmp_path / "long.mp4", frames, fps=25)
+    short, long = _peak_bytes(tmp_path / "short.mp4", tmp_path / "s"), _peak_bytes(tmp_path / "long.mp4", tmp_path / "l")
+    # 8x the frames; holding them (as before) would need 160 x 37 kB RGB + 159 x 98 kB float flow = 21 MB
+    assert long < 1.5 * short + 200_000, (short, long)
+
+
+def test_flow_dataset_skips_finished_videos(tmp_path):
+    rng = np.random.default_rng(5)
+    video = tmp_path / "a.mp4"
+    write_video(video, replica.render_clip(rng, 6, 48, 64, (40, 40, 200), (1, 0)), fps=25)
+    counts, failures = flow.extract_flow_dataset([(video, tmp_path / "out" / "a")], workers=1, progress=False)
+    assert counts == {str(video): 5} and failures == []
+    first = (tmp_path / "out" / "a" / "flow_x_00001.jpg").stat().st_mtime_ns
+    counts, _ = flow.extract_flow_dataset([(video, tmp_path / "out" / "a")], workers=1, progress=False,
+                                          skip_done=True)
+    assert counts == {str(video): 5}
+    assert (tmp_path / "out" / "a" / "flow_x_00001.jpg").stat().st_mtime_ns == first

@@ -1,0 +1,189 @@
+"""Unpack the archives datasets come in: zip and tar (standard library) and RAR, member by member, resumable.
+
+Each member is streamed to ``<name>.partial`` and renamed when complete, and a member already present with its
+size is skipped, so an interrupted extraction resumes where it stopped (RAR and gzip must still be
+decompressed up to there: solid archives cannot seek). Member names are checked: an absolute path or ``..``
+is refused. An archive that is cut short (an interrupted download) is a one-line `DatasetError` that says to
+download it again - never a silently shorter folder.
+
+RAR needs a decompressor that the standard library lacks. In order of preference:
+1. ``unrar2-cffi`` from PyPI (``pip install unrar2-cffi``: RARLAB's UnRAR library compiled into the wheel, no
+   system tool), read here through its low-level header loop so that a cut archive is noticed (its
+   ``iterate_headers`` ends quietly on a read error);
+2. a system tool on PATH: ``unrar``, ``unar``, ``bsdtar`` or ``7z`` (the whole archive at once);
+3. otherwise the error names what to install (`RAR_HELP`).
+"""
+import lzma
+import os
+import shutil
+import subprocess
+import tarfile
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+
+from .files import DatasetError, partial_path
+
+RAR_HELP = ("no RAR extractor found: pip install unrar2-cffi (bundles UnRAR, no system tool needed), or install "
+            "a system tool: apt-get install unrar (or unar, libarchive-tools for bsdtar, 7zip)")
+RAR_TOOLS = {  # tool -> command line extracting ARCHIVE into DEST
+    "unrar": ["unrar", "x", "-o+", "-y", "{archive}", "{dest}/"],
+    "unar": ["unar", "-f", "-q", "-o", "{dest}", "{archive}"],
+    "bsdtar": ["bsdtar", "-xf", "{archive}", "-C", "{dest}"],
+    "7z": ["7z", "x", "-y", "-o{dest}", "{archive}"],
+}
+_ERAR_END_ARCHIVE = 10  # UnRAR's dll.hpp: RARReadHeaderEx's "no more headers" (anything else: damaged or cut)
+
+
+def archive_kind(path):
+    """"zip", "rar", "tar" (also .tar.gz / .tgz / .tar.bz2 / .tar.xz) or None, from the file's first bytes."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        magic = f.read(8)
+    if magic.startswith(b"Rar!\x1a\x07"):
+        return "rar"
+    if magic.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return "zip"
+    try:
+        return "tar" if tarfile.is_tarfile(path) else None
+    except (OSError, EOFError, tarfile.TarError):
+        return None
+
+
+def member_path(name, archive):
+    """A member's relative path ('\\' read as '/'), refusing absolute paths and '..' (path traversal)."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if not parts or name.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        raise DatasetError(f"{archive}: unsafe member name {name!r} (absolute, or with '..'); not extracted")
+    return Path(*parts)
+
+
+class _Writer:
+    """Where each member goes, and the counts of what was written or skipped."""
+
+    def __init__(self, archive, dest, flatten):
+        self.archive, self.dest, self.flatten = archive, Path(dest), flatten
+        self.written, self.skipped = [], []
+
+    def target(self, name):
+        relative = member_path(name, self.archive)
+        return self.dest / (relative.name if self.flatten else relative)
+
+    def done(self, target, size):
+        if target.is_file() and (size is None or target.stat().st_size == size):
+            self.skipped.append(target)
+            return True
+        return False
+
+    def write(self, target, chunks):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temporary = partial_path(target)
+        try:
+            with open(temporary, "wb") as out:
+                if callable(chunks):  # a function that writes into the open file (RAR's callback)
+                    chunks(out)
+                else:
+                    for chunk in chunks:
+                        out.write(chunk)
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        self.written.append(target)
+
+
+def _copy(fileobj, size=1 << 20):
+    return iter(lambda: fileobj.read(size), b"")
+
+
+def extract(archive, dest, flatten=False, report=None):
+    """Unpack ``archive`` into ``dest`` (``flatten``: drop folders, like ``unzip -j``); returns the member files
+    now in ``dest``. ``report`` counts "extracted" and "skipped (done)" members."""
+    archive, dest = Path(archive), Path(dest)
+    if not archive.is_file():
+        raise DatasetError(f"{archive}: archive not found; download it first (prepare.py DATASET download)")
+    kind = archive_kind(archive)
+    cut = (f"{archive}: the archive is damaged or cut short (an interrupted download?); delete it and "
+           "download it again")
+    writer = _Writer(archive, dest, flatten)
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(archive) as zf:
+                for info in zf.infolist():
+                    if info.is_dir():
+                        continue
+                    target = writer.target(info.filename)
+                    if not writer.done(target, info.file_size):
+                        with zf.open(info) as member:
+                            writer.write(target, _copy(member))
+        elif kind == "tar":
+            with tarfile.open(archive) as tf:
+                for member in tf:
+                    if not member.isfile():
+                        if member.issym() or member.islnk():
+                            raise DatasetError(f"{archive}: member {member.name!r} is a link; not extracted")
+                        continue
+                    target = writer.target(member.name)
+                    if not writer.done(target, member.size):
+                        writer.write(target, _copy(tf.extractfile(member)))
+        elif kind == "rar":
+            _extract_rar(archive, writer, cut)
+        else:
+            raise DatasetError(f"{archive}: not a zip, tar or RAR archive (or cut short before its first "
+                               "member); delete it and download it again")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as error:
+        raise DatasetError(f"{cut} ({type(error).__name__}: {error})") from None
+    if report is not None:
+        report.did("extracted", len(writer.written))
+        if writer.skipped:
+            report.did("skipped (done)", len(writer.skipped))
+    return writer.written + writer.skipped
+
+
+def rar_backend():
+    """The RAR extractor that `extract` will use: "unrar2-cffi", a tool name of `RAR_TOOLS`, or None."""
+    try:
+        from unrar.cffi import unrarlib  # noqa: F401
+        return "unrar2-cffi"
+    except ImportError:
+        pass
+    return next((tool for tool in RAR_TOOLS if shutil.which(tool)), None)
+
+
+def _extract_rar(archive, writer, cut):
+    backend = rar_backend()
+    if backend is None:
+        raise DatasetError(f"cannot extract {archive}: {RAR_HELP}")
+    if backend != "unrar2-cffi":
+        command = [part.format(archive=archive, dest=writer.dest) for part in RAR_TOOLS[backend]]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
+            raise DatasetError(f"{cut} ({backend} exited with {result.returncode}: {last[0][:200]})")
+        writer.written += [p for p in writer.dest.rglob("*") if p.is_file()]
+        return
+    from unrar.cffi import unrarlib
+
+    try:
+        with unrarlib.RarArchive.open_for_processing(archive) as rar:
+            while True:
+                data = unrarlib.RARHeaderDataEx()
+                code = unrarlib.RARReadHeaderEx(rar.handle, data)
+                if code != unrarlib.FLAGS_SUCCESS:
+                    break
+                header = unrarlib.RarHeader(rar, data)
+                size = header.UnpSize + (header.UnpSizeHigh << 32)
+                if header.Flags & unrarlib.FLAGS_RHDF_DIRECTORY:
+                    header.skip()
+                    continue
+                target = writer.target(header.FileNameW)
+                if writer.done(target, size):
+                    header.skip()
+                    continue
+                # UnRAR streams the member to the callback buffer by buffer and checks its CRC at the end
+                writer.write(target, lambda out: header.test(out.write))
+    except unrarlib.BadRarFile as error:
+        raise DatasetError(f"{cut} (UnRAR: {error.message})") from None
+    if code != _ERAR_END_ARCHIVE:
+        raise DatasetError(f"{cut} (UnRAR stopped reading headers with code {code})")

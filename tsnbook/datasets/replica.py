@@ -1,0 +1,100 @@
+"""Building blocks of the dataset replicas: archives written byte for byte alike from a seed, and clips.
+
+A replica is a dataset's real download in miniature (spec datasets.md §2-§12): the same archive formats and
+member names, annotation files with the real quirks, videos in the real container and codec. Everything here
+is deterministic (fixed timestamps and member order; `tsnbook.io.write_video` encodes the same bytes on every
+CPU), so a seed gives the same replica everywhere.
+
+RAR: no Python package writes RAR (compression is RARLAB's), so `write_rar` writes the RAR 1.5-4.x format
+(the one UCF101.rar and HMDB51's archives use) with *stored* members, from RARLAB's published format notes
+(technote.txt): a marker block, an archive header, one file header per member (CRC-16 = low half of CRC-32)
+and an end block. Any RAR reader extracts it; only the compression method differs from the real files.
+"""
+import struct
+import zipfile
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .files import atomic_write
+
+REPLICA_TIME = (2012, 9, 23, 12, 0, 0)  # every member's timestamp (UCF101's release month)
+
+
+def _dos_time(year, month, day, hour, minute, second):
+    return (year - 1980) << 25 | month << 21 | day << 16 | hour << 11 | minute << 5 | second // 2
+
+
+def _rar_block(head_type, flags, body):
+    head = struct.pack("<BHH", head_type, flags, 7 + len(body)) + body
+    return struct.pack("<H", zlib.crc32(head) & 0xFFFF) + head
+
+
+def rar_bytes(members, folders=()):
+    """A RAR 4.x archive of stored ``members`` [(name, bytes)] and directory entries ``folders`` (names with
+    '/'; written with '\\' from a Windows host, as the real archives are)."""
+    out = [b"Rar!\x1a\x07\x00", _rar_block(0x73, 0x0000, struct.pack("<HI", 0, 0))]
+    when = _dos_time(*REPLICA_TIME)
+    for name in folders:
+        encoded = name.replace("/", "\\").encode("ascii")
+        body = struct.pack("<IIBIIBBHI", 0, 0, 2, 0, when, 20, 0x30, len(encoded), 0x10) + encoded
+        out.append(_rar_block(0x74, 0x8000 | 0x00E0, body))
+    for name, data in members:
+        encoded = name.replace("/", "\\").encode("ascii")
+        body = struct.pack("<IIBIIBBHI", len(data), len(data), 2, zlib.crc32(data), when, 20, 0x30, len(encoded),
+                           0x20) + encoded
+        out += [_rar_block(0x74, 0x8000, body), data]
+    out.append(_rar_block(0x7B, 0x4000, b""))
+    return b"".join(out)
+
+
+def write_rar(path, members, folders=()):
+    return atomic_write(path, rar_bytes(members, folders))
+
+
+def zip_bytes(members):
+    """A deflated zip of ``members`` [(name, bytes)] with fixed timestamps (so fixed bytes)."""
+    import io
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=REPLICA_TIME)
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            zf.writestr(info, data)
+    return buffer.getvalue()
+
+
+def write_zip(path, members):
+    return atomic_write(path, zip_bytes(members))
+
+
+def crlf(lines):
+    """Text with Windows line ends, as the real UCF101 annotation files have."""
+    return "".join(line + "\r\n" for line in lines).encode("ascii")
+
+
+def render_clip(rng, num_frames, height, width, colour, speed):
+    """A textured background and a disc of ``colour`` moving by ``speed`` (dx, dy) pixels per frame: cheap
+    frames with real motion (so optical flow has something to find) and distinct classes by colour."""
+    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 3)
+    x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for t in range(num_frames):
+        frame = background.copy()
+        centre = (int(x + speed[0] * t) % width, int(y + speed[1] * t) % height)
+        cv2.circle(frame, centre, max(4, height // 8), tuple(int(c) for c in colour), -1)
+        frames[t] = frame
+    return frames
+
+
+def encode_clip(path, frames, fps):
+    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension) and return the file's bytes."""
+    from ..io import write_video
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_video(path, frames, fps=fps)
+    data = path.read_bytes()
+    path.unlink()
+    return data
