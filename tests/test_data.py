@@ -94,3 +94,84 @@ def test_json_lists_as_mmaction2_0x_hvu(tmp_path, capsys):
     (tmp_path / "broken.json").write_text("[{")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_annotations(tmp_path / "broken.json")
+
+
+def _tiny_video(path, width=52, height=38, frames=12):
+    """A real, decodable H.264 file smaller than a 40-px crop's 3-px snap window allows (38 < 40)."""
+    from tsnbook.io import write_video
+    rng = np.random.default_rng(0)
+    write_video(path, rng.integers(0, 256, (frames, height, width, 3), dtype=np.uint8), fps=25)
+    return path
+
+
+#: A training pipeline that crops straight from the decoded frame (no Resize first), as the zoo's video rows do;
+#: one scale, so that a 38-px frame always fails: its full-height crop snaps to the 40-px input size (MultiScaleCrop's
+#: 3-px rule), which does not fit. (With the zoo's four scales only some draws pick that crop.)
+CROP_FIRST = [dict(type="MultiScaleCrop", input_size=40, scales=(1,)),
+              dict(type="Resize", scale=(40, 40), keep_ratio=False), dict(type="FormatShape", input_format="NCHW")]
+
+
+def _flow_folder(small_synth, tmp_path, name):
+    """A private copy of one flow folder of the small SynthActions, and its frame count."""
+    import shutil
+    line = (small_synth / "synthactions_train_split_1_flow.txt").read_text().splitlines()[0].split()
+    shutil.copytree(small_synth / "rawframes" / line[0], tmp_path / name)
+    return tmp_path / name, int(line[1])
+
+
+def test_data_failures_become_records_naming_the_file_and_the_reason(small_synth, tmp_path):
+    """Per-item data failures (tsnbook.data.ITEM_FAILURES): skipped without a traceback, the file named."""
+    tiny = _tiny_video(tmp_path / "tiny.mp4")
+    videos = TSNDataset(load_annotations(_list(tmp_path / "v.txt", [f"{tiny} 0"])), CROP_FIRST, num_segments=3)
+    item = videos[0]
+    assert set(item) == {"error", "index"}  # a known data failure: no traceback
+    assert "tiny.mp4" in item["error"] and "MultiScaleCrop" in item["error"] and "does not fit" in item["error"]
+
+    cfg = small_config("flow", small_synth)
+    folder, frames = _flow_folder(small_synth, tmp_path, "flow_a")
+    corrupt, _ = _flow_folder(small_synth, tmp_path, "flow_b")
+    listing = _list(tmp_path / "f.txt", [f"{folder} {3 * frames} 0",  # the list claims more frames than exist
+                                         f"{folder} 0 0",  # ... or none at all
+                                         f"{corrupt} {frames} 0", f"{folder} {frames} 0"])
+    flow = TSNDataset(load_annotations(listing, source="flow"), cfg["val_pipeline"], source="flow", clip_len=5,
+                      test_mode=True)
+    first = flow.sample(frames)[0] + 1  # the first JPEG the test reads (start_index 1)
+    (corrupt / f"flow_x_{first:05d}.jpg").write_bytes(b"\xff\xd8 not a JPEG after all")
+    too_many, none, broken, good = (flow[i] for i in range(4))
+    assert "flow_a" in too_many["error"] and "frame file missing" in too_many["error"]
+    assert "flow_a" in none["error"] and "num_frames=0" in none["error"]
+    assert f"flow_b/flow_x_{first:05d}.jpg" in broken["error"] and "OpenCV cannot decode" in broken["error"]
+    assert "traceback" not in too_many and "traceback" not in none and "traceback" not in broken
+    assert good["imgs"].shape == (3, 10, 40, 40)
+    batch = collate_skipping_errors([too_many, good, broken])
+    assert batch["imgs"].shape[0] == 1 and len(batch["errors"]) == len(batch["failures"]) == 2
+
+
+def test_an_unexpected_failure_is_skipped_with_its_traceback(small_synth):
+    """Not a known data failure (here a bug in a custom pipeline step): the record carries the traceback."""
+    def buggy_step(results, rng):
+        return results["imgs"].shape.nonexistent
+
+    dataset = build_dataset(small_config("rgb", small_synth), "train")
+    dataset.pipeline = buggy_step
+    item = dataset[2]
+    assert "unexpected AttributeError" in item["error"] and dataset.records[2].path in item["error"]
+    assert "Traceback" in item["traceback"] and "buggy_step" in item["traceback"]
+    with pytest.raises(AttributeError):  # load() raises everything: for debugging one item
+        dataset.load(2, np.random.default_rng(0))
+
+
+def test_an_item_key_may_carry_its_epoch(small_synth):
+    """``dataset[(epoch, index)]`` is ``dataset[index]`` after ``set_epoch(epoch)``: persistent DataLoader workers
+    hold a dataset copy that never sees set_epoch, so the engine's sampler sends the epoch with the index."""
+    dataset = build_dataset(small_config("rgb", small_synth), "train")
+    dataset.set_epoch(3)
+    expected = dataset[5]
+    dataset.set_epoch(0)
+    assert torch.equal(dataset[(3, 5)]["imgs"], expected["imgs"])
+    assert not torch.equal(dataset[5]["imgs"], expected["imgs"])
+
+
+def _list(path, lines):
+    path.write_text("\n".join(lines) + "\n")
+    return path

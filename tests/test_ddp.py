@@ -116,3 +116,41 @@ def test_a_batch_that_fails_on_one_rank_is_skipped_by_both(tmp_path, small_synth
     epoch = [r for r in log if r["mode"] == "epoch"][0]
     assert epoch["skipped"] == 1 and "broken.mp4" in epoch["skipped_videos"][0]
     assert sum(r["mode"] == "train" for r in log) == 1  # 2 steps per rank, the broken one skipped by both
+
+
+def test_test_sharded_over_two_processes_scores_every_video_as_one_process(tmp_path, small_synth):
+    """``torchrun -m tsnbook test``: each rank scores every other video (one worker each) and rank 0 reports the
+    gathered scores - those of a single process, video for video; a broken video is skipped once, its row NaN."""
+    import numpy as np
+
+    from conftest import small_config
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.engine import evaluate_checkpoint
+    from tsnbook.factory import build_model
+    from tsnbook.scores import read_scores
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00not a video" * 200)
+    lines = (Path(small_synth) / "synthactions_val_split_1_videos.txt").read_text().split()
+    listing = [f"{Path(small_synth) / 'videos' / path} {label}" for path, label in zip(lines[::2], lines[1::2])]
+    listing.insert(3, f"{broken} 2")
+    (tmp_path / "test.txt").write_text("\n".join(listing) + "\n")
+    cfg = small_config("rgb", small_synth, ann_file_test=str(tmp_path / "test.txt"), num_workers=1)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "w.pth", dict(model=build_model(cfg).state_dict(), epoch=0))
+    single, labels, report, skipped = evaluate_checkpoint(cfg, tmp_path / "w.pth", device="cpu", progress=False)
+
+    options = [f"data_root='{small_synth}'", f"ann_file_test='{tmp_path / 'test.txt'}'", "test_clips=2",
+               "num_workers=1"]
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(_free_port()), "-m", "tsnbook", "test", RGB, str(tmp_path / "w.pth"), "--no-progress",
+               "--out", str(tmp_path / "ddp.npz"), "--cfg-options", *options]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    sharded, sharded_labels = read_scores(tmp_path / "ddp.npz")
+    assert sharded.shape == single.shape == (9, 8) and list(sharded_labels) == labels
+    np.testing.assert_allclose(sharded, single, rtol=1e-5, atol=1e-6)  # NaN where the broken video is, in both
+    assert np.isnan(sharded[3]).all() and np.isfinite(np.delete(sharded, 3, axis=0)).all()
+    assert result.stdout.count("testing ") == 1 and result.stdout.count("skipped 1 unusable video(s)") == 1
+    assert f"top1: {report['top1']:.2f}" in result.stdout and "num_videos: 8" in result.stdout
+    assert "broken.mp4" in skipped[0]

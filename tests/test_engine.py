@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,3 +261,199 @@ def test_gpu_augment_refuses_a_pipeline_it_cannot_split(tmp_path, small_synth):
                                        dict(type="FormatShape", input_format="NCHW")])
     with pytest.raises(ValueError, match="MultiScaleCrop or RandomResizedCrop"):
         train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)
+
+
+# ------------------------------------------------------------------ one odd video never ends a run (issue 9, item 9)
+def _with(lines_file, extra, path):
+    """``lines_file``'s lines with absolute paths (under its videos/ or rawframes/ folder), plus ``extra`` lines."""
+    lines_file = Path(lines_file)
+    folder = lines_file.parent / ("rawframes" if "flow" in lines_file.name else "videos")
+    lines = [f"{folder / line.split()[0]} {' '.join(line.split()[1:])}"
+             for line in lines_file.read_text().splitlines() if line.strip()]
+    path.write_text("\n".join(lines + extra) + "\n")
+    return str(path)
+
+
+def test_a_video_smaller_than_the_crop_is_skipped_in_training_validation_and_test(tmp_path, small_synth):
+    from test_data import CROP_FIRST, _tiny_video
+    tiny = _tiny_video(tmp_path / "tiny.mp4")  # 52 x 38 pixels: smaller than the 40-px crops
+    train_list = _with(small_synth / "synthactions_train_split_1_videos.txt", [f"{tiny} 3"], tmp_path / "t.txt")
+    # (batch_size 17 below: all 16 + 1 videos in one batch, none dropped by drop_last)
+    val_list = _with(small_synth / "synthactions_val_split_1_videos.txt", [f"{tiny} 3"], tmp_path / "v.txt")
+    crop_first_val = [dict(type="CenterCrop", crop_size=40), dict(type="FormatShape", input_format="NCHW")]
+    cfg = small_config("rgb", small_synth, epochs=1, batch_size=17, ann_file_train=train_list, ann_file_val=val_list,
+                       ann_file_test=val_list, train_pipeline=CROP_FIRST, val_pipeline=crop_first_val,
+                       test_pipeline=crop_first_val, test_clips=1)
+    train(cfg, tmp_path / "run", resume=False, progress=False, device="cpu")
+    log = read_log(tmp_path / "run" / "log.jsonl")
+    epoch, val = [r for r in log if r["mode"] == "epoch"][0], [r for r in log if r["mode"] == "val"][0]
+    for record in (epoch, val):
+        assert record["skipped"] == 1 and "unexpected" not in record, record
+        assert "tiny.mp4" in record["skipped_videos"][0] and "does not fit" in record["skipped_videos"][0]
+    assert val["num_videos"] == 8 and not any(r["mode"] == "error" for r in log)
+    scores, labels, report, skipped = run_test(cfg, tmp_path / "run" / "latest.pth", progress=False, device="cpu")
+    assert np.isnan(scores[8]).all() and np.isfinite(scores[:8]).all()  # the tiny video's row is NaN
+    assert len(skipped) == 1 and "tiny.mp4" in skipped[0] and report["num_videos"] == 8
+
+
+def test_wrong_frame_counts_and_a_corrupt_jpeg_are_skipped_in_training_and_test(tmp_path, small_synth):
+    import shutil
+    lines = (small_synth / "synthactions_train_split_1_flow.txt").read_text().splitlines()
+    name, frames = lines[0].split()[0], int(lines[0].split()[1])
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(small_synth / "rawframes" / name, corrupt)
+    folder = small_synth / "rawframes" / name
+    extra = [f"{folder} {3 * frames} 0", f"{folder} 0 0", f"{corrupt} {frames} 0"]
+    listing = _with(small_synth / "synthactions_train_split_1_flow.txt", extra, tmp_path / "flow.txt")
+    cfg = small_config("flow", small_synth, epochs=1, batch_size=19, ann_file_train=listing, ann_file_test=listing)
+    # (one batch of all 19 items: a smaller batch size would drop_last some of them)
+    # the JPEG that epoch 1 of training and the test read first in the corrupt copy: its flow_x is broken
+    train_set, test_set = build_dataset(cfg, "train"), build_dataset(cfg, "test")
+    for dataset, rng in ((train_set, np.random.default_rng([0, 0, 18])), (test_set, None)):
+        number = dataset.sample(frames, rng)[0] + 1
+        (corrupt / f"flow_x_{number:05d}.jpg").write_bytes(b"\xff\xd8 a JPEG header and nothing else")
+    train(cfg, tmp_path / "run", resume=False, progress=False, device="cpu", validate=False)
+    epoch = [r for r in read_log(tmp_path / "run" / "log.jsonl") if r["mode"] == "epoch"][0]
+    reasons = sorted(epoch["skipped_videos"])
+    assert epoch["skipped"] == 3 and "unexpected" not in epoch, epoch
+    assert any("corrupt/flow_x_" in r and "OpenCV cannot decode" in r for r in reasons), reasons
+    assert any(name in r and "frame file missing" in r for r in reasons), reasons
+    assert any(name in r and "num_frames=0" in r for r in reasons), reasons
+    scores, _, report, skipped = run_test(cfg, tmp_path / "run" / "latest.pth", progress=False, device="cpu")
+    assert np.isnan(scores[16:]).all() and np.isfinite(scores[:16]).all() and report["num_videos"] == 16
+    assert len(skipped) == 3
+
+
+def _failing_for(monkeypatch, fails):
+    """Make TSNDataset.load_from raise a TypeError (a bug, not a data failure) for the videos ``fails`` picks."""
+    from tsnbook.data import TSNDataset
+    original = TSNDataset.load_from
+
+    def load_from(self, reader, label=None, rng=None):
+        if fails(reader.path):
+            raise TypeError("a bug in a transform")
+        return original(self, reader, label, rng)
+    monkeypatch.setattr(TSNDataset, "load_from", load_from)
+
+
+def test_the_first_unexpected_failure_is_logged_once_with_its_traceback(tmp_path, small_synth, monkeypatch,
+                                                                         capsys):
+    _failing_for(monkeypatch, lambda path: "_g02_" in path and ("RedBall" in path or "MoveUp" in path))
+    summary = train(small_config("rgb", small_synth, epochs=2), tmp_path / "run", resume=False, progress=False,
+                    device="cpu", validate=False)
+    assert summary["epochs"] == 2  # the run went on
+    log = read_log(tmp_path / "run" / "log.jsonl")
+    errors, epochs = [r for r in log if r["mode"] == "error"], [r for r in log if r["mode"] == "epoch"]
+    assert len(errors) == 1 and errors[0]["phase"] == "epoch 1"  # once a run, not once per video or epoch
+    assert "TypeError: a bug in a transform" in errors[0]["traceback"] and "load_from" in errors[0]["traceback"]
+    assert [(r["skipped"], r["unexpected"]) for r in epochs] == [(2, 2), (2, 2)]
+    assert all("unexpected TypeError" in v for r in epochs for v in r["skipped_videos"])
+    err = capsys.readouterr().err
+    assert err.count("an unexpected failure while loading a video") == 1 and "Traceback" in err
+
+
+def test_a_run_where_no_video_can_be_used_stops_with_the_reason(tmp_path, small_synth, monkeypatch):
+    _failing_for(monkeypatch, lambda path: True)
+    with pytest.raises(RuntimeError, match=r"epoch 1: no batch could be trained.*unexpected TypeError"):
+        train(small_config("rgb", small_synth, epochs=1), tmp_path / "run", resume=False, progress=False,
+              device="cpu", validate=False)
+    assert [r["mode"] for r in read_log(tmp_path / "run" / "log.jsonl")].count("error") == 1
+    cfg = small_config("rgb", small_synth)
+    save_checkpoint(tmp_path / "w.pth", dict(model=build_model(cfg).state_dict(), epoch=0))
+    with pytest.raises(RuntimeError, match="none of the 8 videos could be scored"):
+        run_test(cfg, tmp_path / "w.pth", progress=False, device="cpu")
+
+
+# ------------------------------------------------------------------------ loaders with workers (issue 9, item 10)
+def test_train_order_is_the_order_of_earlier_runs():
+    """TrainOrder replaces the per-epoch shuffled DataLoader; the order (and so every earlier result) is kept."""
+    from tqdm.auto import tqdm
+
+    from tsnbook.engine import TrainOrder
+    order = TrainOrder(16, seed=3)
+    for epoch in range(3):
+        old_loader = torch.utils.data.DataLoader(range(16), batch_size=4, shuffle=True,
+                                                 generator=torch.Generator().manual_seed(3000 + epoch))
+        old = [i for batch in tqdm(old_loader, disable=True) for i in batch.tolist()]  # as train_one_epoch did
+        order.set_epoch(epoch)
+        assert list(order) == [(epoch, i) for i in old]
+    assert len(order) == 16
+
+
+def test_persistent_workers_train_and_validate_exactly_like_the_main_process(tmp_path, small_synth):
+    """One spawned worker kept across both epochs (training and validation loaders): each epoch still gets its
+    own augmentation (the epoch travels with the index), so the weights are those of num_workers=0."""
+    runs = {}
+    for workers in (0, 1):
+        cfg = small_config("rgb", small_synth, num_workers=workers, persistent_workers=True)
+        train(cfg, tmp_path / str(workers), resume=False, progress=False, device="cpu")
+        runs[workers] = torch.load(tmp_path / str(workers) / "latest.pth", weights_only=True)["model"]
+        vals = [r for r in read_log(tmp_path / str(workers) / "log.jsonl") if r["mode"] == "val"]
+        runs[f"val{workers}"] = [(r["top1"], r["mean_class_accuracy"]) for r in vals]
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+    assert runs["val0"] == runs["val1"] and len(runs["val0"]) == 2
+
+
+def test_evaluation_with_workers_gives_the_scores_of_one_process(tmp_path, small_synth):
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00not a video" * 100)
+    listing = _with(small_synth / "synthactions_val_split_1_videos.txt", [f"{broken} 1"], tmp_path / "test.txt")
+    cfg = small_config("rgb", small_synth, ann_file_test=listing)
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "w.pth", dict(model=build_model(cfg).state_dict(), epoch=0))
+    inline, _, report, skipped = run_test(cfg, tmp_path / "w.pth", progress=False, device="cpu", workers=0)
+    workers, _, report2, skipped2 = run_test(cfg, tmp_path / "w.pth", progress=False, device="cpu", workers=2)
+    np.testing.assert_array_equal(inline, workers)  # NaN rows compare equal too
+    assert np.isnan(workers[8]).all() and skipped == skipped2 and "broken.mp4" in skipped2[0]
+    assert report == report2 and report["num_videos"] == 8
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_evaluation_feeds_a_gpu_from_pinned_worker_memory(tmp_path, small_synth):
+    from tsnbook.engine import evaluation_loader
+    cfg = small_config("rgb", small_synth, amp=None)  # fp32 on both devices
+    assert next(iter(evaluation_loader(build_dataset(cfg, "test"), 1, "cuda")))["imgs"].is_pinned()
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "w.pth", dict(model=build_model(cfg).state_dict(), epoch=0))
+    cpu, _, _, _ = run_test(cfg, tmp_path / "w.pth", progress=False, device="cpu", workers=0)
+    gpu, _, _, _ = run_test(cfg, tmp_path / "w.pth", progress=False, device="cuda", workers=2)
+    assert np.abs(gpu - cpu).max() <= 1e-3 * np.abs(cpu).max()  # cuDNN's sums, not other views
+    summary = train(dict(cfg, epochs=1, num_workers=1), tmp_path / "run", resume=False, progress=False,
+                    device="cuda")
+    assert summary["epochs"] == 1
+
+
+# -------------------------------------------------------------------------- multi-label "prob" (issue 9, item 13)
+def _mma024_average_clip():
+    """MMAction2 0.24.1's BaseRecognizer.average_clip, executed standalone from the oracle's source."""
+    import ast
+
+    from oracle import ORACLE
+    path = ORACLE / "mma024" / "mmaction" / "models" / "recognizers" / "base.py"
+    if not path.is_file():
+        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+    recognizer = next(n for n in ast.parse(path.read_text()).body
+                      if isinstance(n, ast.ClassDef) and n.name == "BaseRecognizer")
+    method = next(n for n in recognizer.body if isinstance(n, ast.FunctionDef) and n.name == "average_clip")
+    namespace = {"F": torch.nn.functional}
+    exec(compile(ast.Module(body=[method], type_ignores=[]), str(path), "exec"), namespace)
+    return namespace["average_clip"]
+
+
+def test_multi_label_prob_is_mmaction2s_softmax_by_default_and_sigmoid_on_request(tmp_path, small_synth):
+    from types import SimpleNamespace
+    cfg = small_config("rgb", small_synth, multi_label=True, test_clips=1, eval_metrics=["mean_average_precision"],
+                       ann_file_test=_multi_label_list(small_synth, tmp_path))
+    torch.manual_seed(0)
+    save_checkpoint(tmp_path / "w.pth", dict(model=build_model(cfg).state_dict(), epoch=0))
+    logits, _, _, _ = run_test(cfg, tmp_path / "w.pth", progress=False, device="cpu")
+    prob, _, report, _ = run_test(dict(cfg, average_clips="prob"), tmp_path / "w.pth", progress=False, device="cpu")
+    sigmoid, _, _, _ = run_test(dict(cfg, average_clips="prob", multi_label_prob="sigmoid"), tmp_path / "w.pth",
+                                progress=False, device="cpu")
+    assert np.allclose(prob, torch.softmax(torch.from_numpy(logits), 1).numpy(), atol=1e-6)
+    assert np.allclose(prob.sum(1), 1.0, atol=1e-5) and "mean_average_precision" in report
+    assert np.allclose(sigmoid, torch.sigmoid(torch.from_numpy(logits)).numpy(), atol=1e-6)
+    # MMAction2 0.24.1's own averaging of the same video-level logits (TSN: one score per video, num_segs = 1)
+    average_clip = _mma024_average_clip()
+    theirs = average_clip(SimpleNamespace(test_cfg=dict(average_clips="prob")), torch.from_numpy(logits), 1)
+    assert np.allclose(prob, theirs.numpy(), atol=1e-6)

@@ -137,7 +137,15 @@ def test_build_model_reads_the_model_keys_of_a_config():
     assert (model.in_channels, model.num_segments, model.dropout.p, model.multi_label) == (10, 5, 0.2, True)
     assert not model.backbone.conv1.weight.requires_grad and model.backbone.layer1[0].conv1.weight.requires_grad
     logits = torch.tensor([[0.0, 2.0]])
-    assert torch.allclose(model.class_scores(logits, "prob"), torch.sigmoid(logits))
+    # MMAction2's average_clip: "prob" is a softmax even for a multi-label head; the sigmoid on request
+    assert torch.allclose(model.class_scores(logits, "prob"), torch.softmax(logits, 1))
+    sigmoid = build_model(dict(cfg, multi_label_prob="sigmoid"))
+    assert torch.allclose(sigmoid.class_scores(logits, "prob"), torch.sigmoid(logits))
+    assert torch.equal(sigmoid.class_scores(logits, "score"), logits)
+    single = build_model(dict(cfg, multi_label=False, multi_label_prob="sigmoid"))  # single-label: ignored
+    assert torch.allclose(single.class_scores(logits, "prob"), torch.softmax(logits, 1))
+    with pytest.raises(ValueError, match="multi_label_prob must be 'softmax' .MMAction2. or 'sigmoid'"):
+        build_model(dict(cfg, multi_label_prob="softmax2"))
 
 
 def test_pretrained_names_the_exact_weights_and_the_zoo_rows_use_mmaction2s(monkeypatch):

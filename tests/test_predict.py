@@ -144,9 +144,12 @@ def test_val_protocol_uses_the_models_segments_and_views_are_chunked(video):
     assert np.allclose(default, predict_video(model, video, "val", "score", num_segments=2), atol=1e-6)
     assert not np.allclose(default, predict_video(model, video, "val", "score", num_segments=3), atol=1e-6)
     assert np.allclose(default, predict_video(model, video, "val", "score", views_per_chunk=1), atol=1e-5)
-    model.multi_label = True
+    model.multi_label = True  # MMAction2's quirk by default: a softmax over the classes, as single-label
     probs = predict_video(model, video, "val", "prob")
-    assert np.allclose(probs, 1 / (1 + np.exp(-default)), atol=1e-6)  # sigmoid, not softmax
+    assert np.allclose(probs, np.exp(default) / np.exp(default).sum(), atol=1e-6)
+    model.multi_label_prob = "sigmoid"  # the option: each class its own probability
+    probs = predict_video(model, video, "val", "prob")
+    assert np.allclose(probs, 1 / (1 + np.exp(-default)), atol=1e-6)
 
 
 def test_label_maps_and_top_k(tmp_path):

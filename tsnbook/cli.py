@@ -7,7 +7,8 @@
                                  [--deterministic] [--validate]
     torchrun --nproc_per_node N -m tsnbook train CONFIG ...      # DistributedDataParallel, batch_size per process
     python -m tsnbook test CONFIG CHECKPOINT [--eval METRIC ...] [--out scores.pkl|.json|.npz]
-                                 [--average-clips score|prob|none] [--cfg-options k=v ...]
+                                 [--average-clips score|prob|none] [--cfg-options k=v ...] [--workers N]
+    torchrun --nproc_per_node N -m tsnbook test CONFIG CHECKPOINT ...   # the videos sharded over N processes
     python -m tsnbook fuse RGB_SCORES FLOW_SCORES [--coefficients 1 1] [--datalist LIST]
     python -m tsnbook bench-data --pipeline NAME --root DIR [--list FILE]   # data-pipeline speed
     python -m tsnbook predict CHECKPOINT VIDEO [--protocol 25x10] [--topk 5] [--label-map FILE]
@@ -103,14 +104,19 @@ def _test(args):
     if args.out and Path(args.out).suffix not in SCORE_FORMATS:
         raise ValueError(f"--out {args.out}: the file name must end with {', '.join(SCORE_FORMATS)}")
     _prepare_generated_data(cfg, not args.no_progress)
-    print(f"testing {cfg['name']} with {args.checkpoint}")
+    main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
+    if main_process:
+        print(f"testing {cfg['name']} with {args.checkpoint}")
     scores, labels, report, skipped = evaluate_checkpoint(cfg, args.checkpoint, device=args.device,
                                                           progress=not args.no_progress, trusted=args.trusted,
-                                                          strict=not args.no_strict, amp=args.amp)
+                                                          strict=not args.no_strict, amp=args.amp,
+                                                          workers=args.workers)
+    if not main_process:
+        return 0
     for key, value in report.items():
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     if skipped:
-        print(f"skipped {len(skipped)} undecodable video(s): " + "; ".join(skipped))
+        print(f"skipped {len(skipped)} unusable video(s): " + "; ".join(skipped))
     if args.out:
         from .scores import write_scores
         write_scores(args.out, scores, labels)
@@ -229,6 +235,8 @@ def build_parser():
                     help="CUDA: test under autocast (default fp32, as the zoo's numbers were measured)")
     te.add_argument("--trusted", action="store_true", help=TRUSTED_HELP)
     te.add_argument("--no-strict", action="store_true", help=STRICT_HELP)
+    te.add_argument("--workers", type=int, help="DataLoader processes that decode while the model scores "
+                                                "(default: the config's num_workers)")
     te.set_defaults(func=_test)
 
     fu = sub.add_parser("fuse", help="late fusion of score files (the zoo's [1:1])")

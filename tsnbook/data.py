@@ -8,10 +8,25 @@ pipeline (`tsnbook.transforms`) and hand back ``uint8 [V, C, H, W]``.
 Randomness is drawn from ``np.random.default_rng([seed, epoch, index])``: an item's augmentation depends only
 on the seed, the epoch and its index, never on the number of workers or on whether the run was resumed.
 
-A video that cannot be decoded does not kill an epoch: the item comes back as an error record, the collate
-function drops it, and the engine counts and lists it in the log.
+One bad video does not end an epoch: its item comes back as an error record (``dict(error="path: reason",
+index=...)``), the collate function drops it, and the engine counts and lists it in the log. What counts as a
+*per-item failure* - the data's fault, skipped quietly (`ITEM_FAILURES`):
+
+* `tsnbook.io.DecodeError`: the file, or one JPEG of a frame folder, cannot be decoded; also a frame file that
+  is missing because the list gives a frame folder more frames than it holds;
+* `OSError`: the video or folder is missing or unreadable;
+* `tsnbook.sampling.UnusableVideo`: it decodes but cannot be used as the config asks - a list line that says 0
+  frames, frames smaller than the crop (a tiny video under a pipeline that crops before resizing).
+
+Any other exception raised while loading one item (a TypeError, KeyError, IndexError, a ValueError of a
+transform, ...) is *unexpected*: most likely a bug in tsnbook or in a custom pipeline, perhaps an edge case one
+video trips. It is skipped and counted as well - one odd video must not cost a day of training - but its record
+carries the traceback (``"traceback"``), which the engine prints and writes to ``log.jsonl`` once per run, and an
+epoch or an evaluation in which no video at all could be used stops with an error, since then the fault is the
+code's or the config's, not one video's. ``load`` (no skipping) raises every error, for debugging one item.
 """
 import json
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +35,11 @@ import torch
 
 from .configs import option
 from .io import DecodeError, FlowFrames, RawFrames, open_selective
-from .sampling import dense_sample_frames, sample_frames
+from .sampling import UnusableVideo, dense_sample_frames, sample_frames
 from .transforms import build_pipeline
+
+#: Exceptions that mean "this one video cannot be used" (see the module docstring): skipped without a traceback.
+ITEM_FAILURES = (DecodeError, OSError, UnusableVideo)
 
 SOURCES = {  # source kind -> (default filename template, default start index) as MMAction2's datasets
     "video": (None, 0),
@@ -162,7 +180,11 @@ class TSNDataset(torch.utils.data.Dataset):
         return len(self.records)
 
     def set_epoch(self, epoch):
-        """Change the augmentation stream (call before each epoch; DataLoader workers are re-created)."""
+        """Change the augmentation stream of ``dataset[index]`` (call before each epoch).
+
+        DataLoader workers hold a copy of the dataset made when they started, so persistent workers do not see
+        this: the engine's sampler sends the epoch with every index instead (``dataset[(epoch, index)]``).
+        """
         self.epoch = epoch
 
     def open(self, record):
@@ -204,12 +226,21 @@ class TSNDataset(torch.utils.data.Dataset):
         with self.open(record) as reader:
             return self.load_from(reader, record.label, rng)
 
-    def __getitem__(self, index):
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+    def __getitem__(self, key):
+        """Item ``key`` (an index, or ``(epoch, index)``: the augmentation of that epoch), or an error record.
+
+        Never raises for one video's failure (see the module docstring): the record names the file and the
+        reason, plus the traceback when the failure is unexpected.
+        """
+        epoch, index = key if isinstance(key, tuple) else (self.epoch, key)
+        rng = np.random.default_rng([self.seed, epoch, index])
         try:
             results = self.load(index, rng)
-        except (DecodeError, OSError) as err:  # skipped and counted by the engine, never fatal
+        except ITEM_FAILURES as err:  # the data's fault: skipped and counted by the engine
             return dict(error=f"{self.records[index].path}: {err}", index=index)
+        except Exception as err:  # not a known data failure: skipped too, but with the traceback to report
+            return dict(error=f"{self.records[index].path}: unexpected {type(err).__name__}: {err}", index=index,
+                        traceback=traceback.format_exc())
         label = results["label"]
         if self.multi_label:
             label = torch.zeros(self.num_classes).index_fill_(0, torch.as_tensor(label), 1.0)
@@ -219,14 +250,23 @@ class TSNDataset(torch.utils.data.Dataset):
         return item
 
 
-def collate_skipping_errors(batch):
-    """Stack good items; report the bad ones under ``"errors"`` (a list of messages) instead of failing."""
+def split_failures(batch):
+    """``(good items, failures)`` of a list of items; a failure is ``{"error": "path: reason"}`` plus, when
+    unexpected, ``"traceback"`` (what the collate functions pass on under ``"failures"``)."""
     good = [item for item in batch if "error" not in item]
-    errors = [item["error"] for item in batch if "error" in item]
+    failures = [{k: item[k] for k in ("error", "traceback") if k in item} for item in batch if "error" in item]
+    return good, failures
+
+
+def collate_skipping_errors(batch):
+    """Stack good items; report the bad ones instead of failing: ``"errors"`` (their messages) and
+    ``"failures"`` (the records, with the traceback of unexpected ones)."""
+    good, failures = split_failures(batch)
+    errors = [failure["error"] for failure in failures]
     if not good:
-        return dict(imgs=None, label=None, index=None, errors=errors)
+        return dict(imgs=None, label=None, index=None, errors=errors, failures=failures)
     stacked = torch.utils.data.default_collate(good)
-    stacked["errors"] = errors
+    stacked.update(errors=errors, failures=failures)
     return stacked
 
 

@@ -7,18 +7,28 @@ The shape of torchvision's reference scripts; what a long run needs lives in the
 * **Exact resume**: the learning rate is a function of the position (`tsnbook.schedules`), the shuffling order
   and every augmentation draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch
   start - so resuming from the end of epoch k gives the same weights as never stopping.
-* **Bad videos** are skipped by the data layer; here they are counted, listed in the log, and the run goes on.
+* **Bad videos** are skipped by the data layer (`tsnbook.data` says what counts as one video's failure); here
+  they are counted and listed in the log's epoch summary (and a test's ``skipped``), and the run goes on. The
+  first *unexpected* failure of a run (not a known data failure: likely a bug) is printed with its traceback by
+  rank 0 and written to ``log.jsonl`` (mode "error"); an epoch, or an evaluation, where no video at all could be
+  used stops with an error (`SkippedVideos`).
+* **Loaders**: one DataLoader per run for training (`TrainOrder` sends the epoch with each index, so
+  ``persistent_workers`` keep their processes from epoch to epoch) and one for validation; testing goes through
+  a DataLoader too, one video per item, so decoding runs in ``num_workers`` processes while the model scores.
+  Spawned workers (never forked: decoders and CUDA do not survive a fork), pinned memory on CUDA.
 * **Logs** (`tsnbook.logs`): one JSON object per line in ``log.jsonl`` (the run's world and effective lr, train
   iterations, epoch summaries, validations), which the notebooks plot.
 * **Optimizer** (`tsnbook.optim`): SGD, with MMAction2's TSM parameter groups on request.
 * **Several processes** (`tsnbook.distributed`): under torchrun, DistributedDataParallel with a
-  DistributedSampler; validation is sharded over the ranks and gathered; rank 0 alone writes and prints.
+  DistributedSampler; validation and ``evaluate_checkpoint`` are sharded over the ranks and gathered; rank 0
+  alone writes and prints.
 * **GPU habits**: bf16 (or fp16 with a GradScaler) autocast and channels_last on CUDA only, cuDNN benchmark
   unless deterministic.
 """
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -30,7 +40,7 @@ from tqdm.auto import tqdm
 
 from .checkpoints import load_checkpoint, plain, save_checkpoint
 from .configs import option as _opt  # a config's value or the optional key's default
-from .data import build_dataset, collate_skipping_errors
+from .data import build_dataset, collate_skipping_errors, split_failures
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
                           world_from_environment)
 from .factory import build_model, load_weights
@@ -44,19 +54,130 @@ from .transforms import Compose
 from .utils import resolve_device, seed_everything
 
 
-def _loader(dataset, batch_size, shuffle, workers, seed, epoch, world=None, collate_fn=collate_skipping_errors):
-    """One epoch's DataLoader. A world of one shuffles with a generator seeded from (seed, epoch); under DDP a
-    DistributedSampler (seeded, ``set_epoch``) gives each rank its own share of the same permutation."""
-    sampler, generator = None, torch.Generator().manual_seed(seed * 1000 + epoch)
-    if world is not None and world.size > 1:
-        sampler = torch.utils.data.DistributedSampler(dataset, world.size, world.rank, shuffle=shuffle, seed=seed)
-        sampler.set_epoch(epoch)
-    items = len(sampler) if sampler is not None else len(dataset)
+class TrainOrder(torch.utils.data.Sampler):
+    """The items of each training epoch, in order, as ``(epoch, index)`` pairs (`tsnbook.data.TSNDataset` reads
+    the epoch's augmentation from the pair): one DataLoader - and its persistent workers, whose copy of the
+    dataset never sees ``set_epoch`` - serves every epoch of a run. Call ``set_epoch`` before each epoch.
+
+    A world of one shuffles as tsnbook always has, so that earlier runs repeat exactly: the permutation
+    ``torch.randperm`` draws from a generator seeded ``seed * 1000 + epoch`` after two int64 draws. (Those are
+    what the per-epoch DataLoader with ``shuffle=True`` took from that generator before: one worker base seed
+    for each of the two iterators it made per epoch, since ``tqdm.auto`` opens a throwaway iterator of what it
+    wraps - with workers, a throwaway set of processes too; the loops now hand tqdm an iterator.) Under DDP a
+    DistributedSampler (seeded, ``set_epoch``) gives each rank its own share of one permutation.
+    """
+
+    LEGACY_DRAWS = 2  # int64 draws before the permutation (see above)
+
+    def __init__(self, size, seed, world=None):
+        super().__init__()
+        self.size, self.seed, self.epoch = size, seed, 0
+        self.shards = None
+        if world is not None and world.size > 1:
+            self.shards = torch.utils.data.DistributedSampler(range(size), world.size, world.rank, shuffle=True,
+                                                              seed=seed)
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+        if self.shards is not None:
+            self.shards.set_epoch(epoch)
+
+    def __len__(self):
+        return len(self.shards) if self.shards is not None else self.size
+
+    def __iter__(self):
+        if self.shards is not None:
+            order = list(self.shards)
+        else:
+            generator = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+            for _ in range(self.LEGACY_DRAWS):  # exactly the old loader's calls
+                torch.empty((), dtype=torch.int64).random_(generator=generator)
+            order = torch.randperm(self.size, generator=generator).tolist()
+        return iter([(self.epoch, index) for index in order])
+
+
+def _workers_context(workers):
+    """Spawned, never forked, worker processes: a forked decord reader hangs and CUDA cannot be forked."""
+    return "spawn" if workers else None
+
+
+def _train_loader(dataset, batch_size, workers, seed, device, world=None, collate_fn=collate_skipping_errors,
+                  persistent=True):
+    """The run's training DataLoader over `TrainOrder` (``set_epoch`` on ``loader.sampler`` before each epoch).
+
+    ``persistent``: keep the worker processes from one epoch to the next instead of spawning new ones (each
+    imports torch and tsnbook again: seconds per epoch). The loader's own generator only seeds its workers;
+    it is a private one, so iterating never draws from torch's global generator (dropout's stream).
+    """
+    order = TrainOrder(len(dataset), seed, world)
     return torch.utils.data.DataLoader(
-        dataset, batch_size=batch_size, shuffle=shuffle and sampler is None, sampler=sampler,
-        num_workers=workers, generator=generator, collate_fn=collate_fn,
-        drop_last=shuffle and items > batch_size, multiprocessing_context="spawn" if workers else None,
-        persistent_workers=False)
+        dataset, batch_size=batch_size, sampler=order, num_workers=workers,
+        generator=torch.Generator().manual_seed(seed), collate_fn=collate_fn, drop_last=len(order) > batch_size,
+        multiprocessing_context=_workers_context(workers), persistent_workers=bool(workers and persistent),
+        pin_memory=device.type == "cuda")
+
+
+def _one_video(item):
+    """The evaluation loader's collate: one video per item, passed on as it is (its views stay together)."""
+    return item
+
+
+def evaluation_loader(dataset, workers=0, device="cpu", persistent=False):
+    """A DataLoader of one video per item (all its views: TSN averages them), this rank's share under DDP.
+
+    ``workers`` processes decode and transform while the model scores (spawned; pinned memory on CUDA, so the
+    copy to the GPU is asynchronous). ``persistent``: keep them for later evaluations (validation every few
+    epochs). Under DDP rank r takes the videos r, r + world_size, ...; `evaluate` gathers the rows.
+    """
+    rank, size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+    return torch.utils.data.DataLoader(
+        dataset, batch_size=None, sampler=range(rank, len(dataset), size), num_workers=workers,
+        collate_fn=_one_video, pin_memory=torch.device(device).type == "cuda",
+        multiprocessing_context=_workers_context(workers), persistent_workers=bool(workers and persistent))
+
+
+class SkippedVideos:
+    """The videos a run could not use: counts, and the first *unexpected* failure reported in full, once.
+
+    A failure record (`tsnbook.data.split_failures`) with a ``"traceback"`` was not a known data failure, so it
+    may be a bug: the first of the run is printed to stderr by rank 0 with its traceback and written to
+    ``log`` (mode "error"); later ones are only counted (``unexpected`` in the epoch summary). Under DDP every
+    rank keeps its own first one, and rank 0 reports the others' when the epoch's results are gathered.
+    """
+
+    def __init__(self, log=None, speaks=True):
+        self.log, self.speaks = log, speaks
+        self.first = None  # this process's first unexpected failure (sent to rank 0 under DDP)
+        self.reported = False
+        self.unexpected = 0  # unexpected failures since the last `take_unexpected`
+
+    def add(self, failures, phase):
+        """Note a batch's failure records; returns their messages ("path: reason")."""
+        for failure in failures:
+            if "traceback" in failure:
+                self.unexpected += 1
+                if self.first is None:
+                    self.first = dict(failure, phase=phase)
+                self.report(self.first)
+        return [failure["error"] for failure in failures]
+
+    def report(self, failure):
+        """Print and log ``failure`` (with its traceback) if no unexpected failure was reported yet, on rank 0."""
+        if failure is None or self.reported or not self.speaks:
+            return
+        self.reported = True
+        where = f" (the traceback is also in {self.log.path})" if self.log is not None else ""
+        print(f"error: an unexpected failure while loading a video in {failure['phase']} - a bug, not a bad file? "
+              f"The video is skipped; later unexpected failures are only counted{where}.\n{failure['error']}\n"
+              f"{failure['traceback']}", file=sys.stderr, flush=True)
+        if self.log is not None:
+            self.log.write(mode="error", phase=failure["phase"], video=failure["error"],
+                           traceback=failure["traceback"])
+
+    def take_unexpected(self):
+        """The number of unexpected failures since the last call (for one epoch's summary)."""
+        count, self.unexpected = self.unexpected, 0
+        return count
 
 
 def _autocast(device, cfg):
@@ -82,22 +203,28 @@ def _every_rank_has_a_batch(have_batch, world_size, device):
 
 
 def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=True, scaler=None, world_size=1,
-                    gpu_augment=None):
+                    gpu_augment=None, failures=None):
     """One pass over ``loader``; returns ``(mean loss, top-1 on the training batches, skipped videos)``.
 
     The learning rate is set before every iteration from `lr_at` (warmup moves within an epoch). Multi-label
     configs train with binary cross-entropy on the multi-hot labels, times ``loss_weight``. ``scaler``: a
     GradScaler for fp16 (None otherwise). ``log`` may be None (DDP ranks other than 0). ``gpu_augment``: a
     `tsnbook.gpu_augment.GPUCropFlip` that crops, resizes and flips the batch on ``device`` (see `_gpu_augment`).
+    ``failures``: the run's `SkippedVideos` (a new one that prints when None). An epoch in which no step could
+    run, because every batch lost all its videos (here or on another rank), raises a RuntimeError.
     """
     model.train()
-    total_loss, correct, seen, skipped = 0.0, 0, 0, []
+    failures = SkippedVideos() if failures is None else failures
+    total_loss, correct, seen, skipped, steps = 0.0, 0, 0, [], 0
     multi_label, loss_weight = _opt(cfg, "multi_label"), _opt(cfg, "loss_weight")
-    bar = tqdm(loader, desc=f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}", disable=not progress, leave=False)
+    # tqdm gets an iterator: given the loader, tqdm.auto would open (and drop) a second one, with its own workers
+    bar = tqdm(iter(loader), total=len(loader), desc=f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}",
+               disable=not progress, leave=False)
     for step, batch in enumerate(bar):
-        skipped += batch["errors"]
+        skipped += failures.add(batch.get("failures", [{"error": e} for e in batch["errors"]]), f"epoch {epoch + 1}")
         if not _every_rank_has_a_batch(batch["imgs"] is not None, world_size, device):
             continue  # a whole batch failed to decode (here or on another rank): every rank skips this step
+        steps += 1
         set_lr(optimizer, lr_at(cfg, epoch, step / len(loader), world_size))
         imgs, labels = batch["imgs"].to(device, non_blocking=True), batch["label"].to(device)
         if gpu_augment is not None:  # the loader shipped uncropped uint8 frames and the drawn boxes and flips
@@ -128,39 +255,57 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
             log.write(mode="train", epoch=epoch + 1, iter=step + 1, lr=round(optimizer.param_groups[0]["lr"], 10),
                       loss=round(loss.item(), 5))
         bar.set_postfix(loss=f"{loss.item():.3f}")
+    if not steps and len(loader):  # the step decisions are collective: every rank raises together
+        first = f" (first: {skipped[0]})" if skipped else " (on another process)"
+        raise RuntimeError(f"epoch {epoch + 1}: no batch could be trained, every one lost all its videos{first}; "
+                           f"{len(skipped)} video(s) failed here. Check data_root, data_prefix, the list file and "
+                           f"the pipeline (an unexpected failure's traceback is printed above and in log.jsonl)")
     return total_loss / max(seen, 1), correct / max(seen, 1), skipped
 
 
 @torch.no_grad()
-def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk=64, average_clips=None, amp=None):
+def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk=64, average_clips=None, amp=None,
+             workers=0, loader=None, failures=None):
     """Scores of every video in ``dataset`` (test mode): ``(scores [N, C], labels, skipped)``.
 
     All views of a video (clips x crops) go through the backbone in chunks and their pooled features are
     averaged before the classifier - TSN's consensus, as MMAction2's test (spec §6.1). ``average_clips`` is
     then applied to that video-level output: None or "score" keep the raw logits (the 0.x zoo), "prob" takes
-    their softmax - so TSN's "prob" is softmax(fc(mean feature)), not a mean of per-clip softmaxes. Videos that
-    fail to decode are skipped and returned in ``skipped``; their rows are NaN.
+    their softmax - so TSN's "prob" is softmax(fc(mean feature)), not a mean of per-clip softmaxes (multi-label
+    models: `TSN.class_scores`). Videos that cannot be used are skipped and listed in ``skipped``
+    ("path: reason"); their rows are NaN. If no video at all could be scored, a RuntimeError says so.
 
+    The videos come from a DataLoader with ``workers`` processes (`evaluation_loader`; ``loader``: one made
+    already, e.g. persistent across a run's validations), one video per item, so views never mix across videos.
     Under DDP (an initialised process group) each rank scores every world_size-th video and the results are
     gathered, so every rank returns the full arrays. ``amp`` ("bf16" / "fp16", CUDA only): autocast the
-    backbone; None (the default) tests in fp32, as the zoo's numbers were measured.
+    backbone; None (the default) tests in fp32, as the zoo's numbers were measured. ``failures``: the run's
+    `SkippedVideos` (a new one if None).
     """
     model.eval()
-    rank, size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
-    mine, errors = {}, []  # this rank's rows {index: scores} and undecodable videos
+    size = dist.get_world_size() if dist.is_initialized() else 1
+    speaks = not dist.is_initialized() or dist.get_rank() == 0
+    failures = SkippedVideos(speaks=speaks) if failures is None else failures
+    loader = evaluation_loader(dataset, workers, device) if loader is None else loader
+    mine, errors = {}, []  # this rank's rows {index: scores} and the videos it could not use
     autocast_cfg = dict(amp=amp)
-    for index in tqdm(range(rank, len(dataset), size), desc=desc, disable=not progress, leave=False):
-        item = dataset[index]
-        if "error" in item:
-            errors.append(item["error"])
+    for item in tqdm(iter(loader), total=len(loader), desc=desc, disable=not progress, leave=False):
+        bad = split_failures([item])[1]
+        if bad:
+            errors += failures.add(bad, desc)
             continue
-        mine[index] = model.score_views(item["imgs"], average_clips, views_per_chunk,
-                                        autocast=lambda: _autocast(device, autocast_cfg))
+        mine[item["index"]] = model.score_views(item["imgs"], average_clips, views_per_chunk,
+                                                autocast=lambda: _autocast(device, autocast_cfg))
     scores, skipped = np.full((len(dataset), model.num_classes), np.nan, dtype=np.float32), []
-    for rows, errors in gather_objects((mine, errors)):
+    parts = gather_objects((mine, errors, failures.first)) if size > 1 else [(mine, errors, failures.first)]
+    for rows, rank_errors, first in parts:
         for index, row in rows.items():
             scores[index] = row
-        skipped += errors
+        skipped += rank_errors
+        failures.report(first)  # another rank's first unexpected failure, if none was reported yet
+    if len(skipped) == len(dataset):
+        raise RuntimeError(f"{desc}: none of the {len(dataset)} videos could be scored (first: {skipped[0]}). "
+                           f"Check data_root, data_prefix, the list file and the pipeline")
     labels = [record.label for record in dataset.records]
     return scores, labels, skipped
 
@@ -294,6 +439,10 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
     val_set = build_dataset(cfg, "val", data_root) if validate and cfg.get("ann_file_val") else None
+    workers, persistent = cfg.get("num_workers", 0), _opt(cfg, "persistent_workers")
+    loader = _train_loader(train_set, cfg["batch_size"], workers, seed, device, world, collate_fn, persistent)
+    val_loader = evaluation_loader(val_set, workers, device, persistent) if val_set is not None else None
+    failures = SkippedVideos(log, speaks=world.is_main)
     module = model
     if world.size > 1:
         model.train()  # partial_bn freezes its BN parameters in train(): DDP must see that before wrapping
@@ -302,23 +451,27 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     for epoch in range(start_epoch, cfg["epochs"]):
         # dropout's stream depends on the epoch (and rank) alone: exact resume; a world of one keeps seed*1000+epoch
         torch.manual_seed((seed * 1000 + epoch) * world.size + world.rank)
-        train_set.set_epoch(epoch)
-        loader = _loader(train_set, cfg["batch_size"], True, cfg.get("num_workers", 0), seed, epoch, world,
-                         collate_fn)
+        train_set.set_epoch(epoch)  # for direct dataset[index] users; the loader sends the epoch itself
+        loader.sampler.set_epoch(epoch)
         start = time.time()
         loss, top1, skipped = train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress, scaler,
-                                              world.size, gpu_augment)
+                                              world.size, gpu_augment, failures)
+        unexpected = failures.take_unexpected()
         if world.size > 1:  # every rank's loss and skipped videos, for an epoch summary of the whole world
-            parts = gather_objects((loss, top1, skipped))
+            parts = gather_objects((loss, top1, skipped, unexpected, failures.first))
             loss, top1 = float(np.mean([p[0] for p in parts])), float(np.mean([p[1] for p in parts]))
-            skipped = [s for p in parts for s in p[2]]
+            skipped, unexpected = [s for p in parts for s in p[2]], sum(p[3] for p in parts)
+            for part in parts:
+                failures.report(part[4])  # rank 0 reports another rank's first unexpected failure (once a run)
         summary = dict(mode="epoch", epoch=epoch + 1, loss=round(loss, 5), train_top1=round(100 * top1, 3),
                        lr=round(lr_at(cfg, epoch, 0.0, world.size), 10), seconds=round(time.time() - start, 2),
                        skipped=len(skipped))
         if skipped and world.is_main:
             summary["skipped_videos"] = skipped
-            print(f"warning: skipped {len(skipped)} undecodable video(s) in epoch {epoch + 1}, "
-                  f"listed in {log.path}")
+            if unexpected:
+                summary["unexpected"] = unexpected
+            print(f"warning: skipped {len(skipped)} unusable video(s) in epoch {epoch + 1}"
+                  f"{f', {unexpected} of them by an unexpected error' if unexpected else ''}, listed in {log.path}")
         if log:
             log.write(**summary)
         state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
@@ -329,11 +482,15 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         if val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or is_last):
             scores, labels, val_skipped = evaluate(module, val_set, device, progress, desc="val",
                                                    average_clips=_opt(cfg, "average_clips"),
-                                                   amp=_opt(cfg, "test_amp"))
+                                                   amp=_opt(cfg, "test_amp"), loader=val_loader, failures=failures)
             report = evaluation_report(scores, labels, metrics)
+            val_unexpected = failures.take_unexpected()
             if log:
+                listed = dict(skipped_videos=val_skipped) if val_skipped else {}
+                if val_unexpected:
+                    listed["unexpected"] = val_unexpected
                 log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped),
-                          **{k: round(v, 3) for k, v in report.items()})
+                          **{k: round(v, 3) for k, v in report.items()}, **listed)
             key = main_metric(metrics)
             if report[key] > best.get(key, -1.0):
                 best = {key: report[key], "epoch": epoch + 1}
@@ -369,23 +526,38 @@ def test_precision(device, amp):
 
 
 def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=None, split="test", trusted=False,
-                        strict=True, amp=None):
+                        strict=True, amp=None, workers=None):
     """Multi-clip x multi-crop test of ``checkpoint``: ``(scores, labels, report, skipped)``.
 
     ``checkpoint``: a tsnbook or an MMAction2 file (a released zoo checkpoint tests with its row's config); its
     weights must fit the model ``cfg`` describes (`tsnbook.factory.load_weights`). Scores follow the config's
     ``average_clips``; the report has the config's ``eval_metrics``, the ``protocol`` and the ``precision``:
     fp32 unless ``amp`` (or the config's ``test_amp``) asks for bf16 / fp16 autocast on CUDA - the zoo's numbers
-    are fp32 tests, and a training run's ``amp`` does not carry over to testing. One process.
+    are fp32 tests, and a training run's ``amp`` does not carry over to testing. The videos are decoded by
+    ``workers`` DataLoader processes (default: the config's ``num_workers``) while the model scores.
+
+    Launched by torchrun (``WORLD_SIZE > 1``), every process runs this: it joins the process group, scores its
+    share of the videos on its own device (``cuda:LOCAL_RANK``), and every process returns the gathered arrays,
+    equal to a single process's up to float rounding (each video's views are scored within one process).
     """
-    device = resolve_device(device)
+    world = world_from_environment()
+    device = resolve_device(device, world.local_rank if world.size > 1 else None)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     amp = amp or _opt(cfg, "test_amp")
-    model = build_model(dict(cfg, pretrained=None, load_from=None))
-    load_weights(model, checkpoint, trusted=trusted, strict=strict)
-    model = model.to(device)
-    dataset = build_dataset(cfg, split, data_root)
-    scores, labels, skipped = evaluate(model, dataset, device, progress, desc=f"test {cfg['name']}",
-                                       average_clips=_opt(cfg, "average_clips"), amp=amp)
+    joined = init_process_group(world, device.type, _opt(cfg, "dist_timeout"))
+    try:
+        model = build_model(dict(cfg, pretrained=None, load_from=None))
+        load_weights(model, checkpoint, trusted=trusted, strict=strict)
+        model = model.to(device)
+        dataset = build_dataset(cfg, split, data_root)
+        workers = cfg.get("num_workers", 0) if workers is None else workers
+        scores, labels, skipped = evaluate(model, dataset, device, progress and world.is_main,
+                                           desc=f"test {cfg['name']}", average_clips=_opt(cfg, "average_clips"),
+                                           amp=amp, workers=workers)
+    finally:
+        if joined:
+            destroy_process_group()
     report = evaluation_report(scores, labels, _opt(cfg, "eval_metrics"))
     report.update(protocol=protocol_of(cfg, split if split != "train" else "test"),
                   precision=test_precision(device, amp))

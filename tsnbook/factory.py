@@ -11,7 +11,7 @@ error listing them (`tsnbook.checkpoints.fit_weights`), ``strict=False`` on requ
 size under ``load_from`` is the one documented exception.
 """
 from .checkpoints import fit_weights, read_checkpoint
-from .configs import get_config
+from .configs import get_config, option
 from .mmaction2 import is_mmaction2_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook
 from .models import TSN
 
@@ -30,7 +30,7 @@ def build_model(cfg, trusted=False):
                 partial_bn=cfg.get("partial_bn", False), norm_eval=cfg.get("norm_eval", False),
                 pretrained=cfg.get("pretrained"), flow_init=cfg.get("flow_init", "average"),
                 frozen_stages=cfg.get("frozen_stages", -1), densenet_relu=cfg.get("densenet_relu", False),
-                multi_label=cfg.get("multi_label", False))
+                multi_label=cfg.get("multi_label", False), multi_label_prob=option(cfg, "multi_label_prob"))
     if cfg.get("load_from"):
         load_weights(model, cfg["load_from"], trusted=trusted, drop_classifier=True)
     return model

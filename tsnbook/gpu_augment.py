@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .data import split_failures
 from .transforms import Flip, MultiScaleCrop, RandomResizedCrop, Resize, Transform, _check_rng, _frames, _modality
 from .transforms import _pair, build_pipeline
 
@@ -94,12 +95,12 @@ def collate_padded(batch):
     """Collate items whose frames differ in size: zero-pad imgs to the largest H and W (bottom/right).
 
     Boxes keep their coordinates, so the padding is never read. Bad items (``"error"``) are dropped and listed
-    under ``"errors"``, as `data.collate_skipping_errors` does.
+    under ``"errors"`` and ``"failures"``, as `data.collate_skipping_errors` does.
     """
-    good = [item for item in batch if "error" not in item]
-    errors = [item["error"] for item in batch if "error" in item]
+    good, failures = split_failures(batch)
+    errors = [failure["error"] for failure in failures]
     if not good:
-        return dict(imgs=None, label=None, index=None, crop_box=None, flip=None, errors=errors)
+        return dict(imgs=None, label=None, index=None, crop_box=None, flip=None, errors=errors, failures=failures)
     shapes = {tuple(item["imgs"].shape[:1]) + tuple(item["imgs"].shape[3:]) for item in good}
     if len(shapes) != 1:
         raise ValueError(f"collate_padded: items need the same frame count and channels, got (N, C) in {shapes}")
@@ -110,7 +111,7 @@ def collate_padded(batch):
     for out, item in zip(imgs, good):
         out[:, :item["imgs"].shape[1], :item["imgs"].shape[2]] = item["imgs"]
     rest = torch.utils.data.default_collate([{k: v for k, v in item.items() if k != "imgs"} for item in good])
-    return dict(rest, imgs=imgs, errors=errors)
+    return dict(rest, imgs=imgs, errors=errors, failures=failures)
 
 
 class GPUCropFlip:

@@ -33,6 +33,7 @@ from torch import nn
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, in 0..255 units (spec §4.6)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 FLOW_MEAN, FLOW_STD = 128.0, 128.0
+MULTI_LABEL_PROBS = ("softmax", "sigmoid")  # a multi-label model's "prob": MMAction2's softmax, or per class
 
 
 def _first_conv(module):
@@ -225,15 +226,23 @@ class TSN(nn.Module):
     ``densenet_relu``: MMAction2 runs a torchvision DenseNet through ``.features``, which lacks the final ReLU
     that torchvision's own forward applies (spec §9 quirk 13). False (default) reproduces MMAction2 - the zoo's
     densenet161 checkpoint was trained that way; True gives torchvision's behaviour.
-    ``multi_label``: the classes are not exclusive (MMiT, HVU): `class_scores` then uses a sigmoid, not a softmax.
+    ``multi_label``: the classes are not exclusive (MMiT, HVU). ``multi_label_prob``: how `class_scores` turns
+    such a model's logits into "prob" scores - "softmax" (default), MMAction2's quirk: its ``average_clip``
+    (0.x and 1.x alike) takes a softmax over the classes even for multi-label heads, although they are trained
+    with a per-class sigmoid (BCE), so the classes' probabilities compete and sum to 1; "sigmoid" gives each
+    class its own probability, the one the BCE loss trained. Single-label models ignore it.
     """
 
     def __init__(self, backbone="resnet50", num_classes=400, num_segments=3, modality="rgb", clip_len=5,
                  dropout=0.4, init_std=0.01, partial_bn=False, norm_eval=False, pretrained=None,
-                 flow_init="average", frozen_stages=-1, densenet_relu=False, multi_label=False):
+                 flow_init="average", frozen_stages=-1, densenet_relu=False, multi_label=False,
+                 multi_label_prob="softmax"):
         super().__init__()
         if modality not in ("rgb", "flow"):
             raise ValueError(f"modality must be 'rgb' or 'flow', got {modality!r}")
+        if multi_label_prob not in MULTI_LABEL_PROBS:
+            raise ValueError(f"multi_label_prob must be 'softmax' (MMAction2) or 'sigmoid', got {multi_label_prob!r}")
+        self.multi_label_prob = multi_label_prob
         self.num_classes, self.num_segments, self.modality = num_classes, num_segments, modality
         self.partial_bn, self.norm_eval, self.frozen_stages = partial_bn, norm_eval, frozen_stages
         self.multi_label, self.backbone_name = multi_label, backbone
@@ -303,13 +312,19 @@ class TSN(nn.Module):
         feature_sum = 0
         for chunk in views.split(views_per_chunk):
             with autocast() if autocast else contextlib.nullcontext():
-                feature_sum = feature_sum + self.features(chunk[None].to(device)).double() * len(chunk)
+                # non_blocking: a pinned chunk (the evaluation loader pins on CUDA) is copied asynchronously
+                feature_sum = feature_sum + self.features(chunk[None].to(device, non_blocking=True)).double() * len(
+                    chunk)
         logits = self.fc((feature_sum / len(views)).float())
         return self.class_scores(logits, average_clips)[0].cpu().numpy()
 
     def class_scores(self, logits, mode="prob"):
-        """Logits -> scores: ``"prob"`` = softmax (sigmoid when ``multi_label``), ``"score"``/None = logits."""
-        if mode == "prob" and self.multi_label:
+        """Logits -> scores: ``"prob"`` = softmax, ``"score"``/None = logits.
+
+        A multi-label model's "prob" is a softmax too, as MMAction2 computes it (a quirk, see the class
+        docstring); with ``multi_label_prob="sigmoid"`` it is the per-class sigmoid.
+        """
+        if mode == "prob" and self.multi_label and self.multi_label_prob == "sigmoid":
             return torch.sigmoid(logits)
         return average_clips(logits, mode)
 

@@ -33,6 +33,15 @@ OUT_OF_BOUND_OPTIONS = ("loop", "repeat_last")
 TEST_SAMPLING_VERSIONS = ("0.x", "1.x")
 
 
+class UnusableVideo(ValueError):
+    """A video that decodes (or a list line that parses) but cannot be used as the pipeline asks: no frames to
+    sample (a frame-folder list that says 0 frames), frames smaller than the crop (`tsnbook.transforms`).
+
+    The data's fault, not the code's: `tsnbook.data.TSNDataset` skips such an item and the engine counts and lists
+    it, as it does a corrupt file. Defined here, in the lowest module that raises it; a ValueError, as before.
+    """
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Argument checks
 # ----------------------------------------------------------------------------------------------------------------
@@ -50,7 +59,7 @@ def _check_num_frames(num_frames):
     if isinstance(num_frames, bool) or not isinstance(num_frames, numbers.Integral):
         raise ValueError(f"num_frames must be a positive integer, got {num_frames!r}")
     if num_frames <= 0:
-        raise ValueError(f"num_frames={num_frames}: the video has no decodable frames, so no frame can be "
+        raise UnusableVideo(f"num_frames={num_frames}: the video has no decodable frames, so no frame can be "
                          "sampled (MMAction2 would fail with a modulo by zero here)")
     return int(num_frames)
 

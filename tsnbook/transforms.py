@@ -28,6 +28,8 @@ import random
 import cv2
 import numpy as np
 
+from .sampling import UnusableVideo
+
 INTERPOLATIONS = {"nearest": cv2.INTER_NEAREST, "bilinear": cv2.INTER_LINEAR, "bicubic": cv2.INTER_CUBIC,
                   "area": cv2.INTER_AREA, "lanczos": cv2.INTER_LANCZOS4}
 
@@ -80,8 +82,8 @@ def _check_rng(rng):
 
 def _check_fits(crop_w, crop_h, imgs, name):
     img_h, img_w = imgs.shape[1:3]
-    if crop_w > img_w or crop_h > img_h:
-        raise ValueError(f"{name}: crop (w, h) = ({crop_w}, {crop_h}) does not fit in the image "
+    if crop_w > img_w or crop_h > img_h:  # a video smaller than the crop: skipped as one bad item (tsnbook.data)
+        raise UnusableVideo(f"{name}: crop (w, h) = ({crop_w}, {crop_h}) does not fit in the image "
                          f"(w, h) = ({img_w}, {img_h})")
 
 
@@ -271,7 +273,7 @@ class MultiScaleCrop(_RandomCrop):
         if abs(crop_h - self.input_size[1]) < 3:
             crop_h = self.input_size[1]
         if crop_w > img_w or crop_h > img_h:
-            raise ValueError(f"MultiScaleCrop: crop (w, h) = ({crop_w}, {crop_h}) does not fit in the image "
+            raise UnusableVideo(f"MultiScaleCrop: crop (w, h) = ({crop_w}, {crop_h}) does not fit in the image "
                              f"(w, h) = ({img_w}, {img_h})")
         if self.random_crop:
             x = _randint(0, img_w - crop_w, rng)
@@ -459,7 +461,7 @@ class ThreeCrop(_FixedCrop):
             step = (img_h - crop_h) // 2
             offsets = [(0, 0), (0, 2 * step), (0, step)]
         else:
-            raise ValueError(f"ThreeCrop: crop (w, h) = ({crop_w}, {crop_h}) must match the image's width or "
+            raise UnusableVideo(f"ThreeCrop: crop (w, h) = ({crop_w}, {crop_h}) must match the image's width or "
                              f"height, image (w, h) = ({img_w}, {img_h}); resize the short side first")
         boxes = [(x, y, x + crop_w, y + crop_h) for x, y in offsets]
         return _multi_crop(results, imgs, boxes)

@@ -21,12 +21,17 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   ``warmup_epochs`` [0], ``warmup_ratio`` [0.1], ``lr_base_batch`` [None] (the total batch ``lr`` was written
   for; with ``auto_scale_lr`` [True] the lr is scaled linearly to the batch used), ``gpus`` (the zoo's GPU count,
   informational), ``fc_lr5`` [False] (MMAction2's TSM optimizer groups), ``loss_weight`` [1.0] (multi-label
-  BCE), ``amp`` ["bf16", CUDA only], ``channels_last`` [True, CUDA only], ``num_workers``, ``eval_interval``,
+  BCE), ``amp`` ["bf16", CUDA only], ``channels_last`` [True, CUDA only], ``num_workers`` (DataLoader
+  processes for training, validation and testing) with ``persistent_workers`` [True] (kept from epoch to
+  epoch), ``eval_interval``,
   ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet the other DDP
   processes), ``checkpoint_interval`` [1] and ``max_keep_ckpts`` [-1] (``epoch_N.pth`` every N epochs, the
   newest K kept; MMAction2's checkpoint_config), ``seed``;
 * testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob"), ``test_amp`` [None = fp32, as
-  the zoo tested; "bf16" / "fp16": autocast on CUDA, for validation and test; ``amp`` is training's only];
+  the zoo tested; "bf16" / "fp16": autocast on CUDA, for validation and test; ``amp`` is training's only],
+  ``multi_label_prob`` ["softmax"]: a multi-label model's "prob" - MMAction2's quirk, a softmax over the classes
+  although the head was trained with per-class sigmoids (BCE); "sigmoid" gives each class its own probability
+  (`tsnbook.TSN`);
 * documentation only: ``zoo``, the model-zoo row's published facts (accuracy or mAP, resolution, GPUs,
   pre-training, checkpoint URL, test protocol, notes); the engine never reads it.
 
@@ -53,7 +58,7 @@ OPTIONAL_KEYS = dict(
     fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
     frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
-    checkpoint_interval=1, max_keep_ckpts=-1, test_amp=None,
+    checkpoint_interval=1, max_keep_ckpts=-1, test_amp=None, multi_label_prob="softmax", persistent_workers=True,
 )
 
 
