@@ -13,6 +13,8 @@ do) - and ``make_replica(root, seed=0)``, the real download in miniature. The sh
 and clips for the replicas).
 
 The registry below maps the names ``prepare.py`` takes to modules; a new dataset adds one line to `MODULES`.
+A module serving several datasets (Kinetics-400/600/700) names one object per dataset, ``"module:attribute"``,
+that has the same attributes and steps as a module.
 """
 import importlib
 
@@ -22,6 +24,11 @@ PLANNED = ("ucf101", "hmdb51", "kinetics400", "kinetics600", "kinetics700", "sth
 #: name -> module of the datasets implemented so far.
 MODULES = {
     "ucf101": "tsnbook.datasets.ucf101",
+    "kinetics400": "tsnbook.datasets.kinetics:KINETICS400",
+    "kinetics600": "tsnbook.datasets.kinetics:KINETICS600",
+    "kinetics700": "tsnbook.datasets.kinetics:KINETICS700",
+    "activitynet": "tsnbook.datasets.activitynet",
+    "hvu": "tsnbook.datasets.hvu",
 }
 STEPS = ("download", "extract", "lists", "verify")
 
@@ -38,4 +45,6 @@ def get(name):
         if name in PLANNED:
             raise ValueError(f"dataset {name!r} has no preparation module yet; available: {valid}")
         raise ValueError(f"unknown dataset {name!r}; valid names: {valid}")
-    return importlib.import_module(MODULES[name])
+    module, _, attribute = MODULES[name].partition(":")
+    module = importlib.import_module(module)
+    return getattr(module, attribute) if attribute else module

@@ -10,7 +10,11 @@ RAR: no Python package writes RAR (compression is RARLAB's), so `write_rar` writ
 (technote.txt): a marker block, an archive header, one file header per member (CRC-16 = low half of CRC-32)
 and an end block. Any RAR reader extracts it; only the compression method differs from the real files.
 """
+import calendar
+import gzip
+import io
 import struct
+import tarfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -56,7 +60,6 @@ def write_rar(path, members, folders=()):
 
 def zip_bytes(members):
     """A deflated zip of ``members`` [(name, bytes)] with fixed timestamps (so fixed bytes)."""
-    import io
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for name, data in members:
@@ -89,12 +92,48 @@ def render_clip(rng, num_frames, height, width, colour, speed):
     return frames
 
 
-def encode_clip(path, frames, fps):
-    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension) and return the file's bytes."""
+def iter_clip(rng, num_frames, height, width, colour, speed):
+    """`render_clip` one frame at a time, for long videos (a 40-s 720p ActivityNet video is 2.5 GB as one
+    array): the same picture, drawn as it is encoded."""
+    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 3)
+    x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+    for t in range(num_frames):
+        frame = background.copy()
+        centre = (int(x + speed[0] * t) % width, int(y + speed[1] * t) % height)
+        cv2.circle(frame, centre, max(4, min(height, width) // 8), tuple(int(c) for c in colour), -1)
+        yield frame
+
+
+def tone(rng, seconds, sample_rate=22050):
+    """A quiet mono tone of ``seconds`` (a random pitch): the sound track of a replica's mp4."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    return (0.1 * np.sin(2 * np.pi * rng.uniform(200, 800) * t)).astype(np.float32)[None], sample_rate
+
+
+def tar_bytes(members, gzip_level=6):
+    """A gzipped tar of ``members`` [(name, bytes)] with fixed times and owners (so fixed bytes)."""
+    buffer = io.BytesIO()
+    when = calendar.timegm(REPLICA_TIME + (0, 0, 0))
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=gzip_level, mtime=0) as gz:
+        with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tf:
+            for name, data in members:
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode, info.uname, info.gname = len(data), when, 0o644, "", ""
+                tf.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def write_tar_gz(path, members):
+    return atomic_write(path, tar_bytes(members))
+
+
+def encode_clip(path, frames, fps, **options):
+    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension; ``options`` such as ``audio=`` or
+    ``preset=`` go to it) and return the file's bytes."""
     from ..io import write_video
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_video(path, frames, fps=fps)
+    write_video(path, frames, fps=fps, **options)
     data = path.read_bytes()
     path.unlink()
     return data
