@@ -25,7 +25,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tsnbook.data import load_annotations  # noqa: E402
 from tsnbook.datasets import kinetics, replica  # noqa: E402
 from tsnbook.io import write_video  # noqa: E402
 
@@ -56,6 +55,8 @@ def _rows(count, subset, seed, labelled=True):
 
 
 def bench_load_annotations(work, rows):
+    from tsnbook.data import load_annotations  # here, not at the top: verify's spawned workers re-import this
+    # script, and tsnbook.data imports torch (seconds per worker)
     path = work / "k700_train_list_videos.txt"
     index = {name: i for i, name in enumerate(sorted(kinetics.class_folder(c) for c in _classes()))}
     with open(path, "w") as f:

@@ -311,12 +311,14 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
                            f"{len(tags.get(category, ()))} {category} tags where HVU has {NUM_TAGS[category]}: a "
                            "replica or another release", "warning")
     later = Report(NAME, "verify", root)
+    found = {subset: scan_videos(root, subset) for subset in SUBSETS}
+    listed = {s: [(root / f"videos_{s}" / found[s][c.name], c) for c in clips[s] if c.name in found[s]]
+              for s in SUBSETS}
+    checked = _verify.verify_videos(report, [p for s in SUBSETS for p, _ in listed[s]], workers, deep,
+                                    {str(p): c.where for s in SUBSETS for p, c in listed[s]})  # one pool for all
     for subset in SUBSETS:
-        on_disk = scan_videos(root, subset)
-        present = [c for c in clips[subset] if c.name in on_disk]
-        paths = [root / f"videos_{subset}" / on_disk[c.name] for c in present]
-        checked = _verify.verify_videos(report, paths, workers, deep, {str(p): c.where for p, c in zip(paths, present)},
-                                        desc=f"videos_{subset}")
+        on_disk, present = found[subset], [c for _, c in listed[subset]]
+        paths = [p for p, _ in listed[subset]]
         good = {c.name for p, c in zip(paths, present) if checked[str(p)]["kind"] is None
                 or checked[str(p)]["severity"] == "warning"}
         _report_missing(root, subset, clips[subset], on_disk, later)

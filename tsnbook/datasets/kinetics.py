@@ -99,7 +99,7 @@ class Clip:
 class Kinetics:
     """Kinetics-``version``: the facts as attributes, and the steps of a dataset module as methods."""
 
-    def __init__(self, version, published, mmaction2, cvdf, cvdf_folder, notes):
+    def __init__(self, version, published, mmaction2, cvdf, cvdf_folder, notes, cvdf_files=None):
         self.VERSION = version
         self.NAME = f"kinetics{version}"
         self.NUM_CLASSES = version
@@ -115,6 +115,7 @@ class Kinetics:
         self.REGISTRATION = None  # annotations and CVDF's copies are public; YouTube is the original source
         self.PUBLISHED = published  # rows of DeepMind's CSVs ({subset: n}); None where not verified here
         self.MMACTION2 = mmaction2  # the videos MMAction2's own copy had (its kinetics README)
+        self.CVDF_FILES = cvdf_files or {}  # the videos CVDF's tarballs hold (its arrange_by_classes.py)
         self.NOTES = notes
         self.CONTAINER = ("MP4, H.264 video (re-encoded by the crawler, libx264) + the upload's audio (AAC); size "
                           "and fps as uploaded (24-30 fps, 360p-1080p, some portrait); ~10 s")
@@ -158,10 +159,9 @@ class Kinetics:
         return None
 
     # ------------------------------------------------------------------------------------------ annotations
-    def read_csv(self, root, subset, classes=None):
-        """The `Clip`s of ``annotations/kinetics_<subset>.csv``; ``classes``: the label map (None while reading
-        the training CSV, whose labels define it). Columns are found by the header; a row without a label
-        (label-less test CSVs) has label None."""
+    def _read_rows(self, root, subset):
+        """``([(class folder or None, file stem, "file:line"), ...], {class folder: label as spelled})`` of
+        ``annotations/kinetics_<subset>.csv``, columns found by the header; one-line errors on bad rows."""
         path = Path(root) / "annotations" / CSV_NAMES[subset]
         fix = f"run prepare.py {self.NAME} extract (or download the CSVs again)"
         numbered = read_lines(path, fix=fix)
@@ -174,56 +174,68 @@ class Kinetics:
                                   f"CSV (or cut before its first line); {fix}")
         if "label" not in header and subset != "test":
             raise AnnotationError(f"{where}: the {subset} CSV has no label column; a test CSV in its place? {fix}")
-        column = {name: header.index(name) for name in header}
-        index = None if classes is None else {name: i for i, name in enumerate(classes)}
-        clips, seen = [], {}
+        youtube_id, start, end = (header.index(name) for name in wanted)
+        label_column = header.index("label") if "label" in header else None
+        out, spelled, seen, width, name_of = [], {}, {}, len(header), str(path)
         for (number, text), row in zip(numbered[1:], rows):
-            where = f"{path}:{number}"
-            if len(row) != len(header):
-                raise AnnotationError(f"{where}: {len(row)} fields where the header has {len(header)} (a line cut "
-                                      f"short, or a label with a comma?): {text!r}; {fix}")
+            if len(row) != width:
+                raise AnnotationError(f"{name_of}:{number}: {len(row)} fields where the header has {width} (a line "
+                                      f"cut short, or a label with a comma?): {text!r}; {fix}")
             try:
-                name = clip_name(row[column["youtube_id"]], row[column["time_start"]], row[column["time_end"]])
+                name = clip_name(row[youtube_id], row[start], row[end])
             except ValueError:
-                raise AnnotationError(f"{where}: time_start/time_end must be numbers, got {text!r}; {fix}") from None
-            label_text = row[column["label"]].strip() if "label" in column else ""
-            if not label_text and subset != "test":
-                raise AnnotationError(f"{where}: empty label; {fix}")
-            folder = class_folder(label_text) if label_text else None
-            label = None
-            if folder is not None and index is not None:
-                if folder not in index:
-                    raise AnnotationError(f"{where}: class {label_text!r} is not in {CSV_NAMES['train']} (the label "
-                                          "map is the training CSV's labels): the CSVs come from different "
-                                          "Kinetics versions; extract them again from one release")
-                label = index[folder]
-            key = f"{folder}/{name}" if folder else name
+                raise AnnotationError(f"{name_of}:{number}: time_start/time_end must be numbers, got {text!r}; "
+                                      f"{fix}") from None
+            label = row[label_column].replace('"', "").strip() if label_column is not None else ""
+            if not label and subset != "test":
+                raise AnnotationError(f"{name_of}:{number}: empty label; {fix}")
+            folder = class_folder(label) if label else None
+            if folder is not None and folder not in spelled:
+                spelled[folder] = label
             if name in seen:
-                raise AnnotationError(f"{where}: {name} is listed twice (first at line {seen[name]}): duplicate id")
+                raise AnnotationError(f"{name_of}:{number}: {name} is listed twice (first at line {seen[name]}): "
+                                      "duplicate id")
             seen[name] = number
-            clips.append(Clip(key, name, label, where))
+            out.append((folder, name, f"{name_of}:{number}"))
+        return out, spelled
+
+    def _clips(self, rows, index, subset):
+        clips = []
+        for folder, name, where in rows:
+            if folder is not None and folder not in index:
+                raise AnnotationError(f"{where}: class {folder.replace('_', ' ')!r} is not in {CSV_NAMES['train']} "
+                                      "(the label map is the training CSV's labels): the CSVs come from different "
+                                      "Kinetics versions; extract them again from one release")
+            clips.append(Clip(f"{folder}/{name}" if folder else name, name,
+                              None if folder is None else index[folder], where))
         return clips
+
+    def read_csv(self, root, subset, classes):
+        """The `Clip`s of ``annotations/kinetics_<subset>.csv`` with the label map ``classes`` (class folders in
+        label order). Columns are found by the header; a row without a label (label-less test CSVs) has label
+        None."""
+        return self._clips(self._read_rows(root, subset)[0], {c: i for i, c in enumerate(classes)}, subset)
 
     def read_classes(self, root):
         """The label map: sorted class folders of the training CSV (MMAction2's order)."""
-        return sorted({clip.folder for clip in self.read_csv(root, "train")})
+        return sorted(self._read_rows(root, "train")[1])
 
-    def read_annotations(self, root):
-        """(classes, {"train": [Clip], "val": [Clip], "test": [Clip]}); `AnnotationError` on any bad line."""
-        classes = self.read_classes(root)
-        return classes, {subset: self.read_csv(root, subset, classes) for subset in (*SUBSETS, "test")}
+    def read_annotations(self, root, spelled=False):
+        """(classes, {"train": [Clip], "val": [Clip], "test": [Clip]}), and with ``spelled`` the label names as
+        the CSV spells them (spaces, parentheses, the apostrophe: MMAction2's ``label_map_k400.txt``), in label
+        order. The training CSV is read once. `AnnotationError` on any bad line."""
+        train, names = self._read_rows(root, "train")
+        classes = sorted(names)
+        index = {name: i for i, name in enumerate(classes)}
+        clips = {"train": self._clips(train, index, "train")}
+        for subset in ("val", "test"):
+            clips[subset] = self._clips(self._read_rows(root, subset)[0], index, subset)
+        return (classes, clips, [names[c] for c in classes]) if spelled else (classes, clips)
 
     def label_names(self, root):
-        """The label map with the CSV's spelling (spaces, parentheses, the apostrophe), in label order: what
-        MMAction2's ``label_map_k400.txt`` holds."""
-        numbered = read_lines(Path(root) / "annotations" / CSV_NAMES["train"])
-        rows = csv.reader(text for _, text in numbered)
-        column = [name.strip().lower() for name in next(rows)].index("label")
-        spelled = {}
-        for row in rows:
-            label = row[column].replace('"', "").strip()
-            spelled.setdefault(class_folder(label), label)
-        return [spelled[folder] for folder in sorted(spelled)]
+        """The label map as the training CSV spells it, in label order."""
+        _, names = self._read_rows(root, "train")
+        return [names[folder] for folder in sorted(names)]
 
     # ---------------------------------------------------------------------------------------------- disk
     @staticmethod
@@ -448,8 +460,8 @@ class Kinetics:
         by existence, frame folders by their frames; missing items are left out *and reported*."""
         root = self._root(root)
         report = Report(self.NAME, "lists", root)
-        classes, clips = self.read_annotations(root)
-        lists.write_label_map(root / self.label_map_name(), self.label_names(root))
+        classes, clips, names = self.read_annotations(root, spelled=True)
+        lists.write_label_map(root / self.label_map_name(), names)
         for subset in SUBSETS:
             self._strays(root, subset, classes, report)
             on_disk = self.scan_videos(root, subset)
@@ -528,16 +540,18 @@ class Kinetics:
                            f"{len(classes)} classes where {self.NAME} has {self.NUM_CLASSES}: a replica or another "
                            "version's CSV", "warning")
         missing_report = Report(self.NAME, "verify", root)  # after the errors, so that the summary shows those
+        on_disk, listed, paths = {}, {}, {}
         for subset in SUBSETS:
             self._strays(root, subset, classes, report)
-            on_disk = self.scan_videos(root, subset)
-            listed = [c for c in clips[subset] if c.key in on_disk]
-            paths = [root / f"videos_{subset}" / on_disk[c.key] for c in listed]
-            where = {str(p): c.where for p, c in zip(paths, listed)}
-            checked = _verify.verify_videos(report, paths, workers, deep, where, desc=f"videos_{subset}")
-            videos = {c.key: checked[str(p)] for p, c in zip(paths, listed)}
+            on_disk[subset] = self.scan_videos(root, subset)
+            listed[subset] = [c for c in clips[subset] if c.key in on_disk[subset]]
+            paths[subset] = [root / f"videos_{subset}" / on_disk[subset][c.key] for c in listed[subset]]
+        where = {str(p): c.where for s in SUBSETS for p, c in zip(paths[s], listed[s])}
+        checked = _verify.verify_videos(report, [p for s in SUBSETS for p in paths[s]], workers, deep, where)
+        for subset in SUBSETS:  # one pool of workers for every video: starting one costs seconds
+            videos = {c.key: checked[str(p)] for p, c in zip(paths[subset], listed[subset])}
             good = [k for k, v in videos.items() if v["kind"] is None or v["severity"] == "warning"]
-            self._report_missing(root, subset, clips[subset], on_disk, missing_report)
+            self._report_missing(root, subset, clips[subset], on_disk[subset], missing_report)
             self._count(report, f"{subset} videos", subset, len(clips[subset]), len(good),
                         self._listed(report, root, self.list_name(subset, "videos"), "video", clips[subset]))
             for suffix, folder in self.frame_folders(root, subset).items():
@@ -693,7 +707,7 @@ REPLICA_ROLES = {(2, "train", 1): "missing", (3, "train", 2): "corrupt", (0, "tr
 
 KINETICS400 = Kinetics(
     400, published={"train": 246534, "val": 19906, "test": 39805},
-    mmaction2={"train": 240436, "val": 19796},
+    mmaction2={"train": 240436, "val": 19796}, cvdf_files={"train": 240258, "val": 19881, "test": 38685},
     cvdf=("https://s3.amazonaws.com/kinetics/400", "k400_{subset}_path.txt"), cvdf_folder="400",
     notes="CVDF holds 240,258 / 19,881 / 38,685 of the CSV rows (train / val / test) and 1,392 replacements for "
           "corrupt train videos; ~8-10 % of K400 train was unreachable on YouTube by 2019; DeepMind's 2020 CSVs "
