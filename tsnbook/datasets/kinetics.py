@@ -118,7 +118,7 @@ class Kinetics:
         self.CVDF_FILES = cvdf_files or {}  # the videos CVDF's tarballs hold (its arrange_by_classes.py)
         self.NOTES = notes
         self.CONTAINER = ("MP4, H.264 video (re-encoded by the crawler, libx264) + the upload's audio (AAC); size "
-                          "and fps as uploaded (24-30 fps, 360p-1080p, some portrait); ~10 s")
+                          "and fps as uploaded (commonly 24-30 fps and 360p-1080p, not verified here); ~10 s")
         self.LEVEL = 2  # ROOT/videos_<subset>/<class>/<video>
         self.VIDEO_EXT = ".mp4"
         self.FRAME_TMPL, self.START_INDEX, self.FLOW_TMPL = FRAME_TMPL, START_INDEX, FLOW_TMPL
