@@ -72,7 +72,8 @@ def bench_load_annotations(work, rows):
     records = load_annotations(path, "data/kinetics700/videos_train", "video")
     held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    print(f"load_annotations, {len(records):,} lines: {best:.2f} s (best of 3; {cpu:.2f} s CPU), peak {peak / 2 ** 20:.0f} MB, "
+    print(f"load_annotations, {len(records):,} lines: {best:.2f} s (best of 3; {cpu:.2f} s CPU), "
+          f"peak {peak / 2 ** 20:.0f} MB, "
           f"{held / 2 ** 20:.0f} MB held by the records   [targets < 3 s, < 300 MB]")
 
 
@@ -107,7 +108,8 @@ def bench_build_lists(work, rows):
     seconds, report = _timed(lambda: K700.build_lists(root, workers=1))
     counts = report.counts["train videos"]
     print(f"build_lists (kinetics700), {len(train):,}-row train CSV + {len(val):,} val rows, placeholders: "
-          f"{seconds:.1f} s ({_timed.cpu:.1f} s CPU); train lines written {counts['written']:,} of {counts['annotated']:,} "
+          f"{seconds:.1f} s ({_timed.cpu:.1f} s CPU); train lines written {counts['written']:,} of "
+          f"{counts['annotated']:,} "
           f"({len(report.problems):,} missing reported)")
 
 

@@ -36,7 +36,6 @@ import difflib
 import json
 import os
 import shutil
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -45,7 +45,8 @@ NAME = "hvu"
 HOME = "https://github.com/holistic-video-understanding/HVU-Dataset"
 _RAW = HOME + "/raw/master/"
 FILES = (  # public on GitHub, no checksums published
-    _download.Remote("HVU_Train_V1.0.zip", _RAW + "HVU_Train_V1.0.zip", what="HVU_Train_V1.0.csv: training clips, tags"),
+    _download.Remote("HVU_Train_V1.0.zip", _RAW + "HVU_Train_V1.0.zip",
+                     what="HVU_Train_V1.0.csv: training clips, tags"),
     _download.Remote("HVU_Val_V1.0.zip", _RAW + "HVU_Val_V1.0.zip", what="HVU_Val_V1.0.csv: validation clips, tags"),
     _download.Remote("HVU_Tags_Categories_V1.0.csv", _RAW + "HVU_Tags_Categories_V1.0.csv",
                      what="every tag's category"),
@@ -365,7 +366,8 @@ REPLICA_TAGS = {  # real HVU tags, 2-4 per category (with Kinetics' parentheses 
 }
 #: (subset, youtube id, start s, tags by category, role); one clip lacks event tags, one is missing, one corrupt
 REPLICA_CLIPS = (
-    ("train", "OLpWTpTC4P8", 57.0, dict(action=[0], concept=[1, 2], event=[0], object=[0], scene=[1], attribute=[1]), None),
+    ("train", "OLpWTpTC4P8", 57.0, dict(action=[0], concept=[1, 2], event=[0], object=[0], scene=[1], attribute=[1]),
+     None),
     ("train", "xsPKW4tZZBc", 233.0, dict(action=[2], concept=[1, 2], event=[1], object=[0], scene=[1]), None),
     ("train", "-0u1Vb-oC3k", 12.5, dict(action=[1], attribute=[0], object=[2], scene=[2], event=[1]), None),
     ("train", "Gu1tarS0l0_", 30.0, dict(action=[3], concept=[0], event=[0], object=[1], scene=[0], attribute=[0]),

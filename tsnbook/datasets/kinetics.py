@@ -58,6 +58,7 @@ FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
 FLOW_TMPL = flow.FLOW_TEMPLATES["kinetics"]  # x_00001.jpg / y_00001.jpg: the K400 flow configs
 MISSING_TOLERATED = 0.2  # more missing than this: a wrong folder or an interrupted extraction, not YouTube
 HOME = "https://www.deepmind.com/open-source/kinetics"
+DEEPMIND = "https://storage.googleapis.com/deepmind-media/Datasets"  # the CSV tarballs
 CVDF_HOME = "https://github.com/cvdfoundation/kinetics-dataset"
 
 #: Names that Kinetics-600 spells differently from Kinetics-400 (read from MMAction2's label_map_k400/600/700.txt):
@@ -105,13 +106,13 @@ class Kinetics:
         self.NUM_CLASSES = version
         self.HOME, self.CVDF_HOME = HOME, CVDF_HOME
         self.FILES = (_download.Remote(
-            f"kinetics{version}.tar.gz", f"https://storage.googleapis.com/deepmind-media/Datasets/kinetics{version}.tar.gz",
+            f"kinetics{version}.tar.gz", f"{DEEPMIND}/kinetics{version}.tar.gz",
             what="DeepMind's train / validate / test CSVs (and JSONs); no checksum is published"),)
         self.CVDF = cvdf  # (base URL, path-list file name template): the videos' tarballs, public
         self.CVDF_FOLDER = cvdf_folder
-        self.REPLACEMENT = (_download.Remote(
-            "replacement_for_corrupted_k400.tgz", "https://s3.amazonaws.com/kinetics/400/replacement_for_corrupted_k400.tgz",
-            what="CVDF's 1,392 re-encoded copies of train videos that are corrupt in the parts"),) if version == 400 else ()
+        self.REPLACEMENT = () if version != 400 else (_download.Remote(
+            "replacement_for_corrupted_k400.tgz", f"{cvdf[0]}/replacement_for_corrupted_k400.tgz",
+            what="CVDF's 1,392 re-encoded copies of train videos that are corrupt in the parts"),)
         self.REGISTRATION = None  # annotations and CVDF's copies are public; YouTube is the original source
         self.PUBLISHED = published  # rows of DeepMind's CSVs ({subset: n}); None where not verified here
         self.MMACTION2 = mmaction2  # the videos MMAction2's own copy had (its kinetics README)
@@ -587,8 +588,9 @@ class Kinetics:
                                                       f"{CSV_NAMES[name.split('_')[1]]}: a stale list; run prepare.py "
                                                       f"{self.NAME} lists again")
             elif frames is not None and key in frames and record.num_frames != frames[key]:
-                report.problem("frame count", record.where, f"the list says {record.num_frames} frames, the folder "
-                                                            f"has {frames[key]}: run prepare.py {self.NAME} lists again")
+                report.problem("frame count", record.where, f"the list says {record.num_frames} frames, the "
+                                                            f"folder has {frames[key]}: run prepare.py {self.NAME} "
+                                                            "lists again")
         return len(records)
 
     # -------------------------------------------------------------------------------------------- replica
