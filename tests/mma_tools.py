@@ -1,10 +1,10 @@
-"""MMAction2 0.24.1's own list builder (``tools/data/build_file_list.py``) as a test oracle, in a subprocess.
+"""MMAction2 0.24.1's dataset tools (``tools/data/``) as test oracles, run in a subprocess as their READMEs say.
 
-`tools_folder` makes a folder laid out as MMAction2's README says the tools run (``tools/data/*.py`` next to
-``data/<dataset>/``), with mmcv stubbed: build_file_list.py only calls ``mmcv.runner.set_random_seed`` (with
---seed) and anno_txt2json.py imports mmcv without using it. The caller fills ``data/<dataset>/`` (copies where
-MMAction2 writes, e.g. HMDB51's generated annotation files; symlinks elsewhere) and calls `build_file_list`.
-Skips when the oracle is not installed (tools/install_oracle.sh).
+The tools import ``mmcv`` only for ``mmcv.load`` / ``mmcv.dump`` (JSON here) and ``mmcv.runner.set_random_seed``;
+the folders made here hold small stubs of those, so no mmcv is needed. `tools_folder` + `build_file_list` run
+``build_file_list.py`` (the caller fills ``data/<dataset>/``: copies where MMAction2 writes, e.g. HMDB51's
+generated annotation files, symlinks elsewhere); `tool_tree` + `run_tool` run any other tool. Tests skip when
+the oracle is not installed (tools/install_oracle.sh).
 """
 import os
 import shutil
@@ -29,7 +29,7 @@ def tools_folder(path):
     (path / "tools" / "__init__.py").touch()
     (path / "tools" / "data" / "__init__.py").touch()
     (path / "stubs" / "mmcv").mkdir(parents=True)
-    (path / "stubs" / "mmcv" / "__init__.py").write_text("")
+    (path / "stubs" / "mmcv" / "__init__.py").write_text(MMCV_STUB)
     (path / "stubs" / "mmcv" / "runner.py").write_text("def set_random_seed(seed):\n    pass\n")
     (path / "data").mkdir()
     return path
@@ -50,3 +50,48 @@ def build_file_list(work, dataset, *args, check=True):
         assert result.returncode == 0, result.stderr
     lists = {p.name: p.read_text().splitlines() for p in out.iterdir()}
     return lists, result.stdout + result.stderr, result.returncode
+
+
+MMCV_STUB = '''import json
+
+
+def load(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def dump(obj, path):
+    with open(path, "w") as f:
+        json.dump(obj, f)
+'''
+
+
+def tool_tree(work, tools):
+    """A folder ``work`` holding ``tools/data/<tools...>`` (paths relative to MMAction2's tools/data), the
+    package markers build_file_list.py imports through, and ``stubs/mmcv``; returns ``work``."""
+    if not (TOOLS / "build_file_list.py").is_file():
+        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+    work = Path(work)
+    for name in tools:
+        target = work / "tools" / "data" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(TOOLS / name, target)
+    for folder in [work / "tools", *(p for p in (work / "tools").rglob("*") if p.is_dir())]:
+        (folder / "__init__.py").touch()
+    (work / "stubs" / "mmcv").mkdir(parents=True, exist_ok=True)
+    (work / "stubs" / "mmcv" / "__init__.py").write_text(MMCV_STUB)
+    (work / "stubs" / "mmcv" / "runner.py").write_text("def set_random_seed(seed):\n    pass\n")
+    return work
+
+
+def run_tool(work, cwd, argv, check=True):
+    """``python argv...`` in ``cwd`` with the stubs and ``work`` importable; returns the CompletedProcess."""
+    result = subprocess.run([sys.executable, *map(str, argv)], cwd=cwd, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=f"{Path(work) / 'stubs'}:{work}"))
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def lines(path):
+    return Path(path).read_text().splitlines()

@@ -14,6 +14,8 @@ checks from labelled items, shared by the datasets with official split files), `
 and clips for the replicas).
 
 The registry below maps the names ``prepare.py`` takes to modules; a new dataset adds one line to `MODULES`.
+A module serving several datasets (Kinetics-400/600/700) names one object per dataset, ``"module:attribute"``,
+that has the same attributes and steps as a module.
 """
 import importlib
 
@@ -26,6 +28,11 @@ MODULES = {
     "hmdb51": "tsnbook.datasets.hmdb51",
     "sthv1": "tsnbook.datasets.sthv1",
     "sthv2": "tsnbook.datasets.sthv2",
+    "kinetics400": "tsnbook.datasets.kinetics:KINETICS400",
+    "kinetics600": "tsnbook.datasets.kinetics:KINETICS600",
+    "kinetics700": "tsnbook.datasets.kinetics:KINETICS700",
+    "activitynet": "tsnbook.datasets.activitynet",
+    "hvu": "tsnbook.datasets.hvu",
 }
 STEPS = ("download", "extract", "lists", "verify")
 
@@ -42,4 +49,6 @@ def get(name):
         if name in PLANNED:
             raise ValueError(f"dataset {name!r} has no preparation module yet; available: {valid}")
         raise ValueError(f"unknown dataset {name!r}; valid names: {valid}")
-    return importlib.import_module(MODULES[name])
+    module, _, attribute = MODULES[name].partition(":")
+    module = importlib.import_module(module)
+    return getattr(module, attribute) if attribute else module

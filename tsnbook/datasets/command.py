@@ -24,7 +24,8 @@ def parser():
     p.add_argument("--mirror", default=None, help="download from this base URL instead (same file names)")
     p.add_argument("--frames", choices=TASKS, default=None, help="extract: RGB frames, flow, both or none "
                    "(default: what the dataset's zoo configs read)")
-    p.add_argument("--resolution", choices=list(flow.RESOLUTIONS), default="original")
+    p.add_argument("--resolution", choices=list(flow.RESOLUTIONS), default=None,
+                   help="extract: frame size (default: the dataset's, e.g. original for UCF101, 340x256 for Kinetics)")
     p.add_argument("--flow-algorithm", choices=flow.ALGORITHMS, default=flow.FAST_ALGORITHM,
                    help=f"{flow.ZOO_ALGORITHM} is the zoo's (slow on a CPU); {flow.FAST_ALGORITHM} is fast")
     p.add_argument("--flow-tmpl", default=None, help="flow file names, e.g. 'flow_{}_{:05d}.jpg' (default) or "
@@ -36,7 +37,8 @@ def parser():
 
 
 def _extract_options(args, module):
-    options = dict(frames=args.frames or module.DEFAULT_FRAMES, resolution=args.resolution,
+    options = dict(frames=args.frames or module.DEFAULT_FRAMES,
+                   resolution=args.resolution or getattr(module, "DEFAULT_RESOLUTION", "original"),
                    flow_algorithm=args.flow_algorithm)
     if args.flow_tmpl:
         options["flow_tmpl"] = args.flow_tmpl

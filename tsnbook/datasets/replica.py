@@ -10,7 +10,11 @@ RAR: no Python package writes RAR (compression is RARLAB's), so `write_rar` writ
 (technote.txt): a marker block, an archive header, one file header per member (CRC-16 = low half of CRC-32)
 and an end block. Any RAR reader extracts it; only the compression method differs from the real files.
 """
+import calendar
+import gzip
+import io
 import struct
+import tarfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -56,7 +60,6 @@ def write_rar(path, members, folders=()):
 
 def zip_bytes(members):
     """A deflated zip of ``members`` [(name, bytes)] with fixed timestamps (so fixed bytes)."""
-    import io
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for name, data in members:
@@ -89,9 +92,31 @@ def render_clip(rng, num_frames, height, width, colour, speed):
     return frames
 
 
+def iter_clip(rng, num_frames, height, width, colour, speed):
+    """`render_clip` one frame at a time, for long videos (a 40-s 720p ActivityNet video is 2.5 GB as one
+    array): the same picture, drawn as it is encoded."""
+    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 3)
+    x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
+    for t in range(num_frames):
+        frame = background.copy()
+        centre = (int(x + speed[0] * t) % width, int(y + speed[1] * t) % height)
+        cv2.circle(frame, centre, max(4, min(height, width) // 8), tuple(int(c) for c in colour), -1)
+        yield frame
+
+
+def tone(rng, seconds, sample_rate=22050):
+    """A quiet mono tone of ``seconds`` (a random pitch): the sound track of a replica's mp4."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    return (0.1 * np.sin(2 * np.pi * rng.uniform(200, 800) * t)).astype(np.float32)[None], sample_rate
+
+
+def write_tar_gz(path, members):
+    return atomic_write(path, tgz_bytes(members))
+
+
 def encode_clip(path, frames, fps, **options):
-    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension; ``options`` go to the encoder) and
-    return the file's bytes."""
+    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension; ``options`` such as ``audio=`` or
+    ``preset=`` go to it) and return the file's bytes."""
     from ..io import write_video
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,14 +126,9 @@ def encode_clip(path, frames, fps, **options):
     return data
 
 
-def tgz_bytes(members, folders=()):
+def tgz_bytes(members, folders=(), gzip_level=6):
     """A gzipped tar of ``members`` [(name, bytes)] after directory entries ``folders``, with fixed timestamps,
     owners and modes (and no file name or time in the gzip header), so fixed bytes."""
-    import calendar
-    import gzip
-    import io
-    import tarfile
-
     mtime = calendar.timegm(REPLICA_TIME)
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tf:
@@ -120,7 +140,7 @@ def tgz_bytes(members, folders=()):
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o644, mtime
             tf.addfile(info, io.BytesIO(data))
-    return gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0)
+    return gzip.compress(buffer.getvalue(), compresslevel=gzip_level, mtime=0)
 
 
 def write_parts(folder, prefix, data, num_parts):

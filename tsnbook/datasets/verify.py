@@ -69,7 +69,10 @@ def check_video(job):
     except DecodeError as error:
         return dict(verdict, kind="unreadable", reason=error.reason)
     except Exception as error:  # av.FFmpegError, OSError...
-        return dict(verdict, kind="unreadable", reason=f"{type(error).__name__}: {error}")
+        text = getattr(error, "strerror", None) or str(error)  # FFmpeg's message, without the path again
+        hint = " (an MP4 cut short loses its index, the moov atom written last)" if path.endswith(".mp4") else ""
+        return dict(verdict, kind="unreadable", reason=f"{type(error).__name__}: {text}{hint}; a damaged or "
+                                                       "incomplete file: download or extract it again")
     return verdict
 
 
