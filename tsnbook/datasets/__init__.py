@@ -8,7 +8,8 @@ the steps ``download(root, mirror=None, workers=None)``, ``extract(root, workers
 `report.Report` (``ok``: can training start?) or raises `files.DatasetError` (a one-line reason and what to
 do) - and ``make_replica(root, seed=0)``, the real download in miniature. The shared machinery is small:
 `files` (atomic writes, annotation reading, the root check), `lists` (list-file lines and label maps),
-`report`, `jobs` (processes and the progress bar), `verify` (videos and frame folders), `download`
+`report`, `jobs` (processes and the progress bar), `verify` (videos and frame folders), `subsets` (lists and
+checks for datasets whose annotations list each subset's videos: Diving48, MiT, MMiT), `download`
 (resumable HTTP), `archives` (zip / tar / RAR), `frames` (RGB and flow folders) and `replica` (archives
 and clips for the replicas).
 
@@ -22,6 +23,9 @@ PLANNED = ("ucf101", "hmdb51", "kinetics400", "kinetics600", "kinetics700", "sth
 #: name -> module of the datasets implemented so far.
 MODULES = {
     "ucf101": "tsnbook.datasets.ucf101",
+    "diving48": "tsnbook.datasets.diving48",
+    "mit": "tsnbook.datasets.mit",
+    "mmit": "tsnbook.datasets.mmit",
 }
 STEPS = ("download", "extract", "lists", "verify")
 

@@ -5,6 +5,7 @@ member names, annotation files with the real quirks, videos in the real containe
 is deterministic (fixed timestamps and member order; `tsnbook.io.write_video` encodes the same bytes on every
 CPU), so a seed gives the same replica everywhere.
 
+Zip and tar.gz (`write_zip`, `write_tar_gz`) come from the standard library, with fixed member times and modes.
 RAR: no Python package writes RAR (compression is RARLAB's), so `write_rar` writes the RAR 1.5-4.x format
 (the one UCF101.rar and HMDB51's archives use) with *stored* members, from RARLAB's published format notes
 (technote.txt): a marker block, an archive header, one file header per member (CRC-16 = low half of CRC-32)
@@ -13,6 +14,7 @@ and an end block. Any RAR reader extracts it; only the compression method differ
 import struct
 import zipfile
 import zlib
+from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
@@ -21,6 +23,7 @@ import numpy as np
 from .files import atomic_write
 
 REPLICA_TIME = (2012, 9, 23, 12, 0, 0)  # every member's timestamp (UCF101's release month)
+X264_PRESET = "veryfast"  # H.264 replicas: twice as fast to encode as the default, still High profile with B-frames
 
 
 def _dos_time(year, month, day, hour, minute, second):
@@ -70,6 +73,30 @@ def write_zip(path, members):
     return atomic_write(path, zip_bytes(members))
 
 
+def tar_gz_bytes(members, folders=()):
+    """A gzip-compressed tar of ``members`` [(name, bytes)] after the directory entries ``folders``, with fixed
+    timestamps, owners and modes and a zero gzip timestamp (so fixed bytes)."""
+    import gzip
+    import io
+    import tarfile
+    buffer = io.BytesIO()
+    when = int(datetime(*REPLICA_TIME, tzinfo=timezone.utc).timestamp())
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tf:
+        for name in folders:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, when
+            tf.addfile(info)
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(data), 0o644, when
+            tf.addfile(info, io.BytesIO(data))
+    return gzip.compress(buffer.getvalue(), compresslevel=6, mtime=0)
+
+
+def write_tar_gz(path, members, folders=()):
+    return atomic_write(path, tar_gz_bytes(members, folders))
+
+
 def crlf(lines):
     """Text with Windows line ends, as the real UCF101 annotation files have."""
     return "".join(line + "\r\n" for line in lines).encode("ascii")
@@ -89,12 +116,13 @@ def render_clip(rng, num_frames, height, width, colour, speed):
     return frames
 
 
-def encode_clip(path, frames, fps):
-    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension) and return the file's bytes."""
+def encode_clip(path, frames, fps, **options):
+    """Encode ``frames`` with `tsnbook.io.write_video` (codec by extension; ``options`` go to the encoder, e.g.
+    ``preset="veryfast"``) and return the file's bytes."""
     from ..io import write_video
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_video(path, frames, fps=fps)
+    write_video(path, frames, fps=fps, **options)
     data = path.read_bytes()
     path.unlink()
     return data
