@@ -137,3 +137,32 @@ def demo_figure(work_dir, configs, classes):
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def sampling_timeline(num_frames, rows, size=(10, None)):
+    """Which frames a dataset samples from one video: one bar per row, ``rows`` = [(label, frame_inds), ...]
+    or [(label, frame_inds, clip_len)]; each snippet in its own colour, a frame drawn twice marked twice."""
+    colours = plt.get_cmap("tab10").colors
+    fig, axes = plt.subplots(len(rows), 1, figsize=(size[0], size[1] or 0.62 * len(rows) + 0.7), sharex=True,
+                             squeeze=False)
+    for ax, row in zip(axes[:, 0], rows):
+        label, inds, clip_len = (row + (1,))[:3]
+        ax.add_patch(plt.Rectangle((0, 0), num_frames, 1, color="0.88", lw=0))
+        for c, clip in enumerate(np.asarray(inds).reshape(-1, clip_len)):
+            for frame in clip.tolist():
+                ax.add_patch(plt.Rectangle((frame, 0.1), 1, 0.8, color=colours[c % len(colours)], lw=0))
+        ax.set_xlim(-0.01 * num_frames, 1.01 * num_frames)
+        ax.set_ylim(-0.1, 1.1)
+        ax.set_yticks([])
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    axes[-1, 0].set_xlabel("frame index")
+    fig.tight_layout()
+    return fig
+
+
+def views_grid(imgs, rows, cols, row_titles=None, col_titles=None, size=1.4):
+    """Network inputs as images: ``imgs`` uint8 ``[V, 3, H, W]`` (a `tsnbook.TSNDataset` item) laid out row by
+    row into a ``rows`` x ``cols`` grid (views beyond it are left out)."""
+    images = np.asarray(imgs)[:rows * cols].transpose(0, 2, 3, 1)
+    grid = [list(images[r * cols:(r + 1) * cols]) for r in range(rows)]
+    return frame_grid(grid, row_titles=row_titles, col_titles=col_titles, size=size)

@@ -4,7 +4,11 @@
     display(Markdown(zoo_table(rows)))             # top-1/top-5 or mAP, GPUs, resolution, pre-training, memory, file
     check_claims({"top-1 >= 50 %": top1 >= 50})    # prints "yes  ..." per claim (what nbval compares), asserts all
     print(full_mode_commands(name))                # the exact commands that reproduce a row, and test its checkpoint
+    code = run_prepare("ucf101", "all", root)       # data_scripts/prepare.py, run as a user runs it
+    problems = show_report(root, "verify")          # its report: the counts table and what it found
 """
+import subprocess
+import sys
 from pathlib import Path
 
 from ..configs import all_configs
@@ -53,20 +57,74 @@ def check_claims(claims):
     assert not failed, f"claims that do not hold: {failed}"
 
 
-def full_mode_commands(name, data_root=None, gpus=8):
+def full_mode_commands(name, data_root=None, gpus=8, options=None, work_dir=None):
     """The commands that reproduce zoo row ``name`` (one GPU, and torchrun on ``gpus``) and test its released
-    checkpoint, as text for a notebook's full-mode section."""
+    checkpoint, as text for a notebook's full-mode section. ``options``: more config overrides (e.g. another
+    split's ``ann_file_*``), with ``work_dir`` to keep that run apart (default ``work_dirs/<name>``)."""
     cfg = all_configs()[name]
-    root = data_root or cfg["data_root"]
     checkpoint = Path(cfg["zoo"]["checkpoint"]).name if cfg["zoo"].get("checkpoint") else f"{name}.pth"
     metrics = " ".join(cfg.get("eval_metrics", ["top_k_accuracy", "mean_class_accuracy"]))
-    options = f" --cfg-options data_root={root}" if data_root else ""
+    pairs = ([f"data_root={data_root}"] if data_root else []) + [f"{k}={v}" for k, v in (options or {}).items()]
+    overrides = f" --cfg-options {' '.join(pairs)}" if pairs else ""
+    run = f" --work-dir {work_dir}" if work_dir else ""
     return "\n".join([
         f"# {gpus} GPUs, the row's own batch ({cfg['batch_size']} per GPU; lr scaled to the total batch):",
-        f"torchrun --nproc_per_node {gpus} -m tsnbook train {name} --validate --seed 0 --deterministic{options}",
+        f"torchrun --nproc_per_node {gpus} -m tsnbook train {name}{run} --validate --seed 0 --deterministic"
+        f"{overrides}",
         "# one GPU (the learning rate follows the total batch automatically):",
-        f"python -m tsnbook train {name} --validate{options}",
+        f"python -m tsnbook train {name}{run} --validate{overrides}",
         "# test the run, or the zoo's released checkpoint (download it first):",
-        f"python -m tsnbook test {name} work_dirs/{name}/best.pth --eval {metrics}{options}",
-        f"python -m tsnbook test {name} checkpoints/{checkpoint} --eval {metrics}{options}",
+        f"python -m tsnbook test {name} {work_dir or 'work_dirs/' + name}/best.pth --eval {metrics}{overrides}",
+        f"python -m tsnbook test {name} checkpoints/{checkpoint} --eval {metrics}{overrides}",
     ])
+
+
+PREPARE = Path(__file__).resolve().parents[2] / "data_scripts" / "prepare.py"
+
+
+def run_prepare(dataset, step, root, workers=1, tables=False, warnings=False):
+    """Run ``python data_scripts/prepare.py DATASET STEP --root ROOT --workers N`` as a user does (a subprocess
+    of this Python), print the command and what it printed, and return its exit status (0 ok, 1 problems found,
+    2 the step could not run). The count tables (``tables=False``) and warning lines (``warnings=False``) are
+    left out of the print: `show_report` shows verify's table and counts its warnings."""
+    argv = [dataset, step, "--root", str(root)] + ([] if workers is None else ["--workers", str(workers)])
+    print("$ python data_scripts/prepare.py " + " ".join(argv))
+    result = subprocess.run([sys.executable, str(PREPARE)] + argv, capture_output=True, text=True)
+    lines = (result.stdout + result.stderr).splitlines()
+    kept = [line for line in lines if (tables or not line.startswith("|")) and
+            (warnings or not line.startswith("  warning: "))]
+    print("\n".join(kept))
+    if len(kept) < len(lines):
+        print(f"({len(lines) - len(kept)} table and warning lines not shown)")
+    print(f"exit status {result.returncode}")
+    return result.returncode
+
+
+def read_report(root, step="verify"):
+    """``(title, table, problems)`` of ``ROOT/prepare_<step>_report.txt``: its first line, its Markdown count
+    table, and its problems as ``[dict(severity, kind, path, reason)]``."""
+    lines = (Path(root) / f"prepare_{step}_report.txt").read_text().splitlines()
+    table = "\n".join(line for line in lines if line.startswith("|"))
+    problems = [dict(zip(("severity", "kind", "path", "reason"), line.split("\t", 3)))
+                for line in lines if line.startswith(("error\t", "warning\t"))]
+    return lines[0].lstrip("# "), table, problems
+
+
+def show_report(root, step="verify", warnings=False):
+    """Display a step's report: its count table, its errors one per row (paths relative to ``root``), and the
+    warnings counted by kind (listed too with ``warnings=True``). Returns the problems (`read_report`)."""
+    from IPython.display import Markdown, display
+
+    title, table, problems = read_report(root, step)
+    shown = [p for p in problems if warnings or p["severity"] == "error"]
+    rows = ["| severity | kind | file | reason |", "|:--|:--|:--|:--|"]
+    for p in shown:
+        path = p["path"][len(str(root)):].lstrip("/") if p["path"].startswith(str(root)) else p["path"]
+        rows.append(f"| {p['severity']} | {p['kind']} | `{path}` | {p['reason'].replace('|', '/')} |")
+    counted = {}
+    for p in problems:
+        if p["severity"] == "warning" and not warnings:
+            counted[p["kind"]] = counted.get(p["kind"], 0) + 1
+    extra = ("\n\nwarnings: " + ", ".join(f"{n} {kind}" for kind, n in counted.items())) if counted else ""
+    display(Markdown(f"**{title}**\n\n{table}\n\n" + ("\n".join(rows) if shown else "no errors") + extra))
+    return problems
