@@ -50,3 +50,37 @@ def build_file_list(work, dataset, root, src, level, fmt, subset=None, num_split
                             env=dict(os.environ, PYTHONPATH=f"{work / 'stubs'}:{work}"))
     assert result.returncode == 0, result.stderr
     return {p.name: lines(p) for p in out.iterdir()}, result.stdout + result.stderr
+
+
+def run_generator(work, dataset, root, script):
+    """Run MMAction2's own ``tools/data/<dataset>/<script>`` (e.g. ``generate_videos_filelist.sh``) with bash, as
+    its README says: from that folder, with ``python`` on PATH being this interpreter. ``work/data/<dataset>``
+    holds links to ``root``'s annotations, videos and rawframes, so the lists it writes land in ``work``, not in
+    ``root``. The scripts pass ``--shuffle`` (unseeded): compare their lines as sets. Returns
+    ``({list name: lines}, printed)``."""
+    scripts = TOOLS / dataset
+    if not (scripts / script).is_file():
+        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+    work = Path(work)
+    data = work / "data" / dataset
+    if not data.is_dir():
+        data.mkdir(parents=True)
+        for name in ("annotations", "videos", "rawframes"):
+            if (Path(root) / name).exists():
+                os.symlink((Path(root) / name).resolve(), data / name)
+        (work / "tools" / "data" / dataset).mkdir(parents=True)
+        for name in ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"):
+            shutil.copy(TOOLS / name, work / "tools" / "data" / name)
+        shutil.copy(scripts / script, work / "tools" / "data" / dataset / script)
+        (work / "mmcv").mkdir()  # the scripts set PYTHONPATH=. : the stub must be in the work folder itself
+        (work / "mmcv" / "__init__.py").write_text("")
+        (work / "mmcv" / "runner.py").write_text("def set_random_seed(seed):\n    pass\n")
+        (work / "bin").mkdir()
+        os.symlink(sys.executable, work / "bin" / "python")
+    else:
+        shutil.copy(scripts / script, work / "tools" / "data" / dataset / script)
+    result = subprocess.run(["bash", script], cwd=work / "tools" / "data" / dataset, capture_output=True, text=True,
+                            env=dict(os.environ, PATH=f"{work / 'bin'}:{os.environ['PATH']}"))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr  # the script goes on after a failed python command
+    return {p.name: lines(p) for p in data.glob(f"{dataset}_*_list_*.txt")}, result.stdout + result.stderr

@@ -8,7 +8,7 @@ import tarfile
 
 import av
 import pytest
-from mma_lists import build_file_list, lines
+from mma_lists import build_file_list, lines, run_generator
 from range_server import RangeServer
 
 from tsnbook.configs import get_config
@@ -49,8 +49,8 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
     root, made = prepared["root"], prepared["made"]
     with tarfile.open(root / "downloads" / "Diving48_rgb.tar.gz") as tf:
         names = tf.getnames()
-    assert names[0] == "rgb" and all(n.startswith("rgb/") and n.endswith(".mp4") for n in names[1:])
-    assert len(names) - 1 == 16  # 16 V2 clips + the V1-only one, minus the missing one
+    assert all(n.startswith("rgb/") and n.endswith(".mp4") for n in names)
+    assert len(names) == 28  # 28 V2 clips + the V1-only one, minus the missing one
     starts = {name[0] for name in made["videos"]}
     assert "-" in starts and "_" in starts  # YouTube ids beginning with '-' and '_'
     assert all(len(name) == 17 and name[11] == "_" and name[12:].isdigit() for name in made["videos"])
@@ -71,11 +71,13 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
     assert (root / "videos" / f"{made['v1_only']}.mp4").is_file()
 
 
-def test_replica_is_deterministic_from_its_seed(tmp_path, prepared):
-    first = diving48.make_replica(tmp_path / "a", seed=0)
-    for made, reference in zip(first["files"], prepared["made"]["files"]):
+def test_replica_is_deterministic_from_its_seed(tmp_path, monkeypatch):
+    monkeypatch.setattr(diving48, "REPLICA_TRAIN", 3)  # a smaller replica: the same generator, faster
+    monkeypatch.setattr(diving48, "REPLICA_TEST", 1)
+    first, again, other = (diving48.make_replica(tmp_path / name, seed=seed) for name, seed in
+                           (("a", 0), ("b", 0), ("c", 1)))
+    for made, reference in zip(first["files"], again["files"]):
         assert made.read_bytes() == reference.read_bytes(), made.name
-    other = diving48.make_replica(tmp_path / "b", seed=1)
     assert other["files"][0].read_bytes() != first["files"][0].read_bytes()
 
 
@@ -87,7 +89,7 @@ def test_prepare_all_writes_v2_and_v1_lists_and_finds_the_missing_and_the_corrup
     assert errors == {("missing", str(root / "videos" / f"{made['missing']}.mp4")),
                       ("unreadable", str(root / "videos" / f"{made['corrupt']}.mp4"))}
     train = lines(root / "diving48_train_list_videos.txt")
-    assert len(train) == 11 and train[0] == f"{made['videos'][0]}.mp4 0"  # 12 in V2, one missing
+    assert len(train) == 19 and train[0] == f"{made['videos'][0]}.mp4 0"  # 20 in V2, one missing
     assert train[0].startswith("-") and not any(made["missing"] in line or made["v1_only"] in line for line in train)
     assert f"{made['corrupt']}.mp4 3" in train  # on disk: listed (verify reports it), as MMAction2 does
     v1_train = lines(root / "diving48_v1_train_list_videos.txt")
@@ -96,7 +98,7 @@ def test_prepare_all_writes_v2_and_v1_lists_and_finds_the_missing_and_the_corrup
     assert lines(root / "label_map_diving48.txt") == ["Back+15som+05Twis+FREE", "Back+15som+15Twis+FREE",
                                                       "Forward+25som+NoTwis+PIKE", "Forward+25som+NoTwis+TUCK"]
     assert not (root / "diving48_train_list_rawframes.txt").exists()  # no frames extracted: the zoo reads videos
-    assert "| V2 train videos | 15,027 | 12 | 10 | 11 |" in prepared["printed"]  # published, listed, good, written
+    assert "| V2 train videos | 15,027 | 20 | 18 | 19 |" in prepared["printed"]  # published, listed, good, written
     assert "1 clip(s) listed in V1 but not in V2" in prepared["printed"]
     # the training parser reads names that begin with '-' or '_' like any other
     records = load_annotations(root / "diving48_train_list_videos.txt", root / "videos", "video")
@@ -113,7 +115,7 @@ def test_a_second_run_skips_what_is_done(prepared):
 def test_frames_extract_and_lists_equal_mmaction2_build_file_list(tmp_path, framed):
     root = framed["root"]
     code, printed = framed["extract"]
-    assert code == 1 and "frames extracted 15" in printed and "frames failed 1" in printed  # the corrupt clip
+    assert code == 1 and "frames extracted 27" in printed and "frames failed 1" in printed  # the corrupt clip
     assert framed["lists"][0] == 1  # the missing clip (and the corrupt one's frames) are still reported
     for kind in ("videos", "rawframes"):
         theirs = {}
@@ -125,6 +127,12 @@ def test_frames_extract_and_lists_equal_mmaction2_build_file_list(tmp_path, fram
             assert lines(root / name) == theirs[name], name
     folder, count, label = lines(root / "diving48_val_list_rawframes.txt")[0].split()
     assert int(count) == len(os.listdir(root / "rawframes" / folder)) and label == "0"
+    # MMAction2's per-dataset scripts (tools/data/diving48/generate_*_filelist.sh): the same lines, shuffled
+    for kind in ("videos", "rawframes"):
+        found, _ = run_generator(tmp_path / "gen", "diving48", root, f"generate_{kind}_filelist.sh")
+        for subset in ("train", "val"):
+            name = diving48.list_name(subset, kind)
+            assert sorted(found[name]) == sorted(lines(root / name)), name
 
 
 def test_mmaction2_drops_the_missing_clip_without_a_word(tmp_path, prepared):
@@ -143,7 +151,7 @@ def test_the_zoo_configs_read_what_prepare_writes(prepared, name):
     shapes = {}
     for split in ("train", "val", "test"):
         dataset = build_dataset(cfg, split, data_root=root)
-        assert len(dataset) == (11 if split == "train" else 4)
+        assert len(dataset) == (19 if split == "train" else 8)
         item = dataset[0]
         assert "error" not in item, item
         shapes[split] = tuple(item["imgs"].shape)
@@ -179,7 +187,7 @@ def _relabel(entries, index, **changes):
     ("Diving48_V2_train.json", lambda t: json.dumps(_relabel(json.loads(t), 3, label=4)),
      r"Diving48_V2_train\.json\[3\]: label 4 of .* is not an index of Diving48_vocab\.json \(0\.\.3\)"),
     ("Diving48_V2_test.json", lambda t: json.dumps(json.loads(t) + json.loads(t)[:1]),
-     r"Diving48_V2_test\.json\[4\]: .* is listed twice \(first at \[0\]\): duplicate id"),
+     r"Diving48_V2_test\.json\[8\]: .* is listed twice \(first at \[0\]\): duplicate id"),
     ("Diving48_train.json", lambda t: json.dumps(_relabel(json.loads(t), 0, vid_name="a b_00001")),
      r"Diving48_train\.json\[0\]: vid_name 'a b_00001' is not a clip name"),
     ("Diving48_V2_train.json", lambda t: json.dumps([{"vid": "x"}]),
@@ -239,14 +247,16 @@ def test_wrong_root_level_and_a_cut_archive_stop_with_what_to_do(tmp_path, prepa
     code, printed = _prepare(["diving48", "lists", "--root", str(prepared["root"] / "annotations")])
     assert code == 2 and "looks like the annotations folder" in printed
     root = tmp_path / "cut"
-    made = diving48.make_replica(root)
-    tarball = made["files"][0]
+    shutil.copytree(prepared["root"] / "downloads", root / "downloads")
+    tarball = root / "downloads" / diving48.FILES[0].name
     tarball.write_bytes(tarball.read_bytes()[:len(tarball.read_bytes()) // 2])
     code, printed = _prepare(["diving48", "extract", "--root", str(root), "--workers", "1"])
     assert code == 2 and "Diving48_rgb.tar.gz: the archive is damaged or cut short" in printed
     assert not (root / "videos").exists()  # nothing a later step would take for the videos
     code, printed = _prepare(["diving48", "lists", "--root", str(root)])
-    assert code == 1 and printed.count("no video of that name on disk") == 10  # listed, none extracted: said so
+    assert code == 1 and "no video of that name on disk" in printed  # listed, none extracted: said so
+    report = (root / "prepare_lists_report.txt").read_text()
+    assert report.count("no video of that name on disk") == 29  # every clip of V2 and V1, once
 
 
 def test_download_from_a_local_server_resumes_and_v1_is_optional(tmp_path, prepared):

@@ -9,7 +9,7 @@ import zipfile
 
 import av
 import pytest
-from mma_lists import build_file_list, lines
+from mma_lists import build_file_list, lines, run_generator
 from range_server import RangeServer
 
 from tsnbook.configs import get_config
@@ -47,8 +47,8 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
                                                 "validationSet.csv", "README.txt", "license.txt"}
     assert categories == ["adult+female+singing,0", "blocking,1", "juggling,2", "yawning,3"]
     assert all(len(row) == 4 and row[0].split("/")[0] == row[1] and row[2].isdigit() for row in csv.reader(rows))
-    assert len(rows) == 12 and not rows[0].startswith("filename")  # no header: the first line is a video
-    assert len(list(csv.DictReader(io.StringIO("\n".join(rows))))) == 11  # what a header-taking reader keeps
+    assert len(rows) == 20 and not rows[0].startswith("filename")  # no header: the first line is a video
+    assert len(list(csv.DictReader(io.StringIO("\n".join(rows))))) == 19  # what a header-taking reader keeps
     styles = {key.split("/")[1].split("-")[0] for key in made["videos"]}
     assert {"yt", "getty"} <= styles
     sizes = {}
@@ -69,9 +69,12 @@ def _val_keys(root):
     return {row.split(",")[0].rsplit(".", 1)[0] for row in lines(root / "annotations" / "validationSet.csv")}
 
 
-def test_replica_is_deterministic_from_its_seed(tmp_path, prepared):
-    first = mit.make_replica(tmp_path / "a", seed=0)
-    assert first["files"][0].read_bytes() == prepared["made"]["files"][0].read_bytes()
+def test_replica_is_deterministic_from_its_seed(tmp_path, monkeypatch):
+    monkeypatch.setattr(mit, "REPLICA_TRAIN", 3)  # a smaller replica: the same generator, faster
+    monkeypatch.setattr(mit, "REPLICA_VAL", 1)
+    first, again, other = (mit.make_replica(tmp_path / name, seed=seed)["files"][0].read_bytes()
+                           for name, seed in (("a", 0), ("b", 0), ("c", 1)))
+    assert first == again and other != first
 
 
 def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_corrupt_video(prepared):
@@ -82,11 +85,11 @@ def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_corrupt_vide
     assert errors == {("missing", str(root / "videos" / "training" / f"{made['missing']}.mp4")),
                       ("unreadable", str(root / "videos" / "training" / f"{made['corrupt']}.mp4"))}
     train, val = lines(root / "mit_train_list_videos.txt"), lines(root / "mit_val_list_videos.txt")
-    assert len(train) == 11 and len(val) == 4  # 12 listed, one missing
+    assert len(train) == 19 and len(val) == 8  # 20 listed, one missing
     assert train[0].startswith("adult+female+singing/") and train[0].endswith(".mp4 0")
     assert all((root / "videos" / "validation" / line.split()[0]).is_file() for line in val)  # relative to its split
-    assert [line.split()[1] for line in val] == ["0", "1", "2", "3"]
-    assert "| train videos | 802,264 | 12 | 10 | 11 |" in prepared["printed"]
+    assert [line.split()[1] for line in val] == ["0", "0", "1", "1", "2", "2", "3", "3"]
+    assert "| train videos | 802,264 | 20 | 18 | 19 |" in prepared["printed"]
     assert sorted(os.listdir(root / "annotations")) == ["README.txt", "license.txt", "moments_categories.txt",
                                                         "trainingSet.csv", "validationSet.csv"]
 
@@ -102,7 +105,7 @@ def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
     root = tmp_path / "mit"
     shutil.copytree(prepared["root"], root)
     code, printed = _prepare(["mit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
-    assert code == 1 and "frames extracted 14" in printed and "frames failed 1" in printed  # the corrupt video
+    assert code == 1 and "frames extracted 26" in printed and "frames failed 1" in printed  # the corrupt video
     mit.build_lists(root, workers=1)
     for kind in ("videos", "rawframes"):
         for subset, folder in mit.SPLIT_FOLDERS.items():
@@ -111,9 +114,15 @@ def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
             name = mit.list_name(subset, kind)
             assert lines(root / name) == theirs[name], name
             assert prepared["made"]["missing"] not in printed  # MMAction2 drops the missing video without a word
-    folder, count, label = lines(root / "mit_val_list_rawframes.txt")[1].split()
+    folder, count, label = lines(root / "mit_val_list_rawframes.txt")[2].split()
     assert folder.startswith("blocking/") and label == "1"
     assert int(count) == len(os.listdir(root / "rawframes" / "validation" / folder)) == 90
+    # MMAction2's per-dataset scripts (tools/data/mit/generate_*_filelist.sh): the same lines, shuffled
+    for kind in ("videos", "rawframes"):
+        found, _ = run_generator(tmp_path / "gen", "mit", root, f"generate_{kind}_filelist.sh")
+        for subset in mit.SUBSETS:
+            name = mit.list_name(subset, kind)
+            assert sorted(found[name]) == sorted(lines(root / name)), name
 
 
 def test_mmaction2_preprocess_typo_layout_is_repaired(tmp_path, prepared):
@@ -198,12 +207,12 @@ def _edit(path, transform):
     ("trainingSet.csv", lambda l: ["filename,label,positive,negative"] + l,
      r"trainingSet\.csv:1: expected .*4 fields, no header.*a header line\? the official files have none"),
     ("trainingSet.csv", lambda l: l + ["dancing/yt-x_1.mp4,dancing,2,1"],
-     r"trainingSet\.csv:13: class folder 'dancing' is not in moments_categories\.txt"),
+     r"trainingSet\.csv:21: class folder 'dancing' is not in moments_categories\.txt"),
     ("validationSet.csv", lambda l: [l[0].replace(",adult+female+singing,", ",blocking,")] + l[1:],
      r"validationSet\.csv:1: the label column says 'blocking', the folder 'adult\+female\+singing'"),
-    ("validationSet.csv", lambda l: l + [l[1]], r"validationSet\.csv:5: .* is listed twice \(first at line 2\)"),
-    ("trainingSet.csv", lambda l: l[:-1] + [l[-1].rsplit(",", 2)[0]], r"trainingSet\.csv:12: expected 'class/file"),
-    ("trainingSet.csv", lambda l: l + ["yawning.mp4,yawning,1,0"], r"trainingSet\.csv:13: expected .*got the path"),
+    ("validationSet.csv", lambda l: l + [l[1]], r"validationSet\.csv:9: .* is listed twice \(first at line 2\)"),
+    ("trainingSet.csv", lambda l: l[:-1] + [l[-1].rsplit(",", 2)[0]], r"trainingSet\.csv:20: expected 'class/file"),
+    ("trainingSet.csv", lambda l: l + ["yawning.mp4,yawning,1,0"], r"trainingSet\.csv:21: expected .*got the path"),
     ("moments_categories.txt", lambda l: l + ["dancing,5"], r"moments_categories\.txt: the indices run 0\.\.5 with gaps"),
     ("moments_categories.txt", lambda l: l + ["blocking,4"], r"moments_categories\.txt:5: class 'blocking' appears twice"),
     ("moments_categories.txt", lambda l: l + ["dancing,1"], r"moments_categories\.txt:5: index 1 is also 'blocking'"),

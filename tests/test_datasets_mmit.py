@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 import torch
-from mma_lists import build_file_list, lines
+from mma_lists import build_file_list, lines, run_generator
 
 from tsnbook.configs import get_config
 from tsnbook.data import build_dataset
@@ -43,7 +43,14 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
     assert {len(row) - 1 for row in rows} == {1, 2, 3}  # 1-3 labels per video
     folders = [mmit.REPLICA_CLASSES.index(row[0].split("/")[0]) for row in rows]
     assert any(folder != int(row[1]) for folder, row in zip(folders, rows))  # the folder is not the first label
-    assert len(made["videos"]) == 12 and len(os.listdir(root / "videos")) == 5
+    assert len(made["videos"]) == 36 and len(os.listdir(root / "videos")) == 5
+
+
+def test_replica_is_deterministic_from_its_seed(tmp_path, monkeypatch):
+    monkeypatch.setattr(mmit, "REPLICA_PLAN", mmit.REPLICA_PLAN[:12])  # a smaller replica, the same generator
+    first, again, other = (mmit.make_replica(tmp_path / name, seed=seed)["files"][0].read_bytes()
+                           for name, seed in (("a", 0), ("b", 0), ("c", 1)))
+    assert first == again and other != first
 
 
 def test_prepare_all_writes_multi_label_lists_and_finds_the_missing_and_the_corrupt_video(prepared):
@@ -56,9 +63,9 @@ def test_prepare_all_writes_multi_label_lists_and_finds_the_missing_and_the_corr
     train = lines(root / "mmit_train_list_videos.txt")
     expected = [f"{key}.mp4 " + " ".join(map(str, labels)) for key, (_, labels, subset) in
                 zip(made["videos"], mmit.REPLICA_PLAN) if subset == "train" and key != made["missing"]]
-    assert train == expected and len(train) == 7
+    assert train == expected and len(train) == 27
     assert any(len(line.split()) == 4 for line in train)  # three labels
-    assert "| val videos | 4 | 4 | 4 |" in prepared["printed"]
+    assert "| val videos | 8 | 8 | 8 |" in prepared["printed"]
 
 
 def test_a_second_run_skips_what_is_done(prepared):
@@ -85,7 +92,7 @@ def test_lists_equal_mmaction2_build_file_list_except_its_doubled_rawframes_line
     root = tmp_path / "mmit"
     shutil.copytree(prepared["root"], root)
     code, printed = _prepare(["mmit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
-    assert code == 1 and "frames extracted 10" in printed and "frames failed 1" in printed
+    assert code == 1 and "frames extracted 34" in printed and "frames failed 1" in printed
     mmit.build_lists(root, workers=1)
     theirs, renamed = {}, _mmaction2_root(tmp_path, root)
     for kind in ("videos", "rawframes"):
@@ -101,7 +108,13 @@ def test_lists_equal_mmaction2_build_file_list_except_its_doubled_rawframes_line
         ours, mine = lines(root / mmit.list_name(subset, "rawframes")), theirs[mmit.list_name(subset, "rawframes")]
         doubled = [copy for line in ours for copy in (line, " ".join([line.split()[0], "0"] + line.split()[2:]))]
         assert mine == doubled and len(mine) == 2 * len(ours)
-    assert lines(root / "mmit_val_list_rawframes.txt")[2].split()[1:] == ["90", "4", "2", "0"]
+    assert lines(root / "mmit_val_list_rawframes.txt")[1].split()[1:] == ["90", "4", "3", "0"]
+    # MMAction2's per-dataset scripts (tools/data/mmit/generate_*_filelist.sh): the same, shuffled
+    for kind in ("videos", "rawframes"):
+        found, _ = run_generator(tmp_path / "gen", "mmit", renamed, f"generate_{kind}_filelist.sh")
+        for subset in mmit.SUBSETS:
+            name = mmit.list_name(subset, kind)
+            assert sorted(found[name]) == sorted(theirs[name]), name
 
 
 def test_the_csv_names_of_mmaction2_are_read_and_conflicts_refused(tmp_path, prepared):
@@ -116,7 +129,7 @@ def test_the_csv_names_of_mmaction2_are_read_and_conflicts_refused(tmp_path, pre
         name = mmit.list_name(subset, "videos")
         assert lines(root / name) == lines(prepared["root"] / name)
     shutil.copy(prepared["root"] / "annotations" / "trainingSet.txt", root / "annotations")  # both: fine if equal
-    assert mmit.build_lists(root, workers=1).counts["train videos"]["written"] == 7
+    assert mmit.build_lists(root, workers=1).counts["train videos"]["written"] == 27
     (root / "annotations" / "trainingSet.txt").write_text(lines(root / "annotations" / "trainingSet.csv")[0] + "\n")
     with pytest.raises(AnnotationError, match=r"trainingSet\.txt: differs from trainingSet\.csv next to it"):
         mmit.build_lists(root, workers=1)
@@ -154,11 +167,11 @@ def _edit(path, transform):
 
 @pytest.mark.parametrize("file, transform, message", [
     ("trainingSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,5"],
-     r"trainingSet\.txt:9: label 5 is not an index of moments_categories\.txt \(0\.\.4\)"),
-    ("trainingSet.txt", lambda l: l + ["juggling/yt-x_1.mp4"], r"trainingSet\.txt:9: expected .*one or more"),
-    ("validationSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,"], r"validationSet\.txt:5: expected"),
+     r"trainingSet\.txt:29: label 5 is not an index of moments_categories\.txt \(0\.\.4\)"),
+    ("trainingSet.txt", lambda l: l + ["juggling/yt-x_1.mp4"], r"trainingSet\.txt:29: expected .*one or more"),
+    ("validationSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,"], r"validationSet\.txt:9: expected"),
     ("validationSet.txt", lambda l: ["video,labels"] + l, r"validationSet\.txt:1: .*a header line\?"),
-    ("validationSet.txt", lambda l: l + [l[0]], r"validationSet\.txt:5: .* is listed twice \(first at line 1\)"),
+    ("validationSet.txt", lambda l: l + [l[0]], r"validationSet\.txt:9: .* is listed twice \(first at line 1\)"),
     ("moments_categories.txt", lambda l: l[1:], r"moments_categories\.txt: the indices run 1\.\.4"),
 ])
 def test_bad_annotations_are_one_line_errors_with_file_and_line(annotated, file, transform, message):
@@ -176,7 +189,7 @@ def test_verify_finds_a_stale_list_with_other_labels(annotated, prepared):
     stale[0] = stale[0] + " 3"
     path.write_text("".join(line + "\n" for line in stale))
     report = mmit.verify(annotated, workers=1)
-    assert any(p.kind == "label" and p.path == f"{path}:1" and "(1, 3) here, (1,)" in p.reason for p in report.errors)
+    assert any(p.kind == "label" and p.path == f"{path}:1" and "(3, 2, 3) here, (3, 2)" in p.reason for p in report.errors)
 
 
 def test_wrong_root_level_and_registration(tmp_path, prepared):

@@ -385,7 +385,10 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
 REPLICA_VOCAB = (("Back", "15som", "05Twis", "FREE"), ("Back", "15som", "15Twis", "FREE"),
                  ("Forward", "25som", "NoTwis", "PIKE"), ("Forward", "25som", "NoTwis", "TUCK"))
 REPLICA_SIZE, REPLICA_FPS = (320, 180), 30  # a choice: the real size and rate are not verified (§14)
-REPLICA_BROADCASTS = 4  # YouTube ids; clips of broadcasts 0-2 are train, 3 is test (per class one each)
+REPLICA_TRAIN, REPLICA_TEST = 5, 2  # V2 clips per class; train clips come from broadcasts 0-2, test from 3
+REPLICA_MISSING = (2, 1)  # (label, train clip): listed in V2 (and V1), not in the tarball
+REPLICA_CORRUPT = (3, 2)  # in the tarball, cut at 60 % of its bytes
+REPLICA_COLOURS = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40))  # one per class: learnable
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -403,46 +406,49 @@ def make_replica(root, seed=0):
     V1 and V2 train/test JSONs (one line each, as ``json.dump`` writes them).
 
     Clip names follow the real pattern, from four "broadcasts" whose YouTube ids begin with ``-``, ``_`` and
-    letters. V2 lists 3 train and 1 test clip per class; V1 lists the same plus one train clip that V2 dropped
-    (it is in the tarball). One V2 train clip is listed but not in the tarball and one is cut short, so that
-    `verify` has something to find. Same bytes for the same seed on every machine. Returns dict(files=[paths],
-    videos=[vid_names of V2], missing=, corrupt=, v1_only=).
+    letters. V2 lists `REPLICA_TRAIN` train and `REPLICA_TEST` test clips per class; V1 lists the same plus one
+    train clip that V2 dropped (it is in the tarball). `REPLICA_MISSING` is listed but not in the tarball and
+    `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Each class has a colour (its disc and
+    a tint), which a CPU-sized TSN learns in a minute. Same bytes for the same seed on every machine. Returns
+    dict(files=[paths], videos=[vid_names of V2], missing=, corrupt=, v1_only=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
     ids = [_youtube_id(rng, first) for first in ("-", "_", None, None)]
-    numbers = [int(n) for n in rng.integers(0, 300, size=REPLICA_BROADCASTS)]
-    colours = [(230, 60, 60), (230, 140, 60), (60, 90, 230), (60, 200, 200)]
+    numbers = [int(n) for n in rng.integers(0, 300, size=len(ids))]
+    plan = [(label, "train", clip, clip % 3) for label in range(len(REPLICA_VOCAB)) for clip in range(REPLICA_TRAIN)]
+    plan += [(label, "val", clip, 3) for label in range(len(REPLICA_VOCAB)) for clip in range(REPLICA_TEST)]
+    plan.append((0, "v1", 0, 0))  # V1 only: V2 removed it
     sets = {"train": [], "val": []}
-    members, names, v1_only = [], [], None
-    missing = corrupt = None
-    plan = [(label, b) for label in range(len(REPLICA_VOCAB)) for b in range(REPLICA_BROADCASTS)] + [(0, 0)]
-    for position, (label, broadcast) in enumerate(plan):
+    members, names, special = [], [], {}
+    width, height = REPLICA_SIZE
+    for label, subset, clip, broadcast in plan:
         name = f"{ids[broadcast]}_{numbers[broadcast]:05d}"
         numbers[broadcast] += 1
         num_frames = int(rng.integers(2 * REPLICA_FPS, 4 * REPLICA_FPS + 1))
-        speed = rng.uniform(-3, 3, size=2) + (0, 2 * (label % 2) - 1)  # each pair's members fall another way
-        width, height = REPLICA_SIZE
-        clip_frames = _replica.render_clip(rng, num_frames, height, width, colours[label], speed)
+        colour = REPLICA_COLOURS[label]
+        clip_frames = _replica.render_clip(rng, num_frames, height, width, colour, rng.uniform(-3, 3, size=2))
+        clip_frames = clip_frames // 2 + np.array(colour, np.uint8) // 2  # the pool tinted by the class colour
         entry = dict(vid_name=name, label=label, start_frame=0, end_frame=num_frames - 1)
-        if position == len(plan) - 1:
-            v1_only = (name, entry)
+        if subset == "v1":
+            special["v1_only"] = (name, entry)
         else:
-            sets["val" if broadcast == REPLICA_BROADCASTS - 1 else "train"].append(entry)
+            sets[subset].append(entry)
             names.append(name)
-        if (label, broadcast) == (2, 1):
-            missing = name
+        if (subset, label, clip) == ("train",) + REPLICA_MISSING:
+            special["missing"] = name
             continue
         data = _replica.encode_clip(root / "downloads" / ".replica.mp4", clip_frames, fps=REPLICA_FPS,
                                     preset=_replica.X264_PRESET)
-        if (label, broadcast) == (3, 2):
-            corrupt, data = name, data[:int(len(data) * 0.6)]
+        if (subset, label, clip) == ("train",) + REPLICA_CORRUPT:
+            special["corrupt"], data = name, data[:int(len(data) * 0.6)]
         members.append((f"{ARCHIVE_FOLDER}/{name}.mp4", data))
     downloads = root / "downloads"
-    files = [_replica.write_tar_gz(downloads / FILES[0].name, members, [ARCHIVE_FOLDER])]
+    files = [_replica.write_tar_gz(downloads / FILES[0].name, members)]
     files.append(atomic_write(downloads / VOCAB, json.dumps([list(entry) for entry in REPLICA_VOCAB])))
     for version in VERSIONS:
         for subset, name in ANNOTATIONS[version].items():
-            entries = sets[subset] + ([v1_only[1]] if version == "V1" and subset == "train" else [])
+            entries = sets[subset] + ([special["v1_only"][1]] if version == "V1" and subset == "train" else [])
             files.append(atomic_write(downloads / name, json.dumps(entries)))
-    return dict(files=files, videos=names, missing=missing, corrupt=corrupt, v1_only=v1_only[0])
+    return dict(files=files, videos=names, missing=special["missing"], corrupt=special["corrupt"],
+                v1_only=special["v1_only"][0])

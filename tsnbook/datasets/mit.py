@@ -351,7 +351,7 @@ def check_durations(report, videos, seconds=CLIP_SECONDS, tolerance=0.5):
 
 # --------------------------------------------------------------------------------------------------- replica
 REPLICA_CLASSES = ("adult+female+singing", "blocking", "juggling", "yawning")  # real names, one with '+'
-REPLICA_TRAIN, REPLICA_VAL = 3, 1  # clips per class
+REPLICA_TRAIN, REPLICA_VAL = 5, 2  # clips per class
 REPLICA_SIZE, REPLICA_FPS = (256, 256), 30  # and one clip at REPLICA_ODD
 REPLICA_ODD = ("blocking", 1, (640, 360), 25)  # (class, train clip index, size, fps)
 REPLICA_MISSING = ("juggling", 2)  # (class, train clip index): in the CSV, not in the zip
@@ -385,10 +385,11 @@ def make_replica(root, seed=0):
     and ``validation/<class>/`` (3-s H.264 MP4 at 256x256, 30 fps; one 640x360 25-fps clip), the headerless
     4-column CSVs, ``moments_categories.txt``, ``README.txt`` and ``license.txt``.
 
-    Four real classes, one with ``+``; 3 train and 1 val clip per class with stems in MiT's styles (``yt-...``,
-    ``getty-...``, YouTube ids that may begin with ``-`` or ``_``). `REPLICA_MISSING` is in the CSV but not in
-    the zip and `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same bytes for the same
-    seed on every machine. Returns dict(files=[path], videos=[keys], missing=key, corrupt=key, odd=key).
+    Four real classes, one with ``+``; `REPLICA_TRAIN` train and `REPLICA_VAL` val clips per class with stems in
+    MiT's styles (``yt-...``, ``getty-...``, YouTube ids that may begin with ``-`` or ``_``); each class has a
+    colour (its disc and a tint), which a CPU-sized TSN learns in a minute. `REPLICA_MISSING` is in the CSV but
+    not in the zip and `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same bytes for
+    the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=key, corrupt=key, odd=key).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -406,6 +407,7 @@ def make_replica(root, seed=0):
                     special["odd"] = key
                 frames = _replica.render_clip(rng, CLIP_SECONDS * fps, height, width, colours[label],
                                               rng.uniform(-3, 3, size=2))
+                frames = frames // 2 + np.array(colours[label], np.uint8) // 2  # tinted by the class colour
                 positive = int(rng.integers(1, 4))
                 rows[subset].append(f"{cls}/{stem}.mp4,{cls},{positive},{int(rng.integers(0, 4 - positive))}")
                 keys.append(key)

@@ -233,28 +233,40 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
 
 # --------------------------------------------------------------------------------------------------- replica
 REPLICA_CLASSES = ("adult+female+singing", "clapping", "dancing", "juggling", "playing+music")
-#: (class folder, labels, subset): 1-3 labels each; row 7's folder class is not its first label
-REPLICA_PLAN = (
-    ("adult+female+singing", (0,), "train"), ("adult+female+singing", (0, 4), "train"),
-    ("clapping", (1, 2), "train"), ("dancing", (2, 4, 1), "train"), ("juggling", (3,), "train"),
-    ("juggling", (3, 1), "train"), ("playing+music", (4, 0), "train"), ("dancing", (1, 2), "train"),
-    ("clapping", (1,), "val"), ("juggling", (3, 1), "val"), ("playing+music", (4, 2, 0), "val"),
-    ("adult+female+singing", (0, 2), "val"),
-)
-REPLICA_MISSING, REPLICA_CORRUPT = 4, 2  # rows of REPLICA_PLAN: not in the zip; cut at 60 % of its bytes
+REPLICA_TRAIN, REPLICA_VAL = 28, 8
+
+
+def _replica_plan(seed=2019):
+    """``((class folder, labels, subset), ...)``: folders take the classes in turn; each clip has its folder's class
+    and 0-2 more; in every seventh clip with more than one, the folder's class is not the first label."""
+    rng = np.random.default_rng(seed)
+    plan = []
+    for i in range(REPLICA_TRAIN + REPLICA_VAL):
+        folder = i % len(REPLICA_CLASSES)
+        others = [c for c in range(len(REPLICA_CLASSES)) if c != folder]
+        extra = [int(c) for c in rng.choice(others, size=int(rng.integers(0, 3)), replace=False)]
+        labels = (extra[0], folder, *extra[1:]) if extra and i % 7 == 3 else (folder, *extra)
+        plan.append((REPLICA_CLASSES[folder], labels, "train" if i < REPLICA_TRAIN else "val"))
+    return tuple(plan)
+
+
+#: The replica's clips as (class folder, labels, subset): 1-3 labels each (a fixed plan, whatever the seed).
+REPLICA_PLAN = _replica_plan()
+REPLICA_MISSING, REPLICA_CORRUPT = 9, 2  # rows of REPLICA_PLAN: not in the zip; cut at 60 % of its bytes
 REPLICA_SIZE, REPLICA_FPS = (256, 256), 30
 REPLICA_COLOURS = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220))
 
 
 def _render(rng, num_frames, height, width, labels):
-    """A clip with one moving disc per label, in the label's colour: several actions visible at once."""
-    frames = _replica.render_clip(rng, num_frames, height, width, REPLICA_COLOURS[labels[0]],
-                                  rng.uniform(-3, 3, size=2))
-    for label in labels[1:]:
-        x, y = rng.uniform(0.2, 0.8) * width, rng.uniform(0.2, 0.8) * height
-        dx, dy = rng.uniform(-3, 3, size=2)
+    """A clip with one large moving disc per label, in the label's colour: several actions visible at once."""
+    frames = _replica.render_clip(rng, num_frames, height, width, (128, 128, 128), (0, 0))
+    tint = np.mean([REPLICA_COLOURS[label] for label in labels], axis=0).astype(np.uint8)
+    frames = frames // 2 + tint // 2
+    for label in labels:
+        x, y = rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height
+        dx, dy = rng.uniform(-2, 2, size=2)
         for t in range(num_frames):
-            cv2.circle(frames[t], (int(x + dx * t) % width, int(y + dy * t) % height), max(4, height // 12),
+            cv2.circle(frames[t], (int(x + dx * t) % width, int(y + dy * t) % height), height // 5,
                        REPLICA_COLOURS[label], -1)
     return frames
 
@@ -265,7 +277,7 @@ def make_replica(root, seed=0):
     ``validationSet.txt`` (the official names: rows with 1-3 labels), ``moments_categories.txt`` (five real
     class names, two with '+'), ``README.txt`` and ``license.txt``.
 
-    `REPLICA_PLAN` lists the twelve clips (eight train, four val); row `REPLICA_MISSING` is in the annotations
+    `REPLICA_PLAN` lists the clips (`REPLICA_TRAIN` train, `REPLICA_VAL` val); row `REPLICA_MISSING` is in the annotations
     but not in the zip and row `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same
     bytes for the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=, corrupt=).
     """
