@@ -3,6 +3,7 @@ frame and flow extraction (streaming, resizing, namings, resuming)."""
 import hashlib
 import io
 import os
+import re
 import tarfile
 import tracemalloc
 import zipfile

@@ -9,7 +9,8 @@ the steps ``download(root, mirror=None, workers=None)``, ``extract(root, workers
 do) - and ``make_replica(root, seed=0)``, the real download in miniature. The shared machinery is small:
 `files` (atomic writes, annotation reading, the root check), `lists` (list-file lines and label maps),
 `report`, `jobs` (processes and the progress bar), `verify` (videos and frame folders), `splits` (lists and
-checks from labelled items, shared by the datasets with official split files), `download`
+checks from labelled items, shared by the datasets with official split files), `subsets` (lists and checks for
+datasets whose annotations list each subset's videos: Diving48, MiT, MMiT), `download`
 (resumable HTTP), `archives` (zip / tar / RAR), `frames` (RGB and flow folders) and `replica` (archives
 and clips for the replicas).
 
@@ -28,6 +29,9 @@ MODULES = {
     "hmdb51": "tsnbook.datasets.hmdb51",
     "sthv1": "tsnbook.datasets.sthv1",
     "sthv2": "tsnbook.datasets.sthv2",
+    "diving48": "tsnbook.datasets.diving48",
+    "mit": "tsnbook.datasets.mit",
+    "mmit": "tsnbook.datasets.mmit",
     "kinetics400": "tsnbook.datasets.kinetics:KINETICS400",
     "kinetics600": "tsnbook.datasets.kinetics:KINETICS600",
     "kinetics700": "tsnbook.datasets.kinetics:KINETICS700",

@@ -1,0 +1,426 @@
+"""Moments in Time (MiT v1): 3-second clips of 339 everyday actions, one label each (spec datasets.md §8).
+
+Labels: ``moments_categories.txt`` has a ``name,index`` line per class (0-based indices: MMAction2 uses them as
+labels with 339 classes); a video's label is the index of its *class folder*. Ten class names hold ``+`` where
+the words were (``adult+female+singing``): harmless in paths and list files, but text that goes through URL or
+form decoding (``unquote_plus``) turns them into spaces, which a list file cannot hold, and ``+`` is a regular
+expression operator.
+
+The layout this module reads and writes, MMAction2's (``tools/data/mit/``)::
+
+    ROOT/downloads/Moments_in_Time_Raw.zip                         (download: after registration, by hand)
+    ROOT/annotations/moments_categories.txt, trainingSet.csv, validationSet.csv, README.txt, license.txt
+    ROOT/videos/training/<class>/<file>.mp4                        (extract: from the zip's training/)
+    ROOT/videos/validation/<class>/<file>.mp4                      (extract: from the zip's validation/)
+    ROOT/rawframes/{training,validation}/<class>/<file>/img_00001.jpg ... (extract --frames rgb: optional)
+    ROOT/mit_{train,val}_list_{videos,rawframes}.txt               (lists)
+
+**Split-specific roots.** The train list's paths are relative to ``videos/training``, the val list's to
+``videos/validation`` (``blocking/getty-karate-video-id635808620_4.mp4 1``), so a config needs two folders: the
+zoo row's ``data_prefix`` and ``data_prefix_val`` (MMAction2's ``data_root`` / ``data_root_val``).
+
+**The CSVs** have no header and four fields, ``filename,label,positive responses,negative responses``
+(``blocking/getty-karate-video-id635808620_4.mp4,blocking,3,1``: the annotators' yes and no votes). A reader that
+takes the first line for a header (``csv.DictReader``, ``pandas.read_csv`` by default) silently loses a video.
+
+**MMAction2's script quirks**, handled here: ``preprocess_data.sh`` runs ``mv ./validation ./video`` (a typo), so
+its users' validation videos sit in ``ROOT/video/``: `extract` moves them to ``videos/validation``;
+``extract_frames.sh`` reads ``vides/validation`` (another typo: no validation frames or flow that way); the README
+names the lists ``mit_train_video_anno.txt`` while ``build_file_list.py`` writes ``mit_train_list_videos.txt``
+(what the configs read, and what `build_lists` writes); the zoo config's ``data_root_val`` is the absolute
+``'/data/mit/videos/validation/'`` (tsnbook's config uses the relative folder).
+
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
+the replica): the differences of `subsets` (missing videos reported, frame folders counted by the template, the
+annotation order kept), and a CSV line naming an unknown class, whose label column disagrees with its folder,
+or that is malformed or repeated, is a one-line error naming ``file:line`` (MMAction2 takes the folder and
+ignores the label column; an unknown folder is a KeyError).
+"""
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .. import flow
+from . import archives, download as _download, frames as _frames, replica as _replica, subsets
+from .files import AnnotationError, DatasetError, check_level, read_lines
+from .report import Report
+
+NAME = "mit"
+HOME = "http://moments.csail.mit.edu/"
+ARCHIVE = "Moments_in_Time_Raw.zip"
+REGISTRATION = (f"{HOME}: fill in the request form; the download link you are sent gets {ARCHIVE} (the raw "
+                "videos, the one MMAction2 uses; not the Moments_in_Time_256x256_30fps variant)")
+FILES = (_download.Remote(ARCHIVE, None, what="videos and annotations, after registration"),)
+NUM_CLASSES = 339  # label map: annotations/moments_categories.txt, "name,index" with 0-based indices
+CATEGORIES = "moments_categories.txt"
+SPLIT_FILES = {"train": "trainingSet.csv", "val": "validationSet.csv"}
+SPLIT_FOLDERS = {"train": "training", "val": "validation"}  # in the zip, and under videos/ and rawframes/
+SUBSETS = ("train", "val")  # MMAction2's names: "val" is the official validation set (there is no test set)
+PUBLISHED = {"train": 802264, "val": 33900}  # the paper (val: 100 per class); not re-checked here
+MMACTION2 = {}  # MMAction2 published no MiT lists
+CLIP_SECONDS = 3
+CONTAINER = "MP4 (H.264), 3-s clips; resolution and frame rate vary (not verified here)"
+LEVEL = 2  # ROOT/videos/<split>/<class>/<file>.mp4
+VIDEO_EXT = ".mp4"
+FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
+FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
+MULTI_LABEL = False
+DEFAULT_FRAMES = "none"  # the zoo's row reads the videos
+MMACTION2_TYPO_FOLDER = "video"  # where preprocess_data.sh's "mv ./validation ./video" leaves the validation set
+
+
+def list_name(subset, kind):
+    """MMAction2's list name, e.g. ``mit_train_list_videos.txt`` (subset "train" / "val")."""
+    return f"{NAME}_{subset}_list_{kind}.txt"
+
+
+def annotation_files():
+    return [CATEGORIES] + [SPLIT_FILES[s] for s in SUBSETS]
+
+
+def _looks_inside(folder):
+    """What a folder *inside* a MiT root looks like, to refuse it as a root (`files.check_level`)."""
+    if (folder / CATEGORIES).exists():
+        # the zip unpacked by hand into ROOT holds training/ next to the annotation files: a root, then
+        return None if (folder / SPLIT_FOLDERS["train"]).is_dir() else "the annotations folder (ROOT/annotations)"
+    if any(folder.glob("training/*/*.mp4")) or any(folder.glob("validation/*/*.mp4")):
+        return "the videos folder (ROOT/videos)"
+    if any(folder.glob("training/*/*/img_*")) or any(folder.glob("validation/*/*/img_*")):
+        return "the frames folder (ROOT/rawframes)"
+    if any(folder.glob("*/*.mp4")):
+        return "one split's videos folder (ROOT/videos/training or validation)"
+    if folder.name == "downloads" and (folder / ARCHIVE).exists():
+        return "the downloads folder (ROOT/downloads)"
+    return None
+
+
+def _root(root):
+    return check_level(root, ("annotations", "videos", "rawframes", "downloads", MMACTION2_TYPO_FOLDER),
+                       _looks_inside)
+
+
+# ----------------------------------------------------------------------------------------------- annotations
+def read_categories(path, fix):
+    """Class names in label order from a ``name,index`` file (indices must run 0..N-1, in any line order)."""
+    path = Path(path)
+    index_of, line_of = {}, {}
+    for number, text in read_lines(path, fix=fix):
+        name, comma, digits = text.rpartition(",")
+        if not comma or not name.strip() or not digits.strip().isdigit():
+            raise AnnotationError(f"{path}:{number}: expected 'name,index', got {text!r:.80}; {fix}")
+        name, index = name.strip(), int(digits)
+        if name in index_of:
+            raise AnnotationError(f"{path}:{number}: class {name!r} appears twice (first at line {line_of[name]}); "
+                                  f"{fix}")
+        if index in index_of.values():
+            other = next(n for n, i in index_of.items() if i == index)
+            raise AnnotationError(f"{path}:{number}: index {index} is also {other!r}'s (line {line_of[other]}); {fix}")
+        index_of[name], line_of[name] = index, number
+    if sorted(index_of.values()) != list(range(len(index_of))):
+        raise AnnotationError(f"{path}: the indices run {min(index_of.values())}..{max(index_of.values())} with gaps "
+                              f"or an offset; expected 0..{len(index_of) - 1} (0-based labels, as MMAction2 uses "
+                              f"them); {fix}")
+    return sorted(index_of, key=index_of.get)
+
+
+def _fix(name):
+    return f"run prepare.py {name} extract (or unzip the annotations from the archive again)"
+
+
+def read_classes(root):
+    return read_categories(Path(root) / "annotations" / CATEGORIES, _fix(NAME))
+
+
+def csv_row(text, where, fix):
+    try:
+        return next(csv.reader([text]))
+    except csv.Error as error:
+        raise AnnotationError(f"{where}: not a CSV line ({error}); {fix}") from None
+
+
+def split_path(filename, where, fix, expected):
+    """``class/file.mp4`` -> (class, key = class/stem); anything else is an `AnnotationError`."""
+    folder, _, name = filename.replace("\\", "/").rpartition("/")
+    if not folder or "/" in folder or not name or not os.path.splitext(name)[0]:
+        raise AnnotationError(f"{where}: expected {expected}, got the path {filename!r}; {fix}")
+    return folder, f"{folder}/{os.path.splitext(name)[0]}"
+
+
+def read_split(root, subset, classes):
+    """The `subsets.Item`s of ``trainingSet.csv`` (subset "train") or ``validationSet.csv`` ("val"): label =
+    the categories index of the line's class folder, which must also be its label column."""
+    path = Path(root) / "annotations" / SPLIT_FILES[subset]
+    index = {name: i for i, name in enumerate(classes)}
+    expected = "'class/file.mp4,class,positive responses,negative responses' (4 fields, no header)"
+    fix = _fix(NAME)
+    items, seen = [], {}
+    for number, text in read_lines(path, fix=fix):
+        where = f"{path}:{number}"
+        row = csv_row(text, where, fix)
+        if len(row) != 4 or not all(field.strip().isdigit() for field in row[2:]):
+            header = number == 1 and not row[0].lower().endswith(VIDEO_EXT)
+            raise AnnotationError(f"{where}: expected {expected}, got {text!r:.100}"
+                                  + ("; a header line? the official files have none: remove it" if header else
+                                     f"; {fix}"))
+        folder, key = split_path(row[0], where, fix, expected)
+        if folder not in index:
+            raise AnnotationError(f"{where}: class folder {folder!r} is not in {CATEGORIES}; the CSV and the "
+                                  f"categories come from different releases? {fix}")
+        if row[1] != folder:
+            raise AnnotationError(f"{where}: the label column says {row[1]!r}, the folder {folder!r}: a damaged or "
+                                  f"edited file; {fix}")
+        if key in seen:
+            raise AnnotationError(f"{where}: {row[0]} is listed twice (first at line {seen[key]}): duplicate id")
+        seen[key] = number
+        items.append(subsets.Item(key, index[folder], where))
+    return items
+
+
+def read_annotations(root):
+    """(classes, {subset: [Item, ...]}); `AnnotationError` on any bad line."""
+    classes = read_classes(root)
+    return classes, {subset: read_split(root, subset, classes) for subset in SUBSETS}
+
+
+def _subsets(root, splits):
+    root = Path(root)
+    return [subsets.Subset(subset, items, root / "annotations" / SPLIT_FILES[subset],
+                           root / "videos" / SPLIT_FOLDERS[subset], root / "rawframes" / SPLIT_FOLDERS[subset], LEVEL,
+                           {kind: root / list_name(subset, kind) for kind in ("videos", "rawframes")},
+                           published=PUBLISHED[subset])
+            for subset, items in splits.items()]
+
+
+def _strays(root, classes, splits, report):
+    for subset, items in splits.items():
+        subsets.strays(report, Path(root) / "videos" / SPLIT_FOLDERS[subset], LEVEL, {i.key for i in items},
+                       classes, explain=f"in no line of {SPLIT_FILES[subset]}")
+
+
+# ----------------------------------------------------------------------------------------------------- steps
+def registered_download(root, archives_wanted, registration, extracted, mirror, progress, report):
+    """The download step of a dataset behind a registration: skipped when extracted, fine when one of
+    ``archives_wanted`` is in ROOT/downloads, fetched from ``mirror`` (a host serving the same file name, e.g. the
+    link you were sent without the file name) when given, else a `DatasetError` saying where to get it."""
+    downloads = root / "downloads"
+    if extracted:
+        report.did("skipped (already extracted)")
+    elif any((downloads / archive).is_file() for archive in archives_wanted):
+        report.did("skipped (present)")
+    elif mirror:
+        _download.fetch(_download.Remote(archives_wanted[0], None), downloads, mirror=mirror, report=report,
+                        progress=progress)
+    else:
+        _download.require_files(downloads, [(archives_wanted[0], registration)])
+    return report
+
+
+def download(root, mirror=None, workers=None, progress=None):
+    """MiT needs a registration: this step checks that ``ROOT/downloads/Moments_in_Time_Raw.zip`` is there (or
+    fetches it from ``--mirror``) and otherwise says where to get it. Skipped when already extracted."""
+    root = _root(root)
+    report = Report(NAME, "download", root)
+    extracted = _extracted(root)
+    return registered_download(root, (ARCHIVE,), REGISTRATION, extracted, mirror, progress, report)
+
+
+def _extracted(root):
+    return all((root / "videos" / f).is_dir() for f in SPLIT_FOLDERS.values()) and \
+        all((root / "annotations" / n).is_file() for n in annotation_files())
+
+
+def adopt(root, report, folders, files):
+    """Move what an earlier manual or MMAction2 preparation left in ROOT into place: ``folders`` maps a folder
+    of ROOT (``training``, MMAction2's typo ``video``, ...) to its target under ROOT; the annotation ``files``
+    found directly in ROOT (the archive unpacked by hand) go to ``annotations/``."""
+    for source, target in folders.items():
+        if (root / source).is_dir() and not (root / target).exists():
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(root / source, root / target)
+            report.note(f"moved {root / source} to {root / target}")
+    for name in files:
+        if (root / name).is_file() and not (root / "annotations" / name).exists():
+            (root / "annotations").mkdir(exist_ok=True)
+            os.replace(root / name, root / "annotations" / name)
+            report.note(f"moved {root / name} to {root / 'annotations' / name}")
+
+
+def unpack(root, report, archive, folders, wanted):
+    """Unzip ``archive`` into a hidden staging folder (resumable), then move each of its top-level ``folders``
+    (archive folder -> target under ROOT) into place unless the target exists, and its top-level files into
+    ``annotations/``; ``wanted`` annotation files must be among them. An archive holding one top folder is read
+    from inside it."""
+    stage = root / ".extract.partial"
+    members = archives.extract(archive, stage, report=report)
+    top = stage
+    entries = [p for p in stage.iterdir() if not p.name.startswith(".")]
+    if not any((stage / f).is_dir() for f in folders) and len(entries) == 1 and entries[0].is_dir():
+        top = entries[0]
+    absent = [f for f in folders if not (top / f).is_dir() and not (root / folders[f]).is_dir()]
+    if absent:
+        raise DatasetError(f"{archive}: no {', '.join(f + '/' for f in absent)} folder inside; not the right "
+                           "archive? download it again")
+    for name, target in folders.items():
+        if not (root / target).exists():
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(top / name, root / target)
+    (root / "annotations").mkdir(exist_ok=True)
+    for path in sorted(top.iterdir()):
+        if path.is_file() and not (root / "annotations" / path.name).exists():
+            os.replace(path, root / "annotations" / path.name)
+    absent = [n for n in wanted if not (root / "annotations" / n).is_file()]
+    if absent:
+        raise DatasetError(f"{archive}: lacks {', '.join(absent)}; not the right archive? download it again")
+    shutil.rmtree(stage)
+    report.note(f"{len(members)} files from {archive.name} -> {root}")
+
+
+def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", flow_algorithm=flow.FAST_ALGORITHM,
+            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Unzip ``Moments_in_Time_Raw.zip`` (via a hidden staging folder): ``training/`` and ``validation/`` into
+    ``videos/``, the CSVs and text files into ``annotations/``; a validation set that MMAction2's script left in
+    ``ROOT/video`` (its typo) is moved to ``videos/validation``. Then extract ``frames`` ("rgb", "flow", "both",
+    "none": the default, the zoo reads the videos) into ``rawframes/<split>/``. Each part is skipped when done."""
+    root = _root(root)
+    report = Report(NAME, "extract", root)
+    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
+    adopt(root, report, {MMACTION2_TYPO_FOLDER: "videos/validation", "training": "videos/training",
+                         "validation": "videos/validation"}, annotation_files() + ["README.txt", "license.txt"])
+    if _extracted(root):
+        report.did("videos and annotations skipped (present)")
+    else:
+        unpack(root, report, root / "downloads" / ARCHIVE,
+               {f: f"videos/{f}" for f in SPLIT_FOLDERS.values()}, annotation_files())
+    if settings is not None:
+        pairs = []
+        for folder in SPLIT_FOLDERS.values():
+            found = subsets.scan_videos(root / "videos" / folder, LEVEL)
+            pairs += [(root / "videos" / folder / rel, root / "rawframes" / folder / key) for key, rel in found.items()]
+        _frames.extract_frames(report, pairs, settings, workers)
+    return report
+
+
+def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Write ``mit_{train,val}_list_videos.txt`` (and ``_rawframes`` when ``rawframes/`` exists) from the CSVs
+    and what is on disk; missing videos are left out *and reported* (see the module docstring)."""
+    root = _root(root)
+    report = Report(NAME, "lists", root)
+    classes, splits = read_annotations(root)
+    _strays(root, classes, splits, report)
+    subsets.write_lists(report, _subsets(root, splits), frame_tmpl, start_index, workers, f"prepare.py {NAME} extract")
+    return report
+
+
+def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+    """Check the copy in ROOT: the annotations, every annotated video (missing, unreadable, truncated, zero
+    frames; ``deep`` decodes every frame), frame folders, strays, and the list files. ``ok`` is False on any
+    error. Clips far from 3 s are warnings (another copy, or a cut file)."""
+    root = _root(root)
+    report = Report(NAME, "verify", root)
+    try:
+        classes, splits = read_annotations(root)
+    except AnnotationError as error:
+        path, _, reason = str(error).partition(": ")
+        report.problem("annotation", path, reason)
+        return report
+    if len(classes) != NUM_CLASSES:
+        report.problem("count", root / "annotations" / CATEGORIES,
+                       f"{len(classes)} classes where MiT has {NUM_CLASSES}: a replica or another file", "warning")
+    if (root / MMACTION2_TYPO_FOLDER).is_dir():
+        report.problem("stray", root / MMACTION2_TYPO_FOLDER, "MMAction2's preprocess_data.sh moved the validation "
+                                                             f"set here (a typo): run prepare.py {NAME} extract")
+    _strays(root, classes, splits, report)
+    videos = subsets.check(report, _subsets(root, splits), frame_tmpl, start_index, workers, deep,
+                           hint=f"prepare.py {NAME}")
+    check_durations(report, videos)
+    return report
+
+
+def check_durations(report, videos, seconds=CLIP_SECONDS, tolerance=0.5):
+    """A warning per readable clip whose length is not ``seconds`` (within ``tolerance``)."""
+    for verdict in videos.values():
+        if verdict["frames"] and verdict["fps"] and verdict["kind"] is None:
+            length = verdict["frames"] / verdict["fps"]
+            if abs(length - seconds) > tolerance:
+                report.problem("frame count", verdict["path"], f"{length:.2f} s where MiT's clips are {seconds} s: "
+                                                               "another copy, or cut short", "warning")
+
+
+# --------------------------------------------------------------------------------------------------- replica
+REPLICA_CLASSES = ("adult+female+singing", "blocking", "juggling", "yawning")  # real names, one with '+'
+REPLICA_TRAIN, REPLICA_VAL = 5, 2  # clips per class
+REPLICA_SIZE, REPLICA_FPS = (256, 256), 30  # and one clip at REPLICA_ODD
+REPLICA_ODD = ("blocking", 1, (640, 360), 25)  # (class, train clip index, size, fps)
+REPLICA_MISSING = ("juggling", 2)  # (class, train clip index): in the CSV, not in the zip
+REPLICA_CORRUPT = ("yawning", 1)  # in the zip, cut at 60 % of its bytes
+_ID = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def replica_stem(rng, kind):
+    """A file stem in one of MiT's styles: ``yt-<id>_<n>``, ``getty-<words>-video-id<digits>_<n>``, ``<id>_<n>``."""
+    youtube = "".join(_ID[i] for i in rng.integers(0, len(_ID), size=11))
+    youtube = youtube[:5] + "-_"[int(rng.integers(0, 2))] + youtube[6:]
+    number = int(rng.integers(1, 300))
+    if kind == 0:
+        return f"yt-{youtube}_{number}"
+    if kind == 1:
+        words = ("karate", "street", "music", "studio", "beach")[int(rng.integers(0, 5))]
+        return f"getty-{words}-video-id{int(rng.integers(10**8, 10**9))}_{number}"
+    return f"{youtube}_{number}"
+
+
+REPLICA_LICENCE = b"Replica: no licence terms of the real dataset apply.\n"
+
+
+def replica_readme(name):
+    return (f"{name} replica written by tsnbook (tsnbook.datasets.{name}.make_replica): the layout of the real "
+            "archive in miniature; the videos are generated, not the dataset's.\n").encode()
+
+
+def make_replica(root, seed=0):
+    """The real download in miniature: ``ROOT/downloads/Moments_in_Time_Raw.zip`` holding ``training/<class>/``
+    and ``validation/<class>/`` (3-s H.264 MP4 at 256x256, 30 fps; one 640x360 25-fps clip), the headerless
+    4-column CSVs, ``moments_categories.txt``, ``README.txt`` and ``license.txt``.
+
+    Four real classes, one with ``+``; `REPLICA_TRAIN` train and `REPLICA_VAL` val clips per class with stems in
+    MiT's styles (``yt-...``, ``getty-...``, YouTube ids that may begin with ``-`` or ``_``); each class has a
+    colour (its disc and a tint), which a CPU-sized TSN learns in a minute. `REPLICA_MISSING` is in the CSV but
+    not in the zip and `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same bytes for
+    the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=key, corrupt=key, odd=key).
+    """
+    root = Path(root)
+    rng = np.random.default_rng(seed)
+    colours = [(230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40)]
+    rows = {"train": [], "val": []}
+    members, keys, special = [], [], {}
+    for label, cls in enumerate(REPLICA_CLASSES):
+        for subset, count in (("train", REPLICA_TRAIN), ("val", REPLICA_VAL)):
+            for clip in range(count):
+                stem = replica_stem(rng, int(rng.integers(0, 3)))
+                key = f"{cls}/{stem}"
+                (width, height), fps = REPLICA_SIZE, REPLICA_FPS
+                if subset == "train" and (cls, clip) == REPLICA_ODD[:2]:
+                    (width, height), fps = REPLICA_ODD[2:]
+                    special["odd"] = key
+                frames = _replica.render_clip(rng, CLIP_SECONDS * fps, height, width, colours[label],
+                                              rng.uniform(-3, 3, size=2))
+                frames = frames // 2 + np.array(colours[label], np.uint8) // 2  # tinted by the class colour
+                positive = int(rng.integers(1, 4))
+                rows[subset].append(f"{cls}/{stem}.mp4,{cls},{positive},{int(rng.integers(0, 4 - positive))}")
+                keys.append(key)
+                if subset == "train" and (cls, clip) == REPLICA_MISSING:
+                    special["missing"] = key
+                    continue
+                data = _replica.encode_clip(root / "downloads" / ".replica.mp4", frames, fps=fps,
+                                            preset=_replica.X264_PRESET)
+                if subset == "train" and (cls, clip) == REPLICA_CORRUPT:
+                    special["corrupt"], data = key, data[:int(len(data) * 0.6)]
+                members.append((f"{SPLIT_FOLDERS[subset]}/{cls}/{stem}.mp4", data))
+    texts = [(CATEGORIES, "".join(f"{c},{i}\n" for i, c in enumerate(REPLICA_CLASSES)).encode()),
+             *((SPLIT_FILES[s], "".join(line + "\n" for line in rows[s]).encode()) for s in SUBSETS),
+             ("README.txt", replica_readme(NAME)), ("license.txt", REPLICA_LICENCE)]
+    archive = _replica.write_zip(root / "downloads" / ARCHIVE, texts + members)
+    return dict(files=[archive], videos=keys, **special)
