@@ -116,3 +116,21 @@ def test_a_batch_that_fails_on_one_rank_is_skipped_by_both(tmp_path, small_synth
     epoch = [r for r in log if r["mode"] == "epoch"][0]
     assert epoch["skipped"] == 1 and "broken.mp4" in epoch["skipped_videos"][0]
     assert sum(r["mode"] == "train" for r in log) == 1  # 2 steps per rank, the broken one skipped by both
+
+
+def test_the_backend_follows_the_device_unless_overridden(monkeypatch):
+    """NCCL on CUDA, Gloo on the CPU; TSNBOOK_DIST_BACKEND=gloo lets several processes share one GPU (NCCL
+    refuses two ranks on one device), and a wrong value is one clear error."""
+    import pytest
+
+    from tsnbook.distributed import backend_for
+    monkeypatch.delenv("TSNBOOK_DIST_BACKEND", raising=False)
+    assert (backend_for("cuda"), backend_for("cpu")) == ("nccl", "gloo")
+    monkeypatch.setenv("TSNBOOK_DIST_BACKEND", "gloo")
+    assert backend_for("cuda") == "gloo"
+    monkeypatch.setenv("TSNBOOK_DIST_BACKEND", "nccl")
+    with pytest.raises(ValueError, match="nccl needs CUDA devices"):
+        backend_for("cpu")
+    monkeypatch.setenv("TSNBOOK_DIST_BACKEND", "mpi")
+    with pytest.raises(ValueError, match="TSNBOOK_DIST_BACKEND='mpi': choose one of nccl, gloo"):
+        backend_for("cuda")
