@@ -29,3 +29,19 @@ def test_full_mode_commands_name_the_row_and_its_checkpoint():
     assert "torchrun --nproc_per_node 8 -m tsnbook train tsn_r18_1x1x8_100e_hvu_action_rgb" in text
     assert "--eval mean_average_precision --cfg-options data_root=/data/hvu" in text
     assert "checkpoints/tsn_r18_1x1x8_100e_hvu_action_rgb_20201027-011b282b.pth" in text
+
+
+def test_train_cached_reuses_a_run_only_of_exactly_the_same_config(tmp_path, small_synth):
+    from conftest import small_config
+    from tsnbook.course.notebook import finished_run, train_cached
+    cfg = small_config("rgb", small_synth, epochs=1)
+    checkpoint, reused = train_cached(cfg, tmp_path / "run", device="cpu")
+    assert checkpoint == tmp_path / "run" / "latest.pth" and not reused and finished_run(cfg, tmp_path / "run")
+    before = checkpoint.read_bytes()
+    assert train_cached(cfg, tmp_path / "run", device="cpu") == (checkpoint, True)
+    assert checkpoint.read_bytes() == before  # nothing retrained
+    other = dict(cfg, seed=1)
+    assert not finished_run(other, tmp_path / "run")
+    assert train_cached(other, tmp_path / "run", device="cpu") == (checkpoint, False)  # replaced, not resumed
+    assert checkpoint.read_bytes() != before and finished_run(other, tmp_path / "run")
+    assert not finished_run(dict(other, epochs=2), tmp_path / "run")  # an unfinished run of that config

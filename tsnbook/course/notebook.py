@@ -4,7 +4,9 @@
     display(Markdown(zoo_table(rows)))             # top-1/top-5 or mAP, GPUs, resolution, pre-training, memory, file
     check_claims({"top-1 >= 50 %": top1 >= 50})    # prints "yes  ..." per claim (what nbval compares), asserts all
     print(full_mode_commands(name))                # the exact commands that reproduce a row, and test its checkpoint
+    checkpoint, reused = train_cached(cfg, work_dir)  # a run reused only when it was of exactly this config
 """
+import json
 from pathlib import Path
 
 from ..configs import all_configs
@@ -70,3 +72,27 @@ def full_mode_commands(name, data_root=None, gpus=8):
         f"python -m tsnbook test {name} work_dirs/{name}/best.pth --eval {metrics}{options}",
         f"python -m tsnbook test {name} checkpoints/{checkpoint} --eval {metrics}{options}",
     ])
+
+
+def finished_run(cfg, work_dir):
+    """True when ``work_dir`` holds a run of exactly ``cfg`` (its ``config.json``, as `tsnbook.train` writes it)
+    that reached the config's last epoch."""
+    from ..checkpoints import read_checkpoint
+    work_dir = Path(work_dir)
+    if not (work_dir / "config.json").exists() or not (work_dir / "latest.pth").exists():
+        return False
+    same = json.loads((work_dir / "config.json").read_text()) == json.loads(json.dumps(cfg, default=str))
+    return same and read_checkpoint(work_dir / "latest.pth").get("epoch") == cfg["epochs"]
+
+
+def train_cached(cfg, work_dir, device=None, data_root=None, validate=False):
+    """Train ``cfg`` into ``work_dir`` unless it already holds a finished run of exactly this config; returns
+    ``(latest.pth, reused)``. A folder holding a run of another config (or an unfinished one) is replaced, so a
+    notebook re-run after a change never reuses stale weights, and an unchanged re-run trains nothing."""
+    from ..engine import train
+    work_dir = Path(work_dir)
+    if finished_run(cfg, work_dir):
+        return work_dir / "latest.pth", True
+    train(cfg, work_dir, resume=False, force=True, device=device, progress=False, validate=validate,
+          data_root=data_root)
+    return work_dir / "latest.pth", False
