@@ -1,10 +1,24 @@
-"""Fixtures shared by the unit tests: a small SynthActions copy with optical flow, made once per session."""
+"""Fixtures shared by the unit tests: a small SynthActions copy with optical flow, made once per session.
+
+Tests marked ``cuda`` (`pytest -m cuda`, what tools/gpu_check.sh runs on a GPU machine) are skipped here when
+torch sees no CUDA device - always under the default test profile, which hides the GPU (tsnbook.testenv).
+"""
 import pytest
+import torch
 
 from tsnbook.configs import get_config
 from tsnbook.course.demo import prepare_synthactions
 
 SMALL = dict(groups=3, clips_per_group=1, test_groups=1)  # 8 classes x 3 clips: 16 train, 8 test videos
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU (run tools/gpu_check.sh on a GPU machine)")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -39,3 +39,23 @@ def test_train_mode_counts_clips_and_snippets():
     assert figures["snippets_per_s"] == pytest.approx(3 * figures["per_s"], rel=1e-3)
     with pytest.raises(ValueError, match="--batch and --iters must be >= 1"):
         run(CONFIG, batch=0, device="cpu")
+
+
+def test_macs_per_view_are_the_quoted_figures_and_cost_nothing_on_meta():
+    """ResNet-50 at 224 is the 4.1 GMACs every paper quotes; a 10-channel flow stem adds its share; 256-px views
+    cost (256/224)^2 as much; counting on the meta device computes nothing."""
+    import torch
+
+    from tsnbook.bench_model import macs_per_view
+    from tsnbook.configs import get_config
+    from tsnbook.factory import build_model
+
+    with torch.device("meta"):
+        rgb = build_model(dict(get_config("tsn_r50_1x1x3_100e_kinetics400_rgb"), pretrained=None))
+        flow = build_model(dict(get_config("tsn_r50_320p_1x1x3_110e_kinetics400_flow"), pretrained=None))
+        small = build_model(dict(get_config(CONFIG), pretrained=None))
+    assert round(macs_per_view(rgb) / 1e9, 2) == 4.09 and round(macs_per_view(small) / 1e9, 2) == 1.81
+    stem = 64 * 7 * 7 * 112 * 112  # conv1's MACs per input channel
+    assert macs_per_view(flow) - macs_per_view(rgb) == 7 * stem
+    assert abs(macs_per_view(rgb, 256) / macs_per_view(rgb) - (256 / 224) ** 2) < 0.01
+    assert rgb.training  # the count leaves the mode as it found it

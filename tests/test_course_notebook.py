@@ -54,3 +54,19 @@ def test_read_report_parses_what_report_write_writes(tmp_path):
     assert title == "ucf101 verify: not ok" and "| split 1 train videos | 9,537 | 16 | 14 | 15 |" in table
     assert [(p["severity"], p["kind"]) for p in problems] == [("error", "missing"), ("warning", "count")]
     assert problems[0]["path"] == str(tmp_path / "videos" / "a.avi")
+
+
+def test_train_cached_reuses_a_run_only_of_exactly_the_same_config(tmp_path, small_synth):
+    from conftest import small_config
+    from tsnbook.course.notebook import finished_run, train_cached
+    cfg = small_config("rgb", small_synth, epochs=1)
+    checkpoint, reused = train_cached(cfg, tmp_path / "run", device="cpu")
+    assert checkpoint == tmp_path / "run" / "latest.pth" and not reused and finished_run(cfg, tmp_path / "run")
+    before = checkpoint.read_bytes()
+    assert train_cached(cfg, tmp_path / "run", device="cpu") == (checkpoint, True)
+    assert checkpoint.read_bytes() == before  # nothing retrained
+    other = dict(cfg, seed=1)
+    assert not finished_run(other, tmp_path / "run")
+    assert train_cached(other, tmp_path / "run", device="cpu") == (checkpoint, False)  # replaced, not resumed
+    assert checkpoint.read_bytes() != before and finished_run(other, tmp_path / "run")
+    assert not finished_run(dict(other, epochs=2), tmp_path / "run")  # an unfinished run of that config

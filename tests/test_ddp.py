@@ -154,3 +154,21 @@ def test_test_sharded_over_two_processes_scores_every_video_as_one_process(tmp_p
     assert result.stdout.count("testing ") == 1 and result.stdout.count("skipped 1 unusable video(s)") == 1
     assert f"top1: {report['top1']:.2f}" in result.stdout and "num_videos: 8" in result.stdout
     assert "broken.mp4" in skipped[0]
+
+
+def test_the_backend_follows_the_device_unless_overridden(monkeypatch):
+    """NCCL on CUDA, Gloo on the CPU; TSNBOOK_DIST_BACKEND=gloo lets several processes share one GPU (NCCL
+    refuses two ranks on one device), and a wrong value is one clear error."""
+    import pytest
+
+    from tsnbook.distributed import backend_for
+    monkeypatch.delenv("TSNBOOK_DIST_BACKEND", raising=False)
+    assert (backend_for("cuda"), backend_for("cpu")) == ("nccl", "gloo")
+    monkeypatch.setenv("TSNBOOK_DIST_BACKEND", "gloo")
+    assert backend_for("cuda") == "gloo"
+    monkeypatch.setenv("TSNBOOK_DIST_BACKEND", "nccl")
+    with pytest.raises(ValueError, match="nccl needs CUDA devices"):
+        backend_for("cpu")
+    monkeypatch.setenv("TSNBOOK_DIST_BACKEND", "mpi")
+    with pytest.raises(ValueError, match="TSNBOOK_DIST_BACKEND='mpi': choose one of nccl, gloo"):
+        backend_for("cuda")

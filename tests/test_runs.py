@@ -14,7 +14,6 @@ from tsnbook.predict import predict_video
 from tsnbook.utils import resolve_device
 
 RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
 def _exit(argv):
@@ -35,7 +34,7 @@ def test_every_cuda_device_gets_an_index(monkeypatch):
     assert resolve_device(None) == torch.device("cuda", 0)  # what best_device() returns on a GPU machine
 
 
-@cuda
+@pytest.mark.cuda
 def test_training_on_a_bare_cuda_device(tmp_path, small_synth):
     cfg = small_config("rgb", small_synth, epochs=1)
     summary = train(cfg, tmp_path, device="cuda", progress=False, validate=False)

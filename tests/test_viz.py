@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tsnbook.flow import quantize_flow
-from tsnbook.course.figures import flow_image, flow_wheel, plot_fusion_sweep, plt
+from tsnbook.course.figures import flow_image, flow_wheel, plot_crop_boxes, plot_fusion_sweep, plot_heatmap, plt
 
 
 def test_flow_wheel_is_the_key_to_flow_images():
@@ -29,4 +29,15 @@ def test_plot_fusion_sweep_draws_one_line_per_curve():
     assert any(t.get_text() == "[1:1]" for t in ax.texts)
     with pytest.raises(ValueError, match="2 values for 3 weights"):
         plot_fusion_sweep(ax, weights, {"bad": [1, 2]})
+    plt.close(fig)
+
+
+def test_heatmap_writes_every_value_and_its_note_and_skips_nan():
+    fig, ax = plt.subplots()
+    plot_heatmap(ax, [[70.6, 70.52], [np.nan, 69.95]], ["a", "b"], ["25x10", "25x3"], "t",
+                 notes=[["x", "y"], ["-", "z"]])
+    assert sorted(t.get_text() for t in ax.texts) == ["69.95\nz", "70.52\ny", "70.60\nx"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["25x10", "25x3"]
+    plot_crop_boxes(ax, [(0, 0, 10, 10), (5, 5, 20, 15)], (40, 30), "boxes")
+    assert len(ax.patches) == 3  # the frame and two boxes
     plt.close(fig)

@@ -3,10 +3,14 @@
     python -m tsnbook bench-data --pipeline video_test_25x10 --root /tmp/bench [--repeat 3] [--mmaction2]
 
 The clips are those of `make_bench_videos.py ROOT --rawframes` (ROOT/videos.txt lists "clip_000.mp4 0" under
-ROOT/videos, ROOT/rawframes.txt "clip_000 300 0" under ROOT/rawframes). Each pipeline runs from the file on
-disk to the uint8 tensor the model consumes, on the CPU, one video at a time (what one DataLoader worker does).
-Data loading is usually what limits TSN on a CPU or a small GPU, so this is the number to watch; pin the
-process to one core (`taskset -c 1`) to measure one worker.
+ROOT/videos, ROOT/rawframes.txt "clip_000 300 0" under ROOT/rawframes), or the same layout written by
+`write_bench_clips` (``--write-clips``: Kinetics-like 340x256 clips of 10 s at 30 fps, x264's default keyframe
+interval; a fresh clone has no shared/bench). Each pipeline runs from the file on disk to the uint8 tensor the
+model consumes, on the CPU, one video at a time (what one DataLoader worker does). Data loading is usually what
+limits TSN on a CPU or a small GPU, so this is the number to watch; pin the process to one core
+(`taskset -c 1`) to measure one worker. ``--workers N`` instead runs the pipeline in N DataLoader worker
+processes (spawned, as the engine's) and reports their joint rate: with free cores it should grow about N-fold,
+which is how many decoding cores one GPU needs can be read off (GPU videos/s / one worker's videos/s).
 
 `--mmaction2` also runs the same pipeline through MMAction2 1.2.0 (the test oracle, from `.oracle/site`, never
 a dependency), alternating pass by pass with tsnbook in this process, so that both see the same machine state.
@@ -129,6 +133,138 @@ def mmaction2_runner(name, site=None):
     return run
 
 
+def time_runners(runners, records, repeat=3):
+    """``{impl: (videos per wall second, videos per CPU second)}`` of ``{impl: run(record)}`` over ``records``.
+
+    One untimed warm-up call each (first imports, decoder and cv2 initialisation), then ``repeat`` passes over
+    all records, alternating who goes first, so that every implementation sees the same machine state. Rates
+    come from the median pass: other processes on a shared machine slow some passes down, not the typical one;
+    CPU time (this process, all its threads) also leaves out the time spent waiting for a busy core.
+    """
+    passes = {impl: [] for impl in runners}  # (wall seconds, CPU seconds) per pass over the clips
+    for run in runners.values():
+        run(records[0])
+    for index in range(repeat):
+        order = list(runners) if index % 2 == 0 else list(runners)[::-1]
+        for impl in order:
+            wall, cpu = time.perf_counter(), time.process_time()
+            for record in records:
+                runners[impl](record)
+            passes[impl].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return {impl: tuple(float(r) for r in len(records) / np.median(times, axis=0)) for impl, times in passes.items()}
+
+
+class PipelineDataset:
+    """One of PIPELINES over ``records`` as a map-style dataset, for DataLoader workers (`loader_rate`).
+
+    Picklable for spawned workers: the runner is built inside each worker on first use, never pickled.
+    """
+
+    def __init__(self, name, records, backend=None, gpu_augment=False):
+        self.name, self.records, self.backend, self.gpu_augment = name, list(records), backend, gpu_augment
+        self._run = None
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, index):
+        if self._run is None:
+            self._run = tsnbook_runner(self.name, self.backend, gpu_augment=self.gpu_augment)
+        return self._run(self.records[index])
+
+    def __getstate__(self):
+        return {**self.__dict__, "_run": None}
+
+
+def loader_rate(name, records, workers, repeat=3, backend=None, gpu_augment=False):
+    """Videos per second of pipeline ``name`` through a DataLoader with ``workers`` spawned worker processes.
+
+    The workers stay up between passes (``persistent_workers``); the first pass, which also pays for starting
+    them (a fresh interpreter importing torch each), is a warm-up; the rate is that of the median of ``repeat``
+    timed passes, by the wall clock (the work happens in other processes).
+    """
+    import torch
+
+    if workers < 1:
+        raise ValueError(f"loader_rate needs at least one worker, got {workers}")
+    loader = torch.utils.data.DataLoader(PipelineDataset(name, records, backend, gpu_augment), batch_size=None,
+                                         num_workers=workers, multiprocessing_context="spawn",
+                                         persistent_workers=True, prefetch_factor=2)
+    times = []
+    for index in range(repeat + 1):
+        start = time.perf_counter()
+        for _ in loader:
+            pass
+        if index:
+            times.append(time.perf_counter() - start)
+    del loader  # ends the workers
+    return float(len(records) / np.median(times))
+
+
+#: the frames of the benchmark clips: Kinetics' "340x256" preprocessing at 30 fps, 10 s
+BENCH_CLIP = dict(width=340, height=256, frames=300, fps=30)
+
+
+def _bench_frames(rng, width, height, frames):
+    """Textured, moving content, so that decoding costs what real footage costs: a blurred-noise canvas that
+    pans, a disc that moves at constant velocity, and fresh sensor-like noise in every frame."""
+    import cv2
+    canvas = cv2.GaussianBlur(rng.integers(0, 256, (2 * height, 2 * width, 3), dtype=np.uint8), (0, 0), 1.5)
+    position, velocity = rng.uniform((0, 0), (width, height)), rng.normal(0, 3, 2)
+    for t in range(frames):
+        x, y = int(1.5 * t) % width, int(0.7 * t) % height
+        frame = canvas[y:y + height, x:x + width].copy()
+        position = (position + velocity) % (width, height)
+        cv2.circle(frame, (int(position[0]), int(position[1])), 30, (255, 40, 40), -1)
+        noise = rng.integers(-8, 8, frame.shape, dtype=np.int16)
+        yield np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
+
+
+def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
+    """Write ``num`` benchmark clips in bench-data's layout under ``root``; returns the video list's path.
+
+    ``root/videos/clip_000.mp4`` ... (H.264, x264's defaults: a keyframe every 250 frames, as most downloaded
+    footage) and ``root/videos.txt``; with ``rawframes`` also ``root/rawframes/clip_000/img_00001.jpg`` ...
+    (JPEG quality 95, MMAction2's rawframe layout) and ``root/rawframes.txt``. Seeded and reused: clips already
+    there are kept, and every file is written under a temporary name and renamed when complete.
+    ``clip`` overrides `BENCH_CLIP` (width, height, frames, fps).
+    """
+    import cv2
+
+    from .io import open_video, write_video
+    shape = dict(BENCH_CLIP, **clip)
+    root = Path(root)
+    (root / "videos").mkdir(parents=True, exist_ok=True)
+    videos, folders = [], []
+    for i in range(num):
+        name = f"clip_{i:03d}"
+        path = root / "videos" / f"{name}.mp4"
+        if not path.exists():
+            frames = _bench_frames(np.random.default_rng(seed + i), shape["width"], shape["height"], shape["frames"])
+            partial = path.with_name(f"{name}.partial.mp4")
+            write_video(partial, frames, fps=shape["fps"])
+            os.replace(partial, path)
+        videos.append(f"{name}.mp4 {i % 4}")
+        if rawframes:
+            folder = root / "rawframes" / name
+            if not folder.is_dir():
+                partial = folder.with_name(f"{name}.partial")
+                partial.mkdir(parents=True, exist_ok=True)
+                with open_video(path) as video:  # the decoded frames, as an extraction tool stores them
+                    for number, frame in enumerate(video.get(np.arange(video.num_frames)), start=1):
+                        cv2.imwrite(str(partial / f"img_{number:05d}.jpg"), frame[..., ::-1],
+                                    [cv2.IMWRITE_JPEG_QUALITY, 95])
+                os.replace(partial, folder)
+            count = len(list(folder.glob("img_*.jpg")))
+            folders.append(f"{name} {count} {i % 4}")
+    for list_name, lines in (("videos.txt", videos), ("rawframes.txt", folders)):
+        if lines:
+            partial = root / f"{list_name}.partial"
+            partial.write_text("\n".join(lines) + "\n")
+            os.replace(partial, root / list_name)
+    return root / "videos.txt"
+
+
 def _records(name, root, list_file):
     from .data import load_annotations
     source = PIPELINES[name][0]
@@ -136,7 +272,8 @@ def _records(name, root, list_file):
     list_file = Path(list_file or Path(root) / default_list)
     if not list_file.is_file():
         raise FileNotFoundError(f"list file {list_file} does not exist; write the benchmark clips with "
-                                f"make_bench_videos.py {root} --rawframes (shared/bench), or pass --list FILE")
+                                f"python -m tsnbook bench-data --root {root} --write-clips --rawframes, or pass "
+                                f"--list FILE")
     return load_annotations(list_file, Path(root) / prefix, source)
 
 
@@ -154,6 +291,13 @@ def _parser():
     parser.add_argument("--decode-only", action="store_true",
                         help="also time tsnbook decoding the sampled frames and nothing else: the floor of any "
                              "exact pipeline (with --mmaction2 the JSON gets 'ceiling_ratio')")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="run the pipeline in N DataLoader worker processes and report their joint wall-clock "
+                             "rate (default 0: in this process, with CPU-time rates too)")
+    parser.add_argument("--write-clips", action="store_true",
+                        help="first write the benchmark clips under --root (seeded; kept if already there)")
+    parser.add_argument("--num", type=int, default=8, help="--write-clips: how many clips (default 8)")
+    parser.add_argument("--rawframes", action="store_true", help="--write-clips: also their JPEG frame folders")
     parser.add_argument("--gpu-augment", action="store_true",
                         help="training pipelines: time only the loader's share when the GPU crops and flips "
                              "(tsnbook.gpu_augment); without --pipeline: time the GPU step itself "
@@ -167,6 +311,13 @@ def main(argv=None):
         from .gpu_augment import benchmark
         print(json.dumps(benchmark()))
         return 0
+    if args.write_clips:
+        if args.root is None or args.num < 1:
+            raise SystemExit("bench-data: --write-clips needs --root DIR (and --num >= 1)")
+        listed = write_bench_clips(args.root, args.num, args.rawframes)
+        print(f"{args.num} benchmark clips in {args.root} ({listed.name}{', rawframes.txt' * args.rawframes})")
+        if args.pipeline is None:
+            return 0
     if args.pipeline is None or args.root is None:
         raise SystemExit("bench-data: --pipeline and --root are required (or --gpu-augment alone)")
     if args.pipeline not in PIPELINES:
@@ -175,6 +326,9 @@ def main(argv=None):
         raise SystemExit(f"bench-data: --gpu-augment applies to training pipelines, not {args.pipeline!r}")
     if args.repeat < 1:
         raise SystemExit(f"bench-data: --repeat must be >= 1, got {args.repeat}")
+    if args.workers < 0 or (args.workers and (args.mmaction2 or args.only_mmaction2 or args.decode_only)):
+        raise SystemExit("bench-data: --workers N (N >= 1) times tsnbook's pipeline alone; it does not combine "
+                         "with --mmaction2, --only-mmaction2 or --decode-only")
     try:
         records = _records(args.pipeline, args.root, args.list)
     except (FileNotFoundError, ValueError) as error:
@@ -190,19 +344,17 @@ def main(argv=None):
         runners["mmaction2"] = mmaction2_runner(args.pipeline)
     if args.decode_only:
         runners["decode"] = tsnbook_runner(args.pipeline, args.backend, decode_only=True)
-    passes = {impl: [] for impl in runners}  # (wall seconds, CPU seconds) per pass over the clips
-    for run in runners.values():  # warm-up: first imports, decoder and cv2 initialisation
-        run(records[0])
-    for repeat in range(args.repeat):
-        order = list(runners) if repeat % 2 == 0 else list(runners)[::-1]  # alternate who goes first
-        for impl in order:
-            wall, cpu = time.perf_counter(), time.process_time()
-            for record in records:
-                runners[impl](record)
-            passes[impl].append((time.perf_counter() - wall, time.process_time() - cpu))
-    # Median passes: other processes on a shared machine slow some passes down, not the typical one. CPU time
-    # (this process, all its threads) also leaves out the time spent waiting for a busy core.
-    rates = {impl: len(records) / np.median(times, axis=0) for impl, times in passes.items()}
+    if args.workers:
+        wall_rate = loader_rate(args.pipeline, records, args.workers, args.repeat, args.backend, args.gpu_augment)
+        print(f"   tsnbook: {wall_rate:8.2f} videos/s with {args.workers} DataLoader worker(s) "
+              f"(median of {args.repeat} passes over {len(records)} clips, after a warm-up pass)")
+        report = {"pipeline": args.pipeline, "videos_per_s": round(wall_rate, 3), "impl": "tsnbook",
+                  "workers": args.workers}
+        if args.gpu_augment:
+            report["gpu_augment"] = True
+        print(json.dumps(report))
+        return 0
+    rates = time_runners(runners, records, args.repeat)
     for impl, (wall_rate, cpu_rate) in rates.items():
         print(f"{impl:>10}: {wall_rate:8.2f} videos/s, {cpu_rate:8.2f} per CPU-second "
               f"(median of {args.repeat} passes over {len(records)} clips)")

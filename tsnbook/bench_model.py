@@ -128,6 +128,22 @@ def bench_train(model, cfg, batch, iters, warmup, device, amp=False, channels_la
     return results
 
 
+def macs_per_view(model, size=224):
+    """Multiply-accumulates of one view (``[1, 1, C, size, size]``) through ``model``: the "FLOPs" papers and
+    model zoos quote (ResNet-50 at 224: 4.1 G). Counted by `torch.utils.flop_counter`, which counts 2 FLOPs per
+    multiply-accumulate of convolutions and matrix products (the rest, activations and norms, is left out, as in
+    the usual figures), on a model and input of the ``meta`` device when the model is one: nothing is computed,
+    so Swin-B costs no more to count than ResNet-18. The count does not depend on the machine."""
+    from torch.utils.flop_counter import FlopCounterMode
+    device = next(model.parameters()).device
+    was_training = model.training
+    x = torch.zeros((1, 1, model.in_channels, size, size), dtype=torch.uint8, device=device)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.eval()(x)
+    model.train(was_training)
+    return counter.get_total_flops() // 2
+
+
 def run(config, protocol="25x10", batch=1, iters=20, warmup=5, device=None, amp=False, channels_last=False,
         train=False, overrides=()):
     """Build ``config``'s model (random weights) and time it; returns the dict printed as JSON."""

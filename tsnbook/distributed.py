@@ -40,22 +40,42 @@ def world_from_environment():
                  int(os.environ.get("LOCAL_RANK", 0)))
 
 
-def init_process_group(world, device_type, timeout_s=600):
-    """Join the process group of ``world`` (NCCL on CUDA, Gloo otherwise); returns True if this call joined it.
+BACKENDS = ("nccl", "gloo")
 
-    Nothing happens for a world of one, or when the caller already joined (then the caller also leaves).
-    Failing to meet every peer within ``timeout_s`` seconds raises a RuntimeError naming MASTER_ADDR:MASTER_PORT.
+
+def backend_for(device_type):
+    """The process-group backend: NCCL on CUDA, Gloo otherwise; ``TSNBOOK_DIST_BACKEND`` (nccl | gloo) overrides.
+
+    The override exists for several processes on *one* GPU (a test, or a small machine): NCCL refuses two ranks
+    on the same device ("Duplicate GPU detected"), while Gloo reduces CUDA tensors too, only slower.
+    """
+    chosen = os.environ.get("TSNBOOK_DIST_BACKEND")
+    if chosen and chosen not in BACKENDS:
+        raise ValueError(f"TSNBOOK_DIST_BACKEND={chosen!r}: choose one of {', '.join(BACKENDS)} (or leave it unset)")
+    if chosen == "nccl" and device_type != "cuda":
+        raise ValueError("TSNBOOK_DIST_BACKEND=nccl needs CUDA devices; CPU processes use gloo")
+    return chosen or ("nccl" if device_type == "cuda" else "gloo")
+
+
+def init_process_group(world, device, timeout_s=600):
+    """Join the process group of ``world`` (`backend_for` the device); returns True if this call joined it.
+
+    ``device``: this process's torch.device (or its type, "cuda" / "cpu"). Nothing happens for a world of one, or
+    when the caller already joined (then the caller also leaves). Failing to meet every peer within
+    ``timeout_s`` seconds raises a RuntimeError naming MASTER_ADDR:MASTER_PORT.
     """
     if world.size == 1 or dist.is_initialized():
         return False
-    backend = "nccl" if device_type == "cuda" else "gloo"
+    device = torch.device(device)
+    backend = backend_for(device.type)
+    gpu = device.index if device.index is not None else world.local_rank  # NCCL's barrier needs this rank's GPU
     address = f"{os.environ.get('MASTER_ADDR', '(MASTER_ADDR unset)')}:{os.environ.get('MASTER_PORT', '(unset)')}"
     try:
         with _stderr_held_back() as held_back:
             dist.init_process_group(backend, rank=world.rank, world_size=world.size,
                                     timeout=datetime.timedelta(seconds=timeout_s))
             # The store rendezvous may return before every rank has arrived; one collective proves they all did.
-            dist.barrier(device_ids=[world.local_rank] if backend == "nccl" else None)
+            dist.barrier(device_ids=[gpu] if backend == "nccl" else None)
         sys.stderr.write(held_back[0])  # joined: show whatever c10d said on the way
     except Exception as err:  # DistStoreError, DistNetworkError, RuntimeError, TimeoutError: all mean "no peers"
         if dist.is_initialized():

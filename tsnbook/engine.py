@@ -372,7 +372,7 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     if device.type == "cuda":
         torch.cuda.set_device(device)
     _configure_backends(device, deterministic)
-    joined = init_process_group(world, device.type, _opt(cfg, "dist_timeout"))
+    joined = init_process_group(world, device, _opt(cfg, "dist_timeout"))
     try:
         return _train(cfg, work_dir, resume, device, progress and world.is_main, validate, data_root, world, trusted)
     finally:

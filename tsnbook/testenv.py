@@ -29,6 +29,9 @@ x264 without assembly, OpenCV without AVX/AVX2/FMA.
 ``make test-portable`` re-runs the notebooks in it: a stored output that still matches there does not depend
 on the CPU that computed it. Outputs that cannot match (a metric after many float training steps) are not
 compared: the notebooks print what their asserts guarantee instead (course_and_testing.md §2.5).
+
+`CUDA_ENV` (``TSNBOOK_TEST_PROFILE=cuda``, what ``tools/gpu_check.sh`` runs the ``cuda``-marked tests in) is
+`TEST_ENV` with the GPU left visible: no ``CUDA_VISIBLE_DEVICES=""`` and no ``TSNBOOK_DEVICE=cpu``.
 """
 TEST_ENV = {
     "TSNBOOK_MODE": "tiny",
@@ -65,16 +68,21 @@ PORTABLE_ENV = dict(
     TSNBOOK_X264_PARAMS="asm=0",
 )
 
+# The GPU check's tests: the same pins for the CPU side of each comparison, the GPU visible.
+CUDA_ENV = {key: value for key, value in TEST_ENV.items() if key not in ("CUDA_VISIBLE_DEVICES", "TSNBOOK_DEVICE")}
+
 #: notebook -> the notebook whose work_dirs it reuses: both run in one pytest-xdist group (one kernel after the
 #: other, on one worker), and `tools/refresh_notebooks.py` refreshes them in that order.
-NOTEBOOK_GROUPS = {"05_evaluation": "00_quickstart", "06_optical_flow_two_stream": "00_quickstart"}
+NOTEBOOK_GROUPS = {"05_evaluation": "00_quickstart", "06_optical_flow_two_stream": "00_quickstart",
+                   "15_data_benchmark": "00_quickstart", "18_two_stream_and_omnisource": "00_quickstart"}
 
 #: ``TSNBOOK_TEST_PROFILE`` (``make test-portable`` sets it) -> environment that conftest.py forces.
-PROFILES = {"default": TEST_ENV, "portable": PORTABLE_ENV}
+PROFILES = {"default": TEST_ENV, "portable": PORTABLE_ENV, "cuda": CUDA_ENV}
 
 
 def test_environment(profile=None):
-    """The environment of ``profile`` ("default" or "portable"; None: ``TSNBOOK_TEST_PROFILE``, else default)."""
+    """The environment of ``profile`` ("default", "portable" or "cuda"; None: ``TSNBOOK_TEST_PROFILE``, else
+    default)."""
     import os
     name = profile or os.environ.get("TSNBOOK_TEST_PROFILE") or "default"
     if name not in PROFILES:

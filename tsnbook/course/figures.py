@@ -166,3 +166,35 @@ def views_grid(imgs, rows, cols, row_titles=None, col_titles=None, size=1.4):
     images = np.asarray(imgs)[:rows * cols].transpose(0, 2, 3, 1)
     grid = [list(images[r * cols:(r + 1) * cols]) for r in range(rows)]
     return frame_grid(grid, row_titles=row_titles, col_titles=col_titles, size=size)
+
+
+def plot_heatmap(ax, values, row_labels, col_labels, title="", fmt="{:.2f}", notes=None, cmap="viridis"):
+    """A table of numbers as coloured cells, each written in its cell (``fmt``), with an optional second line
+    per cell (``notes``, same shape as ``values``: e.g. the spread over seeds). NaN cells stay blank."""
+    values = np.asarray(values, dtype=float)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto")
+    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=8)
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+    low, high = np.nanmin(values), np.nanmax(values)
+    for (i, j), value in np.ndenumerate(values):
+        if np.isnan(value):
+            continue
+        text = fmt.format(value) + (f"\n{notes[i][j]}" if notes is not None else "")
+        dark = high > low and (value - low) / (high - low) < 0.5
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set_title(title, fontsize=9)
+    return image
+
+
+def plot_crop_boxes(ax, boxes, frame_size, title, max_boxes=60):
+    """The first ``max_boxes`` crop boxes ``(x1, y1, x2, y2)`` drawn as outlines on a frame of ``(w, h)``."""
+    width, height = frame_size
+    ax.add_patch(plt.Rectangle((0, 0), width, height, fill=False, lw=1.5, color="black"))
+    for x1, y1, x2, y2 in boxes[:max_boxes]:
+        ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, lw=0.6, alpha=0.5))
+    ax.set_xlim(-5, width + 5)
+    ax.set_ylim(height + 5, -5)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=9)

@@ -6,7 +6,9 @@
     print(full_mode_commands(name))                # the exact commands that reproduce a row, and test its checkpoint
     code = run_prepare("ucf101", "all", root)       # data_scripts/prepare.py, run as a user runs it
     problems = show_report(root, "verify")          # its report: the counts table and what it found
+    checkpoint, reused = train_cached(cfg, work_dir)  # a run reused only when it was of exactly this config
 """
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -134,3 +136,27 @@ def show_report(root, step="verify", warnings=False):
     extra = ("\n\nwarnings: " + ", ".join(f"{n} {kind}" for kind, n in counted.items())) if counted else ""
     display(Markdown(f"**{title}**\n\n{table}\n\n" + ("\n".join(rows) if shown else "no errors") + extra))
     return problems
+
+
+def finished_run(cfg, work_dir):
+    """True when ``work_dir`` holds a run of exactly ``cfg`` (its ``config.json``, as `tsnbook.train` writes it)
+    that reached the config's last epoch."""
+    from ..checkpoints import read_checkpoint
+    work_dir = Path(work_dir)
+    if not (work_dir / "config.json").exists() or not (work_dir / "latest.pth").exists():
+        return False
+    same = json.loads((work_dir / "config.json").read_text()) == json.loads(json.dumps(cfg, default=str))
+    return same and read_checkpoint(work_dir / "latest.pth").get("epoch") == cfg["epochs"]
+
+
+def train_cached(cfg, work_dir, device=None, data_root=None, validate=False):
+    """Train ``cfg`` into ``work_dir`` unless it already holds a finished run of exactly this config; returns
+    ``(latest.pth, reused)``. A folder holding a run of another config (or an unfinished one) is replaced, so a
+    notebook re-run after a change never reuses stale weights, and an unchanged re-run trains nothing."""
+    from ..engine import train
+    work_dir = Path(work_dir)
+    if finished_run(cfg, work_dir):
+        return work_dir / "latest.pth", True
+    train(cfg, work_dir, resume=False, force=True, device=device, progress=False, validate=validate,
+          data_root=data_root)
+    return work_dir / "latest.pth", False

@@ -1,0 +1,68 @@
+"""bench-data's own clips (``--write-clips``, for a clone without shared/bench) and its DataLoader mode
+(``--workers N``): the layout it reads, reuse, the same tensors through worker processes, and the arguments."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tsnbook import bench
+from tsnbook.io import open_video
+
+SMALL = dict(width=64, height=48, frames=20, fps=30)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench_clips")
+    bench.write_bench_clips(root, num=2, rawframes=True, **SMALL)
+    return root
+
+
+def test_write_bench_clips_writes_the_layout_bench_data_reads(clips):
+    assert (clips / "videos.txt").read_text() == "clip_000.mp4 0\nclip_001.mp4 1\n"
+    assert (clips / "rawframes.txt").read_text() == "clip_000 20 0\nclip_001 20 1\n"
+    with open_video(clips / "videos" / "clip_001.mp4") as video:
+        frames = video.get(np.arange(video.num_frames))
+    assert frames.shape == (20, 48, 64, 3) and video.fps == 30
+    assert len(list((clips / "rawframes" / "clip_001").glob("img_*.jpg"))) == 20
+    assert not list(clips.rglob("*partial*"))  # written under temporary names, renamed when complete
+    before = (clips / "videos" / "clip_000.mp4").stat().st_mtime_ns
+    bench.write_bench_clips(clips, num=2, rawframes=True, **SMALL)  # kept, not rewritten
+    assert (clips / "videos" / "clip_000.mp4").stat().st_mtime_ns == before
+    for name in ("video_test_25x3", "frames_train_1x1x3"):
+        records = bench._records(name, clips, None)
+        assert len(records) == 2 and tuple(bench.tsnbook_runner(name)(records[0]).shape)[0] in (75, 3)
+
+
+def test_clips_differ_from_each_other_and_are_seeded(clips, tmp_path):
+    bench.write_bench_clips(tmp_path, num=1, **SMALL)
+    assert (tmp_path / "videos" / "clip_000.mp4").read_bytes() == (clips / "videos" / "clip_000.mp4").read_bytes()
+    assert (clips / "videos" / "clip_000.mp4").read_bytes() != (clips / "videos" / "clip_001.mp4").read_bytes()
+
+
+def test_dataloader_workers_return_the_in_process_tensors_and_a_rate(clips, capsys):
+    name = "video_test_25x3"
+    records = bench._records(name, clips, None)
+    loader = torch.utils.data.DataLoader(bench.PipelineDataset(name, records), batch_size=None, num_workers=1,
+                                         multiprocessing_context="spawn")
+    in_process = bench.tsnbook_runner(name)
+    for record, tensor in zip(records, loader):
+        assert torch.equal(tensor, in_process(record))
+    assert bench.main(["--pipeline", name, "--root", str(clips), "--repeat", "1", "--workers", "1"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["workers"] == 1 and report["videos_per_s"] > 0 and "videos_per_cpu_s" not in report
+
+
+def test_write_clips_and_worker_arguments(tmp_path, capsys):
+    assert bench.main(["--root", str(tmp_path), "--write-clips", "--num", "1"]) == 0
+    assert capsys.readouterr().out == f"1 benchmark clips in {tmp_path} (videos.txt)\n"
+    with pytest.raises(SystemExit, match="--write-clips needs --root DIR"):
+        bench.main(["--write-clips"])
+    with pytest.raises(SystemExit, match="--workers N \\(N >= 1\\) times tsnbook's pipeline alone"):
+        bench.main(["--pipeline", "video_test_25x3", "--root", str(tmp_path), "--workers", "2", "--mmaction2"])
+    with pytest.raises(ValueError, match="at least one worker"):
+        bench.loader_rate("video_test_25x3", [], 0)
+    with pytest.raises(SystemExit, match="does not exist; write the benchmark clips with python -m tsnbook "
+                                         "bench-data --root .* --write-clips --rawframes"):
+        bench.main(["--pipeline", "frames_test_25x10", "--root", str(tmp_path)])
