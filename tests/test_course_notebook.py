@@ -29,3 +29,15 @@ def test_full_mode_commands_name_the_row_and_its_checkpoint():
     assert "torchrun --nproc_per_node 8 -m tsnbook train tsn_r18_1x1x8_100e_hvu_action_rgb" in text
     assert "--eval mean_average_precision --cfg-options data_root=/data/hvu" in text
     assert "checkpoints/tsn_r18_1x1x8_100e_hvu_action_rgb_20201027-011b282b.pth" in text
+
+
+def test_markdown_table_aligns_numbers_right_and_escapes_pipes():
+    from tsnbook.course.notebook import markdown_table
+    table = markdown_table(["name", "views", "note"], [["25x10", 250, "a|b"], ["val", 3, ""]])
+    assert table.splitlines() == ["| name | views | note |", "|:--|--:|:--|", "| 25x10 | 250 | a\\|b |",
+                                  "| val | 3 |  |"]
+    assert markdown_table(["a", "b"], [[1, 2]], align="cl").splitlines()[1] == "|:-:|:--|"
+    with pytest.raises(ValueError, match="every row needs 2 cells"):
+        markdown_table(["a", "b"], [[1]])
+    with pytest.raises(ValueError, match="align needs one of l, c, r per column"):
+        markdown_table(["a", "b"], [[1, 2]], align="x")
