@@ -239,7 +239,8 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: CUDA when available)")
-    common.add_argument("--no-progress", action="store_true", help="no progress bars")
+    common.add_argument("--no-progress", action="store_true",
+                        help="no progress reports (bars on a terminal, one line per epoch in a log)")
 
     demo = sub.add_parser("demo", parents=[common], help="two-stream TSN on SynthActions, end to end")
     demo.add_argument("--work-dir", default="work_dirs/demo")
