@@ -6,6 +6,9 @@ back), every cell in the DOM (notebook windowing off, so off-screen cells can be
 checks (no network), and Jupyter's config, data and runtime folders private (a user's kernels or extensions
 cannot leak in). ``window.jupyterapp`` is exposed so the test can read the notebook model the UI holds.
 
+``TSNBOOK_BROWSER_DISABLE_EXTENSIONS`` (comma-separated JupyterLab extension names) disables extensions, to see
+what the test reports when one is missing: ``@jupyter-widgets/jupyterlab-manager`` makes every widget text.
+
 `chromium` launches Debian's chromium through Playwright (its own browser download is not reachable here) with
 the flags known to work on these machines and a new empty profile.
 """
@@ -70,6 +73,12 @@ class LabServer:
             (settings / name).parent.mkdir(parents=True, exist_ok=True)
             (settings / name).write_text(json.dumps(values))
         env = self._jupyter_env()
+        disabled = [name for name in os.environ.get("TSNBOOK_BROWSER_DISABLE_EXTENSIONS", "").split(",") if name]
+        if disabled:  # to show what the test reports when an extension (e.g. the widgets') is missing or broken
+            labconfig = self.home / "config" / "labconfig"
+            labconfig.mkdir(parents=True, exist_ok=True)
+            (labconfig / "page_config.json").write_text(json.dumps(
+                {"disabledExtensions": {name: True for name in disabled}}))
         command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",
                    f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
                    f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",

@@ -179,14 +179,16 @@ def _screenshot(locator, name):
     return SCREENSHOTS / name
 
 
-def _save_figures(page, stem, dom):
-    """One screenshot per figure output (work_dirs/browser/<notebook>_cellNN.png) and the page's top."""
+def _save_screenshots(page, stem, state, dom):
+    """work_dirs/browser/<notebook>_top.png (the notebook's first screen) and <notebook>_cellNN.png for each code
+    cell that shows a figure or a table (Markdown output), numbered like the code cells."""
+    cells = _code_cells(state["notebook"])
+    for index, (cell, shown) in enumerate(zip(cells, [d for d in dom if d is not None])):
+        tables = any("text/markdown" in output.get("data", {}) for output in cell.get("outputs", []))
+        if shown["figures"] or tables:
+            _screenshot(_cell_locator(page, index).locator(".jp-Cell-outputArea"), f"{stem}_cell{index + 1:02d}.png")
+    page.locator(".jp-Notebook .jp-Cell").first.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / f"{stem}_top.png"))
-    code = [d for d in dom if d is not None]
-    for index, shown in enumerate(code):
-        if shown["figures"]:
-            area = _cell_locator(page, index).locator(".jp-Cell-outputArea")
-            _screenshot(area, f"{stem}_cell{index + 1:02d}.png")
 
 
 def move_slider(page, code_index):
@@ -252,7 +254,7 @@ def test_notebook_runs_in_jupyterlab(browser, lab, course, path):
         seconds = time.time() - started
         dom = page.evaluate(DOM_OUTPUTS)
         problems = output_problems(state, dom, stored_figures(path))
-        _save_figures(page, path.stem, dom)
+        _save_screenshots(page, path.stem, state, dom)
         index = _explorer_cell(state["notebook"])
         if index is not None:
             shown = [d for d in dom if d is not None][index]
