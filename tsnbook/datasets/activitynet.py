@@ -409,9 +409,7 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
     try:
         videos = read_annotations(root)
     except AnnotationError as error:
-        path, _, reason = str(error).partition(": ")
-        report.problem("annotation", path, reason)
-        return report
+        return report.unreadable_annotations(error)
     on_disk = scan_videos(root)
     later = Report(NAME, "verify", root)  # the warnings, after the errors
     annotated = [v for subset in SUBSETS for v in videos[subset]]

@@ -352,9 +352,7 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
     try:
         vocab, annotations = read_annotations(root)
     except AnnotationError as error:
-        path, _, reason = str(error).partition(": ")
-        report.problem("annotation", path, reason)
-        return report
+        return report.unreadable_annotations(error)
     names = class_names(vocab)
     if len(names) != NUM_CLASSES:
         report.problem("count", root / "annotations" / VOCAB, f"{len(names)} classes where Diving48 has "

@@ -303,9 +303,7 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
     try:
         tags, clips = read_annotations(root)
     except AnnotationError as error:
-        path, _, reason = str(error).partition(": ")
-        report.problem("annotation", path, reason)
-        return report
+        return report.unreadable_annotations(error)
     for category in CATEGORIES:
         if len(tags.get(category, ())) != NUM_TAGS[category]:
             report.problem("count", root / "annotations" / CSV_NAMES["categories"],

@@ -533,9 +533,7 @@ class Kinetics:
         try:
             classes, clips = self.read_annotations(root)
         except AnnotationError as error:
-            path, _, reason = str(error).partition(": ")
-            report.problem("annotation", path, reason)
-            return report
+            return report.unreadable_annotations(error)
         if len(classes) != self.NUM_CLASSES:
             report.problem("count", root / "annotations" / CSV_NAMES["train"],
                            f"{len(classes)} classes where {self.NAME} has {self.NUM_CLASSES}: a replica or another "

@@ -51,6 +51,13 @@ class Report:
             raise ValueError(f"unknown problem kind {kind!r}; use one of {KINDS}")
         self.problems.append(Problem(kind, str(path), reason, severity))
 
+    def unreadable_annotations(self, error):
+        """Record an `AnnotationError` ("path: reason") as the step's one problem and return the report: a step
+        that cannot read the annotations checks nothing else."""
+        path, _, reason = str(error).partition(": ")
+        self.problem("annotation", path, reason)
+        return self
+
     def count(self, split, **values):
         unknown = set(values) - set(COLUMNS)
         if unknown:

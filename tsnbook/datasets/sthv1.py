@@ -246,9 +246,7 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
     try:
         classes, subsets = read_annotations(root)
     except AnnotationError as error:
-        path, _, reason = str(error).partition(": ")
-        report.problem("annotation", path, reason)
-        return report
+        return report.unreadable_annotations(error)
     lists = _lists(subsets)
     _splits.verify_lists(report, root, lists, None, frame_tmpl, start_index, workers, deep, NAME,
                          kinds=("rawframes",))

@@ -333,9 +333,7 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
     try:
         classes, splits = read_annotations(root)
     except AnnotationError as error:
-        path, _, reason = str(error).partition(": ")
-        report.problem("annotation", path, reason)
-        return report
+        return report.unreadable_annotations(error)
     if len(classes) != NUM_CLASSES:
         report.problem("count", root / "annotations" / "classInd.txt",
                        f"{len(classes)} classes where UCF101 has {NUM_CLASSES}: a replica or another file", "warning")

@@ -160,19 +160,16 @@ def check_frames(job):
 def verify_videos(report, paths, workers=None, deep=False, where=None, desc="videos"):
     """Check videos and add a problem per bad one to ``report``; returns ``{path: verdict}``.
     ``where`` maps a path to the list line that names it, for the messages."""
-    verdicts = jobs.run(check_video, [(str(p), deep) for p in paths], workers, desc=desc)
-    for verdict in verdicts:
-        if verdict["kind"]:
-            line = f" (listed at {where[verdict['path']]})" if where and verdict["path"] in where else ""
-            report.problem(verdict["kind"], verdict["path"], verdict["reason"] + line, verdict["severity"])
-    report.did(f"{desc} checked", len(verdicts))
-    return {v["path"]: v for v in verdicts}
+    return _record(report, jobs.run(check_video, [(str(p), deep) for p in paths], workers, desc=desc), where, desc)
 
 
 def verify_frame_folders(report, entries, filename_tmpl, start_index, workers=None, where=None, desc="frame folders"):
     """``entries`` = [(folder, expected_count or None[, video_frames]), ...]; as `verify_videos`."""
     work = [(str(e[0]), e[1], filename_tmpl, start_index) + tuple(e[2:]) for e in entries]
-    verdicts = jobs.run(check_frames, work, workers, desc=desc)
+    return _record(report, jobs.run(check_frames, work, workers, desc=desc), where, desc)
+
+
+def _record(report, verdicts, where, desc):
     for verdict in verdicts:
         if verdict["kind"]:
             line = f" (listed at {where[verdict['path']]})" if where and verdict["path"] in where else ""
