@@ -1,4 +1,5 @@
-# make demo | make test | make test-portable | make setup | make notebooks | make lab   (see README.md)
+# make demo | make test | make test-portable | make test-browser | make setup | make notebooks | make lab
+# (see README.md)
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
@@ -12,7 +13,7 @@ QUIET_PIP := { grep -v "^WARNING: Location" || true; }
 JOBS ?= 2
 XDIST := -n $(JOBS)
 
-.PHONY: setup demo test test-portable notebooks lab clean
+.PHONY: setup demo test test-portable test-browser notebooks lab clean
 
 setup: $(VENV)/.installed
 
@@ -33,11 +34,28 @@ test: setup
 test-portable: setup
 	tools/test_portable.sh $(PY) $(XDIST)
 
+# The course as a learner meets it: JupyterLab in headless Chromium (Debian's chromium; Playwright, the
+# `browser` extra, drives it). Skipped with a message where chromium is missing; .ci/run installs it.
+test-browser: setup $(VENV)/.browser
+	TSNBOOK_BROWSER_TEST=1 $(PY) -m pytest tests/browser -v
+
+$(VENV)/.browser: pyproject.toml constraints.txt
+	@echo "installing the browser-test extra (Playwright, pinned by constraints.txt) ..."
+	@$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[course,dev,browser]" 2>&1 | $(QUIET_PIP)
+	@touch $@
+
 notebooks: setup
 	$(PY) tools/refresh_notebooks.py
 
+# JupyterLab on notebooks/, opening the course's landing page notebooks/README.md (rendered: tools/jupyter holds
+# the course's JupyterLab defaults). The course's notebooks are trusted first, so that their stored outputs show
+# as stored (notebook 01's widget, before it is run). As root (containers, cloud machines) Jupyter refuses to
+# start without --allow-root, so it is added then, and only then.
+LAB_ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 lab: setup
-	$(VENV)/bin/jupyter lab notebooks/
+	@$(VENV)/bin/jupyter trust notebooks/[0-9][0-9]_*.ipynb >/dev/null
+	JUPYTER_CONFIG_PATH="$(CURDIR)/tools/jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	    $(VENV)/bin/jupyter lab $(LAB_ROOT_FLAG) --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/README.md
 
 clean:
 	rm -rf work_dirs data

@@ -22,9 +22,9 @@ import os
 import sys
 
 import av
-from tqdm import tqdm
 
 from tsnbook.io import write_video
+from tsnbook.progress import bar
 
 VIDEO_EXTENSIONS = {".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".flv", ".mpg", ".mpeg", ".3gp", ".wmv"}
 
@@ -86,7 +86,7 @@ def main(argv=None):
     workers = max(1, min(args.workers, len(jobs)))
     with multiprocessing.Pool(workers) if workers > 1 else contextlib.nullcontext() as pool:
         results = pool.imap_unordered(reencode, jobs) if pool else map(reencode, jobs)  # 1 worker: in-process
-        for source, size_in, size_out, error in tqdm(results, total=len(jobs), desc="re-encoding", unit="video"):
+        for source, size_in, size_out, error in bar(results, total=len(jobs), desc="re-encoding", unit="video"):
             if error:
                 failures.append((source, error))
             else:

@@ -13,13 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from oracle import ORACLE
-
-TOOLS = ORACLE / "mma024" / "mmaction" / ".mim" / "tools" / "data"
-
-
-def lines(path):
-    return Path(path).read_text().splitlines()
+from mma_tools import TOOLS, lines, tool_tree, write_mmcv_stub
 
 
 def build_file_list(work, dataset, root, src, level, fmt, subset=None, num_split=None):
@@ -29,14 +23,7 @@ def build_file_list(work, dataset, root, src, level, fmt, subset=None, num_split
         pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
     work = Path(work)
     if not (work / "tools").is_dir():
-        (work / "tools" / "data").mkdir(parents=True)
-        for name in ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"):
-            shutil.copy(TOOLS / name, work / "tools" / "data" / name)
-        (work / "tools" / "__init__.py").touch()
-        (work / "tools" / "data" / "__init__.py").touch()
-        (work / "stubs" / "mmcv").mkdir(parents=True)
-        (work / "stubs" / "mmcv" / "__init__.py").write_text("")
-        (work / "stubs" / "mmcv" / "runner.py").write_text("def set_random_seed(seed):\n    pass\n")
+        tool_tree(work, ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"))
     if not (work / "data" / dataset).exists():
         (work / "data").mkdir(exist_ok=True)
         os.symlink(Path(root).resolve(), work / "data" / dataset)
@@ -68,13 +55,8 @@ def run_generator(work, dataset, root, script):
         for name in ("annotations", "videos", "rawframes"):
             if (Path(root) / name).exists():
                 os.symlink((Path(root) / name).resolve(), data / name)
-        (work / "tools" / "data" / dataset).mkdir(parents=True)
-        for name in ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"):
-            shutil.copy(TOOLS / name, work / "tools" / "data" / name)
-        shutil.copy(scripts / script, work / "tools" / "data" / dataset / script)
-        (work / "mmcv").mkdir()  # the scripts set PYTHONPATH=. : the stub must be in the work folder itself
-        (work / "mmcv" / "__init__.py").write_text("")
-        (work / "mmcv" / "runner.py").write_text("def set_random_seed(seed):\n    pass\n")
+        tool_tree(work, ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py", f"{dataset}/{script}"))
+        write_mmcv_stub(work)  # the scripts set PYTHONPATH=. : the stub must be in the work folder itself
         (work / "bin").mkdir()
         os.symlink(sys.executable, work / "bin" / "python")
     else:

@@ -19,18 +19,8 @@ TOOLS = ORACLE / "mma024" / "mmaction" / ".mim" / "tools" / "data"
 
 
 def tools_folder(path):
-    """``path`` prepared with MMAction2's tools and the mmcv stub; returns it (``path / "data"`` is empty)."""
-    if not (TOOLS / "build_file_list.py").is_file():
-        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
-    path = Path(path)
-    (path / "tools" / "data").mkdir(parents=True)
-    for name in ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"):
-        shutil.copy(TOOLS / name, path / "tools" / "data" / name)
-    (path / "tools" / "__init__.py").touch()
-    (path / "tools" / "data" / "__init__.py").touch()
-    (path / "stubs" / "mmcv").mkdir(parents=True)
-    (path / "stubs" / "mmcv" / "__init__.py").write_text(MMCV_STUB)
-    (path / "stubs" / "mmcv" / "runner.py").write_text("def set_random_seed(seed):\n    pass\n")
+    """``path`` prepared with MMAction2's list tools and the mmcv stub; returns it (``path / "data"`` is empty)."""
+    path = tool_tree(path, ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"))
     (path / "data").mkdir()
     return path
 
@@ -78,10 +68,15 @@ def tool_tree(work, tools):
         shutil.copy(TOOLS / name, target)
     for folder in [work / "tools", *(p for p in (work / "tools").rglob("*") if p.is_dir())]:
         (folder / "__init__.py").touch()
-    (work / "stubs" / "mmcv").mkdir(parents=True, exist_ok=True)
-    (work / "stubs" / "mmcv" / "__init__.py").write_text(MMCV_STUB)
-    (work / "stubs" / "mmcv" / "runner.py").write_text("def set_random_seed(seed):\n    pass\n")
+    write_mmcv_stub(work / "stubs")
     return work
+
+
+def write_mmcv_stub(folder):
+    """``folder/mmcv``: the few mmcv functions the tools call (load, dump, runner.set_random_seed)."""
+    (Path(folder) / "mmcv").mkdir(parents=True, exist_ok=True)
+    (Path(folder) / "mmcv" / "__init__.py").write_text(MMCV_STUB)
+    (Path(folder) / "mmcv" / "runner.py").write_text("def set_random_seed(seed):\n    pass\n")
 
 
 def run_tool(work, cwd, argv, check=True):

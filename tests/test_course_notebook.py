@@ -70,3 +70,15 @@ def test_train_cached_reuses_a_run_only_of_exactly_the_same_config(tmp_path, sma
     assert train_cached(other, tmp_path / "run", device="cpu") == (checkpoint, False)  # replaced, not resumed
     assert checkpoint.read_bytes() != before and finished_run(other, tmp_path / "run")
     assert not finished_run(dict(other, epochs=2), tmp_path / "run")  # an unfinished run of that config
+
+
+def test_markdown_table_aligns_numbers_right_and_escapes_pipes():
+    from tsnbook.course.notebook import markdown_table
+    table = markdown_table(["name", "views", "note"], [["25x10", 250, "a|b"], ["val", 3, ""]])
+    assert table.splitlines() == ["| name | views | note |", "|:--|--:|:--|", "| 25x10 | 250 | a\\|b |",
+                                  "| val | 3 |  |"]
+    assert markdown_table(["a", "b"], [[1, 2]], align="cl").splitlines()[1] == "|:-:|:--|"
+    with pytest.raises(ValueError, match="every row needs 2 cells"):
+        markdown_table(["a", "b"], [[1]])
+    with pytest.raises(ValueError, match="align needs one of l, c, r per column"):
+        markdown_table(["a", "b"], [[1, 2]], align="x")

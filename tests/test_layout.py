@@ -17,9 +17,10 @@ from tsnbook.pipelines import parse_protocol, protocol_of, protocol_settings
 PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 
 #: the library's modules, lowest first: each may import only modules listed before it
-LAYERS = ["testenv", "utils", "sampling", "h264", "io", "transforms", "pipelines", "configs", "data", "models",
+LAYERS = ["testenv", "progress", "utils", "sampling", "h264", "io", "transforms", "pipelines", "configs", "data",
+          "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
-          "gpu_augment", "engine", "predict", "flow", "bench_model", "bench", "datasets", "course", "cli",
+          "gpu_augment", "engine", "flow", "predict", "bench_model", "bench", "datasets", "course", "cli",
           "__main__"]
 
 

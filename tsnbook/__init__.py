@@ -2,6 +2,7 @@
 
 Modules, in the order data flows through them; each imports only modules above it (a test checks):
 
+    progress      progress bars where a person watches (terminal, notebook), one line per step in a log
     utils         seeding, device choice, environment report
     sampling      which frames: MMAction2's SampleFrames / DenseSampleFrames
     h264          what an H.264 packet holds (NAL types, SPS): where decoding may restart safely
@@ -22,8 +23,8 @@ Modules, in the order data flows through them; each imports only modules above i
     distributed   torchrun / DDP process groups
     gpu_augment   the training crop / resize / flip batched on the GPU
     engine        the loops: train_one_epoch, evaluate, train, evaluate_checkpoint
-    predict       one video's views and scores (test_views, predict_video)
     flow          optical flow (DIS, Farneback, TV-L1) as denseflow's JPEGs
+    predict       one video's views and scores (test_views, predict_video; a flow model's flow computed)
     bench, bench_model   data-pipeline and model speed
     cli           python -m tsnbook ...
     course/       the course, not the library: SynthActions (synth), the demo, the notebooks' figures

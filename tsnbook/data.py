@@ -291,6 +291,56 @@ def collate_skipping_errors(batch):
     return stacked
 
 
+def read_label_map(path, num_classes=None):
+    """Class names in label order from a label-map file, in either format datasets ship.
+
+    * one name per line (MMAction2's ``label_map_k400.txt``): line i is label i;
+    * ``ID NAME`` lines whose ids are consecutive integers from 1 or from 0 (UCF101's and SynthActions'
+      ``classInd.txt``, ``1 ApplyEyeMakeup``): the id decides the label (1-based ids: label = id - 1), and the
+      id is not part of the name.
+
+    A file is read as ``ID NAME`` only when *every* line has a leading integer and the ids are exactly
+    0..N-1 or 1..N, so a name that happens to start with a number stays a name. ``num_classes`` (if given)
+    must equal the number of names.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"label map {path} does not exist")
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    names = lines
+    pairs = [line.split(None, 1) for line in lines]
+    if lines and all(len(p) == 2 and p[0].isdigit() for p in pairs):
+        ids = [int(p[0]) for p in pairs]
+        for base in (0, 1):
+            if sorted(ids) == list(range(base, base + len(ids))):
+                names = [name.strip() for _, name in sorted(zip(ids, (p[1] for p in pairs)))]
+                break
+    if not names:
+        raise ValueError(f"label map {path} is empty: write one class name per line, in label order")
+    if num_classes is not None and len(names) != num_classes:
+        raise ValueError(f"label map {path} has {len(names)} names but the model has {num_classes} classes "
+                         f"(one class per line in label order, or classInd.txt's 'ID NAME' lines)")
+    return names
+
+
+def label_names(cfg, data_root=None):
+    """The class names of a config's dataset, from the file its ``label_map`` key names (relative to
+    ``data_root``, else the config's), in either format of `read_label_map`; None when it names none.
+
+    A named file that is missing gives None and a printed note (a run must not fail for want of names); one
+    whose count differs from ``num_classes`` is an error, since it would put wrong names on every prediction.
+    """
+    name = option(cfg, "label_map")
+    if not name:
+        return None
+    path = Path(data_root or cfg["data_root"]) / name
+    if not path.is_file():
+        print(f"note: label map {path} (the config's label_map) does not exist: the checkpoint stores no class "
+              f"names, and predict prints class indices unless given --label-map")
+        return None
+    return read_label_map(path, cfg["num_classes"])
+
+
 def build_dataset(cfg, split, data_root=None):
     """The train / val / test dataset a config describes (keys documented in `tsnbook.configs`)."""
     root = Path(data_root or cfg["data_root"])

@@ -3,7 +3,8 @@
 The shape of torchvision's reference scripts; what a long run needs lives in the modules these loops call:
 
 * **Atomic checkpoints** (`tsnbook.checkpoints`): a temporary file, fsync, rename; a crash mid-write leaves the
-  previous checkpoint intact. Every checkpoint stores the resolved config, so it rebuilds its own model.
+  previous checkpoint intact. Every checkpoint stores the resolved config, so it rebuilds its own model, and
+  the class names when the config names a label map (``classes``, from `tsnbook.data.label_names`).
 * **Exact resume**: the learning rate is a function of the position (`tsnbook.schedules`), the shuffling order
   and every augmentation draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch
   start - so resuming from the end of epoch k gives the same weights as never stopping.
@@ -22,6 +23,8 @@ The shape of torchvision's reference scripts; what a long run needs lives in the
 * **Several processes** (`tsnbook.distributed`): under torchrun, DistributedDataParallel with a
   DistributedSampler; validation and ``evaluate_checkpoint`` are sharded over the ranks and gathered; rank 0
   alone writes and prints.
+* **Progress** (`tsnbook.progress`): bars only where a person watches (a terminal, a notebook); every epoch
+  (and validation) is also one printed line, which is all a log file gets (``make demo > log 2>&1``).
 * **GPU habits**: bf16 (or fp16 with a GradScaler) autocast and channels_last on CUDA only, cuDNN benchmark
   unless deterministic.
 """
@@ -36,11 +39,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .checkpoints import load_checkpoint, plain, save_checkpoint
 from .configs import option as _opt  # a config's value or the optional key's default
-from .data import build_dataset, collate_skipping_errors, split_failures
+from .data import build_dataset, collate_skipping_errors, label_names, split_failures
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
                           world_from_environment)
 from .factory import build_model, load_weights
@@ -49,6 +51,7 @@ from .logs import JsonLog
 from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer, set_lr
 from .pipelines import protocol_of
+from .progress import bar, line
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -218,9 +221,9 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
     total_loss, correct, seen, skipped, steps = 0.0, 0, 0, [], 0
     multi_label, loss_weight = _opt(cfg, "multi_label"), _opt(cfg, "loss_weight")
     # tqdm gets an iterator: given the loader, tqdm.auto would open (and drop) a second one, with its own workers
-    bar = tqdm(iter(loader), total=len(loader), desc=f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}",
-               disable=not progress, leave=False)
-    for step, batch in enumerate(bar):
+    batches = bar(iter(loader), progress, total=len(loader), desc=f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}",
+                  leave=False)
+    for step, batch in enumerate(batches):
         skipped += failures.add(batch.get("failures", [{"error": e} for e in batch["errors"]]), f"epoch {epoch + 1}")
         if not _every_rank_has_a_batch(batch["imgs"] is not None, world_size, device):
             continue  # a whole batch failed to decode (here or on another rank): every rank skips this step
@@ -254,7 +257,7 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
         if log is not None:
             log.write(mode="train", epoch=epoch + 1, iter=step + 1, lr=round(optimizer.param_groups[0]["lr"], 10),
                       loss=round(loss.item(), 5))
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+        batches.set_postfix(loss=f"{loss.item():.3f}")
     if not steps and len(loader):  # the step decisions are collective: every rank raises together
         first = f" (first: {skipped[0]})" if skipped else " (on another process)"
         raise RuntimeError(f"epoch {epoch + 1}: no batch could be trained, every one lost all its videos{first}; "
@@ -289,7 +292,7 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
     loader = evaluation_loader(dataset, workers, device) if loader is None else loader
     mine, errors = {}, []  # this rank's rows {index: scores} and the videos it could not use
     autocast_cfg = dict(amp=amp)
-    for item in tqdm(iter(loader), total=len(loader), desc=desc, disable=not progress, leave=False):
+    for item in bar(iter(loader), progress, total=len(loader), desc=desc, leave=False):
         bad = split_failures([item])[1]
         if bad:
             errors += failures.add(bad, desc)
@@ -443,6 +446,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     loader = _train_loader(train_set, cfg["batch_size"], workers, seed, device, world, collate_fn, persistent)
     val_loader = evaluation_loader(val_set, workers, device, persistent) if val_set is not None else None
     failures = SkippedVideos(log, speaks=world.is_main)
+    classes = label_names(cfg, data_root)  # stored with the weights, so predict can name the classes
     module = model
     if world.size > 1:
         model.train()  # partial_bn freezes its BN parameters in train(): DDP must see that before wrapping
@@ -474,8 +478,11 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
                   f"{f', {unexpected} of them by an unexpected error' if unexpected else ''}, listed in {log.path}")
         if log:
             log.write(**summary)
+        line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: loss {summary['loss']:.4f}, train top1 "
+                       f"{summary['train_top1']:.2f}, lr {summary['lr']:g}, {summary['seconds']:.1f} s"
+                       + (f", {len(skipped)} video(s) skipped" if skipped else ""))
         state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
-                     cfg_name=cfg["name"], cfg=plain(cfg))
+                     cfg_name=cfg["name"], cfg=plain(cfg), **({} if classes is None else {"classes": classes}))
         if scaler is not None:
             state["scaler"] = scaler.state_dict()
         is_last = epoch + 1 == cfg["epochs"]
@@ -491,6 +498,8 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
                     listed["unexpected"] = val_unexpected
                 log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped),
                           **{k: round(v, 3) for k, v in report.items()}, **listed)
+            line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: val " +
+                 ", ".join(f"{k} {v:.2f}" for k, v in report.items() if isinstance(v, float)))
             key = main_metric(metrics)
             if report[key] > best.get(key, -1.0):
                 best = {key: report[key], "epoch": epoch + 1}

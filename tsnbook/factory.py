@@ -60,12 +60,13 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
     used, with a note), an MMAction2 file is read by `load_mmaction2_checkpoint` (architecture from the weights).
     With ``cfg`` the model is the one ``cfg`` describes, and the file's weights must fit it.
     ``info``: ``format`` ("tsnbook", "MMAction2 0.x", ...), ``cfg`` (None for an MMAction2 file without one),
-    ``description`` (one line), and ``epoch`` for tsnbook files.
+    ``description`` (one line), ``classes`` (the class names a tsnbook checkpoint stores, in label order; None
+    when it stores none, and for MMAction2 files, which carry no names), and ``epoch`` for tsnbook files.
     """
     state = read_checkpoint(path, trusted)
     if cfg is None and is_mmaction2_checkpoint(state):
         model, report = load_mmaction2_checkpoint(path, num_segments=num_segments, trusted=trusted, strict=strict)
-        return model, dict(format=f"MMAction2 {report['format']}", cfg=None, report=report,
+        return model, dict(format=f"MMAction2 {report['format']}", cfg=None, report=report, classes=None,
                            description=f"MMAction2 {report['format']} checkpoint, {report['backbone']} "
                                        f"{report['modality']}, {report['num_classes']} classes")
     weights, kind = _weights(state, path)
@@ -86,4 +87,9 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
     epoch = state.get("epoch") if kind == "tsnbook" else None
     description = (f"tsnbook checkpoint of {name} (epoch {epoch})" if kind == "tsnbook" else
                    f"MMAction2 checkpoint loaded into {name}")
-    return model.eval(), dict(format=kind, cfg=cfg, epoch=epoch, description=description)
+    classes = state.get("classes") if kind == "tsnbook" else None
+    if classes is not None and len(classes) != model.num_classes:
+        raise ValueError(f"{path} stores {len(classes)} class names for a model of {model.num_classes} classes: "
+                         f"the file is inconsistent; pass the right names with --label-map")
+    return model.eval(), dict(format=kind, cfg=cfg, epoch=epoch, description=description,
+                              classes=None if classes is None else list(classes))

@@ -261,7 +261,9 @@ def extract_flow_dataset(jobs, workers=None, progress=True, skip_done=False, **k
     """
     from multiprocessing import get_context
 
-    from tqdm.auto import tqdm
+    import time
+
+    from .progress import bar, line
 
     work = [(str(v), str(o), kwargs, skip_done) for v, o in jobs]
     workers = workers or min(len(work), os.cpu_count() or 1) or 1
@@ -269,9 +271,12 @@ def extract_flow_dataset(jobs, workers=None, progress=True, skip_done=False, **k
     # "spawn": decoders and OpenCV thread pools must never cross a fork (see tsnbook.io).
     with get_context("spawn").Pool(workers) as pool:
         results = pool.imap_unordered(_extract_one, work, chunksize=4)
-        for path, count, error in tqdm(results, total=len(work), desc="optical flow", disable=not progress):
+        started = time.time()
+        for path, count, error in bar(results, progress, total=len(work), desc="optical flow"):
             if error:
                 failures.append((path, error))
             else:
                 counts[path] = count
+    line(progress, f"optical flow: {len(counts)} video(s) done, {len(failures)} failed, {workers} process(es), "
+                   f"{time.time() - started:.0f} s")
     return counts, failures

@@ -284,8 +284,14 @@ class TSN(nn.Module):
     def features(self, x):
         """Snippet features averaged over the view axis: ``[B, V, C, H, W] -> [B, feature_dim]``."""
         if x.dim() != 5 or x.shape[2] != self.in_channels:
+            hint = ""
+            if x.dim() == 5 and self.modality == "flow" and x.shape[2] == 3:
+                hint = (": these are RGB frames, and a flow model reads stacks of optical flow - give "
+                        "tsnbook.predict_video the video's path (its flow is computed) or a FlowFrames reader")
+            elif x.dim() == 5 and self.modality == "rgb" and x.shape[2] != 3:
+                hint = ": an RGB model reads 3-channel frames, not optical flow"
             raise ValueError(f"TSN({self.modality}) expects input [B, V, {self.in_channels}, H, W], "
-                             f"got {tuple(x.shape)}")
+                             f"got {tuple(x.shape)}{hint}")
         batch, views = x.shape[:2]
         x = x.flatten(0, 1).float()
         x = (x - self.mean) / self.std

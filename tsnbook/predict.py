@@ -3,18 +3,28 @@
     model, info = tsnbook.load_model("work_dirs/run/best.pth")      # or an MMAction2 zoo file
     scores = predict_video(model, "clip.mp4", cfg=info["cfg"])      # the config's own test protocol
     scores = predict_video(model, "clip.mp4", protocol="25x10")     # or a named one (`tsnbook.pipelines`)
+    result = predict_two_stream(rgb, flow, "clip.mp4", rgb_cfg, flow_cfg)   # the zoo's [1:1] on one raw video
 
 The views come from `test_views` / `config_views`: the same sampling, decoding and transforms as the test split
 of a dataset (`tsnbook.data.TSNDataset.load_from`), bit-identical to MMAction2's test pipeline. The model averages
 the pooled features of *all* views and applies the classifier once (spec §6.1): `TSN.score_views`.
+
+A flow model given a video file scores the video's own optical flow: `video_flow` computes it as the training
+data's was made (`tsnbook.flow`: the config's ``flow_algorithm`` [DIS], ``flow_bound`` [20] and
+``flow_resolution``, quantised and JPEG-stored like denseflow's files) and reads it back with the same
+`FlowFrames` reader a flow dataset uses, so the network sees exactly what a test on extracted flow would give it.
 """
 import contextlib
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .data import TSNDataset, dataset_from_config
+from .configs import option
+from .data import TSNDataset, dataset_from_config, read_label_map  # noqa: F401  (read_label_map: kept here too)
+from .flow import extract_video_flow
 from .io import FlowFrames, RawFrames, Video, open_selective
+from .metrics import fuse_scores
 from .pipelines import parse_protocol, protocol_of, protocol_settings
 
 
@@ -64,22 +74,60 @@ def config_views(video, cfg, backend=None):
     source = _source(video)
     if (source == "flow") != (cfg["source"] == "flow"):
         raise ValueError(f"{cfg.get('name', 'this config')} is {'a flow' if cfg['source'] == 'flow' else 'an RGB'} "
-                         f"model but got {'optical flow' if source == 'flow' else 'RGB frames'}: a flow model takes "
-                         f"the video's flow (a tsnbook.FlowFrames reader of its flow_x/flow_y JPEGs)")
+                         f"model but got {'optical flow' if source == 'flow' else 'RGB frames'}: "
+                         + ("a flow model reads optical flow: give predict_video the video's path (its flow is "
+                            "computed) or a tsnbook.FlowFrames reader of its flow_x/flow_y JPEGs"
+                            if cfg["source"] == "flow" else "an RGB model reads the video itself"))
     dataset = dataset_from_config(dict(cfg, source=source), "test", [])
     with _reader(video, backend) as reader:
         return dataset.load_from(reader)["imgs"]
 
 
+@contextlib.contextmanager
+def video_flow(video_path, algorithm="dis", bound=20.0, resolution=None):
+    """The optical flow of a video file, as the `FlowFrames` reader a flow dataset would open on its files.
+
+    The flow is computed by `tsnbook.flow.extract_video_flow` - the extraction that makes training data: each
+    frame pair's displacement clipped to +-``bound``, quantised to 0..255 and stored as x/y JPEGs - into a
+    temporary folder that is removed when the ``with`` block ends. ``resolution``: the size the frames are
+    brought to first (None: the video's own; "340x256", "short256", ... see `tsnbook.flow.output_size`).
+    """
+    if not Path(video_path).is_file():
+        raise FileNotFoundError(f"video {video_path} does not exist")
+    with tempfile.TemporaryDirectory(prefix="tsnbook-flow-") as folder:
+        out = Path(folder) / Path(video_path).stem
+        count = extract_video_flow(video_path, out, algorithm=algorithm, bound=bound, resolution=resolution)
+        yield FlowFrames(out, count)
+
+
+def flow_settings(cfg=None):
+    """How a flow model's input was computed: ``dict(algorithm, bound, resolution)`` from ``cfg`` (the
+    optional keys ``flow_algorithm``, ``flow_bound``, ``flow_resolution``; their defaults without one)."""
+    cfg = cfg or {}
+    return dict(algorithm=option(cfg, "flow_algorithm"), bound=float(option(cfg, "flow_bound")),
+                resolution=option(cfg, "flow_resolution"))
+
+
 def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=None, num_segments=None,
-                  views_per_chunk=25, backend=None):
+                  views_per_chunk=25, backend=None, flow=None):
     """Class scores of one video (numpy [num_classes]).
 
     The views: ``cfg``'s own test protocol when a config is given and ``protocol`` is None (a tsnbook checkpoint
     stores its config: ``load_model(path)[1]["cfg"]``); else the named ``protocol`` (default "25x10"; "val" uses
     the model's ``num_segments``). ``num_segments`` replaces a named protocol's clip count. ``video_path`` may
     also be an open tsnbook reader (a `FlowFrames` for a flow model).
+
+    A flow model given a video *file* scores its optical flow, computed by `video_flow` with ``flow`` (a dict of
+    its arguments; default `flow_settings` of ``cfg``, i.e. DIS, bound 20, the video's own size).
     """
+    if model.modality == "flow" and not isinstance(video_path, Video):
+        settings = dict(flow_settings(cfg), **(flow or {}))
+        with video_flow(video_path, **settings) as reader:
+            return predict_video(model, reader, protocol, average_clips, cfg, num_segments, views_per_chunk)
+    if model.modality == "flow" and not isinstance(video_path, FlowFrames):
+        raise ValueError(f"{type(model).__name__}(flow) reads optical flow, but got an RGB reader "
+                         f"({type(video_path).__name__}): pass the video's path (its flow is then computed) or a "
+                         f"tsnbook.FlowFrames reader of its flow_x/flow_y JPEGs")
     clip_len = model.in_channels // 2 if model.modality == "flow" else None
     if cfg is not None and protocol is None:
         views = config_views(video_path, cfg, backend)
@@ -99,16 +147,26 @@ def describe_protocol(cfg=None, protocol=None):
     return protocol or (protocol_of(cfg) if cfg is not None else "25x10")
 
 
-def read_label_map(path, num_classes):
-    """Class names from a text file with one name per line; the count must equal the model's classes."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"label map {path} does not exist")
-    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if len(names) != num_classes:
-        raise ValueError(f"label map {path} has {len(names)} names but the model has {num_classes} classes "
-                         f"(one class per line, in label order)")
-    return names
+def predict_two_stream(rgb_model, flow_model, video_path, rgb_cfg=None, flow_cfg=None, protocol=None,
+                       coefficients=(1, 1), flow=None, views_per_chunk=25):
+    """The whole two-stream TSN on one raw video: ``dict(rgb=, flow=, fused=)`` score vectors.
+
+    The zoo's "[1:1]" fusion, as its two-stream rows were made: each stream is tested on its own (its config's
+    test protocol, or the named ``protocol`` for both), its views' scores averaged *without* softmax (raw
+    logits, the 0.x zoo's ``average_clips=None``), and the two are summed with ``coefficients`` (1 and 1;
+    `tsnbook.metrics.fuse_scores`). The flow stream's input is the video's own flow (`video_flow`).
+    """
+    if rgb_model.modality != "rgb" or flow_model.modality != "flow":
+        raise ValueError(f"two-stream prediction takes an RGB model and a flow model, got {rgb_model.modality} and "
+                         f"{flow_model.modality}: check which checkpoint is given as --rgb and which as --flow")
+    if rgb_model.num_classes != flow_model.num_classes:
+        raise ValueError(f"the RGB model has {rgb_model.num_classes} classes and the flow model "
+                         f"{flow_model.num_classes}: both streams must be trained on the same classes")
+    rgb = predict_video(rgb_model, video_path, protocol, "score", cfg=rgb_cfg, views_per_chunk=views_per_chunk)
+    flow_scores = predict_video(flow_model, video_path, protocol, "score", cfg=flow_cfg, flow=flow,
+                                views_per_chunk=views_per_chunk)
+    fused = fuse_scores([rgb[None], flow_scores[None]], list(coefficients))[0]
+    return dict(rgb=rgb, flow=flow_scores, fused=fused)
 
 
 def top_k(scores, k=5, names=None):

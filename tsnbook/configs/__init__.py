@@ -6,8 +6,13 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
 * data: ``data_root``, ``source`` ("video" | "rawframes" | "flow"), ``data_prefix``, ``ann_file_train`` /
   ``_val`` / ``_test`` (relative to data_root), ``filename_tmpl``, ``start_index``, ``num_classes``,
   ``multi_label`` [False] (list lines carry several labels: MMiT, HVU), ``with_offset`` [False] (clip lists
-  ``dir offset frames label``: ActivityNet), ``decoder``; zoo configs also record ``data_prefix_val``, the
-  folder MMAction2 reads val/test from when it is not the training one (its ``data_root_val``);
+  ``dir offset frames label``: ActivityNet), ``decoder``, ``label_map`` [None] (a file of class names relative
+  to data_root, one per line or classInd.txt's "ID NAME": `train` stores the names in its checkpoints, and
+  ``predict`` prints them); flow sources also say how their flow was computed, which ``predict`` repeats on a
+  raw video: ``flow_algorithm`` ["dis"], ``flow_bound`` [20.0] (denseflow's quantisation bound),
+  ``flow_resolution`` [None: the video's own size; "340x256", "short256", ... as `tsnbook.flow.output_size`];
+  zoo configs also record ``data_prefix_val``, the folder MMAction2 reads val/test from when it is not the
+  training one (its ``data_root_val``);
 * sampling and augmentation: ``sampler`` ["segments"] ("segments" = SampleFrames, "dense" = DenseSampleFrames
   with ``dense_sample_range`` [64] and ``dense_test_positions`` [10]), ``twice_sample`` [False],
   ``num_segments``, ``clip_len``, ``frame_interval``, ``val_clips``, ``test_clips``, ``train_pipeline``,
@@ -59,6 +64,7 @@ OPTIONAL_KEYS = dict(
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
     frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
     checkpoint_interval=1, max_keep_ckpts=-1, test_amp=None, multi_label_prob="softmax", persistent_workers=True,
+    label_map=None, flow_algorithm="dis", flow_bound=20.0, flow_resolution=None,
 )
 
 

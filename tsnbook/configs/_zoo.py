@@ -109,6 +109,7 @@ def tiny(cfg):
         data_root=TINY_ROOT, data_prefix=prefix, num_classes=10 if multi else 8,
         ann_file_train=f"synthactions_train_split_1_{kind}.txt", ann_file_val=f"synthactions_val_split_1_{kind}.txt",
         ann_file_test=f"synthactions_val_split_1_{kind}.txt",
+        label_map=None if multi else "classInd.txt",  # the 10-label replica (8 classes + 2 tags) has no file
         zoo=dict(tiny_of=cfg.get("zoo", {}).get("name"), notes="CPU twin on SynthActions; see configs._zoo.tiny"),
     )
     out.pop("data_prefix_val", None)

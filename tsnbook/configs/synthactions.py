@@ -14,7 +14,7 @@ FLIP_LABEL_MAP = {4: 5, 5: 4}
 _common = dict(
     data_root="data/synthactions", num_classes=8, num_segments=3, frame_interval=1,
     ann_file_train="synthactions_train_split_1_videos.txt", ann_file_val="synthactions_val_split_1_videos.txt",
-    ann_file_test="synthactions_val_split_1_videos.txt",
+    ann_file_test="synthactions_val_split_1_videos.txt", label_map="classInd.txt",  # UCF101-style "1 RedBall"
     val_clips=3, test_clips=10,
     train_pipeline=[
         dict(type="Resize", scale=(-1, 48)),

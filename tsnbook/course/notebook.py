@@ -7,6 +7,7 @@
     code = run_prepare("ucf101", "all", root)       # data_scripts/prepare.py, run as a user runs it
     problems = show_report(root, "verify")          # its report: the counts table and what it found
     checkpoint, reused = train_cached(cfg, work_dir)  # a run reused only when it was of exactly this config
+    display(Markdown(markdown_table(["name", "top-1"], rows)))   # any table: JupyterLab renders it, nbval compares it
 """
 import json
 import subprocess
@@ -160,3 +161,26 @@ def train_cached(cfg, work_dir, device=None, data_root=None, validate=False):
     train(cfg, work_dir, resume=False, force=True, device=device, progress=False, validate=validate,
           data_root=data_root)
     return work_dir / "latest.pth", False
+
+
+def markdown_table(header, rows, align=None):
+    """A Markdown table (a string) of ``rows`` under ``header``; ``display(Markdown(...))`` renders it.
+
+    Why Markdown and not printed columns: JupyterLab shows it as a table, which a learner reads faster than
+    space-padded text, and nbval still compares its text. Cells are ``str()``-ed (format numbers first); a ``|``
+    inside one is escaped. ``align``: one letter per column, "l", "c" or "r" (default: numbers right, text left,
+    judged by the first row).
+    """
+    rows = [list(row) for row in rows]
+    if any(len(row) != len(header) for row in rows):
+        raise ValueError(f"every row needs {len(header)} cells (one per header), got {[len(r) for r in rows]}")
+    if align is None:
+        first = rows[0] if rows else [""] * len(header)
+        align = "".join("r" if isinstance(v, (int, float)) and not isinstance(v, bool) else "l" for v in first)
+    rule = {"l": ":--", "c": ":-:", "r": "--:"}
+    if len(align) != len(header) or set(align) - set(rule):
+        raise ValueError(f"align needs one of l, c, r per column ({len(header)}), got {align!r}")
+
+    def line(cells):
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+    return "\n".join([line(header), "|" + "|".join(rule[a] for a in align) + "|"] + [line(row) for row in rows])

@@ -11,7 +11,6 @@ import hashlib
 import http.client
 import os
 import socket
-import sys
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -106,10 +105,11 @@ def fetch(remote, folder, mirror=None, report=None, timeout=60, progress=None):
 
 
 def _receive(response, partial, start, total, name, progress):
-    from tqdm.auto import tqdm
+    from ..progress import bar as progress_bar
 
-    bar = tqdm(total=total, initial=start, unit="B", unit_scale=True, desc=name, leave=False,
-               disable=progress is False or (progress is None and not sys.stderr.isatty()))
+    # progress None or True: a bar where a person watches (tsnbook.progress), never in a log file
+    bar = progress_bar(total=total, initial=start, unit="B", unit_scale=True, desc=name, leave=False,
+                       progress=progress is not False)
     received = start
     try:
         with open(partial, "ab" if start else "wb") as out:

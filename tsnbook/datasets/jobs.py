@@ -1,4 +1,5 @@
-"""Run one function over many items in worker processes, with a progress bar only on a terminal.
+"""Run one function over many items in worker processes, with a progress bar only where a person watches
+(a terminal or a notebook: `tsnbook.progress`).
 
 Why spawned processes: decoders and OpenCV thread pools must never cross a ``fork()`` (see `tsnbook.io`), and
 a spawned worker imports only what the function's module imports (no torch for probing or extraction).
@@ -7,7 +8,6 @@ The function must be a module-level function (picklable) that never raises for a
 verdict, so one broken video never stops a dataset.
 """
 import os
-import sys
 
 
 def default_workers():
@@ -16,16 +16,16 @@ def default_workers():
 
 def run(function, items, workers=None, desc="", chunksize=8):
     """``[function(item) for item in items]`` in order, on ``workers`` processes (None: one per core)."""
-    from tqdm.auto import tqdm
+    from ..progress import bar
 
     items = list(items)
     workers = default_workers() if workers is None else max(1, int(workers))
     workers = min(workers, len(items)) or 1
-    bar = dict(total=len(items), desc=desc, disable=None if sys.stderr.isatty() else True, leave=False)
+    shown = dict(total=len(items), desc=desc, leave=False)
     if workers == 1:
-        return [function(item) for item in tqdm(items, **bar)]
+        return [function(item) for item in bar(items, **shown)]
     from multiprocessing import get_context
 
     with get_context("spawn").Pool(workers) as pool:
-        return list(tqdm(pool.imap(function, items, chunksize=max(1, min(chunksize, len(items) // workers))),
-                         **bar))
+        return list(bar(pool.imap(function, items, chunksize=max(1, min(chunksize, len(items) // workers))),
+                        **shown))
