@@ -34,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import flow
-from . import archives, download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
+from . import archives, download as _download, frames as _frames, jobs, lists, replica as _replica, splits as _splits
+from . import verify as _verify
 from .files import AnnotationError, DatasetError, check_level, read_lines
 from .report import Report
 
@@ -358,11 +359,11 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
     good_frames = {k: v["frames"] for k, v in folders.items() if v["kind"] is None or v["severity"] == "warning"}
     for (split, subset), items in splits.items():
         for kind in ("videos", "rawframes"):
-            entries = _read_list(report, root, list_name(subset, split, kind), kind)
+            entries = _splits.read_list(report, root / list_name(subset, split, kind), kind, NAME)
             if entries is None:
                 continue
             expected = {i.key for i in items}
-            for key, count, where in entries:
+            for key, _, count, where in entries:
                 if key not in expected:
                     report.problem("stray", where, f"{key} is in no {subset} split {split} file: a stale list; run "
                                                    f"prepare.py {NAME} lists again")
@@ -374,23 +375,6 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
                          on_disk=len(expected & usable), written=len(entries))
         _published_check(report, root, split, subset, len(items))
     return report
-
-
-def _read_list(report, root, name, kind):
-    """[(key, frames or None, "file:line")] of one list file, or None (a problem) when it cannot be read."""
-    from ..data import load_annotations
-
-    path = root / name
-    if not path.is_file():
-        report.problem("missing", path, f"list file not written: run prepare.py {NAME} lists"
-                                        + (" (after extract with frames)" if kind == "rawframes" else ""))
-        return None
-    try:
-        records = load_annotations(path, "", "video" if kind == "videos" else "rawframes")
-    except ValueError as error:
-        report.problem("annotation", path, str(error))
-        return None
-    return [(os.path.splitext(r.path)[0] if kind == "videos" else r.path, r.num_frames, r.where) for r in records]
 
 
 # --------------------------------------------------------------------------------------------------- replica
