@@ -3,6 +3,8 @@
 Tests marked ``cuda`` (`pytest -m cuda`, what tools/gpu_check.sh runs on a GPU machine) are skipped here when
 torch sees no CUDA device - always under the default test profile, which hides the GPU (tsnbook.testenv).
 """
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -34,3 +36,15 @@ def small_config(modality, data_root, **overrides):
     cfg.update(dict(dict(data_root=str(data_root), epochs=2, batch_size=8, lr_steps=[1], test_clips=2,
                          val_clips=1, eval_interval=1), **overrides))
     return cfg
+
+
+def prepare_cli(argv):
+    """``data_scripts/prepare.py ARGV`` in this process: ``(exit status, everything it printed)``."""
+    from tsnbook.datasets.command import main
+    printed = []
+    code = main(argv, log=printed.append)
+    return code, "\n".join(printed)
+
+
+def file_lines(path):
+    return Path(path).read_text().splitlines()

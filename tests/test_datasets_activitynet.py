@@ -11,19 +11,13 @@ import pytest
 from mma_tools import lines, run_tool, tool_tree
 from range_server import RangeServer
 
+from conftest import prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.course.notebook import zoo_rows
 from tsnbook.data import build_dataset
 from tsnbook.datasets import activitynet as anet, replica
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError, DatasetError
 from tsnbook.io import write_video
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +25,7 @@ def prepared(tmp_path_factory):
     """The replica after `prepare.py activitynet all` (RGB frames, short side 256): what a user has."""
     root = tmp_path_factory.mktemp("ActivityNet")
     made = anet.make_replica(root, seed=0)
-    code, printed = _prepare(["activitynet", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["activitynet", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -218,7 +212,7 @@ def test_cut_or_duplicated_json_and_a_video_without_annotations(annotated):
 
 
 def test_wrong_root_level_and_missing_videos_say_what_to_do(tmp_path, prepared):
-    code, printed = _prepare(["activitynet", "verify", "--root", str(prepared["root"] / "rawframes")])
+    code, printed = prepare_cli(["activitynet", "verify", "--root", str(prepared["root"] / "rawframes")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed
     with RangeServer(prepared["root"] / "downloads", cut_after=500, cuts=1) as server:
         with pytest.raises(DatasetError, match="interrupted after 500"):

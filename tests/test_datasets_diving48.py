@@ -11,19 +11,13 @@ import pytest
 from mma_lists import build_file_list, lines, run_generator
 from range_server import RangeServer
 
+from conftest import prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.data import build_dataset, load_annotations
 from tsnbook.datasets import diving48
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError, DatasetError
 
 CONFIGS = ("tsn_r50_video_1x1x8_100e_diving48_rgb", "tsn_r50_video_1x1x16_100e_diving48_rgb")
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +25,7 @@ def prepared(tmp_path_factory):
     """The replica after `prepare.py diving48 all` (one process): the state a user has after the command."""
     root = tmp_path_factory.mktemp("diving48")
     made = diving48.make_replica(root, seed=0)
-    code, printed = _prepare(["diving48", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["diving48", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -40,8 +34,8 @@ def framed(prepared, tmp_path_factory):
     """A copy of the prepared replica after `extract --frames rgb` and `lists`: rawframes lists too."""
     root = tmp_path_factory.mktemp("diving48_frames") / "diving48"
     shutil.copytree(prepared["root"], root)
-    extract = _prepare(["diving48", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
-    built = _prepare(["diving48", "lists", "--root", str(root), "--workers", "1"])
+    extract = prepare_cli(["diving48", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
+    built = prepare_cli(["diving48", "lists", "--root", str(root), "--workers", "1"])
     return dict(root=root, extract=extract, lists=built)
 
 
@@ -106,9 +100,9 @@ def test_prepare_all_writes_v2_and_v1_lists_and_finds_the_missing_and_the_corrup
 
 
 def test_a_second_run_skips_what_is_done(prepared):
-    code, printed = _prepare(["diving48", "extract", "--root", str(prepared["root"]), "--workers", "1"])
+    code, printed = prepare_cli(["diving48", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 0 and "annotations skipped (present) 1" in printed and "videos skipped (present) 1" in printed
-    code, printed = _prepare(["diving48", "download", "--root", str(prepared["root"])])
+    code, printed = prepare_cli(["diving48", "download", "--root", str(prepared["root"])])
     assert code == 0 and "skipped (already extracted) 6" in printed
 
 
@@ -242,18 +236,18 @@ def test_verify_compares_the_frame_range_and_the_vocab(annotated, prepared):
 
 
 def test_wrong_root_level_and_a_cut_archive_stop_with_what_to_do(tmp_path, prepared):
-    code, printed = _prepare(["diving48", "verify", "--root", str(prepared["root"] / "videos")])
+    code, printed = prepare_cli(["diving48", "verify", "--root", str(prepared["root"] / "videos")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed and "the videos folder" in printed
-    code, printed = _prepare(["diving48", "lists", "--root", str(prepared["root"] / "annotations")])
+    code, printed = prepare_cli(["diving48", "lists", "--root", str(prepared["root"] / "annotations")])
     assert code == 2 and "looks like the annotations folder" in printed
     root = tmp_path / "cut"
     shutil.copytree(prepared["root"] / "downloads", root / "downloads")
     tarball = root / "downloads" / diving48.FILES[0].name
     tarball.write_bytes(tarball.read_bytes()[:len(tarball.read_bytes()) // 2])
-    code, printed = _prepare(["diving48", "extract", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["diving48", "extract", "--root", str(root), "--workers", "1"])
     assert code == 2 and "Diving48_rgb.tar.gz: the archive is damaged or cut short" in printed
     assert not (root / "videos").exists()  # nothing a later step would take for the videos
-    code, printed = _prepare(["diving48", "lists", "--root", str(root)])
+    code, printed = prepare_cli(["diving48", "lists", "--root", str(root)])
     assert code == 1 and "no video of that name on disk" in printed  # listed, none extracted: said so
     report = (root / "prepare_lists_report.txt").read_text()
     assert report.count("no video of that name on disk") == 29  # every clip of V2 and V1, once

@@ -10,22 +10,12 @@ import pytest
 from mma_tools import build_file_list, tools_folder
 from range_server import RangeServer
 
+from conftest import file_lines, prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.course.notebook import zoo_rows
 from tsnbook.data import build_dataset
 from tsnbook.datasets import archives, hmdb51
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError, DatasetError
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
-
-
-def _lines(path):
-    return Path(path).read_text().splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +25,7 @@ def prepared(tmp_path_factory):
         pytest.fail(f"hmdb51_org.rar cannot be extracted here: {archives.RAR_HELP}")
     root = tmp_path_factory.mktemp("hmdb51")
     made = hmdb51.make_replica(root, seed=0)
-    code, printed = _prepare(["hmdb51", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["hmdb51", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -51,7 +41,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared, tmp_path):
         f"testTrainMulti_7030_splits/{c}_test_split{k}.txt" for c in hmdb51.REPLICA_CLASSES for k in (1, 2, 3))
     text = (tmp_path / "splits" / "testTrainMulti_7030_splits" / "pour_test_split1.txt").read_text()
     assert text.startswith("#20_Rhythm_Bar_pour_u_nm_np1_fr_goo_0.avi 1 \n")
-    flags = {k: [line.split()[1] for line in _lines(root / "annotations" / f"pour_test_split{k}.txt")]
+    flags = {k: [line.split()[1] for line in file_lines(root / "annotations" / f"pour_test_split{k}.txt")]
              for k in (1, 2, 3)}
     assert all(sorted(f) == ["0", "1", "1", "1", "2"] for f in flags.values()) and flags[1] != flags[2] != flags[3]
     widths = set()
@@ -86,31 +76,31 @@ def test_prepare_all_writes_every_list_and_finds_the_missing_and_the_corrupt_vid
         for subset in hmdb51.SUBSETS:
             for kind in ("videos", "rawframes"):
                 assert (root / hmdb51.list_name(subset, split, kind)).is_file()
-    report = _lines(root / "prepare_verify_report.txt")
+    report = file_lines(root / "prepare_verify_report.txt")
     errors = {tuple(line.split("\t")[1:3]) for line in report if line.startswith("error\t")}
     assert errors == {("missing", str(root / "videos" / (made["missing"] + ".avi"))),
                       ("truncated", str(root / "videos" / (made["corrupt"] + ".avi")))}
     assert not (root / "annotations" / "classInd.txt").exists()  # nothing written into the official files
     assert hmdb51.read_classes(root) == ["brush_hair", "cartwheel", "pour"]
-    train = _lines(root / "hmdb51_train_split_2_videos.txt")
+    train = file_lines(root / "hmdb51_train_split_2_videos.txt")
     flagged = [v for c in hmdb51.REPLICA_CLASSES for v in hmdb51.REPLICA_VIDEOS[c]
                if hmdb51.replica_flag(c, v, 2) == "1"]
     assert len(flagged) == 9 and len(train) == 8  # the missing video is flag 1 in split 2
-    assert "cartwheel/(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0.avi 1" in _lines(
+    assert "cartwheel/(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0.avi 1" in file_lines(
         root / "hmdb51_train_split_1_videos.txt")
-    val = _lines(root / "hmdb51_val_split_3_rawframes.txt")  # the corrupt video is flag 2 in split 3
+    val = file_lines(root / "hmdb51_val_split_3_rawframes.txt")  # the corrupt video is flag 2 in split 3
     assert len(val) == 2 and not any(made["corrupt"] in line for line in val)
-    folder, count, label = _lines(root / "hmdb51_val_split_1_rawframes.txt")[0].split()
+    folder, count, label = file_lines(root / "hmdb51_val_split_1_rawframes.txt")[0].split()
     assert int(count) == len(os.listdir(root / "rawframes" / folder)) and label == "0"
     assert "| split 1 train videos | 3,570 | 9 | 8 | 9 |" in prepared["printed"]  # published, listed, good, written
 
 
 def test_a_second_run_skips_what_is_done(prepared):
-    code, printed = _prepare(["hmdb51", "extract", "--root", str(prepared["root"]), "--workers", "1"])
+    code, printed = prepare_cli(["hmdb51", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 1  # the corrupt video still cannot be extracted
     assert "annotations skipped (present) 1" in printed and "videos skipped (present) 1" in printed
     assert "frames skipped (done) 13" in printed and "frames extracted" not in printed
-    code, printed = _prepare(["hmdb51", "download", "--root", str(prepared["root"])])
+    code, printed = prepare_cli(["hmdb51", "download", "--root", str(prepared["root"])])
     assert code == 0 and "skipped (already extracted) 2" in printed
 
 
@@ -133,9 +123,9 @@ def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
         theirs, printed, _ = build_file_list(work, "hmdb51", f"data/hmdb51/{kind}/", "--level", "2", "--format", kind)
         assert len(theirs) == 6
         for name, lines in theirs.items():
-            assert _lines(root / name) == lines, name
+            assert file_lines(root / name) == lines, name
         assert prepared["made"]["missing"].split("/")[1] not in printed  # left out there too, without a word
-    generated = _lines(work / "data" / "hmdb51" / "annotations" / "classInd.txt")
+    generated = file_lines(work / "data" / "hmdb51" / "annotations" / "classInd.txt")
     assert generated == ["1 brush_hair", "2 cartwheel", "3 pour"]  # what MMAction2 writes into annotations/
 
 
@@ -150,7 +140,7 @@ def test_where_mmaction2_fails_tsnbook_reports(tmp_path, prepared):
     report = hmdb51.build_lists(root, workers=1)
     assert ("stray", str(root / "videos" / ".DS_Store")) in {(p.kind, p.path) for p in report.problems}
     name = "hmdb51_train_split_1_videos.txt"
-    assert _lines(root / name) == _lines(prepared["root"] / name)
+    assert file_lines(root / name) == file_lines(prepared["root"] / name)
     # A classInd.txt left by an earlier run (another class set) is reused by MMAction2: its ids win.
     (root / "videos" / ".DS_Store").unlink()
     work = _mmaction2_copy(tmp_path, root, "mma_stale")
@@ -158,7 +148,7 @@ def test_where_mmaction2_fails_tsnbook_reports(tmp_path, prepared):
     theirs, printed, _ = build_file_list(work, "hmdb51", "data/hmdb51/videos/", "--level", "2", "--format", "videos")
     assert "has been generated before" in printed
     assert theirs["hmdb51_train_split_1_videos.txt"][0] == "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_0.avi 1"
-    assert _lines(root / "hmdb51_train_split_1_videos.txt")[0].endswith(".avi 0")
+    assert file_lines(root / "hmdb51_train_split_1_videos.txt")[0].endswith(".avi 0")
 
 
 def test_rawframes_lists_need_no_videos_folder(tmp_path, prepared):
@@ -168,7 +158,7 @@ def test_rawframes_lists_need_no_videos_folder(tmp_path, prepared):
     os.symlink(prepared["root"] / "rawframes", root / "rawframes")
     report = hmdb51.build_lists(root, workers=1)
     name = "hmdb51_val_split_1_rawframes.txt"
-    assert _lines(root / name) == _lines(prepared["root"] / name)
+    assert file_lines(root / name) == file_lines(prepared["root"] / name)
     assert not (root / "hmdb51_val_split_1_videos.txt").exists()
     missing = {Path(p.path).name for p in report.problems if p.kind == "missing"}
     assert missing == {Path(prepared["made"]["missing"]).name, Path(prepared["made"]["corrupt"]).name}
@@ -227,7 +217,7 @@ def test_windows_line_ends_and_missing_trailing_blanks_are_accepted(annotated, p
     path.write_bytes(path.read_bytes().replace(b" \n", b"\r\n"))
     hmdb51.build_lists(annotated, workers=1)
     for name in ("hmdb51_train_split_1_videos.txt", "hmdb51_val_split_1_videos.txt"):
-        assert _lines(annotated / name) == _lines(prepared["root"] / name)
+        assert file_lines(annotated / name) == file_lines(prepared["root"] / name)
 
 
 def test_missing_and_foreign_split_files(annotated):
@@ -242,18 +232,18 @@ def test_missing_and_foreign_split_files(annotated):
 
 
 def test_wrong_root_level_and_cut_archives_stop_with_what_to_do(tmp_path, prepared):
-    code, printed = _prepare(["hmdb51", "verify", "--root", str(prepared["root"] / "videos")])
+    code, printed = prepare_cli(["hmdb51", "verify", "--root", str(prepared["root"] / "videos")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed
-    code, printed = _prepare(["hmdb51", "lists", "--root", str(prepared["root"] / "annotations")])
+    code, printed = prepare_cli(["hmdb51", "lists", "--root", str(prepared["root"] / "annotations")])
     assert code == 2 and "looks like the annotations folder" in printed
     root = tmp_path / "cut"
     made = hmdb51.make_replica(root)
     rar = made["files"][0]
     rar.write_bytes(rar.read_bytes()[:len(rar.read_bytes()) * 2 // 3])  # cuts the last inner archive
-    code, printed = _prepare(["hmdb51", "extract", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["hmdb51", "extract", "--root", str(root), "--workers", "1"])
     assert code == 2 and "hmdb51_org.rar: the archive is damaged or cut short" in printed
     assert not (root / "videos").exists()  # nothing a later step would take for the videos
-    code, printed = _prepare(["hmdb51", "lists", "--root", str(root)])
+    code, printed = prepare_cli(["hmdb51", "lists", "--root", str(root)])
     assert code == 1 and "not on disk" in printed  # the lists say so instead of shrinking silently
 
 

@@ -12,25 +12,19 @@ import pytest
 from mma_tools import run_tool, tool_tree
 from range_server import RangeServer
 
+from conftest import prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.course.notebook import zoo_rows
 from tsnbook.data import build_dataset, load_annotations
 from tsnbook.datasets import hvu
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError, DatasetError
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("hvu")
     made = hvu.make_replica(root, seed=0)
-    code, printed = _prepare(["hvu", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["hvu", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -178,14 +172,14 @@ def test_bad_annotations_are_one_line_errors_with_file_and_line(annotated, file,
 
 
 def test_wrong_root_a_cut_zip_and_missing_videos_say_what_to_do(tmp_path, prepared):
-    code, printed = _prepare(["hvu", "lists", "--root", str(prepared["root"] / "annotations")])
+    code, printed = prepare_cli(["hvu", "lists", "--root", str(prepared["root"] / "annotations")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed
     root = tmp_path / "cut"
     shutil.copytree(prepared["root"] / "downloads", root / "downloads")
     os.symlink(prepared["root"] / "videos_train", root / "videos_train")
     archive = root / "downloads" / "HVU_Val_V1.0.zip"
     archive.write_bytes(archive.read_bytes()[:len(archive.read_bytes()) // 2])
-    code, printed = _prepare(["hvu", "extract", "--root", str(root)])
+    code, printed = prepare_cli(["hvu", "extract", "--root", str(root)])
     assert code == 2 and "HVU_Val_V1.0.zip: " in printed and "download it again" in printed
     assert not (root / "annotations").exists()
     with RangeServer(prepared["root"] / "downloads", cut_after=100, cuts=1) as server:

@@ -12,25 +12,19 @@ import pytest
 from mma_tools import lines, run_tool, tool_tree
 from range_server import RangeServer
 
+from conftest import prepare_cli
 from tsnbook.configs import all_configs, get_config
 from tsnbook.data import build_dataset, load_annotations
 from tsnbook.datasets import get, kinetics
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError, DatasetError
 
 K400, K600, K700 = kinetics.KINETICS400, kinetics.KINETICS600, kinetics.KINETICS700
 
 
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
-
-
 def _made(tmp_path_factory, version):
     root = tmp_path_factory.mktemp(f"kinetics{version}")
     made = kinetics.VERSIONS[version].make_replica(root, seed=0)
-    code, printed = _prepare([f"kinetics{version}", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli([f"kinetics{version}", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -297,18 +291,18 @@ def test_missing_csv_wrong_root_and_a_cut_tarball_stop_with_what_to_do(tmp_path,
     with pytest.raises(AnnotationError, match=r"kinetics_test\.csv: annotation file missing; run prepare.py "
                                               r"kinetics400 extract"):
         K400.build_lists(annotated, workers=1)
-    code, printed = _prepare(["kinetics400", "verify", "--root", str(k400["root"] / "videos_train")])
+    code, printed = prepare_cli(["kinetics400", "verify", "--root", str(k400["root"] / "videos_train")])
     assert code == 2 and f"pass --root {k400['root']} instead" in printed
-    code, printed = _prepare(["kinetics400", "lists", "--root", str(k400["root"] / "annotations")])
+    code, printed = prepare_cli(["kinetics400", "lists", "--root", str(k400["root"] / "annotations")])
     assert code == 2 and "looks like the annotations folder" in printed
     root = tmp_path / "cut"
     shutil.copytree(k400["root"] / "downloads", root / "downloads", ignore=shutil.ignore_patterns("extracted", "*.extracted"))
     tarball = root / "downloads" / K400.FILES[0].name
     tarball.write_bytes(tarball.read_bytes()[:len(tarball.read_bytes()) // 2])
-    code, printed = _prepare(["kinetics400", "extract", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["kinetics400", "extract", "--root", str(root), "--workers", "1"])
     assert code == 2 and "kinetics400.tar.gz: the archive is damaged or cut short" in printed
     assert not (root / "annotations").exists() and not (root / "videos_train").exists()
-    code, printed = _prepare(["kinetics400", "extract", "--root", str(root), "--frames", "rgb", "--resolution",
+    code, printed = prepare_cli(["kinetics400", "extract", "--root", str(root), "--frames", "rgb", "--resolution",
                               "original"])
     assert code == 2 and "--resolution original: Kinetics' frame rows read 340x256" in printed
 

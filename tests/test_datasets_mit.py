@@ -12,20 +12,14 @@ import pytest
 from mma_lists import build_file_list, lines, run_generator
 from range_server import RangeServer
 
+from conftest import prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.data import build_dataset
 from tsnbook.datasets import archives, mit
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError, DatasetError
 from tsnbook.io import probe_video
 
 CONFIG = "tsn_r50_1x1x6_100e_mit_rgb"
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +27,7 @@ def prepared(tmp_path_factory):
     """The replica after `prepare.py mit all` (one process): the state a user has after the command."""
     root = tmp_path_factory.mktemp("mit")
     made = mit.make_replica(root, seed=0)
-    code, printed = _prepare(["mit", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["mit", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -95,16 +89,16 @@ def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_corrupt_vide
 
 
 def test_a_second_run_skips_what_is_done(prepared):
-    code, printed = _prepare(["mit", "extract", "--root", str(prepared["root"]), "--workers", "1"])
+    code, printed = prepare_cli(["mit", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 0 and "videos and annotations skipped (present) 1" in printed
-    code, printed = _prepare(["mit", "download", "--root", str(prepared["root"])])
+    code, printed = prepare_cli(["mit", "download", "--root", str(prepared["root"])])
     assert code == 0 and "skipped (already extracted) 1" in printed
 
 
 def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
     root = tmp_path / "mit"
     shutil.copytree(prepared["root"], root)
-    code, printed = _prepare(["mit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
+    code, printed = prepare_cli(["mit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
     assert code == 1 and "frames extracted 26" in printed and "frames failed 1" in printed  # the corrupt video
     mit.build_lists(root, workers=1)
     for kind in ("videos", "rawframes"):
@@ -139,7 +133,7 @@ def test_mmaction2_preprocess_typo_layout_is_repaired(tmp_path, prepared):
             os.replace(root / name, root / "annotations" / name)
     assert not mit.verify(root, workers=1).ok  # verify names the typo folder
     assert any(p.kind == "stray" and p.path.endswith("/video") for p in mit.verify(root, workers=1).problems)
-    code, printed = _prepare(["mit", "extract", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["mit", "extract", "--root", str(root), "--workers", "1"])
     assert code == 0 and f"moved {root / 'video'} to {root / 'videos' / 'validation'}" in printed
     mit.build_lists(root, workers=1)
     for name in ("mit_train_list_videos.txt", "mit_val_list_videos.txt"):
@@ -149,9 +143,9 @@ def test_mmaction2_preprocess_typo_layout_is_repaired(tmp_path, prepared):
 def test_an_archive_unzipped_by_hand_into_the_root_is_adopted(tmp_path, prepared):
     root = tmp_path / "mit"
     archives.extract(prepared["root"] / "downloads" / mit.ARCHIVE, root)
-    code, printed = _prepare(["mit", "lists", "--root", str(root)])
+    code, printed = prepare_cli(["mit", "lists", "--root", str(root)])
     assert code == 2 and "run prepare.py mit extract" in printed  # annotations/ not there yet
-    code, printed = _prepare(["mit", "extract", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["mit", "extract", "--root", str(root), "--workers", "1"])
     assert code == 0 and sorted(os.listdir(root / "videos")) == ["training", "validation"]
     assert (root / "annotations" / "trainingSet.csv").is_file() and not (root / "trainingSet.csv").exists()
 
@@ -176,7 +170,7 @@ def test_the_zoo_config_reads_what_prepare_writes_from_split_specific_roots(prep
 
 
 def test_registration_is_a_clear_message_or_a_mirror(tmp_path, prepared):
-    code, printed = _prepare(["mit", "download", "--root", str(tmp_path / "m")])
+    code, printed = prepare_cli(["mit", "download", "--root", str(tmp_path / "m")])
     assert code == 2 and "need registration" in printed and "http://moments.csail.mit.edu/" in printed
     assert f"put them into {tmp_path / 'm' / 'downloads'}" in printed and "Moments_in_Time_Raw.zip" in printed
     with RangeServer(prepared["root"] / "downloads", cut_after=30_000, cuts=1) as server:
@@ -186,7 +180,7 @@ def test_registration_is_a_clear_message_or_a_mirror(tmp_path, prepared):
     assert report.ok and report.actions["downloaded"] == 1
     assert (tmp_path / "m" / "downloads" / mit.ARCHIVE).read_bytes() == \
         (prepared["root"] / "downloads" / mit.ARCHIVE).read_bytes()
-    code, printed = _prepare(["mit", "download", "--root", str(tmp_path / "m")])
+    code, printed = prepare_cli(["mit", "download", "--root", str(tmp_path / "m")])
     assert code == 0 and "skipped (present) 1" in printed
 
 
@@ -239,12 +233,12 @@ def test_crlf_lines_are_read_and_categories_in_any_line_order(annotated, prepare
 def test_wrong_root_level_and_a_cut_archive_stop_with_what_to_do(tmp_path, prepared):
     for inner, what in (("videos", "the videos folder"), ("annotations", "the annotations folder"),
                         ("videos/training", "one split's videos folder")):
-        code, printed = _prepare(["mit", "verify", "--root", str(prepared["root"] / inner)])
+        code, printed = prepare_cli(["mit", "verify", "--root", str(prepared["root"] / inner)])
         assert code == 2 and what in printed and "instead" in printed, inner
     root = tmp_path / "cut"
     (root / "downloads").mkdir(parents=True)
     data = (prepared["root"] / "downloads" / mit.ARCHIVE).read_bytes()
     (root / "downloads" / mit.ARCHIVE).write_bytes(data[:len(data) // 2])
-    code, printed = _prepare(["mit", "extract", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["mit", "extract", "--root", str(root), "--workers", "1"])
     assert code == 2 and "Moments_in_Time_Raw.zip: the archive is damaged or cut short" in printed
     assert not (root / "videos").exists() and not (root / "annotations").exists()

@@ -9,19 +9,13 @@ import pytest
 import torch
 from mma_lists import build_file_list, lines, run_generator
 
+from conftest import prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.data import build_dataset
 from tsnbook.datasets import mmit
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError
 
 CONFIG = "tsn_r101_1x1x5_50e_mmit_rgb"
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +23,7 @@ def prepared(tmp_path_factory):
     """The replica after `prepare.py mmit all` (one process): the state a user has after the command."""
     root = tmp_path_factory.mktemp("mmit")
     made = mmit.make_replica(root, seed=0)
-    code, printed = _prepare(["mmit", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["mmit", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -69,9 +63,9 @@ def test_prepare_all_writes_multi_label_lists_and_finds_the_missing_and_the_corr
 
 
 def test_a_second_run_skips_what_is_done(prepared):
-    code, printed = _prepare(["mmit", "extract", "--root", str(prepared["root"]), "--workers", "1"])
+    code, printed = prepare_cli(["mmit", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 0 and "videos and annotations skipped (present) 1" in printed
-    code, printed = _prepare(["mmit", "download", "--root", str(prepared["root"])])
+    code, printed = prepare_cli(["mmit", "download", "--root", str(prepared["root"])])
     assert code == 0 and "skipped (already extracted) 1" in printed
 
 
@@ -91,7 +85,7 @@ def _mmaction2_root(tmp_path, root):
 def test_lists_equal_mmaction2_build_file_list_except_its_doubled_rawframes_lines(tmp_path, prepared):
     root = tmp_path / "mmit"
     shutil.copytree(prepared["root"], root)
-    code, printed = _prepare(["mmit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
+    code, printed = prepare_cli(["mmit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
     assert code == 1 and "frames extracted 34" in printed and "frames failed 1" in printed
     mmit.build_lists(root, workers=1)
     theirs, renamed = {}, _mmaction2_root(tmp_path, root)
@@ -193,13 +187,13 @@ def test_verify_finds_a_stale_list_with_other_labels(annotated, prepared):
 
 
 def test_wrong_root_level_and_registration(tmp_path, prepared):
-    code, printed = _prepare(["mmit", "lists", "--root", str(prepared["root"] / "videos")])
+    code, printed = prepare_cli(["mmit", "lists", "--root", str(prepared["root"] / "videos")])
     assert code == 2 and "the videos folder" in printed and f"pass --root {prepared['root']} instead" in printed
-    code, printed = _prepare(["mmit", "verify", "--root", str(prepared["root"] / "annotations")])
+    code, printed = prepare_cli(["mmit", "verify", "--root", str(prepared["root"] / "annotations")])
     assert code == 2 and "the annotations folder" in printed
-    code, printed = _prepare(["mmit", "download", "--root", str(tmp_path / "m")])
+    code, printed = prepare_cli(["mmit", "download", "--root", str(tmp_path / "m")])
     assert code == 2 and "Multi_Moments_in_Time_Raw.zip from http://moments.csail.mit.edu/" in printed
     (tmp_path / "m" / "downloads").mkdir(parents=True)
     shutil.copy(prepared["root"] / "downloads" / mmit.ARCHIVES[0], tmp_path / "m" / "downloads" / mmit.ARCHIVES[1])
-    code, printed = _prepare(["mmit", "extract", "--root", str(tmp_path / "m"), "--workers", "1"])
+    code, printed = prepare_cli(["mmit", "extract", "--root", str(tmp_path / "m"), "--workers", "1"])
     assert code == 0 and (tmp_path / "m" / "annotations" / "trainingSet.txt").is_file()  # MMAction2's other name

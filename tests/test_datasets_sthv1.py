@@ -13,22 +13,12 @@ import pytest
 from mma_tools import build_file_list, tools_folder
 from range_server import RangeServer
 
+from conftest import file_lines, prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.course.notebook import zoo_rows
 from tsnbook.data import build_dataset
 from tsnbook.datasets import something, sthv1
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError, DatasetError
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
-
-
-def _lines(path):
-    return Path(path).read_text().splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +26,7 @@ def prepared(tmp_path_factory):
     """The replica after `prepare.py sthv1 all`: the state a user has after the command."""
     root = tmp_path_factory.mktemp("sthv1")
     made = sthv1.make_replica(root, seed=0)
-    code, printed = _prepare(["sthv1", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["sthv1", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -50,10 +40,10 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
         names = tf.getnames()
     joined.unlink()
     assert "20bn-something-something-v1/1024/00001.jpg" in names and names[0] == "20bn-something-something-v1"
-    labels = _lines(root / "annotations" / sthv1.ANNOTATIONS["labels"])
+    labels = file_lines(root / "annotations" / sthv1.ANNOTATIONS["labels"])
     assert labels == list(sthv1.REPLICA_CLASSES) and labels != sorted(labels)
-    assert _lines(root / "annotations" / sthv1.ANNOTATIONS["train"])[0] == "1;Pushing something from right to left"
-    assert _lines(root / "annotations" / sthv1.ANNOTATIONS["test"]) == ["100218"]
+    assert file_lines(root / "annotations" / sthv1.ANNOTATIONS["train"])[0] == "1;Pushing something from right to left"
+    assert file_lines(root / "annotations" / sthv1.ANNOTATIONS["test"]) == ["100218"]
     folders = sorted(p.name for p in (root / "rawframes").iterdir())
     assert len(folders) == 6 and sthv1.REPLICA_MISSING not in folders
     for folder in folders:
@@ -78,23 +68,23 @@ def test_replica_is_deterministic_also_without_simd_jpeg(tmp_path, prepared):
 def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_cut_folder(prepared):
     root, made = prepared["root"], prepared["made"]
     assert prepared["code"] == 1, prepared["printed"]
-    report = _lines(root / "prepare_verify_report.txt")
+    report = file_lines(root / "prepare_verify_report.txt")
     errors = {tuple(line.split("\t")[1:3]) for line in report if line.startswith("error\t")}
     assert errors == {("missing", str(root / "rawframes" / made["missing"])),
                       ("truncated", str(root / "rawframes" / made["corrupt"]))}
-    assert _lines(root / "sthv1_train_list_rawframes.txt") == [
+    assert file_lines(root / "sthv1_train_list_rawframes.txt") == [
         f"1 {len(os.listdir(root / 'rawframes' / '1'))} 0", f"37 {len(os.listdir(root / 'rawframes' / '37'))} 1",
         f"1024 {len(os.listdir(root / 'rawframes' / '1024'))} 2"]
-    assert [line.split()[0] for line in _lines(root / "sthv1_val_list_rawframes.txt")] == ["20031"]
+    assert [line.split()[0] for line in file_lines(root / "sthv1_val_list_rawframes.txt")] == ["20031"]
     assert not list(root.glob("sthv1_*_videos.txt")) and not list(root.glob("sthv1_test_*"))
     assert "| test (no labels) | 10,960 | 1 | 1 |  |" in prepared["printed"]
     assert "| train rawframes | 86,017 | 4 | 3 | 3 |" in prepared["printed"]
 
 
 def test_a_second_run_skips_what_is_done(prepared):
-    code, printed = _prepare(["sthv1", "extract", "--root", str(prepared["root"])])
+    code, printed = prepare_cli(["sthv1", "extract", "--root", str(prepared["root"])])
     assert code == 0 and "annotations skipped (present) 1" in printed and "frames skipped (present) 1" in printed
-    code, printed = _prepare(["sthv1", "download", "--root", str(prepared["root"])])
+    code, printed = prepare_cli(["sthv1", "download", "--root", str(prepared["root"])])
     assert code == 0 and "skipped (already extracted) 1" in printed
 
 
@@ -114,10 +104,10 @@ def _mmaction2_lists(tmp_path, root, name="mma"):
 def test_lists_equal_mmaction2_except_the_cut_folder(tmp_path, prepared):
     root, corrupt = prepared["root"], prepared["made"]["corrupt"]
     theirs = _mmaction2_lists(tmp_path, root)
-    assert _lines(root / "sthv1_train_list_rawframes.txt") == theirs["sthv1_train_list_rawframes.txt"]
+    assert file_lines(root / "sthv1_train_list_rawframes.txt") == theirs["sthv1_train_list_rawframes.txt"]
     frames = len(os.listdir(root / "rawframes" / corrupt))
     # MMAction2 counts the folder whole, cut last frame included; tsnbook leaves it out and reports it.
-    assert theirs["sthv1_val_list_rawframes.txt"] == _lines(root / "sthv1_val_list_rawframes.txt") + [
+    assert theirs["sthv1_val_list_rawframes.txt"] == file_lines(root / "sthv1_val_list_rawframes.txt") + [
         f"{corrupt} {frames} 2"]
     cut = cv2.imread(str(root / "rawframes" / corrupt / f"{frames:05d}.jpg"))
     assert cut is not None  # OpenCV decodes the cut JPEG without an error (grey below the cut)
@@ -131,7 +121,7 @@ def test_a_gap_in_a_folder_is_reported_where_mmaction2_counts_the_files(tmp_path
     theirs = _mmaction2_lists(tmp_path, root)
     count = len(os.listdir(root / "rawframes" / "37"))
     assert f"37 {count} 1" in theirs["sthv1_train_list_rawframes.txt"]  # RawframeDataset would read 00010.jpg
-    assert not any(line.startswith("37 ") for line in _lines(root / "sthv1_train_list_rawframes.txt"))
+    assert not any(line.startswith("37 ") for line in file_lines(root / "sthv1_train_list_rawframes.txt"))
     gap = next(p for p in report.problems if p.path.endswith("/37"))
     assert gap.kind == "frame count" and "00010.jpg is missing" in gap.reason
 
@@ -193,19 +183,19 @@ def test_crlf_is_accepted_and_a_missing_labels_file_says_what_to_do(annotated, p
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
     sthv1.build_lists(annotated, workers=1)
     name = "sthv1_train_list_rawframes.txt"
-    assert _lines(annotated / name) == _lines(prepared["root"] / name)
+    assert file_lines(annotated / name) == file_lines(prepared["root"] / name)
     (annotated / "annotations" / sthv1.ANNOTATIONS["labels"]).unlink()
     with pytest.raises(AnnotationError, match=r"v1-labels\.csv: annotation file missing; run prepare.py sthv1 extract"):
         sthv1.build_lists(annotated, workers=1)
 
 
 def test_registration_wrong_level_and_frames_it_cannot_make(tmp_path, prepared):
-    code, printed = _prepare(["sthv1", "download", "--root", str(tmp_path / "empty")])
+    code, printed = prepare_cli(["sthv1", "download", "--root", str(tmp_path / "empty")])
     assert code == 2 and "needs registration and a manual download" in printed and something.HOME in printed
     assert "something-something-v1-labels.csv" in printed and "20bn-something-something-v1-00" in printed
-    code, printed = _prepare(["sthv1", "lists", "--root", str(prepared["root"] / "rawframes")])
+    code, printed = prepare_cli(["sthv1", "lists", "--root", str(prepared["root"] / "rawframes")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed
-    code, printed = _prepare(["sthv1", "extract", "--root", str(prepared["root"]), "--frames", "flow"])
+    code, printed = prepare_cli(["sthv1", "extract", "--root", str(prepared["root"]), "--frames", "flow"])
     assert code == 2 and "ships its frames" in printed
 
 
@@ -215,12 +205,12 @@ def test_a_missing_or_cut_part_stops_extraction(tmp_path):
     second = root / "downloads" / "20bn-something-something-v1-01"
     data = second.read_bytes()
     second.write_bytes(data[:len(data) // 2])
-    code, printed = _prepare(["sthv1", "extract", "--root", str(root)])
+    code, printed = prepare_cli(["sthv1", "extract", "--root", str(root)])
     assert code == 2 and "the split archive is damaged or cut short" in printed
     assert not (root / "rawframes").exists() and not (root / ".rawframes.partial" / "x").exists()
     second.write_bytes(data)
     os.rename(made["files"][0], root / "downloads" / "moved")
-    code, printed = _prepare(["sthv1", "extract", "--root", str(root)])
+    code, printed = prepare_cli(["sthv1", "extract", "--root", str(root)])
     assert code == 2 and "20bn-something-something-v1-00: part missing" in printed
 
 

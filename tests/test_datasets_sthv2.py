@@ -14,30 +14,20 @@ import pytest
 from mma_tools import build_file_list, tools_folder
 from oracle import ORACLE
 
+from conftest import file_lines, prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.course.notebook import zoo_rows
 from tsnbook.data import build_dataset
 from tsnbook.datasets import something, sthv2
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError
 from tsnbook.transforms import Flip
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
-
-
-def _lines(path):
-    return Path(path).read_text().splitlines()
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):
     root = tmp_path_factory.mktemp("sthv2")
     made = sthv2.make_replica(root, seed=0)
-    code, printed = _prepare(["sthv2", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["sthv2", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
 
 
@@ -81,13 +71,13 @@ def test_replica_is_deterministic_from_its_seed(tmp_path, prepared):
 def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_cut_video(prepared):
     root, made = prepared["root"], prepared["made"]
     assert prepared["code"] == 1, prepared["printed"]
-    report = _lines(root / "prepare_verify_report.txt")
+    report = file_lines(root / "prepare_verify_report.txt")
     errors = {tuple(line.split("\t")[1:3]) for line in report if line.startswith("error\t")}
     assert errors == {("missing", str(root / "videos" / f"{made['missing']}.webm")),
                       ("truncated", str(root / "videos" / f"{made['corrupt']}.webm"))}
-    assert _lines(root / "sthv2_train_list_videos.txt") == ["78687.webm 1", "104.webm 2", "2023.webm 0",
+    assert file_lines(root / "sthv2_train_list_videos.txt") == ["78687.webm 1", "104.webm 2", "2023.webm 0",
                                                            "151515.webm 3", "42.webm 1"]
-    frames = _lines(root / "sthv2_train_list_rawframes.txt")
+    frames = file_lines(root / "sthv2_train_list_rawframes.txt")
     assert [line.split()[0] for line in frames] == ["78687", "104", "2023", "151515"]
     folder, count, label = frames[0].split()
     assert int(count) == len(os.listdir(root / "rawframes" / folder)) and label == "1"
@@ -96,7 +86,7 @@ def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_cut_video(pr
 
 
 def test_a_second_run_skips_what_is_done(prepared):
-    code, printed = _prepare(["sthv2", "extract", "--root", str(prepared["root"]), "--workers", "1"])
+    code, printed = prepare_cli(["sthv2", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 1  # the cut video still cannot be extracted
     assert "annotations skipped (present) 1" in printed and "videos skipped (present) 1" in printed
     assert "frames skipped (done) 7" in printed and "frames extracted" not in printed
@@ -113,7 +103,7 @@ def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
             theirs, printed, _ = build_file_list(work, "sthv2", f"data/sthv2/{kind}/", "--num-split", "1", "--level",
                                                  "1", "--subset", subset, "--format", kind)
             name = sthv2.list_name(subset, kind)
-            assert list(theirs) == [name] and _lines(root / name) == theirs[name], name
+            assert list(theirs) == [name] and file_lines(root / name) == theirs[name], name
             assert prepared["made"]["missing"] not in printed
 
 
@@ -198,13 +188,13 @@ def test_a_json_cut_short_names_its_line(annotated):
 
 
 def test_registration_and_a_missing_part(tmp_path, prepared):
-    code, printed = _prepare(["sthv2", "download", "--root", str(tmp_path / "empty")])
+    code, printed = prepare_cli(["sthv2", "download", "--root", str(tmp_path / "empty")])
     assert code == 2 and "Something-Something V2 needs registration" in printed and "(20 parts)" in printed
     root = tmp_path / "parts"
     made = sthv2.make_replica(root)
     made["files"][7].unlink()
-    code, printed = _prepare(["sthv2", "extract", "--root", str(root), "--frames", "none"])
+    code, printed = prepare_cli(["sthv2", "extract", "--root", str(root), "--frames", "none"])
     assert code == 2 and "20bn-something-something-v2-07: part missing (19 of 20 parts here)" in printed
     assert not (root / "videos").exists()
-    code, printed = _prepare(["sthv2", "lists", "--root", str(prepared["root"] / "videos")])
+    code, printed = prepare_cli(["sthv2", "lists", "--root", str(prepared["root"] / "videos")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed

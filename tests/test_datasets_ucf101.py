@@ -12,21 +12,15 @@ import pytest
 from oracle import ORACLE, missing
 from range_server import RangeServer
 
+from conftest import file_lines, prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.data import build_dataset
 from tsnbook.datasets import archives, ucf101
-from tsnbook.datasets.command import main
 from tsnbook.datasets.files import AnnotationError, DatasetError
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "tsn_r50_1x1x3_75e_ucf101_rgb"
 needs_rar = pytest.mark.skipif(archives.rar_backend() is None, reason="no RAR extractor (pip install unrar2-cffi)")
-
-
-def _prepare(argv):
-    printed = []
-    code = main(argv, log=printed.append)
-    return code, "\n".join(printed)
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +30,8 @@ def prepared(tmp_path_factory):
         pytest.fail(f"UCF101.rar cannot be extracted here: {archives.RAR_HELP}")
     root = tmp_path_factory.mktemp("ucf101")
     made = ucf101.make_replica(root, seed=0)
-    code, printed = _prepare(["ucf101", "all", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["ucf101", "all", "--root", str(root), "--workers", "1"])
     return dict(root=root, made=made, code=code, printed=printed)
-
-
-def _lines(path):
-    return Path(path).read_text().splitlines()
 
 
 def test_replica_has_the_real_layout_and_quirks(prepared):
@@ -87,13 +77,13 @@ def test_prepare_all_writes_every_list_and_finds_the_missing_and_the_corrupt_vid
     assert errors == {("missing", str(root / "videos" / (made["missing"] + ".avi"))),
                       (corrupt, str(root / "videos" / (made["corrupt"] + ".avi")))}
     assert "2 error(s)" in prepared["printed"] and "not ok" in prepared["printed"]
-    train = _lines(root / "ucf101_train_split_1_videos.txt")
+    train = file_lines(root / "ucf101_train_split_1_videos.txt")
     assert "Hammering/v_Hammering_g02_c01.avi 1" in train and "HammerThrow/v_HammerThrow_g02_c01.avi 2" in train
     assert "HandstandPushups/v_HandStandPushups_g02_c01.avi 3" in train
     assert len(train) == 15 and not any(made["missing"] in line for line in train)  # 16 listed, one missing
-    val_frames = _lines(root / "ucf101_val_split_3_rawframes.txt")  # the corrupt video is in split 3's test
+    val_frames = file_lines(root / "ucf101_val_split_3_rawframes.txt")  # the corrupt video is in split 3's test
     assert len(val_frames) == 7 and not any(made["corrupt"] in line for line in val_frames)
-    folder, count, label = _lines(root / "ucf101_val_split_1_rawframes.txt")[0].split()
+    folder, count, label = file_lines(root / "ucf101_val_split_1_rawframes.txt")[0].split()
     assert (folder, label) == ("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01", "0")
     assert int(count) == len(os.listdir(root / "rawframes" / folder))
     assert sorted(os.listdir(root / "rawframes" / folder))[0] == "img_00001.jpg"
@@ -101,11 +91,11 @@ def test_prepare_all_writes_every_list_and_finds_the_missing_and_the_corrupt_vid
 
 
 def test_a_second_run_skips_what_is_done(prepared):
-    code, printed = _prepare(["ucf101", "extract", "--root", str(prepared["root"]), "--workers", "1"])
+    code, printed = prepare_cli(["ucf101", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 1  # the corrupt video still cannot be extracted
     assert "annotations skipped (present) 1" in printed and "videos skipped (present) 1" in printed
     assert "frames skipped (done) 22" in printed and "frames extracted" not in printed
-    code, printed = _prepare(["ucf101", "download", "--root", str(prepared["root"])])
+    code, printed = prepare_cli(["ucf101", "download", "--root", str(prepared["root"])])
     assert code == 0 and "skipped (already extracted) 2" in printed
 
 
@@ -133,7 +123,7 @@ def _mmaction2_lists(tmp_path, root, kind):
                             env=dict(os.environ, PYTHONPATH=f"{work / 'stubs'}:{work}"), capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stderr
-    outputs = {p.name: _lines(p) for p in (work / "out" / "ucf101").iterdir()}
+    outputs = {p.name: file_lines(p) for p in (work / "out" / "ucf101").iterdir()}
     return outputs, result.stdout + result.stderr
 
 
@@ -143,7 +133,7 @@ def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
         theirs, printed = _mmaction2_lists(tmp_path, root, kind)
         assert len(theirs) == 6
         for name, lines in theirs.items():
-            assert _lines(root / name) == lines, name
+            assert file_lines(root / name) == lines, name
         # Where MMAction2 is wrong: the missing video is left out there too, but without a word.
         assert prepared["made"]["missing"].split("/")[1] not in printed
 
@@ -160,7 +150,7 @@ def test_where_mmaction2_miscounts_frames_tsnbook_reports(tmp_path, prepared):
         os.rename(zero_based / f"img_{number:05d}.jpg", zero_based / f"img_{number - 1:05d}.jpg")
     report = ucf101.build_lists(root, workers=1)
     theirs, _ = _mmaction2_lists(tmp_path, root, "rawframes")
-    ours, mine = _lines(root / "ucf101_val_split_1_rawframes.txt"), theirs["ucf101_val_split_1_rawframes.txt"]
+    ours, mine = file_lines(root / "ucf101_val_split_1_rawframes.txt"), theirs["ucf101_val_split_1_rawframes.txt"]
     # MMAction2: the empty folder becomes a videos-style line with its full path; the 0-based folder is listed
     # with a count that makes RawframeDataset read img_{count:05d}.jpg, which does not exist.
     assert "data/ucf101/rawframes/ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01 0" in mine
@@ -242,18 +232,18 @@ def test_missing_annotation_and_hostile_names(annotated, prepared):
 
 
 def test_wrong_root_level_and_a_cut_archive_stop_with_what_to_do(tmp_path, prepared):
-    code, printed = _prepare(["ucf101", "verify", "--root", str(prepared["root"] / "videos")])
+    code, printed = prepare_cli(["ucf101", "verify", "--root", str(prepared["root"] / "videos")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed
-    code, printed = _prepare(["ucf101", "lists", "--root", str(prepared["root"] / "annotations")])
+    code, printed = prepare_cli(["ucf101", "lists", "--root", str(prepared["root"] / "annotations")])
     assert code == 2 and "looks like the annotations folder" in printed
     root = tmp_path / "cut"
     made = ucf101.make_replica(root)
     rar = made["files"][0]
     rar.write_bytes(rar.read_bytes()[:len(rar.read_bytes()) // 2])
-    code, printed = _prepare(["ucf101", "extract", "--root", str(root), "--workers", "1"])
+    code, printed = prepare_cli(["ucf101", "extract", "--root", str(root), "--workers", "1"])
     assert code == 2 and "UCF101.rar: the archive is damaged or cut short" in printed and "download it again" in printed
     assert not (root / "videos").exists()  # nothing a later step would take for the videos
-    code, printed = _prepare(["ucf101", "lists", "--root", str(root)])
+    code, printed = prepare_cli(["ucf101", "lists", "--root", str(root)])
     assert code == 1 and "not on disk" in printed  # the lists say so instead of shrinking silently
 
 
