@@ -224,7 +224,7 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
     batches = bar(iter(loader), progress, total=len(loader), desc=f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}",
                   leave=False)
     for step, batch in enumerate(batches):
-        skipped += failures.add(batch.get("failures", [{"error": e} for e in batch["errors"]]), f"epoch {epoch + 1}")
+        skipped += failures.add(batch["failures"], f"epoch {epoch + 1}")
         if not _every_rank_has_a_batch(batch["imgs"] is not None, world_size, device):
             continue  # a whole batch failed to decode (here or on another rank): every rank skips this step
         steps += 1

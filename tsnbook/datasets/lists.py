@@ -62,6 +62,7 @@ def write_label_map(path, names):
 
 
 def read_label_map(path):
-    """Class names in label order from a file written by `write_label_map`."""
-    from .files import read_lines
-    return [text for _, text in read_lines(path, fix="write it again with prepare.py DATASET lists")]
+    """Class names in label order from a file written by `write_label_map`: `tsnbook.data.read_label_map`,
+    the one reader of label maps (training, test and predict use it too)."""
+    from ..data import read_label_map as read
+    return read(path)
