@@ -23,7 +23,8 @@ from conftest import small_config
 from tsnbook.checkpoints import plain, save_checkpoint
 from tsnbook.configs import get_config
 from tsnbook.data import build_dataset
-from tsnbook.engine import evaluate_checkpoint, train, train_one_epoch
+from tsnbook.engine import evaluate_checkpoint, train
+from tsnbook.loops import train_one_epoch
 from tsnbook.factory import build_model
 from tsnbook.gpu_augment import collate_padded, split_train_pipeline
 from tsnbook.optim import build_optimizer

@@ -9,7 +9,8 @@ from conftest import small_config
 from tsnbook.data import build_dataset, collate_skipping_errors
 from tsnbook.checkpoints import load_checkpoint, save_checkpoint
 from tsnbook.engine import evaluate_checkpoint as run_test
-from tsnbook.engine import train, train_one_epoch
+from tsnbook.engine import train
+from tsnbook.loops import train_one_epoch
 from tsnbook.factory import build_model
 from tsnbook.logs import read_log
 from tsnbook.metrics import evaluation_report, mean_average_precision, mmit_mean_average_precision
@@ -369,7 +370,7 @@ def test_train_order_is_the_order_of_earlier_runs():
     """TrainOrder replaces the per-epoch shuffled DataLoader; the order (and so every earlier result) is kept."""
     from tqdm.auto import tqdm
 
-    from tsnbook.engine import TrainOrder
+    from tsnbook.loops import TrainOrder
     order = TrainOrder(16, seed=3)
     for epoch in range(3):
         old_loader = torch.utils.data.DataLoader(range(16), batch_size=4, shuffle=True,
@@ -410,7 +411,7 @@ def test_evaluation_with_workers_gives_the_scores_of_one_process(tmp_path, small
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_evaluation_feeds_a_gpu_from_pinned_worker_memory(tmp_path, small_synth):
-    from tsnbook.engine import evaluation_loader
+    from tsnbook.loops import evaluation_loader
     cfg = small_config("rgb", small_synth, amp=None)  # fp32 on both devices
     assert next(iter(evaluation_loader(build_dataset(cfg, "test"), 1, "cuda")))["imgs"].is_pinned()
     torch.manual_seed(0)

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 LAYERS = ["testenv", "progress", "utils", "sampling", "h264", "io", "transforms", "pipelines", "configs", "data",
           "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
-          "gpu_augment", "engine", "flow", "predict", "bench_model", "bench", "datasets", "course", "cli",
+          "gpu_augment", "loops", "engine", "flow", "predict", "bench_model", "bench", "datasets", "course", "cli",
           "__main__"]
 
 

@@ -33,7 +33,8 @@ import torch  # noqa: E402
 from tsnbook.checkpoints import save_checkpoint  # noqa: E402
 from tsnbook.configs import get_config  # noqa: E402
 from tsnbook.data import build_dataset  # noqa: E402
-from tsnbook.engine import evaluate_checkpoint, evaluation_loader, train  # noqa: E402
+from tsnbook.engine import evaluate_checkpoint, train  # noqa: E402
+from tsnbook.loops import evaluation_loader  # noqa: E402
 from tsnbook.factory import build_model  # noqa: E402
 from tsnbook.logs import read_log  # noqa: E402
 from tsnbook.pipelines import parse_protocol  # noqa: E402

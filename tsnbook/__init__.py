@@ -22,7 +22,8 @@ Modules, in the order data flows through them; each imports only modules above i
     optim         SGD and MMAction2's TSM parameter groups
     distributed   torchrun / DDP process groups
     gpu_augment   the training crop / resize / flip batched on the GPU
-    engine        the loops: train_one_epoch, evaluate, train, evaluate_checkpoint
+    loops         train_one_epoch, evaluate: one pass of training, every video's scores
+    engine        a run: train (checkpoints, resume, validation, DDP), evaluate_checkpoint
     flow          optical flow (DIS, Farneback, TV-L1) as denseflow's JPEGs
     predict       one video's views and scores (test_views, predict_video; a flow model's flow computed)
     bench, bench_model   data-pipeline and model speed
@@ -46,7 +47,7 @@ _EXPORTS = {
     "build_model": "factory", "load_model": "factory",
     "top_k_accuracy": "metrics", "mean_class_accuracy": "metrics", "fuse_scores": "metrics",
     "read_log": "logs",
-    "train": "engine", "evaluate": "engine", "evaluate_checkpoint": "engine",
+    "train": "engine", "evaluate": "loops", "evaluate_checkpoint": "engine",
     "test_views": "predict", "predict_video": "predict",
     "get_config": "configs",
     "run_demo": "course.demo",
