@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 from tsnbook.metrics import (  # noqa: E402
     average_precision, confusion_matrix, fuse_scores, mean_average_precision, mean_class_accuracy,
-    mmit_mean_average_precision, top_k_accuracy)
+    mmit_mean_average_precision, per_class_accuracy, top_k_accuracy)
 
 
 def one_hot_scores(predictions, num_classes):
@@ -75,6 +75,17 @@ def test_mean_class_accuracy_ignores_classes_never_seen():
     scores = one_hot_scores([0, 1, 1, 2], 4)
     labels = [0, 1, 2, 2]
     assert mean_class_accuracy(scores, labels) == pytest.approx((1 + 1 + 0.5) / 3)
+
+
+def test_per_class_accuracy_names_each_class_and_its_videos():
+    labels = [0, 0, 1, 2, 2, 2]
+    scores = one_hot_scores([0, 2, 1, 2, 2, 0], 4)
+    accuracy, videos = per_class_accuracy(scores, labels)
+    assert videos.tolist() == [2, 1, 3, 0]
+    assert accuracy[:3].tolist() == pytest.approx([0.5, 1.0, 2 / 3]) and np.isnan(accuracy[3])  # class 3: no video
+    assert np.nanmean(accuracy) == pytest.approx(mean_class_accuracy(scores, labels, classes="true"))
+    with pytest.raises(ValueError, match="labels go up to 4"):
+        per_class_accuracy(scores, [0, 0, 1, 2, 2, 4])
 
 
 # ---------------------------------------------------------------- average precision

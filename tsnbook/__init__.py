@@ -9,7 +9,7 @@ Modules, in the order data flows through them; each imports only modules above i
     io            decoding: videos (decord / PyAV / selective H.264), RGB and flow JPEG folders; write_video
     transforms    Resize, MultiScaleCrop, RandomResizedCrop, Flip, Center/Three/TenCrop, FormatShape
     pipelines     the zoo's training recipe and named test protocols ("25x10", "25x3", "dense-8x1", ...)
-    configs       one plain dict per zoo row (+ a _tiny CPU twin each)
+    configs       one plain dict per zoo row (+ a _tiny CPU twin each); config files (plain assignments on a row)
     data          list files -> TSNDataset (sampled, decoded, augmented items)
     models        TSN on torchvision / timm backbones
     checkpoints   tsnbook's checkpoint files: safe reading, atomic writing, strict weight loading

@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from .checkpoints import load_checkpoint, plain, save_checkpoint
+from .configs import check_config
 from .configs import option as _opt  # a config's value or the optional key's default
 from .data import build_dataset, collate_skipping_errors, label_names
 from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
@@ -109,6 +110,7 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     A step where some rank's whole batch failed to decode is skipped by every rank together (and the videos
     are counted and listed as usual).
     """
+    check_config(cfg)  # a config built by hand: every missing key in one error, before anything is written
     world = world_from_environment()
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -292,6 +294,7 @@ def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=N
     share of the videos on its own device (``cuda:LOCAL_RANK``), and every process returns the gathered arrays,
     equal to a single process's up to float rounding (each video's views are scored within one process).
     """
+    check_config(cfg)
     world = world_from_environment()
     device = resolve_device(device, world.local_rank if world.size > 1 else None)
     if device.type == "cuda":

@@ -133,6 +133,19 @@ def mean_class_accuracy(scores, labels, classes="union"):
     return float(per_class.mean())
 
 
+def per_class_accuracy(scores, labels):
+    """``(accuracy, videos)``: for each class 0..C-1 of the (N, C) ``scores``, the fraction of its videos whose
+    arg-max prediction is right (its recall) and how many videos it has; NaN accuracy for a class without any.
+
+    The numbers ``mean_class_accuracy(classes="true")`` averages, one per class, so a test can say which fail.
+    """
+    scores, labels = _check_scores_and_labels(scores, labels)
+    matrix = confusion_matrix(np.argmax(scores, axis=1), labels, num_classes=scores.shape[1])
+    videos = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.diag(matrix) / videos, videos
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Multi-label: average precision
 # ----------------------------------------------------------------------------------------------------------------

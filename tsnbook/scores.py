@@ -27,12 +27,14 @@ def load_scores(path):
         return data["scores"], data["labels"], list(data["names"])
 
 
-def write_scores(path, scores, labels):
+def write_scores(path, scores, labels, names=None):
     """Per-video scores in the format the suffix names: ``.pkl`` MMAction2's ``--out`` (a pickled list of
-    per-video float32 arrays), ``.json`` a list of lists, ``.npz`` `save_scores` (with labels)."""
+    per-video float32 arrays), ``.json`` a list of lists, ``.npz`` `save_scores` (with labels and ``names``, the
+    videos' paths as the test list gives them; their positions "0", "1", ... when None). MMAction2's two formats
+    hold scores alone, as its tools read them."""
     path, scores = Path(path), np.asarray(scores, dtype=np.float32)
     if path.suffix == ".npz":
-        return save_scores(path, scores, labels, [str(i) for i in range(len(labels))])
+        return save_scores(path, scores, labels, [str(i) for i in range(len(labels))] if names is None else names)
     tmp = path.with_name(path.name + ".tmp")
     if path.suffix == ".pkl":
         with open(tmp, "wb") as f:

@@ -9,9 +9,11 @@ STRICT_HELP = "load what fits when keys are missing or unexpected (default: an e
 
 
 def prepare_generated_data(cfg, progress):
-    """SynthActions configs and the zoo's ``_tiny`` twins read generated data: make it on first use."""
+    """SynthActions configs and the zoo's ``_tiny`` twins read generated data: make it on first use (any other
+    config's data is the user's, and nothing is ever written for it)."""
+    from ..configs import reads_generated_data
     root = Path(cfg["data_root"])
-    if root.name != "synthactions" or (root / "zoo_replicas.json").exists():
+    if not reads_generated_data(cfg) or (root / "zoo_replicas.json").exists():
         return
     if int(os.environ.get("WORLD_SIZE", 1)) > 1:  # several processes must not write the same files
         raise FileNotFoundError(f"{root} has no generated data yet: run `python -m tsnbook data synthactions "

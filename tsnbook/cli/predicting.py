@@ -99,8 +99,8 @@ def add_commands(sub, common):
                          "zoo's flow rows were trained on TV-L1 flow)")
     pr.add_argument("--flow-resolution", help="frame size for the flow: 340x256, short256, ... (default: the "
                                               "config's flow_resolution, else the video's own size)")
-    pr.add_argument("--config", help="build the model from this config (an MMAction2 file then uses its row's test "
-                                     "protocol); a tsnbook checkpoint carries its own config")
+    pr.add_argument("--config", help="build the model from this config, a name or a config file (an MMAction2 file "
+                                     "then uses its row's test protocol); a tsnbook checkpoint carries its own config")
     pr.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for --config")
     pr.add_argument("--protocol", default=None,
                     help="a named test protocol (" + ", ".join(PROTOCOLS) + ", ...; see tsnbook.pipelines); "

@@ -93,6 +93,24 @@ def plot_confusion(ax, scores, labels, classes, title):
     ax.set_title(title, fontsize=9)
 
 
+def confusion_figure(scores, labels, classes, title, path):
+    """`plot_confusion` alone, sized to the class count, saved as the PNG ``path`` (``python -m tsnbook test
+    --eval confusion_matrix --out ...``)."""
+    size = min(24.0, 3.0 + 0.35 * len(classes))
+    fig, ax = plt.subplots(figsize=(size, size))
+    plot_confusion(ax, scores, labels, classes, title)
+    ax.set_ylabel("true", fontsize=8)
+    if len(classes) <= 20:  # the counts, where they fit
+        matrix = confusion_matrix(np.asarray(scores).argmax(1), np.asarray(labels), num_classes=len(classes))
+        dark = matrix > 0.5 * np.maximum(matrix.sum(1, keepdims=True), 1)
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, count, ha="center", va="center", fontsize=7, color="white" if dark[i, j] else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def plot_training(ax_loss, ax_acc, log_path, label):
     """Training loss per iteration and validation top-1 per evaluated epoch, from a ``log.jsonl``."""
     records = read_log(log_path)
