@@ -89,11 +89,34 @@ def _fuse(args):
         if len(scores) != len(labels):
             raise ValueError(f"{path} has {len(scores)} videos but there are {len(labels)} labels: the score files "
                              f"and the list must describe the same videos, in the same order")
-    fused = fuse_scores([scores for scores, _ in loaded], args.coefficients, apply_softmax=args.apply_softmax)
+    if any(isinstance(label, (list, tuple)) for label in labels):
+        raise ValueError("fuse reports single-label accuracy (top-k, mean class); these videos have several labels")
+    streams = [scores for scores, _ in loaded]
+    keep = _leave_out_unscored(args.scores, streams)
+    streams, labels = [scores[keep] for scores in streams], np.asarray(labels)[keep]
+    fused = fuse_scores(streams, args.coefficients, apply_softmax=args.apply_softmax)
+    if not keep.all():
+        alone = ", ".join(f"{100 * top_k_accuracy(scores, labels, (1,))[0]:.2f}" for scores in streams)
+        print(f"fused over the {len(labels)} videos every stream scored; each stream alone on them: top1 {alone}")
     top1, top5 = top_k_accuracy(fused, labels, (1, min(5, fused.shape[1])))
     print(f"mean class accuracy: {100 * mean_class_accuracy(fused, labels):.2f}")
     print(f"top1: {100 * top1:.2f}\ntop5: {100 * top5:.2f}")
     return 0
+
+
+def _leave_out_unscored(paths, streams):
+    """The videos every stream scored, saying for each file how many it lacks. A video a stream's test skipped (a
+    NaN row) is left out of the fusion, as `test` leaves it out of its own report: filled from the other streams
+    it would pass a one-stream prediction for a two-stream one."""
+    from ..metrics import scored_rows
+    for path, scores in zip(paths, streams):
+        missing = int((~scored_rows(scores)).sum())
+        if missing:
+            print(f"{path}: {missing} of {len(scores)} videos without scores (skipped by its test): left out")
+    keep = scored_rows(*streams)
+    if not keep.any():
+        raise ValueError(f"no video has scores in every file of {', '.join(map(str, paths))}: nothing to fuse")
+    return keep
 
 
 def add_commands(sub, common):
