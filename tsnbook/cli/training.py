@@ -3,7 +3,7 @@ report_accuracy.py."""
 import os
 from pathlib import Path
 
-from .options import SCORE_FORMATS, STRICT_HELP, TRUSTED_HELP, prepare_generated_data
+from .options import STRICT_HELP, TRUSTED_HELP, prepare_generated_data
 
 
 def _configs(args):
@@ -43,8 +43,9 @@ def _test(args):
         cfg["eval_metrics"] = list(args.eval)
     if args.average_clips is not None:
         cfg["average_clips"] = None if args.average_clips == "none" else args.average_clips
-    if args.out and Path(args.out).suffix not in SCORE_FORMATS:
-        raise ValueError(f"--out {args.out}: the file name must end with {', '.join(SCORE_FORMATS)}")
+    if args.out:
+        from ..scores import check_out_path
+        check_out_path(args.out)
     prepare_generated_data(cfg, not args.no_progress)
     main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
     if main_process:
