@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from range_server import RangeServer
 
-from tsnbook import datasets, flow
+from tsnbook import datasets, flow, jobs
 from tsnbook.data import load_annotations
-from tsnbook.datasets import archives, jobs, lists, replica
+from tsnbook.datasets import archives, lists, replica
 from tsnbook.datasets.download import Remote, fetch, require_files
 from tsnbook.datasets.files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
 from tsnbook.datasets.report import Report

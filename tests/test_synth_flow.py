@@ -1,8 +1,10 @@
+import os
+
 import numpy as np
 import pytest
 
 from tsnbook.course import synth
-from tsnbook.flow import compute_flow, dequantize_flow, make_flow_fn, quantize_flow
+from tsnbook.flow import compute_flow, dequantize_flow, extract_flow_dataset, make_flow_fn, quantize_flow
 from tsnbook.io import FlowFrames, open_video
 
 
@@ -63,3 +65,16 @@ def test_extracted_flow_shows_the_class_direction(small_synth):
     moving = np.abs(flow).sum(-1) > 1
     dx, dy = np.median(flow[..., 0][moving]), np.median(flow[..., 1][moving])
     assert dx > 0.5 and abs(dy) < dx / 3  # rightwards
+
+
+def test_one_worker_extracts_in_this_process(tmp_path, monkeypatch):
+    # No spawned pool for workers=1: no start-up seconds, and a script without `if __name__ == "__main__"` works.
+    # A pool's worker would import the real extract_video_flow, not this stand-in.
+    calls = []
+
+    def extract(video, out_dir, **kwargs):
+        calls.append(os.getpid())
+        return 7
+    monkeypatch.setattr("tsnbook.flow.extract_video_flow", extract)
+    counts, failures = extract_flow_dataset([(tmp_path / "a.mp4", tmp_path / "a")], workers=1, progress=False)
+    assert calls == [os.getpid()] and counts == {str(tmp_path / "a.mp4"): 7} and failures == []

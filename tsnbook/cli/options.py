@@ -1,8 +1,7 @@
-"""What several commands share: help texts, score-file endings, generated data on first use."""
+"""What several commands share: help texts, generated data on first use."""
 import os
 from pathlib import Path
 
-SCORE_FORMATS = (".pkl", ".json", ".npz")
 TRUSTED_HELP = ("the checkpoint's source is trusted: unpickle the Python objects some files store besides their "
                 "tensors (otherwise refused, naming the object)")
 STRICT_HELP = "load what fits when keys are missing or unexpected (default: an error listing them)"

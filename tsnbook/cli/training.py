@@ -3,7 +3,7 @@ report_accuracy.py."""
 import os
 from pathlib import Path
 
-from .options import SCORE_FORMATS, STRICT_HELP, TRUSTED_HELP, prepare_generated_data
+from .options import STRICT_HELP, TRUSTED_HELP, prepare_generated_data
 
 
 def _train(args):
@@ -69,8 +69,9 @@ def _test(args):
         cfg["eval_metrics"] = metrics
     if args.average_clips is not None:
         cfg["average_clips"] = None if args.average_clips == "none" else args.average_clips
-    if args.out and Path(args.out).suffix not in SCORE_FORMATS:
-        raise ValueError(f"--out {args.out}: the file name must end with {', '.join(SCORE_FORMATS)}")
+    if args.out:
+        from ..scores import check_out_path
+        check_out_path(args.out)
     prepare_generated_data(cfg, not args.no_progress)
     main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
     if main_process:
@@ -124,11 +125,34 @@ def _fuse(args):
         if len(scores) != len(labels):
             raise ValueError(f"{path} has {len(scores)} videos but there are {len(labels)} labels: the score files "
                              f"and the list must describe the same videos, in the same order")
-    fused = fuse_scores([scores for scores, _ in loaded], args.coefficients, apply_softmax=args.apply_softmax)
+    if any(isinstance(label, (list, tuple)) for label in labels):
+        raise ValueError("fuse reports single-label accuracy (top-k, mean class); these videos have several labels")
+    streams = [scores for scores, _ in loaded]
+    keep = _leave_out_unscored(args.scores, streams)
+    streams, labels = [scores[keep] for scores in streams], np.asarray(labels)[keep]
+    fused = fuse_scores(streams, args.coefficients, apply_softmax=args.apply_softmax)
+    if not keep.all():
+        alone = ", ".join(f"{100 * top_k_accuracy(scores, labels, (1,))[0]:.2f}" for scores in streams)
+        print(f"fused over the {len(labels)} videos every stream scored; each stream alone on them: top1 {alone}")
     top1, top5 = top_k_accuracy(fused, labels, (1, min(5, fused.shape[1])))
     print(f"mean class accuracy: {100 * mean_class_accuracy(fused, labels):.2f}")
     print(f"top1: {100 * top1:.2f}\ntop5: {100 * top5:.2f}")
     return 0
+
+
+def _leave_out_unscored(paths, streams):
+    """The videos every stream scored, saying for each file how many it lacks. A video a stream's test skipped (a
+    NaN row) is left out of the fusion, as `test` leaves it out of its own report: filled from the other streams
+    it would pass a one-stream prediction for a two-stream one."""
+    from ..metrics import scored_rows
+    for path, scores in zip(paths, streams):
+        missing = int((~scored_rows(scores)).sum())
+        if missing:
+            print(f"{path}: {missing} of {len(scores)} videos without scores (skipped by its test): left out")
+    keep = scored_rows(*streams)
+    if not keep.any():
+        raise ValueError(f"no video has scores in every file of {', '.join(map(str, paths))}: nothing to fuse")
+    return keep
 
 
 def add_commands(sub, common):

@@ -8,7 +8,7 @@ the steps ``download(root, mirror=None, workers=None)``, ``extract(root, workers
 `report.Report` (``ok``: can training start?) or raises `files.DatasetError` (a one-line reason and what to
 do) - and ``make_replica(root, seed=0)``, the real download in miniature. The shared machinery is small:
 `files` (atomic writes, annotation reading, the root check), `lists` (list-file lines and label maps),
-`report`, `jobs` (processes and the progress bar), `verify` (videos and frame folders), `splits` (lists and
+`report`, `verify` (videos and frame folders; processes and progress bars come from `tsnbook.jobs`), `splits` (lists and
 checks from labelled items, shared by the datasets with official split files), `subsets` (lists and checks for
 datasets whose annotations list each subset's videos: Diving48, MiT, MMiT), `download`
 (resumable HTTP), `archives` (zip / tar / RAR), `frames` (RGB and flow folders) and `replica` (archives

@@ -41,8 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import flow
-from . import download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
+from .. import flow, jobs
+from . import download as _download, frames as _frames, lists, replica as _replica, verify as _verify
 from .files import AnnotationError, DatasetError, atomic_write, check_level
 from .report import Report
 

@@ -6,8 +6,7 @@ is skipped and counted as "skipped (done)", a video that is cut short is not ext
 would be a partial folder that a list would trust; `verify.check_video` says why), and a video that fails
 is a problem in the report, never the end of the run.
 """
-from . import jobs
-from .. import flow
+from .. import flow, jobs
 from .verify import check_video
 
 TASKS = ("rgb", "flow", "both", "none")

@@ -44,8 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import flow
-from . import archives, download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
+from .. import flow, jobs
+from . import archives, download as _download, frames as _frames, lists, replica as _replica, verify as _verify
 from .files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
 from .report import Report
 

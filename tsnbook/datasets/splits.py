@@ -27,7 +27,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import jobs, lists as _lists, verify as _verify
+from .. import jobs
+from . import lists as _lists, verify as _verify
 
 KINDS = ("videos", "rawframes")
 

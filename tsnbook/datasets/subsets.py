@@ -21,7 +21,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import jobs, lists, verify as _verify
+from .. import jobs
+from . import lists, verify as _verify
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import flow
-from . import archives, download as _download, frames as _frames, jobs, lists, replica as _replica, splits as _splits
+from .. import flow, jobs
+from . import archives, download as _download, frames as _frames, lists, replica as _replica, splits as _splits
 from . import verify as _verify
 from .files import AnnotationError, DatasetError, check_level, read_lines
 from .report import Report

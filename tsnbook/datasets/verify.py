@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..io import DecodeError, count_frames, probe_video
-from . import jobs
+from .. import jobs
 
 
 def check_video(job):
