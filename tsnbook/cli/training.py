@@ -53,7 +53,7 @@ def _test(args):
 
     from ..configs import option
     from ..engine import evaluate_checkpoint
-    from ..metrics import METRICS
+    from ..metrics import METRICS, scored_rows
     from .reports import confusion_report, per_class_report, video_names
     cfg, classes = _test_config(args)
     wanted = list(args.eval or [])
@@ -89,7 +89,7 @@ def _test(args):
     if single_label:
         from ..data import label_names
         classes = classes or label_names(cfg)
-        scored = ~np.isnan(scores).any(axis=1)  # skipped videos have no scores
+        scored = scored_rows(scores)  # skipped videos have no scores
         kept = (scores[scored], np.asarray(labels)[scored])
         per_class_report(*kept, classes, args.out)
         if "confusion_matrix" in wanted:
