@@ -20,8 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 LAYERS = ["testenv", "progress", "jobs", "utils", "sampling", "h264", "io", "transforms", "pipelines", "configs", "data",
           "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
-          "gpu_augment", "loops", "engine", "flow", "predict", "bench_model", "bench", "datasets", "course", "cli",
-          "__main__"]
+          "gpu_augment", "loops", "runs", "engine", "flow", "predict", "bench_model", "bench", "datasets", "course",
+          "cli", "__main__"]
 
 
 def _module_of(path):

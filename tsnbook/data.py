@@ -164,6 +164,28 @@ def _load_json_annotations(list_file, data_prefix, source, multi_label):
     return records
 
 
+def _labels(record):
+    return record.label if isinstance(record.label, list) else (record.label,)
+
+
+def check_labels(records, num_classes):
+    """Every label of ``records`` must be a class index, ``0 <= label < num_classes``; else a ValueError naming
+    the list file's line. Checked when the dataset is built: training would otherwise stop at the first batch
+    holding the label with a bare "Target 8 is out of bounds", and a test would silently score it as a miss."""
+    for record in records:
+        for label in _labels(record):
+            if not 0 <= label < num_classes:
+                raise ValueError(f"{record.where or record.path}: label {label} is not a class of this config: "
+                                 f"labels run 0..{num_classes - 1} (num_classes={num_classes}); fix the list file, "
+                                 f"or num_classes")
+
+
+def classes_without_videos(records, num_classes):
+    """The class indices that no record carries (a multi-label record carries each of its labels)."""
+    seen = {label for record in records for label in _labels(record)}
+    return [label for label in range(num_classes) if label not in seen]
+
+
 class TSNDataset(torch.utils.data.Dataset):
     """Sample, decode and augment one video per item: returns ``dict(imgs=uint8 [V, C, H, W], label, index)``.
 
@@ -173,7 +195,8 @@ class TSNDataset(torch.utils.data.Dataset):
     ``sampler="dense"`` samples as MMAction2's DenseSampleFrames instead (the zoo's dense rows): the segments
     sit ``dense_sample_range // num_segments`` frames apart in one window, at a random start in training and
     at ``dense_test_positions`` evenly spread starts in test mode. ``twice_sample`` (segments sampler, test
-    mode) adds clips at the segment starts.
+    mode) adds clips at the segment starts. Given ``num_classes``, every record's labels are checked against it
+    (`check_labels`).
     """
 
     def __init__(self, records, pipeline, source="video", num_segments=3, clip_len=1, frame_interval=1,
@@ -185,6 +208,8 @@ class TSNDataset(torch.utils.data.Dataset):
         if multi_label and not num_classes:
             raise ValueError("multi_label datasets need num_classes (the length of the multi-hot label)")
         self.records, self.source = list(records), source
+        if num_classes:
+            check_labels(self.records, num_classes)
         self.pipeline = build_pipeline(pipeline) if isinstance(pipeline, (list, tuple)) else pipeline
         self.num_segments, self.clip_len, self.frame_interval = num_segments, clip_len, frame_interval
         self.test_mode, self.num_classes, self.multi_label = test_mode, num_classes, multi_label

@@ -26,12 +26,13 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   ``warmup_epochs`` [0], ``warmup_ratio`` [0.1], ``lr_base_batch`` [None] (the total batch ``lr`` was written
   for; with ``auto_scale_lr`` [True] the lr is scaled linearly to the batch used), ``gpus`` (the zoo's GPU count,
   informational), ``fc_lr5`` [False] (MMAction2's TSM optimizer groups), ``loss_weight`` [1.0] (multi-label
-  BCE), ``amp`` ["bf16", CUDA only], ``channels_last`` [True, CUDA only], ``num_workers`` (DataLoader
-  processes for training, validation and testing) with ``persistent_workers`` [True] (kept from epoch to
-  epoch), ``eval_interval``,
-  ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet the other DDP
-  processes), ``checkpoint_interval`` [1] and ``max_keep_ckpts`` [-1] (``epoch_N.pth`` every N epochs, the
-  newest K kept; MMAction2's checkpoint_config), ``seed``;
+  BCE), ``amp`` ["auto": bf16 autocast on GPUs of compute capability >= 8.0, fp16 with a GradScaler below (T4,
+  V100); "bf16" / "fp16" force one, None trains in fp32; CUDA only, the CPU trains in fp32; the choice is
+  printed and logged], ``channels_last`` [True, CUDA only], ``num_workers`` (DataLoader processes for
+  training, validation and testing) with ``persistent_workers`` [True] (kept from epoch to epoch),
+  ``eval_interval``, ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet
+  the other DDP processes), ``checkpoint_interval`` [1] and ``max_keep_ckpts`` [-1] (``epoch_N.pth`` every N
+  epochs and after the last one, the newest K kept; MMAction2's checkpoint_config), ``seed``;
 * testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob"), ``test_amp`` [None = fp32, as
   the zoo tested; "bf16" / "fp16": autocast on CUDA, for validation and test; ``amp`` is training's only],
   ``multi_label_prob`` ["softmax"]: a multi-label model's "prob" - MMAction2's quirk, a softmax over the classes
@@ -65,7 +66,7 @@ from pathlib import Path
 OPTIONAL_KEYS = dict(
     sampler="segments", dense_sample_range=64, dense_test_positions=10, twice_sample=False,
     lr_schedule="step", min_lr=0.0, warmup_epochs=0, warmup_ratio=0.1, lr_base_batch=None, auto_scale_lr=True,
-    fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
+    fc_lr5=False, loss_weight=1.0, amp="auto", channels_last=True, sync_bn=False, dist_timeout=600,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
     frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
     checkpoint_interval=1, max_keep_ckpts=-1, test_amp=None, multi_label_prob="softmax", persistent_workers=True,
