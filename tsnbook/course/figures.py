@@ -198,3 +198,32 @@ def plot_crop_boxes(ax, boxes, frame_size, title, max_boxes=60):
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
+
+
+def timeline_figure(result, top=4, truth=None, size=(10, 3.2)):
+    """Class scores over time of a `tsnbook.timeline.run_timeline` result: one line per class among the ``top``
+    classes that score highest in some window, each point at its window's centre; ``truth``: ``[(start s, end s,
+    name)]`` drawn as shaded bands (a stitched video's known classes)."""
+    from ..timeline import timeline_scores
+    centres, scores = timeline_scores(result)
+    names = result.get("classes") or [str(i) for i in range(scores.shape[1])]
+    chosen = [int(i) for i in np.argsort(-scores.max(axis=0), kind="stable")[:top]]
+    fig, ax = plt.subplots(figsize=size)
+    colours = {index: plt.cm.tab10(n % 10) for n, index in enumerate(chosen)}
+    for start, end, name in truth or ():
+        index = names.index(name) if name in names else None
+        ax.axvspan(start, end, color=colours.get(index, "0.8"), alpha=0.12, lw=0)
+        ax.text((start + end) / 2, 1.02, name, ha="center", va="bottom", fontsize=8,
+                transform=ax.get_xaxis_transform())
+    for index in chosen:
+        ax.plot(centres, scores[:, index], marker="o", ms=3, color=colours[index], label=names[index])
+    ax.set_xlim(0, result["num_frames"] / result["fps"])
+    ax.set_xlabel("time (s): the centre of each window")
+    prob = result.get("average_clips") == "prob"
+    ax.set_ylabel("probability" if prob else "score")
+    if prob:
+        ax.set_ylim(0, 1)
+    ax.set_title(f"{result['window']:g}-s windows every {result['stride']:g} s", fontsize=10, pad=16 if truth else 6)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
