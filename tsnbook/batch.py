@@ -94,7 +94,7 @@ class ViewsDataset(torch.utils.data.Dataset):
             check_video_path(path)
             return dict(index=index, views=[self._views(path, extract, flow) for extract, flow in self.streams])
         except (*ITEM_FAILURES, ValueError) as err:
-            return dict(index=index, error=f"{path}: {err}")
+            return dict(index=index, error=str(err) if str(path) in str(err) else f"{path}: {err}")
 
 
 def _one(item):
