@@ -20,8 +20,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 LAYERS = ["testenv", "progress", "utils", "sampling", "h264", "io", "streams", "transforms", "pipelines", "configs",
           "views", "data", "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
-          "gpu_augment", "loops", "engine", "flow", "predict", "annotate", "timeline", "batch",
-          "bench_model", "bench", "datasets", "course", "cli", "__main__"]
+          "gpu_augment", "loops", "engine", "flow", "predict", "annotate", "timeline", "batch", "features", "export",
+          "explain", "bench_model", "bench", "datasets", "course", "cli", "__main__"]
 
 
 def _module_of(path):

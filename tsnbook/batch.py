@@ -1,7 +1,7 @@
 """Many videos, one model loaded once: ``predict`` and ``features`` over files, folders and list files.
 
     paths = expand_inputs(["clips/", "more.txt", "one.mp4"])     # every video, in the order given
-    for index, views, error in video_views(paths, [extract], workers=2):   # views made in DataLoader workers
+    for index, views, error in iterate_views(paths, [extract], workers=2):   # views made in DataLoader workers
         ...
 
 Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (sorted, subfolders
@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from .data import ITEM_FAILURES
-from .predict import open_reader, video_flow
+from .predict import video_views
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
@@ -73,7 +73,7 @@ def expand_inputs(inputs, video_root=None):
 class ViewsDataset(torch.utils.data.Dataset):
     """Item i: the views of video i for each stream, ``dict(index, views=[uint8 [V, C, H, W], ...])``, or
     ``dict(index, error="path: reason")``. ``streams``: ``(extractor, flow settings or None)`` pairs
-    (`tsnbook.views.ViewExtractor`; flow settings: the video's flow is computed first, `video_flow`)."""
+    (`tsnbook.views.ViewExtractor`; flow settings: the video's flow is computed first, `tsnbook.predict.video_views`)."""
 
     def __init__(self, paths, streams):
         self.paths, self.streams = list(map(Path, paths)), list(streams)
@@ -81,18 +81,11 @@ class ViewsDataset(torch.utils.data.Dataset):
     def __len__(self):
         return len(self.paths)
 
-    def _views(self, path, extract, flow):
-        if flow is None:
-            with open_reader(path) as reader:
-                return extract(reader)
-        with video_flow(path, **flow) as reader:
-            return extract(reader)
-
     def __getitem__(self, index):
         path = self.paths[index]
         try:
             check_video_path(path)
-            return dict(index=index, views=[self._views(path, extract, flow) for extract, flow in self.streams])
+            return dict(index=index, views=[video_views(path, extract, flow) for extract, flow in self.streams])
         except (*ITEM_FAILURES, ValueError) as err:
             return dict(index=index, error=str(err) if str(path) in str(err) else f"{path}: {err}")
 
@@ -101,7 +94,7 @@ def _one(item):
     return item
 
 
-def video_views(paths, streams, workers=0):
+def iterate_views(paths, streams, workers=0):
     """Yield ``(index, views per stream or None, error or None)`` for every path, in order, the views made by
     ``workers`` DataLoader processes (0: in this process)."""
     streams = [stream if isinstance(stream, tuple) else (stream, None) for stream in streams]

@@ -115,6 +115,16 @@ def flow_settings(cfg=None):
                 resolution=option(cfg, "flow_resolution"))
 
 
+def video_views(video, extract, flow=None, backend=None):
+    """The views ``extract`` (a `tsnbook.views.ViewExtractor`) makes of a video file or open reader; ``flow``:
+    the settings of `video_flow` when the model reads the video's optical flow (computed here), else None."""
+    if flow is not None and not isinstance(video, Video):
+        with video_flow(video, **flow) as reader:
+            return extract(reader)
+    with open_reader(video, backend) as reader:
+        return extract(reader)
+
+
 def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=None, num_segments=None,
                   views_per_chunk=25, backend=None, flow=None, frames=None):
     """Class scores of one video (numpy [num_classes]).

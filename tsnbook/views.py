@@ -29,9 +29,12 @@ import numpy as np
 
 from .configs import option
 from .io import open_selective
-from .pipelines import model_sizes, parse_protocol, protocol_settings
+from .pipelines import CROPS, model_sizes, parse_protocol, protocol_settings
 from .sampling import dense_sample_frames, sample_frames
 from .transforms import build_pipeline
+
+
+CROPS_PER_CLIP = {crop: views for views, crop in CROPS.items()}
 
 
 def sample_indices(num_frames, num_segments, clip_len=1, frame_interval=1, test_mode=True, sampler="segments",
@@ -115,6 +118,12 @@ class ViewExtractor:
     def settings(self):
         """The extractor as plain values (what an export writes into its sidecar JSON)."""
         return {key: (list(map(dict, value)) if key == "pipeline" else value) for key, value in self._settings.items()}
+
+    @property
+    def crops(self):
+        """Views per clip: 1 (CenterCrop, or no crop), 3 (ThreeCrop), 10 (TenCrop)."""
+        return next((CROPS_PER_CLIP[step["type"]] for step in self._settings["pipeline"]
+                     if step["type"] in CROPS_PER_CLIP), 1)
 
     def indices(self, num_frames):
         """The frame indices (0-based, MMAction2's order) these views take from ``num_frames`` frames."""

@@ -99,7 +99,7 @@ def _print_table(rows, k, skipped):
 
 
 def _predict(args):
-    from ..batch import check_video_path, expand_inputs, top_k_rows, video_views, write_results
+    from ..batch import check_video_path, expand_inputs, iterate_views, top_k_rows, write_results
     checkpoints, inputs = _split_paths(args)
     out = check_output(args.out, (".json", ".csv"))
     check_output(args.out_video, (".mp4", ".mkv", ".avi", ".webm"), "--out-video")
@@ -120,7 +120,7 @@ def _predict(args):
     mode = args.average_clips or "prob"
     scores, skipped, done = [], [], []
     streams = [(extract, flow) for _, _, _, flow, extract in loaded]
-    for index, views, error in video_views(videos, streams, workers=args.workers):
+    for index, views, error in iterate_views(videos, streams, workers=args.workers):
         if error is not None:
             if len(videos) == 1:
                 raise ValueError(error)

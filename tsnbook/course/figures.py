@@ -227,3 +227,37 @@ def timeline_figure(result, top=4, truth=None, size=(10, 3.2)):
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def explanation_figure(result, views, crops, name, max_clips=8, size=1.5):
+    """A `tsnbook.explain.explain_views` result: the segments' and crops' contributions to the score (bars), and
+    the class activation map over each shown view (red: for the class, blue: against; one colour scale for all)."""
+    from ..explain import upsampled
+    clips = len(views) // crops
+    shown = np.unique(np.linspace(0, clips - 1, min(clips, max_clips)).round().astype(int))
+    rows = min(crops, 3)
+    fig = plt.figure(figsize=(max(6.0, size * len(shown)), 2.4 + size * rows))
+    grid = fig.add_gridspec(rows + 1, len(shown), height_ratios=[1.6] + [1] * rows)
+    bars = fig.add_subplot(grid[0, :])
+    colours = ["tab:red" if v > 0 else "tab:blue" for v in result["per_segment"]]
+    bars.bar(np.arange(1, clips + 1), result["per_segment"], color=colours)
+    bars.axhline(0, color="0.3", lw=0.8)
+    per_crop = ", ".join(f"{v:+.2f}" for v in result["per_crop"])
+    bars.set_title(f"{name}: score {result['score']:.2f} = sum of the segments' shares (crops: {per_crop})",
+                   fontsize=9)
+    bars.set_xlabel("segment (clip), in time order", fontsize=8)
+    bars.set_ylabel("share of the score", fontsize=8)
+    limit = max(abs(result["maps"]).max(), 1e-9)
+    for row in range(rows):
+        for col, clip in enumerate(shown):
+            index = row * clips + clip
+            ax = fig.add_subplot(grid[row + 1, col])
+            image = views[index]
+            image = image.transpose(1, 2, 0) if image.shape[0] == 3 else image[0]
+            ax.imshow(image, cmap=None if image.ndim == 3 else "gray")
+            ax.imshow(upsampled(result["maps"][index], image.shape[:2]), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      alpha=0.5)
+            ax.set_title(f"s{clip + 1}c{row + 1} {result['contributions'][index]:+.2f}", fontsize=7)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
