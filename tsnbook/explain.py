@@ -52,7 +52,7 @@ def feature_maps(model, views, views_per_chunk=25):
     finally:
         handle.remove()
     maps, pooled = torch.cat(maps), torch.cat(pooled)
-    if not torch.allclose(maps.mean(dim=(2, 3)), pooled, rtol=1e-4, atol=1e-5):
+    if maps.shape[1] != pooled.shape[1] or not torch.allclose(maps.mean(dim=(2, 3)), pooled, rtol=1e-4, atol=1e-5):
         raise ValueError(f"explain: {model.backbone_name}'s feature is not the plain average of its last map (a layer "
                          f"follows the pooling), so the class activation map would not be exact")
     return maps.numpy(), pooled.numpy()
