@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import small_config
-from tsnbook import cli
+from conftest import cli_exit, small_config
 from tsnbook.checkpoints import save_checkpoint
 from tsnbook.course.synth import CLASSES
 from tsnbook.explain import explain_views
@@ -20,11 +19,6 @@ from tsnbook.factory import build_model, load_model
 from tsnbook.models import TSN
 from tsnbook.predict import predict_video, view_extractor, video_views
 
-
-def _exit(argv):
-    with pytest.raises(SystemExit) as info:
-        cli.main([str(a) for a in argv])
-    return info.value.code
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +40,7 @@ def _videos(small_synth, name):
 def test_features_are_the_classifiers_input_per_video_and_per_segment(checkpoint, small_synth, tmp_path, capsys):
     model, info = load_model(checkpoint)
     folder = small_synth / "videos"
-    assert _exit(["features", checkpoint, folder / "RedBall", folder / "MoveUp", "--out", tmp_path / "f",
+    assert cli_exit(["features", checkpoint, folder / "RedBall", folder / "MoveUp", "--out", tmp_path / "f",
                   "--device", "cpu"]) == 0
     index = json.loads((tmp_path / "f" / "features.json").read_text())
     videos = _videos(small_synth, "RedBall") + _videos(small_synth, "MoveUp")
@@ -61,7 +55,7 @@ def test_features_are_the_classifiers_input_per_video_and_per_segment(checkpoint
         assert np.abs(feature @ weight.T + bias - scores).max() < 1e-4
     assert "wrote 6 feature files of shape (512,)" in capsys.readouterr().out
     # one per snippet: [clips, D], and their mean is the video's feature (ThreeCrop: 3 crops a clip)
-    assert _exit(["features", checkpoint, videos[0], "--out", tmp_path / "s", "--per-segment", "--device",
+    assert cli_exit(["features", checkpoint, videos[0], "--out", tmp_path / "s", "--per-segment", "--device",
                   "cpu"]) == 0
     per_segment = np.load(tmp_path / "s" / f"{videos[0].stem}.npy")
     assert per_segment.shape == (4, 512)
@@ -91,11 +85,11 @@ def test_explanations_sum_to_the_score_and_maps_to_each_views_share(checkpoint, 
 
 def test_cli_explain_writes_a_figure(checkpoint, small_synth, tmp_path, capsys):
     video = _videos(small_synth, "BlueBall")[0]
-    assert _exit(["explain", checkpoint, video, "--out", tmp_path / "why.png", "--device", "cpu"]) == 0
+    assert cli_exit(["explain", checkpoint, video, "--out", tmp_path / "why.png", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "= the sum of the 12 views' contributions" in out and "per segment: 1:" in out
     assert cv2.imread(str(tmp_path / "why.png")).shape[1] > 400
-    assert _exit(["explain", checkpoint, video, "--out", tmp_path / "why.png", "--target", "RedBall"]) == 0
+    assert cli_exit(["explain", checkpoint, video, "--out", tmp_path / "why.png", "--target", "RedBall"]) == 0
     assert "class RedBall (class 0)" in capsys.readouterr().out
-    assert "no class of that name" in str(_exit(["explain", checkpoint, video, "--out", tmp_path / "w.png",
+    assert "no class of that name" in str(cli_exit(["explain", checkpoint, video, "--out", tmp_path / "w.png",
                                                   "--target", "Juggling"]))

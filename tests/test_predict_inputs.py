@@ -8,35 +8,20 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
-from conftest import small_config
-from tsnbook import cli
-from tsnbook.checkpoints import save_checkpoint
+from conftest import cli_exit, random_checkpoint, small_config
 from tsnbook.course.synth import CLASSES
 from tsnbook.data import dataset_from_config
-from tsnbook.factory import build_model, load_model
+from tsnbook.factory import load_model
 from tsnbook.predict import predict_video, test_views
 
-
-def _exit(argv):
-    with pytest.raises(SystemExit) as info:
-        cli.main([str(a) for a in argv])
-    return info.value.code
-
-
-def _checkpoint(path, cfg, classes):
-    torch.manual_seed(0)
-    model = build_model(cfg)
-    save_checkpoint(path, dict(model=model.state_dict(), epoch=1, cfg=cfg, classes=classes))
-    return path
 
 
 @pytest.fixture(scope="module")
 def rgb(tmp_path_factory, small_synth):
     """A 48-px SynthActions RGB checkpoint (8 classes) and its config."""
     cfg = small_config("rgb", small_synth, test_clips=2)
-    return _checkpoint(tmp_path_factory.mktemp("rgb") / "latest.pth", cfg, CLASSES), cfg
+    return random_checkpoint(tmp_path_factory.mktemp("rgb") / "latest.pth", cfg, CLASSES), cfg
 
 
 def _videos(small_synth, name, count=None):
@@ -63,7 +48,7 @@ def test_a_named_protocol_keeps_the_sizes_the_model_was_trained_at(rgb, small_sy
 def test_cli_protocol_says_which_sizes_it_uses(rgb, small_synth, capsys):
     checkpoint, _ = rgb
     video = _videos(small_synth, "RedBall")[0]
-    assert _exit(["predict", checkpoint, video, "--protocol", "25x3", "--device", "cpu"]) == 0
+    assert cli_exit(["predict", checkpoint, video, "--protocol", "25x3", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "25x3 at the model's sizes: short side 48, crops 48" in out, out
 
@@ -71,9 +56,9 @@ def test_cli_protocol_says_which_sizes_it_uses(rgb, small_synth, capsys):
 # ---------------------------------------------------------------------------- issue 17, item 14: few classes
 def test_top_k_is_capped_and_explained_for_models_with_few_classes(tmp_path, small_synth, capsys):
     cfg = dict(small_config("rgb", small_synth, test_clips=2), num_classes=4, label_map=None)
-    checkpoint = _checkpoint(tmp_path / "four.pth", cfg, CLASSES[:4])
+    checkpoint = random_checkpoint(tmp_path / "four.pth", cfg, CLASSES[:4])
     video = _videos(small_synth, "RedBall")[0]
-    assert _exit(["predict", checkpoint, video, "--protocol", "val", "--device", "cpu"]) == 0
+    assert cli_exit(["predict", checkpoint, video, "--protocol", "val", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     ranked = [line for line in out.splitlines() if line[:3].strip().rstrip(".").isdigit()]
     assert len(ranked) == 4, out
@@ -84,7 +69,7 @@ def test_top_k_is_capped_and_explained_for_models_with_few_classes(tmp_path, sma
 def test_a_folder_is_many_inputs_with_a_table_and_result_files(rgb, small_synth, tmp_path, capsys):
     checkpoint, cfg = rgb
     folder = small_synth / "videos" / "RedBall"
-    assert _exit(["predict", checkpoint, folder, "--protocol", "val", "--device", "cpu", "--topk", "2",
+    assert cli_exit(["predict", checkpoint, folder, "--protocol", "val", "--device", "cpu", "--topk", "2",
                   "--out", tmp_path / "result.csv"]) == 0
     out = capsys.readouterr().out
     videos = _videos(small_synth, "RedBall")
@@ -99,7 +84,7 @@ def test_a_folder_is_many_inputs_with_a_table_and_result_files(rgb, small_synth,
     # a list file and several videos, JSON out: the same scores, in the order given
     listed = _videos(small_synth, "MoveUp", 2)
     (tmp_path / "list.txt").write_text("".join(f"{v} 7\n" for v in listed))
-    assert _exit(["predict", checkpoint, tmp_path / "list.txt", videos[0], "--protocol", "val", "--device", "cpu",
+    assert cli_exit(["predict", checkpoint, tmp_path / "list.txt", videos[0], "--protocol", "val", "--device", "cpu",
                   "--out", tmp_path / "result.json", "--workers", "1"]) == 0
     result = json.loads((tmp_path / "result.json").read_text())
     assert [r["video"] for r in result["videos"]] == [str(v) for v in [*listed, videos[0]]]

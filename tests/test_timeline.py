@@ -10,30 +10,16 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 
-from conftest import small_config
-from tsnbook import cli
-from tsnbook.checkpoints import save_checkpoint
+from conftest import cli_exit, random_checkpoint, small_config
 from tsnbook.course.synth import CLASSES
-from tsnbook.factory import build_model, load_model
+from tsnbook.factory import load_model
 from tsnbook.io import open_video, probe_video, write_video
 from tsnbook.mmaction2 import export_mmaction2_checkpoint
 from tsnbook.predict import predict_video, view_extractor
 from tsnbook.streams import FrameStream
 from tsnbook.timeline import frames_and_windows, run_timeline
 
-
-def _exit(argv):
-    with pytest.raises(SystemExit) as info:
-        cli.main([str(a) for a in argv])
-    return info.value.code
-
-
-def _checkpoint(path, cfg):
-    torch.manual_seed(0)
-    save_checkpoint(path, dict(model=build_model(cfg).state_dict(), epoch=1, cfg=cfg, classes=CLASSES))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +34,7 @@ def setup(tmp_path_factory, small_synth):
             frames.extend(reader.get(range(reader.num_frames)))
     write_video(folder / "long.mp4", np.stack(frames), fps=25)
     cfg = small_config("rgb", small_synth, test_clips=3)
-    return folder, folder / "long.mp4", _checkpoint(folder / "rgb.pth", cfg)
+    return folder, folder / "long.mp4", random_checkpoint(folder / "rgb.pth", cfg, CLASSES)
 
 
 def test_each_window_equals_predict_video_on_its_frame_range(setup):
@@ -88,7 +74,7 @@ def test_frames_are_read_once_and_only_sampled_ones_are_held(setup):
 
 def test_cli_timeline_and_stream_write_windows_plot_and_annotated_video(setup, tmp_path, capsys):
     folder, video, checkpoint = setup
-    assert _exit(["predict", checkpoint, video, "--timeline", "--window", "1", "--stride", "0.6", "--out",
+    assert cli_exit(["predict", checkpoint, video, "--timeline", "--window", "1", "--stride", "0.6", "--out",
                   tmp_path / "t.json", "--plot", tmp_path / "t.png", "--out-video", tmp_path / "t.mp4",
                   "--device", "cpu"]) == 0
     out = capsys.readouterr().out
@@ -97,7 +83,7 @@ def test_cli_timeline_and_stream_write_windows_plot_and_annotated_video(setup, t
     assert cv2.imread(str(tmp_path / "t.png")) is not None
     assert probe_video(tmp_path / "t.mp4") == (96, 25.0)  # every frame, at the source's rate
     # the same file read as a stream (--source): the same windows, printed as they are scored
-    assert _exit(["predict", checkpoint, "--source", video, "--window", "1", "--stride", "0.6", "--out",
+    assert cli_exit(["predict", checkpoint, "--source", video, "--window", "1", "--stride", "0.6", "--out",
                   tmp_path / "s.csv", "--device", "cpu"]) == 0
     lines = (tmp_path / "s.csv").read_text().splitlines()
     assert len(lines) == 6 and lines[1].split(",")[4] == result["windows"][0]["top_k"][0]["name"]
@@ -106,7 +92,7 @@ def test_cli_timeline_and_stream_write_windows_plot_and_annotated_video(setup, t
 def test_annotated_video_keeps_frames_and_rate_and_draws_the_top_k(setup, tmp_path, small_synth, capsys):
     folder, _, checkpoint = setup
     clip = sorted((small_synth / "videos" / "RedBall").glob("*.mp4"))[0]
-    assert _exit(["predict", checkpoint, clip, "--out-video", tmp_path / "a.mp4", "--topk", "3",
+    assert cli_exit(["predict", checkpoint, clip, "--out-video", tmp_path / "a.mp4", "--topk", "3",
                   "--device", "cpu"]) == 0
     assert "wrote" in capsys.readouterr().out
     assert probe_video(tmp_path / "a.mp4") == probe_video(clip)
@@ -116,8 +102,8 @@ def test_annotated_video_keeps_frames_and_rate_and_draws_the_top_k(setup, tmp_pa
     assert changed[:30, :60].mean() > 0.2 and changed[80:, 100:].mean() < 0.01  # text top-left, the rest intact
     # the two-stream pair draws the fused top-k
     flow_cfg = small_config("flow", small_synth, test_clips=2)
-    flow = _checkpoint(folder / "flow.pth", flow_cfg)
-    assert _exit(["predict", "--rgb", checkpoint, "--flow", flow, clip, "--out-video", tmp_path / "b.mp4",
+    flow = random_checkpoint(folder / "flow.pth", flow_cfg, CLASSES)
+    assert cli_exit(["predict", "--rgb", checkpoint, "--flow", flow, clip, "--out-video", tmp_path / "b.mp4",
                   "--device", "cpu"]) == 0
     assert probe_video(tmp_path / "b.mp4") == probe_video(clip)
 
@@ -144,5 +130,5 @@ def test_bad_input_gets_one_line_each(setup, tmp_path, small_synth):
         (["predict", tmp_path / "mma_flow.pth", video], "pass --flow-algorithm"),
     ]
     for argv, message in cases:
-        text = str(_exit(argv + ["--device", "cpu"]))
+        text = str(cli_exit(argv + ["--device", "cpu"]))
         assert text.startswith("error: ") and message in text and "\n" not in text, (argv, text)

@@ -133,13 +133,16 @@ def check_export(path, model, video, extract, average_clips="prob", fmt=None):
                 views=tuple(views.shape))
 
 
-def compare_speed(model, path, views, repeats=3, fmt=None):
-    """Videos/s of eager PyTorch (`TSN.score_views`) and of the exported file on the same views, run alternately
-    (eager, exported, eager, ...) in this process after one warm-up each: ``dict(eager=, exported=, ratio=)``,
-    ratio = exported / eager videos/s, from the median times."""
-    run = load_exported(path, fmt)
+def compare_speed(model, path, views, repeats=3, fmt=None, threads=None):
+    """Videos/s of eager PyTorch (`TSN.score_views`, all views in one batch) and of the exported file on the same
+    views, run alternately (eager, exported, eager, ...) in this process after one warm-up each, both with
+    ``threads`` intra-op threads (default: PyTorch's count): ``dict(eager=, exported=, ratio=, threads=)``, ratio =
+    exported / eager videos/s, from the median times."""
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    run = load_exported(path, fmt, threads)
     batch = np.ascontiguousarray(views[None])
-    calls = {"eager": lambda: model.score_views(views, "prob"), "exported": lambda: run(batch)}
+    calls = {"eager": lambda: model.score_views(views, "prob", len(views)), "exported": lambda: run(batch)}
     times = {name: [] for name in calls}
     for name, call in calls.items():
         call()
@@ -149,4 +152,4 @@ def compare_speed(model, path, views, repeats=3, fmt=None):
             call()
             times[name].append(time.perf_counter() - start)
     speed = {name: 1 / float(np.median(t)) for name, t in times.items()}
-    return dict(speed, ratio=speed["exported"] / speed["eager"])
+    return dict(speed, ratio=speed["exported"] / speed["eager"], threads=threads)

@@ -170,6 +170,16 @@ def describe_protocol(cfg=None, protocol=None):
     return f"{protocol} at the model's sizes: short side {sizes['short_side']}, crops {crop}"
 
 
+def check_two_stream(rgb_model, flow_model):
+    """Refuse a pair that is not an RGB and a flow model of the same classes, in one line."""
+    if rgb_model.modality != "rgb" or flow_model.modality != "flow":
+        raise ValueError(f"two-stream prediction takes an RGB model and a flow model, got {rgb_model.modality} and "
+                         f"{flow_model.modality}: check which checkpoint is given as --rgb and which as --flow")
+    if rgb_model.num_classes != flow_model.num_classes:
+        raise ValueError(f"the RGB model has {rgb_model.num_classes} classes and the flow model "
+                         f"{flow_model.num_classes}: both streams must be trained on the same classes")
+
+
 def predict_two_stream(rgb_model, flow_model, video_path, rgb_cfg=None, flow_cfg=None, protocol=None,
                        coefficients=(1, 1), flow=None, views_per_chunk=25):
     """The whole two-stream TSN on one raw video: ``dict(rgb=, flow=, fused=)`` score vectors.
@@ -179,12 +189,7 @@ def predict_two_stream(rgb_model, flow_model, video_path, rgb_cfg=None, flow_cfg
     logits, the 0.x zoo's ``average_clips=None``), and the two are summed with ``coefficients`` (1 and 1;
     `tsnbook.metrics.fuse_scores`). The flow stream's input is the video's own flow (`video_flow`).
     """
-    if rgb_model.modality != "rgb" or flow_model.modality != "flow":
-        raise ValueError(f"two-stream prediction takes an RGB model and a flow model, got {rgb_model.modality} and "
-                         f"{flow_model.modality}: check which checkpoint is given as --rgb and which as --flow")
-    if rgb_model.num_classes != flow_model.num_classes:
-        raise ValueError(f"the RGB model has {rgb_model.num_classes} classes and the flow model "
-                         f"{flow_model.num_classes}: both streams must be trained on the same classes")
+    check_two_stream(rgb_model, flow_model)
     rgb = predict_video(rgb_model, video_path, protocol, "score", cfg=rgb_cfg, views_per_chunk=views_per_chunk)
     flow_scores = predict_video(flow_model, video_path, protocol, "score", cfg=flow_cfg, flow=flow,
                                 views_per_chunk=views_per_chunk)

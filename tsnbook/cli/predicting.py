@@ -44,19 +44,13 @@ def _top_k_note(k, asked, num_classes):
 
 def _loaded(args, checkpoints):
     """``[(model, info, cfg, flow, extractor)]`` per checkpoint: each model with the views it is tested on."""
-    from ..predict import view_extractor
+    from ..predict import check_two_stream, view_extractor
     loaded = []
     for path in checkpoints:
         model, info, cfg, flow = load_for_use(args, path)
         loaded.append((model, info, cfg, flow, view_extractor(model, cfg, args.protocol)))
     if len(loaded) == 2:
-        (rgb, *_), (flow, *_) = loaded
-        if rgb.modality != "rgb" or flow.modality != "flow":
-            raise ValueError(f"two-stream prediction takes an RGB model and a flow model, got {rgb.modality} and "
-                             f"{flow.modality}: check which checkpoint is given as --rgb and which as --flow")
-        if rgb.num_classes != flow.num_classes:
-            raise ValueError(f"the RGB model has {rgb.num_classes} classes and the flow model {flow.num_classes}: "
-                             f"both streams must be trained on the same classes")
+        check_two_stream(loaded[0][0], loaded[1][0])
     return loaded
 
 
@@ -185,8 +179,11 @@ def _timeline(args, checkpoints, inputs):
         write_timeline(args.out, result, dict(model=info["description"], views=views))
         print(f"wrote {args.out}")
     if args.plot:
-        from ..course.figures import timeline_figure
-        timeline_figure(result, top=min(k, 5)).savefig(args.plot, dpi=100, bbox_inches="tight")
+        try:
+            from ..course.figures import save_figure, timeline_figure
+        except ImportError as err:
+            raise RuntimeError(f"--plot needs matplotlib ({err}): pip install 'tsnbook[course]'") from None
+        save_figure(timeline_figure(result, top=min(k, 5)), args.plot)
         print(f"wrote {args.plot}")
     if args.out_video:
         print(f"wrote {args.out_video} (each frame shows the newest window that ended at or before it)")

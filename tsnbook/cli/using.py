@@ -67,7 +67,8 @@ def _export(args):
         if views is None:
             raise ValueError("--bench times the views of the --check video: give --check VIDEO")
         speed = compare_speed(model, out, views, args.bench, args.format)
-        print(f"speed on this machine, {len(views)} views a video, median of {args.bench} alternating runs: eager "
+        print(f"speed on this machine ({speed['threads']} threads each), {len(views)} views a video, median of "
+              f"{args.bench} alternating runs: eager "
               f"PyTorch {speed['eager']:.3f} videos/s, {args.format} {speed['exported']:.3f} videos/s "
               f"({speed['ratio']:.2f}x: {'the export' if speed['ratio'] > 1 else 'eager PyTorch'} is faster)")
     return 0
@@ -96,10 +97,10 @@ def _explain(args):
     print("per segment: " + "  ".join(f"{i + 1}:{v:+.3f}" for i, v in enumerate(segments)))
     print("per crop:    " + "  ".join(f"{i + 1}:{v:+.3f}" for i, v in enumerate(result["per_crop"])))
     try:
-        from ..course.figures import explanation_figure
+        from ..course.figures import explanation_figure, save_figure
     except ImportError as err:
         raise RuntimeError(f"the figure needs matplotlib ({err}): pip install 'tsnbook[course]'") from None
-    explanation_figure(result, views, extract.crops, name).savefig(out, dpi=100, bbox_inches="tight")
+    save_figure(explanation_figure(result, views, extract.crops, name), out)
     print(f"wrote {out}")
     return 0
 

@@ -246,6 +246,8 @@ def explanation_figure(result, views, crops, name, max_clips=8, size=1.5):
     bars.set_title(f"{name}: score {result['score']:.2f} = sum of the segments' shares (crops: {per_crop})",
                    fontsize=9)
     bars.set_xlabel("segment (clip), in time order", fontsize=8)
+    if clips <= 25:
+        bars.set_xticks(np.arange(1, clips + 1))
     bars.set_ylabel("share of the score", fontsize=8)
     limit = max(abs(result["maps"]).max(), 1e-9)
     for row in range(rows):
@@ -256,8 +258,15 @@ def explanation_figure(result, views, crops, name, max_clips=8, size=1.5):
             image = image.transpose(1, 2, 0) if image.shape[0] == 3 else image[0]
             ax.imshow(image, cmap=None if image.ndim == 3 else "gray")
             ax.imshow(upsampled(result["maps"][index], image.shape[:2]), cmap="RdBu_r", vmin=-limit, vmax=limit,
-                      alpha=0.5)
+                      alpha=0.6)
             ax.set_title(f"s{clip + 1}c{row + 1} {result['contributions'][index]:+.2f}", fontsize=7)
             ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def save_figure(fig, path):
+    """Write ``fig`` (PNG, SVG or PDF by the ending) and close it, so that a command run inside a notebook does not
+    also show it."""
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
