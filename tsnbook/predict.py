@@ -3,11 +3,14 @@
     model, info = tsnbook.load_model("work_dirs/run/best.pth")      # or an MMAction2 zoo file
     scores = predict_video(model, "clip.mp4", cfg=info["cfg"])      # the config's own test protocol
     scores = predict_video(model, "clip.mp4", protocol="25x10")     # or a named one (`tsnbook.pipelines`)
+    scores = predict_video(model, "long.mp4", cfg=cfg, frames=(250, 500))   # frames 250..499 only, as one clip
     result = predict_two_stream(rgb, flow, "clip.mp4", rgb_cfg, flow_cfg)   # the zoo's [1:1] on one raw video
 
-The views come from `test_views` / `config_views`: the same sampling, decoding and transforms as the test split
-of a dataset (`tsnbook.data.TSNDataset.load_from`), bit-identical to MMAction2's test pipeline. The model averages
-the pooled features of *all* views and applies the classifier once (spec §6.1): `TSN.score_views`.
+The views come from `view_extractor` (`test_views` / `config_views` for a path or reader): `tsnbook.views`, the
+same torch-free sampling, decoding and transforms as the test split of a dataset (`tsnbook.data.TSNDataset`),
+bit-identical to MMAction2's test pipeline. A named protocol keeps the model's own sizes when its config is known
+(a model trained on 48-px frames is tested on 48-px frames, not the zoo's 224-px crops). The model averages the
+pooled features of *all* views and applies the classifier once (spec §6.1): `TSN.score_views`.
 
 A flow model given a video file scores the video's own optical flow: `video_flow` computes it as the training
 data's was made (`tsnbook.flow`: the config's ``flow_algorithm`` [DIS], ``flow_bound`` [20] and
