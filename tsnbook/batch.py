@@ -73,7 +73,8 @@ def expand_inputs(inputs, video_root=None):
 class ViewsDataset(torch.utils.data.Dataset):
     """Item i: the views of video i for each stream, ``dict(index, views=[uint8 [V, C, H, W], ...])``, or
     ``dict(index, error="path: reason")``. ``streams``: ``(extractor, flow settings or None)`` pairs
-    (`tsnbook.views.ViewExtractor`; flow settings: the video's flow is computed first, `tsnbook.predict.video_views`)."""
+    (`tsnbook.views.ViewExtractor`; flow settings: the video's flow is computed first,
+    `tsnbook.predict.video_views`)."""
 
     def __init__(self, paths, streams):
         self.paths, self.streams = list(map(Path, paths)), list(streams)

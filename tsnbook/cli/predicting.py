@@ -192,8 +192,8 @@ def _timeline(args, checkpoints, inputs):
 
 def add_commands(sub, common):
     pr = sub.add_parser("predict", parents=[common],
-                        help="top-k classes of videos, folders or lists (tsnbook or MMAction2 checkpoint; --rgb/--flow: "
-                             "two-stream); an annotated video; a timeline of a long video or a stream")
+                        help="top-k classes of videos, folders or lists (tsnbook or MMAction2 checkpoint; "
+                             "--rgb/--flow: two-stream); an annotated video; a timeline of a long video or a stream")
     pr.add_argument("paths", nargs="*", metavar="CHECKPOINT INPUTS",
                     help="a tsnbook checkpoint (latest.pth, best.pth) or an MMAction2 TSN .pth, then videos, folders "
                          "of videos or list files (one video per line); a flow model scores each video's optical flow, "

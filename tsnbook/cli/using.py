@@ -83,7 +83,8 @@ def _explain(args):
     target = args.target
     if target is not None and not target.isdigit():
         if not names or target not in names:
-            raise ValueError(f"--target {target}: no class of that name (give a class index 0..{model.num_classes - 1})")
+            raise ValueError(f"--target {target}: no class of that name (give a class index "
+                             f"0..{model.num_classes - 1})")
         target = names.index(target)
     extract = view_extractor(model, cfg, args.protocol)
     views = video_views(args.video, extract, flow)
