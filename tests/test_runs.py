@@ -86,7 +86,7 @@ def test_predict_uses_the_checkpoints_protocol_and_explains_flow_input(trained, 
     assert _exit(["predict", folder / "latest.pth", video, "--device", "cpu"]) == 0
     assert "(2x3@48, average_clips=prob)" in capsys.readouterr().out
     assert _exit(["predict", folder / "latest.pth", video, "--protocol", "val", "--device", "cpu"]) == 0
-    assert "(val, average_clips=prob)" in capsys.readouterr().out
+    assert "(val at the model's sizes: short side 48, crops 40, average_clips=prob)" in capsys.readouterr().out
     message = str(_exit(["predict", folder / "latest.pth", video, "--protocol", "25x5"]))
     assert "unknown test protocol '25x5'" in message
 

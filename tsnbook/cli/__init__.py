@@ -14,6 +14,12 @@
     python -m tsnbook bench-data --pipeline NAME --root DIR [--list FILE]   # data-pipeline speed
     python -m tsnbook predict CHECKPOINT VIDEO [--protocol 25x10] [--topk 5] [--label-map FILE]
     python -m tsnbook predict --rgb RGB.pth --flow FLOW.pth VIDEO   # two-stream TSN, the zoo's [1:1] fusion
+    python -m tsnbook predict CHECKPOINT VIDEOS/FOLDERS/LISTS [--out result.csv|.json] [--out-video OUT.mp4]
+    python -m tsnbook predict CHECKPOINT VIDEO --timeline --window S --stride S [--out t.json] [--plot t.png]
+    python -m tsnbook predict CHECKPOINT --source 0|URL --window S --stride S   # a stream, a moving window
+    python -m tsnbook features CHECKPOINT INPUTS --out DIR [--per-segment]
+    python -m tsnbook export CHECKPOINT --format onnx|torchscript --out FILE [--check VIDEO] [--bench N]
+    python -m tsnbook explain CHECKPOINT VIDEO --out FILE.png [--target CLASS]
     python -m tsnbook bench-model CONFIG [--protocol 25x10] [--batch 1] [--iters N] [--amp] [--channels-last] [--train]
 
 CONFIG is a config's name, a config file (a Python file of plain assignments: ``base = "ROW"`` and the keys that
@@ -27,11 +33,11 @@ config may set (`tsnbook.configs.OPTIONAL_KEYS`, e.g. ``lr_base_batch=256``) alt
 import argparse
 import sys
 
-from . import benchmarks, configuring, course, predicting, training
+from . import benchmarks, configuring, course, predicting, training, using
 from .options import prepare_generated_data as _prepare_generated_data  # noqa: F401  (tests call it)
 
 #: the modules that add commands, in the order --help lists them
-COMMAND_MODULES = (course, configuring, training, predicting, benchmarks)
+COMMAND_MODULES = (course, configuring, training, predicting, using, benchmarks)
 
 
 def build_parser():

@@ -216,3 +216,75 @@ def plot_crop_boxes(ax, boxes, frame_size, title, max_boxes=60):
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
+
+
+def timeline_figure(result, top=4, truth=None, size=(10, 3.2)):
+    """Class scores over time of a `tsnbook.timeline.run_timeline` result: one line per class among the ``top``
+    classes that score highest in some window, each point at its window's centre; ``truth``: ``[(start s, end s,
+    name)]`` drawn as shaded bands (a stitched video's known classes)."""
+    from ..timeline import timeline_scores
+    centres, scores = timeline_scores(result)
+    names = result.get("classes") or [str(i) for i in range(scores.shape[1])]
+    chosen = [int(i) for i in np.argsort(-scores.max(axis=0), kind="stable")[:top]]
+    fig, ax = plt.subplots(figsize=size)
+    colours = {index: plt.cm.tab10(n % 10) for n, index in enumerate(chosen)}
+    for start, end, name in truth or ():
+        index = names.index(name) if name in names else None
+        ax.axvspan(start, end, color=colours.get(index, "0.8"), alpha=0.12, lw=0)
+        ax.text((start + end) / 2, 1.02, name, ha="center", va="bottom", fontsize=8,
+                transform=ax.get_xaxis_transform())
+    for index in chosen:
+        ax.plot(centres, scores[:, index], marker="o", ms=3, color=colours[index], label=names[index])
+    ax.set_xlim(0, result["num_frames"] / result["fps"])
+    ax.set_xlabel("time (s): the centre of each window")
+    prob = result.get("average_clips") == "prob"
+    ax.set_ylabel("probability" if prob else "score")
+    if prob:
+        ax.set_ylim(0, 1)
+    ax.set_title(f"{result['window']:g}-s windows every {result['stride']:g} s", fontsize=10, pad=16 if truth else 6)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def explanation_figure(result, views, crops, name, max_clips=8, size=1.5):
+    """A `tsnbook.explain.explain_views` result: the segments' and crops' contributions to the score (bars), and
+    the class activation map over each shown view (red: for the class, blue: against; one colour scale for all)."""
+    from ..explain import upsampled
+    clips = len(views) // crops
+    shown = np.unique(np.linspace(0, clips - 1, min(clips, max_clips)).round().astype(int))
+    rows = min(crops, 3)
+    fig = plt.figure(figsize=(max(6.0, size * len(shown)), 2.4 + size * rows))
+    grid = fig.add_gridspec(rows + 1, len(shown), height_ratios=[1.6] + [1] * rows)
+    bars = fig.add_subplot(grid[0, :])
+    colours = ["tab:red" if v > 0 else "tab:blue" for v in result["per_segment"]]
+    bars.bar(np.arange(1, clips + 1), result["per_segment"], color=colours)
+    bars.axhline(0, color="0.3", lw=0.8)
+    per_crop = ", ".join(f"{v:+.2f}" for v in result["per_crop"])
+    bars.set_title(f"{name}: score {result['score']:.2f} = sum of the segments' shares (crops: {per_crop})",
+                   fontsize=9)
+    bars.set_xlabel("segment (clip), in time order", fontsize=8)
+    if clips <= 25:
+        bars.set_xticks(np.arange(1, clips + 1))
+    bars.set_ylabel("share of the score", fontsize=8)
+    limit = max(abs(result["maps"]).max(), 1e-9)
+    for row in range(rows):
+        for col, clip in enumerate(shown):
+            index = row * clips + clip
+            ax = fig.add_subplot(grid[row + 1, col])
+            image = views[index]
+            image = image.transpose(1, 2, 0) if image.shape[0] == 3 else image[0]
+            ax.imshow(image, cmap=None if image.ndim == 3 else "gray")
+            ax.imshow(upsampled(result["maps"][index], image.shape[:2]), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      alpha=0.6)
+            ax.set_title(f"s{clip + 1}c{row + 1} {result['contributions'][index]:+.2f}", fontsize=7)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path):
+    """Write ``fig`` (PNG, SVG or PDF by the ending) and close it, so that a command run inside a notebook does not
+    also show it."""
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
