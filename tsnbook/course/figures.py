@@ -11,6 +11,7 @@ import matplotlib
 if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline", "inline"):
     matplotlib.use("Agg")  # headless (demo, CI); notebooks keep their inline backend
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import flow_to_image  # noqa: E402
@@ -288,3 +289,53 @@ def save_figure(fig, path):
     also show it."""
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+
+
+def plot_deviation_heatmap(ax, values, row_labels, col_labels, centre, half_range, title="", fmt="{:.2f}",
+                           notes=None, scale_label="", band=None):
+    """`plot_heatmap` for numbers that differ by less than their noise: each cell coloured by ``value - centre``
+    on a diverging scale whose ends are fixed at ``± half_range`` (e.g. a noise floor), so that a small range of
+    numbers looks small. The value itself (``fmt``) and an optional ``notes`` line are written in each cell; a
+    colour bar labelled ``scale_label`` gives the scale, with lines at ``± band`` when given (e.g. the noise floor:
+    a cell whose colour lies between them is within it of the centre). An automatic scale would stretch any
+    range, however small, from the darkest colour to the brightest. Returns the colour bar."""
+    values = np.asarray(values, dtype=float)
+    if half_range <= 0:
+        raise ValueError(f"half_range must be positive, got {half_range}")
+    image = ax.imshow(np.ma.masked_invalid(values - centre), cmap="RdBu_r", vmin=-half_range, vmax=half_range,
+                      aspect="auto")
+    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=8)
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+    for (i, j), value in np.ndenumerate(values):
+        if not np.isnan(value):
+            text = fmt.format(value) + (f"\n{notes[i][j]}" if notes is not None else "")
+            dark = abs(value - centre) > 0.75 * half_range  # the saturated ends of the scale
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set_title(title, fontsize=9)
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.08, pad=0.03)
+    bar.set_label(scale_label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if band is not None:
+        for edge in (-band, band):
+            bar.ax.axhline(edge, color="black", lw=1.2)
+    return bar
+
+
+def plot_labelled_points(ax, points, xlabel, ylabel, title="", logx=False):
+    """A scatter plot with a text label per point: ``points`` is ``[(x, y, label, (dx, dy))]``, the label placed
+    ``(dx, dy)`` typographic points away from its marker (chosen per point, so that close markers' labels do not
+    overlap)."""
+    for x, y, label, (dx, dy) in points:
+        ax.plot([x], [y], "o", ms=5, color="tab:blue")
+        ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8,
+                    ha="left" if dx >= 0 else "right", va="center")
+    if logx:  # plain numbers (300, 1000) at the major ticks, none at the minor ones: they would overlap
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    return ax
