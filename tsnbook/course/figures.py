@@ -158,6 +158,85 @@ def demo_figure(work_dir, configs, classes):
     return path
 
 
+def image_rows(rows, row_titles, size=1.4, col_titles=None):
+    """Rows of images of different lengths, each row titled on its left: no empty panels where a row is short
+    (`frame_grid` draws a full grid). ``rows``: lists of ``[H, W, 3]`` uint8 (or ``[H, W]`` grey) images."""
+    n_cols = max(len(row) for row in rows)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.6 + size * n_cols, size * len(rows)), squeeze=False)
+    for i, (row, title) in enumerate(zip(rows, row_titles)):
+        for j, ax in enumerate(axes[i]):
+            if j >= len(row):
+                ax.axis("off")
+                continue
+            ax.imshow(row[j], cmap="gray" if np.ndim(row[j]) == 2 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0 and col_titles:
+                ax.set_title(col_titles[j], fontsize=8)
+        axes[i][0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def filter_images(weights):
+    """First-layer filters ``[out, 3, k, k]`` as RGB images, each stretched to 0..1 on its own (a filter's scale is
+    not what the picture is about: its pattern is)."""
+    images = []
+    for w in np.asarray(weights, dtype=np.float64):
+        image = w.transpose(1, 2, 0)
+        images.append((image - image.min()) / max(image.max() - image.min(), 1e-12))
+    return images
+
+
+def confusion_panel(ax, matrix, classes, title, row_totals=None):
+    """A confusion matrix of counts (rows: true class, as `tsnbook.metrics.confusion_matrix` gives it), coloured by
+    each cell's share of its row, with the counts written in the cells where they fit (<= 20 classes). Returns the
+    image, for a colour bar of the shares.
+
+    ``row_totals``: the videos of each row's class when ``matrix`` is a part of a larger matrix (a few classes of
+    Kinetics' 400): the shares stay shares of all the class's videos, not of the columns shown.
+    """
+    matrix = np.asarray(matrix)
+    totals = matrix.sum(1) if row_totals is None else np.asarray(row_totals)
+    share = matrix / np.maximum(totals, 1)[:, None]
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_ylabel("true", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    if len(classes) <= 20:
+        for (i, j), count in np.ndenumerate(matrix):
+            if count:
+                ax.text(j, i, count, ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    return image
+
+
+def two_stream_panels(work_dir, configs, classes):
+    """`two_stream_figure` without its empty panel: training loss and validation top-1 of both streams above,
+    the confusion matrices of each stream and of their 1:1 fusion below (counts in the cells, one colour bar)."""
+    from ..scores import load_scores
+    fig = plt.figure(figsize=(13, 8.5), layout="constrained")
+    grid = fig.add_gridspec(2, 6, height_ratios=[1, 1.35])
+    ax_loss, ax_acc = fig.add_subplot(grid[0, :3]), fig.add_subplot(grid[0, 3:])
+    streams = {name: load_scores(Path(work_dir) / name / "test_scores.npz") for name in configs}
+    for name in configs:
+        plot_training(ax_loss, ax_acc, Path(work_dir) / name / "log.jsonl", name.rsplit("_", 1)[-1])
+    ax_acc.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole numbers
+    ax_loss.legend()
+    ax_acc.legend()
+    labels = streams[configs[0]][1]
+    titles = [name.rsplit("_", 1)[-1].upper() for name in configs] + ["two-stream [1:1]"]
+    score_sets = [streams[name][0] for name in configs] + [sum(streams[name][0] for name in configs)]
+    axes = [fig.add_subplot(grid[1, 2 * i:2 * i + 2]) for i in range(3)]
+    for ax, scores, title in zip(axes, score_sets, titles):
+        matrix = confusion_matrix(np.asarray(scores).argmax(1), np.asarray(labels), num_classes=len(classes))
+        image = confusion_panel(ax, matrix, classes, title)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="share of the true class's test videos")
+    return fig
+
+
 def sampling_timeline(num_frames, rows, size=(10, None)):
     """Which frames a dataset samples from one video: one bar per row, ``rows`` = [(label, frame_inds), ...]
     or [(label, frame_inds, clip_len)]; each snippet in its own colour, a frame drawn twice marked twice."""
