@@ -5,7 +5,10 @@ Videos (`check_video`): `tsnbook.io.probe_video` counts the frames a decoder wil
 index where it can. What it does not say on its own, and is checked here:
 - a file cut short (an interrupted download or extraction): probe_video counts the frames that are still
   there - 11 of 50 for an AVI cut at 60 % - without an error. The header's frame count (``stream.frames``,
-  written when the file was finished) is compared with it: fewer frames than promised is "truncated". WebM
+  written when the file was finished) is compared with it: fewer frames than promised is "truncated". The
+  header counts every sample, also those an MP4's edit list hides (``ffmpeg -ss T -c copy`` keeps the frames
+  from the keyframe before T and hides them; decoders drop them, decord does not: `tsnbook.io.open_video` then
+  reads the file with PyAV), so the hidden samples (the index's "discard" entries) count as there. WebM
   (Matroska) headers hold no frame count but a duration, also written when the file was finished: fewer
   frames than duration x fps (less a tolerance of 5 %, at least 2 frames) is "truncated" too - a VP9 WebM
   cut at 97 % still decodes 36 of its 40 frames without an error;
@@ -40,17 +43,19 @@ def check_video(job):
         with av.open(path) as container:
             stream = container.streams.video[0] if container.streams.video else None
             promised = stream.frames if stream is not None else 0
-            indexed = len(getattr(stream, "index_entries", ())) if stream is not None else 0
+            index = getattr(stream, "index_entries", ()) if stream is not None else ()
+            indexed, hidden = len(index), sum(1 for entry in index if entry.is_discard)
             container_name = container.format.name
             duration = container.duration / 1e6 if container.duration else 0.0  # seconds, from the header
         frames, fps = probe_video(path)
         verdict.update(frames=frames, fps=fps)
         if frames == 0:
             return dict(verdict, kind="zero frames", reason="no decodable video frame")
-        if promised and frames < promised:
+        if promised and frames + hidden < promised:
+            edited = f" ({hidden} hidden by its edit list)" if hidden else ""
             return dict(verdict, kind="truncated",
-                        reason=f"the header promises {promised} frames, {frames} are there: the file was cut "
-                               "short; extract or download it again")
+                        reason=f"the header promises {promised} frames{edited}, {frames} are there: the file was "
+                               "cut short; extract or download it again")
         expected = duration * fps
         if not promised and expected and frames < expected - max(2.0, 0.05 * expected):
             return dict(verdict, kind="truncated",
