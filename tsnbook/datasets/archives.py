@@ -10,7 +10,8 @@ RAR needs a decompressor that the standard library lacks. In order of preference
 1. ``unrar2-cffi`` from PyPI (``pip install unrar2-cffi``: RARLAB's UnRAR library compiled into the wheel, no
    system tool), read here through its low-level header loop so that a cut archive is noticed (its
    ``iterate_headers`` ends quietly on a read error);
-2. a system tool on PATH: ``unrar``, ``unar``, ``bsdtar`` or ``7z`` (the whole archive at once);
+2. a system tool on PATH: ``unrar``, ``unar``, ``bsdtar`` or ``7z`` (the whole archive at once, into a hidden
+   folder; its files then move into place as with the other readers, flattened where asked);
 3. otherwise the error names what to install (`RAR_HELP`).
 """
 import io
@@ -201,12 +202,7 @@ def _extract_rar(archive, writer, cut):
     if backend is None:
         raise DatasetError(f"cannot extract {archive}: {RAR_HELP}")
     if backend != "unrar2-cffi":
-        command = [part.format(archive=archive, dest=writer.dest) for part in RAR_TOOLS[backend]]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
-            raise DatasetError(f"{cut} ({backend} exited with {result.returncode}: {last[0][:200]})")
-        writer.written += [p for p in writer.dest.rglob("*") if p.is_file()]
+        _extract_with_tool(backend, archive, writer, cut)
         return
     from unrar.cffi import unrarlib
 
@@ -232,3 +228,26 @@ def _extract_rar(archive, writer, cut):
         raise DatasetError(f"{cut} (UnRAR: {error.message})") from None
     if code != _ERAR_END_ARCHIVE:
         raise DatasetError(f"{cut} (UnRAR stopped reading headers with code {code})")
+
+
+def _extract_with_tool(tool, archive, writer, cut):
+    """A system tool unpacks the whole archive, folders kept, into a hidden folder next to the members; each
+    file then moves to where the writer puts it (flattened or not), so that ``flatten`` and the counts mean the
+    same with every reader."""
+    stage = partial_path(writer.dest / f".{Path(archive).name}")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        command = [part.format(archive=archive, dest=stage) for part in RAR_TOOLS[tool]]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
+            raise DatasetError(f"{cut} ({tool} exited with {result.returncode}: {last[0][:200]})")
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            target = writer.target(path.relative_to(stage).as_posix())
+            if not writer.done(target, path.stat().st_size):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                writer.written.append(target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
