@@ -59,7 +59,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared, tmp_path):
 
 
 def _splits_on_disk(root):
-    from tsnbook.datasets.splits import scan_videos
+    from tsnbook.datasets.items import scan_videos
     return scan_videos(root / "videos", 2)
 
 

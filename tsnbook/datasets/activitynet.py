@@ -45,6 +45,7 @@ from .. import flow
 from . import download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
 from .files import AnnotationError, DatasetError, atomic_write, check_level
 from .report import Report
+from .shards import Work
 
 NAME = "activitynet"
 HOME = "http://activity-net.org/download.html"
@@ -314,14 +315,14 @@ def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution=DEFAULT_RESOLU
              for subset in SUBSETS for v in videos[subset] if v.key in on_disk]
     if frames in ("rgb", "both"):
         settings = _frames.frame_settings("rgb", frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
-        outcome = _frames.extract_frames(report, pairs, settings, workers)
+        outcome = _frames.extract_frames(report, pairs, settings, Work(root, workers))
         done = [out for video, out in pairs if outcome.get(str(video)) != "failed"]
         linked = jobs.run(_link_zero_based, [(str(f), frame_tmpl, start_index) for f in done], workers,
                           desc="image_ links")
         report.did("image_ links made", sum(linked))
     if frames in ("flow", "both"):
         settings = _frames.frame_settings("flow", frame_tmpl, flow_tmpl, FLOW_NAMING[1], resolution, flow_algorithm)
-        _frames.extract_frames(report, pairs, settings, workers)
+        _frames.extract_frames(report, pairs, settings, Work(root, workers))
     return report
 
 
@@ -414,7 +415,7 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
     later = Report(NAME, "verify", root)  # the warnings, after the errors
     annotated = [v for subset in SUBSETS for v in videos[subset]]
     paths = [root / "videos" / on_disk[v.key] for v in annotated if v.key in on_disk]
-    checked = _verify.verify_videos(report, paths, workers, deep)
+    checked = _verify.verify_videos(report, paths, Work(root, workers), deep)
     good = {v.key: checked[str(root / "videos" / on_disk[v.key])] for v in annotated if v.key in on_disk}
     good = {k: v for k, v in good.items() if v["kind"] is None or v["severity"] == "warning"}
     keys = [v.key for subset in ("train", "val") for v in videos[subset] if v.key in good]

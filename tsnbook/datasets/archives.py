@@ -251,3 +251,74 @@ def _extract_with_tool(tool, archive, writer, cut):
                 writer.written.append(target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def unpack_folder(root, report, inside, target, archive, what, noun="files", skipped="videos"):
+    """The folder ``inside`` of ``archive`` as ``ROOT/target``: unpacked into a hidden staging folder, renamed
+    when complete (as MMAction2's scripts rename UCF-101/ to videos/). Skipped when ``target`` exists; a folder
+    ``inside`` that was unpacked by hand into ROOT is renamed. ``archive``: a path, the parts of a split tar, or a
+    function giving them (called only when needed); ``what`` names the right archive in the error."""
+    root, target = Path(root), Path(root) / target
+    if target.is_dir():
+        report.did(f"{skipped} skipped (present)")
+        return
+    if (root / inside).is_dir():  # unpacked by hand into ROOT
+        os.replace(root / inside, target)
+        report.note(f"renamed {root / inside} to {target}")
+        return
+    archive = archive() if callable(archive) else archive
+    stage = root / f".{target.name}.partial"
+    members = extract(archive, stage, report=report)
+    first = archive[0] if isinstance(archive, (list, tuple)) else archive
+    if not (stage / inside).is_dir():
+        raise DatasetError(f"{first}: no {inside}/ folder inside; not {what}? download it again")
+    os.replace(stage / inside, target)
+    shutil.rmtree(stage)
+    source = f"{len(archive)} parts" if isinstance(archive, (list, tuple)) else Path(archive).name
+    report.note(f"{len(members)} {noun} from {source} -> {target}")
+
+
+def adopt(root, report, folders, files):
+    """Move what an earlier manual or MMAction2 preparation left in ROOT into place: ``folders`` maps a folder
+    of ROOT (``training``, MMAction2's typo ``video``, ...) to its target under ROOT; the annotation ``files``
+    found directly in ROOT (the archive unpacked by hand) go to ``annotations/``."""
+    for source, target in folders.items():
+        if (root / source).is_dir() and not (root / target).exists():
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(root / source, root / target)
+            report.note(f"moved {root / source} to {root / target}")
+    for name in files:
+        if (root / name).is_file() and not (root / "annotations" / name).exists():
+            (root / "annotations").mkdir(exist_ok=True)
+            os.replace(root / name, root / "annotations" / name)
+            report.note(f"moved {root / name} to {root / 'annotations' / name}")
+
+
+def unpack_tree(root, report, archive, folders, wanted):
+    """Unzip ``archive`` into a hidden staging folder (resumable), then move each of its top-level ``folders``
+    (archive folder -> target under ROOT) into place unless the target exists, and its top-level files into
+    ``annotations/``; ``wanted`` annotation files must be among them. An archive holding one top folder is read
+    from inside it."""
+    stage = root / ".extract.partial"
+    members = extract(archive, stage, report=report)
+    top = stage
+    entries = [p for p in stage.iterdir() if not p.name.startswith(".")]
+    if not any((stage / f).is_dir() for f in folders) and len(entries) == 1 and entries[0].is_dir():
+        top = entries[0]
+    absent = [f for f in folders if not (top / f).is_dir() and not (root / folders[f]).is_dir()]
+    if absent:
+        raise DatasetError(f"{archive}: no {', '.join(f + '/' for f in absent)} folder inside; not the right "
+                           "archive? download it again")
+    for name, target in folders.items():
+        if not (root / target).exists():
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(top / name, root / target)
+    (root / "annotations").mkdir(exist_ok=True)
+    for path in sorted(top.iterdir()):
+        if path.is_file() and not (root / "annotations" / path.name).exists():
+            os.replace(path, root / "annotations" / path.name)
+    absent = [n for n in wanted if not (root / "annotations" / n).is_file()]
+    if absent:
+        raise DatasetError(f"{archive}: lacks {', '.join(absent)}; not the right archive? download it again")
+    shutil.rmtree(stage)
+    report.note(f"{len(members)} files from {archive.name} -> {root}")

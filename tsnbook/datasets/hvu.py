@@ -40,6 +40,7 @@ from .. import flow
 from . import archives, download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
 from .files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
 from .report import Report
+from .shards import Work
 
 NAME = "hvu"
 HOME = "https://github.com/holistic-video-understanding/HVU-Dataset"
@@ -237,7 +238,7 @@ def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="short256", fl
     if settings is not None:
         pairs = [(root / f"videos_{s}" / name, root / f"rawframes_{s}" / stem)
                  for s in SUBSETS for stem, name in scan_videos(root, s).items()]
-        _frames.extract_frames(report, pairs, settings, workers)
+        _frames.extract_frames(report, pairs, settings, Work(root, workers))
     return report
 
 
@@ -313,7 +314,7 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
     found = {subset: scan_videos(root, subset) for subset in SUBSETS}
     listed = {s: [(root / f"videos_{s}" / found[s][c.name], c) for c in clips[s] if c.name in found[s]]
               for s in SUBSETS}
-    checked = _verify.verify_videos(report, [p for s in SUBSETS for p, _ in listed[s]], workers, deep,
+    checked = _verify.verify_videos(report, [p for s in SUBSETS for p, _ in listed[s]], Work(root, workers), deep,
                                     {str(p): c.where for s in SUBSETS for p, c in listed[s]})  # one pool for all
     for subset in SUBSETS:
         on_disk, present = found[subset], [c for _, c in listed[subset]]

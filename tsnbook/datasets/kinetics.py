@@ -48,6 +48,7 @@ from .. import flow
 from . import archives, download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
 from .files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
 from .report import Report
+from .shards import Work
 
 SUBSETS = ("train", "val")  # what the zoo's configs read; the test CSV is read and counted, never listed
 CSV_NAMES = {"train": "kinetics_train.csv", "val": "kinetics_val.csv", "test": "kinetics_test.csv"}
@@ -348,7 +349,7 @@ class Kinetics:
             pairs = [(root / f"videos_{subset}" / rel, root / f"rawframes_{subset}{suffix}" / key)
                      for subset in SUBSETS for key, rel in self.scan_videos(root, subset).items()
                      if key.split("/")[0] in set(classes)]
-            _frames.extract_frames(report, pairs, settings, workers)
+            _frames.extract_frames(report, pairs, settings, Work(root, workers))
         return report
 
     def _extract_annotations(self, root, report):
@@ -546,7 +547,7 @@ class Kinetics:
             listed[subset] = [c for c in clips[subset] if c.key in on_disk[subset]]
             paths[subset] = [root / f"videos_{subset}" / on_disk[subset][c.key] for c in listed[subset]]
         where = {str(p): c.where for s in SUBSETS for p, c in zip(paths[s], listed[s])}
-        checked = _verify.verify_videos(report, [p for s in SUBSETS for p in paths[s]], workers, deep, where)
+        checked = _verify.verify_videos(report, [p for s in SUBSETS for p in paths[s]], Work(root, workers), deep, where)
         for subset in SUBSETS:  # one pool of workers for every video: starting one costs seconds
             videos = {c.key: checked[str(p)] for p, c in zip(paths[subset], listed[subset])}
             good = [k for k, v in videos.items() if v["kind"] is None or v["severity"] == "warning"]
@@ -556,7 +557,7 @@ class Kinetics:
             for suffix, folder in self.frame_folders(root, subset).items():
                 entries = [(folder / k, None) + ((videos[k]["frames"],) if videos.get(k, {}).get("frames") else ())
                            for k in good]
-                verdicts = _verify.verify_frame_folders(report, entries, frame_tmpl, start_index, workers,
+                verdicts = _verify.verify_frame_folders(report, entries, frame_tmpl, start_index, Work(root, workers),
                                                         desc=folder.name)
                 framed = {k: v["frames"] for k, v in zip(good, verdicts.values()) if v["kind"] is None}
                 self._count(report, f"{subset} rawframes{suffix}", subset, len(clips[subset]), len(framed),
