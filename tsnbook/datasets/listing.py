@@ -327,3 +327,28 @@ def strays(report, style, folder, level, annotated, classes=None, explain="in no
         in_class = classes is None or level == 1 or key.split("/")[0] in classes
         if key not in annotated and (in_class or not style.strays_in_classes_only):
             report.problem("stray", folder / relative, f"{explain}: not listed", "warning")
+
+
+def frame_counts(report, work, folders, tmpl, start_index, left_out, quiet=frozenset(), desc="frame folders"):
+    """``{key: frames}`` of the good ones of ``folders`` ({key: frame folder}); a bad folder is a problem (its
+    reason + ``left_out``), except a missing one whose key is in ``quiet`` (its video is missing: said so)."""
+    keys = list(folders)
+    verdicts = frame_verdicts(work, [(str(folders[key]), None, tmpl, start_index) for key in keys], desc)
+    counts = {}
+    for key, verdict in zip(keys, verdicts):
+        if verdict["kind"] is None:
+            counts[key] = verdict["frames"]
+        elif verdict["kind"] != "missing" or key not in quiet:
+            report.problem(verdict["kind"], verdict["path"], verdict["reason"] + left_out, verdict["severity"])
+    return counts
+
+
+def lost_videos(report, items, on_disk, path, lost, tolerated, too_many_path, too_many):
+    """Videos that a dataset crawled from YouTube lost (Kinetics, ActivityNet, HVU): each listed one missing on
+    disk is a warning (``lost``, with ``{where}``), but more than ``tolerated`` (a fraction) of ``items`` missing
+    is an error (``too_many``, with ``{missing}`` and ``{total}``): a wrong folder rather than YouTube."""
+    missing = [item for item in items if item.key not in on_disk]
+    for item in missing:
+        report.problem("missing", path(item), lost.format(where=item.where), "warning")
+    if items and len(missing) > tolerated * len(items):
+        report.problem("count", too_many_path, too_many.format(missing=len(missing), total=len(items)))

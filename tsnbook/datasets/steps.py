@@ -20,7 +20,7 @@ reason and what to do). What each step reads from the description:
   ``fetch_downloads(root, report, mirror, progress)`` (instead of fetching FILES: a registration),
   ``after_download(root, report)``; ``check_frame_options(root, frames, resolution)``,
   ``extract_archives(root, report)`` (required), ``frame_pairs(root, resolution)`` (default: every video of
-  VIDEO_FOLDERS), ``extract_frames(report, root, frames, options, work)`` (instead of the shared one);
+  VIDEO_FOLDERS), ``extract_frames(report, pairs, frames, options, work)`` (instead of the shared one);
   ``report_strays(report, root, annotations, subsets)``, ``write_lists(report, root, annotations, frame_tmpl,
   start_index, work)`` and ``check_copy(report, root, annotations, frame_tmpl, start_index, work, deep)`` (instead
   of `listing`'s: Kinetics, ActivityNet, HVU), ``check_annotations(report, root, annotations)`` (verify, first),
@@ -104,14 +104,15 @@ class Dataset:
         work = shards.Work(root, workers, shard, results)
         if shard is None:
             facts.extract_archives(root, report)
-        if self._hook("extract_frames"):
-            facts.extract_frames(report, root, frames, options, work)
-        elif settings is not None:
+        if settings is not None:
             pairs = facts.frame_pairs(root, resolution) if self._hook("frame_pairs") else self._frame_pairs(root)
             if shard is not None and not pairs:
                 raise DatasetError(f"{root}: no videos to extract frames from; unpack the archives once, on one "
                                    f"machine (prepare.py {facts.NAME} extract --frames none), then run the shards")
-            _frames.extract_frames(report, pairs, settings, work)
+            if self._hook("extract_frames"):
+                facts.extract_frames(report, pairs, frames, options, work)
+            else:
+                _frames.extract_frames(report, pairs, settings, work)
         return self._shard_report(report, work, options)
 
     def _frame_pairs(self, root):
