@@ -21,6 +21,7 @@ from tsnbook.datasets import archives, frames, jobs, lists, replica
 from tsnbook.datasets.download import Remote, fetch, require_files
 from tsnbook.datasets.files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
 from tsnbook.datasets.report import Report
+from tsnbook.datasets.shards import Work
 from tsnbook.datasets.verify import check_frames, check_video, describe_names
 from tsnbook.io import count_frames, decord_available, open_video, probe_video, write_video
 
@@ -190,7 +191,8 @@ def test_an_mp4_with_an_edit_list_is_whole_and_extracts_the_frames_training_read
     assert (verdict["kind"], verdict["frames"]) == (None, 50), verdict["reason"]
     report = Report("t", "extract", tmp_path)
     settings = frames.frame_settings("rgb")
-    assert frames.extract_frames(report, [(trimmed, tmp_path / "rawframes" / "trimmed")], settings, workers=1) == {
+    work = Work(tmp_path, workers=1)
+    assert frames.extract_frames(report, [(trimmed, tmp_path / "rawframes" / "trimmed")], settings, work) == {
         str(trimmed): "extracted"}
     assert check_frames((tmp_path / "rawframes" / "trimmed", None, "img_{:05d}.jpg", 1, 50))["frames"] == 50
     assert report.ok

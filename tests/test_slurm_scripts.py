@@ -29,9 +29,11 @@ def cluster(tmp_path):
     tools = tmp_path / "bin"
     tools.mkdir()
     (tools / "srun").write_text(SRUN)
-    (tools / "scontrol").write_text("#!/usr/bin/env bash\n[ \"$1 $2\" = 'show hostnames' ] && printf 'gpu007\\ngpu008\\n'\n")
-    (tools / "python").write_text(f"#!{sys.executable}\nimport json, os, sys\n"
-                                  "open(os.environ['LOG_DIR'] + '/python.log', 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    (tools / "scontrol").write_text("#!/usr/bin/env bash\n"  # the job's nodes, one a line
+                                    "[ \"$1 $2\" = 'show hostnames' ] && printf 'gpu007\\ngpu008\\n'\n")
+    (tools / "python").write_text(f"#!{sys.executable}\nimport json, os, sys\n"  # records the command a node runs
+                                  "with open(os.environ['LOG_DIR'] + '/python.log', 'a') as log:\n"
+                                  "    log.write(json.dumps(sys.argv[1:]) + '\\n')\n")
     for path in tools.iterdir():
         path.chmod(0o755)
     env = dict(os.environ, PATH=f"{tools}{os.pathsep}{os.environ['PATH']}", LOG_DIR=str(tmp_path), NODES="2",

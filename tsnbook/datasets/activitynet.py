@@ -99,6 +99,8 @@ CONTAINER = "MP4 (youtube-dl -f mp4), H.264 + AAC, untrimmed, resolution and fps
 LEVEL = 1  # ROOT/videos/v_<id>.mp4, ROOT/rawframes/v_<id>/
 VIDEO_EXT = ".mp4"
 ROOT_ENTRIES = (JSON_NAME, "videos", "rawframes", "downloads")
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("videos/", "v_*"), ("rawframes/", "v_*/*"), ("downloads/", JSON_NAME))
 MULTI_LABEL = False
 FRAME_TMPL, START_INDEX = RGB_NAMING[:2]
 FLOW_TMPL = FLOW_NAMING[0]
@@ -110,16 +112,6 @@ MISSING_TOLERATED = 0.5  # YouTube has lost part of ActivityNet; more than half 
 def list_name(subset, kind):
     """``anet_train_video.txt`` / ``anet_val_clip.txt`` (kind "video" or "clip")."""
     return f"anet_{subset}_{kind}.txt"
-
-
-def looks_inside(folder):
-    if folder.name == "videos" and any(folder.glob("v_*")):
-        return "the videos folder (ROOT/videos)"
-    if folder.name == "rawframes" and any(folder.glob("v_*/*")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and (folder / JSON_NAME).exists():
-        return "the downloads folder (ROOT/downloads)"
-    return None
 
 
 # ----------------------------------------------------------------------------------------------- annotations
@@ -281,7 +273,8 @@ def _report_missing(root, videos, on_disk, report):
     listing.lost_videos(report, videos, on_disk, lambda video: root / "videos" / (video.key + VIDEO_EXT),
                         "{where} has no video: left out of the lists (YouTube has lost part of ActivityNet; MMAction2 "
                         "leaves it out silently)", MISSING_TOLERATED, root / "videos",
-                        f"{{missing:,}} of {{total:,}} videos are missing: the wrong folder? {REGISTRATION}")
+                        lambda missing, total: f"{missing:,} of {total:,} videos are missing: the wrong folder? "
+                                               f"{REGISTRATION}")
 
 
 def check_copy(report, root, videos, frame_tmpl, start_index, work, deep):

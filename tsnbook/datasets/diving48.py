@@ -32,7 +32,7 @@ such paths after ``--`` or as ``./-mmq0PT-u8k_00155.mp4``. tsnbook never hands a
 ``end_frame``), but the lists use the whole file, as MMAction2's do.
 
 Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `subsets` (missing videos reported, frame folders counted by the template, the
+the replica): the differences of `listing` (missing videos reported, frame folders counted by the template, the
 annotation order kept), and a label outside the vocab, a duplicate ``vid_name`` or a malformed entry is a
 one-line error naming the file and the entry (MMAction2 writes whatever label the file holds).
 """
@@ -80,6 +80,9 @@ ARCHIVE_FOLDER = "rgb"  # the tarball's folder, renamed to videos/ as MMAction2'
 LEVEL = 1  # ROOT/videos/<vid_name>.mp4
 VIDEO_EXT = ".mp4"
 ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads", ARCHIVE_FOLDER)
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations/", VOCAB), ("videos", "*_[0-9][0-9][0-9][0-9][0-9].mp4"), ("rawframes", "*/img_*.jpg"),
+          ("downloads/", FILES[0].name))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 STYLE, STRAYS = listing.SUBSETS, "in no annotation file (V1 or V2)"
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
@@ -115,19 +118,6 @@ def list_name(subset, kind, version="V2"):
 def annotation_files(version=None):
     versions = VERSIONS if version is None else (version,)
     return [VOCAB] + [ANNOTATIONS[v][s] for v in versions for s in SUBSETS]
-
-
-def looks_inside(folder):
-    """What a folder *inside* a Diving48 root looks like, to refuse it as a root (`files.check_level`)."""
-    if (folder / VOCAB).exists() and folder.name != "downloads":
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*_[0-9][0-9][0-9][0-9][0-9].mp4")):
-        return "the videos folder (ROOT/videos)"
-    if any(folder.glob("*/img_*.jpg")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and (folder / FILES[0].name).exists():
-        return "the downloads folder (ROOT/downloads)"
-    return None
 
 
 # ----------------------------------------------------------------------------------------------- annotations

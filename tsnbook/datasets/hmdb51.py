@@ -25,9 +25,8 @@ are otherwise equal, tested against it on the replica):
   (open-mmlab/mmaction2#808, #386). tsnbook reads the classes from the split files, warns about strays, and
   writes nothing into ``annotations/``;
 - MMAction2's rawframes lists need ``videos/`` (for that listing); tsnbook's need only ``rawframes/``;
-- a listed video absent on disk is dropped from the lists, as there, but reported (MMAction2: silently);
-- frames are counted by the template from the start index, not by the prefix ``img_`` (`tsnbook.datasets.splits`);
-- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the split files' order (training shuffles).
+- and the differences of `listing`: a listed video absent on disk is reported, frames are counted by the
+  template from the start index, the split files' order is kept.
 """
 import os
 import re
@@ -77,6 +76,9 @@ CONTAINER = "AVI, MPEG-4 Part 2 (DivX family; FourCC not re-checked), height 240
 LEVEL = 2  # ROOT/videos/<class>/<video>
 VIDEO_EXT = ".avi"
 ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads")
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations", "*_test_split1.txt"), ("videos", "*/*.avi"), ("rawframes", "*/*/img_*"),
+          ("downloads/", FILES[0].name))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the three zoo rows read
 FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
@@ -93,19 +95,6 @@ def list_name(subset, split, kind):
 
 def split_file(cls, split):
     return f"{cls}_test_split{split}.txt"
-
-
-def looks_inside(folder):
-    """What a folder *inside* an HMDB51 root looks like, to refuse it as a root (`files.check_level`)."""
-    if any(folder.glob("*_test_split1.txt")):
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*/*.avi")):
-        return "the videos folder (ROOT/videos)"
-    if any(folder.glob("*/*/img_*")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and (folder / FILES[0].name).exists():
-        return "the downloads folder (ROOT/downloads)"
-    return None
 
 
 # ----------------------------------------------------------------------------------------------- annotations

@@ -246,7 +246,8 @@ def _report_missing(root, subset, clips, on_disk, report):
     listing.lost_videos(report, clips, on_disk, lambda clip: root / f"videos_{subset}" / (clip.key + VIDEO_EXT),
                         "listed at {where}, not on disk: left out of the lists (YouTube has lost part of HVU; "
                         "MMAction2 leaves it out silently)", MISSING_TOLERATED, root / f"videos_{subset}",
-                        f"{{missing:,}} of {{total:,}} clips are missing: the wrong folder? {REGISTRATION}")
+                        lambda missing, total: f"{missing:,} of {total:,} clips are missing: the wrong folder? "
+                                               f"{REGISTRATION}")
 
 
 def check_annotations(report, root, annotations):

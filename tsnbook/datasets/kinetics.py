@@ -30,8 +30,7 @@ against it on the replicas):
 - a video listed but absent is left out of the lists, as there, but reported ("missing": a warning, because
   every copy of Kinetics misses some: YouTube removed them) - MMAction2 drops it silently. A class folder
   still holding spaces (``rename_classnames.sh`` forgotten) is an error here, not a silently empty class;
-- CVDF's flat trees (``train/<ytid>_<start>_<end>.mp4``) are arranged into class folders by ``extract``, with
-  CVDF's replacements for corrupt videos, instead of by hand (``arrange_by_classes.py``);
+- ``extract`` arranges CVDF's flat trees into class folders, with its replacements (`kinetics_download`);
 - frames are counted by the template from the start index, not by the prefix (see ``ucf101``), and the flow
   lists the K400 flow configs name are written (MMAction2's tools write RGB lists only, spec §1.1);
 - an unknown class, a duplicate row or a malformed line is a one-line error naming ``file:line``
@@ -259,8 +258,9 @@ class Kinetics:
             report, clips, on_disk, lambda clip: root / f"videos_{subset}" / (clip.key + self.VIDEO_EXT),
             "listed at {where}, not on disk: left out of the lists (every Kinetics copy misses some: YouTube "
             "removed them; MMAction2 leaves them out silently)", MISSING_TOLERATED, root / f"videos_{subset}",
-            f"{{missing:,}} of {{total:,}} {subset} videos are missing (more than {MISSING_TOLERATED:.0%}): the wrong "
-            f"folder, or an interrupted download or extraction; run prepare.py {self.NAME} download and extract again")
+            lambda missing, total: f"{missing:,} of {total:,} {subset} videos are missing (more than "
+            f"{MISSING_TOLERATED:.0%}): the wrong folder, or an interrupted download or extraction; run prepare.py "
+            f"{self.NAME} download and extract again")
 
     def _count(self, report, split, subset, annotated, on_disk, written):
         report.count(split, published=(self.PUBLISHED or {}).get(subset), mmaction2=self.MMACTION2.get(subset),
@@ -380,6 +380,7 @@ class Kinetics:
                                                             "lists again")
         return len(records)
 
+
 KINETICS400 = Kinetics(
     400, published={"train": 246534, "val": 19906, "test": 39805},
     mmaction2={"train": 240436, "val": 19796}, cvdf_files={"train": 240258, "val": 19881, "test": 38685},
@@ -396,3 +397,4 @@ KINETICS700 = Kinetics(
     cvdf=("https://s3.amazonaws.com/kinetics/700_2020", "k700_2020_{subset}_path.txt"), cvdf_folder="700_2020",
     notes="CVDF hosts Kinetics-700-2020, a superset of Kinetics-700's clips: the rows of DeepMind's K700 CSVs are "
           "arranged, the other clips are left in downloads; official split sizes not verified here.")
+VERSIONS = {400: KINETICS400, 600: KINETICS600, 700: KINETICS700}

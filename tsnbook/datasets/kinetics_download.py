@@ -102,8 +102,9 @@ def _fetch_videos(dataset, root, report, mirror, progress):
         folder = root / "downloads" / "cvdf" / subset
         sub_mirror = mirror and f"{mirror.rstrip('/')}/cvdf/{subset}"
         name = template.format(subset=subset)
-        path_list = _fetch(dataset, Remote(name, f"{base}/{subset}/{name}", what=f"the URLs of CVDF's {subset} tarballs"),
-                          folder, sub_mirror, report, progress)
+        path_list = _fetch(dataset, Remote(name, f"{base}/{subset}/{name}",
+                                           what=f"the URLs of CVDF's {subset} tarballs"), folder, sub_mirror, report,
+                           progress)
         for number, url in read_lines(path_list, fix="delete it and run the download again"):
             part = Remote(url.rsplit("/", 1)[-1], url, what=f"CVDF {subset} tarball")
             if (folder / (part.name + ".extracted")).exists():

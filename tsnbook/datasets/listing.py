@@ -10,14 +10,17 @@ For each `items.Subset`, `write_lists` writes
   (MMAction2 writes it as a videos-style line holding the folder's full path), one numbered from another index
   (MMAction2 lists a count that makes training read past the last file), one with a gap or a cut last JPEG is
   reported and left out. A copy without its videos folder but with frames gets rawframes lists from the frames;
-- nothing for items without a label (a withheld test set): they are counted, MMAction2's formats need a label.
+- nothing for items without a label (a withheld test set): they are counted, MMAction2's formats need a label;
+- a multi-label item once per list (MMAction2's multi-label branch appends it to the rawframes list twice, the
+  second time with the *flow* count - 0 when no flow was extracted).
 `check` verifies a copy: every annotated video probed (``deep``: decoded), every frame folder checked against its
 video, each list file read back as training reads it and compared with the annotations. `strays` finds what no
 annotation explains. The lines equal those of MMAction2 0.24.1's ``build_file_list.py`` otherwise (each dataset's
 tests run it on the replica), in the annotation files' order (MMAction2's scripts pass an unseeded ``--shuffle``).
 
 The datasets came in families written apart, which word (and in a few places decide) what these steps find in
-their own way; the notebooks show the words, so each family's `Style` keeps them, here in one place.
+their own way; the notebooks show the words, so each family's `Style` keeps them, here in one place (a new dataset
+takes `SPLIT_FILES` or `SUBSETS`).
 """
 import os
 from dataclasses import dataclass, replace
@@ -346,9 +349,9 @@ def frame_counts(report, work, folders, tmpl, start_index, left_out, quiet=froze
 def lost_videos(report, items, on_disk, path, lost, tolerated, too_many_path, too_many):
     """Videos that a dataset crawled from YouTube lost (Kinetics, ActivityNet, HVU): each listed one missing on
     disk is a warning (``lost``, with ``{where}``), but more than ``tolerated`` (a fraction) of ``items`` missing
-    is an error (``too_many``, with ``{missing}`` and ``{total}``): a wrong folder rather than YouTube."""
+    is an error (``too_many(missing, total)`` says so): a wrong folder rather than YouTube."""
     missing = [item for item in items if item.key not in on_disk]
     for item in missing:
         report.problem("missing", path(item), lost.format(where=item.where), "warning")
     if items and len(missing) > tolerated * len(items):
-        report.problem("count", too_many_path, too_many.format(missing=len(missing), total=len(items)))
+        report.problem("count", too_many_path, too_many(len(missing), len(items)))

@@ -31,7 +31,7 @@ names the lists ``mit_train_video_anno.txt`` while ``build_file_list.py`` writes
 ``'/data/mit/videos/validation/'`` (tsnbook's config uses the relative folder).
 
 Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `subsets` (missing videos reported, frame folders counted by the template, the
+the replica): the differences of `listing` (missing videos reported, frame folders counted by the template, the
 annotation order kept), and a CSV line naming an unknown class, whose label column disagrees with its folder,
 or that is malformed or repeated, is a one-line error naming ``file:line`` (MMAction2 takes the folder and
 ignores the label column; an unknown folder is a KeyError).
@@ -193,8 +193,9 @@ def extract_archives(root, report):
     """Unzip ``Moments_in_Time_Raw.zip`` (via a hidden staging folder): ``training/`` and ``validation/`` into
     ``videos/``, the CSVs and text files into ``annotations/``; a validation set that MMAction2's script left in
     ``ROOT/video`` (its typo) is moved to ``videos/validation``. Skipped when done."""
-    archives.adopt(root, report, {MMACTION2_TYPO_FOLDER: "videos/validation", "training": "videos/training",
-                                  "validation": "videos/validation"}, annotation_files() + ["README.txt", "license.txt"])
+    folders = {MMACTION2_TYPO_FOLDER: "videos/validation", "training": "videos/training",
+               "validation": "videos/validation"}
+    archives.adopt(root, report, folders, annotation_files() + ["README.txt", "license.txt"])
     if _extracted(root):
         report.did("videos and annotations skipped (present)")
     else:

@@ -28,7 +28,7 @@ uses the relative folder). The archive's inner layout (``videos/<class>/`` next 
 one MMAction2's scripts imply; it was not checked against a real copy.
 
 Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `subsets` - among them, a rawframes list names each video once, where MMAction2's
+the replica): the differences of `listing` - among them, a rawframes list names each video once, where MMAction2's
 multi-label branch writes it twice (the second time with the flow count, 0 without flow) - and a row with no
 label, a label that is not a category index, a malformed or repeated row is a one-line error naming
 ``file:line`` (MMAction2: a ValueError without a line, or the bad index written as it is).
@@ -235,9 +235,9 @@ def make_replica(root, seed=0):
     ``validationSet.txt`` (the official names: rows with 1-3 labels), ``moments_categories.txt`` (five real
     class names, two with '+'), ``README.txt`` and ``license.txt``.
 
-    `REPLICA_PLAN` lists the clips (`REPLICA_TRAIN` train, `REPLICA_VAL` val); row `REPLICA_MISSING` is in the annotations
-    but not in the zip and row `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same
-    bytes for the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=, corrupt=).
+    `REPLICA_PLAN` lists the clips (`REPLICA_TRAIN` train, `REPLICA_VAL` val); row `REPLICA_MISSING` is in the
+    annotations but not in the zip and row `REPLICA_CORRUPT` is cut short, so that `verify` has something to find.
+    Same bytes for the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=, corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)

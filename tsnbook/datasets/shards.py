@@ -110,8 +110,8 @@ class Work:
 
 
 def load(root, step, name):
-    """``(options, results)`` of every shard of dataset ``name``'s ``step`` in ``root``; an incomplete or mixed set of shards is a
-    `DatasetError` naming what is missing. None when no shard ran."""
+    """``(options, results)`` of every shard of dataset ``name``'s ``step`` in ``root``; an incomplete or mixed set
+    of shards is a `DatasetError` naming what is missing. None when no shard ran."""
     found = sorted(Path(root).glob(f"prepare_{step}_results.shard-*-of-*.json"))
     if not found:
         return None

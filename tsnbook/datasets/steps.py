@@ -7,8 +7,8 @@ and ``merge_shards`` (the ``report`` step). A dataset module ends with
 Each step returns a `report.Report` (``ok``: can training start?) or raises `files.DatasetError` (a one-line
 reason and what to do). What each step reads from the description:
 
-* facts: ``NAME``; ``ROOT_ENTRIES`` and ``looks_inside(folder)`` (a root given at the wrong level is refused,
-  `files.check_level`); ``FILES`` (`download.Remote`s; ``UNREACHABLE``: what to do when the host is down;
+* facts: ``NAME``; ``ROOT_ENTRIES`` and ``INSIDE`` (or a hook ``looks_inside(folder)``: a root given at the
+  wrong level is refused, `files.check_level`); ``FILES`` (`download.Remote`s; ``UNREACHABLE``: what to do when the host is down;
   ``OPTIONAL_FILES``: {name: why a refusal is only a warning}); ``DEFAULT_FRAMES``, ``DEFAULT_RESOLUTION``,
   ``FRAME_TMPL``, ``START_INDEX``, ``FLOW_TMPL`` (what the zoo's configs read); ``VIDEO_FOLDERS`` ({videos
   folder: frames folder} under ROOT) and ``LEVEL``; ``STYLE`` (`listing.Style`), ``STRAYS`` (what a stray video
@@ -62,7 +62,19 @@ class Dataset:
 
     def root(self, root):
         """``root``, refused when it is a folder inside a dataset root (the message names the right one)."""
-        return check_level(root, self.facts.ROOT_ENTRIES, self.facts.looks_inside)
+        return check_level(root, self.facts.ROOT_ENTRIES, self.looks_inside)
+
+    def looks_inside(self, folder):
+        """What ``folder`` is when it is a folder *inside* a root: the dataset's own rule (``looks_inside``), or
+        the first of its ``INSIDE`` entries ``(name, pattern)`` whose pattern matches in it (a name ending in "/":
+        the folder must also be called so)."""
+        if self._hook("looks_inside"):
+            return self.facts.looks_inside(folder)
+        for name, pattern in self.facts.INSIDE:
+            if (not name.endswith("/") or folder.name == name[:-1]) and any(folder.glob(pattern)):
+                name = name.rstrip("/")
+                return f"the {'frames' if name == 'rawframes' else name} folder (ROOT/{name})"
+        return None
 
     # ---------------------------------------------------------------------------------------------- download
     def download(self, root, mirror=None, workers=None, progress=None):

@@ -56,6 +56,8 @@ CONTAINER = "JPEG frames 00001.jpg ... (from 1), height 100 px, about 12 frames 
 LEVEL = 1  # ROOT/rawframes/<id>/
 VIDEO_EXT = ".mp4"  # MMAction2's encode_videos.sh (mpeg4, 12 fps)
 ROOT_ENTRIES = ("annotations", "rawframes", "downloads", ARCHIVE_FOLDER)
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations/", ANNOTATIONS["labels"]), ("rawframes", "*/00001.jpg"), ("downloads/", PARTS_PREFIX + "??"))
 VIDEO_FOLDERS = {}  # the frames ship with the dataset: nothing to extract them from
 FRAME_TMPL, START_INDEX = "{:05d}.jpg", 1  # what the zoo's V1 rows read
 MULTI_LABEL = False
@@ -65,16 +67,6 @@ DEFAULT_FRAMES = "rgb"  # the frames ship with the dataset: nothing to compute
 def list_name(subset, kind):
     """MMAction2's list name, e.g. ``sthv1_train_list_rawframes.txt`` (subset "train" / "val")."""
     return f"{NAME}_{subset}_list_{kind}.txt"
-
-
-def looks_inside(folder):
-    if (folder / ANNOTATIONS["labels"]).exists() and folder.name == "annotations":
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*/00001.jpg")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and any(folder.glob(PARTS_PREFIX + "??")):
-        return "the downloads folder (ROOT/downloads)"
-    return None
 
 
 # ----------------------------------------------------------------------------------------------- annotations

@@ -56,6 +56,9 @@ CONTAINER = "WebM, VP9, height 240 px, width varies, 12 fps, mostly 2-6 s"
 LEVEL = 1  # ROOT/videos/<id>.webm
 VIDEO_EXT = ".webm"
 ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads", ARCHIVE_FOLDER)
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations/", ANNOTATIONS["labels"]), ("videos", "*.webm"), ("rawframes", "*/img_00001.jpg"),
+          ("downloads/", PARTS_PREFIX + "??"))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the zoo's 0.x V2 rows read
 FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
@@ -71,18 +74,6 @@ def list_name(subset, kind):
 def template_class(template):
     """The class of a template: its brackets removed ("Holding [something]" -> "Holding something")."""
     return template.replace("[", "").replace("]", "")
-
-
-def looks_inside(folder):
-    if (folder / ANNOTATIONS["labels"]).exists() and folder.name == "annotations":
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*.webm")):
-        return "the videos folder (ROOT/videos)"
-    if any(folder.glob("*/img_00001.jpg")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and any(folder.glob(PARTS_PREFIX + "??")):
-        return "the downloads folder (ROOT/downloads)"
-    return None
 
 
 # ----------------------------------------------------------------------------------------------- annotations
@@ -112,7 +103,7 @@ def read_classes(root):
 
 
 def read_subset(root, subset, classes):
-    """The `splits.Item`s of the train / val JSON (class = bracket-free template) or the test JSON (label None)."""
+    """The `items.Item`s of the train / val JSON (class = bracket-free template) or the test JSON (label None)."""
     path = Path(root) / "annotations" / ANNOTATIONS[subset]
     entries = _read_json(path)
     if not isinstance(entries, list):

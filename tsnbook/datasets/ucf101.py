@@ -14,17 +14,12 @@ folder ``HandstandPushups`` holds files named ``v_HandStandPushups_*``. Test lis
 gives it, as in MMAction2. A train line whose label disagrees with its folder is an error.
 
 Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (the lines are otherwise equal, tested
-against it on the replica):
-- a video listed in a split but absent on disk is dropped from the list, as there, but reported ("missing",
-  an error: the copy is incomplete) - MMAction2 drops it silently;
-- a frame folder without frames is dropped and reported - MMAction2 writes it as a videos-style line holding
-  the folder's full path (``if rgb_cnt > 0 ... else`` falls through to its video branch), which its
-  RawframeDataset then misreads;
-- frames are counted by the template from the start index (``img_00001.jpg`` ...), not by the prefix
-  ``img_*``: a folder numbered from 0, or holding a stray ``img_*`` file, is reported instead of being listed
-  with a count that makes training read a file that does not exist;
-- an unknown class or a malformed line is a one-line error naming ``file:line`` (MMAction2: a KeyError).
-- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the split files' order (training shuffles).
+against it on the replica): the differences of `listing` - a video absent on disk is left out *and reported*
+("missing", an error: the copy is incomplete), frame folders are counted by the template from the start index
+(``img_00001.jpg`` ...), not by the prefix ``img_*``, so that a folder without frames, numbered from 0 or
+holding a stray ``img_*`` file is reported instead of listed wrongly, and the split files' order is kept
+(MMAction2's scripts pass an unseeded ``--shuffle``) - and an unknown class or a malformed line is a one-line
+error naming ``file:line`` (MMAction2: a KeyError).
 """
 import os
 import shutil
@@ -67,6 +62,9 @@ CONTAINER = "AVI, MPEG-4 Part 2 (FourCC XVID), 320x240, 25 fps, 1-71 s (mean 7.2
 LEVEL = 2  # ROOT/videos/<Class>/<video>
 VIDEO_EXT = ".avi"
 ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads", ARCHIVE_FOLDER)
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations", "classInd.txt"), ("videos", "*/v_*.avi"), ("rawframes", "*/v_*/img_*"),
+          ("downloads/", FILES[0].name))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what tsn_r50_1x1x3_75e_ucf101_rgb reads
 FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
@@ -86,19 +84,6 @@ def split_file(split, subset):
 
 def annotation_files():
     return ["classInd.txt"] + [f"{kind}list0{k}.txt" for k in SPLITS for kind in ("train", "test")]
-
-
-def looks_inside(folder):
-    """What a folder *inside* a UCF101 root looks like, to refuse it as a root (`files.check_level`)."""
-    if (folder / "classInd.txt").exists():
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*/v_*.avi")):
-        return "the videos folder (ROOT/videos)"
-    if any(folder.glob("*/v_*/img_*")):
-        return "the frames folder (ROOT/rawframes)"
-    if (folder / FILES[0].name).exists() and folder.name == "downloads":
-        return "the downloads folder (ROOT/downloads)"
-    return None
 
 
 # ----------------------------------------------------------------------------------------------- annotations
