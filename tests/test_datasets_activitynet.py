@@ -15,7 +15,7 @@ from conftest import prepare_cli
 from tsnbook.configs import get_config
 from tsnbook.course.notebook import zoo_rows
 from tsnbook.data import build_dataset
-from tsnbook.datasets import activitynet as anet, activitynet_frames as anet_frames, replica
+from tsnbook.datasets import activitynet as anet, replica
 from tsnbook.datasets.files import AnnotationError, DatasetError
 from tsnbook.io import write_video
 
@@ -153,8 +153,7 @@ def test_every_zoo_config_reads_what_prepare_writes(name, prepared, flowed):
     assert Path(cfg["data_root"]).name == "ActivityNet" and cfg["data_prefix"] == "rawframes"
     kind = "clip" if cfg.get("with_offset") else "video"
     assert (cfg["ann_file_train"], cfg["ann_file_val"]) == (anet.list_name("train", kind), anet.list_name("val", kind))
-    naming = anet_frames.FLOW_NAMING if cfg["source"] == "flow" else \
-        anet_frames.CLIP_RGB_NAMING if kind == "clip" else anet_frames.RGB_NAMING
+    naming = anet.FLOW_NAMING if cfg["source"] == "flow" else anet.CLIP_RGB_NAMING if kind == "clip" else anet.RGB_NAMING
     assert (cfg["filename_tmpl"].format(*(["x"] if cfg["source"] == "flow" else []), 4),
             cfg["start_index"]) == (naming[0].format(*(["x"] if cfg["source"] == "flow" else []), 4), naming[1])
     for split in ("train", "val", "test"):

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from . import activitynet_frames, download as _download, items, listing, lists, replica as _replica
-from .activitynet_frames import FLOW_NAMING, RGB_NAMING, frame_counts
+from .activitynet_frames import frame_counts
 from .files import AnnotationError, DatasetError, atomic_write
 from .items import read_json
 from .steps import Dataset
@@ -102,6 +102,8 @@ ROOT_ENTRIES = (JSON_NAME, "videos", "rawframes", "downloads")
 #: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
 INSIDE = (("videos/", "v_*"), ("rawframes/", "v_*/*"), ("downloads/", JSON_NAME))
 MULTI_LABEL = False
+#: (template, first index, which zoo rows read it): the three namings `activitynet_frames` writes and counts
+NAMINGS = RGB_NAMING, CLIP_RGB_NAMING, FLOW_NAMING = activitynet_frames.NAMINGS
 FRAME_TMPL, START_INDEX = RGB_NAMING[:2]
 FLOW_TMPL = FLOW_NAMING[0]
 DEFAULT_FRAMES = "rgb"  # every zoo row reads frames; flow (two rows) on request: --frames both

@@ -47,7 +47,7 @@ from . import kinetics_download, kinetics_replica, listing, lists
 from .download import Remote
 from .files import AnnotationError, DatasetError, read_lines
 from .items import Item, scan_videos
-from .kinetics_download import CSV_NAMES, CVDF_HOME, DEEPMIND, HOME, class_folder, clip_name  # noqa: F401 (API)
+from .kinetics_download import CSV_NAMES, CVDF_HOME, DEEPMIND, HOME, class_folder, clip_name
 from .kinetics_replica import REPLICA_CLASSES
 from .steps import Dataset
 from .verify import verify_frame_folders, verify_videos
