@@ -8,11 +8,12 @@ Each step returns a `report.Report` (``ok``: can training start?) or raises `fil
 reason and what to do). What each step reads from the description:
 
 * facts: ``NAME``; ``ROOT_ENTRIES`` and ``INSIDE`` (or a hook ``looks_inside(folder)``: a root given at the
-  wrong level is refused, `files.check_level`); ``FILES`` (`download.Remote`s; ``UNREACHABLE``: what to do when the host is down;
-  ``OPTIONAL_FILES``: {name: why a refusal is only a warning}); ``DEFAULT_FRAMES``, ``DEFAULT_RESOLUTION``,
-  ``FRAME_TMPL``, ``START_INDEX``, ``FLOW_TMPL`` (what the zoo's configs read); ``VIDEO_FOLDERS`` ({videos
-  folder: frames folder} under ROOT) and ``LEVEL``; ``STYLE`` (`listing.Style`), ``STRAYS`` (what a stray video
-  is in, ``{annotation}``: the subset's file), ``CLASS_FOLDERS`` (videos sit in folders named by the classes);
+  wrong level is refused, `files.check_level`); ``FILES`` (`download.Remote`s; ``UNREACHABLE``: what to do when
+  the host is down; ``OPTIONAL_FILES``: {name: why a refusal is only a warning}); ``DEFAULT_FRAMES``,
+  ``DEFAULT_RESOLUTION``, ``FRAME_TMPL``, ``START_INDEX``, ``FLOW_TMPL`` (what the zoo's configs read);
+  ``VIDEO_FOLDERS`` ({videos folder: frames folder} under ROOT) and ``LEVEL``; ``STYLE`` (`listing.Style`),
+  ``STRAYS`` (what a stray video is in, ``{annotation}``: the subset's file), ``CLASS_FOLDERS`` (videos sit in
+  folders named by the classes);
   ``NUM_CLASSES``, ``TITLE``, ``CLASSES_FILE``, ``CLASS_COUNT_NOTE`` (a copy with another number of classes);
 * the reader: ``read_annotations(root)`` (an `AnnotationError` on a bad line) and ``subsets(root, annotations)``
   -> [`items.Subset`]; ``classes(annotations)`` (default: its first element);
