@@ -213,7 +213,7 @@ def test_config_py_fits_the_schedule_to_the_data_and_an_edited_file_is_kept(src,
     checkpoint = tmp_path / "weights.pth"
     status, printed = prepare("folder", "all", "--root", root, "--videos", videos, "--load-from", checkpoint,
                               "--workers", "1")
-    assert status == 0
+    assert status == 1  # the lists are fine, but training cannot start without its weights
     text = (root / "config.py").read_text()
     assert all(len(line) <= 120 for line in text.splitlines())
     assert f"base = '{folder_config.DEFAULT_BASE}'" in text and f"load_from = '{checkpoint}'" in text
@@ -223,14 +223,17 @@ def test_config_py_fits_the_schedule_to_the_data_and_an_edited_file_is_kept(src,
     assert (cfg["data_root"], cfg["data_prefix"], cfg["source"], cfg["ann_file_test"]) == (str(root), "videos",
                                                                                           "video", "val_videos.txt")
     load_from = [p for p in problems(root) if p[1] == "missing"]
-    assert load_from == [("warning", "missing", str(checkpoint), load_from[0][3])]
+    assert load_from == [("error", "missing", str(checkpoint), load_from[0][3])]
     assert "pass --load-from FILE" in load_from[0][3] and "train stops without them" in load_from[0][3]
+    checkpoint.write_bytes(b"weights, downloaded")
     edited = text.replace("epochs = 50", "epochs = 7")
     (root / "config.py").write_text(edited)
     status, printed = prepare("folder", "lists", "--root", root, "--test", "0.2")
-    assert status == 0 and (root / "config.py").read_text() == edited
+    assert status == 0 and (root / "config.py").read_text() == edited  # the weights are there now
     assert "edited by you, so kept" in printed and "ann_file_test = 'test_videos.txt'" in \
         (root / "config.new.py").read_text()
+    status, printed = prepare("folder", "lists", "--root", root, "--base", CPU_BASE)  # the weights go with the row
+    assert status == 0 and "load_from" not in (root / "config.new.py").read_text()
 
 
 def test_links_follow_the_videos_and_frames_come_when_asked(src, tmp_path):
@@ -238,7 +241,7 @@ def test_links_follow_the_videos_and_frames_come_when_asked(src, tmp_path):
     moved = tmp_path / "my videos"
     shutil.copytree(videos, moved, symlinks=True)
     root = tmp_path / "mine"
-    assert prepare("folder", "all", "--root", root, "--videos", moved, "--workers", "1")[0] == 0
+    assert prepare("folder", "all", "--root", root, "--videos", moved, "--base", CPU_BASE, "--workers", "1")[0] == 0
     shutil.rmtree(moved / "red ball" / "take 1")
     status, printed = prepare("folder", "verify", "--root", root, "--workers", "1")
     assert status == 1

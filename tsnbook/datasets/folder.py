@@ -94,7 +94,8 @@ def write_state(root, state):
 def configure(root, **options):
     """Check and keep the options of this run (prepare.py's ``--videos``, ``--annotations``, ``--val``,
     ``--test``, ``--seed``, ``--group``, ``--base``, ``--load-from``; None: as last given) in ``ROOT/folder.json``;
-    a `DatasetError` names a wrong one. Paths are kept as given, relative to the working directory like the
+    a `DatasetError` names a wrong one (a new ``base`` without ``load_from`` starts from the row's own weights).
+    Paths are kept as given, relative to the working directory like the
     configs' paths (so that messages name them as you do): run the later steps from the same folder. Returns the
     options in force."""
     root = Path(root)
@@ -111,6 +112,8 @@ def configure(root, **options):
                     f"give a CSV file of lines {CSV_FORMAT}"))
             given[key] = str(path)  # as given: relative to the working directory, as a config's data_root
     state = dict(read_state(root), **given)
+    if "base" in given and "load_from" not in given:  # the weights go with the row: a new row starts from its own
+        state["load_from"] = None
     for key in ("val", "test"):
         if not 0 <= state[key] < 1:
             raise DatasetError(f"--{key} {state[key]}: a fraction of each class's videos, from 0 to below 1")
@@ -345,7 +348,7 @@ def build_lists(root, workers=None, frame_tmpl=None, start_index=None):
         url = (folder_config.base_config(state["base"]).get("zoo") or {}).get("load_from_url")
         report.problem("missing", start, "load_from: the weights the config starts from are not there" +
                        (f" (download {url} into it)" if url else "") + "; or pass --load-from FILE (a checkpoint of "
-                       "yours works too: its classifier is dropped). train stops without them", "warning")
+                       "yours works too: its classifier is dropped); train stops without them")
     report.note(f"next: python -m tsnbook train {path} --validate")
     return report
 
