@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tsnbook import cli
-from tsnbook.datasets import command, folder, folder_config, folder_source, folder_split, replica
+from tsnbook.datasets import command, folder, folder_config, folder_replica, folder_source, folder_split, replica
 from tsnbook.datasets.files import AnnotationError, DatasetError
 from tsnbook.io import write_video
 
@@ -56,14 +56,15 @@ def test_a_new_users_folder_goes_from_prepare_to_a_prediction_each_problem_named
                                                                                      capsys):
     videos, planted = src
     monkeypatch.chdir(tmp_path)
-    status, printed = prepare("folder", "all", "--root", "data/mine", "--videos", videos, "--group", "^[^/]+",
-                              "--base", CPU_BASE, "--workers", "1")
+    status, printed = prepare("folder", "all", "--root", "data/mine", "--videos", videos, "--group",
+                              folder_replica.REPLICA_GROUP, "--base", CPU_BASE, "--workers", "1")
     assert status == 0, printed
     assert "nothing to download" in printed and printed.count("ok: training can start") == 4
     found = problems("data/mine")
     expected = {(str(planted["empty_class"]), "count"), (str(planted["stray"]), "stray"),
                 (str(planted["zero_bytes"]), "unreadable"), (str(planted["duplicate"]), "duplicate"),
-                (str(planted["too_few"]), "count")} | {(str(videos / cls), "name") for cls in folder.REPLICA_CLASSES}
+                (str(planted["too_few"]), "count")}
+    expected |= {(str(videos / cls), "name") for cls in folder_replica.REPLICA_CLASSES}
     named = Counter((path, kind) for _, kind, path, _ in found)
     cut = [key for key in named if key[0] == str(planted["cut"])]
     assert len(cut) == 1 and cut[0][1] in ("unreadable", "truncated")

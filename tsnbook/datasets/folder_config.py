@@ -63,8 +63,8 @@ def schedule(base, train_videos):
 
 
 def contents(root, base, classes, lists, train_videos, load_from=None):
-    """``(text, cfg keys, load_from)`` of ``ROOT/config.py``: ``lists`` {subset: list file name} of the subsets
-    written ("train", "val", "test")."""
+    """``(text, load_from)`` of ``ROOT/config.py`` (load_from: the weights it starts from, None: the row's
+    own init); ``lists``: {subset: list file name} of the subsets written ("train", "val", "test")."""
     from ..configs import is_config_file, reads_generated_data
     from ..configs.files import GENERATED_SIZED, format_config
     from .folder_source import slug
@@ -86,7 +86,7 @@ def contents(root, base, classes, lists, train_videos, load_from=None):
     keys.update(timing)
     written_base = os.path.relpath(Path(base).resolve(), root.resolve()) if is_config_file(base) else base
     header = _header(root, row, base, rule)
-    return format_config(keys, base=written_base, header=header), keys, start
+    return format_config(keys, base=written_base, header=header), start
 
 
 def _header(root, row, base, rule):
