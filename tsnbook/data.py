@@ -35,6 +35,7 @@ import torch
 
 from .configs import option
 from .io import DecodeError, FlowFrames, RawFrames, open_selective
+from .pipelines import frames_per_clip
 from .sampling import UnusableVideo, dense_sample_frames, sample_frames
 from .transforms import build_pipeline
 
@@ -357,7 +358,8 @@ def dataset_from_config(cfg, split, records):
     num_segments = {"train": cfg["num_segments"], "val": cfg.get("val_clips", cfg["num_segments"]),
                     "test": cfg.get("test_clips", 25)}[split]
     return TSNDataset(records, cfg[f"{split}_pipeline"], source=cfg["source"], num_segments=num_segments,
-                      clip_len=cfg.get("clip_len", 1), frame_interval=cfg.get("frame_interval", 1),
+                      clip_len=frames_per_clip(cfg.get("modality"), cfg.get("clip_len", 1)),
+                      frame_interval=cfg.get("frame_interval", 1),
                       test_mode=test_mode, num_classes=cfg["num_classes"],
                       multi_label=option(cfg, "multi_label"), filename_tmpl=cfg.get("filename_tmpl"),
                       start_index=cfg.get("start_index"), decoder=cfg.get("decoder"), seed=cfg.get("seed", 0),

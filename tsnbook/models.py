@@ -11,10 +11,17 @@ as MMAction2 1.x's data preprocessor does: RGB with the ImageNet mean/std, flow 
 motion is stored as 127.5, an MMAction2 quirk kept on purpose). This way the loaders ship compact uint8
 tensors and normalisation runs wherever the model runs, on the GPU when there is one.
 
-Flow input has ``2 * clip_len`` channels (x/y pairs of 5 consecutive flow frames = 10). Its first conv is
-built by TSN's *cross-modality initialisation*: the RGB filters averaged over their 3 input channels and
-repeated, so ImageNet features still fire on flow images. (MMAction2's 2-D ResNet does not do this - its
-10-channel conv1 keeps a random init; ``flow_init="random"`` reproduces that.)
+Flow input has ``2 * clip_len`` channels (x/y pairs of 5 consecutive flow frames = 10). RGB difference
+(``modality="rgbdiff"``, TSN paper §3.2, tsn-pytorch's RGBDiff) reads ``clip_len + 1`` consecutive RGB frames
+stacked in the channels (FormatShape's NCHW_Stack) and feeds the network their ``clip_len`` differences
+(`rgb_difference`, ``3 * clip_len`` channels): a cheap stand-in for flow. They are taken here, on float frames:
+the loader keeps shipping uint8 frames (a uint8 difference would wrap), the RGB crops and flips apply unchanged,
+and the mean cancels in a difference - so rgbdiff is normalised with mean 0 and the ImageNet std, and a still
+video gives an all-zero input. The first conv of flow and rgbdiff is built by TSN's *cross-modality
+initialisation*: the RGB filters averaged over their 3 input channels and repeated, so ImageNet features still
+fire on flow and difference images. (MMAction2's 2-D ResNet does not do this - its 10-channel conv1 keeps a
+random init; ``flow_init="random"`` reproduces that.) The consensus ("avg", MMAction2's only one, "max",
+"weighted") is `tsnbook.consensus`, which says why avg and weighted pool features and max pools class scores.
 
 Backbones: any torchvision classification model by name (``resnet50``, ``densenet161``, ``mobilenet_v3_small``,
 ...), the mmcls-style ResNeXt variants torchvision lacks (``resnext101_32x4d``: torchvision's ResNet class with
@@ -30,9 +37,14 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from .consensus import SegmentalConsensus
+
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, in 0..255 units (spec §4.6)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 FLOW_MEAN, FLOW_STD = 128.0, 128.0
+#: modality -> (mean, std) of one frame's channels (flow: x, y; rgbdiff: a difference of two RGB frames)
+NORMALISATION = {"rgb": (IMAGENET_MEAN, IMAGENET_STD), "flow": ((FLOW_MEAN,) * 2, (FLOW_STD,) * 2),
+                 "rgbdiff": ((0.0,) * 3, IMAGENET_STD)}
 MULTI_LABEL_PROBS = ("softmax", "sigmoid")  # a multi-label model's "prob": MMAction2's softmax, or per class
 
 
@@ -61,8 +73,9 @@ def adapt_first_conv(backbone, in_channels, mode="average"):
     """Give ``backbone``'s first conv ``in_channels`` inputs (TSN's cross-modality initialisation).
 
     ``mode="average"``: average the existing filters over their input channels and repeat them
-    ``in_channels`` times (tsn-pytorch's ``_construct_flow_model``). ``mode="random"``: a fresh Kaiming init
-    (fan_out, as MMAction2's ConvModule), which is what MMAction2's flow ResNet really starts from.
+    ``in_channels`` times (tsn-pytorch's ``_construct_flow_model`` and ``_construct_diff_model``).
+    ``mode="random"``: a fresh Kaiming init (fan_out, as MMAction2's ConvModule), which is what MMAction2's flow
+    ResNet really starts from.
     """
     parent, attr, conv = _first_conv(backbone)
     new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
@@ -213,10 +226,11 @@ def build_backbone(name, pretrained=None):
 
 
 class TSN(nn.Module):
-    """TSN: a 2-D backbone applied to every snippet, average consensus, dropout, one linear classifier.
+    """TSN: a 2-D backbone applied to every snippet, a segmental consensus, dropout, one linear classifier.
 
     Input ``x``: uint8 (or float in 0..255 units) ``[B, V, C, H, W]`` with V snippets (segments x crops at test
-    time), C = 3 for RGB or 2 * clip_len for flow. Output: logits ``[B, num_classes]``.
+    time), C = 3 for RGB, 2 * clip_len for flow, 3 * (clip_len + 1) for rgbdiff. Output: logits
+    ``[B, num_classes]``. ``consensus`` (`tsnbook.consensus`): "avg" (MMAction2's), "max" or "weighted".
 
     ``partial_bn``: TSN's partial BatchNorm - in training, every BN layer but the first is frozen (running
     statistics and affine parameters), which regularises fine-tuning on small datasets. ``norm_eval``:
@@ -236,10 +250,10 @@ class TSN(nn.Module):
     def __init__(self, backbone="resnet50", num_classes=400, num_segments=3, modality="rgb", clip_len=5,
                  dropout=0.4, init_std=0.01, partial_bn=False, norm_eval=False, pretrained=None,
                  flow_init="average", frozen_stages=-1, densenet_relu=False, multi_label=False,
-                 multi_label_prob="softmax"):
+                 multi_label_prob="softmax", consensus="avg"):
         super().__init__()
-        if modality not in ("rgb", "flow"):
-            raise ValueError(f"modality must be 'rgb' or 'flow', got {modality!r}")
+        if modality not in NORMALISATION:
+            raise ValueError(f"modality must be 'rgb', 'flow' or 'rgbdiff', got {modality!r}")
         if multi_label_prob not in MULTI_LABEL_PROBS:
             raise ValueError(f"multi_label_prob must be 'softmax' (MMAction2) or 'sigmoid', got {multi_label_prob!r}")
         self.multi_label_prob = multi_label_prob
@@ -251,14 +265,16 @@ class TSN(nn.Module):
         self.densenet_quirk = isinstance(self.backbone, torchvision.models.DenseNet) and not densenet_relu
         if frozen_stages >= 0:
             self._frozen_modules()  # fail now, not at the first train()
-        self.in_channels = 3 if modality == "rgb" else 2 * clip_len
-        if modality == "flow":
-            adapt_first_conv(self.backbone, self.in_channels, flow_init)
-        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if modality == "rgb" else ((FLOW_MEAN,) * 2, (FLOW_STD,) * 2)
+        mean, std = NORMALISATION[modality]
+        stacked = 1 if modality == "rgb" else clip_len  # flow fields or frame differences per snippet
+        conv_channels = len(mean) * stacked
+        self.in_channels = conv_channels + (3 if modality == "rgbdiff" else 0)  # rgbdiff: clip_len + 1 frames in
+        if modality != "rgb":
+            adapt_first_conv(self.backbone, conv_channels, flow_init)
         # Flow channels alternate x, y; mean/std are per channel, repeated to the channel count.
-        repeat = self.in_channels // len(mean)
-        self.register_buffer("mean", torch.tensor(mean * repeat).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std * repeat).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean * stacked).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std * stacked).view(1, -1, 1, 1), persistent=False)
+        self.consensus = SegmentalConsensus(consensus, num_segments)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(self.feature_dim, num_classes)
         nn.init.normal_(self.fc.weight, 0, init_std)
@@ -281,8 +297,8 @@ class TSN(nn.Module):
             return F.adaptive_avg_pool2d(self.backbone.features(x), 1).flatten(1)
         return self.backbone(x)  # torchvision's / timm's own global average pooling
 
-    def features(self, x):
-        """Snippet features averaged over the view axis: ``[B, V, C, H, W] -> [B, feature_dim]``."""
+    def snippet_features(self, x):
+        """Pooled features of every snippet: ``[B, V, C, H, W] -> [B, V, feature_dim]``."""
         if x.dim() != 5 or x.shape[2] != self.in_channels:
             hint = ""
             if x.dim() == 5 and self.modality == "flow" and x.shape[2] == 3:
@@ -290,38 +306,60 @@ class TSN(nn.Module):
                         "tsnbook.predict_video the video's path (its flow is computed) or a FlowFrames reader")
             elif x.dim() == 5 and self.modality == "rgb" and x.shape[2] != 3:
                 hint = ": an RGB model reads 3-channel frames, not optical flow"
+            elif x.dim() == 5 and self.modality == "rgbdiff":
+                hint = ": an rgbdiff model reads clip_len + 1 RGB frames stacked (FormatShape NCHW_Stack)"
             raise ValueError(f"TSN({self.modality}) expects input [B, V, {self.in_channels}, H, W], "
                              f"got {tuple(x.shape)}{hint}")
         batch, views = x.shape[:2]
         x = x.flatten(0, 1).float()
+        if self.modality == "rgbdiff":
+            x = rgb_difference(x)
         x = (x - self.mean) / self.std
         if self.channels_last:  # set by the engine on CUDA, where NHWC convolutions are faster
             x = x.contiguous(memory_format=torch.channels_last)
-        snippet_features = self.backbone_features(x)  # [B*V, D]
-        return snippet_features.view(batch, views, -1).mean(dim=1)  # average consensus
+        return self.backbone_features(x).view(batch, views, -1)  # [B, V, D]
+
+    def features(self, x):
+        """The consensus of the snippet features: ``[B, V, C, H, W] -> [B, feature_dim]`` (avg, weighted)."""
+        if self.consensus.on_scores:
+            raise ValueError("a max-consensus TSN pools class scores, not features: use snippet_features")
+        return self.consensus(self.snippet_features(x))
 
     def forward(self, x):
+        if self.consensus.on_scores:  # max: the classifier on every snippet, then each class's best score
+            return self.consensus(self.fc(self.dropout(self.snippet_features(x))))
         return self.fc(self.dropout(self.features(x)))
 
     @torch.no_grad()
-    def score_views(self, views, average_clips=None, views_per_chunk=64, autocast=None):
+    def score_views(self, views, average_clips=None, views_per_chunk=64, autocast=None, num_clips=None):
         """One video's scores from all its test views ``[V, C, H, W]``: a numpy vector [num_classes].
 
-        The views go through the backbone in chunks (250 views of a 25x10 test need not fit at once); the pooled
-        features are summed in float64 and averaged over all V before the classifier runs once - MMAction2's
-        TSNHead order (spec §6.1), so "prob" is the softmax of the averaged logits. ``autocast``: a callable
-        returning the context for each chunk's forward (the engine's bf16 on CUDA). The model is put in eval mode.
+        The views go through the backbone in chunks (250 views of a 25x10 test need not fit at once). Average
+        consensus: the pooled features are summed in float64 and averaged over all V before the classifier runs
+        once - MMAction2's TSNHead order (spec §6.1), so "prob" is the softmax of the averaged logits. "max" and
+        "weighted" run over the clips of each crop, ``num_clips`` of them (None: all V views are clips of one
+        crop), and average over the crops (`tsnbook.consensus`). ``autocast``: a callable returning the context
+        for each chunk's forward (the engine's bf16 on CUDA). The model is put in eval mode.
         """
         self.eval()
         device = next(self.parameters()).device
         views = torch.as_tensor(views)
-        feature_sum = 0
+        feature_sum, per_view = 0, []
         for chunk in views.split(views_per_chunk):
             with autocast() if autocast else contextlib.nullcontext():
                 # non_blocking: a pinned chunk (the evaluation loader pins on CUDA) is copied asynchronously
-                feature_sum = feature_sum + self.features(chunk[None].to(device, non_blocking=True)).double() * len(
-                    chunk)
-        logits = self.fc((feature_sum / len(views)).float())
+                snippets = chunk[None].to(device, non_blocking=True)
+                if self.consensus.kind == "avg":  # a running sum: the views' features need not be kept
+                    feature_sum = feature_sum + self.features(snippets).double() * len(chunk)
+                else:
+                    per_view.append(self.snippet_features(snippets)[0].double())
+        if self.consensus.kind == "avg":
+            logits = self.fc((feature_sum / len(views)).float())
+        elif self.consensus.on_scores:
+            logits = self.consensus.pool_view_scores(self.fc(torch.cat(per_view).float()), num_clips)[None]
+        else:
+            weights = self.consensus.view_weights(len(views), num_clips).to(device)
+            logits = self.fc((torch.cat(per_view) * weights[:, None]).sum(dim=0, keepdim=True).float())
         return self.class_scores(logits, average_clips)[0].cpu().numpy()
 
     def class_scores(self, logits, mode="prob"):
@@ -350,6 +388,13 @@ class TSN(nn.Module):
                 for param in module.parameters():
                     param.requires_grad_(False)
         return self
+
+
+def rgb_difference(x):
+    """RGB-difference snippets: ``[N, 3 (L + 1), H, W]`` stacked frames -> ``[N, 3 L, H, W]``, each frame minus
+    the one before it (channels: frame 1 - frame 0 in R, G, B, then frame 2 - frame 1, ...)."""
+    frames = x.view(len(x), -1, 3, *x.shape[2:])
+    return (frames[:, 1:] - frames[:, :-1]).flatten(1, 2)
 
 
 def average_clips(logits, mode=None):

@@ -25,7 +25,7 @@ from .data import TSNDataset, dataset_from_config, read_label_map  # noqa: F401 
 from .flow import extract_video_flow
 from .io import FlowFrames, RawFrames, Video, open_selective
 from .metrics import fuse_scores
-from .pipelines import parse_protocol, protocol_of, protocol_settings
+from .pipelines import frames_per_clip, parse_protocol, protocol_of, protocol_settings
 
 
 def _reader(video, backend):
@@ -41,22 +41,28 @@ def _source(video):
     return "flow" if isinstance(video, FlowFrames) else "rawframes" if isinstance(video, RawFrames) else "video"
 
 
-def test_views(video, protocol="25x10", num_segments=None, backend=None, clip_len=None):
+def _protocol_clips(protocol, num_segments):
+    """The clips per crop a named protocol samples (``num_segments`` replaces its count, except for "val")."""
+    return num_segments if num_segments and protocol != "val" else parse_protocol(protocol, num_segments or 3)["clips"]
+
+
+def test_views(video, protocol="25x10", num_segments=None, backend=None, clip_len=None, modality=None):
     """Every test view of one video under a named protocol: uint8 [V, C, H, W], C-contiguous, MMAction2's order.
 
     ``video``: a file path (opened with `tsnbook.io.open_selective`), or an open tsnbook reader (`RawFrames`,
     `FlowFrames`, any `tsnbook.io.Video`; left open). RGB: C = 3; flow (a FlowFrames reader): one image of
-    2 x clip_len channels per crop and clip. ``num_segments`` replaces the protocol's clip count ("val": the
-    segments of the 1x1xK layout, 3 by default); ``clip_len`` defaults to 1 for RGB, 5 for flow. Output order is
+    2 x clip_len channels per crop and clip; ``modality="rgbdiff"`` (an RGB video): clip_len + 1 frames stacked,
+    3 x (clip_len + 1) channels. ``num_segments`` replaces the protocol's clip count ("val": the segments of the
+    1x1xK layout, 3 by default); ``clip_len`` defaults to 1 for RGB, 5 for flow and rgbdiff. Output order is
     MMAction2's: all clips of view 1, then all clips of view 2, ... (TenCrop: UL, UL-mirror, UR, ...).
     """
     source = _source(video)
     flow = source == "flow"
-    spec = parse_protocol(protocol, num_segments or 3)
-    settings = protocol_settings(protocol, flow, num_segments or 3)
-    clips = num_segments if num_segments and protocol != "val" else spec["clips"]
-    dataset = TSNDataset([], settings["test_pipeline"], source=source, num_segments=clips,
-                         clip_len=clip_len or (5 if flow else 1), test_mode=True,
+    modality = modality or ("flow" if flow else "rgb")
+    settings = protocol_settings(protocol, flow, num_segments or 3, modality=modality)
+    clip_len = frames_per_clip(modality, clip_len or (1 if modality == "rgb" else 5))
+    dataset = TSNDataset([], settings["test_pipeline"], source=source,
+                         num_segments=_protocol_clips(protocol, num_segments), clip_len=clip_len, test_mode=True,
                          sampler=settings.get("sampler", "segments"),
                          dense_test_positions=settings.get("dense_test_positions", 10))
     with _reader(video, backend) as reader:
@@ -128,16 +134,18 @@ def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=No
         raise ValueError(f"{type(model).__name__}(flow) reads optical flow, but got an RGB reader "
                          f"({type(video_path).__name__}): pass the video's path (its flow is then computed) or a "
                          f"tsnbook.FlowFrames reader of its flow_x/flow_y JPEGs")
-    clip_len = model.in_channels // 2 if model.modality == "flow" else None
+    clip_len = {"flow": model.in_channels // 2, "rgbdiff": model.in_channels // 3 - 1}.get(model.modality)
     if cfg is not None and protocol is None:
-        views = config_views(video_path, cfg, backend)
+        views, num_clips = config_views(video_path, cfg, backend), cfg.get("test_clips", 25)
     else:
         protocol = protocol or "25x10"
         if num_segments is None and protocol == "val":
             num_segments = model.num_segments
-        views = test_views(video_path, protocol, num_segments=num_segments, backend=backend, clip_len=clip_len)
+        views = test_views(video_path, protocol, num_segments=num_segments, backend=backend, clip_len=clip_len,
+                           modality=model.modality)
+        num_clips = _protocol_clips(protocol, num_segments)
     was_training = model.training
-    scores = model.score_views(views, average_clips, views_per_chunk)
+    scores = model.score_views(views, average_clips, views_per_chunk, num_clips=num_clips)
     model.train(was_training)
     return scores
 
