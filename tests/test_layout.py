@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 
 #: the library's modules, lowest first: each may import only modules listed before it
 LAYERS = ["testenv", "progress", "utils", "sampling", "h264", "io", "transforms", "pipelines", "configs", "data",
-          "consensus", "models",
+          "backbones", "consensus", "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
           "gpu_augment", "loops", "engine", "flow", "predict", "bench_model", "bench", "datasets", "course", "cli",
           "__main__"]

@@ -11,8 +11,9 @@ Modules, in the order data flows through them; each imports only modules above i
     pipelines     the zoo's training recipe and named test protocols ("25x10", "25x3", "dense-8x1", ...)
     configs       one plain dict per zoo row (+ a _tiny CPU twin each)
     data          list files -> TSNDataset (sampled, decoded, augmented items)
+    backbones     torchvision / timm networks without their classifier, pretrained weights, cross-modality init
     consensus     TSN's segmental consensus: average, max, weighted (and how each scores test views)
-    models        TSN on torchvision / timm backbones (RGB, flow, RGB difference)
+    models        TSN: snippets through a backbone, consensus, classifier (RGB, flow, RGB difference)
     checkpoints   tsnbook's checkpoint files: safe reading, atomic writing, strict weight loading
     mmaction2     MMAction2 0.x / 1.x checkpoints: key names, architecture from the weights
     factory       build_model(cfg), load_model(any checkpoint): the one loader
