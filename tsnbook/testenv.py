@@ -74,7 +74,8 @@ CUDA_ENV = {key: value for key, value in TEST_ENV.items() if key not in ("CUDA_V
 #: notebook -> the notebook whose work_dirs it reuses: both run in one pytest-xdist group (one kernel after the
 #: other, on one worker), and `tools/refresh_notebooks.py` refreshes them in that order.
 NOTEBOOK_GROUPS = {"05_evaluation": "00_quickstart", "06_optical_flow_two_stream": "00_quickstart",
-                   "15_data_benchmark": "00_quickstart", "18_two_stream_and_omnisource": "00_quickstart"}
+                   "15_data_benchmark": "00_quickstart", "18_two_stream_and_omnisource": "00_quickstart",
+                   "22_transfer_learning": "21_good_practices"}
 
 #: ``TSNBOOK_TEST_PROFILE`` (``make test-portable`` sets it) -> environment that conftest.py forces.
 PROFILES = {"default": TEST_ENV, "portable": PORTABLE_ENV, "cuda": CUDA_ENV}
