@@ -15,6 +15,8 @@ run must take seconds. It does here because nothing but the decoding is left out
     result = train_and_test(cfg, seed=0)                     # dict(top1, class_accuracy, scores, labels, seconds)
     table = run_seeds({"8 segments": cfg, ...}, seeds=(0, 1, 2))   # {name: [top-1 per seed]}
 """
+import contextlib
+import io
 import json
 import time
 from pathlib import Path
@@ -139,13 +141,28 @@ def stacked(cfg, modality, clip_len, source=None, **overrides):
     return new
 
 
+_SAID = set()  # the notes building a model printed already (one per run would bury the notebook's output)
+
+
+def _build_once_said(cfg):
+    """`build_model`, printing each of its notes (e.g. "classifier dropped" under load_from) once per process."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        model = build_model(cfg)
+    for line in printed.getvalue().splitlines():
+        if line not in _SAID:
+            _SAID.add(line)
+            print(line)
+    return model
+
+
 def train_model(cfg, seed, cache=CACHE, device="cpu"):
     """Train ``cfg`` with ``seed`` as `tsnbook.train` would (same seeding, schedule and epoch loop), on clips
     from ``cache``; returns the model (on ``device``, in eval mode)."""
     cfg = dict(cfg, seed=seed)
     device = resolve_device(device)
     seed_everything(seed)
-    model = build_model(cfg).to(device)
+    model = _build_once_said(cfg).to(device)
     optimizer = build_optimizer(model, cfg, base_lr(cfg))
     train_set = cached_dataset(cfg, "train", cache)
     loader = train_loader(train_set, cfg["batch_size"], 0, seed, device)

@@ -200,7 +200,7 @@ def plot_crop_boxes(ax, boxes, frame_size, title, max_boxes=60):
     ax.set_title(title, fontsize=9)
 
 
-def plot_seeds(ax, values, title, ylabel="top-1 (%)", chance=None, ylim=(0, 100)):
+def plot_seeds(ax, values, title, ylabel="top-1 (%)", chance=None, ylim=(0, 104)):
     """One column per variant (``values`` = {name: [a value per seed]}): every seed as a dot, the mean as a bar,
     on a fixed 0-100 axis so that no difference looks larger than it is; ``chance``: a dashed line."""
     names = list(values)
@@ -211,7 +211,7 @@ def plot_seeds(ax, values, title, ylabel="top-1 (%)", chance=None, ylim=(0, 100)
                    zorder=3)
     if chance is not None:
         ax.axhline(chance, ls="--", lw=1, color="grey")
-        ax.text(len(names) - 0.5, chance + 1.5, "chance", ha="right", fontsize=8, color="grey")
+        ax.text(-0.45, chance + 1.5, "chance", ha="left", fontsize=8, color="grey")
     ax.set_xticks(range(len(names)), names, fontsize=8, rotation=20, ha="right")
     ax.set_ylim(*ylim)
     ax.set_ylabel(ylabel, fontsize=9)
