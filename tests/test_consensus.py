@@ -133,3 +133,17 @@ def test_a_run_trains_tests_and_reloads_with_each_consensus(tmp_path, small_synt
                        atol=1e-4)
     with pytest.raises(ValueError, match="average consensus only"):
         export_mmaction2_checkpoint(model, tmp_path / "mm.pth")
+
+
+def test_average_consensus_keeps_its_exact_arithmetic():
+    """avg must give the very bits it gave before the consensus became an option: the snippet features' mean
+    before dropout and the classifier in training, the float64 running sum over chunks at test."""
+    model, x = _model("avg"), _clips(6).view(2, 3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(model(x), model.fc(model.dropout(model.snippet_features(x).mean(dim=1))))
+        views = _clips(10)
+        total = 0
+        for chunk in views.split(4):
+            total = total + model.snippet_features(chunk[None]).mean(dim=1).double() * len(chunk)
+        expected = model.fc((total / len(views)).float())[0].numpy()
+    assert np.array_equal(model.score_views(views, "score", views_per_chunk=4), expected)
