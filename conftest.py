@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent / "tests"))  # tests import the ora
 
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist (``-n 2``): whole groups to one worker - a test file, a notebook, or notebooks that reuse
-    another's runs (`NOTEBOOK_GROUPS`: 00, then 05 and 06). The xdist_group mark would do this, but pytest 9
-    ignores the node ids xdist rewrites for it."""
+    another's runs (`NOTEBOOK_GROUPS`: 00, then those that reuse its runs). The xdist_group mark would do this,
+    but pytest 9 ignores the node ids xdist rewrites for it."""
     from xdist.scheduler import LoadScopeScheduling
 
     class Groups(LoadScopeScheduling):

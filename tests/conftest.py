@@ -48,3 +48,20 @@ def prepare_cli(argv):
 
 def file_lines(path):
     return Path(path).read_text().splitlines()
+
+
+def cli_exit(argv):
+    """``python -m tsnbook ARGV`` in this process: its exit status, or its one-line ``error: ...`` message."""
+    from tsnbook import cli
+    with pytest.raises(SystemExit) as info:
+        cli.main([str(a) for a in argv])
+    return info.value.code
+
+
+def random_checkpoint(path, cfg, classes=None, seed=0):
+    """A seeded random TSN of ``cfg`` saved as ``train`` saves runs (its config and class names inside)."""
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.factory import build_model
+    torch.manual_seed(seed)
+    save_checkpoint(path, dict(model=build_model(cfg).state_dict(), epoch=1, cfg=cfg, classes=classes))
+    return path

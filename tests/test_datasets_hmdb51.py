@@ -3,6 +3,7 @@ steps, MMAction2 0.24.1's lists as the oracle (and where it fails: strays, a sta
 configs reading what the command writes, and bad input failing with file and line."""
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import av
@@ -58,7 +59,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared, tmp_path):
 
 
 def _splits_on_disk(root):
-    from tsnbook.datasets.splits import scan_videos
+    from tsnbook.datasets.items import scan_videos
     return scan_videos(root / "videos", 2)
 
 
@@ -257,3 +258,29 @@ def test_download_from_a_local_server_resumes(tmp_path, prepared):
     for remote in hmdb51.FILES:
         assert (tmp_path / "h" / "downloads" / remote.name).read_bytes() == \
                (prepared["root"] / "downloads" / remote.name).read_bytes()
+
+
+def test_extract_through_a_system_rar_tool_that_keeps_folders(tmp_path, prepared, monkeypatch):
+    # The README's second route: a system unrar / bsdtar / 7z extracts a whole archive and keeps its folders,
+    # where flatten=True asks for the split files without their testTrainMulti_7030_splits/ folder. A stand-in
+    # `unrar` on PATH extracts as they do (this tsnbook's own reader, folders kept).
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    (tools / "unrar").write_text(f"#!{sys.executable}\nimport sys\nfrom tsnbook.datasets.archives import extract\n"
+                                 "extract(sys.argv[-2], sys.argv[-1].rstrip('/'))  # unrar x -o+ -y ARCHIVE DEST/\n")
+    (tools / "unrar").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
+    monkeypatch.setattr(archives, "rar_backend", lambda: "unrar")
+    root = tmp_path / "hmdb51"
+    hmdb51.make_replica(root)
+    report = hmdb51.extract(root, workers=1, frames="none")
+    assert report.ok and report.actions["annotations extracted"] == 9
+    assert sorted(os.listdir(root / "annotations")) == sorted(os.listdir(prepared["root"] / "annotations"))
+    for cls in hmdb51.REPLICA_CLASSES:
+        assert sorted(os.listdir(root / "videos" / cls)) == sorted(os.listdir(prepared["root"] / "videos" / cls))
+    assert report.actions["extracted"] == 3 + 14  # the inner archives, then their videos: each file once
+    assert not [p for p in root.rglob("*.partial")] and not (root / ".videos.partial").exists()
+    hmdb51.build_lists(root, workers=1)
+    name = "hmdb51_train_split_1_videos.txt"
+    assert file_lines(root / name) == file_lines(prepared["root"] / name)

@@ -183,7 +183,7 @@ def test_bad_annotations_are_one_line_errors_with_file_and_item(annotated, file,
 def test_a_json_cut_short_names_its_line(annotated):
     path = annotated / "annotations" / sthv2.ANNOTATIONS["train"]
     path.write_text(path.read_text()[:150])
-    with pytest.raises(AnnotationError, match=r"v2-train\.json:1: not valid JSON \(.* a file cut short\?\)"):
+    with pytest.raises(AnnotationError, match=r"v2-train\.json:1:151: not valid JSON \(.* a file cut short\?\)"):
         sthv2.build_lists(annotated, workers=1)
 
 

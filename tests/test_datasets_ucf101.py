@@ -17,6 +17,7 @@ from tsnbook.configs import get_config
 from tsnbook.data import build_dataset
 from tsnbook.datasets import archives, ucf101
 from tsnbook.datasets.files import AnnotationError, DatasetError
+from tsnbook.datasets.items import scan_videos
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = "tsn_r50_1x1x3_75e_ucf101_rgb"
@@ -51,7 +52,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
         assert (container.format.name, context.name, context.codec_tag) == ("avi", "mpeg4", "XVID")
         assert (context.width, context.height, float(stream.average_rate)) == (320, 240, 25.0)
         assert 25 <= stream.frames <= 75
-    assert len(ucf101.scan_videos(root)) == 23  # 24 listed, one missing
+    assert len(scan_videos(root / "videos", ucf101.LEVEL)) == 23  # 24 listed, one missing
     assert (root / "downloads" / "UCF101.rar").read_bytes()[:7] == b"Rar!\x1a\x07\x00"
 
 

@@ -172,3 +172,49 @@ def test_the_backend_follows_the_device_unless_overridden(monkeypatch):
     monkeypatch.setenv("TSNBOOK_DIST_BACKEND", "mpi")
     with pytest.raises(ValueError, match="TSNBOOK_DIST_BACKEND='mpi': choose one of nccl, gloo"):
         backend_for("cuda")
+
+
+#: Launched by torchrun in place of ``-m tsnbook``: the same command line, and each rank saves the weights and
+#: buffers of the model it has just validated, so that the test can see which model every shard was scored with.
+_RECORD_VALIDATED_MODEL = """
+import os, sys
+import torch
+import tsnbook.engine as engine
+from tsnbook import cli
+
+evaluate = engine.evaluate
+
+def recording_evaluate(model, *args, **kwargs):
+    result = evaluate(model, *args, **kwargs)
+    state = {key: value.detach().cpu().clone() for key, value in model.state_dict().items()}
+    torch.save(state, os.path.join(sys.argv[1], f"validated_rank{os.environ['RANK']}.pth"))
+    return result
+
+engine.evaluate = recording_evaluate
+cli.main(sys.argv[2:])
+"""
+
+
+def test_validation_under_ddp_scores_every_shard_with_rank_0s_model(tmp_path, small_synth):
+    """BatchNorm's running statistics are each rank's own after a training step (DDP syncs gradients, not
+    buffers: it broadcasts rank 0's buffers at the start of the *next* forward). Validation is sharded over the
+    ranks, so each shard must be scored with the model best.pth saves - rank 0's, whose buffers are broadcast
+    first (MMAction2's broadcast_bn_buffer=True)."""
+    script = tmp_path / "record_validated_model.py"
+    script.write_text(_RECORD_VALIDATED_MODEL)
+    run = tmp_path / "run"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+               str(_free_port()), str(script), str(tmp_path), "train", RGB, "--work-dir", str(run), "--no-progress",
+               "--validate", "--cfg-options", *_options(small_synth, epochs=1, norm_eval=False)]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    best = torch.load(run / "best.pth", weights_only=True)["model"]
+    statistics = [key for key in best if key.endswith(("running_mean", "running_var"))]
+    assert statistics and any(best[key].abs().sum() > 0 for key in statistics)
+    for rank in (0, 1):
+        validated = torch.load(tmp_path / f"validated_rank{rank}.pth", weights_only=True)
+        assert validated.keys() == best.keys()
+        for key in statistics:
+            assert torch.equal(validated[key], best[key]), f"rank {rank}: {key} is not rank 0's"
+        for key in best:
+            assert torch.allclose(validated[key].float(), best[key].float(), rtol=1e-5, atol=1e-7), (rank, key)

@@ -178,6 +178,51 @@ def test_multi_label_loss_is_bce_times_loss_weight(small_synth, tmp_path):
     assert losses[1] == pytest.approx(160 * expected, rel=1e-5)
 
 
+def test_the_loops_take_a_device_name_like_the_rest_of_the_api(small_synth):
+    """``tsnbook.evaluate(model, dataset, "cpu")`` and ``train_one_epoch(..., "cpu", ...)`` (issue 17, item 7)."""
+    import tsnbook
+    cfg = small_config("rgb", small_synth, test_clips=1)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    test_set = build_dataset(cfg, "test")
+    scores, labels, skipped = tsnbook.evaluate(model, test_set, "cpu", progress=False)
+    assert scores.shape == (8, 8) and np.isfinite(scores).all() and skipped == [] and labels == list(range(8))
+    np.testing.assert_array_equal(scores, tsnbook.evaluate(model, test_set, torch.device("cpu"), progress=False)[0])
+    train_set = build_dataset(cfg, "train")
+    batch = collate_skipping_errors([train_set[i] for i in range(4)])
+    optimizer = build_optimizer(model, cfg, cfg["lr"])
+    loss, top1, skipped = train_one_epoch(model, [batch], optimizer, "cpu", 0, cfg, None, progress=False)
+    assert np.isfinite(loss) and 0 <= top1 <= 1 and skipped == []
+
+
+def _without_class(small_synth, tmp_path, label):
+    """The small training list (absolute paths) without the videos of class ``label``."""
+    lines = (small_synth / "synthactions_train_split_1_videos.txt").read_text().splitlines()
+    kept = [f"{small_synth / 'videos' / line.split()[0]} {line.split()[1]}" for line in lines
+            if int(line.split()[1]) != label]
+    (tmp_path / "train.txt").write_text("\n".join(kept) + "\n")
+    return str(tmp_path / "train.txt")
+
+
+def test_a_class_without_training_videos_is_named_in_a_warning(small_synth, tmp_path, capsys):
+    """The model would never see class 3 and nothing said so (issue 17, item 13): its name when the config has
+    a label map, else its index, on stdout and in log.jsonl."""
+    from tsnbook.data import read_label_map
+    name = read_label_map(small_synth / "classInd.txt")[3]
+    cfg = small_config("rgb", small_synth, epochs=1, ann_file_train=_without_class(small_synth, tmp_path, 3))
+    train(cfg, tmp_path / "named", resume=False, progress=False, device="cpu", validate=False)
+    out = capsys.readouterr().out
+    assert f"warning: 1 of the 8 classes has no training video in train.txt: 3 ({name})" in out, out
+    warnings = [r for r in read_log(tmp_path / "named" / "log.jsonl") if r["mode"] == "warning"]
+    assert [r["classes_without_videos"] for r in warnings] == [[3]]
+    train(dict(cfg, label_map=None), tmp_path / "indices", resume=False, progress=False, device="cpu",
+          validate=False)
+    assert "warning: 1 of the 8 classes has no training video in train.txt: 3\n" in capsys.readouterr().out
+    train(small_config("rgb", small_synth, epochs=1), tmp_path / "all", resume=False, progress=False, device="cpu",
+          validate=False)
+    assert "no training video" not in capsys.readouterr().out
+
+
 def test_evaluation_report_computes_the_configured_metrics():
     rng = np.random.default_rng(0)
     scores = rng.normal(size=(6, 4)).astype(np.float32)
@@ -409,7 +454,7 @@ def test_evaluation_with_workers_gives_the_scores_of_one_process(tmp_path, small
     assert report == report2 and report["num_videos"] == 8
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.cuda  # skipped without a GPU (conftest); `pytest -m cuda` (tools/gpu_check.sh) selects it
 def test_evaluation_feeds_a_gpu_from_pinned_worker_memory(tmp_path, small_synth):
     from tsnbook.loops import evaluation_loader
     cfg = small_config("rgb", small_synth, amp=None)  # fp32 on both devices

@@ -17,11 +17,11 @@ from tsnbook.pipelines import parse_protocol, protocol_of, protocol_settings
 PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 
 #: the library's modules, lowest first: each may import only modules listed before it
-LAYERS = ["testenv", "progress", "utils", "sampling", "h264", "io", "transforms", "pipelines", "configs", "data",
-          "backbones", "consensus", "models",
+LAYERS = ["testenv", "progress", "jobs", "utils", "sampling", "h264", "io", "streams", "transforms", "pipelines",
+          "configs", "views", "data", "backbones", "consensus", "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
-          "gpu_augment", "loops", "engine", "flow", "predict", "bench_model", "bench", "datasets", "course", "cli",
-          "__main__"]
+          "gpu_augment", "loops", "runs", "engine", "flow", "predict", "annotate", "timeline", "batch", "features",
+          "export", "explain", "bench_model", "bench", "datasets", "course", "cli", "__main__"]
 
 
 def _module_of(path):

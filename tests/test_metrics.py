@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 
 from tsnbook.metrics import (  # noqa: E402
     average_precision, confusion_matrix, fuse_scores, mean_average_precision, mean_class_accuracy,
-    mmit_mean_average_precision, top_k_accuracy)
+    mmit_mean_average_precision, per_class_accuracy, scored_rows, top_k_accuracy)
 
 
 def one_hot_scores(predictions, num_classes):
@@ -77,6 +77,17 @@ def test_mean_class_accuracy_ignores_classes_never_seen():
     assert mean_class_accuracy(scores, labels) == pytest.approx((1 + 1 + 0.5) / 3)
 
 
+def test_per_class_accuracy_names_each_class_and_its_videos():
+    labels = [0, 0, 1, 2, 2, 2]
+    scores = one_hot_scores([0, 2, 1, 2, 2, 0], 4)
+    accuracy, videos = per_class_accuracy(scores, labels)
+    assert videos.tolist() == [2, 1, 3, 0]
+    assert accuracy[:3].tolist() == pytest.approx([0.5, 1.0, 2 / 3]) and np.isnan(accuracy[3])  # class 3: no video
+    assert np.nanmean(accuracy) == pytest.approx(mean_class_accuracy(scores, labels, classes="true"))
+    with pytest.raises(ValueError, match="labels go up to 4"):
+        per_class_accuracy(scores, [0, 0, 1, 2, 2, 4])
+
+
 # ---------------------------------------------------------------- average precision
 
 def test_average_precision_spec_example():
@@ -126,6 +137,34 @@ def test_fuse_scores_arithmetic():
         fuse_scores([rgb, flow], coefficients=[1, 1, 1])
     with pytest.raises(ValueError, match="at least one"):
         fuse_scores([])
+
+
+
+def test_a_video_without_scores_is_refused_not_read_as_class_0():
+    # A video `test` could not decode is a NaN row; numpy's argsort ranks NaN highest and argmax returns 0, so it
+    # used to count as a top-5 hit, a top-1 miss and a class-0 prediction. The metrics refuse it, naming the row.
+    scores = one_hot_scores([0, 1, 2, 3, 4, 5], 8)
+    scores[4] = np.nan
+    labels = [0, 1, 2, 3, 7, 5]
+    for measure in (lambda: top_k_accuracy(scores, labels, (1, 5)), lambda: mean_class_accuracy(scores, labels),
+                    lambda: mean_average_precision(scores, np.eye(8)[labels]),
+                    lambda: mmit_mean_average_precision(scores, np.eye(8)[labels]),
+                    lambda: average_precision(scores[:, 0], np.eye(8)[labels][:, 0])):
+        with pytest.raises(ValueError, match=r"NaN.*\b4\b.*leave"):
+            measure()
+    assert top_k_accuracy(scores[scored_rows(scores)], np.delete(labels, 4), (1,)) == [1.0]
+
+
+def test_fusion_keeps_a_skipped_video_unscored():
+    # Fusing the flow stream's scores alone into a "two-stream" row would mix one-stream predictions into the
+    # two-stream number: the fused row stays NaN, and every stream's skipped rows are left out together.
+    rgb, flow = one_hot_scores([0, 1, 2], 3), one_hot_scores([0, 1, 1], 3)
+    rgb[1] = np.nan
+    flow[2] = np.nan
+    fused = fuse_scores([rgb, flow])
+    assert np.isnan(fused[1]).all() and np.isnan(fused[2]).all() and fused[0].tolist() == [2.0, 0.0, 0.0]
+    assert np.isnan(fuse_scores([rgb, flow], apply_softmax=True)[1]).all()
+    assert scored_rows(rgb, flow).tolist() == [True, False, False]
 
 
 # ---------------------------------------------------------------- MMAction2 1.2.0 oracle

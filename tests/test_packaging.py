@@ -1,4 +1,5 @@
 """The promises around installation: one dependency list in two files, pinned CI, working CLI errors."""
+import os
 import re
 import subprocess
 import sys
@@ -92,3 +93,22 @@ def test_a_failed_pip_install_fails_make_setup(tmp_path):
     status = subprocess.run(["bash", "-o", "pipefail", "-c", f"(echo boom; exit 3) 2>&1 | {quiet}"]).returncode
     assert status == 3
     assert subprocess.run(["bash", "-o", "pipefail", "-c", f"echo fine | {quiet}"]).returncode == 0
+
+
+def test_make_test_browser_without_chromium_skips_on_purpose(tmp_path):
+    # pytest skipped its one browser test and exited 5 ("no tests ran"), which make reported as `Error 5`.
+    # A stand-in venv whose stamps are fresh, so make installs nothing; chromium is pointed at a missing file.
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (venv / "bin" / "python").chmod(0o755)
+    for stamp in (".installed", ".browser"):
+        (venv / stamp).touch()
+    env = {key: value for key, value in os.environ.items() if key not in ("TSNBOOK_REQUIRE_BROWSER", "MAKEFLAGS")}
+    env["TSNBOOK_CHROMIUM"] = str(tmp_path / "no-chromium")
+    make = ["make", "--no-print-directory", "-C", str(ROOT), "test-browser", f"VENV={venv}"]
+    done = subprocess.run(make, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"test-browser: skipped: chromium not found at {tmp_path / 'no-chromium'}" in done.stdout
+    done = subprocess.run(make, env=dict(env, TSNBOOK_REQUIRE_BROWSER="1"), capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "TSNBOOK_REQUIRE_BROWSER is set" in done.stderr, done.stdout + done.stderr

@@ -1,20 +1,32 @@
 """The same seed gives the same bytes and the same floats on every x86-64 machine of the project's kind.
 
-Machines of one kind differ in their CPUs (AVX2 only, or AVX-512 and AMX). Libraries with SIMD code paths pick
-one by CPU, and some paths round differently: stored notebook outputs recorded on one machine then fail on the
-next. `tsnbook.testenv` pins each such library; these tests compare a pinned run with a run forced onto another
-code path, so each fails on a machine where the pin matters when the pin is removed.
+Machines of one kind differ in their CPUs (Intel with AVX2 only or with AVX-512 and AMX, AMD with AVX2 or
+AVX-512). Libraries with SIMD code paths pick one by CPU, and some paths round differently: stored notebook
+outputs recorded on one machine then fail on the next. `tsnbook.testenv` pins each such library; these tests
+compare a pinned run with a run forced onto another code path, so each fails on a machine where the pin matters
+when the pin is removed.
+
+The portable profile (``make test-portable``) is checked per library: one small computation each for ATen,
+oneDNN, MKL and OpenCV (`PROBES`), run under both profiles; the test names the libraries that moved on this CPU.
+ATen, oneDNN and OpenCV must move everywhere: they dispatch on the instruction sets, so the profile each kind of
+CPU gets can be run here too. MKL dispatches on the vendor and does not move on AMD CPUs, where it ignores
+``MKL_CBWR``: an AMD EPYC failed the old MKL-only check (``'edf43b6a76220866' != 'edf43b6a76220866'``), and a
+shim that makes MKL take its AMD path on an Intel CPU (`as_on_amd`) reproduces that failure exactly.
 """
+import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from tsnbook.io import write_video
-from tsnbook.testenv import PORTABLE_ENV, TEST_ENV
+from tsnbook.testenv import AVX512_KERNELS, PORTABLE_ENV, TEST_ENV, cpu_flags, portable_env
 
 
 def panning_clip(num_frames=48, width=160, height=120):
@@ -75,10 +87,102 @@ def test_torch_matrix_products_are_pinned_to_the_avx2_path():
     assert pinned == as_on_an_avx2_cpu
 
 
+#: One computation per numeric library, done by that library alone; the inputs come from numpy's generator (no SIMD
+#: code paths), so a digest changes only when its own library takes another path.
+PROBES = """
+import hashlib, json
+import cv2, numpy as np, torch
+from tsnbook.flow import make_flow_fn
+rng = np.random.default_rng(0)
+digest = lambda array: hashlib.sha256(np.ascontiguousarray(array).tobytes()).hexdigest()[:16]
+normal = lambda *shape: torch.from_numpy(rng.standard_normal(shape, dtype=np.float32))
+x, images, kernels = normal(64, 1031), normal(2, 16, 28, 28), normal(32, 16, 3, 3)
+a, b = normal(257, 513), normal(513, 129)
+wall = cv2.resize(rng.integers(0, 256, (34, 42), dtype=np.uint8), (168, 136), interpolation=cv2.INTER_CUBIC)
+before, after = np.ascontiguousarray(wall[4:132, 4:164]), np.ascontiguousarray(wall[5:133, 6:166])
+print(json.dumps({
+    "ATen": digest(torch.cat([x.softmax(1), x.log_softmax(1)])),  # its own vectorised kernels
+    "oneDNN": digest(torch.nn.functional.conv2d(images, kernels, padding=1)),  # convolutions
+    "MKL": digest(a @ b),  # matrix products
+    "OpenCV": digest(make_flow_fn("dis")(before, after)),  # the DIS flow the course extracts
+}))
+"""
+#: Libraries that choose their kernels by the instruction sets the CPU reports, never by its vendor.
+ISA_DISPATCHED = ("ATen", "oneDNN", "OpenCV")
+#: The CPUs of the project's kind, by what the portable profile looks at (Intel and AMD alike).
+CPU_KINDS = {"AVX2 only": {"avx2", "fma"}, "AVX-512": {"avx2", "fma", *AVX512_KERNELS}}
+
+
+@functools.lru_cache(maxsize=None)
+def _probe(env_items):
+    result = subprocess.run([sys.executable, "-c", PROBES], env={**os.environ, **dict(env_items)},
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout)
+
+
+def moved_libraries(env, baseline=TEST_ENV):
+    """The libraries whose probe gives other bits under ``env`` than under ``baseline`` on this CPU."""
+    moved, pinned = _probe(tuple(sorted(env.items()))), _probe(tuple(sorted(baseline.items())))
+    return [library for library in moved if moved[library] != pinned[library]]
+
+
+def _this_cpu():
+    try:
+        text = open("/proc/cpuinfo").read(100_000)
+    except OSError:
+        return "unknown CPU"
+    field = lambda name: next((line.partition(":")[2].strip() for line in text.splitlines()
+                               if line.startswith(name)), "?")
+    return f"{field('vendor_id')}, {field('model name')}"
+
+
 def test_the_portable_profile_really_takes_other_code_paths():
-    # make test-portable is only a check if its numbers can differ: MKL's COMPATIBLE path rounds differently.
-    assert _numerics(PORTABLE_ENV)["matmul"] != _numerics(TEST_ENV)["matmul"]
+    # make test-portable is only a check if its numbers can differ. ATen, oneDNN and OpenCV must move on every CPU;
+    # MKL moves on Intel CPUs only (on AMD it takes its Zen path whatever MKL_CBWR says: tsnbook.testenv).
     assert PORTABLE_ENV.keys() == TEST_ENV.keys()
+    moved = moved_libraries(PORTABLE_ENV)
+    unmoved = [library for library in _probe(tuple(sorted(TEST_ENV.items()))) if library not in moved]
+    summary = (f"on this CPU ({_this_cpu()}) the portable profile moves {', '.join(moved) or 'nothing'}; "
+               f"unmoved: {', '.join(unmoved) or 'none'} (x264: the same bytes by design)")
+    print(summary)
+    assert set(ISA_DISPATCHED) <= set(moved), summary
+
+
+@pytest.mark.parametrize("kind", CPU_KINDS)
+def test_every_kind_of_cpu_gets_a_portable_profile_that_moves(kind):
+    # ATen, oneDNN and OpenCV dispatch on instruction sets, so the profile `portable_env` makes for that kind takes
+    # here the very kernels it takes on an Intel or AMD CPU of the kind (IEEE arithmetic rounds alike on both).
+    if not CPU_KINDS[kind] <= cpu_flags():
+        pytest.skip(f"this CPU cannot run the code paths of the {kind} kind")
+    moved = moved_libraries(portable_env(CPU_KINDS[kind]))
+    assert set(ISA_DISPATCHED) <= set(moved), f"{kind}: the portable profile moves only {moved}"
+
+
+@pytest.fixture(scope="module")
+def as_on_amd(tmp_path_factory):
+    """LD_PRELOAD of a shim that makes torch's MKL believe it runs on an AMD Zen CPU (MKL asks its own
+    ``mkl_serv_intel_cpu*`` and ``mkl_serv_cpuiszen`` functions, which the shim answers). On this Intel Xeon it
+    reproduced the AMD EPYC report exactly: the old check's ``'edf43b6a76220866' != 'edf43b6a76220866'``."""
+    import ctypes
+
+    import torch
+    library, compiler = Path(torch.__file__).parent / "lib" / "libtorch_cpu.so", shutil.which("cc")
+    if compiler is None or not library.exists() or not hasattr(ctypes.CDLL(str(library)), "mkl_serv_cpuiszen"):
+        pytest.skip("needs a C compiler and torch's MKL with its vendor checks exported")
+    folder = tmp_path_factory.mktemp("amd")
+    (folder / "zen.c").write_text("int mkl_serv_intel_cpu_true(void) { return 0; }\n"
+                                  "int mkl_serv_intel_cpu(void) { return 0; }\n"
+                                  "int mkl_serv_cpuiszen(void) { return 1; }\n")
+    subprocess.run([compiler, "-shared", "-fPIC", "-o", str(folder / "zen.so"), str(folder / "zen.c")], check=True)
+    return dict(LD_PRELOAD=str(folder / "zen.so"))
+
+
+def test_the_check_holds_where_mkl_ignores_its_branch(as_on_amd):
+    # The AMD report: MKL gave the same bits under both profiles. The check must still find the others moving.
+    moved = moved_libraries(dict(PORTABLE_ENV, **as_on_amd), dict(TEST_ENV, **as_on_amd))
+    assert "MKL" not in moved, "the shim did not take MKL to its Zen path: this test checks nothing"
+    assert set(ISA_DISPATCHED) <= set(moved), moved
 
 
 def test_the_data_generators_are_cpu_independent(tmp_path):

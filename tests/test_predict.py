@@ -185,7 +185,7 @@ def test_cli_predicts_with_a_tsnbook_checkpoint_and_reports_errors(video, tmp_pa
     code, out, err = run_cli(capsys, tmp_path / "latest.pth", video, "--protocol", "val", "--topk", "2",
                              "--label-map", tmp_path / "labels.txt")
     assert code == 0, err
-    expected = predict_video(model.eval(), video, "val", "prob")
+    expected = predict_video(model.eval(), video, "val", "prob", cfg=cfg)  # "val" at the config's 48-px sizes
     best = int(np.argmax(expected))
     lines = out.strip().splitlines()
     assert f"class_{best}" in lines[-2] and f"{expected[best]:.4f}" in lines[-2]

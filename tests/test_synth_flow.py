@@ -1,8 +1,10 @@
+import os
+
 import numpy as np
 import pytest
 
 from tsnbook.course import synth
-from tsnbook.flow import compute_flow, dequantize_flow, make_flow_fn, quantize_flow
+from tsnbook.flow import compute_flow, dequantize_flow, extract_flow_dataset, make_flow_fn, quantize_flow
 from tsnbook.io import FlowFrames, open_video
 
 
@@ -63,3 +65,46 @@ def test_extracted_flow_shows_the_class_direction(small_synth):
     moving = np.abs(flow).sum(-1) > 1
     dx, dy = np.median(flow[..., 0][moving]), np.median(flow[..., 1][moving])
     assert dx > 0.5 and abs(dy) < dx / 3  # rightwards
+
+
+def test_one_worker_extracts_in_this_process(tmp_path, monkeypatch):
+    # No spawned pool for workers=1: no start-up seconds, and a script without `if __name__ == "__main__"` works.
+    # A pool's worker would import the real extract_video_flow, not this stand-in.
+    calls = []
+
+    def extract(video, out_dir, **kwargs):
+        calls.append(os.getpid())
+        return 7
+    monkeypatch.setattr("tsnbook.flow.extract_video_flow", extract)
+    counts, failures = extract_flow_dataset([(tmp_path / "a.mp4", tmp_path / "a")], workers=1, progress=False)
+    assert calls == [os.getpid()] and counts == {str(tmp_path / "a.mp4"): 7} and failures == []
+
+
+def test_ball_occupancy_counts_where_render_clip_draws_the_ball():
+    # The map is what the generator draws: the same random paths (ball_path), a disc per frame.
+    clips, frames = 40, 24
+    rng = np.random.default_rng(3)
+    drawn = np.zeros((120, 160))
+    for _ in range(clips):
+        video = synth.render_clip("MoveUp", np.zeros((120, 160, 3), np.uint8), rng, frames, 24, 2.5)
+        drawn += (video.max(-1) > 127).sum(0)  # pixels at least half covered by the anti-aliased ball
+    occupancy = synth.ball_occupancy("MoveUp", clips=clips, seed=3)
+    assert occupancy.shape == (120, 160) and occupancy.min() >= 0 and occupancy.max() <= 1
+    assert np.abs(occupancy - drawn / (clips * frames)).mean() < 0.1 * occupancy.mean()  # rounded centres
+    assert abs(occupancy.sum() - drawn.sum() / (clips * frames)) / occupancy.sum() < 0.02
+
+
+def test_a_frame_cannot_tell_a_direction_from_its_reverse_but_hints_at_the_axis():
+    maps = {name: synth.ball_occupancy(name, clips=200) for name in synth.MOTION_DIRECTIONS}
+    assert (maps["MoveLeft"] == maps["MoveRight"]).all() and (maps["MoveUp"] == maps["MoveDown"]).all()
+    middle_third = {name: m[:, 53:107].sum() / m.sum() for name, m in maps.items()}
+    assert middle_third["MoveLeft"] > middle_third["MoveUp"] + 0.1  # horizontal movers keep off the side edges
+
+
+def test_render_clip_draws_the_ball_where_ball_path_puts_it():
+    colour, centres = synth.ball_path("RedBall", np.random.default_rng(5), 160, 120, 6, 16, 2.5)
+    video = synth.render_clip("RedBall", np.zeros((120, 160, 3), np.uint8), np.random.default_rng(5), 6, 16, 2.5)
+    assert colour == synth.APPEARANCE_COLOURS["RedBall"]
+    for frame, (x, y) in zip(video, centres):
+        ys, xs = np.nonzero(frame.max(-1) > 127)
+        assert abs(xs.mean() - x) < 0.6 and abs(ys.mean() - y) < 0.6

@@ -7,9 +7,11 @@ Modules, in the order data flows through them; each imports only modules above i
     sampling      which frames: MMAction2's SampleFrames / DenseSampleFrames
     h264          what an H.264 packet holds (NAL types, SPS): where decoding may restart safely
     io            decoding: videos (decord / PyAV / selective H.264), RGB and flow JPEG folders; write_video
+    streams       frames in order, each decoded once: a file, a URL, a camera
     transforms    Resize, MultiScaleCrop, RandomResizedCrop, Flip, Center/Three/TenCrop, FormatShape
     pipelines     the zoo's training recipe and named test protocols ("25x10", "25x3", "dense-8x1", ...)
-    configs       one plain dict per zoo row (+ a _tiny CPU twin each)
+    configs       one plain dict per zoo row (+ a _tiny CPU twin each); config files (plain assignments on a row)
+    views         test views without torch: sampling, resize, crop (datasets, predict, exported models)
     data          list files -> TSNDataset (sampled, decoded, augmented items)
     backbones     torchvision / timm networks without their classifier, pretrained weights, cross-modality init
     consensus     TSN's segmental consensus: average, max, weighted (and how each scores test views)
@@ -25,9 +27,12 @@ Modules, in the order data flows through them; each imports only modules above i
     distributed   torchrun / DDP process groups
     gpu_augment   the training crop / resize / flip batched on the GPU
     loops         train_one_epoch, evaluate: one pass of training, every video's scores
+    runs          a run's work dir: never overwritten by accident, the epoch checkpoints kept
     engine        a run: train (checkpoints, resume, validation, DDP), evaluate_checkpoint
     flow          optical flow (DIS, Farneback, TV-L1) as denseflow's JPEGs
     predict       one video's views and scores (test_views, predict_video; a flow model's flow computed)
+    annotate, timeline, batch   a video with its top-k drawn; windows along a long video or stream; many inputs
+    features, export, explain   pooled features as .npy; ONNX / TorchScript with a check; exact explanations
     bench, bench_model   data-pipeline and model speed
     cli           python -m tsnbook ...
     course/       the course, not the library: SynthActions (synth), the demo, the notebooks' figures
@@ -51,6 +56,7 @@ _EXPORTS = {
     "read_log": "logs",
     "train": "engine", "evaluate": "loops", "evaluate_checkpoint": "engine",
     "test_views": "predict", "predict_video": "predict",
+    "ViewExtractor": "views", "run_timeline": "timeline", "export_model": "export", "explain_views": "explain",
     "get_config": "configs",
     "run_demo": "course.demo",
     "seed_everything": "utils", "best_device": "utils", "environment_report": "utils",

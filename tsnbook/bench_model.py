@@ -7,8 +7,9 @@ of the protocol's view shape ``[batch, views, C, H, W]`` (uint8 is what tsnbook'
 normalises on the device), without two of that script's slips: every timed iteration is counted once (it adds
 the last one twice), and the rate is over the iterations actually run (it divides by 200 - 5 whatever it ran).
 
-On CUDA it also reports the peak memory, and with ``--amp`` / ``--channels-last`` the bf16-autocast and NHWC
-variants next to fp32. On the CPU only fp32 runs (bf16 autocast is slow there), with the same figures.
+On CUDA it also reports the peak memory, and with ``--amp`` / ``--channels-last`` the autocast and NHWC
+variants next to fp32 (autocast in the dtype training would use: the config's ``amp``, by default bf16 from
+compute capability 8.0 and fp16 below, `tsnbook.loops.autocast_precision`). On the CPU only fp32 runs (bf16 autocast is slow there), with the same figures.
 ``--train`` times a training step (forward, loss, backward, SGD step) on ``[batch, num_segments, C, 224, 224]``
 instead. The last line printed is a JSON object with everything.
 """
@@ -18,12 +19,15 @@ import time
 import torch
 import torch.nn.functional as F
 
+from .configs import option
+from .loops import autocast_precision
 from .pipelines import num_views, parse_protocol
 from .utils import best_device
 
 
-def _amp_dtype(cfg):
-    return torch.float16 if cfg.get("amp") == "fp16" else torch.bfloat16
+def _amp_dtype(cfg, device):
+    """The dtype of the "amp" variants: what training would autocast to on ``device`` ("auto" if amp is None)."""
+    return torch.float16 if autocast_precision(option(cfg, "amp") or "auto", device) == "fp16" else torch.bfloat16
 
 
 def _variants(device, amp, channels_last):
@@ -86,7 +90,7 @@ def bench_inference(model, cfg, protocol, batch, iters, warmup, device, amp=Fals
 
         @torch.no_grad()
         def step():
-            with torch.autocast(device.type, dtype=_amp_dtype(cfg), enabled=use_amp):
+            with torch.autocast(device.type, dtype=_amp_dtype(cfg, device), enabled=use_amp):
                 model(inputs.to(device, non_blocking=True))  # the copy is timed, as in MMAction2
 
         results[name] = dict(_figures(_timed(step, iters, warmup, device), batch, device), views=views,
@@ -108,12 +112,12 @@ def bench_train(model, cfg, batch, iters, warmup, device, amp=False, channels_la
     results = {}
     for name, use_amp, nhwc in _variants(device, amp, channels_last):
         _prepare(model, device, nhwc)
-        scaler = torch.amp.GradScaler(device.type, enabled=use_amp and _amp_dtype(cfg) == torch.float16)
+        scaler = torch.amp.GradScaler(device.type, enabled=use_amp and _amp_dtype(cfg, device) == torch.float16)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
 
         def step():
-            with torch.autocast(device.type, dtype=_amp_dtype(cfg), enabled=use_amp):
+            with torch.autocast(device.type, dtype=_amp_dtype(cfg, device), enabled=use_amp):
                 logits = model(inputs).float()
             loss = (F.binary_cross_entropy_with_logits(logits, labels) if labels.dim() == 2
                     else F.cross_entropy(logits, labels))

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .configs import plain  # noqa: F401  (a config in a checkpoint: plain values)
+
 
 def _numpy_globals():
     """numpy's pickled building blocks (scalars, dtypes, arrays) for torch's weights-only allow-list."""
@@ -69,16 +71,6 @@ def read_checkpoint(path, trusted=False):
     except ModuleNotFoundError as err:
         raise RuntimeError(f"{path} pickles objects of the module {err.name!r}, which is not installed; load it "
                            f"once where it is and re-save torch.save({{'state_dict': ckpt['state_dict']}})") from None
-
-
-def plain(value):
-    """``value`` with every object that is not a plain container or scalar turned into a string (a ``Path`` in a
-    config), so that ``torch.load(weights_only=True)`` can read the checkpoint that stores it."""
-    if isinstance(value, dict):
-        return {plain(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(plain(v) for v in value)
-    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
 
 
 def save_checkpoint(path, state):

@@ -35,9 +35,9 @@ import torch
 
 from .configs import option
 from .io import DecodeError, FlowFrames, RawFrames, open_selective
-from .pipelines import frames_per_clip
-from .sampling import UnusableVideo, dense_sample_frames, sample_frames
+from .sampling import UnusableVideo
 from .transforms import build_pipeline
+from .views import load_frames, sample_indices, split_settings
 
 #: Exceptions that mean "this one video cannot be used" (see the module docstring): skipped without a traceback.
 ITEM_FAILURES = (DecodeError, OSError, UnusableVideo)
@@ -165,6 +165,28 @@ def _load_json_annotations(list_file, data_prefix, source, multi_label):
     return records
 
 
+def _labels(record):
+    return record.label if isinstance(record.label, list) else (record.label,)
+
+
+def check_labels(records, num_classes):
+    """Every label of ``records`` must be a class index, ``0 <= label < num_classes``; else a ValueError naming
+    the list file's line. Checked when the dataset is built: training would otherwise stop at the first batch
+    holding the label with a bare "Target 8 is out of bounds", and a test would silently score it as a miss."""
+    for record in records:
+        for label in _labels(record):
+            if not 0 <= label < num_classes:
+                raise ValueError(f"{record.where or record.path}: label {label} is not a class of this config: "
+                                 f"labels run 0..{num_classes - 1} (num_classes={num_classes}); fix the list file, "
+                                 f"or num_classes")
+
+
+def classes_without_videos(records, num_classes):
+    """The class indices that no record carries (a multi-label record carries each of its labels)."""
+    seen = {label for record in records for label in _labels(record)}
+    return [label for label in range(num_classes) if label not in seen]
+
+
 class TSNDataset(torch.utils.data.Dataset):
     """Sample, decode and augment one video per item: returns ``dict(imgs=uint8 [V, C, H, W], label, index)``.
 
@@ -174,7 +196,8 @@ class TSNDataset(torch.utils.data.Dataset):
     ``sampler="dense"`` samples as MMAction2's DenseSampleFrames instead (the zoo's dense rows): the segments
     sit ``dense_sample_range // num_segments`` frames apart in one window, at a random start in training and
     at ``dense_test_positions`` evenly spread starts in test mode. ``twice_sample`` (segments sampler, test
-    mode) adds clips at the segment starts.
+    mode) adds clips at the segment starts. Given ``num_classes``, every record's labels are checked against it
+    (`check_labels`).
     """
 
     def __init__(self, records, pipeline, source="video", num_segments=3, clip_len=1, frame_interval=1,
@@ -186,6 +209,8 @@ class TSNDataset(torch.utils.data.Dataset):
         if multi_label and not num_classes:
             raise ValueError("multi_label datasets need num_classes (the length of the multi-hot label)")
         self.records, self.source = list(records), source
+        if num_classes:
+            check_labels(self.records, num_classes)
         self.pipeline = build_pipeline(pipeline) if isinstance(pipeline, (list, tuple)) else pipeline
         self.num_segments, self.clip_len, self.frame_interval = num_segments, clip_len, frame_interval
         self.test_mode, self.num_classes, self.multi_label = test_mode, num_classes, multi_label
@@ -224,23 +249,17 @@ class TSNDataset(torch.utils.data.Dataset):
 
     def sample(self, num_frames, rng=None):
         """The frame indices (0-based) this dataset takes from a video of ``num_frames`` frames."""
-        if self.sampler == "dense":
-            return dense_sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_segments,
-                                       self.dense_sample_range, self.dense_test_positions, test_mode=self.test_mode,
-                                       rng=rng)
-        return sample_frames(num_frames, self.clip_len, self.frame_interval, self.num_segments,
-                             test_mode=self.test_mode, twice_sample=self.twice_sample, rng=rng)
+        return sample_indices(num_frames, self.num_segments, self.clip_len, self.frame_interval, self.test_mode,
+                              self.sampler, self.twice_sample, self.dense_sample_range, self.dense_test_positions, rng)
 
     def load_from(self, reader, label=None, rng=None):
         """Sample, decode and transform one open reader: the results dict (``imgs``, ``frame_inds``, ...).
 
-        The one code path from a video to network inputs: training items, test views (`tsnbook.test_views`)
-        and ``predict`` all go through it.
+        The one code path from a video to network inputs (`tsnbook.views`, torch-free): training items and test
+        items here, ``predict``'s and an exported model's views through `tsnbook.views.ViewExtractor`.
         """
-        indices = self.sample(reader.num_frames, rng)
-        results = dict(imgs=reader.get(indices), modality="flow" if self.source == "flow" else "rgb", label=label,
-                       num_clips=self.num_segments, clip_len=self.clip_len, frame_inds=indices)
-        return self.pipeline(results, rng)
+        return load_frames(reader, self.sample(reader.num_frames, rng), self.pipeline, self.source == "flow",
+                           self.num_segments, self.clip_len, label, rng)
 
     def load(self, index, rng):
         """Sampled, decoded, augmented frames of item ``index`` as a results dict (useful for visualising)."""
@@ -354,15 +373,7 @@ def build_dataset(cfg, split, data_root=None):
 
 def dataset_from_config(cfg, split, records):
     """A `TSNDataset` of ``records`` with the sampling and pipeline of a config's ``split``."""
-    test_mode = split != "train"
-    num_segments = {"train": cfg["num_segments"], "val": cfg.get("val_clips", cfg["num_segments"]),
-                    "test": cfg.get("test_clips", 25)}[split]
-    return TSNDataset(records, cfg[f"{split}_pipeline"], source=cfg["source"], num_segments=num_segments,
-                      clip_len=frames_per_clip(cfg.get("modality"), cfg.get("clip_len", 1)),
-                      frame_interval=cfg.get("frame_interval", 1),
-                      test_mode=test_mode, num_classes=cfg["num_classes"],
+    return TSNDataset(records, source=cfg["source"], test_mode=split != "train", num_classes=cfg["num_classes"],
                       multi_label=option(cfg, "multi_label"), filename_tmpl=cfg.get("filename_tmpl"),
                       start_index=cfg.get("start_index"), decoder=cfg.get("decoder"), seed=cfg.get("seed", 0),
-                      sampler=option(cfg, "sampler"), dense_sample_range=option(cfg, "dense_sample_range"),
-                      dense_test_positions=option(cfg, "dense_test_positions"),
-                      twice_sample=option(cfg, "twice_sample"))
+                      **split_settings(cfg, split))

@@ -132,3 +132,25 @@ def convert_sync_batchnorm(model, device_type):
         raise RuntimeError("sync_bn=True needs CUDA: torch's SyncBatchNorm runs on GPUs only (NCCL). Train with "
                            "--cfg-options sync_bn=False on CPU (plain BatchNorm, statistics per process).")
     return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+
+
+def broadcast_buffers(model):
+    """Give every rank rank 0's buffers (BatchNorm's running statistics), in place; nothing outside DDP.
+
+    DDP averages gradients, so the weights stay equal, but each rank's BatchNorm layers update their running
+    mean and variance from its own share of the batch (DDP copies rank 0's buffers only at the start of the next
+    training forward). Before a sharded validation every rank must score with the same model - the one rank 0
+    saves (MMAction2's ``broadcast_bn_buffer=True``).
+    """
+    if not dist.is_initialized():
+        return
+    for buffer in model.buffers():
+        dist.broadcast(buffer, src=0)
+
+
+def wait_for_every_rank():
+    """A barrier (nothing outside DDP): e.g. no rank removes files another rank may still be reading."""
+    if not dist.is_initialized():
+        return
+    nccl = dist.get_backend() == "nccl"
+    dist.barrier(device_ids=[torch.cuda.current_device()] if nccl else None)

@@ -6,6 +6,8 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
 * **Atomic checkpoints** (`tsnbook.checkpoints`): a temporary file, fsync, rename; a crash mid-write leaves the
   previous checkpoint intact. Every checkpoint stores the resolved config, so it rebuilds its own model, and
   the class names when the config names a label map (``classes``, from `tsnbook.data.label_names`).
+* **Runs are never overwritten by accident** (`tsnbook.runs`): ``force`` replaces one only when the new run
+  starts, after its model, data and loaders were built - a run that cannot start leaves nothing on disk.
 * **Exact resume**: the learning rate is a function of the position (`tsnbook.schedules`), the shuffling order
   and every augmentation draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch
   start - so resuming from the end of epoch k gives the same weights as never stopping.
@@ -22,16 +24,17 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
   iterations, epoch summaries, validations), which the notebooks plot.
 * **Optimizer** (`tsnbook.optim`): SGD, with MMAction2's TSM parameter groups on request.
 * **Several processes** (`tsnbook.distributed`): under torchrun, DistributedDataParallel with a
-  DistributedSampler; validation and ``evaluate_checkpoint`` are sharded over the ranks and gathered; rank 0
-  alone writes and prints.
+  DistributedSampler; validation and ``evaluate_checkpoint`` are sharded over the ranks and gathered (before
+  validating, rank 0's BatchNorm statistics are broadcast: every shard is scored with the model best.pth
+  saves); rank 0 alone writes and prints.
 * **Progress** (`tsnbook.progress`): bars only where a person watches (a terminal, a notebook); every epoch
   (and validation) is also one printed line, which is all a log file gets (``make demo > log 2>&1``).
-* **GPU habits**: bf16 (or fp16 with a GradScaler) autocast and channels_last on CUDA only, cuDNN benchmark
-  unless deterministic.
+* **GPU habits**: autocast and channels_last on CUDA only - bf16 from compute capability 8.0, fp16 with a
+  GradScaler below (``amp="auto"``, `tsnbook.loops.autocast_precision`; printed once and logged) - and cuDNN
+  benchmark unless deterministic.
 """
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -39,18 +42,21 @@ import numpy as np
 import torch
 
 from .checkpoints import load_checkpoint, plain, save_checkpoint
+from .configs import check_config
 from .configs import option as _opt  # a config's value or the optional key's default
-from .data import build_dataset, collate_skipping_errors, label_names
-from .distributed import (convert_sync_batchnorm, destroy_process_group, gather_objects, init_process_group,
-                          world_from_environment)
+from .data import build_dataset, classes_without_videos, collate_skipping_errors, label_names
+from .distributed import (broadcast_buffers, convert_sync_batchnorm, destroy_process_group, gather_objects,
+                          init_process_group, wait_for_every_rank, world_from_environment)
 from .factory import build_model, load_weights
 from .gpu_augment import collate_padded, split_train_pipeline
 from .logs import JsonLog
-from .loops import SkippedVideos, evaluate, evaluation_loader, train_loader, train_one_epoch
+from .loops import (SkippedVideos, autocast_precision, evaluate, evaluation_loader, train_loader,
+                    train_one_epoch)
 from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
+from .runs import keep_epoch_checkpoint, refuse_existing_run, remove_run
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -66,42 +72,16 @@ def _configure_backends(device, deterministic):
         torch.backends.cudnn.benchmark = True
 
 
-class RunExistsError(FileExistsError):
-    """``train`` was asked to start afresh in a work dir that already holds a run."""
-
-
-RUN_FILES = ("latest.pth", "best.pth", "log.jsonl")
-
-
-def existing_run(work_dir):
-    """A one-line description of the run in ``work_dir`` ("latest.pth at epoch 3 of 12, ..."), or None."""
-    work_dir = Path(work_dir)
-    found = [name for name in RUN_FILES if (work_dir / name).exists()] + \
-        sorted(p.name for p in work_dir.glob("epoch_*.pth"))
-    return ", ".join(found) or None
-
-
-def _start_over(work_dir, force, remove=True):
-    """Refuse to overwrite a run unless ``force`` (every process checks, so all of them stop together); with it,
-    the old run's files are removed first (by ``remove``: rank 0)."""
-    found = existing_run(work_dir)
-    if found and not force:
-        raise RunExistsError(f"{work_dir} already holds a run ({found}): pass --resume to continue it, --force to "
-                             f"start over and replace it, or choose another --work-dir")
-    if found and remove:
-        for path in [work_dir / name for name in RUN_FILES] + list(work_dir.glob("epoch_*.pth")):
-            path.unlink(missing_ok=True)
-
-
 def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True, data_root=None,
           deterministic=False, trusted=False, force=False):
     """Train ``cfg`` into ``work_dir``: ``latest.pth``, ``best.pth``, ``epoch_N.pth``, ``log.jsonl``, ``config.json``.
 
     ``resume=True`` continues from ``work_dir/latest.pth`` when it exists (a finished run is not repeated);
     a path resumes from that file. ``resume=False`` starts a new run, and refuses (`RunExistsError`) a work dir
-    that holds one unless ``force=True``, which replaces it: a finished run is never destroyed by accident.
-    Every ``checkpoint_interval`` epochs (MMAction2's checkpoint_config) ``epoch_N.pth`` is kept, the newest
-    ``max_keep_ckpts`` of them (-1: all). Returns the final summary dict.
+    that holds one unless ``force=True``, which replaces it - once the new run has been built, so a mistake in
+    the config costs nothing: a finished run is never destroyed by accident (`tsnbook.runs`). Every
+    ``checkpoint_interval`` epochs (MMAction2's checkpoint_config), and after the last epoch, ``epoch_N.pth`` is
+    kept, the newest ``max_keep_ckpts`` of them (-1: all). Returns the final summary dict.
 
     Launched by torchrun (``WORLD_SIZE > 1`` in the environment) every process runs this function: it joins the
     process group (`tsnbook.distributed`), trains its share of each batch under DistributedDataParallel and
@@ -109,11 +89,11 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     A step where some rank's whole batch failed to decode is skipped by every rank together (and the videos
     are counted and listed as usual).
     """
+    check_config(cfg)  # a config built by hand: every missing key in one error, before anything is written
     world = world_from_environment()
     work_dir = Path(work_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
     if resume is False:
-        _start_over(work_dir, force, remove=world.is_main)
+        refuse_existing_run(work_dir, force)  # every process checks, so all of them stop together
     device = resolve_device(device, world.local_rank if world.size > 1 else None)
     if device.type == "cuda":
         torch.cuda.set_device(device)
@@ -149,6 +129,62 @@ def _gpu_augment(cfg, train_set, device):
     return gpu, collate_padded
 
 
+def _training_precision(cfg, device):
+    """``(precision, GradScaler or None, the line that says which)``: ``amp`` resolved for ``device``."""
+    amp = _opt(cfg, "amp")
+    precision = autocast_precision(amp, device)
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    why = f"amp={amp!r}"
+    if amp == "auto" and precision is not None:
+        major, minor = torch.cuda.get_device_capability(device)
+        why += f": compute capability {major}.{minor}" + (
+            "" if precision == "bf16" else ", no bf16 tensor cores below 8.0; amp='bf16' forces bf16")
+    said = f"training precision: {precision or 'fp32'}" + (" autocast" if precision else "") + (
+        " with a GradScaler" if scaler is not None else "") + f" ({why})"
+    return precision, scaler, said
+
+
+def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch, lr, precision, said):
+    """The new run begins, everything it needs built and checked: rank 0 removes the run it replaces (``replace``:
+    ``force``), opens the log (a resume record first when ``resumed_from`` a checkpoint), writes config.json and
+    prints the lr scaling and, on CUDA, the training precision. Returns the log (None on the other ranks).
+    Nothing of a run is on disk before this, so a run that fails to start leaves none behind."""
+    if replace:
+        wait_for_every_rank()  # e.g. a load_from into the old run: every rank has read it before it goes
+    if not world.is_main:
+        return None
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if replace:
+        remove_run(work_dir)
+    log = JsonLog(work_dir / "log.jsonl")
+    if resumed_from is not None:
+        log.write(mode="resume", epoch=start_epoch, checkpoint=str(resumed_from))
+    (work_dir / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
+    total = world.size * cfg["batch_size"]
+    log.write(mode="config", world_size=world.size, batch_size=cfg["batch_size"], total_batch=total, lr=cfg["lr"],
+              effective_lr=lr, lr_base_batch=cfg.get("lr_base_batch"), device=str(device),
+              precision=precision or "fp32")
+    if lr != cfg["lr"]:
+        print(f"linear lr scaling: lr {cfg['lr']} x {world.size} process(es) x {cfg['batch_size']} videos / "
+              f"lr_base_batch {cfg['lr_base_batch']} = {lr:g}")
+    if device.type == "cuda":
+        print(said)
+    return log
+
+
+def _warn_of_classes_without_videos(cfg, train_set, classes, log):
+    """A class no training video carries is never learnt: say so (rank 0), by name when the label map is known."""
+    missing = classes_without_videos(train_set.records, cfg["num_classes"])
+    if not missing or log is None:
+        return
+    named = [f"{label} ({classes[label]})" if classes else str(label) for label in missing]
+    shown = ", ".join(named[:10]) + (f", and {len(named) - 10} more (in {log.path})" if len(named) > 10 else "")
+    message = (f"{len(missing)} of the {cfg['num_classes']} classes {'has' if len(missing) == 1 else 'have'} no "
+               f"training video in {Path(cfg['ann_file_train']).name}: {shown}")
+    print(f"warning: {message}")
+    log.write(mode="warning", message=message, classes_without_videos=missing)
+
+
 def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, trusted):
     seed = cfg.get("seed", 0)
     seed_everything(seed)
@@ -161,35 +197,26 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         model.to(memory_format=torch.channels_last)
     lr = base_lr(cfg, world.size)
     optimizer = build_optimizer(model, cfg, lr)
-    scaler = torch.amp.GradScaler("cuda") if device.type == "cuda" and _opt(cfg, "amp") == "fp16" else None
+    precision, scaler, said = _training_precision(cfg, device)
     start_epoch, metrics = 0, _opt(cfg, "eval_metrics")
     best = {main_metric(metrics): -1.0}
     latest = work_dir / "latest.pth"
     checkpoint = Path(resume) if isinstance(resume, (str, Path)) else latest if resume and latest.exists() else None
-    log = JsonLog(work_dir / "log.jsonl") if world.is_main else None
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer)
         start_epoch, best = state["epoch"], state.get("best", best)
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
-        if log:
-            log.write(mode="resume", epoch=start_epoch, checkpoint=str(checkpoint))
-    if world.is_main:
-        (work_dir / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
-        total = world.size * cfg["batch_size"]
-        log.write(mode="config", world_size=world.size, batch_size=cfg["batch_size"], total_batch=total,
-                  lr=cfg["lr"], effective_lr=lr, lr_base_batch=cfg.get("lr_base_batch"), device=str(device))
-        if lr != cfg["lr"]:
-            print(f"linear lr scaling: lr {cfg['lr']} x {world.size} process(es) x {cfg['batch_size']} videos / "
-                  f"lr_base_batch {cfg['lr_base_batch']} = {lr:g}")
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
     val_set = build_dataset(cfg, "val", data_root) if validate and cfg.get("ann_file_val") else None
     workers, persistent = cfg.get("num_workers", 0), _opt(cfg, "persistent_workers")
     loader = train_loader(train_set, cfg["batch_size"], workers, seed, device, world, collate_fn, persistent)
     val_loader = evaluation_loader(val_set, workers, device, persistent) if val_set is not None else None
-    failures = SkippedVideos(log, speaks=world.is_main)
     classes = label_names(cfg, data_root)  # stored with the weights, so predict can name the classes
+    log = _start_run(cfg, work_dir, world, device, resume is False, checkpoint, start_epoch, lr, precision, said)
+    _warn_of_classes_without_videos(cfg, train_set, classes, log)
+    failures = SkippedVideos(log, speaks=world.is_main)
     module = model
     if world.size > 1:
         model.train()  # partial_bn freezes its BN parameters in train(): DDP must see that before wrapping
@@ -230,19 +257,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
             state["scaler"] = scaler.state_dict()
         is_last = epoch + 1 == cfg["epochs"]
         if val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or is_last):
-            scores, labels, val_skipped = evaluate(module, val_set, device, progress, desc="val",
-                                                   average_clips=_opt(cfg, "average_clips"),
-                                                   amp=_opt(cfg, "test_amp"), loader=val_loader, failures=failures)
-            report = evaluation_report(scores, labels, metrics)
-            val_unexpected = failures.take_unexpected()
-            if log:
-                listed = dict(skipped_videos=val_skipped) if val_skipped else {}
-                if val_unexpected:
-                    listed["unexpected"] = val_unexpected
-                log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped),
-                          **{k: round(v, 3) for k, v in report.items()}, **listed)
-            line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: val " +
-                 ", ".join(f"{k} {v:.2f}" for k, v in report.items() if isinstance(v, float)))
+            report = _validate(module, val_set, val_loader, cfg, device, progress, failures, log, epoch)
             key = main_metric(metrics)
             if report[key] > best.get(key, -1.0):
                 best = {key: report[key], "epoch": epoch + 1}
@@ -251,30 +266,36 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         state["best"] = best
         if world.is_main:
             save_checkpoint(latest, state)
-            _keep_epoch_checkpoint(work_dir, epoch + 1, cfg)
+            keep_epoch_checkpoint(work_dir, epoch + 1, cfg)
     return dict(work_dir=str(work_dir), epochs=cfg["epochs"], best=best, world_size=world.size)
 
 
-def _keep_epoch_checkpoint(work_dir, epoch, cfg):
-    """``epoch_N.pth`` every ``checkpoint_interval`` epochs (a hard link to the new latest.pth: no second write),
-    then only the newest ``max_keep_ckpts`` of them (-1 keeps all), as MMAction2's checkpoint hook does."""
-    interval, keep = _opt(cfg, "checkpoint_interval"), _opt(cfg, "max_keep_ckpts")
-    if not interval or epoch % interval:
-        return
-    target = work_dir / f"epoch_{epoch}.pth"
-    target.unlink(missing_ok=True)
-    try:
-        os.link(work_dir / "latest.pth", target)
-    except OSError:  # no hard links on this file system
-        shutil.copyfile(work_dir / "latest.pth", target)
-    kept = sorted(work_dir.glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
-    for old in kept[:-keep] if keep > 0 else []:
-        old.unlink()
+def _validate(module, val_set, val_loader, cfg, device, progress, failures, log, epoch):
+    """Validate after ``epoch`` (sharded under DDP), log and print the report; returns it.
+
+    Under DDP each rank's BatchNorm statistics are its own share's (the gradients are averaged, the buffers are
+    not), so rank 0's are broadcast first: every shard is scored with the model that best.pth saves.
+    """
+    broadcast_buffers(module)
+    scores, labels, val_skipped = evaluate(module, val_set, device, progress, desc="val",
+                                           average_clips=_opt(cfg, "average_clips"), amp=_opt(cfg, "test_amp"),
+                                           loader=val_loader, failures=failures)
+    report = evaluation_report(scores, labels, _opt(cfg, "eval_metrics"))
+    val_unexpected = failures.take_unexpected()
+    if log:
+        listed = dict(skipped_videos=val_skipped) if val_skipped else {}
+        if val_unexpected:
+            listed["unexpected"] = val_unexpected
+        log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped), **{k: round(v, 3) for k, v in report.items()},
+                  **listed)
+    line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: val " +
+         ", ".join(f"{k} {v:.2f}" for k, v in report.items() if isinstance(v, float)))
+    return report
 
 
 def test_precision(device, amp):
     """What a test on ``device`` computes in: "fp32", or the autocast dtype ("bf16" / "fp16") on CUDA."""
-    return amp if amp and torch.device(device).type == "cuda" else "fp32"
+    return autocast_precision(amp, device) or "fp32"
 
 
 def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=None, split="test", trusted=False,
@@ -292,6 +313,7 @@ def evaluate_checkpoint(cfg, checkpoint, device=None, progress=True, data_root=N
     share of the videos on its own device (``cuda:LOCAL_RANK``), and every process returns the gathered arrays,
     equal to a single process's up to float rounding (each video's views are scored within one process).
     """
+    check_config(cfg)
     world = world_from_environment()
     device = resolve_device(device, world.local_rank if world.size > 1 else None)
     if device.type == "cuda":

@@ -53,6 +53,28 @@ def load_weights(model, path, trusted=False, strict=True, drop_classifier=False)
     return fit_weights(model, weights, path, strict=strict, drop_classifier=drop_classifier)
 
 
+def _stored_config(state, path):
+    """The config a tsnbook checkpoint stores (``cfg``; older files only ``cfg_name``: today's config of that
+    name, with a note); None for a file without one (MMAction2's)."""
+    if not isinstance(state, dict) or is_mmaction2_checkpoint(state):
+        return None
+    if isinstance(state.get("cfg"), dict):
+        return dict(state["cfg"])
+    if state.get("cfg_name"):
+        print(f"note: {path} stores only its config's name ({state['cfg_name']}); today's config of that name "
+              f"is used, without the overrides the run may have had")
+        return get_config(state["cfg_name"])
+    return None
+
+
+def checkpoint_config(path, trusted=False):
+    """``(cfg, classes)`` a checkpoint stores: the config it was trained with and its class names (each None when
+    the file has none: an MMAction2 file stores neither), so it can be tested and used without naming a config."""
+    state = read_checkpoint(path, trusted)
+    classes = state.get("classes") if isinstance(state, dict) and not is_mmaction2_checkpoint(state) else None
+    return _stored_config(state, path), None if classes is None else list(classes)
+
+
 def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
     """``(model, info)`` for any TSN checkpoint: a tsnbook one, or an MMAction2 0.x / 1.x one. Eval mode.
 
@@ -72,13 +94,8 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
                                        f"{report['modality']}, {report['num_classes']} classes")
     weights, kind = _weights(state, path)
     if cfg is None:
-        if isinstance(state.get("cfg"), dict):
-            cfg = dict(state["cfg"])
-        elif state.get("cfg_name"):
-            print(f"note: {path} stores only its config's name ({state['cfg_name']}); today's config of that name "
-                  f"is used, without the overrides the run may have had")
-            cfg = get_config(state["cfg_name"])
-        else:
+        cfg = _stored_config(state, path)
+        if cfg is None:
             raise ValueError(f"{path} stores no config: pass cfg= (CLI: give the config name)")
     if num_segments:
         cfg = dict(cfg, num_segments=num_segments)

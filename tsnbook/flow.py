@@ -253,30 +253,27 @@ def probe_flow_count(video_path):
 
 
 def extract_flow_dataset(jobs, workers=None, progress=True, skip_done=False, **kwargs):
-    """Run `extract_video_flow` over ``jobs`` = [(video_path, out_dir), ...] in a process pool.
+    """Run `extract_video_flow` over ``jobs`` = [(video_path, out_dir), ...]: in this process for ``workers=1``
+    (no pool to start, and a script needs no ``__main__`` guard), else in spawned processes (`tsnbook.jobs.run`).
 
     Returns ``(counts, failures)``: flow-frame counts by video path, and a list of (path, reason) for videos
     that failed (they are skipped, not fatal). ``kwargs`` go to `extract_video_flow`. ``skip_done``: videos whose
     folder is complete (`is_extracted`) are not extracted again (their count is still returned).
     """
-    from multiprocessing import get_context
-
     import time
 
-    from .progress import bar, line
+    from .jobs import run, worker_count
+    from .progress import line
 
     work = [(str(v), str(o), kwargs, skip_done) for v, o in jobs]
-    workers = workers or min(len(work), os.cpu_count() or 1) or 1
+    workers = worker_count(workers, len(work))
+    started = time.time()
     counts, failures = {}, []
-    # "spawn": decoders and OpenCV thread pools must never cross a fork (see tsnbook.io).
-    with get_context("spawn").Pool(workers) as pool:
-        results = pool.imap_unordered(_extract_one, work, chunksize=4)
-        started = time.time()
-        for path, count, error in bar(results, progress, total=len(work), desc="optical flow"):
-            if error:
-                failures.append((path, error))
-            else:
-                counts[path] = count
+    for path, count, error in run(_extract_one, work, workers, desc="optical flow", chunksize=4, progress=progress):
+        if error:
+            failures.append((path, error))
+        else:
+            counts[path] = count
     line(progress, f"optical flow: {len(counts)} video(s) done, {len(failures)} failed, {workers} process(es), "
                    f"{time.time() - started:.0f} s")
     return counts, failures

@@ -146,13 +146,33 @@ class SkippedVideos:
         return count
 
 
-def _autocast(device, cfg):
-    """bf16 / fp16 autocast on CUDA only (``amp``); never on the CPU, where bf16 is slow and changes results."""
-    amp = _opt(cfg, "amp")
-    if amp not in (None, "bf16", "fp16"):
-        raise ValueError(f"amp must be 'bf16', 'fp16' or None, got {amp!r}")
-    dtype = torch.float16 if amp == "fp16" else torch.bfloat16
-    return torch.autocast(device.type, dtype=dtype, enabled=device.type == "cuda" and amp is not None)
+#: the GPU generation (compute capability) from which CUDA has bf16 tensor cores: Ampere (A100, RTX 30xx) on
+BF16_CAPABILITY = (8, 0)
+
+
+def autocast_precision(amp, device):
+    """What autocast computes in on ``device``: "bf16", "fp16", or None (fp32, no autocast) - ``amp`` resolved.
+
+    Autocast runs on CUDA only, never on the CPU, where bf16 is slow and changes results. ``amp="auto"`` (the
+    config default) picks bf16 on GPUs of compute capability 8.0 and later (bf16 tensor cores; fp32's range,
+    so no loss scaling) and fp16 below - T4 and V100 (7.x, Colab and many clusters) have tensor cores for fp16
+    only, and emulate bf16 slowly if at all; fp16 training needs a GradScaler (the engine adds it).
+    "bf16" / "fp16" / None are honoured as given.
+    """
+    if amp not in ("auto", "bf16", "fp16", None):
+        raise ValueError(f"amp must be 'auto', 'bf16', 'fp16' or None, got {amp!r}")
+    device = torch.device(device)
+    if device.type != "cuda" or amp is None:
+        return None
+    if amp == "auto":
+        return "bf16" if torch.cuda.get_device_capability(device) >= BF16_CAPABILITY else "fp16"
+    return amp
+
+
+def _autocast(device, precision):
+    """The autocast context of a resolved ``precision`` (`autocast_precision`): disabled for None."""
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=precision is not None)
 
 
 def _every_rank_has_a_batch(have_batch, world_size, device):
@@ -173,13 +193,17 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
     """One pass over ``loader``; returns ``(mean loss, top-1 on the training batches, skipped videos)``.
 
     The learning rate is set before every iteration from `lr_at` (warmup moves within an epoch). Multi-label
-    configs train with binary cross-entropy on the multi-hot labels, times ``loss_weight``. ``scaler``: a
-    GradScaler for fp16 (None otherwise). ``log`` may be None (DDP ranks other than 0). ``gpu_augment``: a
-    `tsnbook.gpu_augment.GPUCropFlip` that crops, resizes and flips the batch on ``device`` (see `_gpu_augment`).
+    configs train with binary cross-entropy on the multi-hot labels, times ``loss_weight``. ``device``: a
+    torch.device or its name ("cpu", "cuda:0"); autocast follows the config's ``amp`` (`autocast_precision`),
+    and ``scaler`` is a GradScaler for fp16 (None otherwise). ``log`` may be None (DDP ranks other than 0).
+    ``gpu_augment``: a `tsnbook.gpu_augment.GPUCropFlip` that crops, resizes and flips the batch on ``device``
+    (see `tsnbook.engine`'s ``_gpu_augment``).
     ``failures``: the run's `SkippedVideos` (a new one that prints when None). An epoch in which no step could
     run, because every batch lost all its videos (here or on another rank), raises a RuntimeError.
     """
     model.train()
+    device = torch.device(device)
+    precision = autocast_precision(_opt(cfg, "amp"), device)
     failures = SkippedVideos() if failures is None else failures
     total_loss, correct, seen, skipped, steps = 0.0, 0, 0, [], 0
     multi_label, loss_weight = _opt(cfg, "multi_label"), _opt(cfg, "loss_weight")
@@ -195,7 +219,7 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
         imgs, labels = batch["imgs"].to(device, non_blocking=True), batch["label"].to(device)
         if gpu_augment is not None:  # the loader shipped uncropped uint8 frames and the drawn boxes and flips
             imgs = gpu_augment(imgs, batch["crop_box"], batch["flip"], clip_len=cfg.get("clip_len"))
-        with _autocast(device, cfg):
+        with _autocast(device, precision):
             logits = model(imgs)
         logits = logits.float()
         loss = (F.binary_cross_entropy_with_logits(logits, labels) * loss_weight if multi_label
@@ -244,24 +268,25 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
     The videos come from a DataLoader with ``workers`` processes (`evaluation_loader`; ``loader``: one made
     already, e.g. persistent across a run's validations), one video per item, so views never mix across videos.
     Under DDP (an initialised process group) each rank scores every world_size-th video and the results are
-    gathered, so every rank returns the full arrays. ``amp`` ("bf16" / "fp16", CUDA only): autocast the
-    backbone; None (the default) tests in fp32, as the zoo's numbers were measured. ``failures``: the run's
-    `SkippedVideos` (a new one if None).
+    gathered, so every rank returns the full arrays. ``device``: where the model is (a torch.device or its
+    name). ``amp`` ("bf16" / "fp16" / "auto", CUDA only: `autocast_precision`): autocast the backbone; None
+    (the default) tests in fp32, as the zoo's numbers were measured. ``failures``: the run's `SkippedVideos` (a
+    new one if None).
     """
     model.eval()
+    device, precision = torch.device(device), autocast_precision(amp, device)
     size = dist.get_world_size() if dist.is_initialized() else 1
     speaks = not dist.is_initialized() or dist.get_rank() == 0
     failures = SkippedVideos(speaks=speaks) if failures is None else failures
     loader = evaluation_loader(dataset, workers, device) if loader is None else loader
     mine, errors = {}, []  # this rank's rows {index: scores} and the videos it could not use
-    autocast_cfg = dict(amp=amp)
     for item in bar(iter(loader), progress, total=len(loader), desc=desc, leave=False):
         bad = split_failures([item])[1]
         if bad:
             errors += failures.add(bad, desc)
             continue
         mine[item["index"]] = model.score_views(item["imgs"], average_clips, views_per_chunk,
-                                                autocast=lambda: _autocast(device, autocast_cfg),
+                                                autocast=lambda: _autocast(device, precision),
                                                 num_clips=dataset.num_segments)  # max/weighted: clips per crop
     scores, skipped = np.full((len(dataset), model.num_classes), np.nan, dtype=np.float32), []
     parts = gather_objects((mine, errors, failures.first)) if size > 1 else [(mine, errors, failures.first)]

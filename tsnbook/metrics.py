@@ -13,6 +13,10 @@ MMAction2 quirks reproduced on purpose, with the option that changes them:
 - `mmit_mean_average_precision` does not drop NaN: one video without any positive label makes it NaN
   (`mean_average_precision`, the per-class HVU metric, does drop NaN classes).
 - `top_k_accuracy` breaks score ties in whatever order numpy's default argsort leaves them.
+
+A video that a test could not score (`tsnbook.engine` skips an undecodable one) is a row of NaN. numpy would
+rank NaN above every score and take it for class 0 in an arg-max, so the metrics refuse such rows, naming them;
+`scored_rows` gives the rows to keep, and `fuse_scores` keeps a video NaN when any stream lacks it.
 """
 import numpy as np
 
@@ -53,8 +57,23 @@ def _as_binary(values, name):
     return array == 1
 
 
+def scored_rows(*score_arrays):
+    """Boolean mask of the videos (rows) that have scores in every array: no NaN, the mark of a skipped video."""
+    return ~np.any([np.isnan(np.asarray(scores, dtype=np.float64)).any(axis=-1) for scores in score_arrays], axis=0)
+
+
+def _refuse_unscored(scores, name="scores"):
+    """``scores`` unchanged, or a ValueError naming its NaN rows: videos without scores have no rank."""
+    missing = np.flatnonzero(~scored_rows(scores))
+    if missing.size:
+        shown = ", ".join(str(i) for i in missing[:10]) + (", ..." if missing.size > 10 else "")
+        raise ValueError(f"{name} has NaN in {missing.size} row(s) ({shown}): videos without scores (skipped by the "
+                         "test); leave them out first (tsnbook.metrics.scored_rows gives the rows to keep)")
+    return scores
+
+
 def _check_scores_and_labels(scores, labels):
-    scores, labels = _as_scores(scores), _as_labels(labels)
+    scores, labels = _refuse_unscored(_as_scores(scores)), _as_labels(labels)
     if labels.shape[0] != scores.shape[0]:
         raise ValueError(f"scores has shape {scores.shape} but labels has shape {labels.shape}: "
                          "one label per row of scores is needed")
@@ -133,6 +152,19 @@ def mean_class_accuracy(scores, labels, classes="union"):
     return float(per_class.mean())
 
 
+def per_class_accuracy(scores, labels):
+    """``(accuracy, videos)``: for each class 0..C-1 of the (N, C) ``scores``, the fraction of its videos whose
+    arg-max prediction is right (its recall) and how many videos it has; NaN accuracy for a class without any.
+
+    The numbers ``mean_class_accuracy(classes="true")`` averages, one per class, so a test can say which fail.
+    """
+    scores, labels = _check_scores_and_labels(scores, labels)
+    matrix = confusion_matrix(np.argmax(scores, axis=1), labels, num_classes=scores.shape[1])
+    videos = matrix.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.diag(matrix) / videos, videos
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Multi-label: average precision
 # ----------------------------------------------------------------------------------------------------------------
@@ -168,11 +200,11 @@ def average_precision(scores, positives):
     if scores.ndim != 1 or scores.shape != positives.shape or scores.size == 0:
         raise ValueError(f"scores and positives must be non-empty 1-D arrays of the same shape, got {scores.shape} "
                          f"and {positives.shape}")
-    return _average_precision(scores, positives)
+    return _average_precision(_refuse_unscored(scores[:, None])[:, 0], positives)
 
 
 def _check_multi_label(scores, multi_hot):
-    scores = _as_scores(scores)
+    scores = _refuse_unscored(_as_scores(scores))
     multi_hot = _as_binary(multi_hot, "multi_hot")
     if multi_hot.shape != scores.shape:
         raise ValueError(f"scores has shape {scores.shape} but multi_hot has shape {multi_hot.shape}; "
@@ -221,6 +253,10 @@ def fuse_scores(score_list, coefficients=None, apply_softmax=False):
     (N, C) array or a list of N score vectors, and all streams must list the same videos in the same order;
     nothing here can check that. `apply_softmax=True` turns each video's scores into probabilities first
     (report_accuracy.py's `--apply-softmax`). Returns an (N, C) float array.
+
+    A video that a stream could not score (a NaN row: its test skipped it) stays NaN in the result. Filling it
+    from the other streams would pass a one-stream prediction for a two-stream one; `scored_rows` picks the
+    videos every stream scored, the set a fair comparison of the streams and their fusion uses.
     """
     if len(score_list) == 0:
         raise ValueError("score_list must contain at least one array of scores")

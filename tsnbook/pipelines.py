@@ -26,6 +26,11 @@ every name unambiguous:
 Flow models take the same protocols with ``clip_len=5`` (5 stacked flow frames per clip) and FormatShape NCHW_Flow;
 RGB-difference models (``modality="rgbdiff"``) with ``clip_len + 1`` stacked RGB frames per clip and NCHW_Stack
 (`frames_per_clip`, `format_shape`).
+
+**Sizes.** The names above are the zoo's, at the zoo's sizes: short side 256, network input 224. A model trained at
+other sizes (SynthActions' 48 and 40) would be tested on views it never saw, so `protocol_settings` takes the
+model's own sizes (`model_sizes` reads them from its config): the short side replaces 256 (also ThreeCrop's square),
+the input size replaces 224 (CenterCrop, TenCrop). An explicit ``"@S"`` crop stays S pixels.
 """
 import re
 
@@ -34,6 +39,7 @@ from .sampling import dense_sample_frames, sample_frames
 MSC_SCALES = (1, 0.875, 0.75, 0.66)
 CROPS = {1: "CenterCrop", 3: "ThreeCrop", 10: "TenCrop"}  # views per clip -> the crop that makes them
 DEFAULT_CROP_SIZE = {1: 224, 3: 256, 10: 224}
+ZOO_SHORT_SIDE, ZOO_INPUT_SIZE = 256, 224
 DENSE_TEST_POSITIONS = 10
 _NAME = re.compile(r"^(?P<dense>dense-)?(?P<clips>\d+)x(?P<views>1|3|10)(?:@(?P<size>\d+))?$")
 
@@ -100,17 +106,31 @@ def eval_pipeline(views=1, crop_size=None, flow=False, short_side=256, modality=
             dict(type=CROPS[views], crop_size=crop_size or DEFAULT_CROP_SIZE[views]), format_shape(flow, modality)]
 
 
-def protocol_settings(name, flow=False, num_segments=3, modality=None):
+def protocol_settings(name, flow=False, num_segments=3, short_side=ZOO_SHORT_SIDE, input_size=ZOO_INPUT_SIZE,
+                      modality=None):
     """The config keys a protocol sets: ``test_clips``, ``test_pipeline`` and, for dense ones, the sampler's.
 
     ``dict(cfg, **protocol_settings("25x3"))`` tests ``cfg`` under 25x3; the zoo configs are written this way.
+    ``short_side`` / ``input_size``: the model's sizes (module docstring; ``**model_sizes(cfg)``); ``modality``:
+    the FormatShape step's (`format_shape`: "rgbdiff" stacks each clip's frames).
     """
     spec = parse_protocol(name, num_segments)
-    keys = dict(test_clips=spec["clips"],
-                test_pipeline=eval_pipeline(spec["views"], spec["crop_size"], flow, modality=modality))
+    crop = spec["crop_size"] if "@" in str(name) else short_side if spec["views"] == 3 else input_size
+    keys = dict(test_clips=spec["clips"], test_pipeline=eval_pipeline(spec["views"], crop, flow, short_side, modality))
     if spec["dense"]:
         keys.update(sampler="dense", dense_test_positions=DENSE_TEST_POSITIONS)
     return keys
+
+
+def model_sizes(cfg):
+    """``dict(short_side, input_size)`` a config's model was trained and tested at: the short side of its test
+    Resize(-1, S) and the square its training frames were resized to (Resize((I, I), keep_ratio=False)); the zoo's
+    256 and 224 where a config does not say (no such Resize)."""
+    short = next((s["scale"][1] for s in cfg.get("test_pipeline", ()) if s["type"] == "Resize"
+                  and s["scale"][0] == -1), ZOO_SHORT_SIDE)
+    square = [s["scale"][0] for s in cfg.get("train_pipeline", ()) if s["type"] == "Resize"
+              and not s.get("keep_ratio", True) and s["scale"][0] == s["scale"][1]]
+    return dict(short_side=int(short), input_size=int(square[-1]) if square else ZOO_INPUT_SIZE)
 
 
 def protocol_of(cfg, split="test"):

@@ -3,11 +3,14 @@
     model, info = tsnbook.load_model("work_dirs/run/best.pth")      # or an MMAction2 zoo file
     scores = predict_video(model, "clip.mp4", cfg=info["cfg"])      # the config's own test protocol
     scores = predict_video(model, "clip.mp4", protocol="25x10")     # or a named one (`tsnbook.pipelines`)
+    scores = predict_video(model, "long.mp4", cfg=cfg, frames=(250, 500))   # frames 250..499 only, as one clip
     result = predict_two_stream(rgb, flow, "clip.mp4", rgb_cfg, flow_cfg)   # the zoo's [1:1] on one raw video
 
-The views come from `test_views` / `config_views`: the same sampling, decoding and transforms as the test split
-of a dataset (`tsnbook.data.TSNDataset.load_from`), bit-identical to MMAction2's test pipeline. The model averages
-the pooled features of *all* views and applies the classifier once (spec §6.1): `TSN.score_views`.
+The views come from `view_extractor` (`test_views` / `config_views` for a path or reader): `tsnbook.views`, the
+same torch-free sampling, decoding and transforms as the test split of a dataset (`tsnbook.data.TSNDataset`),
+bit-identical to MMAction2's test pipeline. A named protocol keeps the model's own sizes when its config is known
+(a model trained on 48-px frames is tested on 48-px frames, not the zoo's 224-px crops). The model averages the
+pooled features of *all* views and applies the classifier once (spec §6.1): `TSN.score_views`.
 
 A flow model given a video file scores the video's own optical flow: `video_flow` computes it as the training
 data's was made (`tsnbook.flow`: the config's ``flow_algorithm`` [DIS], ``flow_bound`` [20] and
@@ -21,14 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from .configs import option
-from .data import TSNDataset, dataset_from_config, read_label_map  # noqa: F401  (read_label_map: kept here too)
+from .data import read_label_map  # noqa: F401  (kept here too: tests and notebooks import it from predict)
 from .flow import extract_video_flow
-from .io import FlowFrames, RawFrames, Video, open_selective
+from .io import FlowFrames, Video, open_selective
 from .metrics import fuse_scores
-from .pipelines import frames_per_clip, parse_protocol, protocol_of, protocol_settings
+from .pipelines import ZOO_INPUT_SIZE, ZOO_SHORT_SIDE, model_sizes, protocol_of
+from .views import FrameRange, ViewExtractor
 
 
-def _reader(video, backend):
+def open_reader(video, backend=None):
     """An open reader (left open) or a file path (opened here, closed after use)."""
     if isinstance(video, Video):
         return contextlib.nullcontext(video)
@@ -37,36 +41,27 @@ def _reader(video, backend):
     return open_selective(video, backend)
 
 
-def _source(video):
-    return "flow" if isinstance(video, FlowFrames) else "rawframes" if isinstance(video, RawFrames) else "video"
+def _is_flow(video):
+    return isinstance(video, FlowFrames)
 
 
-def _protocol_clips(protocol, num_segments):
-    """The clips per crop a named protocol samples (``num_segments`` replaces its count, except for "val")."""
-    return num_segments if num_segments and protocol != "val" else parse_protocol(protocol, num_segments or 3)["clips"]
-
-
-def test_views(video, protocol="25x10", num_segments=None, backend=None, clip_len=None, modality=None):
+def test_views(video, protocol="25x10", num_segments=None, backend=None, clip_len=None, cfg=None,
+               modality=None):
     """Every test view of one video under a named protocol: uint8 [V, C, H, W], C-contiguous, MMAction2's order.
 
     ``video``: a file path (opened with `tsnbook.io.open_selective`), or an open tsnbook reader (`RawFrames`,
-    `FlowFrames`, any `tsnbook.io.Video`; left open). RGB: C = 3; flow (a FlowFrames reader): one image of
-    2 x clip_len channels per crop and clip; ``modality="rgbdiff"`` (an RGB video): clip_len + 1 frames stacked,
-    3 x (clip_len + 1) channels. ``num_segments`` replaces the protocol's clip count ("val": the segments of the
-    1x1xK layout, 3 by default); ``clip_len`` defaults to 1 for RGB, 5 for flow and rgbdiff. Output order is
-    MMAction2's: all clips of view 1, then all clips of view 2, ... (TenCrop: UL, UL-mirror, UR, ...).
+    `FlowFrames`, any `tsnbook.io.Video`, a `tsnbook.views.FrameRange`; left open). RGB: C = 3; flow (a FlowFrames
+    reader): one image of 2 x clip_len channels per crop and clip; ``modality="rgbdiff"`` (RGB frames, or a
+    ``cfg`` of an rgbdiff model): clip_len + 1 frames stacked, 3 x (clip_len + 1) channels. ``num_segments``
+    replaces the protocol's clip count ("val": the segments of the 1x1xK layout: the config's, else 3);
+    ``clip_len`` defaults to the config's, else 1 for RGB, 5 for flow and rgbdiff. ``cfg``: the model's config,
+    whose sizes the protocol keeps (a model trained on 48-px frames is tested on 48-px frames,
+    `tsnbook.pipelines.model_sizes`); without it, the zoo's 256 / 224.
+    Output order is MMAction2's: all clips of view 1, then all clips of view 2, ... (TenCrop: UL, UL-mirror, ...).
     """
-    source = _source(video)
-    flow = source == "flow"
-    modality = modality or ("flow" if flow else "rgb")
-    settings = protocol_settings(protocol, flow, num_segments or 3, modality=modality)
-    clip_len = frames_per_clip(modality, clip_len or (1 if modality == "rgb" else 5))
-    dataset = TSNDataset([], settings["test_pipeline"], source=source,
-                         num_segments=_protocol_clips(protocol, num_segments), clip_len=clip_len, test_mode=True,
-                         sampler=settings.get("sampler", "segments"),
-                         dense_test_positions=settings.get("dense_test_positions", 10))
-    with _reader(video, backend) as reader:
-        return dataset.load_from(reader)["imgs"]
+    extract = ViewExtractor.from_protocol(protocol, cfg, _is_flow(video), num_segments, clip_len, modality)
+    with open_reader(video, backend) as reader:
+        return extract(reader)
 
 
 test_views.__test__ = False  # a library function, not a test, for pytest modules that import it by name
@@ -77,16 +72,28 @@ def config_views(video, cfg, backend=None):
 
     A config of frame folders is applied to the video file itself (its frames are what the folders hold).
     """
-    source = _source(video)
-    if (source == "flow") != (cfg["source"] == "flow"):
+    flow = _is_flow(video)
+    if flow != (cfg["source"] == "flow"):
         raise ValueError(f"{cfg.get('name', 'this config')} is {'a flow' if cfg['source'] == 'flow' else 'an RGB'} "
-                         f"model but got {'optical flow' if source == 'flow' else 'RGB frames'}: "
+                         f"model but got {'optical flow' if flow else 'RGB frames'}: "
                          + ("a flow model reads optical flow: give predict_video the video's path (its flow is "
                             "computed) or a tsnbook.FlowFrames reader of its flow_x/flow_y JPEGs"
                             if cfg["source"] == "flow" else "an RGB model reads the video itself"))
-    dataset = dataset_from_config(dict(cfg, source=source), "test", [])
-    with _reader(video, backend) as reader:
-        return dataset.load_from(reader)["imgs"]
+    with open_reader(video, backend) as reader:
+        return ViewExtractor.from_config(cfg, flow=flow)(reader)
+
+
+def view_extractor(model, cfg=None, protocol=None, num_segments=None):
+    """The `ViewExtractor` `predict_video` uses for ``model``: ``cfg``'s own test split when ``protocol`` is None,
+    else the named protocol (default "25x10") at ``cfg``'s sizes ("val": the model's ``num_segments``)."""
+    flow = model.modality == "flow"
+    if cfg is not None and protocol is None:
+        return ViewExtractor.from_config(cfg, flow=flow)
+    protocol = protocol or "25x10"
+    if num_segments is None and protocol == "val":
+        num_segments = model.num_segments
+    clip_len = {"flow": model.in_channels // 2, "rgbdiff": model.in_channels // 3 - 1}.get(model.modality)
+    return ViewExtractor.from_protocol(protocol, cfg, flow, num_segments, clip_len, model.modality)
 
 
 @contextlib.contextmanager
@@ -114,14 +121,26 @@ def flow_settings(cfg=None):
                 resolution=option(cfg, "flow_resolution"))
 
 
+def video_views(video, extract, flow=None, backend=None):
+    """The views ``extract`` (a `tsnbook.views.ViewExtractor`) makes of a video file or open reader; ``flow``:
+    the settings of `video_flow` when the model reads the video's optical flow (computed here), else None."""
+    if flow is not None and not isinstance(video, Video):
+        with video_flow(video, **flow) as reader:
+            return extract(reader)
+    with open_reader(video, backend) as reader:
+        return extract(reader)
+
+
 def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=None, num_segments=None,
-                  views_per_chunk=25, backend=None, flow=None):
+                  views_per_chunk=25, backend=None, flow=None, frames=None):
     """Class scores of one video (numpy [num_classes]).
 
     The views: ``cfg``'s own test protocol when a config is given and ``protocol`` is None (a tsnbook checkpoint
     stores its config: ``load_model(path)[1]["cfg"]``); else the named ``protocol`` (default "25x10"; "val" uses
-    the model's ``num_segments``). ``num_segments`` replaces a named protocol's clip count. ``video_path`` may
-    also be an open tsnbook reader (a `FlowFrames` for a flow model).
+    the model's ``num_segments``) at ``cfg``'s sizes when a config is given (`view_extractor`). ``num_segments``
+    replaces a named protocol's clip count. ``video_path`` may also be an open tsnbook reader (a `FlowFrames` for
+    a flow model). ``frames=(start, stop)``: score only frames start..stop-1, as if the video were that range
+    (`tsnbook.views.FrameRange`; a window of `tsnbook.timeline` equals this; for a flow model, flow frames).
 
     A flow model given a video *file* scores its optical flow, computed by `video_flow` with ``flow`` (a dict of
     its arguments; default `flow_settings` of ``cfg``, i.e. DIS, bound 20, the video's own size).
@@ -129,30 +148,42 @@ def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=No
     if model.modality == "flow" and not isinstance(video_path, Video):
         settings = dict(flow_settings(cfg), **(flow or {}))
         with video_flow(video_path, **settings) as reader:
-            return predict_video(model, reader, protocol, average_clips, cfg, num_segments, views_per_chunk)
+            return predict_video(model, reader, protocol, average_clips, cfg, num_segments, views_per_chunk,
+                                 frames=frames)
     if model.modality == "flow" and not isinstance(video_path, FlowFrames):
         raise ValueError(f"{type(model).__name__}(flow) reads optical flow, but got an RGB reader "
                          f"({type(video_path).__name__}): pass the video's path (its flow is then computed) or a "
                          f"tsnbook.FlowFrames reader of its flow_x/flow_y JPEGs")
-    clip_len = {"flow": model.in_channels // 2, "rgbdiff": model.in_channels // 3 - 1}.get(model.modality)
-    if cfg is not None and protocol is None:
-        views, num_clips = config_views(video_path, cfg, backend), cfg.get("test_clips", 25)
-    else:
-        protocol = protocol or "25x10"
-        if num_segments is None and protocol == "val":
-            num_segments = model.num_segments
-        views = test_views(video_path, protocol, num_segments=num_segments, backend=backend, clip_len=clip_len,
-                           modality=model.modality)
-        num_clips = _protocol_clips(protocol, num_segments)
+    extract = view_extractor(model, cfg, protocol, num_segments)
+    with open_reader(video_path, backend) as reader:
+        views = extract(FrameRange(reader, *frames) if frames is not None else reader)
     was_training = model.training
-    scores = model.score_views(views, average_clips, views_per_chunk, num_clips=num_clips)
+    scores = model.score_views(views, average_clips, views_per_chunk, num_clips=extract.num_segments)
     model.train(was_training)
     return scores
 
 
 def describe_protocol(cfg=None, protocol=None):
-    """The protocol name ``predict_video`` uses for these arguments (for reports)."""
-    return protocol or (protocol_of(cfg) if cfg is not None else "25x10")
+    """The protocol name ``predict_video`` uses for these arguments (for reports); a named protocol applied at a
+    model's own sizes says so ("25x3 at the model's sizes: short side 48, crops 48")."""
+    if protocol is None:
+        return protocol_of(cfg) if cfg is not None else "25x10"
+    sizes = model_sizes(cfg) if cfg is not None else dict(short_side=ZOO_SHORT_SIDE, input_size=ZOO_INPUT_SIZE)
+    if sizes == dict(short_side=ZOO_SHORT_SIDE, input_size=ZOO_INPUT_SIZE):
+        return protocol
+    steps = ViewExtractor.from_protocol(protocol, cfg).settings()["pipeline"]
+    crop = next(step["crop_size"] for step in steps if "crop_size" in step)
+    return f"{protocol} at the model's sizes: short side {sizes['short_side']}, crops {crop}"
+
+
+def check_two_stream(rgb_model, flow_model):
+    """Refuse a pair that is not an RGB and a flow model of the same classes, in one line."""
+    if rgb_model.modality != "rgb" or flow_model.modality != "flow":
+        raise ValueError(f"two-stream prediction takes an RGB model and a flow model, got {rgb_model.modality} and "
+                         f"{flow_model.modality}: check which checkpoint is given as --rgb and which as --flow")
+    if rgb_model.num_classes != flow_model.num_classes:
+        raise ValueError(f"the RGB model has {rgb_model.num_classes} classes and the flow model "
+                         f"{flow_model.num_classes}: both streams must be trained on the same classes")
 
 
 def predict_two_stream(rgb_model, flow_model, video_path, rgb_cfg=None, flow_cfg=None, protocol=None,
@@ -164,12 +195,7 @@ def predict_two_stream(rgb_model, flow_model, video_path, rgb_cfg=None, flow_cfg
     logits, the 0.x zoo's ``average_clips=None``), and the two are summed with ``coefficients`` (1 and 1;
     `tsnbook.metrics.fuse_scores`). The flow stream's input is the video's own flow (`video_flow`).
     """
-    if rgb_model.modality != "rgb" or flow_model.modality != "flow":
-        raise ValueError(f"two-stream prediction takes an RGB model and a flow model, got {rgb_model.modality} and "
-                         f"{flow_model.modality}: check which checkpoint is given as --rgb and which as --flow")
-    if rgb_model.num_classes != flow_model.num_classes:
-        raise ValueError(f"the RGB model has {rgb_model.num_classes} classes and the flow model "
-                         f"{flow_model.num_classes}: both streams must be trained on the same classes")
+    check_two_stream(rgb_model, flow_model)
     rgb = predict_video(rgb_model, video_path, protocol, "score", cfg=rgb_cfg, views_per_chunk=views_per_chunk)
     flow_scores = predict_video(flow_model, video_path, protocol, "score", cfg=flow_cfg, flow=flow,
                                 views_per_chunk=views_per_chunk)

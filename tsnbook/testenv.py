@@ -13,6 +13,7 @@ machine ran them. Each pin, and why:
 * ``MKL_CBWR=AVX2``: MKL's conditional numerical reproducibility. torch's matrix products go through MKL,
   which otherwise picks its kernels by CPU: ``a @ b`` of fixed fp32 matrices gave other bits on an AVX-512
   CPU than with this pin (the ATen and oneDNN pins do not reach MKL). `tests/test_portability.py` checks it.
+  This pin holds on Intel CPUs; on AMD ones MKL ignores it (see below).
 * ``OPENCV_CPU_DISABLE=AVX512-SKX``: OpenCV dispatches some functions to AVX-512 kernels; at most AVX2 here.
   (Its DIS optical flow differs between its SSE4.1 and AVX2 paths, so the level matters.)
 * ``OMP_NUM_THREADS=1`` / ``MKL_NUM_THREADS=1``: a parallel reduction's result can depend on the thread count;
@@ -23,12 +24,23 @@ Not pinned because it needs no pin: FFmpeg (PyAV's decoding, RGB<->YUV conversio
 same bytes with AVX-512, AVX2 and SSE code; libx264 needs ``cpu-independent=1``, which `tsnbook.io.write_video`
 always sets. The rest is the course's mode: tiny data, CPU only, no progress bars.
 
-`PORTABLE_ENV` is the same environment with every numeric library moved to *another* code path: torch's ATen,
-oneDNN and MKL on their AVX-512 kernels where the CPU has them (else on their generic / SSE4.1 / COMPATIBLE ones),
-x264 without assembly, OpenCV without AVX/AVX2/FMA.
+`PORTABLE_ENV` is the same environment with the numeric libraries moved to *another* code path, chosen by
+`portable_env` from the CPU's instruction sets: where the CPU has the AVX-512 that ATen's and oneDNN's AVX-512
+kernels need (F, BW, DQ, VL), their AVX-512 kernels and MKL's AVX512 branch (what such a machine runs unpinned, and
+fast); else ATen's generic kernels, oneDNN at SSE4.1 and MKL's COMPATIBLE branch. OpenCV goes without
+AVX/AVX2/FMA and x264 without assembly in both cases.
 ``make test-portable`` re-runs the notebooks in it: a stored output that still matches there does not depend
 on the CPU that computed it. Outputs that cannot match (a metric after many float training steps) are not
 compared: the notebooks print what their asserts guarantee instead (course_and_testing.md §2.5).
+
+What moves depends on the CPU's *vendor* for one library. ATen, oneDNN and OpenCV choose their kernels by the
+instruction sets the CPU reports, whoever made it, and IEEE arithmetic rounds alike on Intel and AMD, so they
+move on every x86-64 CPU of the project's kind (Intel AVX2, Intel AVX-512 + AMX, AMD AVX2, AMD AVX-512). MKL
+chooses by vendor: on an AMD CPU (Zen) it takes a path of its own whatever ``MKL_CBWR`` or
+``MKL_ENABLE_INSTRUCTIONS`` says (Intel documents the branches other than AUTO and COMPATIBLE for Intel CPUs
+only), so there neither profile moves MKL, and ``MKL_CBWR=AVX2`` does not give Intel's AVX2 bits either (an AMD
+EPYC's ``a @ b`` matched Intel's ``AVX2,STRICT`` branch instead). `tests/test_portability.py` measures, per
+library, what the portable profile moves on the CPU it runs on, and requires ATen, oneDNN and OpenCV to move.
 
 `CUDA_ENV` (``TSNBOOK_TEST_PROFILE=cuda``, what ``tools/gpu_check.sh`` runs the ``cuda``-marked tests in) is
 `TEST_ENV` with the GPU left visible: no ``CUDA_VISIBLE_DEVICES=""`` and no ``TSNBOOK_DEVICE=cpu``.
@@ -49,33 +61,45 @@ TEST_ENV = {
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
 }
 
-def _has_avx512():
+#: The AVX-512 subsets that ATen's (``ATEN_CPU_CAPABILITY=avx512``) and oneDNN's AVX-512 kernels need.
+AVX512_KERNELS = frozenset({"avx512f", "avx512bw", "avx512dq", "avx512vl"})
+
+
+def cpu_flags():
+    """The instruction-set flags of this machine's CPU (``/proc/cpuinfo``; an empty set where there is none)."""
     try:
         with open("/proc/cpuinfo") as f:
-            return " avx512f " in f.read(200_000).replace("\n", " ")
+            flags = next((line for line in f if line.startswith("flags")), "")
     except OSError:
-        return False
+        return set()
+    return set(flags.partition(":")[2].split())
 
 
-# Another code path than TEST_ENV's for every library: the wider AVX-512 kernels where the CPU has them (what the
-# other machines of the project's kind run, and fast), else the narrower generic / SSE ones. OpenCV and x264 go
-# narrower in both cases (OpenCV's AVX-512 kernels gave the same bits as its AVX2 ones here).
-PORTABLE_ENV = dict(
-    TEST_ENV,
-    **(dict(ATEN_CPU_CAPABILITY="avx512", ONEDNN_MAX_CPU_ISA="AVX512_CORE_AMX", MKL_CBWR="AVX512") if _has_avx512()
-       else dict(ATEN_CPU_CAPABILITY="default", ONEDNN_MAX_CPU_ISA="SSE41", MKL_CBWR="COMPATIBLE")),
-    OPENCV_CPU_DISABLE="AVX2,FMA3,AVX,AVX512-SKX",
-    TSNBOOK_X264_PARAMS="asm=0",
-)
+def portable_env(flags):
+    """`TEST_ENV` with every numeric library on another code path than its pin, on a CPU with these ``flags``.
+
+    Wider where the CPU has `AVX512_KERNELS` (what the other machines of the project's kind run, and fast), else
+    narrower: generic / SSE4.1 / COMPATIBLE work on any x86-64 CPU and differ from the AVX2 pins. OpenCV and x264
+    go narrower in both cases (OpenCV's AVX-512 kernels gave the same bits as its AVX2 ones).
+    """
+    wide = AVX512_KERNELS <= set(flags)
+    return dict(TEST_ENV,
+                **(dict(ATEN_CPU_CAPABILITY="avx512", ONEDNN_MAX_CPU_ISA="AVX512_CORE_AMX", MKL_CBWR="AVX512") if wide
+                   else dict(ATEN_CPU_CAPABILITY="default", ONEDNN_MAX_CPU_ISA="SSE41", MKL_CBWR="COMPATIBLE")),
+                OPENCV_CPU_DISABLE="AVX2,FMA3,AVX,AVX512-SKX", TSNBOOK_X264_PARAMS="asm=0")
+
+
+PORTABLE_ENV = portable_env(cpu_flags())
 
 # The GPU check's tests: the same pins for the CPU side of each comparison, the GPU visible.
 CUDA_ENV = {key: value for key, value in TEST_ENV.items() if key not in ("CUDA_VISIBLE_DEVICES", "TSNBOOK_DEVICE")}
 
 #: notebook -> the notebook whose work_dirs it reuses: both run in one pytest-xdist group (one kernel after the
 #: other, on one worker), and `tools/refresh_notebooks.py` refreshes them in that order.
-NOTEBOOK_GROUPS = {"05_evaluation": "00_quickstart", "06_optical_flow_two_stream": "00_quickstart",
+NOTEBOOK_GROUPS = {"03_tsn_model": "00_quickstart", "05_evaluation": "00_quickstart",
+                   "06_optical_flow_two_stream": "00_quickstart",
                    "15_data_benchmark": "00_quickstart", "18_two_stream_and_omnisource": "00_quickstart",
-                   "22_transfer_learning": "21_good_practices"}
+                   "20_using_a_trained_model": "00_quickstart", "22_transfer_learning": "21_good_practices"}
 
 #: ``TSNBOOK_TEST_PROFILE`` (``make test-portable`` sets it) -> environment that conftest.py forces.
 PROFILES = {"default": TEST_ENV, "portable": PORTABLE_ENV, "cuda": CUDA_ENV}

@@ -9,7 +9,7 @@ def _bench_model(args):
 
 def add_commands(sub, common):
     bm = sub.add_parser("bench-model", parents=[common], help="inference (or training) speed of a config's model")
-    bm.add_argument("config")
+    bm.add_argument("config", help="a config name or a config file")
     bm.add_argument("--protocol", default="25x10", help="a named test protocol (" + ", ".join(PROTOCOLS) + ", ...)")
     bm.add_argument("--batch", type=int, default=1, help="videos per forward pass")
     bm.add_argument("--iters", type=int, default=20, help="timed iterations (after 5 warm-up ones)")

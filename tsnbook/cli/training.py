@@ -1,16 +1,9 @@
-"""``configs``, ``train``, ``test`` and ``fuse``: the habits of MMAction2's tools/train.py, test.py and
+"""``train``, ``test`` and ``fuse``: the habits of MMAction2's tools/train.py, test.py and
 report_accuracy.py."""
 import os
 from pathlib import Path
 
-from .options import SCORE_FORMATS, STRICT_HELP, TRUSTED_HELP, prepare_generated_data
-
-
-def _configs(args):
-    from ..configs import all_configs
-    for name in sorted(all_configs()):
-        print(name)
-    return 0
+from .options import STRICT_HELP, TRUSTED_HELP, prepare_generated_data
 
 
 def _train(args):
@@ -31,24 +24,58 @@ def _train(args):
     return 0
 
 
+def _test_config(args):
+    """``(cfg, classes)`` to test ``args.checkpoint`` with: the config it stores, unless one is named (a name or a
+    config file, which then replaces it), ``--cfg-options`` on top; and the class names it stores (or None)."""
+    from ..configs import apply_overrides, check_config, get_config
+    from ..factory import checkpoint_config
+    cfg = get_config(args.config, args.cfg_options) if args.config else None  # its errors before any file is read
+    stored, classes = checkpoint_config(args.checkpoint, args.trusted)
+    if cfg is not None:
+        mine = (cfg["num_classes"], cfg["modality"])
+        if stored and (stored.get("num_classes"), stored.get("modality")) != mine:
+            raise ValueError(f"{args.checkpoint} was trained by {stored.get('name')} ({stored.get('num_classes')} "
+                             f"classes, {stored.get('modality')}) but {args.config} describes {mine[0]} classes, "
+                             f"{mine[1]}: its weights cannot fit; test it with its own config: python -m tsnbook "
+                             f"test {args.checkpoint}")
+        return cfg, classes
+    if stored is None:
+        raise ValueError(f"{args.checkpoint} stores no tsnbook config (an MMAction2 checkpoint, or an old file): name "
+                         f"the config it was trained with: python -m tsnbook test CONFIG {args.checkpoint}")
+    source = f"the config stored in {args.checkpoint}"
+    cfg = apply_overrides(stored, args.cfg_options, source)
+    check_config(cfg, source)
+    return cfg, classes
+
+
 def _test(args):
-    from ..configs import get_config
+    import numpy as np
+
+    from ..configs import option
     from ..engine import evaluate_checkpoint
-    from ..metrics import METRICS
-    cfg = get_config(args.config, args.cfg_options)
-    if args.eval:
-        unknown = [m for m in args.eval if m not in METRICS]
-        if unknown:
-            raise ValueError(f"unknown --eval metric(s) {', '.join(unknown)}: choose from {', '.join(METRICS)}")
-        cfg["eval_metrics"] = list(args.eval)
+    from ..metrics import METRICS, scored_rows
+    from .reports import confusion_report, per_class_report, video_names
+    cfg, classes = _test_config(args)
+    wanted = list(args.eval or [])
+    unknown = [m for m in wanted if m not in METRICS + ("confusion_matrix",)]
+    if unknown:
+        raise ValueError(f"unknown --eval metric(s) {', '.join(unknown)}: choose from {', '.join(METRICS)}, "
+                         f"confusion_matrix")
+    single_label = not option(cfg, "multi_label")
+    if "confusion_matrix" in wanted and not single_label:
+        raise ValueError("--eval confusion_matrix needs a single-label dataset; this config is multi-label")
+    metrics = [m for m in wanted if m != "confusion_matrix"]
+    if metrics:
+        cfg["eval_metrics"] = metrics
     if args.average_clips is not None:
         cfg["average_clips"] = None if args.average_clips == "none" else args.average_clips
-    if args.out and Path(args.out).suffix not in SCORE_FORMATS:
-        raise ValueError(f"--out {args.out}: the file name must end with {', '.join(SCORE_FORMATS)}")
+    if args.out:
+        from ..scores import check_out_path
+        check_out_path(args.out)
     prepare_generated_data(cfg, not args.no_progress)
     main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
     if main_process:
-        print(f"testing {cfg['name']} with {args.checkpoint}")
+        print(f"testing {cfg['name']} with {args.checkpoint}" + ("" if args.config else " (its own config)"))
     scores, labels, report, skipped = evaluate_checkpoint(cfg, args.checkpoint, device=args.device,
                                                           progress=not args.no_progress, trusted=args.trusted,
                                                           strict=not args.no_strict, amp=args.amp,
@@ -59,9 +86,18 @@ def _test(args):
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     if skipped:
         print(f"skipped {len(skipped)} unusable video(s): " + "; ".join(skipped))
+    if single_label:
+        from ..data import label_names
+        classes = classes or label_names(cfg)
+        scored = scored_rows(scores)  # skipped videos have no scores
+        kept = (scores[scored], np.asarray(labels)[scored])
+        per_class_report(*kept, classes, args.out)
+        if "confusion_matrix" in wanted:
+            confusion_report(*kept, classes, args.out, title=f"{cfg['name']}: {report['protocol']}")
     if args.out:
         from ..scores import write_scores
-        write_scores(args.out, scores, labels)
+        names = video_names(cfg) if Path(args.out).suffix == ".npz" else None
+        write_scores(args.out, scores, labels, names)
         print(f"scores written to {args.out}")
     return 0
 
@@ -89,18 +125,39 @@ def _fuse(args):
         if len(scores) != len(labels):
             raise ValueError(f"{path} has {len(scores)} videos but there are {len(labels)} labels: the score files "
                              f"and the list must describe the same videos, in the same order")
-    fused = fuse_scores([scores for scores, _ in loaded], args.coefficients, apply_softmax=args.apply_softmax)
+    if any(isinstance(label, (list, tuple)) for label in labels):
+        raise ValueError("fuse reports single-label accuracy (top-k, mean class); these videos have several labels")
+    streams = [scores for scores, _ in loaded]
+    keep = _leave_out_unscored(args.scores, streams)
+    streams, labels = [scores[keep] for scores in streams], np.asarray(labels)[keep]
+    fused = fuse_scores(streams, args.coefficients, apply_softmax=args.apply_softmax)
+    if not keep.all():
+        alone = ", ".join(f"{100 * top_k_accuracy(scores, labels, (1,))[0]:.2f}" for scores in streams)
+        print(f"fused over the {len(labels)} videos every stream scored; each stream alone on them: top1 {alone}")
     top1, top5 = top_k_accuracy(fused, labels, (1, min(5, fused.shape[1])))
     print(f"mean class accuracy: {100 * mean_class_accuracy(fused, labels):.2f}")
     print(f"top1: {100 * top1:.2f}\ntop5: {100 * top5:.2f}")
     return 0
 
 
-def add_commands(sub, common):
-    sub.add_parser("configs", help="list config names").set_defaults(func=_configs)
+def _leave_out_unscored(paths, streams):
+    """The videos every stream scored, saying for each file how many it lacks. A video a stream's test skipped (a
+    NaN row) is left out of the fusion, as `test` leaves it out of its own report: filled from the other streams
+    it would pass a one-stream prediction for a two-stream one."""
+    from ..metrics import scored_rows
+    for path, scores in zip(paths, streams):
+        missing = int((~scored_rows(scores)).sum())
+        if missing:
+            print(f"{path}: {missing} of {len(scores)} videos without scores (skipped by its test): left out")
+    keep = scored_rows(*streams)
+    if not keep.any():
+        raise ValueError(f"no video has scores in every file of {', '.join(map(str, paths))}: nothing to fuse")
+    return keep
 
+
+def add_commands(sub, common):
     tr = sub.add_parser("train", parents=[common], help="train a config (torchrun for several processes)")
-    tr.add_argument("config")
+    tr.add_argument("config", help="a config name, a config file (.py: base = \"ROW\" + keys) or a run's config.json")
     tr.add_argument("--work-dir")
     tr.add_argument("--resume", nargs="?", const="auto", default=None,
                     help="resume from CKPT, or from WORK_DIR/latest.pth when no path is given")
@@ -117,12 +174,14 @@ def add_commands(sub, common):
     tr.set_defaults(func=_train)
 
     te = sub.add_parser("test", parents=[common], help="multi-clip x multi-crop test of a checkpoint")
-    te.add_argument("config")
+    te.add_argument("config", nargs="?", help="a config name or file (default: the one the checkpoint stores)")
     te.add_argument("checkpoint")
     te.add_argument("--eval", nargs="+", metavar="METRIC",
                     help="top_k_accuracy mean_class_accuracy mean_average_precision mmit_mean_average_precision "
-                         "(default: the config's eval_metrics)")
-    te.add_argument("--out", help="per-video scores: .pkl (MMAction2's list of arrays), .json or .npz")
+                         "(default: the config's eval_metrics), confusion_matrix (a table up to 20 classes; CSV and "
+                         "PNG beside --out)")
+    te.add_argument("--out", help="per-video scores: .pkl (MMAction2's list of arrays), .json or .npz (with the "
+                                  "videos' list paths); the per-class accuracy (CSV) is written beside it")
     te.add_argument("--average-clips", choices=["score", "prob", "none"],
                     help="override the config's average_clips (none = raw logits, as the 0.x zoo)")
     te.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")

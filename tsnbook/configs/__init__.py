@@ -30,12 +30,13 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   ``warmup_epochs`` [0], ``warmup_ratio`` [0.1], ``lr_base_batch`` [None] (the total batch ``lr`` was written
   for; with ``auto_scale_lr`` [True] the lr is scaled linearly to the batch used), ``gpus`` (the zoo's GPU count,
   informational), ``fc_lr5`` [False] (MMAction2's TSM optimizer groups), ``loss_weight`` [1.0] (multi-label
-  BCE), ``amp`` ["bf16", CUDA only], ``channels_last`` [True, CUDA only], ``num_workers`` (DataLoader
-  processes for training, validation and testing) with ``persistent_workers`` [True] (kept from epoch to
-  epoch), ``eval_interval``,
-  ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet the other DDP
-  processes), ``checkpoint_interval`` [1] and ``max_keep_ckpts`` [-1] (``epoch_N.pth`` every N epochs, the
-  newest K kept; MMAction2's checkpoint_config), ``seed``;
+  BCE), ``amp`` ["auto": bf16 autocast on GPUs of compute capability >= 8.0, fp16 with a GradScaler below (T4,
+  V100); "bf16" / "fp16" force one, None trains in fp32; CUDA only, the CPU trains in fp32; the choice is
+  printed and logged], ``channels_last`` [True, CUDA only], ``num_workers`` (DataLoader processes for
+  training, validation and testing) with ``persistent_workers`` [True] (kept from epoch to epoch),
+  ``eval_interval``, ``eval_metrics`` (the first one picks best.pth), ``dist_timeout`` [600] (seconds to meet
+  the other DDP processes), ``checkpoint_interval`` [1] and ``max_keep_ckpts`` [-1] (``epoch_N.pth`` every N
+  epochs and after the last one, the newest K kept; MMAction2's checkpoint_config), ``seed``;
 * testing: ``average_clips`` (None = raw logits as the 0.x zoo, "score", "prob"), ``test_amp`` [None = fp32, as
   the zoo tested; "bf16" / "fp16": autocast on CUDA, for validation and test; ``amp`` is training's only],
   ``multi_label_prob`` ["softmax"]: a multi-label model's "prob" - MMAction2's quirk, a softmax over the classes
@@ -45,7 +46,11 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   pre-training, checkpoint URL, test protocol, notes); the engine never reads it.
 
 Keys a config leaves out take the defaults in brackets (`OPTIONAL_KEYS`; `get_config` accepts them as
-overrides for any config).
+overrides for any config). The keys without a default are `REQUIRED_KEYS`: a config built by hand that lacks some
+gets one error listing them all (`check_config`), before anything runs.
+
+``get_config`` also takes the path of a config file (`tsnbook.configs.files`): a Python file of plain
+assignments on top of a zoo row (``base = "ROW"``) or of another file, or a run's ``config.json``.
 
 Every module in this package contributes its module-level dicts; `get_config` finds them by name. The zoo
 modules (``ucf101``, ``kinetics400``, ``hvu``, ...) hold one config per row of MMAction2's TSN model-zoo tables,
@@ -57,6 +62,7 @@ import copy
 import difflib
 import importlib
 import pkgutil
+from pathlib import Path
 
 
 #: Keys every config may set although few do, with the defaults used when a config leaves them out (the
@@ -64,12 +70,67 @@ import pkgutil
 OPTIONAL_KEYS = dict(
     sampler="segments", dense_sample_range=64, dense_test_positions=10, twice_sample=False,
     lr_schedule="step", min_lr=0.0, warmup_epochs=0, warmup_ratio=0.1, lr_base_batch=None, auto_scale_lr=True,
-    fc_lr5=False, loss_weight=1.0, amp="bf16", channels_last=True, sync_bn=False, dist_timeout=600,
+    fc_lr5=False, loss_weight=1.0, amp="auto", channels_last=True, sync_bn=False, dist_timeout=600,
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
     frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
     checkpoint_interval=1, max_keep_ckpts=-1, test_amp=None, multi_label_prob="softmax", persistent_workers=True,
     label_map=None, flow_algorithm="dis", flow_bound=20.0, flow_resolution=None, consensus="avg",
 )
+
+
+#: Keys every config must set (no default), with what each means: a file or a dict built by hand that lacks
+#: some gets one error listing them all (`check_config`) instead of a KeyError deep inside a run.
+REQUIRED_KEYS = dict(
+    name="the run's name (work_dirs/NAME, log lines); a config file's own name is its file name",
+    data_root="the dataset's folder: the list files and data_prefix are relative to it",
+    source='what the lists point at: "video" (files), "rawframes" (RGB frame folders) or "flow" (flow folders)',
+    data_prefix='the folder under data_root the list paths are relative to ("" for data_root itself)',
+    ann_file_train="the training list file, relative to data_root",
+    ann_file_val="the validation list file (None: no validation)",
+    ann_file_test="the test list file",
+    num_classes="the number of classes: the classifier's size",
+    num_segments="TSN's segments: snippets per video in training",
+    train_pipeline="the training augmentation, a list of transform dicts (tsnbook.transforms)",
+    val_pipeline="the validation transforms",
+    test_pipeline="the test transforms (crops per clip)",
+    modality='"rgb" or "flow"',
+    backbone='a torchvision model name ("resnet50") or "timm/<name>"',
+    epochs="training epochs",
+    batch_size="videos per GPU / process",
+    lr="the learning rate (for lr_base_batch videos when set)",
+)
+
+
+def check_config(cfg, source="the config"):
+    """Raise one ValueError that lists every `REQUIRED_KEYS` entry ``cfg`` lacks, with what each means."""
+    missing = [key for key in REQUIRED_KEYS if key not in cfg]
+    if missing:
+        raise ValueError(f"{source} lacks {len(missing)} key(s) every config needs: {', '.join(missing)}\n" +
+                         "".join(f"  {key}: {REQUIRED_KEYS[key]}\n" for key in missing) +
+                         "(or start from a zoo row: a config file with base = \"ROW\"; `python -m tsnbook config "
+                         "dump ROW` writes one to edit)")
+
+
+def known_keys():
+    """Every key a config may set: those of the zoo's configs, `OPTIONAL_KEYS` and `REQUIRED_KEYS`."""
+    return set(OPTIONAL_KEYS) | set(REQUIRED_KEYS) | {key for cfg in all_configs().values() for key in cfg}
+
+
+def plain(value):
+    """``value`` with every object that is not a plain container or scalar turned into a string (a ``Path`` in a
+    config), so that a checkpoint storing it loads with ``weights_only=True`` and a config file can hold it."""
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value if value is None or isinstance(value, (bool, int, float, str)) else str(value)
+
+
+def reads_generated_data(cfg):
+    """Whether ``cfg`` reads SynthActions, the data this project generates (the demo's configs and the zoo's
+    ``_tiny`` twins): a ``synthactions`` folder read through SynthActions' own lists."""
+    return Path(cfg.get("data_root", "")).name == "synthactions" and \
+        str(cfg.get("ann_file_train", "")).startswith("synthactions_")
 
 
 def option(cfg, key):
@@ -109,11 +170,7 @@ def replica_twin(name, data_root, num_classes, **overrides):
     cfg = cpu_sized(get_config(name))
     cfg.update(data_root=str(data_root), num_classes=num_classes, name=f"{name}_replica",
                zoo=dict(replica_of=name, notes="CPU twin on the dataset's replica; see configs.replica_twin"))
-    for key, value in overrides.items():
-        if key not in cfg and key not in OPTIONAL_KEYS:
-            raise KeyError(f"config {name} has no key {key!r}.{_nearest(key, list(cfg))}")
-        cfg[key] = value
-    return cfg
+    return apply_overrides(cfg, overrides, f"config {name}")
 
 
 def _nearest(word, choices):
@@ -121,23 +178,53 @@ def _nearest(word, choices):
     return f" Did you mean {', '.join(close)}?" if close else ""
 
 
+def is_config_file(name):
+    """Whether ``name`` names a config file (``.py`` or a run's ``.json``) rather than a config of this package."""
+    return str(name).endswith((".py", ".json"))
+
+
 def get_config(name, overrides=()):
     """A fresh copy of config ``name`` with ``overrides`` applied (``"key=value"`` strings or a dict).
 
-    Unknown config names and keys raise a KeyError that lists the nearest valid ones. Values in strings are
-    Python literals (``lr=0.01``, ``lr_steps=[20,40]``, ``pretrained=None``; anything else is a string).
+    ``name`` is a config of this package (a zoo row, ``python -m tsnbook configs``) or the path of a config file
+    (`tsnbook.configs.files`: ``.py`` plain assignments, or a run's ``config.json``). Unknown config names and
+    keys raise a KeyError that lists the nearest valid ones; a config that lacks required keys one ValueError
+    listing them all (`check_config`). Values in strings are Python literals (``lr=0.01``, ``lr_steps=[20,40]``,
+    ``pretrained=None``; anything else is a string). Overrides that change ``num_classes`` drop the settings
+    that name the base's classes (`tsnbook.configs.files.for_other_classes`).
     """
-    configs = all_configs()
-    if name not in configs:
-        raise KeyError(f"unknown config {name!r}.{_nearest(name, list(configs))} "
-                       f"(`python -m tsnbook configs` lists all {len(configs)})")
-    cfg = copy.deepcopy(configs[name])
-    cfg["name"] = name
-    items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
-    for key, value in items:
-        if key not in cfg and key not in OPTIONAL_KEYS:
-            raise KeyError(f"config {name} has no key {key!r}.{_nearest(key, list(cfg))}")
-        cfg[key] = value
+    if is_config_file(name):
+        from .files import read_config
+        cfg, source = read_config(name), f"config file {name}"
+    else:
+        configs = all_configs()
+        if name not in configs:
+            raise KeyError(f"unknown config {name!r}.{_nearest(name, list(configs))} (`python -m tsnbook configs` "
+                           f"lists all {len(configs)}; a config file's path ends with .py or .json)")
+        cfg, source = copy.deepcopy(configs[name]), f"config {name}"
+        cfg["name"] = name
+    cfg = apply_overrides(cfg, overrides, source)
+    check_config(cfg, source)
+    return cfg
+
+
+def apply_overrides(cfg, overrides, source="the config"):
+    """``cfg`` updated with ``overrides`` (``"key=value"`` strings or a dict): keys of ``cfg``, optional or
+    required ones (a config file may leave a required key to the command line).
+
+    An override that changes ``num_classes`` drops what names the old classes (flip label maps, the label map,
+    the zoo's facts), with a note (`tsnbook.configs.files.for_other_classes`).
+    """
+    items = list(overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides))
+    for key, _ in items:
+        if key not in cfg and key not in OPTIONAL_KEYS and key not in REQUIRED_KEYS:
+            raise KeyError(f"{source} has no key {key!r}.{_nearest(key, list(cfg))}")
+    changed = dict(items)
+    if "num_classes" in changed and changed["num_classes"] != cfg.get("num_classes"):
+        from .files import for_other_classes
+        cfg = for_other_classes(cfg, changed, source)
+    cfg = dict(cfg)
+    cfg.update(changed)
     return cfg
 
 

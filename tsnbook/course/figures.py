@@ -11,6 +11,7 @@ import matplotlib
 if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline", "inline"):
     matplotlib.use("Agg")  # headless (demo, CI); notebooks keep their inline backend
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torchvision.utils import flow_to_image  # noqa: E402
@@ -93,6 +94,24 @@ def plot_confusion(ax, scores, labels, classes, title):
     ax.set_title(title, fontsize=9)
 
 
+def confusion_figure(scores, labels, classes, title, path):
+    """`plot_confusion` alone, sized to the class count, saved as the PNG ``path`` (``python -m tsnbook test
+    --eval confusion_matrix --out ...``)."""
+    size = min(24.0, 3.0 + 0.35 * len(classes))
+    fig, ax = plt.subplots(figsize=(size, size))
+    plot_confusion(ax, scores, labels, classes, title)
+    ax.set_ylabel("true", fontsize=8)
+    if len(classes) <= 20:  # the counts, where they fit
+        matrix = confusion_matrix(np.asarray(scores).argmax(1), np.asarray(labels), num_classes=len(classes))
+        dark = matrix > 0.5 * np.maximum(matrix.sum(1, keepdims=True), 1)
+        for (i, j), count in np.ndenumerate(matrix):
+            ax.text(j, i, count, ha="center", va="center", fontsize=7, color="white" if dark[i, j] else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
 def plot_training(ax_loss, ax_acc, log_path, label):
     """Training loss per iteration and validation top-1 per evaluated epoch, from a ``log.jsonl``."""
     records = read_log(log_path)
@@ -137,6 +156,85 @@ def demo_figure(work_dir, configs, classes):
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def image_rows(rows, row_titles, size=1.4, col_titles=None):
+    """Rows of images of different lengths, each row titled on its left: no empty panels where a row is short
+    (`frame_grid` draws a full grid). ``rows``: lists of ``[H, W, 3]`` uint8 (or ``[H, W]`` grey) images."""
+    n_cols = max(len(row) for row in rows)
+    fig, axes = plt.subplots(len(rows), n_cols, figsize=(1.6 + size * n_cols, size * len(rows)), squeeze=False)
+    for i, (row, title) in enumerate(zip(rows, row_titles)):
+        for j, ax in enumerate(axes[i]):
+            if j >= len(row):
+                ax.axis("off")
+                continue
+            ax.imshow(row[j], cmap="gray" if np.ndim(row[j]) == 2 else None)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0 and col_titles:
+                ax.set_title(col_titles[j], fontsize=8)
+        axes[i][0].set_ylabel(title, rotation=0, ha="right", va="center", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def filter_images(weights):
+    """First-layer filters ``[out, 3, k, k]`` as RGB images, each stretched to 0..1 on its own (a filter's scale is
+    not what the picture is about: its pattern is)."""
+    images = []
+    for w in np.asarray(weights, dtype=np.float64):
+        image = w.transpose(1, 2, 0)
+        images.append((image - image.min()) / max(image.max() - image.min(), 1e-12))
+    return images
+
+
+def confusion_panel(ax, matrix, classes, title, row_totals=None):
+    """A confusion matrix of counts (rows: true class, as `tsnbook.metrics.confusion_matrix` gives it), coloured by
+    each cell's share of its row, with the counts written in the cells where they fit (<= 20 classes). Returns the
+    image, for a colour bar of the shares.
+
+    ``row_totals``: the videos of each row's class when ``matrix`` is a part of a larger matrix (a few classes of
+    Kinetics' 400): the shares stay shares of all the class's videos, not of the columns shown.
+    """
+    matrix = np.asarray(matrix)
+    totals = matrix.sum(1) if row_totals is None else np.asarray(row_totals)
+    share = matrix / np.maximum(totals, 1)[:, None]
+    image = ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
+    ax.set_xlabel("predicted", fontsize=8)
+    ax.set_ylabel("true", fontsize=8)
+    ax.set_title(title, fontsize=9)
+    if len(classes) <= 20:
+        for (i, j), count in np.ndenumerate(matrix):
+            if count:
+                ax.text(j, i, count, ha="center", va="center", fontsize=7,
+                        color="white" if share[i, j] > 0.5 else "black")
+    return image
+
+
+def two_stream_panels(work_dir, configs, classes):
+    """`two_stream_figure` without its empty panel: training loss and validation top-1 of both streams above,
+    the confusion matrices of each stream and of their 1:1 fusion below (counts in the cells, one colour bar)."""
+    from ..scores import load_scores
+    fig = plt.figure(figsize=(13, 8.5), layout="constrained")
+    grid = fig.add_gridspec(2, 6, height_ratios=[1, 1.35])
+    ax_loss, ax_acc = fig.add_subplot(grid[0, :3]), fig.add_subplot(grid[0, 3:])
+    streams = {name: load_scores(Path(work_dir) / name / "test_scores.npz") for name in configs}
+    for name in configs:
+        plot_training(ax_loss, ax_acc, Path(work_dir) / name / "log.jsonl", name.rsplit("_", 1)[-1])
+    ax_acc.xaxis.get_major_locator().set_params(integer=True)  # epochs are whole numbers
+    ax_loss.legend()
+    ax_acc.legend()
+    labels = streams[configs[0]][1]
+    titles = [name.rsplit("_", 1)[-1].upper() for name in configs] + ["two-stream [1:1]"]
+    score_sets = [streams[name][0] for name in configs] + [sum(streams[name][0] for name in configs)]
+    axes = [fig.add_subplot(grid[1, 2 * i:2 * i + 2]) for i in range(3)]
+    for ax, scores, title in zip(axes, score_sets, titles):
+        matrix = confusion_matrix(np.asarray(scores).argmax(1), np.asarray(labels), num_classes=len(classes))
+        image = confusion_panel(ax, matrix, classes, title)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="share of the true class's test videos")
+    return fig
 
 
 def sampling_timeline(num_frames, rows, size=(10, None)):
@@ -198,6 +296,128 @@ def plot_crop_boxes(ax, boxes, frame_size, title, max_boxes=60):
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=9)
+
+
+def timeline_figure(result, top=4, truth=None, size=(10, 3.2)):
+    """Class scores over time of a `tsnbook.timeline.run_timeline` result: one line per class among the ``top``
+    classes that score highest in some window, each point at its window's centre; ``truth``: ``[(start s, end s,
+    name)]`` drawn as shaded bands (a stitched video's known classes)."""
+    from ..timeline import timeline_scores
+    centres, scores = timeline_scores(result)
+    names = result.get("classes") or [str(i) for i in range(scores.shape[1])]
+    chosen = [int(i) for i in np.argsort(-scores.max(axis=0), kind="stable")[:top]]
+    fig, ax = plt.subplots(figsize=size)
+    colours = {index: plt.cm.tab10(n % 10) for n, index in enumerate(chosen)}
+    for start, end, name in truth or ():
+        index = names.index(name) if name in names else None
+        ax.axvspan(start, end, color=colours.get(index, "0.8"), alpha=0.12, lw=0)
+        ax.text((start + end) / 2, 1.02, name, ha="center", va="bottom", fontsize=8,
+                transform=ax.get_xaxis_transform())
+    for index in chosen:
+        ax.plot(centres, scores[:, index], marker="o", ms=3, color=colours[index], label=names[index])
+    ax.set_xlim(0, result["num_frames"] / result["fps"])
+    ax.set_xlabel("time (s): the centre of each window")
+    prob = result.get("average_clips") == "prob"
+    ax.set_ylabel("probability" if prob else "score")
+    if prob:
+        ax.set_ylim(0, 1)
+    ax.set_title(f"{result['window']:g}-s windows every {result['stride']:g} s", fontsize=10, pad=16 if truth else 6)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def explanation_figure(result, views, crops, name, max_clips=8, size=1.5):
+    """A `tsnbook.explain.explain_views` result: the segments' and crops' contributions to the score (bars), and
+    the class activation map over each shown view (red: for the class, blue: against; one colour scale for all)."""
+    from ..explain import upsampled
+    clips = len(views) // crops
+    shown = np.unique(np.linspace(0, clips - 1, min(clips, max_clips)).round().astype(int))
+    rows = min(crops, 3)
+    fig = plt.figure(figsize=(max(6.0, size * len(shown)), 2.4 + size * rows))
+    grid = fig.add_gridspec(rows + 1, len(shown), height_ratios=[1.6] + [1] * rows)
+    bars = fig.add_subplot(grid[0, :])
+    colours = ["tab:red" if v > 0 else "tab:blue" for v in result["per_segment"]]
+    bars.bar(np.arange(1, clips + 1), result["per_segment"], color=colours)
+    bars.axhline(0, color="0.3", lw=0.8)
+    per_crop = ", ".join(f"{v:+.2f}" for v in result["per_crop"])
+    bars.set_title(f"{name}: score {result['score']:.2f} = sum of the segments' shares (crops: {per_crop})",
+                   fontsize=9)
+    bars.set_xlabel("segment (clip), in time order", fontsize=8)
+    if clips <= 25:
+        bars.set_xticks(np.arange(1, clips + 1))
+    bars.set_ylabel("share of the score", fontsize=8)
+    limit = max(abs(result["maps"]).max(), 1e-9)
+    for row in range(rows):
+        for col, clip in enumerate(shown):
+            index = row * clips + clip
+            ax = fig.add_subplot(grid[row + 1, col])
+            image = views[index]
+            image = image.transpose(1, 2, 0) if image.shape[0] == 3 else image[0]
+            ax.imshow(image, cmap=None if image.ndim == 3 else "gray")
+            ax.imshow(upsampled(result["maps"][index], image.shape[:2]), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                      alpha=0.6)
+            ax.set_title(f"s{clip + 1}c{row + 1} {result['contributions'][index]:+.2f}", fontsize=7)
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, path):
+    """Write ``fig`` (PNG, SVG or PDF by the ending) and close it, so that a command run inside a notebook does not
+    also show it."""
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_deviation_heatmap(ax, values, row_labels, col_labels, centre, half_range, title="", fmt="{:.2f}",
+                           notes=None, scale_label="", band=None):
+    """`plot_heatmap` for numbers that differ by less than their noise: each cell coloured by ``value - centre``
+    on a diverging scale whose ends are fixed at ``± half_range`` (e.g. a noise floor), so that a small range of
+    numbers looks small. The value itself (``fmt``) and an optional ``notes`` line are written in each cell; a
+    colour bar labelled ``scale_label`` gives the scale, with lines at ``± band`` when given (e.g. the noise floor:
+    a cell whose colour lies between them is within it of the centre). An automatic scale would stretch any
+    range, however small, from the darkest colour to the brightest. Returns the colour bar."""
+    values = np.asarray(values, dtype=float)
+    if half_range <= 0:
+        raise ValueError(f"half_range must be positive, got {half_range}")
+    image = ax.imshow(np.ma.masked_invalid(values - centre), cmap="RdBu_r", vmin=-half_range, vmax=half_range,
+                      aspect="auto")
+    ax.set_xticks(range(len(col_labels)), col_labels, fontsize=8)
+    ax.set_yticks(range(len(row_labels)), row_labels, fontsize=8)
+    for (i, j), value in np.ndenumerate(values):
+        if not np.isnan(value):
+            text = fmt.format(value) + (f"\n{notes[i][j]}" if notes is not None else "")
+            dark = abs(value - centre) > 0.75 * half_range  # the saturated ends of the scale
+            ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    ax.set_title(title, fontsize=9)
+    bar = ax.figure.colorbar(image, ax=ax, fraction=0.08, pad=0.03)
+    bar.set_label(scale_label, fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    if band is not None:
+        for edge in (-band, band):
+            bar.ax.axhline(edge, color="black", lw=1.2)
+    return bar
+
+
+def plot_labelled_points(ax, points, xlabel, ylabel, title="", logx=False):
+    """A scatter plot with a text label per point: ``points`` is ``[(x, y, label, (dx, dy))]``, the label placed
+    ``(dx, dy)`` typographic points away from its marker (chosen per point, so that close markers' labels do not
+    overlap)."""
+    for x, y, label, (dx, dy) in points:
+        ax.plot([x], [y], "o", ms=5, color="tab:blue")
+        ax.annotate(label, (x, y), xytext=(dx, dy), textcoords="offset points", fontsize=8,
+                    ha="left" if dx >= 0 else "right", va="center")
+    if logx:  # plain numbers (300, 1000) at the major ticks, none at the minor ones: they would overlap
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    return ax
 
 
 def plot_seeds(ax, values, title, ylabel="top-1 (%)", chance=None, ylim=(0, 104)):

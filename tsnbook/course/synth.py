@@ -67,9 +67,13 @@ def background(rng, width, height):
     return np.repeat(grey[..., None], 3, axis=2)
 
 
-def render_clip(class_name, background, rng, num_frames, radius, speed):
-    """Frames ``[T, H, W, 3]`` (uint8 RGB) of one clip: a ball on ``background`` moving in a straight line."""
-    height, width = background.shape[:2]
+def ball_path(class_name, rng, width, height, num_frames, radius, speed):
+    """The ball of one clip: its RGB colour and its centre in every frame, ``[num_frames, 2]`` (x, y) in pixels.
+
+    The one place where a clip's random draws are made (the colour or the diagonal, then the start), so that
+    `render_clip` and `ball_occupancy` see the same paths: a straight line at ``speed`` px per frame, from a
+    random start chosen so that the whole path stays inside the frame.
+    """
     if class_name in APPEARANCE_COLOURS:
         colour = APPEARANCE_COLOURS[class_name]
         direction = np.array([rng.choice([-1, 1]), rng.choice([-1, 1])]) / np.sqrt(2)
@@ -77,18 +81,47 @@ def render_clip(class_name, background, rng, num_frames, radius, speed):
         colour = MOTION_PALETTE[rng.integers(len(MOTION_PALETTE))]
         direction = np.array(MOTION_DIRECTIONS[class_name], dtype=float)
     travel = direction * speed * (num_frames - 1)
-    # A random start such that the whole path stays inside the frame.
     low = np.array([radius, radius]) - np.minimum(travel, 0)
     high = np.array([width - radius, height - radius]) - np.maximum(travel, 0)
     start = rng.uniform(low, high)
+    return colour, np.stack([start + direction * speed * t for t in range(num_frames)])
+
+
+def render_clip(class_name, background, rng, num_frames, radius, speed):
+    """Frames ``[T, H, W, 3]`` (uint8 RGB) of one clip: a ball on ``background`` moving in a straight line."""
+    height, width = background.shape[:2]
+    colour, centres = ball_path(class_name, rng, width, height, num_frames, radius, speed)
     frames = np.empty((num_frames, height, width, 3), np.uint8)
-    for t in range(num_frames):
+    for t, (x, y) in enumerate(centres):
         frame = background.copy()
-        x, y = start + direction * speed * t
         # Sub-pixel centre (shift=4 -> 1/16 px) keeps the motion smooth at non-integer speeds.
         cv2.circle(frame, (int(round(x * 16)), int(round(y * 16))), radius * 16, colour, -1, cv2.LINE_AA, 4)
         frames[t] = frame
     return frames
+
+
+def ball_occupancy(class_name, clips=2000, seed=0, **options):
+    """How often each pixel shows the ball in the frames of ``clips`` random clips of ``class_name``: ``[H, W]``
+    shares of frames, 0..1 (options as `generate`'s: frame size, radius, speed, ...).
+
+    What one frame can tell about a class: where its ball tends to be. The paths are drawn as `render_clip` draws
+    them; each frame's ball is counted as a disc around its centre rounded to the pixel (radius + 0.5: the pixels
+    that `render_clip`'s anti-aliased ball covers at least half), so the counts are exact integers and the map is
+    the same on every machine.
+    """
+    cfg = {**DEFAULTS, **options}
+    rng = np.random.default_rng(seed)
+    width, height, radius = cfg["width"], cfg["height"], cfg["radius"]
+    centres = np.zeros((height, width), np.int64)  # how many frames have the ball's centre on each pixel
+    for _ in range(clips):
+        _, path = ball_path(class_name, rng, width, height, cfg["num_frames"], radius, cfg["speed"])
+        np.add.at(centres, (np.round(path[:, 1]).astype(int), np.round(path[:, 0]).astype(int)), 1)
+    offsets = np.arange(-radius, radius + 1)
+    disc = (offsets[:, None] ** 2 + offsets[None, :] ** 2) <= (radius + 0.5) ** 2
+    padded = np.zeros((height + 2 * radius, width + 2 * radius), np.int64)
+    for y, x in zip(*np.nonzero(centres)):  # the centres stay `radius` inside the frame: every disc fits the pad
+        padded[y:y + 2 * radius + 1, x:x + 2 * radius + 1] += centres[y, x] * disc
+    return padded[radius:radius + height, radius:radius + width] / (clips * cfg["num_frames"])
 
 
 def file_sha256(path):

@@ -1,29 +1,43 @@
-"""Real datasets, from their downloads to verified MMAction2 list files: one module per dataset.
+"""Real datasets, from their downloads to verified MMAction2 list files.
 
     python data_scripts/prepare.py ucf101 all --root data/ucf101      # download, extract, lists, verify
 
-Every dataset module has the same shape (`ucf101` is the model to copy): its facts as module constants, and
-the steps ``download(root, mirror=None, workers=None)``, ``extract(root, workers=None, **frame_options)``,
-``build_lists(root, workers=None)``, ``verify(root, workers=None, deep=False)`` - each returns a
-`report.Report` (``ok``: can training start?) or raises `files.DatasetError` (a one-line reason and what to
-do) - and ``make_replica(root, seed=0)``, the real download in miniature. The shared machinery is small:
-`files` (atomic writes, annotation reading, the root check), `lists` (list-file lines and label maps),
-`report`, `jobs` (processes and the progress bar), `verify` (videos and frame folders), `splits` (lists and
-checks from labelled items, shared by the datasets with official split files), `subsets` (lists and checks for
-datasets whose annotations list each subset's videos: Diving48, MiT, MMiT), `download`
-(resumable HTTP), `archives` (zip / tar / RAR), `frames` (RGB and flow folders) and `replica` (archives
-and clips for the replicas).
+A dataset is described; its steps are written once. `steps.Dataset` turns a description into ``download``,
+``extract``, ``build_lists`` (the ``lists`` step), ``verify`` and ``merge_shards`` (the ``report`` step): each
+returns a `report.Report` (``ok``: can training start?) or raises `files.DatasetError` (a one-line reason and
+what to do). A description is a dataset's module (Kinetics-400/600/700 are three objects of `kinetics`):
 
-The registry below maps the names ``prepare.py`` takes to modules; a new dataset adds one line to `MODULES`.
-A module serving several datasets (Kinetics-400/600/700) names one object per dataset, ``"module:attribute"``,
-that has the same attributes and steps as a module.
+* its facts, as constants: the name, the files it downloads (`download.Remote`) and the folders they unpack into,
+  what the zoo's configs read (frame template, start index, the frames and resolution ``extract`` makes by
+  default), the published counts;
+* its reader: ``read_annotations(root)`` turns its annotation files into `items.Item`s (key, label or labels,
+  where each was read, the video's path), and ``subsets(root, annotations)`` groups them into `items.Subset`s
+  (which videos and frames folder, which list files);
+* its hooks, where it truly differs: how its archives unpack (``extract_archives``), what else it checks
+  (``check_annotations``, ``check_videos``), and its own list formats where MMAction2's differ (``write_lists``
+  and ``check_copy``: Kinetics' frame trees and flow lists, ActivityNet's clips of untrimmed videos, HVU's tag
+  categories) - the full list is in `steps`;
+* ``make_replica(root, seed=0)``: the real download in miniature, for the course and the tests.
+
+The shared machinery, in the order it builds up: `files` (atomic writes, annotation lines, the root check),
+`lists` (list-file lines and label maps), `report`, `verify` (one video or frame folder; processes and
+progress bars come from `tsnbook.jobs`), `items` (what readers give), `download` (resumable HTTP), `archives` (zip / tar / RAR,
+unpacked into place), `frames` (RGB and flow folders), `shards` (the per-video work, on one machine or one of N:
+``--shard K/N``), `listing` (lists and checks of annotated subsets), `steps`, `replica` (archives and clips for
+the replicas) and `command` (prepare.py).
+
+To add a dataset - a folder of your own videos, say - write a module with the facts `steps` names, a
+``read_annotations`` (a folder walk or a CSV) and ``subsets`` (a split of your own where the data has none),
+``extract_archives`` (nothing to unpack: a function that does nothing), ``make_replica``, and end it with
+``download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()``; then add
+one line to `MODULES`. `ucf101` is a small example with split files, `mit` one with a folder per subset.
 """
 import importlib
 
 #: Every dataset of MMAction2's TSN zoo, by the name ``prepare.py`` takes.
 PLANNED = ("ucf101", "hmdb51", "kinetics400", "kinetics600", "kinetics700", "sthv1", "sthv2", "diving48", "mit",
            "mmit", "activitynet", "hvu")
-#: name -> module of the datasets implemented so far.
+#: name -> the dataset's module (``"module:attribute"``: one object of a module that serves several, as Kinetics').
 MODULES = {
     "ucf101": "tsnbook.datasets.ucf101",
     "hmdb51": "tsnbook.datasets.hmdb51",

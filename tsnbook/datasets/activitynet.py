@@ -14,18 +14,15 @@ The layout this module reads and writes, MMAction2's (``tools/data/activitynet/`
 Labels: the row of ``action_name.csv`` (header ``action``, 200 rows in a fixed, non-alphabetical order, kept here
 as `CLASSES`), looked up with the official spellings, misspellings included (``Plataform diving``, ``Polishing
 forniture``, ``Playing flauta``, ``Playing guitarra``). Frame files: the zoo's four configs read three namings
-from the same folders: ``img_{:05d}.jpg`` from 1 (video RGB, RawframeDataset's default), ``image_{:05d}.jpg``
-from 0 (clip RGB: a naming no MMAction2 tool writes, open-mmlab/mmaction2#1669) and ``flow_{x,y}_{:05d}.jpg`` from
-0 (both flow rows). ``extract`` writes ``img_`` from 1, links each ``img_{i}`` as ``image_{i-1}`` (hard links: no
-extra disk) and writes the flow from 0, so that every row reads what the command wrote.
+from the same folders (``img_`` from 1, ``image_`` from 0, ``flow_{x,y}_`` from 0), all of which ``extract``
+writes (`tsnbook.datasets.activitynet_frames`).
 
 Clip lines follow MMAction2's ``generate_rawframes_filelist.py``: ``fps = frames / duration`` (the JSON's
 duration), ``start = int(segment_start * fps)``, ``end = min(int(segment_end * fps), frames - 1)``,
 ``length = end - start + 1``. Where tsnbook differs (the lines are otherwise equal, tested against it):
-- *the frame-count quirk*: MMAction2 counts every file in the folder (``len(os.listdir)``), so with RGB and flow
-  in one folder (its own ``extract_frames.sh --task both``) the count is about 3x the frames, which also
-  inflates ``fps`` and moves every clip's offset. Here frames are counted by name: the count written is the
-  number of frames every naming present has (N RGB frames give N-1 flow frames), ``fps`` uses the RGB count;
+- *the frame-count quirk*: MMAction2 counts every file in the folder, about 3x the frames with RGB and flow in it
+  (its own ``extract_frames.sh --task both``), which also inflates ``fps`` and moves every clip's offset; here
+  the count is the frames every naming present has, ``fps`` uses the RGB count (`activitynet_frames`);
 - a video without frames, a listed video missing on disk, a training video without annotations and a segment
   that starts after the video's last frame are reported and left out (MMAction2: silently dropped, an
   IndexError, a line with a length <= 0);
@@ -34,23 +31,25 @@ duration), ``start = int(segment_start * fps)``, ``end = min(int(segment_end * f
 """
 import difflib
 import json
-import os
-import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import flow
-from . import download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
-from .files import AnnotationError, DatasetError, atomic_write, check_level
-from .report import Report
+from . import activitynet_frames, download as _download, items, listing, lists, replica as _replica
+from .activitynet_frames import frame_counts
+from .files import AnnotationError, DatasetError, atomic_write
+from .items import read_json
+from .steps import Dataset
+from .verify import verify_videos
 
 NAME = "activitynet"
 HOME = "http://activity-net.org/download.html"
 JSON_NAME = "activity_net.v1-3.min.json"
 FILES = (_download.Remote(JSON_NAME, "http://ec2-52-25-205-214.us-west-2.compute.amazonaws.com/files/" + JSON_NAME,
                           what="the official annotations: subsets, durations, segments (no checksum published)"),)
+UNREACHABLE = f"The JSON is linked from {HOME}"
 REGISTRATION = (f"ActivityNet's videos are on YouTube (many are gone) or, complete, through the request form at "
                 f"{HOME} (7-day Google Drive / Baidu access); put them as ROOT/videos/v_<youtube id>.mp4 (the names "
                 "MMAction2's download.py writes) and run the command again")
@@ -99,12 +98,12 @@ MMACTION2 = {}  # OpenMMLab never published its ActivityNet lists (open-mmlab/mm
 CONTAINER = "MP4 (youtube-dl -f mp4), H.264 + AAC, untrimmed, resolution and fps as uploaded (the JSON's resolution)"
 LEVEL = 1  # ROOT/videos/v_<id>.mp4, ROOT/rawframes/v_<id>/
 VIDEO_EXT = ".mp4"
+ROOT_ENTRIES = (JSON_NAME, "videos", "rawframes", "downloads")
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("videos/", "v_*"), ("rawframes/", "v_*/*"), ("downloads/", JSON_NAME))
 MULTI_LABEL = False
-#: (template, first index, which zoo rows read it)
-RGB_NAMING = ("img_{:05d}.jpg", 1, "video RGB")
-CLIP_RGB_NAMING = ("image_{:05d}.jpg", 0, "clip RGB")
-FLOW_NAMING = ("flow_{}_{:05d}.jpg", 0, "video and clip flow")
-NAMINGS = (RGB_NAMING, CLIP_RGB_NAMING, FLOW_NAMING)
+#: (template, first index, which zoo rows read it): the three namings `activitynet_frames` writes and counts
+NAMINGS = RGB_NAMING, CLIP_RGB_NAMING, FLOW_NAMING = activitynet_frames.NAMINGS
 FRAME_TMPL, START_INDEX = RGB_NAMING[:2]
 FLOW_TMPL = FLOW_NAMING[0]
 DEFAULT_FRAMES = "rgb"  # every zoo row reads frames; flow (two rows) on request: --frames both
@@ -115,24 +114,6 @@ MISSING_TOLERATED = 0.5  # YouTube has lost part of ActivityNet; more than half 
 def list_name(subset, kind):
     """``anet_train_video.txt`` / ``anet_val_clip.txt`` (kind "video" or "clip")."""
     return f"anet_{subset}_{kind}.txt"
-
-
-def video_key(youtube_id):
-    return f"v_{youtube_id}"
-
-
-def _looks_inside(folder):
-    if folder.name == "videos" and any(folder.glob("v_*")):
-        return "the videos folder (ROOT/videos)"
-    if folder.name == "rawframes" and any(folder.glob("v_*/*")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and (folder / JSON_NAME).exists():
-        return "the downloads folder (ROOT/downloads)"
-    return None
-
-
-def _root(root):
-    return check_level(root, (JSON_NAME, "videos", "rawframes", "downloads"), _looks_inside)
 
 
 # ----------------------------------------------------------------------------------------------- annotations
@@ -151,18 +132,6 @@ class Video:
         return self.segments[0][2] if self.segments else None
 
 
-def _no_duplicates(path):
-    def hook(pairs):
-        seen = {}
-        for key, value in pairs:
-            if key in seen:
-                raise AnnotationError(f"{path}: {key!r} appears twice in one object (duplicate id); download "
-                                      "the annotations again")
-            seen[key] = value
-        return seen
-    return hook
-
-
 def read_annotations(root, path=None):
     """{"train": [Video], "val": [...], "test": [...]} from the JSON (ROOT's copy, else the download).
     Labels are rows of `CLASSES`; a bad entry is an `AnnotationError` naming the file and the id."""
@@ -170,13 +139,7 @@ def read_annotations(root, path=None):
     path = Path(path) if path else next((p for p in (root / JSON_NAME, root / "downloads" / JSON_NAME)
                                          if p.is_file()), root / JSON_NAME)
     fix = f"run prepare.py {NAME} download and extract (or get {JSON_NAME} from {HOME})"
-    if not path.is_file():
-        raise AnnotationError(f"{path}: annotation file missing; {fix}")
-    try:
-        data = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicates(path))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        where = f":{error.lineno}" if isinstance(error, json.JSONDecodeError) else ""
-        raise AnnotationError(f"{path}{where}: not valid JSON (cut short?): {error}; {fix}") from None
+    data = read_json(path, fix)
     database = data.get("database") if isinstance(data, dict) else None
     if not isinstance(database, dict):
         raise AnnotationError(f"{path}: no 'database' object: not ActivityNet's annotation file; {fix}")
@@ -204,7 +167,7 @@ def read_annotations(root, path=None):
                 raise AnnotationError(f"{at}: class {label!r} is not in action_name.csv{hint}: the labels are "
                                       "ActivityNet v1.3's official names, misspellings included; use v1.3's file")
             segments.append((float(segment[0]), float(segment[1]), index[label]))
-        videos[subsets[entry["subset"]]].append(Video(video_key(youtube_id), subsets[entry["subset"]],
+        videos[subsets[entry["subset"]]].append(Video(f"v_{youtube_id}", subsets[entry["subset"]],
                                                       float(duration), tuple(segments), where))
     return videos
 
@@ -224,68 +187,19 @@ def clip_lines(video, rgb_frames, usable_frames):
 # ------------------------------------------------------------------------------------------------------ disk
 def scan_videos(root):
     """``{key: file name}`` of ``videos/v_*`` (hidden names ignored)."""
-    folder = Path(root) / "videos"
-    if not folder.is_dir():
-        return {}
-    return {os.path.splitext(e.name)[0]: e.name for e in os.scandir(folder)
-            if e.is_file() and not e.name.startswith(".")}
-
-
-def namings_present(root):
-    """The `NAMINGS` found in ``rawframes/`` (by the first file of each, in any folder)."""
-    folder = Path(root) / "rawframes"
-    if not folder.is_dir():
-        return []
-    present = []
-    for tmpl, start, rows in NAMINGS:
-        first = tmpl.format("x", start) if tmpl.count("{") == 2 else tmpl.format(start)
-        if any((entry / first).exists() for entry in folder.iterdir() if entry.is_dir()):
-            present.append((tmpl, start, rows))
-    return present
-
-
-def frame_counts(root, keys, workers=None, report=None, videos=None):
-    """{key: (rgb frames, usable frames)} for the frame folders of ``keys`` that hold every naming present;
-    a folder lacking one (or with a wrong index base) is a problem in ``report`` and left out."""
-    root, present = Path(root), namings_present(root)
-    if not present:
-        return {}
-    counts = {key: {} for key in keys}
-    for tmpl, start, rows in present:
-        work = [(str(root / "rawframes" / key), None, tmpl, start) for key in keys]
-        for key, verdict in zip(keys, jobs.run(_verify.check_frames, work, workers, desc=f"frames {tmpl}")):
-            if verdict["kind"] is None:
-                counts[key][tmpl] = verdict["frames"]
-            elif report is not None and (videos is None or key in videos or verdict["kind"] != "missing"):
-                report.problem(verdict["kind"], verdict["path"], verdict["reason"] + f" (the {rows} rows read "
-                               f"{tmpl!r} from {start}); left out of the lists", verdict["severity"])
-    result = {}
-    for key, found in counts.items():
-        if len(found) == len(present):
-            rgb = found.get(RGB_NAMING[0], found.get(CLIP_RGB_NAMING[0]))
-            usable = min(found.values())
-            result[key] = (rgb if rgb is not None else usable + 1, usable)
-    return result
+    return items.scan_videos(Path(root) / "videos", LEVEL)
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def download(root, mirror=None, workers=None, progress=None):
-    """Fetch the annotation JSON (public); the videos need YouTube or the request form (`REGISTRATION`):
-    a missing ``videos/`` folder is an error that says where to get them and where to put them."""
-    root = _root(root)
-    report = Report(NAME, "download", root)
-    if (root / JSON_NAME).is_file():
-        report.did("skipped (already extracted)")
-    else:
-        try:
-            _download.fetch(FILES[0], root / "downloads", mirror=mirror, report=report, progress=progress)
-        except DatasetError as error:
-            if "server" not in str(error):
-                raise
-            raise DatasetError(f"{error}. The JSON is linked from {HOME}") from None
+def downloaded(root, remote):
+    return (root / JSON_NAME).is_file()
+
+
+def after_download(root, report):
+    """The videos need YouTube or the request form (`REGISTRATION`): a missing ``videos/`` folder is an error
+    that says where to get them and where to put them."""
     _require_videos(root)
     report.note(f"{len(scan_videos(root)):,} videos in {root / 'videos'}")
-    return report
 
 
 def _require_videos(root):
@@ -293,13 +207,8 @@ def _require_videos(root):
         raise DatasetError(f"{root / 'videos'}: no videos. {REGISTRATION}")
 
 
-def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution=DEFAULT_RESOLUTION,
-            flow_algorithm=flow.FAST_ALGORITHM, flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Put the JSON where MMAction2's tools read it (ROOT), then extract ``frames`` ("rgb", "flow", "both",
-    "none") of every annotated video into ``rawframes/v_<id>/``: RGB as ``img_`` from ``start_index`` (1)
-    plus ``image_`` links from 0 (the clip-RGB row), flow as ``flow_{x,y}_`` from 0. Skipped when done."""
-    root = _root(root)
-    report = Report(NAME, "extract", root)
+def extract_archives(root, report):
+    """Put the JSON where MMAction2's tools read it (ROOT)."""
     if (root / JSON_NAME).is_file():
         report.did("annotations skipped (present)")
     else:
@@ -308,51 +217,25 @@ def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution=DEFAULT_RESOLU
         atomic_write(root / JSON_NAME, source.read_bytes())
         report.did("annotations extracted")
     _require_videos(root)
-    videos = read_annotations(root)
-    on_disk = scan_videos(root)
-    pairs = [(root / "videos" / on_disk[v.key], root / "rawframes" / v.key)
-             for subset in SUBSETS for v in videos[subset] if v.key in on_disk]
-    if frames in ("rgb", "both"):
-        settings = _frames.frame_settings("rgb", frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
-        outcome = _frames.extract_frames(report, pairs, settings, workers)
-        done = [out for video, out in pairs if outcome.get(str(video)) != "failed"]
-        linked = jobs.run(_link_zero_based, [(str(f), frame_tmpl, start_index) for f in done], workers,
-                          desc="image_ links")
-        report.did("image_ links made", sum(linked))
-    if frames in ("flow", "both"):
-        settings = _frames.frame_settings("flow", frame_tmpl, flow_tmpl, FLOW_NAMING[1], resolution, flow_algorithm)
-        _frames.extract_frames(report, pairs, settings, workers)
-    return report
 
 
-def _link_zero_based(job):
-    """Give each ``img_{i}`` (from ``start``) a second name ``image_{i - start}``: the clip-RGB row's naming.
-    Hard links (no disk); a copy where the file system has none. Returns the number of names made."""
-    folder, tmpl, start = job
-    made, number = 0, start
-    while os.path.exists(os.path.join(folder, tmpl.format(number))):
-        source = os.path.join(folder, tmpl.format(number))
-        target = os.path.join(folder, CLIP_RGB_NAMING[0].format(number - start + CLIP_RGB_NAMING[1]))
-        if not os.path.exists(target):
-            try:
-                os.link(source, target)
-            except OSError:
-                shutil.copyfile(source, target)
-            made += 1
-        number += 1
-    return made
+def frame_pairs(root, resolution):
+    """Every annotated video on disk and its frame folder, for `extract_frames`."""
+    videos, on_disk = read_annotations(root), scan_videos(root)
+    return [(root / "videos" / on_disk[v.key], root / "rawframes" / v.key)
+            for subset in SUBSETS for v in videos[subset] if v.key in on_disk]
 
 
-def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+extract_frames = activitynet_frames.extract_frames  # RGB from 1 with image_ links from 0, flow from 0
+
+
+def write_lists(report, root, videos, frame_tmpl, start_index, work):
     """Write ``action_name.csv`` and, for train and val, the video list (first label) and the clip list
     (one line per segment, with offsets) from the JSON and the frame folders."""
-    root = _root(root)
-    report = Report(NAME, "lists", root)
-    videos = read_annotations(root)
     atomic_write(root / "action_name.csv", "action\n" + "".join(name + "\n" for name in CLASSES))
     on_disk = scan_videos(root)
     keys = [v.key for subset in ("train", "val") for v in videos[subset]]
-    counts = frame_counts(root, keys, workers, report, on_disk)
+    counts = frame_counts(root, keys, work, report, on_disk)
     if not (root / "rawframes").is_dir():
         report.problem("missing", root / "rawframes", f"no frame folders: lists not written (run prepare.py {NAME} "
                                                       "extract --frames rgb)")
@@ -386,39 +269,28 @@ def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_IND
                          annotated=sum(len(v.segments) for v in videos[subset]),
                          on_disk=sum(len(v.segments) for v in framed), written=written)
     report.count("test (not listed)", published=PUBLISHED["test"], annotated=len(videos["test"]))
-    return report
 
 
 def _report_missing(root, videos, on_disk, report):
-    missing = [v for v in videos if v.key not in on_disk]
-    for video in missing:
-        report.problem("missing", root / "videos" / (video.key + VIDEO_EXT),
-                       f"{video.where} has no video: left out of the lists (YouTube has lost part of "
-                       "ActivityNet; MMAction2 leaves it out silently)", "warning")
-    if videos and len(missing) > MISSING_TOLERATED * len(videos):
-        report.problem("count", root / "videos", f"{len(missing):,} of {len(videos):,} videos are missing: the "
-                                                 f"wrong folder? {REGISTRATION}")
+    listing.lost_videos(report, videos, on_disk, lambda video: root / "videos" / (video.key + VIDEO_EXT),
+                        "{where} has no video: left out of the lists (YouTube has lost part of ActivityNet; MMAction2 "
+                        "leaves it out silently)", MISSING_TOLERATED, root / "videos",
+                        lambda missing, total: f"{missing:,} of {total:,} videos are missing: the wrong folder? "
+                                               f"{REGISTRATION}")
 
 
-def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Check the copy in ROOT: the JSON, every annotated video (missing: a warning; unreadable, truncated, zero
-    frames: errors), every frame folder in every naming present (against its video's frame count), and the
-    four lists against all of that. ``ok`` is False on any error."""
-    root = _root(root)
-    report = Report(NAME, "verify", root)
-    try:
-        videos = read_annotations(root)
-    except AnnotationError as error:
-        return report.unreadable_annotations(error)
+def check_copy(report, root, videos, frame_tmpl, start_index, work, deep):
+    """Every annotated video (missing: a warning; unreadable, truncated, zero frames: errors), every frame folder
+    in every naming present (against its video's frame count), and the four lists against all of that."""
     on_disk = scan_videos(root)
-    later = Report(NAME, "verify", root)  # the warnings, after the errors
+    later = type(report)(NAME, "verify", root)  # the warnings, after the errors
     annotated = [v for subset in SUBSETS for v in videos[subset]]
     paths = [root / "videos" / on_disk[v.key] for v in annotated if v.key in on_disk]
-    checked = _verify.verify_videos(report, paths, workers, deep)
+    checked = verify_videos(report, paths, work, deep)
     good = {v.key: checked[str(root / "videos" / on_disk[v.key])] for v in annotated if v.key in on_disk}
     good = {k: v for k, v in good.items() if v["kind"] is None or v["severity"] == "warning"}
     keys = [v.key for subset in ("train", "val") for v in videos[subset] if v.key in good]
-    counts = frame_counts(root, keys, workers, report)
+    counts = frame_counts(root, keys, work, report)
     for key, (rgb, _) in counts.items():
         if good[key]["frames"] and rgb != good[key]["frames"]:
             report.problem("frame count", root / "rawframes" / key, f"{rgb} RGB frames for a video of "
@@ -432,14 +304,13 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
             if v.key in counts:
                 for start, length, label in clip_lines(v, *counts[v.key])[0]:
                     expected_clips[(v.key, start)] = (length, label)
-        for kind, expected in (("video", expected_video), ("clip", expected_clips)):
-            written = _check_list(report, root, subset, kind, expected)
-            report.count(f"{subset} {kind}", published=(PUBLISHED if kind == "video" else PUBLISHED_SEGMENTS)[subset],
-                         annotated=len(videos[subset]) if kind == "video" else sum(len(v.segments)
-                                                                                    for v in videos[subset]),
-                         on_disk=len(expected), written=written)
+        segments = sum(len(v.segments) for v in videos[subset])
+        for kind, expected, published, annotated in (("video", expected_video, PUBLISHED, len(videos[subset])),
+                                                     ("clip", expected_clips, PUBLISHED_SEGMENTS, segments)):
+            report.count(f"{subset} {kind}", published=published[subset], annotated=annotated, on_disk=len(expected),
+                         written=_check_list(report, root, subset, kind, expected))
     report.count("test (not listed)", published=PUBLISHED["test"], annotated=len(videos["test"]))
-    return report.merge(later)
+    report.merge(later)
 
 
 def _check_list(report, root, subset, kind, expected):
@@ -462,6 +333,9 @@ def _check_list(report, root, subset, kind, expected):
                            f"JSON and the frame folders give {expected.get(key)}: a stale list; run prepare.py "
                            f"{NAME} lists again")
     return len(records)
+
+
+download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()
 
 
 # --------------------------------------------------------------------------------------------------- replica
@@ -494,7 +368,7 @@ def make_replica(root, seed=0):
         database[youtube_id] = dict(subset=subset, duration=duration, resolution=f"{width}x{height}",
                                     url=f"https://www.youtube.com/watch?v={youtube_id}",
                                     annotations=[dict(segment=[s, e], label=label) for s, e, label in segments])
-        key = video_key(youtube_id)
+        key = f"v_{youtube_id}"  # MMAction2's name of the video and its frame folder
         made[{v: k for k, v in SUBSETS.items()}[subset]].append(key)
         if role:
             special[role] = key

@@ -10,7 +10,8 @@ RAR needs a decompressor that the standard library lacks. In order of preference
 1. ``unrar2-cffi`` from PyPI (``pip install unrar2-cffi``: RARLAB's UnRAR library compiled into the wheel, no
    system tool), read here through its low-level header loop so that a cut archive is noticed (its
    ``iterate_headers`` ends quietly on a read error);
-2. a system tool on PATH: ``unrar``, ``unar``, ``bsdtar`` or ``7z`` (the whole archive at once);
+2. a system tool on PATH: ``unrar``, ``unar``, ``bsdtar`` or ``7z`` (the whole archive at once, into a hidden
+   folder; its files then move into place as with the other readers, flattened where asked);
 3. otherwise the error names what to install (`RAR_HELP`).
 """
 import io
@@ -201,12 +202,7 @@ def _extract_rar(archive, writer, cut):
     if backend is None:
         raise DatasetError(f"cannot extract {archive}: {RAR_HELP}")
     if backend != "unrar2-cffi":
-        command = [part.format(archive=archive, dest=writer.dest) for part in RAR_TOOLS[backend]]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
-            raise DatasetError(f"{cut} ({backend} exited with {result.returncode}: {last[0][:200]})")
-        writer.written += [p for p in writer.dest.rglob("*") if p.is_file()]
+        _extract_with_tool(backend, archive, writer, cut)
         return
     from unrar.cffi import unrarlib
 
@@ -232,3 +228,97 @@ def _extract_rar(archive, writer, cut):
         raise DatasetError(f"{cut} (UnRAR: {error.message})") from None
     if code != _ERAR_END_ARCHIVE:
         raise DatasetError(f"{cut} (UnRAR stopped reading headers with code {code})")
+
+
+def _extract_with_tool(tool, archive, writer, cut):
+    """A system tool unpacks the whole archive, folders kept, into a hidden folder next to the members; each
+    file then moves to where the writer puts it (flattened or not), so that ``flatten`` and the counts mean the
+    same with every reader."""
+    stage = partial_path(writer.dest / f".{Path(archive).name}")
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        command = [part.format(archive=archive, dest=stage) for part in RAR_TOOLS[tool]]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or [""]
+            raise DatasetError(f"{cut} ({tool} exited with {result.returncode}: {last[0][:200]})")
+        for path in sorted(p for p in stage.rglob("*") if p.is_file()):
+            target = writer.target(path.relative_to(stage).as_posix())
+            if not writer.done(target, path.stat().st_size):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+                writer.written.append(target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def unpack_folder(root, report, inside, target, archive, what, noun="files", skipped="videos"):
+    """The folder ``inside`` of ``archive`` as ``ROOT/target``: unpacked into a hidden staging folder, renamed
+    when complete (as MMAction2's scripts rename UCF-101/ to videos/). Skipped when ``target`` exists; a folder
+    ``inside`` that was unpacked by hand into ROOT is renamed. ``archive``: a path, the parts of a split tar, or a
+    function giving them (called only when needed); ``what`` names the right archive in the error."""
+    root, target = Path(root), Path(root) / target
+    if target.is_dir():
+        report.did(f"{skipped} skipped (present)")
+        return
+    if (root / inside).is_dir():  # unpacked by hand into ROOT
+        os.replace(root / inside, target)
+        report.note(f"renamed {root / inside} to {target}")
+        return
+    archive = archive() if callable(archive) else archive
+    stage = root / f".{target.name}.partial"
+    members = extract(archive, stage, report=report)
+    first = archive[0] if isinstance(archive, (list, tuple)) else archive
+    if not (stage / inside).is_dir():
+        raise DatasetError(f"{first}: no {inside}/ folder inside; not {what}? download it again")
+    os.replace(stage / inside, target)
+    shutil.rmtree(stage)
+    source = f"{len(archive)} parts" if isinstance(archive, (list, tuple)) else Path(archive).name
+    report.note(f"{len(members)} {noun} from {source} -> {target}")
+
+
+def adopt(root, report, folders, files):
+    """Move what an earlier manual or MMAction2 preparation left in ROOT into place: ``folders`` maps a folder
+    of ROOT (``training``, MMAction2's typo ``video``, ...) to its target under ROOT; the annotation ``files``
+    found directly in ROOT (the archive unpacked by hand) go to ``annotations/``."""
+    for source, target in folders.items():
+        if (root / source).is_dir() and not (root / target).exists():
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(root / source, root / target)
+            report.note(f"moved {root / source} to {root / target}")
+    for name in files:
+        if (root / name).is_file() and not (root / "annotations" / name).exists():
+            (root / "annotations").mkdir(exist_ok=True)
+            os.replace(root / name, root / "annotations" / name)
+            report.note(f"moved {root / name} to {root / 'annotations' / name}")
+
+
+def unpack_tree(root, report, archive, folders, wanted):
+    """Unzip ``archive`` into a hidden staging folder (resumable), then move each of its top-level ``folders``
+    (archive folder -> target under ROOT) into place unless the target exists, and its top-level files into
+    ``annotations/``; ``wanted`` annotation files must be among them. An archive holding one top folder is read
+    from inside it."""
+    stage = root / ".extract.partial"
+    members = extract(archive, stage, report=report)
+    top = stage
+    entries = [p for p in stage.iterdir() if not p.name.startswith(".")]
+    if not any((stage / f).is_dir() for f in folders) and len(entries) == 1 and entries[0].is_dir():
+        top = entries[0]
+    absent = [f for f in folders if not (top / f).is_dir() and not (root / folders[f]).is_dir()]
+    if absent:
+        raise DatasetError(f"{archive}: no {', '.join(f + '/' for f in absent)} folder inside; not the right "
+                           "archive? download it again")
+    for name, target in folders.items():
+        if not (root / target).exists():
+            (root / target).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(top / name, root / target)
+    (root / "annotations").mkdir(exist_ok=True)
+    for path in sorted(top.iterdir()):
+        if path.is_file() and not (root / "annotations" / path.name).exists():
+            os.replace(path, root / "annotations" / path.name)
+    absent = [n for n in wanted if not (root / "annotations" / n).is_file()]
+    if absent:
+        raise DatasetError(f"{archive}: lacks {', '.join(absent)}; not the right archive? download it again")
+    shutil.rmtree(stage)
+    report.note(f"{len(members)} files from {archive.name} -> {root}")

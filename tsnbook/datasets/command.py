@@ -4,6 +4,9 @@ Exit status: 0 when the step (or every step of ``all``) is ok, 1 when its report
 not start: the problems are printed and written to ``ROOT/prepare_<step>_report.txt``), 2 when a step could
 not run (a `DatasetError`: a missing or damaged file, a refused download, a registration to do - the message
 says what to do).
+
+``extract`` and ``verify`` take ``--shard K/N`` (machine K of N does its share of the videos, `shards`); the
+``report`` step then merges the shards' results into the reports one machine would have written.
 """
 import argparse
 import sys
@@ -12,13 +15,21 @@ from .. import flow
 from . import STEPS, get, names
 from .files import DatasetError
 from .frames import TASKS
+from .shards import Shard
+
+
+def _shard(text):
+    try:
+        return Shard.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def parser():
     p = argparse.ArgumentParser(prog="prepare.py", description="Prepare a real dataset in MMAction2's layout: "
                                 "download, extract, lists, verify (or all); replica writes its miniature.")
     p.add_argument("dataset", help=f"one of: {', '.join(names())}")
-    p.add_argument("step", choices=STEPS + ("all", "replica"))
+    p.add_argument("step", choices=STEPS + ("all", "report", "replica"))
     p.add_argument("--root", required=True, help="the dataset's folder (e.g. data/ucf101, as the configs' data_root)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
     p.add_argument("--mirror", default=None, help="download from this base URL instead (same file names)")
@@ -32,6 +43,8 @@ def parser():
                    "'{}_{:05d}.jpg' (Kinetics flow configs)")
     p.add_argument("--start-index", type=int, default=None, help="number of the first frame file (default 1)")
     p.add_argument("--deep", action="store_true", help="verify: decode every frame of every video (slow)")
+    p.add_argument("--shard", type=_shard, default=None, metavar="K/N", help="extract, verify: do the K-th of N "
+                   "shares of the videos (one machine or Slurm array task each); then run the report step")
     p.add_argument("--seed", type=int, default=0, help="replica: the seed")
     return p
 
@@ -48,20 +61,22 @@ def _extract_options(args, module):
 
 
 def run_step(module, step, args, log=print):
-    """Run one step of ``module``; print and write its report; return it."""
+    """Run one step of ``module``; print and write its report(s); return them."""
+    options = {} if args.start_index is None else dict(start_index=args.start_index)
     if step == "download":
-        report = module.download(args.root, mirror=args.mirror, workers=args.workers)
+        reports = [module.download(args.root, mirror=args.mirror, workers=args.workers)]
     elif step == "extract":
-        report = module.extract(args.root, workers=args.workers, **_extract_options(args, module))
+        reports = [module.extract(args.root, workers=args.workers, shard=args.shard, **_extract_options(args, module))]
     elif step == "lists":
-        options = {} if args.start_index is None else dict(start_index=args.start_index)
-        report = module.build_lists(args.root, workers=args.workers, **options)
-    else:
-        options = {} if args.start_index is None else dict(start_index=args.start_index)
-        report = module.verify(args.root, workers=args.workers, deep=args.deep, **options)
-    report.write()
-    log(report.summary())
-    return report
+        reports = [module.build_lists(args.root, workers=args.workers, **options)]
+    elif step == "verify":
+        reports = [module.verify(args.root, workers=args.workers, deep=args.deep, shard=args.shard, **options)]
+    else:  # report: the shards' results merged
+        reports = module.merge_shards(args.root, workers=args.workers)
+    for report in reports:
+        report.write()
+        log(report.summary())
+    return reports
 
 
 def main(argv=None, log=print):
@@ -77,8 +92,11 @@ def main(argv=None, log=print):
             log(f"{args.dataset} replica (seed {args.seed}) in {args.root}: " +
                 ", ".join(str(p) for p in made["files"]))
             return 0
+        if args.shard is not None and args.step not in ("extract", "verify"):
+            raise DatasetError(f"--shard {args.shard}: only extract and verify are split over machines, not "
+                               f"{args.step}")
         steps = STEPS if args.step == "all" else (args.step,)
-        reports = [run_step(module, step, args, log) for step in steps]
+        reports = [report for step in steps for report in run_step(module, step, args, log)]
     except DatasetError as error:
         log(f"error: {error}")
         return 2

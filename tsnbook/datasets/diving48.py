@@ -32,22 +32,22 @@ such paths after ``--`` or as ``./-mmq0PT-u8k_00155.mp4``. tsnbook never hands a
 ``end_frame``), but the lists use the whole file, as MMAction2's do.
 
 Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `subsets` (missing videos reported, frame folders counted by the template, the
+the replica): the differences of `listing` (missing videos reported, frame folders counted by the template, the
 annotation order kept), and a label outside the vocab, a duplicate ``vid_name`` or a malformed entry is a
 one-line error naming the file and the entry (MMAction2 writes whatever label the file holds).
 """
 import json
-import os
-import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .. import flow
-from . import archives, download as _download, frames as _frames, lists, replica as _replica, subsets
-from .files import AnnotationError, DatasetError, atomic_write, check_level, partial_path
-from .report import Report
+from . import archives, download as _download, listing, lists, replica as _replica
+from .files import AnnotationError, DatasetError, atomic_write, copy_from_downloads
+from .items import Item, Subset, read_json
+from .steps import Dataset
 
 NAME = "diving48"
 HOME = "http://www.svcl.ucsd.edu/projects/resound/dataset.html"
@@ -66,8 +66,10 @@ UNREACHABLE = (f"If {HOME} is unreachable there is no official mirror: get the f
                "host, put them into ROOT/downloads/ (or pass --mirror URL of a host serving the same names) and run "
                "again.")
 REGISTRATION = None  # nothing to sign
+OPTIONAL_FILES = {ANNOTATIONS["V1"][s]: "V1 is optional: the V2 lists do not need it" for s in ("train", "val")}
 
 NUM_CLASSES = 48  # label map: annotations/Diving48_vocab.json, the label is the 0-based index into it
+TITLE, CLASSES_FILE, CLASS_COUNT_NOTE = "Diving48", f"annotations/{VOCAB}", "a replica or another file"
 SUBSETS = ("train", "val")  # MMAction2's names: "val" lists are the official test set
 PUBLISHED = {("V2", "train"): 15027, ("V2", "val"): 1970,   # the site, not re-checked against the files here
              ("V1", "train"): 16067, ("V1", "val"): 2337}
@@ -77,6 +79,12 @@ CONTAINER = "MP4; codec, resolution and frame rate not verified here (spec datas
 ARCHIVE_FOLDER = "rgb"  # the tarball's folder, renamed to videos/ as MMAction2's script does
 LEVEL = 1  # ROOT/videos/<vid_name>.mp4
 VIDEO_EXT = ".mp4"
+ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads", ARCHIVE_FOLDER)
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations/", VOCAB), ("videos", "*_[0-9][0-9][0-9][0-9][0-9].mp4"), ("rawframes", "*/img_*.jpg"),
+          ("downloads/", FILES[0].name))
+VIDEO_FOLDERS = {"videos": "rawframes"}
+STYLE, STRAYS = listing.SUBSETS, "in no annotation file (V1 or V2)"
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
 FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
@@ -112,26 +120,9 @@ def annotation_files(version=None):
     return [VOCAB] + [ANNOTATIONS[v][s] for v in versions for s in SUBSETS]
 
 
-def _looks_inside(folder):
-    """What a folder *inside* a Diving48 root looks like, to refuse it as a root (`files.check_level`)."""
-    if (folder / VOCAB).exists() and folder.name != "downloads":
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*_[0-9][0-9][0-9][0-9][0-9].mp4")):
-        return "the videos folder (ROOT/videos)"
-    if any(folder.glob("*/img_*.jpg")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and (folder / FILES[0].name).exists():
-        return "the downloads folder (ROOT/downloads)"
-    return None
-
-
-def _root(root):
-    return check_level(root, ("annotations", "videos", "rawframes", "downloads", ARCHIVE_FOLDER), _looks_inside)
-
-
 # ----------------------------------------------------------------------------------------------- annotations
 @dataclass(frozen=True)
-class Clip(subsets.Item):
+class Clip(Item):
     """An annotated clip: ``key`` = ``vid_name``; the annotation's frame range (unused by the lists)."""
     start_frame: int = None
     end_frame: int = None
@@ -141,16 +132,7 @@ _FIX = f"download the annotations again (prepare.py {NAME} download, then extrac
 
 
 def _read_json(path):
-    path = Path(path)
-    if not path.is_file():
-        raise AnnotationError(f"{path}: annotation file missing; run prepare.py {NAME} extract (or {_FIX})")
-    try:
-        return json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text (a damaged or wrong file?); {_FIX}") from None
-    except json.JSONDecodeError as error:
-        raise AnnotationError(f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}): the file is cut "
-                              f"short or damaged; {_FIX}") from None
+    return read_json(path, f"run prepare.py {NAME} extract (or {_FIX})")
 
 
 def read_vocab(root):
@@ -206,7 +188,7 @@ def read_annotation_file(path, num_classes):
         if name in seen:
             raise AnnotationError(f"{where}: {name} is listed twice (first at [{seen[name]}]): duplicate id; {_FIX}")
         seen[name] = index
-        clips.append(Clip(name, label, where, start, end))
+        clips.append(Clip(name, label, where, start_frame=start, end_frame=end))
     return clips
 
 
@@ -226,147 +208,69 @@ def read_annotations(root):
                    for v in versions for s in SUBSETS}
 
 
-def _subsets(root, annotations):
-    root = Path(root)
-    return [subsets.Subset(f"{version} {subset}", clips, root / "annotations" / ANNOTATIONS[version][subset],
-                           root / "videos", root / "rawframes", LEVEL,
-                           {kind: root / list_name(subset, kind, version) for kind in ("videos", "rawframes")},
-                           published=PUBLISHED[version, subset])
-            for (version, subset), clips in annotations.items()]
+def classes(annotations):
+    return class_names(annotations[0])
 
 
-def _strays(root, annotations, report):
-    annotated = {clip.key for clips in annotations.values() for clip in clips}
-    subsets.strays(report, Path(root) / "videos", LEVEL, annotated, explain="in no annotation file (V1 or V2)")
-    if ("V1", "train") in annotations:
-        v2 = {clip.key for (version, _), clips in annotations.items() if version == "V2" for clip in clips}
-        v1_only = annotated - v2
-        report.note(f"{len(v1_only)} clip(s) listed in V1 but not in V2 (V2 removed them); V1 lists: "
+def subsets(root, annotations):
+    """V2's train and val (MMAction2's list names), and V1's when its files are there (``v1_`` names)."""
+    return [Subset(f"{version} {subset}", clips, root / "annotations" / ANNOTATIONS[version][subset],
+                   root / "videos", root / "rawframes", LEVEL,
+                   {kind: root / list_name(subset, kind, version) for kind in ("videos", "rawframes")},
+                   published=PUBLISHED[version, subset])
+            for (version, subset), clips in annotations[1].items()]
+
+
+def report_strays(report, root, annotations, subsets_):
+    """Videos in no annotation file; and how many clips only V1 lists (V2 removed them: not strays)."""
+    annotated = {clip.key for clips in annotations[1].values() for clip in clips}
+    listing.strays(report, STYLE, root / "videos", LEVEL, annotated, explain=STRAYS)
+    if ("V1", "train") in annotations[1]:
+        v2 = {clip.key for (version, _), clips in annotations[1].items() if version == "V2" for clip in clips}
+        report.note(f"{len(annotated - v2)} clip(s) listed in V1 but not in V2 (V2 removed them); V1 lists: "
                     f"{list_name('train', 'videos', 'V1')} and {list_name('val', 'videos', 'V1')}")
     else:
         report.note("V1 annotations not present: only the V2 lists (MMAction2's) are written")
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def download(root, mirror=None, workers=None, progress=None):
-    """Fetch the tarball and the five JSON files into ``ROOT/downloads`` (resumable; V1's two are optional:
-    a refusal is a warning); each is skipped when already extracted."""
-    root = _root(root)
-    report = Report(NAME, "download", root)
-    optional = set(annotation_files("V1")) - set(annotation_files("V2"))
-    for remote in FILES:
-        done = (root / "videos").is_dir() if remote is FILES[0] else (root / "annotations" / remote.name).is_file()
-        if done:
-            report.did("skipped (already extracted)")
-            continue
-        try:
-            _download.fetch(remote, root / "downloads", mirror=mirror, report=report, progress=progress)
-        except DatasetError as error:
-            if remote.name in optional:
-                report.problem("download", remote.url, f"{error} (V1 is optional: the V2 lists do not need it)",
-                               "warning")
-                continue
-            if "server" not in str(error):  # interrupted or failed its check: running again is the advice
-                raise
-            raise DatasetError(f"{error}. {UNREACHABLE}") from None
-    return report
+def downloaded(root, remote):
+    return (root / "videos").is_dir() if remote is FILES[0] else (root / "annotations" / remote.name).is_file()
 
 
-def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", flow_algorithm=flow.FAST_ALGORITHM,
-            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+def extract_archives(root, report):
     """Copy the JSON files into ``annotations/``, unpack the tarball's ``rgb/`` into ``videos/`` (via a hidden
-    staging folder renamed when complete), then extract ``frames`` ("rgb", "flow", "both", "none": the default,
-    the zoo reads the videos) into ``rawframes/<vid_name>/``. Each part is skipped when already done."""
-    root = _root(root)
-    report = Report(NAME, "extract", root)
-    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
-    _extract_annotations(root, report)
-    _extract_videos(root, report)
-    if settings is not None:
-        found = subsets.scan_videos(root / "videos", LEVEL)
-        _frames.extract_frames(report, [(root / "videos" / rel, root / "rawframes" / key)
-                                        for key, rel in found.items()], settings, workers)
-    return report
+    staging folder renamed when complete). Each part is skipped when already done."""
+    downloads = root / "downloads"
 
-
-def _extract_annotations(root, report):
-    target, downloads = root / "annotations", root / "downloads"
-    copied = 0
-    for name in annotation_files():
-        if (target / name).is_file():
-            continue
-        if not (downloads / name).is_file():
-            if name in annotation_files("V2"):
-                raise DatasetError(f"{downloads / name}: not found; run prepare.py {NAME} download (or put the file "
-                                   f"from {HOME} there)")
-            continue
-        target.mkdir(parents=True, exist_ok=True)
-        temporary = partial_path(target / name)
-        shutil.copyfile(downloads / name, temporary)
-        os.replace(temporary, target / name)
-        copied += 1
-    report.did("annotations copied" if copied else "annotations skipped (present)", copied or 1)
+    def missing(name):
+        if name in annotation_files("V2"):
+            return DatasetError(f"{downloads / name}: not found; run prepare.py {NAME} download (or put the file "
+                                f"from {HOME} there)")
+    copy_from_downloads(root, report, annotation_files(), missing)
     if "V1" not in available_versions(root):
         report.note(f"V1 annotations ({', '.join(ANNOTATIONS['V1'].values())}) not in {downloads}: V2 only")
+    archives.unpack_folder(root, report, ARCHIVE_FOLDER, "videos", downloads / FILES[0].name, FILES[0].name)
 
 
-def _extract_videos(root, report):
-    target = root / "videos"
-    if target.is_dir():
-        report.did("videos skipped (present)")
-        return
-    if (root / ARCHIVE_FOLDER).is_dir():  # unpacked by hand into ROOT: rename as MMAction2's script does
-        os.replace(root / ARCHIVE_FOLDER, target)
-        report.note(f"renamed {root / ARCHIVE_FOLDER} to {target}")
-        return
-    stage = root / ".videos.partial"
-    members = archives.extract(root / "downloads" / FILES[0].name, stage, report=report)
-    if not (stage / ARCHIVE_FOLDER).is_dir():
-        raise DatasetError(f"{root / 'downloads' / FILES[0].name}: no {ARCHIVE_FOLDER}/ folder inside; not "
-                           f"Diving48_rgb.tar.gz? download it again")
-    os.replace(stage / ARCHIVE_FOLDER, target)
-    shutil.rmtree(stage)
-    report.note(f"{len(members)} files from {FILES[0].name} -> {target}")
+def write_label_map(root, annotations):
+    lists.write_label_map(root / LABEL_MAP, class_names(annotations[0]))
 
 
-def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Write the V2 lists under MMAction2's names (train and val, videos and - when ``rawframes/`` exists -
-    rawframes), the V1 lists with a ``v1_`` prefix when V1's files are there, and the label map. Missing clips
-    are left out *and reported* (see the module docstring)."""
-    root = _root(root)
-    report = Report(NAME, "lists", root)
-    vocab, annotations = read_annotations(root)
-    _strays(root, annotations, report)
-    subsets.write_lists(report, _subsets(root, annotations), frame_tmpl, start_index, workers,
-                        f"prepare.py {NAME} extract")
-    lists.write_label_map(root / LABEL_MAP, class_names(vocab))
-    return report
-
-
-def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Check the copy in ROOT: the annotations (and the vocab against the published one), every annotated clip
-    (missing, unreadable, truncated, zero frames, shorter than its ``end_frame``; ``deep`` decodes every frame),
-    frame folders, stray files, and the list files. ``ok`` is False on any error."""
-    root = _root(root)
-    report = Report(NAME, "verify", root)
-    try:
-        vocab, annotations = read_annotations(root)
-    except AnnotationError as error:
-        return report.unreadable_annotations(error)
-    names = class_names(vocab)
-    if len(names) != NUM_CLASSES:
-        report.problem("count", root / "annotations" / VOCAB, f"{len(names)} classes where Diving48 has "
-                                                              f"{NUM_CLASSES}: a replica or another file", "warning")
-    elif tuple(names) != PUBLISHED_CLASSES:
+def check_annotations(report, root, annotations):
+    """The vocab against the published one: other names would mean other dives than the zoo's checkpoints."""
+    names = class_names(annotations[0])
+    if len(names) == NUM_CLASSES and tuple(names) != PUBLISHED_CLASSES:
         first = next(i for i, (a, b) in enumerate(zip(names, PUBLISHED_CLASSES)) if a != b)
         report.problem("label", f"{root / 'annotations' / VOCAB}[{first}]",
                        f"{names[first]} where the published vocab has {PUBLISHED_CLASSES[first]}: labels would "
                        "mean other dives than the zoo's checkpoints predict", "warning")
-    _strays(root, annotations, report)
-    videos = subsets.check(report, _subsets(root, annotations), frame_tmpl, start_index, workers, deep,
-                           hint=f"prepare.py {NAME}")
+
+
+def check_videos(report, root, annotations, videos):
+    """A clip with fewer frames than its annotation's ``end_frame``: another copy, or cut short."""
     seen = set()
-    for clips in annotations.values():
+    for clips in annotations[1].values():
         for clip in clips:
             verdict = videos.get((root / "videos", clip.key))
             if verdict and verdict["frames"] and clip.end_frame is not None and clip.key not in seen \
@@ -375,7 +279,9 @@ def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=ST
                 report.problem("frame count", verdict["path"], f"{verdict['frames']} frames, but {clip.where} says "
                                                                f"end_frame {clip.end_frame}: another copy, or cut "
                                                                "short", "warning")
-    return report
+
+
+download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()
 
 
 # --------------------------------------------------------------------------------------------------- replica

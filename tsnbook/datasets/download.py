@@ -140,3 +140,33 @@ def require_files(folder, wanted):
         raise DatasetError(f"{folder}: {len(missing)} file(s) need registration and a manual download: {steps}; "
                            f"put them into {folder} and run the command again")
     return [folder / name for name, _ in wanted]
+
+
+def fetch_explained(remote, folder, mirror, report, progress, unreachable, optional=None):
+    """`fetch`, with what to do when the host refuses it (``unreachable``, appended to the error); a refused file
+    of ``optional`` ({name: why it is optional}) is a warning in ``report`` instead (returns None)."""
+    try:
+        return fetch(remote, folder, mirror=mirror, report=report, progress=progress)
+    except DatasetError as error:
+        if remote.name in (optional or {}):
+            report.problem("download", remote.url, f"{error} ({optional[remote.name]})", "warning")
+            return None
+        if "server" not in str(error):  # interrupted or failed its check: running again is the advice
+            raise
+        raise DatasetError(f"{error}. {unreachable}") from None
+
+
+def registered(root, archives_wanted, registration, extracted, mirror, progress, report):
+    """The download step of a dataset behind a registration: skipped when extracted, fine when one of
+    ``archives_wanted`` is in ROOT/downloads, fetched from ``mirror`` (a host serving the same file name, e.g. the
+    link you were sent without the file name) when given, else a `DatasetError` saying where to get it."""
+    downloads = Path(root) / "downloads"
+    if extracted:
+        report.did("skipped (already extracted)")
+    elif any((downloads / archive).is_file() for archive in archives_wanted):
+        report.did("skipped (present)")
+    elif mirror:
+        fetch(Remote(archives_wanted[0], None), downloads, mirror=mirror, report=report, progress=progress)
+    else:
+        require_files(downloads, [(archives_wanted[0], registration)])
+    return report

@@ -77,3 +77,22 @@ def check_level(root, expected, looks_like):
         raise DatasetError(f"{root}: this looks like {what}, not the dataset root; "
                            f"pass --root {root.resolve().parent} instead")
     return root
+
+
+def copy_from_downloads(root, report, names, missing):
+    """Copy the annotation files ``names`` from ROOT/downloads into ROOT/annotations (atomically; one already
+    there is kept). ``missing(name)``: the error for a file in neither place, or None when it is optional."""
+    root, copied = Path(root), 0
+    for name in names:
+        target = root / "annotations" / name
+        if target.is_file():
+            continue
+        source = root / "downloads" / name
+        if not source.is_file():
+            error = missing(name)
+            if error is not None:
+                raise error
+            continue
+        atomic_write(target, source.read_bytes())
+        copied += 1
+    report.did("annotations copied" if copied else "annotations skipped (present)", copied or 1)

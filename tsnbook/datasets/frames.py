@@ -1,12 +1,13 @@
 """RGB frames and optical flow for a whole dataset: one folder per video, resumable, multiprocess.
 
-This is `tsnbook.flow.extract_video_frames` (streaming, denseflow's resizing, any template and index base)
-run over a dataset's videos with `jobs.run`: a video whose folder is already complete (`flow.is_extracted`)
-is skipped and counted as "skipped (done)", a video that is cut short is not extracted at all (its frames
-would be a partial folder that a list would trust; `verify.check_video` says why), and a video that fails
-is a problem in the report, never the end of the run.
+This is `tsnbook.flow.extract_video_frames` (streaming, denseflow's resizing, any template and index base) run
+over a dataset's videos in processes (`shards.Work`: on one machine, or one shard's share of the videos): a
+video whose folder is already complete (`flow.is_extracted`) is skipped and counted as "skipped (done)", a video
+that is cut short is not extracted at all (its frames would be a partial folder that a list would trust;
+`verify.check_video` says why), and a video that fails is a problem in the report, never the end of the run.
 """
-from . import jobs
+import os
+
 from .. import flow
 from .verify import check_video
 
@@ -44,10 +45,12 @@ def _extract_job(job):
     return video, "extracted", counts
 
 
-def extract_frames(report, pairs, settings, workers=None):
-    """Extract ``pairs`` = [(video path, frame folder), ...] with ``settings`` (`frame_settings`); failures
-    become "extract" problems in ``report``. Returns {video: "extracted" | "skipped (done)" | "failed"}."""
-    results = jobs.run(_extract_job, [(str(v), str(o), settings) for v, o in pairs], workers, desc="frames")
+def extract_frames(report, pairs, settings, work):
+    """Extract ``pairs`` = [(video path, frame folder), ...] with ``settings`` (`frame_settings`), run by ``work``
+    (`shards.Work`: here, or one shard's share); failures become "extract" problems in ``report``. Returns
+    {video: "extracted" | "skipped (done)" | "failed"} of the videos extracted here."""
+    todo = [(str(v), str(o), settings) for v, o in pairs]
+    results = work.run(_extract_job, todo, lambda job: os.path.splitext(os.path.basename(job[0]))[0], desc="frames")
     outcome = {}
     for video, status, detail in results:
         outcome[video] = status

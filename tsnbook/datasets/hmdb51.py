@@ -25,21 +25,22 @@ are otherwise equal, tested against it on the replica):
   (open-mmlab/mmaction2#808, #386). tsnbook reads the classes from the split files, warns about strays, and
   writes nothing into ``annotations/``;
 - MMAction2's rawframes lists need ``videos/`` (for that listing); tsnbook's need only ``rawframes/``;
-- a listed video absent on disk is dropped from the lists, as there, but reported (MMAction2: silently);
-- frames are counted by the template from the start index, not by the prefix ``img_`` (`tsnbook.datasets.splits`);
-- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the split files' order (training shuffles).
+- and the differences of `listing`: a listed video absent on disk is reported, frames are counted by the
+  template from the start index, the split files' order is kept.
 """
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .. import flow
-from . import archives, download as _download, frames as _frames, replica as _replica, splits as _splits
-from .files import AnnotationError, DatasetError, check_level, read_lines
-from .report import Report
+from . import archives, download as _download, listing, replica as _replica
+from .files import AnnotationError, DatasetError, read_lines
+from .items import Item, Subset
+from .steps import Dataset
 
 NAME = "hmdb51"
 HOME = "https://serre-lab.clps.brown.edu/resource/hmdb-a-large-human-motion-database/"
@@ -63,6 +64,7 @@ CLASSES = ("brush_hair", "cartwheel", "catch", "chew", "clap", "climb", "climb_s
            "smile", "smoke", "somersault", "stand", "swing_baseball", "sword", "sword_exercise", "talk", "throw",
            "turn", "walk", "wave")
 NUM_CLASSES = 51
+TITLE, CLASSES_FILE, CLASS_COUNT_NOTE = "HMDB51", "annotations", "a replica, or split files missing"
 SPLIT_FOLDER = "testTrainMulti_7030_splits"  # the splits rar's folder, flattened into annotations/
 SPLITS = (1, 2, 3)
 SUBSETS = ("train", "val")  # MMAction2's names: "val" lists are the official test videos (flag 2)
@@ -73,10 +75,16 @@ NUM_VIDEOS = 6766  # as distributed (the paper says 6,849)
 CONTAINER = "AVI, MPEG-4 Part 2 (DivX family; FourCC not re-checked), height 240, width varies, 30 fps"
 LEVEL = 2  # ROOT/videos/<class>/<video>
 VIDEO_EXT = ".avi"
+ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads")
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations", "*_test_split1.txt"), ("videos", "*/*.avi"), ("rawframes", "*/*/img_*"),
+          ("downloads/", FILES[0].name))
+VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the three zoo rows read
 FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "rgb"  # the zoo's HMDB51 rows are RGB frames at the original size
+STYLE, CLASS_FOLDERS = listing.SPLIT_FILES, True
 _SPLIT_FILE = re.compile(r"^(?P<cls>.+)_test_split(?P<split>[0-9]+)\.txt$")
 
 
@@ -87,23 +95,6 @@ def list_name(subset, split, kind):
 
 def split_file(cls, split):
     return f"{cls}_test_split{split}.txt"
-
-
-def _looks_inside(folder):
-    """What a folder *inside* an HMDB51 root looks like, to refuse it as a root (`files.check_level`)."""
-    if any(folder.glob("*_test_split1.txt")):
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*/*.avi")):
-        return "the videos folder (ROOT/videos)"
-    if any(folder.glob("*/*/img_*")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and (folder / FILES[0].name).exists():
-        return "the downloads folder (ROOT/downloads)"
-    return None
-
-
-def _root(root):
-    return check_level(root, ("annotations", "videos", "rawframes", "downloads"), _looks_inside)
 
 
 # ----------------------------------------------------------------------------------------------- annotations
@@ -152,7 +143,7 @@ def read_split_file(root, cls, split, label):
         seen[parts[0]] = number
         if parts[1] in subset_of:
             key = f"{cls}/{os.path.splitext(parts[0])[0]}"
-            out[subset_of[parts[1]]].append(_splits.Item(key, label, where, f"{cls}/{parts[0]}"))
+            out[subset_of[parts[1]]].append(Item(key, label, where, f"{cls}/{parts[0]}"))
     return out
 
 
@@ -167,36 +158,17 @@ def read_annotations(root):
     return classes, splits
 
 
-def _lists(splits):
-    return {f"split {k} {s}": dict(items=splits[k, s], videos=list_name(s, k, "videos"),
-                                   rawframes=list_name(s, k, "rawframes"), published=PUBLISHED[k, s])
-            for k, s in splits}
-
-
-def _on_disk(root):
-    """The videos on disk, or None when ``videos/`` is gone but frames are there (lists from frames alone)."""
-    if not (root / "videos").is_dir() and (root / "rawframes").is_dir():
-        return None
-    return _splits.scan_videos(root / "videos", LEVEL)
+def subsets(root, annotations):
+    """The 6 subsets (3 splits x train/val), each with its videos and rawframes list."""
+    return [Subset(f"split {k} {s}", items, root / "annotations", root / "videos", root / "rawframes", LEVEL,
+                   {kind: root / list_name(s, k, kind) for kind in ("videos", "rawframes")},
+                   published=PUBLISHED[k, s], ext=VIDEO_EXT, named=f"split {k} {s} (flag {FLAGS[s]})")
+            for (k, s), items in annotations[1].items()]
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def download(root, mirror=None, workers=None, progress=None):
-    """Fetch the two archives into ``ROOT/downloads`` (resumable); skipped when already extracted."""
-    root = _root(root)
-    report = Report(NAME, "download", root)
-    extracted = {FILES[0].name: (root / "videos").is_dir(), FILES[1].name: _annotations_present(root)}
-    for remote in FILES:
-        if extracted[remote.name]:
-            report.did("skipped (already extracted)")
-            continue
-        try:
-            _download.fetch(remote, root / "downloads", mirror=mirror, report=report, progress=progress)
-        except DatasetError as error:
-            if "server" not in str(error):
-                raise
-            raise DatasetError(f"{error}. {UNREACHABLE}") from None
-    return report
+def downloaded(root, remote):
+    return (root / "videos").is_dir() if remote is FILES[0] else _annotations_present(root)
 
 
 def _annotations_present(root):
@@ -207,22 +179,12 @@ def _annotations_present(root):
         return False
 
 
-def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", flow_algorithm=flow.FAST_ALGORITHM,
-            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+def extract_archives(root, report):
     """Unrar the split files into ``annotations/`` (flat), the videos archive and its 51 inner archives into
-    ``videos/<class>/`` (all through a hidden staging folder, renamed when every inner archive is complete), then
-    extract ``frames`` ("rgb", "flow", "both", "none") into ``rawframes/`` at ``resolution``. Each part is
-    skipped when already done; an interrupted run resumes archive by archive."""
-    root = _root(root)
-    report = Report(NAME, "extract", root)
-    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
+    ``videos/<class>/`` (all through a hidden staging folder, renamed when every inner archive is complete).
+    Each part is skipped when already done; an interrupted run resumes archive by archive."""
     _extract_annotations(root, report)
     _extract_videos(root, report)
-    if settings is not None:
-        pairs = [(root / "videos" / rel, root / "rawframes" / key)
-                 for key, rel in _splits.scan_videos(root / "videos", LEVEL).items()]
-        _frames.extract_frames(report, pairs, settings, workers)
-    return report
 
 
 def _extract_annotations(root, report):
@@ -262,51 +224,15 @@ def _extract_videos(root, report):
     report.note(f"{len(inner)} class archives from {FILES[0].name} -> {target}")
 
 
-def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Write the 12 lists (3 splits x train/val x videos/rawframes) into ROOT from the split files and what is on
-    disk. Rawframes lists are written only when ``rawframes/`` exists. Missing items are dropped *and
-    reported* (see the module docstring)."""
-    root = _root(root)
-    report = Report(NAME, "lists", root)
-    classes, splits = read_annotations(root)
-    lists = _lists(splits)
-    _splits.report_strays(report, root / "videos", set(_splits.annotated(lists)), LEVEL, classes)
-    _splits.write_lists(report, root, lists, _on_disk(root), frame_tmpl, start_index, workers, NAME, VIDEO_EXT)
-    for (split, subset), items in splits.items():
-        _published_check(report, root, split, subset, items)
-    return report
-
-
-def _published_check(report, root, split, subset, items):
-    _splits.published_check(report, root / "annotations", f"split {split} {subset} (flag {FLAGS[subset]})",
-                            len(items), PUBLISHED[split, subset])
-
-
-def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Check the copy in ROOT: the split files, every listed video (missing, unreadable, truncated, zero frames;
-    ``deep`` decodes every frame), every frame folder, stray entries, and the 12 list files against all of
-    that. Flag-0 videos are in no list and not checked. ``ok`` is False on any error."""
-    root = _root(root)
-    report = Report(NAME, "verify", root)
-    try:
-        classes, splits = read_annotations(root)
-    except AnnotationError as error:
-        return report.unreadable_annotations(error)
-    if len(classes) != NUM_CLASSES:
-        report.problem("count", root / "annotations", f"{len(classes)} classes where HMDB51 has {NUM_CLASSES}: a "
-                                                      "replica, or split files missing", "warning")
-    for cls in classes:
+def check_annotations(report, root, annotations):
+    for cls in annotations[0]:
         if cls not in CLASSES:
             report.problem("unknown class", root / "annotations" / split_file(cls, 1),
                            f"{cls!r} is not one of HMDB51's 51 classes (a renamed or foreign file?); its index "
                            "shifts every later label", "warning")
-    lists = _lists(splits)
-    _splits.report_strays(report, root / "videos", set(_splits.annotated(lists)), LEVEL, classes)
-    _splits.verify_lists(report, root, lists, _on_disk(root), frame_tmpl, start_index, workers, deep, NAME,
-                         VIDEO_EXT)
-    for (split, subset), items in splits.items():
-        _published_check(report, root, split, subset, items)
-    return report
+
+
+download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()
 
 
 # --------------------------------------------------------------------------------------------------- replica

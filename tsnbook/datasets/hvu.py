@@ -31,15 +31,17 @@ entries are otherwise equal, tested against them):
 import json
 import os
 import shutil
-from dataclasses import dataclass
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .. import flow
-from . import archives, download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
-from .files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
-from .report import Report
+from . import archives, download as _download, items, listing, lists, replica as _replica
+from .files import AnnotationError, DatasetError, atomic_write, read_lines
+from .items import Item
+from .steps import Dataset
+from .verify import verify_videos
 
 NAME = "hvu"
 HOME = "https://github.com/holistic-video-understanding/HVU-Dataset"
@@ -51,6 +53,7 @@ FILES = (  # public on GitHub, no checksums published
     _download.Remote("HVU_Tags_Categories_V1.0.csv", _RAW + "HVU_Tags_Categories_V1.0.csv",
                      what="every tag's category"),
 )
+UNREACHABLE = f"The files are in {HOME}"
 REGISTRATION = ("HVU's videos are on YouTube (HVU's downloader: https://github.com/holistic-video-understanding/"
                 "HVU-Downloader, or MMAction2's tools/data/hvu/download.py) or, complete, through the request form "
                 "https://forms.gle/8qpoDaarjd7WNn7E7 linked from " + HOME + "; put them as "
@@ -66,10 +69,13 @@ MMACTION2 = {}
 CONTAINER = "MP4, H.264 (trimmed with libx264 by the crawler) + the upload's audio; ~10 s; size and fps as uploaded"
 LEVEL = 1  # ROOT/videos_<subset>/<video>
 VIDEO_EXT = ".mp4"
+ROOT_ENTRIES = ("annotations", "videos_train", "videos_val", "downloads")
+VIDEO_FOLDERS = {f"videos_{subset}": f"rawframes_{subset}" for subset in SUBSETS}
 MULTI_LABEL = True
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
 FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 DEFAULT_FRAMES = "none"  # the zoo's six rows read the videos
+DEFAULT_RESOLUTION = "short256"  # MMAction2's extract_frames.sh (--new-short 256)
 MISSING_TOLERATED = 0.5
 
 
@@ -86,7 +92,7 @@ def clip_name(youtube_id, start, end):
     return f"{youtube_id}_{int(float(start) * 10):06d}_{int(float(end) * 10):06d}"
 
 
-def _looks_inside(folder):
+def looks_inside(folder):
     if any((folder / name).exists() for name in CSV_NAMES.values()):
         return "the annotations folder (ROOT/annotations)"
     if folder.name.startswith(("videos_", "rawframes_")) and any(folder.iterdir()):
@@ -96,19 +102,7 @@ def _looks_inside(folder):
     return None
 
 
-def _root(root):
-    return check_level(root, ("annotations", "videos_train", "videos_val", "downloads"), _looks_inside)
-
-
 # ----------------------------------------------------------------------------------------------- annotations
-@dataclass(frozen=True)
-class Clip:
-    """One row of an HVU CSV: ``name`` = the file stem, ``labels`` = {category: [indices in CSV order]}."""
-    name: str
-    labels: dict
-    where: str
-
-
 def read_tags(root):
     """{category: sorted tags} from ``annotations/hvu_categories.csv`` (header ``Tag,Category``)."""
     path = Path(root) / "annotations" / CSV_NAMES["categories"]
@@ -131,7 +125,8 @@ def read_tags(root):
 
 
 def read_csv(root, subset, tags):
-    """The `Clip`s of ``annotations/hvu_<subset>.csv`` (header ``Tags,youtube_id,time_start,time_end``)."""
+    """The clips of ``annotations/hvu_<subset>.csv`` (header ``Tags,youtube_id,time_start,time_end``): `items.Item`s
+    keyed by the file stem, labelled ``{category: [indices in the CSV's order]}``."""
     path = Path(root) / "annotations" / CSV_NAMES[subset]
     fix = f"run prepare.py {NAME} extract (or download {FILES[SUBSETS.index(subset)].name} again)"
     numbered = read_lines(path, fix=fix)
@@ -160,58 +155,35 @@ def read_csv(root, subset, tags):
         if name in seen:
             raise AnnotationError(f"{where}: {name} is listed twice (first at line {seen[name]}): duplicate id")
         seen[name] = number
-        clips.append(Clip(name, labels, where))
+        clips.append(Item(name, labels, where))
     return clips
 
 
 def read_annotations(root):
-    """(tags, {"train": [Clip], "val": [Clip]}); `AnnotationError` on any bad line."""
+    """(tags, {"train": [Item], "val": [Item]}); `AnnotationError` on any bad line."""
     tags = read_tags(root)
     return tags, {subset: read_csv(root, subset, tags) for subset in SUBSETS}
 
 
-# ------------------------------------------------------------------------------------------------------ disk
 def scan_videos(root, subset):
     """``{stem: file name}`` of ``videos_<subset>/*`` (hidden names ignored)."""
-    folder = Path(root) / f"videos_{subset}"
-    if not folder.is_dir():
-        return {}
-    return {os.path.splitext(e.name)[0]: e.name for e in os.scandir(folder)
-            if e.is_file() and not e.name.startswith(".")}
+    return items.scan_videos(Path(root) / f"videos_{subset}", 1)
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def download(root, mirror=None, workers=None, progress=None):
-    """Fetch the two annotation zips and the tag list (public); the videos need YouTube or the request form
-    (`REGISTRATION`): without ``videos_train/`` this is an error saying where to get them and where to put them."""
-    root = _root(root)
-    report = Report(NAME, "download", root)
-    extracted = all((root / "annotations" / name).is_file() for name in CSV_NAMES.values())
-    for remote in FILES:
-        if extracted:
-            report.did("skipped (already extracted)")
-            continue
-        try:
-            _download.fetch(remote, root / "downloads", mirror=mirror, report=report, progress=progress)
-        except DatasetError as error:
-            if "server" not in str(error):
-                raise
-            raise DatasetError(f"{error}. The files are in {HOME}") from None
-    _require_videos(root)
-    return report
+def downloaded(root, remote):
+    return all((root / "annotations" / name).is_file() for name in CSV_NAMES.values())
 
 
-def _require_videos(root):
+def after_download(root, report):
+    """The videos need YouTube or the request form (`REGISTRATION`): without ``videos_train/`` this is an error
+    saying where to get them and where to put them."""
     if not (root / "videos_train").is_dir() or not any((root / "videos_train").iterdir()):
         raise DatasetError(f"{root / 'videos_train'}: no videos. {REGISTRATION}")
 
 
-def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="short256", flow_algorithm=flow.FAST_ALGORITHM,
-            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Unzip the CSVs into ``annotations/`` under MMAction2's names, write ``hvu_tags.json`` (parse_tag_list.py),
-    then extract ``frames`` ("rgb", "flow", "both", "none") into ``rawframes_{train,val}/<video>/``."""
-    root = _root(root)
-    report = Report(NAME, "extract", root)
+def extract_archives(root, report):
+    """Unzip the CSVs into ``annotations/`` under MMAction2's names, write ``hvu_tags.json`` (parse_tag_list.py)."""
     target = root / "annotations"
     if all((target / name).is_file() for name in CSV_NAMES.values()):
         report.did("annotations skipped (present)")
@@ -232,36 +204,28 @@ def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="short256", fl
         shutil.rmtree(stage)
         report.did("annotations extracted", 3)
     atomic_write(target / TAGS_JSON, json.dumps(read_tags(root)))
-    _require_videos(root)
-    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
-    if settings is not None:
-        pairs = [(root / f"videos_{s}" / name, root / f"rawframes_{s}" / stem)
-                 for s in SUBSETS for stem, name in scan_videos(root, s).items()]
-        _frames.extract_frames(report, pairs, settings, workers)
-    return report
+    after_download(root, report)
 
 
-def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+def write_lists(report, root, annotations, frame_tmpl, start_index, work):
     """Write, for train and val, the video list of every category (``hvu_<subset>_video.json``), one list per
     category (``hvu_<category>_<subset>.json``: only the clips with a tag of it) and, when frames exist, the
     frames list ``hvu_<subset>.json``."""
-    root = _root(root)
-    report = Report(NAME, "lists", root)
-    tags, clips = read_annotations(root)
+    clips = annotations[1]
     for subset in SUBSETS:
         on_disk = scan_videos(root, subset)
         _report_missing(root, subset, clips[subset], on_disk, report)
-        present = [c for c in clips[subset] if c.name in on_disk]
+        present = [c for c in clips[subset] if c.key in on_disk]
         for clip in present:
-            lists.check_path(on_disk[clip.name], clip.where)
-        written = lists.write_json_list(root / list_name(subset), (dict(filename=on_disk[c.name], label=c.labels)
+            lists.check_path(on_disk[clip.key], clip.where)
+        written = lists.write_json_list(root / list_name(subset), (dict(filename=on_disk[c.key], label=c.label)
                                                                   for c in present))
         report.count(f"{subset} videos (all tags)", annotated=len(clips[subset]), on_disk=len(present), written=written)
         for category in CATEGORIES:
-            tagged = [c for c in present if category in c.labels]
+            tagged = [c for c in present if category in c.label]
             written = lists.write_json_list(root / list_name(subset, category),
-                                            (dict(filename=on_disk[c.name], label=c.labels[category]) for c in tagged))
-            report.count(f"{subset} {category}", annotated=sum(category in c.labels for c in clips[subset]),
+                                            (dict(filename=on_disk[c.key], label=c.label[category]) for c in tagged))
+            report.count(f"{subset} {category}", annotated=sum(category in c.label for c in clips[subset]),
                          on_disk=len(tagged), written=written)
             if len(tagged) < len(present):
                 report.note(f"{subset}: {len(present) - len(tagged)} clip(s) have no {category} tag: left out of "
@@ -269,67 +233,57 @@ def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_IND
                             "tag dict as their label)")
         frames = root / f"rawframes_{subset}"
         if frames.is_dir():
-            verdicts = jobs.run(_verify.check_frames, [(str(frames / c.name), None, frame_tmpl, start_index)
-                                                       for c in present], workers, desc=frames.name)
-            framed = []
-            for clip, verdict in zip(present, verdicts):
-                if verdict["kind"] is None:
-                    framed.append(dict(frame_dir=clip.name, total_frames=verdict["frames"], label=clip.labels))
-                else:
-                    report.problem(verdict["kind"], verdict["path"], verdict["reason"] + "; left out of the frames "
-                                   "list", verdict["severity"])
+            counts = listing.frame_counts(report, work, {c.key: frames / c.key for c in present}, frame_tmpl,
+                                          start_index, "; left out of the frames list", desc=frames.name)
+            framed = [dict(frame_dir=c.key, total_frames=counts[c.key], label=c.label) for c in present
+                      if c.key in counts]
             written = lists.write_json_list(root / list_name(subset, kind="rawframes"), framed)
             report.count(f"{subset} rawframes (all tags)", annotated=len(clips[subset]), on_disk=len(framed),
                          written=written)
-    return report
 
 
 def _report_missing(root, subset, clips, on_disk, report):
-    missing = [c for c in clips if c.name not in on_disk]
-    for clip in missing:
-        report.problem("missing", root / f"videos_{subset}" / (clip.name + VIDEO_EXT),
-                       f"listed at {clip.where}, not on disk: left out of the lists (YouTube has lost part of HVU; "
-                       "MMAction2 leaves it out silently)", "warning")
-    if clips and len(missing) > MISSING_TOLERATED * len(clips):
-        report.problem("count", root / f"videos_{subset}",
-                       f"{len(missing):,} of {len(clips):,} clips are missing: the wrong folder? {REGISTRATION}")
+    listing.lost_videos(report, clips, on_disk, lambda clip: root / f"videos_{subset}" / (clip.key + VIDEO_EXT),
+                        "listed at {where}, not on disk: left out of the lists (YouTube has lost part of HVU; "
+                        "MMAction2 leaves it out silently)", MISSING_TOLERATED, root / f"videos_{subset}",
+                        lambda missing, total: f"{missing:,} of {total:,} clips are missing: the wrong folder? "
+                                               f"{REGISTRATION}")
 
 
-def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Check the copy in ROOT: the CSVs and tag list (the six categories' sizes), every listed video (missing:
-    a warning; unreadable, truncated, zero frames: errors) and every list file against the CSVs."""
-    root = _root(root)
-    report = Report(NAME, "verify", root)
-    try:
-        tags, clips = read_annotations(root)
-    except AnnotationError as error:
-        return report.unreadable_annotations(error)
+def check_annotations(report, root, annotations):
+    """The six categories' sizes against HVU's."""
     for category in CATEGORIES:
-        if len(tags.get(category, ())) != NUM_TAGS[category]:
+        if len(annotations[0].get(category, ())) != NUM_TAGS[category]:
             report.problem("count", root / "annotations" / CSV_NAMES["categories"],
-                           f"{len(tags.get(category, ()))} {category} tags where HVU has {NUM_TAGS[category]}: a "
-                           "replica or another release", "warning")
-    later = Report(NAME, "verify", root)
+                           f"{len(annotations[0].get(category, ()))} {category} tags where HVU has "
+                           f"{NUM_TAGS[category]}: a replica or another release", "warning")
+
+
+def check_copy(report, root, annotations, frame_tmpl, start_index, work, deep):
+    """Every listed video (missing: a warning; unreadable, truncated, zero frames: errors) and every list file
+    against the CSVs."""
+    clips = annotations[1]
+    later = type(report)(NAME, "verify", root)
     found = {subset: scan_videos(root, subset) for subset in SUBSETS}
-    listed = {s: [(root / f"videos_{s}" / found[s][c.name], c) for c in clips[s] if c.name in found[s]]
+    listed = {s: [(root / f"videos_{s}" / found[s][c.key], c) for c in clips[s] if c.key in found[s]]
               for s in SUBSETS}
-    checked = _verify.verify_videos(report, [p for s in SUBSETS for p, _ in listed[s]], workers, deep,
-                                    {str(p): c.where for s in SUBSETS for p, c in listed[s]})  # one pool for all
+    checked = verify_videos(report, [p for s in SUBSETS for p, _ in listed[s]], work, deep,
+                            {str(p): c.where for s in SUBSETS for p, c in listed[s]})  # one pool for all
     for subset in SUBSETS:
         on_disk, present = found[subset], [c for _, c in listed[subset]]
         paths = [p for p, _ in listed[subset]]
-        good = {c.name for p, c in zip(paths, present) if checked[str(p)]["kind"] is None
+        good = {c.key for p, c in zip(paths, present) if checked[str(p)]["kind"] is None
                 or checked[str(p)]["severity"] == "warning"}
         _report_missing(root, subset, clips[subset], on_disk, later)
-        expected = {on_disk[c.name]: c.labels for c in present}
+        expected = {on_disk[c.key]: c.label for c in present}
         written = _check_list(report, root, list_name(subset), expected)
         report.count(f"{subset} videos (all tags)", annotated=len(clips[subset]), on_disk=len(good), written=written)
         for category in CATEGORIES:
             wanted = {name: labels[category] for name, labels in expected.items() if category in labels}
             written = _check_list(report, root, list_name(subset, category), wanted)
-            report.count(f"{subset} {category}", annotated=sum(category in c.labels for c in clips[subset]),
-                         on_disk=sum(1 for c in present if c.name in good and category in c.labels), written=written)
-    return report.merge(later)
+            report.count(f"{subset} {category}", annotated=sum(category in c.label for c in clips[subset]),
+                         on_disk=sum(1 for c in present if c.key in good and category in c.label), written=written)
+    report.merge(later)
 
 
 def _check_list(report, root, name, expected):
@@ -350,6 +304,9 @@ def _check_list(report, root, name, expected):
                                                          f"not what the CSV gives: a stale list; run prepare.py "
                                                          f"{NAME} lists again")
     return len(items)
+
+
+download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()
 
 
 # --------------------------------------------------------------------------------------------------- replica

@@ -1,6 +1,8 @@
 """Kinetics-400, -600 and -700: ~10-s YouTube clips of 400 / 600 / 700 actions, train / val / test CSVs (spec
 datasets.md §4). One module, three datasets: `KINETICS400`, `KINETICS600` and `KINETICS700` (the registry's
-``kinetics400`` ...) are `Kinetics` objects with the attributes and steps of a dataset module.
+``kinetics400`` ...) are `Kinetics` objects with the attributes and steps of a dataset module; getting DeepMind's
+CSVs and CVDF's videos into the layout is `tsnbook.datasets.kinetics_download`, the replicas
+`tsnbook.datasets.kinetics_replica`.
 
 The layout this module reads and writes, MMAction2's (``tools/data/kinetics/``)::
 
@@ -28,8 +30,7 @@ against it on the replicas):
 - a video listed but absent is left out of the lists, as there, but reported ("missing": a warning, because
   every copy of Kinetics misses some: YouTube removed them) - MMAction2 drops it silently. A class folder
   still holding spaces (``rename_classnames.sh`` forgotten) is an error here, not a silently empty class;
-- CVDF's flat trees (``train/<ytid>_<start>_<end>.mp4``) are arranged into class folders by ``extract``, with
-  CVDF's replacements for corrupt videos, instead of by hand (``arrange_by_classes.py``);
+- ``extract`` arranges CVDF's flat trees into class folders, with its replacements (`kinetics_download`);
 - frames are counted by the template from the start index, not by the prefix (see ``ucf101``), and the flow
   lists the K400 flow configs name are written (MMAction2's tools write RGB lists only, spec §1.1);
 - an unknown class, a duplicate row or a malformed line is a one-line error naming ``file:line``
@@ -38,28 +39,25 @@ against it on the replicas):
 """
 import csv
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .. import flow
-from . import archives, download as _download, frames as _frames, jobs, lists, replica as _replica, verify as _verify
-from .files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
-from .report import Report
+from . import kinetics_download, kinetics_replica, listing, lists
+from .download import Remote
+from .files import AnnotationError, DatasetError, read_lines
+from .items import Item, scan_videos
+from .kinetics_download import CSV_NAMES, CVDF_HOME, DEEPMIND, HOME, class_folder, clip_name
+from .kinetics_replica import REPLICA_CLASSES
+from .steps import Dataset
+from .verify import verify_frame_folders, verify_videos
 
 SUBSETS = ("train", "val")  # what the zoo's configs read; the test CSV is read and counted, never listed
-CSV_NAMES = {"train": "kinetics_train.csv", "val": "kinetics_val.csv", "test": "kinetics_test.csv"}
-RELEASE_NAMES = {"train": ("train.csv",), "val": ("validate.csv", "val.csv"), "test": ("test.csv",)}  # DeepMind, CVDF
 #: --resolution -> the suffix of the frame folders and lists the zoo's K400 configs read
 FRAME_FOLDERS = {"340x256": "", "short320": "_320p", "short256": "_256p"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
 FLOW_TMPL = flow.FLOW_TEMPLATES["kinetics"]  # x_00001.jpg / y_00001.jpg: the K400 flow configs
 MISSING_TOLERATED = 0.2  # more missing than this: a wrong folder or an interrupted extraction, not YouTube
-HOME = "https://www.deepmind.com/open-source/kinetics"
-DEEPMIND = "https://storage.googleapis.com/deepmind-media/Datasets"  # the CSV tarballs
-CVDF_HOME = "https://github.com/cvdfoundation/kinetics-dataset"
 
 #: Names that Kinetics-600 spells differently from Kinetics-400 (read from MMAction2's label_map_k400/600/700.txt):
 #: the same action gets another label index in each version, so a K400 checkpoint's class i is not K600's.
@@ -73,24 +71,15 @@ RENAMED_IN_600 = {
 }
 
 
-def class_folder(label):
-    """MMAction2's class name for a CSV label: ``"`` removed, spaces -> ``_`` (its convert_label)."""
-    return label.replace('"', "").replace(" ", "_")
-
-
-def clip_name(youtube_id, start, end):
-    """``<ytid>_<start:06d>_<end:06d>``: the file stem MMAction2's download.py writes (whole seconds)."""
-    return f"{youtube_id}_{int(float(start)):06d}_{int(float(end)):06d}"
-
-
 @dataclass(frozen=True)
-class Clip:
+class Clip(Item):
     """One row of a Kinetics CSV: ``key`` = ``<class>/<stem>`` (MMAction2's key; the stem alone when the row
     has no label), its label (0-based, None in a label-less test CSV) and where it was read."""
-    key: str
-    name: str  # the file stem
-    label: object
-    where: str
+
+    @property
+    def name(self):
+        """The file stem."""
+        return self.key.rpartition("/")[2]
 
     @property
     def folder(self):
@@ -98,38 +87,46 @@ class Clip:
 
 
 class Kinetics:
-    """Kinetics-``version``: the facts as attributes, and the steps of a dataset module as methods."""
+    """Kinetics-``version``: the facts as attributes, the reader and the hooks as methods, and the steps
+    (`steps.Dataset`) as ``download``, ``extract``, ``build_lists``, ``verify`` and ``merge_shards``."""
+    HOME, CVDF_HOME, REGISTRATION = HOME, CVDF_HOME, None  # annotations and CVDF's copies are public
+    UNREACHABLE = (f"Kinetics' CSVs are at {HOME}, its videos at {CVDF_HOME} (or crawl YouTube with MMAction2's "
+                   "download.py into ROOT/videos_train/<label>/, then run extract)")
+    CONTAINER = ("MP4, H.264 video (re-encoded by the crawler, libx264) + the upload's audio (AAC); size and fps as "
+                 "uploaded (commonly 24-30 fps and 360p-1080p, not verified here); ~10 s")
+    LEVEL, VIDEO_EXT, MULTI_LABEL = 2, ".mp4", False  # ROOT/videos_<subset>/<class>/<video>
+    FRAME_TMPL, START_INDEX, FLOW_TMPL = FRAME_TMPL, START_INDEX, FLOW_TMPL
+    DEFAULT_FRAMES = "none"  # K600/K700 rows and several K400 rows read the videos; frames on request
+    DEFAULT_RESOLUTION = "340x256"  # rawframes_{train,val}: the main K400 row
+    ROOT_ENTRIES = ("annotations", "videos_train", "videos_val", "downloads", "rawframes_train")
+    CLASSES_FILE, CLASS_COUNT_NOTE = f"annotations/{CSV_NAMES['train']}", "a replica or another version's CSV"
 
     def __init__(self, version, published, mmaction2, cvdf, cvdf_folder, notes, cvdf_files=None):
         self.VERSION = version
-        self.NAME = f"kinetics{version}"
+        self.NAME = self.TITLE = f"kinetics{version}"
         self.NUM_CLASSES = version
-        self.HOME, self.CVDF_HOME = HOME, CVDF_HOME
-        self.FILES = (_download.Remote(
-            f"kinetics{version}.tar.gz", f"{DEEPMIND}/kinetics{version}.tar.gz",
-            what="DeepMind's train / validate / test CSVs (and JSONs); no checksum is published"),)
+        self.FILES = (Remote(f"kinetics{version}.tar.gz", f"{DEEPMIND}/kinetics{version}.tar.gz",
+                             what="DeepMind's train / validate / test CSVs (and JSONs); no checksum is published"),)
         self.CVDF = cvdf  # (base URL, path-list file name template): the videos' tarballs, public
         self.CVDF_FOLDER = cvdf_folder
-        self.REPLACEMENT = () if version != 400 else (_download.Remote(
+        self.REPLACEMENT = () if version != 400 else (Remote(
             "replacement_for_corrupted_k400.tgz", f"{cvdf[0]}/replacement_for_corrupted_k400.tgz",
             what="CVDF's 1,392 re-encoded copies of train videos that are corrupt in the parts"),)
-        self.REGISTRATION = None  # annotations and CVDF's copies are public; YouTube is the original source
         self.PUBLISHED = published  # rows of DeepMind's CSVs ({subset: n}); None where not verified here
         self.MMACTION2 = mmaction2  # the videos MMAction2's own copy had (its kinetics README)
         self.CVDF_FILES = cvdf_files or {}  # the videos CVDF's tarballs hold (its arrange_by_classes.py)
         self.NOTES = notes
-        self.CONTAINER = ("MP4, H.264 video (re-encoded by the crawler, libx264) + the upload's audio (AAC); size "
-                          "and fps as uploaded (commonly 24-30 fps and 360p-1080p, not verified here); ~10 s")
-        self.LEVEL = 2  # ROOT/videos_<subset>/<class>/<video>
-        self.VIDEO_EXT = ".mp4"
-        self.FRAME_TMPL, self.START_INDEX, self.FLOW_TMPL = FRAME_TMPL, START_INDEX, FLOW_TMPL
-        self.MULTI_LABEL = False
-        self.DEFAULT_FRAMES = "none"  # K600/K700 rows and several K400 rows read the videos; frames on request
-        self.DEFAULT_RESOLUTION = "340x256"  # rawframes_{train,val}: the main K400 row
         self.REPLICA_CLASSES = REPLICA_CLASSES[version]
+        self.download, self.extract, self.build_lists, self.verify, self.merge_shards = Dataset(self).steps()
 
     def __repr__(self):
         return f"<tsnbook.datasets.kinetics {self.NAME}>"
+
+    #: the hooks that bring DeepMind's CSVs and CVDF's videos into the layout, and the replica (their modules)
+    fetch_downloads = kinetics_download.fetch_downloads
+    extract_archives = kinetics_download.extract_archives
+    rename_class_folders = staticmethod(kinetics_download.rename_class_folders)
+    make_replica = kinetics_replica.make_replica
 
     # ------------------------------------------------------------------------------------------------ names
     def list_name(self, subset, kind, suffix=""):
@@ -146,11 +143,7 @@ class Kinetics:
     def label_map_name(self):
         return f"label_map_k{self.VERSION}.txt"
 
-    def _root(self, root):
-        return check_level(root, ("annotations", "videos_train", "videos_val", "downloads", "rawframes_train"),
-                           self._looks_inside)
-
-    def _looks_inside(self, folder):
+    def looks_inside(self, folder):
         if any((folder / name).exists() for name in CSV_NAMES.values()):
             return "the annotations folder (ROOT/annotations)"
         if folder.name.startswith(("videos_", "rawframes_")) and any(folder.glob("*/*")):
@@ -207,55 +200,35 @@ class Kinetics:
                 raise AnnotationError(f"{where}: class {folder.replace('_', ' ')!r} is not in {CSV_NAMES['train']} "
                                       "(the label map is the training CSV's labels): the CSVs come from different "
                                       "Kinetics versions; extract them again from one release")
-            clips.append(Clip(f"{folder}/{name}" if folder else name, name,
-                              None if folder is None else index[folder], where))
+            clips.append(Clip(f"{folder}/{name}" if folder else name, None if folder is None else index[folder],
+                              where))
         return clips
-
-    def read_csv(self, root, subset, classes):
-        """The `Clip`s of ``annotations/kinetics_<subset>.csv`` with the label map ``classes`` (class folders in
-        label order). Columns are found by the header; a row without a label (label-less test CSVs) has label
-        None."""
-        return self._clips(self._read_rows(root, subset)[0], {c: i for i, c in enumerate(classes)}, subset)
 
     def read_classes(self, root):
         """The label map: sorted class folders of the training CSV (MMAction2's order)."""
         return sorted(self._read_rows(root, "train")[1])
 
-    def read_annotations(self, root, spelled=False):
-        """(classes, {"train": [Clip], "val": [Clip], "test": [Clip]}), and with ``spelled`` the label names as
-        the CSV spells them (spaces, parentheses, the apostrophe: MMAction2's ``label_map_k400.txt``), in label
-        order. The training CSV is read once. `AnnotationError` on any bad line."""
+    def read_annotations(self, root):
+        """(classes, {"train": [Clip], "val": [Clip], "test": [Clip]}, label names): classes are the class folders
+        in label order; the names are the labels as the training CSV spells them (spaces, parentheses, the
+        apostrophe: MMAction2's ``label_map_k400.txt``). The training CSV is read once. `AnnotationError` on any
+        bad line."""
         train, names = self._read_rows(root, "train")
         classes = sorted(names)
         index = {name: i for i, name in enumerate(classes)}
         clips = {"train": self._clips(train, index, "train")}
         for subset in ("val", "test"):
             clips[subset] = self._clips(self._read_rows(root, subset)[0], index, subset)
-        return (classes, clips, [names[c] for c in classes]) if spelled else (classes, clips)
-
-    def label_names(self, root):
-        """The label map as the training CSV spells it, in label order."""
-        _, names = self._read_rows(root, "train")
-        return [names[folder] for folder in sorted(names)]
+        return classes, clips, [names[c] for c in classes]
 
     # ---------------------------------------------------------------------------------------------- disk
     @staticmethod
     def scan_videos(root, subset):
         """``{key: relative path}`` under ``videos_<subset>/<class>/`` (hidden names ignored)."""
-        found, videos = {}, Path(root) / f"videos_{subset}"
-        if not videos.is_dir():
-            return found
-        with os.scandir(videos) as folders:
-            for folder in sorted((f for f in folders if f.is_dir() and not f.name.startswith(".")),
-                                 key=lambda f: f.name):
-                with os.scandir(folder.path) as files:
-                    for entry in files:
-                        if not entry.name.startswith(".") and entry.is_file():
-                            stem = os.path.splitext(entry.name)[0]
-                            found[f"{folder.name}/{stem}"] = f"{folder.name}/{entry.name}"
-        return found
+        return scan_videos(Path(root) / f"videos_{subset}", 2)
 
-    def frame_folders(self, root, subset):
+    @staticmethod
+    def frame_folders(root, subset):
         """``{suffix: folder}`` of the frame trees present for ``subset`` (rawframes_train, ..._320p, ...)."""
         return {suffix: Path(root) / f"rawframes_{subset}{suffix}" for suffix in FRAME_FOLDERS.values()
                 if (Path(root) / f"rawframes_{subset}{suffix}").is_dir()}
@@ -280,188 +253,40 @@ class Kinetics:
                 report.problem("stray", entry, "not a class of the training CSV: ignored here, but it would shift a "
                                                "label map built from a directory listing; remove it", "warning")
 
-    # ------------------------------------------------------------------------------------------------ steps
-    def _cvdf_list(self, subset):
-        base, template = self.CVDF
-        name = template.format(subset=subset)
-        return _download.Remote(name, f"{base}/{subset}/{name}", what=f"the URLs of CVDF's {subset} tarballs")
+    def _report_missing(self, root, subset, clips, on_disk, report):
+        listing.lost_videos(
+            report, clips, on_disk, lambda clip: root / f"videos_{subset}" / (clip.key + self.VIDEO_EXT),
+            "listed at {where}, not on disk: left out of the lists (every Kinetics copy misses some: YouTube "
+            "removed them; MMAction2 leaves them out silently)", MISSING_TOLERATED, root / f"videos_{subset}",
+            lambda missing, total: f"{missing:,} of {total:,} {subset} videos are missing (more than "
+            f"{MISSING_TOLERATED:.0%}): the wrong folder, or an interrupted download or extraction; run prepare.py "
+            f"{self.NAME} download and extract again")
 
-    def download(self, root, mirror=None, workers=None, progress=None):
-        """DeepMind's CSVs, then CVDF's train and val tarballs (each listed in CVDF's path list; resumable,
-        skipped once extracted) and, for K400, CVDF's replacements for corrupt videos. Test videos are not
-        fetched: no zoo config reads them. ``mirror``: a base URL holding the same tree as ROOT/downloads."""
-        root = self._root(root)
-        report = Report(self.NAME, "download", root)
-        downloads = root / "downloads"
-        if all((root / "annotations" / name).is_file() for name in CSV_NAMES.values()):
-            report.did("skipped (already extracted)")
-        else:
-            self._fetch(self.FILES[0], downloads, mirror, report, progress)
-        for subset in SUBSETS:
-            if (root / f"videos_{subset}").is_dir():
-                report.did("skipped (already extracted)")
-                continue
-            folder = downloads / "cvdf" / subset
-            sub_mirror = mirror and f"{mirror.rstrip('/')}/cvdf/{subset}"
-            path_list = self._fetch(self._cvdf_list(subset), folder, sub_mirror, report, progress)
-            for number, url in read_lines(path_list, fix="delete it and run the download again"):
-                part = _download.Remote(url.rsplit("/", 1)[-1], url, what=f"CVDF {subset} tarball")
-                if (folder / (part.name + ".extracted")).exists():
-                    report.did("skipped (already extracted)")
-                    continue
-                self._fetch(part, folder, sub_mirror, report, progress)
-        for remote in self.REPLACEMENT:
-            if not (root / "videos_train").is_dir():
-                self._fetch(remote, downloads / "cvdf" / "replacement",
-                            mirror and f"{mirror.rstrip('/')}/cvdf/replacement", report, progress)
-        return report
+    def _count(self, report, split, subset, annotated, on_disk, written):
+        report.count(split, published=(self.PUBLISHED or {}).get(subset), mmaction2=self.MMACTION2.get(subset),
+                     annotated=annotated, on_disk=on_disk, written=written)
 
-    def _fetch(self, remote, folder, mirror, report, progress):
-        try:
-            return _download.fetch(remote, folder, mirror=mirror, report=report, progress=progress)
-        except DatasetError as error:
-            if "server" not in str(error):
-                raise
-            raise DatasetError(f"{error}. Kinetics' CSVs are at {HOME}, its videos at {CVDF_HOME} (or crawl "
-                               "YouTube with MMAction2's download.py into ROOT/videos_train/<label>/, then run "
-                               "extract)") from None
-
-    def extract(self, root, workers=None, frames="none", resolution="340x256", flow_algorithm=flow.FAST_ALGORITHM,
-                flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-        """The CSVs into ``annotations/`` (MMAction2's names), CVDF's flat tarballs into class folders
-        ``videos_{train,val}/<class>/`` (with the replacements; a class folder with spaces from a YouTube crawl
-        is renamed, as ``rename_classnames.sh`` does), then ``frames`` ("rgb", "flow", "both", "none") into
-        ``rawframes_{train,val}`` + the suffix of ``resolution`` (`FRAME_FOLDERS`). Each part is skipped when done."""
-        root = self._root(root)
+    # ------------------------------------------------------------------------------------------- download
+    # -------------------------------------------------------------------------------------------- extract
+    def check_frame_options(self, root, frames, resolution):
         if frames != "none" and resolution not in FRAME_FOLDERS:
             raise DatasetError(f"--resolution {resolution}: Kinetics' frame rows read 340x256 (rawframes_*), "
                                "short320 (rawframes_*_320p) or short256 (rawframes_*_256p); pass one of those")
-        report = Report(self.NAME, "extract", root)
-        settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
-        self._extract_annotations(root, report)
-        classes, clips = self.read_annotations(root)
-        replacements = self._extract_replacements(root, report)
-        for subset in SUBSETS:
-            self._extract_videos(root, subset, clips[subset], replacements, workers, report)
-        if settings is not None:
-            suffix = FRAME_FOLDERS[resolution]
-            pairs = [(root / f"videos_{subset}" / rel, root / f"rawframes_{subset}{suffix}" / key)
-                     for subset in SUBSETS for key, rel in self.scan_videos(root, subset).items()
-                     if key.split("/")[0] in set(classes)]
-            _frames.extract_frames(report, pairs, settings, workers)
-        return report
 
-    def _extract_annotations(self, root, report):
-        target = root / "annotations"
-        if all((target / name).is_file() for name in CSV_NAMES.values()):
-            report.did("annotations skipped (present)")
-            return
-        stage = root / ".annotations.partial"
-        if any((target / n).is_file() for names in RELEASE_NAMES.values() for n in names):
-            stage = target  # the release's names placed by hand: rename them, as download_annotations.sh does
-        else:
-            archives.extract(root / "downloads" / self.FILES[0].name, stage, flatten=True)
-        found = {subset: next((stage / n for n in names if (stage / n).is_file()), None)
-                 for subset, names in RELEASE_NAMES.items()}
-        absent = [" or ".join(RELEASE_NAMES[s]) for s, path in found.items() if path is None]
-        if absent:
-            raise DatasetError(f"{root / 'downloads' / self.FILES[0].name}: lacks {', '.join(absent)}; not "
-                               f"DeepMind's {self.NAME} tarball? download it again")
-        target.mkdir(exist_ok=True)
-        for subset, path in found.items():
-            os.replace(path, target / CSV_NAMES[subset])
-        if stage != target:
-            shutil.rmtree(stage)
-        report.did("annotations extracted", len(found))
+    def frame_pairs(self, root, resolution):
+        """Every video of a class into ``rawframes_{train,val}`` + the suffix of ``resolution`` (`FRAME_FOLDERS`)."""
+        classes = set(self.read_annotations(root)[0])
+        suffix = FRAME_FOLDERS[resolution]
+        return [(root / f"videos_{subset}" / rel, root / f"rawframes_{subset}{suffix}" / key)
+                for subset in SUBSETS for key, rel in self.scan_videos(root, subset).items()
+                if key.split("/")[0] in classes]
 
-    def _extract_replacements(self, root, report):
-        """{file name: path} of CVDF's replacement videos (K400), extracted once."""
-        found = {}
-        for remote in self.REPLACEMENT:
-            archive = root / "downloads" / "cvdf" / "replacement" / remote.name
-            folder = archive.parent / "extracted"
-            if archive.is_file() and not (archive.parent / (remote.name + ".extracted")).exists():
-                archives.extract(archive, folder, flatten=True, report=report)
-                atomic_write(archive.parent / (remote.name + ".extracted"), "")
-            if folder.is_dir():
-                found.update({p.name: p for p in folder.iterdir() if p.suffix == self.VIDEO_EXT})
-        return found
-
-    def _extract_videos(self, root, subset, clips, replacements, workers, report):
-        target = root / f"videos_{subset}"
-        if target.is_dir():
-            self._rename_class_folders(target, report)
-            flat = {p.name: p for p in target.iterdir() if p.is_file() and p.suffix == self.VIDEO_EXT}
-            if flat:  # a CVDF split folder given as videos_<subset>: arrange it in place
-                self._arrange(target, target, clips, flat, {}, report)
-            else:
-                report.did(f"videos_{subset} skipped (present)")
-            return
-        folder = root / "downloads" / "cvdf" / subset
-        parts = sorted(folder.glob("*.tar.gz")) + sorted(folder.glob("*.tgz")) if folder.is_dir() else []
-        by_hand = root / subset  # CVDF's trees extracted by hand (k400/train/...)
-        if not parts and not by_hand.is_dir():
-            raise DatasetError(f"{root}: no videos for {subset}: neither videos_{subset}/ nor CVDF's tarballs in "
-                               f"{folder}; run prepare.py {self.NAME} download (CVDF, public) or put your crawl into "
-                               f"videos_{subset}/<label>/")
-        extracted = folder / "extracted"
-        for part in parts:
-            marker = part.with_name(part.name + ".extracted")
-            if marker.exists():
-                report.did("parts skipped (done)")
-                continue
-            archives.extract(part, extracted, flatten=True, report=report)
-            atomic_write(marker, "")
-        source = extracted if parts else by_hand
-        flat = {p.name: p for p in source.rglob(f"*{self.VIDEO_EXT}")} if source.is_dir() else {}
-        stage = root / f".videos_{subset}.partial"
-        self._arrange(stage, source, clips, flat, replacements, report)
-        os.replace(stage, target)
-        report.note(f"videos_{subset}: arranged into class folders from {source}")
-
-    def _arrange(self, stage, source, clips, flat, replacements, report):
-        """Move each CSV row's video (CVDF's replacement when there is one) to ``stage/<class>/``; resumable:
-        rows already moved are skipped. What no row names stays where it is (counted)."""
-        moved = replaced = 0
-        named = set()
-        for clip in clips:
-            name = clip.name + self.VIDEO_EXT
-            named.add(name)
-            destination = stage / clip.folder / name
-            if destination.exists():
-                continue
-            origin = replacements.get(name) or flat.get(name)
-            if origin is None or not origin.exists():
-                continue
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(origin, destination)
-            moved += 1
-            replaced += name in replacements
-        report.did("videos arranged", moved)
-        if replaced:
-            report.did("videos taken from CVDF's replacements", replaced)
-        left = sum(1 for name, path in flat.items() if name not in named and path.exists())
-        if left:
-            report.note(f"{left} video(s) in {source} are in no {self.NAME} CSV row (another version's clips?): "
-                        "left there")
-
-    @staticmethod
-    def _rename_class_folders(videos, report):
-        for entry in sorted(videos.iterdir()):
-            if entry.is_dir() and " " in entry.name:
-                renamed = entry.with_name(class_folder(entry.name))
-                if renamed.exists():
-                    raise DatasetError(f"{entry}: cannot rename to {renamed.name}: that folder exists too; merge them")
-                os.replace(entry, renamed)
-                report.did("class folders renamed (spaces -> _)")
-
-    def build_lists(self, root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX, flow_tmpl=FLOW_TMPL):
-        """Write the label map and, for train and val, the videos list and a rawframes list for every frame tree
-        present (``rawframes_<subset>[_320p|_256p]``), plus flow lists where the frame folders hold flow. Videos
-        by existence, frame folders by their frames; missing items are left out *and reported*."""
-        root = self._root(root)
-        report = Report(self.NAME, "lists", root)
-        classes, clips, names = self.read_annotations(root, spelled=True)
+    # ---------------------------------------------------------------------------------------------- lists
+    def write_lists(self, report, root, annotations, frame_tmpl, start_index, work):
+        """The label map and, for train and val, the videos list and a rawframes list for every frame tree present
+        (``rawframes_<subset>[_320p|_256p]``), plus flow lists where the frame folders hold flow. Videos by
+        existence, frame folders by their frames; missing items are left out *and reported*."""
+        classes, clips, names = annotations
         lists.write_label_map(root / self.label_map_name(), names)
         for subset in SUBSETS:
             self._strays(root, subset, classes, report)
@@ -473,72 +298,37 @@ class Kinetics:
                                         for c in present))
             self._count(report, f"{subset} videos", subset, len(clips[subset]), len(present), written)
             for suffix, folder in self.frame_folders(root, subset).items():
-                keys = [c.key for c in clips[subset]]
-                rgb = self._frame_counts(folder, keys, frame_tmpl, start_index, workers, report, on_disk)
-                framed = [c for c in clips[subset] if c.key in rgb]
-                written = lists.write_list(root / self.list_name(subset, "rawframes", suffix),
-                                           (lists.rawframes_line(lists.check_path(c.key, c.where), rgb[c.key], c.label)
-                                            for c in framed))
-                self._count(report, f"{subset} rawframes{suffix}", subset, len(clips[subset]), len(framed), written)
-                if not any(folder.glob(f"*/*/{flow_tmpl.format('x', start_index)}")):
-                    continue
-                flows = self._frame_counts(folder, keys, flow_tmpl, start_index, workers, report, on_disk)
-                flowed = [c for c in clips[subset] if c.key in flows]
-                for name in [self.list_name(subset, "flow", suffix)] + self.flow_aliases(subset, suffix):
-                    written = lists.write_list(root / name, (lists.rawframes_line(c.key, flows[c.key], c.label)
-                                                             for c in flowed))
-                self._count(report, f"{subset} flow{suffix}", subset, len(clips[subset]), len(flowed), written)
+                self._frame_lists(report, root, subset, suffix, folder, clips[subset], on_disk, frame_tmpl,
+                                  start_index, work)
         report.count("test (not listed)", published=(self.PUBLISHED or {}).get("test"), annotated=len(clips["test"]))
         report.did("lists written", sum(1 for _ in root.glob(f"{self.NAME}_*list*.txt")))
-        return report
 
-    def _count(self, report, split, subset, annotated, on_disk, written):
-        report.count(split, published=(self.PUBLISHED or {}).get(subset), mmaction2=self.MMACTION2.get(subset),
-                     annotated=annotated, on_disk=on_disk, written=written)
+    def _frame_lists(self, report, root, subset, suffix, folder, clips, on_disk, frame_tmpl, start_index, work):
+        """The rawframes list of one frame tree, and its flow lists when the tree holds flow."""
+        folders, absent = {c.key: folder / c.key for c in clips}, {c.key for c in clips} - set(on_disk)
+        left_out = f"; left out of the {folder.name} lists"
+        rgb = listing.frame_counts(report, work, folders, frame_tmpl, start_index, left_out, absent, folder.name)
+        framed = [c for c in clips if c.key in rgb]
+        written = lists.write_list(root / self.list_name(subset, "rawframes", suffix), (
+            lists.rawframes_line(lists.check_path(c.key, c.where), rgb[c.key], c.label) for c in framed))
+        self._count(report, f"{subset} rawframes{suffix}", subset, len(clips), len(framed), written)
+        if not any(folder.glob(f"*/*/{self.FLOW_TMPL.format('x', start_index)}")):
+            return
+        flows = listing.frame_counts(report, work, folders, self.FLOW_TMPL, start_index, left_out, absent,
+                                     folder.name)
+        flowed = [c for c in clips if c.key in flows]
+        for name in [self.list_name(subset, "flow", suffix)] + self.flow_aliases(subset, suffix):
+            written = lists.write_list(root / name, (lists.rawframes_line(c.key, flows[c.key], c.label)
+                                                     for c in flowed))
+        self._count(report, f"{subset} flow{suffix}", subset, len(clips), len(flowed), written)
 
-    def _report_missing(self, root, subset, clips, on_disk, report):
-        missing = [clip for clip in clips if clip.key not in on_disk]
-        for clip in missing:
-            report.problem("missing", root / f"videos_{subset}" / (clip.key + self.VIDEO_EXT),
-                           f"listed at {clip.where}, not on disk: left out of the lists (every Kinetics copy misses "
-                           "some: YouTube removed them; MMAction2 leaves them out silently)", "warning")
-        if clips and len(missing) > MISSING_TOLERATED * len(clips):
-            report.problem("count", root / f"videos_{subset}",
-                           f"{len(missing):,} of {len(clips):,} {subset} videos are missing (more than "
-                           f"{MISSING_TOLERATED:.0%}): the wrong folder, or an interrupted download or extraction; "
-                           f"run prepare.py {self.NAME} download and extract again")
-
-    @staticmethod
-    def _frame_counts(folder, keys, tmpl, start_index, workers, report, on_disk):
-        """{key: frames} of the good folders among ``folder/<key>``; a bad folder of a video on disk is a problem."""
-        verdicts = jobs.run(_verify.check_frames, [(str(folder / k), None, tmpl, start_index) for k in keys], workers,
-                            desc=folder.name)
-        counts = {}
-        for key, verdict in zip(keys, verdicts):
-            if verdict["kind"] is None:
-                counts[key] = verdict["frames"]
-            elif key in on_disk or verdict["kind"] != "missing":
-                report.problem(verdict["kind"], verdict["path"], verdict["reason"] + f"; left out of the {folder.name} "
-                               "lists", verdict["severity"])
-        return counts
-
-    def verify(self, root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX,
-               flow_tmpl=FLOW_TMPL):
-        """Check the copy in ROOT: the CSVs, every listed video on disk (unreadable, truncated, zero frames;
-        ``deep`` decodes every frame), the missing ones (warnings, with an error when too many), class folders
-        with spaces and other strays, every frame folder against its video, and the list files against all of
-        that. ``ok`` is False on any error."""
-        root = self._root(root)
-        report = Report(self.NAME, "verify", root)
-        try:
-            classes, clips = self.read_annotations(root)
-        except AnnotationError as error:
-            return report.unreadable_annotations(error)
-        if len(classes) != self.NUM_CLASSES:
-            report.problem("count", root / "annotations" / CSV_NAMES["train"],
-                           f"{len(classes)} classes where {self.NAME} has {self.NUM_CLASSES}: a replica or another "
-                           "version's CSV", "warning")
-        missing_report = Report(self.NAME, "verify", root)  # after the errors, so that the summary shows those
+    # --------------------------------------------------------------------------------------------- verify
+    def check_copy(self, report, root, annotations, frame_tmpl, start_index, work, deep):
+        """Every listed video on disk (unreadable, truncated, zero frames; ``deep`` decodes every frame), the
+        missing ones (warnings, with an error when too many), class folders with spaces and other strays, every
+        frame folder against its video, and the list files against all of that."""
+        classes, clips, _ = annotations
+        missing_report = type(report)(self.NAME, "verify", root)  # after the errors, so that the summary shows those
         on_disk, listed, paths = {}, {}, {}
         for subset in SUBSETS:
             self._strays(root, subset, classes, report)
@@ -546,7 +336,7 @@ class Kinetics:
             listed[subset] = [c for c in clips[subset] if c.key in on_disk[subset]]
             paths[subset] = [root / f"videos_{subset}" / on_disk[subset][c.key] for c in listed[subset]]
         where = {str(p): c.where for s in SUBSETS for p, c in zip(paths[s], listed[s])}
-        checked = _verify.verify_videos(report, [p for s in SUBSETS for p in paths[s]], workers, deep, where)
+        checked = verify_videos(report, [p for s in SUBSETS for p in paths[s]], work, deep, where)
         for subset in SUBSETS:  # one pool of workers for every video: starting one costs seconds
             videos = {c.key: checked[str(p)] for p, c in zip(paths[subset], listed[subset])}
             good = [k for k, v in videos.items() if v["kind"] is None or v["severity"] == "warning"]
@@ -556,14 +346,13 @@ class Kinetics:
             for suffix, folder in self.frame_folders(root, subset).items():
                 entries = [(folder / k, None) + ((videos[k]["frames"],) if videos.get(k, {}).get("frames") else ())
                            for k in good]
-                verdicts = _verify.verify_frame_folders(report, entries, frame_tmpl, start_index, workers,
-                                                        desc=folder.name)
+                verdicts = verify_frame_folders(report, entries, frame_tmpl, start_index, work, desc=folder.name)
                 framed = {k: v["frames"] for k, v in zip(good, verdicts.values()) if v["kind"] is None}
                 self._count(report, f"{subset} rawframes{suffix}", subset, len(clips[subset]), len(framed),
                             self._listed(report, root, self.list_name(subset, "rawframes", suffix), "rawframes",
                                          clips[subset], framed))
         report.count("test (not listed)", published=(self.PUBLISHED or {}).get("test"), annotated=len(clips["test"]))
-        return report.merge(missing_report)
+        report.merge(missing_report)
 
     def _listed(self, report, root, name, source, clips, frames=None):
         """Lines of list ``name`` (None when absent: a problem), each checked against the CSV and the frames."""
@@ -591,119 +380,6 @@ class Kinetics:
                                                             "lists again")
         return len(records)
 
-    # -------------------------------------------------------------------------------------------- replica
-    def make_replica(self, root, seed=0):
-        """The real download in miniature, into ``ROOT/downloads``: DeepMind's tarball (``kinetics400/train.csv``,
-        ``validate.csv``, ``test.csv`` and JSONs) and CVDF's trees (``cvdf/<subset>/k400_<subset>_path.txt`` and
-        ``part_N.tar.gz`` of flat mp4s; K400 also ``replacement_for_corrupted_k400.tgz``).
-
-        Five classes (`REPLICA_CLASSES`, spaces, parentheses, the apostrophe and the class K600 renamed), 3 train
-        + 1 val clips each: MP4, H.264 + AAC, 640x360, 480x360 or portrait 360x640, 25 or 29.97 fps, 2-3 s (one of
-        10 s). K400's train CSV has the original release's 6th column ``is_cc`` and its test CSV has labels;
-        K600's and K700's test CSVs have none. ``missing`` is listed but in no tarball; ``corrupt`` is cut in
-        half (its moov atom lost); K400's ``replaced`` is cut too, but CVDF's replacement has a good copy. Same
-        bytes for the same seed. Returns dict(files=[paths], videos={subset: [keys]}, missing=, corrupt=, ...).
-        """
-        root = Path(root)
-        rng = np.random.default_rng([seed, self.VERSION])
-        downloads = root / "downloads"
-        sizes = [(640, 360), (480, 360), (360, 640)]
-        rows, members, videos, replacement = {s: [] for s in ("train", "val", "test")}, {"train": [], "val": []}, \
-            {"train": [], "val": []}, []
-        special = {}
-        count = 0
-        for label, name in enumerate(self.REPLICA_CLASSES):
-            for subset, k in [("train", 0), ("train", 1), ("train", 2), ("val", 0), ("test", 0)]:
-                youtube_id = _youtube_id(rng)
-                start = int(rng.integers(0, 300))
-                row = dict(label=name, youtube_id=youtube_id, time_start=start, time_end=start + 10, split=subset,
-                           is_cc=int(rng.integers(0, 2)))
-                rows[subset].append(row)
-                if subset == "test":
-                    continue
-                key = f"{class_folder(name)}/{clip_name(youtube_id, start, start + 10)}"
-                videos[subset].append(key)
-                width, height = sizes[count % 3]
-                fps = (25, 30000 / 1001)[count % 2]
-                seconds = 10.0 if count == 4 else float(rng.uniform(2, 3))
-                count += 1
-                data = _replica.encode_clip(
-                    downloads / ".replica.mp4",
-                    _replica.iter_clip(rng, int(seconds * fps), height, width, REPLICA_COLOURS[label],
-                                       rng.uniform(-4, 4, size=2)),
-                    fps=fps, audio=_replica.tone(rng, seconds), preset="ultrafast")
-                role = REPLICA_ROLES.get((label, subset, k))
-                if role == "replaced" and not self.REPLACEMENT:
-                    role = None  # only K400 has CVDF's replacements
-                if role:
-                    special[role] = key
-                if role == "missing":
-                    continue
-                file_name = key.split("/")[1] + self.VIDEO_EXT
-                if role == "replaced":
-                    replacement.append((f"replacement_for_corrupted_k400/{file_name}", data))
-                if role in ("corrupt", "replaced"):
-                    data = data[:len(data) // 2]  # the moov atom (at the end) is lost: "moov atom not found"
-                members[subset].append((file_name, data))
-        files = [self._write_annotations(downloads, rows)]
-        base, template = self.CVDF
-        for subset in ("train", "val"):
-            folder = downloads / "cvdf" / subset
-            parts = [members[subset][i::2] for i in range(2)] if subset == "train" else [members[subset]]
-            urls = []
-            for number, part in enumerate(parts):
-                files.append(_replica.write_tar_gz(folder / f"part_{number}.tar.gz", part))
-                urls.append(f"{base}/{subset}/part_{number}.tar.gz")
-            files.append(atomic_write(folder / template.format(subset=subset), "".join(u + "\n" for u in urls)))
-        for remote in self.REPLACEMENT:
-            files.append(_replica.write_tar_gz(downloads / "cvdf" / "replacement" / remote.name, replacement))
-        return dict(files=files, videos=videos, classes=list(self.REPLICA_CLASSES), **special)
-
-    def _write_annotations(self, downloads, rows):
-        """DeepMind's tarball: ``kinetics<V>/{train,validate,test}.csv`` (+ JSONs), with this version's columns."""
-        import io
-        import json
-
-        top = f"kinetics{self.VERSION}"
-        members = []
-        for subset, file_name in (("train", "train"), ("val", "validate"), ("test", "test")):
-            columns = ["label", "youtube_id", "time_start", "time_end", "split"]
-            if self.VERSION == 400 and subset == "train":
-                columns.append("is_cc")  # the original K400 release (spec §4)
-            if subset == "test" and self.VERSION != 400:
-                columns.remove("label")  # K600 / K700 test CSVs: no labels
-            text = io.StringIO()
-            writer = csv.writer(text, lineterminator="\n")
-            writer.writerow(columns)
-            for row in rows[subset]:
-                writer.writerow([row[c] for c in columns])
-            members.append((f"{top}/{file_name}.csv", text.getvalue().encode()))
-            database = {r["youtube_id"]: dict(annotations=dict(label=r["label"], segment=[r["time_start"],
-                                                                                         r["time_end"]]),
-                                              duration=10.0, subset=r["split"],
-                                              url=f"https://www.youtube.com/watch?v={r['youtube_id']}")
-                        for r in rows[subset]}
-            if subset == "test" and self.VERSION != 400:
-                for entry in database.values():
-                    entry.pop("annotations")
-            members.append((f"{top}/{file_name}.json", json.dumps(database).encode()))
-        return _replica.write_tar_gz(downloads / self.FILES[0].name, members)
-
-
-def _youtube_id(rng):
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), 11))
-
-
-REPLICA_CLASSES = {  # 5 per version: spaces, parentheses, the apostrophe, the K600 renaming and its case change
-    400: ("abseiling", "dying hair", "massaging person's head", "passing American football (in game)", "zumba"),
-    600: ("abseiling", "dyeing hair", "massaging person's head", "passing American football (in game)",
-          "passing american football (not in game)"),
-    700: ("abseiling", "dyeing hair", "massaging person's head", "passing American football (in game)",
-          "passing American football (not in game)"),
-}
-REPLICA_COLOURS = [(230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220)]
-REPLICA_ROLES = {(2, "train", 1): "missing", (3, "train", 2): "corrupt", (0, "train", 1): "replaced"}
 
 KINETICS400 = Kinetics(
     400, published={"train": 246534, "val": 19906, "test": 39805},

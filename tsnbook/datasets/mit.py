@@ -31,22 +31,21 @@ names the lists ``mit_train_video_anno.txt`` while ``build_file_list.py`` writes
 ``'/data/mit/videos/validation/'`` (tsnbook's config uses the relative folder).
 
 Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `subsets` (missing videos reported, frame folders counted by the template, the
+the replica): the differences of `listing` (missing videos reported, frame folders counted by the template, the
 annotation order kept), and a CSV line naming an unknown class, whose label column disagrees with its folder,
 or that is malformed or repeated, is a one-line error naming ``file:line`` (MMAction2 takes the folder and
 ignores the label column; an unknown folder is a KeyError).
 """
-import csv
-import os
-import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .. import flow
-from . import archives, download as _download, frames as _frames, replica as _replica, subsets
-from .files import AnnotationError, DatasetError, check_level, read_lines
-from .report import Report
+from . import archives, download as _download, listing, replica as _replica
+from .files import AnnotationError, read_lines
+from .items import Item, Subset, class_and_key, csv_row
+from .steps import Dataset
 
 NAME = "mit"
 HOME = "http://moments.csail.mit.edu/"
@@ -56,6 +55,7 @@ REGISTRATION = (f"{HOME}: fill in the request form; the download link you are se
 FILES = (_download.Remote(ARCHIVE, None, what="videos and annotations, after registration"),)
 NUM_CLASSES = 339  # label map: annotations/moments_categories.txt, "name,index" with 0-based indices
 CATEGORIES = "moments_categories.txt"
+TITLE, CLASSES_FILE, CLASS_COUNT_NOTE = "MiT", f"annotations/{CATEGORIES}", "a replica or another file"
 SPLIT_FILES = {"train": "trainingSet.csv", "val": "validationSet.csv"}
 SPLIT_FOLDERS = {"train": "training", "val": "validation"}  # in the zip, and under videos/ and rawframes/
 SUBSETS = ("train", "val")  # MMAction2's names: "val" is the official validation set (there is no test set)
@@ -70,6 +70,9 @@ FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "none"  # the zoo's row reads the videos
 MMACTION2_TYPO_FOLDER = "video"  # where preprocess_data.sh's "mv ./validation ./video" leaves the validation set
+ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads", MMACTION2_TYPO_FOLDER)
+VIDEO_FOLDERS = {f"videos/{folder}": f"rawframes/{folder}" for folder in SPLIT_FOLDERS.values()}
+STYLE, STRAYS, CLASS_FOLDERS = listing.SUBSETS, "in no line of {annotation}", True
 
 
 def list_name(subset, kind):
@@ -81,7 +84,7 @@ def annotation_files():
     return [CATEGORIES] + [SPLIT_FILES[s] for s in SUBSETS]
 
 
-def _looks_inside(folder):
+def looks_inside(folder):
     """What a folder *inside* a MiT root looks like, to refuse it as a root (`files.check_level`)."""
     if (folder / CATEGORIES).exists():
         # the zip unpacked by hand into ROOT holds training/ next to the annotation files: a root, then
@@ -95,11 +98,6 @@ def _looks_inside(folder):
     if folder.name == "downloads" and (folder / ARCHIVE).exists():
         return "the downloads folder (ROOT/downloads)"
     return None
-
-
-def _root(root):
-    return check_level(root, ("annotations", "videos", "rawframes", "downloads", MMACTION2_TYPO_FOLDER),
-                       _looks_inside)
 
 
 # ----------------------------------------------------------------------------------------------- annotations
@@ -134,23 +132,8 @@ def read_classes(root):
     return read_categories(Path(root) / "annotations" / CATEGORIES, _fix(NAME))
 
 
-def csv_row(text, where, fix):
-    try:
-        return next(csv.reader([text]))
-    except csv.Error as error:
-        raise AnnotationError(f"{where}: not a CSV line ({error}); {fix}") from None
-
-
-def split_path(filename, where, fix, expected):
-    """``class/file.mp4`` -> (class, key = class/stem); anything else is an `AnnotationError`."""
-    folder, _, name = filename.replace("\\", "/").rpartition("/")
-    if not folder or "/" in folder or not name or not os.path.splitext(name)[0]:
-        raise AnnotationError(f"{where}: expected {expected}, got the path {filename!r}; {fix}")
-    return folder, f"{folder}/{os.path.splitext(name)[0]}"
-
-
 def read_split(root, subset, classes):
-    """The `subsets.Item`s of ``trainingSet.csv`` (subset "train") or ``validationSet.csv`` ("val"): label =
+    """The `items.Item`s of ``trainingSet.csv`` (subset "train") or ``validationSet.csv`` ("val"): label =
     the categories index of the line's class folder, which must also be its label column."""
     path = Path(root) / "annotations" / SPLIT_FILES[subset]
     index = {name: i for i, name in enumerate(classes)}
@@ -165,7 +148,7 @@ def read_split(root, subset, classes):
             raise AnnotationError(f"{where}: expected {expected}, got {text!r:.100}"
                                   + ("; a header line? the official files have none: remove it" if header else
                                      f"; {fix}"))
-        folder, key = split_path(row[0], where, fix, expected)
+        folder, key = class_and_key(row[0], where, fix, expected)
         if folder not in index:
             raise AnnotationError(f"{where}: class folder {folder!r} is not in {CATEGORIES}; the CSV and the "
                                   f"categories come from different releases? {fix}")
@@ -175,7 +158,7 @@ def read_split(root, subset, classes):
         if key in seen:
             raise AnnotationError(f"{where}: {row[0]} is listed twice (first at line {seen[key]}): duplicate id")
         seen[key] = number
-        items.append(subsets.Item(key, index[folder], where))
+        items.append(Item(key, index[folder], where))
     return items
 
 
@@ -185,46 +168,20 @@ def read_annotations(root):
     return classes, {subset: read_split(root, subset, classes) for subset in SUBSETS}
 
 
-def _subsets(root, splits):
-    root = Path(root)
-    return [subsets.Subset(subset, items, root / "annotations" / SPLIT_FILES[subset],
-                           root / "videos" / SPLIT_FOLDERS[subset], root / "rawframes" / SPLIT_FOLDERS[subset], LEVEL,
-                           {kind: root / list_name(subset, kind) for kind in ("videos", "rawframes")},
-                           published=PUBLISHED[subset])
-            for subset, items in splits.items()]
-
-
-def _strays(root, classes, splits, report):
-    for subset, items in splits.items():
-        subsets.strays(report, Path(root) / "videos" / SPLIT_FOLDERS[subset], LEVEL, {i.key for i in items},
-                       classes, explain=f"in no line of {SPLIT_FILES[subset]}")
+def subsets(root, annotations):
+    """train and val, each with its own videos and frames folder (``videos/training`` ...)."""
+    return [Subset(subset, items, root / "annotations" / SPLIT_FILES[subset], root / "videos" / SPLIT_FOLDERS[subset],
+                   root / "rawframes" / SPLIT_FOLDERS[subset], LEVEL,
+                   {kind: root / list_name(subset, kind) for kind in ("videos", "rawframes")},
+                   published=PUBLISHED[subset])
+            for subset, items in annotations[1].items()]
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def registered_download(root, archives_wanted, registration, extracted, mirror, progress, report):
-    """The download step of a dataset behind a registration: skipped when extracted, fine when one of
-    ``archives_wanted`` is in ROOT/downloads, fetched from ``mirror`` (a host serving the same file name, e.g. the
-    link you were sent without the file name) when given, else a `DatasetError` saying where to get it."""
-    downloads = root / "downloads"
-    if extracted:
-        report.did("skipped (already extracted)")
-    elif any((downloads / archive).is_file() for archive in archives_wanted):
-        report.did("skipped (present)")
-    elif mirror:
-        _download.fetch(_download.Remote(archives_wanted[0], None), downloads, mirror=mirror, report=report,
-                        progress=progress)
-    else:
-        _download.require_files(downloads, [(archives_wanted[0], registration)])
-    return report
-
-
-def download(root, mirror=None, workers=None, progress=None):
+def fetch_downloads(root, report, mirror, progress):
     """MiT needs a registration: this step checks that ``ROOT/downloads/Moments_in_Time_Raw.zip`` is there (or
     fetches it from ``--mirror``) and otherwise says where to get it. Skipped when already extracted."""
-    root = _root(root)
-    report = Report(NAME, "download", root)
-    extracted = _extracted(root)
-    return registered_download(root, (ARCHIVE,), REGISTRATION, extracted, mirror, progress, report)
+    _download.registered(root, (ARCHIVE,), REGISTRATION, _extracted(root), mirror, progress, report)
 
 
 def _extracted(root):
@@ -232,109 +189,31 @@ def _extracted(root):
         all((root / "annotations" / n).is_file() for n in annotation_files())
 
 
-def adopt(root, report, folders, files):
-    """Move what an earlier manual or MMAction2 preparation left in ROOT into place: ``folders`` maps a folder
-    of ROOT (``training``, MMAction2's typo ``video``, ...) to its target under ROOT; the annotation ``files``
-    found directly in ROOT (the archive unpacked by hand) go to ``annotations/``."""
-    for source, target in folders.items():
-        if (root / source).is_dir() and not (root / target).exists():
-            (root / target).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(root / source, root / target)
-            report.note(f"moved {root / source} to {root / target}")
-    for name in files:
-        if (root / name).is_file() and not (root / "annotations" / name).exists():
-            (root / "annotations").mkdir(exist_ok=True)
-            os.replace(root / name, root / "annotations" / name)
-            report.note(f"moved {root / name} to {root / 'annotations' / name}")
-
-
-def unpack(root, report, archive, folders, wanted):
-    """Unzip ``archive`` into a hidden staging folder (resumable), then move each of its top-level ``folders``
-    (archive folder -> target under ROOT) into place unless the target exists, and its top-level files into
-    ``annotations/``; ``wanted`` annotation files must be among them. An archive holding one top folder is read
-    from inside it."""
-    stage = root / ".extract.partial"
-    members = archives.extract(archive, stage, report=report)
-    top = stage
-    entries = [p for p in stage.iterdir() if not p.name.startswith(".")]
-    if not any((stage / f).is_dir() for f in folders) and len(entries) == 1 and entries[0].is_dir():
-        top = entries[0]
-    absent = [f for f in folders if not (top / f).is_dir() and not (root / folders[f]).is_dir()]
-    if absent:
-        raise DatasetError(f"{archive}: no {', '.join(f + '/' for f in absent)} folder inside; not the right "
-                           "archive? download it again")
-    for name, target in folders.items():
-        if not (root / target).exists():
-            (root / target).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(top / name, root / target)
-    (root / "annotations").mkdir(exist_ok=True)
-    for path in sorted(top.iterdir()):
-        if path.is_file() and not (root / "annotations" / path.name).exists():
-            os.replace(path, root / "annotations" / path.name)
-    absent = [n for n in wanted if not (root / "annotations" / n).is_file()]
-    if absent:
-        raise DatasetError(f"{archive}: lacks {', '.join(absent)}; not the right archive? download it again")
-    shutil.rmtree(stage)
-    report.note(f"{len(members)} files from {archive.name} -> {root}")
-
-
-def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", flow_algorithm=flow.FAST_ALGORITHM,
-            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+def extract_archives(root, report):
     """Unzip ``Moments_in_Time_Raw.zip`` (via a hidden staging folder): ``training/`` and ``validation/`` into
     ``videos/``, the CSVs and text files into ``annotations/``; a validation set that MMAction2's script left in
-    ``ROOT/video`` (its typo) is moved to ``videos/validation``. Then extract ``frames`` ("rgb", "flow", "both",
-    "none": the default, the zoo reads the videos) into ``rawframes/<split>/``. Each part is skipped when done."""
-    root = _root(root)
-    report = Report(NAME, "extract", root)
-    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
-    adopt(root, report, {MMACTION2_TYPO_FOLDER: "videos/validation", "training": "videos/training",
-                         "validation": "videos/validation"}, annotation_files() + ["README.txt", "license.txt"])
+    ``ROOT/video`` (its typo) is moved to ``videos/validation``. Skipped when done."""
+    folders = {MMACTION2_TYPO_FOLDER: "videos/validation", "training": "videos/training",
+               "validation": "videos/validation"}
+    archives.adopt(root, report, folders, annotation_files() + ["README.txt", "license.txt"])
     if _extracted(root):
         report.did("videos and annotations skipped (present)")
     else:
-        unpack(root, report, root / "downloads" / ARCHIVE,
-               {f: f"videos/{f}" for f in SPLIT_FOLDERS.values()}, annotation_files())
-    if settings is not None:
-        pairs = []
-        for folder in SPLIT_FOLDERS.values():
-            found = subsets.scan_videos(root / "videos" / folder, LEVEL)
-            pairs += [(root / "videos" / folder / rel, root / "rawframes" / folder / key) for key, rel in found.items()]
-        _frames.extract_frames(report, pairs, settings, workers)
-    return report
+        archives.unpack_tree(root, report, root / "downloads" / ARCHIVE,
+                             {f: f"videos/{f}" for f in SPLIT_FOLDERS.values()}, annotation_files())
 
 
-def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Write ``mit_{train,val}_list_videos.txt`` (and ``_rawframes`` when ``rawframes/`` exists) from the CSVs
-    and what is on disk; missing videos are left out *and reported* (see the module docstring)."""
-    root = _root(root)
-    report = Report(NAME, "lists", root)
-    classes, splits = read_annotations(root)
-    _strays(root, classes, splits, report)
-    subsets.write_lists(report, _subsets(root, splits), frame_tmpl, start_index, workers, f"prepare.py {NAME} extract")
-    return report
-
-
-def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Check the copy in ROOT: the annotations, every annotated video (missing, unreadable, truncated, zero
-    frames; ``deep`` decodes every frame), frame folders, strays, and the list files. ``ok`` is False on any
-    error. Clips far from 3 s are warnings (another copy, or a cut file)."""
-    root = _root(root)
-    report = Report(NAME, "verify", root)
-    try:
-        classes, splits = read_annotations(root)
-    except AnnotationError as error:
-        return report.unreadable_annotations(error)
-    if len(classes) != NUM_CLASSES:
-        report.problem("count", root / "annotations" / CATEGORIES,
-                       f"{len(classes)} classes where MiT has {NUM_CLASSES}: a replica or another file", "warning")
+def check_annotations(report, root, annotations):
     if (root / MMACTION2_TYPO_FOLDER).is_dir():
         report.problem("stray", root / MMACTION2_TYPO_FOLDER, "MMAction2's preprocess_data.sh moved the validation "
                                                              f"set here (a typo): run prepare.py {NAME} extract")
-    _strays(root, classes, splits, report)
-    videos = subsets.check(report, _subsets(root, splits), frame_tmpl, start_index, workers, deep,
-                           hint=f"prepare.py {NAME}")
+
+
+def check_videos(report, root, annotations, videos):
     check_durations(report, videos)
-    return report
+
+
+download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()
 
 
 def check_durations(report, videos, seconds=CLIP_SECONDS, tolerance=0.5):

@@ -28,20 +28,22 @@ uses the relative folder). The archive's inner layout (``videos/<class>/`` next 
 one MMAction2's scripts imply; it was not checked against a real copy.
 
 Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `subsets` - among them, a rawframes list names each video once, where MMAction2's
+the replica): the differences of `listing` - among them, a rawframes list names each video once, where MMAction2's
 multi-label branch writes it twice (the second time with the flow count, 0 without flow) - and a row with no
 label, a label that is not a category index, a malformed or repeated row is a one-line error naming
 ``file:line`` (MMAction2: a ValueError without a line, or the bad index written as it is).
 """
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .. import flow
-from . import frames as _frames, mit, replica as _replica, subsets
-from .files import AnnotationError, DatasetError, check_level, read_lines
-from .report import Report
+from . import archives, download as _download, listing, mit, replica as _replica
+from .files import AnnotationError, DatasetError, read_lines
+from .items import Item, Subset, class_and_key, csv_row
+from .steps import Dataset
 
 NAME = "mmit"
 HOME = mit.HOME
@@ -50,6 +52,7 @@ REGISTRATION = (f"{HOME}: fill in the request form (the one for Moments in Time)
                 f"gets {ARCHIVES[0]} (also called {ARCHIVES[1]})")
 NUM_CLASSES = 313  # label map: annotations/moments_categories.txt, "name,index" with 0-based indices
 CATEGORIES = mit.CATEGORIES
+TITLE, CLASSES_FILE, CLASS_COUNT_NOTE = "MMiT", f"annotations/{CATEGORIES}", "a replica or another file"
 SPLIT_FILES = {"train": ("trainingSet.txt", "trainingSet.csv"),  # (official, MMAction2's name)
                "val": ("validationSet.txt", "validationSet.csv")}
 SUBSETS = ("train", "val")  # MMAction2's names: "val" is the official validation set
@@ -63,6 +66,10 @@ FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
 FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = True
 DEFAULT_FRAMES = "none"  # the zoo's row reads the videos
+ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads")
+VIDEO_FOLDERS = {"videos": "rawframes"}
+#: class folders are not checked against the categories: MMiT's files may sit in folders of MiT's classes
+STYLE, STRAYS, CLASS_FOLDERS = listing.SUBSETS, "in no line of the training or validation set", False
 
 
 def list_name(subset, kind):
@@ -70,7 +77,7 @@ def list_name(subset, kind):
     return f"{NAME}_{subset}_list_{kind}.txt"
 
 
-def _looks_inside(folder):
+def looks_inside(folder):
     """What a folder *inside* an MMiT root looks like, to refuse it as a root (`files.check_level`)."""
     if (folder / CATEGORIES).exists():
         return None if (folder / "videos").is_dir() else "the annotations folder (ROOT/annotations)"
@@ -81,10 +88,6 @@ def _looks_inside(folder):
     if folder.name == "downloads" and any((folder / a).exists() for a in ARCHIVES):
         return "the downloads folder (ROOT/downloads)"
     return None
-
-
-def _root(root):
-    return check_level(root, ("annotations", "videos", "rawframes", "downloads"), _looks_inside)
 
 
 # ----------------------------------------------------------------------------------------------- annotations
@@ -106,19 +109,19 @@ def split_file(root, subset):
 
 
 def read_split(root, subset, num_classes):
-    """The `subsets.Item`s of a split file; labels = the row's indices (a tuple, in the row's order)."""
+    """The `items.Item`s of a split file; labels = the row's indices (a tuple, in the row's order)."""
     path = split_file(root, subset)
     expected = "'class/file.mp4,index[,index...]'"
     fix = _fix()
     items, seen = [], {}
     for number, text in read_lines(path, fix=fix):
         where = f"{path}:{number}"
-        row = mit.csv_row(text, where, fix)
+        row = csv_row(text, where, fix)
         if len(row) < 2 or not all(field.strip().isdigit() for field in row[1:]):
             raise AnnotationError(f"{where}: expected {expected} (one or more 0-based labels), got {text!r:.100}"
                                   + ("; a header line? the official files have none: remove it" if number == 1 and
                                      not row[0].lower().endswith(VIDEO_EXT) else f"; {fix}"))
-        _, key = mit.split_path(row[0], where, fix, expected)
+        _, key = class_and_key(row[0], where, fix, expected)
         labels = tuple(int(field) for field in row[1:])
         wrong = [label for label in labels if label >= num_classes]
         if wrong:
@@ -127,7 +130,7 @@ def read_split(root, subset, num_classes):
         if key in seen:
             raise AnnotationError(f"{where}: {row[0]} is listed twice (first at line {seen[key]}): duplicate id")
         seen[key] = number
-        items.append(subsets.Item(key, labels, where))
+        items.append(Item(key, labels, where))
     return items
 
 
@@ -141,19 +144,12 @@ def read_annotations(root):
     return classes, {subset: read_split(root, subset, len(classes)) for subset in SUBSETS}
 
 
-def _subsets(root, splits):
-    root = Path(root)
-    return [subsets.Subset(subset, items, split_file(root, subset), root / "videos", root / "rawframes", LEVEL,
-                           {kind: root / list_name(subset, kind) for kind in ("videos", "rawframes")},
-                           published=PUBLISHED[subset])
-            for subset, items in splits.items()]
-
-
-def _strays(root, splits, report):
-    annotated = {item.key for items in splits.values() for item in items}
-    # class folders are not checked against the categories: MMiT's files may sit in folders of MiT's classes
-    subsets.strays(report, Path(root) / "videos", LEVEL, annotated, None,
-                   explain="in no line of the training or validation set")
+def subsets(root, annotations):
+    """train and val: one tree of videos (and frames) for both."""
+    return [Subset(subset, items, split_file(root, subset), root / "videos", root / "rawframes", LEVEL,
+                   {kind: root / list_name(subset, kind) for kind in ("videos", "rawframes")},
+                   published=PUBLISHED[subset])
+            for subset, items in annotations[1].items()]
 
 
 # ----------------------------------------------------------------------------------------------------- steps
@@ -163,70 +159,34 @@ def _extracted(root):
         all(any((annotations / name).is_file() for name in SPLIT_FILES[s]) for s in SUBSETS)
 
 
-def download(root, mirror=None, workers=None, progress=None):
+def fetch_downloads(root, report, mirror, progress):
     """MMiT needs a registration: this step checks that its zip (either name) is in ``ROOT/downloads`` (or
     fetches it from ``--mirror``) and otherwise says where to get it. Skipped when already extracted."""
-    root = _root(root)
-    report = Report(NAME, "download", root)
-    return mit.registered_download(root, ARCHIVES, REGISTRATION, _extracted(root), mirror, progress, report)
+    _download.registered(root, ARCHIVES, REGISTRATION, _extracted(root), mirror, progress, report)
 
 
-def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", flow_algorithm=flow.FAST_ALGORITHM,
-            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+def extract_archives(root, report):
     """Unzip the archive (via a hidden staging folder): ``videos/`` into place, the annotation files into
-    ``annotations/``; annotation files left directly in ROOT (unzipped by hand) are moved there. Then extract
-    ``frames`` ("rgb", "flow", "both", "none": the default, the zoo reads the videos) into ``rawframes/``. Each
-    part is skipped when already done."""
-    root = _root(root)
-    report = Report(NAME, "extract", root)
-    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
+    ``annotations/``; annotation files left directly in ROOT (unzipped by hand) are moved there. Each part is
+    skipped when already done."""
     names = [CATEGORIES, "README.txt", "license.txt"] + [n for s in SUBSETS for n in SPLIT_FILES[s]]
-    mit.adopt(root, report, {}, names)
+    archives.adopt(root, report, {}, names)
     if _extracted(root):
         report.did("videos and annotations skipped (present)")
-    else:
-        archive = next((root / "downloads" / a for a in ARCHIVES if (root / "downloads" / a).is_file()),
-                       root / "downloads" / ARCHIVES[0])
-        mit.unpack(root, report, archive, {"videos": "videos"}, [CATEGORIES])
-        if not _extracted(root):
-            raise DatasetError(f"{archive}: lacks {' or '.join(SPLIT_FILES['train'])} / "
-                               f"{' or '.join(SPLIT_FILES['val'])}; not the MMiT archive? download it again")
-    if settings is not None:
-        found = subsets.scan_videos(root / "videos", LEVEL)
-        _frames.extract_frames(report, [(root / "videos" / rel, root / "rawframes" / key)
-                                        for key, rel in found.items()], settings, workers)
-    return report
+        return
+    archive = next((root / "downloads" / a for a in ARCHIVES if (root / "downloads" / a).is_file()),
+                   root / "downloads" / ARCHIVES[0])
+    archives.unpack_tree(root, report, archive, {"videos": "videos"}, [CATEGORIES])
+    if not _extracted(root):
+        raise DatasetError(f"{archive}: lacks {' or '.join(SPLIT_FILES['train'])} / "
+                           f"{' or '.join(SPLIT_FILES['val'])}; not the MMiT archive? download it again")
 
 
-def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Write ``mmit_{train,val}_list_videos.txt`` (and ``_rawframes`` when ``rawframes/`` exists): every label
-    of a row, in its order; missing videos are left out *and reported* (see the module docstring)."""
-    root = _root(root)
-    report = Report(NAME, "lists", root)
-    _, splits = read_annotations(root)
-    _strays(root, splits, report)
-    subsets.write_lists(report, _subsets(root, splits), frame_tmpl, start_index, workers, f"prepare.py {NAME} extract")
-    return report
-
-
-def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Check the copy in ROOT: the annotations, every annotated video (missing, unreadable, truncated, zero
-    frames; ``deep`` decodes every frame), frame folders, strays, and the list files (labels included).
-    ``ok`` is False on any error. Clips far from 3 s are warnings."""
-    root = _root(root)
-    report = Report(NAME, "verify", root)
-    try:
-        classes, splits = read_annotations(root)
-    except AnnotationError as error:
-        return report.unreadable_annotations(error)
-    if len(classes) != NUM_CLASSES:
-        report.problem("count", root / "annotations" / CATEGORIES,
-                       f"{len(classes)} classes where MMiT has {NUM_CLASSES}: a replica or another file", "warning")
-    _strays(root, splits, report)
-    videos = subsets.check(report, _subsets(root, splits), frame_tmpl, start_index, workers, deep, MULTI_LABEL,
-                           hint=f"prepare.py {NAME}")
+def check_videos(report, root, annotations, videos):
     mit.check_durations(report, videos)
-    return report
+
+
+download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()
 
 
 # --------------------------------------------------------------------------------------------------- replica
@@ -275,9 +235,9 @@ def make_replica(root, seed=0):
     ``validationSet.txt`` (the official names: rows with 1-3 labels), ``moments_categories.txt`` (five real
     class names, two with '+'), ``README.txt`` and ``license.txt``.
 
-    `REPLICA_PLAN` lists the clips (`REPLICA_TRAIN` train, `REPLICA_VAL` val); row `REPLICA_MISSING` is in the annotations
-    but not in the zip and row `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same
-    bytes for the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=, corrupt=).
+    `REPLICA_PLAN` lists the clips (`REPLICA_TRAIN` train, `REPLICA_VAL` val); row `REPLICA_MISSING` is in the
+    annotations but not in the zip and row `REPLICA_CORRUPT` is cut short, so that `verify` has something to find.
+    Same bytes for the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=, corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)

@@ -11,8 +11,9 @@ A `Report` is returned by every step of every dataset module and printed by ``pr
 * ``actions``: counts of what was done and skipped ("extracted", "skipped (done)", ...), so a resumed run says
   what it did not redo.
 
-`Report.write` puts the table and every problem into ``ROOT/prepare_<step>_report.txt`` (atomically); the
-printed `summary` shows the table and the first problems.
+`Report.write` puts the table and every problem into ``ROOT/prepare_<step>_report.txt`` (atomically; one
+shard's into ``prepare_<step>_report.shard-K-of-N.txt``, `tsnbook.datasets.shards`); the printed `summary` shows
+the table and the first problems.
 """
 from collections import Counter
 from dataclasses import dataclass
@@ -41,8 +42,8 @@ class Problem:
 class Report:
     """Counts, problems and actions of one step (or of several, `merge`d) for one dataset root."""
 
-    def __init__(self, dataset, step, root):
-        self.dataset, self.step, self.root = dataset, step, Path(root)
+    def __init__(self, dataset, step, root, shard=None):
+        self.dataset, self.step, self.root, self.shard = dataset, step, Path(root), shard
         self.counts, self.problems, self.actions, self.notes = {}, [], Counter(), []
 
     # ---------------------------------------------------------------------------------------------- record
@@ -108,7 +109,7 @@ class Report:
 
     def summary(self, max_problems=10):
         """What prepare.py prints: actions, the counts table, problems by kind and the first few."""
-        head = f"{self.dataset} {self.step} in {self.root}"
+        head = f"{self.dataset} {self.step}{f' (shard {self.shard})' if self.shard else ''} in {self.root}"
         lines = [head + (": " + ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items()))
                          if self.actions else "")]
         lines += self.notes
@@ -126,11 +127,13 @@ class Report:
 
     @property
     def path(self):
-        return self.root / f"prepare_{self.step}_report.txt"
+        """``ROOT/prepare_<step>_report.txt``; one shard's: ``prepare_<step>_report.shard-K-of-N.txt``."""
+        return self.root / f"prepare_{self.step}_report{self.shard.suffix if self.shard else ''}.txt"
 
     def write(self):
         """Write the table and every problem (one tab-separated line each) to `path`; returns it."""
-        text = [f"# {self.dataset} {self.step}: {'ok' if self.ok else 'not ok'}", self.table(), "",
+        step = f"{self.step} (shard {self.shard})" if self.shard else self.step
+        text = [f"# {self.dataset} {step}: {'ok' if self.ok else 'not ok'}", self.table(), "",
                 "# severity\tkind\tfile\treason"] + [str(p) for p in self.problems]
         self.root.mkdir(parents=True, exist_ok=True)
         return atomic_write(self.path, "\n".join(text) + "\n")

@@ -14,18 +14,24 @@ writes the map by hand as ``{86: 87, 87: 86, 93: 94, 94: 93, 166: 167, 167: 166}
 from the class names, so it also gives V1's ids (another order) and a replica's.
 """
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from . import download as _download
-from .files import DatasetError
+from . import download as _download, listing
+from .files import AnnotationError, DatasetError, copy_from_downloads
+from .items import Subset
 
 HOME = "https://developer.qualcomm.com/software/ai-datasets/something-something"
 REGISTRATION = (f"Something-Something is distributed after a login and a licence agreement: sign in at {HOME} "
                 "(formerly 20bn.com)")
 _SWAPS = (("left to right", "right to left"), ("camera left", "camera right"))
+NUM_CLASSES = 174
+SUBSETS = ("train", "val", "test")  # MMAction2's names; "val" is the official validation set
+#: The published sizes are checked after the class count (`check_counts`), not by `listing`.
+STYLE = replace(listing.SPLIT_FILES, published="")
 
 
 def partner(name):
@@ -92,6 +98,65 @@ def require_download(folder, names, prefix, expected, what):
                            f"{'; '.join(missing)}. {REGISTRATION}, download them into {folder} (or pass --mirror "
                            "URL of a host serving the same names) and run the command again")
     return found
+
+
+def fetch_downloads(root, report, mirror, progress, data, names, prefix, num_parts, what):
+    """The download step behind a registration: skipped when ``ROOT/data`` and the annotation files (``names``:
+    {what: file name}) are there; the parts and the annotations fetched from ``mirror``, when given; then all must
+    be in ROOT/downloads (the error lists what is missing and where to get it)."""
+    names = list(names.values())
+    if (root / data).is_dir() and all((root / "annotations" / n).is_file() for n in names):
+        report.did("skipped (already extracted)")
+        return
+    folder = root / "downloads"
+    if mirror:
+        fetch_from_mirror(mirror, folder, names, prefix, num_parts, report, progress)
+    found = require_download(folder, names, prefix, num_parts, what)
+    report.did("found (downloaded by hand)", len(found) + len(names))
+
+
+def copy_annotations(root, report, annotations):
+    """Copy the annotation files from ROOT/downloads into ROOT/annotations (the test file is optional)."""
+    def missing(name):
+        if name != annotations["test"]:  # the test set is only counted
+            return AnnotationError(f"{root / 'annotations' / name}: annotation file missing, and not in "
+                                   f"{root / 'downloads'} either; {REGISTRATION}, download {name} into "
+                                   f"{root / 'downloads'}")
+    copy_from_downloads(root, report, annotations.values(), missing)
+
+
+def read_annotations(root, names, read_classes, read_subset):
+    """(classes, {"train": [Item], "val": [Item], "test": [Item] (label None)}); no test file: an empty test set."""
+    classes = read_classes(root)
+    subsets_ = {s: read_subset(root, s, classes) for s in ("train", "val")}
+    test = Path(root) / "annotations" / names["test"]
+    subsets_["test"] = read_subset(root, "test", classes) if test.is_file() else []
+    return classes, subsets_
+
+
+def subsets(root, annotations, names, published, list_name, videos, level, ext):
+    """The train, val and test subsets (test only when its file lists videos; it gets no lists: no labels)."""
+    return [Subset(name, items, root / "annotations" / names[name], videos, root / "rawframes", level,
+                   {kind: root / list_name(name, kind) if name != "test" else None for kind in listing.KINDS},
+                   published=published[name], ext=ext)
+            for name, items in annotations[1].items() if items or name != "test"]
+
+
+def check_counts(report, root, annotations, names, published, other):
+    """The class count and the subsets' sizes against the published ones (``other``: what else a copy with
+    another class count may be), and a note when the test file is absent."""
+    classes, items = annotations
+    if len(classes) != NUM_CLASSES:
+        report.problem("count", root / "annotations" / names["labels"],
+                       f"{len(classes)} classes where Something-Something has {NUM_CLASSES}: a replica, or {other}",
+                       "warning")
+    for subset, listed in items.items():
+        if len(listed) != published[subset]:
+            report.problem("count", root / "annotations" / names[subset], f"{subset}: {len(listed):,} videos where "
+                           f"the published set has {published[subset]:,}: another release, a replica, or a damaged "
+                           "file", "warning")
+    if not (root / "annotations" / names["test"]).is_file():
+        report.note(f"no {names['test']}: the test set is not counted")
 
 
 # --------------------------------------------------------------------------------------------------- replicas

@@ -30,15 +30,15 @@ otherwise equal, tested against it on the replica):
   checks the test folders;
 - MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the CSVs' order.
 """
-import os
-import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from . import archives, replica as _replica, something, splits as _splits
-from .files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
-from .report import Report
+from . import archives, listing, replica as _replica, something
+from .files import AnnotationError, DatasetError, atomic_write, read_lines
+from .items import Item
+from .steps import Dataset
 
 NAME = "sthv1"
 HOME = something.HOME
@@ -48,14 +48,17 @@ NUM_PARTS = None  # not re-checked here: every part found from -00 on, with no g
 ARCHIVE_FOLDER = "20bn-something-something-v1"  # the tarball's folder, renamed to rawframes/
 ANNOTATIONS = {"labels": "something-something-v1-labels.csv", "train": "something-something-v1-train.csv",
                "val": "something-something-v1-validation.csv", "test": "something-something-v1-test.csv"}
-NUM_CLASSES = 174  # label map: the labels CSV, one template per line, label = line index
-SUBSETS = ("train", "val", "test")  # MMAction2's names; "val" is the official validation set
+NUM_CLASSES, SUBSETS, STYLE = something.NUM_CLASSES, something.SUBSETS, something.STYLE  # label: labels CSV line
 PUBLISHED = {"train": 86017, "val": 11522, "test": 10960}  # (◇, from the dataset's paper and pages)
 MMACTION2 = {}  # MMAction2 published no V1 lists
 NUM_VIDEOS = 108499
 CONTAINER = "JPEG frames 00001.jpg ... (from 1), height 100 px, about 12 frames per second"
 LEVEL = 1  # ROOT/rawframes/<id>/
 VIDEO_EXT = ".mp4"  # MMAction2's encode_videos.sh (mpeg4, 12 fps)
+ROOT_ENTRIES = ("annotations", "rawframes", "downloads", ARCHIVE_FOLDER)
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations/", ANNOTATIONS["labels"]), ("rawframes", "*/00001.jpg"), ("downloads/", PARTS_PREFIX + "??"))
+VIDEO_FOLDERS = {}  # the frames ship with the dataset: nothing to extract them from
 FRAME_TMPL, START_INDEX = "{:05d}.jpg", 1  # what the zoo's V1 rows read
 MULTI_LABEL = False
 DEFAULT_FRAMES = "rgb"  # the frames ship with the dataset: nothing to compute
@@ -64,20 +67,6 @@ DEFAULT_FRAMES = "rgb"  # the frames ship with the dataset: nothing to compute
 def list_name(subset, kind):
     """MMAction2's list name, e.g. ``sthv1_train_list_rawframes.txt`` (subset "train" / "val")."""
     return f"{NAME}_{subset}_list_{kind}.txt"
-
-
-def _looks_inside(folder):
-    if (folder / ANNOTATIONS["labels"]).exists() and folder.name == "annotations":
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*/00001.jpg")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and any(folder.glob(PARTS_PREFIX + "??")):
-        return "the downloads folder (ROOT/downloads)"
-    return None
-
-
-def _root(root):
-    return check_level(root, ("annotations", "rawframes", "downloads", ARCHIVE_FOLDER), _looks_inside)
 
 
 # ----------------------------------------------------------------------------------------------- annotations
@@ -99,7 +88,7 @@ def read_classes(root):
 
 
 def read_subset(root, subset, classes):
-    """The `splits.Item`s of the train / val CSV (``id;template``) or of the test CSV (ids only, label None)."""
+    """The `items.Item`s of the train / val CSV (``id;template``) or of the test CSV (ids only, label None)."""
     path = Path(root) / "annotations" / ANNOTATIONS[subset]
     index = {name: label for label, name in enumerate(classes)}
     items, seen = [], {}
@@ -116,146 +105,75 @@ def read_subset(root, subset, classes):
         if video in seen:
             raise AnnotationError(f"{where}: id {video} is listed twice (first at line {seen[video]}): duplicate id")
         seen[video] = number
-        items.append(_splits.Item(video, None if subset == "test" else index[template], where))
+        items.append(Item(video, None if subset == "test" else index[template], where))
     return items
 
 
 def read_annotations(root):
     """(classes, {"train": [Item], "val": [Item], "test": [Item] (label None)}); no test CSV: an empty test set."""
-    classes = read_classes(root)
-    subsets = {s: read_subset(root, s, classes) for s in ("train", "val")}
-    test = Path(root) / "annotations" / ANNOTATIONS["test"]
-    subsets["test"] = read_subset(root, "test", classes) if test.is_file() else []
-    return classes, subsets
+    return something.read_annotations(root, ANNOTATIONS, read_classes, read_subset)
 
 
-def _lists(subsets):
-    return {subset: dict(items=items, published=PUBLISHED[subset],
-                         videos=list_name(subset, "videos") if subset != "test" else None,
-                         rawframes=list_name(subset, "rawframes") if subset != "test" else None)
-            for subset, items in subsets.items() if items or subset != "test"}
+def subsets(root, annotations, videos=None):
+    """The train, val (and test) subsets; from the frames alone, or with ``videos`` (re-encoded ones)."""
+    return something.subsets(root, annotations, ANNOTATIONS, PUBLISHED, list_name, videos, LEVEL, VIDEO_EXT)
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def download(root, mirror=None, workers=None, progress=None):
+def fetch_downloads(root, report, mirror, progress):
     """Behind a registration: check that the parts and the four CSVs are in ``ROOT/downloads`` (the error lists
     what is missing and where to get it), or fetch them from ``--mirror``; skipped when already extracted."""
-    root = _root(root)
-    report = Report(NAME, "download", root)
-    if (root / "rawframes").is_dir() and all((root / "annotations" / n).is_file() for n in ANNOTATIONS.values()):
-        report.did("skipped (already extracted)")
-        return report
-    folder = root / "downloads"
-    if mirror:
-        something.fetch_from_mirror(mirror, folder, list(ANNOTATIONS.values()), PARTS_PREFIX, NUM_PARTS, report,
-                                    progress)
-    found = something.require_download(folder, ANNOTATIONS.values(), PARTS_PREFIX, NUM_PARTS,
-                                       "Something-Something V1")
-    report.did("found (downloaded by hand)", len(found) + len(ANNOTATIONS))
-    return report
+    something.fetch_downloads(root, report, mirror, progress, "rawframes", ANNOTATIONS, PARTS_PREFIX, NUM_PARTS,
+                              "Something-Something V1")
 
 
-def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", **unused):
-    """Copy the CSVs into ``annotations/`` and unpack the split tarball (``cat parts | tar zx``, streamed, no
-    joined copy) into ``rawframes/`` through a hidden staging folder renamed when complete. The frames ship
-    with the dataset, so ``frames`` may only be "rgb" or "none", at the original resolution; flow from frame
-    folders is not part of tsnbook (the zoo has no V1 flow row; MMAction2's extract_flow.sh makes it)."""
-    root = _root(root)
+def check_frame_options(root, frames, resolution):
+    """The frames ship with the dataset (100 px high): extract takes ``--frames`` rgb or none at the original
+    resolution; flow from frame folders is not part of tsnbook (the zoo has no V1 flow row; MMAction2's
+    extract_flow.sh makes it)."""
     if frames not in ("rgb", "none") or resolution != "original":
         raise DatasetError(f"{root}: Something-Something V1 ships its frames (100 px high): extract takes "
                            f"--frames rgb or none at the original resolution, not --frames {frames} --resolution "
                            f"{resolution}; for flow from frames use MMAction2's tools/data/sthv1/extract_flow.sh")
-    report = Report(NAME, "extract", root)
-    _copy_annotations(root, report)
-    target = root / "rawframes"
-    if target.is_dir():
-        report.did("frames skipped (present)")
-    elif (root / ARCHIVE_FOLDER).is_dir():  # unpacked by hand into ROOT
-        os.replace(root / ARCHIVE_FOLDER, target)
-        report.note(f"renamed {root / ARCHIVE_FOLDER} to {target}")
-    else:
-        found = something.parts(root / "downloads", PARTS_PREFIX, NUM_PARTS)
-        if not found:
-            something.require_download(root / "downloads", (), PARTS_PREFIX, NUM_PARTS, "Something-Something V1")
-        stage = root / ".rawframes.partial"
-        members = archives.extract(found, stage, report=report)
-        if not (stage / ARCHIVE_FOLDER).is_dir():
-            raise DatasetError(f"{found[0]}: no {ARCHIVE_FOLDER}/ folder inside; not the V1 tarball? download it "
-                               "again")
-        os.replace(stage / ARCHIVE_FOLDER, target)
-        shutil.rmtree(stage)
-        report.note(f"{len(members)} frames from {len(found)} parts -> {target}")
-    return report
 
 
-def _copy_annotations(root, report):
-    copied = 0
-    for name in ANNOTATIONS.values():
-        target = root / "annotations" / name
-        if target.is_file():
-            continue
-        source = root / "downloads" / name
-        if not source.is_file():
-            if name == ANNOTATIONS["test"]:
-                continue  # optional: the test set is only counted
-            raise AnnotationError(f"{target}: annotation file missing, and not in {root / 'downloads'} either; "
-                                  f"{REGISTRATION}, download {name} into {root / 'downloads'}")
-        atomic_write(target, source.read_bytes())
-        copied += 1
-    report.did("annotations copied" if copied else "annotations skipped (present)", max(copied, 1))
+def extract_archives(root, report):
+    """Copy the CSVs into ``annotations/`` and unpack the split tarball (``cat parts | tar zx``, streamed, no
+    joined copy) into ``rawframes/`` through a hidden staging folder renamed when complete."""
+    something.copy_annotations(root, report, ANNOTATIONS)
+    archives.unpack_folder(root, report, ARCHIVE_FOLDER, "rawframes", lambda: something.require_download(
+        root / "downloads", (), PARTS_PREFIX, NUM_PARTS, "Something-Something V1"), "the V1 tarball", "frames",
+        "frames")
 
 
-def _on_disk(root):
-    return _splits.scan_videos(root / "videos", LEVEL) if (root / "videos").is_dir() else None
+def _videos(root):
+    return root / "videos" if (root / "videos").is_dir() else None
 
 
-def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Write ``sthv1_{train,val}_list_rawframes.txt`` from the CSVs and the frame folders (and the videos lists
-    when ``ROOT/videos`` holds re-encoded videos). Missing or damaged folders are left out *and reported*."""
-    root = _root(root)
-    report = Report(NAME, "lists", root)
-    classes, subsets = read_annotations(root)
-    lists = _lists(subsets)
-    _splits.write_lists(report, root, lists, None, frame_tmpl, start_index, workers, NAME, kinds=("rawframes",))
-    videos = _on_disk(root)
-    if videos is not None:
-        _splits.write_lists(report, root, lists, videos, frame_tmpl, start_index, workers, NAME, VIDEO_EXT,
-                            kinds=("videos",))
-    _checks(report, root, classes, subsets)
-    return report
+def write_lists(report, root, annotations, frame_tmpl, start_index, work):
+    """The rawframes lists from the frame folders alone, then videos lists when ``ROOT/videos`` holds re-encoded
+    videos (MMAction2's encode_videos.sh)."""
+    listing.write_lists(report, sys.modules[__name__], subsets(root, annotations), frame_tmpl, start_index, work,
+                        ("rawframes",))
+    if _videos(root):
+        listing.write_lists(report, sys.modules[__name__], subsets(root, annotations, _videos(root)), frame_tmpl,
+                            start_index, work, ("videos",))
 
 
-def _checks(report, root, classes, subsets):
-    if len(classes) != NUM_CLASSES:
-        report.problem("count", root / "annotations" / ANNOTATIONS["labels"],
-                       f"{len(classes)} classes where Something-Something has {NUM_CLASSES}: a replica, or a file "
-                       "cut short", "warning")
-    for subset, items in subsets.items():
-        _splits.published_check(report, root / "annotations" / ANNOTATIONS[subset], subset, len(items),
-                                PUBLISHED[subset], "the published set")
-    if not (root / "annotations" / ANNOTATIONS["test"]).is_file():
-        report.note(f"no {ANNOTATIONS['test']}: the test set is not counted")
+def check_copy(report, root, annotations, frame_tmpl, start_index, work, deep):
+    """The frame folders and rawframes lists, then the videos and their lists when ``ROOT/videos`` exists."""
+    listing.check(report, sys.modules[__name__], subsets(root, annotations), frame_tmpl, start_index, work, deep,
+                  ("rawframes",))
+    if _videos(root):
+        listing.check(report, sys.modules[__name__], subsets(root, annotations, _videos(root)), frame_tmpl,
+                      start_index, work, deep, ("videos",))
 
 
-def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Check the copy in ROOT: the CSVs, every listed frame folder (missing, frames named or numbered otherwise,
-    a gap, a cut last JPEG), the test folders, and the list files against all of that (and the videos, when
-    ``ROOT/videos`` exists). ``ok`` is False on any error."""
-    root = _root(root)
-    report = Report(NAME, "verify", root)
-    try:
-        classes, subsets = read_annotations(root)
-    except AnnotationError as error:
-        return report.unreadable_annotations(error)
-    lists = _lists(subsets)
-    _splits.verify_lists(report, root, lists, None, frame_tmpl, start_index, workers, deep, NAME,
-                         kinds=("rawframes",))
-    videos = _on_disk(root)
-    if videos is not None:
-        _splits.verify_lists(report, root, lists, videos, frame_tmpl, start_index, workers, deep, NAME, VIDEO_EXT,
-                             kinds=("videos",))
-    _checks(report, root, classes, subsets)
-    return report
+def check_counts(report, root, annotations):
+    something.check_counts(report, root, annotations, ANNOTATIONS, PUBLISHED, "a file cut short")
+
+
+download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()
 
 
 # --------------------------------------------------------------------------------------------------- replica

@@ -29,16 +29,16 @@ against it on the replica):
 - MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the JSON files' order.
 """
 import json
-import os
-import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from .. import flow
-from . import archives, frames as _frames, replica as _replica, something, splits as _splits
-from .files import AnnotationError, DatasetError, atomic_write, check_level
-from .report import Report
+from . import archives, replica as _replica, something
+from .files import AnnotationError, atomic_write
+from .items import Item, read_json
+from .steps import Dataset
 
 NAME = "sthv2"
 HOME = something.HOME
@@ -48,14 +48,18 @@ NUM_PARTS = 20  # -00 ... -19
 ARCHIVE_FOLDER = "20bn-something-something-v2"  # the tarball's folder, renamed to videos/
 ANNOTATIONS = {"labels": "something-something-v2-labels.json", "train": "something-something-v2-train.json",
                "val": "something-something-v2-validation.json", "test": "something-something-v2-test.json"}
-NUM_CLASSES = 174
-SUBSETS = ("train", "val", "test")
+NUM_CLASSES, SUBSETS, STYLE = something.NUM_CLASSES, something.SUBSETS, something.STYLE
 PUBLISHED = {"train": 168913, "val": 24777, "test": 27157}  # train/val ✔ (VideoMAEv2 lists), test ◇
 MMACTION2 = {}  # MMAction2 published no V2 lists
 NUM_VIDEOS = 220847
 CONTAINER = "WebM, VP9, height 240 px, width varies, 12 fps, mostly 2-6 s"
 LEVEL = 1  # ROOT/videos/<id>.webm
 VIDEO_EXT = ".webm"
+ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads", ARCHIVE_FOLDER)
+#: what a folder inside ROOT holds, to refuse it as the root (`steps.Dataset.looks_inside`)
+INSIDE = (("annotations/", ANNOTATIONS["labels"]), ("videos", "*.webm"), ("rawframes", "*/img_00001.jpg"),
+          ("downloads/", PARTS_PREFIX + "??"))
+VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the zoo's 0.x V2 rows read
 FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
@@ -72,34 +76,10 @@ def template_class(template):
     return template.replace("[", "").replace("]", "")
 
 
-def _looks_inside(folder):
-    if (folder / ANNOTATIONS["labels"]).exists() and folder.name == "annotations":
-        return "the annotations folder (ROOT/annotations)"
-    if any(folder.glob("*.webm")):
-        return "the videos folder (ROOT/videos)"
-    if any(folder.glob("*/img_00001.jpg")):
-        return "the frames folder (ROOT/rawframes)"
-    if folder.name == "downloads" and any(folder.glob(PARTS_PREFIX + "??")):
-        return "the downloads folder (ROOT/downloads)"
-    return None
-
-
-def _root(root):
-    return check_level(root, ("annotations", "videos", "rawframes", "downloads", ARCHIVE_FOLDER), _looks_inside)
-
-
 # ----------------------------------------------------------------------------------------------- annotations
 def _read_json(path):
-    fix = f"run prepare.py {NAME} extract (or copy {path.name} from the download into ROOT/annotations)"
-    if not path.is_file():
-        raise AnnotationError(f"{path}: annotation file missing; {fix}")
-    try:
-        return json.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise AnnotationError(f"{path}: not UTF-8 text (a damaged or wrong file?); {fix}") from None
-    except json.JSONDecodeError as error:
-        raise AnnotationError(f"{path}:{error.lineno}: not valid JSON ({error.msg} at column {error.colno}: a file "
-                              f"cut short?); {fix}") from None
+    return read_json(path, f"run prepare.py {NAME} extract (or copy {path.name} from the download into "
+                           "ROOT/annotations)")
 
 
 def read_classes(root):
@@ -123,7 +103,7 @@ def read_classes(root):
 
 
 def read_subset(root, subset, classes):
-    """The `splits.Item`s of the train / val JSON (class = bracket-free template) or the test JSON (label None)."""
+    """The `items.Item`s of the train / val JSON (class = bracket-free template) or the test JSON (label None)."""
     path = Path(root) / "annotations" / ANNOTATIONS[subset]
     entries = _read_json(path)
     if not isinstance(entries, list):
@@ -147,17 +127,13 @@ def read_subset(root, subset, classes):
         if video in seen:
             raise AnnotationError(f"{where}: id {video} is listed twice (first as item {seen[video]}): duplicate id")
         seen[video] = number
-        items.append(_splits.Item(video, label, where, video + VIDEO_EXT))
+        items.append(Item(video, label, where, video + VIDEO_EXT))
     return items
 
 
 def read_annotations(root):
     """(classes, {"train": [Item], "val": [Item], "test": [Item] (label None)}); no test JSON: an empty test set."""
-    classes = read_classes(root)
-    subsets = {s: read_subset(root, s, classes) for s in ("train", "val")}
-    test = Path(root) / "annotations" / ANNOTATIONS["test"]
-    subsets["test"] = read_subset(root, "test", classes) if test.is_file() else []
-    return classes, subsets
+    return something.read_annotations(root, ANNOTATIONS, read_classes, read_subset)
 
 
 def flip_label_map(root):
@@ -166,127 +142,31 @@ def flip_label_map(root):
     return something.flip_label_map(read_classes(root))
 
 
-def _lists(subsets):
-    return {subset: dict(items=items, published=PUBLISHED[subset],
-                         videos=list_name(subset, "videos") if subset != "test" else None,
-                         rawframes=list_name(subset, "rawframes") if subset != "test" else None)
-            for subset, items in subsets.items() if items or subset != "test"}
+def subsets(root, annotations):
+    return something.subsets(root, annotations, ANNOTATIONS, PUBLISHED, list_name, root / "videos", LEVEL, VIDEO_EXT)
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def download(root, mirror=None, workers=None, progress=None):
+def fetch_downloads(root, report, mirror, progress):
     """Behind a registration: check that the 20 parts and the four JSONs are in ``ROOT/downloads`` (the error
     lists what is missing and where to get it), or fetch them from ``--mirror``; skipped when extracted."""
-    root = _root(root)
-    report = Report(NAME, "download", root)
-    if (root / "videos").is_dir() and all((root / "annotations" / n).is_file() for n in ANNOTATIONS.values()):
-        report.did("skipped (already extracted)")
-        return report
-    folder = root / "downloads"
-    if mirror:
-        something.fetch_from_mirror(mirror, folder, list(ANNOTATIONS.values()), PARTS_PREFIX, NUM_PARTS, report,
-                                    progress)
-    found = something.require_download(folder, ANNOTATIONS.values(), PARTS_PREFIX, NUM_PARTS,
-                                       "Something-Something V2")
-    report.did("found (downloaded by hand)", len(found) + len(ANNOTATIONS))
-    return report
+    something.fetch_downloads(root, report, mirror, progress, "videos", ANNOTATIONS, PARTS_PREFIX, NUM_PARTS,
+                              "Something-Something V2")
 
 
-def extract(root, workers=None, frames=DEFAULT_FRAMES, resolution="original", flow_algorithm=flow.FAST_ALGORITHM,
-            flow_tmpl=FLOW_TMPL, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
+def extract_archives(root, report):
     """Copy the JSONs into ``annotations/``, unpack the 20-part tarball (streamed, no joined copy) into
-    ``videos/`` through a hidden staging folder renamed when complete, then extract ``frames`` ("rgb", "flow",
-    "both", "none") into ``rawframes/`` at ``resolution``. Each part is skipped when already done."""
-    root = _root(root)
-    report = Report(NAME, "extract", root)
-    settings = _frames.frame_settings(frames, frame_tmpl, flow_tmpl, start_index, resolution, flow_algorithm)
-    _copy_annotations(root, report)
-    target = root / "videos"
-    if target.is_dir():
-        report.did("videos skipped (present)")
-    elif (root / ARCHIVE_FOLDER).is_dir():  # unpacked by hand into ROOT
-        os.replace(root / ARCHIVE_FOLDER, target)
-        report.note(f"renamed {root / ARCHIVE_FOLDER} to {target}")
-    else:
-        found = something.require_download(root / "downloads", (), PARTS_PREFIX, NUM_PARTS, "Something-Something V2")
-        stage = root / ".videos.partial"
-        members = archives.extract(found, stage, report=report)
-        if not (stage / ARCHIVE_FOLDER).is_dir():
-            raise DatasetError(f"{found[0]}: no {ARCHIVE_FOLDER}/ folder inside; not the V2 tarball? download it "
-                               "again")
-        os.replace(stage / ARCHIVE_FOLDER, target)
-        shutil.rmtree(stage)
-        report.note(f"{len(members)} videos from {len(found)} parts -> {target}")
-    if settings is not None:
-        pairs = [(root / "videos" / rel, root / "rawframes" / key)
-                 for key, rel in _splits.scan_videos(target, LEVEL).items()]
-        _frames.extract_frames(report, pairs, settings, workers)
-    return report
+    ``videos/`` through a hidden staging folder renamed when complete."""
+    something.copy_annotations(root, report, ANNOTATIONS)
+    archives.unpack_folder(root, report, ARCHIVE_FOLDER, "videos", lambda: something.require_download(
+        root / "downloads", (), PARTS_PREFIX, NUM_PARTS, "Something-Something V2"), "the V2 tarball", "videos")
 
 
-def _copy_annotations(root, report):
-    copied = 0
-    for name in ANNOTATIONS.values():
-        target = root / "annotations" / name
-        if target.is_file():
-            continue
-        source = root / "downloads" / name
-        if not source.is_file():
-            if name == ANNOTATIONS["test"]:
-                continue
-            raise AnnotationError(f"{target}: annotation file missing, and not in {root / 'downloads'} either; "
-                                  f"{REGISTRATION}, download {name} into {root / 'downloads'}")
-        atomic_write(target, source.read_bytes())
-        copied += 1
-    report.did("annotations copied" if copied else "annotations skipped (present)", max(copied, 1))
+def check_counts(report, root, annotations):
+    something.check_counts(report, root, annotations, ANNOTATIONS, PUBLISHED, "a file of another release")
 
 
-def _on_disk(root):
-    if not (root / "videos").is_dir() and (root / "rawframes").is_dir():
-        return None
-    return _splits.scan_videos(root / "videos", LEVEL)
-
-
-def build_lists(root, workers=None, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Write ``sthv2_{train,val}_list_{videos,rawframes}.txt`` from the JSONs and what is on disk. Rawframes
-    lists are written only when ``rawframes/`` exists. Missing items are dropped *and reported*."""
-    root = _root(root)
-    report = Report(NAME, "lists", root)
-    classes, subsets = read_annotations(root)
-    lists = _lists(subsets)
-    _splits.report_strays(report, root / "videos", set(_splits.annotated(lists)), LEVEL)
-    _splits.write_lists(report, root, lists, _on_disk(root), frame_tmpl, start_index, workers, NAME, VIDEO_EXT)
-    _checks(report, root, classes, subsets)
-    return report
-
-
-def _checks(report, root, classes, subsets):
-    if len(classes) != NUM_CLASSES:
-        report.problem("count", root / "annotations" / ANNOTATIONS["labels"],
-                       f"{len(classes)} classes where Something-Something has {NUM_CLASSES}: a replica, or a file "
-                       "of another release", "warning")
-    for subset, items in subsets.items():
-        _splits.published_check(report, root / "annotations" / ANNOTATIONS[subset], subset, len(items),
-                                PUBLISHED[subset], "the published set")
-    if not (root / "annotations" / ANNOTATIONS["test"]).is_file():
-        report.note(f"no {ANNOTATIONS['test']}: the test set is not counted")
-
-
-def verify(root, workers=None, deep=False, frame_tmpl=FRAME_TMPL, start_index=START_INDEX):
-    """Check the copy in ROOT: the JSONs, every listed video (missing, unreadable, cut short, zero frames;
-    ``deep`` decodes every frame), the test videos, every frame folder, and the four list files against all of
-    that. ``ok`` is False on any error."""
-    root = _root(root)
-    report = Report(NAME, "verify", root)
-    try:
-        classes, subsets = read_annotations(root)
-    except AnnotationError as error:
-        return report.unreadable_annotations(error)
-    lists = _lists(subsets)
-    _splits.report_strays(report, root / "videos", set(_splits.annotated(lists)), LEVEL)
-    _splits.verify_lists(report, root, lists, _on_disk(root), frame_tmpl, start_index, workers, deep, NAME, VIDEO_EXT)
-    _checks(report, root, classes, subsets)
-    return report
+download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()
 
 
 # --------------------------------------------------------------------------------------------------- replica

@@ -1,11 +1,15 @@
 """Check what a list file points at: every video decodable and whole, every frame folder complete and named
-as the config reads it. Multiprocess (`jobs.run`); each check returns a verdict instead of raising.
+as the config reads it. Each check returns a verdict instead of raising; `video_verdicts` and `frame_verdicts` run
+many in processes, on one machine or one shard's share (`shards.Work`).
 
 Videos (`check_video`): `tsnbook.io.probe_video` counts the frames a decoder will give, from the container's
 index where it can. What it does not say on its own, and is checked here:
 - a file cut short (an interrupted download or extraction): probe_video counts the frames that are still
   there - 11 of 50 for an AVI cut at 60 % - without an error. The header's frame count (``stream.frames``,
-  written when the file was finished) is compared with it: fewer frames than promised is "truncated". WebM
+  written when the file was finished) is compared with it: fewer frames than promised is "truncated". The
+  header counts every sample, also those an MP4's edit list hides (``ffmpeg -ss T -c copy`` keeps the frames
+  from the keyframe before T and hides them; decoders drop them, decord does not: `tsnbook.io.open_video` then
+  reads the file with PyAV), so the hidden samples (the index's "discard" entries) count as there. WebM
   (Matroska) headers hold no frame count but a duration, also written when the file was finished: fewer
   frames than duration x fps (less a tolerance of 5 %, at least 2 frames) is "truncated" too - a VP9 WebM
   cut at 97 % still decodes 36 of its 40 frames without an error;
@@ -19,11 +23,8 @@ the file it was writing, which OpenCV would still decode - grey below the cut - 
 """
 import os
 import re
-from collections import Counter
-from pathlib import Path
 
 from ..io import DecodeError, count_frames, probe_video
-from . import jobs
 
 
 def check_video(job):
@@ -40,17 +41,19 @@ def check_video(job):
         with av.open(path) as container:
             stream = container.streams.video[0] if container.streams.video else None
             promised = stream.frames if stream is not None else 0
-            indexed = len(getattr(stream, "index_entries", ())) if stream is not None else 0
+            index = getattr(stream, "index_entries", ()) if stream is not None else ()
+            indexed, hidden = len(index), sum(1 for entry in index if entry.is_discard)
             container_name = container.format.name
             duration = container.duration / 1e6 if container.duration else 0.0  # seconds, from the header
         frames, fps = probe_video(path)
         verdict.update(frames=frames, fps=fps)
         if frames == 0:
             return dict(verdict, kind="zero frames", reason="no decodable video frame")
-        if promised and frames < promised:
+        if promised and frames + hidden < promised:
+            edited = f" ({hidden} hidden by its edit list)" if hidden else ""
             return dict(verdict, kind="truncated",
-                        reason=f"the header promises {promised} frames, {frames} are there: the file was cut "
-                               "short; extract or download it again")
+                        reason=f"the header promises {promised} frames{edited}, {frames} are there: the file was "
+                               "cut short; extract or download it again")
         expected = duration * fps
         if not promised and expected and frames < expected - max(2.0, 0.05 * expected):
             return dict(verdict, kind="truncated",
@@ -157,16 +160,36 @@ def check_frames(job):
     return verdict
 
 
-def verify_videos(report, paths, workers=None, deep=False, where=None, desc="videos"):
+def _unchecked(job):
+    """The verdict of a video or folder another shard checks: nothing found here."""
+    return dict(path=str(job[0]), frames=0, fps=0.0, kind=None, reason="", severity="error")
+
+
+def video_verdicts(work, paths, deep=False, desc="videos"):
+    """``{path: check_video verdict}`` of ``paths``, run by ``work`` (`shards.Work`: here, or one shard's share)."""
+    verdicts = work.run(check_video, [(str(p), deep) for p in paths], _video_name, _unchecked, desc)
+    return {v["path"]: v for v in verdicts}
+
+
+def frame_verdicts(work, jobs_, desc="frame folders"):
+    """`check_frames` verdicts of ``jobs_`` (in order), run by ``work``."""
+    return work.run(check_frames, jobs_, lambda job: os.path.basename(str(job[0])), _unchecked, desc)
+
+
+def _video_name(job):
+    return os.path.splitext(os.path.basename(job[0]))[0]
+
+
+def verify_videos(report, paths, work, deep=False, where=None, desc="videos"):
     """Check videos and add a problem per bad one to ``report``; returns ``{path: verdict}``.
     ``where`` maps a path to the list line that names it, for the messages."""
-    return _record(report, jobs.run(check_video, [(str(p), deep) for p in paths], workers, desc=desc), where, desc)
+    return _record(report, list(video_verdicts(work, paths, deep, desc).values()), where, desc)
 
 
-def verify_frame_folders(report, entries, filename_tmpl, start_index, workers=None, where=None, desc="frame folders"):
+def verify_frame_folders(report, entries, filename_tmpl, start_index, work, where=None, desc="frame folders"):
     """``entries`` = [(folder, expected_count or None[, video_frames]), ...]; as `verify_videos`."""
-    work = [(str(e[0]), e[1], filename_tmpl, start_index) + tuple(e[2:]) for e in entries]
-    return _record(report, jobs.run(check_frames, work, workers, desc=desc), where, desc)
+    jobs_ = [(str(e[0]), e[1], filename_tmpl, start_index) + tuple(e[2:]) for e in entries]
+    return _record(report, frame_verdicts(work, jobs_, desc), where, desc)
 
 
 def _record(report, verdicts, where, desc):
@@ -176,46 +199,3 @@ def _record(report, verdicts, where, desc):
             report.problem(verdict["kind"], verdict["path"], verdict["reason"] + line, verdict["severity"])
     report.did(f"{desc} checked", len(verdicts))
     return {v["path"]: v for v in verdicts}
-
-
-def verify_list(report, list_file, data_prefix, source="video", filename_tmpl=None, start_index=None,
-                workers=None, deep=False, videos_of=None):
-    """Read ``list_file`` with `tsnbook.data.load_annotations` (the parser training uses) and check every entry.
-
-    ``source`` "video", "rawframes" or "flow"; ``filename_tmpl`` / ``start_index`` default to MMAction2's for
-    the source. ``videos_of``: ``folder -> video path`` for frame lists, to compare counts with the video.
-    Returns the number of entries (0 when the list is missing or malformed: that is a problem too).
-    """
-    from ..data import SOURCES, load_annotations
-
-    try:
-        records = load_annotations(list_file, data_prefix, source)
-    except (OSError, ValueError) as error:
-        report.problem("missing" if isinstance(error, FileNotFoundError) else "annotation", list_file,
-                       str(error).split("\n")[0])
-        return 0
-    where = {record.path: record.where for record in records}
-    if source == "video":
-        verify_videos(report, [r.path for r in records], workers, deep, where, desc=Path(list_file).name)
-    else:
-        tmpl, start = SOURCES[source]
-        tmpl = filename_tmpl or tmpl
-        start = start if start_index is None else start_index
-        entries = []
-        for record in records:
-            video = videos_of(record.path) if videos_of else None
-            frames = probe_video(video)[0] if video and os.path.isfile(video) and _probe_ok(video) else None
-            entries.append((record.path, record.num_frames) + ((frames,) if frames is not None else ()))
-        verify_frame_folders(report, entries, tmpl, start, workers, where, desc=Path(list_file).name)
-    duplicates = [p for p, n in Counter(r.path for r in records).items() if n > 1]
-    for path in duplicates:
-        report.problem("duplicate", list_file, f"{path} is listed more than once")
-    return len(records)
-
-
-def _probe_ok(video):
-    try:
-        probe_video(video)
-        return True
-    except DecodeError:
-        return False

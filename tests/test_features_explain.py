@@ -1,0 +1,95 @@
+"""``features`` and ``explain`` (issue 20 items 4 and 6): what the saved vectors are, and explanations that add up.
+
+The pooled feature is the classifier's input, so ``feature @ W.T + b`` must give back ``predict``'s raw scores; an
+explanation splits a raw score into the views' shares and each view's share over its positions, and both must
+sum back to the score (they are exact for TSN's linear head, not approximations).
+"""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import cli_exit, small_config
+from tsnbook.checkpoints import save_checkpoint
+from tsnbook.course.synth import CLASSES
+from tsnbook.explain import explain_views
+from tsnbook.factory import build_model, load_model
+from tsnbook.models import TSN
+from tsnbook.predict import predict_video, view_extractor, video_views
+
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory, small_synth):
+    cfg = small_config("rgb", small_synth, test_clips=4)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    with torch.no_grad():
+        model.fc.weight.normal_(0, 0.2)  # spread-out scores: shares that differ from view to view
+    path = tmp_path_factory.mktemp("use") / "rgb.pth"
+    save_checkpoint(path, dict(model=model.state_dict(), epoch=1, cfg=cfg, classes=CLASSES))
+    return path
+
+
+def _videos(small_synth, name):
+    return sorted((small_synth / "videos" / name).glob("*.mp4"))
+
+
+def test_features_are_the_classifiers_input_per_video_and_per_segment(checkpoint, small_synth, tmp_path, capsys):
+    model, info = load_model(checkpoint)
+    folder = small_synth / "videos"
+    assert cli_exit(["features", checkpoint, folder / "RedBall", folder / "MoveUp", "--out", tmp_path / "f",
+                  "--device", "cpu"]) == 0
+    index = json.loads((tmp_path / "f" / "features.json").read_text())
+    videos = _videos(small_synth, "RedBall") + _videos(small_synth, "MoveUp")
+    assert sorted(index["videos"]) == sorted(map(str, videos)) and "the classifier's input" in index["what"]
+    weight, bias = model.fc.weight.detach().double().numpy(), model.fc.bias.detach().double().numpy()
+    for video in videos:
+        entry = index["videos"][str(video)]
+        assert entry["file"] == f"{video.parent.name}/{video.stem}.npy"  # named below the common folder
+        feature = np.load(tmp_path / "f" / entry["file"])
+        assert feature.shape == (512,) and feature.dtype == np.float32
+        scores = predict_video(model, video, cfg=info["cfg"], average_clips="score")
+        assert np.abs(feature @ weight.T + bias - scores).max() < 1e-4
+    assert "wrote 6 feature files of shape (512,)" in capsys.readouterr().out
+    # one per snippet: [clips, D], and their mean is the video's feature (ThreeCrop: 3 crops a clip)
+    assert cli_exit(["features", checkpoint, videos[0], "--out", tmp_path / "s", "--per-segment", "--device",
+                  "cpu"]) == 0
+    per_segment = np.load(tmp_path / "s" / f"{videos[0].stem}.npy")
+    assert per_segment.shape == (4, 512)
+    assert np.abs(per_segment.mean(axis=0) - np.load(tmp_path / "f" / "RedBall" / f"{videos[0].stem}.npy")).max() < 1e-5
+
+
+def test_explanations_sum_to_the_score_and_maps_to_each_views_share(checkpoint, small_synth):
+    model, info = load_model(checkpoint)
+    video = _videos(small_synth, "BlueBall")[0]
+    extract = view_extractor(model, info["cfg"])
+    views = video_views(video, extract)
+    result = explain_views(model, views, crops=extract.crops)
+    scores = predict_video(model, video, cfg=info["cfg"], average_clips="score")
+    assert result["target"] == int(np.argmax(scores))
+    assert abs(result["score"] - scores[result["target"]]) < 1e-4 * np.abs(scores).max()  # the eager score
+    print(f"contributions - score: {result['contributions'].sum() - result['score']:.1e}")
+    assert abs(result["contributions"].sum() - result["score"]) < 1e-9  # exact decomposition
+    assert np.allclose(result["maps"].mean(axis=(1, 2)), result["view_scores"], atol=1e-9)
+    assert np.allclose(result["per_segment"].sum(), result["score"]) and len(result["per_segment"]) == 4
+    assert np.allclose(result["per_crop"].sum(), result["score"]) and len(result["per_crop"]) == 3
+    assert np.ptp(result["contributions"]) > 0.01  # the views differ: the shares say something
+    other = explain_views(model, views, target=(result["target"] + 1) % 8, crops=3)
+    assert abs(other["contributions"].sum() - scores[(result["target"] + 1) % 8]) < 1e-4
+    with pytest.raises(ValueError, match="not the plain average of its last map"):
+        explain_views(TSN("mobilenet_v3_small", 8, 3).eval(), views[:2])  # a Linear follows its pooling
+
+
+def test_cli_explain_writes_a_figure(checkpoint, small_synth, tmp_path, capsys):
+    video = _videos(small_synth, "BlueBall")[0]
+    assert cli_exit(["explain", checkpoint, video, "--out", tmp_path / "why.png", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "= the sum of the 12 views' contributions" in out and "per segment: 1:" in out
+    assert cv2.imread(str(tmp_path / "why.png")).shape[1] > 400
+    assert cli_exit(["explain", checkpoint, video, "--out", tmp_path / "why.png", "--target", "RedBall"]) == 0
+    assert "class RedBall (class 0)" in capsys.readouterr().out
+    assert "no class of that name" in str(cli_exit(["explain", checkpoint, video, "--out", tmp_path / "w.png",
+                                                  "--target", "Juggling"]))

@@ -1,0 +1,91 @@
+"""``predict`` on many inputs and at the model's own sizes (issue 17 items 14 and 16, issue 20 item 1).
+
+The model is a seeded random TSN saved as tsnbook saves runs (its resolved config and class names inside), so
+the tests need no training: what they check is which views and videos reach the model, not what it learned.
+"""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import cli_exit, random_checkpoint, small_config
+from tsnbook.course.synth import CLASSES
+from tsnbook.data import dataset_from_config
+from tsnbook.factory import load_model
+from tsnbook.predict import predict_video, test_views
+
+
+
+@pytest.fixture(scope="module")
+def rgb(tmp_path_factory, small_synth):
+    """A 48-px SynthActions RGB checkpoint (8 classes) and its config."""
+    cfg = small_config("rgb", small_synth, test_clips=2)
+    return random_checkpoint(tmp_path_factory.mktemp("rgb") / "latest.pth", cfg, CLASSES), cfg
+
+
+def _videos(small_synth, name, count=None):
+    return sorted((small_synth / "videos" / name).glob("*.mp4"))[:count]
+
+
+# ------------------------------------------------------------------------- issue 17, item 16: the model's sizes
+def test_a_named_protocol_keeps_the_sizes_the_model_was_trained_at(rgb, small_synth):
+    checkpoint, cfg = rgb
+    video = _videos(small_synth, "RedBall")[0]
+    model, info = load_model(checkpoint)
+    views = test_views(video, "val", cfg=info["cfg"])
+    assert views.shape[-2:] == (40, 40)  # the config's CenterCrop 40 after Resize(-1, 48), not 224 px
+    own_val = dataset_from_config(dict(info["cfg"], test_clips=3, test_pipeline=info["cfg"]["val_pipeline"]), "test",
+                                  [])
+    with __import__("tsnbook").io.open_video(video) as reader:
+        assert np.array_equal(views, own_val.load_from(reader)["imgs"])
+    three = test_views(video, "25x3", cfg=info["cfg"])
+    assert three.shape == (75, 3, 48, 48)  # ThreeCrop at the short side, as 256 is for the zoo
+    scores = predict_video(model, video, "val", "score", cfg=info["cfg"])
+    assert np.allclose(scores, model.score_views(views, "score"), atol=1e-5)
+
+
+def test_cli_protocol_says_which_sizes_it_uses(rgb, small_synth, capsys):
+    checkpoint, _ = rgb
+    video = _videos(small_synth, "RedBall")[0]
+    assert cli_exit(["predict", checkpoint, video, "--protocol", "25x3", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "25x3 at the model's sizes: short side 48, crops 48" in out, out
+
+
+# ---------------------------------------------------------------------------- issue 17, item 14: few classes
+def test_top_k_is_capped_and_explained_for_models_with_few_classes(tmp_path, small_synth, capsys):
+    cfg = dict(small_config("rgb", small_synth, test_clips=2), num_classes=4, label_map=None)
+    checkpoint = random_checkpoint(tmp_path / "four.pth", cfg, CLASSES[:4])
+    video = _videos(small_synth, "RedBall")[0]
+    assert cli_exit(["predict", checkpoint, video, "--protocol", "val", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    ranked = [line for line in out.splitlines() if line[:3].strip().rstrip(".").isdigit()]
+    assert len(ranked) == 4, out
+    assert "all 4 classes, best first (the model has only 4: --topk 5 lists every class" in out, out
+
+
+# ------------------------------------------------------------- issue 17 item 14 / issue 20 item 1: many inputs
+def test_a_folder_is_many_inputs_with_a_table_and_result_files(rgb, small_synth, tmp_path, capsys):
+    checkpoint, cfg = rgb
+    folder = small_synth / "videos" / "RedBall"
+    assert cli_exit(["predict", checkpoint, folder, "--protocol", "val", "--device", "cpu", "--topk", "2",
+                  "--out", tmp_path / "result.csv"]) == 0
+    out = capsys.readouterr().out
+    videos = _videos(small_synth, "RedBall")
+    assert all(video.name in out for video in videos), out
+    rows = list(csv.DictReader((tmp_path / "result.csv").open()))
+    assert [row["video"] for row in rows] == [str(v) for v in videos]
+    model, info = load_model(checkpoint)
+    for row, video in zip(rows, videos):
+        expected = predict_video(model, video, "val", "prob", cfg=info["cfg"])
+        best = int(np.argmax(expected))
+        assert row["top1"] == CLASSES[best] and abs(float(row["top1_score"]) - expected[best]) < 1e-4
+    # a list file and several videos, JSON out: the same scores, in the order given
+    listed = _videos(small_synth, "MoveUp", 2)
+    (tmp_path / "list.txt").write_text("".join(f"{v} 7\n" for v in listed))
+    assert cli_exit(["predict", checkpoint, tmp_path / "list.txt", videos[0], "--protocol", "val", "--device", "cpu",
+                  "--out", tmp_path / "result.json", "--workers", "1"]) == 0
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert [r["video"] for r in result["videos"]] == [str(v) for v in [*listed, videos[0]]]
+    assert result["videos"][2]["top_k"][0]["name"] == rows[0]["top1"]

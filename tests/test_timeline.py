@@ -1,0 +1,134 @@
+"""Long videos, streams and annotated videos (issue 20 items 2 and 3), and predict's one-line bad-input messages.
+
+The equality that makes a timeline trustworthy: window k of `run_timeline` - read in order, each frame decoded
+once, only the sampled frames held - gives exactly the scores of ``predict_video(..., frames=(start, end))``, the
+test of that frame range read with random access.
+"""
+import json
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from conftest import cli_exit, random_checkpoint, small_config
+from tsnbook.course.synth import CLASSES
+from tsnbook.factory import load_model
+from tsnbook.io import open_video, probe_video, write_video
+from tsnbook.mmaction2 import export_mmaction2_checkpoint
+from tsnbook.predict import predict_video, view_extractor
+from tsnbook.streams import FrameStream
+from tsnbook.timeline import frames_and_windows, run_timeline
+
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, small_synth):
+    """A stitched 96-frame video (4 SynthActions clips of 4 classes, 25 fps) and a random 48-px RGB checkpoint."""
+    folder = tmp_path_factory.mktemp("timeline")
+    clips = [sorted((small_synth / "videos" / name).glob("*.mp4"))[0] for name in ("RedBall", "BlueBall",
+                                                                                    "MoveLeft", "GreenBall")]
+    frames = []
+    for clip in clips:
+        with open_video(clip) as reader:
+            frames.extend(reader.get(range(reader.num_frames)))
+    write_video(folder / "long.mp4", np.stack(frames), fps=25)
+    cfg = small_config("rgb", small_synth, test_clips=3)
+    return folder, folder / "long.mp4", random_checkpoint(folder / "rgb.pth", cfg, CLASSES)
+
+
+def test_each_window_equals_predict_video_on_its_frame_range(setup):
+    folder, video, checkpoint = setup
+    model, info = load_model(checkpoint)
+    extract = view_extractor(model, info["cfg"])
+    result = run_timeline(model, video, window=1.0, stride=0.6, extract=extract, names=CLASSES, k=3)
+    assert (result["window_frames"], result["stride_frames"], result["num_frames"]) == (25, 15, 96)
+    starts = [w["start_frame"] for w in result["windows"]]
+    assert starts == [0, 15, 30, 45, 60] and result["windows"][-1]["end_frame"] == 85  # 75 + 25 > 96: no 6th
+    for window in result["windows"]:
+        expected = predict_video(model, video, cfg=info["cfg"], frames=(window["start_frame"], window["end_frame"]))
+        assert np.abs(np.array(window["scores"]) - expected).max() < 1e-6
+        assert window["top_k"][0]["name"] == CLASSES[int(np.argmax(expected))]
+    whole = run_timeline(model, video, window=96 / 25, stride=1, extract=extract)  # one window = the whole video
+    assert np.abs(np.array(whole["windows"][0]["scores"]) - predict_video(model, video, cfg=info["cfg"])).max() < 1e-6
+
+
+def test_frames_are_read_once_and_only_sampled_ones_are_held(setup):
+    _, video, checkpoint = setup
+    model, info = load_model(checkpoint)
+    extract = view_extractor(model, info["cfg"])
+    read, held_max = [], 0
+    with FrameStream(video) as stream:
+        def counted():
+            for frame in stream:
+                read.append(1)
+                yield frame
+        windows = 0
+        generator = frames_and_windows(counted(), extract, 25, 15, stream.num_frames)
+        for index, frame, done in generator:
+            windows += len(done)
+            held_max = max(held_max, len(generator.gi_frame.f_locals["held"]))
+    assert len(read) == 96 and windows == 5
+    assert held_max <= 2 * len(set(extract.indices(25).tolist()))  # at most two overlapping windows' frames
+
+
+def test_cli_timeline_and_stream_write_windows_plot_and_annotated_video(setup, tmp_path, capsys):
+    folder, video, checkpoint = setup
+    assert cli_exit(["predict", checkpoint, video, "--timeline", "--window", "1", "--stride", "0.6", "--out",
+                  tmp_path / "t.json", "--plot", tmp_path / "t.png", "--out-video", tmp_path / "t.mp4",
+                  "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((tmp_path / "t.json").read_text())
+    assert len(result["windows"]) == 5 and "5 windows over 96 frames" in out
+    assert cv2.imread(str(tmp_path / "t.png")) is not None
+    assert probe_video(tmp_path / "t.mp4") == (96, 25.0)  # every frame, at the source's rate
+    # the same file read as a stream (--source): the same windows, printed as they are scored
+    assert cli_exit(["predict", checkpoint, "--source", video, "--window", "1", "--stride", "0.6", "--out",
+                  tmp_path / "s.csv", "--device", "cpu"]) == 0
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert len(lines) == 6 and lines[1].split(",")[4] == result["windows"][0]["top_k"][0]["name"]
+
+
+def test_annotated_video_keeps_frames_and_rate_and_draws_the_top_k(setup, tmp_path, small_synth, capsys):
+    folder, _, checkpoint = setup
+    clip = sorted((small_synth / "videos" / "RedBall").glob("*.mp4"))[0]
+    assert cli_exit(["predict", checkpoint, clip, "--out-video", tmp_path / "a.mp4", "--topk", "3",
+                  "--device", "cpu"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert probe_video(tmp_path / "a.mp4") == probe_video(clip)
+    with open_video(clip) as source, open_video(tmp_path / "a.mp4") as drawn:
+        before, after = source.get([5]).astype(int)[0], drawn.get([5]).astype(int)[0]
+    changed = np.abs(before - after).max(axis=-1) > 40
+    assert changed[:30, :60].mean() > 0.2 and changed[80:, 100:].mean() < 0.01  # text top-left, the rest intact
+    # the two-stream pair draws the fused top-k
+    flow_cfg = small_config("flow", small_synth, test_clips=2)
+    flow = random_checkpoint(folder / "flow.pth", flow_cfg, CLASSES)
+    assert cli_exit(["predict", "--rgb", checkpoint, "--flow", flow, clip, "--out-video", tmp_path / "b.mp4",
+                  "--device", "cpu"]) == 0
+    assert probe_video(tmp_path / "b.mp4") == probe_video(clip)
+
+
+# -------------------------------------------------------------------------------------------- bad input
+def test_bad_input_gets_one_line_each(setup, tmp_path, small_synth):
+    folder, video, checkpoint = setup
+    (tmp_path / "notes.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    cv2.imwrite(str(tmp_path / "frame.png"), np.zeros((48, 64, 3), np.uint8))
+    with av.open(str(tmp_path / "no_frames.avi"), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()
+    from tsnbook.models import TSN
+    flow_model = TSN("resnet18", 8, 3, modality="flow", clip_len=5)
+    export_mmaction2_checkpoint(flow_model, tmp_path / "mma_flow.pth")
+    cases = [
+        (["predict", checkpoint, tmp_path / "notes.mp4"], "cannot decode"),
+        (["predict", checkpoint, tmp_path / "frame.png"], "is an image, not a video"),
+        (["predict", checkpoint, tmp_path / "no_frames.avi"], "no decodable video frames"),
+        (["predict", checkpoint, video, "--timeline", "--window", "10", "--stride", "1"], "is longer than"),
+        (["predict", checkpoint, video, "--out", tmp_path / "missing" / "r.csv"], "does not exist (create it"),
+        (["predict", checkpoint, video, "--out-video", tmp_path / "missing" / "r.mp4"], "does not exist (create"),
+        (["predict", tmp_path / "mma_flow.pth", video], "pass --flow-algorithm"),
+    ]
+    for argv, message in cases:
+        text = str(cli_exit(argv + ["--device", "cpu"]))
+        assert text.startswith("error: ") and message in text and "\n" not in text, (argv, text)

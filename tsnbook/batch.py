@@ -1,0 +1,141 @@
+"""Many videos, one model loaded once: ``predict`` and ``features`` over files, folders and list files.
+
+    paths = expand_inputs(["clips/", "more.txt", "one.mp4"])     # every video, in the order given
+    for index, views, error in iterate_views(paths, [extract], workers=2):   # views made in DataLoader workers
+        ...
+
+Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (sorted, subfolders
+included: a dataset's class folders); a **list file** (``.txt``, ``.lst``, ``.csv``): one video per line, its first
+field (MMAction2's ``path label`` lists work; the labels are ignored), relative to ``video_root`` or else to the
+list's folder. Images and unknown paths are refused with one line naming them.
+
+Each item's views are made in a DataLoader worker (`ViewsDataset`; the decoder opens inside the worker), the model
+scores them in the main process, so decoding the next videos overlaps the forward pass of this one. A flow model's
+input is the video's optical flow, computed in the worker as `tsnbook.predict.video_flow` computes it. One bad
+video does not stop the others: its item is an error record (file and reason), listed at the end.
+"""
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import ITEM_FAILURES
+from .predict import video_views
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+LIST_EXTENSIONS = (".txt", ".lst", ".csv")
+
+
+def check_video_path(path):
+    """Refuse, in one line, what cannot be a video: a missing path, a folder, an image."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: give its videos (predict and features take folders as many inputs)")
+    if not path.is_file():
+        raise FileNotFoundError(f"video {path} does not exist")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise ValueError(f"{path} is an image, not a video: a TSN needs frames over time (give a video file, or a "
+                         f"folder of videos)")
+    return path
+
+
+def _listed(list_file, video_root=None):
+    root = Path(video_root) if video_root else list_file.parent
+    paths = []
+    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), 1):
+        field = line.replace(",", " ").split(maxsplit=1)[0] if line.strip() else ""
+        if field and not field.startswith("#"):
+            paths.append(Path(field) if Path(field).is_absolute() else root / field)
+    if not paths:
+        raise ValueError(f"list file {list_file} names no video (one path per line, optionally followed by a label)")
+    return paths
+
+
+def expand_inputs(inputs, video_root=None):
+    """The videos named by ``inputs`` (files, folders, list files; see the module docstring), in order."""
+    paths = []
+    for given in map(Path, inputs):
+        if given.is_dir():
+            found = sorted(p for p in given.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+            if not found:
+                raise ValueError(f"folder {given} holds no video file ({', '.join(VIDEO_EXTENSIONS[:5])}, ...)")
+            paths.extend(found)
+        elif given.suffix.lower() in LIST_EXTENSIONS and given.is_file():
+            paths.extend(_listed(given, video_root))
+        else:
+            paths.append(check_video_path(given))
+    return paths
+
+
+class ViewsDataset(torch.utils.data.Dataset):
+    """Item i: the views of video i for each stream, ``dict(index, views=[uint8 [V, C, H, W], ...])``, or
+    ``dict(index, error="path: reason")``. ``streams``: ``(extractor, flow settings or None)`` pairs
+    (`tsnbook.views.ViewExtractor`; flow settings: the video's flow is computed first,
+    `tsnbook.predict.video_views`)."""
+
+    def __init__(self, paths, streams):
+        self.paths, self.streams = list(map(Path, paths)), list(streams)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, index):
+        path = self.paths[index]
+        try:
+            check_video_path(path)
+            return dict(index=index, views=[video_views(path, extract, flow) for extract, flow in self.streams])
+        except (*ITEM_FAILURES, ValueError) as err:
+            return dict(index=index, error=str(err) if str(path) in str(err) else f"{path}: {err}")
+
+
+def _one(item):
+    return item
+
+
+def iterate_views(paths, streams, workers=0):
+    """Yield ``(index, views per stream or None, error or None)`` for every path, in order, the views made by
+    ``workers`` DataLoader processes (0: in this process)."""
+    streams = [stream if isinstance(stream, tuple) else (stream, None) for stream in streams]
+    loader = torch.utils.data.DataLoader(ViewsDataset(paths, streams), batch_size=None, num_workers=workers,
+                                         collate_fn=_one)
+    for item in loader:
+        yield item["index"], item.get("views"), item.get("error")
+
+
+# ------------------------------------------------------------------------------------------------ results
+def top_k_rows(paths, scores, names, k):
+    """``[dict(video, top_k=[dict(rank, class, name, score)])]``: the k best classes of each scored video."""
+    rows = []
+    for path, vector in zip(paths, scores):
+        order = np.argsort(-vector, kind="stable")[:k]
+        rows.append(dict(video=str(path), top_k=[dict(rank=r, **{"class": int(i)}, name=names[i] if names else str(i),
+                                                      score=float(vector[i])) for r, i in enumerate(order, 1)]))
+    return rows
+
+
+def write_results(path, rows, meta, skipped=()):
+    """``rows`` (`top_k_rows`) to ``path``: ``.json`` (with ``meta``: model, views, what the scores are, and the
+    skipped videos) or ``.csv`` (one line a video: ``video, top1, top1_score, top1_class, top2, ...``)."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
+    if path.suffix == ".json":
+        path.write_text(json.dumps(dict(meta, videos=rows, skipped=list(skipped)), indent=1) + "\n")
+    elif path.suffix == ".csv":
+        k = max((len(row["top_k"]) for row in rows), default=0)
+        fields = ["video"] + [f"top{r}{suffix}" for r in range(1, k + 1) for suffix in ("", "_score", "_class")]
+        with path.open("w", newline="") as out:
+            writer = csv.DictWriter(out, fields)
+            writer.writeheader()
+            for row in rows:
+                line = dict(video=row["video"])
+                for top in row["top_k"]:
+                    r = top["rank"]
+                    line.update({f"top{r}": top["name"], f"top{r}_score": f"{top['score']:.6g}",
+                                 f"top{r}_class": top["class"]})
+                writer.writerow(line)
+    else:
+        raise ValueError(f"--out {path}: write .json or .csv")

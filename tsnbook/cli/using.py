@@ -1,0 +1,142 @@
+"""``features``, ``export``, ``explain``: what a trained TSN is used for besides ``predict``.
+
+    features CHECKPOINT INPUTS --out DIR [--per-segment]       # one .npy per video: the pooled feature
+    export CHECKPOINT --format onnx|torchscript --out FILE [--check VIDEO] [--bench N]
+    explain CHECKPOINT VIDEO --out FILE.png [--target CLASS]   # which segments, crops and places decided
+"""
+from pathlib import Path
+
+from .options import add_model_options, check_output, class_names, load_for_use
+
+
+def _features(args):
+    from ..batch import expand_inputs, iterate_views
+    from ..features import feature_files, save_features, video_features
+    from ..predict import describe_protocol, view_extractor
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
+    videos = expand_inputs(args.inputs, args.video_root)
+    model, info, cfg, flow = load_for_use(args, args.checkpoint)
+    extract = view_extractor(model, cfg, args.protocol)
+    files, features, skipped = feature_files(videos, out), {}, []
+    for index, views, error in iterate_views(videos, [(extract, flow)], workers=args.workers):
+        if error is not None:
+            if len(videos) == 1:
+                raise ValueError(error)
+            skipped.append(error)
+            continue
+        features[str(videos[index])] = video_features(model, views[0], args.per_segment, extract.crops)
+    what = ("one pooled feature per snippet (clip), averaged over its crops: [clips, D]" if args.per_segment else
+            "the pooled feature after the consensus (the mean over all views), the classifier's input: [D]")
+    out.mkdir(exist_ok=True)
+    save_features(out, files, features, dict(model=info["description"], views=describe_protocol(cfg, args.protocol),
+                                             what=what, skipped=skipped))
+    shape = next(iter(features.values())).shape if features else ()
+    print(f"wrote {len(features)} feature files of shape {tuple(shape)} to {out} ({what}); index: "
+          f"{out / 'features.json'}")
+    for error in skipped:
+        print(f"skipped {error}")
+    return 1 if skipped else 0
+
+
+def _export(args):
+    from ..export import FORMATS, check_export, compare_speed, export_model
+    from ..predict import describe_protocol, view_extractor, video_views
+    out = check_output(args.out, FORMATS[args.format])
+    model, info, cfg, flow = load_for_use(args, args.checkpoint)
+    if flow is not None and (args.check or args.bench):
+        raise ValueError("--check and --bench run on RGB views; a flow model's export is checked on flow views "
+                         "(tsnbook.export.check_export with a FlowFrames reader)")
+    extract = view_extractor(model, cfg, args.protocol)
+    names = class_names(args, [info], model.num_classes)
+    export_model(model.cpu(), out, extract, args.format, args.average_clips, names, info["description"])
+    print(f"wrote {out} ({args.format}: uint8 views [videos, views, {model.in_channels}, H, W] in, "
+          f"{args.average_clips} scores [videos, {model.num_classes}] out; videos, views and size dynamic)")
+    print(f"wrote {out}.json (the views, {describe_protocol(cfg, args.protocol)}, class names: what a deployment "
+          f"needs with tsnbook.views, without torch)")
+    if args.check:
+        report = check_export(out, model, args.check, extract, args.average_clips, args.format)
+        print(f"check on {args.check} ({report['views'][0]} views): largest |exported - predict_video| = "
+              f"{report['max_abs_diff']:.2e}" + (" (within 1e-4)" if report["max_abs_diff"] <= 1e-4 else
+                                                  " - MORE THAN 1e-4"))
+        if report["max_abs_diff"] > 1e-4:
+            return 1
+    if args.bench:
+        views = video_views(args.check, extract) if args.check else None
+        if views is None:
+            raise ValueError("--bench times the views of the --check video: give --check VIDEO")
+        speed = compare_speed(model, out, views, args.bench, args.format)
+        print(f"speed on this machine ({speed['threads']} threads each), {len(views)} views a video, median of "
+              f"{args.bench} alternating runs: eager "
+              f"PyTorch {speed['eager']:.3f} videos/s, {args.format} {speed['exported']:.3f} videos/s "
+              f"({speed['ratio']:.2f}x: {'the export' if speed['ratio'] > 1 else 'eager PyTorch'} is faster)")
+    return 0
+
+
+def _explain(args):
+    from ..explain import explain_views
+    from ..predict import describe_protocol, view_extractor, video_views
+    out = check_output(args.out, (".png", ".svg", ".pdf"))
+    model, info, cfg, flow = load_for_use(args, args.checkpoint)
+    names = class_names(args, [info], model.num_classes)
+    target = args.target
+    if target is not None and not target.isdigit():
+        if not names or target not in names:
+            raise ValueError(f"--target {target}: no class of that name (give a class index "
+                             f"0..{model.num_classes - 1})")
+        target = names.index(target)
+    extract = view_extractor(model, cfg, args.protocol)
+    views = video_views(args.video, extract, flow)
+    result = explain_views(model, views, None if target is None else int(target), extract.crops)
+    name = names[result["target"]] if names else str(result["target"])
+    print(f"model: {info['description']}; video: {args.video} ({describe_protocol(cfg, args.protocol)}, "
+          f"{len(views)} views)")
+    print(f"class {name} (class {result['target']}): raw score {result['score']:.4f} = the sum of the {len(views)} "
+          f"views' contributions ({result['contributions'].sum():.4f})")
+    segments = result["per_segment"]
+    print("per segment: " + "  ".join(f"{i + 1}:{v:+.3f}" for i, v in enumerate(segments)))
+    print("per crop:    " + "  ".join(f"{i + 1}:{v:+.3f}" for i, v in enumerate(result["per_crop"])))
+    try:
+        from ..course.figures import explanation_figure, save_figure
+    except ImportError as err:
+        raise RuntimeError(f"the figure needs matplotlib ({err}): pip install 'tsnbook[course]'") from None
+    save_figure(explanation_figure(result, views, extract.crops, name), out)
+    print(f"wrote {out}")
+    return 0
+
+
+def add_commands(sub, common):
+    fe = sub.add_parser("features", parents=[common], help="one .npy per video: the pooled TSN feature (or one per "
+                                                           "snippet), with the config's own views")
+    fe.add_argument("checkpoint")
+    fe.add_argument("inputs", nargs="+", help="videos, folders of videos, list files")
+    fe.add_argument("--out", required=True, metavar="DIR", help="folder for the .npy files and features.json")
+    fe.add_argument("--per-segment", action="store_true", help="one feature per snippet (clip): [clips, D]")
+    fe.add_argument("--workers", type=int, default=0, help="DataLoader processes that decode the videos")
+    fe.add_argument("--video-root", help="folder that a list file's relative paths start from")
+    add_model_options(fe)
+    fe.set_defaults(func=_features)
+
+    ex = sub.add_parser("export", parents=[common], help="the whole test-time TSN as ONNX or TorchScript (uint8 views "
+                                                         "in, scores out), checked against predict_video")
+    ex.add_argument("checkpoint")
+    ex.add_argument("--format", choices=["onnx", "torchscript"], required=True)
+    ex.add_argument("--out", required=True, metavar="FILE", help="FILE.onnx, or FILE.pt for TorchScript")
+    ex.add_argument("--average-clips", choices=["prob", "score"], default="prob",
+                    help="what the graph outputs: softmax probabilities (default) or raw scores")
+    ex.add_argument("--check", metavar="VIDEO", help="run the exported file on this video's views and print the "
+                                                     "largest difference from predict_video (exit 1 above 1e-4)")
+    ex.add_argument("--bench", type=int, metavar="N", help="with --check: videos/s of eager PyTorch and of the "
+                                                           "export, N alternating runs on the same views")
+    add_model_options(ex)
+    ex.set_defaults(func=_export)
+
+    xp = sub.add_parser("explain", parents=[common], help="which segments, crops and places decided a prediction "
+                                                          "(exact: contributions sum to the score)")
+    xp.add_argument("checkpoint")
+    xp.add_argument("video")
+    xp.add_argument("--out", required=True, metavar="FILE.png")
+    xp.add_argument("--target", help="the class to explain, a name or an index (default: the top class)")
+    add_model_options(xp)
+    xp.set_defaults(func=_explain)
