@@ -1,18 +1,19 @@
 """TSN's segmental consensus (`tsnbook.consensus`): average (MMAction2's, unchanged), max and weighted, in training
 and over a test's views, from a config through a run to a checkpoint."""
+import json
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import small_config
+from conftest import cli_exit, consensus_checkpoint, small_config
 from tsnbook.consensus import SegmentalConsensus
 from tsnbook.engine import evaluate_checkpoint, train
 from tsnbook.factory import build_model, load_model
 from tsnbook.mmaction2 import export_mmaction2_checkpoint
 from tsnbook.models import TSN
-from tsnbook.predict import predict_video
+from tsnbook.predict import config_views, predict_video
 
 
 def _model(consensus, segments=3, classes=5):
@@ -147,3 +148,17 @@ def test_average_consensus_keeps_its_exact_arithmetic():
             total = total + model.snippet_features(chunk[None]).mean(dim=1).double() * len(chunk)
         expected = model.fc((total / len(views)).float())[0].numpy()
     assert np.array_equal(model.score_views(views, "score", views_per_chunk=4), expected)
+
+
+def test_cli_predict_weighs_each_crops_clips_as_predict_video_does(tmp_path, small_synth):
+    cfg = small_config("rgb", small_synth, test_clips=3)  # 3 clips x ThreeCrop
+    checkpoint = consensus_checkpoint(tmp_path / "weighted.pth", cfg, "weighted")
+    model, info = load_model(checkpoint)
+    video = sorted((small_synth / "videos" / "BlueBall").glob("*.mp4"))[0]
+    assert cli_exit(["predict", checkpoint, video, "--device", "cpu", "--topk", "8", "--average-clips", "score",
+                     "--out", tmp_path / "result.json"]) == 0
+    listed = sorted(json.loads((tmp_path / "result.json").read_text())["videos"][0]["top_k"], key=lambda e: e["class"])
+    expected = predict_video(model, video, cfg=info["cfg"], average_clips="score")
+    assert np.abs(np.array([entry["score"] for entry in listed]) - expected).max() < 1e-5
+    crops_as_clips = model.score_views(config_views(video, info["cfg"]), "score")  # one block: the crops weighed
+    assert np.abs(crops_as_clips - expected).max() > 1e-3

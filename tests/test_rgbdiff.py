@@ -1,20 +1,23 @@
 """RGB difference (``modality="rgbdiff"``, TSN paper §3.2): clip_len + 1 stacked frames in, their clip_len
 differences into a cross-modality-initialised first conv; from a config through training, testing, prediction and
 a checkpoint."""
+import json
+
 import numpy as np
 import pytest
 import torch
 import torchvision
 
-from conftest import small_config
+from conftest import random_checkpoint, rgbdiff_config
 from tsnbook.data import build_dataset
 from tsnbook.engine import evaluate_checkpoint, train
 from tsnbook.factory import build_model, load_model
 from tsnbook.gpu_augment import split_train_pipeline
 from tsnbook.mmaction2 import export_mmaction2_checkpoint
 from tsnbook.models import TSN, rgb_difference
-from tsnbook.predict import predict_video, test_views
+from tsnbook.predict import predict_video, test_views, view_extractor
 from tsnbook.transforms import FormatShape
+from tsnbook.views import ViewExtractor
 
 
 def _first_conv_input(model, x):
@@ -84,16 +87,8 @@ def test_rgbdiff_first_conv_is_the_cross_modality_average_of_the_pretrained_rgb_
     assert not torch.allclose(random.backbone.conv1.weight[:, 0], rgb.conv1.weight.mean(dim=1))
 
 
-def _rgbdiff_config(small_synth, **overrides):
-    cfg = dict(small_config("rgb", small_synth, clip_len=2, **overrides), modality="rgbdiff")
-    for split in ("train", "val", "test"):
-        cfg[f"{split}_pipeline"] = [dict(step, input_format="NCHW_Stack") if step["type"] == "FormatShape" else step
-                                    for step in cfg[f"{split}_pipeline"]]
-    return cfg
-
-
 def test_a_config_samples_clip_len_plus_one_consecutive_frames_per_snippet(small_synth):
-    cfg = _rgbdiff_config(small_synth)
+    cfg = rgbdiff_config(small_synth)
     dataset = build_dataset(cfg, "train")
     results = dataset.load(0, np.random.default_rng(0))
     indices = np.asarray(results["frame_inds"]).reshape(3, 3)  # 3 segments x 3 frames
@@ -105,7 +100,7 @@ def test_a_config_samples_clip_len_plus_one_consecutive_frames_per_snippet(small
 
 
 def test_an_rgbdiff_run_trains_tests_predicts_and_reloads(tmp_path, small_synth):
-    cfg = _rgbdiff_config(small_synth, epochs=1, test_clips=2)
+    cfg = rgbdiff_config(small_synth, epochs=1, test_clips=2)
     train(cfg, tmp_path, device="cpu", progress=False, validate=False)
     model, info = load_model(tmp_path / "latest.pth")
     assert model.modality == "rgbdiff" and model.in_channels == 9
@@ -118,3 +113,23 @@ def test_an_rgbdiff_run_trains_tests_predicts_and_reloads(tmp_path, small_synth)
     assert np.allclose(predict_video(model, first, protocol="2x3", average_clips=None), model.score_views(views))
     with pytest.raises(ValueError, match="RGB and flow inputs"):
         export_mmaction2_checkpoint(model, tmp_path / "mm.pth")
+
+
+def test_views_stack_clip_len_plus_one_frames_at_the_models_sizes_and_rebuild_from_their_settings(small_synth,
+                                                                                                  tmp_path):
+    """`tsnbook.views`, which datasets, predict and exported models share: the config's own test and a named
+    protocol at the model's sizes both give 3 consecutive frames a clip, and the settings an export writes (JSON)
+    rebuild the very same views."""
+    cfg = rgbdiff_config(small_synth, test_clips=3)
+    model, info = load_model(random_checkpoint(tmp_path / "rgbdiff.pth", cfg))
+    video = small_synth / "videos" / (small_synth / cfg["ann_file_test"]).read_text().split()[0]
+    own, named = view_extractor(model, info["cfg"]), view_extractor(model, info["cfg"], "2x3")
+    for extract, clips in ((own, 3), (named, 2)):
+        views = extract.from_file(video)
+        assert views.shape[:2] == (3 * clips, 9) and views.shape[2:] == own.from_file(video).shape[2:]
+        assert (np.diff(extract.indices(48).reshape(clips, 3), axis=1) == 1).all()
+        rebuilt = ViewExtractor.from_settings(json.loads(json.dumps(extract.settings())))
+        assert np.array_equal(rebuilt.from_file(video), views)
+    views = named.from_file(video)
+    assert np.array_equal(test_views(video, "2x3", cfg=info["cfg"]), views)
+    assert np.allclose(predict_video(model, video, "2x3", None, cfg=info["cfg"]), model.score_views(views), atol=1e-6)

@@ -213,7 +213,7 @@ class TSN(nn.Module):
 def rgb_difference(x):
     """RGB-difference snippets: ``[N, 3 (L + 1), H, W]`` stacked frames -> ``[N, 3 L, H, W]``, each frame minus
     the one before it (channels: frame 1 - frame 0 in R, G, B, then frame 2 - frame 1, ...)."""
-    frames = x.view(len(x), -1, 3, *x.shape[2:])
+    frames = x.unflatten(1, (-1, 3))  # sizes from the tensor, not Python ints: an exported graph keeps N, H, W free
     return (frames[:, 1:] - frames[:, :-1]).flatten(1, 2)
 
 
