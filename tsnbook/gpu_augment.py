@@ -27,8 +27,8 @@ import torch
 import torch.nn.functional as F
 
 from .data import split_failures
-from .transforms import Flip, MultiScaleCrop, RandomResizedCrop, Resize, Transform, _check_rng, _frames, _modality
-from .transforms import _pair, build_pipeline
+from .transforms import Flip, MultiScaleCrop, RandomResizedCrop, Resize, Transform, build_pipeline
+from .transforms.base import as_pair, check_rng, frames_of, modality_of
 
 CROPS = (MultiScaleCrop, RandomResizedCrop)
 
@@ -51,12 +51,12 @@ class DeferredCropFlip(Transform):
             raise TypeError(f"flip must be a Flip or None, got {type(flip).__name__}")
         if flip is not None and flip.direction != "horizontal":
             raise ValueError("DeferredCropFlip: only horizontal flips are supported on the GPU")
-        self.crop, self.flip, self.size = crop, flip, _pair(size, "size")
+        self.crop, self.flip, self.size = crop, flip, as_pair(size, "size")
 
     def __call__(self, results, rng=None):
-        _check_rng(rng)
-        imgs = _frames(results)
-        modality = _modality(results, imgs)
+        check_rng(rng)
+        imgs = frames_of(results)
+        modality = modality_of(results, imgs)
         if modality == "flow" and imgs.dtype != np.uint8:
             raise ValueError(f"DeferredCropFlip: flow must be uint8 (255 - v inversion), got {imgs.dtype}")
         img_h, img_w = imgs.shape[1:3]
@@ -128,7 +128,7 @@ class GPUCropFlip:
     """
 
     def __init__(self, size=(224, 224), input_format="NCHW"):
-        self.size = _pair(size, "size")
+        self.size = as_pair(size, "size")
         self.stack_flow = input_format == "NCHW_Flow"
 
     def __repr__(self):
