@@ -67,7 +67,7 @@ def mma1x_pipeline(transforms):
 
 
 class _NumpyWithInt(types.ModuleType):
-    """numpy as 0.24.1 expects it: `np.int` was removed in numpy 1.24 (spec §9.1)."""
+    """numpy as 0.24.1 expects it: `np.int` was removed in numpy 1.24, so its SampleFrames raises there."""
 
     int = int
 

@@ -1,4 +1,4 @@
-"""bench-data's own clips (``--write-clips``, for a clone without shared/bench) and its DataLoader mode
+"""bench-data's own clips (``--write-clips``, so a clone needs no other clip generator) and its DataLoader mode
 (``--workers N``): the layout it reads, reuse, the same tensors through worker processes, and the arguments."""
 import json
 

@@ -1,7 +1,9 @@
 """tsnbook.mmaction2 / checkpoints / factory: MMAction2 key names, architecture inference, safe loading, load_from.
 
-The MMAction2 names are written here from spec §6.3's rules, independently of the module's regular expression;
-where the oracle is installed, MMAction2's own recognizers (torchvision DenseNet-161 backbone) are used too.
+The MMAction2 names are written here from the ConvModule naming of MMAction2's ResNet
+(``mmaction/models/backbones/resnet.py``: ``conv1.conv``/``conv1.bn``, ``layerI.J.convK.bn``,
+``downsample.conv``/``.bn``), independently of the module's regular expression; where the oracle is installed,
+MMAction2's own recognizers (torchvision DenseNet-161 backbone) are used too.
 """
 import pathlib
 import re
@@ -22,7 +24,7 @@ from tsnbook.models import TSN  # noqa: E402
 
 
 def mmaction2_resnet_keys(torchvision_state, num_classes_weight, num_classes_bias):
-    """A torchvision ResNet state dict renamed the way MMAction2's ConvModule ResNet names it (spec §6.3)."""
+    """A torchvision ResNet state dict renamed the way MMAction2's ConvModule ResNet names it."""
     out = {}
     for key, value in torchvision_state.items():
         if key.startswith("fc."):
@@ -239,7 +241,7 @@ def test_export_writes_mmaction2_names_and_loads_back_identically(tmp_path, name
     export_mmaction2_checkpoint(model, tmp_path / "m.pth")
     written = torch.load(tmp_path / "m.pth", weights_only=True)["state_dict"]
     tv_state = {k[len("backbone."):]: v for k, v in model.state_dict().items() if k.startswith("backbone.")}
-    expected = mmaction2_resnet_keys(tv_state, model.fc.weight, model.fc.bias)  # spec §6.3, written independently
+    expected = mmaction2_resnet_keys(tv_state, model.fc.weight, model.fc.bias)  # written independently
     assert written.keys() == expected.keys()
     assert all(torch.equal(written[k], expected[k]) for k in expected)
     loaded, report = load_mmaction2_checkpoint(tmp_path / "m.pth")

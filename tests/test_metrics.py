@@ -1,4 +1,5 @@
-"""tsnbook.metrics: spec §7.2/§7.3 examples, hand-computed cases, and MMAction2 1.2.0 (oracle) on random data."""
+"""tsnbook.metrics: worked examples of MMAction2's accuracy.py, hand-computed cases, and MMAction2 1.2.0 (oracle) on
+random data."""
 import math
 import pathlib
 import sys
@@ -61,7 +62,7 @@ def test_confusion_matrix_compact_and_full():
         confusion_matrix([0, 1], [0])
 
 
-def test_mean_class_accuracy_spec_example():
+def test_mean_class_accuracy_worked_example():
     labels = [0, 0, 1]
     scores = one_hot_scores([0, 2, 1], 3)
     assert mean_class_accuracy(scores, labels) == pytest.approx(0.5)  # (1/2 + 1 + 0) / 3: class 2 counts as 0
@@ -90,7 +91,7 @@ def test_per_class_accuracy_names_each_class_and_its_videos():
 
 # ---------------------------------------------------------------- average precision
 
-def test_average_precision_spec_example():
+def test_average_precision_worked_example():
     assert average_precision([0.9, 0.8, 0.8, 0.3], [1, 0, 1, 0]) == pytest.approx(0.8333333333)
 
 

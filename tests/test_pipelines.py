@@ -169,7 +169,7 @@ def test_train_pipeline_is_the_zoo_recipe():
 # ------------------------------------------------------------------------------------------------ bench-data
 @pytest.fixture(scope="module")
 def bench_root(clips, tmp_path_factory):
-    """The layout of make_bench_videos.py ROOT --rawframes, with two short clips."""
+    """bench-data's layout (what ``--write-clips --rawframes`` writes), with two short clips."""
     root = tmp_path_factory.mktemp("bench")
     (root / "videos").mkdir()
     for i, name in enumerate(["wide", "hd"]):

@@ -1,4 +1,5 @@
-"""tsnbook.sampling against the spec's worked examples and against MMAction2 0.24.1 / 1.2.0 (oracle)."""
+"""tsnbook.sampling against worked examples (hand-checked on both MMAction2 versions) and against MMAction2 0.24.1 /
+1.2.0 (oracle)."""
 import itertools
 import pathlib
 import sys
@@ -21,7 +22,7 @@ def test_result_is_flat_int64():
     assert dense_sample_frames(300, num_clips=8, test_mode=True).dtype == np.int64
 
 
-# ---------------------------------------------------------------- spec §1.4 and §2 worked examples
+# ------------------------------------------------ worked examples of SampleFrames and DenseSampleFrames
 
 @pytest.mark.parametrize("kwargs, expected", [
     (dict(num_frames=300, num_clips=3, test_mode=True), [50, 150, 250]),

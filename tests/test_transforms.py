@@ -1,4 +1,4 @@
-"""tsnbook.transforms against MMAction2 1.2.0 (same crop/resize/flip logic as 0.x) and the spec's worked examples."""
+"""tsnbook.transforms against MMAction2 1.2.0 (same crop/resize/flip logic as 0.x) and worked examples."""
 import pathlib
 import random
 import re
@@ -231,7 +231,8 @@ def test_flow_flip_mirrors_both_and_inverts_x_like_0x():
 
 
 def test_flow_flip_differs_from_buggy_1x_on_stacked_frames():
-    """Spec §4.4/§9.8: 1.x inverts x AND y of frames 0, 2, 4 and nothing in frames 1, 3; tsnbook follows 0.x."""
+    """MMAction2 1.x's Flip on stacked flow inverts x AND y of frames 0, 2, 4 and nothing in frames 1, 3; tsnbook
+    follows 0.x."""
     imgs = np.zeros((2, 1, 1, 2), np.uint8)
     imgs[:, 0, 0, 0] = [10, 11]
     imgs[:, 0, 0, 1] = [100, 101]

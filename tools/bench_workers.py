@@ -2,8 +2,8 @@
 """What DataLoader workers buy: videos/s of ``test`` with 0, 1, 2 workers, and training epochs with persistent
 workers against workers spawned anew every epoch. A benchmark that prints figures, never a test.
 
-    python /work/shared/bench/make_bench_videos.py BENCH_DIR --num 8      # the bench clips (340x256, 10 s, H.264)
-    python tools/bench_workers.py test BENCH_DIR [--workers 0 1 2] [--repeat 4] [--protocol 25x3] [--size 48]
+    python -m tsnbook bench-data --root BENCH --write-clips --num 8     # the bench clips (340x256, 10 s, H.264)
+    python tools/bench_workers.py test BENCH/videos [--workers 0 1 2] [--repeat 4] [--protocol 25x3] [--size 48]
     python tools/bench_workers.py train [--workers 2] [--epochs 4]        # on a small generated SynthActions
 
 ``test`` runs `tsnbook.engine.evaluate_checkpoint` (what ``python -m tsnbook test`` runs) on a list of the bench
@@ -46,7 +46,8 @@ def _test_config(bench_dir, work, args):
     """The demo's RGB config pointed at the bench clips, with the asked protocol at the asked size."""
     clips = sorted(Path(bench_dir).glob("*.mp4"))
     if not clips:
-        raise SystemExit(f"{bench_dir} has no .mp4 files: make them with make_bench_videos.py {bench_dir} --num 8")
+        raise SystemExit(f"{bench_dir} has no .mp4 files: write them with python -m tsnbook bench-data --root DIR "
+                         f"--write-clips --num 8 and pass DIR/videos")
     listing = Path(work) / "bench_list.txt"
     listing.write_text("".join(f"{clip.resolve()} {i % 8}\n" for _ in range(args.repeat) for i, clip in
                                enumerate(clips)))

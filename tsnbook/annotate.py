@@ -7,8 +7,8 @@ from 120-px SynthActions clips to 1080p), in RGB throughout (the colour asked fo
 video is read once, in order (`tsnbook.streams.FrameStream`), and written frame for frame at the source's exact
 rate (`tsnbook.io.write_video`, H.264), so it has the same number of frames and the same duration; odd frame sizes,
 which H.264's 4:2:0 cannot hold, are written 4:4:4 rather than cropped. Where MMAction2's demo drew only the top-1
-name at a fixed 30 fps (0.x) or nothing at all (1.x, spec `mmaction2_tools.md` §1), this draws what ``predict``
-prints.
+name at a fixed 30 fps (0.x) or nothing at all (1.x; MMAction2's ``demo/demo.py``), this draws what
+``predict`` prints.
 """
 import cv2
 import numpy as np

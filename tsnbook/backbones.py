@@ -4,7 +4,7 @@ Any torchvision classification model by name (``resnet50``, ``densenet161``, ``m
 ...), the mmcls-style ResNeXt variants torchvision lacks (``resnext101_32x4d``: torchvision's ResNet class with
 ``groups`` and ``width_per_group``), and any timm model as ``"timm/<name>"`` when timm is installed (e.g. the
 zoo's ``timm/swin_base_patch4_window7_224``; timm's own pooling gives the token mean after the final LayerNorm,
-spec §6.1).
+the feature MMAction2's ``Recognizer2D`` pools).
 
 Pretrained weights: torchvision's or timm's by name, or a state-dict file (`pretrained_source`). A network built
 for 3-channel images reads flow or RGB differences after `adapt_first_conv` (TSN's cross-modality

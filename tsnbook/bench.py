@@ -2,12 +2,11 @@
 
     python -m tsnbook bench-data --pipeline video_test_25x10 --root /tmp/bench [--repeat 3] [--mmaction2]
 
-The clips are those of `make_bench_videos.py ROOT --rawframes` (ROOT/videos.txt lists "clip_000.mp4 0" under
-ROOT/videos, ROOT/rawframes.txt "clip_000 300 0" under ROOT/rawframes), or the same layout written by
-`write_bench_clips` (``--write-clips``: Kinetics-like 340x256 clips of 10 s at 30 fps, x264's default keyframe
-interval; a fresh clone has no shared/bench). Each pipeline runs from the file on disk to the uint8 tensor the
-model consumes, on the CPU, one video at a time (what one DataLoader worker does). Data loading is usually what
-limits TSN on a CPU or a small GPU, so this is the number to watch; pin the process to one core
+The clips are those `write_bench_clips` writes (``--write-clips``: Kinetics-like 340x256 clips of 10 s at 30 fps, x264's
+default keyframe interval), or any folder of the same layout: ROOT/videos.txt lists "clip_000.mp4 0" under ROOT/videos,
+ROOT/rawframes.txt "clip_000 300 0" under ROOT/rawframes (``--rawframes``). Each pipeline runs from the file on disk to
+the uint8 tensor the model consumes, on the CPU, one video at a time (what one DataLoader worker does). Data loading is
+usually what limits TSN on a CPU or a small GPU, so this is the number to watch; pin the process to one core
 (`taskset -c 1`) to measure one worker. ``--workers N`` instead runs the pipeline in N DataLoader worker
 processes (spawned, as the engine's) and reports their joint rate: with free cores it should grow about N-fold,
 which is how many decoding cores one GPU needs can be read off (GPU videos/s / one worker's videos/s).
@@ -281,7 +280,7 @@ def _parser():
     parser = argparse.ArgumentParser(prog="python -m tsnbook bench-data", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pipeline", help=f"one of: {', '.join(PIPELINES)}")
-    parser.add_argument("--root", help="folder written by make_bench_videos.py ROOT --rawframes")
+    parser.add_argument("--root", help="folder of benchmark clips (written by --write-clips [--rawframes])")
     parser.add_argument("--list", help="list file (default ROOT/videos.txt or ROOT/rawframes.txt)")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes over the clips (default 3)")
     parser.add_argument("--backend", choices=("decord", "pyav"),
@@ -336,7 +335,7 @@ def main(argv=None):
     missing = [r.path for r in records if not os.path.exists(r.path)]
     if missing:
         raise SystemExit(f"bench-data: {len(missing)} listed clip(s) missing, e.g. {missing[0]}; "
-                         f"generate them with make_bench_videos.py {args.root} --rawframes")
+                         f"write them with python -m tsnbook bench-data --root {args.root} --write-clips --rawframes")
     runners = {}
     if not args.only_mmaction2:
         runners["tsnbook"] = tsnbook_runner(args.pipeline, args.backend, gpu_augment=args.gpu_augment)

@@ -1,6 +1,6 @@
 """``python -m tsnbook bench-model CONFIG``: how fast a config's TSN runs, the data pipeline left out.
 
-The zoo's "inference_time (video/s)" column comes from MMAction2's ``tools/analysis/benchmark.py`` (spec §8):
+The zoo's "inference_time (video/s)" column comes from MMAction2's ``tools/analysis/benchmark.py`` (0.x):
 random weights, batch 1, the test pipeline's views, 5 warm-up iterations, CUDA synchronised around each timed
 forward (which includes the host-to-device copy). This module measures the same thing on synthetic uint8 input
 of the protocol's view shape ``[batch, views, C, H, W]`` (uint8 is what tsnbook's loaders deliver; the model

@@ -1,9 +1,9 @@
 """Datasets: MMAction2 list files in, uint8 snippet tensors out.
 
-One dataset class serves videos, RGB frame folders and optical-flow folders, because TSN treats them alike:
-read the list file (spec datasets.md §1.2), and per item sample frame indices (`tsnbook.sampling`), decode them
-(`tsnbook.io`, a reader opened for this item only, so nothing crosses a DataLoader fork), run the augmentation
-pipeline (`tsnbook.transforms`) and hand back ``uint8 [V, C, H, W]``.
+One dataset class serves videos, RGB frame folders and optical-flow folders, because TSN treats them alike: read the
+list file (`tsnbook.datasets.lists` shows its line formats), and per item sample frame indices (`tsnbook.sampling`),
+decode them (`tsnbook.io`, a reader opened for this item only, so nothing crosses a DataLoader fork), run the
+augmentation pipeline (`tsnbook.transforms`) and hand back ``uint8 [V, C, H, W]``.
 
 Randomness is drawn from ``np.random.default_rng([seed, epoch, index])``: an item's augmentation depends only
 on the seed, the epoch and its index, never on the number of workers or on whether the run was resumed.

@@ -7,10 +7,10 @@ positions. So, with V views,
     score_c = w_c . mean_v f_v + b_c = mean_v s_vc,        s_vc = w_c . f_v + b_c = mean_xy (w_c . A_v(x, y) + b_c)
 
 and ``cam_v(x, y) = w_c . A_v(x, y) + b_c`` is the class activation map (Zhou et al., CVPR 2016) of view v. Both
-decompositions are exact for this head: the views' contributions ``s_vc / V`` sum to the score, and each map's
-mean is its view's ``s_vc`` (`tests/test_explain.py` checks both to float precision). Grad-CAM, MMAction2's
-``demo_gradcam.py`` (spec `mmaction2_tools.md` §6), weights the channels by gradients instead - an approximation
-that this head does not need; and it explains the top-1 only, normalised over all views, on a named layer.
+decompositions are exact for this head: the views' contributions ``s_vc / V`` sum to the score, and each map's mean is
+its view's ``s_vc`` (`tests/test_features_explain.py` checks both to float precision). Grad-CAM, MMAction2's
+``demo/demo_gradcam.py`` (0.x; ``mmaction/utils/gradcam_utils.py``), weights the channels by gradients instead - an
+approximation that this head does not need; and it explains the top-1 only, normalised over all views, on a named layer.
 
 Summed over the crops of a clip, the contributions say which **segments** decided the prediction; summed over a
 crop's clips, which **crops**. The explanation is of the raw score (the logit): the softmax that turns scores into

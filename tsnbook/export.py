@@ -8,8 +8,8 @@ an RGB-difference model's frame differences too), the backbone on every view, th
 axis, the classifier and ``average_clips``
 ("prob": softmax; "score": raw logits). Input ``views``: uint8 ``[videos, views, C, H, W]``, with the number of
 videos, of views and the view size dynamic, so one file serves 25x3 and 25x10 alike. Output ``scores``:
-``[videos, num_classes]``. MMAction2's exporter fixed every dimension and left normalisation and score averaging
-outside (spec `mmaction2_tools.md` §5); its ``--verify`` compared one random class of one random input.
+``[videos, num_classes]``. MMAction2 0.x's exporter (``tools/deployment/pytorch2onnx.py``) fixed every dimension and
+left normalisation and score averaging outside; its ``--verify`` compared one random class of one random input.
 The graph is the average consensus, MMAction2's only one: a max or weighted TSN (`tsnbook.consensus`) pools each
 crop's clips in time order, which a graph of any number of views cannot know, and is refused.
 

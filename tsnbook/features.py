@@ -14,9 +14,9 @@ reads just the same; a **max** TSN has none - it takes each class's best snippet
 so only its per-snippet features exist (`consensus_weights` refuses the rest).
 
 The views are the config's own test views (or ``--protocol``), so a feature is what the model saw when it was
-tested. MMAction2's ``clip_feature_extraction.py`` returns the same per-video vector (mean over all views, spec
-`mmaction2_tools.md` §4.1), in one pickle keyed by list order; here each video gets its own file, named after it,
-and ``features.json`` records what the vectors are.
+tested. MMAction2 0.x's ``tools/misc/clip_feature_extraction.py`` returns the same per-video vector (the mean over all
+views that ``Recognizer2D`` computes in ``mmaction/models/recognizers/recognizer2d.py``), in one pickle keyed by list
+order; here each video gets its own file, named after it, and ``features.json`` records what the vectors are.
 """
 import json
 import os

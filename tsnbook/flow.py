@@ -3,7 +3,7 @@
 TSN's flow stream does not see flow vectors, it sees *images* of them: each frame pair gives an x and a y
 grayscale JPEG, ``flow_x_00001.jpg`` and ``flow_y_00001.jpg`` (1-based), holding the displacement clipped to
 +-``bound`` pixels and mapped linearly onto 0..255, exactly as denseflow and MMAction2's
-``tools/misc/flow_extraction.py`` store it (spec §3): value = (clip(f, -20, 20) + 20) * 255 / 40, so zero
+``tools/misc/flow_extraction.py`` store it: value = (clip(f, -20, 20) + 20) * 255 / 40, so zero
 motion is 127.5 and the models later normalise with (v - 128) / 128 (an MMAction2 quirk kept on purpose).
 
 Algorithms (all OpenCV): ``"tvl1"`` (TV-L1, `ZOO_ALGORITHM`: what denseflow's ``-a=tvl1`` and so the zoo's

@@ -259,7 +259,7 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
     """Scores of every video in ``dataset`` (test mode): ``(scores [N, C], labels, skipped)``.
 
     All views of a video (clips x crops) go through the backbone in chunks and their pooled features are
-    averaged before the classifier - TSN's consensus, as MMAction2's test (spec §6.1). ``average_clips`` is
+    averaged before the classifier - TSN's consensus, as MMAction2's ``TSNHead`` does at test time. ``average_clips`` is
     then applied to that video-level output: None or "score" keep the raw logits (the 0.x zoo), "prob" takes
     their softmax - so TSN's "prob" is softmax(fc(mean feature)), not a mean of per-clip softmaxes (multi-label
     models: `TSN.class_scores`). Videos that cannot be used are skipped and listed in ``skipped``

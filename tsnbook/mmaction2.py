@@ -2,11 +2,13 @@
 
     model, report = load_mmaction2_checkpoint("tsn_r50_1x1x3_100e_kinetics400_rgb_20200614-e508be42.pth")
 
-A zoo file is a dict ``{'meta': ..., 'state_dict': ...}`` (spec §6.4). Its tensors are named after MMAction2's
-modules; tsnbook's TSN keeps the backbone's own names under ``backbone.`` and the classifier as ``fc``:
+A zoo file is a dict ``{'meta': ..., 'state_dict': ...}`` (mmcv's ``save_checkpoint``, trimmed by MMAction2's
+``tools/deployment/publish_model.py``). Its tensors are named after MMAction2's modules; tsnbook's TSN keeps the
+backbone's own names under ``backbone.`` and the classifier as ``fc``:
 
 * MMAction2's ResNet wraps every conv+BN in an mmcv ConvModule, so its names carry a ``.conv`` / ``.bn`` level
-  (``layer1.0.conv2.bn.weight``); they map onto torchvision's ResNet names (``layer1.0.bn2.weight``), spec §6.3;
+  (``layer1.0.conv2.bn.weight``, ``mmaction/models/backbones/resnet.py``); they map onto torchvision's ResNet
+  names (``layer1.0.bn2.weight``);
 * torchvision backbones (DenseNet: ``backbone.features.*``), timm backbones (Swin) and mmcls's ResNeXt already
   use the names of the module tsnbook builds, so they keep them;
 * ``cls_head.fc_cls`` becomes ``fc``; 1.x's ``data_preprocessor.mean/std`` are dropped (tsnbook's TSN
@@ -49,7 +51,8 @@ _CONVMODULE = re.compile(r"^backbone\.(?P<block>layer\d+\.\d+\.)?(?P<name>conv\d
 
 
 def _rename(key):
-    """One MMAction2 key -> tsnbook's name (None to drop it); spec §6.3 for the ConvModule ResNet."""
+    """One MMAction2 key -> tsnbook's name (None to drop it); tests/test_checkpoints.py pins the ConvModule ResNet's
+    renaming rules."""
     if key.startswith("data_preprocessor."):
         return None
     if key.startswith("cls_head.fc_cls."):
@@ -83,8 +86,8 @@ _TORCHVISION_RESNET = re.compile(r"^backbone\.(?P<block>layer\d+\.\d+\.)?(?P<nam
 
 
 def tsnbook_to_mmaction2(state_dict):
-    """The inverse renaming: a tsnbook TSN state dict with MMAction2's key names (ResNet backbones per spec §6.3;
-    other backbones keep their names under ``backbone.``; ``fc`` becomes ``cls_head.fc_cls``)."""
+    """The inverse renaming: a tsnbook TSN state dict with MMAction2's key names (ResNet backbones as their
+    ConvModules name them; other backbones keep their names under ``backbone.``; ``fc`` becomes ``cls_head.fc_cls``)."""
     renamed = {}
     for key, value in state_dict.items():
         match = _TORCHVISION_RESNET.match(key)

@@ -2,9 +2,10 @@
 
 TSN's idea fits in one line: run a 2-D image network on a few snippets spread over the whole video and average
 (the "segmental consensus"). Here the snippets are folded into the batch, ``[B, V, C, H, W] -> [B*V, C, H, W]``,
-the backbone gives one feature vector per snippet, and the consensus is a mean over V *of the pooled features*,
-before the classifier - MMAction2's TSNHead order (spec §6.1). Because the classifier is linear this equals
-averaging the snippets' logits, up to float rounding, and it is what makes 'prob' scores match MMAction2.
+the backbone gives one feature vector per snippet, and the consensus is a mean over V *of the pooled features*, before
+the classifier - the order of MMAction2's TSNHead (``mmaction/models/heads/tsn_head.py``). Because the classifier is
+linear this equals averaging the snippets' logits, up to float rounding, and it is what makes 'prob' scores match
+MMAction2.
 
 The model takes **uint8 frames** (values 0..255, as the data pipeline delivers them) and normalises them itself,
 as MMAction2 1.x's data preprocessor does: RGB with the ImageNet mean/std, flow with mean = std = 128 (zero
@@ -36,7 +37,7 @@ from torch import nn
 from .backbones import adapt_first_conv, build_backbone, pretrained_source  # noqa: F401  (tsnbook.models' API)
 from .consensus import SegmentalConsensus
 
-IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, in 0..255 units (spec §4.6)
+IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, in 0..255 units (the zoo configs' img_norm_cfg)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 FLOW_MEAN, FLOW_STD = 128.0, 128.0
 #: modality -> (mean, std) of one frame's channels (flow: x, y; rgbdiff: a difference of two RGB frames)
@@ -57,9 +58,9 @@ class TSN(nn.Module):
     MMAction2's option that keeps every BN's running statistics frozen (affine parameters still train).
     ``frozen_stages=k`` (ResNet-style backbones): the stem (conv1, bn1) and layer1..k stay in eval mode without
     gradients, re-applied on every ``train()`` as in MMAction2 (-1: nothing frozen).
-    ``densenet_relu``: MMAction2 runs a torchvision DenseNet through ``.features``, which lacks the final ReLU
-    that torchvision's own forward applies (spec §9 quirk 13). False (default) reproduces MMAction2 - the zoo's
-    densenet161 checkpoint was trained that way; True gives torchvision's behaviour.
+    ``densenet_relu``: MMAction2 runs a torchvision DenseNet through ``.features``, which lacks the final ReLU that
+    torchvision's own forward applies (``extract_feat`` in ``mmaction/models/recognizers/base.py``). False (default)
+    reproduces MMAction2 - the zoo's densenet161 checkpoint was trained that way; True gives torchvision's behaviour.
     ``multi_label``: the classes are not exclusive (MMiT, HVU). ``multi_label_prob``: how `class_scores` turns
     such a model's logits into "prob" scores - "softmax" (default), MMAction2's quirk: its ``average_clip``
     (0.x and 1.x alike) takes a softmax over the classes even for multi-label heads, although they are trained
@@ -156,7 +157,7 @@ class TSN(nn.Module):
 
         The views go through the backbone in chunks (250 views of a 25x10 test need not fit at once). Average
         consensus: the pooled features are summed in float64 and averaged over all V before the classifier runs
-        once - MMAction2's TSNHead order (spec §6.1), so "prob" is the softmax of the averaged logits. "max" and
+        once - MMAction2's TSNHead order, so "prob" is the softmax of the averaged logits. "max" and
         "weighted" run over the clips of each crop, ``num_clips`` of them (None: all V views are clips of one
         crop), and average over the crops (`tsnbook.consensus`). ``autocast``: a callable returning the context
         for each chunk's forward (the engine's bf16 on CUDA). The model is put in eval mode.

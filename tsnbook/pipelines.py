@@ -2,8 +2,10 @@
 
 Every zoo config builds its ``train_pipeline`` with `train_pipeline` and its ``val_pipeline`` /
 ``test_pipeline`` (and ``test_clips``, sampler) with `protocol_settings`; ``predict``, ``bench-data`` and the
-notebooks read the same definitions, so a protocol cannot mean two things in two places (spec
-`mmaction2_tsn.md` §2, §4.3-§4.5, §7.1).
+notebooks read the same definitions, so a protocol cannot mean two things in two places. The steps are MMAction2
+0.24.1's: `DenseSampleFrames` in ``mmaction/datasets/pipelines/loading.py``, `MultiScaleCrop`, `Flip`, `CenterCrop`,
+`ThreeCrop` and `TenCrop` in ``mmaction/datasets/pipelines/augmentations.py``, run the way ``tools/test.py`` runs a
+test set.
 
 **Training** (`train_pipeline`): [Resize(-1, 256)], MultiScaleCrop(224, scales (1, .875, .75, .66)) or
 RandomResizedCrop, Resize((224, 224)), [Flip(0.5)], FormatShape.

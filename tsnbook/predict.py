@@ -10,7 +10,7 @@ The views come from `view_extractor` (`test_views` / `config_views` for a path o
 same torch-free sampling, decoding and transforms as the test split of a dataset (`tsnbook.data.TSNDataset`),
 bit-identical to MMAction2's test pipeline. A named protocol keeps the model's own sizes when its config is known
 (a model trained on 48-px frames is tested on 48-px frames, not the zoo's 224-px crops). The model averages the
-pooled features of *all* views and applies the classifier once (spec §6.1): `TSN.score_views`.
+pooled features of *all* views and applies the classifier once, as MMAction2's TSNHead: `TSN.score_views`.
 
 A flow model given a video file scores the video's own optical flow: `video_flow` computes it as the training
 data's was made (`tsnbook.flow`: the config's ``flow_algorithm`` [DIS], ``flow_bound`` [20] and

@@ -31,7 +31,8 @@ fast); else ATen's generic kernels, oneDNN at SSE4.1 and MKL's COMPATIBLE branch
 AVX/AVX2/FMA and x264 without assembly in both cases.
 ``make test-portable`` re-runs the notebooks in it: a stored output that still matches there does not depend
 on the CPU that computed it. Outputs that cannot match (a metric after many float training steps) are not
-compared: the notebooks print what their asserts guarantee instead (course_and_testing.md §2.5).
+compared: the notebooks print what their asserts guarantee instead (PyTorch's reproducibility notes promise no equal
+floats across platforms).
 
 What moves depends on the CPU's *vendor* for one library. ATen, oneDNN and OpenCV choose their kernels by the
 instruction sets the CPU reports, whoever made it, and IEEE arithmetic rounds alike on Intel and AMD, so they

@@ -9,8 +9,8 @@ inside the video (the last one ends at most one stride before the end). **Each w
 of its frames would be**: the test protocol samples its segments across the window (25 centres for 25x3, ...), so
 window k's scores equal ``predict_video(model, video, cfg=cfg, frames=(start, end))`` - the test of that frame range
 (`tests/test_timeline.py`). MMAction2's long-video and webcam demos instead feed the last ``clip_len x num_clips``
-*consecutive* frames as the segments (spec `mmaction2_tools.md` §0.4, §2), which is why their labels disagree
-with its test script; here the window is in seconds and converted with the real frame rate.
+*consecutive* frames as the segments (``demo/long_video_demo.py``, ``demo/webcam_demo.py``), which is why their labels
+disagree with its test script; here the window is in seconds and converted with the real frame rate.
 
 **Each frame is decoded once**, in order (`tsnbook.streams.FrameStream`), and only the frames some window samples
 are kept, in memory until the last window that needs them is scored: no temporary files, no seeking, so the same

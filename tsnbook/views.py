@@ -8,7 +8,8 @@ and nothing of that needs PyTorch: this module imports only numpy, OpenCV and Py
     views = extract.from_file("clip.mp4")                # uint8 [V, 3, H, W]: feed it to onnxruntime as [1, V, ...]
     views = extract(reader)                              # or any reader: .num_frames and .get(indices) -> [T,H,W,C]
 
-runs on a machine without torch. The steps, in order (MMAction2's test pipeline, spec `mmaction2_tsn.md` §2-§4):
+runs on a machine without torch. The steps, in order (MMAction2's test pipeline; tests/test_pipelines.py compares the
+views with it):
 
 1. **sampling** (`tsnbook.sampling`): ``num_clips`` segment centres over the ``num_frames`` frames (SampleFrames,
    test mode; or DenseSampleFrames' windows), ``clip_len`` consecutive frames each (5 for a flow stack, 6 for

@@ -1,9 +1,10 @@
 """Shared pieces of the model-zoo configs: pipelines, the common recipe, the checkpoint URLs, tiny variants.
 
-Every zoo config is written like timm's per-model dicts: a base dict per dataset family plus the few keys in
-which a row differs, so that the differences *are* the config. The facts come from MMAction2 0.x
-(`configs/recognition/tsn`, spec mmaction2_tsn.md §5) and the zoo README's tables (spec tsn_model_zoo.md); the
-published numbers of a row live in its ``zoo`` dict, which the engine never reads.
+Every zoo config is written like timm's per-model dicts: a base dict per dataset family plus the few keys in which a row
+differs, so that the differences *are* the config. The facts come from MMAction2 0.24.1's config files
+(`configs/recognition/tsn`, resolved through their ``_base_`` inheritance) and the zoo README's tables
+(`configs/recognition/tsn/README.md`); the published numbers of a row live in its ``zoo`` dict, which the engine never
+reads.
 
 `tiny` turns a zoo config into a ``_tiny`` twin that keeps the row's *structure* (source kind, modality,
 sampler, segments, clip length, multi-label, with_offset, frame templates, flip or not, test crop type) but
@@ -16,9 +17,11 @@ from .synthactions import FLIP_LABEL_MAP
 CKPT = "https://download.openmmlab.com/mmaction/recognition/tsn/"  # the zoo's checkpoint / log host
 
 # -------------------------------------------------------------------------------------------- common recipe
-# MMAction2 0.x defaults shared by every TSN row (spec §5 "Common to every row"): ImageNet ResNet-50 from
-# torchvision (its original IMAGENET1K_V1 weights, what MMAction2's torchvision:// loads; not torchvision's V2), BN2d trained, SGD momentum 0.9 with a step schedule (gamma 0.1, no warmup), L2 gradient clipping,
-# raw logits averaged over views at test time (average_clips None).
+# MMAction2 0.x defaults shared by every TSN row (what they inherit from configs/_base_/models/tsn_r50.py and
+# configs/_base_/schedules/sgd_*.py unless a row overrides it): ImageNet ResNet-50 from torchvision (its original
+# IMAGENET1K_V1 weights, what MMAction2's torchvision:// loads; not torchvision's V2), BN2d trained, SGD momentum
+# 0.9 with a step schedule (gamma 0.1, no warmup), L2 gradient clipping, raw logits averaged over views at test
+# time (average_clips None).
 COMMON = dict(
     modality="rgb", source="rawframes", clip_len=1, frame_interval=1, sampler="segments",
     backbone="resnet50", pretrained="torchvision:IMAGENET1K_V1", load_from=None, dropout=0.4, init_std=0.01,

@@ -1,12 +1,13 @@
 """ActivityNet v1.3 rows (200 classes), fine-tuned from the Kinetics-400 320p 1x1x8 RGB and flow checkpoints.
 
-Real layout (spec datasets.md §10): untrimmed videos extracted to ``data/ActivityNet/rawframes/v_<ytid>/``, with
-two kinds of list: ``anet_{train,val}_video.txt`` (one line per video, ``v_<ytid> frames label``) and
-``anet_{train,val}_clip.txt`` (one line per annotated segment, ``v_<ytid> offset frames label``: ``with_offset``).
+Real layout (MMAction2 0.x's ``tools/data/activitynet/README.md``): untrimmed videos extracted to
+``data/ActivityNet/rawframes/v_<ytid>/``, with two kinds of list: ``anet_{train,val}_video.txt`` (one line per video,
+``v_<ytid> frames label``) and ``anet_{train,val}_clip.txt`` (one line per annotated segment,
+``v_<ytid> offset frames label``: ``with_offset``).
 
 The two RGB files disagree on frame names: the video config keeps RawframeDataset's defaults (``img_{:05}.jpg``
 from 1), the clip config reads ``image_{:05d}.jpg`` from 0 - which one matches the released frames is
-unverified (spec §9.12). The flow configs read ``flow_{x,y}_{:05d}.jpg`` from 0.
+unverified. The flow configs read ``flow_{x,y}_{:05d}.jpg`` from 0.
 
 The video-flow file tests on the *clip* list with offsets while training and validating on the video list;
 a config here has one ``with_offset`` for all splits, so ``..._video_flow`` tests on the video list and the

@@ -32,7 +32,7 @@ tsn_dense161_320p_1x1x3_100e_kinetics400_rgb = row(
             "tsn_dense161_320p_1x1x3_100e_kinetics400_rgb-cbe85332.pth",
             resolution="short side 320", gpus="8x2", pretrain="ImageNet", test_protocol="25x3",
             backbone="Densenet-161 [TorchVision]",
-            notes="head input 2208; no final ReLU after .features (spec §9.13)"),
+            notes="head input 2208; no final ReLU after .features"),
 )
 
 tsn_swin_transformer_video_320p_1x1x3_100e_kinetics400_rgb = row(

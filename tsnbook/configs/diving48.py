@@ -1,6 +1,6 @@
 """Diving48 (V2 annotations) rows: whole .mp4 videos decoded on the fly, ResNet-50 from ImageNet.
 
-Real layout (spec datasets.md §7): ``data/diving48/videos/<vid_name>.mp4`` (flat) and
+Real layout (MMAction2 0.x's ``tools/data/diving48/README.md``): ``data/diving48/videos/<vid_name>.mp4`` (flat) and
 ``diving48_{train,val}_list_videos.txt`` (``-mmq0PT-u8k_00155.mp4 0``; val = the V2 test set).
 """
 from ._zoo import COMMON, add_tiny_variants, eval_pipeline, row, train_pipeline, zoo

@@ -1,7 +1,7 @@
 """The three HMDB51 rows (split 1): one recipe, three initialisations (ImageNet, Kinetics-400, Moments in Time).
 
-Real layout (spec datasets.md §3): ``data/hmdb51/rawframes/<class>/<video>/img_00001.jpg`` and
-``hmdb51_{train,val}_split_{1,2,3}_rawframes.txt``.
+Real layout (MMAction2 0.x's ``tools/data/hmdb51/README.md``): ``data/hmdb51/rawframes/<class>/<video>/img_00001.jpg``
+and ``hmdb51_{train,val}_split_{1,2,3}_rawframes.txt``.
 """
 from ._zoo import COMMON, add_tiny_variants, eval_pipeline, row, train_pipeline, zoo
 
@@ -43,7 +43,7 @@ tsn_r50_1x1x8_50e_hmdb51_mit_rgb = row(
             load_from_url="https://download.openmmlab.com/mmaction/recognition/tsn/tsn_r50_1x1x6_100e_mit_rgb/"
                           "tsn_r50_1x1x6_100e_mit_rgb_20200618-d512ab1b.pth",
             notes="config defect reproduced: the file has no videos_per_gpu, so MMAction2 falls back to 1 video "
-                  "per GPU and 1 worker (spec §9.12)"),
+                  "per GPU and 1 worker"),
 )
 
 add_tiny_variants(globals())

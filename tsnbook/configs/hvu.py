@@ -1,7 +1,7 @@
 """HVU rows: one multi-label ResNet-18 TSN per tag category (action, scene, object, event, concept, attribute).
 
-Real layout (spec datasets.md §11): ``data/hvu/videos_{train,val}/<ytid>_<start>_<end>.mp4`` and per-category
-JSON lists ``hvu_<category>_{train,val}.json`` (``[{"filename": ..., "label": [indices]}]``), which
+Real layout (MMAction2 0.x's ``tools/data/hvu/README.md``): ``data/hvu/videos_{train,val}/<ytid>_<start>_<end>.mp4`` and
+per-category JSON lists ``hvu_<category>_{train,val}.json`` (``[{"filename": ..., "label": [indices]}]``), which
 `tsnbook.data.load_annotations` reads as MMAction2 0.x does (items without a tag of the category are skipped and
 counted). Loss: BCE-with-logits x 333; metric: mean average precision.
 

@@ -1,11 +1,10 @@
 """The Kinetics-400 rows of the TSN zoo: RGB frames at three resolutions, flow, whole videos, dense sampling.
 
-Real layout (spec datasets.md §4, MMAction2 0.x configs): ``data/kinetics400/`` holds
+Real layout (MMAction2 0.x's configs and ``tools/data/kinetics/README.md``): ``data/kinetics400/`` holds
 ``rawframes_{train,val}`` (340x256 frames), ``rawframes_{train,val}_{320p,256p}`` (short side 320 / 256) and
 ``videos_{train,val}``, with class folders inside, and the lists ``kinetics400_{train,val}_list_rawframes[_320p|
-_256p].txt``, ``kinetics400_{train,val}_list_videos.txt`` and the flow lists (``x_00001.jpg`` / ``y_00001.jpg``
-inside each frame folder). MMAction2 reads val and test from a second folder (``data_root_val``): here
-``data_prefix_val``.
+_256p].txt``, ``kinetics400_{train,val}_list_videos.txt`` and the flow lists (``x_00001.jpg`` / ``y_00001.jpg`` inside
+each frame folder). MMAction2 reads val and test from a second folder (``data_root_val``): here ``data_prefix_val``.
 
 Naming notes (the zoo README, not MMAction2's files):
 - "tsn_r50_1x1x3_100e_kinetics400_rgb" has two rows, 340x256 (checkpoint e508be42, this config) and short side
@@ -43,7 +42,8 @@ _video = dict(_k400, source="video", data_prefix="videos_train", data_prefix_val
               ann_file_train="kinetics400_train_list_videos.txt", ann_file_val="kinetics400_val_list_videos.txt",
               ann_file_test="kinetics400_val_list_videos.txt")
 # flow: x_00001.jpg / y_00001.jpg next to the RGB frames of the 320p folders; conv1 of the 10-channel ResNet
-# does not match the ImageNet weights and starts random in MMAction2 (spec §6.3)
+# does not match the ImageNet weights and starts random in MMAction2 (its ResNet copies only tensors of matching
+# shape: ``_load_torchvision_checkpoint`` in mmaction/models/backbones/resnet.py)
 _flow320 = dict(_rf320, source="flow", modality="flow", clip_len=5, filename_tmpl="{}_{:05d}.jpg", start_index=1,
                 flow_init="random", lr=0.005, lr_steps=[70, 100], epochs=110,
                 train_pipeline=train_pipeline("rrc", flow=True), val_pipeline=eval_pipeline(1, flow=True),
@@ -88,7 +88,7 @@ tsn_r50_dense_1x1x5_50e_kinetics400_rgb = row(
             "CenterCrop 224 (80 views)", memory_mb=7028, inference="12.7 video/s (8x10 frames)",
             reference=(69.15, 88.56),
             notes="README name says 50e; MMAction2's file is tsn_r50_dense_1x1x5_100e_kinetics400_rgb.py and "
-                  "trains 100 epochs. Trains on 5 dense clips but validates/tests on 8 (spec §9.12)."),
+                  "trains 100 epochs. Trains on 5 dense clips but validates/tests on 8."),
 )
 
 tsn_r50_320p_1x1x3_100e_kinetics400_rgb = row(
@@ -122,7 +122,7 @@ tsn_r50_1x1x8_100e_kinetics400_rgb = dict(
     zoo=zoo("Kinetics-400", 71.80, 90.17, _ckpt("tsn_r50_256p_1x1x8_100e_kinetics400_rgb", "20200817-883baf16"),
             resolution="short side 256", gpus=8, pretrain="ImageNet", test_protocol="25x3", memory_mb=8343,
             notes="the README row links to tsn_r50_320p_1x1x8_100e_kinetics400_rgb.py and no 256p 1x1x8 file "
-                  "exists (spec §9.12): this is that recipe on the 256p frames; its real batch is unverified"),
+                  "exists: this is that recipe on the 256p frames; its real batch is unverified"),
 )
 
 tsn_r50_320p_1x1x8_110e_kinetics400_flow = row(
@@ -171,7 +171,8 @@ tsn_r50_video_dense_1x1x8_100e_kinetics400_rgb = row(
             test_protocol="dense 8 clips x 10 positions x TenCrop 224 (800 views)", memory_mb=21553),
 )
 
-# The README's "[1: 1]" rows: raw (pre-softmax) scores of the RGB and the flow model summed 1:1 (spec §7.3).
+# The README's "[1: 1]" rows: raw (pre-softmax) scores of the RGB and the flow model summed 1:1, as
+# MMAction2's tools/analysis/report_accuracy.py fuses them (its default coefficients 1 1, no softmax).
 TWO_STREAM = {
     "tsn_r50_320p_1x1x3_kinetics400_twostream": dict(
         rgb="tsn_r50_320p_1x1x3_100e_kinetics400_rgb", flow="tsn_r50_320p_1x1x3_110e_kinetics400_flow",

@@ -1,7 +1,8 @@
 """Kinetics-600 and Kinetics-700 rows: whole videos (short side 256), 8 segments, ResNet-50 from ImageNet.
 
-Real layout (spec datasets.md §4): ``data/kinetics{600,700}/videos_{train,val}/<class>/<ytid>_<start>_<end>.mp4``
-and ``kinetics{600,700}_{train,val}_list_videos.txt``.
+Real layout (MMAction2 0.x's ``tools/data/kinetics/README.md``):
+``data/kinetics{600,700}/videos_{train,val}/<class>/<ytid>_<start>_<end>.mp4`` and
+``kinetics{600,700}_{train,val}_list_videos.txt``.
 """
 from ._zoo import COMMON, add_tiny_variants, eval_pipeline, row, train_pipeline, zoo
 

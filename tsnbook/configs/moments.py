@@ -1,10 +1,10 @@
 """Moments in Time (339 classes) and Multi-Moments in Time (313 classes, multi-label) rows: whole videos.
 
-Real layout (spec datasets.md §8-9): ``data/mit/videos/{training,validation}/<class>/<file>.mp4`` with
-``mit_{train,val}_list_videos.txt``; ``data/mmit/videos/<class>/<file>.mp4`` with
-``mmit_{train,val}_list_videos.txt`` (``path l1 l2 ...``).
+Real layout (MMAction2 0.x's ``tools/data/mit/README.md`` and ``tools/data/mmit/README.md``):
+``data/mit/videos/{training,validation}/<class>/<file>.mp4`` with ``mit_{train,val}_list_videos.txt``;
+``data/mmit/videos/<class>/<file>.mp4`` with ``mmit_{train,val}_list_videos.txt`` (``path l1 l2 ...``).
 
-Config defects of MMAction2's files, documented and *not* copied (spec §9.12): the MiT file's FormatShape has no
+Config defects of MMAction2's files, documented and *not* copied: the MiT file's FormatShape has no
 input_format and its test pipeline starts with DecordDecode, so it does not run as shipped; MiT's
 ``data_root_val='/data/mit/videos/validation/'`` and MMiT's ``'/data/mmit/videos'`` are absolute (stray ``/``).
 """

@@ -1,12 +1,12 @@
 """Something-Something V1 and V2 rows: 174 classes of object interactions, RGB frames, ResNet-50 from ImageNet.
 
-Real layout (spec datasets.md §5-6): V1 ships frames ``data/sthv1/rawframes/<id>/00001.jpg`` (height 100,
-``filename_tmpl='{:05}.jpg'``); V2 frames are extracted to ``data/sthv2/rawframes/<id>/img_00001.jpg`` (height
-256). Lists ``sthv{1,2}_{train,val}_list_rawframes.txt``.
+Real layout (MMAction2 0.x's ``tools/data/sthv1/README.md`` and ``tools/data/sthv2/README.md``): V1 ships frames
+``data/sthv1/rawframes/<id>/00001.jpg`` (height 100, ``filename_tmpl='{:05}.jpg'``); V2 frames are extracted to
+``data/sthv2/rawframes/<id>/img_00001.jpg`` (height 256). Lists ``sthv{1,2}_{train,val}_list_rawframes.txt``.
 
 Left and right matter in these datasets, so the 1x1x8 rows train without Flip. The sthv1 1x1x16 file does flip,
-without a label map, trains on 16 segments and validates / tests on 8 (a config defect documented in spec
-§9.12, copied here). V1 rows use SyncBN with norm_eval=True (frozen BN statistics).
+without a label map, trains on 16 segments and validates / tests on 8 (a defect of MMAction2's
+``tsn_r50_1x1x16_50e_sthv1_rgb.py``, copied here). V1 rows use SyncBN with norm_eval=True (frozen BN statistics).
 """
 from ._zoo import COMMON, add_tiny_variants, eval_pipeline, row, train_pipeline, zoo
 
@@ -43,7 +43,7 @@ tsn_r50_1x1x16_50e_sthv1_rgb = row(
     zoo=zoo("Something-Something V1", 15.77, 39.85, _ckpt("tsn_r50_1x1x16_50e_sthv1_rgb", "20200614-7e2fe4f1"),
             resolution="height 100", gpus=8, pretrain="ImageNet", test_protocol="8x1 (CenterCrop 224)",
             memory_mb=5691, reference=(13.33, 35.58), reference_code=_TSM,
-            notes="trains on 16 segments with an unmapped Flip, validates and tests on 8 (spec §9.12)"),
+            notes="trains on 16 segments with an unmapped Flip, validates and tests on 8"),
 )
 
 tsn_r50_1x1x8_50e_sthv2_rgb = row(
@@ -54,7 +54,7 @@ tsn_r50_1x1x8_50e_sthv2_rgb = row(
             resolution="height 240", gpus=8, pretrain="ImageNet", test_protocol="8x3", memory_mb=10966,
             reference=(30.56, 58.49), reference_code=_TSM,
             notes="the README's resolution is the videos' (height 240); the 0.x file reads frames extracted at "
-                  "height 256 (spec §5)"),
+                  "height 256"),
 )
 
 tsn_r50_1x1x16_50e_sthv2_rgb = row(
@@ -66,7 +66,7 @@ tsn_r50_1x1x16_50e_sthv2_rgb = row(
             resolution="height 240", gpus=8, pretrain="ImageNet", test_protocol="16x3", memory_mb=8337,
             reference=(21.91, 46.87), reference_code=_TSM,
             notes="the README's resolution is the videos' (height 240); the 0.x file reads frames extracted at "
-                  "height 256 (spec §5)"),
+                  "height 256"),
 )
 
 add_tiny_variants(globals())

@@ -1,7 +1,7 @@
 """The UCF101 row of the TSN zoo (split 1): RGB frame folders, ResNet-50 fine-tuned from ImageNet.
 
-Real layout (spec datasets.md §2): ``data/ucf101/rawframes/<Class>/<video>/img_00001.jpg`` and
-``ucf101_{train,val}_split_{1,2,3}_rawframes.txt`` (``dir total_frames label``, 0-based labels).
+Real layout (MMAction2 0.x's ``tools/data/ucf101/README.md``): ``data/ucf101/rawframes/<Class>/<video>/img_00001.jpg``
+and ``ucf101_{train,val}_split_{1,2,3}_rawframes.txt`` (``dir total_frames label``, 0-based labels).
 """
 from ._zoo import COMMON, add_tiny_variants, eval_pipeline, row, train_pipeline, zoo
 

@@ -1,4 +1,4 @@
-"""MMAction2's list files and label maps, written atomically (spec datasets.md §1.2).
+"""MMAction2's list files and label maps, written atomically.
 
 Line formats, as MMAction2's VideoDataset / RawframeDataset read them (whitespace-separated, 0-based labels):
 

@@ -1,12 +1,13 @@
 """Decoding for tsnbook: videos (decord or PyAV) and frame folders (OpenCV) behind one small interface.
 
-Mirrors MMAction2's loading transforms (spec `mmaction2_tsn.md` §3): `DecordInit`/`DecordDecode` ('accurate',
-`num_threads=1`), `PyAVInit`/`PyAVDecode` ('accurate': sequential) and `RawFrameDecode` (cv2; RGB and flow).
+Mirrors MMAction2's loading transforms (``mmaction/datasets/pipelines/loading.py``): `DecordInit`/`DecordDecode`
+('accurate', `num_threads=1`), `PyAVInit`/`PyAVDecode` ('accurate': sequential) and `RawFrameDecode` (cv2; RGB and
+flow).
 
     with open_video("clip.mp4") as video:       # or RawFrames(...) / FlowFrames(...)
         frames = video.get([0, 10, 10, 5])      # uint8 [T, H, W, 3] RGB, in the order asked for
 
-Where tsnbook is stricter than MMAction2, and why (decord's failure modes: `course_and_testing.md` §3.2):
+Where tsnbook is stricter than MMAction2, and why (decord's failure modes, as reported on dmlc/decord's issues):
 - `num_frames` is checked (`probe_video`), never taken from decord on trust: asking decord for frames past the
   real end can spin forever in native code (decord issue #373).
 - decord runs with a `fault_tol` so strict that one silently duplicated frame is an error. Any decord error
