@@ -24,7 +24,7 @@ class _FixedCrop(Transform):
 
 
 class CenterCrop(_FixedCrop):
-    """The centred crop at ((W - w)//2, (H - h)//2) (spec §4.5). On 455x256 with 224 this is x = 115."""
+    """The centred crop at ((W - w)//2, (H - h)//2). On 455x256 with 224 this is x = 115."""
 
     def __call__(self, results, rng=None):
         imgs, crop_w, crop_h, img_w, img_h = self._fitting_frames(results)
@@ -64,7 +64,7 @@ def _multi_crop(results, imgs, boxes, mirrored=False, invert_flow=False):
 
 
 class ThreeCrop(_FixedCrop):
-    """Three crops along the long side, in MMAction2's order left, right, middle (spec §4.5, §9.6).
+    """Three crops along the long side, in MMAction2's order left, right, middle.
 
     One crop side must equal the image's. If the heights match, step = (W - w)//2 and x = 0, 2*step, step;
     otherwise the same along y (top, bottom, middle). A square input gives three identical crops (MMAction2's).
@@ -87,7 +87,7 @@ class ThreeCrop(_FixedCrop):
 
 
 class TenCrop(_FixedCrop):
-    """Four corners and the centre, each followed by its horizontal mirror (spec §4.5): 10 views.
+    """Four corners and the centre, each followed by its horizontal mirror: 10 views.
 
     Positions use ws = (W - w)//4, hs = (H - h)//4: UL (0, 0), UR (4ws, 0), LL (0, 4hs), LR (4ws, 4hs),
     C (2ws, 2hs). MMAction2 quirks kept: the right/bottom crops can stop short of the edge, and the centre can sit

@@ -8,10 +8,10 @@ from .base import Transform, _copy_channel_first, frames_of, modality_of
 
 # --------------------------------------------------------------------------------------------------- formatting
 class Normalize(Transform):
-    """(x - mean) / std per channel in float32, for numpy users (spec §4.6).
+    """(x - mean) / std per channel in float32, for numpy users (MMAction2 0.x `Normalize`).
 
     RGB: mean (123.675, 116.28, 103.53), std (58.395, 57.12, 57.375). Flow: mean = std = (128, 128), so zero motion
-    (stored as 127.5) maps to -0.0039, not 0: MMAction2's convention, kept for its checkpoints (spec §9.9).
+    (stored as 127.5) maps to -0.0039, not 0: MMAction2's convention, kept for its checkpoints.
     ``to_bgr`` swaps the channels first; ``adjust_magnitude`` (flow) multiplies x and y by ``scale_factor``. Both
     are False in every TSN config. tsnbook's models normalise uint8 tensors themselves, so the standard pipelines
     stop before this transform.
@@ -41,7 +41,7 @@ class Normalize(Transform):
 
 
 class FormatShape(Transform):
-    """Make the network input: a C-contiguous channel-first array (spec §4.7). This is where the copy happens.
+    """Make the network input: a C-contiguous channel-first array (MMAction2's `FormatShape`, `mmaction/datasets/pipelines/formatting.py`). This is where the copy happens.
 
     - ``"NCHW"``: [N, H, W, C] -> [N, C, H, W], keeping the order of N (views, then clips, then frames).
     - ``"NCHW_Flow"`` (0.x): [N, H, W, 2] -> [N / clip_len, 2 * clip_len, H, W], one image per (view, clip) whose

@@ -14,7 +14,7 @@ from .base import (
 
 # --------------------------------------------------------------------------------------------------- resize
 class Resize(Transform):
-    """Resize every frame with cv2 (spec §4.1).
+    """Resize every frame with cv2.
 
     - ``scale=(-1, 256)``: short side 256, long side round-half-up(long * 256 / short) (mmcv ``rescale_size``:
       f = min(max(scale)/max(h, w), min(scale)/min(h, w)), new = int(side * f + 0.5); -1 counts as infinity).
@@ -22,7 +22,7 @@ class Resize(Transform):
     - ``keep_ratio=False``: exactly (w, h) = scale, e.g. (224, 224) after MultiScaleCrop.
 
     Pixels come from ``cv2.resize`` on the uint8 frames (INTER_LINEAR by default), as MMAction2 does through
-    ``mmcv.imresize``; other resizers differ by +-1 (spec §9.14). A same-size resize returns the input unchanged,
+    ``mmcv.imresize``; other resizers differ by +-1. A same-size resize returns the input unchanged,
     which is pixel-identical to MMAction2's and costs nothing. ``scale_factor`` accumulates (new_w/w, new_h/h) in
     float32 (only flow ``Normalize(adjust_magnitude=True)`` reads it).
     """
@@ -89,11 +89,11 @@ class _RandomCrop(Transform):
 
 
 class MultiScaleCrop(_RandomCrop):
-    """TSN's corner/centre crop with a random size from a few scales of the short side (spec §4.3).
+    """TSN's corner/centre crop with a random size from a few scales of the short side.
 
     sizes = int(min(h, w) * s) for s in ``scales``; the candidates are [w=sizes[j], h=sizes[i]] for |i - j| <=
     ``max_wh_scale_gap``, one picked at random; then each side within 3 px of ``input_size`` is snapped to it
-    (MMAction2 quirk, spec §9.5). With ``random_crop=False`` the offset is one of 5 (or 13) fixed positions built on
+    (an MMAction2 quirk). With ``random_crop=False`` the offset is one of 5 (or 13) fixed positions built on
     steps (W - w)//4 and (H - h)//4, so the "right" and "bottom" crops use 4 * step and can stop short of the edge
     (also MMAction2's, kept because the checkpoints were trained that way). With ``random_crop=True`` x then y are
     uniform integers (inclusive). MMAction2 draws all of this from Python's ``random`` only (``rng=None``).
@@ -147,13 +147,13 @@ class MultiScaleCrop(_RandomCrop):
 
 
 class RandomResizedCrop(_RandomCrop):
-    """Inception-style crop with a random area and aspect ratio (spec §4.2), MMAction2's variant.
+    """Inception-style crop with a random area and aspect ratio, MMAction2's variant.
 
     Ten candidates are drawn at once: aspect = exp(uniform(ln r0, ln r1, 10)) and then area = uniform(a0, a1, 10) *
     h * w, both always drawn (20 numpy values), cw = round(sqrt(area * aspect)), ch = round(sqrt(area / aspect))
     with numpy's round-half-even. The first candidate that fits gets x then y from Python's ``random.randint``
     (inclusive). If none fits, the fallback is a centred square of side min(h, w): MMAction2's quirk, not
-    torchvision's fallback (spec §9.7). Follow it with ``Resize((224, 224), keep_ratio=False)``.
+    torchvision's fallback. Follow it with ``Resize((224, 224), keep_ratio=False)``.
     """
 
     def __init__(self, area_range=(0.08, 1.0), aspect_ratio_range=(3 / 4, 4 / 3)):
@@ -186,7 +186,7 @@ class RandomResizedCrop(_RandomCrop):
 
 
 class Flip(Transform):
-    """Mirror the whole clip with probability ``flip_ratio`` (spec §4.4); flow-aware.
+    """Mirror the whole clip with probability ``flip_ratio``; flow-aware.
 
     One draw per video, ``np.random.rand() < flip_ratio`` on numpy's global generator with ``rng=None`` (always
     drawn, even with flip_ratio 0 or 1, as MMAction2 does). The flipped clip is a view (``[:, :, ::-1]``).
