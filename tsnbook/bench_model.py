@@ -9,7 +9,8 @@ the last one twice), and the rate is over the iterations actually run (it divide
 
 On CUDA it also reports the peak memory, and with ``--amp`` / ``--channels-last`` the autocast and NHWC
 variants next to fp32 (autocast in the dtype training would use: the config's ``amp``, by default bf16 from
-compute capability 8.0 and fp16 below, `tsnbook.loops.autocast_precision`). On the CPU only fp32 runs (bf16 autocast is slow there), with the same figures.
+compute capability 8.0 and fp16 below, `tsnbook.loops.autocast_precision`). On the CPU only fp32 runs (bf16
+autocast is slow there), with the same figures.
 ``--train`` times a training step (forward, loss, backward, SGD step) on ``[batch, num_segments, C, 224, 224]``
 instead. The last line printed is a JSON object with everything.
 """

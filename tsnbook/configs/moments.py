@@ -28,7 +28,8 @@ tsn_r50_1x1x6_100e_mit_rgb = row(
 )
 
 tsn_r101_1x1x5_50e_mmit_rgb = row(
-    COMMON, checkpoint_interval=5, gpus=16, batch_size=16, num_classes=313, source="video", data_root="data/mmit", data_prefix="videos",
+    COMMON, checkpoint_interval=5, gpus=16, batch_size=16, num_classes=313, source="video", data_root="data/mmit",
+    data_prefix="videos",
     ann_file_train="mmit_train_list_videos.txt", ann_file_val="mmit_val_list_videos.txt",
     ann_file_test="mmit_val_list_videos.txt", num_segments=5, val_clips=5, test_clips=5,
     multi_label=True, loss_weight=160.0, eval_metrics=["mmit_mean_average_precision"], fc_lr5=True,

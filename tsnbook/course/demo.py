@@ -115,8 +115,8 @@ def run_demo(work_dir="work_dirs/demo", data_root="data/synthactions", device=No
         run_dir = work_dir / name
         train(cfg, run_dir, resume=not fresh, force=fresh, device=device, progress=progress, data_root=data_root)
         scores_file = run_dir / "test_scores.npz"
-        scores, labels, report, skipped = evaluate_checkpoint(cfg, run_dir / "latest.pth", device=device, progress=progress,
-                                               data_root=data_root)
+        scores, labels, report, skipped = evaluate_checkpoint(cfg, run_dir / "latest.pth", device=device,
+                                                              progress=progress, data_root=data_root)
         names = [Path(r).name for r in _test_names(cfg, data_root)]
         save_scores(scores_file, scores, labels, names)
         streams[name] = load_scores(scores_file)

@@ -41,7 +41,8 @@ class Normalize(Transform):
 
 
 class FormatShape(Transform):
-    """Make the network input: a C-contiguous channel-first array (MMAction2's `FormatShape`, `mmaction/datasets/pipelines/formatting.py`). This is where the copy happens.
+    """Make the network input: a C-contiguous channel-first array (MMAction2's `FormatShape`, in
+    `mmaction/datasets/pipelines/formatting.py`). This is where the copy happens.
 
     - ``"NCHW"``: [N, H, W, C] -> [N, C, H, W], keeping the order of N (views, then clips, then frames).
     - ``"NCHW_Flow"`` (0.x): [N, H, W, 2] -> [N / clip_len, 2 * clip_len, H, W], one image per (view, clip) whose
