@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from oracle import missing
 from mma_tools import TOOLS, lines, tool_tree, write_mmcv_stub
 
 
@@ -20,7 +20,7 @@ def build_file_list(work, dataset, root, src, level, fmt, subset=None, num_split
     """Run ``build_file_list.py DATASET data/DATASET/SRC --level L --format F [--num-split N --subset S]`` in
     ``work`` (created once, with ``data/DATASET`` -> ``root``); returns ``({list name: lines}, printed)``."""
     if not (TOOLS / "build_file_list.py").is_file():
-        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+        missing("MMAction2 0.24.1 oracle")
     work = Path(work)
     if not (work / "tools").is_dir():
         tool_tree(work, ("build_file_list.py", "parse_file_list.py", "anno_txt2json.py"))
@@ -47,7 +47,7 @@ def run_generator(work, dataset, root, script):
     ``({list name: lines}, printed)``."""
     scripts = TOOLS / dataset
     if not (scripts / script).is_file():
-        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+        missing("MMAction2 0.24.1 oracle")
     work = Path(work)
     data = work / "data" / dataset
     if not data.is_dir():

@@ -12,8 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-from oracle import ORACLE
+from oracle import ORACLE, missing
 
 TOOLS = ORACLE / "mma024" / "mmaction" / ".mim" / "tools" / "data"
 
@@ -60,7 +59,7 @@ def tool_tree(work, tools):
     """A folder ``work`` holding ``tools/data/<tools...>`` (paths relative to MMAction2's tools/data), the
     package markers build_file_list.py imports through, and ``stubs/mmcv``; returns ``work``."""
     if not (TOOLS / "build_file_list.py").is_file():
-        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+        missing("MMAction2 0.24.1 oracle")
     work = Path(work)
     for name in tools:
         target = work / "tools" / "data" / name

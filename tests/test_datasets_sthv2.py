@@ -12,7 +12,7 @@ import av
 import numpy as np
 import pytest
 from mma_tools import build_file_list, tools_folder
-from oracle import ORACLE
+from oracle import ORACLE, missing
 
 from conftest import file_lines, prepare_cli
 from tsnbook.configs import get_config
@@ -128,7 +128,7 @@ def test_the_left_right_label_map_is_mmaction2s_on_the_real_ids(prepared):
     config = ORACLE / "site" / "mmaction" / ".mim" / "configs" / "recognition" / "tsn" / \
         "tsn_imagenet-pretrained-r50_8xb32-1x1x8-50e_sthv2-rgb.py"
     if not config.is_file():
-        pytest.skip("MMAction2 1.2.0 oracle not installed (run tools/install_oracle.sh)")
+        missing("MMAction2 1.2.0 oracle")
     theirs = eval(re.search(r"sthv2_flip_label_map = (\{.*\})", config.read_text()).group(1))
     # The six left/right classes at their places in the real, alphabetical labels file; the others unnamed.
     classes = [f"class {i}" for i in range(sthv2.NUM_CLASSES)]

@@ -474,10 +474,10 @@ def _mma024_average_clip():
     """MMAction2 0.24.1's BaseRecognizer.average_clip, executed standalone from the oracle's source."""
     import ast
 
-    from oracle import ORACLE
+    from oracle import ORACLE, missing
     path = ORACLE / "mma024" / "mmaction" / "models" / "recognizers" / "base.py"
     if not path.is_file():
-        pytest.skip("MMAction2 0.24.1 oracle not installed (run tools/install_oracle.sh)")
+        missing("MMAction2 0.24.1 oracle")
     recognizer = next(n for n in ast.parse(path.read_text()).body
                       if isinstance(n, ast.ClassDef) and n.name == "BaseRecognizer")
     method = next(n for n in recognizer.body if isinstance(n, ast.FunctionDef) and n.name == "average_clip")
