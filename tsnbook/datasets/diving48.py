@@ -75,7 +75,7 @@ PUBLISHED = {("V2", "train"): 15027, ("V2", "val"): 1970,   # the site, not re-c
              ("V1", "train"): 16067, ("V1", "val"): 2337}
 MMACTION2 = {}  # MMAction2 published no Diving48 lists: its tools build them from the V2 files
 NUM_VIDEOS = 18404  # in Diving48_rgb.tar.gz (the site; not re-checked)
-CONTAINER = "MP4; codec, resolution and frame rate not verified here (spec datasets.md §14)"
+CONTAINER = "MP4; codec, resolution and frame rate not verified here"
 ARCHIVE_FOLDER = "rgb"  # the tarball's folder, renamed to videos/ as MMAction2's script does
 LEVEL = 1  # ROOT/videos/<vid_name>.mp4
 VIDEO_EXT = ".mp4"
@@ -290,7 +290,7 @@ download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__nam
 #: flight position, PIKE or FREE, is not drawn).
 REPLICA_VOCAB = (("Forward", "15som", "NoTwis", "PIKE"), ("Forward", "15som", "1Twis", "FREE"),
                  ("Forward", "25som", "NoTwis", "PIKE"), ("Forward", "25som", "1Twis", "PIKE"))
-REPLICA_SIZE, REPLICA_FPS = (240, 180), 30  # a choice: the real size and rate are not verified (§14)
+REPLICA_SIZE, REPLICA_FPS = (128, 96), 30  # a choice, small for a CPU: the real size and rate are not verified
 REPLICA_TRAIN, REPLICA_TEST = 16, 15  # V2 clips per class, from four broadcasts (venues) in turn
 REPLICA_MISSING = (2, 1)  # (label, train clip): listed in V2 (and V1), not in the tarball
 REPLICA_CORRUPT = (3, 2)  # in the tarball, cut at 60 % of its bytes
@@ -307,7 +307,7 @@ def _youtube_id(rng, first=None):
 
 def make_replica(root, seed=0):
     """The real download in miniature, into ``ROOT/downloads``: ``Diving48_rgb.tar.gz`` (``rgb/<vid_name>.mp4``:
-    H.264, 240x180, 30 fps, 2-4 s), the vocab (four real classes: 1.5 or 2.5 somersaults, no twist or one) and
+    H.264, 128x96, 30 fps, 2.5-3.5 s), the vocab (four real classes: 1.5 or 2.5 somersaults, no twist or one) and
     the V1 and V2 train/test JSONs (one line each, as ``json.dump`` writes them).
 
     Clip names follow the real pattern, from four "broadcasts" whose YouTube ids begin with ``-``, ``_`` and
@@ -333,7 +333,7 @@ def make_replica(root, seed=0):
     for label, subset, clip, broadcast in plan:
         name = f"{ids[broadcast]}_{numbers[broadcast]:05d}"
         numbers[broadcast] += 1
-        num_frames = int(rng.integers(2 * REPLICA_FPS, 4 * REPLICA_FPS + 1))
+        num_frames = int(rng.integers(5 * REPLICA_FPS // 2, 7 * REPLICA_FPS // 2 + 1))
         _, somersaults, twist, _ = REPLICA_VOCAB[label]
         clip_frames, twists[name] = _dives.render_dive(rng, num_frames, venues[broadcast],
                                                        _dives.SOMERSAULTS[somersaults], _dives.TWISTS[twist])

@@ -7,13 +7,16 @@ diver stands on the board, flies, enters the water, and the camera follows, so t
 one of four venues (a crowd and a pool each, shared by all classes), and the four classes are the 2 x 2 of two
 attributes:
 
-* **somersaults**, 1.5 or 2.5: how many turns the body makes in the air. The body is a bar, alike after half a
-  turn, so every orientation is as common in a 1.5 dive as in a 2.5 dive: no frame, and no set of frames taken
-  without their order, tells the two apart. Only the speed of the turning does (what optical flow measures).
+* **somersaults**, 1.5 or 2.5: how many turns the body makes in the air. The body is a bar (alike after half a
+  turn) that leaves the board at an angle drawn at random, so in any one frame of the flight every angle is
+  equally likely, whatever the class and whatever the moment: no frame tells 1.5 from 2.5, and neither does an
+  average of what each frame shows (TSN's consensus). Only the speed of the turning does - the change from one
+  frame to the next, which optical flow or frame differences measure. The clips last 2.5-3.5 s and the flight
+  about 70 % of that, so the two speeds never overlap: 7-11 degrees per frame for 1.5, 12-18 for 2.5.
 * **twists**, none or one: a twist turns the diver's back to the camera, drawn dark and broad (a swimsuit, the
-  shoulders), for a moment of `TWIST_FRACTION` of the clip. That moment is as long as the gap between two of 16
-  evenly spaced frames and half the gap between two of 8: 16 test frames always include one of its frames, 8
-  about every other time. An RGB TSN sees a twist only in a frame it samples.
+  shoulders), for a moment of `TWIST_FRACTION` of the clip. That moment is half the gap between two of 8 evenly
+  spaced frames: 8 test frames catch it about every other time. An RGB TSN sees a twist only in a frame it
+  samples.
 
 Everything else - the clip's length, the take-off and entry times, when the twist happens, the venue, where the
 diver is, which way it turns - is drawn from the same distributions for every class. The pixels are integer
@@ -60,13 +63,13 @@ def render_dive(rng, num_frames, scene, somersaults, twist):
     image, water = scene
     height, width = image.shape[0] // 2, image.shape[1]
     length = height * rng.uniform(0.5, 0.6)
-    takeoff = int(num_frames * rng.uniform(0.12, 0.18))
-    entry = int(num_frames * rng.uniform(0.82, 0.88))
+    takeoff = int(num_frames * rng.uniform(0.13, 0.17))
+    entry = int(num_frames * rng.uniform(0.83, 0.87))
     span = math.ceil(num_frames * TWIST_FRACTION)
     start = int(rng.integers(takeoff, entry - span))  # drawn for every class: the same random stream
     moment = (start, start + span - 1) if twist else None
     x, drift = width * rng.uniform(0.45, 0.55), width * rng.uniform(-0.06, 0.06)
-    direction = int(rng.choice([-1, 1]))
+    direction, phase = int(rng.choice([-1, 1])), rng.uniform(0, math.pi)  # the angle at take-off: any
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     for t in range(num_frames):
         s = min(max((t - takeoff) / (entry - takeoff), 0.0), 1.0)  # 0 on the board, 1 at the entry
@@ -76,7 +79,7 @@ def render_dive(rng, num_frames, scene, somersaults, twist):
         if t < entry:
             bounce = 3 * math.sin(math.pi * t / max(takeoff, 1)) if t < takeoff else 0.0
             centre = (x + drift * s, height * (0.5 - s * (1 - s) + 0.3 * s) - bounce)
-            angle = math.pi / 2 + direction * 2 * math.pi * somersaults * s
+            angle = math.pi / 2 + (direction * (phase + 2 * math.pi * somersaults * s) if t >= takeoff else 0)
             _draw_body(frame, centre, angle, length, moment is not None and moment[0] <= t <= moment[1])
             frame[surface:] = image[top + surface:top + height]  # under the surface the body is hidden
         else:  # the entry: a ripple
