@@ -79,7 +79,7 @@ def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_corrupt_vide
     assert errors == {("missing", str(root / "videos" / "training" / f"{made['missing']}.mp4")),
                       ("unreadable", str(root / "videos" / "training" / f"{made['corrupt']}.mp4"))}
     train, val = lines(root / "mit_train_list_videos.txt"), lines(root / "mit_val_list_videos.txt")
-    assert len(train) == 19 and len(val) == 8  # 20 listed, one missing
+    assert len(train) == 19 and len(val) == 40  # 20 listed, one missing
     assert train[0].startswith("adult+female+singing/") and train[0].endswith(".mp4 0")
     assert all((root / "videos" / "validation" / line.split()[0]).is_file() for line in val)  # relative to its split
     assert [line.split()[1] for line in val] == ["0", "0", "1", "1", "2", "2", "3", "3"]

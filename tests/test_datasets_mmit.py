@@ -37,7 +37,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
     assert {len(row) - 1 for row in rows} == {1, 2, 3}  # 1-3 labels per video
     folders = [mmit.REPLICA_CLASSES.index(row[0].split("/")[0]) for row in rows]
     assert any(folder != int(row[1]) for folder, row in zip(folders, rows))  # the folder is not the first label
-    assert len(made["videos"]) == 36 and len(os.listdir(root / "videos")) == 5
+    assert len(made["videos"]) == 60 and len(os.listdir(root / "videos")) == 5
 
 
 def test_replica_is_deterministic_from_its_seed(tmp_path, monkeypatch):
@@ -59,7 +59,7 @@ def test_prepare_all_writes_multi_label_lists_and_finds_the_missing_and_the_corr
                 zip(made["videos"], mmit.REPLICA_PLAN) if subset == "train" and key != made["missing"]]
     assert train == expected and len(train) == 27
     assert any(len(line.split()) == 4 for line in train)  # three labels
-    assert "| val videos | 8 | 8 | 8 |" in prepared["printed"]
+    assert "| val videos | 32 | 32 | 32 |" in prepared["printed"]
 
 
 def test_a_second_run_skips_what_is_done(prepared):
