@@ -86,7 +86,7 @@ def test_lists_equal_mmaction2_build_file_list_except_its_doubled_rawframes_line
     root = tmp_path / "mmit"
     shutil.copytree(prepared["root"], root)
     code, printed = prepare_cli(["mmit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
-    assert code == 1 and "frames extracted 34" in printed and "frames failed 1" in printed
+    assert code == 1 and "frames extracted 58" in printed and "frames failed 1" in printed
     mmit.build_lists(root, workers=1)
     theirs, renamed = {}, _mmaction2_root(tmp_path, root)
     for kind in ("videos", "rawframes"):
@@ -163,9 +163,9 @@ def _edit(path, transform):
     ("trainingSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,5"],
      r"trainingSet\.txt:29: label 5 is not an index of moments_categories\.txt \(0\.\.4\)"),
     ("trainingSet.txt", lambda l: l + ["juggling/yt-x_1.mp4"], r"trainingSet\.txt:29: expected .*one or more"),
-    ("validationSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,"], r"validationSet\.txt:9: expected"),
+    ("validationSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,"], r"validationSet\.txt:33: expected"),
     ("validationSet.txt", lambda l: ["video,labels"] + l, r"validationSet\.txt:1: .*a header line\?"),
-    ("validationSet.txt", lambda l: l + [l[0]], r"validationSet\.txt:9: .* is listed twice \(first at line 1\)"),
+    ("validationSet.txt", lambda l: l + [l[0]], r"validationSet\.txt:33: .* is listed twice \(first at line 1\)"),
     ("moments_categories.txt", lambda l: l[1:], r"moments_categories\.txt: the indices run 1\.\.4"),
 ])
 def test_bad_annotations_are_one_line_errors_with_file_and_line(annotated, file, transform, message):
