@@ -94,3 +94,22 @@ def test_an_exercise_check_says_right_not_yet_or_not_answered_and_never_raises(c
     assert printed[0] == "1: not answered yet - hint: clips x crops"
     assert printed[1:3] == ["1: right", "1: not yet - hint: clips x crops"]
     assert printed[3].startswith("2: not yet - TypeError: ") and printed[3].endswith("hint: a number")
+
+
+def test_skips_summarised_prints_one_line_per_run_and_everything_else(capsys):
+    from tsnbook.course.notebook import skips_summarised
+    with skips_summarised():
+        print("linear lr scaling: lr 0.01")
+        for epoch in (1, 2, 4):
+            print(f"warning: skipped 1 unusable video(s) in epoch {epoch}, listed in runs/a/log.jsonl")
+        print("warning: skipped 2 unusable video(s) in epoch 1, 1 of them by an unexpected error, listed in b.jsonl")
+        print("warning: skipped 2 unusable video(s) in epoch 1, listed in runs/b/log.jsonl")
+    assert capsys.readouterr().out.splitlines() == [
+        "linear lr scaling: lr 0.01",
+        "warning: skipped 2 unusable video(s) in epoch 1, 1 of them by an unexpected error, listed in b.jsonl",
+        "warning: skipped 1 unusable video(s) in epochs 1, 2, 4, listed in runs/a/log.jsonl",
+        "warning: skipped 2 unusable video(s) in epoch 1, listed in runs/b/log.jsonl"]
+    with pytest.raises(RuntimeError), skips_summarised():
+        print("warning: skipped 1 unusable video(s) in epoch 1, listed in c.jsonl")
+        raise RuntimeError("training failed")
+    assert capsys.readouterr().out == "warning: skipped 1 unusable video(s) in epoch 1, listed in c.jsonl\n"

@@ -44,12 +44,12 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
     with tarfile.open(root / "downloads" / "Diving48_rgb.tar.gz") as tf:
         names = tf.getnames()
     assert all(n.startswith("rgb/") and n.endswith(".mp4") for n in names)
-    assert len(names) == 28  # 28 V2 clips + the V1-only one, minus the missing one
+    assert len(names) == 124  # 124 V2 clips + the V1-only one, minus the missing one
     starts = {name[0] for name in made["videos"]}
     assert "-" in starts and "_" in starts  # YouTube ids beginning with '-' and '_'
     assert all(len(name) == 17 and name[11] == "_" and name[12:].isdigit() for name in made["videos"])
     vocab = json.loads((root / "downloads" / "Diving48_vocab.json").read_text())
-    assert vocab[0] == ["Back", "15som", "05Twis", "FREE"] and all(len(entry) == 4 for entry in vocab)
+    assert vocab[0] == ["Forward", "15som", "NoTwis", "PIKE"] and all(len(entry) == 4 for entry in vocab)
     assert all("+".join(entry) in diving48.PUBLISHED_CLASSES for entry in vocab)
     v2 = json.loads((root / "downloads" / "Diving48_V2_train.json").read_text())
     v1 = json.loads((root / "downloads" / "Diving48_train.json").read_text())
@@ -60,8 +60,8 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
     with av.open(str(root / "videos" / f"{made['videos'][0]}.mp4")) as container:
         stream = container.streams.video[0]
         assert (container.format.name.split(",")[0], stream.codec_context.name) == ("mov", "h264")
-        assert (stream.codec_context.width, stream.codec_context.height, float(stream.average_rate)) == (320, 180, 30)
-        assert 60 <= stream.frames <= 120  # 2-4 s
+        assert (stream.codec_context.width, stream.codec_context.height, float(stream.average_rate)) == (128, 96, 30)
+        assert 75 <= stream.frames <= 105  # 2.5-3.5 s
     assert (root / "videos" / f"{made['v1_only']}.mp4").is_file()
 
 
@@ -75,6 +75,29 @@ def test_replica_is_deterministic_from_its_seed(tmp_path, monkeypatch):
     assert other["files"][0].read_bytes() != first["files"][0].read_bytes()
 
 
+def test_replica_dives_differ_in_their_motion_only():
+    """The same draws with 1.5 or 2.5 somersaults, with or without a twist: the same frames on the board, the
+    twist's moment the only frames a twist changes, and the body turning faster in every 2.5 dive."""
+    import numpy as np
+
+    from tsnbook.datasets import diving48_replica as dives
+    for seed in range(4):
+        scene = dives.venue(np.random.default_rng(100 + seed), 96, 128)
+        (slow, moment), (fast, _), (twisted, twist) = (
+            dives.render_dive(np.random.default_rng(seed), 90, scene, somersaults, twists)
+            for somersaults, twists in ((1.5, False), (2.5, False), (1.5, True)))
+        assert moment is None and twist[1] - twist[0] + 1 == int(np.ceil(90 * dives.TWIST_FRACTION))
+        changed = np.flatnonzero((twisted != slow).any(axis=(1, 2, 3)))
+        assert changed.tolist() == list(range(twist[0], twist[1] + 1))  # the twist: its frames and no others
+        board = np.flatnonzero((fast != slow).any(axis=(1, 2, 3)))[0]
+        assert board >= int(90 * 0.13)  # the same frames until the take-off
+        flight = slice(board + 1, int(90 * 0.83))
+
+        def motion(frames):
+            return np.abs(np.diff(frames[flight].astype(int), axis=0)).mean()
+        assert motion(fast) > 1.2 * motion(slow), seed
+
+
 def test_prepare_all_writes_v2_and_v1_lists_and_finds_the_missing_and_the_corrupt_clip(prepared):
     root, made = prepared["root"], prepared["made"]
     assert prepared["code"] == 1, prepared["printed"]  # problems found: training should not start
@@ -83,16 +106,16 @@ def test_prepare_all_writes_v2_and_v1_lists_and_finds_the_missing_and_the_corrup
     assert errors == {("missing", str(root / "videos" / f"{made['missing']}.mp4")),
                       ("unreadable", str(root / "videos" / f"{made['corrupt']}.mp4"))}
     train = lines(root / "diving48_train_list_videos.txt")
-    assert len(train) == 19 and train[0] == f"{made['videos'][0]}.mp4 0"  # 20 in V2, one missing
+    assert len(train) == 63 and train[0] == f"{made['videos'][0]}.mp4 0"  # 64 in V2, one missing
     assert train[0].startswith("-") and not any(made["missing"] in line or made["v1_only"] in line for line in train)
     assert f"{made['corrupt']}.mp4 3" in train  # on disk: listed (verify reports it), as MMAction2 does
     v1_train = lines(root / "diving48_v1_train_list_videos.txt")
     assert v1_train == train + [f"{made['v1_only']}.mp4 0"]
     assert lines(root / "diving48_val_list_videos.txt") == lines(root / "diving48_v1_val_list_videos.txt")
-    assert lines(root / "label_map_diving48.txt") == ["Back+15som+05Twis+FREE", "Back+15som+15Twis+FREE",
-                                                      "Forward+25som+NoTwis+PIKE", "Forward+25som+NoTwis+TUCK"]
+    assert lines(root / "label_map_diving48.txt") == ["Forward+15som+NoTwis+PIKE", "Forward+15som+1Twis+FREE",
+                                                      "Forward+25som+NoTwis+PIKE", "Forward+25som+1Twis+PIKE"]
     assert not (root / "diving48_train_list_rawframes.txt").exists()  # no frames extracted: the zoo reads videos
-    assert "| V2 train videos | 15,027 | 20 | 18 | 19 |" in prepared["printed"]  # published, listed, good, written
+    assert "| V2 train videos | 15,027 | 64 | 62 | 63 |" in prepared["printed"]  # published, listed, good, written
     assert "1 clip(s) listed in V1 but not in V2" in prepared["printed"]
     # the training parser reads names that begin with '-' or '_' like any other
     records = load_annotations(root / "diving48_train_list_videos.txt", root / "videos", "video")
@@ -109,7 +132,7 @@ def test_a_second_run_skips_what_is_done(prepared):
 def test_frames_extract_and_lists_equal_mmaction2_build_file_list(tmp_path, framed):
     root = framed["root"]
     code, printed = framed["extract"]
-    assert code == 1 and "frames extracted 27" in printed and "frames failed 1" in printed  # the corrupt clip
+    assert code == 1 and "frames extracted 123" in printed and "frames failed 1" in printed  # the corrupt clip
     assert framed["lists"][0] == 1  # the missing clip (and the corrupt one's frames) are still reported
     for kind in ("videos", "rawframes"):
         theirs = {}
@@ -145,7 +168,7 @@ def test_the_zoo_configs_read_what_prepare_writes(prepared, name):
     shapes = {}
     for split in ("train", "val", "test"):
         dataset = build_dataset(cfg, split, data_root=root)
-        assert len(dataset) == (19 if split == "train" else 8)
+        assert len(dataset) == (63 if split == "train" else 60)
         item = dataset[0]
         assert "error" not in item, item
         shapes[split] = tuple(item["imgs"].shape)
@@ -181,7 +204,7 @@ def _relabel(entries, index, **changes):
     ("Diving48_V2_train.json", lambda t: json.dumps(_relabel(json.loads(t), 3, label=4)),
      r"Diving48_V2_train\.json\[3\]: label 4 of .* is not an index of Diving48_vocab\.json \(0\.\.3\)"),
     ("Diving48_V2_test.json", lambda t: json.dumps(json.loads(t) + json.loads(t)[:1]),
-     r"Diving48_V2_test\.json\[8\]: .* is listed twice \(first at \[0\]\): duplicate id"),
+     r"Diving48_V2_test\.json\[60\]: .* is listed twice \(first at \[0\]\): duplicate id"),
     ("Diving48_train.json", lambda t: json.dumps(_relabel(json.loads(t), 0, vid_name="a b_00001")),
      r"Diving48_train\.json\[0\]: vid_name 'a b_00001' is not a clip name"),
     ("Diving48_V2_train.json", lambda t: json.dumps([{"vid": "x"}]),
@@ -250,7 +273,7 @@ def test_wrong_root_level_and_a_cut_archive_stop_with_what_to_do(tmp_path, prepa
     code, printed = prepare_cli(["diving48", "lists", "--root", str(root)])
     assert code == 1 and "no video of that name on disk" in printed  # listed, none extracted: said so
     report = (root / "prepare_lists_report.txt").read_text()
-    assert report.count("no video of that name on disk") == 29  # every clip of V2 and V1, once
+    assert report.count("no video of that name on disk") == 125  # every clip of V2 and V1, once
 
 
 def test_download_from_a_local_server_resumes_and_v1_is_optional(tmp_path, prepared):

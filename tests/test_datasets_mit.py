@@ -79,10 +79,10 @@ def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_corrupt_vide
     assert errors == {("missing", str(root / "videos" / "training" / f"{made['missing']}.mp4")),
                       ("unreadable", str(root / "videos" / "training" / f"{made['corrupt']}.mp4"))}
     train, val = lines(root / "mit_train_list_videos.txt"), lines(root / "mit_val_list_videos.txt")
-    assert len(train) == 19 and len(val) == 8  # 20 listed, one missing
+    assert len(train) == 19 and len(val) == 40  # 20 listed, one missing
     assert train[0].startswith("adult+female+singing/") and train[0].endswith(".mp4 0")
     assert all((root / "videos" / "validation" / line.split()[0]).is_file() for line in val)  # relative to its split
-    assert [line.split()[1] for line in val] == ["0", "0", "1", "1", "2", "2", "3", "3"]
+    assert [line.split()[1] for line in val] == [str(label) for label in range(4) for _ in range(mit.REPLICA_VAL)]
     assert "| train videos | 802,264 | 20 | 18 | 19 |" in prepared["printed"]
     assert sorted(os.listdir(root / "annotations")) == ["README.txt", "license.txt", "moments_categories.txt",
                                                         "trainingSet.csv", "validationSet.csv"]
@@ -99,7 +99,7 @@ def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
     root = tmp_path / "mit"
     shutil.copytree(prepared["root"], root)
     code, printed = prepare_cli(["mit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
-    assert code == 1 and "frames extracted 26" in printed and "frames failed 1" in printed  # the corrupt video
+    assert code == 1 and "frames extracted 58" in printed and "frames failed 1" in printed  # the corrupt video
     mit.build_lists(root, workers=1)
     for kind in ("videos", "rawframes"):
         for subset, folder in mit.SPLIT_FOLDERS.items():
@@ -108,7 +108,7 @@ def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
             name = mit.list_name(subset, kind)
             assert lines(root / name) == theirs[name], name
             assert prepared["made"]["missing"] not in printed  # MMAction2 drops the missing video without a word
-    folder, count, label = lines(root / "mit_val_list_rawframes.txt")[2].split()
+    folder, count, label = lines(root / "mit_val_list_rawframes.txt")[mit.REPLICA_VAL].split()
     assert folder.startswith("blocking/") and label == "1"
     assert int(count) == len(os.listdir(root / "rawframes" / "validation" / folder)) == 90
     # MMAction2's per-dataset scripts (tools/data/mit/generate_*_filelist.sh): the same lines, shuffled
@@ -204,7 +204,7 @@ def _edit(path, transform):
      r"trainingSet\.csv:21: class folder 'dancing' is not in moments_categories\.txt"),
     ("validationSet.csv", lambda l: [l[0].replace(",adult+female+singing,", ",blocking,")] + l[1:],
      r"validationSet\.csv:1: the label column says 'blocking', the folder 'adult\+female\+singing'"),
-    ("validationSet.csv", lambda l: l + [l[1]], r"validationSet\.csv:9: .* is listed twice \(first at line 2\)"),
+    ("validationSet.csv", lambda l: l + [l[1]], r"validationSet\.csv:41: .* is listed twice \(first at line 2\)"),
     ("trainingSet.csv", lambda l: l[:-1] + [l[-1].rsplit(",", 2)[0]], r"trainingSet\.csv:20: expected 'class/file"),
     ("trainingSet.csv", lambda l: l + ["yawning.mp4,yawning,1,0"], r"trainingSet\.csv:21: expected .*got the path"),
     ("moments_categories.txt", lambda l: l + ["dancing,5"], r"moments_categories\.txt: the indices run 0\.\.5 with gaps"),

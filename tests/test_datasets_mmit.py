@@ -37,7 +37,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
     assert {len(row) - 1 for row in rows} == {1, 2, 3}  # 1-3 labels per video
     folders = [mmit.REPLICA_CLASSES.index(row[0].split("/")[0]) for row in rows]
     assert any(folder != int(row[1]) for folder, row in zip(folders, rows))  # the folder is not the first label
-    assert len(made["videos"]) == 36 and len(os.listdir(root / "videos")) == 5
+    assert len(made["videos"]) == 60 and len(os.listdir(root / "videos")) == 5
 
 
 def test_replica_is_deterministic_from_its_seed(tmp_path, monkeypatch):
@@ -59,7 +59,7 @@ def test_prepare_all_writes_multi_label_lists_and_finds_the_missing_and_the_corr
                 zip(made["videos"], mmit.REPLICA_PLAN) if subset == "train" and key != made["missing"]]
     assert train == expected and len(train) == 27
     assert any(len(line.split()) == 4 for line in train)  # three labels
-    assert "| val videos | 8 | 8 | 8 |" in prepared["printed"]
+    assert "| val videos | 32 | 32 | 32 |" in prepared["printed"]
 
 
 def test_a_second_run_skips_what_is_done(prepared):
@@ -86,7 +86,7 @@ def test_lists_equal_mmaction2_build_file_list_except_its_doubled_rawframes_line
     root = tmp_path / "mmit"
     shutil.copytree(prepared["root"], root)
     code, printed = prepare_cli(["mmit", "extract", "--root", str(root), "--workers", "1", "--frames", "rgb"])
-    assert code == 1 and "frames extracted 34" in printed and "frames failed 1" in printed
+    assert code == 1 and "frames extracted 58" in printed and "frames failed 1" in printed
     mmit.build_lists(root, workers=1)
     theirs, renamed = {}, _mmaction2_root(tmp_path, root)
     for kind in ("videos", "rawframes"):
@@ -163,9 +163,9 @@ def _edit(path, transform):
     ("trainingSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,5"],
      r"trainingSet\.txt:29: label 5 is not an index of moments_categories\.txt \(0\.\.4\)"),
     ("trainingSet.txt", lambda l: l + ["juggling/yt-x_1.mp4"], r"trainingSet\.txt:29: expected .*one or more"),
-    ("validationSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,"], r"validationSet\.txt:9: expected"),
+    ("validationSet.txt", lambda l: l + ["juggling/yt-x_1.mp4,3,"], r"validationSet\.txt:33: expected"),
     ("validationSet.txt", lambda l: ["video,labels"] + l, r"validationSet\.txt:1: .*a header line\?"),
-    ("validationSet.txt", lambda l: l + [l[0]], r"validationSet\.txt:9: .* is listed twice \(first at line 1\)"),
+    ("validationSet.txt", lambda l: l + [l[0]], r"validationSet\.txt:33: .* is listed twice \(first at line 1\)"),
     ("moments_categories.txt", lambda l: l[1:], r"moments_categories\.txt: the indices run 1\.\.4"),
 ])
 def test_bad_annotations_are_one_line_errors_with_file_and_line(annotated, file, transform, message):

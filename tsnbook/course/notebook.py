@@ -8,11 +8,16 @@
     problems = show_report(root, "verify")          # its report: the counts table and what it found
     checkpoint, reused = train_cached(cfg, work_dir)  # a run reused only when it was of exactly this config
     display(Markdown(markdown_table(["name", "top-1"], rows)))   # any table: JupyterLab renders it, nbval compares it
+    with skips_summarised():                        # training's per-epoch "skipped" warnings, one line per run
+        tsnbook.train(cfg, work_dir)
 """
+import io
 import json
+import re
 import shlex
 import subprocess
 import sys
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 
 from ..configs import all_configs
@@ -187,3 +192,31 @@ def markdown_table(header, rows, align=None):
     def line(cells):
         return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
     return "\n".join([line(header), "|" + "|".join(rule[a] for a in align) + "|"] + [line(row) for row in rows])
+
+
+_SKIPPED = re.compile(r"warning: skipped (\d+) unusable video\(s\) in epoch (\d+), listed in (.+)$")
+
+
+@contextmanager
+def skips_summarised():
+    """Print what the code inside prints, except training's per-epoch "warning: skipped N unusable video(s) in
+    epoch E, listed in LOG" lines: those become one line per log at the end, with the epochs. A replica's cut
+    clip is skipped in every epoch, and six runs of six epochs would otherwise repeat the same warning 36 times;
+    the log keeps each epoch's list. A skip by an unexpected error (a bug, not a bad file) keeps its own line.
+    What was printed is printed even when the code raises."""
+    printed = io.StringIO()
+    try:
+        with redirect_stdout(printed):
+            yield
+    finally:
+        skipped = {}
+        for line in printed.getvalue().splitlines():
+            match = _SKIPPED.match(line)
+            if match:
+                skipped.setdefault(match[3], []).append((int(match[2]), int(match[1])))
+            else:
+                print(line)
+        for log, epochs in skipped.items():
+            counts = sorted({count for _, count in epochs})
+            print(f"warning: skipped {' or '.join(map(str, counts))} unusable video(s) in epoch"
+                  f"{'s' if len(epochs) > 1 else ''} {', '.join(str(epoch) for epoch, _ in epochs)}, listed in {log}")

@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import flow
-from . import archives, download as _download, listing, lists, replica as _replica
+from . import archives, diving48_replica as _dives, download as _download, listing, lists, replica as _replica
 from .files import AnnotationError, DatasetError, atomic_write, copy_from_downloads
 from .items import Item, Subset, read_json
 from .steps import Dataset
@@ -75,7 +75,7 @@ PUBLISHED = {("V2", "train"): 15027, ("V2", "val"): 1970,   # the site, not re-c
              ("V1", "train"): 16067, ("V1", "val"): 2337}
 MMACTION2 = {}  # MMAction2 published no Diving48 lists: its tools build them from the V2 files
 NUM_VIDEOS = 18404  # in Diving48_rgb.tar.gz (the site; not re-checked)
-CONTAINER = "MP4; codec, resolution and frame rate not verified here (spec datasets.md §14)"
+CONTAINER = "MP4; codec, resolution and frame rate not verified here"
 ARCHIVE_FOLDER = "rgb"  # the tarball's folder, renamed to videos/ as MMAction2's script does
 LEVEL = 1  # ROOT/videos/<vid_name>.mp4
 VIDEO_EXT = ".mp4"
@@ -285,14 +285,15 @@ download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__nam
 
 
 # --------------------------------------------------------------------------------------------------- replica
-#: Four real classes, in two pairs that differ in one attribute (twists; flight position).
-REPLICA_VOCAB = (("Back", "15som", "05Twis", "FREE"), ("Back", "15som", "15Twis", "FREE"),
-                 ("Forward", "25som", "NoTwis", "PIKE"), ("Forward", "25som", "NoTwis", "TUCK"))
-REPLICA_SIZE, REPLICA_FPS = (320, 180), 30  # a choice: the real size and rate are not verified (§14)
-REPLICA_TRAIN, REPLICA_TEST = 5, 2  # V2 clips per class; train clips come from broadcasts 0-2, test from 3
+#: Four real classes, the 2 x 2 of somersaults (1.5, 2.5) and twists (none, one): details of the motion that the
+#: replica's clips show and nothing else does (`tsnbook.datasets.diving48_replica`; its diver is a bar, so the
+#: flight position, PIKE or FREE, is not drawn).
+REPLICA_VOCAB = (("Forward", "15som", "NoTwis", "PIKE"), ("Forward", "15som", "1Twis", "FREE"),
+                 ("Forward", "25som", "NoTwis", "PIKE"), ("Forward", "25som", "1Twis", "PIKE"))
+REPLICA_SIZE, REPLICA_FPS = (128, 96), 30  # a choice, small for a CPU: the real size and rate are not verified
+REPLICA_TRAIN, REPLICA_TEST = 16, 15  # V2 clips per class, from four broadcasts (venues) in turn
 REPLICA_MISSING = (2, 1)  # (label, train clip): listed in V2 (and V1), not in the tarball
 REPLICA_CORRUPT = (3, 2)  # in the tarball, cut at 60 % of its bytes
-REPLICA_COLOURS = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40))  # one per class: learnable
 _ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
@@ -306,33 +307,36 @@ def _youtube_id(rng, first=None):
 
 def make_replica(root, seed=0):
     """The real download in miniature, into ``ROOT/downloads``: ``Diving48_rgb.tar.gz`` (``rgb/<vid_name>.mp4``:
-    H.264, 320x180, 30 fps, 2-4 s), the vocab (four real classes, two pairs differing in one attribute) and the
-    V1 and V2 train/test JSONs (one line each, as ``json.dump`` writes them).
+    H.264, 128x96, 30 fps, 2.5-3.5 s), the vocab (four real classes: 1.5 or 2.5 somersaults, no twist or one) and
+    the V1 and V2 train/test JSONs (one line each, as ``json.dump`` writes them).
 
     Clip names follow the real pattern, from four "broadcasts" whose YouTube ids begin with ``-``, ``_`` and
     letters. V2 lists `REPLICA_TRAIN` train and `REPLICA_TEST` test clips per class; V1 lists the same plus one
     train clip that V2 dropped (it is in the tarball). `REPLICA_MISSING` is listed but not in the tarball and
-    `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Each class has a colour (its disc and
-    a tint), which a CPU-sized TSN learns in a minute. Same bytes for the same seed on every machine. Returns
-    dict(files=[paths], videos=[vid_names of V2], missing=, corrupt=, v1_only=).
+    `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. The clips are dives that differ only
+    in their motion (`tsnbook.datasets.diving48_replica`). Same bytes for the same seed on every machine.
+    Returns dict(files=[paths], videos=[vid_names of V2], missing=, corrupt=, v1_only=, twists={vid_name: (first,
+    last) frame of its twist, or None}).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
     ids = [_youtube_id(rng, first) for first in ("-", "_", None, None)]
     numbers = [int(n) for n in rng.integers(0, 300, size=len(ids))]
-    plan = [(label, "train", clip, clip % 3) for label in range(len(REPLICA_VOCAB)) for clip in range(REPLICA_TRAIN)]
-    plan += [(label, "val", clip, 3) for label in range(len(REPLICA_VOCAB)) for clip in range(REPLICA_TEST)]
+    classes = range(len(REPLICA_VOCAB))
+    plan = [(label, "train", clip, clip % 4) for clip in range(REPLICA_TRAIN) for label in classes]
+    plan += [(label, "val", clip, (clip + 2) % 4) for clip in range(REPLICA_TEST) for label in classes]
     plan.append((0, "v1", 0, 0))  # V1 only: V2 removed it
     sets = {"train": [], "val": []}
-    members, names, special = [], [], {}
+    members, names, special, twists = [], [], {}, {}
     width, height = REPLICA_SIZE
+    venues = [_dives.venue(rng, height, width) for _ in ids]  # one pool and crowd per broadcast, for every class
     for label, subset, clip, broadcast in plan:
         name = f"{ids[broadcast]}_{numbers[broadcast]:05d}"
         numbers[broadcast] += 1
-        num_frames = int(rng.integers(2 * REPLICA_FPS, 4 * REPLICA_FPS + 1))
-        colour = REPLICA_COLOURS[label]
-        clip_frames = _replica.render_clip(rng, num_frames, height, width, colour, rng.uniform(-3, 3, size=2))
-        clip_frames = clip_frames // 2 + np.array(colour, np.uint8) // 2  # the pool tinted by the class colour
+        num_frames = int(rng.integers(5 * REPLICA_FPS // 2, 7 * REPLICA_FPS // 2 + 1))
+        _, somersaults, twist, _ = REPLICA_VOCAB[label]
+        clip_frames, twists[name] = _dives.render_dive(rng, num_frames, venues[broadcast],
+                                                       _dives.SOMERSAULTS[somersaults], _dives.TWISTS[twist])
         entry = dict(vid_name=name, label=label, start_frame=0, end_frame=num_frames - 1)
         if subset == "v1":
             special["v1_only"] = (name, entry)
@@ -355,4 +359,4 @@ def make_replica(root, seed=0):
             entries = sets[subset] + ([special["v1_only"][1]] if version == "V1" and subset == "train" else [])
             files.append(atomic_write(downloads / name, json.dumps(entries)))
     return dict(files=files, videos=names, missing=special["missing"], corrupt=special["corrupt"],
-                v1_only=special["v1_only"][0])
+                v1_only=special["v1_only"][0], twists=twists)

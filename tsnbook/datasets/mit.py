@@ -228,7 +228,7 @@ def check_durations(report, videos, seconds=CLIP_SECONDS, tolerance=0.5):
 
 # --------------------------------------------------------------------------------------------------- replica
 REPLICA_CLASSES = ("adult+female+singing", "blocking", "juggling", "yawning")  # real names, one with '+'
-REPLICA_TRAIN, REPLICA_VAL = 5, 2  # clips per class
+REPLICA_TRAIN, REPLICA_VAL = 5, 10  # clips per class: 40 val clips, so that a twin's top-1 is more than noise
 REPLICA_SIZE, REPLICA_FPS = (256, 256), 30  # and one clip at REPLICA_ODD
 REPLICA_ODD = ("blocking", 1, (640, 360), 25)  # (class, train clip index, size, fps)
 REPLICA_MISSING = ("juggling", 2)  # (class, train clip index): in the CSV, not in the zip
