@@ -14,6 +14,7 @@
 import io
 import json
 import re
+import shlex
 import subprocess
 import sys
 from contextlib import contextmanager, redirect_stdout
@@ -96,13 +97,15 @@ def full_mode_commands(name, data_root=None, gpus=8, options=None, work_dir=None
 PREPARE = Path(__file__).resolve().parents[2] / "data_scripts" / "prepare.py"
 
 
-def run_prepare(dataset, step, root, workers=1, tables=False, warnings=False):
-    """Run ``python data_scripts/prepare.py DATASET STEP --root ROOT --workers N`` as a user does (a subprocess
-    of this Python), print the command and what it printed, and return its exit status (0 ok, 1 problems found,
-    2 the step could not run). The count tables (``tables=False``) and warning lines (``warnings=False``) are
-    left out of the print: `show_report` shows verify's table and counts its warnings."""
-    argv = [dataset, step, "--root", str(root)] + ([] if workers is None else ["--workers", str(workers)])
-    print("$ python data_scripts/prepare.py " + " ".join(argv))
+def run_prepare(dataset, step, root, workers=1, tables=False, warnings=False, options=()):
+    """Run ``python data_scripts/prepare.py DATASET STEP --root ROOT --workers N [OPTIONS]`` as a user does (a
+    subprocess of this Python), print the command and what it printed, and return its exit status (0 ok, 1
+    problems found, 2 the step could not run). The count tables (``tables=False``) and warning lines
+    (``warnings=False``) are left out of the print: `show_report` shows verify's table and counts its warnings.
+    ``options``: more arguments, e.g. the folder dataset's ``["--videos", "my videos"]``."""
+    argv = [dataset, step, "--root", str(root)] + ([] if workers is None else ["--workers", str(workers)]) + \
+        [str(option) for option in options]
+    print("$ python data_scripts/prepare.py " + shlex.join(argv))
     result = subprocess.run([sys.executable, str(PREPARE)] + argv, capture_output=True, text=True)
     lines = (result.stdout + result.stderr).splitlines()
     kept = [line for line in lines if (tables or not line.startswith("|")) and
