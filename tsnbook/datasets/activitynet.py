@@ -1,7 +1,7 @@
 """ActivityNet v1.3: 200 activities in ~20k untrimmed YouTube videos, with the segments where they happen
-(spec datasets.md §10). The zoo trains TSN two ways on it: on whole videos ("video" rows: one line per video,
-the label of its *first* segment) and on the annotated segments ("clip" rows: one line per segment, its
-frames read with an offset into the video's folder).
+(http://activity-net.org; MMAction2's `tools/data/activitynet/README.md`). The zoo trains TSN two ways on it: on whole
+videos ("video" rows: one line per video, the label of its *first* segment) and on the annotated segments ("clip" rows:
+one line per segment, its frames read with an offset into the video's folder).
 
 The layout this module reads and writes, MMAction2's (``tools/data/activitynet/``)::
 

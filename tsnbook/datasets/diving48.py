@@ -1,4 +1,5 @@
-"""Diving48: 18,404 trimmed clips of competition dives in 48 fine-grained classes (spec datasets.md §7).
+"""Diving48: 18,404 trimmed clips of competition dives in 48 fine-grained classes
+(http://www.svcl.ucsd.edu/projects/resound/dataset.html; MMAction2's `tools/data/diving48/README.md`).
 
 A class is a dive described by four attributes - take-off, somersaults, twists, flight position - and the 48
 classes are the combinations that occur. ``Diving48_vocab.json`` lists them as 4-tuples (``["Back", "15som",

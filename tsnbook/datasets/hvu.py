@@ -1,6 +1,7 @@
-"""HVU (Holistic Video Understanding): ~10-s YouTube clips with 3,142 tags in six categories - action,
-attribute, concept, event, object, scene (spec datasets.md §11). A multi-label dataset: each clip has any number
-of tags; the zoo trains one model per category (six configs, ``hvu_<category>_{train,val}.json``).
+"""HVU (Holistic Video Understanding): ~10-s YouTube clips with 3,142 tags in six categories - action, attribute,
+concept, event, object, scene (https://github.com/holistic-video-understanding/HVU-Dataset; MMAction2's
+`tools/data/hvu/README.md`). A multi-label dataset: each clip has any number of tags; the zoo trains one model per
+category (six configs, ``hvu_<category>_{train,val}.json``).
 
 The layout this module reads and writes, MMAction2's (``tools/data/hvu/``)::
 

@@ -1,4 +1,5 @@
-"""Moments in Time (MiT v1): 3-second clips of 339 everyday actions, one label each (spec datasets.md §8).
+"""Moments in Time (MiT v1): 3-second clips of 339 everyday actions, one label each (http://moments.csail.mit.edu;
+MMAction2's `tools/data/mit/README.md`).
 
 Labels: ``moments_categories.txt`` has a ``name,index`` line per class (0-based indices: MMAction2 uses them as
 labels with 339 classes); a video's label is the index of its *class folder*. Ten class names hold ``+`` where

@@ -1,5 +1,5 @@
 """Multi-Moments in Time (MMiT v1): Moments in Time's 3-second clips with *several* labels each, 313 classes
-(spec datasets.md §9).
+(http://moments.csail.mit.edu; MMAction2's `tools/data/mmit/README.md`).
 
 Labels: ``trainingSet.txt`` / ``validationSet.txt`` are CSV rows ``<class>/<file>.mp4,<index>[,<index>...]`` - a
 video's path and one or more 0-based indices into ``moments_categories.txt`` (313 ``name,index`` lines). The

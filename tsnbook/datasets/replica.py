@@ -1,7 +1,8 @@
 """Building blocks of the dataset replicas: archives written byte for byte alike from a seed, and clips.
 
-A replica is a dataset's real download in miniature (spec datasets.md §2-§12): the same archive formats and
-member names, annotation files with the real quirks, videos in the real container and codec. Everything here
+A replica is a dataset's real download in miniature (each dataset module's docstring names the real files it
+imitates): the same archive formats and member names, annotation files with the real quirks, videos in the real
+container and codec. Everything here
 is deterministic (fixed timestamps and member order; `tsnbook.io.write_video` encodes the same bytes on every
 CPU), so a seed gives the same replica everywhere.
 
