@@ -2,9 +2,8 @@
 
 A replica is a dataset's real download in miniature (each dataset module's docstring names the real files it
 imitates): the same archive formats and member names, annotation files with the real quirks, videos in the real
-container and codec. Everything here
-is deterministic (fixed timestamps and member order; `tsnbook.io.write_video` encodes the same bytes on every
-CPU), so a seed gives the same replica everywhere.
+container and codec. Everything here is deterministic (fixed timestamps and member order; `tsnbook.io.write_video`
+encodes the same bytes on every CPU), so a seed gives the same replica everywhere.
 
 Zip and tar.gz (`write_zip`, `write_tar_gz`) come from the standard library, with fixed member times and modes.
 RAR: no Python package writes RAR (compression is RARLAB's), so `write_rar` writes the RAR 1.5-4.x format
