@@ -265,3 +265,16 @@ def test_folder_names_become_link_names_list_files_hold():
     assert folder_source.unsafe_reason("take_1-a.MP4") is None
     with pytest.raises(DatasetError, match="no videos given yet"):
         folder.take_in(Path("/nonexistent-root"), None, None)
+
+
+def test_the_header_offers_a_smaller_base_only_when_it_is_smaller(tmp_path):
+    """The header's "Smaller: --base CPU_BASE" hint is for a base that costs more than CPU_BASE (a ResNet-18 on
+    40-px crops); on a base of that size (notebook 00's ResNet-18 recipe) it would offer the same cost again."""
+    def header(base):
+        text, _ = folder_config.contents(tmp_path / "mine", base, ["a", "b"], dict(train="train_videos.txt",
+                                                                                   val="val_videos.txt"), 30)
+        return " ".join(word for word in text.split() if word != "#")  # the comment's lines joined
+
+    assert f"Smaller: prepare.py folder lists --base {CPU_BASE}" in header(folder_config.DEFAULT_BASE)
+    for same_size in ("tsn_r18_1x1x3_12e_synthactions_rgb", CPU_BASE):
+        assert "Slow on a CPU?" not in header(same_size) and "Smaller:" not in header(same_size)
