@@ -57,7 +57,7 @@ def test_a_new_users_folder_goes_from_prepare_to_a_prediction_each_problem_named
     videos, planted = src
     monkeypatch.chdir(tmp_path)
     status, printed = prepare("folder", "all", "--root", "data/mine", "--videos", videos, "--group",
-                              folder_replica.REPLICA_GROUP, "--base", CPU_BASE, "--workers", "1")
+                              folder_replica.REPLICA_GROUP, "--test", "0.2", "--base", CPU_BASE, "--workers", "1")
     assert status == 0, printed
     assert "nothing to download" in printed and printed.count("ok: training can start") == 4
     found = problems("data/mine")
@@ -76,7 +76,7 @@ def test_a_new_users_folder_goes_from_prepare_to_a_prediction_each_problem_named
     assert reasons[str(planted["duplicate"]), "duplicate"].startswith(f"the same bytes as {videos}/purple ball/take 4/"
                                                                       "clip 1.mp4: left out")
     assert "'Café crème'" in reasons[str(videos / "Café crème"), "name"]
-    assert "too few to split into 2 subsets: all train" in reasons[str(planted["too_few"]), "count"]
+    assert "too few to split into 3 subsets: all train" in reasons[str(planted["too_few"]), "count"]
     warnings = [line for line in printed.splitlines() if line.startswith("  warning: ")]
     assert len(warnings) == len(set(warnings))  # what is printed names each problem at most once too
 
@@ -85,13 +85,14 @@ def test_a_new_users_folder_goes_from_prepare_to_a_prediction_each_problem_named
     with open(root / "videos.csv") as f:
         take = {row["video"]: (row["class"], row["within"].split("/")[0]) for row in csv.DictReader(f)}
     sides = {}
-    for split in ("train", "val"):
+    for split in ("train", "val", "test"):
         for line in (root / f"{split}_videos.txt").read_text().splitlines():
             path, label = line.split(" ")
             sides.setdefault(take[path], set()).add(split)
             assert " " not in path and path.isascii()
     assert all(len(s) == 1 for s in sides.values())  # every take on one side of the split
-    assert {cls for (cls, _), s in sides.items() if s == {"val"}} == {"Café crème", "purple ball", "red ball"}
+    for held in ("val", "test"):
+        assert {cls for (cls, _), s in sides.items() if s == {held}} == {"Café crème", "purple ball", "red ball"}
     assert (root / "videos" / "red_ball" / "take_1__clip_1.mp4").resolve() == videos / "red ball/take 1/clip 1.mp4"
 
     # the four commands of the README's section (a CPU-sized base, one epoch)
@@ -101,6 +102,9 @@ def test_a_new_users_folder_goes_from_prepare_to_a_prediction_each_problem_named
     assert _main(["test", run / "best.pth", "--eval", "confusion_matrix", "--out", run / "scores.npz", "--device",
                   "cpu", "--no-progress"]) == "0"
     tested = capsys.readouterr().out
+    test_list = (root / "test_videos.txt").read_text().splitlines()  # the config's test list, not val's
+    assert f"num_videos: {len(test_list)}" in tested and folder_config.check(root / "config.py")["ann_file_test"] \
+        == "test_videos.txt"
     assert "confusion matrix (rows: true class, columns: predicted class)" in tested and "0 Café crème" in tested
     assert (run / "scores_confusion_matrix.png").is_file()
     assert _main(["predict", run / "best.pth", videos / "red ball" / "take 2" / "clip 1.mp4", "--device", "cpu"]) == "0"
@@ -265,3 +269,16 @@ def test_folder_names_become_link_names_list_files_hold():
     assert folder_source.unsafe_reason("take_1-a.MP4") is None
     with pytest.raises(DatasetError, match="no videos given yet"):
         folder.take_in(Path("/nonexistent-root"), None, None)
+
+
+def test_the_header_offers_a_smaller_base_only_when_it_is_smaller(tmp_path):
+    """The header's "Smaller: --base CPU_BASE" hint is for a base that costs more than CPU_BASE (a ResNet-18 on
+    40-px crops); on a base of that size (notebook 00's ResNet-18 recipe) it would offer the same cost again."""
+    def header(base):
+        text, _ = folder_config.contents(tmp_path / "mine", base, ["a", "b"], dict(train="train_videos.txt",
+                                                                                   val="val_videos.txt"), 30)
+        return " ".join(word for word in text.split() if word != "#")  # the comment's lines joined
+
+    assert f"Smaller: prepare.py folder lists --base {CPU_BASE}" in header(folder_config.DEFAULT_BASE)
+    for same_size in ("tsn_r18_1x1x3_12e_synthactions_rgb", CPU_BASE):
+        assert "Slow on a CPU?" not in header(same_size) and "Smaller:" not in header(same_size)

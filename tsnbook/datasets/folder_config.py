@@ -97,7 +97,7 @@ def _header(root, row, base, rule):
         f"Plain assignments on the base row {base} (read, never run); every other key is the base's: python -m "
         f"tsnbook config show {root / CONFIG}. prepare.py rewrites this file while you have not edited it; an "
         f"edited file is kept, and the new one goes to {NEW_CONFIG}.", ""] + rule + [""]
-    if base != CPU_BASE:
+    if _costlier_than_cpu_base(row):
         paragraphs.append(
             f"Slow on a CPU? The base trains a {row['backbone']} on {_crop(row)}-px crops. Smaller: prepare.py folder "
             f"lists --base {CPU_BASE} (a ResNet-18 from scratch on 40-px crops: minutes), or set backbone = "
@@ -107,6 +107,15 @@ def _header(root, row, base, rule):
                       "\"rawframes\", data_prefix = \"rawframes\" and the *_rawframes.txt lists.")
     return [line for text in paragraphs for line in (textwrap.wrap(
         text, 116, subsequent_indent="    " if text.startswith("  ") else "") or [""])]
+
+
+def _costlier_than_cpu_base(row):
+    """Whether ``row`` costs more than `CPU_BASE` (another backbone, or larger crops): only then is the header's
+    "Smaller:" hint smaller (notebook 00's ResNet-18 recipe is already the CPU base's size)."""
+    cpu = base_config(CPU_BASE)
+    crop, cpu_crop = _crop(row), _crop(cpu)
+    same_size = isinstance(crop, int) and isinstance(cpu_crop, int) and crop <= cpu_crop
+    return row["backbone"] != cpu["backbone"] or not same_size
 
 
 def _crop(cfg):
