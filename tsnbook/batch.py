@@ -5,9 +5,11 @@
         ...
 
 Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (sorted, subfolders
-included: a dataset's class folders); a **list file** (``.txt``, ``.lst``, ``.csv``): one video per line, its first
-field (MMAction2's ``path label`` lists work; the labels are ignored), relative to ``video_root`` or else to the
-list's folder. Images and unknown paths are refused with one line naming them.
+included: a dataset's class folders); a **list file**: one video per line, its first field, relative to
+``video_root`` or else to the list's folder (``.txt``, ``.lst``: MMAction2's ``path label`` lines, split at
+whitespace; ``.csv``: read as CSV, so a path may hold spaces, and a header whose first field is ``path`` is
+skipped; labels are ignored). A listed video that cannot be read is named with its ``list:line``. Images and
+unknown paths are refused with one line naming them.
 
 Each item's views are made in a DataLoader worker (`ViewsDataset`; the decoder opens inside the worker), the model
 scores them in the main process, so decoding the next videos overlaps the forward pass of this one. A flow model's
@@ -42,20 +44,33 @@ def check_video_path(path):
     return path
 
 
+def _list_fields(list_file):
+    """``(line number, first field)`` of each line that names a video: a ``.csv`` read as CSV (quoted fields,
+    commas and spaces inside paths; a header whose first field is ``path`` skipped), other lists as MMAction2's
+    ``path label`` lines, split at whitespace. Blank lines and ``#`` comments name nothing."""
+    lines = list_file.read_text(encoding="utf-8").splitlines()
+    if list_file.suffix.lower() == ".csv":
+        rows = ((number, row[0].strip() if row else "") for number, row in enumerate(csv.reader(lines), 1))
+        rows = [(number, field) for number, field in rows if not (number == 1 and field.lower() == "path")]
+    else:
+        rows = [(number, line.split(maxsplit=1)[0] if line.strip() else "") for number, line in enumerate(lines, 1)]
+    return [(number, field) for number, field in rows if field and not field.startswith("#")]
+
+
 def _listed(list_file, video_root=None):
+    """``[(path, "list:line")]`` of the videos a list file names."""
     root = Path(video_root) if video_root else list_file.parent
-    paths = []
-    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), 1):
-        field = line.replace(",", " ").split(maxsplit=1)[0] if line.strip() else ""
-        if field and not field.startswith("#"):
-            paths.append(Path(field) if Path(field).is_absolute() else root / field)
+    paths = [(Path(field) if Path(field).is_absolute() else root / field, f"{list_file}:{number}")
+             for number, field in _list_fields(list_file)]
     if not paths:
         raise ValueError(f"list file {list_file} names no video (one path per line, optionally followed by a label)")
     return paths
 
 
-def expand_inputs(inputs, video_root=None):
-    """The videos named by ``inputs`` (files, folders, list files; see the module docstring), in order."""
+def expand_inputs(inputs, video_root=None, origins=None):
+    """The videos named by ``inputs`` (files, folders, list files; see the module docstring), in order.
+    ``origins``: a dict to fill with ``{index: "list:line"}`` for the videos a list file names, so that a
+    skipped video's message says which line to fix (`iterate_views`)."""
     paths = []
     for given in map(Path, inputs):
         if given.is_dir():
@@ -64,7 +79,10 @@ def expand_inputs(inputs, video_root=None):
                 raise ValueError(f"folder {given} holds no video file ({', '.join(VIDEO_EXTENSIONS[:5])}, ...)")
             paths.extend(found)
         elif given.suffix.lower() in LIST_EXTENSIONS and given.is_file():
-            paths.extend(_listed(given, video_root))
+            for path, origin in _listed(given, video_root):
+                if origins is not None:
+                    origins[len(paths)] = origin
+                paths.append(path)
         else:
             paths.append(check_video_path(given))
     return paths
@@ -76,8 +94,8 @@ class ViewsDataset(torch.utils.data.Dataset):
     (`tsnbook.views.ViewExtractor`; flow settings: the video's flow is computed first,
     `tsnbook.predict.video_views`)."""
 
-    def __init__(self, paths, streams):
-        self.paths, self.streams = list(map(Path, paths)), list(streams)
+    def __init__(self, paths, streams, origins=None):
+        self.paths, self.streams, self.origins = list(map(Path, paths)), list(streams), dict(origins or {})
 
     def __len__(self):
         return len(self.paths)
@@ -88,19 +106,21 @@ class ViewsDataset(torch.utils.data.Dataset):
             check_video_path(path)
             return dict(index=index, views=[video_views(path, extract, flow) for extract, flow in self.streams])
         except (*ITEM_FAILURES, ValueError) as err:
-            return dict(index=index, error=str(err) if str(path) in str(err) else f"{path}: {err}")
+            error = str(err) if str(path) in str(err) else f"{path}: {err}"
+            return dict(index=index, error=f"{self.origins[index]}: {error}" if index in self.origins else error)
 
 
 def _one(item):
     return item
 
 
-def iterate_views(paths, streams, workers=0):
+def iterate_views(paths, streams, workers=0, origins=None):
     """Yield ``(index, views per stream or None, error or None)`` for every path, in order, the views made by
-    ``workers`` DataLoader processes (0: in this process)."""
+    ``workers`` DataLoader processes (0: in this process); an error starts with ``origins[index]`` ("list:line",
+    `expand_inputs`) when given."""
     streams = [stream if isinstance(stream, tuple) else (stream, None) for stream in streams]
-    loader = torch.utils.data.DataLoader(ViewsDataset(paths, streams), batch_size=None, num_workers=workers,
-                                         collate_fn=_one)
+    loader = torch.utils.data.DataLoader(ViewsDataset(paths, streams, origins), batch_size=None,
+                                         num_workers=workers, collate_fn=_one)
     for item in loader:
         yield item["index"], item.get("views"), item.get("error")
 

@@ -16,11 +16,13 @@ def _features(args):
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
-    videos = expand_inputs(args.inputs, args.video_root)
+    origins = {}
+    videos = expand_inputs(args.inputs, args.video_root, origins)
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     extract = view_extractor(model, cfg, args.protocol)
     files, features, skipped = feature_files(videos, out), {}, []
-    for index, views, error in iterate_views(videos, [(extract, flow)], workers=args.workers):
+    for index, views, error in iterate_views(videos, [(extract, flow)], workers=args.workers,
+                                                 origins=origins):
         if error is not None:
             if len(videos) == 1:
                 raise ValueError(error)
