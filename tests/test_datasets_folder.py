@@ -265,3 +265,14 @@ def test_folder_names_become_link_names_list_files_hold():
     assert folder_source.unsafe_reason("take_1-a.MP4") is None
     with pytest.raises(DatasetError, match="no videos given yet"):
         folder.take_in(Path("/nonexistent-root"), None, None)
+
+
+def test_duplicates_are_found_without_python_3_11s_file_digest(tmp_path, monkeypatch):
+    """pyproject promises Python 3.10, which has no hashlib.file_digest: the files are hashed in chunks."""
+    import hashlib
+    monkeypatch.delattr(hashlib, "file_digest", raising=False)
+    for name, data in (("a.mp4", b"same" * 300_000), ("a copy.mp4", b"same" * 300_000), ("b.mp4", b"diff" * 300_000)):
+        (tmp_path / name).write_bytes(data)
+    candidates = [folder_source.Candidate(tmp_path / name, "c", name, name) for name in ("a.mp4", "a copy.mp4", "b.mp4")]
+    found = folder_source.duplicates(candidates)
+    assert {c.within: kept.within for c, kept in found.items()} == {"a copy.mp4": "a.mp4"}

@@ -109,3 +109,22 @@ def test_a_listed_video_that_fails_is_named_with_its_list_line(tmp_path):
     paths = expand_inputs([tmp_path / "list.csv"], origins=origins)
     (index, views, error), = iterate_views(paths, [lambda reader: None], origins=origins)
     assert error.startswith(f"{tmp_path / 'list.csv'}:2: ") and "missing.mp4" in error, error
+
+
+def test_an_empty_file_is_named_as_such_before_any_decoder_tries_it(tmp_path):
+    from tsnbook.batch import check_video_path, iterate_views
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.mp4: empty file \(0 bytes\)"):
+        check_video_path(tmp_path / "empty.mp4")
+    (index, views, error), = iterate_views([tmp_path / "empty.mp4"], [lambda reader: None])
+    assert "empty.mp4: empty file (0 bytes)" in error, error
+
+
+def test_predict_and_prepare_take_the_same_video_files(tmp_path):
+    from tsnbook.batch import expand_inputs
+    from tsnbook.datasets.folder_source import is_video_name
+    names = ["a.MP4", "b.m4v", "c.mov", "d.Avi", "e.mkv", "f.webm", "g.flv", "h.ts", "i.txt"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in expand_inputs([tmp_path])] == [name for name in names if is_video_name(name)]
+    assert [name for name in names if is_video_name(name)] == ["a.MP4", "c.mov", "d.Avi", "e.mkv", "f.webm"]

@@ -4,8 +4,8 @@
     for index, views, error in iterate_views(paths, [extract], workers=2):   # views made in DataLoader workers
         ...
 
-Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (sorted, subfolders
-included: a dataset's class folders); a **list file**: one video per line, its first field, relative to
+Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (`VIDEO_EXTENSIONS`, in
+any case, as the folder dataset reads them; sorted, subfolders included: a dataset's class folders); a **list file**: one video per line, its first field, relative to
 ``video_root`` or else to the list's folder (``.txt``, ``.lst``: MMAction2's ``path label`` lines, split at
 whitespace; ``.csv``: read as CSV, so a path may hold spaces, and a header whose first field is ``path`` is
 skipped; labels are ignored). A listed video that cannot be read is named with its ``list:line``. Images and
@@ -24,20 +24,22 @@ import numpy as np
 import torch
 
 from .data import ITEM_FAILURES
+from .io import VIDEO_EXTENSIONS
 from .predict import video_views
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
 
 
 def check_video_path(path):
-    """Refuse, in one line, what cannot be a video: a missing path, a folder, an image."""
+    """Refuse, in one line, what cannot be a video: a missing path, a folder, an empty file, an image."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give its videos (predict and features take folders as many inputs)")
     if not path.is_file():
         raise FileNotFoundError(f"video {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes): not a video (copy or download it again)")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise ValueError(f"{path} is an image, not a video: a TSN needs frames over time (give a video file, or a "
                          f"folder of videos)")
@@ -76,7 +78,7 @@ def expand_inputs(inputs, video_root=None, origins=None):
         if given.is_dir():
             found = sorted(p for p in given.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
             if not found:
-                raise ValueError(f"folder {given} holds no video file ({', '.join(VIDEO_EXTENSIONS[:5])}, ...)")
+                raise ValueError(f"folder {given} holds no video file ({' '.join(VIDEO_EXTENSIONS)}, in any case)")
             paths.extend(found)
         elif given.suffix.lower() in LIST_EXTENSIONS and given.is_file():
             for path, origin in _listed(given, video_root):

@@ -79,9 +79,11 @@ def _export(args):
 
 
 def _explain(args):
+    from ..batch import check_video_path
     from ..explain import explain_views
     from ..predict import describe_protocol, view_extractor, video_views
     out = check_output(args.out, (".png", ".svg", ".pdf"))
+    check_video_path(args.video)
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     names = class_names(args, [info], model.num_classes)
     target = args.target
