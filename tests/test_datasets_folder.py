@@ -273,6 +273,7 @@ def test_duplicates_are_found_without_python_3_11s_file_digest(tmp_path, monkeyp
     monkeypatch.delattr(hashlib, "file_digest", raising=False)
     for name, data in (("a.mp4", b"same" * 300_000), ("a copy.mp4", b"same" * 300_000), ("b.mp4", b"diff" * 300_000)):
         (tmp_path / name).write_bytes(data)
-    candidates = [folder_source.Candidate(tmp_path / name, "c", name, name) for name in ("a.mp4", "a copy.mp4", "b.mp4")]
+    candidates = [folder_source.Candidate(tmp_path / name, "c", name, name)
+                  for name in ("a.mp4", "a copy.mp4", "b.mp4")]
     found = folder_source.duplicates(candidates)
     assert {c.within: kept.within for c, kept in found.items()} == {"a copy.mp4": "a.mp4"}
