@@ -2,7 +2,7 @@
 
     features CHECKPOINT INPUTS --out DIR [--per-segment]       # one .npy per video: the pooled feature
     export CHECKPOINT --format onnx|torchscript --out FILE [--check VIDEO] [--bench N]
-    explain CHECKPOINT VIDEO --out FILE.png [--target CLASS | --target-index N]   # which segments, crops decided
+    explain CHECKPOINT VIDEO --out FILE.png [--target CLASS | --target-index N]   # what decided: segments, crops
 """
 import difflib
 from pathlib import Path
