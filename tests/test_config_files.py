@@ -76,6 +76,7 @@ def test_a_config_file_on_your_own_videos_trains_tests_and_predicts(myvideos, tm
     printed = capsys.readouterr().out
     assert os.listdir(cwd) == []
     assert "testing myvideos_tsn" in printed and "(its own config)" in printed
+    assert "top1: " in printed and "top5" not in printed  # 3 classes: every video is in its top 5
     assert "per-class accuracy:" in printed and "2 blue ball" in printed
     assert "confusion matrix (rows: true class, columns: predicted class)" in printed
     scores, labels, names = load_scores(out)
@@ -265,3 +266,13 @@ def test_cfg_options_that_shorten_training_warn_about_steps_that_never_come(caps
     assert "sets epochs=2 but keeps lr_steps [8, 11]" in capsys.readouterr().err
     get_config(SYNTH, ["epochs=2", "lr_steps=[1]"])
     assert "lr_steps" not in capsys.readouterr().err
+
+
+def test_fuse_prints_no_top5_for_five_classes_or_fewer(tmp_path, capsys):
+    import numpy as np
+    from tsnbook.scores import save_scores
+    for name in ("rgb", "flow"):
+        save_scores(tmp_path / f"{name}.npz", np.eye(3)[[0, 1, 2, 0]], [0, 1, 2, 1], list("abcd"))
+    assert _main(["fuse", tmp_path / "rgb.npz", tmp_path / "flow.npz", "--coefficients", "1", "1"]) == "0"
+    printed = capsys.readouterr().out
+    assert "top1: 75.00" in printed and "top5" not in printed
