@@ -6,35 +6,38 @@ whose type the engine relies on are checked where a file is parsed and where ove
 the caller names the file's line or the option), and every pipeline is built once when the config is checked
 (`check_pipelines`). Paths and strings are left alone: a data root may be a ``Path`` in a dict built by hand.
 """
+import numbers
 import sys
+
+import numpy as np
 
 from ..transforms import build_pipeline
 
 PIPELINES = ("train_pipeline", "val_pipeline", "test_pipeline")
 
 
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
+def _is_int(value):  # numbers.Integral: numpy's integers too (a count computed with numpy)
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
 def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 _KINDS = {
     "int": (_is_int, "an int"),
     "number": (_is_number, "a number"),
-    "bool": (lambda value: isinstance(value, bool), "True or False"),
+    "bool": (lambda value: isinstance(value, (bool, np.bool_)), "True or False"),
     "ints": (lambda value: isinstance(value, (list, tuple)) and all(map(_is_int, value)), "a list of ints"),
     "list": (lambda value: isinstance(value, (list, tuple)), "a list"),
 }
 _KEYS = dict(
     int=("epochs", "batch_size", "num_classes", "num_segments", "clip_len", "frame_interval", "val_clips", "test_clips",
-         "dense_sample_range", "dense_test_positions", "warmup_epochs", "checkpoint_interval", "max_keep_ckpts",
-         "dist_timeout", "eval_interval", "num_workers", "start_index", "frozen_stages", "seed", "lr_base_batch",
+         "dense_sample_range", "dense_test_positions", "checkpoint_interval", "max_keep_ckpts",
+         "eval_interval", "num_workers", "start_index", "frozen_stages", "seed", "lr_base_batch",
          "gpus"),
-    number=("lr", "momentum", "weight_decay", "lr_gamma", "min_lr", "warmup_ratio", "loss_weight", "dropout",
-            "init_std", "flow_bound", "grad_clip"),
+    number=("lr", "momentum", "weight_decay", "lr_gamma", "min_lr", "warmup_epochs", "warmup_ratio", "loss_weight",
+            "dropout", "init_std", "flow_bound", "grad_clip", "dist_timeout"),
     bool=("twice_sample", "multi_label", "with_offset", "partial_bn", "norm_eval", "sync_bn", "auto_scale_lr", "fc_lr5",
           "channels_last", "persistent_workers", "densenet_relu"),
     ints=("lr_steps",),
