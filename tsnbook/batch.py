@@ -5,11 +5,11 @@
         ...
 
 Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (`VIDEO_EXTENSIONS`, in
-any case, as the folder dataset reads them; sorted, subfolders included: a dataset's class folders); a **list file**: one video per line, its first field, relative to
-``video_root`` or else to the list's folder (``.txt``, ``.lst``: MMAction2's ``path label`` lines, split at
-whitespace; ``.csv``: read as CSV, so a path may hold spaces, and a header whose first field is ``path`` is
-skipped; labels are ignored). A listed video that cannot be read is named with its ``list:line``. Images and
-unknown paths are refused with one line naming them.
+any case, as the folder dataset reads them; sorted, subfolders included: a dataset's class folders); a **list
+file**: one video per line, its first field, relative to ``video_root`` or else to the list's folder (``.txt``,
+``.lst``: MMAction2's ``path label`` lines, split at whitespace; ``.csv``: read as CSV, so a path may hold spaces,
+and a header whose first field is ``path`` is skipped; labels are ignored). A listed video that cannot be read is
+named with its ``list:line``. Images and unknown paths are refused with one line naming them.
 
 Each item's views are made in a DataLoader worker (`ViewsDataset`; the decoder opens inside the worker), the model
 scores them in the main process, so decoding the next videos overlaps the forward pass of this one. A flow model's
