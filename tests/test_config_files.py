@@ -76,6 +76,7 @@ def test_a_config_file_on_your_own_videos_trains_tests_and_predicts(myvideos, tm
     printed = capsys.readouterr().out
     assert os.listdir(cwd) == []
     assert "testing myvideos_tsn" in printed and "(its own config)" in printed
+    assert "top1: " in printed and "top5" not in printed  # 3 classes: every video is in its top 5
     assert "per-class accuracy:" in printed and "2 blue ball" in printed
     assert "confusion matrix (rows: true class, columns: predicted class)" in printed
     scores, labels, names = load_scores(out)
@@ -207,3 +208,71 @@ def test_test_checkpoint_uses_its_own_config_and_refuses_a_config_it_cannot_fit(
     assert "stores no tsnbook config" in _main(["test", tmp_path / "mmaction2.pth", *QUIET])
     assert os.listdir(tmp_path / "run") == []
     assert "has no key 'lr_stepz'" in _main(["test", tmp_path / "mine.pth", "--cfg-options", "lr_stepz=1", *QUIET])
+
+
+# ------------------------------------------------------------------------- review: values checked before a run
+def _fails(tmp_path, text, error=ValueError, overrides=()):
+    (tmp_path / "c.py").write_text(text)
+    with pytest.raises(error) as info:
+        get_config(tmp_path / "c.py", overrides)
+    return str(info.value)
+
+
+def test_config_values_of_the_wrong_type_are_named_with_their_line_or_option(tmp_path):
+    assert "c.py:2: epochs = '1': expected an int" in _fails(tmp_path, f"base = {SYNTH!r}\nepochs = '1'\n")
+    assert "c.py:3: lr_steps = 4: expected a list of ints" in _fails(tmp_path, f"base = {SYNTH!r}\nlr = 0.1\n"
+                                                                                f"lr_steps = 4\n")
+    assert "c.py:2: norm_eval = 1: expected True or False" in _fails(tmp_path, f"base = {SYNTH!r}\nnorm_eval = 1\n")
+    with pytest.raises(ValueError, match=r"--cfg-options epochs=abc: expected an int.*got 'abc'"):
+        get_config(SYNTH, ["epochs=abc"])
+    with pytest.raises(ValueError, match=r"--cfg-options lr_steps=3: expected a list of ints"):
+        get_config(SYNTH, ["lr_steps=3"])
+    cfg = get_config(SYNTH, ["epochs=2", "lr=1", "lr_steps=[1]", "seed=None"])  # an int is a number; None a seed
+    assert (cfg["epochs"], cfg["lr"], cfg["lr_steps"], cfg["seed"]) == (2, 1, [1], None)
+
+
+def test_every_pipeline_is_built_when_the_config_is_read(tmp_path):
+    head = f"base = {SYNTH!r}\nepochs = 1\ntest_pipeline = [dict(type='Resize', scale=(-1, 48)), "
+    message = _fails(tmp_path, head + "dict(type='CentreCrop', crop_size=40), dict(type='FormatShape')]\n")
+    assert "c.py: test_pipeline[1] 'CentreCrop': unknown transform type (did you mean CenterCrop?)" in message
+    message = _fails(tmp_path, head + "dict(type='CenterCrop', crop_sise=40), dict(type='FormatShape')]\n")
+    assert "c.py: test_pipeline[1] CenterCrop: unknown argument crop_sise (did you mean crop_size?)" in message
+    assert len(message.splitlines()) == 1
+    with pytest.raises(ValueError, match=r"val_pipeline\[0\] each pipeline step must be a dict"):
+        get_config(SYNTH, ["val_pipeline=['Resize']"])
+
+
+def _moved(root, **keys):
+    keys = dict(data_root=str(root), source="video", data_prefix="", ann_file_train="train.txt",
+                ann_file_val="val.txt", ann_file_test="val.txt", **keys)
+    return f"base = {SYNTH!r}\n" + "".join(f"{key} = {value!r}\n" for key, value in keys.items()) + \
+        "".join(f"{key} = {CPU[key]!r}\n" for key in ("train_pipeline", "val_pipeline", "test_pipeline")) + \
+        "dense_sample_range = 16\n"
+
+
+def test_new_data_without_num_classes_is_refused_naming_the_label_maps_count(myvideos, tmp_path):
+    message = _fails(tmp_path, _moved(myvideos))
+    assert "c.py: data_root moves to new data but num_classes is not set (the base row has 8); set num_classes = " \
+           "<lines of your classes.txt>" in message, message
+    message = _fails(tmp_path, _moved(myvideos, label_map="classes.txt"))
+    assert "num_classes is not set (the base row has 8); set num_classes = 3 (the lines of " in message, message
+    assert get_config(tmp_path / "c.py", ["num_classes=3"])["num_classes"] == 3  # the command line may set it
+    (tmp_path / "c.py").write_text(_moved(myvideos, num_classes=3))
+    assert get_config(tmp_path / "c.py")["num_classes"] == 3
+
+
+def test_cfg_options_that_shorten_training_warn_about_steps_that_never_come(capsys):
+    get_config(SYNTH, ["epochs=2"])
+    assert "sets epochs=2 but keeps lr_steps [8, 11]" in capsys.readouterr().err
+    get_config(SYNTH, ["epochs=2", "lr_steps=[1]"])
+    assert "lr_steps" not in capsys.readouterr().err
+
+
+def test_fuse_prints_no_top5_for_five_classes_or_fewer(tmp_path, capsys):
+    import numpy as np
+    from tsnbook.scores import save_scores
+    for name in ("rgb", "flow"):
+        save_scores(tmp_path / f"{name}.npz", np.eye(3)[[0, 1, 2, 0]], [0, 1, 2, 1], list("abcd"))
+    assert _main(["fuse", tmp_path / "rgb.npz", tmp_path / "flow.npz", "--coefficients", "1", "1"]) == "0"
+    printed = capsys.readouterr().out
+    assert "top1: 75.00" in printed and "top5" not in printed

@@ -396,3 +396,31 @@ def test_flow_dataset_skips_finished_videos(tmp_path):
                                           skip_done=True)
     assert counts == {str(video): 5}
     assert (tmp_path / "out" / "a" / "flow_x_00001.jpg").stat().st_mtime_ns == first
+
+
+def test_all_says_no_ok_and_no_next_step_once_a_step_failed(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from tsnbook.datasets import command
+    from tsnbook.datasets.report import Report
+
+    def step(name, error=False):
+        def run(root, **options):
+            report = Report("fake", name, root)
+            if error:
+                report.problem("count", root, "no videos")
+            report.note(f"next: after {name}")
+            return report
+        return run
+
+    fake = SimpleNamespace(NAME="fake", DEFAULT_FRAMES="rgb", download=step("download"),
+                           extract=step("extract", error=True), build_lists=step("lists"), verify=step("verify"))
+    monkeypatch.setattr(command, "get", lambda name: fake)
+    printed = []
+    assert command.main(["fake", "all", "--root", str(tmp_path)], log=printed.append) == 1
+    download, extract, lists, verify = printed
+    assert download.endswith("ok: training can start") and "next: after download" in download
+    assert "not ok: fix the errors above" in extract
+    for later in (lists, verify):
+        assert "ok: training can start" not in later and "next:" not in later, later
+        assert later.splitlines()[-1].endswith("no errors, but extract failed above: fix it first"), later

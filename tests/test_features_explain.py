@@ -123,3 +123,24 @@ def test_a_weighted_tsns_feature_and_explanation_follow_its_weights_and_a_max_ts
     assert np.load(tmp_path / "m" / f"{video.stem}.npy").shape == (4, 512)
     with pytest.raises(ValueError, match="explain needs the average or weighted consensus"):
         explain_views(load_model(maximum)[0], views, crops=3)
+
+
+def test_explain_target_is_a_class_name_first_and_an_ambiguous_one_is_refused(checkpoint, small_synth, tmp_path,
+                                                                              capsys):
+    from tsnbook.cli.using import target_class
+    digits = [str(i) for i in range(1, 9)]  # class folders named 1..8: "1" is class 0
+    assert target_class("8", None, digits, 8) == 7  # a name; 8 is no index
+    assert target_class("redball", None, list(CLASSES), 8) == 0  # any case
+    assert target_class("3", None, list(CLASSES), 8) == 3  # no class of that name: an index
+    with pytest.raises(ValueError, match=r"--target 1 is both the class named '1' \(index 0\) and class index 1 "
+                                         r".*--target-index 0.*--target-index 1"):
+        target_class("1", None, digits, 8)
+    with pytest.raises(ValueError, match=r"--target RedBal: no class of that name \(did you mean RedBall\?\)"):
+        target_class("RedBal", None, list(CLASSES), 8)
+    assert target_class(None, 1, digits, 8) == 1
+    with pytest.raises(ValueError, match=r"--target-index 8: the model has classes 0\.\.7"):
+        target_class(None, 8, digits, 8)
+    video = _videos(small_synth, "BlueBall")[0]
+    assert cli_exit(["explain", checkpoint, video, "--out", tmp_path / "why.png", "--target-index", "2",
+                     "--device", "cpu"]) == 0
+    assert f"class {CLASSES[2]} (class 2)" in capsys.readouterr().out

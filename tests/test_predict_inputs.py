@@ -89,3 +89,42 @@ def test_a_folder_is_many_inputs_with_a_table_and_result_files(rgb, small_synth,
     result = json.loads((tmp_path / "result.json").read_text())
     assert [r["video"] for r in result["videos"]] == [str(v) for v in [*listed, videos[0]]]
     assert result["videos"][2]["top_k"][0]["name"] == rows[0]["top1"]
+
+
+# ------------------------------------------------------------------------- review: list files
+def test_a_csv_list_reads_its_fields_skips_its_header_and_keeps_spaces_in_paths(tmp_path):
+    from tsnbook.batch import expand_inputs
+    (tmp_path / "clip one.mp4").write_bytes(b"x")
+    (tmp_path / "two.mp4").write_bytes(b"x")
+    (tmp_path / "list.csv").write_text("path,label\nclip one.mp4,3\n\"two.mp4\",1\n")
+    assert expand_inputs([tmp_path / "list.csv"]) == [tmp_path / "clip one.mp4", tmp_path / "two.mp4"]
+    (tmp_path / "list.txt").write_text("two.mp4 1\n# a comment\n\nclip 4\n")  # MMAction2's lines: split at spaces
+    assert expand_inputs([tmp_path / "list.txt"]) == [tmp_path / "two.mp4", tmp_path / "clip"]
+
+
+def test_a_listed_video_that_fails_is_named_with_its_list_line(tmp_path):
+    from tsnbook.batch import expand_inputs, iterate_views
+    (tmp_path / "list.csv").write_text("path,label\nmissing.mp4,0\n")
+    origins = {}
+    paths = expand_inputs([tmp_path / "list.csv"], origins=origins)
+    (index, views, error), = iterate_views(paths, [lambda reader: None], origins=origins)
+    assert error.startswith(f"{tmp_path / 'list.csv'}:2: ") and "missing.mp4" in error, error
+
+
+def test_an_empty_file_is_named_as_such_before_any_decoder_tries_it(tmp_path):
+    from tsnbook.batch import check_video_path, iterate_views
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.mp4: empty file \(0 bytes\)"):
+        check_video_path(tmp_path / "empty.mp4")
+    (index, views, error), = iterate_views([tmp_path / "empty.mp4"], [lambda reader: None])
+    assert "empty.mp4: empty file (0 bytes)" in error, error
+
+
+def test_predict_and_prepare_take_the_same_video_files(tmp_path):
+    from tsnbook.batch import expand_inputs
+    from tsnbook.datasets.folder_source import is_video_name
+    names = ["a.MP4", "b.m4v", "c.mov", "d.Avi", "e.mkv", "f.webm", "g.flv", "h.ts", "i.txt"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in expand_inputs([tmp_path])] == [name for name in names if is_video_name(name)]
+    assert [name for name in names if is_video_name(name)] == ["a.MP4", "c.mov", "d.Avi", "e.mkv", "f.webm"]

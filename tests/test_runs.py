@@ -175,3 +175,35 @@ def test_amp_auto_is_bf16_from_compute_capability_8_and_fp16_below(monkeypatch):
     assert OPTIONAL_KEYS["amp"] == "auto"
     with pytest.raises(ValueError, match="amp must be 'auto', 'bf16', 'fp16' or None, got 'fp8'"):
         autocast_precision("fp8", gpu)
+
+
+# ------------------------------------------------------------------------------------------------ review
+def _files(folder):
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_stray_epoch_file_is_not_an_epoch_checkpoint(tmp_path):
+    from tsnbook.runs import keep_epoch_checkpoint
+    (tmp_path / "latest.pth").write_bytes(b"new")
+    (tmp_path / "epoch_final.pth").write_bytes(b"mine")
+    (tmp_path / "epoch_1.pth").write_bytes(b"old")
+    assert existing_run(tmp_path) == "latest.pth, epoch_1.pth"
+    keep_epoch_checkpoint(tmp_path, 2, dict(epochs=2, checkpoint_interval=1, max_keep_ckpts=1))
+    assert _files(tmp_path) == ["epoch_2.pth", "epoch_final.pth", "latest.pth"]
+
+
+def test_force_removes_everything_a_run_and_its_tests_wrote_and_nothing_else(tmp_path):
+    from tsnbook.runs import remove_run
+    from tsnbook.scores import save_scores
+    import numpy as np
+    written = ["latest.pth", "best.pth", "log.jsonl", "config.json", "epoch_3.pth", "latest.pth.tmp",
+               "test_scores_per_class.csv", "test_scores_confusion_matrix.csv", "test_scores_confusion_matrix.png"]
+    for name in written:
+        (tmp_path / name).write_text("x")
+    save_scores(tmp_path / "test_scores.npz", np.zeros((2, 3)), [0, 1], ["a.mp4", "b.mp4"])
+    kept = ["notes.txt", "epoch_final.pth", "mine.npz", "other_per_class.csv", "data.json"]
+    for name in kept:
+        (tmp_path / name).write_text("mine")
+    np.savez(tmp_path / "mine.npz", weights=np.zeros(2))
+    remove_run(tmp_path)
+    assert _files(tmp_path) == sorted(kept)

@@ -344,8 +344,10 @@ def test_build_pipeline_and_compose():
         build_pipeline([dict(type="Collect", keys=["imgs"])])
     with pytest.raises(ValueError, match="'type'"):
         build_pipeline([dict(scale=(-1, 256))])
-    with pytest.raises(TypeError, match="Resize"):
+    with pytest.raises(ValueError, match="Resize: unknown argument size"):
         build_pipeline([dict(type="Resize", size=3)])
+    with pytest.raises(ValueError, match="CenterCrop: missing argument crop_size"):
+        build_pipeline([dict(type="CenterCrop")])
 
 
 # ------------------------------------------------------------------------------------------------ bad inputs

@@ -4,10 +4,12 @@
     for index, views, error in iterate_views(paths, [extract], workers=2):   # views made in DataLoader workers
         ...
 
-Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (sorted, subfolders
-included: a dataset's class folders); a **list file** (``.txt``, ``.lst``, ``.csv``): one video per line, its first
-field (MMAction2's ``path label`` lists work; the labels are ignored), relative to ``video_root`` or else to the
-list's folder. Images and unknown paths are refused with one line naming them.
+Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (`VIDEO_EXTENSIONS`, in
+any case, as the folder dataset reads them; sorted, subfolders included: a dataset's class folders); a **list
+file**: one video per line, its first field, relative to ``video_root`` or else to the list's folder (``.txt``,
+``.lst``: MMAction2's ``path label`` lines, split at whitespace; ``.csv``: read as CSV, so a path may hold spaces,
+and a header whose first field is ``path`` is skipped; labels are ignored). A listed video that cannot be read is
+named with its ``list:line``. Images and unknown paths are refused with one line naming them.
 
 Each item's views are made in a DataLoader worker (`ViewsDataset`; the decoder opens inside the worker), the model
 scores them in the main process, so decoding the next videos overlaps the forward pass of this one. A flow model's
@@ -22,49 +24,67 @@ import numpy as np
 import torch
 
 from .data import ITEM_FAILURES
+from .io import VIDEO_EXTENSIONS
 from .predict import video_views
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".3gp", ".ts")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
 
 
 def check_video_path(path):
-    """Refuse, in one line, what cannot be a video: a missing path, a folder, an image."""
+    """Refuse, in one line, what cannot be a video: a missing path, a folder, an empty file, an image."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{path} is a folder: give its videos (predict and features take folders as many inputs)")
     if not path.is_file():
         raise FileNotFoundError(f"video {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty file (0 bytes): not a video (copy or download it again)")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         raise ValueError(f"{path} is an image, not a video: a TSN needs frames over time (give a video file, or a "
                          f"folder of videos)")
     return path
 
 
+def _list_fields(list_file):
+    """``(line number, first field)`` of each line that names a video: a ``.csv`` read as CSV (quoted fields,
+    commas and spaces inside paths; a header whose first field is ``path`` skipped), other lists as MMAction2's
+    ``path label`` lines, split at whitespace. Blank lines and ``#`` comments name nothing."""
+    lines = list_file.read_text(encoding="utf-8").splitlines()
+    if list_file.suffix.lower() == ".csv":
+        rows = ((number, row[0].strip() if row else "") for number, row in enumerate(csv.reader(lines), 1))
+        rows = [(number, field) for number, field in rows if not (number == 1 and field.lower() == "path")]
+    else:
+        rows = [(number, line.split(maxsplit=1)[0] if line.strip() else "") for number, line in enumerate(lines, 1)]
+    return [(number, field) for number, field in rows if field and not field.startswith("#")]
+
+
 def _listed(list_file, video_root=None):
+    """``[(path, "list:line")]`` of the videos a list file names."""
     root = Path(video_root) if video_root else list_file.parent
-    paths = []
-    for number, line in enumerate(list_file.read_text(encoding="utf-8").splitlines(), 1):
-        field = line.replace(",", " ").split(maxsplit=1)[0] if line.strip() else ""
-        if field and not field.startswith("#"):
-            paths.append(Path(field) if Path(field).is_absolute() else root / field)
+    paths = [(Path(field) if Path(field).is_absolute() else root / field, f"{list_file}:{number}")
+             for number, field in _list_fields(list_file)]
     if not paths:
         raise ValueError(f"list file {list_file} names no video (one path per line, optionally followed by a label)")
     return paths
 
 
-def expand_inputs(inputs, video_root=None):
-    """The videos named by ``inputs`` (files, folders, list files; see the module docstring), in order."""
+def expand_inputs(inputs, video_root=None, origins=None):
+    """The videos named by ``inputs`` (files, folders, list files; see the module docstring), in order.
+    ``origins``: a dict to fill with ``{index: "list:line"}`` for the videos a list file names, so that a
+    skipped video's message says which line to fix (`iterate_views`)."""
     paths = []
     for given in map(Path, inputs):
         if given.is_dir():
             found = sorted(p for p in given.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
             if not found:
-                raise ValueError(f"folder {given} holds no video file ({', '.join(VIDEO_EXTENSIONS[:5])}, ...)")
+                raise ValueError(f"folder {given} holds no video file ({' '.join(VIDEO_EXTENSIONS)}, in any case)")
             paths.extend(found)
         elif given.suffix.lower() in LIST_EXTENSIONS and given.is_file():
-            paths.extend(_listed(given, video_root))
+            for path, origin in _listed(given, video_root):
+                if origins is not None:
+                    origins[len(paths)] = origin
+                paths.append(path)
         else:
             paths.append(check_video_path(given))
     return paths
@@ -76,8 +96,8 @@ class ViewsDataset(torch.utils.data.Dataset):
     (`tsnbook.views.ViewExtractor`; flow settings: the video's flow is computed first,
     `tsnbook.predict.video_views`)."""
 
-    def __init__(self, paths, streams):
-        self.paths, self.streams = list(map(Path, paths)), list(streams)
+    def __init__(self, paths, streams, origins=None):
+        self.paths, self.streams, self.origins = list(map(Path, paths)), list(streams), dict(origins or {})
 
     def __len__(self):
         return len(self.paths)
@@ -88,19 +108,21 @@ class ViewsDataset(torch.utils.data.Dataset):
             check_video_path(path)
             return dict(index=index, views=[video_views(path, extract, flow) for extract, flow in self.streams])
         except (*ITEM_FAILURES, ValueError) as err:
-            return dict(index=index, error=str(err) if str(path) in str(err) else f"{path}: {err}")
+            error = str(err) if str(path) in str(err) else f"{path}: {err}"
+            return dict(index=index, error=f"{self.origins[index]}: {error}" if index in self.origins else error)
 
 
 def _one(item):
     return item
 
 
-def iterate_views(paths, streams, workers=0):
+def iterate_views(paths, streams, workers=0, origins=None):
     """Yield ``(index, views per stream or None, error or None)`` for every path, in order, the views made by
-    ``workers`` DataLoader processes (0: in this process)."""
+    ``workers`` DataLoader processes (0: in this process); an error starts with ``origins[index]`` ("list:line",
+    `expand_inputs`) when given."""
     streams = [stream if isinstance(stream, tuple) else (stream, None) for stream in streams]
-    loader = torch.utils.data.DataLoader(ViewsDataset(paths, streams), batch_size=None, num_workers=workers,
-                                         collate_fn=_one)
+    loader = torch.utils.data.DataLoader(ViewsDataset(paths, streams, origins), batch_size=None,
+                                         num_workers=workers, collate_fn=_one)
     for item in loader:
         yield item["index"], item.get("views"), item.get("error")
 

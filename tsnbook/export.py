@@ -27,6 +27,7 @@ runs without PyTorch (`tests/test_export.py` runs it with torch blocked). ONNX g
 ``torch.export``-based exporter (``onnx``, ``onnxscript``; ``onnxruntime`` to run it: the ``export`` extra).
 TorchScript is ``torch.jit.trace``, deprecated by PyTorch since 2.9 but still loadable with ``torch.jit.load``.
 """
+import copy
 import json
 import time
 import warnings
@@ -73,14 +74,15 @@ def export_model(model, path, extract, fmt=None, average_clips="prob", names=Non
     """Write ``model`` as ``fmt`` to ``path`` and its sidecar ``path + '.json'``; returns the path.
 
     ``extract``: the `tsnbook.views.ViewExtractor` whose views the file takes (its settings go into the sidecar;
-    an example of its view size traces the graph, and every size stays dynamic).
+    an example of its view size traces the graph, and every size stays dynamic). ``model`` itself is left as it
+    was (device, train/eval mode): a copy is exported.
     """
     fmt, path = export_format(path, fmt), Path(path)
     if model.consensus.kind != "avg":
         raise ValueError(f"export writes the average consensus over any number of views; this TSN's "
                          f"{model.consensus.kind} consensus pools each crop's clips in time order: score it with "
                          f"predict (tsnbook.predict_video) instead")
-    wrapper = TestTimeTSN(model.cpu(), average_clips).eval()
+    wrapper = TestTimeTSN(copy.deepcopy(model).cpu(), average_clips).eval()
     size = _view_size(extract)
     example = torch.zeros(2, 3, model.in_channels, size, size, dtype=torch.uint8)
     with warnings.catch_warnings():
@@ -102,9 +104,17 @@ def export_model(model, path, extract, fmt=None, average_clips="prob", names=Non
     return path
 
 
-def _view_size(extract):
-    crop = next(step["crop_size"] for step in extract.settings()["pipeline"] if "crop_size" in step)
-    return crop if isinstance(crop, int) else crop[0]
+def _view_size(extract, default=224):
+    """The size of the example views that trace the graph (every size stays dynamic, so any real one will do):
+    the crop's, else the last fixed-size Resize's (a pipeline without a crop), else ``default``."""
+    pipeline = extract.settings()["pipeline"]
+    crop = next((step["crop_size"] for step in pipeline if "crop_size" in step), None)
+    if crop is not None:
+        return crop if isinstance(crop, int) else crop[0]
+    scales = [step["scale"] for step in pipeline
+              if step["type"] == "Resize" and isinstance(step["scale"], (list, tuple))]
+    sizes = [size for size in (scales[-1] if scales else ()) if size > 0]
+    return min(sizes) if sizes else default
 
 
 def load_exported(path, fmt=None, threads=None):
@@ -144,19 +154,23 @@ def compare_speed(model, path, views, repeats=3, fmt=None, threads=None):
     """Videos/s of eager PyTorch (`TSN.score_views`, all views in one batch) and of the exported file on the same
     views, run alternately (eager, exported, eager, ...) in this process after one warm-up each, both with
     ``threads`` intra-op threads (default: PyTorch's count): ``dict(eager=, exported=, ratio=, threads=)``, ratio =
-    exported / eager videos/s, from the median times."""
-    threads = threads or torch.get_num_threads()
+    exported / eager videos/s, from the median times. PyTorch's thread count is restored afterwards."""
+    before = torch.get_num_threads()
+    threads = threads or before
     torch.set_num_threads(threads)
-    run = load_exported(path, fmt, threads)
-    batch = np.ascontiguousarray(views[None])
-    calls = {"eager": lambda: model.score_views(views, "prob", len(views)), "exported": lambda: run(batch)}
-    times = {name: [] for name in calls}
-    for name, call in calls.items():
-        call()
-    for _ in range(repeats):
+    try:
+        run = load_exported(path, fmt, threads)
+        batch = np.ascontiguousarray(views[None])
+        calls = {"eager": lambda: model.score_views(views, "prob", len(views)), "exported": lambda: run(batch)}
+        times = {name: [] for name in calls}
         for name, call in calls.items():
-            start = time.perf_counter()
             call()
-            times[name].append(time.perf_counter() - start)
+        for _ in range(repeats):
+            for name, call in calls.items():
+                start = time.perf_counter()
+                call()
+                times[name].append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(before)  # the caller's setting, not this comparison's
     speed = {name: 1 / float(np.median(t)) for name, t in times.items()}
     return dict(speed, ratio=speed["exported"] / speed["eager"], threads=threads)

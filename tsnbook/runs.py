@@ -6,13 +6,20 @@ data and loaders were built - so a typo in ``data_root``, or a ``load_from`` tha
 checkpoint, costs nothing (`refuse_existing_run`, then `remove_run`).
 """
 import os
+import re
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 from .configs import option
 
 #: the files that make a work dir "a run" (besides epoch_N.pth)
 RUN_FILES = ("latest.pth", "best.pth", "log.jsonl")
+#: what else a run writes there: its config (`tsnbook.engine.train`), a checkpoint caught mid-write
+WRITTEN_FILES = RUN_FILES + ("config.json", "latest.pth.tmp", "best.pth.tmp")
+#: what ``test --out X.npz`` writes beside the score file (`tsnbook.cli.reports`)
+REPORT_SUFFIXES = ("_per_class.csv", "_confusion_matrix.csv", "_confusion_matrix.png")
 
 
 class RunExistsError(FileExistsError):
@@ -20,8 +27,9 @@ class RunExistsError(FileExistsError):
 
 
 def _epoch_checkpoints(work_dir):
-    """The ``epoch_N.pth`` files of ``work_dir``, oldest first."""
-    return sorted(Path(work_dir).glob("epoch_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
+    """The ``epoch_N.pth`` files of ``work_dir``, oldest first (an ``epoch_final.pth`` of yours is not one)."""
+    epochs = {p: re.fullmatch(r"epoch_(\d+)\.pth", p.name) for p in Path(work_dir).glob("epoch_*.pth")}
+    return sorted((p for p, match in epochs.items() if match), key=lambda p: int(epochs[p][1]))
 
 
 def existing_run(work_dir):
@@ -40,10 +48,28 @@ def refuse_existing_run(work_dir, force):
                              f"start over and replace it, or choose another --work-dir")
 
 
+def _score_files(work_dir):
+    """The tsnbook score files (``.npz`` of scores, labels and names: `tsnbook.scores.save_scores`) in
+    ``work_dir``: a test of the old run wrote them there, and they would outlive it, describing other weights."""
+    found = []
+    for path in Path(work_dir).glob("*.npz"):
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if set(data.files) == {"scores", "labels", "names"}:
+                    found.append(path)
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def remove_run(work_dir):
-    """Delete the run files of ``work_dir`` (``--force``, once the new run has been built and starts)."""
+    """Delete what the old run wrote in ``work_dir`` (``--force``, once the new run has been built and starts):
+    `WRITTEN_FILES`, its ``epoch_N.pth``, and its tests' score files with the reports beside them
+    (`REPORT_SUFFIXES`); never a file the run did not write."""
     work_dir = Path(work_dir)
-    for path in [work_dir / name for name in RUN_FILES] + _epoch_checkpoints(work_dir):
+    scores = _score_files(work_dir)
+    reports = [work_dir / f"{path.stem}{suffix}" for path in scores for suffix in REPORT_SUFFIXES]
+    for path in [work_dir / name for name in WRITTEN_FILES] + _epoch_checkpoints(work_dir) + scores + reports:
         path.unlink(missing_ok=True)
 
 

@@ -104,7 +104,8 @@ def _predict(args):
         return _timeline(args, checkpoints, inputs)
     if args.plot or args.window or args.stride:
         raise ValueError("--window, --stride and --plot belong to --timeline (or --source)")
-    videos = expand_inputs(inputs, args.video_root)
+    origins = {}
+    videos = expand_inputs(inputs, args.video_root, origins)
     if args.out_video and len(videos) != 1:
         raise ValueError(f"--out-video draws on one video; {len(videos)} were given")
     if len(videos) == 1:
@@ -116,7 +117,7 @@ def _predict(args):
     mode = args.average_clips or "prob"
     scores, skipped, done = [], [], []
     streams = [(extract, flow) for _, _, _, flow, extract in loaded]
-    for index, views, error in iterate_views(videos, streams, workers=args.workers):
+    for index, views, error in iterate_views(videos, streams, workers=args.workers, origins=origins):
         if error is not None:
             if len(videos) == 1:
                 raise ValueError(error)

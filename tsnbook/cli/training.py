@@ -83,6 +83,8 @@ def _test(args):
     if not main_process:
         return 0
     for key, value in report.items():
+        if key == "top5" and scores.shape[1] <= 5:
+            continue  # every video is in its top 5 of 5 or fewer classes: 100.00 says nothing
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     if skipped:
         print(f"skipped {len(skipped)} unusable video(s): " + "; ".join(skipped))
@@ -136,7 +138,7 @@ def _fuse(args):
         print(f"fused over the {len(labels)} videos every stream scored; each stream alone on them: top1 {alone}")
     top1, top5 = top_k_accuracy(fused, labels, (1, min(5, fused.shape[1])))
     print(f"mean class accuracy: {100 * mean_class_accuracy(fused, labels):.2f}")
-    print(f"top1: {100 * top1:.2f}\ntop5: {100 * top5:.2f}")
+    print(f"top1: {100 * top1:.2f}" + (f"\ntop5: {100 * top5:.2f}" if fused.shape[1] > 5 else ""))
     return 0
 
 

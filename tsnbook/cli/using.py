@@ -2,8 +2,9 @@
 
     features CHECKPOINT INPUTS --out DIR [--per-segment]       # one .npy per video: the pooled feature
     export CHECKPOINT --format onnx|torchscript --out FILE [--check VIDEO] [--bench N]
-    explain CHECKPOINT VIDEO --out FILE.png [--target CLASS]   # which segments, crops and places decided
+    explain CHECKPOINT VIDEO --out FILE.png [--target CLASS | --target-index N]   # what decided: segments, crops
 """
+import difflib
 from pathlib import Path
 
 from .options import add_model_options, check_output, class_names, load_for_use
@@ -16,11 +17,13 @@ def _features(args):
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
-    videos = expand_inputs(args.inputs, args.video_root)
+    origins = {}
+    videos = expand_inputs(args.inputs, args.video_root, origins)
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     extract = view_extractor(model, cfg, args.protocol)
     files, features, skipped = feature_files(videos, out), {}, []
-    for index, views, error in iterate_views(videos, [(extract, flow)], workers=args.workers):
+    for index, views, error in iterate_views(videos, [(extract, flow)], workers=args.workers,
+                                                 origins=origins):
         if error is not None:
             if len(videos) == 1:
                 raise ValueError(error)
@@ -76,21 +79,43 @@ def _export(args):
     return 0
 
 
+def target_class(target, target_index, names, num_classes):
+    """The class ``explain`` explains: ``--target`` a class name (any case) first - class folders may be named
+    1, 2, 3 - else an index; ``--target-index`` an index only. A target that names one class and indexes another
+    is refused, saying how to choose. None: the top class."""
+    if target_index is not None:
+        if not 0 <= target_index < num_classes:
+            raise ValueError(f"--target-index {target_index}: the model has classes 0..{num_classes - 1}")
+        return target_index
+    if target is None:
+        return None
+    lowered = [name.lower() for name in names or []]
+    named = names.index(target) if target in (names or []) else \
+        lowered.index(target.lower()) if target.lower() in lowered else None
+    index = int(target) if target.isdigit() and int(target) < num_classes else None
+    if named is not None and index is not None and named != index:
+        raise ValueError(f"--target {target} is both the class named {names[named]!r} (index {named}) and class "
+                         f"index {index} ({names[index]!r}): pass --target-index {named} or --target-index {index}")
+    if named is None and index is None:
+        close = difflib.get_close_matches(target.lower(), lowered, n=1)
+        hint = f" (did you mean {names[lowered.index(close[0])]}?)" if close else ""
+        raise ValueError(f"--target {target}: no class of that name{hint}; give a class name or an index "
+                         f"0..{num_classes - 1}")
+    return named if named is not None else index
+
+
 def _explain(args):
+    from ..batch import check_video_path
     from ..explain import explain_views
     from ..predict import describe_protocol, view_extractor, video_views
     out = check_output(args.out, (".png", ".svg", ".pdf"))
+    check_video_path(args.video)
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     names = class_names(args, [info], model.num_classes)
-    target = args.target
-    if target is not None and not target.isdigit():
-        if not names or target not in names:
-            raise ValueError(f"--target {target}: no class of that name (give a class index "
-                             f"0..{model.num_classes - 1})")
-        target = names.index(target)
+    target = target_class(args.target, args.target_index, names, model.num_classes)
     extract = view_extractor(model, cfg, args.protocol)
     views = video_views(args.video, extract, flow)
-    result = explain_views(model, views, None if target is None else int(target), extract.crops,
+    result = explain_views(model, views, target, extract.crops,
                            num_clips=extract.num_segments)
     name = names[result["target"]] if names else str(result["target"])
     print(f"model: {info['description']}; video: {args.video} ({describe_protocol(cfg, args.protocol)}, "
@@ -140,6 +165,9 @@ def add_commands(sub, common):
     xp.add_argument("checkpoint")
     xp.add_argument("video")
     xp.add_argument("--out", required=True, metavar="FILE.png")
-    xp.add_argument("--target", help="the class to explain, a name or an index (default: the top class)")
+    target = xp.add_mutually_exclusive_group()
+    target.add_argument("--target", help="the class to explain: its name (any case), else an index (default: the "
+                                          "top class)")
+    target.add_argument("--target-index", type=int, metavar="N", help="the class to explain by its index only")
     add_model_options(xp)
     xp.set_defaults(func=_explain)

@@ -64,6 +64,7 @@ import importlib
 import pkgutil
 from pathlib import Path
 
+from .checks import check_pipelines, value_error, warn_schedule
 
 #: Keys every config may set although few do, with the defaults used when a config leaves them out (the
 #: list above describes them). `get_config` accepts them as overrides for any config.
@@ -109,6 +110,7 @@ def check_config(cfg, source="the config"):
                          "".join(f"  {key}: {REQUIRED_KEYS[key]}\n" for key in missing) +
                          "(or start from a zoo row: a config file with base = \"ROW\"; `python -m tsnbook config "
                          "dump ROW` writes one to edit)")
+    check_pipelines(cfg, source)
 
 
 def known_keys():
@@ -195,7 +197,8 @@ def get_config(name, overrides=()):
     """
     if is_config_file(name):
         from .files import read_config
-        cfg, source = read_config(name), f"config file {name}"
+        given = overrides if isinstance(overrides, dict) else dict(_split(option) for option in overrides)
+        cfg, source = read_config(name, given=set(given)), f"config file {name}"
     else:
         configs = all_configs()
         if name not in configs:
@@ -215,16 +218,23 @@ def apply_overrides(cfg, overrides, source="the config"):
     An override that changes ``num_classes`` drops what names the old classes (flip label maps, the label map,
     the zoo's facts), with a note (`tsnbook.configs.files.for_other_classes`).
     """
-    items = list(overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides))
-    for key, _ in items:
+    if isinstance(overrides, dict):
+        items = [(key, value, f"{source}: override {key}={value!r}") for key, value in overrides.items()]
+    else:  # the command line's --cfg-options
+        items = [(*_split(option), f"--cfg-options {option}") for option in overrides]
+    for key, value, where in items:
         if key not in cfg and key not in OPTIONAL_KEYS and key not in REQUIRED_KEYS:
             raise KeyError(f"{source} has no key {key!r}.{_nearest(key, list(cfg))}")
-    changed = dict(items)
+        if value_error(key, value):
+            raise ValueError(f"{where}: {value_error(key, value)}")
+    changed = {key: value for key, value, _ in items}
     if "num_classes" in changed and changed["num_classes"] != cfg.get("num_classes"):
         from .files import for_other_classes
         cfg = for_other_classes(cfg, changed, source)
     cfg = dict(cfg)
     cfg.update(changed)
+    if not isinstance(overrides, dict):
+        warn_schedule(cfg, changed, "--cfg-options " + " ".join(overrides))
     return cfg
 
 

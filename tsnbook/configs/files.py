@@ -16,7 +16,8 @@ nearest key. ``base`` may be left out: the file is then a whole config. Paths in
 the file naming it. Without a ``name`` the file's name (``mine.py`` -> ``mine``) names the config and its runs.
 
 What a file does **not** inherit: a file that points its base at other data (another ``data_root`` or
-``num_classes``) must set the keys that say where that data lies (`DATA_KEYS`), and when the base reads the
+``num_classes``) must set the keys that say where that data lies (`DATA_KEYS`) and ``num_classes`` (the base's
+count would size the classifier for the wrong data; the command line may give it), and when the base reads the
 generated SynthActions (the demo's configs and the ``_tiny`` twins) also its pipelines (`GENERATED_SIZED`: sized
 for 160x120, 24-frame clips) - an error names each one missing. What described the base's classes or files is
 dropped with a printed note (`CLASS_KEYS`, Flip's ``flip_label_map``, `LAYOUT_KEYS`): SynthActions'
@@ -37,6 +38,7 @@ import sys
 from pathlib import Path
 
 from . import _nearest, get_config, is_config_file, known_keys, plain, reads_generated_data
+from .checks import value_error, warn_schedule
 
 #: Where a config's data lies: a file that points its base at other data must set each of them.
 DATA_KEYS = ("data_root", "source", "data_prefix", "ann_file_train", "ann_file_val", "ann_file_test")
@@ -69,9 +71,10 @@ _SECTIONS = (
 )
 
 
-def read_config(path, _chain=()):
+def read_config(path, _chain=(), given=()):
     """The config a file describes: a ``.py`` file of plain assignments (resolved on its base) or a run's
-    ``config.json``. Not yet checked for required keys (`tsnbook.configs.get_config` does that)."""
+    ``config.json``. Not yet checked for required keys (`tsnbook.configs.get_config` does that). ``given``: the
+    keys that overrides will set (the command line may give ``num_classes`` for a file on new data)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} does not exist")
@@ -85,21 +88,25 @@ def read_config(path, _chain=()):
     if unknown:
         raise KeyError("; ".join(f"{path}:{lines[key]}: unknown config key {key!r}.{_nearest(key, list(known))}"
                                  for key in unknown))
+    for key, value in keys.items():
+        if value_error(key, value):
+            raise ValueError(f"{path}:{lines[key]}: {key} = {value!r}: {value_error(key, value)}")
     base = keys.pop("base", None)
     if base is None:
         cfg = {}
     elif not isinstance(base, str):
         raise ValueError(f"{path}:{lines['base']}: base must be a zoo row's name or a config file's path, got {base!r}")
     elif is_config_file(base):
-        cfg = for_other_data(read_config(path.parent / base, _chain + (path.resolve(),)), keys, path, base)
+        cfg = for_other_data(read_config(path.parent / base, _chain + (path.resolve(),), set(given) | set(keys)),
+                             keys, path, base, given)
     else:
         try:
-            cfg = for_other_data(get_config(base), keys, path, base)
+            cfg = for_other_data(get_config(base), keys, path, base, given)
         except KeyError as err:
             raise KeyError(f"{path}:{lines['base']}: base: {err.args[0]}") from None
     cfg.update(keys)
     cfg["name"] = keys.get("name", path.stem)
-    _warn_schedule(cfg, keys, path)
+    warn_schedule(cfg, keys, path)
     return cfg
 
 
@@ -197,16 +204,21 @@ def for_other_classes(cfg, changed, source):
     return cfg
 
 
-def for_other_data(base, keys, path, base_name):
+def for_other_data(base, keys, path, base_name, given=()):
     """The base config ``base`` as a file setting ``keys`` may inherit it (see the module docstring).
 
     The file points the base at other data when it sets another ``data_root`` or ``num_classes``; it must then
     set every `DATA_KEYS` entry (and the `GENERATED_SIZED` ones of a SynthActions base) - one error lists those
-    missing - and the base's `CLASS_KEYS`, flip label maps and `LAYOUT_KEYS` are dropped with a note.
+    missing - and ``num_classes`` (itself, or in ``given``: the overrides' keys), as the base's class count would
+    silently size the classifier for the wrong data; the base's `CLASS_KEYS`, flip label maps and `LAYOUT_KEYS`
+    are dropped with a note.
     """
     moved = [key for key in ("data_root", "num_classes") if key in keys and keys[key] != base.get(key)]
     if not moved:
         return dict(base)
+    if "num_classes" not in keys and "num_classes" not in given:
+        raise ValueError(f"{path}: data_root moves to new data but num_classes is not set (the base row has "
+                         f"{base.get('num_classes')}); set num_classes = {_class_count(keys)}")
     why = f"{path} points {base_name} at other data ({', '.join(f'{k} {keys[k]!r}' for k in moved)})"
     unset = [key for key in DATA_KEYS if key not in keys]
     generated = reads_generated_data(base)
@@ -224,12 +236,13 @@ def for_other_data(base, keys, path, base_name):
     return cfg
 
 
-def _warn_schedule(cfg, keys, path):
-    """A file that shortens its base's training without new lr_steps would never decay the learning rate."""
-    steps = cfg.get("lr_steps") or []
-    if "epochs" in keys and "lr_steps" not in keys and steps and max(steps) >= cfg["epochs"]:
-        print(f"note: {path} sets epochs={cfg['epochs']} but keeps its base's lr_steps {steps}: steps from epoch "
-              f"{cfg['epochs']} on never come; set lr_steps to fit", file=sys.stderr)
+def _class_count(keys):
+    """What to write after ``num_classes =``: the line count of the file's label map when it can be read."""
+    label_map = keys.get("label_map") and Path(keys["data_root"]) / keys["label_map"]
+    if label_map and label_map.is_file():
+        count = sum(1 for line in label_map.read_text(encoding="utf-8").splitlines() if line.strip())
+        return f"{count} (the lines of {label_map})"
+    return "<lines of your classes.txt>"
 
 
 # ------------------------------------------------------------------------------------------------- writing

@@ -92,8 +92,9 @@ def _extract_options(args, module):
     return options
 
 
-def run_step(module, step, args, log=print):
-    """Run one step of ``module``; print and write its report(s); return them."""
+def run_step(module, step, args, log=print, failed_before=()):
+    """Run one step of ``module``; print and write its report(s); return them. ``failed_before``: the steps of
+    this ``all`` run that failed (their reports had errors): the summary then says neither "ok" nor "next"."""
     options = {} if args.start_index is None else dict(start_index=args.start_index)
     if step == "download":
         reports = [module.download(args.root, mirror=args.mirror, workers=args.workers)]
@@ -107,7 +108,7 @@ def run_step(module, step, args, log=print):
         reports = module.merge_shards(args.root, workers=args.workers)
     for report in reports:
         report.write()
-        log(report.summary())
+        log(report.summary(failed_before=failed_before))
     return reports
 
 
@@ -130,7 +131,12 @@ def main(argv=None, log=print):
                                f"{args.step}")
         _configure(module, args)
         steps = STEPS if args.step == "all" else (args.step,)
-        reports = [report for step in steps for report in run_step(module, step, args, log)]
+        reports, failed = [], []
+        for step in steps:
+            done = run_step(module, step, args, log, tuple(failed))
+            reports += done
+            if not all(report.ok for report in done):
+                failed.append(step)
     except DatasetError as error:
         log(f"error: {error}")
         return 2

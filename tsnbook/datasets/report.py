@@ -107,12 +107,14 @@ class Report:
             lines.append(f"| {split} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
-    def summary(self, max_problems=10):
-        """What prepare.py prints: actions, the counts table, problems by kind and the first few."""
+    def summary(self, max_problems=10, failed_before=()):
+        """What prepare.py prints: actions, the counts table, problems by kind and the first few. After a failed
+        step of the same ``all`` run (``failed_before``: their names) there is no "ok" and no "next:" line: the
+        failure above must be fixed first."""
         head = f"{self.dataset} {self.step}{f' (shard {self.shard})' if self.shard else ''} in {self.root}"
         lines = [head + (": " + ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items()))
                          if self.actions else "")]
-        lines += self.notes
+        lines += [note for note in self.notes if not (failed_before and note.startswith("next:"))]
         if self.counts:
             lines.append(self.table())
         if self.problems:
@@ -121,8 +123,12 @@ class Report:
             lines += [f"  {p.severity}: {p.path}: {p.kind}: {p.reason}" for p in self.problems[:max_problems]]
             if len(self.problems) > max_problems:
                 lines.append(f"  ... {len(self.problems) - max_problems} more in {self.path}")
-        lines.append("ok: training can start" if self.ok else
-                     f"not ok: fix the errors above (all listed in {self.path}) before training")
+        if not self.ok:
+            lines.append(f"not ok: fix the errors above (all listed in {self.path}) before training")
+        elif failed_before:
+            lines.append(f"{self.step}: no errors, but {' and '.join(failed_before)} failed above: fix it first")
+        else:
+            lines.append("ok: training can start")
         return "\n".join(lines)
 
     @property

@@ -22,9 +22,9 @@ JPEG folders), `selective` (H.264 decoding only what is needed) and `encode` (`w
 from .encode import CODECS, write_video
 from .frames import FlowFrames, RawFrames
 from .selective import SelectiveVideo, open_selective
-from .videos import (BACKENDS, DECORD_FAULT_TOL, DecodeError, DecoderFallbackWarning, DecordVideo, PyAVVideo, Video,
-                     count_frames, decord_available, open_video, probe_video)
+from .videos import (BACKENDS, DECORD_FAULT_TOL, VIDEO_EXTENSIONS, DecodeError, DecoderFallbackWarning, DecordVideo,
+                     PyAVVideo, Video, count_frames, decord_available, open_video, probe_video)
 
 __all__ = ["BACKENDS", "CODECS", "DECORD_FAULT_TOL", "DecodeError", "DecoderFallbackWarning", "DecordVideo",
            "FlowFrames", "PyAVVideo", "RawFrames", "SelectiveVideo", "Video", "count_frames", "decord_available",
-           "open_selective", "open_video", "probe_video", "write_video"]
+           "open_selective", "open_video", "probe_video", "VIDEO_EXTENSIONS", "write_video"]

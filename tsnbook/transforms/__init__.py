@@ -23,6 +23,9 @@ Speed: crops and flips are numpy views (no per-frame copies); Resize calls cv2 o
 copy into the network's channel-first layout happens once, in ``FormatShape``, with ``cv2.split`` (Three/TenCrop
 must copy anyway to stack their views, so they write channel-first memory and ``FormatShape`` has nothing to do).
 """
+import difflib
+import inspect
+
 from .base import INTERPOLATIONS, Transform, check_rng
 from .crops import CenterCrop, TenCrop, ThreeCrop
 from .formatting import FormatShape, Normalize
@@ -58,7 +61,8 @@ def build_pipeline(configs, extra_types=None):
     """A Compose from MMAction2-style dicts, e.g. ``[dict(type="Resize", scale=(-1, 256)), ...]``.
 
     ``extra_types`` ({name: class}) adds other steps such as sampling or decoding; ready-made callables in the
-    list are used as they are.
+    list are used as they are. A step of an unknown type, or with an unknown or missing argument, is a one-line
+    ValueError naming the step and the nearest valid name (a config is checked before a run, not at its test).
     """
     registry = {**TRANSFORMS, **(extra_types or {})}
     transforms = []
@@ -71,10 +75,31 @@ def build_pipeline(configs, extra_types=None):
         kwargs = dict(config)
         name = kwargs.pop("type")
         if name not in registry:
-            raise ValueError(f"unknown transform type {name!r}; valid types: {', '.join(sorted(registry))}")
+            raise ValueError(f"{name!r}: unknown transform type{_did_you_mean(name, registry)}; valid types: "
+                             f"{', '.join(sorted(registry))}")
+        _check_arguments(name, registry[name], kwargs)
         try:
             transforms.append(registry[name](**kwargs))
         except TypeError as error:
             raise TypeError(f"{name}: {error}") from error
     return Compose(transforms)
 
+
+def _did_you_mean(word, choices):
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _check_arguments(name, cls, kwargs):
+    """Refuse, naming the nearest valid one, an argument the step does not take or a required one left out."""
+    parameters = inspect.signature(cls).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    for argument in kwargs:
+        if argument not in parameters:
+            hint = _did_you_mean(argument, parameters) or f" (it takes {', '.join(parameters) or 'none'})"
+            raise ValueError(f"{name}: unknown argument {argument}{hint}")
+    missing = [p.name for p in parameters.values() if p.default is p.empty and p.name not in kwargs and
+               p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    if missing:
+        raise ValueError(f"{name}: missing argument {', '.join(missing)}")

@@ -1,0 +1,82 @@
+"""What a config's values must be, checked when the config is read rather than hours into a run.
+
+A config file's ``epochs = "1"`` or ``lr_steps = 4``, or ``--cfg-options epochs=abc``, would otherwise fail as a
+TypeError deep inside training; a misspelt transform in the test pipeline only after training ended. So the keys
+whose type the engine relies on are checked where a file is parsed and where overrides are applied (`value_error`:
+the caller names the file's line or the option), and every pipeline is built once when the config is checked
+(`check_pipelines`). Paths and strings are left alone: a data root may be a ``Path`` in a dict built by hand.
+"""
+import numbers
+import sys
+
+import numpy as np
+
+from ..transforms import build_pipeline
+
+PIPELINES = ("train_pipeline", "val_pipeline", "test_pipeline")
+
+
+def _is_int(value):  # numbers.Integral: numpy's integers too (a count computed with numpy)
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+_KINDS = {
+    "int": (_is_int, "an int"),
+    "number": (_is_number, "a number"),
+    "bool": (lambda value: isinstance(value, (bool, np.bool_)), "True or False"),
+    "ints": (lambda value: isinstance(value, (list, tuple)) and all(map(_is_int, value)), "a list of ints"),
+    "list": (lambda value: isinstance(value, (list, tuple)), "a list"),
+}
+_KEYS = dict(
+    int=("epochs", "batch_size", "num_classes", "num_segments", "clip_len", "frame_interval", "val_clips", "test_clips",
+         "dense_sample_range", "dense_test_positions", "checkpoint_interval", "max_keep_ckpts",
+         "eval_interval", "num_workers", "start_index", "frozen_stages", "seed", "lr_base_batch",
+         "gpus"),
+    number=("lr", "momentum", "weight_decay", "lr_gamma", "min_lr", "warmup_epochs", "warmup_ratio", "loss_weight",
+            "dropout", "init_std", "flow_bound", "grad_clip", "dist_timeout"),
+    bool=("twice_sample", "multi_label", "with_offset", "partial_bn", "norm_eval", "sync_bn", "auto_scale_lr", "fc_lr5",
+          "channels_last", "persistent_workers", "densenet_relu"),
+    ints=("lr_steps",),
+    list=PIPELINES + ("eval_metrics",),
+)
+#: key -> kind; the keys that may also be None (no seed, no clipping, the zoo's GPU count unknown)
+_EXPECTED = {key: kind for kind, keys in _KEYS.items() for key in keys}
+MAY_BE_NONE = ("seed", "lr_base_batch", "gpus", "grad_clip")
+
+
+def value_error(key, value):
+    """Why ``value`` cannot be ``key``'s value ("expected an int, got '1' (a str)"), or None when it can."""
+    kind = _EXPECTED.get(key)
+    if kind is None or (value is None and key in MAY_BE_NONE):
+        return None
+    fits, what = _KINDS[kind]
+    if fits(value):
+        return None
+    return f"expected {what}{' or None' if key in MAY_BE_NONE else ''}, got {value!r} (a {type(value).__name__})"
+
+
+def check_pipelines(cfg, source):
+    """Build each step of the three pipelines; a bad one is a ValueError naming ``source``, the pipeline and the
+    step ("mine.py: test_pipeline[1] CenterCrop: unknown argument crop_sise (did you mean crop_size?)")."""
+    for key in PIPELINES:
+        steps = cfg.get(key)
+        if not isinstance(steps, (list, tuple)):
+            continue  # a missing pipeline is check_config's; a wrong type value_error's
+        for index, step in enumerate(steps):
+            try:
+                build_pipeline([step])
+            except (ValueError, TypeError) as err:
+                raise ValueError(f"{source}: {key}[{index}] {err}") from None
+
+
+def warn_schedule(cfg, changed, who):
+    """A file or ``--cfg-options`` that shorten training (``changed`` sets ``epochs``) without new ``lr_steps``
+    would never decay the learning rate: say so, on stderr (``config dump`` writes the config alone on stdout)."""
+    steps = cfg.get("lr_steps") or []
+    if "epochs" in changed and "lr_steps" not in changed and steps and max(steps) >= cfg["epochs"]:
+        print(f"note: {who} sets epochs={cfg['epochs']} but keeps lr_steps {steps}: steps from epoch "
+              f"{cfg['epochs']} on never come; set lr_steps to fit", file=sys.stderr)
