@@ -110,8 +110,10 @@ def test_the_lists_step_template_resolves_to_the_row_on_other_data(myvideos, tmp
     assert (cfg["backbone"], cfg["load_from"], cfg["num_segments"]) == (row["backbone"], row["load_from"], 8)
     assert "zoo" not in cfg and "filename_tmpl" not in cfg  # the row's published facts and frame names: not mine
     note = capsys.readouterr().err
-    assert f"points {HMDB_K400} at other data" in note and "filename_tmpl" in note
-    assert "lr_steps [20, 40]" in note  # 1 epoch: the row's steps never come
+    assert f"points {HMDB_K400} at other data" in note and "lr_steps [20, 40]" in note  # 1 epoch: steps never come
+    assert "filename_tmpl" not in note  # a frame template means nothing to videos: no word about dropping it
+    frames = write_config(tmp_path / "frames.py", dict(user_keys(myvideos), source="rawframes"), base=HMDB_K400)
+    assert "filename_tmpl" not in get_config(frames) and "filename_tmpl" in capsys.readouterr().err
 
 
 def test_the_base_flip_label_map_is_never_carried_to_other_classes(myvideos, tmp_path, capsys):

@@ -231,7 +231,9 @@ def for_other_data(base, keys, path, base_name, given=()):
     cfg, dropped = _drop_class_settings(base, keys)
     for key in LAYOUT_KEYS:
         if key in cfg and key not in keys:
-            dropped.append(f"{key} {cfg.pop(key)!r}")
+            value = cfg.pop(key)
+            if keys.get("source") != "video":  # a frame layout means nothing to videos: dropped without a word
+                dropped.append(f"{key} {value!r}")
     _note(why, dropped)
     return cfg
 
