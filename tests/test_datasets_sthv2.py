@@ -198,3 +198,25 @@ def test_registration_and_a_missing_part(tmp_path, prepared):
     assert not (root / "videos").exists()
     code, printed = prepare_cli(["sthv2", "lists", "--root", str(prepared["root"] / "videos")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed
+
+
+def test_a_replica_class_is_its_partner_played_backwards():
+    # The point of the V2 replica: within a pair, only the order of the frames (or the flow) tells the classes
+    # apart. From the same random draws, one direction's frames reversed are exactly the other direction's.
+    for forward, backward in [("Pushing something from left to right", "Pushing something from right to left"),
+                              ("Moving something down", "Moving something up")]:
+        a = something.render_reversible(np.random.default_rng(5), forward, 13, 60, 80)
+        b = something.render_reversible(np.random.default_rng(5), backward, 13, 60, 80)
+        assert np.array_equal(a[::-1], b) and not np.array_equal(a, b)
+    # ... while a single frame shows the pair: the object is smeared along its axis
+    def extent(frame):  # width and height of the object (drawn in one of the palette's colours)
+        colour = max(something.OBJECT_COLOURS, key=lambda c: (frame == c).all(-1).sum())
+        ys, xs = np.nonzero((frame == colour).all(-1))
+        return np.ptp(xs) + 1, np.ptp(ys) + 1
+
+    width, height = extent(something.render_reversible(np.random.default_rng(5), "Pushing something from left to right",
+                                                       5, 60, 80)[2])
+    assert width > 1.4 * height
+    width, height = extent(something.render_reversible(np.random.default_rng(5), "Moving something up", 5, 60, 80)[2])
+    assert height > 1.4 * width
+    assert set(sthv2.REPLICA_CLASSES) == set(something.REVERSIBLE)
