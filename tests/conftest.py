@@ -38,6 +38,15 @@ def small_config(modality, data_root, **overrides):
     return cfg
 
 
+def rgbdiff_config(data_root, **overrides):
+    """`small_config` of an RGB-difference model: 2 differences (3 stacked frames) per snippet, NCHW_Stack."""
+    cfg = dict(small_config("rgb", data_root, clip_len=2, **overrides), modality="rgbdiff")
+    for split in ("train", "val", "test"):
+        cfg[f"{split}_pipeline"] = [dict(step, input_format="NCHW_Stack") if step["type"] == "FormatShape" else step
+                                    for step in cfg[f"{split}_pipeline"]]
+    return cfg
+
+
 def prepare_cli(argv):
     """``data_scripts/prepare.py ARGV`` in this process: ``(exit status, everything it printed)``."""
     from tsnbook.datasets.command import main
@@ -64,4 +73,20 @@ def random_checkpoint(path, cfg, classes=None, seed=0):
     from tsnbook.factory import build_model
     torch.manual_seed(seed)
     save_checkpoint(path, dict(model=build_model(cfg).state_dict(), epoch=1, cfg=cfg, classes=classes))
+    return path
+
+
+def consensus_checkpoint(path, cfg, consensus, classes=None):
+    """`random_checkpoint` of ``cfg`` with another ``consensus``, its scores spread out (a classifier of std 0.2) and,
+    for "weighted", unequal segment weights (softmax of 0, 1, 2, ...): a test that weighs the wrong clips shows."""
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.factory import build_model
+    cfg = dict(cfg, consensus=consensus)
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    with torch.no_grad():
+        model.fc.weight.normal_(0, 0.2)
+        if consensus == "weighted":
+            model.consensus.weight.copy_(torch.arange(float(cfg["num_segments"])))
+    save_checkpoint(path, dict(model=model.state_dict(), epoch=1, cfg=cfg, classes=classes))
     return path

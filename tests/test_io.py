@@ -118,7 +118,7 @@ def test_bad_arguments(clips, monkeypatch):
     with pytest.raises(ValueError, match="nvdec"):
         open_video(clips / "clip.mp4")
     monkeypatch.delenv("TSNBOOK_DECODER")
-    monkeypatch.setattr(tio, "decord_available", lambda: False)  # as on macOS arm64: no decord wheel
+    monkeypatch.setattr(tio.videos, "decord_available", lambda: False)  # as on macOS arm64: no decord wheel
     assert open_video(clips / "clip.mp4").backend == "pyav"
     with pytest.raises(ImportError, match="backend='pyav'"):
         open_video(clips / "clip.mp4", "decord")

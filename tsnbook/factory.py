@@ -23,14 +23,15 @@ def build_model(cfg, trusted=False):
     classifier of another size (fine-tuning Kinetics weights on HMDB51) is dropped with a printed note and keeps
     its fresh init. Every other key must match.
     """
-    flow = cfg["modality"] == "flow"
+    stacked = cfg["modality"] in ("flow", "rgbdiff")  # clip_len flow fields or frame differences per snippet
     model = TSN(cfg["backbone"], cfg["num_classes"], cfg["num_segments"], cfg["modality"],
-                clip_len=cfg.get("clip_len", 1) if flow else 1,
+                clip_len=cfg.get("clip_len", 1) if stacked else 1,
                 dropout=cfg.get("dropout", 0.4), init_std=cfg.get("init_std", 0.01),
                 partial_bn=cfg.get("partial_bn", False), norm_eval=cfg.get("norm_eval", False),
                 pretrained=cfg.get("pretrained"), flow_init=cfg.get("flow_init", "average"),
                 frozen_stages=cfg.get("frozen_stages", -1), densenet_relu=cfg.get("densenet_relu", False),
-                multi_label=cfg.get("multi_label", False), multi_label_prob=option(cfg, "multi_label_prob"))
+                multi_label=cfg.get("multi_label", False), multi_label_prob=option(cfg, "multi_label_prob"),
+                consensus=option(cfg, "consensus"))
     if cfg.get("load_from"):
         load_weights(model, cfg["load_from"], trusted=trusted, drop_classifier=True)
     return model

@@ -3,9 +3,15 @@
 A TSN pools each view's backbone map to a vector, averages the vectors of all views (the segmental consensus) and
 applies one linear classifier. The **pooled feature after the consensus** is what ``features`` saves by default:
 for a ResNet-50 a 2048-d vector per video, and ``scores = feature @ fc.weight.T + fc.bias`` gives back exactly the
-raw scores ``predict`` prints with ``--average-clips score`` (`tests/test_features.py`). ``per_segment=True`` keeps
-one vector per snippet (clip), averaged over its crops only: ``[clips, D]``, the snippet-level features of temporal
-action localisation on ActivityNet (notebook 13), where BSN/BMN-style methods read TSN features along the video.
+raw scores ``predict`` prints with ``--average-clips score`` (`tests/test_features_explain.py`). ``per_segment=True``
+keeps one vector per snippet (clip), averaged over its crops only: ``[clips, D]``, the snippet-level features of
+temporal action localisation on ActivityNet (notebook 13), where BSN/BMN-style methods read TSN features along the
+video.
+
+The other consensus functions (`tsnbook.consensus`): a **weighted** TSN's feature after the consensus is the
+weighted mean of the views' features (each clip weighted by its segment, the crops alike), which the classifier
+reads just the same; a **max** TSN has none - it takes each class's best snippet *score*, after the classifier -
+so only its per-snippet features exist (`consensus_weights` refuses the rest).
 
 The views are the config's own test views (or ``--protocol``), so a feature is what the model saw when it was
 tested. MMAction2's ``clip_feature_extraction.py`` returns the same per-video vector (mean over all views, spec
@@ -22,20 +28,36 @@ import torch
 
 @torch.no_grad()
 def view_features(model, views, views_per_chunk=25):
-    """The pooled feature of every view ``uint8 [V, C, H, W]`` -> float64 ``[V, D]`` (eval mode: no dropout)."""
+    """The pooled feature of every view ``uint8 [V, C, H, W]`` -> float64 ``[V, D]`` (eval mode: no dropout), each
+    view on its own, before any consensus."""
     model.eval()
     device = next(model.parameters()).device
     chunks = torch.as_tensor(views).split(views_per_chunk)
-    return torch.cat([model.features(chunk[:, None].to(device)).double().cpu() for chunk in chunks]).numpy()
+    return torch.cat([model.snippet_features(chunk[None].to(device))[0].double().cpu() for chunk in chunks]).numpy()
 
 
-def video_features(model, views, per_segment=False, crops=1, views_per_chunk=25):
-    """One video's feature: the mean over all views ``[D]``, or per snippet ``[clips, D]`` (the views' order is
+def consensus_weights(model, num_views, num_clips, refused):
+    """The weights ``model``'s consensus gives ``num_views`` test views in the feature its classifier reads: None
+    for the average (the plain mean, kept as its own arithmetic), float64 ``[V]`` summing to 1 for the weighted
+    consensus (``num_clips`` clips per crop, `tsnbook.consensus`). A max consensus pools class scores, not
+    features: refused with ``refused``, the line that says what to do instead."""
+    kind = model.consensus.kind
+    if kind == "max":
+        raise ValueError(f"a max-consensus TSN takes each class's best snippet score, after its classifier: it has "
+                         f"no feature after the consensus - {refused}")
+    return None if kind == "avg" else model.consensus.view_weights(num_views, num_clips).numpy()
+
+
+def video_features(model, views, per_segment=False, crops=1, views_per_chunk=25, num_clips=None):
+    """One video's feature: the consensus of all views ``[D]`` (the mean; a weighted TSN's weighted mean, its
+    clips ``num_clips`` per block, default all of a crop's), or per snippet ``[clips, D]`` (the views' order is
     MMAction2's, all clips of crop 1 first, so a snippet's ``crops`` views are ``clips`` apart). float32."""
     features = view_features(model, views, views_per_chunk)
     if per_segment:
         return features.reshape(crops, len(features) // crops, -1).mean(axis=0).astype(np.float32)
-    return features.mean(axis=0).astype(np.float32)
+    weights = consensus_weights(model, len(features), num_clips or len(features) // crops,
+                                "save its snippets' features instead (per_segment, --per-segment)")
+    return (features.mean(axis=0) if weights is None else weights @ features).astype(np.float32)
 
 
 def feature_files(paths, folder):

@@ -84,6 +84,9 @@ def split_train_pipeline(configs):
             or any(not isinstance(step, Flip) for step in tail[1:-1]) or len(tail) > 3):
         raise ValueError(f"split_train_pipeline: after the crop expected Resize((w, h), keep_ratio=False), an "
                          f"optional Flip and FormatShape, got {names[where + 1:]}")
+    if tail[-1].input_format == "NCHW_Stack":  # GPUCropFlip stacks flow only (it is told clip_len, not frames)
+        raise ValueError("split_train_pipeline: stacked RGB frames (FormatShape NCHW_Stack, rgbdiff) are "
+                         "augmented on the CPU")
     if tail[0].interpolation != "bilinear":
         raise ValueError(f"split_train_pipeline: the GPU resize is bilinear, got {tail[0].interpolation!r}")
     flip = tail[1] if len(tail) == 3 else None

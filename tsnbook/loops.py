@@ -286,7 +286,8 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
             errors += failures.add(bad, desc)
             continue
         mine[item["index"]] = model.score_views(item["imgs"], average_clips, views_per_chunk,
-                                                autocast=lambda: _autocast(device, precision))
+                                                autocast=lambda: _autocast(device, precision),
+                                                num_clips=dataset.num_segments)  # max/weighted: clips per crop
     scores, skipped = np.full((len(dataset), model.num_classes), np.nan, dtype=np.float32), []
     parts = gather_objects((mine, errors, failures.first)) if size > 1 else [(mine, errors, failures.first)]
     for rows, rank_errors, first in parts:

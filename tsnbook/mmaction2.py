@@ -111,6 +111,9 @@ def export_mmaction2_checkpoint(model, path, meta=None):
     if not isinstance(model.backbone, torchvision.models.ResNet):
         raise ValueError(f"export_mmaction2_checkpoint: MMAction2 key names are defined for ResNet backbones, "
                          f"not {type(model.backbone).__name__}")
+    if model.modality == "rgbdiff" or model.consensus.kind != "avg":
+        raise ValueError(f"export_mmaction2_checkpoint: MMAction2's TSN has RGB and flow inputs and the average "
+                         f"consensus only, not {model.modality} with {model.consensus.kind} consensus")
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     torch.save({"meta": dict(meta or {}, exported_by="tsnbook"), "state_dict": tsnbook_to_mmaction2(state)}, path)
     return Path(path)

@@ -11,212 +11,46 @@ as MMAction2 1.x's data preprocessor does: RGB with the ImageNet mean/std, flow 
 motion is stored as 127.5, an MMAction2 quirk kept on purpose). This way the loaders ship compact uint8
 tensors and normalisation runs wherever the model runs, on the GPU when there is one.
 
-Flow input has ``2 * clip_len`` channels (x/y pairs of 5 consecutive flow frames = 10). Its first conv is
-built by TSN's *cross-modality initialisation*: the RGB filters averaged over their 3 input channels and
-repeated, so ImageNet features still fire on flow images. (MMAction2's 2-D ResNet does not do this - its
-10-channel conv1 keeps a random init; ``flow_init="random"`` reproduces that.)
+Flow input has ``2 * clip_len`` channels (x/y pairs of 5 consecutive flow frames = 10). RGB difference
+(``modality="rgbdiff"``, TSN paper §3.2, tsn-pytorch's RGBDiff) reads ``clip_len + 1`` consecutive RGB frames
+stacked in the channels (FormatShape's NCHW_Stack) and feeds the network their ``clip_len`` differences
+(`rgb_difference`, ``3 * clip_len`` channels): a cheap stand-in for flow. They are taken here, on float frames:
+the loader keeps shipping uint8 frames (a uint8 difference would wrap), the RGB crops and flips apply unchanged,
+and the mean cancels in a difference - so rgbdiff is normalised with mean 0 and the ImageNet std, and a still
+video gives an all-zero input. The first conv of flow and rgbdiff is built by TSN's *cross-modality
+initialisation*: the RGB filters averaged over their 3 input channels and repeated, so ImageNet features still
+fire on flow and difference images. (MMAction2's 2-D ResNet does not do this - its 10-channel conv1 keeps a
+random init; ``flow_init="random"`` reproduces that.) The consensus ("avg", MMAction2's only one, "max",
+"weighted") is `tsnbook.consensus`, which says why avg and weighted pool features and max pools class scores.
 
-Backbones: any torchvision classification model by name (``resnet50``, ``densenet161``, ``mobilenet_v3_small``,
-...), the mmcls-style ResNeXt variants torchvision lacks (``resnext101_32x4d``: torchvision's ResNet class with
-``groups`` and ``width_per_group``), and any timm model as ``"timm/<name>"`` when timm is installed (e.g. the
-zoo's ``timm/swin_base_patch4_window7_224``; timm's own pooling gives the token mean after the final LayerNorm,
-spec §6.1). `build_model(cfg)` turns a config dict into a TSN (and loads ``load_from``).
+Backbones (torchvision, timm, pretrained weights, the first conv of flow and rgbdiff): `tsnbook.backbones`.
+`build_model(cfg)` turns a config dict into a TSN (and loads ``load_from``).
 """
 import contextlib
-import re
 
 import torch
 import torch.nn.functional as F
 import torchvision
 from torch import nn
 
+from .backbones import adapt_first_conv, build_backbone, pretrained_source  # noqa: F401  (tsnbook.models' API)
+from .consensus import SegmentalConsensus
+
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, in 0..255 units (spec §4.6)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 FLOW_MEAN, FLOW_STD = 128.0, 128.0
+#: modality -> (mean, std) of one frame's channels (flow: x, y; rgbdiff: a difference of two RGB frames)
+NORMALISATION = {"rgb": (IMAGENET_MEAN, IMAGENET_STD), "flow": ((FLOW_MEAN,) * 2, (FLOW_STD,) * 2),
+                 "rgbdiff": ((0.0,) * 3, IMAGENET_STD)}
 MULTI_LABEL_PROBS = ("softmax", "sigmoid")  # a multi-label model's "prob": MMAction2's softmax, or per class
 
 
-def _first_conv(module):
-    """(parent, attribute name, conv) of the first nn.Conv2d in registration order: the stem of any CNN."""
-    for name, child in module.named_modules():
-        if isinstance(child, nn.Conv2d):
-            parent_name, _, attr = name.rpartition(".")
-            return module.get_submodule(parent_name) if parent_name else module, attr, child
-    raise ValueError(f"{type(module).__name__} has no nn.Conv2d: cannot adapt its input channels")
-
-
-def _last_linear(module):
-    """(parent, attribute name, linear) of the last nn.Linear: the ImageNet classifier of a torchvision model."""
-    found = None
-    for name, child in module.named_modules():
-        if isinstance(child, nn.Linear):
-            found = name, child
-    if found is None:
-        raise ValueError(f"{type(module).__name__} has no nn.Linear classifier to replace")
-    parent_name, _, attr = found[0].rpartition(".")
-    return module.get_submodule(parent_name) if parent_name else module, attr, found[1]
-
-
-def adapt_first_conv(backbone, in_channels, mode="average"):
-    """Give ``backbone``'s first conv ``in_channels`` inputs (TSN's cross-modality initialisation).
-
-    ``mode="average"``: average the existing filters over their input channels and repeat them
-    ``in_channels`` times (tsn-pytorch's ``_construct_flow_model``). ``mode="random"``: a fresh Kaiming init
-    (fan_out, as MMAction2's ConvModule), which is what MMAction2's flow ResNet really starts from.
-    """
-    parent, attr, conv = _first_conv(backbone)
-    new = nn.Conv2d(in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
-                    conv.dilation, conv.groups, conv.bias is not None)
-    with torch.no_grad():
-        if mode == "average":
-            new.weight.copy_(conv.weight.mean(dim=1, keepdim=True).expand_as(new.weight))
-        elif mode == "random":
-            nn.init.kaiming_normal_(new.weight, mode="fan_out", nonlinearity="relu")
-        else:
-            raise ValueError(f"flow_init must be 'average' or 'random', got {mode!r}")
-        if conv.bias is not None:
-            new.bias.copy_(conv.bias)
-    setattr(parent, attr, new)
-    return backbone
-
-
-_RESNEXT = re.compile(r"resnext(50|101|152)_(\d+)x(\d+)d$")
-_RESNET_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
-
-
-def _custom_resnext(name):
-    """A ResNeXt torchvision does not ship (e.g. mmcls's resnext101_32x4d) from its ResNet class, or None.
-
-    mmcls's ResNeXt has torchvision's layout and key names (conv1/bn1, layerI.J.convK/bnK, downsample.0/.1, stride
-    on the 3x3 conv), so torchvision's class with ``groups`` and ``width_per_group`` builds it exactly.
-    """
-    match = _RESNEXT.match(name)
-    if not match:
-        return None
-    depth, groups, width = (int(g) for g in match.groups())
-    block = torchvision.models.resnet.Bottleneck
-    return torchvision.models.ResNet(block, _RESNET_LAYERS[depth], groups=groups, width_per_group=width)
-
-
-def _load_pretrained_file(model, path):
-    """Load an ImageNet state-dict file into a backbone; keys of an mmcls/MMAction2 file lose ``backbone.``.
-
-    Strict like every weight loading in tsnbook: a backbone tensor the file lacks, or one of another shape, is an
-    error naming it; only the classifier (replaced by TSN's own) may differ.
-    """
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state)
-    if sum(k.startswith("backbone.") for k in state) > len(state) // 2:
-        state = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
-    own = model.state_dict()
-    parent, attr, _ = _last_linear(model)
-    prefix = next(name for name, module in model.named_modules() if module is parent)
-    head = {f"{prefix}.{attr}.{t}".lstrip(".") for t in ("weight", "bias")}
-    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k not in head}
-    wrong = sorted(k for k in own if k not in fitting and k not in head)
-    extra = sorted(k for k in state if k not in own and k not in head)
-    if wrong or extra:
-        raise ValueError(f"{path} does not fit the {type(model).__name__} backbone: {len(wrong)} tensor(s) missing "
-                         f"or of another shape {wrong[:6]}, {len(extra)} unexpected {extra[:6]}; is it ImageNet "
-                         f"weights of this architecture?")
-    model.load_state_dict(fitting, strict=False)
-    print(f"loaded {path}: {len(fitting)} tensors")
-
-
-def pretrained_source(pretrained):
-    """``(library, weights)`` for a config's ``pretrained``: (None, None) for random init; ("torchvision", enum
-    name) for "torchvision" (= IMAGENET1K_V1) or "torchvision:<NAME>"; ("timm", tag or None) for "timm" (timm's
-    current default tag: not pinned) or "timm:<tag>"; ("file", path) otherwise.
-
-    "torchvision" means what MMAction2's ``torchvision://resnet50`` loaded: torchvision's original ImageNet weights
-    (IMAGENET1K_V1) - not torchvision's "DEFAULT", which is V2 for ResNet-50/101 (a newer recipe: 80.9 % vs
-    76.1 % ImageNet top-1) and would start a zoo row from other weights than the zoo's.
-    """
-    if pretrained is None:
-        return None, None
-    library, _, weights = str(pretrained).partition(":")
-    if library == "torchvision":
-        return "torchvision", weights or "IMAGENET1K_V1"
-    if library == "timm":
-        return "timm", weights or None
-    return "file", pretrained
-
-
-def _timm_backbone(name, pretrained):
-    try:
-        import timm
-    except ImportError:
-        raise ValueError(f"backbone 'timm/{name}' needs timm (pip install timm)") from None
-    if name not in timm.list_models():
-        raise ValueError(f"unknown timm model {name!r} (timm.list_models() lists them)")
-    library, tag = pretrained_source(pretrained)
-    if library == "torchvision":
-        raise ValueError(f"pretrained={pretrained!r} is for torchvision backbones; timm/{name} takes 'timm:<tag>' "
-                         f"(one of {', '.join(timm.list_pretrained(name + '.*'))})")
-    if library == "timm" and tag and f"{name}.{tag}" not in timm.list_pretrained(name + ".*"):
-        raise ValueError(f"timm has no pretrained weights {name}.{tag}; its tags: {timm.list_pretrained(name + '.*')}")
-    if library == "timm" and tag is None:
-        print(f"note: pretrained='timm' takes timm's current default weights for {name}, which change between timm "
-              f"versions; pin them with pretrained='timm:<tag>' ({', '.join(timm.list_pretrained(name + '.*'))})")
-    try:  # num_classes=0: timm's own pooling, no classifier -> forward() returns [N, num_features]
-        model = timm.create_model(f"{name}.{tag}" if tag else name, num_classes=0, pretrained=library == "timm")
-    except Exception as err:
-        raise RuntimeError(f"could not load timm's pretrained weights for {name} ({err}). Offline? Put them in the "
-                           f"Hugging Face cache, or pass pretrained='path/to/weights.pth'.") from None
-    return model, model.num_features
-
-
-def build_backbone(name, pretrained=None):
-    """A classification model without its classifier, and its feature width.
-
-    ``name``: a torchvision model, a ResNeXt "resnext{depth}_{groups}x{width}d", or "timm/<name>".
-    ``pretrained`` (`pretrained_source`): None (random init); "torchvision:<WEIGHTS>" (e.g. IMAGENET1K_V1, the
-    zoo's), "torchvision" (= IMAGENET1K_V1, what MMAction2's ``torchvision://`` loaded); "timm:<tag>" (e.g.
-    "timm:ms_in22k_ft_in1k"); or the path of a state-dict file for that architecture. Weights come from the
-    library's cache, else are downloaded.
-    """
-    library, weights = pretrained_source(pretrained)
-    if name.startswith("timm/"):
-        model, dim = _timm_backbone(name[len("timm/"):], pretrained)
-        if library == "file":
-            _load_pretrained_file(model, weights)
-        return model, dim
-    if library == "timm":
-        raise ValueError(f"pretrained={pretrained!r} is for 'timm/<name>' backbones; {name} is a torchvision model "
-                         f"(pretrained='torchvision:IMAGENET1K_V1')")
-    custom = _custom_resnext(name)
-    if custom is None and name not in torchvision.models.list_models(torchvision.models):
-        raise ValueError(f"unknown backbone {name!r}; torchvision classification models include "
-                         f"resnet18, resnet50, resnet101, resnext50_32x4d, densenet161, mobilenet_v3_small, ...; "
-                         f"also resnext101_32x4d and 'timm/<name>'")
-    if custom is not None:
-        if library == "torchvision":
-            raise ValueError(f"torchvision has no ImageNet weights for {name}: pass pretrained='path/to/file.pth' "
-                             f"(e.g. mmcls's resnext checkpoint)")
-        model = custom
-    else:
-        if library == "torchvision":
-            names = [w.name for w in torchvision.models.get_model_weights(name)]
-            if weights not in names:
-                raise ValueError(f"torchvision has no weights {weights!r} for {name}; it has {', '.join(names)}")
-        try:
-            model = torchvision.models.get_model(name, weights=weights if library == "torchvision" else None)
-        except Exception as err:  # typically no network: say what to do instead of a urllib traceback
-            raise RuntimeError(f"could not load torchvision's ImageNet weights for {name} ({err}). Offline? Put "
-                               f"the file in the torch hub cache ({torch.hub.get_dir()}/checkpoints) or pass "
-                               f"pretrained='path/to/weights.pth'.") from None
-    if library == "file":
-        _load_pretrained_file(model, weights)
-    parent, attr, fc = _last_linear(model)
-    setattr(parent, attr, nn.Identity())
-    return model, fc.in_features
-
-
 class TSN(nn.Module):
-    """TSN: a 2-D backbone applied to every snippet, average consensus, dropout, one linear classifier.
+    """TSN: a 2-D backbone applied to every snippet, a segmental consensus, dropout, one linear classifier.
 
     Input ``x``: uint8 (or float in 0..255 units) ``[B, V, C, H, W]`` with V snippets (segments x crops at test
-    time), C = 3 for RGB or 2 * clip_len for flow. Output: logits ``[B, num_classes]``.
+    time), C = 3 for RGB, 2 * clip_len for flow, 3 * (clip_len + 1) for rgbdiff. Output: logits
+    ``[B, num_classes]``. ``consensus`` (`tsnbook.consensus`): "avg" (MMAction2's), "max" or "weighted".
 
     ``partial_bn``: TSN's partial BatchNorm - in training, every BN layer but the first is frozen (running
     statistics and affine parameters), which regularises fine-tuning on small datasets. ``norm_eval``:
@@ -236,10 +70,10 @@ class TSN(nn.Module):
     def __init__(self, backbone="resnet50", num_classes=400, num_segments=3, modality="rgb", clip_len=5,
                  dropout=0.4, init_std=0.01, partial_bn=False, norm_eval=False, pretrained=None,
                  flow_init="average", frozen_stages=-1, densenet_relu=False, multi_label=False,
-                 multi_label_prob="softmax"):
+                 multi_label_prob="softmax", consensus="avg"):
         super().__init__()
-        if modality not in ("rgb", "flow"):
-            raise ValueError(f"modality must be 'rgb' or 'flow', got {modality!r}")
+        if modality not in NORMALISATION:
+            raise ValueError(f"modality must be 'rgb', 'flow' or 'rgbdiff', got {modality!r}")
         if multi_label_prob not in MULTI_LABEL_PROBS:
             raise ValueError(f"multi_label_prob must be 'softmax' (MMAction2) or 'sigmoid', got {multi_label_prob!r}")
         self.multi_label_prob = multi_label_prob
@@ -251,14 +85,16 @@ class TSN(nn.Module):
         self.densenet_quirk = isinstance(self.backbone, torchvision.models.DenseNet) and not densenet_relu
         if frozen_stages >= 0:
             self._frozen_modules()  # fail now, not at the first train()
-        self.in_channels = 3 if modality == "rgb" else 2 * clip_len
-        if modality == "flow":
-            adapt_first_conv(self.backbone, self.in_channels, flow_init)
-        mean, std = (IMAGENET_MEAN, IMAGENET_STD) if modality == "rgb" else ((FLOW_MEAN,) * 2, (FLOW_STD,) * 2)
+        mean, std = NORMALISATION[modality]
+        stacked = 1 if modality == "rgb" else clip_len  # flow fields or frame differences per snippet
+        conv_channels = len(mean) * stacked
+        self.in_channels = conv_channels + (3 if modality == "rgbdiff" else 0)  # rgbdiff: clip_len + 1 frames in
+        if modality != "rgb":
+            adapt_first_conv(self.backbone, conv_channels, flow_init)
         # Flow channels alternate x, y; mean/std are per channel, repeated to the channel count.
-        repeat = self.in_channels // len(mean)
-        self.register_buffer("mean", torch.tensor(mean * repeat).view(1, -1, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std * repeat).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(mean * stacked).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std * stacked).view(1, -1, 1, 1), persistent=False)
+        self.consensus = SegmentalConsensus(consensus, num_segments)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(self.feature_dim, num_classes)
         nn.init.normal_(self.fc.weight, 0, init_std)
@@ -281,8 +117,8 @@ class TSN(nn.Module):
             return F.adaptive_avg_pool2d(self.backbone.features(x), 1).flatten(1)
         return self.backbone(x)  # torchvision's / timm's own global average pooling
 
-    def features(self, x):
-        """Snippet features averaged over the view axis: ``[B, V, C, H, W] -> [B, feature_dim]``."""
+    def snippet_features(self, x):
+        """Pooled features of every snippet: ``[B, V, C, H, W] -> [B, V, feature_dim]``."""
         if x.dim() != 5 or x.shape[2] != self.in_channels:
             hint = ""
             if x.dim() == 5 and self.modality == "flow" and x.shape[2] == 3:
@@ -290,38 +126,60 @@ class TSN(nn.Module):
                         "tsnbook.predict_video the video's path (its flow is computed) or a FlowFrames reader")
             elif x.dim() == 5 and self.modality == "rgb" and x.shape[2] != 3:
                 hint = ": an RGB model reads 3-channel frames, not optical flow"
+            elif x.dim() == 5 and self.modality == "rgbdiff":
+                hint = ": an rgbdiff model reads clip_len + 1 RGB frames stacked (FormatShape NCHW_Stack)"
             raise ValueError(f"TSN({self.modality}) expects input [B, V, {self.in_channels}, H, W], "
                              f"got {tuple(x.shape)}{hint}")
         batch, views = x.shape[:2]
         x = x.flatten(0, 1).float()
+        if self.modality == "rgbdiff":
+            x = rgb_difference(x)
         x = (x - self.mean) / self.std
         if self.channels_last:  # set by the engine on CUDA, where NHWC convolutions are faster
             x = x.contiguous(memory_format=torch.channels_last)
-        snippet_features = self.backbone_features(x)  # [B*V, D]
-        return snippet_features.view(batch, views, -1).mean(dim=1)  # average consensus
+        return self.backbone_features(x).view(batch, views, -1)  # [B, V, D]
+
+    def features(self, x):
+        """The consensus of the snippet features: ``[B, V, C, H, W] -> [B, feature_dim]`` (avg, weighted)."""
+        if self.consensus.on_scores:
+            raise ValueError("a max-consensus TSN pools class scores, not features: use snippet_features")
+        return self.consensus(self.snippet_features(x))
 
     def forward(self, x):
+        if self.consensus.on_scores:  # max: the classifier on every snippet, then each class's best score
+            return self.consensus(self.fc(self.dropout(self.snippet_features(x))))
         return self.fc(self.dropout(self.features(x)))
 
     @torch.no_grad()
-    def score_views(self, views, average_clips=None, views_per_chunk=64, autocast=None):
+    def score_views(self, views, average_clips=None, views_per_chunk=64, autocast=None, num_clips=None):
         """One video's scores from all its test views ``[V, C, H, W]``: a numpy vector [num_classes].
 
-        The views go through the backbone in chunks (250 views of a 25x10 test need not fit at once); the pooled
-        features are summed in float64 and averaged over all V before the classifier runs once - MMAction2's
-        TSNHead order (spec §6.1), so "prob" is the softmax of the averaged logits. ``autocast``: a callable
-        returning the context for each chunk's forward (the engine's bf16 on CUDA). The model is put in eval mode.
+        The views go through the backbone in chunks (250 views of a 25x10 test need not fit at once). Average
+        consensus: the pooled features are summed in float64 and averaged over all V before the classifier runs
+        once - MMAction2's TSNHead order (spec §6.1), so "prob" is the softmax of the averaged logits. "max" and
+        "weighted" run over the clips of each crop, ``num_clips`` of them (None: all V views are clips of one
+        crop), and average over the crops (`tsnbook.consensus`). ``autocast``: a callable returning the context
+        for each chunk's forward (the engine's bf16 on CUDA). The model is put in eval mode.
         """
         self.eval()
         device = next(self.parameters()).device
         views = torch.as_tensor(views)
-        feature_sum = 0
+        feature_sum, per_view = 0, []
         for chunk in views.split(views_per_chunk):
             with autocast() if autocast else contextlib.nullcontext():
                 # non_blocking: a pinned chunk (the evaluation loader pins on CUDA) is copied asynchronously
-                feature_sum = feature_sum + self.features(chunk[None].to(device, non_blocking=True)).double() * len(
-                    chunk)
-        logits = self.fc((feature_sum / len(views)).float())
+                snippets = chunk[None].to(device, non_blocking=True)
+                if self.consensus.kind == "avg":  # a running sum: the views' features need not be kept
+                    feature_sum = feature_sum + self.features(snippets).double() * len(chunk)
+                else:
+                    per_view.append(self.snippet_features(snippets)[0].double())
+        if self.consensus.kind == "avg":
+            logits = self.fc((feature_sum / len(views)).float())
+        elif self.consensus.on_scores:
+            logits = self.consensus.pool_view_scores(self.fc(torch.cat(per_view).float()), num_clips)[None]
+        else:
+            weights = self.consensus.view_weights(len(views), num_clips).to(device)
+            logits = self.fc((torch.cat(per_view) * weights[:, None]).sum(dim=0, keepdim=True).float())
         return self.class_scores(logits, average_clips)[0].cpu().numpy()
 
     def class_scores(self, logits, mode="prob"):
@@ -350,6 +208,13 @@ class TSN(nn.Module):
                 for param in module.parameters():
                     param.requires_grad_(False)
         return self
+
+
+def rgb_difference(x):
+    """RGB-difference snippets: ``[N, 3 (L + 1), H, W]`` stacked frames -> ``[N, 3 L, H, W]``, each frame minus
+    the one before it (channels: frame 1 - frame 0 in R, G, B, then frame 2 - frame 1, ...)."""
+    frames = x.unflatten(1, (-1, 3))  # sizes from the tensor, not Python ints: an exported graph keeps N, H, W free
+    return (frames[:, 1:] - frames[:, :-1]).flatten(1, 2)
 
 
 def average_clips(logits, mode=None):

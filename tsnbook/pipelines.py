@@ -23,7 +23,9 @@ every name unambiguous:
 * ``"val"``: validation during training: the model's ``num_segments`` centres, CenterCrop(224) ("3x1" for the
   1x1x3 rows).
 
-Flow models take the same protocols with ``clip_len=5`` (5 stacked flow frames per clip) and FormatShape NCHW_Flow.
+Flow models take the same protocols with ``clip_len=5`` (5 stacked flow frames per clip) and FormatShape NCHW_Flow;
+RGB-difference models (``modality="rgbdiff"``) with ``clip_len + 1`` stacked RGB frames per clip and NCHW_Stack
+(`frames_per_clip`, `format_shape`).
 
 **Sizes.** The names above are the zoo's, at the zoo's sizes: short side 256, network input 224. A model trained at
 other sizes (SynthActions' 48 and 40) would be tested on views it never saw, so `protocol_settings` takes the
@@ -43,16 +45,18 @@ _NAME = re.compile(r"^(?P<dense>dense-)?(?P<clips>\d+)x(?P<views>1|3|10)(?:@(?P<
 
 #: The protocols the zoo's tables name most, for help texts and menus; any name of the grammar above works.
 PROTOCOLS = ("25x10", "25x3", "val", "dense-8x1", "8x10", "8x3", "16x3", "8x1@256")
+#: modality -> FormatShape's input_format: one image per frame (rgb), or each clip's frames stacked in the channels
+INPUT_FORMATS = {"rgb": "NCHW", "flow": "NCHW_Flow", "rgbdiff": "NCHW_Stack"}
 
 
 # ------------------------------------------------------------------------------------------------ training
 def train_pipeline(crop="msc", resize=True, flip=True, flip_label_map=None, num_fixed_crops=5,
-                   scales=MSC_SCALES, max_wh_scale_gap=1, flow=False):
+                   scales=MSC_SCALES, max_wh_scale_gap=1, flow=False, modality=None):
     """MMAction2's TSN training augmentation: [Resize(-1,256)], MultiScaleCrop or RandomResizedCrop,
     Resize((224,224), keep_ratio=False), [Flip(0.5)], FormatShape (a fresh list of transform dicts).
 
     ``resize=False``: the video rows that crop straight from the decoded frame (no short side 256 first).
-    ``num_fixed_crops=13``: the dense rows' MultiScaleCrop. ``flow``: FormatShape NCHW_Flow.
+    ``num_fixed_crops=13``: the dense rows' MultiScaleCrop. ``flow`` / ``modality``: `format_shape`.
     """
     steps = [dict(type="Resize", scale=(-1, 256))] if resize else []
     if crop == "msc":
@@ -65,11 +69,18 @@ def train_pipeline(crop="msc", resize=True, flip=True, flip_label_map=None, num_
     steps.append(dict(type="Resize", scale=(224, 224), keep_ratio=False))
     if flip:
         steps.append(dict(type="Flip", flip_ratio=0.5, flip_label_map=flip_label_map))
-    return steps + [format_shape(flow)]
+    return steps + [format_shape(flow, modality)]
 
 
-def format_shape(flow=False):
-    return dict(type="FormatShape", input_format="NCHW_Flow" if flow else "NCHW")
+def format_shape(flow=False, modality=None):
+    """The FormatShape step of a modality ("rgb", "flow", "rgbdiff"; ``flow=True`` means "flow")."""
+    return dict(type="FormatShape", input_format=INPUT_FORMATS[modality or ("flow" if flow else "rgb")])
+
+
+def frames_per_clip(modality, clip_len):
+    """The frames one clip samples: ``clip_len``, but ``clip_len + 1`` for rgbdiff, whose ``clip_len``
+    differences of consecutive frames need one frame more (tsn-pytorch's RGBDiff loads one more image too)."""
+    return clip_len + 1 if modality == "rgbdiff" else clip_len
 
 
 # ------------------------------------------------------------------------------------------------ testing
@@ -87,23 +98,25 @@ def parse_protocol(name, num_segments=3):
                 crop_size=int(found.group("size") or DEFAULT_CROP_SIZE[views]))
 
 
-def eval_pipeline(views=1, crop_size=None, flow=False, short_side=256):
+def eval_pipeline(views=1, crop_size=None, flow=False, short_side=256, modality=None):
     """Resize(-1, short_side), then the crop that gives ``views`` views per clip, then FormatShape."""
     if views not in CROPS:
         raise ValueError(f"views per clip must be 1, 3 or 10, got {views!r}")
     return [dict(type="Resize", scale=(-1, short_side)),
-            dict(type=CROPS[views], crop_size=crop_size or DEFAULT_CROP_SIZE[views]), format_shape(flow)]
+            dict(type=CROPS[views], crop_size=crop_size or DEFAULT_CROP_SIZE[views]), format_shape(flow, modality)]
 
 
-def protocol_settings(name, flow=False, num_segments=3, short_side=ZOO_SHORT_SIDE, input_size=ZOO_INPUT_SIZE):
+def protocol_settings(name, flow=False, num_segments=3, short_side=ZOO_SHORT_SIDE, input_size=ZOO_INPUT_SIZE,
+                      modality=None):
     """The config keys a protocol sets: ``test_clips``, ``test_pipeline`` and, for dense ones, the sampler's.
 
     ``dict(cfg, **protocol_settings("25x3"))`` tests ``cfg`` under 25x3; the zoo configs are written this way.
-    ``short_side`` / ``input_size``: the model's sizes (module docstring; ``**model_sizes(cfg)``).
+    ``short_side`` / ``input_size``: the model's sizes (module docstring; ``**model_sizes(cfg)``); ``modality``:
+    the FormatShape step's (`format_shape`: "rgbdiff" stacks each clip's frames).
     """
     spec = parse_protocol(name, num_segments)
     crop = spec["crop_size"] if "@" in str(name) else short_side if spec["views"] == 3 else input_size
-    keys = dict(test_clips=spec["clips"], test_pipeline=eval_pipeline(spec["views"], crop, flow, short_side))
+    keys = dict(test_clips=spec["clips"], test_pipeline=eval_pipeline(spec["views"], crop, flow, short_side, modality))
     if spec["dense"]:
         keys.update(sampler="dense", dense_test_positions=DENSE_TEST_POSITIONS)
     return keys

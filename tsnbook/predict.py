@@ -45,18 +45,21 @@ def _is_flow(video):
     return isinstance(video, FlowFrames)
 
 
-def test_views(video, protocol="25x10", num_segments=None, backend=None, clip_len=None, cfg=None):
+def test_views(video, protocol="25x10", num_segments=None, backend=None, clip_len=None, cfg=None,
+               modality=None):
     """Every test view of one video under a named protocol: uint8 [V, C, H, W], C-contiguous, MMAction2's order.
 
     ``video``: a file path (opened with `tsnbook.io.open_selective`), or an open tsnbook reader (`RawFrames`,
     `FlowFrames`, any `tsnbook.io.Video`, a `tsnbook.views.FrameRange`; left open). RGB: C = 3; flow (a FlowFrames
-    reader): one image of 2 x clip_len channels per crop and clip. ``num_segments`` replaces the protocol's clip
-    count ("val": the segments of the 1x1xK layout: the config's, else 3); ``clip_len`` defaults to the config's,
-    else 1 for RGB, 5 for flow. ``cfg``: the model's config, whose sizes the protocol keeps (a model trained on
-    48-px frames is tested on 48-px frames, `tsnbook.pipelines.model_sizes`); without it, the zoo's 256 / 224.
+    reader): one image of 2 x clip_len channels per crop and clip; ``modality="rgbdiff"`` (RGB frames, or a
+    ``cfg`` of an rgbdiff model): clip_len + 1 frames stacked, 3 x (clip_len + 1) channels. ``num_segments``
+    replaces the protocol's clip count ("val": the segments of the 1x1xK layout: the config's, else 3);
+    ``clip_len`` defaults to the config's, else 1 for RGB, 5 for flow and rgbdiff. ``cfg``: the model's config,
+    whose sizes the protocol keeps (a model trained on 48-px frames is tested on 48-px frames,
+    `tsnbook.pipelines.model_sizes`); without it, the zoo's 256 / 224.
     Output order is MMAction2's: all clips of view 1, then all clips of view 2, ... (TenCrop: UL, UL-mirror, ...).
     """
-    extract = ViewExtractor.from_protocol(protocol, cfg, _is_flow(video), num_segments, clip_len)
+    extract = ViewExtractor.from_protocol(protocol, cfg, _is_flow(video), num_segments, clip_len, modality)
     with open_reader(video, backend) as reader:
         return extract(reader)
 
@@ -89,8 +92,8 @@ def view_extractor(model, cfg=None, protocol=None, num_segments=None):
     protocol = protocol or "25x10"
     if num_segments is None and protocol == "val":
         num_segments = model.num_segments
-    return ViewExtractor.from_protocol(protocol, cfg, flow, num_segments,
-                                       model.in_channels // 2 if flow else None)
+    clip_len = {"flow": model.in_channels // 2, "rgbdiff": model.in_channels // 3 - 1}.get(model.modality)
+    return ViewExtractor.from_protocol(protocol, cfg, flow, num_segments, clip_len, model.modality)
 
 
 @contextlib.contextmanager
@@ -155,7 +158,7 @@ def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=No
     with open_reader(video_path, backend) as reader:
         views = extract(FrameRange(reader, *frames) if frames is not None else reader)
     was_training = model.training
-    scores = model.score_views(views, average_clips, views_per_chunk)
+    scores = model.score_views(views, average_clips, views_per_chunk, num_clips=extract.num_segments)
     model.train(was_training)
     return scores
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 import av
 import cv2
 
-from .io import DecodeError, _short, _video_stream, probe_video
+from .io.videos import DecodeError, _short, _video_stream, probe_video
 
 DEFAULT_CAMERA_FPS = 30
 

@@ -99,7 +99,8 @@ CUDA_ENV = {key: value for key, value in TEST_ENV.items() if key not in ("CUDA_V
 NOTEBOOK_GROUPS = {"03_tsn_model": "00_quickstart", "05_evaluation": "00_quickstart",
                    "06_optical_flow_two_stream": "00_quickstart",
                    "15_data_benchmark": "00_quickstart", "18_two_stream_and_omnisource": "00_quickstart",
-                   "20_using_a_trained_model": "00_quickstart"}
+                   "19_your_own_videos": "00_quickstart", "20_using_a_trained_model": "00_quickstart",
+                   "22_transfer_learning": "21_good_practices"}
 
 #: ``TSNBOOK_TEST_PROFILE`` (``make test-portable`` sets it) -> environment that conftest.py forces.
 PROFILES = {"default": TEST_ENV, "portable": PORTABLE_ENV, "cuda": CUDA_ENV}

@@ -87,7 +87,8 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
                 for index, frame, done in frames_and_windows(stream, extract, length, step, stream.num_frames):
                     decoded = index + 1
                     for start, stop, views in done:
-                        scores = model.score_views(views, average_clips, views_per_chunk)
+                        scores = model.score_views(views, average_clips, views_per_chunk,
+                                                   num_clips=extract.num_segments)
                         windows.append(_window_entry(start, stop, stream.fps, scores, names, k))
                         lines = score_lines([(t["class"], t["name"], t["score"]) for t in windows[-1]["top_k"]],
                                             average_clips) + [f"{start / stream.fps:.1f}-{stop / stream.fps:.1f} s"]

@@ -535,9 +535,12 @@ class FormatShape(Transform):
     - ``"NCHW_Flow"`` (0.x): [N, H, W, 2] -> [N / clip_len, 2 * clip_len, H, W], one image per (view, clip) whose
       channels are x_t0, y_t0, x_t1, y_t1, ... (MMAction2 1.x gets the same from "NCHW" with Flow; here "NCHW"
       on flow gives [N, 2, H, W], as 0.x does).
+    - ``"NCHW_Stack"``: the same stacking for frames of any channel count, [N, H, W, C] -> [N / clip_len,
+      C * clip_len, H, W] (channels R_t0, G_t0, B_t0, R_t1, ...): the input of an RGB-difference model, which
+      subtracts the stacked frames itself (`tsnbook.models.rgb_difference`).
     """
 
-    FORMATS = ("NCHW", "NCHW_Flow")
+    FORMATS = ("NCHW", "NCHW_Flow", "NCHW_Stack")
 
     def __init__(self, input_format="NCHW"):
         if input_format not in self.FORMATS:
@@ -547,23 +550,24 @@ class FormatShape(Transform):
     def __call__(self, results, rng=None):
         imgs = _frames(results)
         n, h, w, channels = imgs.shape
-        if self.input_format == "NCHW_Flow":
-            if channels != 2:
+        stack = self.input_format != "NCHW"
+        if stack:
+            if self.input_format == "NCHW_Flow" and channels != 2:
                 raise ValueError(f"FormatShape('NCHW_Flow') needs flow imgs with 2 channels, got {channels}")
             if "clip_len" not in results:
-                raise KeyError("FormatShape('NCHW_Flow') needs results['clip_len'] (frames per clip)")
+                raise KeyError(f"FormatShape('{self.input_format}') needs results['clip_len'] (frames per clip)")
             clip_len = results["clip_len"]
             if not isinstance(clip_len, (int, np.integer)) or clip_len < 1 or n % clip_len:
-                raise ValueError(f"FormatShape('NCHW_Flow'): results['clip_len'] must be a positive int dividing "
-                                 f"N = {n}, got {clip_len!r}")
+                raise ValueError(f"FormatShape('{self.input_format}'): results['clip_len'] must be a positive int "
+                                 f"dividing N = {n}, got {clip_len!r}")
         formatted = imgs.transpose(0, 3, 1, 2)
         if not formatted.flags["C_CONTIGUOUS"]:  # (Three/TenCrop output is channel-first already: no copy)
             formatted = np.empty((n, channels, h, w), dtype=imgs.dtype)
             _copy_channel_first(imgs, formatted)
-        if self.input_format == "NCHW_Flow":
-            # [N, 2, H, W] is frame-major then (x, y) in memory, so merging each clip's frames into the channel
-            # axis gives x_t0, y_t0, x_t1, y_t1, ...
-            formatted = formatted.reshape(n // clip_len, 2 * clip_len, h, w)
+        if stack:
+            # [N, C, H, W] is frame-major then channel in memory, so merging each clip's frames into the channel
+            # axis gives x_t0, y_t0, x_t1, y_t1, ... (flow) or R_t0, G_t0, B_t0, R_t1, ... (stacked RGB)
+            formatted = formatted.reshape(n // clip_len, channels * clip_len, h, w)
         return {**results, "imgs": formatted, "input_shape": formatted.shape}
 
 

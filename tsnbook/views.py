@@ -11,7 +11,8 @@ and nothing of that needs PyTorch: this module imports only numpy, OpenCV and Py
 runs on a machine without torch. The steps, in order (MMAction2's test pipeline, spec `mmaction2_tsn.md` §2-§4):
 
 1. **sampling** (`tsnbook.sampling`): ``num_clips`` segment centres over the ``num_frames`` frames (SampleFrames,
-   test mode; or DenseSampleFrames' windows), ``clip_len`` consecutive frames each (5 for a flow stack);
+   test mode; or DenseSampleFrames' windows), ``clip_len`` consecutive frames each (5 for a flow stack, 6 for
+   an RGB-difference model of 5 differences);
 2. **decoding** those frames only (`tsnbook.io.open_selective`, or the reader given), RGB uint8;
 3. **resize** the short side (Resize(-1, S)) and **crop** (CenterCrop, ThreeCrop or TenCrop) with OpenCV and numpy
    (`tsnbook.transforms`);
@@ -29,7 +30,7 @@ import numpy as np
 
 from .configs import option
 from .io import open_selective
-from .pipelines import CROPS, model_sizes, parse_protocol, protocol_settings
+from .pipelines import CROPS, frames_per_clip, model_sizes, parse_protocol, protocol_settings
 from .sampling import dense_sample_frames, sample_frames
 from .transforms import build_pipeline
 
@@ -60,10 +61,12 @@ def load_frames(reader, indices, pipeline, flow=False, num_clips=1, clip_len=1, 
 
 def split_settings(cfg, split="test"):
     """The sampling and transform keys of a config's ``split`` ("train", "val", "test"): keyword arguments of
-    `ViewExtractor` and `tsnbook.data.TSNDataset` (``pipeline``, ``num_segments``, ``clip_len``, ``sampler``, ...)."""
+    `ViewExtractor` and `tsnbook.data.TSNDataset` (``pipeline``, ``num_segments``, ``clip_len``, ``sampler``, ...).
+    ``clip_len`` is the frames a clip samples: the config's, one more for rgbdiff (`frames_per_clip`)."""
     num_segments = {"train": cfg["num_segments"], "val": cfg.get("val_clips", cfg["num_segments"]),
                     "test": cfg.get("test_clips", 25)}[split]
-    return dict(pipeline=cfg[f"{split}_pipeline"], num_segments=num_segments, clip_len=cfg.get("clip_len", 1),
+    return dict(pipeline=cfg[f"{split}_pipeline"], num_segments=num_segments,
+                clip_len=frames_per_clip(cfg.get("modality"), cfg.get("clip_len", 1)),
                 frame_interval=cfg.get("frame_interval", 1), sampler=option(cfg, "sampler"),
                 dense_sample_range=option(cfg, "dense_sample_range"),
                 dense_test_positions=option(cfg, "dense_test_positions"), twice_sample=option(cfg, "twice_sample"))
@@ -72,7 +75,8 @@ def split_settings(cfg, split="test"):
 class ViewExtractor:
     """A video (or a reader) -> its test views ``uint8 [V, C, H, W]``: one config's split, or a named protocol.
 
-    ``pipeline``: transform dicts (Resize, a crop, FormatShape); the other arguments are `sample_indices`'.
+    ``pipeline``: transform dicts (Resize, a crop, FormatShape); the other arguments are `sample_indices`'
+    (``clip_len``: the frames one clip samples, `tsnbook.pipelines.frames_per_clip`).
     `settings` gives them back as plain JSON-able values, and `from_settings` rebuilds the same extractor.
     """
 
@@ -92,21 +96,27 @@ class ViewExtractor:
         return cls(flow=cfg["source"] == "flow" if flow is None else flow, **split_settings(cfg, split))
 
     @classmethod
-    def from_protocol(cls, name, cfg=None, flow=False, num_segments=None, clip_len=None):
+    def from_protocol(cls, name, cfg=None, flow=False, num_segments=None, clip_len=None, modality=None):
         """A named protocol (`tsnbook.pipelines`: "25x10", "25x3", "val", "dense-8x1", ...).
 
         With ``cfg`` (the model's config) the protocol keeps the model's sizes (`tsnbook.pipelines.model_sizes`),
         its ``num_segments`` ("val"), clip length, frame interval and dense window; without, the zoo's.
         ``num_segments`` replaces the protocol's clip count ("val": the segments of the 1x1xK layout, 3 by default).
+        ``clip_len``: the model's (flow fields or frame differences per clip; default the config's, else 1 for RGB,
+        5 for flow and rgbdiff). ``modality``: "rgbdiff" stacks ``clip_len + 1`` RGB frames per clip (default: flow
+        for flow frames, else the config's rgbdiff or rgb).
         """
         cfg = cfg or {}
+        if modality is None:  # RGB frames feed an rgb or an rgbdiff model: the config says which
+            modality = "flow" if flow else "rgbdiff" if cfg.get("modality") == "rgbdiff" else "rgb"
         segments = num_segments or cfg.get("num_segments") or 3
         spec = parse_protocol(name, segments)
         sizes = model_sizes(cfg) if cfg else {}
-        settings = protocol_settings(name, flow, segments, **sizes)
+        settings = protocol_settings(name, flow, segments, **sizes, modality=modality)
         clips = num_segments if num_segments and name != "val" else spec["clips"]
+        clip_len = clip_len or cfg.get("clip_len") or (1 if modality == "rgb" else 5)
         return cls(settings["test_pipeline"], flow=flow, num_segments=clips,
-                   clip_len=clip_len or cfg.get("clip_len") or (5 if flow else 1),
+                   clip_len=frames_per_clip(modality, clip_len),
                    frame_interval=cfg.get("frame_interval", 1), sampler=settings.get("sampler", "segments"),
                    dense_sample_range=option(cfg, "dense_sample_range") if cfg else 64,
                    dense_test_positions=settings.get("dense_test_positions", 10))

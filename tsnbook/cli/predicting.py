@@ -58,8 +58,10 @@ def _score(loaded, views, average_clips, coefficients):
     """One video's scores: the model's, or the two streams' raw scores fused (plus each stream's)."""
     from ..metrics import fuse_scores
     if len(loaded) == 1:
-        return loaded[0][0].score_views(views[0], average_clips), None
-    streams = [model.score_views(v, "score") for (model, *_), v in zip(loaded, views)]
+        model, *_, extract = loaded[0]
+        return model.score_views(views[0], average_clips, num_clips=extract.num_segments), None
+    streams = [model.score_views(v, "score", num_clips=extract.num_segments)
+               for (model, *_, extract), v in zip(loaded, views)]
     return fuse_scores([s[None] for s in streams], list(coefficients))[0], streams
 
 

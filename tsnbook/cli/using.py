@@ -26,9 +26,11 @@ def _features(args):
                 raise ValueError(error)
             skipped.append(error)
             continue
-        features[str(videos[index])] = video_features(model, views[0], args.per_segment, extract.crops)
+        features[str(videos[index])] = video_features(model, views[0], args.per_segment, extract.crops,
+                                                      num_clips=extract.num_segments)
+    mean = "the mean" if model.consensus.kind == "avg" else f"the {model.consensus.kind} consensus' weighted mean"
     what = ("one pooled feature per snippet (clip), averaged over its crops: [clips, D]" if args.per_segment else
-            "the pooled feature after the consensus (the mean over all views), the classifier's input: [D]")
+            f"the pooled feature after the consensus ({mean} over all views), the classifier's input: [D]")
     out.mkdir(exist_ok=True)
     save_features(out, files, features, dict(model=info["description"], views=describe_protocol(cfg, args.protocol),
                                              what=what, skipped=skipped))
@@ -88,7 +90,8 @@ def _explain(args):
         target = names.index(target)
     extract = view_extractor(model, cfg, args.protocol)
     views = video_views(args.video, extract, flow)
-    result = explain_views(model, views, None if target is None else int(target), extract.crops)
+    result = explain_views(model, views, None if target is None else int(target), extract.crops,
+                           num_clips=extract.num_segments)
     name = names[result["target"]] if names else str(result["target"])
     print(f"model: {info['description']}; video: {args.video} ({describe_protocol(cfg, args.protocol)}, "
           f"{len(views)} views)")

@@ -17,10 +17,14 @@ them with ``key=value`` overrides. Keys missing from a config take the defaults 
   with ``dense_sample_range`` [64] and ``dense_test_positions`` [10]), ``twice_sample`` [False],
   ``num_segments``, ``clip_len``, ``frame_interval``, ``val_clips``, ``test_clips``, ``train_pipeline``,
   ``val_pipeline``, ``test_pipeline`` (lists of transform dicts, `tsnbook.transforms`);
-* model: ``modality``, ``backbone`` (a torchvision name, or "timm/<name>"), ``pretrained`` (None |
+* model: ``modality`` ("rgb" | "flow" | "rgbdiff": RGB difference, the ``clip_len`` differences of
+  ``clip_len + 1`` consecutive frames, with a FormatShape "NCHW_Stack" pipeline; `tsnbook.models`),
+  ``backbone`` (a torchvision name, or "timm/<name>"), ``pretrained`` (None |
   "torchvision:<WEIGHTS>", the zoo's "torchvision:IMAGENET1K_V1" | "timm:<tag>" | a file), ``load_from``
-  [None] (a whole TSN checkpoint; a classifier of another size is dropped), ``dropout``, ``init_std``, ``partial_bn``, ``norm_eval`` [False], ``sync_bn`` [False],
-  ``frozen_stages`` [-1], ``flow_init`` ("average" | "random");
+  [None] (a whole TSN checkpoint; a classifier of another size is dropped), ``dropout``, ``init_std``,
+  ``partial_bn``, ``norm_eval`` [False], ``sync_bn`` [False], ``frozen_stages`` [-1], ``flow_init``
+  ("average" | "random": the first conv of flow and rgbdiff models), ``consensus`` ["avg"] (TSN's segmental
+  consensus: "avg", MMAction2's only one, | "max" | "weighted"; `tsnbook.consensus`);
 * optimisation: ``epochs``, ``batch_size`` (videos per GPU / process), ``lr``, ``momentum``, ``weight_decay``,
   ``grad_clip``, ``lr_schedule`` ["step"] (``lr_steps``, ``lr_gamma``) or "cosine" (``min_lr`` [0]),
   ``warmup_epochs`` [0], ``warmup_ratio`` [0.1], ``lr_base_batch`` [None] (the total batch ``lr`` was written
@@ -70,7 +74,7 @@ OPTIONAL_KEYS = dict(
     eval_metrics=["top_k_accuracy", "mean_class_accuracy"], average_clips=None, multi_label=False,
     frozen_stages=-1, load_from=None, densenet_relu=False, gpu_augment="auto", gpus=None, zoo=None,
     checkpoint_interval=1, max_keep_ckpts=-1, test_amp=None, multi_label_prob="softmax", persistent_workers=True,
-    label_map=None, flow_algorithm="dis", flow_bound=20.0, flow_resolution=None,
+    label_map=None, flow_algorithm="dis", flow_bound=20.0, flow_resolution=None, consensus="avg",
 )
 
 

@@ -418,3 +418,21 @@ def plot_labelled_points(ax, points, xlabel, ylabel, title="", logx=False):
     ax.grid(alpha=0.3)
     ax.set_title(title, fontsize=9)
     return ax
+
+
+def plot_seeds(ax, values, title, ylabel="top-1 (%)", chance=None, ylim=(0, 104)):
+    """One column per variant (``values`` = {name: [a value per seed]}): every seed as a dot, the mean as a bar,
+    on a fixed 0-100 axis so that no difference looks larger than it is; ``chance``: a dashed line."""
+    names = list(values)
+    for x, name in enumerate(names):
+        seeds = np.asarray(values[name], dtype=float)
+        ax.bar(x, seeds.mean(), width=0.6, color="#c9d7ea", edgecolor="#4a6a96")
+        ax.scatter(np.full(len(seeds), x) + np.linspace(-0.12, 0.12, len(seeds)), seeds, s=18, color="#1f3a63",
+                   zorder=3)
+    if chance is not None:
+        ax.axhline(chance, ls="--", lw=1, color="grey")
+        ax.text(-0.45, chance + 1.5, "chance", ha="left", fontsize=8, color="grey")
+    ax.set_xticks(range(len(names)), names, fontsize=8, rotation=20, ha="right")
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel, fontsize=9)
+    ax.set_title(title, fontsize=9)

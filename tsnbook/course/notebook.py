@@ -10,6 +10,7 @@
     display(Markdown(markdown_table(["name", "top-1"], rows)))   # any table: JupyterLab renders it, nbval compares it
 """
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -128,13 +129,15 @@ def flow_command(cfg, data_root=None):
 PREPARE = Path(__file__).resolve().parents[2] / "data_scripts" / "prepare.py"
 
 
-def run_prepare(dataset, step, root, workers=1, tables=False, warnings=False):
-    """Run ``python data_scripts/prepare.py DATASET STEP --root ROOT --workers N`` as a user does (a subprocess
-    of this Python), print the command and what it printed, and return its exit status (0 ok, 1 problems found,
-    2 the step could not run). The count tables (``tables=False``) and warning lines (``warnings=False``) are
-    left out of the print: `show_report` shows verify's table and counts its warnings."""
-    argv = [dataset, step, "--root", str(root)] + ([] if workers is None else ["--workers", str(workers)])
-    print("$ python data_scripts/prepare.py " + " ".join(argv))
+def run_prepare(dataset, step, root, workers=1, tables=False, warnings=False, options=()):
+    """Run ``python data_scripts/prepare.py DATASET STEP --root ROOT --workers N [OPTIONS]`` as a user does (a
+    subprocess of this Python), print the command and what it printed, and return its exit status (0 ok, 1
+    problems found, 2 the step could not run). The count tables (``tables=False``) and warning lines
+    (``warnings=False``) are left out of the print: `show_report` shows verify's table and counts its warnings.
+    ``options``: more arguments, e.g. the folder dataset's ``["--videos", "my videos"]``."""
+    argv = [dataset, step, "--root", str(root)] + ([] if workers is None else ["--workers", str(workers)]) + \
+        [str(option) for option in options]
+    print("$ python data_scripts/prepare.py " + shlex.join(argv))
     result = subprocess.run([sys.executable, str(PREPARE)] + argv, capture_output=True, text=True)
     lines = (result.stdout + result.stderr).splitlines()
     kept = [line for line in lines if (tables or not line.startswith("|")) and

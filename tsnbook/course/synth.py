@@ -56,7 +56,7 @@ DEFAULTS = dict(width=160, height=120, num_frames=24, fps=25, radius=24, speed=2
                 groups=8, clips_per_group=5, test_groups=2, seed=0)
 
 
-def _background(rng, width, height):
+def background(rng, width, height):
     """A smooth grey random texture (blurred noise), shared by the clips of one group.
 
     Grey, so that colour belongs to the ball alone; textured, so that optical flow has something to get wrong.
@@ -145,10 +145,10 @@ def generate(root, **options):
         lines["classInd.txt"].append(f"{label + 1} {name}")
         for group in range(1, cfg["groups"] + 1):
             group_rng = np.random.default_rng([cfg["seed"], label, group])
-            background = _background(group_rng, cfg["width"], cfg["height"])
+            group_background = background(group_rng, cfg["width"], cfg["height"])
             for clip in range(1, cfg["clips_per_group"] + 1):
                 rel = f"{name}/v_{name}_g{group:02d}_c{clip:02d}.mp4"
-                frames = render_clip(name, background, group_rng, cfg["num_frames"], cfg["radius"], cfg["speed"])
+                frames = render_clip(name, group_background, group_rng, cfg["num_frames"], cfg["radius"], cfg["speed"])
                 path = root / "videos" / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_video(path, frames, fps=cfg["fps"])

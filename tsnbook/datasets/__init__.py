@@ -26,11 +26,13 @@ unpacked into place), `frames` (RGB and flow folders), `shards` (the per-video w
 ``--shard K/N``), `listing` (lists and checks of annotated subsets), `steps`, `replica` (archives and clips for
 the replicas) and `command` (prepare.py).
 
-To add a dataset - a folder of your own videos, say - write a module with the facts `steps` names, a
-``read_annotations`` (a folder walk or a CSV) and ``subsets`` (a split of your own where the data has none),
-``extract_archives`` (nothing to unpack: a function that does nothing), ``make_replica``, and end it with
-``download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()``; then add
-one line to `MODULES`. `ucf101` is a small example with split files, `mit` one with a folder per subset.
+To add a dataset, write a module with the facts `steps` names, a ``read_annotations`` (a folder walk or a CSV)
+and ``subsets`` (a split of your own where the data has none), ``extract_archives`` (nothing to unpack: a
+function that does nothing), ``make_replica``, and end it with ``download, extract, build_lists, verify,
+merge_shards = Dataset(sys.modules[__name__]).steps()``; then add one line to `MODULES`. `ucf101` is a small
+example with split files, `mit` one with a folder per subset, `folder` (your own videos: a folder of class folders
+or a CSV, ``prepare.py folder all --root ROOT --videos SRC``) one whose videos come from elsewhere: its
+``extract`` and ``lists`` wrap the shared steps (the videos checked and linked in, the split, ``config.py``).
 """
 import importlib
 
@@ -51,6 +53,7 @@ MODULES = {
     "kinetics700": "tsnbook.datasets.kinetics:KINETICS700",
     "activitynet": "tsnbook.datasets.activitynet",
     "hvu": "tsnbook.datasets.hvu",
+    "folder": "tsnbook.datasets.folder",  # your own videos: a folder of class folders, or a CSV
 }
 STEPS = ("download", "extract", "lists", "verify")
 

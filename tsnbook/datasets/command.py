@@ -7,6 +7,10 @@ says what to do).
 
 ``extract`` and ``verify`` take ``--shard K/N`` (machine K of N does its share of the videos, `shards`); the
 ``report`` step then merges the shards' results into the reports one machine would have written.
+
+The folder dataset (your own videos, `folder`) takes options of its own (`FOLDER_OPTIONS`: where the videos are,
+how to split them, which zoo row to train on); they are kept in ``ROOT/folder.json`` for the later steps, and
+refused for the other datasets.
 """
 import argparse
 import sys
@@ -45,8 +49,36 @@ def parser():
     p.add_argument("--deep", action="store_true", help="verify: decode every frame of every video (slow)")
     p.add_argument("--shard", type=_shard, default=None, metavar="K/N", help="extract, verify: do the K-th of N "
                    "shares of the videos (one machine or Slurm array task each); then run the report step")
-    p.add_argument("--seed", type=int, default=0, help="replica: the seed")
+    p.add_argument("--seed", type=int, default=None, help="replica: the seed (default 0); folder: the split's")
+    mine = p.add_argument_group("folder (your own videos)")
+    mine.add_argument("--videos", metavar="SRC", help="one folder per class, videos at any depth below it")
+    mine.add_argument("--annotations", metavar="FILE.csv", help="instead: lines path,label[,split][,group] (paths "
+                      "relative to --videos, else to the CSV's folder)")
+    mine.add_argument("--val", type=float, help="share of each class's videos to validate on (default 0.2)")
+    mine.add_argument("--test", type=float, help="share of each class's videos to test on (default 0)")
+    mine.add_argument("--group", metavar="REGEX", help="names the source video of a clip from its path below the "
+                      "class folder; a group stays on one side of the split (e.g. '_g(\\d+)_' or '^[^/]+')")
+    mine.add_argument("--base", metavar="ROW", help="the zoo row config.py starts from (default: "
+                      "tsn_r50_1x1x8_50e_hmdb51_kinetics400_rgb; CPU-sized: its _tiny twin)")
+    mine.add_argument("--load-from", metavar="FILE", help="the checkpoint config.py starts from (default: the row's "
+                      "load_from, e.g. its Kinetics-400 weights, downloaded by you)")
     return p
+
+
+#: prepare.py's options that only the folder dataset takes (its `configure`), and --seed
+FOLDER_OPTIONS = ("videos", "annotations", "val", "test", "group", "base", "load_from", "seed")
+
+
+def _configure(module, args):
+    """Give the folder dataset its options; refuse them for a dataset that has none."""
+    given = {name: getattr(args, name) for name in FOLDER_OPTIONS if getattr(args, name) is not None}
+    if hasattr(module, "configure"):
+        module.configure(args.root, **given)
+        return
+    given.pop("seed", None)
+    if given:
+        names = ", ".join("--" + name.replace("_", "-") for name in given)
+        raise DatasetError(f"{names}: options of the folder dataset (your own videos), not of {module.NAME}")
 
 
 def _extract_options(args, module):
@@ -88,13 +120,15 @@ def main(argv=None, log=print):
         return 2
     try:
         if args.step == "replica":
-            made = module.make_replica(args.root, seed=args.seed)
-            log(f"{args.dataset} replica (seed {args.seed}) in {args.root}: " +
+            seed = args.seed or 0
+            made = module.make_replica(args.root, seed=seed)
+            log(f"{args.dataset} replica (seed {seed}) in {args.root}: " +
                 ", ".join(str(p) for p in made["files"]))
             return 0
         if args.shard is not None and args.step not in ("extract", "verify"):
             raise DatasetError(f"--shard {args.shard}: only extract and verify are split over machines, not "
                                f"{args.step}")
+        _configure(module, args)
         steps = STEPS if args.step == "all" else (args.step,)
         reports = [report for step in steps for report in run_step(module, step, args, log)]
     except DatasetError as error:

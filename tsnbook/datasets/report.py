@@ -22,7 +22,7 @@ from pathlib import Path
 from .files import atomic_write
 
 KINDS = ("missing", "unreadable", "truncated", "zero frames", "frame count", "template", "index base", "stray",
-         "unknown class", "duplicate", "label", "annotation", "count", "download", "archive", "extract")
+         "unknown class", "duplicate", "label", "annotation", "count", "download", "archive", "extract", "name")
 COLUMNS = ("published", "mmaction2", "annotated", "on_disk", "written")
 HEADERS = dict(published="published", mmaction2="MMAction2", annotated="annotation", on_disk="on disk",
                written="written")

@@ -1,0 +1,267 @@
+"""The folder dataset (your own videos): a new user's folder from prepare.py to a prediction, each bad input named
+once; the split (stratified, group-aware, seeded); the CSV route; config.py (the schedule, an edited file kept);
+links that follow the videos; frames when asked."""
+import csv
+import os
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tsnbook import cli
+from tsnbook.datasets import command, folder, folder_config, folder_replica, folder_source, folder_split, replica
+from tsnbook.datasets.files import AnnotationError, DatasetError
+from tsnbook.io import write_video
+
+CPU_BASE = folder_config.CPU_BASE
+STEPS = ("download", "extract", "lists", "verify")
+
+
+@pytest.fixture(scope="module")
+def src(tmp_path_factory):
+    """A user's folder: `folder.make_replica` (spaces and non-ASCII letters in class names, takes of 3 clips in
+    subfolders, an empty class, a text file, a zero-byte video, a copy, a cut video, a class of one take)."""
+    root = tmp_path_factory.mktemp("user") / "my videos"
+    made = folder.make_replica(root)
+    return root, made["problems"]
+
+
+def prepare(*argv):
+    """``prepare.py ARGV``: (exit status, printed lines)."""
+    printed = []
+    status = command.main([str(a) for a in argv], log=printed.append)
+    return status, "\n".join(printed)
+
+
+def problems(root, steps=STEPS):
+    """[(severity, kind, path, reason)] of the reports of ``steps`` in ``root``."""
+    found = []
+    for step in steps:
+        path = Path(root) / f"prepare_{step}_report.txt"
+        if path.is_file():
+            found += [tuple(line.split("\t", 3)) for line in path.read_text().splitlines()
+                      if line.startswith(("error\t", "warning\t"))]
+    return found
+
+
+def _main(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([str(a) for a in argv])
+    return str(exit_info.value.code)
+
+
+def test_a_new_users_folder_goes_from_prepare_to_a_prediction_each_problem_named_once(src, tmp_path, monkeypatch,
+                                                                                     capsys):
+    videos, planted = src
+    monkeypatch.chdir(tmp_path)
+    status, printed = prepare("folder", "all", "--root", "data/mine", "--videos", videos, "--group",
+                              folder_replica.REPLICA_GROUP, "--base", CPU_BASE, "--workers", "1")
+    assert status == 0, printed
+    assert "nothing to download" in printed and printed.count("ok: training can start") == 4
+    found = problems("data/mine")
+    expected = {(str(planted["empty_class"]), "count"), (str(planted["stray"]), "stray"),
+                (str(planted["zero_bytes"]), "unreadable"), (str(planted["duplicate"]), "duplicate"),
+                (str(planted["too_few"]), "count")}
+    expected |= {(str(videos / cls), "name") for cls in folder_replica.REPLICA_CLASSES}
+    named = Counter((path, kind) for _, kind, path, _ in found)
+    cut = [key for key in named if key[0] == str(planted["cut"])]
+    assert len(cut) == 1 and cut[0][1] in ("unreadable", "truncated")
+    assert set(named) - set(cut) == expected and set(named.values()) == {1}  # each named once, by one step
+    assert all(severity == "warning" for severity, *_ in found)  # left out and named: the rest trains
+    reasons = {(path, kind): reason for _, kind, path, reason in found}
+    assert reasons[str(planted["empty_class"]), "count"].startswith("no videos in this class folder: not a class")
+    assert "left out of the lists" in reasons[str(planted["zero_bytes"]), "unreadable"]
+    assert reasons[str(planted["duplicate"]), "duplicate"].startswith(f"the same bytes as {videos}/purple ball/take 4/"
+                                                                      "clip 1.mp4: left out")
+    assert "'Café crème'" in reasons[str(videos / "Café crème"), "name"]
+    assert "too few to split into 2 subsets: all train" in reasons[str(planted["too_few"]), "count"]
+    warnings = [line for line in printed.splitlines() if line.startswith("  warning: ")]
+    assert len(warnings) == len(set(warnings))  # what is printed names each problem at most once too
+
+    root = Path("data/mine")
+    assert (root / "classes.txt").read_text() == "Café crème\npurple ball\nred ball\nyellow ball\n"
+    with open(root / "videos.csv") as f:
+        take = {row["video"]: (row["class"], row["within"].split("/")[0]) for row in csv.DictReader(f)}
+    sides = {}
+    for split in ("train", "val"):
+        for line in (root / f"{split}_videos.txt").read_text().splitlines():
+            path, label = line.split(" ")
+            sides.setdefault(take[path], set()).add(split)
+            assert " " not in path and path.isascii()
+    assert all(len(s) == 1 for s in sides.values())  # every take on one side of the split
+    assert {cls for (cls, _), s in sides.items() if s == {"val"}} == {"Café crème", "purple ball", "red ball"}
+    assert (root / "videos" / "red_ball" / "take_1__clip_1.mp4").resolve() == videos / "red ball/take 1/clip 1.mp4"
+
+    # the four commands of the README's section (a CPU-sized base, one epoch)
+    assert _main(["train", root / "config.py", "--validate", "--cfg-options", "epochs=1", "lr_steps=[]",
+                  "--device", "cpu", "--no-progress"]) == "0"
+    run = Path("work_dirs/mine_tsn")
+    assert _main(["test", run / "best.pth", "--eval", "confusion_matrix", "--out", run / "scores.npz", "--device",
+                  "cpu", "--no-progress"]) == "0"
+    tested = capsys.readouterr().out
+    assert "confusion matrix (rows: true class, columns: predicted class)" in tested and "0 Café crème" in tested
+    assert (run / "scores_confusion_matrix.png").is_file()
+    assert _main(["predict", run / "best.pth", videos / "red ball" / "take 2" / "clip 1.mp4", "--device", "cpu"]) == "0"
+    predicted = capsys.readouterr().out
+    assert all(f"{name}  " in predicted for name in ("Café crème", "purple ball", "red ball", "yellow ball"))
+
+
+def _videos(counts, group_size=1):
+    """[(key, class, group)]: ``counts`` {class: videos}, in groups of ``group_size``."""
+    return [(f"{cls}/v{i}", cls, f"g{i // group_size}") for cls, n in counts.items() for i in range(n)]
+
+
+def test_the_split_is_stratified_group_aware_seeded_and_deterministic():
+    videos = _videos({"a": 40, "b": 20}, group_size=2) + _videos({"c": 3}, group_size=3) + _videos({"d": 3})
+    split, too_small = folder_split.assign(videos, val=0.2, test=0.1, seed=0)
+    assert too_small == {"c": (3, 1)} and all(split[key] == "train" for key, cls, _ in videos if cls == "c")
+    for cls, n in (("a", 40), ("b", 20)):
+        share = Counter(split[key] for key, c, _ in videos if c == cls)
+        assert abs(share["val"] - 0.2 * n) <= 1 and abs(share["test"] - 0.1 * n) <= 1 and share["train"] > 0.6 * n
+    assert Counter(split[key] for key, cls, _ in videos if cls == "d") == {"train": 1, "val": 1, "test": 1}
+    sides = {}
+    for key, cls, group in videos:
+        sides.setdefault((cls, group), set()).add(split[key])
+    assert all(len(s) == 1 for s in sides.values())  # a group never straddles the split
+    assert folder_split.assign(videos, 0.2, 0.1, seed=0)[0] == split  # deterministic
+    other = folder_split.assign(videos, 0.2, 0.1, seed=1)[0]
+    assert other != split and Counter(other.values()) == Counter(split.values())  # the seed moves videos, not shares
+    grown = folder_split.assign(videos + _videos({"e": 30}), 0.2, 0.1, seed=0)[0]
+    assert all(grown[key] == side for key, side in split.items())  # a new class leaves the others' split alone
+    alone, _ = folder_split.assign([(k, c, None) for k, c, _ in videos], 0.2, 0.0, seed=0)
+    assert Counter(alone[key] for key, cls, _ in videos if cls == "a") == {"train": 32, "val": 8}  # no groups
+
+
+def test_group_regex_names_the_source_video():
+    pattern = folder_split.compile_group(r"_g(\d+)_")
+    assert folder_split.group_of(pattern, "v_Drum_g03_c01.avi") == "03"
+    assert folder_split.group_of(folder_split.compile_group("^[^/]+"), "take 2/clip 1.mp4") == "take 2"
+    assert folder_split.group_of(pattern, "clip.mp4") is None
+    with pytest.raises(ValueError, match=r"--group '_g\(\\d\+_' is not a regular expression"):
+        folder_split.compile_group(r"_g(\d+_")
+
+
+def test_the_csv_route_names_a_missing_file_and_refuses_an_unknown_split(src, tmp_path):
+    videos, _ = src
+    table = tmp_path / "mine.csv"
+    table.write_text("path,label,split\n"
+                     "red ball/take 1/clip 1.mp4,red ball,train\n"
+                     "red ball/take 2/clip 1.mp4,red ball,val\n"
+                     "purple ball/take 1/clip 1.mp4,purple ball,train\n"
+                     "purple ball/take 1/clip 9.mp4,purple ball,train\n"
+                     "purple ball/take 3/clip 1.mp4,purple ball,val\n"
+                     "red ball/take 1/clip 1.mp4,red ball,train\n")
+    root = tmp_path / "root"
+    status, printed = prepare("folder", "lists", "--root", root, "--videos", videos, "--annotations", table,
+                              "--base", CPU_BASE, "--workers", "1")
+    assert status == 1  # an error: a line names a file that is not there
+    found = {(kind, path): (severity, reason) for severity, kind, path, reason in problems(root)}
+    assert found[("missing", str(videos / "purple ball/take 1/clip 9.mp4"))] == (
+        "error", f"listed at {table}:5, not on disk: left out of the lists; fix the path in the CSV (relative to "
+                 f"{videos})")
+    assert found[("duplicate", f"{table}:7")][1] == f"listed twice (first at {table}:2): left out the second time"
+    assert (root / "train_videos.txt").read_text() == ("red_ball/red_ball__take_1__clip_1.mp4 1\n"  # the CSV's order
+                                                      "purple_ball/purple_ball__take_1__clip_1.mp4 0\n")
+    assert (root / "val_videos.txt").read_text() == ("red_ball/red_ball__take_2__clip_1.mp4 1\n"
+                                                    "purple_ball/purple_ball__take_3__clip_1.mp4 0\n")
+    assert (root / "classes.txt").read_text() == "purple ball\nred ball\n"
+
+    table.write_text("red ball/take 1/clip 1.mp4,red ball,train\nred ball/take 2/clip 1.mp4,red ball,tset\n")
+    status, printed = prepare("folder", "lists", "--root", root, "--annotations", table)
+    assert status == 2 and printed == (f"error: {table}:2: unknown split 'tset': use train, val or test (or leave the "
+                                       "column empty on every line: prepare.py then splits by --val and --test)")
+    table.write_text("red ball/take 1/clip 1.mp4,red ball,train\nred ball/take 2/clip 1.mp4,red ball\n")
+    with pytest.raises(AnnotationError, match=r"mine.csv:2: no split where other lines give one"):
+        folder.take_in(root, folder.Report("folder", "extract", root), folder.Work(root, 1))
+
+
+def test_options_and_places_are_checked_before_anything_runs(src, tmp_path):
+    videos, _ = src
+    status, printed = prepare("ucf101", "lists", "--root", tmp_path / "u", "--videos", videos)
+    assert status == 2 and printed == "error: --videos: options of the folder dataset (your own videos), not of ucf101"
+    for argv, message in (
+            (["--videos", tmp_path / "nowhere"], f"--videos {tmp_path / 'nowhere'}: no such folder"),
+            (["--videos", videos, "--val", "0.6", "--test", "0.5"], "--val 0.6 --test 0.5: together below 1"),
+            (["--videos", videos, "--group", "(unclosed"], "--group '(unclosed' is not a regular expression"),
+            (["--videos", videos, "--base", "tsn_r50_nonsense"], "--base tsn_r50_nonsense: unknown config"),
+    ):
+        status, printed = prepare("folder", "lists", "--root", tmp_path / "r", *argv)
+        assert status == 2 and printed.startswith(f"error: {message}"), printed
+    status, printed = prepare("folder", "lists", "--root", videos / "data", "--videos", videos)
+    assert status == 2 and "is inside --videos" in printed and not (videos / "data").exists()
+    status, printed = prepare("folder", "download", "--root", tmp_path / "fresh")
+    assert status == 0 and "nothing to download" in printed and "give them with --videos SRC" in printed
+    one = tmp_path / "one class"
+    (one / "only").mkdir(parents=True)
+    write_video(one / "only" / "a.mp4", replica.render_clip(np.random.default_rng(0), 8, 64, 64, (200, 0, 0), (1, 1)),
+                fps=25)
+    status, printed = prepare("folder", "extract", "--root", tmp_path / "one", "--videos", one, "--workers", "1")
+    assert status == 2 and "1 class(es) with usable videos; a classifier needs at least 2" in printed
+
+
+def test_config_py_fits_the_schedule_to_the_data_and_an_edited_file_is_kept(src, tmp_path):
+    row = folder_config.base_config(folder_config.DEFAULT_BASE)  # batch 32, 50 epochs, lr_steps [20, 40]
+    assert folder_config.schedule(row, 3570)[0] == dict(batch_size=32, epochs=50, lr_steps=[20, 40], eval_interval=5)
+    assert folder_config.schedule(row, 30)[0] == dict(batch_size=4, epochs=50, lr_steps=[20, 40], eval_interval=5)
+    assert folder_config.schedule(row, 5)[0] == dict(batch_size=2, epochs=100, lr_steps=[40, 80], eval_interval=10)
+    synth = folder_config.base_config("tsn_r18_1x1x3_12e_synthactions_rgb")  # lr written for its batch of 16
+    assert folder_config.schedule(synth, 30)[0] == dict(batch_size=4, epochs=29, lr_steps=[19, 27],
+                                                        eval_interval=3, lr_base_batch=16)
+    videos, _ = src
+    root = tmp_path / "mine"
+    checkpoint = tmp_path / "weights.pth"
+    status, printed = prepare("folder", "all", "--root", root, "--videos", videos, "--load-from", checkpoint,
+                              "--workers", "1")
+    assert status == 1  # the lists are fine, but training cannot start without its weights
+    text = (root / "config.py").read_text()
+    assert all(len(line) <= 120 for line in text.splitlines())
+    assert f"base = '{folder_config.DEFAULT_BASE}'" in text and f"load_from = '{checkpoint}'" in text
+    cfg = folder_config.check(root / "config.py")
+    assert (cfg["num_classes"], cfg["label_map"], cfg["pretrained"], cfg["backbone"]) == (4, "classes.txt", None,
+                                                                                         "resnet50")
+    assert (cfg["data_root"], cfg["data_prefix"], cfg["source"], cfg["ann_file_test"]) == (str(root), "videos",
+                                                                                          "video", "val_videos.txt")
+    load_from = [p for p in problems(root) if p[1] == "missing"]
+    assert load_from == [("error", "missing", str(checkpoint), load_from[0][3])]
+    assert "pass --load-from FILE" in load_from[0][3] and "train stops without them" in load_from[0][3]
+    checkpoint.write_bytes(b"weights, downloaded")
+    edited = text.replace("epochs = 50", "epochs = 7")
+    (root / "config.py").write_text(edited)
+    status, printed = prepare("folder", "lists", "--root", root, "--test", "0.2")
+    assert status == 0 and (root / "config.py").read_text() == edited  # the weights are there now
+    assert "edited by you, so kept" in printed and "ann_file_test = 'test_videos.txt'" in \
+        (root / "config.new.py").read_text()
+    status, printed = prepare("folder", "lists", "--root", root, "--base", CPU_BASE)  # the weights go with the row
+    assert status == 0 and "load_from" not in (root / "config.new.py").read_text()
+
+
+def test_links_follow_the_videos_and_frames_come_when_asked(src, tmp_path):
+    videos, _ = src
+    moved = tmp_path / "my videos"
+    shutil.copytree(videos, moved, symlinks=True)
+    root = tmp_path / "mine"
+    assert prepare("folder", "all", "--root", root, "--videos", moved, "--base", CPU_BASE, "--workers", "1")[0] == 0
+    shutil.rmtree(moved / "red ball" / "take 1")
+    status, printed = prepare("folder", "verify", "--root", root, "--workers", "1")
+    assert status == 1
+    gone = problems(root, ["verify"])
+    assert len(gone) == 3 and all("its link points nowhere" in p[3] for p in gone)
+    status, printed = prepare("folder", "extract", "--root", root, "--frames", "rgb", "--workers", "1")
+    assert status == 0 and "links removed (the video is gone or unusable) 3" in printed
+    assert not (root / "videos" / "red_ball" / "take_1__clip_1.mp4").is_symlink()
+    status, printed = prepare("folder", "lists", "--root", root, "--workers", "1")
+    assert status == 0
+    frames = (root / "train_rawframes.txt").read_text().splitlines()
+    assert frames and all(line.split()[1] == "24" for line in frames)  # 24 frames each, as the clips have
+    assert prepare("folder", "verify", "--root", root, "--workers", "1")[0] == 0
+    assert os.path.islink(root / "videos" / "purple_ball" / "take_1__clip_1.mp4")
+
+
+def test_folder_names_become_link_names_list_files_hold():
+    assert folder_source.slug("Café crème") == "Cafe_creme"
+    assert folder_source.unsafe_reason("Café crème") == "spaces and non-ASCII letters"
+    assert folder_source.unsafe_reason("take_1-a.MP4") is None
+    with pytest.raises(DatasetError, match="no videos given yet"):
+        folder.take_in(Path("/nonexistent-root"), None, None)

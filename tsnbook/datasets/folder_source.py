@@ -1,0 +1,273 @@
+"""Where the folder dataset's videos come from, read as the user left them: a folder of class folders, or a CSV.
+
+A **folder** ``SRC`` holds one folder per class, its videos at any depth below it (``SRC/<class>/a.mp4``,
+``SRC/<class>/take 2/b.MOV``): the class is the first folder, whatever the depth. A **CSV** names each video,
+``path,label[,split][,group]`` (a header line ``path,label,...`` is skipped; paths relative to ``--videos SRC``,
+else to the CSV's own folder): the label is the class's name, the split ``train``, ``val`` or ``test`` (empty on
+every line: prepare.py splits), the group the source video a clip was cut from.
+
+What the user gave is reported, never dropped in silence (`walk_folder`, `read_csv`): a file that is not a video
+(by its extension: `VIDEO_EXTENSIONS`, any case) or lies outside the class folders is a "stray"; a class folder
+without videos a "count"; a CSV line naming a file that is not there an error; a malformed line or an unknown
+split stops the step (`AnnotationError`, ``file:line``). Hidden entries (``.DS_Store``, ``.git``) are not looked
+at. `duplicates` finds files with equal bytes (hashing only files of equal size, so 100 GB of videos are not
+read). `slug` and `link_names` give each kept video a name that MMAction2's list files can hold: they are split
+at whitespace, so ``red ball/clip 1.mp4`` is linked as ``red_ball/clip_1.mp4`` (`link_videos`: symbolic links,
+not copies), and `name_problems` says so once per class. `fingerprint` tells whether the videos changed since.
+"""
+import csv
+import hashlib
+import os
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import AnnotationError, DatasetError, read_lines
+from .items import csv_row
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
+SPLITS = ("train", "val", "test")
+CSV_FORMAT = "path,label[,split][,group]"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One video as the user named it: ``within`` its path below its class folder (a CSV: the path as written),
+    what ``--group REGEX`` reads and its link is named after; ``where`` what a message names (the file, or
+    ``file.csv:line``); ``split`` and ``group`` the CSV's."""
+    path: Path
+    cls: str
+    within: str
+    where: str
+    split: str = ""
+    group: str = ""
+
+
+def is_video_name(name):
+    return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
+
+
+def _visible(name):
+    return not name.startswith(".")
+
+
+def walk_folder(src, report):
+    """``(class folder names, [Candidate])`` of a folder of class folders, sorted; what is not a video, and a
+    class folder without one, are reported (warnings: the rest can still be trained on)."""
+    src = Path(src)
+    classes, found = [], []
+    for entry in sorted(os.scandir(src), key=lambda e: e.name):
+        if not _visible(entry.name):
+            continue
+        if not entry.is_dir():
+            report.problem("stray", entry.path, f"not in a class folder (SRC/<class>/...): ignored; {_videos_are()}"
+                           if is_video_name(entry.name) else "not in a class folder (SRC/<class>/...): ignored",
+                           "warning")
+            continue
+        classes.append(entry.name)
+        videos = list(_videos_below(Path(entry.path), src, entry.name, report))
+        if not videos:
+            report.problem("count", entry.path, "no videos in this class folder: not a class (left out of "
+                           "classes.txt); put videos into it, or remove it", "warning")
+        found += videos
+    return classes, found
+
+
+def _videos_are():
+    return f"videos end in {' '.join(VIDEO_EXTENSIONS)}, in any case"
+
+
+def _videos_below(folder, src, cls, report):
+    """The videos at any depth below a class folder (links followed, each real folder once)."""
+    seen = set()
+    for top, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:  # a link back up the tree
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = sorted(f for f in folders if _visible(f))
+        for name in sorted(f for f in files if _visible(f)):
+            path = Path(top) / name
+            if not path.exists():
+                report.problem("stray", path, "a link that points nowhere: ignored", "warning")
+            elif is_video_name(name):
+                yield Candidate(path, cls, path.relative_to(src / cls).as_posix(), str(path))
+            else:
+                report.problem("stray", path, f"not a video ({os.path.splitext(name)[1] or 'no extension'}): "
+                               f"ignored; {_videos_are()}", "warning")
+
+
+def read_csv(path, src, report):
+    """The `Candidate`s of a CSV file, in its order; a line naming a file that is not there is an error in
+    ``report`` (left out), a malformed line or an unknown split an `AnnotationError` naming ``file:line``."""
+    path = Path(path)
+    base = Path(src) if src else path.parent
+    fix = f"fix the line ({CSV_FORMAT}; paths relative to {base})"
+    rows = []
+    for number, text in read_lines(path, fix=f"write one line per video: {CSV_FORMAT}"):
+        fields = [field.strip() for field in csv_row(text.lstrip("\ufeff"), f"{path}:{number}", fix)]
+        if not rows and [f.lower() for f in fields[:2]] == ["path", "label"]:
+            rows.append(None)  # the header
+            continue
+        where = f"{path}:{number}"
+        if not 2 <= len(fields) <= 4 or not fields[0] or not fields[1]:
+            raise AnnotationError(f"{where}: expected {CSV_FORMAT}, got {text!r}; {fix}")
+        split, group = (fields + ["", ""])[2:4]
+        if split.lower() not in SPLITS + ("",):
+            raise AnnotationError(f"{where}: unknown split {split!r}: use train, val or test (or leave the column "
+                                  f"empty on every line: prepare.py then splits by --val and --test)")
+        rows.append(Candidate(base / fields[0], fields[1], fields[0], where, split.lower(), group))
+    rows = [row for row in rows if row is not None]
+    given = [row for row in rows if row.split]
+    if given and len(given) != len(rows):
+        row = next(row for row in rows if not row.split)
+        raise AnnotationError(f"{row.where}: no split where other lines give one: give every line its split, or "
+                              "none (prepare.py then splits by --val and --test)")
+    found = []
+    for row in rows:
+        if row.path.is_file():
+            found.append(row)
+        else:
+            report.problem("missing", row.path, f"listed at {row.where}, not on disk: left out of the lists; fix the "
+                           f"path in the CSV (relative to {base})")
+    return found
+
+
+def fingerprint(src, table):
+    """A hash of what the user gave, cheap to take (names, sizes and times; no video read): the CSV's bytes and
+    the files it names, or every file below SRC. Another fingerprint means the videos changed since taken in."""
+    digest = hashlib.sha256()
+    if table:
+        text = Path(table).read_bytes()
+        digest.update(text)
+        base = Path(src) if src else Path(table).parent
+        names = [row[0].strip() for row in csv.reader(text.decode("utf-8", "replace").splitlines()) if row]
+    else:
+        base, names = Path(src), []
+        for top, folders, files in os.walk(src, followlinks=True):
+            folders.sort()
+            names += [os.path.relpath(os.path.join(top, name), src) for name in sorted(files)]
+    for name in names:
+        try:
+            stat = (base / name).stat()
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        except OSError:
+            digest.update(f"{name}\0-\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def duplicates(candidates):
+    """``{candidate: the one kept}`` for files with equal bytes (not empty ones): the shortest name is kept (``clip
+    1.mp4`` rather than ``clip 1 copy.mp4``). Sizes first, then SHA-256 of the few files whose size another shares."""
+    by_size = defaultdict(list)
+    for candidate in candidates:
+        size = candidate.path.stat().st_size
+        if size:
+            by_size[size].append(candidate)
+    by_digest = defaultdict(list)
+    for same_size in (group for group in by_size.values() if len(group) > 1):
+        for candidate in same_size:
+            with open(candidate.path, "rb") as f:
+                by_digest[hashlib.file_digest(f, "sha256").digest()].append(candidate)
+    found = {}
+    for same in (group for group in by_digest.values() if len(group) > 1):
+        kept = min(same, key=lambda c: len(c.within))
+        found.update((candidate, kept) for candidate in same if candidate is not kept)
+    return found
+
+
+def link_videos(report, videos, links):
+    """Make ``videos/<link>`` -> file for each of ``links`` ({link: file}); remove the links no longer wanted (and
+    nothing else: a file there that is not a link is an error naming it)."""
+    wanted = {videos / link: Path(path).resolve() for link, path in links.items()}
+    for target, source in wanted.items():
+        if target.is_symlink():
+            if Path(os.readlink(target)) == source:
+                report.did("links kept")
+                continue
+            target.unlink()
+        elif target.exists():
+            raise DatasetError(f"{target}: a file, not a link that prepare.py made; move it out of {videos}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(source, target)
+        except OSError as error:
+            raise DatasetError(f"{target}: cannot make a link here ({error.strerror}); ROOT must be on a file system "
+                               "with symbolic links (not FAT or exFAT)") from None
+        report.did("links made")
+    for path in sorted(videos.rglob("*"), reverse=True):
+        if path.is_symlink() and path not in wanted:
+            path.unlink()
+            report.did("links removed (the video is gone or unusable)")
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+
+
+def slug(name):
+    """``name`` as a safe file name: accents dropped (``Café`` -> ``Cafe``), anything but letters, digits, ``.``,
+    ``-`` and ``_`` replaced by ``_``; never empty."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in ascii_name).strip("._")
+    return safe or "x"
+
+
+def _unique(name, taken):
+    """``name``, or ``name_2``, ``name_3``... (before the extension) when its stem is taken (case-insensitively:
+    macOS and Windows file systems ignore case)."""
+    stem, ext = os.path.splitext(name)
+    candidate, n = name, 1
+    while os.path.splitext(candidate)[0].lower() in taken:
+        n += 1
+        candidate = f"{stem}_{n}{ext}"
+    taken.add(os.path.splitext(candidate)[0].lower())
+    return candidate
+
+
+def link_names(classes, candidates):
+    """``({class: folder}, {candidate: "folder/file"})``: a safe, unique name for each class folder and for each
+    video inside it (the folders below the class joined by ``__``: ``take 2/b.MOV`` -> ``take_2__b.mov``)."""
+    folders, taken = {}, set()
+    for cls in classes:
+        folders[cls] = _unique(slug(cls), taken)
+    names, inside = {}, defaultdict(set)
+    for candidate in candidates:
+        stem, ext = os.path.splitext(candidate.within.replace("\\", "/"))
+        name = _unique("__".join(slug(part) for part in stem.split("/")) + ext.lower(), inside[candidate.cls])
+        names[candidate] = f"{folders[candidate.cls]}/{name}"
+    return folders, names
+
+
+def unsafe_reason(name):
+    """Why a class or file name is changed for the lists ("spaces", "non-ASCII letters", ...; None: it is not)."""
+    reasons = []
+    if any(c.isspace() for c in name):
+        reasons.append("spaces")
+    if not name.isascii():
+        reasons.append("non-ASCII letters")
+    if any(not (c.isalnum() or c in "._-") and not c.isspace() for c in name if c.isascii()):
+        reasons.append("characters other than letters, digits, '.', '-', '_'")
+    return " and ".join(reasons) or None
+
+
+def name_problems(report, folders, names, where_class):
+    """One "name" warning per class whose name, or whose videos' names, are changed for the lists
+    (``where_class(cls)``: the folder or CSV line a message names)."""
+    for cls, folder in folders.items():
+        renamed = [(c, link) for c, link in names.items() if c.cls == cls and unsafe_reason(_flat(c.within))]
+        reason = unsafe_reason(cls)
+        if not (reason or renamed):
+            continue
+        what = [f"{reason} in the class name"] if reason else []
+        if renamed:
+            what.append(f"{unsafe_reason(_flat(renamed[0][0].within))} in {len(renamed)} video name(s)")
+        example = f"{renamed[0][0].within!r} as videos/{renamed[0][1]}" if renamed else f"videos/{folder}/"
+        report.problem("name", where_class(cls), f"{' and '.join(what)}: linked under names list files can hold "
+                       f"(they split lines at whitespace), e.g. {example}; classes.txt keeps the name {cls!r}, "
+                       "videos.csv each link's file", "warning")
+
+
+def _flat(within):
+    """A path below a class folder as one name ("/" is no reason to rename it)."""
+    return within.replace("\\", "/").replace("/", "_")

@@ -1,0 +1,29 @@
+"""Decoding for tsnbook: videos (decord or PyAV) and frame folders (OpenCV) behind one small interface.
+
+Mirrors MMAction2's loading transforms (spec `mmaction2_tsn.md` §3): `DecordInit`/`DecordDecode` ('accurate',
+`num_threads=1`), `PyAVInit`/`PyAVDecode` ('accurate': sequential) and `RawFrameDecode` (cv2; RGB and flow).
+
+    with open_video("clip.mp4") as video:       # or RawFrames(...) / FlowFrames(...)
+        frames = video.get([0, 10, 10, 5])      # uint8 [T, H, W, 3] RGB, in the order asked for
+
+Where tsnbook is stricter than MMAction2, and why (decord's failure modes: `course_and_testing.md` §3.2):
+- `num_frames` is checked (`probe_video`), never taken from decord on trust: asking decord for frames past the
+  real end can spin forever in native code (decord issue #373).
+- decord runs with a `fault_tol` so strict that one silently duplicated frame is an error. Any decord error
+  sends that file to PyAV, once, with a `DecoderFallbackWarning`; CI can make these fatal with
+  `warnings.simplefilter("error", DecoderFallbackWarning)`.
+- A reader refuses to work in another process than the one that opened it: a decord reader copied by `fork()`
+  hangs in the child (reproduced here). Open videos inside the worker, e.g. in `Dataset.__getitem__`.
+
+The package, one file a job: `videos` (probing, decord / PyAV readers, `open_video`), `frames` (RGB and flow
+JPEG folders), `selective` (H.264 decoding only what is needed) and `encode` (`write_video`).
+"""
+from .encode import CODECS, write_video
+from .frames import FlowFrames, RawFrames
+from .selective import SelectiveVideo, open_selective
+from .videos import (BACKENDS, DECORD_FAULT_TOL, DecodeError, DecoderFallbackWarning, DecordVideo, PyAVVideo, Video,
+                     count_frames, decord_available, open_video, probe_video)
+
+__all__ = ["BACKENDS", "CODECS", "DECORD_FAULT_TOL", "DecodeError", "DecoderFallbackWarning", "DecordVideo",
+           "FlowFrames", "PyAVVideo", "RawFrames", "SelectiveVideo", "Video", "count_frames", "decord_available",
+           "open_selective", "open_video", "probe_video", "write_video"]

@@ -1,0 +1,100 @@
+"""Writing videos: uint8 RGB frames to H.264 / MPEG-4 / VP9 with PyAV, the same bytes on every x86-64 CPU."""
+import contextlib
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from .videos import _short
+
+
+CODECS = {".mp4": ("libx264", "yuv420p", None), ".mkv": ("libx264", "yuv420p", None),
+          ".avi": ("mpeg4", "yuv420p", "XVID"), ".webm": ("libvpx-vp9", "yuv420p", None)}
+
+
+def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, **options):
+    """Encode uint8 RGB frames (a [T, H, W, 3] array or any iterable of [H, W, 3] arrays) with PyAV.
+
+    ``audio``: ``(samples, sample_rate)``, float32 samples in [-1, 1] of shape [channels, n] (1 or 2
+    channels), encoded as an AAC track (.mp4 / .mkv), because the real videos of Kinetics, ActivityNet or HVU
+    carry one and a dataset's replica should too.
+
+    The codec follows the extension (CODECS) unless given; `options` go to the encoder as strings, e.g.
+    `crf=23, g=16` (keyframe interval), `preset="fast"`. Odd sizes: libx264 refuses an odd width or height in
+    yuv420p (ValueError); MPEG-4 and VP9 accept them. A failed write leaves no partial file.
+
+    The bytes are the same on every x86-64 machine for the same frames and options, so a dataset generated
+    from a seed is the same dataset everywhere:
+    - one encoder thread: x264 and MPEG-4 bitstreams change with the thread count;
+    - x264 with ``cpu-independent=1``: its SIMD code paths (SSE, AVX2, AVX-512) otherwise make different
+      choices, so the same frames gave 26,925 bytes on one CPU and 26,910 without SIMD; with the option both
+      give the same stream (`tests/test_portability.py` encodes with ``asm=0`` to check). Extra x264 params
+      (``**{"x264-params": "keyint=8"}``) are appended to it, and so is ``TSNBOOK_X264_PARAMS`` from the environment
+      (the portability check sets ``asm=0`` there);
+    - bit-exact muxing (Matroska otherwise writes a random id).
+    FFmpeg's own encoders and its RGB->YUV conversion gave the same bytes with AVX-512, AVX2 or SSE code
+    (measured with ``av_force_cpu_flags``), and libvpx is bit-exact across its SIMD paths by design.
+    """
+    path = os.fspath(path)
+    extension = os.path.splitext(path)[1].lower()
+    if codec is None and extension not in CODECS:
+        raise ValueError(f"{path}: no default codec for {extension!r}; pass codec= or use one of {list(CODECS)}")
+    default_codec, default_pix_fmt, tag = CODECS.get(extension, (None, "yuv420p", None))
+    codec, pix_fmt = codec or default_codec, pix_fmt or default_pix_fmt
+    options = {"flags": "+bitexact", **{key: str(value) for key, value in options.items()}}
+    if codec == "libx264":
+        extra = [options.get("x264-params"), os.environ.get("TSNBOOK_X264_PARAMS")]
+        options["x264-params"] = ":".join(["cpu-independent=1"] + [e for e in extra if e])
+    container, stream = av.open(path, "w", options={"fflags": "+bitexact"}), None
+    try:
+        for frame in frames:
+            frame = np.asarray(frame)
+            if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+                raise ValueError(f"{path}: frames must be uint8 [H, W, 3] RGB, got {frame.dtype} {frame.shape}")
+            if stream is None:
+                stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+                stream.height, stream.width = frame.shape[:2]
+                stream.pix_fmt, stream.options, stream.thread_count = pix_fmt, options, 1
+                if tag and codec == default_codec:
+                    stream.codec_tag = tag
+                if audio is not None:
+                    sound = _add_audio_stream(container, path, *audio)
+            try:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+            except av.FFmpegError as error:
+                odd = stream.width % 2 or stream.height % 2
+                raise ValueError(f"{path}: {codec} cannot encode {stream.width}x{stream.height} {pix_fmt} frames "
+                                 f"({_short(error)})" + ("; libx264 needs even width and height for yuv420p: "
+                                                         "crop, or pass pix_fmt='yuv444p'" if odd else "")) from error
+        if stream is None:
+            raise ValueError(f"{path}: no frames to write")
+        container.mux(stream.encode())
+        if audio is not None:
+            _encode_audio(container, sound, *audio)
+        container.close()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            container.close()
+        if os.path.exists(path):
+            os.remove(path)
+        raise
+
+
+def _add_audio_stream(container, path, samples, sample_rate):
+    samples = np.asarray(samples)
+    if samples.ndim != 2 or samples.shape[0] not in (1, 2) or not samples.shape[1]:
+        raise ValueError(f"{path}: audio samples must be [1 or 2 channels, n > 0], got {samples.shape}")
+    sound = container.add_stream("aac", rate=int(sample_rate))
+    sound.layout = "mono" if samples.shape[0] == 1 else "stereo"
+    sound.options, sound.thread_count = {"flags": "+bitexact"}, 1
+    return sound
+
+
+def _encode_audio(container, sound, samples, sample_rate):
+    samples = np.ascontiguousarray(np.clip(samples, -1, 1), dtype=np.float32)
+    frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=sound.layout.name)
+    frame.sample_rate, frame.pts = int(sample_rate), 0
+    for packet in sound.encode(frame):
+        container.mux(packet)
+    container.mux(sound.encode(None))

@@ -1,0 +1,59 @@
+"""Frame folders: RGB JPEGs and TSN's flow_x / flow_y pairs, read with OpenCV as MMAction2's RawFrameDecode."""
+import os
+
+import cv2
+import numpy as np
+
+from .videos import _IMREAD_COLOR_RGB, DecodeError, Video
+
+
+class RawFrames(Video):
+    """A folder of JPEG frames in MMAction2's rawframe layout: index i (0-based) is file number
+    i + start_index + offset. OpenCV decodes them, because another libjpeg can move pixels by ±1 and
+    bit-exactness with MMAction2 needs the same decoder."""
+
+    fork_safe = True
+
+    def __init__(self, frame_dir, num_frames, filename_tmpl="img_{:05d}.jpg", start_index=1, offset=0):
+        super().__init__(os.fspath(frame_dir))
+        if not os.path.isdir(self.path):
+            raise FileNotFoundError(f"frame folder not found: {self.path}")
+        self.num_frames, self.filename_tmpl = int(num_frames), filename_tmpl
+        self.start_index, self.offset = int(start_index), int(offset)
+
+    def _read(self, filename, flags):
+        path = os.path.join(self.path, filename)
+        try:  # (no os.path.isfile first: one system call less per frame; a folder is an OSError too)
+            data = np.fromfile(path, dtype=np.uint8)
+        except OSError:
+            raise DecodeError(path, f"frame file missing or unreadable (filename_tmpl={self.filename_tmpl!r}, "
+                                    f"start_index={self.start_index}, offset={self.offset}): wrong template or "
+                                    "start index?") from None
+        image = cv2.imdecode(data, flags) if data.size else None
+        if image is None:
+            raise DecodeError(path, "OpenCV cannot decode this image file")
+        return image
+
+    def _load(self, number):
+        filename = self.filename_tmpl.format(number)
+        if _IMREAD_COLOR_RGB is not None:  # OpenCV >= 4.10 writes RGB itself: the same bytes, one pass less
+            return self._read(filename, _IMREAD_COLOR_RGB)
+        return cv2.cvtColor(self._read(filename, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+    def _decode_sorted(self, indices):
+        return np.stack([self._load(i + self.start_index + self.offset) for i in indices.tolist()])
+
+
+class FlowFrames(RawFrames):
+    """Optical flow as grayscale JPEG pairs `filename_tmpl.format("x", n)` / `.format("y", n)`. `get` returns
+    uint8 [T, H, W, 2], channel 0 = x, 1 = y, as MMAction2 1.x stacks them (0.x interleaves x and y images)."""
+
+    def __init__(self, frame_dir, num_frames, filename_tmpl="flow_{}_{:05d}.jpg", start_index=1, offset=0):
+        super().__init__(frame_dir, num_frames, filename_tmpl, start_index, offset)
+
+    def _load(self, number):
+        return np.stack([self._read(self.filename_tmpl.format(axis, number), cv2.IMREAD_GRAYSCALE)
+                         for axis in ("x", "y")], axis=-1)
+
+
+# extension -> (codec, pixel format, codec tag); yuv420p is what every decoder and player accepts

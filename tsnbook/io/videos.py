@@ -1,0 +1,243 @@
+"""Video files: probing (frame counts checked, never trusted), decord and PyAV readers, `open_video`."""
+import os
+import re
+import warnings
+
+import av
+import cv2
+import numpy as np
+
+
+BACKENDS = ("decord", "pyav")
+DECORD_FAULT_TOL = 1e-6  # a ratio of len(video): more than int(1e-6 * len) = 0 recovered frames raises
+_IMREAD_COLOR_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10
+
+
+class DecodeError(RuntimeError):
+    """A file that cannot be decoded; `.path` names it and the message says why."""
+
+    def __init__(self, path, reason):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"cannot decode {self.path}: {reason}")
+
+
+class DecoderFallbackWarning(UserWarning):
+    """A faster decoder could not be trusted on a file and PyAV decoded it in order instead: decord failed, or
+    `SelectiveVideo`'s decoder broke one of the conditions it checks."""
+
+
+def _short(error):
+    """One line per error; decord prefixes every message with '[12:00:00] /src/file.cc:123: ', dropped here."""
+    text = re.sub(r"\[[\d:]+\] \S+:\d+: ", "", str(error)).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0][:200] if text else ''}"
+
+
+def _video_stream(container, path):
+    if not container.streams.video:
+        raise DecodeError(path, "the file has no video stream")
+    stream = container.streams.video[0]
+    stream.codec_context.thread_count = 1  # parallelism comes from DataLoader workers, as with decord
+    return stream
+
+
+def count_frames(path):
+    """Decode every frame with PyAV and count them: the ground truth, at the price of a full decode.
+    A file that breaks halfway raises DecodeError: it is broken, not short."""
+    decoded = 0
+    try:
+        with av.open(str(path)) as container:
+            for _ in container.decode(_video_stream(container, path)):
+                decoded += 1
+    except av.FFmpegError as error:
+        raise DecodeError(path, f"PyAV failed after {decoded} frames ({_short(error)})") from error
+    return decoded
+
+
+def probe_video(path):
+    """(num_frames, fps): the frame count tsnbook trusts, checked without decoding where possible.
+
+    A decoder turns each non-empty packet that no edit list marks "discard" into one frame. So:
+    1. MP4 and AVI index every packet with its position in the file. If the index has one entry per frame the
+       header promises, all inside the file, count the entries: ~0.2 ms, nothing read.
+    2. Otherwise (WebM indexes keyframes only; a file cut short) read and count the packets: ~5 ms per 10-s
+       clip. If the header promised another number the file is suspect: decode and count (`count_frames`).
+    A packet that fails to decode raises later, so nothing silently asks past the end. Not caught: a packet
+    that decodes to nothing without any error; index builders that distrust their files can use `count_frames`.
+    """
+    try:
+        with av.open(str(path)) as container:
+            stream = _video_stream(container, path)
+            promised, index = stream.frames, getattr(stream, "index_entries", ())  # () on older PyAV
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            if promised and len(index) == promised and max(e.pos + e.size for e in index) <= os.path.getsize(path):
+                return sum(1 for e in index if e.size and not e.is_discard), fps
+            packets = sum(1 for p in container.demux(stream) if p.size and not p.is_discard)
+    except av.FFmpegError as error:
+        raise DecodeError(path, f"PyAV cannot read it ({_short(error)})") from error
+    return (packets if promised in (0, packets) else count_frames(path)), fps
+
+
+def _probe_nonempty(path):
+    num_frames, fps = probe_video(path)
+    if num_frames == 0:
+        raise DecodeError(path, "it contains no decodable video frames")
+    return num_frames, fps
+
+
+class Video:
+    """The interface of every frame source: `.path`, `.num_frames`, `.fps`, `.get(indices)`, `.close()`, `with`.
+
+    `get` takes 0-based indices in any order, repeats allowed (TSN's test-time sampling repeats indices in
+    short videos). Each distinct frame is decoded once, in increasing order, then the result is expanded back
+    to the order asked for. Subclasses implement `_decode_sorted(unique_sorted_indices)`.
+    """
+
+    backend, fps = None, None
+    fork_safe = False  # True only for sources that hold no native decoder state
+
+    def __init__(self, path):
+        self.path, self.num_frames, self._pid = str(path), 0, os.getpid()
+
+    def get(self, indices):
+        if not self.fork_safe and os.getpid() != self._pid:
+            raise RuntimeError(
+                f"{self.path}: this reader was opened in process {self._pid} and used in process {os.getpid()}. "
+                "Readers must not cross a fork (a copied decord reader hangs): open the video inside the worker, "
+                "e.g. in Dataset.__getitem__, and close it after use.")
+        indices = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if indices.size == 0:
+            raise ValueError(f"{self.path}: no frame indices given")
+        if indices.min() < 0 or indices.max() >= self.num_frames:
+            raise IndexError(f"{self.path}: frame indices must lie in [0, {self.num_frames}), "
+                             f"got {indices.min()}..{indices.max()}")
+        unique, positions = np.unique(indices, return_inverse=True)
+        return self._decode_sorted(unique)[positions]
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __repr__(self):
+        fps = "" if self.fps is None else f", fps={self.fps:g}"
+        return f"{type(self).__name__}({self.path!r}, num_frames={self.num_frames}{fps})"
+
+
+class PyAVVideo(Video):
+    """PyAV, always installed: decodes from the start to the last frame asked for. Slow for late frames, but
+    exact, and it cannot hang (the stream just ends). Each `get` reopens the file; no state is kept."""
+
+    backend = "pyav"
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.num_frames, self.fps = _probe_nonempty(path)
+
+    def _decode_sorted(self, indices):
+        return _decode_in_order(self.path, indices)
+
+
+def _decode_in_order(path, indices):
+    """Frames `indices` (unique, increasing) of a decode from the start: the exact path, numbered as frames
+    come out of the decoder."""
+    wanted, frames, decoded = iter(indices.tolist()), [], 0
+    target = next(wanted)
+    try:
+        with av.open(path) as container:
+            for frame in container.decode(_video_stream(container, path)):
+                if decoded == target:
+                    frames.append(frame.to_ndarray(format="rgb24"))
+                    target = next(wanted, None)
+                    if target is None:
+                        break
+                decoded += 1
+    except av.FFmpegError as error:
+        raise DecodeError(path, f"PyAV failed after {decoded} frames ({_short(error)})") from error
+    if target is not None:
+        raise DecodeError(path, f"the stream ended after {decoded} frames; frame {target} was asked for")
+    return np.stack(frames)
+
+
+class DecordVideo(Video):
+    """decord's random access (`get_batch`, one thread), numbered and counted as PyAV does.
+
+    If decord's length differs from `probe_video`'s count (an edit list, or a wrong `nb_frames` as in decord
+    #373), decord's frame numbers cannot be trusted: opening fails and `open_video` uses PyAV for the file.
+    A failing `get_batch` switches this file to PyAV for good."""
+
+    backend = "decord"
+
+    def __init__(self, path):
+        super().__init__(path)
+        self._reader, self._fallback = None, None
+        self.num_frames, _ = _probe_nonempty(path)  # a DecodeError here means PyAV cannot read it either
+        import decord  # optional: wheels exist for Linux x86_64 and Windows only
+
+        self._reader = decord.VideoReader(self.path, num_threads=1, fault_tol=DECORD_FAULT_TOL)
+        if len(self._reader) != self.num_frames:
+            raise RuntimeError(f"decord counts {len(self._reader)} frames where {self.num_frames} decode")
+        self.fps = float(self._reader.get_avg_fps())
+
+    def _decode_sorted(self, indices):
+        if self._reader is None and self._fallback is None:
+            raise ValueError(f"{self.path}: the video was closed")
+        if self._fallback is None:
+            try:
+                return self._reader.get_batch(indices.tolist()).asnumpy()
+            except Exception as error:  # DECORDError, DECORDLimitReachedError, RuntimeError...
+                self._fallback = _pyav_instead(self.path, error, stacklevel=4)
+                self.close()
+        return self._fallback._decode_sorted(indices)
+
+    def close(self):
+        if self._reader is not None and os.getpid() != self._pid:
+            _FORKED_READERS.append(self._reader)  # freeing a reader copied by fork() hangs: never free it
+        self._reader = None
+
+    __del__ = close
+
+
+_FORKED_READERS = []
+
+
+def _pyav_instead(path, decord_error, stacklevel=3):
+    warnings.warn(f"decord failed on {path} ({_short(decord_error)}); decoding it with PyAV instead",
+                  DecoderFallbackWarning, stacklevel=stacklevel)
+    try:
+        return PyAVVideo(path)
+    except DecodeError as error:
+        raise DecodeError(path, f"decord failed ({_short(decord_error)}), then PyAV ({error.reason})") from error
+
+
+def decord_available():
+    try:
+        import decord  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_video(path, backend=None):
+    """Open a video for frame access. `backend` is "decord" or "pyav"; None reads the environment variable
+    TSNBOOK_DECODER, else takes decord when it is installed, else PyAV. decord failures fall back to PyAV."""
+    backend = backend or os.environ.get("TSNBOOK_DECODER") or ("decord" if decord_available() else "pyav")
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown video backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"video file not found: {path}")
+    if backend == "pyav":
+        return PyAVVideo(path)
+    if not decord_available():
+        raise ImportError("backend 'decord' was asked for, but decord is not installed (its wheels exist for "
+                          "Linux x86_64 and Windows only); use backend='pyav' or unset TSNBOOK_DECODER")
+    try:
+        return DecordVideo(path)
+    except DecodeError:
+        raise
+    except Exception as error:
+        return _pyav_instead(path, error)
