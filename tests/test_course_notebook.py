@@ -39,7 +39,33 @@ def test_full_mode_commands_take_a_split_and_a_work_dir():
                               work_dir="work_dirs/ucf_split2")
     assert "train tsn_r50_1x1x3_75e_ucf101_rgb --work-dir work_dirs/ucf_split2 --validate" in text
     assert text.count("--cfg-options ann_file_train=x.txt") == 4
-    assert "test tsn_r50_1x1x3_75e_ucf101_rgb work_dirs/ucf_split2/best.pth" in text
+    assert "test tsn_r50_1x1x3_75e_ucf101_rgb work_dirs/ucf_split2/latest.pth" in text
+
+
+def test_full_mode_commands_choose_no_checkpoint_on_the_test_list():
+    # The row validates on the list it is tested on (UCF101's official test list): best.pth would be chosen on
+    # the test videos, so the run is tested once, at the end of its schedule, and the text says why.
+    text = full_mode_commands("tsn_r50_1x1x3_75e_ucf101_rgb")
+    assert "work_dirs/tsn_r50_1x1x3_75e_ucf101_rgb/latest.pth" in text and "best.pth" not in text.replace(
+        "so best.pth", "")
+    assert "ucf101_val_split_1_rawframes.txt" in text and "held out" in text
+    # With a validation list of its own, best.pth (chosen on it) is tested on the test list, once.
+    text = full_mode_commands("tsn_r50_1x1x3_75e_ucf101_rgb", options={"ann_file_val": "my_val.txt"})
+    assert "work_dirs/tsn_r50_1x1x3_75e_ucf101_rgb/best.pth" in text and "latest.pth" not in text
+
+
+def test_full_mode_commands_of_a_flow_row_extract_tvl1_flow_first():
+    lines = full_mode_commands("tsn_r50_320p_1x1x3_110e_kinetics400_flow").splitlines()
+    extract = [i for i, line in enumerate(lines) if line.startswith("python data_scripts/prepare.py")]
+    train = [i for i, line in enumerate(lines) if " -m tsnbook train " in line]
+    assert len(extract) == 2 and extract[1] < min(train)
+    assert lines[extract[0]] == ("python data_scripts/prepare.py kinetics400 extract --root data/kinetics400 "
+                                 "--frames flow --resolution short320 --flow-algorithm tvl1")
+    assert lines[extract[1]] == "python data_scripts/prepare.py kinetics400 lists --root data/kinetics400"
+    anet = full_mode_commands("tsn_r50_320p_1x1x8_150e_activitynet_video_flow", data_root="/d/anet")
+    assert "prepare.py activitynet extract --root /d/anet --frames flow --flow-algorithm tvl1" in anet
+    rgb = full_mode_commands("tsn_r50_1x1x3_100e_kinetics400_rgb").splitlines()  # 15 and 16 print [1] and [-1]
+    assert rgb[1].startswith("torchrun ") and "checkpoints/" in rgb[-1] and "--flow-algorithm" not in "".join(rgb)
 
 
 def test_read_report_parses_what_report_write_writes(tmp_path):

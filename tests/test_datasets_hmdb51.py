@@ -44,18 +44,23 @@ def test_replica_has_the_real_layout_and_quirks(prepared, tmp_path):
     assert text.startswith("#20_Rhythm_Bar_pour_u_nm_np1_fr_goo_0.avi 1 \n")
     flags = {k: [line.split()[1] for line in file_lines(root / "annotations" / f"pour_test_split{k}.txt")]
              for k in (1, 2, 3)}
-    assert all(sorted(f) == ["0", "1", "1", "1", "2"] for f in flags.values()) and flags[1] != flags[2] != flags[3]
+    assert all(sorted(f) == ["0"] + ["1"] * 12 + ["2"] * 7 for f in flags.values()) and flags[1] != flags[2] != flags[3]
     widths = set()
     for cls in hmdb51.REPLICA_CLASSES:
-        video = root / "videos" / cls / f"{hmdb51.REPLICA_VIDEOS[cls][0]}.avi"
-        with av.open(str(video)) as container:
-            stream = container.streams.video[0]
-            assert (container.format.name, stream.codec_context.name) == ("avi", "mpeg4")
-            assert (stream.codec_context.height, float(stream.average_rate)) == (240, 30.0)
-            assert 30 <= stream.frames <= 60
-            widths.add(stream.codec_context.width)
+        for name in hmdb51.REPLICA_VIDEOS[cls][2:4]:
+            widths.add(_probe(root / "videos" / cls / f"{name}.avi"))
     assert widths == {320, 426}
-    assert len(_splits_on_disk(root)) == 14  # 15 listed, one missing
+    assert len(_splits_on_disk(root)) == 59  # 60 listed, one missing
+
+
+def _probe(video):
+    """The frame width of a replica video, after checking its container, codec, height, rate and length."""
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        assert (container.format.name, stream.codec_context.name) == ("avi", "mpeg4")
+        assert (stream.codec_context.height, float(stream.average_rate)) == (240, 30.0)
+        assert 30 <= stream.frames <= 60
+        return stream.codec_context.width
 
 
 def _splits_on_disk(root):
@@ -86,21 +91,21 @@ def test_prepare_all_writes_every_list_and_finds_the_missing_and_the_corrupt_vid
     train = file_lines(root / "hmdb51_train_split_2_videos.txt")
     flagged = [v for c in hmdb51.REPLICA_CLASSES for v in hmdb51.REPLICA_VIDEOS[c]
                if hmdb51.replica_flag(c, v, 2) == "1"]
-    assert len(flagged) == 9 and len(train) == 8  # the missing video is flag 1 in split 2
+    assert len(flagged) == 36 and len(train) == 35  # the missing video is flag 1 in split 2
     assert "cartwheel/(Rad)Schlag_die_Bank!_cartwheel_f_cm_np1_le_med_0.avi 1" in file_lines(
         root / "hmdb51_train_split_1_videos.txt")
-    val = file_lines(root / "hmdb51_val_split_3_rawframes.txt")  # the corrupt video is flag 2 in split 3
-    assert len(val) == 2 and not any(made["corrupt"] in line for line in val)
+    val = file_lines(root / "hmdb51_val_split_3_rawframes.txt")  # the corrupt and the missing one: flag 2 in split 3
+    assert len(val) == 19 and not any(made["corrupt"] in line for line in val)
     folder, count, label = file_lines(root / "hmdb51_val_split_1_rawframes.txt")[0].split()
     assert int(count) == len(os.listdir(root / "rawframes" / folder)) and label == "0"
-    assert "| split 1 train videos | 3,570 | 9 | 8 | 9 |" in prepared["printed"]  # published, listed, good, written
+    assert "| split 1 train videos | 3,570 | 36 | 34 | 35 |" in prepared["printed"]  # published, listed, good, written
 
 
 def test_a_second_run_skips_what_is_done(prepared):
     code, printed = prepare_cli(["hmdb51", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 1  # the corrupt video still cannot be extracted
     assert "annotations skipped (present) 1" in printed and "videos skipped (present) 1" in printed
-    assert "frames skipped (done) 13" in printed and "frames extracted" not in printed
+    assert "frames skipped (done) 58" in printed and "frames extracted" not in printed
     code, printed = prepare_cli(["hmdb51", "download", "--root", str(prepared["root"])])
     assert code == 0 and "skipped (already extracted) 2" in printed
 
@@ -198,12 +203,12 @@ def _edit(path, transform):
 
 @pytest.mark.parametrize("file, transform, message", [
     ("pour_test_split1.txt", lambda l: l + ["Tea_Time!_pour_u_cm_np1_ri_goo_9.avi 3"],
-     r"pour_test_split1\.txt:6: flag '3' is not 0 \(unused\), 1 \(train\) or 2 \(test\)"),
-    ("pour_test_split2.txt", lambda l: l + [l[1]], r"pour_test_split2\.txt:6: .* is listed twice \(first at line 2\)"),
+     r"pour_test_split1\.txt:21: flag '3' is not 0 \(unused\), 1 \(train\) or 2 \(test\)"),
+    ("pour_test_split2.txt", lambda l: l + [l[1]], r"pour_test_split2\.txt:21: .* is listed twice \(first at line 2\)"),
     ("cartwheel_test_split3.txt", lambda l: l[:-1] + [l[-1][:20]],
-     r"cartwheel_test_split3\.txt:5: expected '<video>\.avi <flag>'.*cut short"),
+     r"cartwheel_test_split3\.txt:20: expected '<video>\.avi <flag>'.*cut short"),
     ("brush_hair_test_split1.txt", lambda l: l + ["Brush my hair_brush_hair_u_nm_np1_fr_goo_0.avi 1"],
-     r"brush_hair_test_split1\.txt:6: expected .*a name with a space"),
+     r"brush_hair_test_split1\.txt:21: expected .*a name with a space"),
 ])
 def test_bad_annotations_are_one_line_errors_with_file_and_line(annotated, file, transform, message):
     _edit(annotated / "annotations" / file, transform)
@@ -279,7 +284,7 @@ def test_extract_through_a_system_rar_tool_that_keeps_folders(tmp_path, prepared
     assert sorted(os.listdir(root / "annotations")) == sorted(os.listdir(prepared["root"] / "annotations"))
     for cls in hmdb51.REPLICA_CLASSES:
         assert sorted(os.listdir(root / "videos" / cls)) == sorted(os.listdir(prepared["root"] / "videos" / cls))
-    assert report.actions["extracted"] == 3 + 14  # the inner archives, then their videos: each file once
+    assert report.actions["extracted"] == 3 + 59  # the inner archives, then their videos: each file once
     assert not [p for p in root.rglob("*.partial")] and not (root / ".videos.partial").exists()
     hmdb51.build_lists(root, workers=1)
     name = "hmdb51_train_split_1_videos.txt"

@@ -107,15 +107,15 @@ def test_prepare_all_arranges_cvdf_and_finds_the_missing_and_the_corrupt_video(k
     with av.open(str(root / "videos_train" / (made["replaced"] + ".mp4"))) as container:  # CVDF's good copy
         assert container.streams.video[0].frames > 0
     train = lines(root / "kinetics400_train_list_videos.txt")
-    assert len(train) == 14 and not any(made["missing"] in line for line in train)  # 15 rows, one missing
+    assert len(train) == 39 and not any(made["missing"] in line for line in train)  # 40 rows, one missing
     assert lines(root / "label_map_k400.txt") == list(K400.REPLICA_CLASSES)
     assert any(line.startswith("massaging_person's_head/") and line.endswith(" 2") for line in train)
     assert any(line.startswith("passing_American_football_(in_game)/") and line.endswith(" 3") for line in train)
     record = load_annotations(root / "kinetics400_train_list_videos.txt", root / "videos_train", "video")[0]
     assert Path(record.path).is_file()
-    assert "| train videos | 246,534 | 240,436 | 15 | 13 | 14 |" in k400["printed"]  # CSV, MMAction2, good, listed
+    assert "| train videos | 246,534 | 240,436 | 40 | 38 | 39 |" in k400["printed"]  # CSV, MMAction2, good, listed
     frames = lines(root / "kinetics400_train_list_rawframes.txt")  # no frames for the corrupt video
-    assert len(frames) == 13 and not any(made["corrupt"] in line for line in frames)
+    assert len(frames) == 38 and not any(made["corrupt"] in line for line in frames)
     folder, count, _ = frames[0].split()
     assert int(count) == len(os.listdir(root / "rawframes_train" / folder))
 
@@ -266,10 +266,11 @@ def _edit(path, transform):
 
 @pytest.mark.parametrize("subset, transform, message", [
     ("val", lambda l: l + ["juggling fire,aaaaaaaaaaa,1,11,val"],
-     r"kinetics_val\.csv:7: class 'juggling fire' is not in kinetics_train\.csv"),
-    ("train", lambda l: l + [l[1]], r"kinetics_train\.csv:17: .* is listed twice \(first at line 2\)"),
-    ("train", lambda l: l[:-1] + [l[-1][:20]], r"kinetics_train\.csv:16: \d fields where the header has 6 .*cut short"),
-    ("val", lambda l: l + ["zumba,bbbbbbbbbbb,ten,20,val"], r"kinetics_val\.csv:7: time_start/time_end must be numbers"),
+     r"kinetics_val\.csv:32: class 'juggling fire' is not in kinetics_train\.csv"),
+    ("train", lambda l: l + [l[1]], r"kinetics_train\.csv:42: .* is listed twice \(first at line 2\)"),
+    ("train", lambda l: l[:-1] + [l[-1][:20]], r"kinetics_train\.csv:41: \d fields where the header has 6 .*cut short"),
+    ("val", lambda l: l + ["zumba,bbbbbbbbbbb,ten,20,val"],
+     r"kinetics_val\.csv:32: time_start/time_end must be numbers"),
     ("val", lambda l: ["youtube_id,time_start,time_end,split"] + [r.split(",", 1)[1] for r in l[1:]],
      r"kinetics_val\.csv:1: the val CSV has no label column"),
     ("train", lambda l: ["label;youtube_id;time_start;time_end"] + l[1:], r"kinetics_train\.csv:1: header .* lacks"),
@@ -278,7 +279,7 @@ def _edit(path, transform):
 def test_bad_csvs_are_one_line_errors_with_file_and_line(annotated, subset, transform, message):
     _edit(annotated / "annotations" / kinetics.CSV_NAMES[subset], transform)
     if message is None:
-        assert K400.build_lists(annotated, workers=1).counts["val videos"]["written"] == 5
+        assert K400.build_lists(annotated, workers=1).counts["val videos"]["written"] == 30
         return
     with pytest.raises(AnnotationError, match=message) as error:
         K400.build_lists(annotated, workers=1)

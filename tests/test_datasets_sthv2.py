@@ -45,7 +45,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
     first = json.loads((root / "annotations" / sthv2.ANNOTATIONS["train"]).read_text())[0]
     assert first == {"id": "78687", "label": "pushing a pen from left to right",
                      "template": "Pushing [something] from left to right", "placeholders": ["a pen"]}
-    assert json.loads((root / "annotations" / sthv2.ANNOTATIONS["test"]).read_text()) == [{"id": "220847"}]
+    assert json.loads((root / "annotations" / sthv2.ANNOTATIONS["test"]).read_text())[0] == {"id": "220847"}
     widths = set()
     for video in sorted((root / "videos").iterdir()):
         if video.stem == sthv2.REPLICA_CORRUPT:
@@ -56,7 +56,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
             assert stream.codec_context.height == 240 and float(stream.average_rate) == 12.0
             assert 2.0 <= container.duration / 1e6 <= 4.0
             widths.add(stream.codec_context.width)
-    assert widths == {320, 427} and len(os.listdir(root / "videos")) == 8
+    assert widths == {320, 427} and len(os.listdir(root / "videos")) == 73  # 74 listed, one missing
 
 
 def test_replica_is_deterministic_from_its_seed(tmp_path, prepared):
@@ -75,21 +75,21 @@ def test_prepare_all_writes_the_lists_and_finds_the_missing_and_the_cut_video(pr
     errors = {tuple(line.split("\t")[1:3]) for line in report if line.startswith("error\t")}
     assert errors == {("missing", str(root / "videos" / f"{made['missing']}.webm")),
                       ("truncated", str(root / "videos" / f"{made['corrupt']}.webm"))}
-    assert file_lines(root / "sthv2_train_list_videos.txt") == ["78687.webm 1", "104.webm 2", "2023.webm 0",
-                                                           "151515.webm 3", "42.webm 1"]
+    videos = file_lines(root / "sthv2_train_list_videos.txt")
+    assert videos[:3] == ["78687.webm 2", "104.webm 3", "42.webm 2"] and len(videos) == 39  # 40, one missing
     frames = file_lines(root / "sthv2_train_list_rawframes.txt")
-    assert [line.split()[0] for line in frames] == ["78687", "104", "2023", "151515"]
+    assert [line.split()[0] for line in frames[:3]] == ["78687", "104", videos[3].split(".")[0]] and len(frames) == 38
     folder, count, label = frames[0].split()
-    assert int(count) == len(os.listdir(root / "rawframes" / folder)) and label == "1"
+    assert int(count) == len(os.listdir(root / "rawframes" / folder)) and label == "2"
     assert sorted(os.listdir(root / "rawframes" / folder))[0] == "img_00001.jpg"
-    assert "| test (no labels) | 27,157 | 1 | 1 |  |" in prepared["printed"]
+    assert "| test (no labels) | 27,157 | 2 | 2 |  |" in prepared["printed"]
 
 
 def test_a_second_run_skips_what_is_done(prepared):
     code, printed = prepare_cli(["sthv2", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 1  # the cut video still cannot be extracted
     assert "annotations skipped (present) 1" in printed and "videos skipped (present) 1" in printed
-    assert "frames skipped (done) 7" in printed and "frames extracted" not in printed
+    assert "frames skipped (done) 72" in printed and "frames extracted" not in printed
 
 
 def test_lists_equal_mmaction2_build_file_list(tmp_path, prepared):
@@ -124,7 +124,7 @@ def test_the_zoo_configs_read_what_prepare_writes(prepared, name):
 
 
 def test_the_left_right_label_map_is_mmaction2s_on_the_real_ids(prepared):
-    assert sthv2.flip_label_map(prepared["root"]) == {1: 2, 2: 1}
+    assert sthv2.flip_label_map(prepared["root"]) == {2: 3, 3: 2}  # not up and down
     config = ORACLE / "site" / "mmaction" / ".mim" / "configs" / "recognition" / "tsn" / \
         "tsn_imagenet-pretrained-r50_8xb32-1x1x8-50e_sthv2-rgb.py"
     if not config.is_file():
@@ -143,10 +143,10 @@ def test_the_left_right_label_map_is_mmaction2s_on_the_real_ids(prepared):
 def test_a_flipped_clip_gets_the_mirrored_label(prepared):
     cfg = get_config("tsn_r50_1x1x8_50e_sthv2_rgb")
     dataset = build_dataset(cfg, "val", data_root=prepared["root"])
-    results = dataset.load(0, np.random.default_rng(0))  # 30001: pushing from left to right (label 1)
+    results = dataset.load(0, np.random.default_rng(0))  # 30001: pushing from left to right (label 2)
     flip = Flip(flip_ratio=1.0, flip_label_map=sthv2.flip_label_map(prepared["root"]))
     flipped = flip(dict(results, imgs=results["imgs"].transpose(0, 2, 3, 1)), rng=np.random.default_rng(0))
-    assert (results["label"], flipped["label"]) == (1, 2)
+    assert (results["label"], flipped["label"]) == (2, 3)
 
 
 @pytest.fixture()
@@ -163,11 +163,11 @@ def _edit(path, transform):
 
 @pytest.mark.parametrize("file, transform, message", [
     ("train", lambda e: e + [dict(e[0], id="5", template="Juggling [something]")],
-     r"v2-train\.json\[6\] \(id 5\): template 'Juggling \[something\]' is not in something-something-v2-labels\.json"),
+     r"v2-train\.json\[40\] \(id 5\): template 'Juggling \[something\]' is not in something-something-v2-labels\.json"),
     ("val", lambda e: e + [e[0]],
-     r"v2-validation\.json\[2\] \(id 30001\): id 30001 is listed twice \(first as item 0\)"),
+     r"v2-validation\.json\[32\] \(id 30001\): id 30001 is listed twice \(first as item 0\)"),
     ("val", lambda e: e + [{"label": "x"}],
-     r"v2-validation\.json\[2\]: expected an object with 'id' and 'template'"),
+     r"v2-validation\.json\[32\]: expected an object with 'id' and 'template'"),
     ("labels", lambda d: dict(d, **{"Spinning something": "2"}),
      r"v2-labels\.json: key 'Spinning something': id 2 is also"),
     ("labels", lambda d: dict(d, **{"Spinning something": "7"}), r"v2-labels\.json: ids must run 0\.\.4, 4 is missing"),
@@ -198,3 +198,25 @@ def test_registration_and_a_missing_part(tmp_path, prepared):
     assert not (root / "videos").exists()
     code, printed = prepare_cli(["sthv2", "lists", "--root", str(prepared["root"] / "videos")])
     assert code == 2 and f"pass --root {prepared['root']} instead" in printed
+
+
+def test_a_replica_class_is_its_partner_played_backwards():
+    # The point of the V2 replica: within a pair, only the order of the frames (or the flow) tells the classes
+    # apart. From the same random draws, one direction's frames reversed are exactly the other direction's.
+    for forward, backward in [("Pushing something from left to right", "Pushing something from right to left"),
+                              ("Moving something down", "Moving something up")]:
+        a = something.render_reversible(np.random.default_rng(5), forward, 13, 60, 80)
+        b = something.render_reversible(np.random.default_rng(5), backward, 13, 60, 80)
+        assert np.array_equal(a[::-1], b) and not np.array_equal(a, b)
+    # ... while a single frame shows the pair: the object is smeared along its axis
+    def extent(frame):  # width and height of the object (drawn in one of the palette's colours)
+        colour = max(something.OBJECT_COLOURS, key=lambda c: (frame == c).all(-1).sum())
+        ys, xs = np.nonzero((frame == colour).all(-1))
+        return np.ptp(xs) + 1, np.ptp(ys) + 1
+
+    width, height = extent(something.render_reversible(np.random.default_rng(5), "Pushing something from left to right",
+                                                       5, 60, 80)[2])
+    assert width > 1.4 * height
+    width, height = extent(something.render_reversible(np.random.default_rng(5), "Moving something up", 5, 60, 80)[2])
+    assert height > 1.4 * width
+    assert set(sthv2.REPLICA_CLASSES) == set(something.REVERSIBLE)

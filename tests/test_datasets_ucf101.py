@@ -52,7 +52,7 @@ def test_replica_has_the_real_layout_and_quirks(prepared):
         assert (container.format.name, context.name, context.codec_tag) == ("avi", "mpeg4", "XVID")
         assert (context.width, context.height, float(stream.average_rate)) == (320, 240, 25.0)
         assert 25 <= stream.frames <= 75
-    assert len(scan_videos(root / "videos", ucf101.LEVEL)) == 23  # 24 listed, one missing
+    assert len(scan_videos(root / "videos", ucf101.LEVEL)) == 71  # 72 listed, one missing
     assert (root / "downloads" / "UCF101.rar").read_bytes()[:7] == b"Rar!\x1a\x07\x00"
 
 
@@ -81,21 +81,21 @@ def test_prepare_all_writes_every_list_and_finds_the_missing_and_the_corrupt_vid
     train = file_lines(root / "ucf101_train_split_1_videos.txt")
     assert "Hammering/v_Hammering_g02_c01.avi 1" in train and "HammerThrow/v_HammerThrow_g02_c01.avi 2" in train
     assert "HandstandPushups/v_HandStandPushups_g02_c01.avi 3" in train
-    assert len(train) == 15 and not any(made["missing"] in line for line in train)  # 16 listed, one missing
+    assert len(train) == 47 and not any(made["missing"] in line for line in train)  # 48 listed, one missing
     val_frames = file_lines(root / "ucf101_val_split_3_rawframes.txt")  # the corrupt video is in split 3's test
-    assert len(val_frames) == 7 and not any(made["corrupt"] in line for line in val_frames)
+    assert len(val_frames) == 23 and not any(made["corrupt"] in line for line in val_frames)
     folder, count, label = file_lines(root / "ucf101_val_split_1_rawframes.txt")[0].split()
     assert (folder, label) == ("ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01", "0")
     assert int(count) == len(os.listdir(root / "rawframes" / folder))
     assert sorted(os.listdir(root / "rawframes" / folder))[0] == "img_00001.jpg"
-    assert "| split 1 train videos | 9,537 | 16 | 14 | 15 |" in prepared["printed"]  # published, listed, good, written
+    assert "| split 1 train videos | 9,537 | 48 | 46 | 47 |" in prepared["printed"]  # published, listed, good, written
 
 
 def test_a_second_run_skips_what_is_done(prepared):
     code, printed = prepare_cli(["ucf101", "extract", "--root", str(prepared["root"]), "--workers", "1"])
     assert code == 1  # the corrupt video still cannot be extracted
     assert "annotations skipped (present) 1" in printed and "videos skipped (present) 1" in printed
-    assert "frames skipped (done) 22" in printed and "frames extracted" not in printed
+    assert "frames skipped (done) 70" in printed and "frames extracted" not in printed
     code, printed = prepare_cli(["ucf101", "download", "--root", str(prepared["root"])])
     assert code == 0 and "skipped (already extracted) 2" in printed
 
@@ -194,13 +194,14 @@ def _edit(path, transform):
 
 @pytest.mark.parametrize("file, transform, message", [
     ("trainlist01.txt", lambda l: l + ["Juggling/v_Juggling_g01_c01.avi 5"],
-     r"trainlist01\.txt:17: class folder 'Juggling' is not in classInd\.txt"),
-    ("trainlist01.txt", lambda l: l + [l[0]], r"trainlist01\.txt:17: .* is listed twice \(first at line 1\)"),
+     r"trainlist01\.txt:49: class folder 'Juggling' is not in classInd\.txt"),
+    ("trainlist01.txt", lambda l: l + [l[0]], r"trainlist01\.txt:49: .* is listed twice \(first at line 1\)"),
     ("trainlist02.txt", lambda l: [l[0].replace(" 1", " 2")] + l[1:],
      r"trainlist02\.txt:1: label 2 but classInd\.txt gives ApplyEyeMakeup the id 1"),
     ("testlist03.txt", lambda l: l[:-1] + ["HandstandPushups/v_Hands"[:13]],
-     r"testlist03\.txt:8: expected 'Class/v_Class_gXX_cXX\.avi'.*cut short"),
-    ("testlist01.txt", lambda l: l + ["Apply Eye Makeup/v_x.avi"], r"testlist01\.txt:9: expected .*a name with a space"),
+     r"testlist03\.txt:24: expected 'Class/v_Class_gXX_cXX\.avi'.*cut short"),
+    ("testlist01.txt", lambda l: l + ["Apply Eye Makeup/v_x.avi"],
+     r"testlist01\.txt:25: expected .*a name with a space"),
     ("classInd.txt", lambda l: l + ["6 Juggling"], r"classInd\.txt:5: id 6 where 5 was expected"),
     ("classInd.txt", lambda l: l + ["5 Hammering"], r"classInd\.txt:5: class 'Hammering' appears twice"),
 ])

@@ -73,25 +73,62 @@ def check_claims(claims):
 
 
 def full_mode_commands(name, data_root=None, gpus=8, options=None, work_dir=None):
-    """The commands that reproduce zoo row ``name`` (one GPU, and torchrun on ``gpus``) and test its released
-    checkpoint, as text for a notebook's full-mode section. ``options``: more config overrides (e.g. another
-    split's ``ann_file_*``), with ``work_dir`` to keep that run apart (default ``work_dirs/<name>``)."""
-    cfg = all_configs()[name]
+    """The commands that reproduce zoo row ``name`` (torchrun on ``gpus``, and one GPU) and test it once, as text
+    for a notebook's full-mode section. ``options``: more config overrides (e.g. another split's ``ann_file_*``),
+    with ``work_dir`` to keep that run apart (default ``work_dirs/<name>``).
+
+    Two rules a reader of the zoo's tables can miss. A flow row starts by extracting TV-L1 flow (`flow_command`),
+    the algorithm its released checkpoint was trained on; prepare.py's default, DIS, is the fast one. And a
+    checkpoint is chosen on a validation list and tested on the test list once: where the row validates on its
+    test list (every zoo row does: the datasets have no other labelled split, or MMAction2 tests on val), the
+    ``best.pth`` of ``--validate`` would be chosen on the test videos, so the command tests ``latest.pth`` and
+    says how to choose fairly instead; with an ``ann_file_val`` of its own, ``best.pth`` is tested."""
+    cfg = dict(all_configs()[name], **(options or {}))
     checkpoint = Path(cfg["zoo"]["checkpoint"]).name if cfg["zoo"].get("checkpoint") else f"{name}.pth"
     metrics = " ".join(cfg.get("eval_metrics", ["top_k_accuracy", "mean_class_accuracy"]))
     pairs = ([f"data_root={data_root}"] if data_root else []) + [f"{k}={v}" for k, v in (options or {}).items()]
     overrides = f" --cfg-options {' '.join(pairs)}" if pairs else ""
     run = f" --work-dir {work_dir}" if work_dir else ""
-    return "\n".join([
+    lines = []
+    if cfg["modality"] == "flow":
+        lines += ["# first, TV-L1 flow and its lists (after prepare.py's other steps): the zoo's flow checkpoints were "
+                  "trained on it; DIS, prepare.py's default, is about 100 times faster and gives other flow fields:",
+                  flow_command(cfg, data_root)]
+    if cfg["ann_file_val"] == cfg["ann_file_test"]:
+        tested = "latest.pth"
+        choose = [f"# test once. The row validates on its test list too ({cfg['ann_file_test']}), so best.pth "
+                  "would be chosen on the test videos:",
+                  "# test latest.pth (the end of the schedule), or choose on a list held out from the training "
+                  "videos (ann_file_val=..., and left out of ann_file_train)"]
+    else:
+        tested = "best.pth"
+        choose = [f"# test once, on the test list ({cfg['ann_file_test']}), the checkpoint chosen on the validation "
+                  f"list ({cfg['ann_file_val']}):"]
+    return "\n".join(lines + [
         f"# {gpus} GPUs, the row's own batch ({cfg['batch_size']} per GPU; lr scaled to the total batch):",
         f"torchrun --nproc_per_node {gpus} -m tsnbook train {name}{run} --validate --seed 0 --deterministic"
         f"{overrides}",
         "# one GPU (the learning rate follows the total batch automatically):",
         f"python -m tsnbook train {name}{run} --validate{overrides}",
-        "# test the run, or the zoo's released checkpoint (download it first):",
-        f"python -m tsnbook test {name} {work_dir or 'work_dirs/' + name}/best.pth --eval {metrics}{overrides}",
+        *choose,
+        f"python -m tsnbook test {name} {work_dir or 'work_dirs/' + name}/{tested} --eval {metrics}{overrides}",
+        "# the zoo's released checkpoint (download it first):",
         f"python -m tsnbook test {name} checkpoints/{checkpoint} --eval {metrics}{overrides}",
     ])
+
+
+def flow_command(cfg, data_root=None):
+    """The commands that write the flow a flow row reads and its lists: ``prepare.py DATASET extract --frames flow
+    ... --flow-algorithm tvl1``, then ``lists``. The dataset is the one whose name the row's ``data_root`` ends
+    with, the resolution the one its frame folders' suffix names (``rawframes_train_320p``: short320; no suffix:
+    the dataset's default)."""
+    from ..datasets import names
+    root = data_root or cfg["data_root"]
+    dataset = next(n for n in names() if Path(cfg["data_root"]).name.lower() == n)
+    suffix = {"_320p": " --resolution short320", "_256p": " --resolution short256"}
+    resolution = next((flag for end, flag in suffix.items() if cfg["data_prefix"].endswith(end)), "")
+    return (f"python data_scripts/prepare.py {dataset} extract --root {root} --frames flow{resolution} "
+            f"--flow-algorithm tvl1\npython data_scripts/prepare.py {dataset} lists --root {root}")
 
 
 PREPARE = Path(__file__).resolve().parents[2] / "data_scripts" / "prepare.py"

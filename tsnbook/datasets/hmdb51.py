@@ -237,9 +237,10 @@ download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__nam
 
 # --------------------------------------------------------------------------------------------------- replica
 REPLICA_CLASSES = ("brush_hair", "cartwheel", "pour")
-#: Five clips per class, in the real naming scheme <source>_<action>_<body>_<camera>_<people>_<view>_<quality>_<n>,
-#: with the shell-hostile characters of real names: ( ) ! # &.
-REPLICA_VIDEOS = {
+#: The first five clips of each class, in the real naming scheme
+#: <source>_<action>_<body>_<camera>_<people>_<view>_<quality>_<n>, with the shell-hostile characters of real
+#: names: ( ) ! # &. The other `REPLICA_CLIPS` - 5 clips of each class get names from `_more_names`.
+REPLICA_NAMED = {
     "brush_hair": ("April_09_brush_hair_u_nm_np1_ba_goo_0", "April_09_brush_hair_u_nm_np1_ba_goo_1",
                    "Brushing_Hair_with_Beth_brush_hair_h_nm_np1_le_goo_0",
                    "Blonde_&_Brunette_brush_hair_u_cm_np2_fr_med_0", "Trim_brush_hair_f_nm_np1_ri_bad_2"),
@@ -250,8 +251,28 @@ REPLICA_VIDEOS = {
              "How_to_pour_beer_pour_u_nm_np1_fr_goo_0", "Tea_Time!_pour_u_cm_np1_ri_goo_2",
              "wine_pouring_pour_h_nm_np1_ba_med_0"),
 }
-REPLICA_FLAGS = ("1", "1", "1", "2", "0")  # clip i of split k gets REPLICA_FLAGS[(i + k - 1) % 5]: 3 train, 1 test
-REPLICA_WIDTHS = {"brush_hair": 320, "cartwheel": 426, "pour": 320}  # height 240: the real widths vary
+REPLICA_CLIPS = 20  # per class: per split 12 train, 7 test, 1 unused (the real 70 / 30 / rest, in miniature)
+_SOURCES = ("Amelie", "BigFish", "Fellowship_5", "Glorious_Basterds", "KUNG_FU_HUSTLE", "LongestYard",
+            "Pirates_3", "prelinger_LetsPlay", "ROBIN_HOOD", "Shadow_Fighter", "THE_PROTECTOR", "TrumanShow",
+            "Veoh_Alpha_Dog", "likebeckam", "YouTube_clip")
+_ATTRIBUTES = (("f", "cm", "fr", "med"), ("u", "nm", "le", "goo"), ("h", "cm", "ri", "bad"), ("f", "nm", "ba", "goo"))
+
+
+def _more_names(cls, count):
+    """Further clip names of ``cls`` in the real scheme (film titles as sources, as most HMDB51 clips have)."""
+    names = []
+    for n in range(count):
+        body, camera, view, quality = _ATTRIBUTES[n % len(_ATTRIBUTES)]
+        names.append(f"{_SOURCES[n % len(_SOURCES)]}_{cls}_{body}_{camera}_np1_{view}_{quality}_{n // len(_SOURCES)}")
+    return tuple(names)
+
+
+REPLICA_VIDEOS = {cls: named + _more_names(cls, REPLICA_CLIPS - len(named)) for cls, named in REPLICA_NAMED.items()}
+#: The flag of clip i of a class in split k is REPLICA_FLAGS[(i + 7 (k - 1)) % 20]: 12 train, 7 test, 1 unused,
+#: split 1 testing clips 13-19, split 2 clips 6-12, split 3 clips 19 and 0-5 (the named ones).
+REPLICA_FLAGS = ("1",) * 12 + ("0",) + ("2",) * 7
+REPLICA_WIDTHS = (320, 426)  # height 240: the real widths vary
+#: each class's scene tint and object colour: recognisable from a frame, learnable by a CPU-sized twin
 REPLICA_COLOURS = {"brush_hair": (200, 70, 200), "cartwheel": (60, 200, 200), "pour": (240, 140, 40)}
 REPLICA_MISSING = "pour/wine_pouring_pour_h_nm_np1_ba_med_0"  # in the split files, not in the archive
 REPLICA_CORRUPT = "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_1"  # in the archive, cut at 60 % of its bytes
@@ -259,7 +280,7 @@ REPLICA_CORRUPT = "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_1"  # in the a
 
 def replica_flag(cls, video, split):
     """The flag the replica's ``<cls>_test_split<split>.txt`` gives ``video``."""
-    return REPLICA_FLAGS[(REPLICA_VIDEOS[cls].index(video) + split - 1) % len(REPLICA_FLAGS)]
+    return REPLICA_FLAGS[(REPLICA_VIDEOS[cls].index(video) + 7 * (split - 1)) % len(REPLICA_FLAGS)]
 
 
 def make_replica(root, seed=0):
@@ -267,22 +288,25 @@ def make_replica(root, seed=0):
     ``<class>.rar`` per class (``<class>/<video>.avi``: AVI, MPEG-4 Part 2, height 240 with widths 320 and 426,
     30 fps, 1-2 s) and ``test_train_splits.rar`` (``testTrainMulti_7030_splits/``, 9 split files).
 
-    Three classes with five clips each; every split gives 3 clips of a class flag 1 (train), 1 flag 2 (test),
-    1 flag 0 (unused), rotating between splits; names with ``( ) ! # &``; split lines end with a blank before
-    the line end, as the real files are reported to (◇). `REPLICA_MISSING` is listed but not in the archive and
-    `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same bytes for the same seed on
-    every machine. Returns dict(files=[paths], videos=[keys], missing=, corrupt=).
+    Three classes of 20 clips, each class its own scene and object colour (`replica.iter_scene`); every split
+    flags 12 clips of a class 1 (train), 7 flag 2 (test) and 1 flag 0 (unused), other clips in each split;
+    names with ``( ) ! # &``; split lines end with a blank before the line end, as the real files are reported
+    to (◇). `REPLICA_MISSING` is listed but not in the archive and `REPLICA_CORRUPT` is cut short, so that
+    `verify` has something to find. Same bytes for the same seed on every machine. Returns dict(files=[paths],
+    videos=[keys], missing=, corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
     inner, keys = [], []
     for cls in REPLICA_CLASSES:
         members = []
-        for video in REPLICA_VIDEOS[cls]:
+        for number, video in enumerate(REPLICA_VIDEOS[cls]):
             key = f"{cls}/{video}"
             num_frames = int(rng.integers(30, 61))  # 1-2 s at 30 fps
             speed = rng.uniform(-5, 5, size=2)
-            frames = _replica.render_clip(rng, num_frames, 240, REPLICA_WIDTHS[cls], REPLICA_COLOURS[cls], speed)
+            colour = REPLICA_COLOURS[cls]
+            frames = np.stack(list(_replica.iter_scene(rng, num_frames, 240, REPLICA_WIDTHS[number % 2], colour,
+                                                       colour, speed)))
             keys.append(key)
             if key == REPLICA_MISSING:
                 continue

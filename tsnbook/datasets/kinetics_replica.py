@@ -19,10 +19,12 @@ def make_replica(dataset, root, seed=0):
     ``validate.csv``, ``test.csv`` and JSONs) and CVDF's trees (``cvdf/<subset>/k400_<subset>_path.txt`` and
     ``part_N.tar.gz`` of flat mp4s; K400 also ``replacement_for_corrupted_k400.tgz``).
 
-    Five classes (`REPLICA_CLASSES`, spaces, parentheses, the apostrophe and the class K600 renamed), 3 train
-    + 1 val clips each: MP4, H.264 + AAC, 640x360, 480x360 or portrait 360x640, 25 or 29.97 fps, 2-3 s (one of
-    10 s). K400's train CSV has the original release's 6th column ``is_cc`` and its test CSV has labels;
-    K600's and K700's test CSVs have none. ``missing`` is listed but in no tarball; ``corrupt`` is cut in
+    Five classes (`REPLICA_CLASSES`, spaces, parentheses, the apostrophe and the class K600 renamed), each its
+    own scene and object colour (`replica.iter_scene`: Kinetics' classes are largely recognisable from
+    appearance); `REPLICA_SIZES` train + val clips per class (K400, which notebook 09 trains on: 8 + 6) and one
+    test row: MP4, H.264 + AAC, 640x360, 480x360 or portrait 360x640, 25 or 29.97 fps, 2-3 s (one of 10 s).
+    K400's train CSV has the original release's 6th column ``is_cc`` and its test CSV has labels; K600's and
+    K700's test CSVs have none. ``missing`` is listed but in no tarball; ``corrupt`` is cut in
     half (its moov atom lost); K400's ``replaced`` is cut too, but CVDF's replacement has a good copy. Same
     bytes for the same seed. Returns dict(files=[paths], videos={subset: [keys]}, missing=, corrupt=, ...).
     """
@@ -35,7 +37,9 @@ def make_replica(dataset, root, seed=0):
     special = {}
     count = 0
     for label, name in enumerate(dataset.REPLICA_CLASSES):
-        for subset, k in [("train", 0), ("train", 1), ("train", 2), ("val", 0), ("test", 0)]:
+        num_train, num_val = REPLICA_SIZES[dataset.VERSION]
+        for subset, k in [("train", k) for k in range(num_train)] + [("val", k) for k in range(num_val)] + \
+                [("test", 0)]:
             youtube_id = _youtube_id(rng)
             start = int(rng.integers(0, 300))
             row = dict(label=name, youtube_id=youtube_id, time_start=start, time_end=start + 10, split=subset,
@@ -51,8 +55,8 @@ def make_replica(dataset, root, seed=0):
             count += 1
             data = _replica.encode_clip(
                 downloads / ".replica.mp4",
-                _replica.iter_clip(rng, int(seconds * fps), height, width, REPLICA_COLOURS[label],
-                                   rng.uniform(-4, 4, size=2)),
+                _replica.iter_scene(rng, int(seconds * fps), height, width, REPLICA_COLOURS[label],
+                                    REPLICA_COLOURS[label], rng.uniform(-4, 4, size=2)),
                 fps=fps, audio=_replica.tone(rng, seconds), preset="ultrafast")
             role = REPLICA_ROLES.get((label, subset, k))
             if role == "replaced" and not dataset.REPLACEMENT:
@@ -123,4 +127,6 @@ REPLICA_CLASSES = {  # 5 per version: spaces, parentheses, the apostrophe, the K
           "passing American football (not in game)"),
 }
 REPLICA_COLOURS = [(230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220)]
+#: (train, val) clips per class: K400's replica is the one notebook 09 trains and tests a twin on (30 val videos)
+REPLICA_SIZES = {400: (8, 6), 600: (3, 1), 700: (3, 1)}
 REPLICA_ROLES = {(2, "train", 1): "missing", (3, "train", 2): "corrupt", (0, "train", 1): "replaced"}

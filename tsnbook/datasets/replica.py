@@ -94,16 +94,26 @@ def render_clip(rng, num_frames, height, width, colour, speed):
     return frames
 
 
-def iter_clip(rng, num_frames, height, width, colour, speed):
+def iter_clip(rng, num_frames, height, width, colour, speed, tint=None):
     """`render_clip` one frame at a time, for long videos (a 40-s 720p ActivityNet video is 2.5 GB as one
-    array): the same picture, drawn as it is encoded."""
+    array): the same picture, drawn as it is encoded. ``tint``: see `iter_scene`."""
     background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 3)
+    if tint is not None:
+        background = ((background.astype(np.uint16) + np.array(tint, np.uint16)) // 2).astype(np.uint8)
     x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
     for t in range(num_frames):
         frame = background.copy()
         centre = (int(x + speed[0] * t) % width, int(y + speed[1] * t) % height)
         cv2.circle(frame, centre, max(4, min(height, width) // 8), tuple(int(c) for c in colour), -1)
         yield frame
+
+
+def iter_scene(rng, num_frames, height, width, tint, colour, speed):
+    """`iter_clip` in a scene of its own: the textured background blended half-way towards ``tint``. A class
+    with its own scene and object colour is recognisable from any frame and from most crops of it, as many
+    classes of UCF101 or Kinetics are from their setting (a pool, a snowy slope): a class a CPU-sized twin
+    learns in a few epochs, so that its test accuracy says something."""
+    return iter_clip(rng, num_frames, height, width, colour, speed, tint=tint)
 
 
 def tone(rng, seconds, sample_rate=22050):

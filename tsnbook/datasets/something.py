@@ -187,3 +187,43 @@ def render_motion(rng, name, num_frames, height, width):
         cv2.circle(frame, centre, radius, COLOURS[name], -1)
         frames[t] = frame
     return frames
+
+
+#: The V2 replica's classes: two pairs, each class the other's time reversal. Per class: the axis the object
+#: moves along (0: x, 1: y) and the direction (+1: towards larger x or y, i.e. rightwards or downwards).
+REVERSIBLE = {"Moving something down": (1, +1), "Moving something up": (1, -1),
+              "Pushing something from left to right": (0, +1), "Pushing something from right to left": (0, -1)}
+#: The setting of each pair (by axis): pushing happens on a table, moving up and down in front of a wall. What a
+#: pair has in common shows in every frame, as the real templates' hands and surfaces do; the direction does not.
+PAIR_TINTS = {0: (170, 120, 70), 1: (80, 120, 180)}
+#: Objects of any class: a clip's colour is drawn from here, so that the colour says nothing about the class.
+OBJECT_COLOURS = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220), (240, 140, 40))
+
+
+def render_reversible(rng, name, num_frames, height, width):
+    """uint8 RGB ``[T, H, W, 3]``: an object of a random colour and size crossing a random textured background
+    along the axis of class ``name`` (`REVERSIBLE`), from a random start near one edge to a random end near the
+    other, drawn as a fast-moving object is filmed: smeared along its path (an ellipse 1.7 times as long as wide).
+
+    The start and end are drawn from mirror-image ranges, so a clip of one direction, played backwards, is
+    a clip of the other one: the *set* of frames has the same distribution in both classes of a pair, and only
+    their order (or the optical flow between them) tells the classes apart. The axis, though, shows in a single
+    frame (the smear is the same both ways): a pair is easy to recognise, the direction within it is not.
+    """
+    axis, direction = REVERSIBLE[name]
+    texture = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 2)
+    background = ((texture.astype(np.uint16) + np.array(PAIR_TINTS[axis], np.uint16)) // 2).astype(np.uint8)
+    colour = OBJECT_COLOURS[int(rng.integers(len(OBJECT_COLOURS)))]
+    radius = int(rng.integers(max(4, height // 7), max(5, height // 6) + 1))  # large: seen in any crop
+    near, far = rng.uniform(0.15, 0.3), rng.uniform(0.7, 0.85)
+    start, end = (near, far) if direction > 0 else (far, near)
+    across = rng.uniform(0.3, 0.7)
+    smear = (radius * 17 // 10, radius) if axis == 0 else (radius, radius * 17 // 10)  # half-axes along x, y
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    for t in range(num_frames):
+        along = start + (end - start) * t / max(1, num_frames - 1)
+        x, y = (along, across) if axis == 0 else (across, along)
+        frame = background.copy()
+        cv2.ellipse(frame, (int(x * width), int(y * height)), smear, 0, 0, 360, colour, -1)
+        frames[t] = frame
+    return frames

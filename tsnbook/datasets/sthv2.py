@@ -170,22 +170,48 @@ download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__nam
 
 
 # --------------------------------------------------------------------------------------------------- replica
-#: labels JSON order (alphabetical, as the real file): a left/right pair in the middle
-REPLICA_CLASSES = ("Holding something", "Pushing something from left to right", "Pushing something from right to left",
-                   "Putting something on a surface")
-REPLICA_TEMPLATES = {"Holding something": "Holding [something]",
+#: labels JSON order (alphabetical, as the real file): two pairs of classes, each class the other played backwards
+REPLICA_CLASSES = ("Moving something down", "Moving something up", "Pushing something from left to right",
+                   "Pushing something from right to left")
+REPLICA_TEMPLATES = {"Moving something down": "Moving [something] down", "Moving something up": "Moving [something] up",
                      "Pushing something from left to right": "Pushing [something] from left to right",
-                     "Pushing something from right to left": "Pushing [something] from right to left",
-                     "Putting something on a surface": "Putting [something] on a surface"}
+                     "Pushing something from right to left": "Pushing [something] from right to left"}
 REPLICA_OBJECTS = ("a pen", "my phone", "potato", "a tea cup", "vicks vaporub bottle", "a book", "keys", "a box",
                    "remote control")
-#: (id, subset, class index): eight videos on disk, and REPLICA_MISSING listed without one.
-REPLICA_CLIPS = (("78687", "train", 1), ("104", "train", 2), ("2023", "train", 0), ("151515", "train", 3),
-                 ("42", "train", 1), ("9999", "train", 2), ("30001", "val", 1), ("30002", "val", 2),
-                 ("220847", "test", 3))
+REPLICA_SIZES = {"train": 10, "val": 8}  # clips per class; and two test clips (no labels)
 REPLICA_MISSING = "9999"  # in the train JSON, no video
 REPLICA_CORRUPT = "42"  # cut at 60 % of its bytes
 REPLICA_WIDTHS = (320, 427)  # 240 px high; 427 is odd, as many real widths are
+
+
+def _replica_clips():
+    """(id, subset, class index or None) of every replica clip, in the JSON files' order: a few fixed ids first
+    (the tests and notebook 10 name them), then ids drawn once from a fixed generator, the classes shuffled (the
+    real files are in no class order)."""
+    fixed = {"train": [("78687", 2), ("104", 3), (REPLICA_CORRUPT, 2), (REPLICA_MISSING, 3)], "val": [("30001", 2)],
+             "test": [("220847", None)]}
+    rng = np.random.default_rng(2017)
+    used = {video for clips in fixed.values() for video, _ in clips}
+    clips = []
+    for subset in ("train", "val", "test"):
+        labels = [label for label in range(len(REPLICA_CLASSES)) for _ in range(REPLICA_SIZES.get(subset, 0))]
+        for video, label in fixed[subset]:
+            if label is not None:
+                labels.remove(label)
+        labels = [labels[i] for i in rng.permutation(len(labels))] + [None] * (2 - len(fixed[subset])) * (
+            subset == "test")
+        drawn = []
+        while len(drawn) < len(labels):
+            video = str(int(rng.integers(1, NUM_VIDEOS + 1)))
+            if video not in used:
+                used.add(video)
+                drawn.append(video)
+        clips += [(video, subset, label) for video, label in fixed[subset] + list(zip(drawn, labels))]
+    return tuple(clips)
+
+
+#: (id, subset, class index): 40 train (one without a video), 32 val, 2 test clips.
+REPLICA_CLIPS = _replica_clips()
 
 
 def make_replica(root, seed=0):
@@ -193,19 +219,22 @@ def make_replica(root, seed=0):
     ``20bn-something-something-v2/<id>.webm`` split into the 20 parts ``20bn-something-something-v2-00`` ...
     ``-19``, and the four JSONs (string ids and label values, bracketed templates, filled captions).
 
-    Four classes with both directions of a left/right pair (the same object, moving the other way); eight
-    videos, VP9 WebM, 240 px high and 320 or 427 wide, 12 fps, 2-4 s; `REPLICA_MISSING` listed without a video
-    and `REPLICA_CORRUPT` cut short, so that `verify` has something to find. Same bytes for the same seed on
-    every machine. Returns dict(files=[paths], videos=[ids], missing=, corrupt=).
+    Four classes, two pairs in which each class is the other played backwards (`something.render_reversible`:
+    a disc of a random colour moving left or right, up or down): as on the real dataset, what happens to the
+    object is the class, not the object, and a single frame cannot tell a pair's two classes apart. 10 train
+    and 8 validation clips per class and 2 test clips: VP9 WebM, 240 px high and 320 or 427 wide, 12 fps, 2-4 s;
+    `REPLICA_MISSING` listed without a video and `REPLICA_CORRUPT` cut short, so that `verify` has something to
+    find. Same bytes for the same seed on every machine. Returns dict(files=[paths], videos=[ids], missing=,
+    corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
     members, entries = [], {"train": [], "val": [], "test": []}
     for number, (video, subset, label) in enumerate(REPLICA_CLIPS):
-        name = REPLICA_CLASSES[label]
-        num_frames, width = int(rng.integers(24, 49)), REPLICA_WIDTHS[number % 2]
-        frames = something.render_motion(rng, name, num_frames, 240, width)
-        thing = REPLICA_OBJECTS[number]
+        name = REPLICA_CLASSES[2 if label is None else label]  # a test clip shows some class, unnamed
+        num_frames, width = int(rng.integers(24, 37)), REPLICA_WIDTHS[number % 2]
+        frames = something.render_reversible(rng, name, num_frames, 240, width)
+        thing = REPLICA_OBJECTS[number % len(REPLICA_OBJECTS)]
         entries[subset].append({"id": video} if subset == "test" else {
             "id": video, "label": name.replace("something", thing).lower(), "template": REPLICA_TEMPLATES[name],
             "placeholders": [thing]})

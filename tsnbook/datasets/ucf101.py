@@ -181,7 +181,9 @@ download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__nam
 # --------------------------------------------------------------------------------------------------- replica
 REPLICA_CLASSES = ("ApplyEyeMakeup", "Hammering", "HammerThrow", "HandstandPushups")  # real relative order
 REPLICA_FILE_CLASS = {"HandstandPushups": "HandStandPushups"}  # the real file names' spelling
-REPLICA_GROUPS, REPLICA_CLIPS = 3, 2  # split k tests group k
+REPLICA_GROUPS, REPLICA_CLIPS = 3, 6  # split k tests group k: 24 test videos (23 with the missing or cut one)
+#: each class's scene tint and object colour: recognisable from a frame, as many UCF101 classes are from theirs
+REPLICA_COLOURS = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40))
 REPLICA_MISSING = "HammerThrow/v_HammerThrow_g02_c02"  # in the split files, not in the archive
 REPLICA_CORRUPT = "Hammering/v_Hammering_g03_c01"  # in the archive, cut at 60 % of its bytes
 
@@ -191,21 +193,23 @@ def make_replica(root, seed=0):
     MPEG-4 Part 2 tagged XVID, 320x240, 25 fps, 1-3 s) and the splits zip (``ucfTrainTestlist/``, CRLF lines).
 
     Four classes with the real relative order (ids 1-4; ``sorted()`` would swap Hammering and HammerThrow), the
-    ``v_HandStandPushups_*`` spelling, 3 groups x 2 clips, split k testing group k; `REPLICA_MISSING` is listed
-    but not in the archive and `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same
-    bytes for the same seed on every machine. Returns dict(files=[paths], videos=[keys], missing=, corrupt=).
+    ``v_HandStandPushups_*`` spelling, 3 groups x 6 clips, split k testing group k; each class its own scene and
+    object colour (`replica.iter_scene`), so that a CPU-sized twin learns them and its accuracy on 23-24 test
+    videos per split means something. `REPLICA_MISSING` is listed but not in the archive and `REPLICA_CORRUPT` is
+    cut short, so that `verify` has something to find. Same bytes for the same seed on every machine. Returns
+    dict(files=[paths], videos=[keys], missing=, corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
     members, keys = [], []
-    colours = [(230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40)]
     for label, cls in enumerate(REPLICA_CLASSES):
         for group in range(1, REPLICA_GROUPS + 1):
             for clip in range(1, REPLICA_CLIPS + 1):
                 key = f"{cls}/v_{REPLICA_FILE_CLASS.get(cls, cls)}_g{group:02d}_c{clip:02d}"
                 num_frames = int(rng.integers(25, 76))  # 1-3 s at 25 fps
                 speed = rng.uniform(-4, 4, size=2)
-                frames = _replica.render_clip(rng, num_frames, 240, 320, colours[label], speed)
+                frames = np.stack(list(_replica.iter_scene(rng, num_frames, 240, 320, REPLICA_COLOURS[label],
+                                                           REPLICA_COLOURS[label], speed)))
                 keys.append(key)
                 if key == REPLICA_MISSING:
                     continue
