@@ -1,5 +1,6 @@
-"""HMDB51: 6,766 clips of 51 human actions from films and web videos, three official 70/30 splits (spec
-datasets.md §3).
+"""HMDB51: 6,766 clips of 51 human actions from films and web videos, three official 70/30 splits
+(https://serre-lab.clps.brown.edu/resource/hmdb-a-large-human-motion-database/; MMAction2's
+`tools/data/hmdb51/README.md`).
 
 The layout this module reads and writes, MMAction2's (``tools/data/hmdb51/``)::
 

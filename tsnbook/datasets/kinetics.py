@@ -1,8 +1,8 @@
-"""Kinetics-400, -600 and -700: ~10-s YouTube clips of 400 / 600 / 700 actions, train / val / test CSVs (spec
-datasets.md §4). One module, three datasets: `KINETICS400`, `KINETICS600` and `KINETICS700` (the registry's
-``kinetics400`` ...) are `Kinetics` objects with the attributes and steps of a dataset module; getting DeepMind's
-CSVs and CVDF's videos into the layout is `tsnbook.datasets.kinetics_download`, the replicas
-`tsnbook.datasets.kinetics_replica`.
+"""Kinetics-400, -600 and -700: ~10-s YouTube clips of 400 / 600 / 700 actions, train / val / test CSVs
+(https://github.com/cvdfoundation/kinetics-dataset; MMAction2's `tools/data/kinetics/README.md`). One module, three
+datasets: `KINETICS400`, `KINETICS600` and `KINETICS700` (the registry's ``kinetics400`` ...) are `Kinetics` objects
+with the attributes and steps of a dataset module; getting DeepMind's CSVs and CVDF's videos into the layout is
+`tsnbook.datasets.kinetics_download`, the replicas `tsnbook.datasets.kinetics_replica`.
 
 The layout this module reads and writes, MMAction2's (``tools/data/kinetics/``)::
 
@@ -32,7 +32,7 @@ against it on the replicas):
   still holding spaces (``rename_classnames.sh`` forgotten) is an error here, not a silently empty class;
 - ``extract`` arranges CVDF's flat trees into class folders, with its replacements (`kinetics_download`);
 - frames are counted by the template from the start index, not by the prefix (see ``ucf101``), and the flow
-  lists the K400 flow configs name are written (MMAction2's tools write RGB lists only, spec §1.1);
+  lists the K400 flow configs name are written (MMAction2's `tools/data/build_file_list.py` writes RGB lists only);
 - an unknown class, a duplicate row or a malformed line is a one-line error naming ``file:line``
   (MMAction2: a KeyError, or a duplicated line); MMAction2's scripts pass ``--shuffle``, tsnbook keeps the
   CSV order (training shuffles).

@@ -1,7 +1,7 @@
 """The Kinetics-400/600/700 replicas: DeepMind's CSV tarball and CVDF's trees in miniature, with the real quirks
-(spec datasets.md §4): the CSV variants of each version, class names with spaces, parentheses and the apostrophe,
-the class K600 renamed, one clip listed but in no tarball, one cut in half, and (K400) one whose good copy is in
-CVDF's replacements. `make_replica` is the ``make_replica`` of the `tsnbook.datasets.kinetics` datasets.
+(as `tsnbook.datasets.kinetics` describes them): the CSV variants of each version, class names with spaces,
+parentheses and the apostrophe, the class K600 renamed, one clip listed but in no tarball, one cut in half, and
+(K400) one whose good copy is in CVDF's replacements. `make_replica` is the ``make_replica`` of the `tsnbook.datasets.kinetics` datasets.
 """
 import csv
 import io
@@ -93,7 +93,7 @@ def _write_annotations(dataset, downloads, rows):
     for subset, file_name in (("train", "train"), ("val", "validate"), ("test", "test")):
         columns = ["label", "youtube_id", "time_start", "time_end", "split"]
         if dataset.VERSION == 400 and subset == "train":
-            columns.append("is_cc")  # the original K400 release (spec §4)
+            columns.append("is_cc")  # the original K400 CSVs had this 6th column
         if subset == "test" and dataset.VERSION != 400:
             columns.remove("label")  # K600 / K700 test CSVs: no labels
         text = io.StringIO()

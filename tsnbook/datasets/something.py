@@ -1,5 +1,6 @@
-"""What Something-Something V1 and V2 share (spec datasets.md §5-§6): the registration, the split downloads, the
-left/right classes, and the replicas' clips.
+"""What Something-Something V1 and V2 share (https://developer.qualcomm.com/software/ai-datasets/something-something;
+MMAction2's `tools/data/sthv1/` and `sthv2/` READMEs): the registration, the split downloads, the left/right classes,
+and the replicas' clips.
 
 Both versions have the same 174 classes, *templates* of an action on an object ("Pushing something from left to
 right"), filmed by crowd workers. The versions differ in the files: V1 ships JPEG frames 100 px high with CSV

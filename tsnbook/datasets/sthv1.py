@@ -1,5 +1,6 @@
-"""Something-Something V1: 108,499 clips of 174 object-interaction templates, shipped as JPEG frames (spec
-datasets.md §5; the family's shared facts: `tsnbook.datasets.something`).
+"""Something-Something V1: 108,499 clips of 174 object-interaction templates, shipped as JPEG frames
+(https://developer.qualcomm.com/software/ai-datasets/something-something; MMAction2's `tools/data/sthv1/README.md`; the
+family's shared facts: `tsnbook.datasets.something`).
 
 The layout this module reads and writes, MMAction2's (``tools/data/sthv1/``)::
 

@@ -1,4 +1,5 @@
-"""Something-Something V2: 220,847 clips of the 174 templates as VP9 WebM videos (spec datasets.md §6; the
+"""Something-Something V2: 220,847 clips of the 174 templates as VP9 WebM videos
+(https://developer.qualcomm.com/software/ai-datasets/something-something; MMAction2's `tools/data/sthv2/README.md`; the
 family's shared facts: `tsnbook.datasets.something`).
 
 The layout this module reads and writes, MMAction2's (``tools/data/sthv2/``)::

@@ -1,4 +1,5 @@
-"""UCF101: 13,320 YouTube clips of 101 actions, three official train/test splits (spec datasets.md §2).
+"""UCF101: 13,320 YouTube clips of 101 actions, three official train/test splits
+(https://www.crcv.ucf.edu/data/UCF101.php; MMAction2's `tools/data/ucf101/README.md`).
 
 The layout this module reads and writes, MMAction2's (``tools/data/ucf101/``)::
 
