@@ -64,7 +64,8 @@ def check_claims(claims):
     """Print one line per claim ("yes  <claim>" or "NO   <claim>") and assert that all hold.
 
     What a notebook trained on a CPU may compare across machines: the claims its asserts guarantee, not the
-    exact metric (PyTorch promises no equal floats across CPUs and releases); the figures themselves go in a cell nbval does not compare.
+    exact metric (PyTorch promises no equal floats across CPUs and releases); the figures themselves go in a cell
+    nbval does not compare.
     """
     for claim, holds in claims.items():
         print(f"{'yes' if holds else 'NO '}  {claim}")

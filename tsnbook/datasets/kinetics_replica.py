@@ -1,7 +1,8 @@
 """The Kinetics-400/600/700 replicas: DeepMind's CSV tarball and CVDF's trees in miniature, with the real quirks
 (as `tsnbook.datasets.kinetics` describes them): the CSV variants of each version, class names with spaces,
 parentheses and the apostrophe, the class K600 renamed, one clip listed but in no tarball, one cut in half, and
-(K400) one whose good copy is in CVDF's replacements. `make_replica` is the ``make_replica`` of the `tsnbook.datasets.kinetics` datasets.
+(K400) one whose good copy is in CVDF's replacements. `make_replica` is the ``make_replica`` of the
+`tsnbook.datasets.kinetics` datasets.
 """
 import csv
 import io
