@@ -131,9 +131,10 @@ def test_predict_videos_gives_a_flow_model_each_videos_own_flow(streams, small_s
     (result,) = predict_videos(model, [video], cfg=info["cfg"], average_clips="score", workers=1)
     expected = predict_video(model, video, cfg=info["cfg"], average_clips="score")
     assert np.allclose(result["scores"], expected, rtol=0, atol=1e-6)  # the flow computed in the DataLoader worker
+    # other flow settings give other scores: they are used, not ignored
     (farneback,) = predict_videos(model, [video], cfg=info["cfg"], average_clips="score",
                                   flow=dict(algorithm="farneback"))
-    assert not np.allclose(farneback["scores"], result["scores"], rtol=0, atol=1e-6)  # the flow settings are used, not ignored
+    assert not np.allclose(farneback["scores"], result["scores"], rtol=0, atol=1e-6)
 
 def test_rgb_frames_given_to_a_flow_model_say_what_to_do(small_synth):
     flow = TSN("resnet18", 8, 3, modality="flow", clip_len=5)
