@@ -144,3 +144,20 @@ def test_explain_target_is_a_class_name_first_and_an_ambiguous_one_is_refused(ch
     assert cli_exit(["explain", checkpoint, video, "--out", tmp_path / "why.png", "--target-index", "2",
                      "--device", "cpu"]) == 0
     assert f"class {CLASSES[2]} (class 2)" in capsys.readouterr().out
+
+
+def test_extract_features_is_what_the_cli_saves_for_the_video(checkpoint, small_synth, tmp_path):
+    import tsnbook
+    model, info = tsnbook.load_model(checkpoint)
+    video = _videos(small_synth, "RedBall")[0]
+    for name, option in (("f", []), ("s", ["--per-segment"])):
+        assert cli_exit(["features", checkpoint, video, "--out", tmp_path / name, "--device", "cpu", *option]) == 0
+        saved = np.load(tmp_path / name / f"{video.stem}.npy")
+        feature = tsnbook.extract_features(model, video, cfg=info["cfg"], per_segment=bool(option))
+        assert feature.dtype == np.float32 and feature.shape == saved.shape == ((4, 512) if option else (512,))
+        assert np.abs(feature - saved).max() < 1e-6
+    scores = predict_video(model, video, cfg=info["cfg"], average_clips="score")
+    weight, bias = model.fc.weight.detach().double().numpy(), model.fc.bias.detach().double().numpy()
+    assert np.abs(tsnbook.extract_features(model, video, cfg=info["cfg"]) @ weight.T + bias - scores).max() < 1e-4
+    with pytest.raises(ValueError, match="is a folder"):
+        tsnbook.extract_features(model, video.parent, cfg=info["cfg"])

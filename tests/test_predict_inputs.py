@@ -128,3 +128,41 @@ def test_predict_and_prepare_take_the_same_video_files(tmp_path):
         (tmp_path / name).write_bytes(b"x")
     assert [p.name for p in expand_inputs([tmp_path])] == [name for name in names if is_video_name(name)]
     assert [name for name in names if is_video_name(name)] == ["a.MP4", "c.mov", "d.Avi", "e.mkv", "f.webm"]
+
+
+# ------------------------------------------------------------------ API review: many videos from Python
+def test_predict_videos_scores_each_video_as_predict_video_and_lists_the_skipped(rgb, small_synth, tmp_path):
+    import tsnbook
+    checkpoint, _ = rgb
+    model, info = tsnbook.load_model(checkpoint)
+    listed = _videos(small_synth, "MoveUp", 2)
+    (tmp_path / "list.txt").write_text(f"{listed[0]} 7\nmissing.mp4 1\n{listed[1]} 7\n")
+    folder = small_synth / "videos" / "RedBall"
+    results = list(tsnbook.predict_videos(model, [tmp_path / "list.txt", folder], cfg=info["cfg"], workers=1))
+    videos = [listed[0], tmp_path / "missing.mp4", listed[1], *_videos(small_synth, "RedBall")]
+    assert [r["video"] for r in results] == [str(v) for v in videos]  # in input order, the skipped one included
+    assert results[1]["error"].startswith(f"{tmp_path / 'list.txt'}:2: ") and "scores" not in results[1]
+    for result, video in zip(results, videos):
+        if video.name != "missing.mp4":
+            assert result["scores"].shape == (len(CLASSES),)
+            assert np.allclose(result["scores"], predict_video(model, video, cfg=info["cfg"]), rtol=0, atol=1e-6)
+    # a named protocol and raw scores, as predict_video takes them; bad inputs are refused before any video is read
+    (raw,) = tsnbook.predict_videos(model, [listed[0]], protocol="val", average_clips="score")
+    assert np.allclose(raw["scores"], predict_video(model, listed[0], "val", "score"), rtol=0, atol=1e-6)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="holds no video file"):
+        tsnbook.predict_videos(model, [tmp_path / "empty"])
+
+
+def test_cli_predict_gives_the_numbers_of_predict_videos(rgb, small_synth, tmp_path, capsys):
+    import tsnbook
+    checkpoint, _ = rgb
+    model, info = tsnbook.load_model(checkpoint)
+    folder = small_synth / "videos" / "RedBall"
+    assert cli_exit(["predict", checkpoint, folder, "--device", "cpu", "--topk", "8", "--out",
+                     tmp_path / "r.json"]) == 0
+    written = json.loads((tmp_path / "r.json").read_text())["videos"]
+    results = list(tsnbook.predict_videos(model, [folder], cfg=info["cfg"]))
+    assert [row["video"] for row in written] == [r["video"] for r in results]
+    for row, result in zip(written, results):
+        assert all(abs(top["score"] - result["scores"][top["class"]]) < 1e-6 for top in row["top_k"])

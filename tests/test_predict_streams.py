@@ -122,6 +122,20 @@ def test_a_flow_model_on_a_raw_video_sees_exactly_the_extracted_flow(streams, sm
     assert not np.array_equal(farneback, extracted)  # the flow settings are used, not ignored
 
 
+
+def test_predict_videos_gives_a_flow_model_each_videos_own_flow(streams, small_synth):
+    from tsnbook.batch import predict_videos
+    cfg, checkpoint = streams["flow"]
+    model, info = load_model(checkpoint)
+    video = _video(small_synth)
+    (result,) = predict_videos(model, [video], cfg=info["cfg"], average_clips="score", workers=1)
+    expected = predict_video(model, video, cfg=info["cfg"], average_clips="score")
+    assert np.allclose(result["scores"], expected, rtol=0, atol=1e-6)  # the flow computed in the DataLoader worker
+    # other flow settings give other scores: they are used, not ignored
+    (farneback,) = predict_videos(model, [video], cfg=info["cfg"], average_clips="score",
+                                  flow=dict(algorithm="farneback"))
+    assert not np.allclose(farneback["scores"], result["scores"], rtol=0, atol=1e-6)
+
 def test_rgb_frames_given_to_a_flow_model_say_what_to_do(small_synth):
     flow = TSN("resnet18", 8, 3, modality="flow", clip_len=5)
     with open_video(_video(small_synth)) as reader, pytest.raises(ValueError, match="pass the video's path"):

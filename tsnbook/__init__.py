@@ -31,8 +31,10 @@ Modules, in the order data flows through them; each imports only modules above i
     engine        a run: train (checkpoints, resume, validation, DDP), evaluate_checkpoint
     flow          optical flow (DIS, Farneback, TV-L1) as denseflow's JPEGs
     predict       one video's views and scores (test_views, predict_video; a flow model's flow computed)
-    annotate, timeline, batch   a video with its top-k drawn; windows along a long video or stream; many inputs
-    features, export, explain   pooled features as .npy; ONNX / TorchScript with a check; exact explanations
+    annotate, timeline, batch   a video with its top-k drawn; windows along a long video or stream; many videos
+                  (predict_videos: files, folders, list files; the model loaded once)
+    features, export, explain   pooled features (extract_features, .npy); ONNX / TorchScript with a check;
+                  exact explanations
     bench, bench_model   data-pipeline and model speed
     cli           python -m tsnbook ...
     course/       the course, not the library: SynthActions (synth), the demo, the notebooks' figures
@@ -55,7 +57,7 @@ _EXPORTS = {
     "top_k_accuracy": "metrics", "mean_class_accuracy": "metrics", "fuse_scores": "metrics",
     "read_log": "logs",
     "train": "engine", "evaluate": "loops", "evaluate_checkpoint": "engine",
-    "test_views": "predict", "predict_video": "predict",
+    "test_views": "predict", "predict_video": "predict", "predict_videos": "batch", "extract_features": "features",
     "ViewExtractor": "views", "run_timeline": "timeline", "export_model": "export", "explain_views": "explain",
     "get_config": "configs",
     "run_demo": "course.demo",

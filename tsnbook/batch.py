@@ -1,5 +1,9 @@
 """Many videos, one model loaded once: ``predict`` and ``features`` over files, folders and list files.
 
+    model, info = tsnbook.load_model("work_dirs/run/best.pth")
+    for result in tsnbook.predict_videos(model, ["clips/", "list.txt"], cfg=info["cfg"], workers=2):
+        print(result["video"], result["scores"].argmax() if "scores" in result else result["error"])
+
     paths = expand_inputs(["clips/", "more.txt", "one.mp4"])     # every video, in the order given
     for index, views, error in iterate_views(paths, [extract], workers=2):   # views made in DataLoader workers
         ...
@@ -25,7 +29,7 @@ import torch
 
 from .data import ITEM_FAILURES
 from .io import VIDEO_EXTENSIONS
-from .predict import video_views
+from .predict import flow_input, video_views, view_extractor
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
@@ -125,6 +129,36 @@ def iterate_views(paths, streams, workers=0, origins=None):
                                          num_workers=workers, collate_fn=_one)
     for item in loader:
         yield item["index"], item.get("views"), item.get("error")
+
+
+def scored_videos(videos, streams, score, workers=0, origins=None):
+    """Yield, for every video in order, ``dict(video, **score(views per stream))``, or ``dict(video, error)`` when
+    its views could not be made (`iterate_views`): a skipped video is reported, never dropped."""
+    for index, views, error in iterate_views(videos, streams, workers, origins):
+        yield dict(video=str(videos[index]), error=error) if error is not None else dict(video=str(videos[index]),
+                                                                                         **score(views))
+
+
+def predict_videos(model, inputs, cfg=None, protocol=None, average_clips="prob", workers=0, video_root=None,
+                   flow=None, views_per_chunk=25):
+    """Class scores of many videos, the model loaded once: an iterator of ``dict(video, scores)`` (numpy
+    [num_classes], exactly `tsnbook.predict.predict_video`'s for that video) or ``dict(video, error)`` (a video
+    that could not be read, its reason; a listed one names its ``list:line``), one per video, in input order.
+
+    ``inputs``: video files, folders and list files, as ``predict`` takes them (`expand_inputs`; ``video_root``:
+    where a list's relative paths start). The views are ``cfg``'s own test split, or the named ``protocol``
+    (`tsnbook.predict.view_extractor`), made by ``workers`` DataLoader processes while the model scores the
+    previous video; a flow model scores each video's optical flow (``flow``: `tsnbook.predict.video_flow`'s
+    arguments over the config's). The inputs are checked now; the videos are scored as the iterator is read.
+    """
+    origins = {}
+    videos = expand_inputs(inputs, video_root, origins)
+    extract = view_extractor(model, cfg, protocol)
+
+    def score(views):
+        return dict(scores=model.score_views(views[0], average_clips, views_per_chunk, num_clips=extract.num_segments))
+
+    return scored_videos(videos, [(extract, flow_input(model, cfg, flow))], score, workers, origins)
 
 
 # ------------------------------------------------------------------------------------------------ results

@@ -1,5 +1,9 @@
 """TSN features: the vector the classifier reads, one per video (or one per snippet), saved as ``.npy``.
 
+    model, info = tsnbook.load_model("work_dirs/run/best.pth")
+    feature = tsnbook.extract_features(model, "clip.mp4", cfg=info["cfg"])                    # [D]
+    per_clip = tsnbook.extract_features(model, "clip.mp4", cfg=info["cfg"], per_segment=True)  # [clips, D]
+
 A TSN pools each view's backbone map to a vector, averages the vectors of all views (the segmental consensus) and
 applies one linear classifier. The **pooled feature after the consensus** is what ``features`` saves by default:
 for a ResNet-50 a 2048-d vector per video, and ``scores = feature @ fc.weight.T + fc.bias`` gives back exactly the
@@ -24,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from .batch import check_video_path, expand_inputs, scored_videos
+from .predict import flow_input, view_extractor
 
 
 @torch.no_grad()
@@ -58,6 +65,33 @@ def video_features(model, views, per_segment=False, crops=1, views_per_chunk=25,
     weights = consensus_weights(model, len(features), num_clips or len(features) // crops,
                                 "save its snippets' features instead (per_segment, --per-segment)")
     return (features.mean(axis=0) if weights is None else weights @ features).astype(np.float32)
+
+
+def videos_features(model, inputs, cfg=None, protocol=None, per_segment=False, workers=0, video_root=None,
+                    flow=None, views_per_chunk=25):
+    """`video_features` of many videos, the model loaded once: an iterator of ``dict(video, features)`` or
+    ``dict(video, error)`` per video, in input order (``inputs`` and the views as `tsnbook.batch.predict_videos`:
+    files, folders, list files; ``cfg``'s test split or ``protocol``; ``workers`` DataLoader processes)."""
+    origins = {}
+    videos = expand_inputs(inputs, video_root, origins)
+    extract = view_extractor(model, cfg, protocol)
+
+    def features(views):
+        return dict(features=video_features(model, views[0], per_segment, extract.crops, views_per_chunk,
+                                            extract.num_segments))
+
+    return scored_videos(videos, [(extract, flow_input(model, cfg, flow))], features, workers, origins)
+
+
+def extract_features(model, video_path, cfg=None, protocol=None, per_segment=False, flow=None, views_per_chunk=25):
+    """One video file's feature, float32: after the consensus ``[D]`` (the classifier's input), or per snippet
+    ``[clips, D]`` with ``per_segment`` - exactly the array ``features`` saves for it. The views are ``cfg``'s own
+    test split, or the named ``protocol``; a flow model reads the video's optical flow (`videos_features`)."""
+    (result,) = videos_features(model, [check_video_path(video_path)], cfg, protocol, per_segment, flow=flow,
+                                views_per_chunk=views_per_chunk)
+    if "error" in result:
+        raise ValueError(result["error"])
+    return result["features"]
 
 
 def feature_files(paths, folder):

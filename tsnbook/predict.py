@@ -121,6 +121,12 @@ def flow_settings(cfg=None):
                 resolution=option(cfg, "flow_resolution"))
 
 
+def flow_input(model, cfg=None, flow=None):
+    """How ``model``'s input is made from a video file: None for a model that reads the frames, else the settings
+    of `video_flow` (``flow``'s keys over `flow_settings` of ``cfg``): a flow model scores the video's own flow."""
+    return dict(flow_settings(cfg), **(flow or {})) if model.modality == "flow" else None
+
+
 def video_views(video, extract, flow=None, backend=None):
     """The views ``extract`` (a `tsnbook.views.ViewExtractor`) makes of a video file or open reader; ``flow``:
     the settings of `video_flow` when the model reads the video's optical flow (computed here), else None."""
@@ -146,8 +152,7 @@ def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=No
     its arguments; default `flow_settings` of ``cfg``, i.e. DIS, bound 20, the video's own size).
     """
     if model.modality == "flow" and not isinstance(video_path, Video):
-        settings = dict(flow_settings(cfg), **(flow or {}))
-        with video_flow(video_path, **settings) as reader:
+        with video_flow(video_path, **flow_input(model, cfg, flow)) as reader:
             return predict_video(model, reader, protocol, average_clips, cfg, num_segments, views_per_chunk,
                                  frames=frames)
     if model.modality == "flow" and not isinstance(video_path, FlowFrames):

@@ -54,15 +54,22 @@ def _loaded(args, checkpoints):
     return loaded
 
 
-def _score(loaded, views, average_clips, coefficients):
-    """One video's scores: the model's, or the two streams' raw scores fused (plus each stream's)."""
+def _results(args, loaded, inputs, videos, origins, average_clips):
+    """Each video's ``dict(video, scores)`` or ``dict(video, error)``: one model's from `tsnbook.predict_videos`;
+    two streams' raw scores fused (the zoo's [1:1]), each stream's kept as ``streams``."""
+    from ..batch import predict_videos, scored_videos
     from ..metrics import fuse_scores
     if len(loaded) == 1:
-        model, *_, extract = loaded[0]
-        return model.score_views(views[0], average_clips, num_clips=extract.num_segments), None
-    streams = [model.score_views(v, "score", num_clips=extract.num_segments)
-               for (model, *_, extract), v in zip(loaded, views)]
-    return fuse_scores([s[None] for s in streams], list(coefficients))[0], streams
+        model, _, cfg, flow, _ = loaded[0]
+        return predict_videos(model, inputs, cfg, args.protocol, average_clips, args.workers, args.video_root, flow)
+
+    def fused(views):
+        streams = [model.score_views(v, "score", 25, num_clips=extract.num_segments)
+                   for (model, *_, extract), v in zip(loaded, views)]
+        return dict(scores=fuse_scores([s[None] for s in streams], list(args.coefficients))[0], streams=streams)
+
+    streams = [(extract, flow) for _, _, _, flow, extract in loaded]
+    return scored_videos(videos, streams, fused, args.workers, origins)
 
 
 def _print_one(args, loaded, video, scores, streams, names, k, mode):
@@ -95,7 +102,7 @@ def _print_table(rows, k, skipped):
 
 
 def _predict(args):
-    from ..batch import check_video_path, expand_inputs, iterate_views, top_k_rows, write_results
+    from ..batch import check_video_path, expand_inputs, top_k_rows, write_results
     checkpoints, inputs = _split_paths(args)
     out = check_output(args.out, (".json", ".csv"))
     check_output(args.out_video, (".mp4", ".mkv", ".avi", ".webm"), "--out-video")
@@ -116,18 +123,16 @@ def _predict(args):
     k = min(args.topk, num_classes)
     mode = args.average_clips or "prob"
     scores, skipped, done = [], [], []
-    streams = [(extract, flow) for _, _, _, flow, extract in loaded]
-    for index, views, error in iterate_views(videos, streams, workers=args.workers, origins=origins):
-        if error is not None:
+    for result in _results(args, loaded, inputs, videos, origins, mode):
+        if "error" in result:
             if len(videos) == 1:
-                raise ValueError(error)
-            skipped.append(dict(video=str(videos[index]), error=error))
+                raise ValueError(result["error"])
+            skipped.append(result)
             continue
-        fused, per_stream = _score(loaded, views, mode, args.coefficients)
-        scores.append(fused)
-        done.append(videos[index])
+        scores.append(result["scores"])
+        done.append(result["video"])
         if len(videos) == 1:
-            _print_one(args, loaded, videos[index], fused, per_stream, names, k, mode)
+            _print_one(args, loaded, result["video"], result["scores"], result.get("streams"), names, k, mode)
     rows = top_k_rows(done, scores, names, k)
     if len(videos) > 1:
         print(_top_k_note(k, args.topk, num_classes) + (", probabilities" if mode == "prob" and len(loaded) == 1

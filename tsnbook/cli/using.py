@@ -11,26 +11,23 @@ from .options import add_model_options, check_output, class_names, load_for_use
 
 
 def _features(args):
-    from ..batch import expand_inputs, iterate_views
-    from ..features import feature_files, save_features, video_features
-    from ..predict import describe_protocol, view_extractor
+    from ..batch import expand_inputs
+    from ..features import feature_files, save_features, videos_features
+    from ..predict import describe_protocol
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
-    origins = {}
-    videos = expand_inputs(args.inputs, args.video_root, origins)
+    videos = expand_inputs(args.inputs, args.video_root)
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
-    extract = view_extractor(model, cfg, args.protocol)
     files, features, skipped = feature_files(videos, out), {}, []
-    for index, views, error in iterate_views(videos, [(extract, flow)], workers=args.workers,
-                                                 origins=origins):
-        if error is not None:
+    for result in videos_features(model, args.inputs, cfg, args.protocol, args.per_segment, args.workers,
+                                  args.video_root, flow):
+        if "error" in result:
             if len(videos) == 1:
-                raise ValueError(error)
-            skipped.append(error)
+                raise ValueError(result["error"])
+            skipped.append(result["error"])
             continue
-        features[str(videos[index])] = video_features(model, views[0], args.per_segment, extract.crops,
-                                                      num_clips=extract.num_segments)
+        features[result["video"]] = result["features"]
     mean = "the mean" if model.consensus.kind == "avg" else f"the {model.consensus.kind} consensus' weighted mean"
     what = ("one pooled feature per snippet (clip), averaged over its crops: [clips, D]" if args.per_segment else
             f"the pooled feature after the consensus ({mean} over all views), the classifier's input: [D]")
