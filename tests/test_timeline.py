@@ -53,6 +53,17 @@ def test_each_window_equals_predict_video_on_its_frame_range(setup):
     assert np.abs(np.array(whole["windows"][0]["scores"]) - predict_video(model, video, cfg=info["cfg"])).max() < 1e-6
 
 
+def test_a_window_shorter_than_the_sampled_frames_warns_and_a_long_one_does_not(setup, recwarn):
+    folder, video, checkpoint = setup
+    model, info = load_model(checkpoint)
+    extract = view_extractor(model, info["cfg"])
+    with pytest.warns(UserWarning, match="shorter than the 3 frames the model samples"):
+        run_timeline(model, video, window=0.08, stride=1.0, extract=extract)  # 2 frames for 3 segments
+    recwarn.clear()
+    run_timeline(model, video, window=1.0, stride=1.0, extract=extract)
+    assert not [w for w in recwarn if "shorter than" in str(w.message)]
+
+
 def test_a_weighted_tsns_windows_weigh_each_crops_clips_as_predict_video_does(setup, small_synth):
     """3 clips x ThreeCrop: a weighted consensus weighs clip j of every crop by segment j; all 9 views as one
     crop's clips would weigh the crops instead."""

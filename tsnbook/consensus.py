@@ -100,4 +100,4 @@ class SegmentalConsensus(nn.Module):
         """The max consensus of test views' class scores ``[V, C] -> [C]``: the best clip of each block (time
         axis), averaged over the blocks (crops)."""
         blocks, clips = self._blocks(len(scores), num_clips)
-        return scores.view(blocks, clips, -1).amax(dim=1).mean(dim=0)
+        return scores.reshape(blocks, clips, -1).amax(dim=1).mean(dim=0)

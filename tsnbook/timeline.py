@@ -20,6 +20,7 @@ code reads a file, a URL or a camera (``source=0``). On a live source windows ar
 """
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,16 @@ def window_frames(fps, window, stride):
     if window <= 0 or stride <= 0:
         raise ValueError(f"--window and --stride must be positive seconds, got {window:g} and {stride:g}")
     return max(1, round(window * fps)), max(1, round(stride * fps))
+
+
+def _warn_short_window(extract, length, window):
+    """A window with fewer frames than the model samples from it gives several segments the same frame: the
+    scores are still defined (MMAction2's sampler repeats frames of short videos too), but say so."""
+    offsets = extract.indices(length)
+    if len(set(offsets.tolist())) < len(offsets):
+        warnings.warn(f"the window ({window:g} s = {length} frames) is shorter than the {len(offsets)} frames the "
+                      f"model samples from it, so some are taken twice: a longer --window gives each segment its own",
+                      stacklevel=3)
 
 
 def frames_and_windows(frames, extract, length, stride, total=None):
@@ -78,6 +89,7 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
             raise ValueError(f"the window ({window:g} s = {length} frames) is longer than {stream.path} "
                              f"({stream.num_frames / stream.fps:.2f} s = {stream.num_frames} frames): use --window "
                              f"{stream.num_frames / stream.fps:.2f} or less")
+        _warn_short_window(extract, length, window)
         decoded = 0
 
         def annotated():

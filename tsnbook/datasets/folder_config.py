@@ -121,8 +121,7 @@ def _costlier_than_cpu_base(row):
 def _crop(cfg):
     """The training crop's size, from the last Resize or crop of the train pipeline."""
     sizes = [s.get("scale", (s.get("input_size"),))[-1] for s in cfg["train_pipeline"]
-             if s["type"] in ("Resize", "MultiScaleCrop") and s.get("keep_ratio", True) is False or
-             s["type"] == "MultiScaleCrop"]
+             if s["type"] == "MultiScaleCrop" or (s["type"] == "Resize" and s.get("keep_ratio", True) is False)]
     return sizes[-1] if sizes else "?"
 
 
