@@ -313,7 +313,9 @@ def plot_seeds(ax, values, title, ylabel="top-1 (%)", chance=None, ylim=(0, 104)
                    zorder=3)
     if chance is not None:
         ax.axhline(chance, ls="--", lw=1, color="grey")
-        ax.text(-0.45, chance + 1.5, "chance", ha="left", fontsize=8, color="grey")
+        # labelled just outside the right edge, where no seed's dot can sit on it
+        ax.text(1.01, chance, "chance", transform=ax.get_yaxis_transform(), ha="left", va="center", fontsize=8,
+                color="grey")
     ax.set_xticks(range(len(names)), names, fontsize=8, rotation=20, ha="right")
     ax.set_ylim(*ylim)
     ax.set_ylabel(ylabel, fontsize=9)
