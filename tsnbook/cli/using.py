@@ -4,9 +4,9 @@
     export CHECKPOINT --format onnx|torchscript --out FILE [--check VIDEO] [--bench N]
     explain CHECKPOINT VIDEO --out FILE.png [--target CLASS | --target-index N]   # what decided: segments, crops
 """
-import difflib
 from pathlib import Path
 
+from ..spelling import did_you_mean
 from .options import add_model_options, check_output, class_names, load_for_use
 
 
@@ -94,10 +94,8 @@ def target_class(target, target_index, names, num_classes):
         raise ValueError(f"--target {target} is both the class named {names[named]!r} (index {named}) and class "
                          f"index {index} ({names[index]!r}): pass --target-index {named} or --target-index {index}")
     if named is None and index is None:
-        close = difflib.get_close_matches(target.lower(), lowered, n=1)
-        hint = f" (did you mean {names[lowered.index(close[0])]}?)" if close else ""
-        raise ValueError(f"--target {target}: no class of that name{hint}; give a class name or an index "
-                         f"0..{num_classes - 1}")
+        raise ValueError(f"--target {target}: no class of that name{did_you_mean(target, names or [])}; give a class "
+                         f"name or an index 0..{num_classes - 1}")
     return named if named is not None else index
 
 
