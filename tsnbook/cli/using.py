@@ -12,16 +12,17 @@ from .options import add_model_options, check_output, class_names, load_for_use
 
 def _features(args):
     from ..batch import expand_inputs
-    from ..features import feature_files, save_features, videos_features
+    from ..features import expanded_features, feature_files, save_features
     from ..predict import describe_protocol
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
-    videos = expand_inputs(args.inputs, args.video_root)
+    origins = {}
+    videos = expand_inputs(args.inputs, args.video_root, origins)
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     files, features, skipped = feature_files(videos, out), {}, []
-    for result in videos_features(model, args.inputs, cfg, args.protocol, args.per_segment, args.workers,
-                                  args.video_root, flow):
+    for result in expanded_features(model, videos, cfg, args.protocol, args.per_segment, args.workers, flow,
+                                    origins=origins):
         if "error" in result:
             if len(videos) == 1:
                 raise ValueError(result["error"])
