@@ -22,12 +22,38 @@ def _fails(argv, capsys=None):
 
 
 def test_config_errors_name_the_nearest_keys_and_optional_keys_are_accepted():
-    assert "no key 'lr_stepz'. Did you mean lr_steps" in _fails(["train", RGB, "--cfg-options", "lr_stepz=[1]"])
+    assert "no key 'lr_stepz' (did you mean lr_steps?)" in _fails(["train", RGB, "--cfg-options", "lr_stepz=[1]"])
     assert "unknown config" in _fails(["train", "tsn_r18_synthactions_rgbb"])
     assert "must look like key=value" in _fails(["test", RGB, "x.pth", "--cfg-options", "lr"])
     cfg = get_config(RGB, ["lr_base_batch=256", "eval_metrics=['top_k_accuracy']", "lr=0.02"])
     assert (cfg["lr_base_batch"], cfg["eval_metrics"], cfg["lr"]) == (256, ["top_k_accuracy"], 0.02)
     assert "contradict" in _fails(["train", RGB, "--validate", "--no-validate"])
+
+
+def test_every_unknown_name_is_answered_with_the_same_did_you_mean(tmp_path):
+    # one helper (tsnbook.spelling) for configs, config keys, config-file keys, transforms, their arguments and
+    # explain's class names: the same words, the nearest name as it is spelled, in any case
+    from tsnbook.cli.using import target_class
+    from tsnbook.transforms import build_pipeline
+
+    def message(call, *args):
+        with pytest.raises((KeyError, ValueError)) as info:
+            call(*args)
+        return str(info.value)
+
+    (tmp_path / "c.py").write_text(f"base = {RGB!r}\nLR_stepz = [1]\n")
+    assert "unknown config 'tsn_r18_1x1x3_12e_synthactions_rgbb' (did you mean " \
+           "tsn_r18_1x1x3_12e_synthactions_rgb?): `python -m tsnbook configs` lists all" in message(
+               get_config, "tsn_r18_1x1x3_12e_synthactions_rgbb")
+    assert "has no key 'LR_STEPS' (did you mean lr_steps?)" in message(get_config, RGB, ["LR_STEPS=[1]"])
+    assert "c.py:2: unknown config key 'LR_stepz' (did you mean lr_steps?)" in message(get_config, tmp_path / "c.py")
+    assert "'centercrop': unknown transform type (did you mean CenterCrop?)" in message(
+        build_pipeline, [dict(type="centercrop", crop_size=8)])
+    assert "CenterCrop: unknown argument crop_sise (did you mean crop_size?)" in message(
+        build_pipeline, [dict(type="CenterCrop", crop_sise=8)])
+    assert "--target redbal: no class of that name (did you mean RedBall?)" in message(
+        target_class, "redbal", None, ["RedBall", "BlueBall"], 2)
+    assert "(did you mean" not in message(get_config, RGB, ["zzzzzz=1"])  # nothing near: no guess
 
 
 def test_test_command_writes_mmaction2_scores_and_rejects_bad_options(tmp_path, small_synth, capsys):

@@ -164,7 +164,7 @@ def test_config_files_are_read_never_run(tmp_path):
             get_config(tmp_path / "c.py")
         return str(info.value)
 
-    assert "c.py:2: unknown config key 'lr_stepz'. Did you mean lr_steps" in fails(
+    assert "c.py:2: unknown config key 'lr_stepz' (did you mean lr_steps?)" in fails(
         f"base = {SYNTH!r}\nlr_stepz = [1]\n", KeyError)
     assert "c.py:1: only NAME = VALUE lines" in fails("import os\n")
     assert "c.py:2: lr = os.getenv('LR') is not a plain value" in fails(f"base = {SYNTH!r}\nlr = os.getenv('LR')\n")

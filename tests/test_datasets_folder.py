@@ -271,6 +271,18 @@ def test_folder_names_become_link_names_list_files_hold():
         folder.take_in(Path("/nonexistent-root"), None, None)
 
 
+def test_a_class_folder_s_m4v_and_mpg_videos_are_taken_and_other_files_reported(tmp_path):
+    # the containers phones, cameras and archives write (tsnbook.io.VIDEO_EXTENSIONS), as predict takes them
+    from tsnbook.datasets.report import Report
+    for name in ("phone.m4v", "camera.MPG", "notes.txt"):
+        (tmp_path / "wave" / "take 1").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "wave" / "take 1" / name).write_bytes(b"x")
+    report = Report("folder", "extract", tmp_path)
+    classes, found = folder_source.walk_folder(tmp_path, report)
+    assert classes == ["wave"] and [c.within for c in found] == ["take 1/camera.MPG", "take 1/phone.m4v"]
+    assert [(p.kind, Path(p.path).name) for p in report.problems] == [("stray", "notes.txt")]
+
+
 def test_the_header_offers_a_smaller_base_only_when_it_is_smaller(tmp_path):
     """The header's "Smaller: --base CPU_BASE" hint is for a base that costs more than CPU_BASE (a ResNet-18 on
     40-px crops); on a base of that size (notebook 00's ResNet-18 recipe) it would offer the same cost again."""

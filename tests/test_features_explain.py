@@ -161,3 +161,6 @@ def test_extract_features_is_what_the_cli_saves_for_the_video(checkpoint, small_
     assert np.abs(tsnbook.extract_features(model, video, cfg=info["cfg"]) @ weight.T + bias - scores).max() < 1e-4
     with pytest.raises(ValueError, match="is a folder"):
         tsnbook.extract_features(model, video.parent, cfg=info["cfg"])
+    (tmp_path / "list.txt").write_text(f"{video} 0\n")  # one video file's feature: a list file is not expanded
+    with pytest.raises(ValueError, match="list.txt"):
+        tsnbook.extract_features(model, tmp_path / "list.txt", cfg=info["cfg"])

@@ -123,11 +123,60 @@ def test_an_empty_file_is_named_as_such_before_any_decoder_tries_it(tmp_path):
 def test_predict_and_prepare_take_the_same_video_files(tmp_path):
     from tsnbook.batch import expand_inputs
     from tsnbook.datasets.folder_source import is_video_name
-    names = ["a.MP4", "b.m4v", "c.mov", "d.Avi", "e.mkv", "f.webm", "g.flv", "h.ts", "i.txt"]
+    names = ["a.MP4", "b.m4v", "c.mov", "d.Avi", "e.mkv", "f.webm", "g.flv", "h.ts", "i.txt", "j.MPG", "k.mpeg",
+             "l.wmv", "m.3gp", "n.ogv", "o.jpg"]
     for name in names:
         (tmp_path / name).write_bytes(b"x")
     assert [p.name for p in expand_inputs([tmp_path])] == [name for name in names if is_video_name(name)]
-    assert [name for name in names if is_video_name(name)] == ["a.MP4", "c.mov", "d.Avi", "e.mkv", "f.webm"]
+    # every container PyAV / decord demuxes that cameras, phones and archives write; not lists, not images
+    assert [name for name in names if not is_video_name(name)] == ["i.txt", "o.jpg"]
+
+
+def test_a_folder_s_m4v_video_is_found_and_scored(rgb, small_synth, tmp_path, capsys):
+    import shutil
+    checkpoint, _ = rgb
+    (tmp_path / "phone").mkdir()
+    shutil.copy(_videos(small_synth, "RedBall")[0], tmp_path / "phone" / "clip.m4v")  # MPEG-4, as phones name it
+    assert cli_exit(["predict", checkpoint, tmp_path / "phone", "--protocol", "val", "--device", "cpu"]) == 0
+    assert f"video: {tmp_path / 'phone' / 'clip.m4v'}" in capsys.readouterr().out
+
+
+def test_predict_and_features_read_their_folders_and_lists_once(rgb, small_synth, tmp_path, monkeypatch):
+    # the commands expand their inputs once and score that list (a folder of 10 000 videos is walked once)
+    import tsnbook.batch
+    import tsnbook.features
+    calls = []
+    expand = tsnbook.batch.expand_inputs
+    for module in (tsnbook.batch, tsnbook.features):
+        monkeypatch.setattr(module, "expand_inputs", lambda *args: calls.append(args) or expand(*args))
+    checkpoint, _ = rgb
+    (tmp_path / "list.txt").write_text(f"{_videos(small_synth, 'MoveUp')[0]} 1\n")
+    inputs = [small_synth / "videos" / "RedBall", tmp_path / "list.txt"]
+    assert cli_exit(["predict", checkpoint, *inputs, "--device", "cpu", "--protocol", "val"]) == 0
+    assert cli_exit(["features", checkpoint, *inputs, "--out", tmp_path / "f", "--device", "cpu"]) == 0
+    assert len(calls) == 2 and len(list((tmp_path / "f").rglob("*.npy"))) == len(_videos(small_synth, "RedBall")) + 1
+
+
+def test_a_listed_video_that_is_missing_names_the_list_line_even_when_it_is_the_only_one(rgb, tmp_path):
+    checkpoint, _ = rgb
+    (tmp_path / "notes.txt").write_text("src/blue/x 2\n")
+    message = cli_exit(["predict", checkpoint, tmp_path / "notes.txt", "--device", "cpu"])
+    assert message == f"error: {tmp_path / 'notes.txt'}:1: video {tmp_path / 'src/blue/x'} does not exist", message
+
+
+def test_the_csv_lists_the_skipped_videos_with_their_reason(rgb, small_synth, tmp_path):
+    checkpoint, _ = rgb
+    video = _videos(small_synth, "RedBall")[0]
+    (tmp_path / "list.txt").write_text(f"{video} 0\nmissing.mp4 1\n")
+    assert cli_exit(["predict", checkpoint, tmp_path / "list.txt", "--device", "cpu", "--topk", "2", "--out",
+                     tmp_path / "r.csv"]) == 1
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert list(rows[0]) == ["video", "top1", "top1_score", "top1_class", "top2", "top2_score", "top2_class",
+                             "skipped"]
+    assert [row["video"] for row in rows] == [str(video), str(tmp_path / "missing.mp4")]
+    assert rows[0]["top1"] in CLASSES and rows[0]["skipped"] == ""
+    assert rows[1]["top1"] == rows[1]["top1_score"] == "" and rows[1]["skipped"].startswith(
+        f"{tmp_path / 'list.txt'}:2: ") and "does not exist" in rows[1]["skipped"], rows[1]
 
 
 # ------------------------------------------------------------------ API review: many videos from Python

@@ -3,6 +3,7 @@ a flow checkpoint on a raw video (its flow computed as the training data's), and
 raw video with the zoo's 1:1 fusion - checked against the dataset path (extracted flow, `evaluate_checkpoint`,
 `fuse_scores`) it must agree with.
 """
+import json
 from pathlib import Path
 
 import numpy as np
@@ -167,14 +168,19 @@ def test_two_stream_predict_is_the_zoo_test_and_fusion_of_one_video(streams, sma
         predict_two_stream(flow, rgb, _video(small_synth))
 
 
-def test_cli_two_stream_prints_fused_names_and_refuses_mixed_up_arguments(streams, small_synth, capsys):
+def test_cli_two_stream_prints_fused_names_and_refuses_mixed_up_arguments(streams, small_synth, capsys, tmp_path):
     rgb, flow = streams["rgb"][1], streams["flow"][1]
     video = _video(small_synth)
-    assert _exit(["predict", "--rgb", rgb, "--flow", flow, video, "--topk", "3", "--device", "cpu"]) == 0
+    assert _exit(["predict", "--rgb", rgb, "--flow", flow, video, "--topk", "3", "--device", "cpu", "--out",
+                  tmp_path / "two.json"]) == 0
     out = capsys.readouterr().out
     assert "raw scores (average_clips=None) fused 1:1" in out and "on its optical flow, computed here: DIS" in out
     ranked = [line for line in out.splitlines() if line[:3].strip().rstrip(".").isdigit()]
     assert len(ranked) == 3 and all(line.split()[1] in CLASSES and "(rgb " in line for line in ranked)
+    (written,) = json.loads((tmp_path / "two.json").read_text())["videos"]  # the numbers of predict_two_stream
+    expected = predict_two_stream(load_model(rgb)[0], load_model(flow)[0], video, load_model(rgb)[1]["cfg"],
+                                  load_model(flow)[1]["cfg"])["fused"]
+    assert all(abs(top["score"] - expected[top["class"]]) < 1e-4 for top in written["top_k"])
     for argv, message in [
         (["--rgb", rgb, video], "takes --rgb RGB.pth --flow FLOW.pth VIDEO"),
         (["--rgb", rgb, "--flow", flow, rgb, video], "takes --rgb RGB.pth --flow FLOW.pth VIDEO"),

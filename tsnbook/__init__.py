@@ -2,6 +2,7 @@
 
 Modules, in the order data flows through them; each imports only modules above it (a test checks):
 
+    spelling      "did you mean ...?": the nearest valid name in an error about an unknown one
     progress      progress bars where a person watches (terminal, notebook), one line per step in a log
     utils         seeding, device choice, environment report
     sampling      which frames: MMAction2's SampleFrames / DenseSampleFrames

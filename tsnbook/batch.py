@@ -35,18 +35,20 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
 
 
-def check_video_path(path):
-    """Refuse, in one line, what cannot be a video: a missing path, a folder, an empty file, an image."""
-    path = Path(path)
+def check_video_path(path, origin=None):
+    """Refuse, in one line, what cannot be a video: a missing path, a folder, an empty file, an image. ``origin``:
+    where the path was named (a list file's "list:line", `expand_inputs`), said first: the line to fix."""
+    path, at = Path(path), f"{origin}: " if origin else ""
     if path.is_dir():
-        raise ValueError(f"{path} is a folder: give its videos (predict and features take folders as many inputs)")
+        raise ValueError(f"{at}{path} is a folder: give its videos (predict and features take folders as many "
+                         f"inputs)")
     if not path.is_file():
-        raise FileNotFoundError(f"video {path} does not exist")
+        raise FileNotFoundError(f"{at}video {path} does not exist")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path}: empty file (0 bytes): not a video (copy or download it again)")
+        raise ValueError(f"{at}{path}: empty file (0 bytes): not a video (copy or download it again)")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
-        raise ValueError(f"{path} is an image, not a video: a TSN needs frames over time (give a video file, or a "
-                         f"folder of videos)")
+        raise ValueError(f"{at}{path} is an image, not a video: a TSN needs frames over time (give a video file, or "
+                         f"a folder of videos)")
     return path
 
 
@@ -139,6 +141,15 @@ def scored_videos(videos, streams, score, workers=0, origins=None):
                                                                                          **score(views))
 
 
+def view_scorer(model, extract, average_clips="prob", views_per_chunk=25):
+    """A function from one video's views ``uint8 [V, C, H, W]`` (made by ``extract``, a
+    `tsnbook.views.ViewExtractor`) to its scores, numpy [num_classes], as `tsnbook.predict.predict_video` computes
+    them: each stream of ``predict`` (one model, or the two of a two-stream TSN) and `predict_videos` score so."""
+    def score(views):
+        return model.score_views(views, average_clips, views_per_chunk, num_clips=extract.num_segments)
+    return score
+
+
 def predict_videos(model, inputs, cfg=None, protocol=None, average_clips="prob", workers=0, video_root=None,
                    flow=None, views_per_chunk=25):
     """Class scores of many videos, the model loaded once: an iterator of ``dict(video, scores)`` (numpy
@@ -150,15 +161,14 @@ def predict_videos(model, inputs, cfg=None, protocol=None, average_clips="prob",
     (`tsnbook.predict.view_extractor`), made by ``workers`` DataLoader processes while the model scores the
     previous video; a flow model scores each video's optical flow (``flow``: `tsnbook.predict.video_flow`'s
     arguments over the config's). The inputs are checked now; the videos are scored as the iterator is read.
+    ``predict`` expands its inputs once and scores them with the same `view_scorer` and `scored_videos`.
     """
     origins = {}
     videos = expand_inputs(inputs, video_root, origins)
     extract = view_extractor(model, cfg, protocol)
-
-    def score(views):
-        return dict(scores=model.score_views(views[0], average_clips, views_per_chunk, num_clips=extract.num_segments))
-
-    return scored_videos(videos, [(extract, flow_input(model, cfg, flow))], score, workers, origins)
+    score = view_scorer(model, extract, average_clips, views_per_chunk)
+    return scored_videos(videos, [(extract, flow_input(model, cfg, flow))], lambda views: dict(scores=score(views[0])),
+                         workers, origins)
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -174,7 +184,9 @@ def top_k_rows(paths, scores, names, k):
 
 def write_results(path, rows, meta, skipped=()):
     """``rows`` (`top_k_rows`) to ``path``: ``.json`` (with ``meta``: model, views, what the scores are, and the
-    skipped videos) or ``.csv`` (one line a video: ``video, top1, top1_score, top1_class, top2, ...``)."""
+    skipped videos) or ``.csv`` (one line a video: ``video, top1, top1_score, top1_class, top2, ..., skipped``; each
+    ``skipped`` video, ``dict(video, error)``, after the scored ones, its prediction empty and its reason in the
+    ``skipped`` column, so that the file accounts for every video given)."""
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
@@ -184,7 +196,7 @@ def write_results(path, rows, meta, skipped=()):
         k = max((len(row["top_k"]) for row in rows), default=0)
         fields = ["video"] + [f"top{r}{suffix}" for r in range(1, k + 1) for suffix in ("", "_score", "_class")]
         with path.open("w", newline="") as out:
-            writer = csv.DictWriter(out, fields)
+            writer = csv.DictWriter(out, fields + ["skipped"])
             writer.writeheader()
             for row in rows:
                 line = dict(video=row["video"])
@@ -193,5 +205,6 @@ def write_results(path, rows, meta, skipped=()):
                     line.update({f"top{r}": top["name"], f"top{r}_score": f"{top['score']:.6g}",
                                  f"top{r}_class": top["class"]})
                 writer.writerow(line)
+            writer.writerows(dict(video=failure["video"], skipped=failure["error"]) for failure in skipped)
     else:
         raise ValueError(f"--out {path}: write .json or .csv")

@@ -54,22 +54,23 @@ def _loaded(args, checkpoints):
     return loaded
 
 
-def _results(args, loaded, inputs, videos, origins, average_clips):
-    """Each video's ``dict(video, scores)`` or ``dict(video, error)``: one model's from `tsnbook.predict_videos`;
-    two streams' raw scores fused (the zoo's [1:1]), each stream's kept as ``streams``."""
-    from ..batch import predict_videos, scored_videos
+def _results(args, loaded, videos, origins, average_clips):
+    """Each video's ``dict(video, scores)`` or ``dict(video, error)``: one model's as `tsnbook.predict_videos`
+    scores them (the same `view_scorer` and `scored_videos`, on the inputs expanded once); two streams' raw
+    scores fused (the zoo's [1:1]), each stream's kept as ``streams``."""
+    from ..batch import scored_videos, view_scorer
     from ..metrics import fuse_scores
-    if len(loaded) == 1:
-        model, _, cfg, flow, _ = loaded[0]
-        return predict_videos(model, inputs, cfg, args.protocol, average_clips, args.workers, args.video_root, flow)
+    mode = average_clips if len(loaded) == 1 else "score"
+    scorers = [view_scorer(model, extract, mode) for model, *_, extract in loaded]
 
-    def fused(views):
-        streams = [model.score_views(v, "score", 25, num_clips=extract.num_segments)
-                   for (model, *_, extract), v in zip(loaded, views)]
+    def scored(views):
+        streams = [score(stream_views) for score, stream_views in zip(scorers, views)]
+        if len(streams) == 1:
+            return dict(scores=streams[0])
         return dict(scores=fuse_scores([s[None] for s in streams], list(args.coefficients))[0], streams=streams)
 
     streams = [(extract, flow) for _, _, _, flow, extract in loaded]
-    return scored_videos(videos, streams, fused, args.workers, origins)
+    return scored_videos(videos, streams, scored, args.workers, origins)
 
 
 def _print_one(args, loaded, video, scores, streams, names, k, mode):
@@ -116,14 +117,14 @@ def _predict(args):
     if args.out_video and len(videos) != 1:
         raise ValueError(f"--out-video draws on one video; {len(videos)} were given")
     if len(videos) == 1:
-        check_video_path(videos[0])
+        check_video_path(videos[0], origins.get(0))
     loaded = _loaded(args, checkpoints)
     names = class_names(args, [info for _, info, *_ in loaded], loaded[0][0].num_classes)
     num_classes = loaded[0][0].num_classes
     k = min(args.topk, num_classes)
     mode = args.average_clips or "prob"
     scores, skipped, done = [], [], []
-    for result in _results(args, loaded, inputs, videos, origins, mode):
+    for result in _results(args, loaded, videos, origins, mode):
         if "error" in result:
             if len(videos) == 1:
                 raise ValueError(result["error"])
@@ -146,7 +147,7 @@ def _predict(args):
                     else "score, fused", scores="probabilities (softmax)" if mode == "prob" and len(loaded) == 1
                     else "raw scores (logits)", classes=names)
         write_results(out, rows, meta, skipped)
-        print(f"wrote {out} ({len(rows)} videos)")
+        print(f"wrote {out} ({len(rows)} videos" + (f", {len(skipped)} skipped)" if skipped else ")"))
     if args.out_video and rows:
         from ..annotate import score_lines, write_annotated
         lines = score_lines([(t["class"], t["name"], t["score"]) for t in rows[0]["top_k"]],

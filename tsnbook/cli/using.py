@@ -4,24 +4,25 @@
     export CHECKPOINT --format onnx|torchscript --out FILE [--check VIDEO] [--bench N]
     explain CHECKPOINT VIDEO --out FILE.png [--target CLASS | --target-index N]   # what decided: segments, crops
 """
-import difflib
 from pathlib import Path
 
+from ..spelling import did_you_mean
 from .options import add_model_options, check_output, class_names, load_for_use
 
 
 def _features(args):
     from ..batch import expand_inputs
-    from ..features import feature_files, save_features, videos_features
+    from ..features import expanded_features, feature_files, save_features
     from ..predict import describe_protocol
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
-    videos = expand_inputs(args.inputs, args.video_root)
+    origins = {}
+    videos = expand_inputs(args.inputs, args.video_root, origins)
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     files, features, skipped = feature_files(videos, out), {}, []
-    for result in videos_features(model, args.inputs, cfg, args.protocol, args.per_segment, args.workers,
-                                  args.video_root, flow):
+    for result in expanded_features(model, videos, cfg, args.protocol, args.per_segment, args.workers, flow,
+                                    origins=origins):
         if "error" in result:
             if len(videos) == 1:
                 raise ValueError(result["error"])
@@ -94,10 +95,8 @@ def target_class(target, target_index, names, num_classes):
         raise ValueError(f"--target {target} is both the class named {names[named]!r} (index {named}) and class "
                          f"index {index} ({names[index]!r}): pass --target-index {named} or --target-index {index}")
     if named is None and index is None:
-        close = difflib.get_close_matches(target.lower(), lowered, n=1)
-        hint = f" (did you mean {names[lowered.index(close[0])]}?)" if close else ""
-        raise ValueError(f"--target {target}: no class of that name{hint}; give a class name or an index "
-                         f"0..{num_classes - 1}")
+        raise ValueError(f"--target {target}: no class of that name{did_you_mean(target, names or [])}; give a class "
+                         f"name or an index 0..{num_classes - 1}")
     return named if named is not None else index
 
 

@@ -59,11 +59,11 @@ each with a ``<name>_tiny`` twin that keeps the row's structure but runs on Synt
 """
 import ast
 import copy
-import difflib
 import importlib
 import pkgutil
 from pathlib import Path
 
+from ..spelling import did_you_mean
 from .checks import check_pipelines, value_error, warn_schedule
 
 #: Keys every config may set although few do, with the defaults used when a config leaves them out (the
@@ -175,11 +175,6 @@ def replica_twin(name, data_root, num_classes, **overrides):
     return apply_overrides(cfg, overrides, f"config {name}")
 
 
-def _nearest(word, choices):
-    close = difflib.get_close_matches(word, choices, n=3, cutoff=0.5)
-    return f" Did you mean {', '.join(close)}?" if close else ""
-
-
 def is_config_file(name):
     """Whether ``name`` names a config file (``.py`` or a run's ``.json``) rather than a config of this package."""
     return str(name).endswith((".py", ".json"))
@@ -202,8 +197,8 @@ def get_config(name, overrides=()):
     else:
         configs = all_configs()
         if name not in configs:
-            raise KeyError(f"unknown config {name!r}.{_nearest(name, list(configs))} (`python -m tsnbook configs` "
-                           f"lists all {len(configs)}; a config file's path ends with .py or .json)")
+            raise KeyError(f"unknown config {name!r}{did_you_mean(name, configs)}: `python -m tsnbook configs` "
+                           f"lists all {len(configs)}; a config file's path ends with .py or .json")
         cfg, source = copy.deepcopy(configs[name]), f"config {name}"
         cfg["name"] = name
     cfg = apply_overrides(cfg, overrides, source)
@@ -224,7 +219,7 @@ def apply_overrides(cfg, overrides, source="the config"):
         items = [(*_split(option), f"--cfg-options {option}") for option in overrides]
     for key, value, where in items:
         if key not in cfg and key not in OPTIONAL_KEYS and key not in REQUIRED_KEYS:
-            raise KeyError(f"{source} has no key {key!r}.{_nearest(key, list(cfg))}")
+            raise KeyError(f"{source} has no key {key!r}{did_you_mean(key, cfg)}")
         if value_error(key, value):
             raise ValueError(f"{where}: {value_error(key, value)}")
     changed = {key: value for key, value, _ in items}

@@ -37,7 +37,8 @@ import pprint
 import sys
 from pathlib import Path
 
-from . import _nearest, get_config, is_config_file, known_keys, plain, reads_generated_data
+from ..spelling import did_you_mean
+from . import get_config, is_config_file, known_keys, plain, reads_generated_data
 from .checks import value_error, warn_schedule
 
 #: Where a config's data lies: a file that points its base at other data must set each of them.
@@ -86,7 +87,7 @@ def read_config(path, _chain=(), given=()):
     known = known_keys() | {"base"}
     unknown = [key for key in keys if key not in known]
     if unknown:
-        raise KeyError("; ".join(f"{path}:{lines[key]}: unknown config key {key!r}.{_nearest(key, list(known))}"
+        raise KeyError("; ".join(f"{path}:{lines[key]}: unknown config key {key!r}{did_you_mean(key, known)}"
                                  for key in unknown))
     for key, value in keys.items():
         if value_error(key, value):

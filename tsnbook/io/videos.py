@@ -10,8 +10,11 @@ import numpy as np
 
 BACKENDS = ("decord", "pyav")
 #: what counts as a video file by its name, in any case: the folders ``predict`` expands and the folder dataset
-#: ``prepare.py`` reads take the same files (a file given by its path is decoded whatever its ending)
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov")
+#: ``prepare.py`` reads take the same files (a file given by its path is decoded whatever its ending). The
+#: containers FFmpeg (PyAV, decord) demuxes that cameras, phones, screen recorders and old archives write: MPEG-4
+#: (.m4v, .3gp), MPEG-1/2 program and transport streams (.mpg, .mpeg, .ts), Flash, Windows Media, Ogg.
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp",
+                    ".ogv")
 DECORD_FAULT_TOL = 1e-6  # a ratio of len(video): more than int(1e-6 * len) = 0 recovered frames raises
 _IMREAD_COLOR_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10
 

@@ -23,9 +23,9 @@ Speed: crops and flips are numpy views (no per-frame copies); Resize calls cv2 o
 copy into the network's channel-first layout happens once, in ``FormatShape``, with ``cv2.split`` (Three/TenCrop
 must copy anyway to stack their views, so they write channel-first memory and ``FormatShape`` has nothing to do).
 """
-import difflib
 import inspect
 
+from ..spelling import did_you_mean
 from .base import INTERPOLATIONS, Transform, check_rng
 from .crops import CenterCrop, TenCrop, ThreeCrop
 from .formatting import FormatShape, Normalize
@@ -75,7 +75,7 @@ def build_pipeline(configs, extra_types=None):
         kwargs = dict(config)
         name = kwargs.pop("type")
         if name not in registry:
-            raise ValueError(f"{name!r}: unknown transform type{_did_you_mean(name, registry)}; valid types: "
+            raise ValueError(f"{name!r}: unknown transform type{did_you_mean(name, registry)}; valid types: "
                              f"{', '.join(sorted(registry))}")
         _check_arguments(name, registry[name], kwargs)
         try:
@@ -85,11 +85,6 @@ def build_pipeline(configs, extra_types=None):
     return Compose(transforms)
 
 
-def _did_you_mean(word, choices):
-    close = difflib.get_close_matches(str(word), list(choices), n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
 def _check_arguments(name, cls, kwargs):
     """Refuse, naming the nearest valid one, an argument the step does not take or a required one left out."""
     parameters = inspect.signature(cls).parameters
@@ -97,7 +92,7 @@ def _check_arguments(name, cls, kwargs):
         return
     for argument in kwargs:
         if argument not in parameters:
-            hint = _did_you_mean(argument, parameters) or f" (it takes {', '.join(parameters) or 'none'})"
+            hint = did_you_mean(argument, parameters) or f" (it takes {', '.join(parameters) or 'none'})"
             raise ValueError(f"{name}: unknown argument {argument}{hint}")
     missing = [p.name for p in parameters.values() if p.default is p.empty and p.name not in kwargs and
                p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
