@@ -97,7 +97,7 @@ def measure(folder, name, codec, options, extension, sets):
         verdict = result
     else:
         wrong, failed, largest = result
-        verdict = (f"WRONG ({wrong} differ, {failed} raise, of {2 * len(sets)}; max |diff| {largest})"
+        verdict = (f"WRONG ({wrong} differ, {failed} raise, of {2 * len(sets)}; max diff {largest})"
                    if wrong or failed else f"right ({2 * len(sets)} sets equal)")
     rule = "refused" if refusal else ("UNSAFE: trusted" if verdict.startswith("WRONG") else "trusted")
     return f"| {name} | {extension} | {kind[0]} | {kind[1]} | {kind[2]} | {verdict} | {rule} |"
