@@ -70,24 +70,61 @@ def probe_video(path):
     A packet that fails to decode raises later, so nothing silently asks past the end. Not caught: a packet
     that decodes to nothing without any error; index builders that distrust their files can use `count_frames`.
     """
+    num_frames, fps, _ = _probe(path)
+    return num_frames, fps
+
+
+def _probe(path):
+    """`probe_video`'s (num_frames, fps) and the stream's (container format, codec, has_b_frames), all from one
+    `av.open`: `DecordVideo` decides from the last three whether decord may read the file, at no extra cost."""
     try:
         with av.open(str(path)) as container:
             stream = _video_stream(container, path)
+            kind = container.format.name, stream.codec_context.name, bool(stream.codec_context.has_b_frames)
             promised, index = stream.frames, getattr(stream, "index_entries", ())  # () on older PyAV
             fps = float(stream.average_rate or stream.guessed_rate or 0)
             if promised and len(index) == promised and max(e.pos + e.size for e in index) <= os.path.getsize(path):
-                return sum(1 for e in index if e.size and not e.is_discard), fps
+                return sum(1 for e in index if e.size and not e.is_discard), fps, kind
             packets = sum(1 for p in container.demux(stream) if p.size and not p.is_discard)
     except av.FFmpegError as error:
         raise DecodeError(path, f"PyAV cannot read it ({_short(error)})") from error
-    return (packets if promised in (0, packets) else count_frames(path)), fps
+    return (packets if promised in (0, packets) else count_frames(path)), fps, kind
 
 
 def _probe_nonempty(path):
-    num_frames, fps = probe_video(path)
+    num_frames, fps, kind = _probe(path)
     if num_frames == 0:
         raise DecodeError(path, "it contains no decodable video frames")
-    return num_frames, fps
+    return num_frames, fps, kind
+
+
+#: demuxers whose files decord numbered right, for some codecs (`decord_misplaces_frames`); PyAV's names
+DECORD_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "flv")
+
+
+def decord_misplaces_frames(container_format, codec, has_b_frames):
+    """Why decord's random access (`get_batch`) returns wrong frames for such a stream, or None where it does not.
+
+    When decord seeks in some files it lands on another frame than the one asked for, and returns it without any
+    error (dmlc/decord #365: B-frames; #195 and #252: AVI files); MMAction2's `DecordDecode` takes those frames.
+    Which files, measured against PyAV's in-order decode on 60-frame clips, exact equality, 24 index sets per
+    file (`tools/decord_matrix.py`, decord 0.6.0; the same FFmpeg decoders, so right files agree bit for bit):
+    - MPEG program and transport streams (.mpg, .ts) carry no index: wrong for every codec but MPEG-4 Part 2
+      and H.264 without B-frames in .ts. ASF (.wmv): WMV2 right, MS-MPEG-4 wrong. Refused, as is every
+      container not measured (`DECORD_CONTAINERS` lists the rest).
+    - B-frames (`has_b_frames`, which MPEG-1/2 streams report even when they have none): wrong for MPEG-4
+      Part 2, MPEG-1/2 and HEVC in every container; H.264 is right in MP4, MOV, MKV and FLV.
+    - AVI stores no presentation times: H.264 in AVI is wrong even without B-frames.
+    A rule by family, not by file: it refuses some files decord reads right (MPEG-2 without B-frames in MP4),
+    which PyAV then decodes in order, slower but exact.
+    """
+    if container_format not in DECORD_CONTAINERS:
+        return f"decord misplaces frames in {container_format!r} files (tsnbook.io.decord_misplaces_frames)"
+    if container_format == "avi" and codec == "h264":
+        return "decord misplaces frames of H.264 in AVI (dmlc/decord #195, #252)"
+    if has_b_frames and codec != "h264":
+        return f"decord misplaces frames of {codec} with B-frames (dmlc/decord #365)"
+    return None
 
 
 class Video:
@@ -141,7 +178,7 @@ class PyAVVideo(Video):
 
     def __init__(self, path):
         super().__init__(path)
-        self.num_frames, self.fps = _probe_nonempty(path)
+        self.num_frames, self.fps, _ = _probe_nonempty(path)
 
     def _decode_sorted(self, indices):
         return _decode_in_order(self.path, indices)
@@ -171,8 +208,10 @@ def _decode_in_order(path, indices):
 class DecordVideo(Video):
     """decord's random access (`get_batch`, one thread), numbered and counted as PyAV does.
 
-    If decord's length differs from `probe_video`'s count (an edit list, or a wrong `nb_frames` as in decord
-    #373), decord's frame numbers cannot be trusted: opening fails and `open_video` uses PyAV for the file.
+    Opening fails, and `open_video` uses PyAV for the file, where decord's frame numbers cannot be trusted:
+    - a container, codec and B-frames that decord misreads without an error (`decord_misplaces_frames`: MPEG
+      program/transport streams, B-frames outside H.264, H.264 in AVI), judged from the probe's own `av.open`;
+    - decord's length differs from `probe_video`'s count (an edit list, or a wrong `nb_frames` as in decord #373).
     A failing `get_batch` switches this file to PyAV for good."""
 
     backend = "decord"
@@ -180,7 +219,10 @@ class DecordVideo(Video):
     def __init__(self, path):
         super().__init__(path)
         self._reader, self._fallback = None, None
-        self.num_frames, _ = _probe_nonempty(path)  # a DecodeError here means PyAV cannot read it either
+        self.num_frames, _, kind = _probe_nonempty(path)  # a DecodeError here means PyAV cannot read it either
+        distrust = decord_misplaces_frames(*kind)
+        if distrust:
+            raise RuntimeError(distrust)
         import decord  # optional: wheels exist for Linux x86_64 and Windows only
 
         self._reader = decord.VideoReader(self.path, num_threads=1, fault_tol=DECORD_FAULT_TOL)
@@ -229,7 +271,8 @@ def decord_available():
 
 def open_video(path, backend=None):
     """Open a video for frame access. `backend` is "decord" or "pyav"; None reads the environment variable
-    TSNBOOK_DECODER, else takes decord when it is installed, else PyAV. decord failures fall back to PyAV."""
+    TSNBOOK_DECODER, else takes decord when it is installed, else PyAV. decord failures fall back to PyAV with a
+    DecoderFallbackWarning, and so do the files decord would silently misnumber (`decord_misplaces_frames`)."""
     backend = backend or os.environ.get("TSNBOOK_DECODER") or ("decord" if decord_available() else "pyav")
     if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; valid backends: {', '.join(BACKENDS)}")

@@ -1,0 +1,80 @@
+"""decord's silent misreads: the codec / container pairs whose frames decord's `get_batch` misplaces without an
+error (measured by tools/decord_matrix.py) must reach PyAV through `open_video`; the pairs it reads right, the
+H.264 MP4 first, must stay on decord. Clips are 60 frames of 160x120, every frame different."""
+import warnings
+
+import av
+import numpy as np
+import pytest
+
+from tsnbook import io as tio
+from tsnbook.io import DecoderFallbackWarning, open_video, write_video
+
+pytestmark = pytest.mark.skipif(not tio.decord_available(), reason="decord is not installed")
+NUM, H, W = 60, 120, 160
+#: ascending sets spread over the clip, random ones, and every frame: on main each misread case fails several
+INDEX_SETS = [[7, 14, 21, 40], [0, 1, 29, 58, 59], list(range(0, NUM, 3)), [3, 17, 33, 52], [11, 12, 44, 45, 46],
+              list(range(NUM))]
+
+
+def moving_frame(index):
+    """A grey level and two boxes moving at different speeds: no two frames of the clip are alike."""
+    frame = np.full((H, W, 3), index * 4 % 256, np.uint8)
+    frame[10:30, index * 2 % 140:index * 2 % 140 + 20] = 255
+    frame[60:80, index * 5 % 150:index * 5 % 150 + 10] = (255, 0, 0)
+    return frame
+
+
+def encode(path, codec, options):
+    try:
+        av.codec.Codec(codec, "w")
+    except Exception:  # UnknownCodecError: this FFmpeg build has no such encoder
+        pytest.skip(f"PyAV's FFmpeg has no {codec} encoder")
+    write_video(path, (moving_frame(i) for i in range(NUM)), fps=25, codec=codec, **options)
+
+
+def case_id(codec, ext, options):
+    return "".join([codec, *(f"-{key}{value}" for key, value in options.items() if key in ("bf", "g")), ext])
+
+
+def assert_same_frames_as_pyav(path, backend, expected_backend):
+    """The frames first (what main got wrong), then the backend and the fallback warnings (none on decord)."""
+    reference = open_video(path, "pyav").get(range(NUM))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        video = open_video(path, backend)
+    with video:
+        for indices in INDEX_SETS:
+            np.testing.assert_array_equal(video.get(indices), reference[indices], err_msg=str(indices))
+    assert video.backend == expected_backend
+    fallbacks = [str(w.message) for w in caught if issubclass(w.category, DecoderFallbackWarning)]
+    assert len(fallbacks) == (expected_backend == "pyav") and all("decord misplaces frames" in m for m in fallbacks)
+
+
+MISREAD = [("mpeg4", ".avi", {"bf": 2}), ("mpeg4", ".mp4", {"bf": 2}), ("mpeg2video", ".mkv", {"bf": 2}),
+           ("mpeg1video", ".mpg", {}), ("mpeg2video", ".mpg", {"bf": 0}), ("mpeg2video", ".ts", {"bf": 2}),
+           ("mpeg4", ".mpg", {}), ("libx264", ".ts", {"g": 12}), ("libx264", ".avi", {"bf": 0, "g": 12}),
+           ("msmpeg4", ".wmv", {}), ("libx265", ".mp4", {"g": 12, "x265-params": "log-level=0"})]
+
+
+@pytest.mark.parametrize("codec, ext, options", MISREAD, ids=[case_id(*case) for case in MISREAD])
+def test_files_decord_misreads_are_decoded_by_pyav(tmp_path, monkeypatch, codec, ext, options):
+    monkeypatch.delenv("TSNBOOK_DECODER", raising=False)
+    path = tmp_path / f"clip{ext}"
+    encode(path, codec, options)
+    for backend in (None, "decord"):  # None: decord, as it is installed
+        assert_same_frames_as_pyav(path, backend, "pyav")
+
+
+TRUSTED = [("libx264", ".mp4", {"g": 12}), ("mpeg4", ".avi", {}), ("libvpx-vp9", ".webm", {})]
+
+
+@pytest.mark.parametrize("codec, ext, options", TRUSTED, ids=[case_id(*case) for case in TRUSTED])
+def test_files_decord_reads_right_stay_on_decord(tmp_path, monkeypatch, codec, ext, options):
+    """H.264 with B-frames in MP4 (the common file), MPEG-4 without B-frames in AVI, VP9 WebM."""
+    monkeypatch.delenv("TSNBOOK_DECODER", raising=False)
+    path = tmp_path / f"clip{ext}"
+    encode(path, codec, options)
+    with av.open(str(path)) as container:
+        assert ext != ".mp4" or container.streams.video[0].codec_context.has_b_frames
+    assert_same_frames_as_pyav(path, None, "decord")
