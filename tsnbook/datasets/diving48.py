@@ -47,7 +47,7 @@ import numpy as np
 from .. import flow
 from . import archives, diving48_replica as _dives, download as _download, listing, lists, replica as _replica
 from .files import AnnotationError, DatasetError, atomic_write, copy_from_downloads
-from .items import Item, Subset, read_json
+from .items import Item, ListedOnce, Subset, read_json
 from .steps import Dataset
 
 NAME = "diving48"
@@ -168,7 +168,7 @@ def read_annotation_file(path, num_classes):
     data = _read_json(path)
     if not isinstance(data, list):
         raise AnnotationError(f"{path}: expected a list of {{'vid_name', 'label', ...}} entries; {_FIX}")
-    clips, seen = [], {}
+    clips, once = [], ListedOnce()
     for index, entry in enumerate(data):
         where = f"{path}[{index}]"
         if not isinstance(entry, dict) or "vid_name" not in entry or "label" not in entry:
@@ -186,9 +186,7 @@ def read_annotation_file(path, num_classes):
                 or (start is not None and end is not None and end < start):
             raise AnnotationError(f"{where}: start_frame {start!r} / end_frame {end!r} of {name} are not a frame "
                                   f"range; {_FIX}")
-        if name in seen:
-            raise AnnotationError(f"{where}: {name} is listed twice (first at [{seen[name]}]): duplicate id; {_FIX}")
-        seen[name] = index
+        once.add(name, where, name, f"at [{index}]", f"duplicate id; {_FIX}")
         clips.append(Clip(name, label, where, start_frame=start, end_frame=end))
     return clips
 

@@ -95,6 +95,21 @@ def _no_duplicates(path, fix):
     return pairs
 
 
+class ListedOnce:
+    """The ids an annotation file may list only once, with where each was first read: a second listing is a
+    damaged or edited file (the lists would hold the video twice, under whichever label came last)."""
+
+    def __init__(self):
+        self.first = {}
+
+    def add(self, key, where, shown, first, why="duplicate id"):
+        """Note ``key``, read at ``first`` (the place as the message writes it: "at line 3", "at [2]", "as item
+        4"); listed before, it is an `AnnotationError` at ``where``: ``shown is listed twice (first ...): why``."""
+        if key in self.first:
+            raise AnnotationError(f"{where}: {shown} is listed twice (first {self.first[key]}): {why}")
+        self.first[key] = first
+
+
 def csv_row(text, where, fix):
     """One line of a CSV annotation file as its fields; a malformed line is an `AnnotationError` at ``where``."""
     try:

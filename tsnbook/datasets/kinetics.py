@@ -46,7 +46,7 @@ from .. import flow
 from . import kinetics_download, kinetics_replica, listing, lists
 from .download import Remote
 from .files import AnnotationError, DatasetError, read_lines
-from .items import Item, scan_videos
+from .items import Item, ListedOnce, scan_videos
 from .kinetics_download import CSV_NAMES, CVDF_HOME, DEEPMIND, HOME, class_folder, clip_name
 from .kinetics_replica import REPLICA_CLASSES
 from .steps import Dataset
@@ -170,7 +170,7 @@ class Kinetics:
             raise AnnotationError(f"{where}: the {subset} CSV has no label column; a test CSV in its place? {fix}")
         youtube_id, start, end = (header.index(name) for name in wanted)
         label_column = header.index("label") if "label" in header else None
-        out, spelled, seen, width, name_of = [], {}, {}, len(header), str(path)
+        out, spelled, once, width, name_of = [], {}, ListedOnce(), len(header), str(path)
         for (number, text), row in zip(numbered[1:], rows):
             if len(row) != width:
                 raise AnnotationError(f"{name_of}:{number}: {len(row)} fields where the header has {width} (a line "
@@ -186,10 +186,7 @@ class Kinetics:
             folder = class_folder(label) if label else None
             if folder is not None and folder not in spelled:
                 spelled[folder] = label
-            if name in seen:
-                raise AnnotationError(f"{name_of}:{number}: {name} is listed twice (first at line {seen[name]}): "
-                                      "duplicate id")
-            seen[name] = number
+            once.add(name, f"{name_of}:{number}", name, f"at line {number}")
             out.append((folder, name, f"{name_of}:{number}"))
         return out, spelled
 

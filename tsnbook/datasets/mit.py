@@ -45,7 +45,7 @@ import numpy as np
 from .. import flow
 from . import archives, download as _download, listing, replica as _replica
 from .files import AnnotationError, read_lines
-from .items import Item, Subset, class_and_key, csv_row
+from .items import Item, ListedOnce, Subset, class_and_key, csv_row
 from .steps import Dataset
 
 NAME = "mit"
@@ -140,7 +140,7 @@ def read_split(root, subset, classes):
     index = {name: i for i, name in enumerate(classes)}
     expected = "'class/file.mp4,class,positive responses,negative responses' (4 fields, no header)"
     fix = _fix(NAME)
-    items, seen = [], {}
+    items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=fix):
         where = f"{path}:{number}"
         row = csv_row(text, where, fix)
@@ -156,9 +156,7 @@ def read_split(root, subset, classes):
         if row[1] != folder:
             raise AnnotationError(f"{where}: the label column says {row[1]!r}, the folder {folder!r}: a damaged or "
                                   f"edited file; {fix}")
-        if key in seen:
-            raise AnnotationError(f"{where}: {row[0]} is listed twice (first at line {seen[key]}): duplicate id")
-        seen[key] = number
+        once.add(key, where, row[0], f"at line {number}")
         items.append(Item(key, index[folder], where))
     return items
 

@@ -42,7 +42,7 @@ import numpy as np
 from .. import flow
 from . import archives, download as _download, listing, mit, replica as _replica
 from .files import AnnotationError, DatasetError, read_lines
-from .items import Item, Subset, class_and_key, csv_row
+from .items import Item, ListedOnce, Subset, class_and_key, csv_row
 from .steps import Dataset
 
 NAME = "mmit"
@@ -113,7 +113,7 @@ def read_split(root, subset, num_classes):
     path = split_file(root, subset)
     expected = "'class/file.mp4,index[,index...]'"
     fix = _fix()
-    items, seen = [], {}
+    items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=fix):
         where = f"{path}:{number}"
         row = csv_row(text, where, fix)
@@ -127,9 +127,7 @@ def read_split(root, subset, num_classes):
         if wrong:
             raise AnnotationError(f"{where}: label {wrong[0]} is not an index of {CATEGORIES} (0..{num_classes - 1}); "
                                   f"the annotations and the categories come from different releases? {fix}")
-        if key in seen:
-            raise AnnotationError(f"{where}: {row[0]} is listed twice (first at line {seen[key]}): duplicate id")
-        seen[key] = number
+        once.add(key, where, row[0], f"at line {number}")
         items.append(Item(key, labels, where))
     return items
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from . import archives, listing, replica as _replica, something
 from .files import AnnotationError, DatasetError, atomic_write, read_lines
-from .items import Item
+from .items import Item, ListedOnce
 from .steps import Dataset
 
 NAME = "sthv1"
@@ -78,12 +78,10 @@ def _fix(what):
 def read_classes(root):
     """The 174 templates in label order: the lines of the labels CSV (a template listed twice is an error)."""
     path = Path(root) / "annotations" / ANNOTATIONS["labels"]
-    classes, seen = [], {}
+    classes, once = [], ListedOnce()
     for number, text in read_lines(path, fix=_fix(ANNOTATIONS["labels"])):
-        if text in seen:
-            raise AnnotationError(f"{path}:{number}: template {text!r} is listed twice (first at line {seen[text]}): "
-                                  "duplicate class; copy the labels CSV again")
-        seen[text] = number
+        once.add(text, f"{path}:{number}", f"template {text!r}", f"at line {number}",
+                 "duplicate class; copy the labels CSV again")
         classes.append(text)
     return classes
 
@@ -92,7 +90,7 @@ def read_subset(root, subset, classes):
     """The `items.Item`s of the train / val CSV (``id;template``) or of the test CSV (ids only, label None)."""
     path = Path(root) / "annotations" / ANNOTATIONS[subset]
     index = {name: label for label, name in enumerate(classes)}
-    items, seen = [], {}
+    items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=_fix(ANNOTATIONS[subset])):
         where = f"{path}:{number}"
         video, sep, template = text.partition(";")
@@ -103,9 +101,7 @@ def read_subset(root, subset, classes):
         if subset != "test" and template not in index:
             raise AnnotationError(f"{where}: template {template!r} is not in {ANNOTATIONS['labels']} (unknown class: "
                                   "a line cut short, or files of different releases); copy the annotations again")
-        if video in seen:
-            raise AnnotationError(f"{where}: id {video} is listed twice (first at line {seen[video]}): duplicate id")
-        seen[video] = number
+        once.add(video, where, f"id {video}", f"at line {number}")
         items.append(Item(video, None if subset == "test" else index[template], where))
     return items
 

@@ -38,7 +38,7 @@ import numpy as np
 from .. import flow
 from . import archives, replica as _replica, something
 from .files import AnnotationError, atomic_write
-from .items import Item, read_json
+from .items import Item, ListedOnce, read_json
 from .steps import Dataset
 
 NAME = "sthv2"
@@ -110,7 +110,7 @@ def read_subset(root, subset, classes):
     if not isinstance(entries, list):
         raise AnnotationError(f"{path}: expected a list of {{\"id\": ...}} objects; copy the file again")
     index = {name: label for label, name in enumerate(classes)}
-    items, seen = [], {}
+    items, once = [], ListedOnce()
     for number, entry in enumerate(entries):
         where = f"{path}[{number}]"
         video = str(entry.get("id", "")) if isinstance(entry, dict) else ""
@@ -125,9 +125,7 @@ def read_subset(root, subset, classes):
                 raise AnnotationError(f"{where}: template {entry['template']!r} is not in {ANNOTATIONS['labels']} "
                                       "(unknown class: files of different releases?); copy the annotations again")
             label = index[name]
-        if video in seen:
-            raise AnnotationError(f"{where}: id {video} is listed twice (first as item {seen[video]}): duplicate id")
-        seen[video] = number
+        once.add(video, where, f"id {video}", f"as item {number}")
         items.append(Item(video, label, where, video + VIDEO_EXT))
     return items
 

@@ -32,7 +32,7 @@ import numpy as np
 from .. import flow
 from . import archives, download as _download, listing, replica as _replica
 from .files import AnnotationError, DatasetError, read_lines
-from .items import Item, Subset
+from .items import Item, ListedOnce, Subset
 from .steps import Dataset
 
 NAME = "ucf101"
@@ -112,7 +112,7 @@ def read_split(root, split, subset, classes):
     path = Path(root) / "annotations" / split_file(split, subset)
     index = {name: i for i, name in enumerate(classes)}
     expected = "'Class/v_Class_gXX_cXX.avi id'" if subset == "train" else "'Class/v_Class_gXX_cXX.avi'"
-    items, seen = [], {}
+    items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=f"run prepare.py {NAME} extract (or unzip {FILES[1].name} -j)"):
         where, parts = f"{path}:{number}", text.split()
         folder, _, name = parts[0].replace("\\", "/").rpartition("/")
@@ -126,9 +126,7 @@ def read_split(root, split, subset, classes):
             raise AnnotationError(f"{where}: label {parts[1]} but classInd.txt gives {folder} the id "
                                   f"{index[folder] + 1}; extract the annotations again")
         key = f"{folder}/{os.path.splitext(name)[0]}"
-        if key in seen:
-            raise AnnotationError(f"{where}: {parts[0]} is listed twice (first at line {seen[key]}): duplicate id")
-        seen[key] = number
+        once.add(key, where, parts[0], f"at line {number}")
         items.append(Item(key, index[folder], where, f"{folder}/{name}"))
     return items
 
