@@ -32,10 +32,9 @@ such paths after ``--`` or as ``./-mmq0PT-u8k_00155.mp4``. tsnbook never hands a
 ``start_frame`` / ``end_frame`` are read and checked (``verify`` warns about a video with fewer frames than its
 ``end_frame``), but the lists use the whole file, as MMAction2's do.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `listing` (missing videos reported, frame folders counted by the template, the
-annotation order kept), and a label outside the vocab, a duplicate ``vid_name`` or a malformed entry is a
-one-line error naming the file and the entry (MMAction2 writes whatever label the file holds).
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``: `listing`'s differences, and a label outside
+the vocab, a duplicate ``vid_name`` or a malformed entry is a one-line error naming the file and the entry
+(MMAction2 writes whatever label the file holds).
 """
 import json
 import sys

@@ -26,8 +26,7 @@ are otherwise equal, tested against it on the replica):
   (open-mmlab/mmaction2#808, #386). tsnbook reads the classes from the split files, warns about strays, and
   writes nothing into ``annotations/``;
 - MMAction2's rawframes lists need ``videos/`` (for that listing); tsnbook's need only ``rawframes/``;
-- and the differences of `listing`: a listed video absent on disk is reported, frames are counted by the
-  template from the start index, the split files' order is kept.
+- and `listing`'s differences.
 """
 import os
 import re

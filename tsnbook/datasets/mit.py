@@ -31,11 +31,10 @@ names the lists ``mit_train_video_anno.txt`` while ``build_file_list.py`` writes
 (what the configs read, and what `build_lists` writes); the zoo config's ``data_root_val`` is the absolute
 ``'/data/mit/videos/validation/'`` (tsnbook's config uses the relative folder).
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `listing` (missing videos reported, frame folders counted by the template, the
-annotation order kept), and a CSV line naming an unknown class, whose label column disagrees with its folder,
-or that is malformed or repeated, is a one-line error naming ``file:line`` (MMAction2 takes the folder and
-ignores the label column; an unknown folder is a KeyError).
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``: `listing`'s differences, and a CSV line
+naming an unknown class, whose label column disagrees with its folder, or that is malformed or repeated, is a
+one-line error naming ``file:line`` (MMAction2 takes the folder and ignores the label column; an unknown folder
+is a KeyError).
 """
 import sys
 from pathlib import Path

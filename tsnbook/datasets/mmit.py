@@ -27,11 +27,10 @@ need: used here); the zoo config's ``data_root_val`` is the absolute ``'/data/mm
 uses the relative folder). The archive's inner layout (``videos/<class>/`` next to the annotation files) is the
 one MMAction2's scripts imply; it was not checked against a real copy.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `listing` - among them, a rawframes list names each video once, where MMAction2's
-multi-label branch writes it twice (the second time with the flow count, 0 without flow) - and a row with no
-label, a label that is not a category index, a malformed or repeated row is a one-line error naming
-``file:line`` (MMAction2: a ValueError without a line, or the bad index written as it is).
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``: `listing`'s differences (among them, a
+rawframes list names each video once; MMAction2's multi-label branch writes it twice), and a row with no label, a
+label that is not a category index, a malformed or repeated row is a one-line error naming ``file:line``
+(MMAction2: a ValueError without a line, or the bad index written as it is).
 """
 import sys
 from pathlib import Path

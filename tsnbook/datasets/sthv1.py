@@ -18,18 +18,12 @@ of 256. The label of a template is its line number (from 0) in ``something-somet
 not alphabetical. TSM-style scripts sort the templates instead, so their label ids (and checkpoints) differ from
 MMAction2's. The train and validation CSVs are ``id;template``; the test CSV has ids only (labels withheld).
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv1 --rgb-prefix '0'`` (the lines are
-otherwise equal, tested against it on the replica):
-- MMAction2 counts the files whose names start with ``0``. A folder whose last JPEG was cut by an interrupted
-  extraction or copy is counted whole, and training then decodes a frame that is grey below the cut without
-  an error. A folder with a gap (a frame missing) is counted too, and training later asks for the missing
-  file. tsnbook counts ``{:05d}.jpg`` from 1, checks that the last frame is a whole JPEG, and reports and
-  leaves out such folders;
-- an id listed in a CSV without a folder is dropped, as there, but reported (MMAction2: silently);
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv1 --rgb-prefix '0'``:
+- `listing`'s differences: MMAction2 counts the files whose names start with ``0``, so a folder with a gap, or
+  whose last JPEG an interrupted extraction or copy cut, is counted whole; tsnbook counts ``{:05d}.jpg`` from 1;
 - ``--subset test`` does not work in MMAction2 (its test items are bare strings, so ``item[0]`` is the id's
   first character); tsnbook writes no test list (a label is required by the list formats) but counts and
-  checks the test folders;
-- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the CSVs' order.
+  checks the test folders.
 """
 import sys
 from pathlib import Path

@@ -18,16 +18,12 @@ next to [something]", "placeholders": [...]}``: ``label`` is the caption with th
 class is the *template* with its brackets removed (MMAction2 does the same). Ids are strings. The test JSON holds
 ids only. MMAction2's README trees show ``1.mp4``, but the files are ``.webm``.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv2`` (the lines are otherwise equal, tested
-against it on the replica):
-- a listed id without a video (or frame folder) is dropped, as there, but reported (MMAction2: silently). A WebM
-  cut short is reported too: Matroska headers carry no frame count, so it is found by comparing the frames
-  there with the header's duration (`tsnbook.datasets.verify`);
-- frames are counted by the template from the start index, not by the prefix ``img_``;
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv2``:
+- `listing`'s differences, and a WebM cut short is reported too: Matroska headers carry no frame count, so it is
+  found by comparing the frames there with the header's duration (`tsnbook.datasets.verify`);
 - a template that is not in the labels file is an error naming the file and item (MMAction2: a KeyError);
 - ``--subset test`` does not work in MMAction2 (test items are bare strings); tsnbook writes no test list and
-  counts and checks the test videos;
-- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the JSON files' order.
+  counts and checks the test videos.
 """
 import json
 import sys

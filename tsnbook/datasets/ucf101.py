@@ -14,13 +14,9 @@ directory listing or the file name: ``sorted()`` swaps Hammering/HammerThrow and
 folder ``HandstandPushups`` holds files named ``v_HandStandPushups_*``. Test lists have no label; the folder
 gives it, as in MMAction2. A train line whose label disagrees with its folder is an error.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (the lines are otherwise equal, tested
-against it on the replica): the differences of `listing` - a video absent on disk is left out *and reported*
-("missing", an error: the copy is incomplete), frame folders are counted by the template from the start index
-(``img_00001.jpg`` ...), not by the prefix ``img_*``, so that a folder without frames, numbered from 0 or
-holding a stray ``img_*`` file is reported instead of listed wrongly, and the split files' order is kept
-(MMAction2's scripts pass an unseeded ``--shuffle``) - and an unknown class or a malformed line is a one-line
-error naming ``file:line`` (MMAction2: a KeyError).
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``: `listing`'s differences (a missing video
+is an error here: the copy is incomplete), and an unknown class or a malformed line is a one-line error naming
+``file:line`` (MMAction2: a KeyError).
 """
 import os
 import shutil
