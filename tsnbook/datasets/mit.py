@@ -101,9 +101,15 @@ def looks_inside(folder):
 
 
 # ----------------------------------------------------------------------------------------------- annotations
-def read_categories(path, fix):
-    """Class names in label order from a ``name,index`` file (indices must run 0..N-1, in any line order)."""
-    path = Path(path)
+def annotation_fix(name):
+    """What to do about a missing or bad annotation file of MiT or MMiT (dataset ``name``)."""
+    return f"run prepare.py {name} extract (or unzip the annotations from the archive again)"
+
+
+def read_classes(root, dataset=NAME):
+    """Class names in label order from ``annotations/moments_categories.txt``, MiT's and MMiT's (``dataset``):
+    ``name,index`` lines, indices running 0..N-1 in any line order."""
+    path, fix = Path(root) / "annotations" / CATEGORIES, annotation_fix(dataset)
     index_of, line_of = {}, {}
     for number, text in read_lines(path, fix=fix):
         name, comma, digits = text.rpartition(",")
@@ -124,21 +130,13 @@ def read_categories(path, fix):
     return sorted(index_of, key=index_of.get)
 
 
-def _fix(name):
-    return f"run prepare.py {name} extract (or unzip the annotations from the archive again)"
-
-
-def read_classes(root):
-    return read_categories(Path(root) / "annotations" / CATEGORIES, _fix(NAME))
-
-
 def read_split(root, subset, classes):
     """The `items.Item`s of ``trainingSet.csv`` (subset "train") or ``validationSet.csv`` ("val"): label =
     the categories index of the line's class folder, which must also be its label column."""
     path = Path(root) / "annotations" / SPLIT_FILES[subset]
     index = {name: i for i, name in enumerate(classes)}
     expected = "'class/file.mp4,class,positive responses,negative responses' (4 fields, no header)"
-    fix = _fix(NAME)
+    fix = annotation_fix(NAME)
     items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=fix):
         where = f"{path}:{number}"

@@ -90,10 +90,6 @@ def looks_inside(folder):
 
 
 # ----------------------------------------------------------------------------------------------- annotations
-def _fix():
-    return f"run prepare.py {NAME} extract (or unzip the annotations from the archive again)"
-
-
 def split_file(root, subset):
     """The annotation file of ``subset``: the official ``.txt``, or MMAction2's ``.csv`` name when only that is
     there; both with different contents, or neither, is an `AnnotationError`."""
@@ -111,7 +107,7 @@ def read_split(root, subset, num_classes):
     """The `items.Item`s of a split file; labels = the row's indices (a tuple, in the row's order)."""
     path = split_file(root, subset)
     expected = "'class/file.mp4,index[,index...]'"
-    fix = _fix()
+    fix = mit.annotation_fix(NAME)
     items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=fix):
         where = f"{path}:{number}"
@@ -131,13 +127,9 @@ def read_split(root, subset, num_classes):
     return items
 
 
-def read_classes(root):
-    return mit.read_categories(Path(root) / "annotations" / CATEGORIES, _fix())
-
-
 def read_annotations(root):
     """(classes, {subset: [Item, ...]}); `AnnotationError` on any bad line."""
-    classes = read_classes(root)
+    classes = mit.read_classes(root, NAME)
     return classes, {subset: read_split(root, subset, len(classes)) for subset in SUBSETS}
 
 
