@@ -65,15 +65,11 @@ def list_name(subset, kind):
 
 
 # ----------------------------------------------------------------------------------------------- annotations
-def _fix(what):
-    return f"run prepare.py {NAME} extract (or copy {what} from the download into ROOT/annotations)"
-
-
 def read_classes(root):
     """The 174 templates in label order: the lines of the labels CSV (a template listed twice is an error)."""
     path = Path(root) / "annotations" / ANNOTATIONS["labels"]
     classes, once = [], ListedOnce()
-    for number, text in read_lines(path, fix=_fix(ANNOTATIONS["labels"])):
+    for number, text in read_lines(path, fix=something.annotation_fix(NAME, ANNOTATIONS["labels"])):
         once.add(text, f"{path}:{number}", f"template {text!r}", f"at line {number}",
                  "duplicate class; copy the labels CSV again")
         classes.append(text)
@@ -85,7 +81,7 @@ def read_subset(root, subset, classes):
     path = Path(root) / "annotations" / ANNOTATIONS[subset]
     index = {name: label for label, name in enumerate(classes)}
     items, once = [], ListedOnce()
-    for number, text in read_lines(path, fix=_fix(ANNOTATIONS[subset])):
+    for number, text in read_lines(path, fix=something.annotation_fix(NAME, ANNOTATIONS[subset])):
         where = f"{path}:{number}"
         video, sep, template = text.partition(";")
         if not video.isdigit() or (subset == "test") == bool(sep):

@@ -75,8 +75,7 @@ def template_class(template):
 
 # ----------------------------------------------------------------------------------------------- annotations
 def _read_json(path):
-    return read_json(path, f"run prepare.py {NAME} extract (or copy {path.name} from the download into "
-                           "ROOT/annotations)")
+    return read_json(path, something.annotation_fix(NAME, path.name))
 
 
 def read_classes(root):
