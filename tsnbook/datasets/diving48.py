@@ -86,7 +86,6 @@ INSIDE = (("annotations/", VOCAB), ("videos", "*_[0-9][0-9][0-9][0-9][0-9].mp4")
 VIDEO_FOLDERS = {"videos": "rawframes"}
 STYLE, STRAYS = listing.SUBSETS, "in no annotation file (V1 or V2)"
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "none"  # both zoo rows read the videos
 LABEL_MAP = "label_map_diving48.txt"

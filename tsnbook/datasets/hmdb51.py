@@ -81,7 +81,6 @@ INSIDE = (("annotations", "*_test_split1.txt"), ("videos", "*/*.avi"), ("rawfram
           ("downloads/", FILES[0].name))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the three zoo rows read
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "rgb"  # the zoo's HMDB51 rows are RGB frames at the original size
 STYLE, CLASS_FOLDERS = listing.SPLIT_FILES, True

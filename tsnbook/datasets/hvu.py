@@ -74,7 +74,6 @@ ROOT_ENTRIES = ("annotations", "videos_train", "videos_val", "downloads")
 VIDEO_FOLDERS = {f"videos_{subset}": f"rawframes_{subset}" for subset in SUBSETS}
 MULTI_LABEL = True
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 DEFAULT_FRAMES = "none"  # the zoo's six rows read the videos
 DEFAULT_RESOLUTION = "short256"  # MMAction2's extract_frames.sh (--new-short 256)
 MISSING_TOLERATED = 0.5

@@ -66,7 +66,6 @@ CONTAINER = "MP4 (H.264), 3-s clips; resolution and frame rate vary (not verifie
 LEVEL = 2  # ROOT/videos/<split>/<class>/<file>.mp4
 VIDEO_EXT = ".mp4"
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "none"  # the zoo's row reads the videos
 MMACTION2_TYPO_FOLDER = "video"  # where preprocess_data.sh's "mv ./validation ./video" leaves the validation set

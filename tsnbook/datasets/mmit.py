@@ -62,7 +62,6 @@ CONTAINER = mit.CONTAINER
 LEVEL = 2  # ROOT/videos/<class>/<file>.mp4
 VIDEO_EXT = ".mp4"
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = True
 DEFAULT_FRAMES = "none"  # the zoo's row reads the videos
 ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads")

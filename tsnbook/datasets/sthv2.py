@@ -58,7 +58,6 @@ INSIDE = (("annotations/", ANNOTATIONS["labels"]), ("videos", "*.webm"), ("rawfr
           ("downloads/", PARTS_PREFIX + "??"))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the zoo's 0.x V2 rows read
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "rgb"  # the 0.x rows read RGB frames at the original size (240 px high)
 

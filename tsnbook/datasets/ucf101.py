@@ -64,7 +64,6 @@ INSIDE = (("annotations", "classInd.txt"), ("videos", "*/v_*.avi"), ("rawframes"
           ("downloads/", FILES[0].name))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what tsn_r50_1x1x3_75e_ucf101_rgb reads
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "rgb"  # the zoo's UCF101 row is RGB frames at the original size
 STYLE, STRAYS, CLASS_FOLDERS = listing.UCF101, "in no split file", True
