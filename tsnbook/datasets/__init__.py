@@ -21,9 +21,10 @@ what to do). A description is a dataset's module (Kinetics-400/600/700 are three
 
 The shared machinery, in the order it builds up: `files` (atomic writes, annotation lines, the root check),
 `lists` (list-file lines and label maps), `report`, `verify` (one video or frame folder; processes and
-progress bars come from `tsnbook.jobs`), `items` (what readers give), `download` (resumable HTTP), `archives` (zip /
-tar / RAR, unpacked into place), `frames` (RGB and flow folders), `shards` (the per-video work, on one machine or
-one of N: ``--shard K/N``), `listing` (lists and checks of annotated subsets), `steps`, `replica` (archives and clips for
+progress bars come from `tsnbook.jobs`), `items` (what readers give, and the checks they share), `download`
+(resumable HTTP), `archives` (zip / tar / RAR, unpacked into place), `frames` (RGB and flow folders), `shards` (the
+per-video work, on one machine or one of N: ``--shard K/N``), `listing` (lists and checks of annotated subsets,
+and the differences from MMAction2's lists that every dataset shares), `steps`, `replica` (archives and clips for
 the replicas) and `command` (prepare.py).
 
 To add a dataset, write a module with the facts `steps` names, a ``read_annotations`` (a folder walk or a CSV)

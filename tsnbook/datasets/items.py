@@ -1,6 +1,6 @@
 """What a dataset's reader gives the shared steps: `Item`s (one annotated video each) grouped into `Subset`s (one
 per set of list files), and the helpers every reader uses - the video files on disk, JSON and CSV annotation
-files read with one-line errors.
+files read with one-line errors, an id listed twice (`ListedOnce`).
 
 An item's ``key`` is MMAction2's key of a video: its path under the subset's video folder without the extension,
 which is also its frame folder under the subset's frame folder. ``label`` is what the list line holds: a 0-based
