@@ -20,6 +20,7 @@ from tsnbook.data import load_annotations
 from tsnbook.datasets import archives, frames, lists, replica
 from tsnbook.datasets.download import Remote, fetch, require_files
 from tsnbook.datasets.files import AnnotationError, DatasetError, atomic_write, check_level, read_lines
+from tsnbook.datasets.items import ListedOnce
 from tsnbook.datasets.report import Report
 from tsnbook.datasets.shards import Work
 from tsnbook.datasets.verify import check_frames, check_video, describe_names
@@ -106,6 +107,21 @@ def test_annotation_lines_accept_crlf_and_bad_files_name_themselves(tmp_path):
     (tmp_path / "bin.txt").write_bytes(b"ok\nok\n\xff\xfe\x00")
     with pytest.raises(AnnotationError, match=r"bin\.txt:3: not UTF-8"):
         read_lines(tmp_path / "bin.txt")
+
+
+def test_an_id_listed_twice_names_both_places_as_the_reader_writes_them():
+    once = ListedOnce()
+    once.add("Class/v_a", "train.txt:1", "Class/v_a.avi", "at line 1")
+    once.add("Class/v_b", "train.txt:2", "Class/v_b.avi", "at line 2")
+    with pytest.raises(AnnotationError) as error:
+        once.add("Class/v_a", "train.txt:7", "Class/v_a.avi", "at line 7")
+    assert str(error.value) == "train.txt:7: Class/v_a.avi is listed twice (first at line 1): duplicate id"
+    once = ListedOnce()
+    once.add("42", "v2.json[0] (id 42)", "id 42", "as item 0")
+    with pytest.raises(AnnotationError) as error:
+        once.add("42", "v2.json[3] (id 42)", "id 42", "as item 3", "duplicate id; download it again")
+    assert str(error.value) == ("v2.json[3] (id 42): id 42 is listed twice (first as item 0): duplicate id; "
+                                "download it again")
 
 
 def test_root_at_the_wrong_level_is_refused_with_the_right_one(tmp_path):

@@ -2,10 +2,9 @@
 
     python data_scripts/prepare.py ucf101 all --root data/ucf101      # download, extract, lists, verify
 
-A dataset is described; its steps are written once. `steps.Dataset` turns a description into ``download``,
-``extract``, ``build_lists`` (the ``lists`` step), ``verify`` and ``merge_shards`` (the ``report`` step): each
-returns a `report.Report` (``ok``: can training start?) or raises `files.DatasetError` (a one-line reason and
-what to do). A description is a dataset's module (Kinetics-400/600/700 are three objects of `kinetics`):
+A dataset is described; its steps are written once: `steps.Dataset` turns a description into the steps of
+``prepare.py`` (what each returns: `steps`). A description is a dataset's module (Kinetics-400/600/700 are three
+objects of `kinetics`):
 
 * its facts, as constants: the name, the files it downloads (`download.Remote`) and the folders they unpack into,
   what the zoo's configs read (frame template, start index, the frames and resolution ``extract`` makes by
@@ -21,18 +20,19 @@ what to do). A description is a dataset's module (Kinetics-400/600/700 are three
 
 The shared machinery, in the order it builds up: `files` (atomic writes, annotation lines, the root check),
 `lists` (list-file lines and label maps), `report`, `verify` (one video or frame folder; processes and
-progress bars come from `tsnbook.jobs`), `items` (what readers give), `download` (resumable HTTP), `archives` (zip /
-tar / RAR, unpacked into place), `frames` (RGB and flow folders), `shards` (the per-video work, on one machine or
-one of N: ``--shard K/N``), `listing` (lists and checks of annotated subsets), `steps`, `replica` (archives and clips for
+progress bars come from `tsnbook.jobs`), `items` (what readers give, and the checks they share), `download`
+(resumable HTTP), `archives` (zip / tar / RAR, unpacked into place), `frames` (RGB and flow folders), `shards` (the
+per-video work, on one machine or one of N: ``--shard K/N``), `listing` (lists and checks of annotated subsets,
+and the differences from MMAction2's lists that every dataset shares), `steps`, `replica` (archives and clips for
 the replicas) and `command` (prepare.py).
 
 To add a dataset, write a module with the facts `steps` names, a ``read_annotations`` (a folder walk or a CSV)
 and ``subsets`` (a split of your own where the data has none), ``extract_archives`` (nothing to unpack: a
-function that does nothing), ``make_replica``, and end it with ``download, extract, build_lists, verify,
-merge_shards = Dataset(sys.modules[__name__]).steps()``; then add one line to `MODULES`. `ucf101` is a small
-example with split files, `mit` one with a folder per subset, `folder` (your own videos: a folder of class folders
-or a CSV, ``prepare.py folder all --root ROOT --videos SRC``) one whose videos come from elsewhere: its
-``extract`` and ``lists`` wrap the shared steps (the videos checked and linked in, the split, ``config.py``).
+function that does nothing), ``make_replica``, and end it with the line `steps` shows; then add one line to
+`MODULES`. `ucf101` is a small example with split files, `mit` one with a folder per subset, `folder` (your own
+videos: a folder of class folders or a CSV, ``prepare.py folder all --root ROOT --videos SRC``) one whose videos
+come from elsewhere: its ``extract`` and ``lists`` wrap the shared steps (the videos checked and linked in, the
+split, ``config.py``).
 """
 import importlib
 

@@ -32,10 +32,9 @@ such paths after ``--`` or as ``./-mmq0PT-u8k_00155.mp4``. tsnbook never hands a
 ``start_frame`` / ``end_frame`` are read and checked (``verify`` warns about a video with fewer frames than its
 ``end_frame``), but the lists use the whole file, as MMAction2's do.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `listing` (missing videos reported, frame folders counted by the template, the
-annotation order kept), and a label outside the vocab, a duplicate ``vid_name`` or a malformed entry is a
-one-line error naming the file and the entry (MMAction2 writes whatever label the file holds).
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``: `listing`'s differences, and a label outside
+the vocab, a duplicate ``vid_name`` or a malformed entry is a one-line error naming the file and the entry
+(MMAction2 writes whatever label the file holds).
 """
 import json
 import sys
@@ -47,7 +46,7 @@ import numpy as np
 from .. import flow
 from . import archives, diving48_replica as _dives, download as _download, listing, lists, replica as _replica
 from .files import AnnotationError, DatasetError, atomic_write, copy_from_downloads
-from .items import Item, Subset, read_json
+from .items import Item, ListedOnce, Subset, read_json
 from .steps import Dataset
 
 NAME = "diving48"
@@ -87,7 +86,6 @@ INSIDE = (("annotations/", VOCAB), ("videos", "*_[0-9][0-9][0-9][0-9][0-9].mp4")
 VIDEO_FOLDERS = {"videos": "rawframes"}
 STYLE, STRAYS = listing.SUBSETS, "in no annotation file (V1 or V2)"
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "none"  # both zoo rows read the videos
 LABEL_MAP = "label_map_diving48.txt"
@@ -168,7 +166,7 @@ def read_annotation_file(path, num_classes):
     data = _read_json(path)
     if not isinstance(data, list):
         raise AnnotationError(f"{path}: expected a list of {{'vid_name', 'label', ...}} entries; {_FIX}")
-    clips, seen = [], {}
+    clips, once = [], ListedOnce()
     for index, entry in enumerate(data):
         where = f"{path}[{index}]"
         if not isinstance(entry, dict) or "vid_name" not in entry or "label" not in entry:
@@ -186,9 +184,7 @@ def read_annotation_file(path, num_classes):
                 or (start is not None and end is not None and end < start):
             raise AnnotationError(f"{where}: start_frame {start!r} / end_frame {end!r} of {name} are not a frame "
                                   f"range; {_FIX}")
-        if name in seen:
-            raise AnnotationError(f"{where}: {name} is listed twice (first at [{seen[name]}]): duplicate id; {_FIX}")
-        seen[name] = index
+        once.add(name, where, name, f"at [{index}]", f"duplicate id; {_FIX}")
         clips.append(Clip(name, label, where, start_frame=start, end_frame=end))
     return clips
 

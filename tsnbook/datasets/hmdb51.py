@@ -26,8 +26,7 @@ are otherwise equal, tested against it on the replica):
   (open-mmlab/mmaction2#808, #386). tsnbook reads the classes from the split files, warns about strays, and
   writes nothing into ``annotations/``;
 - MMAction2's rawframes lists need ``videos/`` (for that listing); tsnbook's need only ``rawframes/``;
-- and the differences of `listing`: a listed video absent on disk is reported, frames are counted by the
-  template from the start index, the split files' order is kept.
+- and `listing`'s differences.
 """
 import os
 import re
@@ -40,7 +39,7 @@ import numpy as np
 from .. import flow
 from . import archives, download as _download, listing, replica as _replica
 from .files import AnnotationError, DatasetError, read_lines
-from .items import Item, Subset
+from .items import Item, ListedOnce, Subset
 from .steps import Dataset
 
 NAME = "hmdb51"
@@ -82,7 +81,6 @@ INSIDE = (("annotations", "*_test_split1.txt"), ("videos", "*/*.avi"), ("rawfram
           ("downloads/", FILES[0].name))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the three zoo rows read
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "rgb"  # the zoo's HMDB51 rows are RGB frames at the original size
 STYLE, CLASS_FOLDERS = listing.SPLIT_FILES, True
@@ -129,7 +127,7 @@ def read_split_file(root, cls, split, label):
     """``{subset: [Item, ...]}`` (subsets "train", "val") of one ``<class>_test_split<k>.txt``; flag-0 videos in
     neither. A malformed line, a flag other than 0/1/2 or a video listed twice is an `AnnotationError`."""
     path = Path(root) / "annotations" / split_file(cls, split)
-    out, seen = {subset: [] for subset in SUBSETS}, {}
+    out, once = {subset: [] for subset in SUBSETS}, ListedOnce()
     subset_of = {flag: subset for subset, flag in FLAGS.items()}
     for number, text in read_lines(path, fix=f"run prepare.py {NAME} extract"):
         where, parts = f"{path}:{number}", text.split()
@@ -139,9 +137,7 @@ def read_split_file(root, cls, split, label):
         if parts[1] not in ("0", "1", "2"):
             raise AnnotationError(f"{where}: flag {parts[1]!r} is not 0 (unused), 1 (train) or 2 (test); extract the "
                                   "annotations again")
-        if parts[0] in seen:
-            raise AnnotationError(f"{where}: {parts[0]} is listed twice (first at line {seen[parts[0]]}): duplicate id")
-        seen[parts[0]] = number
+        once.add(parts[0], where, parts[0], f"at line {number}")
         if parts[1] in subset_of:
             key = f"{cls}/{os.path.splitext(parts[0])[0]}"
             out[subset_of[parts[1]]].append(Item(key, label, where, f"{cls}/{parts[0]}"))

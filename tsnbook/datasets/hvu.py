@@ -40,7 +40,7 @@ import numpy as np
 from .. import flow
 from . import archives, download as _download, items, listing, lists, replica as _replica
 from .files import AnnotationError, DatasetError, atomic_write, read_lines
-from .items import Item
+from .items import Item, ListedOnce
 from .steps import Dataset
 from .verify import verify_videos
 
@@ -74,7 +74,6 @@ ROOT_ENTRIES = ("annotations", "videos_train", "videos_val", "downloads")
 VIDEO_FOLDERS = {f"videos_{subset}": f"rawframes_{subset}" for subset in SUBSETS}
 MULTI_LABEL = True
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 DEFAULT_FRAMES = "none"  # the zoo's six rows read the videos
 DEFAULT_RESOLUTION = "short256"  # MMAction2's extract_frames.sh (--new-short 256)
 MISSING_TOLERATED = 0.5
@@ -136,7 +135,7 @@ def read_csv(root, subset, tags):
         raise AnnotationError(f"{path}:{numbered[0][0]}: expected the header 'Tags,youtube_id,time_start,time_end', "
                               f"got {numbered[0][1]!r}; {fix}")
     index = {tag: (category, i) for category, names in tags.items() for i, tag in enumerate(names)}
-    clips, seen = [], {}
+    clips, once = [], ListedOnce()
     for number, text in numbered[1:]:
         where, parts = f"{path}:{number}", text.split(",")
         if len(parts) != 4 or not parts[0] or not parts[1]:
@@ -153,9 +152,7 @@ def read_csv(root, subset, tags):
                                       "from different HVU releases; extract them again")
             category, i = index[tag]
             labels.setdefault(category, []).append(i)
-        if name in seen:
-            raise AnnotationError(f"{where}: {name} is listed twice (first at line {seen[name]}): duplicate id")
-        seen[name] = number
+        once.add(name, where, name, f"at line {number}")
         clips.append(Item(name, labels, where))
     return clips
 

@@ -1,6 +1,6 @@
 """What a dataset's reader gives the shared steps: `Item`s (one annotated video each) grouped into `Subset`s (one
 per set of list files), and the helpers every reader uses - the video files on disk, JSON and CSV annotation
-files read with one-line errors.
+files read with one-line errors, an id listed twice (`ListedOnce`).
 
 An item's ``key`` is MMAction2's key of a video: its path under the subset's video folder without the extension,
 which is also its frame folder under the subset's frame folder. ``label`` is what the list line holds: a 0-based
@@ -93,6 +93,21 @@ def _no_duplicates(path, fix):
             found[key] = value
         return found
     return pairs
+
+
+class ListedOnce:
+    """The ids an annotation file may list only once, with where each was first read: a second listing is a
+    damaged or edited file (the lists would hold the video twice, under whichever label came last)."""
+
+    def __init__(self):
+        self.first = {}
+
+    def add(self, key, where, shown, first, why="duplicate id"):
+        """Note ``key``, read at ``first`` (the place as the message writes it: "at line 3", "at [2]", "as item
+        4"); listed before, it is an `AnnotationError` at ``where``: ``shown is listed twice (first ...): why``."""
+        if key in self.first:
+            raise AnnotationError(f"{where}: {shown} is listed twice (first {self.first[key]}): {why}")
+        self.first[key] = first
 
 
 def csv_row(text, where, fix):

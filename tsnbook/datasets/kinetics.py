@@ -22,20 +22,17 @@ in several forms, all read here by their header: 5 columns ``label,youtube_id,ti
 original K400 release's 6th ``is_cc``, and label-less test CSVs ``youtube_id,time_start,time_end,split``.
 File names use ``int(float(t))`` seconds, as MMAction2's download.py and build_file_list.py do.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (the lines are otherwise equal, tested
-against it on the replicas):
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``, besides `listing`'s differences:
 - a label-less test CSV is read (its rows are counted, never listed): MMAction2's ``parse_kinetics_splits``
   always parses the test CSV as if it had labels and stops with ``ValueError: could not convert string to
   float: 'test'``, even when only the train list is asked for (open-mmlab/mmaction2#785, #1626);
-- a video listed but absent is left out of the lists, as there, but reported ("missing": a warning, because
-  every copy of Kinetics misses some: YouTube removed them) - MMAction2 drops it silently. A class folder
+- a missing video is a warning, because every copy of Kinetics misses some (YouTube removed them). A class folder
   still holding spaces (``rename_classnames.sh`` forgotten) is an error here, not a silently empty class;
 - ``extract`` arranges CVDF's flat trees into class folders, with its replacements (`kinetics_download`);
-- frames are counted by the template from the start index, not by the prefix (see ``ucf101``), and the flow
-  lists the K400 flow configs name are written (MMAction2's `tools/data/build_file_list.py` writes RGB lists only);
+- the flow lists the K400 flow configs name are written (MMAction2's `tools/data/build_file_list.py` writes RGB
+  lists only);
 - an unknown class, a duplicate row or a malformed line is a one-line error naming ``file:line``
-  (MMAction2: a KeyError, or a duplicated line); MMAction2's scripts pass ``--shuffle``, tsnbook keeps the
-  CSV order (training shuffles).
+  (MMAction2: a KeyError, or a duplicated line).
 """
 import csv
 import os
@@ -46,7 +43,7 @@ from .. import flow
 from . import kinetics_download, kinetics_replica, listing, lists
 from .download import Remote
 from .files import AnnotationError, DatasetError, read_lines
-from .items import Item, scan_videos
+from .items import Item, ListedOnce, scan_videos
 from .kinetics_download import CSV_NAMES, CVDF_HOME, DEEPMIND, HOME, class_folder, clip_name
 from .kinetics_replica import REPLICA_CLASSES
 from .steps import Dataset
@@ -170,7 +167,7 @@ class Kinetics:
             raise AnnotationError(f"{where}: the {subset} CSV has no label column; a test CSV in its place? {fix}")
         youtube_id, start, end = (header.index(name) for name in wanted)
         label_column = header.index("label") if "label" in header else None
-        out, spelled, seen, width, name_of = [], {}, {}, len(header), str(path)
+        out, spelled, once, width, name_of = [], {}, ListedOnce(), len(header), str(path)
         for (number, text), row in zip(numbered[1:], rows):
             if len(row) != width:
                 raise AnnotationError(f"{name_of}:{number}: {len(row)} fields where the header has {width} (a line "
@@ -186,10 +183,7 @@ class Kinetics:
             folder = class_folder(label) if label else None
             if folder is not None and folder not in spelled:
                 spelled[folder] = label
-            if name in seen:
-                raise AnnotationError(f"{name_of}:{number}: {name} is listed twice (first at line {seen[name]}): "
-                                      "duplicate id")
-            seen[name] = number
+            once.add(name, f"{name_of}:{number}", name, f"at line {number}")
             out.append((folder, name, f"{name_of}:{number}"))
         return out, spelled
 

@@ -6,10 +6,12 @@ For each `items.Subset`, `write_lists` writes
 - the videos list: the items whose video file exists (``path label``); an item missing on disk is left out *and
   reported* (MMAction2's ``build_file_list.py`` leaves it out silently);
 - the rawframes list, when the subset's frame folder exists: the items whose frame folder is complete, counted by
-  the config's template from its start index (`verify.check_frames`), not by a file-name prefix: an empty folder
-  (MMAction2 writes it as a videos-style line holding the folder's full path), one numbered from another index
-  (MMAction2 lists a count that makes training read past the last file), one with a gap or a cut last JPEG is
-  reported and left out. A copy without its videos folder but with frames gets rawframes lists from the frames;
+  the config's template from its start index (`verify.check_frames`), not by a file-name prefix (which also
+  counts a stray ``img_*`` file): an empty folder (MMAction2 writes it as a videos-style line holding the folder's
+  full path), one numbered from another index (MMAction2 lists a count that makes training read past the last
+  file), one with a gap (training asks for the missing file) or a cut last JPEG (training decodes it grey below
+  the cut, without an error) is reported and left out. A copy without its videos folder but with frames gets
+  rawframes lists from the frames;
 - nothing for items without a label (a withheld test set): they are counted, MMAction2's formats need a label;
 - a multi-label item once per list (MMAction2's multi-label branch appends it to the rawframes list twice, the
   second time with the *flow* count - 0 when no flow was extracted).
@@ -17,6 +19,8 @@ For each `items.Subset`, `write_lists` writes
 video, each list file read back as training reads it and compared with the annotations. `strays` finds what no
 annotation explains. The lines equal those of MMAction2 0.24.1's ``build_file_list.py`` otherwise (each dataset's
 tests run it on the replica), in the annotation files' order (MMAction2's scripts pass an unseeded ``--shuffle``).
+These are "`listing`'s differences", which each dataset module names without repeating them: missing videos
+reported, frame folders counted by the template from the start index, the annotations' order kept.
 
 The datasets came in families written apart, which word (and in a few places decide) what these steps find in
 their own way; the notebooks show the words, so each family's `Style` keeps them, here in one place (a new dataset

@@ -31,11 +31,10 @@ names the lists ``mit_train_video_anno.txt`` while ``build_file_list.py`` writes
 (what the configs read, and what `build_lists` writes); the zoo config's ``data_root_val`` is the absolute
 ``'/data/mit/videos/validation/'`` (tsnbook's config uses the relative folder).
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `listing` (missing videos reported, frame folders counted by the template, the
-annotation order kept), and a CSV line naming an unknown class, whose label column disagrees with its folder,
-or that is malformed or repeated, is a one-line error naming ``file:line`` (MMAction2 takes the folder and
-ignores the label column; an unknown folder is a KeyError).
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``: `listing`'s differences, and a CSV line
+naming an unknown class, whose label column disagrees with its folder, or that is malformed or repeated, is a
+one-line error naming ``file:line`` (MMAction2 takes the folder and ignores the label column; an unknown folder
+is a KeyError).
 """
 import sys
 from pathlib import Path
@@ -45,7 +44,7 @@ import numpy as np
 from .. import flow
 from . import archives, download as _download, listing, replica as _replica
 from .files import AnnotationError, read_lines
-from .items import Item, Subset, class_and_key, csv_row
+from .items import Item, ListedOnce, Subset, class_and_key, csv_row
 from .steps import Dataset
 
 NAME = "mit"
@@ -67,7 +66,6 @@ CONTAINER = "MP4 (H.264), 3-s clips; resolution and frame rate vary (not verifie
 LEVEL = 2  # ROOT/videos/<split>/<class>/<file>.mp4
 VIDEO_EXT = ".mp4"
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "none"  # the zoo's row reads the videos
 MMACTION2_TYPO_FOLDER = "video"  # where preprocess_data.sh's "mv ./validation ./video" leaves the validation set
@@ -102,9 +100,15 @@ def looks_inside(folder):
 
 
 # ----------------------------------------------------------------------------------------------- annotations
-def read_categories(path, fix):
-    """Class names in label order from a ``name,index`` file (indices must run 0..N-1, in any line order)."""
-    path = Path(path)
+def annotation_fix(name):
+    """What to do about a missing or bad annotation file of MiT or MMiT (dataset ``name``)."""
+    return f"run prepare.py {name} extract (or unzip the annotations from the archive again)"
+
+
+def read_classes(root, dataset=NAME):
+    """Class names in label order from ``annotations/moments_categories.txt``, MiT's and MMiT's (``dataset``):
+    ``name,index`` lines, indices running 0..N-1 in any line order."""
+    path, fix = Path(root) / "annotations" / CATEGORIES, annotation_fix(dataset)
     index_of, line_of = {}, {}
     for number, text in read_lines(path, fix=fix):
         name, comma, digits = text.rpartition(",")
@@ -125,22 +129,14 @@ def read_categories(path, fix):
     return sorted(index_of, key=index_of.get)
 
 
-def _fix(name):
-    return f"run prepare.py {name} extract (or unzip the annotations from the archive again)"
-
-
-def read_classes(root):
-    return read_categories(Path(root) / "annotations" / CATEGORIES, _fix(NAME))
-
-
 def read_split(root, subset, classes):
     """The `items.Item`s of ``trainingSet.csv`` (subset "train") or ``validationSet.csv`` ("val"): label =
     the categories index of the line's class folder, which must also be its label column."""
     path = Path(root) / "annotations" / SPLIT_FILES[subset]
     index = {name: i for i, name in enumerate(classes)}
     expected = "'class/file.mp4,class,positive responses,negative responses' (4 fields, no header)"
-    fix = _fix(NAME)
-    items, seen = [], {}
+    fix = annotation_fix(NAME)
+    items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=fix):
         where = f"{path}:{number}"
         row = csv_row(text, where, fix)
@@ -156,9 +152,7 @@ def read_split(root, subset, classes):
         if row[1] != folder:
             raise AnnotationError(f"{where}: the label column says {row[1]!r}, the folder {folder!r}: a damaged or "
                                   f"edited file; {fix}")
-        if key in seen:
-            raise AnnotationError(f"{where}: {row[0]} is listed twice (first at line {seen[key]}): duplicate id")
-        seen[key] = number
+        once.add(key, where, row[0], f"at line {number}")
         items.append(Item(key, index[folder], where))
     return items
 

@@ -27,11 +27,10 @@ need: used here); the zoo config's ``data_root_val`` is the absolute ``'/data/mm
 uses the relative folder). The archive's inner layout (``videos/<class>/`` next to the annotation files) is the
 one MMAction2's scripts imply; it was not checked against a real copy.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (lines otherwise equal, tested against it on
-the replica): the differences of `listing` - among them, a rawframes list names each video once, where MMAction2's
-multi-label branch writes it twice (the second time with the flow count, 0 without flow) - and a row with no
-label, a label that is not a category index, a malformed or repeated row is a one-line error naming
-``file:line`` (MMAction2: a ValueError without a line, or the bad index written as it is).
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``: `listing`'s differences (among them, a
+rawframes list names each video once; MMAction2's multi-label branch writes it twice), and a row with no label, a
+label that is not a category index, a malformed or repeated row is a one-line error naming ``file:line``
+(MMAction2: a ValueError without a line, or the bad index written as it is).
 """
 import sys
 from pathlib import Path
@@ -42,7 +41,7 @@ import numpy as np
 from .. import flow
 from . import archives, download as _download, listing, mit, replica as _replica
 from .files import AnnotationError, DatasetError, read_lines
-from .items import Item, Subset, class_and_key, csv_row
+from .items import Item, ListedOnce, Subset, class_and_key, csv_row
 from .steps import Dataset
 
 NAME = "mmit"
@@ -63,7 +62,6 @@ CONTAINER = mit.CONTAINER
 LEVEL = 2  # ROOT/videos/<class>/<file>.mp4
 VIDEO_EXT = ".mp4"
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = True
 DEFAULT_FRAMES = "none"  # the zoo's row reads the videos
 ROOT_ENTRIES = ("annotations", "videos", "rawframes", "downloads")
@@ -91,10 +89,6 @@ def looks_inside(folder):
 
 
 # ----------------------------------------------------------------------------------------------- annotations
-def _fix():
-    return f"run prepare.py {NAME} extract (or unzip the annotations from the archive again)"
-
-
 def split_file(root, subset):
     """The annotation file of ``subset``: the official ``.txt``, or MMAction2's ``.csv`` name when only that is
     there; both with different contents, or neither, is an `AnnotationError`."""
@@ -112,8 +106,8 @@ def read_split(root, subset, num_classes):
     """The `items.Item`s of a split file; labels = the row's indices (a tuple, in the row's order)."""
     path = split_file(root, subset)
     expected = "'class/file.mp4,index[,index...]'"
-    fix = _fix()
-    items, seen = [], {}
+    fix = mit.annotation_fix(NAME)
+    items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=fix):
         where = f"{path}:{number}"
         row = csv_row(text, where, fix)
@@ -127,20 +121,14 @@ def read_split(root, subset, num_classes):
         if wrong:
             raise AnnotationError(f"{where}: label {wrong[0]} is not an index of {CATEGORIES} (0..{num_classes - 1}); "
                                   f"the annotations and the categories come from different releases? {fix}")
-        if key in seen:
-            raise AnnotationError(f"{where}: {row[0]} is listed twice (first at line {seen[key]}): duplicate id")
-        seen[key] = number
+        once.add(key, where, row[0], f"at line {number}")
         items.append(Item(key, labels, where))
     return items
 
 
-def read_classes(root):
-    return mit.read_categories(Path(root) / "annotations" / CATEGORIES, _fix())
-
-
 def read_annotations(root):
     """(classes, {subset: [Item, ...]}); `AnnotationError` on any bad line."""
-    classes = read_classes(root)
+    classes = mit.read_classes(root, NAME)
     return classes, {subset: read_split(root, subset, len(classes)) for subset in SUBSETS}
 
 

@@ -126,6 +126,11 @@ def copy_annotations(root, report, annotations):
     copy_from_downloads(root, report, annotations.values(), missing)
 
 
+def annotation_fix(name, file):
+    """What to do about a missing or bad annotation ``file`` of V1 or V2 (dataset ``name``)."""
+    return f"run prepare.py {name} extract (or copy {file} from the download into ROOT/annotations)"
+
+
 def read_annotations(root, names, read_classes, read_subset):
     """(classes, {"train": [Item], "val": [Item], "test": [Item] (label None)}); no test file: an empty test set."""
     classes = read_classes(root)

@@ -10,7 +10,8 @@ reason and what to do). What each step reads from the description:
 * facts: ``NAME``; ``ROOT_ENTRIES`` and ``INSIDE`` (or a hook ``looks_inside(folder)``: a root given at the
   wrong level is refused, `files.check_level`); ``FILES`` (`download.Remote`s; ``UNREACHABLE``: what to do when
   the host is down; ``OPTIONAL_FILES``: {name: why a refusal is only a warning}); ``DEFAULT_FRAMES``,
-  ``DEFAULT_RESOLUTION``, ``FRAME_TMPL``, ``START_INDEX``, ``FLOW_TMPL`` (what the zoo's configs read);
+  ``DEFAULT_RESOLUTION``, ``FRAME_TMPL``, ``START_INDEX``, ``FLOW_TMPL`` (what the zoo's configs read; flow:
+  ``flow_x_00001.jpg`` ... unless the dataset says otherwise);
   ``VIDEO_FOLDERS`` ({videos folder: frames folder} under ROOT) and ``LEVEL``; ``STYLE`` (`listing.Style`),
   ``STRAYS`` (what a stray video is in, ``{annotation}``: the subset's file), ``CLASS_FOLDERS`` (videos sit in
   folders named by the classes);

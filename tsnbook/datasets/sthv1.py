@@ -18,18 +18,12 @@ of 256. The label of a template is its line number (from 0) in ``something-somet
 not alphabetical. TSM-style scripts sort the templates instead, so their label ids (and checkpoints) differ from
 MMAction2's. The train and validation CSVs are ``id;template``; the test CSV has ids only (labels withheld).
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv1 --rgb-prefix '0'`` (the lines are
-otherwise equal, tested against it on the replica):
-- MMAction2 counts the files whose names start with ``0``. A folder whose last JPEG was cut by an interrupted
-  extraction or copy is counted whole, and training then decodes a frame that is grey below the cut without
-  an error. A folder with a gap (a frame missing) is counted too, and training later asks for the missing
-  file. tsnbook counts ``{:05d}.jpg`` from 1, checks that the last frame is a whole JPEG, and reports and
-  leaves out such folders;
-- an id listed in a CSV without a folder is dropped, as there, but reported (MMAction2: silently);
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv1 --rgb-prefix '0'``:
+- `listing`'s differences: MMAction2 counts the files whose names start with ``0``, so a folder with a gap, or
+  whose last JPEG an interrupted extraction or copy cut, is counted whole; tsnbook counts ``{:05d}.jpg`` from 1;
 - ``--subset test`` does not work in MMAction2 (its test items are bare strings, so ``item[0]`` is the id's
   first character); tsnbook writes no test list (a label is required by the list formats) but counts and
-  checks the test folders;
-- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the CSVs' order.
+  checks the test folders.
 """
 import sys
 from pathlib import Path
@@ -38,7 +32,7 @@ import numpy as np
 
 from . import archives, listing, replica as _replica, something
 from .files import AnnotationError, DatasetError, atomic_write, read_lines
-from .items import Item
+from .items import Item, ListedOnce
 from .steps import Dataset
 
 NAME = "sthv1"
@@ -71,19 +65,13 @@ def list_name(subset, kind):
 
 
 # ----------------------------------------------------------------------------------------------- annotations
-def _fix(what):
-    return f"run prepare.py {NAME} extract (or copy {what} from the download into ROOT/annotations)"
-
-
 def read_classes(root):
     """The 174 templates in label order: the lines of the labels CSV (a template listed twice is an error)."""
     path = Path(root) / "annotations" / ANNOTATIONS["labels"]
-    classes, seen = [], {}
-    for number, text in read_lines(path, fix=_fix(ANNOTATIONS["labels"])):
-        if text in seen:
-            raise AnnotationError(f"{path}:{number}: template {text!r} is listed twice (first at line {seen[text]}): "
-                                  "duplicate class; copy the labels CSV again")
-        seen[text] = number
+    classes, once = [], ListedOnce()
+    for number, text in read_lines(path, fix=something.annotation_fix(NAME, ANNOTATIONS["labels"])):
+        once.add(text, f"{path}:{number}", f"template {text!r}", f"at line {number}",
+                 "duplicate class; copy the labels CSV again")
         classes.append(text)
     return classes
 
@@ -92,8 +80,8 @@ def read_subset(root, subset, classes):
     """The `items.Item`s of the train / val CSV (``id;template``) or of the test CSV (ids only, label None)."""
     path = Path(root) / "annotations" / ANNOTATIONS[subset]
     index = {name: label for label, name in enumerate(classes)}
-    items, seen = [], {}
-    for number, text in read_lines(path, fix=_fix(ANNOTATIONS[subset])):
+    items, once = [], ListedOnce()
+    for number, text in read_lines(path, fix=something.annotation_fix(NAME, ANNOTATIONS[subset])):
         where = f"{path}:{number}"
         video, sep, template = text.partition(";")
         if not video.isdigit() or (subset == "test") == bool(sep):
@@ -103,9 +91,7 @@ def read_subset(root, subset, classes):
         if subset != "test" and template not in index:
             raise AnnotationError(f"{where}: template {template!r} is not in {ANNOTATIONS['labels']} (unknown class: "
                                   "a line cut short, or files of different releases); copy the annotations again")
-        if video in seen:
-            raise AnnotationError(f"{where}: id {video} is listed twice (first at line {seen[video]}): duplicate id")
-        seen[video] = number
+        once.add(video, where, f"id {video}", f"at line {number}")
         items.append(Item(video, None if subset == "test" else index[template], where))
     return items
 

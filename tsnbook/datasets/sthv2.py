@@ -18,16 +18,12 @@ next to [something]", "placeholders": [...]}``: ``label`` is the caption with th
 class is the *template* with its brackets removed (MMAction2 does the same). Ids are strings. The test JSON holds
 ids only. MMAction2's README trees show ``1.mp4``, but the files are ``.webm``.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv2`` (the lines are otherwise equal, tested
-against it on the replica):
-- a listed id without a video (or frame folder) is dropped, as there, but reported (MMAction2: silently). A WebM
-  cut short is reported too: Matroska headers carry no frame count, so it is found by comparing the frames
-  there with the header's duration (`tsnbook.datasets.verify`);
-- frames are counted by the template from the start index, not by the prefix ``img_``;
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py sthv2``:
+- `listing`'s differences, and a WebM cut short is reported too: Matroska headers carry no frame count, so it is
+  found by comparing the frames there with the header's duration (`tsnbook.datasets.verify`);
 - a template that is not in the labels file is an error naming the file and item (MMAction2: a KeyError);
 - ``--subset test`` does not work in MMAction2 (test items are bare strings); tsnbook writes no test list and
-  counts and checks the test videos;
-- MMAction2's scripts pass ``--shuffle`` (unseeded); tsnbook keeps the JSON files' order.
+  counts and checks the test videos.
 """
 import json
 import sys
@@ -38,7 +34,7 @@ import numpy as np
 from .. import flow
 from . import archives, replica as _replica, something
 from .files import AnnotationError, atomic_write
-from .items import Item, read_json
+from .items import Item, ListedOnce, read_json
 from .steps import Dataset
 
 NAME = "sthv2"
@@ -62,7 +58,6 @@ INSIDE = (("annotations/", ANNOTATIONS["labels"]), ("videos", "*.webm"), ("rawfr
           ("downloads/", PARTS_PREFIX + "??"))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what the zoo's 0.x V2 rows read
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "rgb"  # the 0.x rows read RGB frames at the original size (240 px high)
 
@@ -79,8 +74,7 @@ def template_class(template):
 
 # ----------------------------------------------------------------------------------------------- annotations
 def _read_json(path):
-    return read_json(path, f"run prepare.py {NAME} extract (or copy {path.name} from the download into "
-                           "ROOT/annotations)")
+    return read_json(path, something.annotation_fix(NAME, path.name))
 
 
 def read_classes(root):
@@ -110,7 +104,7 @@ def read_subset(root, subset, classes):
     if not isinstance(entries, list):
         raise AnnotationError(f"{path}: expected a list of {{\"id\": ...}} objects; copy the file again")
     index = {name: label for label, name in enumerate(classes)}
-    items, seen = [], {}
+    items, once = [], ListedOnce()
     for number, entry in enumerate(entries):
         where = f"{path}[{number}]"
         video = str(entry.get("id", "")) if isinstance(entry, dict) else ""
@@ -125,9 +119,7 @@ def read_subset(root, subset, classes):
                 raise AnnotationError(f"{where}: template {entry['template']!r} is not in {ANNOTATIONS['labels']} "
                                       "(unknown class: files of different releases?); copy the annotations again")
             label = index[name]
-        if video in seen:
-            raise AnnotationError(f"{where}: id {video} is listed twice (first as item {seen[video]}): duplicate id")
-        seen[video] = number
+        once.add(video, where, f"id {video}", f"as item {number}")
         items.append(Item(video, label, where, video + VIDEO_EXT))
     return items
 

@@ -14,13 +14,9 @@ directory listing or the file name: ``sorted()`` swaps Hammering/HammerThrow and
 folder ``HandstandPushups`` holds files named ``v_HandStandPushups_*``. Test lists have no label; the folder
 gives it, as in MMAction2. A train line whose label disagrees with its folder is an error.
 
-Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py`` (the lines are otherwise equal, tested
-against it on the replica): the differences of `listing` - a video absent on disk is left out *and reported*
-("missing", an error: the copy is incomplete), frame folders are counted by the template from the start index
-(``img_00001.jpg`` ...), not by the prefix ``img_*``, so that a folder without frames, numbered from 0 or
-holding a stray ``img_*`` file is reported instead of listed wrongly, and the split files' order is kept
-(MMAction2's scripts pass an unseeded ``--shuffle``) - and an unknown class or a malformed line is a one-line
-error naming ``file:line`` (MMAction2: a KeyError).
+Where tsnbook differs from MMAction2 0.24.1's ``build_file_list.py``: `listing`'s differences (a missing video
+is an error here: the copy is incomplete), and an unknown class or a malformed line is a one-line error naming
+``file:line`` (MMAction2: a KeyError).
 """
 import os
 import shutil
@@ -32,7 +28,7 @@ import numpy as np
 from .. import flow
 from . import archives, download as _download, listing, replica as _replica
 from .files import AnnotationError, DatasetError, read_lines
-from .items import Item, Subset
+from .items import Item, ListedOnce, Subset
 from .steps import Dataset
 
 NAME = "ucf101"
@@ -68,7 +64,6 @@ INSIDE = (("annotations", "classInd.txt"), ("videos", "*/v_*.avi"), ("rawframes"
           ("downloads/", FILES[0].name))
 VIDEO_FOLDERS = {"videos": "rawframes"}
 FRAME_TMPL, START_INDEX = flow.RGB_TEMPLATE, 1  # what tsn_r50_1x1x3_75e_ucf101_rgb reads
-FLOW_TMPL = flow.FLOW_TEMPLATES["flow"]
 MULTI_LABEL = False
 DEFAULT_FRAMES = "rgb"  # the zoo's UCF101 row is RGB frames at the original size
 STYLE, STRAYS, CLASS_FOLDERS = listing.UCF101, "in no split file", True
@@ -112,7 +107,7 @@ def read_split(root, split, subset, classes):
     path = Path(root) / "annotations" / split_file(split, subset)
     index = {name: i for i, name in enumerate(classes)}
     expected = "'Class/v_Class_gXX_cXX.avi id'" if subset == "train" else "'Class/v_Class_gXX_cXX.avi'"
-    items, seen = [], {}
+    items, once = [], ListedOnce()
     for number, text in read_lines(path, fix=f"run prepare.py {NAME} extract (or unzip {FILES[1].name} -j)"):
         where, parts = f"{path}:{number}", text.split()
         folder, _, name = parts[0].replace("\\", "/").rpartition("/")
@@ -126,9 +121,7 @@ def read_split(root, split, subset, classes):
             raise AnnotationError(f"{where}: label {parts[1]} but classInd.txt gives {folder} the id "
                                   f"{index[folder] + 1}; extract the annotations again")
         key = f"{folder}/{os.path.splitext(name)[0]}"
-        if key in seen:
-            raise AnnotationError(f"{where}: {parts[0]} is listed twice (first at line {seen[key]}): duplicate id")
-        seen[key] = number
+        once.add(key, where, parts[0], f"at line {number}")
         items.append(Item(key, index[folder], where, f"{folder}/{name}"))
     return items
 
