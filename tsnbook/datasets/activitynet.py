@@ -316,23 +316,14 @@ def check_copy(report, root, videos, frame_tmpl, start_index, work, deep):
 def _check_list(report, root, subset, kind, expected):
     from ..data import load_annotations
 
-    path = root / list_name(subset, kind)
-    if not path.is_file():
-        report.problem("missing", path, f"list file not written: run prepare.py {NAME} lists")
-        return None
-    try:
-        records = load_annotations(path, "", "rawframes", with_offset=kind == "clip")
-    except ValueError as error:
-        report.problem("annotation", path, str(error))
-        return None
-    for r in records:
+    def stale(r):
         key = r.path if kind == "video" else (r.path, r.offset)
         if expected.get(key) != (r.num_frames, r.label):
-            report.problem("frame count" if key in expected else "stray", r.where,
-                           f"{r.path} {r.offset if kind == 'clip' else ''} {r.num_frames} {r.label} is not what the "
-                           f"JSON and the frame folders give {expected.get(key)}: a stale list; run prepare.py "
-                           f"{NAME} lists again")
-    return len(records)
+            return ("frame count" if key in expected else "stray", r.where,
+                    f"{r.path} {r.offset if kind == 'clip' else ''} {r.num_frames} {r.label} is not what the JSON and "
+                    f"the frame folders give {expected.get(key)}: a stale list; run prepare.py {NAME} lists again")
+    return listing.check_list_file(report, root / list_name(subset, kind), NAME, lambda path: load_annotations(
+        path, "", "rawframes", with_offset=kind == "clip"), stale)
 
 
 download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()

@@ -253,11 +253,12 @@ def _extract_with_tool(tool, archive, writer, cut):
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def unpack_folder(root, report, inside, target, archive, what, noun="files", skipped="videos"):
+def unpack_folder(root, report, inside, target, archive, what, noun="files", skipped="videos", unpack=extract):
     """The folder ``inside`` of ``archive`` as ``ROOT/target``: unpacked into a hidden staging folder, renamed
     when complete (as MMAction2's scripts rename UCF-101/ to videos/). Skipped when ``target`` exists; a folder
     ``inside`` that was unpacked by hand into ROOT is renamed. ``archive``: a path, the parts of a split tar, or a
-    function giving them (called only when needed); ``what`` names the right archive in the error."""
+    function giving them (called only when needed); ``what`` names the right archive in the error; ``unpack``
+    (archive, stage, report=) -> the ``noun`` unpacked: `extract`, or a dataset's own (archives in an archive)."""
     root, target = Path(root), Path(root) / target
     if target.is_dir():
         report.did(f"{skipped} skipped (present)")
@@ -268,7 +269,7 @@ def unpack_folder(root, report, inside, target, archive, what, noun="files", ski
         return
     archive = archive() if callable(archive) else archive
     stage = root / f".{target.name}.partial"
-    members = extract(archive, stage, report=report)
+    members = unpack(archive, stage, report=report)
     first = archive[0] if isinstance(archive, (list, tuple)) else archive
     if not (stage / inside).is_dir():
         raise DatasetError(f"{first}: no {inside}/ folder inside; not {what}? download it again")
@@ -322,3 +323,37 @@ def unpack_tree(root, report, archive, folders, wanted):
         raise DatasetError(f"{archive}: lacks {', '.join(absent)}; not the right archive? download it again")
     shutil.rmtree(stage)
     report.note(f"{len(members)} files from {archive.name} -> {root}")
+
+
+
+def unpack_annotations(root, sources, wanted, lacks):
+    """Unpack the archives ``sources`` flat (``unzip -j``) into the hidden staging folder ROOT/.annotations.partial
+    and return where their ``wanted`` files are (`staged_files`; ``wanted`` may also be a function of the unpacked
+    files giving it); `place_annotations` then moves them into place: a wrong archive leaves nothing half done."""
+    stage = Path(root) / ".annotations.partial"
+    members = [member for source in sources for member in extract(source, stage, flatten=True)]
+    return staged_files(stage, wanted(members) if callable(wanted) else wanted, lacks)
+
+
+def staged_files(folder, wanted, lacks):
+    """``{name in the target: path in folder}`` of the ``wanted`` files ({name: the names it may have in
+    ``folder``, the first present taken}, or a list of names kept as they are). When one is absent, or none is
+    wanted, a `DatasetError` with the message ``lacks(absent)`` (each absent file's names joined with " or ")."""
+    wanted = wanted if isinstance(wanted, dict) else {name: (name,) for name in wanted}
+    found = {name: next((folder / n for n in names if (folder / n).is_file()), None) for name, names in wanted.items()}
+    absent = [" or ".join(wanted[name]) for name, path in found.items() if path is None]
+    if absent or not found:
+        raise DatasetError(lacks(absent))
+    return found
+
+
+def place_annotations(root, found):
+    """Move the files ``found`` ({name: path}) into ROOT/annotations under those names and remove the staging
+    folder of `unpack_annotations`; returns how many were moved."""
+    target, stage = Path(root) / "annotations", Path(root) / ".annotations.partial"
+    target.mkdir(exist_ok=True)
+    for name, path in found.items():
+        os.replace(path, target / name)
+    if stage.is_dir():
+        shutil.rmtree(stage)
+    return len(found)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..io import VIDEO_EXTENSIONS
+from .download import file_digest
 from .files import AnnotationError, DatasetError, read_lines
 from .items import csv_row
 
@@ -169,21 +170,12 @@ def duplicates(candidates):
     by_digest = defaultdict(list)
     for same_size in (group for group in by_size.values() if len(group) > 1):
         for candidate in same_size:
-            by_digest[_sha256(candidate.path)].append(candidate)
+            by_digest[file_digest(candidate.path, "sha256").digest()].append(candidate)
     found = {}
     for same in (group for group in by_digest.values() if len(group) > 1):
         kept = min(same, key=lambda c: len(c.within))
         found.update((candidate, kept) for candidate in same if candidate is not kept)
     return found
-
-
-def _sha256(path, chunk=1 << 20):
-    """The SHA-256 of a file read 1 MiB at a time (hashlib.file_digest needs Python 3.11; we support 3.10)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            digest.update(block)
-    return digest.digest()
 
 
 def link_videos(report, videos, links):

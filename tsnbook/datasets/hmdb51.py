@@ -30,7 +30,6 @@ are otherwise equal, tested against it on the replica):
 """
 import os
 import re
-import shutil
 import sys
 from pathlib import Path
 
@@ -188,37 +187,29 @@ def _extract_annotations(root, report):
     if _annotations_present(root):
         report.did("annotations skipped (present)")
         return
-    stage = root / ".annotations.partial"
-    members = archives.extract(root / "downloads" / FILES[1].name, stage, flatten=True)
-    names = [p.name for p in members if _SPLIT_FILE.match(p.name)]
-    if not names:
-        raise DatasetError(f"{root / 'downloads' / FILES[1].name}: no <class>_test_split1.txt inside; not the "
-                           "HMDB51 splits archive? download it again")
-    target = root / "annotations"
-    target.mkdir(exist_ok=True)
-    for name in names:
-        os.replace(stage / name, target / name)
-    shutil.rmtree(stage)
+    archive = root / "downloads" / FILES[1].name
+    found = archives.unpack_annotations(root, [archive], lambda members: [
+        p.name for p in members if _SPLIT_FILE.match(p.name)], lambda absent: (
+        f"{archive}: no <class>_test_split1.txt inside; not the HMDB51 splits archive? download it again"))
+    archives.place_annotations(root, found)
     read_classes(root)  # every class has its three files
-    report.did("annotations extracted", len(names))
+    report.did("annotations extracted", len(found))
 
 
 def _extract_videos(root, report):
-    target = root / "videos"
-    if target.is_dir():
-        report.did("videos skipped (present)")
-        return
-    stage = root / ".videos.partial"
-    inner = archives.extract(root / "downloads" / FILES[0].name, stage / "archives", report=report)
+    archives.unpack_folder(root, report, "videos", "videos", root / "downloads" / FILES[0].name, FILES[0].name,
+                           "class archives", unpack=_unpack_classes)
+
+
+def _unpack_classes(archive, stage, report):
+    """The videos archive into ``stage/archives``, then each of its 51 ``<class>.rar`` into ``stage/videos``."""
+    inner = archives.extract(archive, stage / "archives", report=report)
     inner = sorted(p for p in inner if p.suffix.lower() == ".rar")
     if not inner:
-        raise DatasetError(f"{root / 'downloads' / FILES[0].name}: no inner <class>.rar archives; not "
-                           "hmdb51_org.rar? download it again")
-    for archive in inner:  # each holds <class>/<video>.avi
-        archives.extract(archive, stage / "videos", report=report)
-    os.replace(stage / "videos", target)
-    shutil.rmtree(stage)
-    report.note(f"{len(inner)} class archives from {FILES[0].name} -> {target}")
+        raise DatasetError(f"{archive}: no inner <class>.rar archives; not hmdb51_org.rar? download it again")
+    for path in inner:  # each holds <class>/<video>.avi
+        archives.extract(path, stage / "videos", report=report)
+    return inner
 
 
 def check_annotations(report, root, annotations):

@@ -30,8 +30,6 @@ entries are otherwise equal, tested against them):
   duplicate clip is a one-line error naming ``file:line`` (MMAction2: a KeyError).
 """
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -182,26 +180,18 @@ def after_download(root, report):
 
 def extract_archives(root, report):
     """Unzip the CSVs into ``annotations/`` under MMAction2's names, write ``hvu_tags.json`` (parse_tag_list.py)."""
-    target = root / "annotations"
-    if all((target / name).is_file() for name in CSV_NAMES.values()):
+    if downloaded(root, None):
         report.did("annotations skipped (present)")
     else:
-        stage = root / ".annotations.partial"
-        for remote in FILES[:2]:
-            archives.extract(root / "downloads" / remote.name, stage, flatten=True)
-        for key in ("train", "val"):
-            if not (stage / RELEASE_NAMES[key]).is_file():
-                raise DatasetError(f"{root / 'downloads'}: the zips lack {RELEASE_NAMES[key]}; download them again")
+        found = archives.unpack_annotations(root, [root / "downloads" / r.name for r in FILES[:2]], {
+            CSV_NAMES[key]: (RELEASE_NAMES[key],) for key in ("train", "val")}, lambda absent: (
+            f"{root / 'downloads'}: the zips lack {absent[0]}; download them again"))
         categories = root / "downloads" / FILES[2].name
         if not categories.is_file():
             raise DatasetError(f"{categories}: not found; run prepare.py {NAME} download")
-        target.mkdir(exist_ok=True)
-        for key in ("train", "val"):
-            os.replace(stage / RELEASE_NAMES[key], target / CSV_NAMES[key])
-        atomic_write(target / CSV_NAMES["categories"], categories.read_bytes())
-        shutil.rmtree(stage)
-        report.did("annotations extracted", 3)
-    atomic_write(target / TAGS_JSON, json.dumps(read_tags(root)))
+        atomic_write(root / "annotations" / CSV_NAMES["categories"], categories.read_bytes())
+        report.did("annotations extracted", archives.place_annotations(root, found) + 1)
+    atomic_write(root / "annotations" / TAGS_JSON, json.dumps(read_tags(root)))
     after_download(root, report)
 
 
@@ -286,22 +276,23 @@ def check_copy(report, root, annotations, frame_tmpl, start_index, work, deep):
 
 def _check_list(report, root, name, expected):
     """Entries of JSON list ``name`` checked against ``expected`` {filename: label}; None when unreadable."""
-    path = root / name
-    if not path.is_file():
-        report.problem("missing", path, f"list file not written: run prepare.py {NAME} lists")
-        return None
+    def stale(entry):
+        where, item = entry
+        if expected.get(item["filename"]) != item.get("label"):
+            return "stray", where, (f"{item['filename']} with label {item.get('label')!r} is not what the CSV gives: "
+                                    f"a stale list; run prepare.py {NAME} lists again")
+    return listing.check_list_file(report, root / name, NAME, _read_list, stale)
+
+
+def _read_list(path):
+    """``[("file[number]", item)]`` of a JSON list of videos; a ValueError when it is not one."""
     try:
         items = json.loads(path.read_text())
-        assert isinstance(items, list) and all(isinstance(i, dict) and "filename" in i for i in items)
-    except (json.JSONDecodeError, AssertionError):
-        report.problem("annotation", path, f"not a JSON list of videos: run prepare.py {NAME} lists again")
-        return None
-    for number, item in enumerate(items):
-        if expected.get(item["filename"]) != item.get("label"):
-            report.problem("stray", f"{path}[{number}]", f"{item['filename']} with label {item.get('label')!r} is "
-                                                         f"not what the CSV gives: a stale list; run prepare.py "
-                                                         f"{NAME} lists again")
-    return len(items)
+    except json.JSONDecodeError:
+        items = None
+    if not isinstance(items, list) or not all(isinstance(i, dict) and "filename" in i for i in items):
+        raise ValueError(f"not a JSON list of videos: run prepare.py {NAME} lists again")
+    return [(f"{path}[{number}]", item) for number, item in enumerate(items)]
 
 
 download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__name__]).steps()

@@ -352,27 +352,19 @@ class Kinetics:
         """Lines of list ``name`` (None when absent: a problem), each checked against the CSV and the frames."""
         from ..data import load_annotations
 
-        path = root / name
-        if not path.is_file():
-            report.problem("missing", path, f"list file not written: run prepare.py {self.NAME} lists")
-            return None
-        try:
-            records = load_annotations(path, "", source)
-        except ValueError as error:
-            report.problem("annotation", path, str(error))
-            return None
         expected = {c.key: c.label for c in clips}
-        for record in records:
+
+        def stale(record):
             key = os.path.splitext(record.path)[0] if source == "video" else record.path
             if expected.get(key, -1) != record.label:
-                report.problem("stray", record.where, f"{record.path} with label {record.label} is not a row of "
-                                                      f"{CSV_NAMES[name.split('_')[1]]}: a stale list; run prepare.py "
-                                                      f"{self.NAME} lists again")
-            elif frames is not None and key in frames and record.num_frames != frames[key]:
-                report.problem("frame count", record.where, f"the list says {record.num_frames} frames, the "
-                                                            f"folder has {frames[key]}: run prepare.py {self.NAME} "
-                                                            "lists again")
-        return len(records)
+                return "stray", record.where, (f"{record.path} with label {record.label} is not a row of "
+                                               f"{CSV_NAMES[name.split('_')[1]]}: a stale list; run prepare.py "
+                                               f"{self.NAME} lists again")
+            if frames is not None and key in frames and record.num_frames != frames[key]:
+                return "frame count", record.where, (f"the list says {record.num_frames} frames, the folder has "
+                                                     f"{frames[key]}: run prepare.py {self.NAME} lists again")
+        return listing.check_list_file(report, root / name, self.NAME, lambda path: load_annotations(path, "", source),
+                                       stale)
 
 
 KINETICS400 = Kinetics(

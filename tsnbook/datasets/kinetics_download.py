@@ -8,7 +8,6 @@ and moves each CSV row's video into its class folder ``videos_<subset>/<class>/`
 ``dataset`` gives the URLs, the names and the CSV rows); the names are MMAction2's (`class_folder`, `clip_name`).
 """
 import os
-import shutil
 
 from . import archives
 from .download import Remote, fetch_explained
@@ -39,7 +38,7 @@ def fetch_downloads(dataset, root, report, mirror, progress):
     """DeepMind's CSVs, then CVDF's train and val tarballs (each listed in CVDF's path list; resumable,
     skipped once extracted) and, for K400, CVDF's replacements for corrupt videos. Test videos are not
     fetched: no zoo config reads them. ``mirror``: a base URL holding the same tree as ROOT/downloads."""
-    if all((root / "annotations" / name).is_file() for name in CSV_NAMES.values()):
+    if _annotations_present(root):
         report.did("skipped (already extracted)")
     else:
         _fetch(dataset, dataset.FILES[0], root / "downloads", mirror, report, progress)
@@ -59,26 +58,23 @@ def extract_archives(dataset, root, report):
 
 def _extract_annotations(dataset, root, report):
     target = root / "annotations"
-    if all((target / name).is_file() for name in CSV_NAMES.values()):
+    if _annotations_present(root):
         report.did("annotations skipped (present)")
         return
-    stage = root / ".annotations.partial"
+    archive = root / "downloads" / dataset.FILES[0].name
+    wanted = {CSV_NAMES[subset]: names for subset, names in RELEASE_NAMES.items()}
+
+    def lacks(absent):
+        return f"{archive}: lacks {', '.join(absent)}; not DeepMind's {dataset.NAME} tarball? download it again"
     if any((target / n).is_file() for names in RELEASE_NAMES.values() for n in names):
-        stage = target  # the release's names placed by hand: rename them, as download_annotations.sh does
+        found = archives.staged_files(target, wanted, lacks)  # the release's names placed by hand: renamed
     else:
-        archives.extract(root / "downloads" / dataset.FILES[0].name, stage, flatten=True)
-    found = {subset: next((stage / n for n in names if (stage / n).is_file()), None)
-             for subset, names in RELEASE_NAMES.items()}
-    absent = [" or ".join(RELEASE_NAMES[s]) for s, path in found.items() if path is None]
-    if absent:
-        raise DatasetError(f"{root / 'downloads' / dataset.FILES[0].name}: lacks {', '.join(absent)}; not "
-                           f"DeepMind's {dataset.NAME} tarball? download it again")
-    target.mkdir(exist_ok=True)
-    for subset, path in found.items():
-        os.replace(path, target / CSV_NAMES[subset])
-    if stage != target:
-        shutil.rmtree(stage)
-    report.did("annotations extracted", len(found))
+        found = archives.unpack_annotations(root, [archive], wanted, lacks)
+    report.did("annotations extracted", archives.place_annotations(root, found))
+
+
+def _annotations_present(root):
+    return all((root / "annotations" / name).is_file() for name in CSV_NAMES.values())
 
 
 def rename_class_folders(videos, report):

@@ -359,3 +359,23 @@ def lost_videos(report, items, on_disk, path, lost, tolerated, too_many_path, to
         report.problem("missing", path(item), lost.format(where=item.where), "warning")
     if items and len(missing) > tolerated * len(items):
         report.problem("count", too_many_path, too_many(len(missing), len(items)))
+
+
+def check_list_file(report, path, name, read, problem):
+    """A list file of a dataset's own format (Kinetics, ActivityNet, HVU) read back and checked entry by entry:
+    absent, a "missing" problem; ``read(path)`` raising a ValueError, an "annotation" problem (its message); each
+    entry, ``problem(entry)``: None, or the error ``(kind, where, text)``. Returns how many entries the file has
+    (None when absent or unreadable)."""
+    if not path.is_file():
+        report.problem("missing", path, f"list file not written: run prepare.py {name} lists")
+        return None
+    try:
+        entries = read(path)
+    except ValueError as error:
+        report.problem("annotation", path, str(error))
+        return None
+    for entry in entries:
+        found = problem(entry)
+        if found:
+            report.problem(*found)
+    return len(entries)

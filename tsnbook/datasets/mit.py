@@ -53,6 +53,7 @@ ARCHIVE = "Moments_in_Time_Raw.zip"
 REGISTRATION = (f"{HOME}: fill in the request form; the download link you are sent gets {ARCHIVE} (the raw "
                 "videos, the one MMAction2 uses; not the Moments_in_Time_256x256_30fps variant)")
 FILES = (_download.Remote(ARCHIVE, None, what="videos and annotations, after registration"),)
+ARCHIVES = (ARCHIVE,)  # what the download step looks for in ROOT/downloads
 NUM_CLASSES = 339  # label map: annotations/moments_categories.txt, "name,index" with 0-based indices
 CATEGORIES = "moments_categories.txt"
 TITLE, CLASSES_FILE, CLASS_COUNT_NOTE = "MiT", f"annotations/{CATEGORIES}", "a replica or another file"
@@ -173,13 +174,8 @@ def subsets(root, annotations):
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def fetch_downloads(root, report, mirror, progress):
-    """MiT needs a registration: this step checks that ``ROOT/downloads/Moments_in_Time_Raw.zip`` is there (or
-    fetches it from ``--mirror``) and otherwise says where to get it. Skipped when already extracted."""
-    _download.registered(root, (ARCHIVE,), REGISTRATION, _extracted(root), mirror, progress, report)
-
-
-def _extracted(root):
+def extracted(root):
+    """Whether the download step has nothing to do (MiT's archive, behind a registration, is fetched by hand)."""
     return all((root / "videos" / f).is_dir() for f in SPLIT_FOLDERS.values()) and \
         all((root / "annotations" / n).is_file() for n in annotation_files())
 
@@ -191,7 +187,7 @@ def extract_archives(root, report):
     folders = {MMACTION2_TYPO_FOLDER: "videos/validation", "training": "videos/training",
                "validation": "videos/validation"}
     archives.adopt(root, report, folders, annotation_files() + ["README.txt", "license.txt"])
-    if _extracted(root):
+    if extracted(root):
         report.did("videos and annotations skipped (present)")
     else:
         archives.unpack_tree(root, report, root / "downloads" / ARCHIVE,

@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 
 from .. import flow
-from . import archives, download as _download, listing, mit, replica as _replica
+from . import archives, listing, mit, replica as _replica
 from .files import AnnotationError, DatasetError, read_lines
 from .items import Item, ListedOnce, Subset, class_and_key, csv_row
 from .steps import Dataset
@@ -141,16 +141,11 @@ def subsets(root, annotations):
 
 
 # ----------------------------------------------------------------------------------------------------- steps
-def _extracted(root):
+def extracted(root):
+    """Whether the download step has nothing to do (the archive, behind a registration, is fetched by hand)."""
     annotations = Path(root) / "annotations"
     return (Path(root) / "videos").is_dir() and (annotations / CATEGORIES).is_file() and \
         all(any((annotations / name).is_file() for name in SPLIT_FILES[s]) for s in SUBSETS)
-
-
-def fetch_downloads(root, report, mirror, progress):
-    """MMiT needs a registration: this step checks that its zip (either name) is in ``ROOT/downloads`` (or
-    fetches it from ``--mirror``) and otherwise says where to get it. Skipped when already extracted."""
-    _download.registered(root, ARCHIVES, REGISTRATION, _extracted(root), mirror, progress, report)
 
 
 def extract_archives(root, report):
@@ -159,13 +154,13 @@ def extract_archives(root, report):
     skipped when already done."""
     names = [CATEGORIES, "README.txt", "license.txt"] + [n for s in SUBSETS for n in SPLIT_FILES[s]]
     archives.adopt(root, report, {}, names)
-    if _extracted(root):
+    if extracted(root):
         report.did("videos and annotations skipped (present)")
         return
     archive = next((root / "downloads" / a for a in ARCHIVES if (root / "downloads" / a).is_file()),
                    root / "downloads" / ARCHIVES[0])
     archives.unpack_tree(root, report, archive, {"videos": "videos"}, [CATEGORIES])
-    if not _extracted(root):
+    if not extracted(root):
         raise DatasetError(f"{archive}: lacks {' or '.join(SPLIT_FILES['train'])} / "
                            f"{' or '.join(SPLIT_FILES['val'])}; not the MMiT archive? download it again")
 

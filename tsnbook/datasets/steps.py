@@ -36,7 +36,7 @@ from collections import Counter
 
 from .. import flow
 from . import frames as _frames, listing, shards
-from .download import fetch_explained
+from .download import fetch_explained, registered
 from .files import AnnotationError, DatasetError, check_level
 from .items import scan_videos
 from .report import Report
@@ -87,6 +87,8 @@ class Dataset:
         report = Report(facts.NAME, "download", root)
         if self._hook("fetch_downloads"):
             facts.fetch_downloads(root, report, mirror, progress)
+        elif self._hook("extracted"):  # behind a registration: one of ``ARCHIVES``, downloaded by hand
+            registered(root, facts.ARCHIVES, facts.REGISTRATION, facts.extracted(root), mirror, progress, report)
         else:
             for remote in facts.FILES:
                 if facts.downloaded(root, remote):

@@ -19,7 +19,6 @@ is an error here: the copy is incomplete), and an unknown class or a malformed l
 ``file:line`` (MMAction2: a KeyError).
 """
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -27,7 +26,7 @@ import numpy as np
 
 from .. import flow
 from . import archives, download as _download, listing, replica as _replica
-from .files import AnnotationError, DatasetError, read_lines
+from .files import AnnotationError, read_lines
 from .items import Item, ListedOnce, Subset
 from .steps import Dataset
 
@@ -150,21 +149,13 @@ def downloaded(root, remote):
 def extract_archives(root, report):
     """Unzip the splits into ``annotations/`` (flat), unrar the videos into ``videos/`` (via a hidden staging
     folder renamed when complete); each part is skipped when already done."""
-    target, wanted = root / "annotations", annotation_files()
-    if all((target / name).is_file() for name in wanted):
+    if downloaded(root, FILES[1]):
         report.did("annotations skipped (present)")
     else:
-        stage = root / ".annotations.partial"
-        archives.extract(root / "downloads" / FILES[1].name, stage, flatten=True)
-        absent = [name for name in wanted if not (stage / name).is_file()]
-        if absent:
-            raise DatasetError(f"{root / 'downloads' / FILES[1].name}: lacks {', '.join(absent)}; not the UCF101 "
-                               "splits archive? download it again")
-        target.mkdir(exist_ok=True)
-        for name in wanted:
-            os.replace(stage / name, target / name)
-        shutil.rmtree(stage)
-        report.did("annotations extracted", len(wanted))
+        archive = root / "downloads" / FILES[1].name
+        found = archives.unpack_annotations(root, [archive], annotation_files(), lambda absent: (
+            f"{archive}: lacks {', '.join(absent)}; not the UCF101 splits archive? download it again"))
+        report.did("annotations extracted", archives.place_annotations(root, found))
     archives.unpack_folder(root, report, ARCHIVE_FOLDER, "videos", root / "downloads" / FILES[0].name,
                            FILES[0].name)
 
