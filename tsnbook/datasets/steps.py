@@ -19,7 +19,8 @@ reason and what to do). What each step reads from the description:
 * the reader: ``read_annotations(root)`` (an `AnnotationError` on a bad line) and ``subsets(root, annotations)``
   -> [`items.Subset`]; ``classes(annotations)`` (default: its first element);
 * hooks, where a dataset differs (each optional): ``downloaded(root, remote)`` (skip it: already extracted),
-  ``fetch_downloads(root, report, mirror, progress)`` (instead of fetching FILES: a registration),
+  ``extracted(root)`` with ``ARCHIVES`` (a download behind a registration: `download.registered` checks the
+  archives instead of fetching FILES), ``fetch_downloads(root, report, mirror, progress)`` (a registration of its own),
   ``after_download(root, report)``; ``check_frame_options(root, frames, resolution)``,
   ``extract_archives(root, report)`` (required), ``frame_pairs(root, resolution)`` (default: every video of
   VIDEO_FOLDERS), ``extract_frames(report, pairs, frames, options, work)`` (instead of the shared one);
