@@ -350,7 +350,7 @@ REPLICA_VIDEOS = (
     ("cutShortVal", "validation", (640, 360), 25, 20.0, 20.0, [(2.0, 9.0, "Plataform diving")], "corrupt"),
     ("t3stNoLabel", "testing", (640, 360), 25, 20.0, 20.0, [], None),
 )
-_COLOURS = {"Discus throw": (230, 60, 60), "Plataform diving": (60, 90, 230), "Shot put": (60, 200, 60)}
+_COLOURS = dict(zip(REPLICA_CLASSES, (_replica.PALETTE[0], _replica.PALETTE[2], _replica.PALETTE[1])))
 
 
 def make_replica(root, seed=0):
@@ -375,12 +375,11 @@ def make_replica(root, seed=0):
         if role == "missing":
             continue
         colour = _COLOURS[segments[0][2]] if segments else (200, 200, 200)
-        path = root / "videos" / (key + VIDEO_EXT)
-        data = _replica.encode_clip(root / "videos" / ".replica.mp4",
-                                    _replica.iter_clip(rng, int(seconds * fps), height, width, colour,
-                                                       rng.uniform(-3, 3, size=2)),
-                                    fps=fps, audio=_replica.tone(rng, seconds), preset="ultrafast")
-        files.append(atomic_write(path, data[:len(data) // 2] if role == "corrupt" else data))
+        data = _replica.clip_bytes(root / "videos" / ".replica.mp4",
+                                   _replica.iter_clip(rng, int(seconds * fps), height, width, colour,
+                                                      rng.uniform(-3, 3, size=2)),
+                                   fps, role, 0.5, audio=_replica.tone(rng, seconds), preset="ultrafast")
+        files.append(atomic_write(root / "videos" / (key + VIDEO_EXT), data))
     taxonomy = [dict(nodeId=0, nodeName="Root", parentId=None, parentName=None),
                 dict(nodeId=1, nodeName="Sports, Exercise, and Recreation", parentId=0, parentName="Root"),
                 dict(nodeId=2, nodeName="Track and field", parentId=1, parentName="Sports, Exercise, and Recreation"),

@@ -313,11 +313,10 @@ def make_replica(root, seed=0):
 
     Clip names follow the real pattern, from four "broadcasts" whose YouTube ids begin with ``-``, ``_`` and
     letters. V2 lists `REPLICA_TRAIN` train and `REPLICA_TEST` test clips per class; V1 lists the same plus one
-    train clip that V2 dropped (it is in the tarball). `REPLICA_MISSING` is listed but not in the tarball and
-    `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. The clips are dives that differ only
-    in their motion (`tsnbook.datasets.diving48_replica`). Same bytes for the same seed on every machine.
-    Returns dict(files=[paths], videos=[vid_names of V2], missing=, corrupt=, v1_only=, twists={vid_name: (first,
-    last) frame of its twist, or None}).
+    train clip that V2 dropped (it is in the tarball). The clips are dives that differ only in their motion
+    (`tsnbook.datasets.diving48_replica`). Same bytes for the same seed on every machine. Returns
+    dict(files=[paths], videos=[vid_names of V2], missing=, corrupt= (`replica.Clips`), v1_only=,
+    twists={vid_name: (first, last) frame of its twist, or None}).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -327,8 +326,9 @@ def make_replica(root, seed=0):
     plan = [(label, "train", clip, clip % 4) for clip in range(REPLICA_TRAIN) for label in classes]
     plan += [(label, "val", clip, (clip + 2) % 4) for clip in range(REPLICA_TEST) for label in classes]
     plan.append((0, "v1", 0, 0))  # V1 only: V2 removed it
-    sets = {"train": [], "val": []}
-    members, names, special, twists = [], [], {}, {}
+    sets, twists = {"train": [], "val": []}, {}
+    clips = _replica.Clips(root / "downloads" / ".replica.mp4", ("train",) + REPLICA_MISSING,
+                           ("train",) + REPLICA_CORRUPT)
     width, height = REPLICA_SIZE
     venues = [_dives.venue(rng, height, width) for _ in ids]  # one pool and crowd per broadcast, for every class
     for label, subset, clip, broadcast in plan:
@@ -340,24 +340,17 @@ def make_replica(root, seed=0):
                                                        _dives.SOMERSAULTS[somersaults], _dives.TWISTS[twist])
         entry = dict(vid_name=name, label=label, start_frame=0, end_frame=num_frames - 1)
         if subset == "v1":
-            special["v1_only"] = (name, entry)
+            v1_only = (name, entry)
         else:
             sets[subset].append(entry)
-            names.append(name)
-        if (subset, label, clip) == ("train",) + REPLICA_MISSING:
-            special["missing"] = name
-            continue
-        data = _replica.encode_clip(root / "downloads" / ".replica.mp4", clip_frames, fps=REPLICA_FPS,
-                                    preset=_replica.X264_PRESET)
-        if (subset, label, clip) == ("train",) + REPLICA_CORRUPT:
-            special["corrupt"], data = name, data[:int(len(data) * 0.6)]
-        members.append((f"{ARCHIVE_FOLDER}/{name}.mp4", data))
+        clips.add(name, f"{ARCHIVE_FOLDER}/{name}.mp4", clip_frames, REPLICA_FPS, (subset, label, clip),
+                  preset=_replica.X264_PRESET)
     downloads = root / "downloads"
-    files = [_replica.write_tar_gz(downloads / FILES[0].name, members)]
+    files = [_replica.write_tar_gz(downloads / FILES[0].name, clips.members)]
     files.append(atomic_write(downloads / VOCAB, json.dumps([list(entry) for entry in REPLICA_VOCAB])))
     for version in VERSIONS:
         for subset, name in ANNOTATIONS[version].items():
-            entries = sets[subset] + ([special["v1_only"][1]] if version == "V1" and subset == "train" else [])
+            entries = sets[subset] + ([v1_only[1]] if version == "V1" and subset == "train" else [])
             files.append(atomic_write(downloads / name, json.dumps(entries)))
-    return dict(files=files, videos=names, missing=special["missing"], corrupt=special["corrupt"],
-                v1_only=special["v1_only"][0], twists=twists)
+    return dict(files=files, videos=[name for name in clips.keys if name != v1_only[0]], **clips.roles,
+                v1_only=v1_only[0], twists=twists)

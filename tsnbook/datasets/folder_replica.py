@@ -37,5 +37,5 @@ def make_replica(root, seed=0):
     problems["zero_bytes"].write_bytes(b"")
     problems["duplicate"].write_bytes((root / "purple ball" / "take 4" / "clip 1.mp4").read_bytes())
     data = problems["cut"].read_bytes()
-    problems["cut"].write_bytes(data[:int(len(data) * 0.6)])
+    problems["cut"].write_bytes(_replica.cut_short(data))
     return dict(files=sorted(root / cls for cls in REPLICA_CLASSES), problems=problems)

@@ -361,16 +361,15 @@ def make_replica(root, seed=0):
             continue
         width, height = _SIZES[number % 3]
         colour = tuple(int(c) for c in rng.integers(40, 230, 3))
-        data = _replica.encode_clip(root / f"videos_{subset}" / ".replica.mp4",
-                                    _replica.iter_clip(rng, 250, height, width, colour, rng.uniform(-3, 3, size=2)),
-                                    fps=25, audio=_replica.tone(rng, 10.0), preset="veryfast")
-        files.append(atomic_write(root / f"videos_{subset}" / (stem + VIDEO_EXT),
-                                  data[:len(data) // 2] if role == "corrupt" else data))
+        data = _replica.clip_bytes(root / f"videos_{subset}" / ".replica.mp4",
+                                   _replica.iter_clip(rng, 250, height, width, colour, rng.uniform(-3, 3, size=2)),
+                                   25, role, 0.5, audio=_replica.tone(rng, 10.0), preset=_replica.X264_PRESET)
+        files.append(atomic_write(root / f"videos_{subset}" / (stem + VIDEO_EXT), data))
     for remote, subset in zip(FILES[:2], SUBSETS):
         files.insert(0, _replica.write_zip(root / "downloads" / remote.name, [
-            (RELEASE_NAMES[subset], "".join(line + "\n" for line in rows[subset]).encode())]))
+            (RELEASE_NAMES[subset], _replica.text_file(rows[subset]))]))
     pairs = [(tag, category) for category, tags in REPLICA_TAGS.items() for tag in tags]
     order = rng.permutation(len(pairs))
-    text = "Tag,Category\n" + "".join(f"{pairs[i][0]},{pairs[i][1]}\n" for i in order)
+    text = _replica.text_file(["Tag,Category"] + [f"{pairs[i][0]},{pairs[i][1]}" for i in order])
     files.insert(0, atomic_write(root / "downloads" / FILES[2].name, text))
     return dict(files=files, videos=made, **special)

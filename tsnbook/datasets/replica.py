@@ -75,45 +75,57 @@ def write_zip(path, members):
     return atomic_write(path, zip_bytes(members))
 
 
-def crlf(lines):
-    """Text with Windows line ends, as the real UCF101 annotation files have."""
-    return "".join(line + "\r\n" for line in lines).encode("ascii")
+def text_file(lines, end="\n"):
+    """``lines`` as the bytes of a text file, each line ended by ``end`` (``"\\r\\n"``: Windows line ends, as the
+    real UCF101 annotation files have)."""
+    return "".join(line + end for line in lines).encode()
 
 
-def render_clip(rng, num_frames, height, width, colour, speed):
-    """A textured background and a disc of ``colour`` moving by ``speed`` (dx, dy) pixels per frame: cheap
-    frames with real motion (so optical flow has something to find) and distinct classes by colour."""
-    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 3)
-    x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
-    frames = np.empty((num_frames, height, width, 3), np.uint8)
-    for t in range(num_frames):
-        frame = background.copy()
-        centre = (int(x + speed[0] * t) % width, int(y + speed[1] * t) % height)
-        cv2.circle(frame, centre, max(4, height // 8), tuple(int(c) for c in colour), -1)
-        frames[t] = frame
-    return frames
+def readme(name):
+    """The README of a replica archive that imitates one with a README (MiT's, Multi-MiT's): what the replica is."""
+    return (f"{name} replica written by tsnbook (tsnbook.datasets.{name}.make_replica): the layout of the real "
+            "archive in miniature; the videos are generated, not the dataset's.\n").encode()
+
+
+LICENCE = b"Replica: no licence terms of the real dataset apply.\n"  # where the real archive has a licence file
+#: Class colours (RGB) of the replicas whose classes differ by colour: far apart, told apart at a glance.
+PALETTE = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220))
+
+
+def background(rng, height, width, sigma=3, tint=None):
+    """A random texture (noise blurred by ``sigma`` px), blended half-way towards the colour ``tint`` when given.
+
+    A tinted background is a scene of its own: a class with its own scene and object colour is recognisable from
+    any frame and from most crops of it, as many classes of UCF101 or Kinetics are from their setting (a pool, a
+    snowy slope): a class a CPU-sized twin learns in a few epochs, so that its test accuracy says something."""
+    image = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), sigma)
+    if tint is None:
+        return image
+    return ((image.astype(np.uint16) + np.array(tint, np.uint16)) // 2).astype(np.uint8)
 
 
 def iter_clip(rng, num_frames, height, width, colour, speed, tint=None):
-    """`render_clip` one frame at a time, for long videos (a 40-s 720p ActivityNet video is 2.5 GB as one
-    array): the same picture, drawn as it is encoded. ``tint``: see `iter_scene`."""
-    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 3)
-    if tint is not None:
-        background = ((background.astype(np.uint16) + np.array(tint, np.uint16)) // 2).astype(np.uint8)
+    """A `background` (tinted by ``tint``) and a disc of ``colour`` moving by ``speed`` (dx, dy) pixels per frame,
+    one frame at a time: cheap frames with real motion (so optical flow has something to find), drawn as they are
+    encoded (a 40-s 720p ActivityNet video is 2.5 GB as one array)."""
+    image = background(rng, height, width, tint=tint)
     x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
     for t in range(num_frames):
-        frame = background.copy()
+        frame = image.copy()
         centre = (int(x + speed[0] * t) % width, int(y + speed[1] * t) % height)
         cv2.circle(frame, centre, max(4, min(height, width) // 8), tuple(int(c) for c in colour), -1)
         yield frame
 
 
-def iter_scene(rng, num_frames, height, width, tint, colour, speed):
-    """`iter_clip` in a scene of its own: the textured background blended half-way towards ``tint``. A class
-    with its own scene and object colour is recognisable from any frame and from most crops of it, as many
-    classes of UCF101 or Kinetics are from their setting (a pool, a snowy slope): a class a CPU-sized twin
-    learns in a few epochs, so that its test accuracy says something."""
-    return iter_clip(rng, num_frames, height, width, colour, speed, tint=tint)
+def render_clip(rng, num_frames, height, width, colour, speed, tint=None):
+    """The frames of `iter_clip` as one uint8 RGB array ``[T, H, W, 3]``."""
+    return np.stack(list(iter_clip(rng, num_frames, height, width, colour, speed, tint)))
+
+
+def washed(frames, colour):
+    """``frames``, disc included, washed half-way towards ``colour`` (each halved, then added): the whole picture
+    takes the class's colour."""
+    return frames // 2 + np.asarray(colour, np.uint8) // 2
 
 
 def tone(rng, seconds, sample_rate=22050):
@@ -136,6 +148,46 @@ def encode_clip(path, frames, fps, **options):
     data = path.read_bytes()
     path.unlink()
     return data
+
+
+def cut_short(data, fraction=0.6):
+    """The first ``fraction`` of ``data``: a download interrupted, or (half of an MP4) its index at the end lost.
+    A replica has one such clip, so that `verify` has something to find."""
+    return data[:int(len(data) * fraction)]
+
+
+def clip_bytes(path, frames, fps, role=None, cut=0.6, **options):
+    """What a replica stores for one clip of ``role``: `encode_clip`'s bytes (through the temporary file ``path``;
+    ``fps`` and ``options`` go to the encoder), `cut_short` to ``cut`` for ``"corrupt"``; for ``"missing"`` (a
+    clip the annotations list but the download lacks) None, and nothing is encoded."""
+    if role == "missing":
+        return None
+    data = encode_clip(path, frames, fps=fps, **options)
+    return cut_short(data, cut) if role == "corrupt" else data
+
+
+class Clips:
+    """A replica's clips as they are made, for one archive: ``keys`` (every clip, as the annotations list them),
+    ``members`` ([(name, bytes)] of the clips written: `clip_bytes`) and ``roles`` ({"missing": key, "corrupt":
+    key}). ``missing`` and ``corrupt`` are the marks of those two clips: their keys, or what else the dataset
+    module names them by (see `add`); ``scratch``: the temporary file the clips are encoded through."""
+
+    def __init__(self, scratch, missing, corrupt):
+        self.scratch, self.marks = Path(scratch), {"missing": missing, "corrupt": corrupt}
+        self.keys, self.members, self.roles = [], [], {}
+
+    def add(self, key, member, frames, fps, mark=None, **options):
+        """List clip ``key`` and store ``frames`` as the archive member ``member``, in the role whose mark is
+        ``mark`` (by default ``key``). The frames of a missing clip are drawn all the same (so that the random
+        stream of the others does not depend on which clip is missing), never encoded."""
+        mark = key if mark is None else mark
+        role = next((role for role, marked in self.marks.items() if marked == mark), None)
+        self.keys.append(key)
+        if role:
+            self.roles[role] = key
+        data = clip_bytes(self.scratch, frames, fps, role, **options)
+        if data is not None:
+            self.members.append((member, data))
 
 
 def tgz_bytes(members, folders=(), gzip_level=6):
