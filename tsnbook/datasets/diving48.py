@@ -295,11 +295,10 @@ REPLICA_SIZE, REPLICA_FPS = (128, 96), 30  # a choice, small for a CPU: the real
 REPLICA_TRAIN, REPLICA_TEST = 16, 15  # V2 clips per class, from four broadcasts (venues) in turn
 REPLICA_MISSING = (2, 1)  # (label, train clip): listed in V2 (and V1), not in the tarball
 REPLICA_CORRUPT = (3, 2)  # in the tarball, cut at 60 % of its bytes
-_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def _youtube_id(rng, first=None):
-    chars = [_ID_CHARS[i] for i in rng.integers(0, 62, size=11)]  # letters and digits ...
+    chars = [_replica.YOUTUBE_CHARS[i] for i in rng.integers(0, 62, size=11)]  # letters and digits ...
     chars[5] = "-" if rng.random() < 0.5 else "_"  # ... and one of the two others inside, as real ids have
     if first:
         chars[0] = first
@@ -314,9 +313,8 @@ def make_replica(root, seed=0):
     Clip names follow the real pattern, from four "broadcasts" whose YouTube ids begin with ``-``, ``_`` and
     letters. V2 lists `REPLICA_TRAIN` train and `REPLICA_TEST` test clips per class; V1 lists the same plus one
     train clip that V2 dropped (it is in the tarball). The clips are dives that differ only in their motion
-    (`tsnbook.datasets.diving48_replica`). Same bytes for the same seed on every machine. Returns
-    dict(files=[paths], videos=[vid_names of V2], missing=, corrupt= (`replica.Clips`), v1_only=,
-    twists={vid_name: (first, last) frame of its twist, or None}).
+    (`tsnbook.datasets.diving48_replica`). Returns dict(files=[paths], videos=[vid_names of V2], missing=,
+    corrupt= (`replica.Clips`), v1_only=, twists={vid_name: (first, last) frame of its twist, or None}).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)

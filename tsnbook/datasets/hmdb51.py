@@ -292,8 +292,8 @@ def make_replica(root, seed=0):
 
     Three classes of 20 clips, each class its own scene and object colour; every split flags 12 clips of a class
     1 (train), 7 flag 2 (test) and 1 flag 0 (unused), other clips in each split; names with ``( ) ! # &``; split
-    lines end with a blank before the line end, as the real files are reported to (◇). Same bytes for the same
-    seed on every machine. Returns dict(files=[paths], videos=[keys], missing=, corrupt=) (`replica.Clips`).
+    lines end with a blank before the line end, as the real files are reported to (◇). Returns
+    dict(files=[paths], videos=[keys], missing=, corrupt=) (`replica.Clips`).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)

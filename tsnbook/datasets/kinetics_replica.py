@@ -25,9 +25,9 @@ def make_replica(dataset, root, seed=0):
     appearance); `REPLICA_SIZES` train + val clips per class (K400, which notebook 09 trains on: 8 + 6) and one
     test row: MP4, H.264 + AAC, 640x360, 480x360 or portrait 360x640, 25 or 29.97 fps, 2-3 s (one of 10 s).
     K400's train CSV has the original release's 6th column ``is_cc`` and its test CSV has labels; K600's and
-    K700's test CSVs have none. ``missing`` is listed but in no tarball; ``corrupt`` is cut in
-    half (its moov atom lost); K400's ``replaced`` is cut too, but CVDF's replacement has a good copy. Same
-    bytes for the same seed. Returns dict(files=[paths], videos={subset: [keys]}, missing=, corrupt=, ...).
+    K700's test CSVs have none. ``missing`` is listed but in no tarball; ``corrupt`` is cut in half (its moov
+    atom lost); K400's ``replaced`` is cut too, but CVDF's replacement has a good copy. Returns
+    dict(files=[paths], videos={subset: [keys]}, missing=, corrupt=, ...).
     """
     root = Path(root)
     rng = np.random.default_rng([seed, dataset.VERSION])
@@ -116,8 +116,7 @@ def _write_annotations(dataset, downloads, rows):
 
 
 def _youtube_id(rng):
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), 11))
+    return "".join(_replica.YOUTUBE_CHARS[i] for i in rng.integers(0, len(_replica.YOUTUBE_CHARS), 11))
 
 
 REPLICA_CLASSES = {  # 5 per version: spaces, parentheses, the apostrophe, the K600 renaming and its case change

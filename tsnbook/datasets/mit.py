@@ -234,7 +234,7 @@ REPLICA_SIZE, REPLICA_FPS = (256, 256), 30  # and one clip at REPLICA_ODD
 REPLICA_ODD = ("blocking", 1, (640, 360), 25)  # (class, train clip index, size, fps)
 REPLICA_MISSING = ("juggling", 2)  # (class, train clip index): in the CSV, not in the zip
 REPLICA_CORRUPT = ("yawning", 1)  # in the zip, cut at 60 % of its bytes
-_ID = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_ID = _replica.YOUTUBE_CHARS[:62]  # letters and digits
 
 
 def replica_stem(rng, kind):
@@ -258,8 +258,7 @@ def make_replica(root, seed=0):
     Four real classes, one with ``+``; `REPLICA_TRAIN` train and `REPLICA_VAL` val clips per class with stems in
     MiT's styles (``yt-...``, ``getty-...``, YouTube ids that may begin with ``-`` or ``_``); each class has a
     colour (its disc, and the whole picture `replica.washed` with it), which a CPU-sized TSN learns in a minute.
-    Same bytes for the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=key,
-    corrupt=key (`replica.Clips`), odd=key).
+    Returns dict(files=[path], videos=[keys], missing=key, corrupt=key (`replica.Clips`), odd=key).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)

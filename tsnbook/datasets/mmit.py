@@ -236,8 +236,7 @@ def make_replica(root, seed=0):
     class names, two with '+'), ``README.txt`` and ``license.txt``.
 
     `REPLICA_PLAN` lists the clips (`REPLICA_TRAIN` train, `REPLICA_VAL` val; rows `REPLICA_MISSING` and
-    `REPLICA_CORRUPT`: `replica.Clips`). Same bytes for the same seed on every machine. Returns
-    dict(files=[path], videos=[keys], missing=, corrupt=).
+    `REPLICA_CORRUPT`: `replica.Clips`). Returns dict(files=[path], videos=[keys], missing=, corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)

@@ -76,13 +76,12 @@ def write_zip(path, members):
 
 
 def text_file(lines, end="\n"):
-    """``lines`` as the bytes of a text file, each line ended by ``end`` (``"\\r\\n"``: Windows line ends, as the
-    real UCF101 annotation files have)."""
+    """``lines`` as a text file's bytes, each ended by ``end`` (UCF101's files: ``"\\r\\n"``, Windows line ends)."""
     return "".join(line + end for line in lines).encode()
 
 
 def readme(name):
-    """The README of a replica archive that imitates one with a README (MiT's, Multi-MiT's): what the replica is."""
+    """The README of a replica whose real archive has one (MiT's, Multi-MiT's): what the replica is."""
     return (f"{name} replica written by tsnbook (tsnbook.datasets.{name}.make_replica): the layout of the real "
             "archive in miniature; the videos are generated, not the dataset's.\n").encode()
 
@@ -90,6 +89,7 @@ def readme(name):
 LICENCE = b"Replica: no licence terms of the real dataset apply.\n"  # where the real archive has a licence file
 #: Class colours (RGB) of the replicas whose classes differ by colour: far apart, told apart at a glance.
 PALETTE = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220))
+YOUTUBE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # of YouTube ids, - and _ last
 
 
 def background(rng, height, width, sigma=3, tint=None):
@@ -123,8 +123,7 @@ def render_clip(rng, num_frames, height, width, colour, speed, tint=None):
 
 
 def washed(frames, colour):
-    """``frames``, disc included, washed half-way towards ``colour`` (each halved, then added): the whole picture
-    takes the class's colour."""
+    """``frames``, disc included, washed half-way towards ``colour``: the whole picture takes the class's colour."""
     return frames // 2 + np.asarray(colour, np.uint8) // 2
 
 
@@ -151,43 +150,33 @@ def encode_clip(path, frames, fps, **options):
 
 
 def cut_short(data, fraction=0.6):
-    """The first ``fraction`` of ``data``: a download interrupted, or (half of an MP4) its index at the end lost.
-    A replica has one such clip, so that `verify` has something to find."""
+    """The first ``fraction`` of ``data``, as an interrupted download leaves it (half of an MP4: its index at the
+    end lost): each replica has such a clip, so that `verify` has something to find."""
     return data[:int(len(data) * fraction)]
-
-
-def clip_bytes(path, frames, fps, role=None, cut=0.6, **options):
-    """What a replica stores for one clip of ``role``: `encode_clip`'s bytes (through the temporary file ``path``;
-    ``fps`` and ``options`` go to the encoder), `cut_short` to ``cut`` for ``"corrupt"``; for ``"missing"`` (a
-    clip the annotations list but the download lacks) None, and nothing is encoded."""
-    if role == "missing":
-        return None
-    data = encode_clip(path, frames, fps=fps, **options)
-    return cut_short(data, cut) if role == "corrupt" else data
 
 
 class Clips:
     """A replica's clips as they are made, for one archive: ``keys`` (every clip, as the annotations list them),
-    ``members`` ([(name, bytes)] of the clips written: `clip_bytes`) and ``roles`` ({"missing": key, "corrupt":
-    key}). ``missing`` and ``corrupt`` are the marks of those two clips: their keys, or what else the dataset
-    module names them by (see `add`); ``scratch``: the temporary file the clips are encoded through."""
+    ``members`` [(name, bytes)] and ``roles`` {"missing": key, "corrupt": key}. The clip marked ``missing`` (by its
+    key, or by what `add` is given as ``mark``) is listed but not written, the one marked ``corrupt`` `cut_short`;
+    ``scratch``: the temporary file the clips are encoded through."""
 
     def __init__(self, scratch, missing, corrupt):
         self.scratch, self.marks = Path(scratch), {"missing": missing, "corrupt": corrupt}
         self.keys, self.members, self.roles = [], [], {}
 
     def add(self, key, member, frames, fps, mark=None, **options):
-        """List clip ``key`` and store ``frames`` as the archive member ``member``, in the role whose mark is
-        ``mark`` (by default ``key``). The frames of a missing clip are drawn all the same (so that the random
-        stream of the others does not depend on which clip is missing), never encoded."""
+        """List clip ``key``; store ``frames`` (`encode_clip` with ``fps`` and ``options``) as member ``member``.
+        ``frames``: an array, not a generator, whose drawing from the seeded generator would be skipped for the
+        missing clip, changing every later clip."""
         mark = key if mark is None else mark
         role = next((role for role, marked in self.marks.items() if marked == mark), None)
         self.keys.append(key)
         if role:
             self.roles[role] = key
-        data = clip_bytes(self.scratch, frames, fps, role, **options)
-        if data is not None:
-            self.members.append((member, data))
+        if role != "missing":
+            data = encode_clip(self.scratch, frames, fps=fps, **options)
+            self.members.append((member, cut_short(data) if role == "corrupt" else data))
 
 
 def tgz_bytes(members, folders=(), gzip_level=6):

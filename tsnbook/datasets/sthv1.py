@@ -194,8 +194,8 @@ def make_replica(root, seed=0):
 
     Three templates in a non-alphabetical order, including a left/right pair; six folders of 24-48 JPEGs,
     100 px high and 132-176 px wide, named by integer id; `REPLICA_MISSING` listed without a folder and
-    `REPLICA_CORRUPT`'s last frame cut short, so that `verify` has something to find. Same bytes for the same
-    seed on every machine. Returns dict(files=[paths], videos=[ids], missing=, corrupt=).
+    `REPLICA_CORRUPT`'s last frame cut short, so that `verify` has something to find. Returns dict(files=[paths],
+    videos=[ids], missing=, corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)

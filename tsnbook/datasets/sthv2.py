@@ -220,12 +220,11 @@ def make_replica(root, seed=0):
     ``20bn-something-something-v2/<id>.webm`` split into the 20 parts ``20bn-something-something-v2-00`` ...
     ``-19``, and the four JSONs (string ids and label values, bracketed templates, filled captions).
 
-    Four classes, two pairs in which each class is the other played backwards (`something.render_reversible`:
-    a disc of a random colour moving left or right, up or down): as on the real dataset, what happens to the
-    object is the class, not the object, and a single frame cannot tell a pair's two classes apart. 10 train
-    and 8 validation clips per class and 2 test clips: VP9 WebM, 240 px high and 320 or 427 wide, 12 fps, 2-4 s.
-    Same bytes for the same seed on every machine. Returns dict(files=[paths], videos=[ids], missing=, corrupt=)
-    (`replica.Clips`).
+    Four classes, two pairs in which each class is the other played backwards (`something.render_reversible`: a
+    disc of a random colour moving left or right, up or down): as on the real dataset, what happens to the
+    object is the class, not the object, and a single frame cannot tell a pair's two classes apart. 10 train and
+    8 validation clips per class and 2 test clips: VP9 WebM, 240 px high and 320 or 427 wide, 12 fps, 2-4 s.
+    Returns dict(files=[paths], videos=[ids], missing=, corrupt=) (`replica.Clips`).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)

@@ -194,8 +194,8 @@ def make_replica(root, seed=0):
     Four classes with the real relative order (ids 1-4; ``sorted()`` would swap Hammering and HammerThrow), the
     ``v_HandStandPushups_*`` spelling, 3 groups x 6 clips, split k testing group k; each class its own scene and
     object colour (`replica.background`), so that a CPU-sized twin learns them and its accuracy on 23-24 test
-    videos per split means something. Same bytes for the same seed on every machine. Returns dict(files=[paths],
-    videos=[keys], missing=, corrupt=) (`replica.Clips`).
+    videos per split means something. Returns dict(files=[paths], videos=[keys], missing=, corrupt=)
+    (`replica.Clips`).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
