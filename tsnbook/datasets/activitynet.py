@@ -375,10 +375,8 @@ def make_replica(root, seed=0):
         if role == "missing":
             continue
         colour = _COLOURS[segments[0][2]] if segments else (200, 200, 200)
-        data = _replica.encode_clip(root / "videos" / ".replica.mp4",
-                                    _replica.iter_clip(rng, int(seconds * fps), height, width, colour,
-                                                       rng.uniform(-3, 3, size=2)),
-                                    fps=fps, audio=_replica.tone(rng, seconds), preset="ultrafast")
+        data = _replica.youtube_clip(root / "videos" / ".replica.mp4", rng, seconds, fps, height, width, colour,
+                                     rng.uniform(-3, 3, size=2))
         files.append(atomic_write(root / "videos" / (key + VIDEO_EXT),
                                   _replica.cut_short(data, 0.5) if role == "corrupt" else data))
     taxonomy = [dict(nodeId=0, nodeName="Root", parentId=None, parentName=None),

@@ -273,8 +273,7 @@ REPLICA_VIDEOS = {cls: named + _more_names(cls, REPLICA_CLIPS - len(named)) for 
 #: split 1 testing clips 13-19, split 2 clips 6-12, split 3 clips 19 and 0-5 (the named ones).
 REPLICA_FLAGS = ("1",) * 12 + ("0",) + ("2",) * 7
 REPLICA_WIDTHS = (320, 426)  # height 240: the real widths vary
-#: each class's scene tint and object colour (`replica.background`): recognisable from a frame, learnable by a
-#: CPU-sized twin
+#: each class's scene tint and object colour: recognisable from a frame, learnable by a CPU-sized twin
 REPLICA_COLOURS = {"brush_hair": (200, 70, 200), "cartwheel": (60, 200, 200), "pour": (240, 140, 40)}
 REPLICA_MISSING = "pour/wine_pouring_pour_h_nm_np1_ba_med_0"  # in the split files, not in the archive
 REPLICA_CORRUPT = "brush_hair/April_09_brush_hair_u_nm_np1_ba_goo_1"  # in the archive, cut at 60 % of its bytes

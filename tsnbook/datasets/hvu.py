@@ -361,9 +361,8 @@ def make_replica(root, seed=0):
             continue
         width, height = _SIZES[number % 3]
         colour = tuple(int(c) for c in rng.integers(40, 230, 3))
-        data = _replica.encode_clip(root / f"videos_{subset}" / ".replica.mp4",
-                                    _replica.iter_clip(rng, 250, height, width, colour, rng.uniform(-3, 3, size=2)),
-                                    fps=25, audio=_replica.tone(rng, 10.0), preset=_replica.X264_PRESET)
+        data = _replica.youtube_clip(root / f"videos_{subset}" / ".replica.mp4", rng, 10.0, 25, height, width, colour,
+                                     rng.uniform(-3, 3, size=2), preset=_replica.X264_PRESET)
         files.append(atomic_write(root / f"videos_{subset}" / (stem + VIDEO_EXT),
                                   _replica.cut_short(data, 0.5) if role == "corrupt" else data))
     for remote, subset in zip(FILES[:2], SUBSETS):

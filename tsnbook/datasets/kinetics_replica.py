@@ -55,10 +55,9 @@ def make_replica(dataset, root, seed=0):
             seconds = 10.0 if count == 4 else float(rng.uniform(2, 3))
             count += 1
             colour = _replica.PALETTE[label]
-            data = _replica.encode_clip(  # a missing clip too: its frames draw from rng as they are encoded
-                downloads / ".replica.mp4",
-                _replica.iter_clip(rng, int(seconds * fps), height, width, colour, rng.uniform(-4, 4, size=2), colour),
-                fps=fps, audio=_replica.tone(rng, seconds), preset="ultrafast")
+            data = _replica.youtube_clip(  # a missing clip too: its frames draw from rng as they are encoded
+                downloads / ".replica.mp4", rng, seconds, fps, height, width, colour, rng.uniform(-4, 4, size=2),
+                tint=colour)
             role = REPLICA_ROLES.get((label, subset, k))
             if role == "replaced" and not dataset.REPLACEMENT:
                 role = None  # only K400 has CVDF's replacements

@@ -281,8 +281,18 @@ def make_replica(root, seed=0):
                 rows[subset].append(f"{cls}/{stem}.mp4,{cls},{positive},{int(rng.integers(0, 4 - positive))}")
                 clips.add(key, f"{SPLIT_FOLDERS[subset]}/{key}.mp4", frames, fps, (subset, cls, clip),
                           preset=_replica.X264_PRESET)
-    texts = [(CATEGORIES, _replica.text_file(f"{c},{i}" for i, c in enumerate(REPLICA_CLASSES))),
-             *((SPLIT_FILES[s], _replica.text_file(rows[s])) for s in SUBSETS),
-             ("README.txt", _replica.readme(NAME)), ("license.txt", _replica.LICENCE)]
-    archive = _replica.write_zip(root / "downloads" / ARCHIVE, texts + clips.members)
+    archive = write_replica_zip(root / "downloads" / ARCHIVE, NAME, REPLICA_CLASSES,
+                                {SPLIT_FILES[s]: rows[s] for s in SUBSETS}, clips.members)
     return dict(files=[archive], videos=clips.keys, odd=odd, **clips.roles)
+
+
+def write_replica_zip(path, name, classes, split_rows, members):
+    """A replica zip of the MiT family (MiT's, Multi-MiT's): the categories file, the split files ({file name:
+    rows}), a README and a licence file as the real archives have, then the video ``members``."""
+    readme = (f"{name} replica written by tsnbook (tsnbook.datasets.{name}.make_replica): the layout of the real "
+              "archive in miniature; the videos are generated, not the dataset's.\n")
+    texts = [(CATEGORIES, _replica.text_file(f"{c},{i}" for i, c in enumerate(classes))),
+             *((file, _replica.text_file(rows)) for file, rows in split_rows.items()),
+             ("README.txt", readme.encode()),
+             ("license.txt", b"Replica: no licence terms of the real dataset apply.\n")]
+    return _replica.write_zip(path, texts + members)

@@ -249,8 +249,6 @@ def make_replica(root, seed=0):
         frames = _render(rng, CLIP_SECONDS * REPLICA_FPS, height, width, labels)
         rows[subset].append(f"{key}.mp4," + ",".join(str(label) for label in labels))
         clips.add(key, f"videos/{key}.mp4", frames, REPLICA_FPS, position, preset=_replica.X264_PRESET)
-    texts = [(CATEGORIES, _replica.text_file(f"{c},{i}" for i, c in enumerate(REPLICA_CLASSES))),
-             *((SPLIT_FILES[s][0], _replica.text_file(rows[s])) for s in SUBSETS),
-             ("README.txt", _replica.readme(NAME)), ("license.txt", _replica.LICENCE)]
-    archive = _replica.write_zip(root / "downloads" / ARCHIVES[0], texts + clips.members)
+    archive = mit.write_replica_zip(root / "downloads" / ARCHIVES[0], NAME, REPLICA_CLASSES,
+                                    {SPLIT_FILES[s][0]: rows[s] for s in SUBSETS}, clips.members)
     return dict(files=[archive], videos=clips.keys, **clips.roles)

@@ -80,13 +80,6 @@ def text_file(lines, end="\n"):
     return "".join(line + end for line in lines).encode()
 
 
-def readme(name):
-    """The README of a replica whose real archive has one (MiT's, Multi-MiT's): what the replica is."""
-    return (f"{name} replica written by tsnbook (tsnbook.datasets.{name}.make_replica): the layout of the real "
-            "archive in miniature; the videos are generated, not the dataset's.\n").encode()
-
-
-LICENCE = b"Replica: no licence terms of the real dataset apply.\n"  # where the real archive has a licence file
 #: Class colours (RGB) of the replicas whose classes differ by colour: far apart, told apart at a glance.
 PALETTE = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220))
 YOUTUBE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # of YouTube ids, - and _ last
@@ -131,6 +124,13 @@ def tone(rng, seconds, sample_rate=22050):
     """A quiet mono tone of ``seconds`` (a random pitch): the sound track of a replica's mp4."""
     t = np.arange(int(round(seconds * sample_rate))) / sample_rate
     return (0.1 * np.sin(2 * np.pi * rng.uniform(200, 800) * t)).astype(np.float32)[None], sample_rate
+
+
+def youtube_clip(path, rng, seconds, fps, height, width, colour, speed, tint=None, preset="ultrafast"):
+    """The bytes of an MP4 of `iter_clip` with a `tone` for sound (H.264 + AAC, as videos downloaded from
+    YouTube are), encoded through the temporary file ``path``."""
+    frames = iter_clip(rng, int(seconds * fps), height, width, colour, speed, tint)
+    return encode_clip(path, frames, fps=fps, audio=tone(rng, seconds), preset=preset)
 
 
 def write_tar_gz(path, members, folders=()):
