@@ -341,16 +341,16 @@ REPLICA_VIDEOS = (
     ("cutShortVal", "validation", (640, 360), 25, 20.0, 20.0, [(2.0, 9.0, "Plataform diving")], "corrupt"),
     ("t3stNoLabel", "testing", (640, 360), 25, 20.0, 20.0, [], None),
 )
-_COLOURS = {"Discus throw": (230, 60, 60), "Plataform diving": (60, 90, 230), "Shot put": (60, 200, 60)}
+_COLOURS = dict(zip(REPLICA_CLASSES, (_replica.PALETTE[0], _replica.PALETTE[2], _replica.PALETTE[1])))
 
 
 def make_replica(root, seed=0):
-    """ActivityNet in miniature: ``downloads/activity_net.v1-3.min.json`` (version, a taxonomy, a database of
-    six entries) and ``videos/v_<id>.mp4`` as a registered user has them: untrimmed MP4s (H.264 + AAC) of 20-24 s,
-    one 1280x720 at 30 fps, the others 640x360 at 25 fps, with one or two segments (one video holds two classes,
-    the video list keeps the first), a test video without annotations, JSON durations a little longer than the
-    files (as YouTube's are); one listed video is missing and one cut short. Same bytes for the same seed.
-    Returns dict(files=[paths], videos={subset: [keys]}, missing=, corrupt=)."""
+    """ActivityNet in miniature: ``downloads/activity_net.v1-3.min.json`` (version, a taxonomy, a database of six
+    entries) and ``videos/v_<id>.mp4`` as a registered user has them: untrimmed MP4s (H.264 + AAC) of 20-24 s, one
+    1280x720 at 30 fps, the others 640x360 at 25 fps, with one or two segments (one video holds two classes, the
+    video list keeps the first), a test video without annotations, JSON durations a little longer than the files
+    (as YouTube's are); one listed video is missing and one cut short. Returns dict(files=[paths], videos={subset:
+    [keys]}, missing=, corrupt=)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     database, files, made = {}, [], {"train": [], "val": [], "test": []}
@@ -366,12 +366,10 @@ def make_replica(root, seed=0):
         if role == "missing":
             continue
         colour = _COLOURS[segments[0][2]] if segments else (200, 200, 200)
-        path = root / "videos" / (key + VIDEO_EXT)
-        data = _replica.encode_clip(root / "videos" / ".replica.mp4",
-                                    _replica.iter_clip(rng, int(seconds * fps), height, width, colour,
-                                                       rng.uniform(-3, 3, size=2)),
-                                    fps=fps, audio=_replica.tone(rng, seconds), preset="ultrafast")
-        files.append(atomic_write(path, data[:len(data) // 2] if role == "corrupt" else data))
+        data = _replica.youtube_clip(root / "videos" / ".replica.mp4", rng, seconds, fps, height, width, colour,
+                                     rng.uniform(-3, 3, size=2))
+        files.append(atomic_write(root / "videos" / (key + VIDEO_EXT),
+                                  _replica.cut_short(data, 0.5) if role == "corrupt" else data))
     taxonomy = [dict(nodeId=0, nodeName="Root", parentId=None, parentName=None),
                 dict(nodeId=1, nodeName="Sports, Exercise, and Recreation", parentId=0, parentName="Root"),
                 dict(nodeId=2, nodeName="Track and field", parentId=1, parentName="Sports, Exercise, and Recreation"),

@@ -291,11 +291,10 @@ REPLICA_SIZE, REPLICA_FPS = (128, 96), 30  # a choice, small for a CPU: the real
 REPLICA_TRAIN, REPLICA_TEST = 16, 15  # V2 clips per class, from four broadcasts (venues) in turn
 REPLICA_MISSING = (2, 1)  # (label, train clip): listed in V2 (and V1), not in the tarball
 REPLICA_CORRUPT = (3, 2)  # in the tarball, cut at 60 % of its bytes
-_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 
 def _youtube_id(rng, first=None):
-    chars = [_ID_CHARS[i] for i in rng.integers(0, 62, size=11)]  # letters and digits ...
+    chars = [_replica.YOUTUBE_CHARS[i] for i in rng.integers(0, 62, size=11)]  # letters and digits ...
     chars[5] = "-" if rng.random() < 0.5 else "_"  # ... and one of the two others inside, as real ids have
     if first:
         chars[0] = first
@@ -309,11 +308,9 @@ def make_replica(root, seed=0):
 
     Clip names follow the real pattern, from four "broadcasts" whose YouTube ids begin with ``-``, ``_`` and
     letters. V2 lists `REPLICA_TRAIN` train and `REPLICA_TEST` test clips per class; V1 lists the same plus one
-    train clip that V2 dropped (it is in the tarball). `REPLICA_MISSING` is listed but not in the tarball and
-    `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. The clips are dives that differ only
-    in their motion (`tsnbook.datasets.diving48_replica`). Same bytes for the same seed on every machine.
-    Returns dict(files=[paths], videos=[vid_names of V2], missing=, corrupt=, v1_only=, twists={vid_name: (first,
-    last) frame of its twist, or None}).
+    train clip that V2 dropped (it is in the tarball). The clips are dives that differ only in their motion
+    (`tsnbook.datasets.diving48_replica`). Returns dict(files=[paths], videos=[vid_names of V2], missing=,
+    corrupt= (`replica.Clips`), v1_only=, twists={vid_name: (first, last) frame of its twist, or None}).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -323,8 +320,9 @@ def make_replica(root, seed=0):
     plan = [(label, "train", clip, clip % 4) for clip in range(REPLICA_TRAIN) for label in classes]
     plan += [(label, "val", clip, (clip + 2) % 4) for clip in range(REPLICA_TEST) for label in classes]
     plan.append((0, "v1", 0, 0))  # V1 only: V2 removed it
-    sets = {"train": [], "val": []}
-    members, names, special, twists = [], [], {}, {}
+    sets, twists = {"train": [], "val": []}, {}
+    clips = _replica.Clips(root / "downloads" / ".replica.mp4", ("train",) + REPLICA_MISSING,
+                           ("train",) + REPLICA_CORRUPT)
     width, height = REPLICA_SIZE
     venues = [_dives.venue(rng, height, width) for _ in ids]  # one pool and crowd per broadcast, for every class
     for label, subset, clip, broadcast in plan:
@@ -336,24 +334,17 @@ def make_replica(root, seed=0):
                                                        _dives.SOMERSAULTS[somersaults], _dives.TWISTS[twist])
         entry = dict(vid_name=name, label=label, start_frame=0, end_frame=num_frames - 1)
         if subset == "v1":
-            special["v1_only"] = (name, entry)
+            v1_only = (name, entry)
         else:
             sets[subset].append(entry)
-            names.append(name)
-        if (subset, label, clip) == ("train",) + REPLICA_MISSING:
-            special["missing"] = name
-            continue
-        data = _replica.encode_clip(root / "downloads" / ".replica.mp4", clip_frames, fps=REPLICA_FPS,
-                                    preset=_replica.X264_PRESET)
-        if (subset, label, clip) == ("train",) + REPLICA_CORRUPT:
-            special["corrupt"], data = name, data[:int(len(data) * 0.6)]
-        members.append((f"{ARCHIVE_FOLDER}/{name}.mp4", data))
+        clips.add(name, f"{ARCHIVE_FOLDER}/{name}.mp4", clip_frames, REPLICA_FPS, (subset, label, clip),
+                  preset=_replica.X264_PRESET)
     downloads = root / "downloads"
-    files = [_replica.write_tar_gz(downloads / FILES[0].name, members)]
+    files = [_replica.write_tar_gz(downloads / FILES[0].name, clips.members)]
     files.append(atomic_write(downloads / VOCAB, json.dumps([list(entry) for entry in REPLICA_VOCAB])))
     for version in VERSIONS:
         for subset, name in ANNOTATIONS[version].items():
-            entries = sets[subset] + ([special["v1_only"][1]] if version == "V1" and subset == "train" else [])
+            entries = sets[subset] + ([v1_only[1]] if version == "V1" and subset == "train" else [])
             files.append(atomic_write(downloads / name, json.dumps(entries)))
-    return dict(files=files, videos=names, missing=special["missing"], corrupt=special["corrupt"],
-                v1_only=special["v1_only"][0], twists=twists)
+    return dict(files=files, videos=[name for name in clips.keys if name != v1_only[0]], **clips.roles,
+                v1_only=v1_only[0], twists=twists)

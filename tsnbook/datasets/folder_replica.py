@@ -14,11 +14,10 @@ REPLICA_GROUP = "^[^/]+"  # the first folder below the class: one take (source v
 
 def make_replica(root, seed=0):
     """A folder of your own videos in miniature, with the problems real ones have: class folders named with
-    spaces and non-ASCII letters, takes (source videos) of three clips each in subfolders (``--group
-    '^[^/]+'``), an empty class folder, a text file, a zero-byte video, a copy of a video under another name, one
-    cut short, and a class with one take (too few to split). 24-frame 160x120 clips at 25 fps, a disc of the
-    class's colour on a textured background; the same bytes for the same seed. Returns dict(files=[class
-    folders], problems={kind: path})."""
+    spaces and non-ASCII letters, takes (source videos) of three clips each in subfolders (``--group '^[^/]+'``),
+    an empty class folder, a text file, a zero-byte video, a copy of a video under another name, one cut short,
+    and a class with one take (too few to split). 24-frame 160x120 clips at 25 fps, a disc of the class's colour
+    on a textured background. Returns dict(files=[class folders], problems={kind: path})."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     for cls, colour in REPLICA_CLASSES.items():
@@ -37,5 +36,5 @@ def make_replica(root, seed=0):
     problems["zero_bytes"].write_bytes(b"")
     problems["duplicate"].write_bytes((root / "purple ball" / "take 4" / "clip 1.mp4").read_bytes())
     data = problems["cut"].read_bytes()
-    problems["cut"].write_bytes(data[:int(len(data) * 0.6)])
+    problems["cut"].write_bytes(_replica.cut_short(data))
     return dict(files=sorted(root / cls for cls in REPLICA_CLASSES), problems=problems)

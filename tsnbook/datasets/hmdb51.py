@@ -276,38 +276,29 @@ def make_replica(root, seed=0):
     ``<class>.rar`` per class (``<class>/<video>.avi``: AVI, MPEG-4 Part 2, height 240 with widths 320 and 426,
     30 fps, 1-2 s) and ``test_train_splits.rar`` (``testTrainMulti_7030_splits/``, 9 split files).
 
-    Three classes of 20 clips, each class its own scene and object colour (`replica.iter_scene`); every split
-    flags 12 clips of a class 1 (train), 7 flag 2 (test) and 1 flag 0 (unused), other clips in each split;
-    names with ``( ) ! # &``; split lines end with a blank before the line end, as the real files are reported
-    to (◇). `REPLICA_MISSING` is listed but not in the archive and `REPLICA_CORRUPT` is cut short, so that
-    `verify` has something to find. Same bytes for the same seed on every machine. Returns dict(files=[paths],
-    videos=[keys], missing=, corrupt=).
+    Three classes of 20 clips, each class its own scene and object colour; every split flags 12 clips of a class
+    1 (train), 7 flag 2 (test) and 1 flag 0 (unused), other clips in each split; names with ``( ) ! # &``; split
+    lines end with a blank before the line end, as the real files are reported to (◇). Returns
+    dict(files=[paths], videos=[keys], missing=, corrupt=) (`replica.Clips`).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
     inner, keys = [], []
     for cls in REPLICA_CLASSES:
-        members = []
+        clips = _replica.Clips(root / "downloads" / ".replica.avi", REPLICA_MISSING, REPLICA_CORRUPT)
         for number, video in enumerate(REPLICA_VIDEOS[cls]):
-            key = f"{cls}/{video}"
             num_frames = int(rng.integers(30, 61))  # 1-2 s at 30 fps
             speed = rng.uniform(-5, 5, size=2)
             colour = REPLICA_COLOURS[cls]
-            frames = np.stack(list(_replica.iter_scene(rng, num_frames, 240, REPLICA_WIDTHS[number % 2], colour,
-                                                       colour, speed)))
-            keys.append(key)
-            if key == REPLICA_MISSING:
-                continue
-            data = _replica.encode_clip(root / "downloads" / ".replica.avi", frames, fps=30)
-            if key == REPLICA_CORRUPT:
-                data = data[:int(len(data) * 0.6)]
-            members.append((f"{key}.avi", data))
-        inner.append((f"{cls}.rar", _replica.rar_bytes(members, [cls])))
+            frames = _replica.render_clip(rng, num_frames, 240, REPLICA_WIDTHS[number % 2], colour, speed, colour)
+            clips.add(f"{cls}/{video}", f"{cls}/{video}.avi", frames, 30)
+        keys += clips.keys
+        inner.append((f"{cls}.rar", _replica.rar_bytes(clips.members, [cls])))
     videos = _replica.write_rar(root / "downloads" / FILES[0].name, inner)
     files = []
     for cls in REPLICA_CLASSES:
         for split in SPLITS:
             lines = [f"{video}.avi {replica_flag(cls, video, split)} " for video in REPLICA_VIDEOS[cls]]
-            files.append((f"{SPLIT_FOLDER}/{split_file(cls, split)}", "".join(l + "\n" for l in lines).encode()))
+            files.append((f"{SPLIT_FOLDER}/{split_file(cls, split)}", _replica.text_file(lines)))
     annotations = _replica.write_rar(root / "downloads" / FILES[1].name, files, [SPLIT_FOLDER])
     return dict(files=[videos, annotations], videos=keys, missing=REPLICA_MISSING, corrupt=REPLICA_CORRUPT)

@@ -330,8 +330,8 @@ def make_replica(root, seed=0):
     """HVU in miniature: ``downloads/HVU_{Train,Val}_V1.0.zip`` (the CSVs, ``|``-joined tags), the tag list
     ``HVU_Tags_Categories_V1.0.csv`` (6 categories x 2-4 real tags, in a shuffled order: the label map sorts
     them) and ``videos_{train,val}/`` as a registered user has them: 10-s MP4s (H.264 + AAC) named in
-    deciseconds. One clip has no event tag, one listed clip is missing and one is cut short. Same bytes for the
-    same seed. Returns dict(files=[paths], videos={subset: [stems]}, missing=, corrupt=, no_event=)."""
+    deciseconds. One clip has no event tag, one listed clip is missing and one is cut short. Returns
+    dict(files=[paths], videos={subset: [stems]}, missing=, corrupt=, no_event=)."""
     root = Path(root)
     rng = np.random.default_rng(seed)
     rows = {"train": ["Tags,youtube_id,time_start,time_end"], "val": ["Tags,youtube_id,time_start,time_end"]}
@@ -349,16 +349,15 @@ def make_replica(root, seed=0):
             continue
         width, height = _SIZES[number % 3]
         colour = tuple(int(c) for c in rng.integers(40, 230, 3))
-        data = _replica.encode_clip(root / f"videos_{subset}" / ".replica.mp4",
-                                    _replica.iter_clip(rng, 250, height, width, colour, rng.uniform(-3, 3, size=2)),
-                                    fps=25, audio=_replica.tone(rng, 10.0), preset="veryfast")
+        data = _replica.youtube_clip(root / f"videos_{subset}" / ".replica.mp4", rng, 10.0, 25, height, width, colour,
+                                     rng.uniform(-3, 3, size=2), preset=_replica.X264_PRESET)
         files.append(atomic_write(root / f"videos_{subset}" / (stem + VIDEO_EXT),
-                                  data[:len(data) // 2] if role == "corrupt" else data))
+                                  _replica.cut_short(data, 0.5) if role == "corrupt" else data))
     for remote, subset in zip(FILES[:2], SUBSETS):
         files.insert(0, _replica.write_zip(root / "downloads" / remote.name, [
-            (RELEASE_NAMES[subset], "".join(line + "\n" for line in rows[subset]).encode())]))
+            (RELEASE_NAMES[subset], _replica.text_file(rows[subset]))]))
     pairs = [(tag, category) for category, tags in REPLICA_TAGS.items() for tag in tags]
     order = rng.permutation(len(pairs))
-    text = "Tag,Category\n" + "".join(f"{pairs[i][0]},{pairs[i][1]}\n" for i in order)
+    text = _replica.text_file(["Tag,Category"] + [f"{pairs[i][0]},{pairs[i][1]}" for i in order])
     files.insert(0, atomic_write(root / "downloads" / FILES[2].name, text))
     return dict(files=files, videos=made, **special)

@@ -21,13 +21,13 @@ def make_replica(dataset, root, seed=0):
     ``part_N.tar.gz`` of flat mp4s; K400 also ``replacement_for_corrupted_k400.tgz``).
 
     Five classes (`REPLICA_CLASSES`, spaces, parentheses, the apostrophe and the class K600 renamed), each its
-    own scene and object colour (`replica.iter_scene`: Kinetics' classes are largely recognisable from
+    own scene and object colour (`replica.background`: Kinetics' classes are largely recognisable from
     appearance); `REPLICA_SIZES` train + val clips per class (K400, which notebook 09 trains on: 8 + 6) and one
     test row: MP4, H.264 + AAC, 640x360, 480x360 or portrait 360x640, 25 or 29.97 fps, 2-3 s (one of 10 s).
     K400's train CSV has the original release's 6th column ``is_cc`` and its test CSV has labels; K600's and
-    K700's test CSVs have none. ``missing`` is listed but in no tarball; ``corrupt`` is cut in
-    half (its moov atom lost); K400's ``replaced`` is cut too, but CVDF's replacement has a good copy. Same
-    bytes for the same seed. Returns dict(files=[paths], videos={subset: [keys]}, missing=, corrupt=, ...).
+    K700's test CSVs have none. ``missing`` is listed but in no tarball; ``corrupt`` is cut in half (its moov
+    atom lost); K400's ``replaced`` is cut too, but CVDF's replacement has a good copy. Returns
+    dict(files=[paths], videos={subset: [keys]}, missing=, corrupt=, ...).
     """
     root = Path(root)
     rng = np.random.default_rng([seed, dataset.VERSION])
@@ -54,11 +54,10 @@ def make_replica(dataset, root, seed=0):
             fps = (25, 30000 / 1001)[count % 2]
             seconds = 10.0 if count == 4 else float(rng.uniform(2, 3))
             count += 1
-            data = _replica.encode_clip(
-                downloads / ".replica.mp4",
-                _replica.iter_scene(rng, int(seconds * fps), height, width, REPLICA_COLOURS[label],
-                                    REPLICA_COLOURS[label], rng.uniform(-4, 4, size=2)),
-                fps=fps, audio=_replica.tone(rng, seconds), preset="ultrafast")
+            colour = _replica.PALETTE[label]
+            data = _replica.youtube_clip(  # a missing clip too: its frames draw from rng as they are encoded
+                downloads / ".replica.mp4", rng, seconds, fps, height, width, colour, rng.uniform(-4, 4, size=2),
+                tint=colour)
             role = REPLICA_ROLES.get((label, subset, k))
             if role == "replaced" and not dataset.REPLACEMENT:
                 role = None  # only K400 has CVDF's replacements
@@ -70,7 +69,7 @@ def make_replica(dataset, root, seed=0):
             if role == "replaced":
                 replacement.append((f"replacement_for_corrupted_k400/{file_name}", data))
             if role in ("corrupt", "replaced"):
-                data = data[:len(data) // 2]  # the moov atom (at the end) is lost: "moov atom not found"
+                data = _replica.cut_short(data, 0.5)  # the moov atom (at the end) is lost: "moov atom not found"
             members[subset].append((file_name, data))
     files = [_write_annotations(dataset, downloads, rows)]
     base, template = dataset.CVDF
@@ -81,7 +80,7 @@ def make_replica(dataset, root, seed=0):
         for number, part in enumerate(parts):
             files.append(_replica.write_tar_gz(folder / f"part_{number}.tar.gz", part))
             urls.append(f"{base}/{subset}/part_{number}.tar.gz")
-        files.append(atomic_write(folder / template.format(subset=subset), "".join(u + "\n" for u in urls)))
+        files.append(atomic_write(folder / template.format(subset=subset), _replica.text_file(urls)))
     for remote in dataset.REPLACEMENT:
         files.append(_replica.write_tar_gz(downloads / "cvdf" / "replacement" / remote.name, replacement))
     return dict(files=files, videos=videos, classes=list(dataset.REPLICA_CLASSES), **special)
@@ -116,8 +115,7 @@ def _write_annotations(dataset, downloads, rows):
 
 
 def _youtube_id(rng):
-    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), 11))
+    return "".join(_replica.YOUTUBE_CHARS[i] for i in rng.integers(0, len(_replica.YOUTUBE_CHARS), 11))
 
 
 REPLICA_CLASSES = {  # 5 per version: spaces, parentheses, the apostrophe, the K600 renaming and its case change
@@ -127,7 +125,6 @@ REPLICA_CLASSES = {  # 5 per version: spaces, parentheses, the apostrophe, the K
     700: ("abseiling", "dyeing hair", "massaging person's head", "passing American football (in game)",
           "passing American football (not in game)"),
 }
-REPLICA_COLOURS = [(230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220)]
 #: (train, val) clips per class: K400's replica is the one notebook 09 trains and tests a twin on (30 val videos)
 REPLICA_SIZES = {400: (8, 6), 600: (3, 1), 700: (3, 1)}
 REPLICA_ROLES = {(2, "train", 1): "missing", (3, "train", 2): "corrupt", (0, "train", 1): "replaced"}

@@ -224,7 +224,7 @@ REPLICA_SIZE, REPLICA_FPS = (256, 256), 30  # and one clip at REPLICA_ODD
 REPLICA_ODD = ("blocking", 1, (640, 360), 25)  # (class, train clip index, size, fps)
 REPLICA_MISSING = ("juggling", 2)  # (class, train clip index): in the CSV, not in the zip
 REPLICA_CORRUPT = ("yawning", 1)  # in the zip, cut at 60 % of its bytes
-_ID = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+_ID = _replica.YOUTUBE_CHARS[:62]  # letters and digits
 
 
 def replica_stem(rng, kind):
@@ -240,14 +240,6 @@ def replica_stem(rng, kind):
     return f"{youtube}_{number}"
 
 
-REPLICA_LICENCE = b"Replica: no licence terms of the real dataset apply.\n"
-
-
-def replica_readme(name):
-    return (f"{name} replica written by tsnbook (tsnbook.datasets.{name}.make_replica): the layout of the real "
-            "archive in miniature; the videos are generated, not the dataset's.\n").encode()
-
-
 def make_replica(root, seed=0):
     """The real download in miniature: ``ROOT/downloads/Moments_in_Time_Raw.zip`` holding ``training/<class>/``
     and ``validation/<class>/`` (3-s H.264 MP4 at 256x256, 30 fps; one 640x360 25-fps clip), the headerless
@@ -255,15 +247,14 @@ def make_replica(root, seed=0):
 
     Four real classes, one with ``+``; `REPLICA_TRAIN` train and `REPLICA_VAL` val clips per class with stems in
     MiT's styles (``yt-...``, ``getty-...``, YouTube ids that may begin with ``-`` or ``_``); each class has a
-    colour (its disc and a tint), which a CPU-sized TSN learns in a minute. `REPLICA_MISSING` is in the CSV but
-    not in the zip and `REPLICA_CORRUPT` is cut short, so that `verify` has something to find. Same bytes for
-    the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=key, corrupt=key, odd=key).
+    colour (its disc, and the whole picture `replica.washed` with it), which a CPU-sized TSN learns in a minute.
+    Returns dict(files=[path], videos=[keys], missing=key, corrupt=key (`replica.Clips`), odd=key).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
-    colours = [(230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40)]
     rows = {"train": [], "val": []}
-    members, keys, special = [], [], {}
+    clips = _replica.Clips(root / "downloads" / ".replica.mp4", ("train",) + REPLICA_MISSING,
+                           ("train",) + REPLICA_CORRUPT)
     for label, cls in enumerate(REPLICA_CLASSES):
         for subset, count in (("train", REPLICA_TRAIN), ("val", REPLICA_VAL)):
             for clip in range(count):
@@ -272,23 +263,26 @@ def make_replica(root, seed=0):
                 (width, height), fps = REPLICA_SIZE, REPLICA_FPS
                 if subset == "train" and (cls, clip) == REPLICA_ODD[:2]:
                     (width, height), fps = REPLICA_ODD[2:]
-                    special["odd"] = key
-                frames = _replica.render_clip(rng, CLIP_SECONDS * fps, height, width, colours[label],
-                                              rng.uniform(-3, 3, size=2))
-                frames = frames // 2 + np.array(colours[label], np.uint8) // 2  # tinted by the class colour
+                    odd = key
+                colour = _replica.PALETTE[label]
+                frames = _replica.washed(_replica.render_clip(rng, CLIP_SECONDS * fps, height, width, colour,
+                                                              rng.uniform(-3, 3, size=2)), colour)
                 positive = int(rng.integers(1, 4))
                 rows[subset].append(f"{cls}/{stem}.mp4,{cls},{positive},{int(rng.integers(0, 4 - positive))}")
-                keys.append(key)
-                if subset == "train" and (cls, clip) == REPLICA_MISSING:
-                    special["missing"] = key
-                    continue
-                data = _replica.encode_clip(root / "downloads" / ".replica.mp4", frames, fps=fps,
-                                            preset=_replica.X264_PRESET)
-                if subset == "train" and (cls, clip) == REPLICA_CORRUPT:
-                    special["corrupt"], data = key, data[:int(len(data) * 0.6)]
-                members.append((f"{SPLIT_FOLDERS[subset]}/{cls}/{stem}.mp4", data))
-    texts = [(CATEGORIES, "".join(f"{c},{i}\n" for i, c in enumerate(REPLICA_CLASSES)).encode()),
-             *((SPLIT_FILES[s], "".join(line + "\n" for line in rows[s]).encode()) for s in SUBSETS),
-             ("README.txt", replica_readme(NAME)), ("license.txt", REPLICA_LICENCE)]
-    archive = _replica.write_zip(root / "downloads" / ARCHIVE, texts + members)
-    return dict(files=[archive], videos=keys, **special)
+                clips.add(key, f"{SPLIT_FOLDERS[subset]}/{key}.mp4", frames, fps, (subset, cls, clip),
+                          preset=_replica.X264_PRESET)
+    archive = write_replica_zip(root / "downloads" / ARCHIVE, NAME, REPLICA_CLASSES,
+                                {SPLIT_FILES[s]: rows[s] for s in SUBSETS}, clips.members)
+    return dict(files=[archive], videos=clips.keys, odd=odd, **clips.roles)
+
+
+def write_replica_zip(path, name, classes, split_rows, members):
+    """A replica zip of the MiT family (MiT's, Multi-MiT's): the categories file, the split files ({file name:
+    rows}), a README and a licence file as the real archives have, then the video ``members``."""
+    readme = (f"{name} replica written by tsnbook (tsnbook.datasets.{name}.make_replica): the layout of the real "
+              "archive in miniature; the videos are generated, not the dataset's.\n")
+    texts = [(CATEGORIES, _replica.text_file(f"{c},{i}" for i, c in enumerate(classes))),
+             *((file, _replica.text_file(rows)) for file, rows in split_rows.items()),
+             ("README.txt", readme.encode()),
+             ("license.txt", b"Replica: no licence terms of the real dataset apply.\n")]
+    return _replica.write_zip(path, texts + members)

@@ -195,20 +195,20 @@ def _replica_plan(seed=2019):
 REPLICA_PLAN = _replica_plan()
 REPLICA_MISSING, REPLICA_CORRUPT = 9, 2  # rows of REPLICA_PLAN: not in the zip; cut at 60 % of its bytes
 REPLICA_SIZE, REPLICA_FPS = (256, 256), 30
-REPLICA_COLOURS = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220))
 
 
 def _render(rng, num_frames, height, width, labels):
-    """A clip with one large moving disc per label, in the label's colour: several actions visible at once."""
+    """A clip with one large moving disc per label, in the label's colour (`replica.PALETTE`), the picture washed
+    with the mean of those colours: several actions visible at once."""
     frames = _replica.render_clip(rng, num_frames, height, width, (128, 128, 128), (0, 0))
-    tint = np.mean([REPLICA_COLOURS[label] for label in labels], axis=0).astype(np.uint8)
-    frames = frames // 2 + tint // 2
+    colours = [_replica.PALETTE[label] for label in labels]
+    frames = _replica.washed(frames, np.mean(colours, axis=0).astype(np.uint8))
     for label in labels:
         x, y = rng.uniform(0.25, 0.75) * width, rng.uniform(0.25, 0.75) * height
         dx, dy = rng.uniform(-2, 2, size=2)
         for t in range(num_frames):
             cv2.circle(frames[t], (int(x + dx * t) % width, int(y + dy * t) % height), height // 5,
-                       REPLICA_COLOURS[label], -1)
+                       _replica.PALETTE[label], -1)
     return frames
 
 
@@ -218,31 +218,20 @@ def make_replica(root, seed=0):
     ``validationSet.txt`` (the official names: rows with 1-3 labels), ``moments_categories.txt`` (five real
     class names, two with '+'), ``README.txt`` and ``license.txt``.
 
-    `REPLICA_PLAN` lists the clips (`REPLICA_TRAIN` train, `REPLICA_VAL` val); row `REPLICA_MISSING` is in the
-    annotations but not in the zip and row `REPLICA_CORRUPT` is cut short, so that `verify` has something to find.
-    Same bytes for the same seed on every machine. Returns dict(files=[path], videos=[keys], missing=, corrupt=).
+    `REPLICA_PLAN` lists the clips (`REPLICA_TRAIN` train, `REPLICA_VAL` val; rows `REPLICA_MISSING` and
+    `REPLICA_CORRUPT`: `replica.Clips`). Returns dict(files=[path], videos=[keys], missing=, corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
     rows = {"train": [], "val": []}
-    members, keys, special = [], [], {}
+    clips = _replica.Clips(root / "downloads" / ".replica.mp4", REPLICA_MISSING, REPLICA_CORRUPT)
     width, height = REPLICA_SIZE
     for position, (folder, labels, subset) in enumerate(REPLICA_PLAN):
         stem = mit.replica_stem(rng, int(rng.integers(0, 3)))
         key = f"{folder}/{stem}"
-        keys.append(key)
         frames = _render(rng, CLIP_SECONDS * REPLICA_FPS, height, width, labels)
         rows[subset].append(f"{key}.mp4," + ",".join(str(label) for label in labels))
-        if position == REPLICA_MISSING:
-            special["missing"] = key
-            continue
-        data = _replica.encode_clip(root / "downloads" / ".replica.mp4", frames, fps=REPLICA_FPS,
-                                    preset=_replica.X264_PRESET)
-        if position == REPLICA_CORRUPT:
-            special["corrupt"], data = key, data[:int(len(data) * 0.6)]
-        members.append((f"videos/{key}.mp4", data))
-    texts = [(CATEGORIES, "".join(f"{c},{i}\n" for i, c in enumerate(REPLICA_CLASSES)).encode()),
-             *((SPLIT_FILES[s][0], "".join(line + "\n" for line in rows[s]).encode()) for s in SUBSETS),
-             ("README.txt", mit.replica_readme(NAME)), ("license.txt", mit.REPLICA_LICENCE)]
-    archive = _replica.write_zip(root / "downloads" / ARCHIVES[0], texts + members)
-    return dict(files=[archive], videos=keys, **special)
+        clips.add(key, f"videos/{key}.mp4", frames, REPLICA_FPS, position, preset=_replica.X264_PRESET)
+    archive = mit.write_replica_zip(root / "downloads" / ARCHIVES[0], NAME, REPLICA_CLASSES,
+                                    {SPLIT_FILES[s][0]: rows[s] for s in SUBSETS}, clips.members)
+    return dict(files=[archive], videos=clips.keys, **clips.roles)

@@ -75,51 +75,62 @@ def write_zip(path, members):
     return atomic_write(path, zip_bytes(members))
 
 
-def crlf(lines):
-    """Text with Windows line ends, as the real UCF101 annotation files have."""
-    return "".join(line + "\r\n" for line in lines).encode("ascii")
+def text_file(lines, end="\n"):
+    """``lines`` as a text file's bytes, each ended by ``end`` (UCF101's files: ``"\\r\\n"``, Windows line ends)."""
+    return "".join(line + end for line in lines).encode()
 
 
-def render_clip(rng, num_frames, height, width, colour, speed):
-    """A textured background and a disc of ``colour`` moving by ``speed`` (dx, dy) pixels per frame: cheap
-    frames with real motion (so optical flow has something to find) and distinct classes by colour."""
-    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 3)
-    x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
-    frames = np.empty((num_frames, height, width, 3), np.uint8)
-    for t in range(num_frames):
-        frame = background.copy()
-        centre = (int(x + speed[0] * t) % width, int(y + speed[1] * t) % height)
-        cv2.circle(frame, centre, max(4, height // 8), tuple(int(c) for c in colour), -1)
-        frames[t] = frame
-    return frames
+#: Class colours (RGB) of the replicas whose classes differ by colour: far apart, told apart at a glance.
+PALETTE = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220))
+YOUTUBE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"  # of YouTube ids, - and _ last
+
+
+def background(rng, height, width, sigma=3, tint=None):
+    """A random texture (noise blurred by ``sigma`` px), blended half-way towards the colour ``tint`` when given.
+
+    A tinted background is a scene of its own: a class with its own scene and object colour is recognisable from
+    any frame and from most crops of it, as many classes of UCF101 or Kinetics are from their setting (a pool, a
+    snowy slope): a class a CPU-sized twin learns in a few epochs, so that its test accuracy says something."""
+    image = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), sigma)
+    if tint is None:
+        return image
+    return ((image.astype(np.uint16) + np.array(tint, np.uint16)) // 2).astype(np.uint8)
 
 
 def iter_clip(rng, num_frames, height, width, colour, speed, tint=None):
-    """`render_clip` one frame at a time, for long videos (a 40-s 720p ActivityNet video is 2.5 GB as one
-    array): the same picture, drawn as it is encoded. ``tint``: see `iter_scene`."""
-    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 3)
-    if tint is not None:
-        background = ((background.astype(np.uint16) + np.array(tint, np.uint16)) // 2).astype(np.uint8)
+    """A `background` (tinted by ``tint``) and a disc of ``colour`` moving by ``speed`` (dx, dy) pixels per frame,
+    one frame at a time: cheap frames with real motion (so optical flow has something to find), drawn as they are
+    encoded (a 40-s 720p ActivityNet video is 2.5 GB as one array)."""
+    image = background(rng, height, width, tint=tint)
     x, y = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
     for t in range(num_frames):
-        frame = background.copy()
+        frame = image.copy()
         centre = (int(x + speed[0] * t) % width, int(y + speed[1] * t) % height)
         cv2.circle(frame, centre, max(4, min(height, width) // 8), tuple(int(c) for c in colour), -1)
         yield frame
 
 
-def iter_scene(rng, num_frames, height, width, tint, colour, speed):
-    """`iter_clip` in a scene of its own: the textured background blended half-way towards ``tint``. A class
-    with its own scene and object colour is recognisable from any frame and from most crops of it, as many
-    classes of UCF101 or Kinetics are from their setting (a pool, a snowy slope): a class a CPU-sized twin
-    learns in a few epochs, so that its test accuracy says something."""
-    return iter_clip(rng, num_frames, height, width, colour, speed, tint=tint)
+def render_clip(rng, num_frames, height, width, colour, speed, tint=None):
+    """The frames of `iter_clip` as one uint8 RGB array ``[T, H, W, 3]``."""
+    return np.stack(list(iter_clip(rng, num_frames, height, width, colour, speed, tint)))
+
+
+def washed(frames, colour):
+    """``frames``, disc included, washed half-way towards ``colour``: the whole picture takes the class's colour."""
+    return frames // 2 + np.asarray(colour, np.uint8) // 2
 
 
 def tone(rng, seconds, sample_rate=22050):
     """A quiet mono tone of ``seconds`` (a random pitch): the sound track of a replica's mp4."""
     t = np.arange(int(round(seconds * sample_rate))) / sample_rate
     return (0.1 * np.sin(2 * np.pi * rng.uniform(200, 800) * t)).astype(np.float32)[None], sample_rate
+
+
+def youtube_clip(path, rng, seconds, fps, height, width, colour, speed, tint=None, preset="ultrafast"):
+    """The bytes of an MP4 of `iter_clip` with a `tone` for sound (H.264 + AAC, as videos downloaded from
+    YouTube are), encoded through the temporary file ``path``."""
+    frames = iter_clip(rng, int(seconds * fps), height, width, colour, speed, tint)
+    return encode_clip(path, frames, fps=fps, audio=tone(rng, seconds), preset=preset)
 
 
 def write_tar_gz(path, members, folders=()):
@@ -136,6 +147,36 @@ def encode_clip(path, frames, fps, **options):
     data = path.read_bytes()
     path.unlink()
     return data
+
+
+def cut_short(data, fraction=0.6):
+    """The first ``fraction`` of ``data``, as an interrupted download leaves it (half of an MP4: its index at the
+    end lost): each replica has such a clip, so that `verify` has something to find."""
+    return data[:int(len(data) * fraction)]
+
+
+class Clips:
+    """A replica's clips as they are made, for one archive: ``keys`` (every clip, as the annotations list them),
+    ``members`` [(name, bytes)] and ``roles`` {"missing": key, "corrupt": key}. The clip marked ``missing`` (by its
+    key, or by what `add` is given as ``mark``) is listed but not written, the one marked ``corrupt`` `cut_short`;
+    ``scratch``: the temporary file the clips are encoded through."""
+
+    def __init__(self, scratch, missing, corrupt):
+        self.scratch, self.marks = Path(scratch), {"missing": missing, "corrupt": corrupt}
+        self.keys, self.members, self.roles = [], [], {}
+
+    def add(self, key, member, frames, fps, mark=None, **options):
+        """List clip ``key``; store ``frames`` (`encode_clip` with ``fps`` and ``options``) as member ``member``.
+        ``frames``: an array, not a generator, whose drawing from the seeded generator would be skipped for the
+        missing clip, changing every later clip."""
+        mark = key if mark is None else mark
+        role = next((role for role, marked in self.marks.items() if marked == mark), None)
+        self.keys.append(key)
+        if role:
+            self.roles[role] = key
+        if role != "missing":
+            data = encode_clip(self.scratch, frames, fps=fps, **options)
+            self.members.append((member, cut_short(data) if role == "corrupt" else data))
 
 
 def tgz_bytes(members, folders=(), gzip_level=6):

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import download as _download, listing
+from . import download as _download, listing, replica as _replica
 from .files import AnnotationError, DatasetError, copy_from_downloads
 from .items import Subset
 
@@ -181,7 +181,7 @@ COLOURS = {"Holding something": (60, 200, 90), "Pushing something from left to r
 def render_motion(rng, name, num_frames, height, width):
     """uint8 RGB ``[T, H, W, 3]``: a textured background and a disc moving as class ``name`` does (`MOTIONS`),
     with a little jitter; a pair's two directions are the same frames in opposite order, up to the jitter."""
-    background = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 2)
+    background = _replica.background(rng, height, width, sigma=2)
     (x0, y0), (x1, y1) = MOTIONS[name]
     radius = max(4, height // 7)
     jitter = rng.uniform(-0.03, 0.03, size=2)
@@ -203,7 +203,7 @@ REVERSIBLE = {"Moving something down": (1, +1), "Moving something up": (1, -1),
 #: pair has in common shows in every frame, as the real templates' hands and surfaces do; the direction does not.
 PAIR_TINTS = {0: (170, 120, 70), 1: (80, 120, 180)}
 #: Objects of any class: a clip's colour is drawn from here, so that the colour says nothing about the class.
-OBJECT_COLOURS = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40), (200, 60, 220), (240, 140, 40))
+OBJECT_COLOURS = _replica.PALETTE + ((240, 140, 40),)
 
 
 def render_reversible(rng, name, num_frames, height, width):
@@ -217,8 +217,7 @@ def render_reversible(rng, name, num_frames, height, width):
     frame (the smear is the same both ways): a pair is easy to recognise, the direction within it is not.
     """
     axis, direction = REVERSIBLE[name]
-    texture = cv2.GaussianBlur(rng.integers(40, 200, (height, width, 3), dtype=np.uint8), (0, 0), 2)
-    background = ((texture.astype(np.uint16) + np.array(PAIR_TINTS[axis], np.uint16)) // 2).astype(np.uint8)
+    background = _replica.background(rng, height, width, sigma=2, tint=PAIR_TINTS[axis])
     colour = OBJECT_COLOURS[int(rng.integers(len(OBJECT_COLOURS)))]
     radius = int(rng.integers(max(4, height // 7), max(5, height // 6) + 1))  # large: seen in any crop
     near, far = rng.uniform(0.15, 0.3), rng.uniform(0.7, 0.85)

@@ -180,8 +180,8 @@ def make_replica(root, seed=0):
 
     Three templates in a non-alphabetical order, including a left/right pair; six folders of 24-48 JPEGs,
     100 px high and 132-176 px wide, named by integer id; `REPLICA_MISSING` listed without a folder and
-    `REPLICA_CORRUPT`'s last frame cut short, so that `verify` has something to find. Same bytes for the same
-    seed on every machine. Returns dict(files=[paths], videos=[ids], missing=, corrupt=).
+    `REPLICA_CORRUPT`'s last frame cut short, so that `verify` has something to find. Returns dict(files=[paths],
+    videos=[ids], missing=, corrupt=).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
@@ -195,7 +195,7 @@ def make_replica(root, seed=0):
         for number, frame in enumerate(frames, start=1):
             data = _replica.jpeg_bytes(frame)
             if video == REPLICA_CORRUPT and number == num_frames:
-                data = data[:int(len(data) * 0.6)]
+                data = _replica.cut_short(data)
             members.append((f"{ARCHIVE_FOLDER}/{video}/{FRAME_TMPL.format(number)}", data))
     files = _replica.write_parts(root / "downloads", PARTS_PREFIX, _replica.tgz_bytes(members, folders), 2)
     texts = {"labels": list(REPLICA_CLASSES),
@@ -203,6 +203,6 @@ def make_replica(root, seed=0):
              "val": [f"{v};{REPLICA_CLASSES[c]}" for v, s, c in REPLICA_CLIPS if s == "val"],
              "test": [v for v, s, _ in REPLICA_CLIPS if s == "test"]}
     for key, lines in texts.items():
-        files.append(atomic_write(root / "downloads" / ANNOTATIONS[key], "".join(line + "\n" for line in lines)))
+        files.append(atomic_write(root / "downloads" / ANNOTATIONS[key], _replica.text_file(lines)))
     return dict(files=files, videos=[v for v, _, _ in REPLICA_CLIPS], missing=REPLICA_MISSING,
                 corrupt=REPLICA_CORRUPT)

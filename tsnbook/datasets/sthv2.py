@@ -212,17 +212,16 @@ def make_replica(root, seed=0):
     ``20bn-something-something-v2/<id>.webm`` split into the 20 parts ``20bn-something-something-v2-00`` ...
     ``-19``, and the four JSONs (string ids and label values, bracketed templates, filled captions).
 
-    Four classes, two pairs in which each class is the other played backwards (`something.render_reversible`:
-    a disc of a random colour moving left or right, up or down): as on the real dataset, what happens to the
-    object is the class, not the object, and a single frame cannot tell a pair's two classes apart. 10 train
-    and 8 validation clips per class and 2 test clips: VP9 WebM, 240 px high and 320 or 427 wide, 12 fps, 2-4 s;
-    `REPLICA_MISSING` listed without a video and `REPLICA_CORRUPT` cut short, so that `verify` has something to
-    find. Same bytes for the same seed on every machine. Returns dict(files=[paths], videos=[ids], missing=,
-    corrupt=).
+    Four classes, two pairs in which each class is the other played backwards (`something.render_reversible`: a
+    disc of a random colour moving left or right, up or down): as on the real dataset, what happens to the
+    object is the class, not the object, and a single frame cannot tell a pair's two classes apart. 10 train and
+    8 validation clips per class and 2 test clips: VP9 WebM, 240 px high and 320 or 427 wide, 12 fps, 2-4 s.
+    Returns dict(files=[paths], videos=[ids], missing=, corrupt=) (`replica.Clips`).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
-    members, entries = [], {"train": [], "val": [], "test": []}
+    clips = _replica.Clips(root / "downloads" / ".replica.webm", REPLICA_MISSING, REPLICA_CORRUPT)
+    entries = {"train": [], "val": [], "test": []}
     for number, (video, subset, label) in enumerate(REPLICA_CLIPS):
         name = REPLICA_CLASSES[2 if label is None else label]  # a test clip shows some class, unnamed
         num_frames, width = int(rng.integers(24, 37)), REPLICA_WIDTHS[number % 2]
@@ -231,17 +230,10 @@ def make_replica(root, seed=0):
         entries[subset].append({"id": video} if subset == "test" else {
             "id": video, "label": name.replace("something", thing).lower(), "template": REPLICA_TEMPLATES[name],
             "placeholders": [thing]})
-        if video == REPLICA_MISSING:
-            continue
-        data = _replica.encode_clip(root / "downloads" / ".replica.webm", frames, fps=12, deadline="realtime",
-                                    **{"cpu-used": 8})
-        if video == REPLICA_CORRUPT:
-            data = data[:int(len(data) * 0.6)]
-        members.append((f"{ARCHIVE_FOLDER}/{video}.webm", data))
-    files = _replica.write_parts(root / "downloads", PARTS_PREFIX, _replica.tgz_bytes(members, [ARCHIVE_FOLDER]),
-                                 NUM_PARTS)
+        clips.add(video, f"{ARCHIVE_FOLDER}/{video}.webm", frames, 12, deadline="realtime", **{"cpu-used": 8})
+    files = _replica.write_parts(root / "downloads", PARTS_PREFIX,
+                                 _replica.tgz_bytes(clips.members, [ARCHIVE_FOLDER]), NUM_PARTS)
     labels = {name: str(label) for label, name in enumerate(REPLICA_CLASSES)}
     for key, value in [("labels", labels)] + list(entries.items()):
         files.append(atomic_write(root / "downloads" / ANNOTATIONS[key], json.dumps(value)))
-    return dict(files=files, videos=[v for v, _, _ in REPLICA_CLIPS], missing=REPLICA_MISSING,
-                corrupt=REPLICA_CORRUPT)
+    return dict(files=files, videos=clips.keys, **clips.roles)

@@ -167,8 +167,6 @@ download, extract, build_lists, verify, merge_shards = Dataset(sys.modules[__nam
 REPLICA_CLASSES = ("ApplyEyeMakeup", "Hammering", "HammerThrow", "HandstandPushups")  # real relative order
 REPLICA_FILE_CLASS = {"HandstandPushups": "HandStandPushups"}  # the real file names' spelling
 REPLICA_GROUPS, REPLICA_CLIPS = 3, 6  # split k tests group k: 24 test videos (23 with the missing or cut one)
-#: each class's scene tint and object colour: recognisable from a frame, as many UCF101 classes are from theirs
-REPLICA_COLOURS = ((230, 60, 60), (60, 200, 60), (60, 90, 230), (230, 200, 40))
 REPLICA_MISSING = "HammerThrow/v_HammerThrow_g02_c02"  # in the split files, not in the archive
 REPLICA_CORRUPT = "Hammering/v_Hammering_g03_c01"  # in the archive, cut at 60 % of its bytes
 
@@ -179,36 +177,30 @@ def make_replica(root, seed=0):
 
     Four classes with the real relative order (ids 1-4; ``sorted()`` would swap Hammering and HammerThrow), the
     ``v_HandStandPushups_*`` spelling, 3 groups x 6 clips, split k testing group k; each class its own scene and
-    object colour (`replica.iter_scene`), so that a CPU-sized twin learns them and its accuracy on 23-24 test
-    videos per split means something. `REPLICA_MISSING` is listed but not in the archive and `REPLICA_CORRUPT` is
-    cut short, so that `verify` has something to find. Same bytes for the same seed on every machine. Returns
-    dict(files=[paths], videos=[keys], missing=, corrupt=).
+    object colour (`replica.background`), so that a CPU-sized twin learns them and its accuracy on 23-24 test
+    videos per split means something. Returns dict(files=[paths], videos=[keys], missing=, corrupt=)
+    (`replica.Clips`).
     """
     root = Path(root)
     rng = np.random.default_rng(seed)
-    members, keys = [], []
+    clips = _replica.Clips(root / "downloads" / ".replica.avi", REPLICA_MISSING, REPLICA_CORRUPT)
     for label, cls in enumerate(REPLICA_CLASSES):
         for group in range(1, REPLICA_GROUPS + 1):
             for clip in range(1, REPLICA_CLIPS + 1):
                 key = f"{cls}/v_{REPLICA_FILE_CLASS.get(cls, cls)}_g{group:02d}_c{clip:02d}"
                 num_frames = int(rng.integers(25, 76))  # 1-3 s at 25 fps
                 speed = rng.uniform(-4, 4, size=2)
-                frames = np.stack(list(_replica.iter_scene(rng, num_frames, 240, 320, REPLICA_COLOURS[label],
-                                                           REPLICA_COLOURS[label], speed)))
-                keys.append(key)
-                if key == REPLICA_MISSING:
-                    continue
-                data = _replica.encode_clip(root / "downloads" / ".replica.avi", frames, fps=25)
-                if key == REPLICA_CORRUPT:
-                    data = data[:int(len(data) * 0.6)]
-                members.append((f"{ARCHIVE_FOLDER}/{key}.avi", data))
+                colour = _replica.PALETTE[label]
+                frames = _replica.render_clip(rng, num_frames, 240, 320, colour, speed, tint=colour)
+                clips.add(key, f"{ARCHIVE_FOLDER}/{key}.avi", frames, 25)
     folders = [ARCHIVE_FOLDER] + [f"{ARCHIVE_FOLDER}/{cls}" for cls in REPLICA_CLASSES]
-    rar = _replica.write_rar(root / "downloads" / FILES[0].name, members, folders)
+    rar = _replica.write_rar(root / "downloads" / FILES[0].name, clips.members, folders)
+    keys = clips.keys
     files = {"ucfTrainTestlist/classInd.txt": [f"{i + 1} {c}" for i, c in enumerate(REPLICA_CLASSES)]}
     for split in SPLITS:
         train = [f"{k}.avi {REPLICA_CLASSES.index(k.split('/')[0]) + 1}" for k in keys if f"_g{split:02d}_" not in k]
         files[f"ucfTrainTestlist/trainlist0{split}.txt"] = train
         files[f"ucfTrainTestlist/testlist0{split}.txt"] = [f"{k}.avi" for k in keys if f"_g{split:02d}_" in k]
     splits = _replica.write_zip(root / "downloads" / FILES[1].name,
-                                [(name, _replica.crlf(lines)) for name, lines in files.items()])
-    return dict(files=[rar, splits], videos=keys, missing=REPLICA_MISSING, corrupt=REPLICA_CORRUPT)
+                                [(name, _replica.text_file(lines, "\r\n")) for name, lines in files.items()])
+    return dict(files=[rar, splits], videos=keys, **clips.roles)
