@@ -29,7 +29,7 @@ import torch
 
 from .data import ITEM_FAILURES
 from .io import VIDEO_EXTENSIONS
-from .predict import flow_input, video_views, view_extractor
+from .predict import flow_input, top_k_cells, video_views, view_extractor
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
@@ -193,18 +193,12 @@ def write_results(path, rows, meta, skipped=()):
     if path.suffix == ".json":
         path.write_text(json.dumps(dict(meta, videos=rows, skipped=list(skipped)), indent=1) + "\n")
     elif path.suffix == ".csv":
-        k = max((len(row["top_k"]) for row in rows), default=0)
-        fields = ["video"] + [f"top{r}{suffix}" for r in range(1, k + 1) for suffix in ("", "_score", "_class")]
+        lines = [dict(video=row["video"], **top_k_cells(row["top_k"])) for row in rows]
+        fields = max((list(line) for line in lines), key=len, default=["video"])
         with path.open("w", newline="") as out:
             writer = csv.DictWriter(out, fields + ["skipped"])
             writer.writeheader()
-            for row in rows:
-                line = dict(video=row["video"])
-                for top in row["top_k"]:
-                    r = top["rank"]
-                    line.update({f"top{r}": top["name"], f"top{r}_score": f"{top['score']:.6g}",
-                                 f"top{r}_class": top["class"]})
-                writer.writerow(line)
+            writer.writerows(lines)
             writer.writerows(dict(video=failure["video"], skipped=failure["error"]) for failure in skipped)
     else:
         raise ValueError(f"--out {path}: write .json or .csv")

@@ -212,3 +212,13 @@ def top_k(scores, k=5, names=None):
     """``[(class index, name or str(index), score)]`` of the k best classes, best first."""
     order = np.argsort(-scores, kind="stable")[:k]
     return [(int(i), names[i] if names else str(i), float(scores[i])) for i in order]
+
+
+def top_k_cells(ranked):
+    """The CSV cells of a ``top_k`` list of ``dict(rank, class, name, score)``: ``top1, top1_score, top1_class,
+    top2, ...`` - the columns of ``predict --out x.csv`` for videos and for a timeline's windows alike."""
+    cells = {}
+    for top in ranked:
+        cells.update({f"top{top['rank']}": top["name"], f"top{top['rank']}_score": f"{top['score']:.6g}",
+                      f"top{top['rank']}_class": top["class"]})
+    return cells

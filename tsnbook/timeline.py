@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotate import draw_lines, score_lines, write_annotated_frames
-from .predict import top_k
+from .predict import top_k, top_k_cells
 from .streams import FrameStream
 from .views import FrameRange
 
@@ -131,19 +131,14 @@ def timeline_scores(result):
 
 def write_timeline(path, result, meta=None):
     """A `run_timeline` result to ``.json`` (everything, with ``meta``) or ``.csv`` (one line a window: start, end,
-    top1, top1_score, ...)."""
+    start_frame, end_frame, top1, top1_score, top1_class, top2, ...: the columns of ``predict``'s CSV)."""
     path = Path(path)
     if path.suffix == ".json":
         path.write_text(json.dumps(dict(meta or {}, **result), indent=1) + "\n")
         return
-    k = len(result["windows"][0]["top_k"])
-    fields = ["start", "end", "start_frame", "end_frame"] + [f"top{r}{s}" for r in range(1, k + 1)
-                                                            for s in ("", "_score")]
+    span = ("start", "end", "start_frame", "end_frame")
+    rows = [dict({key: entry[key] for key in span}, **top_k_cells(entry["top_k"])) for entry in result["windows"]]
     with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fields)
+        writer = csv.DictWriter(out, list(rows[0]) if rows else list(span))
         writer.writeheader()
-        for entry in result["windows"]:
-            row = {key: entry[key] for key in fields[:4]}
-            for top in entry["top_k"]:
-                row.update({f"top{top['rank']}": top["name"], f"top{top['rank']}_score": f"{top['score']:.6g}"})
-            writer.writerow(row)
+        writer.writerows(rows)
