@@ -78,3 +78,18 @@ def test_files_decord_reads_right_stay_on_decord(tmp_path, monkeypatch, codec, e
     with av.open(str(path)) as container:
         assert ext != ".mp4" or container.streams.video[0].codec_context.has_b_frames
     assert_same_frames_as_pyav(path, None, "decord")
+
+
+def test_the_misread_warning_is_shown_once_a_kind_of_file_not_once_a_file(tmp_path, monkeypatch):
+    """A dataset of XviD AVIs with B-frames opens each video every epoch: one line, not one per file."""
+    monkeypatch.delenv("TSNBOOK_DECODER", raising=False)
+    paths = [tmp_path / f"clip{i}.avi" for i in range(3)]
+    for path in paths:
+        encode(path, "mpeg4", {"bf": 2})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's own filter for UserWarnings
+        warnings.filterwarnings("default", category=DecoderFallbackWarning)
+        videos = [open_video(path) for path in paths * 2]
+    assert all(video.backend == "pyav" for video in videos)
+    assert len([w for w in caught if issubclass(w.category, DecoderFallbackWarning)]) == 1
+

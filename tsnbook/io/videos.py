@@ -222,7 +222,7 @@ class DecordVideo(Video):
         self.num_frames, _, kind = _probe_nonempty(path)  # a DecodeError here means PyAV cannot read it either
         distrust = decord_misplaces_frames(*kind)
         if distrust:
-            raise RuntimeError(distrust)
+            raise _Distrusted(distrust)
         import decord  # optional: wheels exist for Linux x86_64 and Windows only
 
         self._reader = decord.VideoReader(self.path, num_threads=1, fault_tol=DECORD_FAULT_TOL)
@@ -252,6 +252,10 @@ class DecordVideo(Video):
 _FORKED_READERS = []
 
 
+class _Distrusted(RuntimeError):
+    """decord would misplace this file's frames (`decord_misplaces_frames`): a rule, not a failure of this file."""
+
+
 def _pyav_instead(path, decord_error, stacklevel=3):
     warnings.warn(f"decord failed on {path} ({_short(decord_error)}); decoding it with PyAV instead",
                   DecoderFallbackWarning, stacklevel=stacklevel)
@@ -272,7 +276,8 @@ def decord_available():
 def open_video(path, backend=None):
     """Open a video for frame access. `backend` is "decord" or "pyav"; None reads the environment variable
     TSNBOOK_DECODER, else takes decord when it is installed, else PyAV. decord failures fall back to PyAV with a
-    DecoderFallbackWarning, and so do the files decord would silently misnumber (`decord_misplaces_frames`)."""
+    DecoderFallbackWarning, and so do the files decord would silently misnumber (`decord_misplaces_frames`): that
+    warning names the kind of file, not the file, so Python's default filter shows it once a process and kind."""
     backend = backend or os.environ.get("TSNBOOK_DECODER") or ("decord" if decord_available() else "pyav")
     if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
@@ -288,5 +293,9 @@ def open_video(path, backend=None):
         return DecordVideo(path)
     except DecodeError:
         raise
+    except _Distrusted as reason:  # one warning a kind of file (the text names no file), not 13,320 in a log
+        warnings.warn(f"{reason}: such files are decoded with PyAV instead (in order: slower, exact)",
+                      DecoderFallbackWarning, stacklevel=2)
+        return PyAVVideo(path)
     except Exception as error:
         return _pyav_instead(path, error)
