@@ -29,7 +29,7 @@ import torch
 
 from .data import ITEM_FAILURES
 from .io import VIDEO_EXTENSIONS
-from .predict import flow_input, top_k_cells, video_views, view_extractor
+from .predict import flow_input, top_k_cells, video_views, view_extractor, view_scorer
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
@@ -139,15 +139,6 @@ def scored_videos(videos, streams, score, workers=0, origins=None):
     for index, views, error in iterate_views(videos, streams, workers, origins):
         yield dict(video=str(videos[index]), error=error) if error is not None else dict(video=str(videos[index]),
                                                                                          **score(views))
-
-
-def view_scorer(model, extract, average_clips="prob", views_per_chunk=25):
-    """A function from one video's views ``uint8 [V, C, H, W]`` (made by ``extract``, a
-    `tsnbook.views.ViewExtractor`) to its scores, numpy [num_classes], as `tsnbook.predict.predict_video` computes
-    them: each stream of ``predict`` (one model, or the two of a two-stream TSN) and `predict_videos` score so."""
-    def score(views):
-        return model.score_views(views, average_clips, views_per_chunk, num_clips=extract.num_segments)
-    return score
 
 
 def predict_videos(model, inputs, cfg=None, protocol=None, average_clips="prob", workers=0, video_root=None,

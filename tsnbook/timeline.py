@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotate import draw_lines, score_lines, write_annotated_frames
-from .predict import top_k, top_k_cells
+from .predict import top_k, top_k_cells, view_scorer
 from .streams import FrameStream
 from .views import FrameRange
 
@@ -82,7 +82,7 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
     """Score every window of ``source`` (a file, a URL, a camera index); see the module docstring. Returns
     ``dict(source, fps, num_frames, window, stride, window_frames, stride_frames, average_clips, classes,
     windows=[...])``. ``on_window(entry)`` is called as each window is scored (a live display, a log)."""
-    windows = []
+    windows, score = [], view_scorer(model, extract, average_clips, views_per_chunk)
     with FrameStream(source) as stream:
         length, step = window_frames(stream.fps, window, stride)
         if stream.num_frames is not None and length > stream.num_frames:
@@ -99,8 +99,7 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
                 for index, frame, done in frames_and_windows(stream, extract, length, step, stream.num_frames):
                     decoded = index + 1
                     for start, stop, views in done:
-                        scores = model.score_views(views, average_clips, views_per_chunk,
-                                                   num_clips=extract.num_segments)
+                        scores = score(views)
                         windows.append(_window_entry(start, stop, stream.fps, scores, names, k))
                         lines = score_lines([(t["class"], t["name"], t["score"]) for t in windows[-1]["top_k"]],
                                             average_clips) + [f"{start / stream.fps:.1f}-{stop / stream.fps:.1f} s"]
