@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Extract TSN optical-flow JPEGs (and optionally RGB frames) from every video under a folder.
 
-    python data_scripts/extract_flow.py VIDEO_ROOT OUT_ROOT [--ext .mp4 .avi .webm] [--algorithm dis]
+    python data_scripts/extract_flow.py VIDEO_ROOT OUT_ROOT [--ext .mp4 .avi ...] [--algorithm dis]
                                         [--bound 20] [--workers N] [--rgb] [--resolution short256]
                                         [--flow-tmpl '{}_{:05d}.jpg'] [--start-index 1] [--redo]
 
@@ -19,13 +19,14 @@ import sys
 from pathlib import Path
 
 from tsnbook.flow import ALGORITHMS, FLOW_TEMPLATES, RESOLUTIONS, extract_flow_dataset
+from tsnbook.io import VIDEO_EXTENSIONS
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("video_root", type=Path)
     parser.add_argument("out_root", type=Path)
-    parser.add_argument("--ext", nargs="+", default=[".mp4", ".avi", ".webm", ".mkv"])
+    parser.add_argument("--ext", nargs="+", default=list(VIDEO_EXTENSIONS), help="default: tsnbook.io.VIDEO_EXTENSIONS")
     parser.add_argument("--algorithm", choices=ALGORITHMS, default="dis")
     parser.add_argument("--bound", type=float, default=20.0)
     parser.add_argument("--workers", type=int, default=None)

@@ -23,10 +23,8 @@ import sys
 
 import av
 
-from tsnbook.io import write_video
+from tsnbook.io import VIDEO_EXTENSIONS, write_video
 from tsnbook.progress import bar
-
-VIDEO_EXTENSIONS = {".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".flv", ".mpg", ".mpeg", ".3gp", ".wmv"}
 
 
 def output_size(width, height, short_side):

@@ -278,3 +278,24 @@ def test_fuse_prints_no_top5_for_five_classes_or_fewer(tmp_path, capsys):
     assert _main(["fuse", tmp_path / "rgb.npz", tmp_path / "flow.npz", "--coefficients", "1", "1"]) == "0"
     printed = capsys.readouterr().out
     assert "top1: 75.00" in printed and "top5" not in printed
+
+
+def test_dotted_cfg_options_reach_inside_pipelines_and_lists_and_name_what_is_wrong(tmp_path):
+    base = get_config(SYNTH)
+    step = next(i for i, t in enumerate(base["test_pipeline"]) if "crop_size" in t)
+    cfg = get_config(SYNTH, [f"test_pipeline.{step}.crop_size=96", "lr_steps.0=3",
+                             f"test_pipeline.{step}.type=ThreeCrop"])
+    assert cfg["test_pipeline"][step] == {**base["test_pipeline"][step], "crop_size": 96, "type": "ThreeCrop"}
+    assert cfg["lr_steps"][0] == 3 and cfg["lr_steps"][1:] == base["lr_steps"][1:]
+    assert get_config(SYNTH)["test_pipeline"] == base["test_pipeline"]  # the zoo's dicts are not changed in place
+    with pytest.raises(KeyError, match=rf"test_pipeline is a list of {len(base['test_pipeline'])}: '9' is not"):
+        get_config(SYNTH, ["test_pipeline.9.crop_size=96"])
+    with pytest.raises(ValueError, match=rf"test_pipeline\[{step}\] .*crop_sise.*did you mean crop_size"):
+        get_config(SYNTH, [f"test_pipeline.{step}.crop_sise=96"])  # a new argument: the pipeline check names it
+    with pytest.raises(KeyError, match=r"has no key 'test_pipelin' \(did you mean test_pipeline\?\)"):
+        get_config(SYNTH, ["test_pipelin.0.type=Flip"])
+    with pytest.raises(KeyError, match=r"lr is 0\.\d+, not a list or dict"):
+        get_config(SYNTH, ["lr.0=1"])
+    path = tmp_path / "mine.py"
+    path.write_text(f"base = {SYNTH!r}\n")
+    assert get_config(str(path), ["lr_steps.0=2"])["lr_steps"][0] == 2  # a config file takes them too

@@ -36,12 +36,11 @@ def test_an_archive_lacking_an_annotation_file_is_refused_and_nothing_is_placed(
 def test_the_annotations_are_placed_flat_and_the_stage_removed(tmp_path):
     _zip(tmp_path / "downloads" / ucf101.FILES[1].name,
          {f"ucfTrainTestlist/{n}": "x\n" for n in ucf101.annotation_files()})
-    report = Report("ucf101", "extract", tmp_path)
     found = archives.unpack_annotations(tmp_path, [tmp_path / "downloads" / ucf101.FILES[1].name],
                                         ucf101.annotation_files(), lambda absent: "unused")
     assert archives.place_annotations(tmp_path, found) == len(ucf101.annotation_files())
     assert sorted(p.name for p in (tmp_path / "annotations").iterdir()) == sorted(ucf101.annotation_files())
-    assert not (tmp_path / ".annotations.partial").exists() and not report.problems
+    assert not (tmp_path / ".annotations.partial").exists()
 
 
 def test_hvu_zips_lacking_a_csv_name_the_first_absent_one(tmp_path):
@@ -91,9 +90,11 @@ def test_a_rawframes_list_line_with_other_frames_is_a_frame_count_problem(tmp_pa
     (tmp_path / activitynet.list_name("train", "video")).write_text("v_a 10 3\nv_b 5 1\n")
     report = Report("activitynet", "verify", tmp_path)
     assert activitynet._check_list(report, tmp_path, "train", "video", {"v_a": (12, 3)}) == 2
-    assert [(p.kind, p.reason.split(":")[0]) for p in report.problems] == [
-        ("frame count", "v_a  10 3 is not what the JSON and the frame folders give (12, 3)"),
-        ("stray", "v_b  5 1 is not what the JSON and the frame folders give None")]
+    assert [(p.kind, p.reason) for p in report.problems] == [
+        ("frame count", "v_a 10 3: the JSON and the frame folders give 12 frames, label 3: a stale list; run "
+                        "prepare.py activitynet lists again"),
+        ("stray", "v_b 5 1: not a video of the JSON with frames: a stale list; run prepare.py activitynet lists "
+                  "again")]
 
 
 def test_check_list_file_counts_entries_and_reports_each_problem(tmp_path):
@@ -105,7 +106,9 @@ def test_check_list_file_counts_entries_and_reports_each_problem(tmp_path):
 
 
 @pytest.mark.parametrize("algorithm", ["sha256", "md5"])
-def test_file_digest_is_hashlibs(tmp_path, algorithm):
+def test_file_digest_is_hashlibs(tmp_path, monkeypatch, algorithm):
     data = bytes(range(256)) * 9000  # more than one read block
     (tmp_path / "f").write_bytes(data)
+    assert file_digest(tmp_path / "f", algorithm).hexdigest() == hashlib.new(algorithm, data).hexdigest()
+    monkeypatch.delattr(hashlib, "file_digest", raising=False)  # Python 3.10's hashlib: the blocks read here
     assert file_digest(tmp_path / "f", algorithm).hexdigest() == hashlib.new(algorithm, data).hexdigest()

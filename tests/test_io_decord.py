@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tsnbook import io as tio
-from tsnbook.io import DecoderFallbackWarning, open_video, write_video
+from tsnbook.io import DecoderChoiceWarning, open_video, write_video
 
 pytestmark = pytest.mark.skipif(not tio.decord_available(), reason="decord is not installed")
 NUM, H, W = 60, 120, 160
@@ -47,7 +47,7 @@ def assert_same_frames_as_pyav(path, backend, expected_backend):
         for indices in INDEX_SETS:
             np.testing.assert_array_equal(video.get(indices), reference[indices], err_msg=str(indices))
     assert video.backend == expected_backend
-    fallbacks = [str(w.message) for w in caught if issubclass(w.category, DecoderFallbackWarning)]
+    fallbacks = [str(w.message) for w in caught if issubclass(w.category, DecoderChoiceWarning)]
     assert len(fallbacks) == (expected_backend == "pyav") and all("decord misplaces frames" in m for m in fallbacks)
 
 
@@ -78,3 +78,28 @@ def test_files_decord_reads_right_stay_on_decord(tmp_path, monkeypatch, codec, e
     with av.open(str(path)) as container:
         assert ext != ".mp4" or container.streams.video[0].codec_context.has_b_frames
     assert_same_frames_as_pyav(path, None, "decord")
+
+
+def test_the_misread_warning_is_shown_once_a_kind_of_file_not_once_a_file(tmp_path, monkeypatch):
+    """A dataset of XviD AVIs with B-frames opens each video every epoch: one line, not one per file."""
+    monkeypatch.delenv("TSNBOOK_DECODER", raising=False)
+    paths = [tmp_path / f"clip{i}.avi" for i in range(3)]
+    for path in paths:
+        encode(path, "mpeg4", {"bf": 2})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")  # Python's own filter for UserWarnings
+        warnings.filterwarnings("default", category=DecoderChoiceWarning)
+        warnings.filterwarnings("error", category=tio.DecoderFallbackWarning)  # a CI's filter: a rule passes it
+        videos = [open_video(path) for path in paths * 2]
+    assert all(video.backend == "pyav" for video in videos)
+    assert len([w for w in caught if issubclass(w.category, DecoderChoiceWarning)]) == 1
+
+
+def test_codecs_and_containers_never_measured_are_refused_and_the_measured_ones_trusted():
+    mp4 = "mov,mp4,m4a,3gp,3g2,mj2"
+    assert "not measured on av1" in tio.decord_misplaces_frames(mp4, "av1", False)
+    assert "not measured on prores" in tio.decord_misplaces_frames(mp4, "prores", False)
+    assert "'mpeg'" in tio.decord_misplaces_frames("mpeg", "h264", False)
+    assert tio.decord_misplaces_frames(mp4, "h264", True) is None
+    assert tio.decord_misplaces_frames("avi", "mpeg4", False) is None
+

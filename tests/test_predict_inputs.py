@@ -162,6 +162,9 @@ def test_a_listed_video_that_is_missing_names_the_list_line_even_when_it_is_the_
     (tmp_path / "notes.txt").write_text("src/blue/x 2\n")
     message = cli_exit(["predict", checkpoint, tmp_path / "notes.txt", "--device", "cpu"])
     assert message == f"error: {tmp_path / 'notes.txt'}:1: video {tmp_path / 'src/blue/x'} does not exist", message
+    # features says the same, before it loads the model (a checkpoint that is not there is never reached)
+    message = cli_exit(["features", tmp_path / "none.pth", tmp_path / "notes.txt", "--out", tmp_path / "f"])
+    assert message == f"error: {tmp_path / 'notes.txt'}:1: video {tmp_path / 'src/blue/x'} does not exist", message
 
 
 def test_the_csv_lists_the_skipped_videos_with_their_reason(rgb, small_synth, tmp_path):

@@ -114,6 +114,8 @@ def test_cli_timeline_and_stream_write_windows_plot_and_annotated_video(setup, t
                   tmp_path / "s.csv", "--device", "cpu"]) == 0
     lines = (tmp_path / "s.csv").read_text().splitlines()
     assert len(lines) == 6 and lines[1].split(",")[4] == result["windows"][0]["top_k"][0]["name"]
+    assert lines[0].startswith("start,end,start_frame,end_frame,top1,top1_score,top1_class,top2,")  # predict's columns
+    assert lines[1].split(",")[6] == str(result["windows"][0]["top_k"][0]["class"])
 
 
 def test_annotated_video_keeps_frames_and_rate_and_draws_the_top_k(setup, tmp_path, small_synth, capsys):

@@ -29,7 +29,7 @@ import torch
 
 from .data import ITEM_FAILURES
 from .io import VIDEO_EXTENSIONS
-from .predict import flow_input, video_views, view_extractor
+from .predict import flow_input, top_k_cells, video_views, view_extractor, view_scorer
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv")
@@ -141,15 +141,6 @@ def scored_videos(videos, streams, score, workers=0, origins=None):
                                                                                          **score(views))
 
 
-def view_scorer(model, extract, average_clips="prob", views_per_chunk=25):
-    """A function from one video's views ``uint8 [V, C, H, W]`` (made by ``extract``, a
-    `tsnbook.views.ViewExtractor`) to its scores, numpy [num_classes], as `tsnbook.predict.predict_video` computes
-    them: each stream of ``predict`` (one model, or the two of a two-stream TSN) and `predict_videos` score so."""
-    def score(views):
-        return model.score_views(views, average_clips, views_per_chunk, num_clips=extract.num_segments)
-    return score
-
-
 def predict_videos(model, inputs, cfg=None, protocol=None, average_clips="prob", workers=0, video_root=None,
                    flow=None, views_per_chunk=25):
     """Class scores of many videos, the model loaded once: an iterator of ``dict(video, scores)`` (numpy
@@ -193,18 +184,12 @@ def write_results(path, rows, meta, skipped=()):
     if path.suffix == ".json":
         path.write_text(json.dumps(dict(meta, videos=rows, skipped=list(skipped)), indent=1) + "\n")
     elif path.suffix == ".csv":
-        k = max((len(row["top_k"]) for row in rows), default=0)
-        fields = ["video"] + [f"top{r}{suffix}" for r in range(1, k + 1) for suffix in ("", "_score", "_class")]
+        lines = [dict(video=row["video"], **top_k_cells(row["top_k"])) for row in rows]
+        fields = max((list(line) for line in lines), key=len, default=["video"])
         with path.open("w", newline="") as out:
             writer = csv.DictWriter(out, fields + ["skipped"])
             writer.writeheader()
-            for row in rows:
-                line = dict(video=row["video"])
-                for top in row["top_k"]:
-                    r = top["rank"]
-                    line.update({f"top{r}": top["name"], f"top{r}_score": f"{top['score']:.6g}",
-                                 f"top{r}_class": top["class"]})
-                writer.writerow(line)
+            writer.writerows(lines)
             writer.writerows(dict(video=failure["video"], skipped=failure["error"]) for failure in skipped)
     else:
         raise ValueError(f"--out {path}: write .json or .csv")

@@ -74,10 +74,11 @@ def videos_features(model, inputs, cfg=None, protocol=None, per_segment=False, w
     files, folders, list files; ``cfg``'s test split or ``protocol``; ``workers`` DataLoader processes)."""
     origins = {}
     videos = expand_inputs(inputs, video_root, origins)
-    return expanded_features(model, videos, cfg, protocol, per_segment, workers, flow, views_per_chunk, origins)
+    return expanded_features(model, videos, cfg=cfg, protocol=protocol, per_segment=per_segment, workers=workers,
+                             flow=flow, views_per_chunk=views_per_chunk, origins=origins)
 
 
-def expanded_features(model, videos, cfg=None, protocol=None, per_segment=False, workers=0, flow=None,
+def expanded_features(model, videos, *, cfg=None, protocol=None, per_segment=False, workers=0, flow=None,
                       views_per_chunk=25, origins=None):
     """`videos_features` of video files already expanded (`tsnbook.batch.expand_inputs`, which fills ``origins``,
     the ``list:line`` of each listed video): what ``features`` calls after expanding its inputs once."""
@@ -94,8 +95,8 @@ def extract_features(model, video_path, cfg=None, protocol=None, per_segment=Fal
     """One video file's feature, float32: after the consensus ``[D]`` (the classifier's input), or per snippet
     ``[clips, D]`` with ``per_segment`` - exactly the array ``features`` saves for it. The views are ``cfg``'s own
     test split, or the named ``protocol``; a flow model reads the video's optical flow (`videos_features`)."""
-    (result,) = expanded_features(model, [check_video_path(video_path)], cfg, protocol, per_segment, flow=flow,
-                                  views_per_chunk=views_per_chunk)
+    (result,) = expanded_features(model, [check_video_path(video_path)], cfg=cfg, protocol=protocol,
+                                  per_segment=per_segment, flow=flow, views_per_chunk=views_per_chunk)
     if "error" in result:
         raise ValueError(result["error"])
     return result["features"]

@@ -163,7 +163,7 @@ def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=No
     with open_reader(video_path, backend) as reader:
         views = extract(FrameRange(reader, *frames) if frames is not None else reader)
     was_training = model.training
-    scores = model.score_views(views, average_clips, views_per_chunk, num_clips=extract.num_segments)
+    scores = view_scorer(model, extract, average_clips, views_per_chunk)(views)
     model.train(was_training)
     return scores
 
@@ -208,7 +208,26 @@ def predict_two_stream(rgb_model, flow_model, video_path, rgb_cfg=None, flow_cfg
     return dict(rgb=rgb, flow=flow_scores, fused=fused)
 
 
+def view_scorer(model, extract, average_clips="prob", views_per_chunk=25):
+    """A function from one video's views ``uint8 [V, C, H, W]`` (made by ``extract``, a
+    `tsnbook.views.ViewExtractor`) to its scores, numpy [num_classes]: how `predict_video`, a timeline's windows,
+    `tsnbook.batch.predict_videos` and each stream of ``predict`` (one model, or two of a two-stream TSN) score."""
+    def score(views):
+        return model.score_views(views, average_clips, views_per_chunk, num_clips=extract.num_segments)
+    return score
+
+
 def top_k(scores, k=5, names=None):
     """``[(class index, name or str(index), score)]`` of the k best classes, best first."""
     order = np.argsort(-scores, kind="stable")[:k]
     return [(int(i), names[i] if names else str(i), float(scores[i])) for i in order]
+
+
+def top_k_cells(ranked):
+    """The CSV cells of a ``top_k`` list of ``dict(rank, class, name, score)``: ``top1, top1_score, top1_class,
+    top2, ...`` - the columns of ``predict --out x.csv`` for videos and for a timeline's windows alike."""
+    cells = {}
+    for top in ranked:
+        cells.update({f"top{top['rank']}": top["name"], f"top{top['rank']}_score": f"{top['score']:.6g}",
+                      f"top{top['rank']}_class": top["class"]})
+    return cells

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .annotate import draw_lines, score_lines, write_annotated_frames
-from .predict import top_k
+from .predict import top_k, top_k_cells, view_scorer
 from .streams import FrameStream
 from .views import FrameRange
 
@@ -82,7 +82,7 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
     """Score every window of ``source`` (a file, a URL, a camera index); see the module docstring. Returns
     ``dict(source, fps, num_frames, window, stride, window_frames, stride_frames, average_clips, classes,
     windows=[...])``. ``on_window(entry)`` is called as each window is scored (a live display, a log)."""
-    windows = []
+    windows, score = [], view_scorer(model, extract, average_clips, views_per_chunk)
     with FrameStream(source) as stream:
         length, step = window_frames(stream.fps, window, stride)
         if stream.num_frames is not None and length > stream.num_frames:
@@ -99,8 +99,7 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
                 for index, frame, done in frames_and_windows(stream, extract, length, step, stream.num_frames):
                     decoded = index + 1
                     for start, stop, views in done:
-                        scores = model.score_views(views, average_clips, views_per_chunk,
-                                                   num_clips=extract.num_segments)
+                        scores = score(views)
                         windows.append(_window_entry(start, stop, stream.fps, scores, names, k))
                         lines = score_lines([(t["class"], t["name"], t["score"]) for t in windows[-1]["top_k"]],
                                             average_clips) + [f"{start / stream.fps:.1f}-{stop / stream.fps:.1f} s"]
@@ -131,19 +130,14 @@ def timeline_scores(result):
 
 def write_timeline(path, result, meta=None):
     """A `run_timeline` result to ``.json`` (everything, with ``meta``) or ``.csv`` (one line a window: start, end,
-    top1, top1_score, ...)."""
+    start_frame, end_frame, top1, top1_score, top1_class, top2, ...: the columns of ``predict``'s CSV)."""
     path = Path(path)
     if path.suffix == ".json":
         path.write_text(json.dumps(dict(meta or {}, **result), indent=1) + "\n")
         return
-    k = len(result["windows"][0]["top_k"])
-    fields = ["start", "end", "start_frame", "end_frame"] + [f"top{r}{s}" for r in range(1, k + 1)
-                                                            for s in ("", "_score")]
+    span = ("start", "end", "start_frame", "end_frame")
+    rows = [dict({key: entry[key] for key in span}, **top_k_cells(entry["top_k"])) for entry in result["windows"]]
     with path.open("w", newline="") as out:
-        writer = csv.DictWriter(out, fields)
+        writer = csv.DictWriter(out, list(rows[0]) if rows else list(span))
         writer.writeheader()
-        for entry in result["windows"]:
-            row = {key: entry[key] for key in fields[:4]}
-            for top in entry["top_k"]:
-                row.update({f"top{top['rank']}": top["name"], f"top{top['rank']}_score": f"{top['score']:.6g}"})
-            writer.writerow(row)
+        writer.writerows(rows)

@@ -58,7 +58,8 @@ def _results(args, loaded, videos, origins, average_clips):
     """Each video's ``dict(video, scores)`` or ``dict(video, error)``: one model's as `tsnbook.predict_videos`
     scores them (the same `view_scorer` and `scored_videos`, on the inputs expanded once); two streams' raw
     scores fused (the zoo's [1:1]), each stream's kept as ``streams``."""
-    from ..batch import scored_videos, view_scorer
+    from ..batch import scored_videos
+    from ..predict import view_scorer
     from ..metrics import fuse_scores
     mode = average_clips if len(loaded) == 1 else "score"
     scorers = [view_scorer(model, extract, mode) for model, *_, extract in loaded]

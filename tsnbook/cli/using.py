@@ -11,7 +11,7 @@ from .options import add_model_options, check_output, class_names, load_for_use
 
 
 def _features(args):
-    from ..batch import expand_inputs
+    from ..batch import check_video_path, expand_inputs
     from ..features import expanded_features, feature_files, save_features
     from ..predict import describe_protocol
     out = Path(args.out)
@@ -19,10 +19,12 @@ def _features(args):
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
     origins = {}
     videos = expand_inputs(args.inputs, args.video_root, origins)
+    if len(videos) == 1:
+        check_video_path(videos[0], origins.get(0))  # before the model loads, as predict does
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     files, features, skipped = feature_files(videos, out), {}, []
-    for result in expanded_features(model, videos, cfg, args.protocol, args.per_segment, args.workers, flow,
-                                    origins=origins):
+    for result in expanded_features(model, videos, cfg=cfg, protocol=args.protocol, per_segment=args.per_segment,
+                                    workers=args.workers, flow=flow, origins=origins):
         if "error" in result:
             if len(videos) == 1:
                 raise ValueError(result["error"])

@@ -187,13 +187,15 @@ def get_config(name, overrides=()):
     (`tsnbook.configs.files`: ``.py`` plain assignments, or a run's ``config.json``). Unknown config names and
     keys raise a KeyError that lists the nearest valid ones; a config that lacks required keys one ValueError
     listing them all (`check_config`). Values in strings are Python literals (``lr=0.01``, ``lr_steps=[20,40]``,
-    ``pretrained=None``; anything else is a string). Overrides that change ``num_classes`` drop the settings
+    ``pretrained=None``; anything else is a string). A dotted key reaches inside a list or dict value:
+    ``test_pipeline.1.type=ThreeCrop``, ``train_pipeline.0.scale=(-1,320)``, ``lr_steps.0=30`` (MMAction2's
+    ``--cfg-options`` do the same in its nested configs). Overrides that change ``num_classes`` drop the settings
     that name the base's classes (`tsnbook.configs.files.for_other_classes`).
     """
     if is_config_file(name):
         from .files import read_config
         given = overrides if isinstance(overrides, dict) else dict(_split(option) for option in overrides)
-        cfg, source = read_config(name, given=set(given)), f"config file {name}"
+        cfg, source = read_config(name, given={key.partition(".")[0] for key in given}), f"config file {name}"
     else:
         configs = all_configs()
         if name not in configs:
@@ -217,12 +219,16 @@ def apply_overrides(cfg, overrides, source="the config"):
         items = [(key, value, f"{source}: override {key}={value!r}") for key, value in overrides.items()]
     else:  # the command line's --cfg-options
         items = [(*_split(option), f"--cfg-options {option}") for option in overrides]
+    changed = {}
     for key, value, where in items:
+        key, _, path = key.partition(".")
         if key not in cfg and key not in OPTIONAL_KEYS and key not in REQUIRED_KEYS:
             raise KeyError(f"{source} has no key {key!r}{did_you_mean(key, cfg)}")
+        if path:
+            value = _replaced(changed.get(key, cfg.get(key)), key, path.split("."), value, where)
         if value_error(key, value):
             raise ValueError(f"{where}: {value_error(key, value)}")
-    changed = {key: value for key, value, _ in items}
+        changed[key] = value
     if "num_classes" in changed and changed["num_classes"] != cfg.get("num_classes"):
         from .files import for_other_classes
         cfg = for_other_classes(cfg, changed, source)
@@ -231,6 +237,26 @@ def apply_overrides(cfg, overrides, source="the config"):
     if not isinstance(overrides, dict):
         warn_schedule(cfg, changed, "--cfg-options " + " ".join(overrides))
     return cfg
+
+
+def _replaced(container, name, parts, value, where):
+    """A copy of ``container`` (a list, tuple or dict of the config, e.g. a pipeline) with ``value`` at ``parts``,
+    the dotted path after the key (``test_pipeline.1.crop_size=256``: step 1's ``crop_size``; MMAction2's
+    ``--cfg-options`` reach into its nested configs so). A list index must exist; a dict may gain its last key
+    (a transform's argument: the pipeline check names a misspelt one)."""
+    head, rest = parts[0], parts[1:]
+    if isinstance(container, (list, tuple)):
+        if not head.lstrip("-").isdigit() or not -len(container) <= int(head) < len(container):
+            raise KeyError(f"{where}: {name} is a list of {len(container)}: {head!r} is not one of its indices "
+                           f"(0-{len(container) - 1})")
+        items = list(container)
+        items[int(head)] = _replaced(items[int(head)], f"{name}.{head}", rest, value, where) if rest else value
+        return type(container)(items)
+    if isinstance(container, dict):
+        if head not in container and rest:
+            raise KeyError(f"{where}: {name} has no key {head!r}{did_you_mean(head, container)}")
+        return {**container, head: _replaced(container[head], f"{name}.{head}", rest, value, where) if rest else value}
+    raise KeyError(f"{where}: {name} is {container!r}, not a list or dict: nothing inside it to set")
 
 
 def _split(option):

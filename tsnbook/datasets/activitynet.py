@@ -319,9 +319,13 @@ def _check_list(report, root, subset, kind, expected):
     def stale(r):
         key = r.path if kind == "video" else (r.path, r.offset)
         if expected.get(key) != (r.num_frames, r.label):
-            return ("frame count" if key in expected else "stray", r.where,
-                    f"{r.path} {r.offset if kind == 'clip' else ''} {r.num_frames} {r.label} is not what the JSON and "
-                    f"the frame folders give {expected.get(key)}: a stale list; run prepare.py {NAME} lists again")
+            line = (f"{r.path} {r.offset}" if kind == "clip" else r.path) + f" {r.num_frames} {r.label}"
+            again = f"a stale list; run prepare.py {NAME} lists again"
+            if key not in expected:
+                return "stray", r.where, f"{line}: not a {'video' if kind == 'video' else 'segment'} of the JSON with frames: {again}"
+            frames, label = expected[key]
+            return "frame count", r.where, (f"{line}: the JSON and the frame folders give {frames} frames, label "
+                                            f"{label}: {again}")
     return listing.check_list_file(report, root / list_name(subset, kind), NAME, lambda path: load_annotations(
         path, "", "rawframes", with_offset=kind == "clip"), stale)
 

@@ -325,7 +325,6 @@ def unpack_tree(root, report, archive, folders, wanted):
     report.note(f"{len(members)} files from {archive.name} -> {root}")
 
 
-
 def unpack_annotations(root, sources, wanted, lacks):
     """Unpack the archives ``sources`` flat (``unzip -j``) into the hidden staging folder ROOT/.annotations.partial
     and return where their ``wanted`` files are (`staged_files`; ``wanted`` may also be a function of the unpacked

@@ -14,8 +14,10 @@ Where tsnbook is stricter than MMAction2, and why (decord's failure modes, as re
   sends that file to PyAV, once, with a `DecoderFallbackWarning`; CI can make these fatal with
   `warnings.simplefilter("error", DecoderFallbackWarning)`.
 - Files whose frames decord misplaces without any error (`decord_misplaces_frames`: MPEG program and transport
-  streams, B-frames outside H.264, H.264 in AVI; decord #365, #195, #252) go to PyAV the same way, decided from
-  the container, codec and B-frames the probe reads anyway. MMAction2's `DecordDecode` returns those wrong frames.
+  streams, B-frames outside H.264 - UCF101's and HMDB51's XviD/DivX AVIs among them -, H.264 in AVI, and codecs
+  not measured; decord #365, #195, #252) go to PyAV, decided from the container, codec and B-frames the probe
+  reads anyway, with one `DecoderChoiceWarning` a kind of file (a rule, not a failure: the CI filter above lets
+  it pass). MMAction2's `DecordDecode` returns those wrong frames.
 - A reader refuses to work in another process than the one that opened it: a decord reader copied by `fork()`
   hangs in the child (reproduced here). Open videos inside the worker, e.g. in `Dataset.__getitem__`.
 
@@ -25,11 +27,12 @@ JPEG folders), `selective` (H.264 decoding only what is needed) and `encode` (`w
 from .encode import CODECS, write_video
 from .frames import FlowFrames, RawFrames
 from .selective import SelectiveVideo, open_selective
-from .videos import (BACKENDS, DECORD_CONTAINERS, DECORD_FAULT_TOL, VIDEO_EXTENSIONS, DecodeError,
-                     DecoderFallbackWarning, DecordVideo, PyAVVideo, Video, count_frames, decord_available,
+from .videos import (BACKENDS, DECORD_CODECS, DECORD_CONTAINERS, DECORD_FAULT_TOL, VIDEO_EXTENSIONS,
+                     DecodeError, DecoderChoiceWarning, DecoderFallbackWarning, DecordVideo, PyAVVideo, Video, count_frames, decord_available,
                      decord_misplaces_frames, open_video, probe_video)
 
-__all__ = ["BACKENDS", "CODECS", "DECORD_CONTAINERS", "DECORD_FAULT_TOL", "DecodeError", "DecoderFallbackWarning",
+__all__ = ["BACKENDS", "CODECS", "DECORD_CODECS", "DECORD_CONTAINERS", "DECORD_FAULT_TOL", "DecodeError",
+           "DecoderChoiceWarning", "DecoderFallbackWarning",
            "DecordVideo", "FlowFrames", "PyAVVideo", "RawFrames", "SelectiveVideo", "Video", "count_frames",
            "decord_available", "decord_misplaces_frames", "open_selective", "open_video", "probe_video",
            "VIDEO_EXTENSIONS", "write_video"]
