@@ -38,7 +38,8 @@ def main():
     args = parser.parse_args()
     if not args.video_root.is_dir():
         sys.exit(f"error: {args.video_root} is not a folder")
-    videos = sorted(p for p in args.video_root.rglob("*") if p.suffix.lower() in args.ext)
+    endings = {ext.lower() if ext.startswith(".") else "." + ext.lower() for ext in args.ext}
+    videos = sorted(p for p in args.video_root.rglob("*") if p.suffix.lower() in endings)
     if not videos:
         sys.exit(f"error: no {' / '.join(args.ext)} files under {args.video_root}")
     jobs = [(v, args.out_root / v.relative_to(args.video_root).with_suffix("")) for v in videos]

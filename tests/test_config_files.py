@@ -299,3 +299,20 @@ def test_dotted_cfg_options_reach_inside_pipelines_and_lists_and_name_what_is_wr
     path = tmp_path / "mine.py"
     path.write_text(f"base = {SYNTH!r}\n")
     assert get_config(str(path), ["lr_steps.0=2"])["lr_steps"][0] == 2  # a config file takes them too
+
+
+def test_dotted_cfg_options_come_after_another_num_classes_and_find_int_keys():
+    tiny = "tsn_r50_320p_1x1x8_50e_activitynet_video_rgb_tiny"
+    flip = next(i for i, t in enumerate(get_config(tiny)["train_pipeline"]) if t["type"] == "Flip")
+    assert get_config(tiny)["train_pipeline"][flip].get("flip_label_map")  # the base's classes 4 and 5 swap
+    cfg = get_config(tiny, ["num_classes=10", "train_pipeline.0.keep_ratio=True"])
+    assert not cfg["train_pipeline"][flip].get("flip_label_map")  # dropped as without the dotted key
+    assert cfg["train_pipeline"][0]["keep_ratio"] is True
+    mapped = get_config(tiny, [f"train_pipeline.{flip}.flip_label_map.4=6"])["train_pipeline"][flip]["flip_label_map"]
+    assert mapped[4] == 6 and "4" not in mapped
+    for option, says in (("lr_steps.--1=3", "'--1' is not one of its indices"), ("lr_steps.-1=3", None)):
+        if says is None:
+            assert get_config(SYNTH, [option])["lr_steps"][-1] == 3
+        else:
+            with pytest.raises(KeyError, match=f"--cfg-options {option}: lr_steps is a list of .*{says}"):
+                get_config(SYNTH, [option])

@@ -219,13 +219,14 @@ def apply_overrides(cfg, overrides, source="the config"):
         items = [(key, value, f"{source}: override {key}={value!r}") for key, value in overrides.items()]
     else:  # the command line's --cfg-options
         items = [(*_split(option), f"--cfg-options {option}") for option in overrides]
-    changed = {}
+    changed, dotted = {}, []
     for key, value, where in items:
         key, _, path = key.partition(".")
         if key not in cfg and key not in OPTIONAL_KEYS and key not in REQUIRED_KEYS:
             raise KeyError(f"{source} has no key {key!r}{did_you_mean(key, cfg)}")
-        if path:
-            value = _replaced(changed.get(key, cfg.get(key)), key, path.split("."), value, where)
+        if path:  # applied last, inside what the plain overrides left (another num_classes drops a Flip map first)
+            dotted.append((key, path.split("."), value, where))
+            continue
         if value_error(key, value):
             raise ValueError(f"{where}: {value_error(key, value)}")
         changed[key] = value
@@ -234,6 +235,10 @@ def apply_overrides(cfg, overrides, source="the config"):
         cfg = for_other_classes(cfg, changed, source)
     cfg = dict(cfg)
     cfg.update(changed)
+    for key, path, value, where in dotted:
+        cfg[key] = changed[key] = _replaced(cfg.get(key), key, path, value, where)
+        if value_error(key, cfg[key]):
+            raise ValueError(f"{where}: {value_error(key, cfg[key])}")
     if not isinstance(overrides, dict):
         warn_schedule(cfg, changed, "--cfg-options " + " ".join(overrides))
     return cfg
@@ -242,21 +247,35 @@ def apply_overrides(cfg, overrides, source="the config"):
 def _replaced(container, name, parts, value, where):
     """A copy of ``container`` (a list, tuple or dict of the config, e.g. a pipeline) with ``value`` at ``parts``,
     the dotted path after the key (``test_pipeline.1.crop_size=256``: step 1's ``crop_size``; MMAction2's
-    ``--cfg-options`` reach into its nested configs so). A list index must exist; a dict may gain its last key
-    (a transform's argument: the pipeline check names a misspelt one)."""
+    ``--cfg-options`` reach into its nested configs so). A list index must exist (negative ones count from the
+    end); a dict may gain its last key (a transform's argument: the pipeline check names a misspelt one), and a
+    number is an int key where the dict has that one (Flip's ``flip_label_map.4``)."""
     head, rest = parts[0], parts[1:]
     if isinstance(container, (list, tuple)):
-        if not head.lstrip("-").isdigit() or not -len(container) <= int(head) < len(container):
-            raise KeyError(f"{where}: {name} is a list of {len(container)}: {head!r} is not one of its indices "
-                           f"(0-{len(container) - 1})")
+        try:
+            index = int(head)
+            container[index]
+        except (ValueError, IndexError):
+            where_to = f"indices 0-{len(container) - 1} (or -1 for the last)" if container else "no index: it is empty"
+            raise KeyError(f"{where}: {name} is a list of {len(container)}: {head!r} is not one of its "
+                           f"{where_to}") from None
         items = list(container)
-        items[int(head)] = _replaced(items[int(head)], f"{name}.{head}", rest, value, where) if rest else value
+        items[index] = _replaced(items[index], f"{name}.{head}", rest, value, where) if rest else value
         return type(container)(items)
     if isinstance(container, dict):
+        if head not in container and _number(head) in container:
+            head = _number(head)
         if head not in container and rest:
-            raise KeyError(f"{where}: {name} has no key {head!r}{did_you_mean(head, container)}")
+            raise KeyError(f"{where}: {name} has no key {head!r}{did_you_mean(head, [str(k) for k in container])}")
         return {**container, head: _replaced(container[head], f"{name}.{head}", rest, value, where) if rest else value}
     raise KeyError(f"{where}: {name} is {container!r}, not a list or dict: nothing inside it to set")
+
+
+def _number(text):
+    try:
+        return int(text)
+    except ValueError:
+        return None
 
 
 def _split(option):

@@ -318,14 +318,16 @@ def _check_list(report, root, subset, kind, expected):
 
     def stale(r):
         key = r.path if kind == "video" else (r.path, r.offset)
-        if expected.get(key) != (r.num_frames, r.label):
-            line = (f"{r.path} {r.offset}" if kind == "clip" else r.path) + f" {r.num_frames} {r.label}"
-            again = f"a stale list; run prepare.py {NAME} lists again"
-            if key not in expected:
-                return "stray", r.where, f"{line}: not a {'video' if kind == 'video' else 'segment'} of the JSON with frames: {again}"
-            frames, label = expected[key]
-            return "frame count", r.where, (f"{line}: the JSON and the frame folders give {frames} frames, label "
-                                            f"{label}: {again}")
+        if expected.get(key) == (r.num_frames, r.label):
+            return None
+        line = (f"{r.path} {r.offset}" if kind == "clip" else r.path) + f" {r.num_frames} {r.label}"
+        again = f"a stale list; run prepare.py {NAME} lists again"
+        if key not in expected:
+            entry = "video" if kind == "video" else "segment"
+            return "stray", r.where, f"{line}: not a {entry} of the JSON with frames: {again}"
+        frames, label = expected[key]
+        given = f"the JSON and the frame folders give {frames} frames, label {label}"
+        return "frame count", r.where, f"{line}: {given}: {again}"
     return listing.check_list_file(report, root / list_name(subset, kind), NAME, lambda path: load_annotations(
         path, "", "rawframes", with_offset=kind == "clip"), stale)
 

@@ -28,8 +28,8 @@ from .encode import CODECS, write_video
 from .frames import FlowFrames, RawFrames
 from .selective import SelectiveVideo, open_selective
 from .videos import (BACKENDS, DECORD_CODECS, DECORD_CONTAINERS, DECORD_FAULT_TOL, VIDEO_EXTENSIONS,
-                     DecodeError, DecoderChoiceWarning, DecoderFallbackWarning, DecordVideo, PyAVVideo, Video, count_frames, decord_available,
-                     decord_misplaces_frames, open_video, probe_video)
+                     DecodeError, DecoderChoiceWarning, DecoderFallbackWarning, DecordVideo, PyAVVideo, Video,
+                     count_frames, decord_available, decord_misplaces_frames, open_video, probe_video)
 
 __all__ = ["BACKENDS", "CODECS", "DECORD_CODECS", "DECORD_CONTAINERS", "DECORD_FAULT_TOL", "DecodeError",
            "DecoderChoiceWarning", "DecoderFallbackWarning",

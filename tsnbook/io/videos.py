@@ -123,9 +123,10 @@ def decord_misplaces_frames(container_format, codec, has_b_frames):
     - B-frames (`has_b_frames`, which MPEG-1/2 streams report even when they have none): wrong for MPEG-4
       Part 2, MPEG-1/2 and HEVC in every container; H.264 is right in MP4, MOV, MKV and FLV.
     - AVI stores no presentation times: H.264 in AVI is wrong even without B-frames.
-    A rule by family, not by file, and conservative: a container or codec not measured (`DECORD_CONTAINERS`,
-    `DECORD_CODECS`; AV1, ProRes, H.263 ...) is refused too, and so are some files decord reads right (MPEG-2
-    without B-frames in MP4), which PyAV then decodes in order, slower but exact.
+    A rule by family, not by file, and conservative per axis: a container or a codec not measured
+    (`DECORD_CONTAINERS`, `DECORD_CODECS`; AV1, ProRes, H.263 ...) is refused too, though not every pair of
+    measured ones was measured (HEVC does not go into AVI with this FFmpeg); so are some files decord reads right
+    (MPEG-2 without B-frames in MP4), which PyAV then decodes in order, slower but exact.
     """
     if container_format not in DECORD_CONTAINERS:
         return f"decord misplaces frames in {container_format!r} files (tsnbook.io.decord_misplaces_frames)"
@@ -266,7 +267,11 @@ _FORKED_READERS = []
 
 class _Distrusted(RuntimeError):
     """decord would misplace this file's frames (`decord_misplaces_frames`): a rule, not a failure of this file.
-    ``args``: (why, the probe made), so that PyAV need not probe the file again."""
+    The message says why; ``probed``, the probe made, spares PyAV a second one."""
+
+    def __init__(self, why, probed):
+        super().__init__(why)
+        self.probed = probed
 
 
 def _pyav_instead(path, decord_error, stacklevel=3):
@@ -291,7 +296,7 @@ def open_video(path, backend=None):
     TSNBOOK_DECODER, else takes decord when it is installed, else PyAV. decord failures fall back to PyAV with a
     DecoderFallbackWarning. The files decord would silently misnumber (`decord_misplaces_frames`) go to PyAV with a
     `DecoderChoiceWarning` that names the kind of file, not the file: Python's default filter shows it once a
-    process and kind."""
+    process and kind (DataLoader workers are processes: once each, again each epoch without persistent_workers)."""
     backend = backend or os.environ.get("TSNBOOK_DECODER") or ("decord" if decord_available() else "pyav")
     if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; valid backends: {', '.join(BACKENDS)}")
@@ -308,9 +313,8 @@ def open_video(path, backend=None):
     except DecodeError:
         raise
     except _Distrusted as refusal:  # one warning a kind of file (the text names no file), not 13,320 in a log
-        why, probed = refusal.args
-        warnings.warn(f"{why}: such files are decoded with PyAV instead (in order: slower, exact)",
+        warnings.warn(f"{refusal}: such files are decoded with PyAV instead (in order: slower, exact)",
                       DecoderChoiceWarning, stacklevel=2)
-        return PyAVVideo(path, probed)
+        return PyAVVideo(path, refusal.probed)
     except Exception as error:
         return _pyav_instead(path, error)
