@@ -36,7 +36,7 @@ EXTRA = [(("h264 bf0", "libx264", {"bf": 0, "g": 12}), [".avi", ".mp4", ".mkv", 
          (("hevc", "libx265", {"g": 12, "x265-params": "log-level=0"}), [".mp4", ".mkv", ".ts"]),
          (("hevc bf0", "libx265", {"g": 12, "x265-params": "bframes=0:log-level=0"}), [".mp4", ".mkv"]),
          (("wmv2", "wmv2", {}), [".wmv", ".avi"]), (("msmpeg4", "msmpeg4", {}), [".wmv", ".avi"]),
-         (("flv1", "flv", {}), [".flv"])]
+         (("flv1", "flv", {}), [".flv"]), (("ffv1", "ffv1", {}), [".avi", ".mkv"])]
 
 
 def pattern(index):

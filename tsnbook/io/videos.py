@@ -106,8 +106,8 @@ def _probe_nonempty(path):
 #: demuxers whose files decord numbered right, for some codecs (`decord_misplaces_frames`); PyAV's names
 DECORD_CONTAINERS = ("mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm", "avi", "flv")
 #: codecs decord numbered right in those containers (without B-frames where `decord_misplaces_frames` says so)
-DECORD_CODECS = ("h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video", "vp8", "vp9", "mjpeg", "msmpeg4v2", "msmpeg4",
-                 "wmv2", "flv1")
+DECORD_CODECS = ("h264", "hevc", "mpeg4", "mpeg1video", "mpeg2video", "vp8", "vp9", "mjpeg", "ffv1", "msmpeg4v2",
+                 "msmpeg4", "wmv2", "flv1")
 
 
 def decord_misplaces_frames(container_format, codec, has_b_frames):
