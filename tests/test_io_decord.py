@@ -45,7 +45,10 @@ def assert_same_frames_as_pyav(path, backend, expected_backend):
         video = open_video(path, backend)
     with video:
         for indices in INDEX_SETS:
-            np.testing.assert_array_equal(video.get(indices), reference[indices], err_msg=str(indices))
+            # a grey step of 4 and moving boxes tell frames apart; 2 levels absorb another IDCT (MPEG-4 Part 2's
+            # is not bit-exact, and decord's FFmpeg and PyAV's may pick other SIMD code on another CPU)
+            got, wanted = video.get(indices).astype(np.int16), reference[indices].astype(np.int16)
+            np.testing.assert_allclose(got, wanted, atol=2, rtol=0, err_msg=str(indices))
     assert video.backend == expected_backend
     fallbacks = [str(w.message) for w in caught if issubclass(w.category, DecoderChoiceWarning)]
     assert len(fallbacks) == (expected_backend == "pyav") and all("decord misplaces frames" in m for m in fallbacks)
