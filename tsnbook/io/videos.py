@@ -220,7 +220,9 @@ def _decode_in_order(path, indices):
 class DecordVideo(Video):
     """decord's random access (`get_batch`, one thread), numbered and counted as PyAV does.
 
-    Opening fails, and `open_video` uses PyAV for the file, where decord's frame numbers cannot be trusted:
+    ``probed``: `open_video`'s probe of the file, reused (None: probed here). Opening fails, and `open_video`
+    uses PyAV for the file (it checks the first case itself, before opening), where decord's frame numbers cannot
+    be trusted:
     - a container, codec and B-frames that decord misreads without an error (`decord_misplaces_frames`: MPEG
       program/transport streams, B-frames outside H.264, H.264 in AVI), judged from the probe's own `av.open`;
     - decord's length differs from `probe_video`'s count (an edit list, or a wrong `nb_frames` as in decord #373).
@@ -228,14 +230,14 @@ class DecordVideo(Video):
 
     backend = "decord"
 
-    def __init__(self, path):
+    def __init__(self, path, probed=None):
         super().__init__(path)
         self._reader, self._fallback = None, None
-        probed = _probe_nonempty(path)  # a DecodeError here means PyAV cannot read it either
+        probed = probed or _probe_nonempty(path)  # a DecodeError here means PyAV cannot read it either
         self.num_frames, kind = probed[0], probed[2]
         distrust = decord_misplaces_frames(*kind)
         if distrust:
-            raise _Distrusted(distrust, probed)
+            raise RuntimeError(distrust)
         import decord  # optional: wheels exist for Linux x86_64 and Windows only
 
         self._reader = decord.VideoReader(self.path, num_threads=1, fault_tol=DECORD_FAULT_TOL)
@@ -265,20 +267,11 @@ class DecordVideo(Video):
 _FORKED_READERS = []
 
 
-class _Distrusted(RuntimeError):
-    """decord would misplace this file's frames (`decord_misplaces_frames`): a rule, not a failure of this file.
-    The message says why; ``probed``, the probe made, spares PyAV a second one."""
-
-    def __init__(self, why, probed):
-        super().__init__(why)
-        self.probed = probed
-
-
-def _pyav_instead(path, decord_error, stacklevel=3):
+def _pyav_instead(path, decord_error, stacklevel=3, probed=None):
     warnings.warn(f"decord failed on {path} ({_short(decord_error)}); decoding it with PyAV instead",
                   DecoderFallbackWarning, stacklevel=stacklevel)
     try:
-        return PyAVVideo(path)
+        return PyAVVideo(path, probed)
     except DecodeError as error:
         raise DecodeError(path, f"decord failed ({_short(decord_error)}), then PyAV ({error.reason})") from error
 
@@ -308,13 +301,13 @@ def open_video(path, backend=None):
     if not decord_available():
         raise ImportError("backend 'decord' was asked for, but decord is not installed (its wheels exist for "
                           "Linux x86_64 and Windows only); use backend='pyav' or unset TSNBOOK_DECODER")
-    try:
-        return DecordVideo(path)
-    except DecodeError:
-        raise
-    except _Distrusted as refusal:  # one warning a kind of file (the text names no file), not 13,320 in a log
-        warnings.warn(f"{refusal}: such files are decoded with PyAV instead (in order: slower, exact)",
+    probed = _probe_nonempty(path)  # once: decord's reader, or PyAV's instead, takes it
+    distrust = decord_misplaces_frames(*probed[2])
+    if distrust:  # one warning a kind of file (the text names no file), not 13,320 in a log
+        warnings.warn(f"{distrust}: such files are decoded with PyAV instead (in order: slower, exact)",
                       DecoderChoiceWarning, stacklevel=2)
-        return PyAVVideo(path, refusal.probed)
+        return PyAVVideo(path, probed)
+    try:
+        return DecordVideo(path, probed)
     except Exception as error:
-        return _pyav_instead(path, error)
+        return _pyav_instead(path, error, probed=probed)
