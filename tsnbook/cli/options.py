@@ -91,3 +91,14 @@ def check_output(path, suffixes, option="--out"):
     if not path.parent.is_dir():
         raise FileNotFoundError(f"{option} {path}: the folder {path.parent} does not exist (create it first)")
     return path
+
+
+def video_inputs(inputs, video_root=None):
+    """``(videos, origins)`` of ``predict`` and ``features``' inputs (`tsnbook.batch.expand_inputs`), a single
+    video checked now, before a model loads: a missing one named by its ``list:line``."""
+    from ..batch import check_video_path, expand_inputs
+    origins = {}
+    videos = expand_inputs(inputs, video_root, origins)
+    if len(videos) == 1:
+        check_video_path(videos[0], origins.get(0))
+    return videos, origins

@@ -7,7 +7,7 @@
     predict CHECKPOINT --source 0 --window 2 --stride 0.5           # a camera (or a URL) with a moving window
     predict --rgb RGB.pth --flow FLOW.pth VIDEO                    # the two-stream TSN, the zoo's [1:1]
 """
-from .options import add_model_options, check_output, class_names, load_for_use
+from .options import add_model_options, check_output, class_names, load_for_use, video_inputs
 
 
 def _split_paths(args):
@@ -104,7 +104,7 @@ def _print_table(rows, k, skipped):
 
 
 def _predict(args):
-    from ..batch import check_video_path, expand_inputs, top_k_rows, write_results
+    from ..batch import top_k_rows, write_results
     checkpoints, inputs = _split_paths(args)
     out = check_output(args.out, (".json", ".csv"))
     check_output(args.out_video, (".mp4", ".mkv", ".avi", ".webm"), "--out-video")
@@ -113,12 +113,9 @@ def _predict(args):
         return _timeline(args, checkpoints, inputs)
     if args.plot or args.window or args.stride:
         raise ValueError("--window, --stride and --plot belong to --timeline (or --source)")
-    origins = {}
-    videos = expand_inputs(inputs, args.video_root, origins)
+    videos, origins = video_inputs(inputs, args.video_root)
     if args.out_video and len(videos) != 1:
         raise ValueError(f"--out-video draws on one video; {len(videos)} were given")
-    if len(videos) == 1:
-        check_video_path(videos[0], origins.get(0))
     loaded = _loaded(args, checkpoints)
     names = class_names(args, [info for _, info, *_ in loaded], loaded[0][0].num_classes)
     num_classes = loaded[0][0].num_classes

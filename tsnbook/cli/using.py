@@ -7,20 +7,16 @@
 from pathlib import Path
 
 from ..spelling import did_you_mean
-from .options import add_model_options, check_output, class_names, load_for_use
+from .options import add_model_options, check_output, class_names, load_for_use, video_inputs
 
 
 def _features(args):
-    from ..batch import check_video_path, expand_inputs
     from ..features import expanded_features, feature_files, save_features
     from ..predict import describe_protocol
     out = Path(args.out)
     if not out.parent.is_dir():
         raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
-    origins = {}
-    videos = expand_inputs(args.inputs, args.video_root, origins)
-    if len(videos) == 1:
-        check_video_path(videos[0], origins.get(0))  # before the model loads, as predict does
+    videos, origins = video_inputs(args.inputs, args.video_root)
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     files, features, skipped = feature_files(videos, out), {}, []
     for result in expanded_features(model, videos, cfg=cfg, protocol=args.protocol, per_segment=args.per_segment,
