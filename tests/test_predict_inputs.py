@@ -182,6 +182,19 @@ def test_the_csv_lists_the_skipped_videos_with_their_reason(rgb, small_synth, tm
         f"{tmp_path / 'list.txt'}:2: ") and "does not exist" in rows[1]["skipped"], rows[1]
 
 
+def test_a_skipped_video_is_printed_once_with_its_reason(rgb, small_synth, tmp_path, capsys):
+    checkpoint, _ = rgb
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    (folder / "a.mp4").write_bytes(_videos(small_synth, "RedBall")[0].read_bytes())
+    (folder / "empty.mp4").write_bytes(b"")
+    assert cli_exit(["predict", checkpoint, folder, "--device", "cpu"]) == 1
+    assert cli_exit(["features", checkpoint, folder, "--out", tmp_path / "f"]) == 1
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("skipped")]
+    assert len(lines) == 2 and lines[0] == lines[1], lines  # predict and features say it alike
+    assert lines[0].count(str(folder / "empty.mp4")) == 1 and "empty" in lines[0].split(": ", 1)[1], lines
+
+
 # ------------------------------------------------------------------ API review: many videos from Python
 def test_predict_videos_scores_each_video_as_predict_video_and_lists_the_skipped(rgb, small_synth, tmp_path):
     import tsnbook

@@ -100,7 +100,7 @@ def _print_table(rows, k, skipped):
     for row in rows:
         print(f"{row['video']:<{width}}  " + "  ".join(f"{t['name'][:14]:<14} {t['score']:7.4f}" for t in row["top_k"]))
     for failure in skipped:
-        print(f"skipped {failure['video']}: {failure['error']}")
+        print(f"skipped {failure['error']}")  # the error names the video (and its list line)
 
 
 def _predict(args):
