@@ -164,3 +164,19 @@ def test_extract_features_is_what_the_cli_saves_for_the_video(checkpoint, small_
     (tmp_path / "list.txt").write_text(f"{video} 0\n")  # one video file's feature: a list file is not expanded
     with pytest.raises(ValueError, match="list.txt"):
         tsnbook.extract_features(model, tmp_path / "list.txt", cfg=info["cfg"])
+
+
+def test_videos_features_of_folders_and_lists_in_order_with_the_unreadable_named(checkpoint, small_synth, tmp_path):
+    import tsnbook
+    model, info = tsnbook.load_model(checkpoint)
+    listed = _videos(small_synth, "MoveUp")[:2]
+    (tmp_path / "list.txt").write_text(f"{listed[0]} 7\nmissing.mp4 1\n{listed[1]} 7\n")
+    folder = small_synth / "videos" / "RedBall"
+    results = list(tsnbook.videos_features(model, [tmp_path / "list.txt", folder], cfg=info["cfg"], workers=1))
+    videos = [listed[0], tmp_path / "missing.mp4", listed[1], *_videos(small_synth, "RedBall")]
+    assert [r["video"] for r in results] == [str(v) for v in videos]
+    assert results[1]["error"].startswith(f"{tmp_path / 'list.txt'}:2: ") and "features" not in results[1]
+    for result, video in zip(results, videos):
+        if "error" not in result:
+            one = tsnbook.extract_features(model, video, cfg=info["cfg"])
+            assert result["features"].shape == (512,) and np.abs(result["features"] - one).max() < 1e-6

@@ -34,8 +34,8 @@ Modules, in the order data flows through them; each imports only modules above i
     predict       one video's views and scores (test_views, predict_video; a flow model's flow computed)
     annotate, timeline, batch   a video with its top-k drawn; windows along a long video or stream; many videos
                   (predict_videos: files, folders, list files; the model loaded once)
-    features, export, explain   pooled features (extract_features, .npy); ONNX / TorchScript with a check;
-                  exact explanations
+    features, export, explain   pooled features (extract_features; videos_features: many videos; .npy);
+                  ONNX / TorchScript with a check; exact explanations
     bench, bench_model   data-pipeline and model speed
     cli           python -m tsnbook ...
     course/       the course, not the library: SynthActions (synth), the demo, the notebooks' figures
@@ -59,6 +59,7 @@ _EXPORTS = {
     "read_log": "logs",
     "train": "engine", "evaluate": "loops", "evaluate_checkpoint": "engine",
     "test_views": "predict", "predict_video": "predict", "predict_videos": "batch", "extract_features": "features",
+    "videos_features": "features",
     "ViewExtractor": "views", "run_timeline": "timeline", "export_model": "export", "explain_views": "explain",
     "get_config": "configs",
     "run_demo": "course.demo",
