@@ -15,6 +15,9 @@ def base_lr(cfg, world_size=1):
     ``lr_base_batch`` is the total batch the lr was written for (the zoo: GPUs x videos per GPU); with
     ``auto_scale_lr`` (default True) a run with ``world_size x batch_size`` videos per step uses
     ``lr x world_size x batch_size / lr_base_batch``. Without ``lr_base_batch`` the lr is used as written.
+    MMAction2 applies the config's lr as written whatever the batch (0.x; 1.x's ``auto_scale_lr`` is off in its
+    configs) and its docs ask users to scale it by hand by this very rule; tsnbook scales by default so that a
+    zoo recipe run on one GPU keeps its lr per video. ``auto_scale_lr=False`` takes the lr as MMAction2 does.
     """
     if cfg.get("lr_base_batch") and _opt(cfg, "auto_scale_lr"):
         return cfg["lr"] * world_size * cfg["batch_size"] / cfg["lr_base_batch"]
