@@ -177,11 +177,11 @@ def test_config_files_are_read_never_run(tmp_path):
     (tmp_path / "ok.py").write_text(f'"""A docstring."""\nbase = {SYNTH!r}\n_size = 48\nval_pipeline = '
                                     '[dict(type="Resize", scale=(-1, _size)), dict(type="CenterCrop", crop_size=40), '
                                     'dict(type="FormatShape", input_format="NCHW")]\ntest_pipeline = val_pipeline\n'
-                                    'lr = -1e-2\n')
+                                    'lr = 1e-2\nfrozen_stages = -1\n')
     cfg = get_config(tmp_path / "ok.py")
     assert cfg["test_pipeline"] == cfg["val_pipeline"] and cfg["val_pipeline"][0] == dict(type="Resize",
                                                                                            scale=(-1, 48))
-    assert (cfg["name"], cfg["lr"], "_size" in cfg) == ("ok", -0.01, False)
+    assert (cfg["name"], cfg["lr"], cfg["frozen_stages"], "_size" in cfg) == ("ok", 0.01, -1, False)
     assert cfg["train_pipeline"][3]["flip_label_map"] == {4: 5, 5: 4}  # the same data: everything is kept
 
 
@@ -231,6 +231,23 @@ def test_config_values_of_the_wrong_type_are_named_with_their_line_or_option(tmp
         get_config(SYNTH, ["lr_steps=3"])
     cfg = get_config(SYNTH, ["epochs=2", "lr=1", "lr_steps=[1]", "seed=None"])  # an int is a number; None a seed
     assert (cfg["epochs"], cfg["lr"], cfg["lr_steps"], cfg["seed"]) == (2, 1, [1], None)
+
+
+def test_counts_below_one_and_negative_rates_are_refused_with_their_line_or_option(tmp_path):
+    # epochs = 0 once wrote an empty run, which then blocked its work dir ("already holds a run")
+    assert "c.py:2: epochs = 0: expected 1 or more, got 0" in _fails(tmp_path, f"base = {SYNTH!r}\nepochs = 0\n")
+    assert "c.py:2: lr = -0.1: expected 0 or more" in _fails(tmp_path, f"base = {SYNTH!r}\nlr = -0.1\n")
+    for option, message in (("batch_size=0", "expected 1 or more, got 0"), ("num_segments=-3", "expected 1 or more"),
+                            ("dropout=1.0", "expected a probability"), ("weight_decay=-1e-4", "expected 0 or more")):
+        with pytest.raises(ValueError, match=f"--cfg-options {option}: {message}"):
+            get_config(SYNTH, [option])
+    assert get_config(SYNTH, ["frozen_stages=-1", "checkpoint_interval=0", "dropout=0"])["dropout"] == 0
+
+
+def test_a_key_given_twice_on_the_command_line_is_refused():
+    with pytest.raises(ValueError, match=r"--cfg-options epochs=3: epochs is given twice \(also --cfg-options "
+                                         r"epochs=2\); keep one"):
+        get_config(SYNTH, ["epochs=2", "lr=0.1", "epochs=3"])
 
 
 def test_every_pipeline_is_built_when_the_config_is_read(tmp_path):

@@ -219,8 +219,11 @@ def apply_overrides(cfg, overrides, source="the config"):
         items = [(key, value, f"{source}: override {key}={value!r}") for key, value in overrides.items()]
     else:  # the command line's --cfg-options
         items = [(*_split(option), f"--cfg-options {option}") for option in overrides]
-    changed, dotted = {}, []
+    changed, dotted, given = {}, [], {}
     for key, value, where in items:
+        if key in given:  # on the command line the later one would win unseen
+            raise ValueError(f"{where}: {key} is given twice (also {given[key]}); keep one")
+        given[key] = where
         key, _, path = key.partition(".")
         if key not in cfg and key not in OPTIONAL_KEYS and key not in REQUIRED_KEYS:
             raise KeyError(f"{source} has no key {key!r}{did_you_mean(key, cfg)}")

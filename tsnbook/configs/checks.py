@@ -46,6 +46,12 @@ _KEYS = dict(
 #: key -> kind; the keys that may also be None (no seed, no clipping, the zoo's GPU count unknown)
 _EXPECTED = {key: kind for kind, keys in _KEYS.items() for key in keys}
 MAY_BE_NONE = ("seed", "lr_base_batch", "gpus", "grad_clip")
+#: counts that are meaningless below 1 (``epochs = 0`` would write an empty run that blocks its work dir), and
+#: values that cannot be negative; ``dropout`` is a probability below 1
+AT_LEAST_ONE = ("epochs", "batch_size", "num_classes", "num_segments", "clip_len", "frame_interval", "val_clips",
+                "test_clips", "dense_sample_range", "dense_test_positions", "eval_interval", "lr_base_batch", "gpus")
+NOT_NEGATIVE = ("lr", "momentum", "weight_decay", "min_lr", "warmup_epochs", "num_workers", "checkpoint_interval",
+                "grad_clip", "dist_timeout", "init_std")
 
 
 def value_error(key, value):
@@ -54,9 +60,15 @@ def value_error(key, value):
     if kind is None or (value is None and key in MAY_BE_NONE):
         return None
     fits, what = _KINDS[kind]
-    if fits(value):
-        return None
-    return f"expected {what}{' or None' if key in MAY_BE_NONE else ''}, got {value!r} (a {type(value).__name__})"
+    if not fits(value):
+        return f"expected {what}{' or None' if key in MAY_BE_NONE else ''}, got {value!r} (a {type(value).__name__})"
+    if key in AT_LEAST_ONE and value < 1:
+        return f"expected 1 or more, got {value!r}"
+    if key in NOT_NEGATIVE and value < 0:
+        return f"expected 0 or more, got {value!r}"
+    if key == "dropout" and not 0 <= value < 1:
+        return f"expected a probability from 0 up to (not including) 1, got {value!r}"
+    return None
 
 
 def check_pipelines(cfg, source):
