@@ -207,3 +207,55 @@ def test_force_removes_everything_a_run_and_its_tests_wrote_and_nothing_else(tmp
     np.savez(tmp_path / "mine.npz", weights=np.zeros(2))
     remove_run(tmp_path)
     assert _files(tmp_path) == sorted(kept)
+
+
+# ------------------------------------------------------------------ review: a resume, or a test, on changed data
+def test_a_resume_names_what_changed_since_its_checkpoint(tmp_path, small_synth, capsys):
+    """prepare.py run again between two runs of train --resume once continued on another split, unseen."""
+    train_list = tmp_path / "train.txt"
+    train_list.write_text((small_synth / "synthactions_train_split_1_videos.txt").read_text())
+    cfg = small_config("rgb", small_synth, epochs=1, ann_file_train=str(train_list))
+    train(cfg, tmp_path / "run", device="cpu", progress=False, validate=False)
+    train(cfg, tmp_path / "run", device="cpu", progress=False, validate=False)  # the same: nothing to say
+    assert "warning" not in capsys.readouterr().out
+    train_list.write_text("".join(train_list.read_text().splitlines(keepends=True)[:-1]))  # one video fewer
+    train(dict(cfg, epochs=2, lr_steps=[1]), tmp_path / "run", device="cpu", progress=False, validate=False)
+    printed = capsys.readouterr().out
+    assert f"warning: resuming {tmp_path / 'run' / 'latest.pth'} with changes since it was saved: " in printed
+    assert "epochs 1 -> 2" in printed and f"{train_list} (ann_file_train) was rebuilt since" in printed, printed
+    assert any(r["mode"] == "warning" and "epochs 1 -> 2" in r["message"]
+               for r in read_log(tmp_path / "run" / "log.jsonl"))
+
+
+def test_test_refuses_a_checkpoint_whose_classes_the_label_map_now_names_otherwise(tmp_path, small_synth, capsys):
+    from conftest import random_checkpoint
+    from tsnbook.course.synth import CLASSES
+    cfg = small_config("rgb", small_synth, label_map=str(tmp_path / "classes.txt"))
+    (tmp_path / "classes.txt").write_text("".join(f"{name}\n" for name in CLASSES))
+    checkpoint = random_checkpoint(tmp_path / "best.pth", cfg, list(CLASSES))
+    assert _exit(["test", checkpoint, "--device", "cpu", "--no-progress"]) == 0
+    assert "note: the test list is the val list (synthactions_val_split_1_videos.txt), on which validation chose " \
+           "best.pth: the figure is optimistic" in capsys.readouterr().out
+    renamed = [CLASSES[1], CLASSES[0], *CLASSES[2:]]  # a class renamed, the lists rebuilt: the labels moved
+    (tmp_path / "classes.txt").write_text("".join(f"{name}\n" for name in renamed))
+    message = _exit(["test", checkpoint, "--device", "cpu"])
+    assert message == (f"error: {checkpoint} learned other classes than {tmp_path / 'classes.txt'} names now (label 0: "
+                       f"{CLASSES[0]!r} then, {CLASSES[1]!r} now): the lists were rebuilt since training; test it on "
+                       "the lists it was trained with, or train again"), message
+
+
+def test_ctrl_c_during_training_says_what_is_kept_and_how_to_go_on(tmp_path, small_synth, monkeypatch):
+    import tsnbook.engine
+    argv = ["train", RGB, "--work-dir", tmp_path, "--cfg-options", f"data_root='{small_synth}'", "epochs=1",
+            "batch_size=8", "test_clips=1", "--no-progress", "--device", "cpu"]
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tsnbook.engine, "train", interrupted)
+    assert _exit(argv) == f"interrupted before the first epoch ended: nothing was saved in {tmp_path}"
+    monkeypatch.undo()
+    assert _exit(argv) == 0
+    monkeypatch.setattr(tsnbook.engine, "train", interrupted)
+    assert _exit(argv) == (f"interrupted: {tmp_path / 'latest.pth'} holds epoch 1 (an epoch interrupted midway is "
+                           f"trained again); continue with: python -m tsnbook train {RGB} --work-dir {tmp_path} --resume")

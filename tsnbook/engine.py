@@ -56,7 +56,7 @@ from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
-from .runs import keep_epoch_checkpoint, refuse_existing_run, remove_run
+from .runs import keep_epoch_checkpoint, list_digests, refuse_existing_run, remove_run, resume_changes
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -202,11 +202,13 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     best = {main_metric(metrics): -1.0}
     latest = work_dir / "latest.pth"
     checkpoint = Path(resume) if isinstance(resume, (str, Path)) else latest if resume and latest.exists() else None
+    digests, changes = list_digests(cfg, data_root), []
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, model, optimizer)
         start_epoch, best = state["epoch"], state.get("best", best)
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
+        changes = resume_changes(state, plain(cfg), digests)
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
     val_set = build_dataset(cfg, "val", data_root) if validate and cfg.get("ann_file_val") else None
@@ -215,6 +217,10 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     val_loader = evaluation_loader(val_set, workers, device, persistent) if val_set is not None else None
     classes = label_names(cfg, data_root)  # stored with the weights, so predict can name the classes
     log = _start_run(cfg, work_dir, world, device, resume is False, checkpoint, start_epoch, lr, precision, said)
+    if changes and log:  # allowed (a longer schedule is a reason to resume), but never unseen
+        message = f"resuming {checkpoint} with changes since it was saved: " + "; ".join(changes)
+        print(f"warning: {message}")
+        log.write(mode="warning", message=message)
     _warn_of_classes_without_videos(cfg, train_set, classes, log)
     failures = SkippedVideos(log, speaks=world.is_main)
     module = model
@@ -252,7 +258,8 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
                        f"{summary['train_top1']:.2f}, lr {summary['lr']:g}, {summary['seconds']:.1f} s"
                        + (f", {len(skipped)} video(s) skipped" if skipped else ""))
         state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
-                     cfg_name=cfg["name"], cfg=plain(cfg), **({} if classes is None else {"classes": classes}))
+                     cfg_name=cfg["name"], cfg=plain(cfg), lists=digests,
+                     **({} if classes is None else {"classes": classes}))
         if scaler is not None:
             state["scaler"] = scaler.state_dict()
         is_last = epoch + 1 == cfg["epochs"]

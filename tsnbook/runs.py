@@ -3,8 +3,10 @@
 A finished run is never destroyed by accident: ``train`` refuses a work dir that holds one unless asked to
 replace it (``--force``), and even then removes it only when the new run starts - after the new run's model,
 data and loaders were built - so a typo in ``data_root``, or a ``load_from`` that points at the old run's own
-checkpoint, costs nothing (`refuse_existing_run`, then `remove_run`).
+checkpoint, costs nothing (`refuse_existing_run`, then `remove_run`). A resumed run says what changed since its
+checkpoint was saved (`resume_changes`): its config, or list files rebuilt in between.
 """
+import hashlib
 import os
 import re
 import shutil
@@ -89,3 +91,32 @@ def keep_epoch_checkpoint(work_dir, epoch, cfg):
         shutil.copyfile(work_dir / "latest.pth", target)
     for old in _epoch_checkpoints(work_dir)[:-keep] if keep > 0 else []:
         old.unlink()
+
+
+def list_digests(cfg, data_root=None):
+    """SHA-256 of the train and val list files a run reads, kept in its checkpoints: a resume can tell that they
+    were rebuilt since (``prepare.py`` run again: the epochs before and after saw other videos, and ``best`` was
+    measured on another val set)."""
+    root, digests = Path(data_root or cfg["data_root"]), {}
+    for key in ("ann_file_train", "ann_file_val"):
+        path = root / cfg[key] if cfg.get(key) else None
+        if path is not None and path.is_file():
+            digests[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def resume_changes(state, cfg, digests):
+    """What differs between the run a checkpoint was saved by (its ``cfg`` and ``lists``) and the one resuming it
+    (``cfg``, plain as checkpoints store it; ``digests``: `list_digests`), one line each; [] when nothing does, or
+    the checkpoint predates these records."""
+    before = state.get("cfg") or {}
+
+    def shown(value):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    changes = [f"{key} {shown(before.get(key))} -> {shown(cfg.get(key))}" for key in sorted(set(before) | set(cfg))
+               if before and before.get(key) != cfg.get(key)]
+    changes += [f"{cfg.get(key)} ({key}) was rebuilt since" for key, digest in (state.get("lists") or {}).items()
+                if digests.get(key, digest) != digest]
+    return changes

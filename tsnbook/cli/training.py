@@ -17,11 +17,42 @@ def _train(args):
     resume = True if args.resume == "auto" else args.resume or False
     if args.force and resume:
         raise ValueError("--resume continues the run in the work dir and --force replaces it; give one")
-    summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
-                    validate=args.validate, deterministic=args.deterministic, trusted=args.trusted, force=args.force)
+    try:
+        summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
+                        validate=args.validate, deterministic=args.deterministic, trusted=args.trusted,
+                        force=args.force)
+    except KeyboardInterrupt:  # Ctrl-C: one line on what is kept and how to go on, not a traceback
+        raise SystemExit(_interrupted(args, work_dir)) from None
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, rank 0 speaks for all
         print(f"done: {summary}")
     return 0
+
+
+def _interrupted(args, work_dir):
+    from ..checkpoints import read_checkpoint
+    latest = Path(work_dir) / "latest.pth"
+    if not latest.is_file():
+        return f"interrupted before the first epoch ended: nothing was saved in {work_dir}"
+    epoch = read_checkpoint(latest, args.trusted).get("epoch")
+    return (f"interrupted: {latest} holds epoch {epoch} (an epoch interrupted midway is trained again); continue "
+            f"with: python -m tsnbook train {args.config} --work-dir {work_dir} --resume")
+
+
+def _check_classes(args, cfg, classes):
+    """The checkpoint's class names against the label map its config reads now: lists rebuilt since training
+    (``prepare.py`` run again after a class was renamed, added or removed) number the classes otherwise, and
+    every per-class figure and confusion-matrix row would carry another class's name."""
+    from ..configs import option
+    from ..data import read_label_map
+    path = Path(cfg["data_root"]) / option(cfg, "label_map") if classes and option(cfg, "label_map") else None
+    if path is None or not path.is_file():
+        return
+    now = read_label_map(path)
+    if list(now) != list(classes):
+        differ = next((f"label {i}: {a!r} then, {b!r} now" for i, (a, b) in enumerate(zip(classes, now)) if a != b),
+                      f"{len(classes)} classes then, {len(now)} now")
+        raise ValueError(f"{args.checkpoint} learned other classes than {path} names now ({differ}): the lists were "
+                         "rebuilt since training; test it on the lists it was trained with, or train again")
 
 
 def _test_config(args):
@@ -73,9 +104,13 @@ def _test(args):
         from ..scores import check_out_path
         check_out_path(args.out)
     prepare_generated_data(cfg, not args.no_progress)
+    _check_classes(args, cfg, classes)
     main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
     if main_process:
         print(f"testing {cfg['name']} with {args.checkpoint}" + ("" if args.config else " (its own config)"))
+        if Path(args.checkpoint).name == "best.pth" and cfg.get("ann_file_test") == cfg.get("ann_file_val"):
+            print(f"note: the test list is the val list ({cfg['ann_file_test']}), on which validation chose best.pth: "
+                  "the figure is optimistic; a held-out test list (ann_file_test) gives an honest one")
     scores, labels, report, skipped = evaluate_checkpoint(cfg, args.checkpoint, device=args.device,
                                                           progress=not args.no_progress, trusted=args.trusted,
                                                           strict=not args.no_strict, amp=args.amp,
