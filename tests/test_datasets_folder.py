@@ -392,11 +392,11 @@ def test_a_csv_that_contradicts_itself_is_an_error_naming_both_lines(tmp_path):
     assert named == [
         ("error", "label", f"{table}:3", f"listed at {table}:1 with label 'jump', here with label 'run': give the "
                                          "video one label (both lines left out)"),
-        ("error", "label", f"{table}:7", f"listed at {table}:6 with split 'train', here with split 'val': give the "
-                                         "video one split (both lines left out)"),
+        ("error", "annotation", f"{table}:7", f"listed at {table}:6 with split 'train', here with split 'val': give "
+                                              "the video one split (both lines left out)"),
         ("warning", "label", f"{table}:5", f"label 'Jump' here, 'jump' at {table}:1: two classes whose names differ "
                                            "only in case; spell them alike if they are one"),
-        ("error", "annotation", f"{table}:4", "group 'g2' of class 'jump' on two sides of the split (train: line 2; "
+        ("error", "annotation", f"{table}:4", "group 'g2' of class 'jump' on 2 sides of the split (train: line 2; "
                                               "val: line 4): a clip whose sibling trains is a near-duplicate, and the "
                                               "held-out numbers come out too high; give the group's lines one split")]
     assert [c.within for c in found] == ["b.mp4", "c.mp4", "d.mp4"]
@@ -419,6 +419,9 @@ def test_links_into_scanned_folders_are_named_once_and_not_followed(tmp_path):
     named = Counter(p.path for p in report.problems)
     assert set(named) == {str(src / "run" / "loop"), str(src / "run" / "linked jump"), str(src / "run" / "outside too")}
     assert set(named.values()) == {1} and all("not followed: it leads to" in p.reason for p in report.problems)
+    reasons = {Path(p.path).name: p.reason for p in report.problems}
+    assert reasons["loop"].endswith("which holds SRC (a loop)") and "inside SRC" in reasons["linked jump"]
+    assert reasons["outside too"].endswith(f"already scanned (through a link to {outside})")
     assert report.notes == ["2 hidden file(s) or folder(s) (names starting with '.') ignored, e.g. "
                             f"{src / '.hidden class'}"]
 
