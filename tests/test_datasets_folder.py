@@ -310,6 +310,9 @@ def test_duplicates_are_found_without_python_3_11s_file_digest(tmp_path, monkeyp
                   for name in ("a.mp4", "a copy.mp4", "b.mp4")]
     found = folder_source.duplicates(candidates)
     assert {c.within: kept.within for c, kept in found.items()} == {"a copy.mp4": "a.mp4"}
+    # a copy added after a split keeps the video on record, whatever the names: it is the one trained on
+    found = folder_source.duplicates(candidates, on_record={("c", "a copy.mp4")})
+    assert {c.within: kept.within for c, kept in found.items()} == {"a.mp4": "a copy.mp4"}
 
 
 def _clip(path, seed, colour=(200, 0, 0)):

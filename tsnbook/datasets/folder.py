@@ -13,6 +13,7 @@ verified lists, a label map and a config file that trains on them.
     ROOT/rawframes/<class>/<video>/img_00001.jpg  frames, only when asked: extract --frames rgb
     ROOT/classes.txt                              the class names, one per line, in label order (lists)
     ROOT/{train,val,test}_{videos,rawframes}.txt  MMAction2's list files (lists; test with --test F)
+    ROOT/split.json                               each video's side, kept on a re-run (lists, `folder_split`)
     ROOT/config.py                                the config to train with (lists, `folder_config`)
 
 **Videos stay where they are.** ``extract`` links each usable video into ``ROOT/videos`` (a symbolic link: no
@@ -26,11 +27,13 @@ SRC breaks the links: ``verify`` names each, and ``extract`` makes them again.
 at every file of SRC once (not a video, outside the class folders, a class folder without videos, empty,
 unreadable or cut short, the same bytes twice, a name that is changed for the lists) and links only the usable
 videos, so training never meets a broken one; ``lists`` splits (`folder_split`: stratified, group-aware with
-``--group REGEX``, seeded) and names each class too small to split; ``verify`` checks the links and lists. Bad
-videos are warnings (left out, named: the rest trains); what makes your instructions impossible is an error (a CSV
-line naming a file that is not there), or stops the step (an unknown split, fewer than two classes).
+``--group REGEX``, seeded, stable when videos are added) and names each class too small to split (it trains on all
+its videos); ``verify`` checks the links and lists. Bad videos are warnings (left out, named: the rest trains);
+what makes your instructions impossible is an error (a CSV line naming a file that is not there, a video with two
+labels), or stops the step (an unknown split, fewer than two classes).
 
-``download`` has nothing to do (your videos are already there) and says so. Options go to `configure` (prepare.py
+``download`` has nothing to do (your videos are already there) and says so; with none given yet it stops the run
+there, so that no "ok" line comes before the error. Options go to `configure` (prepare.py
 passes them) and are kept in ``ROOT/folder.json``, so ``verify`` or ``lists`` alone need only ``--root``.
 """
 import csv
@@ -167,7 +170,7 @@ def take_in(root, report, work):
     else:
         order, candidates = walk_folder(src, report)
         where_class = {cls: str(Path(src) / cls) for cls in order}.get
-    usable = _usable(report, candidates, work)
+    usable = _usable(root, report, candidates, work)
     classes = [cls for cls in order if any(c.cls == cls for c in usable)]
     for cls in order:
         if cls not in classes and any(c.cls == cls for c in candidates):
@@ -199,13 +202,15 @@ def _source(state):
                 fingerprint=fingerprint(state["videos"], state["annotations"]))
 
 
-def _usable(report, candidates, work):
-    """The candidates that can be trained on; each one that cannot is reported (a warning: it is left out)."""
+def _usable(root, report, candidates, work):
+    """The candidates that can be trained on; each one that cannot is reported (a warning: it is left out). Of
+    equal copies, the one in ROOT's split record is kept (`duplicates`)."""
     empty = [c for c in candidates if c.path.stat().st_size == 0]
     for c in empty:
         report.problem("unreadable", c.where, "empty file (0 bytes): not a video; left out of the lists (copy it "
                        "again from where it came)", "warning")
-    copies = duplicates(candidates)
+    record = folder_split.read_record(root)
+    copies = duplicates(candidates, record[1] if record else ())
     for c, first in copies.items():
         same = c.path.resolve() == first.path.resolve()
         report.problem("duplicate", c.where, f"listed twice (first at {first.where}): left out the second time"

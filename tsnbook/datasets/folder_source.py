@@ -248,9 +248,11 @@ def fingerprint(src, table):
     return digest.hexdigest()
 
 
-def duplicates(candidates):
-    """``{candidate: the one kept}`` for files with equal bytes (not empty ones): the shortest name is kept (``clip
-    1.mp4`` rather than ``clip 1 copy.mp4``). Sizes first, then SHA-256 of the few files whose size another shares."""
+def duplicates(candidates, on_record=()):
+    """``{candidate: the one kept}`` for files with equal bytes (not empty ones): one ``on_record`` ((class, within)
+    in the split kept: a copy added later must not take a trained video's place under a name the split does not
+    know), else the shortest name (``clip 1.mp4`` rather than ``clip 1 copy.mp4``). Sizes first, then SHA-256 of
+    the few files whose size another shares."""
     by_size = defaultdict(list)
     for candidate in candidates:
         size = candidate.path.stat().st_size
@@ -262,7 +264,7 @@ def duplicates(candidates):
             by_digest[file_digest(candidate.path, "sha256").digest()].append(candidate)
     found = {}
     for same in (group for group in by_digest.values() if len(group) > 1):
-        kept = min(same, key=lambda c: len(c.within))
+        kept = min(same, key=lambda c: ((c.cls, c.within) not in on_record, len(c.within)))
         found.update((candidate, kept) for candidate in same if candidate is not kept)
     return found
 
