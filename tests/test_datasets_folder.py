@@ -2,6 +2,7 @@
 once; the split (stratified, group-aware, seeded); the CSV route; config.py (the schedule, an edited file kept);
 links that follow the videos; frames when asked."""
 import csv
+import json
 import os
 import shutil
 from collections import Counter
@@ -195,8 +196,6 @@ def test_options_and_places_are_checked_before_anything_runs(src, tmp_path):
         assert status == 2 and printed.startswith(f"error: {message}"), printed
     status, printed = prepare("folder", "lists", "--root", videos / "data", "--videos", videos)
     assert status == 2 and "is inside --videos" in printed and not (videos / "data").exists()
-    status, printed = prepare("folder", "download", "--root", tmp_path / "fresh")
-    assert status == 0 and "nothing to download" in printed and "give them with --videos SRC" in printed
     one = tmp_path / "one class"
     (one / "only").mkdir(parents=True)
     write_video(one / "only" / "a.mp4", replica.render_clip(np.random.default_rng(0), 8, 64, 64, (200, 0, 0), (1, 1)),
@@ -229,7 +228,8 @@ def test_config_py_fits_the_schedule_to_the_data_and_an_edited_file_is_kept(src,
                                                                                           "video", "val_videos.txt")
     load_from = [p for p in problems(root) if p[1] == "missing"]
     assert load_from == [("error", "missing", str(checkpoint), load_from[0][3])]
-    assert "pass --load-from FILE" in load_from[0][3] and "train stops without them" in load_from[0][3]
+    assert load_from[0][3].startswith(f"--load-from {checkpoint}: no such file;")  # the one given, not "pass it"
+    assert "pass --load-from" not in load_from[0][3] and "train stops without it" in load_from[0][3]
     checkpoint.write_bytes(b"weights, downloaded")
     edited = text.replace("epochs = 50", "epochs = 7")
     (root / "config.py").write_text(edited)
@@ -237,6 +237,10 @@ def test_config_py_fits_the_schedule_to_the_data_and_an_edited_file_is_kept(src,
     assert status == 0 and (root / "config.py").read_text() == edited  # the weights are there now
     assert "edited by you, so kept" in printed and "ann_file_test = 'test_videos.txt'" in \
         (root / "config.new.py").read_text()
+    # keeping your edit is no problem to report; a new --test is: the split is made anew
+    assert [(kind, Path(path).name) for _, kind, path, _ in problems(root, ["lists"])] == [("annotation", "split.json")]
+    assert f"next: python -m tsnbook train {root / 'config.py'} --validate (your edited config.py; config.new.py " \
+        f"holds what prepare.py would write now: diff {root / 'config.py'} {root / 'config.new.py'})" in printed
     status, printed = prepare("folder", "lists", "--root", root, "--base", CPU_BASE)  # the weights go with the row
     assert status == 0 and "load_from" not in (root / "config.new.py").read_text()
 
@@ -306,3 +310,125 @@ def test_duplicates_are_found_without_python_3_11s_file_digest(tmp_path, monkeyp
                   for name in ("a.mp4", "a copy.mp4", "b.mp4")]
     found = folder_source.duplicates(candidates)
     assert {c.within: kept.within for c, kept in found.items()} == {"a copy.mp4": "a.mp4"}
+    # a copy added after a split keeps the video on record, whatever the names: it is the one trained on
+    found = folder_source.duplicates(candidates, on_record={("c", "a copy.mp4")})
+    assert {c.within: kept.within for c, kept in found.items()} == {"a.mp4": "a copy.mp4"}
+
+
+def _clip(path, seed, colour=(200, 0, 0)):
+    """A tiny distinct video (8 frames, 64x64) at ``path``."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_video(path, replica.render_clip(np.random.default_rng(seed), 8, 64, 64, colour, (1, 1)), fps=25)
+
+
+def _sides(root):
+    """{(class, path below the class folder): "train" | "val" | "test"} of ROOT's lists."""
+    with open(Path(root) / "videos.csv") as f:
+        source = {row["video"]: (row["class"], row["within"]) for row in csv.DictReader(f)}
+    return {source[line.split(" ")[0]]: split for split in ("train", "val", "test")
+            if (Path(root) / f"{split}_videos.txt").is_file()
+            for line in (Path(root) / f"{split}_videos.txt").read_text().splitlines()}
+
+
+def test_a_rerun_after_new_videos_keeps_every_video_on_its_side_of_the_split(tmp_path):
+    """Videos a model trained on must never move into val or test when the user adds videos and runs lists again:
+    each take keeps its side (split.json), only the new takes are assigned, vanished ones drop out."""
+    src, root = tmp_path / "my videos", tmp_path / "mine"
+    colours = {"jump": (230, 60, 60), "run": (60, 230, 60)}
+    for c, cls in enumerate(colours):
+        for take in range(5):
+            for clip in range(2):
+                _clip(src / cls / f"take {take}" / f"clip {clip}.mp4", 100 * c + 10 * take + clip, colours[cls])
+    options = ["--group", "^[^/]+", "--test", "0.2", "--base", CPU_BASE, "--workers", "1"]
+    assert prepare("folder", "lists", "--root", root, "--videos", src, *options)[0] == 0
+    before = _sides(root)
+    assert set(before.values()) == {"train", "val", "test"}
+    for c, cls in enumerate(colours):
+        for take in range(5, 12):
+            for clip in range(2):
+                _clip(src / cls / f"take {take}" / f"clip {clip}.mp4", 100 * c + 10 * take + clip, colours[cls])
+    gone = next(key for key, side in before.items() if key[0] == "jump" and side == "train")
+    shutil.rmtree(src / gone[0] / gone[1].split("/")[0])
+    status, printed = prepare("folder", "lists", "--root", root, "--workers", "1")
+    assert status == 0, printed
+    after = _sides(root)
+    assert {key: side for key, side in before.items() if key in after} == \
+        {key: side for key, side in after.items() if key in before}  # nothing moved
+    record = json.loads((root / "split.json").read_text())
+    assert gone not in after and gone[1] not in record["videos"]["jump"] and len(record["videos"]["jump"]) == 22
+    new = {key: side for key, side in after.items() if key not in before}
+    assert len(new) == 28 and {"val", "test"} <= set(new.values())  # the new takes fill the shares
+    for cls in colours:
+        share = Counter(side for (c, _), side in after.items() if c == cls)
+        assert all(abs(share[side] - 0.2 * sum(share.values())) <= 2 for side in ("val", "test"))
+    assert "split kept" in printed
+
+    status, printed = prepare("folder", "lists", "--root", root, "--seed", "1", "--workers", "1")
+    assert status == 0 and _sides(root) != after
+    anew = [p for p in problems(root, ["lists"]) if "split anew" in p[3]]
+    assert len(anew) == 1 and "--seed 1 (was 0)" in anew[0][3] and "no longer held out" in anew[0][3]
+    assert json.loads((root / "split.json").read_text())["seed"] == 1
+
+
+def test_the_split_of_new_groups_goes_toward_their_class_s_shares():
+    videos = _videos({"a": 20, "b": 3}, group_size=2)
+    first, _ = folder_split.assign(videos, val=0.2, test=0.2, seed=0)
+    grown = videos + [(f"a/n{i}", "a", f"n{i // 2}") for i in range(20)] + [("b/v0b", "b", "g0")]
+    kept = {key: side for key, side in first.items() if key != "a/v0"}
+    again, too_small = folder_split.assign(grown[1:], val=0.2, test=0.2, seed=0, kept=kept)
+    assert all(again[key] == side for key, side in kept.items())
+    assert again["b/v0b"] == first["b/v0"]  # a new clip of a known group joins its group's side
+    share = Counter(side for key, side in again.items() if key.startswith("a/"))
+    assert abs(share["val"] - 0.2 * 39) <= 2 and abs(share["test"] - 0.2 * 39) <= 2
+    assert folder_split.assign(grown[1:], 0.2, 0.2, seed=0, kept=kept)[0] == again  # deterministic
+
+
+def test_a_csv_that_contradicts_itself_is_an_error_naming_both_lines(tmp_path):
+    for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4", "e.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    table = tmp_path / "mine.csv"
+    table.write_text("a.mp4,jump,train,g1\nb.mp4,jump,train,g2\na.mp4,run,train,g1\nc.mp4,jump,val,g2\n"
+                     "d.mp4,Jump,train,g3\ne.mp4,jump,train,g4\n./e.mp4,jump,val,g4\n")
+    report = folder.Report("folder", "extract", tmp_path)
+    found = folder_source.read_csv(table, None, report)
+    named = [(p.severity, p.kind, p.path, p.reason) for p in report.problems]
+    assert named == [
+        ("error", "label", f"{table}:3", f"listed at {table}:1 with label 'jump', here with label 'run': give the "
+                                         "video one label (both lines left out)"),
+        ("error", "annotation", f"{table}:7", f"listed at {table}:6 with split 'train', here with split 'val': give "
+                                              "the video one split (both lines left out)"),
+        ("warning", "label", f"{table}:5", f"label 'Jump' here, 'jump' at {table}:1: two classes whose names differ "
+                                           "only in case; spell them alike if they are one"),
+        ("error", "annotation", f"{table}:4", "group 'g2' of class 'jump' on 2 sides of the split (train: line 2; "
+                                              "val: line 4): a clip whose sibling trains is a near-duplicate, and the "
+                                              "held-out numbers come out too high; give the group's lines one split")]
+    assert [c.within for c in found] == ["b.mp4", "c.mp4", "d.mp4"]
+
+
+def test_links_into_scanned_folders_are_named_once_and_not_followed(tmp_path):
+    src, outside = tmp_path / "src", tmp_path / "outside"
+    for path in (src / "jump" / "a.mp4", src / "jump" / "sub" / "b.mp4", src / "run" / "c.mp4",
+                 outside / "d.mp4", src / ".hidden class" / "e.mp4", src / "run" / ".hidden.mp4"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(path.name.encode())
+    os.symlink("..", src / "run" / "loop")
+    os.symlink(src / "jump", src / "run" / "linked jump")
+    os.symlink(outside, src / "jump" / "outside")
+    os.symlink(outside, src / "run" / "outside too")
+    report = folder.Report("folder", "extract", tmp_path)
+    classes, found = folder_source.walk_folder(src, report)
+    assert classes == ["jump", "run"]
+    assert sorted(c.within for c in found) == ["a.mp4", "c.mp4", "outside/d.mp4", "sub/b.mp4"]
+    named = Counter(p.path for p in report.problems)
+    assert set(named) == {str(src / "run" / "loop"), str(src / "run" / "linked jump"), str(src / "run" / "outside too")}
+    assert set(named.values()) == {1} and all("not followed: it leads to" in p.reason for p in report.problems)
+    reasons = {Path(p.path).name: p.reason for p in report.problems}
+    assert reasons["loop"].endswith("which holds SRC (a loop)") and "inside SRC" in reasons["linked jump"]
+    assert reasons["outside too"].endswith(f"already scanned (through a link to {outside})")
+    assert report.notes == ["2 hidden file(s) or folder(s) (names starting with '.') ignored, e.g. "
+                            f"{src / '.hidden class'}"]
+
+
+def test_no_videos_given_stops_before_any_ok_line(tmp_path):
+    status, printed = prepare("folder", "all", "--root", tmp_path / "fresh")
+    assert status == 2 and "ok:" not in printed and "no videos given yet" in printed

@@ -13,6 +13,7 @@ verified lists, a label map and a config file that trains on them.
     ROOT/rawframes/<class>/<video>/img_00001.jpg  frames, only when asked: extract --frames rgb
     ROOT/classes.txt                              the class names, one per line, in label order (lists)
     ROOT/{train,val,test}_{videos,rawframes}.txt  MMAction2's list files (lists; test with --test F)
+    ROOT/split.json                               each video's side, kept on a re-run (lists, `folder_split`)
     ROOT/config.py                                the config to train with (lists, `folder_config`)
 
 **Videos stay where they are.** ``extract`` links each usable video into ``ROOT/videos`` (a symbolic link: no
@@ -26,11 +27,13 @@ SRC breaks the links: ``verify`` names each, and ``extract`` makes them again.
 at every file of SRC once (not a video, outside the class folders, a class folder without videos, empty,
 unreadable or cut short, the same bytes twice, a name that is changed for the lists) and links only the usable
 videos, so training never meets a broken one; ``lists`` splits (`folder_split`: stratified, group-aware with
-``--group REGEX``, seeded) and names each class too small to split; ``verify`` checks the links and lists. Bad
-videos are warnings (left out, named: the rest trains); what makes your instructions impossible is an error (a CSV
-line naming a file that is not there), or stops the step (an unknown split, fewer than two classes).
+``--group REGEX``, seeded, stable when videos are added) and names each class too small to split (it trains on all
+its videos); ``verify`` checks the links and lists. Bad videos are warnings (left out, named: the rest trains);
+what makes your instructions impossible is an error (a CSV line naming a file that is not there, a video with two
+labels), or stops the step (an unknown split, fewer than two classes).
 
-``download`` has nothing to do (your videos are already there) and says so. Options go to `configure` (prepare.py
+``download`` has nothing to do (your videos are already there) and says so; with none given yet it stops the run
+there, so that no "ok" line comes before the error. Options go to `configure` (prepare.py
 passes them) and are kept in ``ROOT/folder.json``, so ``verify`` or ``lists`` alone need only ``--root``.
 """
 import csv
@@ -157,8 +160,7 @@ def take_in(root, report, work):
     state = read_state(root)
     src, table = state["videos"], state["annotations"]
     if not src and not table:
-        raise DatasetError(f"{root}: no videos given yet: pass --videos SRC (a folder with one folder per class) or "
-                           f"--annotations FILE.csv (lines {CSV_FORMAT})")
+        _nothing_given(root)
     if table:
         candidates = read_csv(table, src, report)
         labels = list(dict.fromkeys(c.cls for c in candidates))
@@ -168,7 +170,7 @@ def take_in(root, report, work):
     else:
         order, candidates = walk_folder(src, report)
         where_class = {cls: str(Path(src) / cls) for cls in order}.get
-    usable = _usable(report, candidates, work)
+    usable = _usable(root, report, candidates, work)
     classes = [cls for cls in order if any(c.cls == cls for c in usable)]
     for cls in order:
         if cls not in classes and any(c.cls == cls for c in candidates):
@@ -189,19 +191,26 @@ def take_in(root, report, work):
     report.did("videos usable", len(usable))
 
 
+def _nothing_given(root):
+    raise DatasetError(f"{root}: no videos given yet: pass --videos SRC (a folder with one folder per class) or "
+                       f"--annotations FILE.csv (lines {CSV_FORMAT})")
+
+
 def _source(state):
     """What the videos were taken in from: the options and a fingerprint of the files (`fingerprint`)."""
     return dict(videos=state["videos"], annotations=state["annotations"],
                 fingerprint=fingerprint(state["videos"], state["annotations"]))
 
 
-def _usable(report, candidates, work):
-    """The candidates that can be trained on; each one that cannot is reported (a warning: it is left out)."""
+def _usable(root, report, candidates, work):
+    """The candidates that can be trained on; each one that cannot is reported (a warning: it is left out). Of
+    equal copies, the one in ROOT's split record is kept (`duplicates`)."""
     empty = [c for c in candidates if c.path.stat().st_size == 0]
     for c in empty:
         report.problem("unreadable", c.where, "empty file (0 bytes): not a video; left out of the lists (copy it "
                        "again from where it came)", "warning")
-    copies = duplicates(candidates)
+    record = folder_split.read_record(root)
+    copies = duplicates(candidates, record[1] if record else ())
     for c, first in copies.items():
         same = c.path.resolve() == first.path.resolve()
         report.problem("duplicate", c.where, f"listed twice (first at {first.where}): left out the second time"
@@ -226,19 +235,23 @@ def _usable(report, candidates, work):
 @dataclass
 class Annotations:
     """ROOT/videos.csv read back: the classes in label order, its items (`items.Item`), each key's subset, the
-    classes too small to split ({class: (videos, groups)}), the videos ``--group`` does not match."""
+    classes too small to split ({class: (videos, groups)}), the videos ``--group`` does not match, and each key's
+    (class, path below its class folder): what ``split.json`` keeps the split by (`folder_split.report_split`;
+    empty when the CSV gives the split)."""
     classes: list
     items: list
     split: dict
     too_small: dict
     unmatched: list
+    sources: dict
 
     def __getitem__(self, index):  # the shared steps take the classes as annotations[0]
         return (self.classes,)[index]
 
 
 def read_annotations(root):
-    """`Annotations` of ``ROOT/videos.csv`` with the split in force (the CSV's, else ``--val``/``--test``)."""
+    """`Annotations` of ``ROOT/videos.csv`` with the split in force (the CSV's, else ``--val``/``--test``, each
+    video on record in ``ROOT/split.json`` kept on its side: `folder_split`)."""
     root = Path(root)
     state = read_state(root)
     path = root / MANIFEST
@@ -252,10 +265,11 @@ def read_annotations(root):
     classes = sorted({e[2] for e in entries}, key=int if all(e[2].isdigit() for e in entries) else str)
     label = {cls: i for i, cls in enumerate(classes)}
     pattern = folder_split.compile_group(state["group"]) if state["group"] else None
-    items, groups, unmatched, given = [], [], [], {}
+    items, groups, unmatched, given, sources = [], [], [], {}, {}
     for where, video, cls, _, within, split, group in entries:
         key = os.path.splitext(video)[0]
         items.append(Item(key, label[cls], where, video))
+        sources[key] = (cls, within)
         if not group and pattern is not None:
             group = folder_split.group_of(pattern, within)
             if group is None:
@@ -264,9 +278,10 @@ def read_annotations(root):
         if split:
             given[key] = split
     if given:
-        return Annotations(classes, items, given, {}, [])
-    split, too_small = folder_split.assign(groups, state["val"], state["test"], state["seed"])
-    return Annotations(classes, items, split, too_small, unmatched)
+        return Annotations(classes, items, given, {}, [], {})  # the CSV's split: nothing to keep
+    kept = folder_split.kept_sides(root, state, sources)
+    split, too_small = folder_split.assign(groups, state["val"], state["test"], state["seed"], kept)
+    return Annotations(classes, items, split, too_small, unmatched, sources)
 
 
 def subsets(root, annotations):
@@ -283,11 +298,13 @@ def subsets(root, annotations):
 
 # ------------------------------------------------------------------------------------------------------ steps
 def fetch_downloads(root, report, mirror, progress):
-    """Nothing to download: the videos are the user's. Says so, and where they are."""
+    """Nothing to download: the videos are the user's. Says so, and where they are; none given yet stops here,
+    before an "ok" line the next step would contradict."""
     state = read_state(root)
     src = state["videos"] or state["annotations"]
-    report.note(f"nothing to download: your videos are already there ({src or 'give them with --videos SRC'}); "
-                "extract links them into ROOT/videos")
+    if not src:
+        _nothing_given(root)
+    report.note(f"nothing to download: your videos are already there ({src}); extract links them into ROOT/videos")
 
 
 def extract_archives(root, report):
@@ -324,44 +341,27 @@ def build_lists(root, workers=None, frame_tmpl=None, start_index=None):
     if not (root / MANIFEST).is_file() or state.get("taken_in") != _source(state):
         take_in(root, report, Work(root, workers))  # first, or the videos changed since: taken in again
     report.merge(_build_lists(root, workers, frame_tmpl, start_index))
-    annotations = read_annotations(root)
-    _split_problems(report, root, annotations, read_state(root))
+    annotations, state = read_annotations(root), read_state(root)
+    folder_split.split_problems(report, root / MANIFEST, annotations, state)
     written = {s.title: s.lists["videos"].name for s in subsets(root, annotations)}
     if len(written) == 1:
         report.problem("count", root / MANIFEST, "no video went to val or test, so training cannot be validated or "
                        "tested: give each class more videos (or groups), or --val / --test a larger fraction")
         return report
+    folder_split.report_split(report, root, state, annotations.sources, annotations.split)
     lists.write_label_map(root / CLASSES, annotations.classes)
     if lists.read_label_map(root / CLASSES) != annotations.classes:
         raise DatasetError(f"{root / CLASSES}: class names that read back as others (a name that starts with a "
                            "number and a space?); rename the class folders")
-    state = read_state(root)
     train = sum(annotations.split[item.key] == "train" for item in annotations.items)
     text, start = folder_config.contents(root, state["base"], annotations.classes, written, train,
                                             state["load_from"])
     path = folder_config.write(report, root, text, state)
     write_state(root, state)
     folder_config.check(path)
-    if start and not Path(start).is_file():
-        url = (folder_config.base_config(state["base"]).get("zoo") or {}).get("load_from_url")
-        report.problem("missing", start, "load_from: the weights the config starts from are not there" +
-                       (f" (download {url} into it)" if url else "") + "; or pass --load-from FILE (a checkpoint of "
-                       "yours works too: its classifier is dropped); train stops without them")
-    report.note(f"next: python -m tsnbook train {path} --validate")
+    folder_config.check_start(report, state, start)
+    report.note(folder_config.next_step(root, path))
     return report
-
-
-def _split_problems(report, root, annotations, state):
-    """What the split could not do as asked: a class with fewer groups than subsets, a video --group misses."""
-    subsets_wanted = 1 + (state["val"] > 0) + (state["test"] > 0)
-    for cls, (videos, groups) in annotations.too_small.items():
-        where = Path(state["videos"]) / cls if not state["annotations"] else f"{root / MANIFEST} ({cls})"
-        report.problem("count", where, f"class {cls!r}: {videos} video(s) in {groups} group(s) "
-                       f"are too few to split into {subsets_wanted} subsets: all train, none validates or tests it; "
-                       "give it more videos (more source videos, with --group)", "warning")
-    for where, within in annotations.unmatched:
-        report.problem("annotation", where, f"--group '{state['group']}' does not match {within!r}: the video is a "
-                       "group of its own", "warning")
 
 
 make_replica = folder_replica.make_replica  # a folder of your own videos in miniature

@@ -127,7 +127,8 @@ def _crop(cfg):
 
 def write(report, root, text, state):
     """Write ``text`` to ``ROOT/config.py`` unless the user edited the one there (its hash differs from the one
-    last written, ``state["config_sha256"]``): then to ``config.new.py``, with a warning. Returns the path."""
+    last written, ``state["config_sha256"]``): then to ``config.new.py``, with a note (what you did is no problem
+    to report). Returns the path written."""
     root = Path(root)
     path, digest = root / CONFIG, hashlib.sha256(text.encode("utf-8")).hexdigest()
     if path.is_file():
@@ -137,13 +138,38 @@ def write(report, root, text, state):
             return path
         if current != state.get("config_sha256"):
             atomic_write(root / NEW_CONFIG, text)
-            report.problem("count", path, f"edited by you, so kept; the config for the videos as they are now went "
-                           f"to {NEW_CONFIG}: compare the two (num_classes, the schedule)", "warning")
+            report.note(f"{path}: edited by you, so kept; the config for the videos as they are now went to "
+                        f"{NEW_CONFIG}: compare the two (num_classes, the schedule)")
             return root / NEW_CONFIG
     atomic_write(path, text)
     state["config_sha256"] = digest
     report.did("config.py written")
     return path
+
+
+def check_start(report, state, start):
+    """An error when the weights the config starts from (``start``) are not there, saying how to get them: the
+    ``--load-from`` given, or the base row's own (its download address)."""
+    if not start or Path(start).is_file():
+        return
+    if state["load_from"]:
+        report.problem("missing", start, f"--load-from {start}: no such file; give the path of a TSN checkpoint (the "
+                       "zoo's, or one of yours: its classifier is dropped); train stops without it")
+        return
+    url = (base_config(state["base"]).get("zoo") or {}).get("load_from_url")
+    report.problem("missing", start, "load_from: the weights the config starts from are not there" +
+                   (f" (download {url} into it)" if url else "") + "; or pass --load-from FILE (a checkpoint of yours "
+                   "works too: its classifier is dropped); train stops without them")
+
+
+def next_step(root, written):
+    """The "next:" line: training on ``ROOT/config.py``, also when the user's edited one was kept and ``written`` is
+    ``config.new.py`` (what prepare.py would write now, for the user to compare, not to train on unread)."""
+    line = f"next: python -m tsnbook train {Path(root) / CONFIG} --validate"
+    if Path(written).name == NEW_CONFIG:
+        line += (f" (your edited {CONFIG}; {NEW_CONFIG} holds what prepare.py would write now: diff "
+                 f"{Path(root) / CONFIG} {written})")
+    return line
 
 
 def check(path):

@@ -9,11 +9,14 @@ every line: prepare.py splits), the group the source video a clip was cut from.
 What the user gave is reported, never dropped in silence (`walk_folder`, `read_csv`): a file that is not a video
 (by its extension: `VIDEO_EXTENSIONS`, any case) or lies outside the class folders is a "stray"; a class folder
 without videos a "count"; a CSV line naming a file that is not there an error; a malformed line or an unknown
-split stops the step (`AnnotationError`, ``file:line``). Hidden entries (``.DS_Store``, ``.git``) are not looked
-at. `duplicates` finds files with equal bytes (hashing only files of equal size, so 100 GB of videos are not
-read). `slug` and `link_names` give each kept video a name that MMAction2's list files can hold: they are split
-at whitespace, so ``red ball/clip 1.mp4`` is linked as ``red_ball/clip_1.mp4`` (`link_videos`: symbolic links,
-not copies), and `name_problems` says so once per class. `fingerprint` tells whether the videos changed since.
+split stops the step (`AnnotationError`, ``file:line``); a video listed with two labels or splits, or a group
+on two sides of the CSV's split, is an error naming the lines, labels that differ only in case a warning. Hidden
+entries (``.DS_Store``, ``.git``) are not looked at, only counted (one note). Links are followed, each folder
+once (`_tree`: a link back up the tree, or into another class, is named once and not followed). `duplicates`
+finds files with equal bytes (hashing only files of equal size, so 100 GB of videos are not read). `slug` and
+`link_names` give each kept video a name that MMAction2's list files can hold: they are split at whitespace, so
+``red ball/clip 1.mp4`` is linked as ``red_ball/clip_1.mp4`` (`link_videos`: symbolic links, not copies), and
+`name_problems` says so once per class. `fingerprint` tells whether the videos changed since.
 """
 import csv
 import hashlib
@@ -55,23 +58,27 @@ def _visible(name):
 
 def walk_folder(src, report):
     """``(class folder names, [Candidate])`` of a folder of class folders, sorted; what is not a video, and a
-    class folder without one, are reported (warnings: the rest can still be trained on)."""
+    class folder without one, are reported (warnings: the rest can still be trained on), the hidden entries
+    counted in one note."""
     src = Path(src)
+    entries = sorted(os.scandir(src), key=lambda e: e.name)
+    hidden = [entry.path for entry in entries if not _visible(entry.name)]
+    taken = [os.path.realpath(src)]  # what the walk covers: SRC, and each folder outside it a link led to
     classes, found = [], []
-    for entry in sorted(os.scandir(src), key=lambda e: e.name):
-        if not _visible(entry.name):
-            continue
+    for entry in (entry for entry in entries if _visible(entry.name)):
         if not entry.is_dir():
             report.problem("stray", entry.path, f"not in a class folder (SRC/<class>/...): ignored; {_videos_are()}"
                            if is_video_name(entry.name) else "not in a class folder (SRC/<class>/...): ignored",
                            "warning")
             continue
         classes.append(entry.name)
-        videos = list(_videos_below(Path(entry.path), src, entry.name, report))
+        videos = list(_videos_below(Path(entry.path), src, entry.name, report, taken, hidden))
         if not videos:
             report.problem("count", entry.path, "no videos in this class folder: not a class (left out of "
                            "classes.txt); put videos into it, or remove it", "warning")
         found += videos
+    if hidden:
+        report.note(f"{len(hidden)} hidden file(s) or folder(s) (names starting with '.') ignored, e.g. {hidden[0]}")
     return classes, found
 
 
@@ -79,17 +86,13 @@ def _videos_are():
     return f"videos end in {' '.join(VIDEO_EXTENSIONS)}, in any case"
 
 
-def _videos_below(folder, src, cls, report):
-    """The videos at any depth below a class folder (links followed, each real folder once)."""
-    seen = set()
-    for top, folders, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(top)
-        if real in seen:  # a link back up the tree
-            folders[:] = []
-            continue
-        seen.add(real)
-        folders[:] = sorted(f for f in folders if _visible(f))
-        for name in sorted(f for f in files if _visible(f)):
+def _videos_below(folder, src, cls, report, taken, hidden):
+    """The videos at any depth below a class folder (`_tree`: a link to a folder followed once)."""
+    def skip(path, reason):
+        report.problem("stray", path, reason, "warning")
+
+    for top, files in _tree(folder, taken, hidden, skip):
+        for name in files:
             path = Path(top) / name
             if not path.exists():
                 report.problem("stray", path, "a link that points nowhere: ignored", "warning")
@@ -98,6 +101,42 @@ def _videos_below(folder, src, cls, report):
             else:
                 report.problem("stray", path, f"not a video ({os.path.splitext(name)[1] or 'no extension'}): "
                                f"ignored; {_videos_are()}", "warning")
+
+
+def _tree(folder, taken, hidden, skip):
+    """``(folder, [visible file names])`` at any depth below ``folder``, sorted, each real folder once: a link to
+    a folder is followed only when it leads outside what ``taken`` covers (SRC, then each link's target: a link
+    into SRC, back up the tree or to a folder another link took would scan its videos again, as two classes or
+    in a loop); ``skip(link, reason)`` is told of each other, once. Hidden names go to ``hidden``."""
+    for top, folders, files in os.walk(folder, followlinks=True):
+        hidden += [os.path.join(top, name) for name in sorted(folders + files) if not _visible(name)]
+        followed = []
+        for name in sorted(f for f in folders if _visible(f)):
+            path = os.path.join(top, name)
+            reason = _not_followed(os.path.realpath(path), taken) if os.path.islink(path) else None
+            if reason:
+                skip(path, reason)
+                continue
+            followed.append(name)
+            if os.path.islink(path):
+                taken.append(os.path.realpath(path))
+        folders[:] = followed
+        yield top, sorted(f for f in files if _visible(f))
+
+
+def _not_followed(real, taken):
+    """Why a link to the folder ``real`` is not followed (None: it is), ``taken[0]`` being SRC's real path."""
+    def within(inner, outer):
+        return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
+
+    for covered in taken:
+        if within(real, covered) or within(covered, real):
+            if covered != taken[0]:
+                return f"not followed: it leads to {real}, already scanned (through a link to {covered})"
+            if within(covered, real):
+                return f"not followed: it leads to {real}, which holds SRC (a loop)"
+            return f"not followed: it leads to {real}, inside SRC and scanned as itself (a video is taken once)"
+    return None
 
 
 def read_csv(path, src, report):
@@ -126,8 +165,11 @@ def read_csv(path, src, report):
         row = next(row for row in rows if not row.split)
         raise AnnotationError(f"{row.where}: no split where other lines give one: give every line its split, or "
                               "none (prepare.py then splits by --val and --test)")
+    kept = _contradictions(rows, report)
+    _labels_alike(rows, report)
+    _groups_on_two_sides(path, kept, report)
     found = []
-    for row in rows:
+    for row in kept:
         if row.path.is_file():
             found.append(row)
         else:
@@ -136,9 +178,57 @@ def read_csv(path, src, report):
     return found
 
 
+def _contradictions(rows, report):
+    """``rows`` less the videos listed twice with another label or split: which line is right only the user knows,
+    so each such repeat is an error naming both lines, and both are left out. The same label and split twice is
+    a repeat `duplicates` names (a warning)."""
+    first, contradicted = {}, set()
+    for row in rows:
+        seen = first.setdefault(row.path.resolve(), row)
+        for what, kind, before, here in (("label", "label", seen.cls, row.cls),
+                                         ("split", "annotation", seen.split, row.split)):
+            if before != here:
+                report.problem(kind, row.where, f"listed at {seen.where} with {what} {before!r}, here with {what} "
+                               f"{here!r}: give the video one {what} (both lines left out)")
+                contradicted.add(row.path.resolve())
+                break
+    return [row for row in rows if row.path.resolve() not in contradicted]
+
+
+def _labels_alike(rows, report):
+    """A warning for each label spelled like another but for case (``Jump``, ``jump``): two classes, where the user
+    most likely meant one."""
+    spellings = defaultdict(dict)
+    for row in rows:
+        spellings[row.cls.casefold()].setdefault(row.cls, row.where)
+    for spelled in spellings.values():
+        (first, where), *others = spelled.items()
+        for label, here in others:
+            report.problem("label", here, f"label {label!r} here, {first!r} at {where}: two classes whose names "
+                           "differ only in case; spell them alike if they are one", "warning")
+
+
+def _groups_on_two_sides(path, rows, report):
+    """An error for each group (of a class) the CSV's split puts on several sides, naming its lines on each: a clip
+    held out whose sibling trains is a near-duplicate of a training video (the split's reason for groups)."""
+    sides = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if row.split and row.group:
+            sides[row.cls, row.group][row.split].append(row.where.rpartition(":")[2])
+    for (cls, group), lines in sides.items():
+        if len(lines) > 1:
+            where = "; ".join(f"{side}: line{'s' * (len(numbers) > 1)} {', '.join(numbers)}"
+                              for side, numbers in lines.items())
+            report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} of class {cls!r} "
+                           f"on {len(lines)} sides of the split ({where}): a clip whose sibling trains is a "
+                           "near-duplicate, and the held-out numbers come out too high; give the group's lines one "
+                           "split")
+
+
 def fingerprint(src, table):
     """A hash of what the user gave, cheap to take (names, sizes and times; no video read): the CSV's bytes and
-    the files it names, or every file below SRC. Another fingerprint means the videos changed since taken in."""
+    the files it names, or every visible file below SRC (`_tree`: no loop followed). Another fingerprint means the
+    videos changed since taken in."""
     digest = hashlib.sha256()
     if table:
         text = Path(table).read_bytes()
@@ -147,9 +237,8 @@ def fingerprint(src, table):
         names = [row[0].strip() for row in csv.reader(text.decode("utf-8", "replace").splitlines()) if row]
     else:
         base, names = Path(src), []
-        for top, folders, files in os.walk(src, followlinks=True):
-            folders.sort()
-            names += [os.path.relpath(os.path.join(top, name), src) for name in sorted(files)]
+        for top, files in _tree(src, [os.path.realpath(src)], [], lambda path, reason: None):
+            names += [os.path.relpath(os.path.join(top, name), src) for name in files]
     for name in names:
         try:
             stat = (base / name).stat()
@@ -159,9 +248,11 @@ def fingerprint(src, table):
     return digest.hexdigest()
 
 
-def duplicates(candidates):
-    """``{candidate: the one kept}`` for files with equal bytes (not empty ones): the shortest name is kept (``clip
-    1.mp4`` rather than ``clip 1 copy.mp4``). Sizes first, then SHA-256 of the few files whose size another shares."""
+def duplicates(candidates, on_record=()):
+    """``{candidate: the one kept}`` for files with equal bytes (not empty ones): one ``on_record`` ((class, within)
+    in the split kept: a copy added later must not take a trained video's place under a name the split does not
+    know), else the shortest name (``clip 1.mp4`` rather than ``clip 1 copy.mp4``). Sizes first, then SHA-256 of
+    the few files whose size another shares."""
     by_size = defaultdict(list)
     for candidate in candidates:
         size = candidate.path.stat().st_size
@@ -173,7 +264,7 @@ def duplicates(candidates):
             by_digest[file_digest(candidate.path, "sha256").digest()].append(candidate)
     found = {}
     for same in (group for group in by_digest.values() if len(group) > 1):
-        kept = min(same, key=lambda c: len(c.within))
+        kept = min(same, key=lambda c: ((c.cls, c.within) not in on_record, len(c.within)))
         found.update((candidate, kept) for candidate in same if candidate is not kept)
     return found
 

@@ -12,12 +12,31 @@ from its own random generator (the seed and the class's name), so adding a class
 leaves a class's split as it was. Per class, the groups are shuffled and taken in that order into test, then
 val, while they fit the share (at least one group each), always leaving a group for each later subset and for
 train; a class with fewer groups than subsets cannot be split: all its videos train, and the caller reports it.
+
+**The split is stable**: a model trained on the lists has seen their train videos, and if a re-run moved one into
+val or test its numbers would no longer be held out, without a word. So ``lists`` keeps the split in
+``ROOT/split.json`` (`write_record`: each video's side by its class and its path below the class folder, which
+outlive a renamed link, and the options that made it), and a re-run passes it to `assign` as ``kept``: a group
+with a video on record keeps that side (train, when a group's videos were on several sides: a group partly trained
+on must not validate), a group whose videos all vanished drops out, and only the new groups are shuffled (seeded
+as before) into what their class lacks of its shares. A first run (no record) splits exactly as it always did.
+When ``--seed``, ``--val``, ``--test`` or ``--group`` changed since the record, the record no longer describes the
+split asked for: the videos are split anew, as a first run would, and `report_split` warns that runs trained on
+the old lists are no longer held out on the new ones (delete nothing: train again on the new lists).
 """
+import json
 import re
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
+
+from .files import DatasetError, atomic_write
+
+SIDES = ("train", "val", "test")
+RECORD = "split.json"
+OPTIONS = ("val", "test", "seed", "group")  # what makes the split: a change re-splits
 
 
 def group_of(pattern, subject):
@@ -38,11 +57,13 @@ def compile_group(regex):
                          "(UCF101's names) or --group '^[^/]+' (one folder per source video)") from None
 
 
-def assign(videos, val, test, seed):
+def assign(videos, val, test, seed, kept=None):
     """``({key: "train" | "val" | "test"}, {class: (videos, groups)} of the classes too small to split)``.
 
-    ``videos``: ``[(key, class, group)]`` (group None: the video alone); ``val``, ``test``: fractions.
+    ``videos``: ``[(key, class, group)]`` (group None: the video alone); ``val``, ``test``: fractions; ``kept``:
+    {key: side} of a split made before (`read_record`): their groups keep their sides, only new groups are drawn.
     """
+    kept = kept or {}
     held = [(name, fraction) for name, fraction in (("test", test), ("val", val)) if fraction > 0]
     by_class = defaultdict(lambda: defaultdict(list))
     for key, cls, group in videos:
@@ -51,23 +72,41 @@ def assign(videos, val, test, seed):
     for cls in sorted(by_class):
         groups = [sorted(keys) for _, keys in sorted(by_class[cls].items(), key=lambda item: str(item[0]))]
         total = sum(map(len, groups))
-        if len(groups) < len(held) + 1:
+        new = [keys for keys in groups if not any(key in kept for key in keys)]
+        if len(new) == len(groups) and len(groups) < len(held) + 1:
             too_small[cls] = (total, len(groups))
             split.update((key, "train") for keys in groups for key in keys)
             continue
+        counts = Counter()
+        for keys in (keys for keys in groups if keys not in new):
+            side = _kept_side(keys, kept)
+            split.update((key, side) for key in keys)
+            counts[side] += len(keys)
         rng = np.random.default_rng([seed, zlib.crc32(cls.encode("utf-8"))])
-        remaining = [groups[i] for i in rng.permutation(len(groups))]
+        remaining = [new[i] for i in rng.permutation(len(new))]
         for position, (name, fraction) in enumerate(held):
-            reserve = len(held) - position  # later subsets and train each keep a group
-            for keys in _take(remaining, max(1, round(fraction * total)), reserve):
+            # later subsets and train each keep a group, unless they already have one
+            reserve = sum(not counts[later] for later, _ in held[position + 1:]) + (not counts["train"])
+            target = round(fraction * total) - counts[name]
+            for keys in _take(remaining, max(1, target) if not counts[name] else target, reserve):
                 split.update((key, name) for key in keys)
+                counts[name] += len(keys)
         split.update((key, "train") for keys in remaining for key in keys)
+        if held and all(split[key] == "train" for keys in groups for key in keys):
+            too_small[cls] = (total, len(groups))
     return split, too_small
+
+
+def _kept_side(keys, kept):
+    """The side of a group on record: train when any of its videos trained (a sibling of a trained clip must not
+    validate), else the side on record."""
+    sides = {kept[key] for key in keys if key in kept}
+    return min(sides, key=SIDES.index)
 
 
 def _take(remaining, target, reserve):
     """Remove from ``remaining`` (in its order) the groups that fit ``target`` videos, at least one (the smallest
-    when none fits), never leaving fewer than ``reserve`` groups; returns them."""
+    when none fits) while ``target`` is positive, never leaving fewer than ``reserve`` groups; returns them."""
     taken, count = [], 0
     for keys in list(remaining):
         if len(remaining) <= reserve:
@@ -76,8 +115,81 @@ def _take(remaining, target, reserve):
             remaining.remove(keys)
             taken.append(keys)
             count += len(keys)
-    if not taken and len(remaining) > reserve:
+    if not taken and target > 0 and len(remaining) > reserve:
         smallest = min(remaining, key=len)
         remaining.remove(smallest)
         taken.append(smallest)
     return taken
+
+
+# ---------------------------------------------------------------------------------------------- the record
+def read_record(root):
+    """``(options, {(class, within): side})`` of ``ROOT/split.json``, or None before the first split."""
+    path = Path(root) / RECORD
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        sides = {(cls, within): side for cls, videos in record["videos"].items() for within, side in videos.items()}
+        options = {key: record[key] for key in OPTIONS}
+    except (ValueError, KeyError, AttributeError, TypeError) as error:
+        raise DatasetError(f"{path}: not a split prepare.py wrote ({type(error).__name__}: {error}); delete it to "
+                           "split anew (runs trained on the old lists are then no longer held out)") from None
+    if set(sides.values()) - set(SIDES):
+        raise DatasetError(f"{path}: a side other than {', '.join(SIDES)}; delete it to split anew")
+    return options, sides
+
+
+def write_record(root, state, sides):
+    """Keep ``sides`` ({(class, within): side}) and the options that made them in ``ROOT/split.json``."""
+    videos = defaultdict(dict)
+    for (cls, within), side in sorted(sides.items()):
+        videos[cls][within] = side
+    record = dict({key: state[key] for key in OPTIONS}, videos=videos)
+    atomic_write(Path(root) / RECORD, json.dumps(record, indent=1, ensure_ascii=False) + "\n")
+
+
+def changed_options(options, state):
+    """What the options in ``state`` change from those on record (``["--seed 1 (was 0)"]``; empty: none)."""
+    return [f"--{key} {state[key]} (was {options[key]})" for key in OPTIONS if options[key] != state[key]]
+
+
+def kept_sides(root, state, sources):
+    """{key: side} on record for the keys of ``sources`` ({key: (class, within)}); empty when there is no record,
+    or when the options changed since (the split is then made anew)."""
+    record = read_record(root)
+    if record is None or changed_options(record[0], state):
+        return {}
+    return {key: record[1][source] for key, source in sources.items() if source in record[1]}
+
+
+def report_split(report, root, state, sources, split):
+    """After the lists are written: say what became of a split on record, and record this one (not when the CSV
+    gives the split: ``sources`` is empty)."""
+    if not sources:
+        return
+    record = read_record(root)
+    if record is not None:
+        changed = changed_options(record[0], state)
+        if changed:
+            report.problem("annotation", Path(root) / RECORD, f"split anew, since {', '.join(changed)}: videos the "
+                           "runs on the old lists trained on may now be in val or test, whose numbers for those runs "
+                           "are no longer held out; train again on the new lists", "warning")
+        else:
+            known = sum(source in record[1] for source in sources.values())
+            report.note(f"split kept: {known} video(s) on the side {RECORD} gives them, {len(sources) - known} new "
+                        f"one(s) assigned, {len(set(record[1]) - set(sources.values()))} gone")
+    write_record(root, state, {sources[key]: side for key, side in split.items()})
+
+
+def split_problems(report, manifest, annotations, state):
+    """What the split could not do as asked: a class with fewer groups than subsets, a video --group misses."""
+    subsets_wanted = 1 + (state["val"] > 0) + (state["test"] > 0)
+    for cls, (videos, groups) in annotations.too_small.items():
+        where = Path(state["videos"]) / cls if not state["annotations"] else f"{manifest} ({cls})"
+        report.problem("count", where, f"class {cls!r}: {videos} video(s) in {groups} group(s) "
+                       f"are too few to split into {subsets_wanted} subsets: all train, none validates or tests it; "
+                       "give it more videos (more source videos, with --group)", "warning")
+    for where, within in annotations.unmatched:
+        report.problem("annotation", where, f"--group '{state['group']}' does not match {within!r}: the video is a "
+                       "group of its own", "warning")
