@@ -212,3 +212,20 @@ def test_feature_files_name_each_video_once_and_refuse_a_name_two_would_share(tm
     with pytest.raises(ValueError, match=r"videos .*x\.mp4 and .*x\.mp4\.avi would both write the feature file"):
         feature_files([tmp_path / "x.mp4", tmp_path / "x.mkv", tmp_path / "x.mp4.avi"], tmp_path / "f")
 
+
+def test_features_and_explain_refuse_their_output_paths_before_the_model_loads(small_synth, tmp_path):
+    video = _videos(small_synth, "RedBall")[0]
+    (tmp_path / "file.txt").write_text("mine\n")
+    (tmp_path / "taken.png").mkdir()
+    absent = tmp_path / "absent.pth"  # a checkpoint never reached: each refusal comes before the model loads
+    for argv, message in [
+            (["features", absent, video, "--out", tmp_path / "file.txt"],
+             f"--out {tmp_path / 'file.txt'} is a file: give a folder"),
+            (["features", absent, video, "--out", tmp_path / "file.txt" / "f"],
+             f"--out {tmp_path / 'file.txt' / 'f'}: {tmp_path / 'file.txt'} is a file, not a folder"),
+            (["explain", absent, video, "--out", tmp_path / "taken.png"],
+             f"--out {tmp_path / 'taken.png'} is a folder: give a file to write"),
+            (["explain", absent, video, "--out", tmp_path / "file.txt" / "why.png"], "is a file, not a folder")]:
+        text = str(cli_exit(argv))
+        assert text.startswith("error: ") and message in text and "\n" not in text, (argv, text)
+    assert (tmp_path / "file.txt").read_text() == "mine\n"
