@@ -240,7 +240,7 @@ def _argparse_error(argv, capsys):
     return code, capsys.readouterr().err
 
 
-def test_topk_and_protocol_are_checked_when_the_arguments_are_read(rgb, small_synth, capsys):
+def test_topk_protocol_and_workers_are_checked_when_the_arguments_are_read(rgb, small_synth, capsys):
     from tsnbook.pipelines import parse_protocol
     checkpoint, _ = rgb
     video = _videos(small_synth, "RedBall")[0]
@@ -253,6 +253,8 @@ def test_topk_and_protocol_are_checked_when_the_arguments_are_read(rgb, small_sy
         code, err = _argparse_error(["predict", checkpoint, video, "--protocol", name], capsys)
         assert code == 2 and f"argument --protocol: unknown test protocol '{name}'" in err, err
     assert parse_protocol("08x1")["clips"] == 8 and parse_protocol("10x3@224")["crop_size"] == 224
+    code, err = _argparse_error(["features", checkpoint, video, "--out", "f", "--workers", "-1"], capsys)
+    assert code == 2 and "argument --workers: must be an integer >= 0, got -1" in err, err  # not after the model loads
 
 
 def test_predict_refuses_to_write_over_its_inputs(rgb, small_synth, tmp_path):

@@ -26,15 +26,21 @@ def prepare_generated_data(cfg, progress):
 
 
 # ------------------------------------------------------------------------------ argument types (parse-time checks)
-def positive_int(text):
-    """An argparse type: an integer >= 1 (``--topk 0`` would list nothing, ``--topk -1`` all classes but one)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}")
-    return value
+def integer_at_least(minimum):
+    """An argparse type: an integer >= ``minimum``, refused when the arguments are read (``--topk 0`` listed
+    nothing, ``--topk -1`` all classes but one; ``--workers -1`` failed only once the model had loaded)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+positive_int, non_negative_int = integer_at_least(1), integer_at_least(0)
 
 
 def positive_seconds(text):

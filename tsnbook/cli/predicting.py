@@ -7,8 +7,8 @@
     predict CHECKPOINT --source 0 --window 2 --stride 0.5           # a camera (or a URL) with a moving window
     predict --rgb RGB.pth --flow FLOW.pth VIDEO                    # the two-stream TSN, the zoo's [1:1]
 """
-from .options import (add_model_options, check_output, class_names, load_for_use, model_inputs, positive_int,
-                      positive_seconds, refuse_overwriting_inputs, video_inputs)
+from .options import (add_model_options, check_output, class_names, load_for_use, model_inputs, non_negative_int,
+                      positive_int, positive_seconds, refuse_overwriting_inputs, video_inputs)
 
 
 def _split_paths(args):
@@ -227,7 +227,8 @@ def add_commands(sub, common):
     pr.add_argument("--average-clips", choices=["prob", "score"], help="one model: prob (default) or raw scores")
     pr.add_argument("--out", metavar="FILE.csv|.json", help="write the results (video, top-k names and scores; with "
                                                             "--timeline: every window)")
-    pr.add_argument("--workers", type=int, default=0, help="DataLoader processes that decode the videos (default 0)")
+    pr.add_argument("--workers", type=non_negative_int, default=0,
+                    help="DataLoader processes that decode the videos (default 0)")
     pr.add_argument("--video-root", help="folder that the relative paths of a list file start from (default: the "
                                          "list file's folder)")
     pr.add_argument("--out-video", metavar="OUT.mp4", help="write the video with its top-k drawn on every frame")

@@ -6,7 +6,7 @@
 """
 from ..spelling import did_you_mean
 from .options import (add_model_options, check_output, check_output_folder, class_names, load_for_use, model_inputs,
-                      positive_int, refuse_overwriting_inputs, video_inputs)
+                      non_negative_int, positive_int, refuse_overwriting_inputs, video_inputs)
 
 
 def _features(args):
@@ -140,7 +140,7 @@ def add_commands(sub, common):
     fe.add_argument("inputs", nargs="+", help="videos, folders of videos, list files")
     fe.add_argument("--out", required=True, metavar="DIR", help="folder for the .npy files and features.json")
     fe.add_argument("--per-segment", action="store_true", help="one feature per snippet (clip): [clips, D]")
-    fe.add_argument("--workers", type=int, default=0, help="DataLoader processes that decode the videos")
+    fe.add_argument("--workers", type=non_negative_int, default=0, help="DataLoader processes that decode the videos")
     fe.add_argument("--video-root", help="folder that a list file's relative paths start from")
     add_model_options(fe)
     fe.set_defaults(func=_features)
