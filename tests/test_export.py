@@ -143,3 +143,28 @@ def test_a_test_pipeline_without_a_crop_exports_and_the_callers_model_and_thread
     threads = torch.get_num_threads()
     speed = compare_speed(model, path, video_views(video, extract), repeats=1, threads=threads + 1)
     assert speed["threads"] == threads + 1 and torch.get_num_threads() == threads
+
+
+def test_export_checks_its_paths_and_options_before_it_writes_anything(model_file, small_synth, tmp_path, capsys):
+    checkpoint = tmp_path / "ck.pt"
+    checkpoint.write_bytes(model_file.read_bytes())
+    clip = sorted((small_synth / "videos" / "RedBall").glob("*.mp4"))[0]
+    (tmp_path / "clip.ts").write_bytes(clip.read_bytes())  # a video named as TorchScript files may be
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "dir.onnx").mkdir()
+    before = {path: path.read_bytes() for path in (checkpoint, tmp_path / "clip.ts")}
+    onnx = ["--format", "onnx", "--out", tmp_path / "m.onnx"]
+    for argv, message in [
+            (["--format", "torchscript", "--out", checkpoint], f"--out {checkpoint} is the checkpoint {checkpoint}"),
+            (["--format", "torchscript", "--out", tmp_path / "clip.ts", "--check", tmp_path / "clip.ts"],
+             f"--out {tmp_path / 'clip.ts'} is the --check video"),
+            (["--format", "onnx", "--out", tmp_path / "dir.onnx"], f"--out {tmp_path / 'dir.onnx'} is a folder"),
+            ([*onnx, "--check", tmp_path / "empty.mp4"], "empty.mp4: empty file (0 bytes)"),
+            ([*onnx, "--check", tmp_path / "missing.mp4"], f"video {tmp_path / 'missing.mp4'} does not exist"),
+            ([*onnx, "--bench", "3"], "--bench times the views of the --check video: give --check VIDEO")]:
+        text = str(cli_exit(["export", checkpoint, *argv]))
+        assert text.startswith("error: ") and message in text and "\n" not in text, (argv, text)
+        assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "m.onnx.json").exists(), argv  # nothing written
+    assert all(path.read_bytes() == content for path, content in before.items())
+    assert cli_exit(["export", checkpoint, *onnx, "--check", tmp_path / "clip.ts", "--bench", "0"]) == 2
+    assert "argument --bench: must be an integer >= 1, got 0" in capsys.readouterr().err

@@ -5,6 +5,7 @@ explanation splits a raw score into the views' shares and each view's share over
 sum back to the score (they are exact for TSN's linear head, not approximations).
 """
 import json
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -180,3 +181,51 @@ def test_videos_features_of_folders_and_lists_in_order_with_the_unreadable_named
         if "error" not in result:
             one = tsnbook.extract_features(model, video, cfg=info["cfg"])
             assert result["features"].shape == (512,) and np.abs(result["features"] - one).max() < 1e-6
+
+
+# ------------------------------------------------------------------ review: feature files and output folders
+def test_videos_of_one_stem_in_one_folder_get_their_own_feature_files(checkpoint, small_synth, tmp_path):
+    import shutil
+    import tsnbook
+    model, info = tsnbook.load_model(checkpoint)
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    sources = dict(zip(["same.mp4", "same.mkv", "other.mp4"], _videos(small_synth, "RedBall") + _videos(small_synth,
+                                                                                                        "MoveUp")))
+    for name, source in sources.items():
+        shutil.copy(source, folder / name)
+    assert cli_exit(["features", checkpoint, folder, "--out", tmp_path / "f", "--device", "cpu"]) == 0
+    index = json.loads((tmp_path / "f" / "features.json").read_text())["videos"]
+    assert {Path(video).name: entry["file"] for video, entry in index.items()} == {
+        "same.mp4": "same.mp4.npy", "same.mkv": "same.mkv.npy", "other.mp4": "other.npy"}  # the extension kept
+    for video, entry in index.items():  # only where two stems collide; each file holds its own video's feature
+        expected = tsnbook.extract_features(model, sources[Path(video).name], cfg=info["cfg"])
+        assert np.abs(np.load(tmp_path / "f" / entry["file"]) - expected).max() < 1e-6, video
+
+
+def test_feature_files_name_each_video_once_and_refuse_a_name_two_would_share(tmp_path):
+    from tsnbook.features import feature_files
+    videos = [tmp_path / "a" / "x.mp4", tmp_path / "a" / "x.mkv", tmp_path / "b" / "x.mp4", tmp_path / "a" / "y.mp4"]
+    files = feature_files([*videos, videos[0]], tmp_path / "f")  # a video named twice keeps its one file
+    assert [files[str(v)].relative_to(tmp_path / "f").as_posix() for v in videos] == [
+        "a/x.mp4.npy", "a/x.mkv.npy", "b/x.npy", "a/y.npy"]
+    with pytest.raises(ValueError, match=r"videos .*x\.mp4 and .*x\.mp4\.avi would both write the feature file"):
+        feature_files([tmp_path / "x.mp4", tmp_path / "x.mkv", tmp_path / "x.mp4.avi"], tmp_path / "f")
+
+
+def test_features_and_explain_refuse_their_output_paths_before_the_model_loads(small_synth, tmp_path):
+    video = _videos(small_synth, "RedBall")[0]
+    (tmp_path / "file.txt").write_text("mine\n")
+    (tmp_path / "taken.png").mkdir()
+    absent = tmp_path / "absent.pth"  # a checkpoint never reached: each refusal comes before the model loads
+    for argv, message in [
+            (["features", absent, video, "--out", tmp_path / "file.txt"],
+             f"--out {tmp_path / 'file.txt'} is a file: give a folder"),
+            (["features", absent, video, "--out", tmp_path / "file.txt" / "f"],
+             f"--out {tmp_path / 'file.txt' / 'f'}: {tmp_path / 'file.txt'} is a file, not a folder"),
+            (["explain", absent, video, "--out", tmp_path / "taken.png"],
+             f"--out {tmp_path / 'taken.png'} is a folder: give a file to write"),
+            (["explain", absent, video, "--out", tmp_path / "file.txt" / "why.png"], "is a file, not a folder")]:
+        text = str(cli_exit(argv))
+        assert text.startswith("error: ") and message in text and "\n" not in text, (argv, text)
+    assert (tmp_path / "file.txt").read_text() == "mine\n"

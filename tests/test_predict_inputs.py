@@ -231,3 +231,70 @@ def test_cli_predict_gives_the_numbers_of_predict_videos(rgb, small_synth, tmp_p
     assert [row["video"] for row in written] == [r["video"] for r in results]
     for row, result in zip(written, results):
         assert all(abs(top["score"] - result["scores"][top["class"]]) < 1e-6 for top in row["top_k"])
+
+
+# ------------------------------------------------------------------ review: arguments and output paths
+def _argparse_error(argv, capsys):
+    """``(exit status, stderr)`` of a command that argparse refuses, before anything runs."""
+    code = cli_exit(argv)
+    return code, capsys.readouterr().err
+
+
+def test_topk_protocol_and_workers_are_checked_when_the_arguments_are_read(rgb, small_synth, capsys):
+    from tsnbook.pipelines import parse_protocol
+    checkpoint, _ = rgb
+    video = _videos(small_synth, "RedBall")[0]
+    for value in ("0", "-1"):  # -1 was a slice [:-1] (all classes but one), 0 an empty table
+        code, err = _argparse_error(["predict", checkpoint, video, "--topk", value], capsys)
+        assert code == 2 and f"argument --topk: must be an integer >= 1, got {value}" in err, err
+    for name in ("0x1", "8x1@0", "dense-0x1"):  # no clip to score: once an error blaming the video, model loaded
+        with pytest.raises(ValueError, match=f"unknown test protocol '{name}'"):
+            parse_protocol(name)
+        code, err = _argparse_error(["predict", checkpoint, video, "--protocol", name], capsys)
+        assert code == 2 and f"argument --protocol: unknown test protocol '{name}'" in err, err
+    assert parse_protocol("08x1")["clips"] == 8 and parse_protocol("10x3@224")["crop_size"] == 224
+    code, err = _argparse_error(["features", checkpoint, video, "--out", "f", "--workers", "-1"], capsys)
+    assert code == 2 and "argument --workers: must be an integer >= 0, got -1" in err, err  # not after the model loads
+
+
+def test_predict_refuses_to_write_over_its_inputs(rgb, small_synth, tmp_path):
+    import os
+    checkpoint, _ = rgb
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(_videos(small_synth, "RedBall")[0].read_bytes())
+    (tmp_path / "list.csv").write_text("path,label\nclip.mp4,0\n")
+    (tmp_path / "names.csv").write_text("\n".join(CLASSES) + "\n")
+    os.symlink(video, tmp_path / "link.mp4")
+    before = {path: path.read_bytes() for path in (video, tmp_path / "list.csv", tmp_path / "names.csv")}
+    relative = os.path.relpath(video)  # another spelling of the same file is the same file
+    for argv, message in [
+            ([video, "--out-video", video], f"--out-video {video} is the input {video}"),
+            ([video, "--out-video", relative], f"--out-video {relative} is the input {video}"),
+            ([video, "--out-video", tmp_path / "link.mp4"], f"--out-video {tmp_path / 'link.mp4'} is the input"),
+            ([tmp_path / "list.csv", "--out", tmp_path / "list.csv"], f"--out {tmp_path / 'list.csv'} is the input"),
+            ([tmp_path / "list.csv", "--out-video", video], f"--out-video {video} is the video {video}"),
+            ([video, "--label-map", tmp_path / "names.csv", "--out", tmp_path / "names.csv"],
+             f"--out {tmp_path / 'names.csv'} is the --label-map"),
+            ([video, "--timeline", "--window", "1", "--stride", "1", "--out-video", video], "is the video"),
+            (["--source", video, "--window", "1", "--stride", "1", "--out-video", video], "is the video")]:
+        text = str(cli_exit(["predict", checkpoint, *argv, "--device", "cpu"]))
+        assert text.startswith("error: ") and message in text and "would replace that input" in text, text
+    assert all(path.read_bytes() == content for path, content in before.items())
+
+
+def test_predict_refuses_a_folder_or_a_file_where_its_output_goes_before_the_model_loads(small_synth, tmp_path):
+    video = _videos(small_synth, "RedBall")[0]
+    (tmp_path / "dir.csv").mkdir()
+    (tmp_path / "dir.mp4").mkdir()
+    (tmp_path / "file.csv").write_text("")
+    absent = tmp_path / "absent.pth"  # never reached
+    for option, path, message in [
+            ("--out", tmp_path / "dir.csv", f"--out {tmp_path / 'dir.csv'} is a folder: give a file to write (e.g. "
+                                            f"{tmp_path / 'dir.csv' / 'result.csv'})"),
+            ("--out-video", tmp_path / "dir.mp4", f"--out-video {tmp_path / 'dir.mp4'} is a folder"),
+            ("--out", tmp_path / "file.csv" / "sub.csv", f"--out {tmp_path / 'file.csv' / 'sub.csv'}: "
+                                                         f"{tmp_path / 'file.csv'} is a file, not a folder"),
+            ("--out", tmp_path / "file.csv" / "a" / "sub.csv", f"{tmp_path / 'file.csv'} is a file, not a folder"),
+            ("--out", tmp_path / "no" / "sub.csv", f"the folder {tmp_path / 'no'} does not exist (create it first)")]:
+        text = str(cli_exit(["predict", absent, video, option, path]))
+        assert text.startswith("error: ") and message in text and "\n" not in text, text

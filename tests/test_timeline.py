@@ -161,3 +161,17 @@ def test_bad_input_gets_one_line_each(setup, tmp_path, small_synth):
     for argv, message in cases:
         text = str(cli_exit(argv + ["--device", "cpu"]))
         assert text.startswith("error: ") and message in text and "\n" not in text, (argv, text)
+
+
+def test_timeline_arguments_are_checked_before_the_model_loads(setup, tmp_path, capsys):
+    _, video, _ = setup
+    absent = tmp_path / "absent.pth"  # never reached
+    for flag, argv in (("--timeline", [video, "--timeline"]), ("--source", ["--source", video])):
+        text = str(cli_exit(["predict", absent, *argv, "--stride", "1"]))
+        assert text == f"error: {flag} needs --window SECONDS and --stride SECONDS", text  # names the flag given
+    text = str(cli_exit(["predict", absent, video, "--source", video, "--window", "1", "--stride", "1"]))
+    assert text == f"error: --source {video} is the only input: give the checkpoint and no video", text
+    for option, value in [("--window", "0"), ("--stride", "-1"), ("--window", "nan"), ("--stride", "inf")]:
+        argv = ["predict", absent, "--source", video, "--window", "1", "--stride", "1", option, value]
+        assert cli_exit(argv) == 2
+        assert f"argument {option}: must be a positive number of seconds, got {value}" in capsys.readouterr().err

@@ -20,10 +20,12 @@ so only its per-snippet features exist (`consensus_weights` refuses the rest).
 The views are the config's own test views (or ``--protocol``), so a feature is what the model saw when it was
 tested. MMAction2 0.x's ``tools/misc/clip_feature_extraction.py`` returns the same per-video vector (the mean over all
 views that ``Recognizer2D`` computes in ``mmaction/models/recognizers/recognizer2d.py``), in one pickle keyed by list
-order; here each video gets its own file, named after it, and ``features.json`` records what the vectors are.
+order; here each video gets its own file, named after it (`feature_files`), and ``features.json`` records what the
+vectors are.
 """
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -104,10 +106,23 @@ def extract_features(model, video_path, cfg=None, protocol=None, per_segment=Fal
 
 def feature_files(paths, folder):
     """``{video: folder/<name>.npy}``: each video's file, named after its path below the videos' common folder
-    (so two ``clip.mp4`` in different class folders do not overwrite each other)."""
+    (so two ``clip.mp4`` in different class folders do not overwrite each other), its extension dropped
+    (``clip.npy``) unless another video of the folder has the same stem (``same.mp4`` and ``same.mkv`` write
+    ``same.mp4.npy`` and ``same.mkv.npy``). A video named twice keeps one file; two videos that would still
+    share a file are refused, naming both."""
     resolved = [Path(p).resolve() for p in paths]
     common = Path(os.path.commonpath([str(p.parent) for p in resolved])) if resolved else Path()
-    return {str(given): Path(folder) / p.relative_to(common).with_suffix(".npy") for given, p in zip(paths, resolved)}
+    relative = {p: p.relative_to(common) for p in resolved}
+    videos_of_stem = Counter(name.with_suffix("") for name in set(relative.values()))
+    names = {p: name.with_suffix(".npy") if videos_of_stem[name.with_suffix("")] == 1 else
+             name.with_name(name.name + ".npy") for p, name in relative.items()}
+    owner = {}
+    for given, p in zip(paths, resolved):
+        first = owner.setdefault(names[p], (given, p))
+        if first[1] != p:
+            raise ValueError(f"videos {first[0]} and {given} would both write the feature file {names[p]}: rename "
+                             f"one, or extract their features into separate --out folders")
+    return {str(given): Path(folder) / names[p] for given, p in zip(paths, resolved)}
 
 
 def save_features(folder, files, features, meta):

@@ -43,7 +43,8 @@ CROPS = {1: "CenterCrop", 3: "ThreeCrop", 10: "TenCrop"}  # views per clip -> th
 DEFAULT_CROP_SIZE = {1: 224, 3: 256, 10: 224}
 ZOO_SHORT_SIDE, ZOO_INPUT_SIZE = 256, 224
 DENSE_TEST_POSITIONS = 10
-_NAME = re.compile(r"^(?P<dense>dense-)?(?P<clips>\d+)x(?P<views>1|3|10)(?:@(?P<size>\d+))?$")
+_NAME = re.compile(r"^(?P<dense>dense-)?(?P<clips>0*[1-9]\d*)x(?P<views>1|3|10)(?:@(?P<size>0*[1-9]\d*))?$")
+#   (a clip count or crop size of 0 is no protocol: refused with the name, not later by the sampler)
 
 #: The protocols the zoo's tables name most, for help texts and menus; any name of the grammar above works.
 PROTOCOLS = ("25x10", "25x3", "val", "dense-8x1", "8x10", "8x3", "16x3", "8x1@256")
@@ -92,8 +93,8 @@ def parse_protocol(name, num_segments=3):
         name = f"{num_segments}x1"
     found = _NAME.match(str(name))
     if not found:
-        raise ValueError(f"unknown test protocol {name!r}: names look like '25x10' (clips x views, views 1, 3 or "
-                         f"10), '8x1@256' (crop size 256), 'dense-8x1' (dense sampling) or 'val'; e.g. "
+        raise ValueError(f"unknown test protocol {name!r}: names look like '25x10' (clips x views: 1 clip or more, "
+                         f"views 1, 3 or 10), '8x1@256' (crop size 256), 'dense-8x1' (dense sampling) or 'val'; e.g. "
                          f"{', '.join(PROTOCOLS)}")
     views = int(found.group("views"))
     return dict(dense=bool(found.group("dense")), clips=int(found.group("clips")), views=views, crop=CROPS[views],

@@ -1,4 +1,7 @@
-"""What several commands share: help texts, generated data on first use."""
+"""What several commands share: help texts, generated data on first use, the checks of arguments and output paths
+made before any model loads or any work starts."""
+import argparse
+import math
 import os
 from pathlib import Path
 
@@ -22,6 +25,46 @@ def prepare_generated_data(cfg, progress):
     prepare_zoo_replicas(root, progress=progress)
 
 
+# ------------------------------------------------------------------------------ argument types (parse-time checks)
+def integer_at_least(minimum):
+    """An argparse type: an integer >= ``minimum``, refused when the arguments are read (``--topk 0`` listed
+    nothing, ``--topk -1`` all classes but one; ``--workers -1`` failed only once the model had loaded)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {value}")
+        return value
+    return parse
+
+
+positive_int, non_negative_int = integer_at_least(1), integer_at_least(0)
+
+
+def positive_seconds(text):
+    """An argparse type: a finite number of seconds > 0 (a timeline's --window and --stride)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
+def protocol_name(text):
+    """An argparse type: a test protocol name as `tsnbook.pipelines.parse_protocol` reads it, checked at parse time
+    so that a misspelt one is named before the model loads (not blamed on the video afterwards)."""
+    from ..pipelines import parse_protocol
+    try:
+        parse_protocol(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+    return text
+
+
 # ------------------------------------------------------------------------------ using a trained model (predict, ...)
 def add_model_options(parser, protocol=True):
     """The options every command that uses a trained checkpoint shares (predict, features, export, explain)."""
@@ -31,10 +74,10 @@ def add_model_options(parser, protocol=True):
                                           "own config")
     parser.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for --config")
     if protocol:
-        parser.add_argument("--protocol", default=None,
+        parser.add_argument("--protocol", default=None, type=protocol_name,
                             help="a named test protocol (" + ", ".join(PROTOCOLS) + ", ...; see tsnbook.pipelines), "
                                  "at the model's own sizes; default: the config's own, else 25x10")
-    parser.add_argument("--num-segments", type=int,
+    parser.add_argument("--num-segments", type=positive_int,
                         help="TSN's segments (the 'val' protocol's clips; default: the checkpoint's config, else 3)")
     parser.add_argument("--flow-algorithm", choices=["dis", "farneback", "tvl1"],
                         help="how a flow model's input is computed (default: the config's flow_algorithm, DIS; the "
@@ -82,15 +125,70 @@ def class_names(args, infos, num_classes):
 
 
 def check_output(path, suffixes, option="--out"):
-    """Refuse an output path before the work starts: a missing folder, or an ending the command cannot write."""
+    """Refuse an output file's path before the work starts: an ending the command cannot write, a folder where
+    the file would go (it would fail only after all the work), a missing folder or a file in its place."""
     if path is None:
         return None
     path = Path(path)
     if path.suffix.lower() not in suffixes:
         raise ValueError(f"{option} {path}: the file must end in {' or '.join(suffixes)}")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"{option} {path}: the folder {path.parent} does not exist (create it first)")
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder: give a file to write (e.g. {path / ('result' + path.suffix)})")
+    _check_parent(path, option)
     return path
+
+
+def check_output_folder(path, option="--out"):
+    """Refuse an output folder's path before the work starts: an existing file (a folder is written there), a
+    missing parent folder or a file in its place. An existing folder is fine."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {path} is a file: give a folder (new or existing) for the files to write")
+    _check_parent(path, option)
+    return path
+
+
+def _check_parent(path, option):
+    """The folder that ``path`` goes in must exist, and be a folder: name a file that stands in its way."""
+    folder = path.parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{option} {path}: {existing} is a file, not a folder (give a path in a folder)")
+    if existing != folder:
+        raise FileNotFoundError(f"{option} {path}: the folder {folder} does not exist (create it first)")
+
+
+def refuse_overwriting_inputs(outputs, inputs):
+    """Refuse, before any work, to write an output over one of the command's inputs: ``outputs`` are ``(option,
+    path)`` and ``inputs`` ``(what, path)`` pairs (None paths are skipped). Files are compared by identity (device
+    and inode), so a relative and an absolute spelling, a symbolic link or a hard link are all caught: the
+    checkpoint, a video or a list file replaced by a result would be lost for good."""
+    existing = [(option, Path(path)) for option, path in outputs if path is not None and Path(path).is_file()]
+    if not existing:  # only a file that exists can be an input
+        return
+    read = {}
+    for what, path in inputs:
+        if path is not None and Path(path).is_file():
+            read.setdefault(_identity(path), (what, path))
+    for option, path in existing:
+        if _identity(path) in read:
+            what, given = read[_identity(path)]
+            raise ValueError(f"{option} {path} is {what} {given}: writing it would replace that input; give "
+                             f"{option} another file")
+
+
+def _identity(path):
+    status = Path(path).stat()
+    return status.st_dev, status.st_ino
+
+
+def model_inputs(args, checkpoints, given=(), videos=()):
+    """The ``(what, path)`` inputs of a command that uses a model (`refuse_overwriting_inputs`): the checkpoint(s),
+    --label-map, a --config file (a config's name is no file, and is skipped), the inputs as ``given`` (videos,
+    folders, list files) and the ``videos`` they name."""
+    return ([("the checkpoint", path) for path in checkpoints] + [("the --label-map", args.label_map),
+                                                                   ("the --config", args.config)]
+            + [("the input", path) for path in given] + [("the video", video) for video in videos])
 
 
 def video_inputs(inputs, video_root=None):

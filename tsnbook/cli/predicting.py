@@ -7,7 +7,8 @@
     predict CHECKPOINT --source 0 --window 2 --stride 0.5           # a camera (or a URL) with a moving window
     predict --rgb RGB.pth --flow FLOW.pth VIDEO                    # the two-stream TSN, the zoo's [1:1]
 """
-from .options import add_model_options, check_output, class_names, load_for_use, video_inputs
+from .options import (add_model_options, check_output, class_names, load_for_use, model_inputs, non_negative_int,
+                      positive_int, positive_seconds, refuse_overwriting_inputs, video_inputs)
 
 
 def _split_paths(args):
@@ -103,19 +104,26 @@ def _print_table(rows, k, skipped):
         print(f"skipped {failure['error']}")  # the error names the video (and its list line)
 
 
+def _outputs(args):
+    """``(option, path)`` of every file predict writes, each checked before any work (`check_output`)."""
+    check_output(args.out, (".json", ".csv"))
+    check_output(args.out_video, (".mp4", ".mkv", ".avi", ".webm"), "--out-video")
+    check_output(args.plot, (".png", ".svg", ".pdf"), "--plot")
+    return [("--out", args.out), ("--out-video", args.out_video), ("--plot", args.plot)]
+
+
 def _predict(args):
     from ..batch import top_k_rows, write_results
     checkpoints, inputs = _split_paths(args)
-    out = check_output(args.out, (".json", ".csv"))
-    check_output(args.out_video, (".mp4", ".mkv", ".avi", ".webm"), "--out-video")
-    check_output(args.plot, (".png", ".svg", ".pdf"), "--plot")
+    outputs = _outputs(args)
     if args.timeline or args.source is not None:
-        return _timeline(args, checkpoints, inputs)
+        return _timeline(args, checkpoints, inputs, outputs)
     if args.plot or args.window or args.stride:
         raise ValueError("--window, --stride and --plot belong to --timeline (or --source)")
     videos, origins = video_inputs(inputs, args.video_root)
     if args.out_video and len(videos) != 1:
         raise ValueError(f"--out-video draws on one video; {len(videos)} were given")
+    refuse_overwriting_inputs(outputs, model_inputs(args, checkpoints, inputs, videos))
     loaded = _loaded(args, checkpoints)
     names = class_names(args, [info for _, info, *_ in loaded], loaded[0][0].num_classes)
     num_classes = loaded[0][0].num_classes
@@ -140,12 +148,12 @@ def _predict(args):
     if names is None:
         print("(class indices: the checkpoint stores no class names; pass --label-map FILE, e.g. the dataset's "
               "classInd.txt)")
-    if out:
+    if args.out:
         meta = dict(models=[info["description"] for _, info, *_ in loaded], average_clips=mode if len(loaded) == 1
                     else "score, fused", scores="probabilities (softmax)" if mode == "prob" and len(loaded) == 1
                     else "raw scores (logits)", classes=names)
-        write_results(out, rows, meta, skipped)
-        print(f"wrote {out} ({len(rows)} videos" + (f", {len(skipped)} skipped)" if skipped else ")"))
+        write_results(args.out, rows, meta, skipped)
+        print(f"wrote {args.out} ({len(rows)} videos" + (f", {len(skipped)} skipped)" if skipped else ")"))
     if args.out_video and rows:
         from ..annotate import score_lines, write_annotated
         lines = score_lines([(t["class"], t["name"], t["score"]) for t in rows[0]["top_k"]],
@@ -155,16 +163,20 @@ def _predict(args):
     return 1 if skipped else 0
 
 
-def _timeline(args, checkpoints, inputs):
+def _timeline(args, checkpoints, inputs, outputs):
     from ..batch import check_video_path
     from ..timeline import run_timeline, write_timeline
+    flag = "--timeline" if args.source is None else "--source"
     if len(checkpoints) != 1:
-        raise ValueError("--timeline scores one RGB model (two streams would need every window's optical flow)")
+        raise ValueError(f"{flag} scores one RGB model (two streams would need every window's optical flow)")
     if args.source is None and len(inputs) != 1:
         raise ValueError("--timeline takes one video (or --source for a stream)")
+    if args.source is not None and inputs:
+        raise ValueError(f"--source {args.source} is the only input: give the checkpoint and no video")
     if args.window is None or args.stride is None:
-        raise ValueError("--timeline needs --window SECONDS and --stride SECONDS")
+        raise ValueError(f"{flag} needs --window SECONDS and --stride SECONDS")
     source = args.source if args.source is not None else str(check_video_path(inputs[0]))
+    refuse_overwriting_inputs(outputs, model_inputs(args, checkpoints, videos=[source]))
     (model, info, cfg, flow, extract), = _loaded(args, checkpoints)
     if flow is not None:
         raise ValueError("--timeline scores RGB models: a flow model would need the optical flow of every window "
@@ -210,17 +222,20 @@ def add_commands(sub, common):
     pr.add_argument("--coefficients", type=float, nargs=2, default=[1.0, 1.0], metavar=("RGB", "FLOW"),
                     help="two-stream: weights of the raw scores (default 1 1, the zoo's [1:1])")
     add_model_options(pr)
-    pr.add_argument("--topk", type=int, default=5, help="classes listed per video (at most the model's classes)")
+    pr.add_argument("--topk", type=positive_int, default=5,
+                    help="classes listed per video, 1 or more (at most the model's classes)")
     pr.add_argument("--average-clips", choices=["prob", "score"], help="one model: prob (default) or raw scores")
     pr.add_argument("--out", metavar="FILE.csv|.json", help="write the results (video, top-k names and scores; with "
                                                             "--timeline: every window)")
-    pr.add_argument("--workers", type=int, default=0, help="DataLoader processes that decode the videos (default 0)")
+    pr.add_argument("--workers", type=non_negative_int, default=0,
+                    help="DataLoader processes that decode the videos (default 0)")
     pr.add_argument("--video-root", help="folder that the relative paths of a list file start from (default: the "
                                          "list file's folder)")
     pr.add_argument("--out-video", metavar="OUT.mp4", help="write the video with its top-k drawn on every frame")
     pr.add_argument("--timeline", action="store_true", help="score windows along one long video (--window, --stride)")
-    pr.add_argument("--window", type=float, metavar="SECONDS", help="timeline: the window's length")
-    pr.add_argument("--stride", type=float, metavar="SECONDS", help="timeline: the step between window starts")
+    pr.add_argument("--window", type=positive_seconds, metavar="SECONDS", help="timeline: the window's length")
+    pr.add_argument("--stride", type=positive_seconds, metavar="SECONDS",
+                    help="timeline: the step between window starts")
     pr.add_argument("--plot", metavar="FILE.png", help="timeline: a figure of the class scores over time (needs "
                                                        "matplotlib, the course extra)")
     pr.add_argument("--source", help="timeline of a stream: a camera index (0), a URL, or a file read as a stream")

@@ -4,21 +4,20 @@
     export CHECKPOINT --format onnx|torchscript --out FILE [--check VIDEO] [--bench N]
     explain CHECKPOINT VIDEO --out FILE.png [--target CLASS | --target-index N]   # what decided: segments, crops
 """
-from pathlib import Path
-
 from ..spelling import did_you_mean
-from .options import add_model_options, check_output, class_names, load_for_use, video_inputs
+from .options import (add_model_options, check_output, check_output_folder, class_names, load_for_use, model_inputs,
+                      non_negative_int, positive_int, refuse_overwriting_inputs, video_inputs)
 
 
 def _features(args):
     from ..features import expanded_features, feature_files, save_features
     from ..predict import describe_protocol
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"--out {out}: the folder {out.parent} does not exist (create it first)")
+    out = check_output_folder(args.out)
     videos, origins = video_inputs(args.inputs, args.video_root)
-    model, info, cfg, flow = load_for_use(args, args.checkpoint)
     files, features, skipped = feature_files(videos, out), {}, []
+    refuse_overwriting_inputs([("--out", path) for path in [*files.values(), out / "features.json"]],
+                              model_inputs(args, [args.checkpoint], args.inputs, videos))
+    model, info, cfg, flow = load_for_use(args, args.checkpoint)
     for result in expanded_features(model, videos, cfg=cfg, protocol=args.protocol, per_segment=args.per_segment,
                                     workers=args.workers, flow=flow, origins=origins):
         if "error" in result:
@@ -42,9 +41,16 @@ def _features(args):
 
 
 def _export(args):
+    from ..batch import check_video_path
     from ..export import FORMATS, check_export, compare_speed, export_model
     from ..predict import describe_protocol, view_extractor, video_views
     out = check_output(args.out, FORMATS[args.format])
+    if args.bench and not args.check:
+        raise ValueError("--bench times the views of the --check video: give --check VIDEO")
+    if args.check:
+        check_video_path(args.check)
+    refuse_overwriting_inputs([("--out", out), ("--out", f"{out}.json")],
+                              model_inputs(args, [args.checkpoint]) + [("the --check video", args.check)])
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     if flow is not None and (args.check or args.bench):
         raise ValueError("--check and --bench run on RGB views; a flow model's export is checked on flow views "
@@ -64,9 +70,7 @@ def _export(args):
         if report["max_abs_diff"] > 1e-4:
             return 1
     if args.bench:
-        views = video_views(args.check, extract) if args.check else None
-        if views is None:
-            raise ValueError("--bench times the views of the --check video: give --check VIDEO")
+        views = video_views(args.check, extract)
         speed = compare_speed(model, out, views, args.bench, args.format)
         print(f"speed on this machine ({speed['threads']} threads each), {len(views)} views a video, median of "
               f"{args.bench} alternating runs: eager "
@@ -104,6 +108,7 @@ def _explain(args):
     from ..predict import describe_protocol, view_extractor, video_views
     out = check_output(args.out, (".png", ".svg", ".pdf"))
     check_video_path(args.video)
+    refuse_overwriting_inputs([("--out", out)], model_inputs(args, [args.checkpoint], videos=[args.video]))
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
     names = class_names(args, [info], model.num_classes)
     target = target_class(args.target, args.target_index, names, model.num_classes)
@@ -135,7 +140,7 @@ def add_commands(sub, common):
     fe.add_argument("inputs", nargs="+", help="videos, folders of videos, list files")
     fe.add_argument("--out", required=True, metavar="DIR", help="folder for the .npy files and features.json")
     fe.add_argument("--per-segment", action="store_true", help="one feature per snippet (clip): [clips, D]")
-    fe.add_argument("--workers", type=int, default=0, help="DataLoader processes that decode the videos")
+    fe.add_argument("--workers", type=non_negative_int, default=0, help="DataLoader processes that decode the videos")
     fe.add_argument("--video-root", help="folder that a list file's relative paths start from")
     add_model_options(fe)
     fe.set_defaults(func=_features)
@@ -149,8 +154,9 @@ def add_commands(sub, common):
                     help="what the graph outputs: softmax probabilities (default) or raw scores")
     ex.add_argument("--check", metavar="VIDEO", help="run the exported file on this video's views and print the "
                                                      "largest difference from predict_video (exit 1 above 1e-4)")
-    ex.add_argument("--bench", type=int, metavar="N", help="with --check: videos/s of eager PyTorch and of the "
-                                                           "export, N alternating runs on the same views")
+    ex.add_argument("--bench", type=positive_int, metavar="N",
+                    help="with --check: videos/s of eager PyTorch and of the export, N alternating runs on the same "
+                         "views")
     add_model_options(ex)
     ex.set_defaults(func=_export)
 
