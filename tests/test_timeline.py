@@ -116,6 +116,10 @@ def test_cli_timeline_and_stream_write_windows_plot_and_annotated_video(setup, t
     assert len(lines) == 6 and lines[1].split(",")[4] == result["windows"][0]["top_k"][0]["name"]
     assert lines[0].startswith("start,end,start_frame,end_frame,top1,top1_score,top1_class,top2,")  # predict's columns
     assert lines[1].split(",")[6] == str(result["windows"][0]["top_k"][0]["class"])
+    # an upper-case suffix is the same format (the option's check ignores case; the writer once wrote CSV here)
+    assert cli_exit(["predict", checkpoint, video, "--timeline", "--window", "1", "--stride", "0.6", "--out",
+                     tmp_path / "T.JSON", "--device", "cpu"]) == 0
+    assert json.loads((tmp_path / "T.JSON").read_text())["windows"] == result["windows"]
 
 
 def test_annotated_video_keeps_frames_and_rate_and_draws_the_top_k(setup, tmp_path, small_synth, capsys):

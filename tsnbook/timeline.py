@@ -132,7 +132,7 @@ def write_timeline(path, result, meta=None):
     """A `run_timeline` result to ``.json`` (everything, with ``meta``) or ``.csv`` (one line a window: start, end,
     start_frame, end_frame, top1, top1_score, top1_class, top2, ...: the columns of ``predict``'s CSV)."""
     path = Path(path)
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         path.write_text(json.dumps(dict(meta or {}, **result), indent=1) + "\n")
         return
     span = ("start", "end", "start_frame", "end_frame")
