@@ -231,3 +231,22 @@ def test_cli_predict_gives_the_numbers_of_predict_videos(rgb, small_synth, tmp_p
     assert [row["video"] for row in written] == [r["video"] for r in results]
     for row, result in zip(written, results):
         assert all(abs(top["score"] - result["scores"][top["class"]]) < 1e-6 for top in row["top_k"])
+
+
+# ------------------------------------------------------------------ cold review: flow of a 1-frame video
+def test_a_flow_model_on_a_one_frame_video_says_flow_needs_two_frames(rgb, small_synth, tmp_path, capsys):
+    from tsnbook.io import open_video, write_video
+    checkpoint, _ = rgb
+    flow = random_checkpoint(tmp_path / "flow.pth", small_config("flow", small_synth, test_clips=2), CLASSES)
+    good = _videos(small_synth, "MoveUp")[0]
+    with open_video(good) as reader:
+        write_video(tmp_path / "one.mp4", reader.get([0]), fps=25)
+    needs_two = "it has 1 frame, and optical flow needs at least 2"
+    for argv in (["predict", flow, tmp_path / "one.mp4"], ["features", flow, tmp_path / "one.mp4", "--out",
+                                                          tmp_path / "f"]):
+        message = str(cli_exit(argv))
+        assert message.startswith("error: ") and str(tmp_path / "one.mp4") in message and needs_two in message, message
+    # two streams over two videos: the 1-frame one is skipped with the reason, the other scored
+    assert cli_exit(["predict", "--rgb", checkpoint, "--flow", flow, tmp_path / "one.mp4", good]) == 1
+    skipped = [line for line in capsys.readouterr().out.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and needs_two in skipped[0], skipped
