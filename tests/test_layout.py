@@ -17,10 +17,10 @@ from tsnbook.pipelines import parse_protocol, protocol_of, protocol_settings
 PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 
 #: the library's modules, lowest first: each may import only modules listed before it
-LAYERS = ["testenv", "spelling", "progress", "jobs", "utils", "sampling", "h264", "io", "streams", "transforms",
-          "pipelines", "configs", "views", "data", "backbones", "consensus", "models",
+LAYERS = ["testenv", "spelling", "progress", "jobs", "utils", "sampling", "h264", "io", "flow", "streams",
+          "transforms", "pipelines", "configs", "views", "data", "backbones", "consensus", "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
-          "gpu_augment", "loops", "runs", "engine", "flow", "predict", "annotate", "timeline", "batch", "features",
+          "gpu_augment", "loops", "runs", "engine", "predict", "annotate", "timeline", "batch", "features",
           "export", "explain", "bench_model", "bench", "datasets", "course", "cli", "__main__"]
 
 

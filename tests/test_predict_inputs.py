@@ -5,6 +5,7 @@ the tests need no training: what they check is which views and videos reach the 
 """
 import csv
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -298,3 +299,74 @@ def test_predict_refuses_a_folder_or_a_file_where_its_output_goes_before_the_mod
             ("--out", tmp_path / "no" / "sub.csv", f"the folder {tmp_path / 'no'} does not exist (create it first)")]:
         text = str(cli_exit(["predict", absent, video, option, path]))
         assert text.startswith("error: ") and message in text and "\n" not in text, text
+
+
+# ------------------------------------------------------------------ cold review: flow of a 1-frame video
+def test_a_flow_model_on_a_one_frame_video_says_flow_needs_two_frames(rgb, small_synth, tmp_path, capsys):
+    from tsnbook.io import open_video, write_video
+    checkpoint, _ = rgb
+    flow = random_checkpoint(tmp_path / "flow.pth", small_config("flow", small_synth, test_clips=2), CLASSES)
+    good = _videos(small_synth, "MoveUp")[0]
+    with open_video(good) as reader:
+        write_video(tmp_path / "one.mp4", reader.get([0]), fps=25)
+    needs_two = "it has 1 frame, and optical flow needs at least 2"
+    for argv in (["predict", flow, tmp_path / "one.mp4"], ["features", flow, tmp_path / "one.mp4", "--out",
+                                                          tmp_path / "f"]):
+        message = str(cli_exit(argv))
+        assert message.startswith("error: ") and str(tmp_path / "one.mp4") in message and needs_two in message, message
+    # two streams over two videos: the 1-frame one is skipped with the reason, the other scored
+    assert cli_exit(["predict", "--rgb", checkpoint, "--flow", flow, tmp_path / "one.mp4", good]) == 1
+    skipped = [line for line in capsys.readouterr().out.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and needs_two in skipped[0], skipped
+
+
+# ------------------------------------------------------------------ cold review: list files and label maps
+def test_a_list_or_label_map_that_is_not_utf8_is_named_with_its_line(rgb, small_synth, tmp_path):
+    from tsnbook.data import read_label_map
+    checkpoint, _ = rgb
+    video = _videos(small_synth, "RedBall")[0]
+    for name in ("list.txt", "list.csv"):
+        (tmp_path / name).write_bytes(f"{video} 0\n".encode() + "café.mp4 1\n".encode("latin-1"))
+        message = cli_exit(["predict", checkpoint, tmp_path / name])
+        assert message == f"error: list file {tmp_path / name}:2: not UTF-8 text (byte 0xe9): save the file as " \
+                          f"UTF-8", message
+    (tmp_path / "labels.txt").write_bytes("\n".join(CLASSES[:7] + ["Mové"]).encode("latin-1"))
+    message = cli_exit(["predict", checkpoint, video, "--label-map", tmp_path / "labels.txt"])
+    assert message.startswith(f"error: label map {tmp_path / 'labels.txt'}:8: not UTF-8 text"), message
+    (tmp_path / "bom.txt").write_text("\ufeff" + "\n".join(CLASSES), encoding="utf-8")  # a BOM sticks to no name
+    assert read_label_map(tmp_path / "bom.txt") == CLASSES
+
+
+def test_lists_with_a_bom_and_lists_in_json_name_their_videos(tmp_path):
+    from tsnbook.batch import expand_inputs
+    for name in ("a.mp4", "b c.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "bom.csv").write_text("\ufeffpath,label\na.mp4,0\n", encoding="utf-8")  # Excel's "CSV UTF-8"
+    (tmp_path / "bom.txt").write_text("\ufeffa.mp4 0\n", encoding="utf-8")
+    (tmp_path / "list.json").write_text(json.dumps(["a.mp4", "b c.mp4"]))
+    assert expand_inputs([tmp_path / "bom.csv", tmp_path / "bom.txt", tmp_path / "list.json"]) == \
+        [tmp_path / "a.mp4", tmp_path / "a.mp4", tmp_path / "a.mp4", tmp_path / "b c.mp4"]
+    origins = {}
+    expand_inputs([tmp_path / "list.json"], origins=origins)
+    assert origins == {0: f"{tmp_path / 'list.json'}: item 1", 1: f"{tmp_path / 'list.json'}: item 2"}
+    for text, message in [('["a.mp4",', r":1: not JSON \("), ('{"a": 1}', "a .json list is a list of video paths"),
+                          ("[1, 2]", "a .json list is a list of video paths")]:
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(ValueError, match=message):
+            expand_inputs([tmp_path / "bad.json"])
+
+
+def test_predicts_own_csv_and_json_results_can_be_fed_back_as_lists(rgb, small_synth, tmp_path, monkeypatch):
+    from tsnbook.batch import expand_inputs
+    checkpoint, _ = rgb
+    monkeypatch.chdir(tmp_path)
+    Path("videos").mkdir()
+    Path("out").mkdir()
+    for index, video in enumerate(_videos(small_synth, "MoveUp", 2)):
+        Path(f"videos/{index}.mp4").write_bytes(video.read_bytes())
+    Path("videos/empty.mp4").write_bytes(b"")  # a skipped video is a row of the results too
+    given = expand_inputs(["videos"])
+    for name in ("r.csv", "r.json"):
+        assert cli_exit(["predict", checkpoint, "videos", "--out", f"out/{name}", "--device", "cpu"]) == 1
+        # the paths as predict wrote them (relative to where it ran), not to the result's folder; no "video" header
+        assert sorted(expand_inputs([f"out/{name}"])) == sorted(given), name

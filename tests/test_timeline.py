@@ -141,6 +141,21 @@ def test_annotated_video_keeps_frames_and_rate_and_draws_the_top_k(setup, tmp_pa
     assert probe_video(tmp_path / "b.mp4") == probe_video(clip)
 
 
+def test_an_odd_sized_video_is_annotated_in_every_container_predict_writes(setup, tmp_path):
+    # 97x61: H.264's 4:2:0 cannot hold it (written 4:4:4), MPEG-4 refuses 4:4:4 (kept 4:2:0), VP9 takes either
+    _, _, checkpoint = setup
+    odd = tmp_path / "odd.avi"
+    write_video(odd, np.random.default_rng(0).integers(0, 256, (30, 61, 97, 3), dtype=np.uint8), fps=25)
+    for ending in (".mp4", ".mkv", ".avi", ".webm"):
+        out = tmp_path / f"labelled{ending}"
+        assert cli_exit(["predict", checkpoint, odd, "--out-video", out, "--device", "cpu"]) == 0, ending
+        with open_video(out) as drawn:
+            assert (drawn.num_frames, *drawn.get([0]).shape[1:3]) == (30, 61, 97), ending
+    assert cli_exit(["predict", checkpoint, odd, "--timeline", "--window", "1", "--stride", "0.2", "--out-video",
+                     tmp_path / "timeline.avi", "--device", "cpu"]) == 0
+    assert probe_video(tmp_path / "timeline.avi") == (30, 25.0)
+
+
 # -------------------------------------------------------------------------------------------- bad input
 def test_bad_input_gets_one_line_each(setup, tmp_path, small_synth):
     folder, video, checkpoint = setup

@@ -8,6 +8,7 @@ Modules, in the order data flows through them; each imports only modules above i
     sampling      which frames: MMAction2's SampleFrames / DenseSampleFrames
     h264          what an H.264 packet holds (NAL types, SPS): where decoding may restart safely
     io            decoding: videos (decord / PyAV / selective H.264), RGB and flow JPEG folders; write_video
+    flow          optical flow (DIS, Farneback, TV-L1) as denseflow's JPEGs; a video's flow as a flow model reads it
     streams       frames in order, each decoded once: a file, a URL, a camera
     transforms    Resize, MultiScaleCrop, RandomResizedCrop, Flip, Center/Three/TenCrop, FormatShape
     pipelines     the zoo's training recipe and named test protocols ("25x10", "25x3", "dense-8x1", ...)
@@ -30,7 +31,6 @@ Modules, in the order data flows through them; each imports only modules above i
     loops         train_one_epoch, evaluate: one pass of training, every video's scores
     runs          a run's work dir: never overwritten by accident, the epoch checkpoints kept
     engine        a run: train (checkpoints, resume, validation, DDP), evaluate_checkpoint
-    flow          optical flow (DIS, Farneback, TV-L1) as denseflow's JPEGs
     predict       one video's views and scores (test_views, predict_video; a flow model's flow computed)
     annotate, timeline, batch   a video with its top-k drawn; windows along a long video or stream; many videos
                   (predict_videos: files, folders, list files; the model loaded once)

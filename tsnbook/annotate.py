@@ -5,15 +5,18 @@
 The text is drawn with OpenCV's ``putText`` on a dark box in the top-left corner, scaled to the frame (readable
 from 120-px SynthActions clips to 1080p), in RGB throughout (the colour asked for is the colour written). The
 video is read once, in order (`tsnbook.streams.FrameStream`), and written frame for frame at the source's exact
-rate (`tsnbook.io.write_video`, H.264), so it has the same number of frames and the same duration; odd frame sizes,
-which H.264's 4:2:0 cannot hold, are written 4:4:4 rather than cropped. Where MMAction2's demo drew only the top-1
+rate (`tsnbook.io.write_video`: H.264 for .mp4 / .mkv, MPEG-4 for .avi, VP9 for .webm), so it has the same number of
+frames and the same duration; odd frame sizes, which H.264's 4:2:0 cannot hold, are written 4:4:4 rather than
+cropped (MPEG-4 and VP9 take them in 4:2:0, and MPEG-4 takes nothing else). Where MMAction2's demo drew only the top-1
 name at a fixed 30 fps (0.x) or nothing at all (1.x; MMAction2's ``demo/demo.py``), this draws what
 ``predict`` prints.
 """
+from pathlib import Path
+
 import cv2
 import numpy as np
 
-from .io import write_video
+from .io import CODECS, write_video
 from .streams import FrameStream
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -59,15 +62,23 @@ def write_annotated(video, out_path, lines_of, colour=(255, 255, 255)):
 
 
 def write_annotated_frames(out_path, frames, stream):
-    """Encode already drawn ``frames`` at ``stream``'s exact rate (4:4:4 where the size is odd)."""
+    """Encode already drawn ``frames`` at ``stream``'s exact rate (`pixel_format`: 4:4:4 where H.264 needs it)."""
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
         raise ValueError(f"{stream.path} gave no frames to write")
-    odd = first.shape[0] % 2 or first.shape[1] % 2
 
     def all_frames():
         yield first
         yield from frames
 
-    write_video(out_path, all_frames(), fps=stream.frame_rate, pix_fmt="yuv444p" if odd else None)
+    write_video(out_path, all_frames(), fps=stream.frame_rate, pix_fmt=pixel_format(out_path, first.shape))
+
+
+def pixel_format(out_path, shape):
+    """The pixel format for frames of ``shape`` [H, W, 3] in ``out_path``: None (the codec's 4:2:0) unless the
+    container's codec is H.264 and a side is odd, which x264's 4:2:0 refuses: then 4:4:4. MPEG-4 (.avi) and VP9
+    (.webm) take odd sizes in 4:2:0, and MPEG-4 refuses 4:4:4, so forcing it for every codec broke an odd .avi."""
+    odd = shape[0] % 2 or shape[1] % 2
+    codec = CODECS.get(Path(out_path).suffix.lower(), (None,))[0]
+    return "yuv444p" if odd and codec == "libx264" else None

@@ -10,10 +10,14 @@
 
 Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (`VIDEO_EXTENSIONS`, in
 any case, as the folder dataset reads them; sorted, subfolders included: a dataset's class folders); a **list
-file**: one video per line, its first field, relative to ``video_root`` or else to the list's folder (``.txt``,
-``.lst``: MMAction2's ``path label`` lines, split at whitespace; ``.csv``: read as CSV, so a path may hold spaces,
-and a header whose first field is ``path`` is skipped; labels are ignored). A listed video that cannot be read is
-named with its ``list:line``. Images and unknown paths are refused with one line naming them.
+file**, UTF-8 (a BOM is dropped; another encoding is refused naming the line): one video per entry, relative to
+``video_root`` or else to the list's folder (``.txt``, ``.lst``: MMAction2's ``path label`` lines, the first field,
+split at whitespace; ``.csv``: the first field, read as CSV, so a path may hold spaces, and a header whose first
+field is ``path`` is skipped; ``.json``: a list of paths; labels are ignored). ``predict --out``'s own CSV (header
+``video, ...``) and JSON (``videos`` and ``skipped``) are lists too, their paths taken as predict wrote them
+(relative to the current folder, unless ``video_root``): a result file names the videos to score again. A listed
+video that cannot be read is named with its ``list:line`` (a JSON list's ``list: item N``). Images and unknown
+paths are refused with one line naming them.
 
 Each item's views are made in a DataLoader worker (`ViewsDataset`; the decoder opens inside the worker), the model
 scores them in the main process, so decoding the next videos overlaps the forward pass of this one. A flow model's
@@ -27,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import ITEM_FAILURES
+from .data import ITEM_FAILURES, read_text_lines
 from .io import VIDEO_EXTENSIONS
 from .predict import flow_input, top_k_cells, video_views, view_extractor, view_scorer
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-LIST_EXTENSIONS = (".txt", ".lst", ".csv")
+LIST_EXTENSIONS = (".txt", ".lst", ".csv", ".json")
 
 
 def check_video_path(path, origin=None):
@@ -53,23 +57,49 @@ def check_video_path(path, origin=None):
 
 
 def _list_fields(list_file):
-    """``(line number, first field)`` of each line that names a video: a ``.csv`` read as CSV (quoted fields,
-    commas and spaces inside paths; a header whose first field is ``path`` skipped), other lists as MMAction2's
-    ``path label`` lines, split at whitespace. Blank lines and ``#`` comments name nothing."""
-    lines = list_file.read_text(encoding="utf-8").splitlines()
+    """``(origins and fields, written by predict)``: ``(where, path text)`` of each entry that names a video, and
+    whether the file is ``predict --out``'s own (its paths are as predict opened them, not relative to the list).
+    ``.csv``: read as CSV (quoted fields, commas and spaces inside paths; a header whose first field is ``path``,
+    or predict's ``video``, skipped); ``.json``: `_json_fields`; other lists: MMAction2's ``path label`` lines,
+    split at whitespace. Blank lines and ``#`` comments name nothing. A file that is not UTF-8 is named with its
+    line (`tsnbook.data.read_text_lines`, which also drops a BOM)."""
+    lines = read_text_lines(list_file, "list file")
+    if list_file.suffix.lower() == ".json":
+        return _json_fields(list_file, "\n".join(lines))
     if list_file.suffix.lower() == ".csv":
-        rows = ((number, row[0].strip() if row else "") for number, row in enumerate(csv.reader(lines), 1))
-        rows = [(number, field) for number, field in rows if not (number == 1 and field.lower() == "path")]
+        rows = [(number, row[0].strip() if row else "") for number, row in enumerate(csv.reader(lines), 1)]
+        header = rows[0][1].lower() if rows else ""
+        rows = rows[1:] if header in ("path", "video") else rows
     else:
-        rows = [(number, line.split(maxsplit=1)[0] if line.strip() else "") for number, line in enumerate(lines, 1)]
-    return [(number, field) for number, field in rows if field and not field.startswith("#")]
+        header, rows = "", [(number, line.split(maxsplit=1)[0] if line.strip() else "")
+                            for number, line in enumerate(lines, 1)]
+    return [(f"{list_file}:{number}", field) for number, field in rows
+            if field and not field.startswith("#")], header == "video"
+
+
+def _json_fields(list_file, text):
+    """The entries of a JSON list: a list of video paths, or ``predict --out x.json``'s own file (its scored
+    ``videos`` then its ``skipped``, each ``dict(video=...)``), so that a result file can be fed back."""
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"list file {list_file}:{err.lineno}: not JSON ({err.msg}): a .json list is a list of "
+                         f"video paths, or predict's --out JSON") from None
+    written = isinstance(items, dict) and isinstance(items.get("videos"), list)
+    if written:
+        items = [item.get("video") if isinstance(item, dict) else item
+                 for item in items["videos"] + list(items.get("skipped") or [])]
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"list file {list_file}: a .json list is a list of video paths ([\"a.mp4\", ...]) or "
+                         f"predict's --out JSON (its 'videos' and 'skipped', each with a 'video')")
+    return [(f"{list_file}: item {number}", item) for number, item in enumerate(items, 1)], written
 
 
 def _listed(list_file, video_root=None):
     """``[(path, "list:line")]`` of the videos a list file names."""
-    root = Path(video_root) if video_root else list_file.parent
-    paths = [(Path(field) if Path(field).is_absolute() else root / field, f"{list_file}:{number}")
-             for number, field in _list_fields(list_file)]
+    fields, written = _list_fields(list_file)
+    root = Path(video_root) if video_root else Path() if written else list_file.parent
+    paths = [(Path(field) if Path(field).is_absolute() else root / field, origin) for origin, field in fields]
     if not paths:
         raise ValueError(f"list file {list_file} names no video (one path per line, optionally followed by a label)")
     return paths

@@ -9,12 +9,14 @@ files go through the same reader (`tsnbook.mmaction2`).
 import os
 import pickle
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from .configs import plain  # noqa: F401  (a config in a checkpoint: plain values)
+from .io import VIDEO_EXTENSIONS
 
 
 def _numpy_globals():
@@ -38,8 +40,15 @@ def read_checkpoint(path, trusted=False):
     file's pickle names, so pass it only for files from a source you trust (e.g. download.openmmlab.com).
     """
     path = Path(path)
+    if path.is_dir():
+        inside = [name for name in ("latest.pth", "best.pth") if (path / name).is_file()]
+        raise ValueError(f"checkpoint {path} is a folder, not a checkpoint: give the file" +
+                         (f", e.g. {path / inside[0]}" if inside else " (a run's work dir holds latest.pth)"))
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    refusal = _not_a_checkpoint(path)
+    if refusal:
+        raise RuntimeError(f"{path} {refusal}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError) as err:  # not a torch file, or truncated
@@ -71,6 +80,22 @@ def read_checkpoint(path, trusted=False):
     except ModuleNotFoundError as err:
         raise RuntimeError(f"{path} pickles objects of the module {err.name!r}, which is not installed; load it "
                            f"once where it is and re-save torch.save({{'state_dict': ckpt['state_dict']}})") from None
+
+
+def _not_a_checkpoint(path):
+    """What ``path`` is instead of a checkpoint, when that can be told before torch reads it (else None): a
+    TorchScript or ONNX export (tsnbook export), or a video (predict's arguments swapped) - files torch.load would
+    turn into a warning and a pickle error that name neither."""
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
+        return "is not a checkpoint (a video? the checkpoint comes first: predict CHECKPOINT VIDEO)"
+    if path.suffix.lower() == ".onnx":
+        return "is an ONNX export (tsnbook export), not a training checkpoint; run it with onnxruntime"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            entries = [name.split("/", 1)[-1] for name in archive.namelist()]
+        if "constants.pkl" in entries or any(entry.startswith("code/") for entry in entries):
+            return "is a TorchScript export (tsnbook export), not a training checkpoint; run it with torch.jit.load"
+    return None
 
 
 def save_checkpoint(path, state):

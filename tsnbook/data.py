@@ -311,6 +311,19 @@ def collate_skipping_errors(batch):
     return stacked
 
 
+def read_text_lines(path, what="file"):
+    """The lines of a UTF-8 text file (``what``: "list file", "label map", ... for the message). A BOM at its start
+    is dropped (Windows editors and spreadsheets write one, and it would otherwise stick to the first name); a file
+    in another encoding is refused naming the file, the line and the byte, rather than Python's bare codec error."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise ValueError(f"{what} {path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}): save the file as "
+                         f"UTF-8") from None
+
+
 def read_label_map(path, num_classes=None):
     """Class names in label order from a label-map file, in either format datasets ship.
 
@@ -326,7 +339,7 @@ def read_label_map(path, num_classes=None):
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"label map {path} does not exist")
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [line.strip() for line in read_text_lines(path, "label map") if line.strip()]
     names = lines
     pairs = [line.split(None, 1) for line in lines]
     if lines and all(len(p) == 2 and p[0].isdigit() for p in pairs):

@@ -15,7 +15,9 @@ crop's clips in time order, which a graph of any number of views cannot know, an
 
 **Outside the graph**: decoding, sampling, resize and crop: `tsnbook.views`, which needs numpy, OpenCV and PyAV but
 not torch. The sidecar JSON (``<file>.json``) holds what a deployment needs: the views' settings
-(`ViewExtractor.from_settings`), the class names, the input/output names and what the scores are, so
+(`ViewExtractor.from_settings`; a flow model's include how the video's optical flow is computed - algorithm, bound,
+resolution, as for its training data - so ``from_file`` makes its flow views from the video itself), the class
+names, the input/output names and what the scores are, so
 
     import json, onnxruntime
     from tsnbook.views import ViewExtractor
@@ -74,14 +76,19 @@ def export_model(model, path, extract, fmt=None, average_clips="prob", names=Non
     """Write ``model`` as ``fmt`` to ``path`` and its sidecar ``path + '.json'``; returns the path.
 
     ``extract``: the `tsnbook.views.ViewExtractor` whose views the file takes (its settings go into the sidecar;
-    an example of its view size traces the graph, and every size stays dynamic). ``model`` itself is left as it
-    was (device, train/eval mode): a copy is exported.
+    an example of its view size traces the graph, and every size stays dynamic; a flow model's extractor carries
+    how a video's flow is computed, `tsnbook.predict.view_extractor`). ``model`` itself is left as it was (device,
+    train/eval mode): a copy is exported.
     """
     fmt, path = export_format(path, fmt), Path(path)
     if model.consensus.kind != "avg":
         raise ValueError(f"export writes the average consensus over any number of views; this TSN's "
                          f"{model.consensus.kind} consensus pools each crop's clips in time order: score it with "
                          f"predict (tsnbook.predict_video) instead")
+    if model.modality == "flow" and extract.optical_flow is None:
+        raise ValueError("a flow model's export must say how a video's optical flow is computed for it: make the "
+                         "views with tsnbook.predict.view_extractor(model, cfg, flow=...), whose settings carry the "
+                         "flow algorithm, bound and resolution into the sidecar")
     wrapper = TestTimeTSN(copy.deepcopy(model).cpu(), average_clips).eval()
     size = _view_size(extract)
     example = torch.zeros(2, 3, model.in_channels, size, size, dtype=torch.uint8)
@@ -140,10 +147,10 @@ def load_exported(path, fmt=None, threads=None):
 
 def check_export(path, model, video, extract, average_clips="prob", fmt=None):
     """Run the exported file on ``video``'s views and compare with `tsnbook.predict_video` (eager PyTorch, the
-    same views): ``dict(exported, eager, max_abs_diff, views)``."""
-    from .predict import open_reader
-    with open_reader(video) as reader:
-        views = extract(reader)
+    same views; a flow model's: of the video's optical flow, `tsnbook.views.ViewExtractor.from_file`):
+    ``dict(exported, eager, max_abs_diff, views)``."""
+    from .predict import video_views
+    views = video_views(video, extract)
     exported = load_exported(path, fmt)(views[None])[0]
     eager = model.score_views(views, average_clips)
     return dict(exported=exported, eager=eager, max_abs_diff=float(np.abs(exported - eager).max()),

@@ -19,16 +19,18 @@ builds each video's folder under a hidden temporary name that is renamed only wh
 folder under its real name is always whole. `is_extracted` is the matching completion check (every expected
 file present, first image of the expected size), used to skip finished videos when a run resumes.
 """
+import contextlib
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 
-from .io import DecodeError
+from .io import DecodeError, FlowFrames
 
 ALGORITHMS = ("dis", "farneback", "tvl1")
 ZOO_ALGORITHM = "tvl1"  # denseflow -a=tvl1: the algorithm behind the zoo's flow rows
@@ -230,6 +232,28 @@ def extract_video_flow(video_path, out_dir, algorithm="dis", bound=20.0,
     return extract_video_frames(video_path, out_dir, flow_tmpl=filename_tmpl, rgb_tmpl=rgb_tmpl,
                                 algorithm=algorithm, bound=bound, start_index=start_index,
                                 resolution=resolution)["flow"]
+
+
+@contextlib.contextmanager
+def video_flow(video_path, algorithm="dis", bound=20.0, resolution=None):
+    """The optical flow of a video file, as the `FlowFrames` reader a flow dataset would open on its files: what
+    a flow model scores (`tsnbook.predict`) and what a flow model's exported views are made of (`tsnbook.views`).
+
+    The flow is computed by `extract_video_flow` - the extraction that makes training data: each frame pair's
+    displacement clipped to +-``bound``, quantised to 0..255 and stored as x/y JPEGs - into a temporary folder
+    that is removed when the ``with`` block ends. ``resolution``: the size the frames are brought to first (None:
+    the video's own; "340x256", "short256", ... see `output_size`). A video of one frame has no flow: refused,
+    saying so (flow needs two frames), rather than sampled as a video of none.
+    """
+    if not Path(video_path).is_file():
+        raise FileNotFoundError(f"video {video_path} does not exist")
+    with tempfile.TemporaryDirectory(prefix="tsnbook-flow-") as folder:
+        out = Path(folder) / Path(video_path).stem
+        count = extract_video_flow(video_path, out, algorithm=algorithm, bound=bound, resolution=resolution)
+        if count == 0:
+            raise DecodeError(video_path, "it has 1 frame, and optical flow needs at least 2 (a flow model sees the "
+                                          "motion between consecutive frames): give a longer video")
+        yield FlowFrames(out, count)
 
 
 def _extract_one(job):

@@ -12,20 +12,19 @@ bit-identical to MMAction2's test pipeline. A named protocol keeps the model's o
 (a model trained on 48-px frames is tested on 48-px frames, not the zoo's 224-px crops). The model averages the
 pooled features of *all* views and applies the classifier once, as MMAction2's TSNHead: `TSN.score_views`.
 
-A flow model given a video file scores the video's own optical flow: `video_flow` computes it as the training
-data's was made (`tsnbook.flow`: the config's ``flow_algorithm`` [DIS], ``flow_bound`` [20] and
+A flow model given a video file scores the video's own optical flow: `tsnbook.flow.video_flow` computes it as the
+training data's was made (`tsnbook.flow`: the config's ``flow_algorithm`` [DIS], ``flow_bound`` [20] and
 ``flow_resolution``, quantised and JPEG-stored like denseflow's files) and reads it back with the same
 `FlowFrames` reader a flow dataset uses, so the network sees exactly what a test on extracted flow would give it.
 """
 import contextlib
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .configs import option
 from .data import read_label_map  # noqa: F401  (kept here too: tests and notebooks import it from predict)
-from .flow import extract_video_flow
+from .flow import video_flow
 from .io import FlowFrames, Video, open_selective
 from .metrics import fuse_scores
 from .pipelines import ZOO_INPUT_SIZE, ZOO_SHORT_SIDE, model_sizes, protocol_of
@@ -83,34 +82,20 @@ def config_views(video, cfg, backend=None):
         return ViewExtractor.from_config(cfg, flow=flow)(reader)
 
 
-def view_extractor(model, cfg=None, protocol=None, num_segments=None):
+def view_extractor(model, cfg=None, protocol=None, num_segments=None, flow=None):
     """The `ViewExtractor` `predict_video` uses for ``model``: ``cfg``'s own test split when ``protocol`` is None,
-    else the named protocol (default "25x10") at ``cfg``'s sizes ("val": the model's ``num_segments``)."""
-    flow = model.modality == "flow"
+    else the named protocol (default "25x10") at ``cfg``'s sizes ("val": the model's ``num_segments``). A flow
+    model's extractor also says how a video's flow is computed (`flow_input`: ``flow``'s keys over ``cfg``'s), so
+    that its ``from_file`` - and an export's sidecar - take the video itself."""
+    optical_flow = flow_input(model, cfg, flow)
     if cfg is not None and protocol is None:
-        return ViewExtractor.from_config(cfg, flow=flow)
+        return ViewExtractor.from_config(cfg, flow=optical_flow is not None).computing_flow(optical_flow)
     protocol = protocol or "25x10"
     if num_segments is None and protocol == "val":
         num_segments = model.num_segments
     clip_len = {"flow": model.in_channels // 2, "rgbdiff": model.in_channels // 3 - 1}.get(model.modality)
-    return ViewExtractor.from_protocol(protocol, cfg, flow, num_segments, clip_len, model.modality)
-
-
-@contextlib.contextmanager
-def video_flow(video_path, algorithm="dis", bound=20.0, resolution=None):
-    """The optical flow of a video file, as the `FlowFrames` reader a flow dataset would open on its files.
-
-    The flow is computed by `tsnbook.flow.extract_video_flow` - the extraction that makes training data: each
-    frame pair's displacement clipped to +-``bound``, quantised to 0..255 and stored as x/y JPEGs - into a
-    temporary folder that is removed when the ``with`` block ends. ``resolution``: the size the frames are
-    brought to first (None: the video's own; "340x256", "short256", ... see `tsnbook.flow.output_size`).
-    """
-    if not Path(video_path).is_file():
-        raise FileNotFoundError(f"video {video_path} does not exist")
-    with tempfile.TemporaryDirectory(prefix="tsnbook-flow-") as folder:
-        out = Path(folder) / Path(video_path).stem
-        count = extract_video_flow(video_path, out, algorithm=algorithm, bound=bound, resolution=resolution)
-        yield FlowFrames(out, count)
+    return ViewExtractor.from_protocol(protocol, cfg, optical_flow is not None, num_segments, clip_len,
+                                       model.modality).computing_flow(optical_flow)
 
 
 def flow_settings(cfg=None):
@@ -129,7 +114,9 @@ def flow_input(model, cfg=None, flow=None):
 
 def video_views(video, extract, flow=None, backend=None):
     """The views ``extract`` (a `tsnbook.views.ViewExtractor`) makes of a video file or open reader; ``flow``:
-    the settings of `video_flow` when the model reads the video's optical flow (computed here), else None."""
+    the settings of `video_flow` when the model reads the video's optical flow (computed here; default: the
+    extractor's own ``optical_flow``), else None."""
+    flow = extract.optical_flow if flow is None else flow
     if flow is not None and not isinstance(video, Video):
         with video_flow(video, **flow) as reader:
             return extract(reader)

@@ -1,7 +1,8 @@
 """Test views without torch: which frames of a video a TSN sees at test time, and which crops of them.
 
 A deployed TSN (an exported ONNX or TorchScript file, `tsnbook.export`) needs its input made exactly as in testing,
-and nothing of that needs PyTorch: this module imports only numpy, OpenCV and PyAV (through `tsnbook.io`), so
+and nothing of that needs PyTorch: this module imports only numpy, OpenCV and PyAV (through `tsnbook.io` and
+`tsnbook.flow`, which computes a flow model's input from the video as its training flow was made), so
 
     from tsnbook.views import ViewExtractor
     extract = ViewExtractor.from_settings(json.load(open("model.onnx.json"))["views"])   # the export's sidecar
@@ -14,7 +15,8 @@ views with it):
 1. **sampling** (`tsnbook.sampling`): ``num_clips`` segment centres over the ``num_frames`` frames (SampleFrames,
    test mode; or DenseSampleFrames' windows), ``clip_len`` consecutive frames each (5 for a flow stack, 6 for
    an RGB-difference model of 5 differences);
-2. **decoding** those frames only (`tsnbook.io.open_selective`, or the reader given), RGB uint8;
+2. **decoding** those frames only (`tsnbook.io.open_selective`, or the reader given), RGB uint8; for a flow model
+   (``optical_flow`` settings), the video's optical flow, computed as its training flow was (`tsnbook.flow.video_flow`);
 3. **resize** the short side (Resize(-1, S)) and **crop** (CenterCrop, ThreeCrop or TenCrop) with OpenCV and numpy
    (`tsnbook.transforms`);
 4. **FormatShape**: ``[V, C, H, W]`` with V = crops x clips, all clips of crop 1 first (MMAction2's order).
@@ -30,6 +32,7 @@ of one window of a long video (`tsnbook.timeline`) are the views of that frame r
 import numpy as np
 
 from .configs import option
+from .flow import video_flow
 from .io import open_selective
 from .pipelines import CROPS, frames_per_clip, model_sizes, parse_protocol, protocol_settings
 from .sampling import dense_sample_frames, sample_frames
@@ -77,17 +80,20 @@ class ViewExtractor:
     """A video (or a reader) -> its test views ``uint8 [V, C, H, W]``: one config's split, or a named protocol.
 
     ``pipeline``: transform dicts (Resize, a crop, FormatShape); the other arguments are `sample_indices`'
-    (``clip_len``: the frames one clip samples, `tsnbook.pipelines.frames_per_clip`).
+    (``clip_len``: the frames one clip samples, `tsnbook.pipelines.frames_per_clip`). ``flow``: the frames are
+    optical flow; ``optical_flow``: how a video file's flow is computed for them (`tsnbook.flow.video_flow`'s
+    ``algorithm``, ``bound``, ``resolution``: the model's training flow), so that `from_file` takes the video itself.
     `settings` gives them back as plain JSON-able values, and `from_settings` rebuilds the same extractor.
     """
 
     def __init__(self, pipeline, flow=False, num_segments=25, clip_len=1, frame_interval=1, sampler="segments",
-                 dense_sample_range=64, dense_test_positions=10, twice_sample=False):
+                 dense_sample_range=64, dense_test_positions=10, twice_sample=False, optical_flow=None):
         self._settings = dict(pipeline=[dict(step) for step in pipeline], flow=bool(flow), num_segments=num_segments,
                               clip_len=clip_len, frame_interval=frame_interval, sampler=sampler,
                               dense_sample_range=dense_sample_range, dense_test_positions=dense_test_positions,
-                              twice_sample=twice_sample)
+                              twice_sample=twice_sample, optical_flow=dict(optical_flow) if optical_flow else None)
         self.flow, self.num_segments, self.clip_len = bool(flow), num_segments, clip_len
+        self.optical_flow = self._settings["optical_flow"]
         self.pipeline = build_pipeline(pipeline)
 
     @classmethod
@@ -126,6 +132,11 @@ class ViewExtractor:
     def from_settings(cls, settings):
         return cls(**settings)
 
+    def computing_flow(self, optical_flow):
+        """This extractor, with ``optical_flow`` (`tsnbook.flow.video_flow`'s settings) saying how `from_file`
+        computes a video's flow; None: only readers of flow frames are taken."""
+        return type(self).from_settings(dict(self.settings(), optical_flow=optical_flow))
+
     def settings(self):
         """The extractor as plain values (what an export writes into its sidecar JSON)."""
         return {key: (list(map(dict, value)) if key == "pipeline" else value) for key, value in self._settings.items()}
@@ -148,7 +159,16 @@ class ViewExtractor:
         return load_frames(reader, indices, self.pipeline, self.flow, self.num_segments, self.clip_len)["imgs"]
 
     def from_file(self, path, backend=None):
-        """The views of a video file, decoded selectively (`tsnbook.io.open_selective`)."""
+        """The views of a video file, decoded selectively (`tsnbook.io.open_selective`); flow views: of the
+        video's optical flow, computed with the ``optical_flow`` settings as the model's training flow was."""
+        if self.flow:
+            if self.optical_flow is None:
+                raise ValueError(f"{path}: these views are optical flow and their settings do not say how it is "
+                                 f"computed (no 'optical_flow'): export the model again with this version, or give "
+                                 f"the views a tsnbook.io.FlowFrames reader of the video's flow_x/flow_y JPEGs "
+                                 f"(tsnbook.flow.extract_video_flow)")
+            with video_flow(path, **self.optical_flow) as reader:
+                return self(reader)
         with open_selective(path, backend) as reader:
             return self(reader)
 

@@ -52,10 +52,7 @@ def _export(args):
     refuse_overwriting_inputs([("--out", out), ("--out", f"{out}.json")],
                               model_inputs(args, [args.checkpoint]) + [("the --check video", args.check)])
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
-    if flow is not None and (args.check or args.bench):
-        raise ValueError("--check and --bench run on RGB views; a flow model's export is checked on flow views "
-                         "(tsnbook.export.check_export with a FlowFrames reader)")
-    extract = view_extractor(model, cfg, args.protocol)
+    extract = view_extractor(model, cfg, args.protocol, flow=flow)
     names = class_names(args, [info], model.num_classes)
     export_model(model.cpu(), out, extract, args.format, args.average_clips, names, info["description"])
     print(f"wrote {out} ({args.format}: uint8 views [videos, views, {model.in_channels}, H, W] in, "

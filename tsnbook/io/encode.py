@@ -63,7 +63,7 @@ def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, **op
             try:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
             except av.FFmpegError as error:
-                odd = stream.width % 2 or stream.height % 2
+                odd = (stream.width % 2 or stream.height % 2) and codec == "libx264" and pix_fmt == "yuv420p"
                 raise ValueError(f"{path}: {codec} cannot encode {stream.width}x{stream.height} {pix_fmt} frames "
                                  f"({_short(error)})" + ("; libx264 needs even width and height for yuv420p: "
                                                          "crop, or pass pix_fmt='yuv444p'" if odd else "")) from error
