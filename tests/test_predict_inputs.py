@@ -370,3 +370,20 @@ def test_predicts_own_csv_and_json_results_can_be_fed_back_as_lists(rgb, small_s
         assert cli_exit(["predict", checkpoint, "videos", "--out", f"out/{name}", "--device", "cpu"]) == 1
         # the paths as predict wrote them (relative to where it ran), not to the result's folder; no "video" header
         assert sorted(expand_inputs([f"out/{name}"])) == sorted(given), name
+
+
+def test_a_folder_s_hidden_files_are_left_out_as_prepare_leaves_them(tmp_path):
+    from tsnbook.batch import expand_inputs
+    for name in ("a.mp4", "._a.mp4", ".cache/b.mp4", "sub/c.MP4"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    assert expand_inputs([tmp_path]) == [tmp_path / "a.mp4", tmp_path / "sub" / "c.MP4"]
+
+
+def test_predict_writes_results_named_in_upper_case(rgb, small_synth, tmp_path):
+    checkpoint, _ = rgb
+    folder = small_synth / "videos" / "RedBall"
+    assert cli_exit(["predict", checkpoint, folder, "--device", "cpu", "--out", tmp_path / "R.CSV"]) == 0
+    assert (tmp_path / "R.CSV").read_text().startswith("video,top1,")
+    assert cli_exit(["predict", checkpoint, folder, "--device", "cpu", "--out", tmp_path / "R.JSON"]) == 0
+    assert len(json.loads((tmp_path / "R.JSON").read_text())["videos"]) == len(_videos(small_synth, "RedBall"))

@@ -9,7 +9,8 @@
         ...
 
 Inputs (`expand_inputs`): a video file as given; a **folder**: every video file under it (`VIDEO_EXTENSIONS`, in
-any case, as the folder dataset reads them; sorted, subfolders included: a dataset's class folders); a **list
+any case, as the folder dataset reads them; sorted, subfolders included: a dataset's class folders; hidden files
+and folders left out, as ``prepare.py`` leaves them: macOS's ``._clip.mp4`` are no videos); a **list
 file**, UTF-8 (a BOM is dropped; another encoding is refused naming the line): one video per entry, relative to
 ``video_root`` or else to the list's folder (``.txt``, ``.lst``: MMAction2's ``path label`` lines, the first field,
 split at whitespace; ``.csv``: the first field, read as CSV, so a path may hold spaces, and a header whose first
@@ -112,7 +113,8 @@ def expand_inputs(inputs, video_root=None, origins=None):
     paths = []
     for given in map(Path, inputs):
         if given.is_dir():
-            found = sorted(p for p in given.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+            found = sorted(p for p in given.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(given).parts))
             if not found:
                 raise ValueError(f"folder {given} holds no video file ({' '.join(VIDEO_EXTENSIONS)}, in any case)")
             paths.extend(found)
@@ -211,9 +213,9 @@ def write_results(path, rows, meta, skipped=()):
     path = Path(path)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: the folder {path.parent} does not exist")
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         path.write_text(json.dumps(dict(meta, videos=rows, skipped=list(skipped)), indent=1) + "\n")
-    elif path.suffix == ".csv":
+    elif path.suffix.lower() == ".csv":
         lines = [dict(video=row["video"], **top_k_cells(row["top_k"])) for row in rows]
         fields = max((list(line) for line in lines), key=len, default=["video"])
         with path.open("w", newline="") as out:
