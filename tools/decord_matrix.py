@@ -11,7 +11,8 @@ and again on one reader reused from set to set. A file is WRONG when any set dif
 tsnbook's rule; a line marked UNSAFE (decord wrong, yet trusted) means the rule must grow: rerun this after
 upgrading decord or PyAV. `--extra` adds H.264 without B-frames, MPEG-4 with one B-frame, HEVC, WMV, FLV.
 `--frames 1000` measures long clips instead: several keyframe intervals of each encoder's default (x264: 250,
-libvpx: 128), where a seek has to find a keyframe far from the start (dmlc/decord #91: long WebM files).
+libvpx: 128), where a seek has to find a keyframe far from the start (dmlc/decord #91: long WebM files). decord
+may not return on some refused files (a 1000-frame MPEG-1 AVI with B-frames): run the long table in parts.
 """
 import argparse
 import os

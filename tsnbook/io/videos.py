@@ -123,6 +123,10 @@ def decord_misplaces_frames(container_format, codec, has_b_frames):
     - B-frames (`has_b_frames`, which MPEG-1/2 streams report even when they have none): wrong for MPEG-4
       Part 2, MPEG-1/2 and HEVC in every container; H.264 is right in MP4, MOV, MKV and FLV.
     - AVI stores no presentation times: H.264 in AVI is wrong even without B-frames.
+    - Long clips (``--frames 1000``: several of each encoder's keyframe intervals, where a seek must find a
+      keyframe far from the start; dmlc/decord #91): the same verdicts for the pairs measured (H.264 in MP4, MKV
+      and MOV, MPEG-4 Part 2 without B-frames, VP8 and VP9 in WebM and MKV right), and decord never returned from
+      a 1000-frame MPEG-1 AVI with B-frames, which the rule refuses.
     A rule by family, not by file, and conservative per axis: a container or a codec not measured
     (`DECORD_CONTAINERS`, `DECORD_CODECS`; AV1, ProRes, H.263 ...) is refused too, though not every pair of
     measured ones was measured (HEVC does not go into AVI with this FFmpeg); so are some files decord reads right
