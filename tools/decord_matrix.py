@@ -2,7 +2,7 @@
 """Which codec / container pairs decord's random access reads right: the measurement behind
 `tsnbook.io.decord_misplaces_frames`. A check that prints a table, never a test.
 
-    python tools/decord_matrix.py [--folder DIR] [--extra] [--frames N]
+    python tools/decord_matrix.py [--folder DIR] [--extra] [--frames N] [--only NAME ...]
 
 Encodes a 60-frame 160x120 clip (a moving pattern, every frame different) for each codec x container that
 FFmpeg can mux, then compares decord's `get_batch` (one thread and the `fault_tol` that `DecordVideo` uses) with
@@ -12,7 +12,8 @@ tsnbook's rule; a line marked UNSAFE (decord wrong, yet trusted) means the rule 
 upgrading decord or PyAV. `--extra` adds H.264 without B-frames, MPEG-4 with one B-frame, HEVC, WMV, FLV.
 `--frames 1000` measures long clips instead: several keyframe intervals of each encoder's default (x264: 250,
 libvpx: 128), where a seek has to find a keyframe far from the start (dmlc/decord #91: long WebM files). decord
-may not return on some refused files (a 1000-frame MPEG-1 AVI with B-frames): run the long table in parts.
+may not return on some refused files (a 1000-frame MPEG-1 AVI with B-frames): run the long table in parts
+(`--only h264 vp8 vp9`: the clips whose name starts so).
 """
 import argparse
 import os
@@ -112,10 +113,12 @@ def main():
     parser.add_argument("--folder", help="where the clips go (default: a temporary folder)")
     parser.add_argument("--extra", action="store_true", help="the second table (see the module docstring)")
     parser.add_argument("--frames", type=int, default=NUM, help=f"frames per clip (default {NUM})")
+    parser.add_argument("--only", nargs="+", help="the clips whose name starts with one of these (e.g. vp8 h264)")
     args = parser.parse_args()
     NUM = args.frames
     pairs = ([(c, e) for c, extensions in EXTRA for e in extensions] if args.extra
              else [(c, e) for c in CODECS for e in CONTAINERS])
+    pairs = [(c, e) for c, e in pairs if not args.only or c[0].startswith(tuple(args.only))]
     sets = index_sets(np.random.default_rng(0))
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.folder or scratch
