@@ -269,6 +269,9 @@ def test_an_export_a_folder_or_a_video_given_as_the_checkpoint_is_named_for_what
                                                r"checkpoint; run it with torch.jit.load$"):
             read_checkpoint(tmp_path / "tsn.pt")
     assert not caught, [str(w.message) for w in caught]  # torch's "looks like a TorchScript archive" is not reached
+    (tmp_path / "tsn.ts").write_bytes((tmp_path / "tsn.pt").read_bytes())  # export's other suffix, a video's too
+    with pytest.raises(RuntimeError, match=r"tsn.ts is a TorchScript export"):
+        read_checkpoint(tmp_path / "tsn.ts")
     (tmp_path / "run").mkdir()
     torch.save(dict(model={}), tmp_path / "run" / "latest.pth")
     with pytest.raises(ValueError, match=r"run is a folder, not a checkpoint: give the file, e.g. .*run/latest.pth"):

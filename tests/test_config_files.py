@@ -238,7 +238,8 @@ def test_counts_below_one_and_negative_rates_are_refused_with_their_line_or_opti
     assert "c.py:2: epochs = 0: expected 1 or more, got 0" in _fails(tmp_path, f"base = {SYNTH!r}\nepochs = 0\n")
     assert "c.py:2: lr = -0.1: expected 0 or more" in _fails(tmp_path, f"base = {SYNTH!r}\nlr = -0.1\n")
     for option, message in (("batch_size=0", "expected 1 or more, got 0"), ("num_segments=-3", "expected 1 or more"),
-                            ("dropout=1.0", "expected a probability"), ("weight_decay=-1e-4", "expected 0 or more")):
+                            ("dropout=1.0", "expected a probability"), ("weight_decay=-1e-4", "expected 0 or more"),
+                            ("flow_bound=0", "expected more than 0"), ("momentum=5", "expected a momentum")):
         with pytest.raises(ValueError, match=f"--cfg-options {option}: {message}"):
             get_config(SYNTH, [option])
     assert get_config(SYNTH, ["frozen_stages=-1", "checkpoint_interval=0", "dropout=0"])["dropout"] == 0

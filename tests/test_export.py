@@ -21,6 +21,7 @@ from tsnbook.configs import get_config
 from tsnbook.export import check_export, export_model, load_exported
 from tsnbook.factory import build_model, load_model
 from tsnbook.predict import predict_video, view_extractor
+from tsnbook.views import ViewExtractor
 
 pytest.importorskip("onnxruntime", reason="the export extra (pip install 'tsnbook[export]')")
 
@@ -75,6 +76,14 @@ def test_a_deployment_needs_no_torch(model_file, tmp_path):
     path = export_model(model, tmp_path / "tsn.onnx", view_extractor(model, info["cfg"], PROTOCOL))
     eager = predict_video(model, clip, PROTOCOL, "prob", cfg=info["cfg"])
     assert np.abs(_deployed_scores(path, clip, tmp_path) - eager).max() <= 1e-4
+
+
+def test_an_rgb_sidecar_names_no_flow_settings(model_file, tmp_path):
+    # an RGB export's views as before: an older tsnbook's ViewExtractor(**settings) still reads them
+    model, info = load_model(model_file)
+    path = export_model(model, tmp_path / "tsn.onnx", view_extractor(model, info["cfg"], PROTOCOL))
+    views = json.loads(open(f"{path}.json").read())["views"]
+    assert "optical_flow" not in views and ViewExtractor.from_settings(views).settings() == views
 
 
 def _deployed_scores(path, video, tmp_path):

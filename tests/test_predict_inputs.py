@@ -370,6 +370,15 @@ def test_predicts_own_csv_and_json_results_can_be_fed_back_as_lists(rgb, small_s
         assert cli_exit(["predict", checkpoint, "videos", "--out", f"out/{name}", "--device", "cpu"]) == 1
         # the paths as predict wrote them (relative to where it ran), not to the result's folder; no "video" header
         assert sorted(expand_inputs([f"out/{name}"])) == sorted(given), name
+        # predict had joined any --video-root already: not joined twice
+        assert sorted(expand_inputs([f"out/{name}"], video_root="videos")) == sorted(given), name
+    # a list of the user's own with a "video" header is the user's: relative to its folder, as any list
+    Path("lists").mkdir()
+    Path("lists/mine.csv").write_text("video,label\nclip.mp4,jump\n")
+    Path("lists/mine.json").write_text('{"videos": ["clip.mp4"]}')  # no "models": not predict's
+    assert expand_inputs(["lists/mine.csv"]) == [Path("lists/clip.mp4")]
+    with pytest.raises(ValueError, match="a .json list is a list of video paths"):
+        expand_inputs(["lists/mine.json"])
 
 
 def test_a_folder_s_hidden_files_are_left_out_as_prepare_leaves_them(tmp_path):

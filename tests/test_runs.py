@@ -1,6 +1,8 @@
 """What the first GPU user and the first real-data user would hit (issue 9): devices, loading any checkpoint,
 checkpoints that remember their config, and runs that are never overwritten by accident.
 """
+import shlex
+
 import pytest
 import torch
 
@@ -240,8 +242,8 @@ def test_test_refuses_a_checkpoint_whose_classes_the_label_map_now_names_otherwi
     (tmp_path / "classes.txt").write_text("".join(f"{name}\n" for name in renamed))
     message = _exit(["test", checkpoint, "--device", "cpu"])
     assert message == (f"error: {checkpoint} learned other classes than {tmp_path / 'classes.txt'} names now (label 0: "
-                       f"{CLASSES[0]!r} then, {CLASSES[1]!r} now): the lists were rebuilt since training; test it on "
-                       "the lists it was trained with, or train again"), message
+                       f"{CLASSES[0]!r} then, {CLASSES[1]!r} now): the lists were rebuilt since training (or CONFIG is "
+                       "another dataset's); test it on the lists it was trained with, or train again"), message
 
 
 def test_ctrl_c_during_training_says_what_is_kept_and_how_to_go_on(tmp_path, small_synth, monkeypatch):
@@ -258,4 +260,8 @@ def test_ctrl_c_during_training_says_what_is_kept_and_how_to_go_on(tmp_path, sma
     assert _exit(argv) == 0
     monkeypatch.setattr(tsnbook.engine, "train", interrupted)
     assert _exit(argv) == (f"interrupted: {tmp_path / 'latest.pth'} holds epoch 1 (an epoch interrupted midway is "
-                           f"trained again); continue with: python -m tsnbook train {RGB} --work-dir {tmp_path} --resume")
+                           f"trained again); continue with: python -m tsnbook train {RGB} --work-dir {tmp_path} --resume "
+                           f"--cfg-options {shlex.quote(argv[5])} epochs=1 batch_size=8 test_clips=1 --device cpu "
+                           "--no-progress")  # the same options, quoted for a shell, or it would resume another run
+    both = ["train", RGB, "--seed", "3", "--work-dir", tmp_path, "--cfg-options", "seed=4", "epochs=1"]
+    assert _exit(both) == "error: --seed 3 and --cfg-options seed=... both set the seed; give one"

@@ -14,9 +14,10 @@ and folders left out, as ``prepare.py`` leaves them: macOS's ``._clip.mp4`` are 
 file**, UTF-8 (a BOM is dropped; another encoding is refused naming the line): one video per entry, relative to
 ``video_root`` or else to the list's folder (``.txt``, ``.lst``: MMAction2's ``path label`` lines, the first field,
 split at whitespace; ``.csv``: the first field, read as CSV, so a path may hold spaces, and a header whose first
-field is ``path`` is skipped; ``.json``: a list of paths; labels are ignored). ``predict --out``'s own CSV (header
-``video, ...``) and JSON (``videos`` and ``skipped``) are lists too, their paths taken as predict wrote them
-(relative to the current folder, unless ``video_root``): a result file names the videos to score again. A listed
+field is ``path`` or ``video`` is skipped; ``.json``: a list of paths; labels are ignored). ``predict --out``'s own
+CSV (header ``video,top1,...``) and JSON (``models``, ``videos`` and ``skipped``) are lists too, their paths taken
+as predict wrote them (it had joined any ``video_root`` already; relative ones to the current folder): a result
+file names the videos to score again. A listed
 video that cannot be read is named with its ``list:line`` (a JSON list's ``list: item N``). Images and unknown
 paths are refused with one line naming them.
 
@@ -68,14 +69,15 @@ def _list_fields(list_file):
     if list_file.suffix.lower() == ".json":
         return _json_fields(list_file, "\n".join(lines))
     if list_file.suffix.lower() == ".csv":
-        rows = [(number, row[0].strip() if row else "") for number, row in enumerate(csv.reader(lines), 1)]
-        header = rows[0][1].lower() if rows else ""
-        rows = rows[1:] if header in ("path", "video") else rows
+        table = list(csv.reader(lines))
+        header = [field.strip().lower() for field in table[0]] if table else []
+        rows = [(number, row[0].strip() if row else "") for number, row in enumerate(table, 1)]
+        rows = rows[1:] if header[:1] in (["path"], ["video"]) else rows
     else:
-        header, rows = "", [(number, line.split(maxsplit=1)[0] if line.strip() else "")
+        header, rows = [], [(number, line.split(maxsplit=1)[0] if line.strip() else "")
                             for number, line in enumerate(lines, 1)]
     return [(f"{list_file}:{number}", field) for number, field in rows
-            if field and not field.startswith("#")], header == "video"
+            if field and not field.startswith("#")], header[:2] in (["video", "top1"], ["video", "skipped"])
 
 
 def _json_fields(list_file, text):
@@ -86,7 +88,7 @@ def _json_fields(list_file, text):
     except json.JSONDecodeError as err:
         raise ValueError(f"list file {list_file}:{err.lineno}: not JSON ({err.msg}): a .json list is a list of "
                          f"video paths, or predict's --out JSON") from None
-    written = isinstance(items, dict) and isinstance(items.get("videos"), list)
+    written = isinstance(items, dict) and isinstance(items.get("videos"), list) and "models" in items
     if written:
         items = [item.get("video") if isinstance(item, dict) else item
                  for item in items["videos"] + list(items.get("skipped") or [])]
@@ -99,10 +101,12 @@ def _json_fields(list_file, text):
 def _listed(list_file, video_root=None):
     """``[(path, "list:line")]`` of the videos a list file names."""
     fields, written = _list_fields(list_file)
-    root = Path(video_root) if video_root else Path() if written else list_file.parent
+    root = Path() if written else Path(video_root) if video_root else list_file.parent
     paths = [(Path(field) if Path(field).is_absolute() else root / field, origin) for origin, field in fields]
     if not paths:
-        raise ValueError(f"list file {list_file} names no video (one path per line, optionally followed by a label)")
+        form = {".json": "a list of video paths", ".csv": "a path in the first field of each row"}.get(
+            list_file.suffix.lower(), "one path per line, optionally followed by a label")
+        raise ValueError(f"list file {list_file} names no video ({form})")
     return paths
 
 

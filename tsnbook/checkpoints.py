@@ -86,15 +86,16 @@ def _not_a_checkpoint(path):
     """What ``path`` is instead of a checkpoint, when that can be told before torch reads it (else None): a
     TorchScript or ONNX export (tsnbook export), or a video (predict's arguments swapped) - files torch.load would
     turn into a warning and a pickle error that name neither."""
-    if path.suffix.lower() in VIDEO_EXTENSIONS:
-        return "is not a checkpoint (a video? the checkpoint comes first: predict CHECKPOINT VIDEO)"
-    if path.suffix.lower() == ".onnx":
-        return "is an ONNX export (tsnbook export), not a training checkpoint; run it with onnxruntime"
-    if zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path):  # first: export writes TorchScript as .pt or .ts, and .ts is a video suffix too
         with zipfile.ZipFile(path) as archive:
             entries = [name.split("/", 1)[-1] for name in archive.namelist()]
         if "constants.pkl" in entries or any(entry.startswith("code/") for entry in entries):
             return "is a TorchScript export (tsnbook export), not a training checkpoint; run it with torch.jit.load"
+        return None
+    if path.suffix.lower() in VIDEO_EXTENSIONS:
+        return "is not a checkpoint (a video? the checkpoint comes first: predict CHECKPOINT VIDEO)"
+    if path.suffix.lower() == ".onnx":
+        return "is an ONNX export (tsnbook export), not a training checkpoint; run it with onnxruntime"
     return None
 
 

@@ -139,7 +139,8 @@ class ViewExtractor:
 
     def settings(self):
         """The extractor as plain values (what an export writes into its sidecar JSON)."""
-        return {key: (list(map(dict, value)) if key == "pipeline" else value) for key, value in self._settings.items()}
+        return {key: (list(map(dict, value)) if key == "pipeline" else value) for key, value in self._settings.items()
+                if key != "optical_flow" or value is not None}  # an RGB sidecar as before: older readers take it
 
     @property
     def crops(self):

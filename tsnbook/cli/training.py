@@ -1,6 +1,7 @@
 """``train``, ``test`` and ``fuse``: the habits of MMAction2's tools/train.py, test.py and
 report_accuracy.py."""
 import os
+import shlex
 from pathlib import Path
 
 from .options import STRICT_HELP, TRUSTED_HELP, prepare_generated_data
@@ -11,6 +12,8 @@ def _train(args):
     from ..engine import train
     if args.validate and args.no_validate:
         raise ValueError("--validate and --no-validate contradict each other; give one")
+    if args.seed is not None and any(option.partition("=")[0].strip() == "seed" for option in args.cfg_options):
+        raise ValueError(f"--seed {args.seed} and --cfg-options seed=... both set the seed; give one")
     cfg = get_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
     work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
     prepare_generated_data(cfg, not args.no_progress)
@@ -35,7 +38,20 @@ def _interrupted(args, work_dir):
         return f"interrupted before the first epoch ended: nothing was saved in {work_dir}"
     epoch = read_checkpoint(latest, args.trusted).get("epoch")
     return (f"interrupted: {latest} holds epoch {epoch} (an epoch interrupted midway is trained again); continue "
-            f"with: python -m tsnbook train {args.config} --work-dir {work_dir} --resume")
+            f"with: {shlex.join(_resume_command(args, work_dir))}")
+
+
+def _resume_command(args, work_dir):
+    """The command that continues this run: the same config, options and flags, ``--resume`` instead of
+    ``--force`` (a resume that dropped ``--cfg-options`` or ``--validate`` would train another run)."""
+    command = ["python", "-m", "tsnbook", "train", str(args.config), "--work-dir", str(work_dir), "--resume"]
+    if args.cfg_options:
+        command += ["--cfg-options", *args.cfg_options]
+    for flag, value in (("--seed", args.seed), ("--device", args.device)):
+        command += [flag, str(value)] if value is not None else []
+    return command + [flag for flag, given in (("--validate", args.validate), ("--deterministic", args.deterministic),
+                                               ("--trusted", args.trusted), ("--no-progress", args.no_progress))
+                      if given]
 
 
 def _check_classes(args, cfg, classes):
@@ -52,7 +68,8 @@ def _check_classes(args, cfg, classes):
         differ = next((f"label {i}: {a!r} then, {b!r} now" for i, (a, b) in enumerate(zip(classes, now)) if a != b),
                       f"{len(classes)} classes then, {len(now)} now")
         raise ValueError(f"{args.checkpoint} learned other classes than {path} names now ({differ}): the lists were "
-                         "rebuilt since training; test it on the lists it was trained with, or train again")
+                         "rebuilt since training (or CONFIG is another dataset's); test it on the lists it was "
+                         "trained with, or train again")
 
 
 def _test_config(args):

@@ -50,8 +50,10 @@ MAY_BE_NONE = ("seed", "lr_base_batch", "gpus", "grad_clip")
 #: values that cannot be negative; ``dropout`` is a probability below 1
 AT_LEAST_ONE = ("epochs", "batch_size", "num_classes", "num_segments", "clip_len", "frame_interval", "val_clips",
                 "test_clips", "dense_sample_range", "dense_test_positions", "eval_interval", "lr_base_batch", "gpus")
-NOT_NEGATIVE = ("lr", "momentum", "weight_decay", "min_lr", "warmup_epochs", "num_workers", "checkpoint_interval",
-                "grad_clip", "dist_timeout", "init_std")
+NOT_NEGATIVE = ("lr", "weight_decay", "min_lr", "warmup_epochs", "num_workers", "checkpoint_interval", "grad_clip",
+                "init_std")
+#: values that must be above 0 (flow quantised to a bound of 0 is blank; a timeout of 0 fails every collective)
+ABOVE_ZERO = ("flow_bound", "dist_timeout")
 
 
 def value_error(key, value):
@@ -66,8 +68,12 @@ def value_error(key, value):
         return f"expected 1 or more, got {value!r}"
     if key in NOT_NEGATIVE and value < 0:
         return f"expected 0 or more, got {value!r}"
+    if key in ABOVE_ZERO and value <= 0:
+        return f"expected more than 0, got {value!r}"
     if key == "dropout" and not 0 <= value < 1:
         return f"expected a probability from 0 up to (not including) 1, got {value!r}"
+    if key == "momentum" and not 0 <= value <= 1:
+        return f"expected a momentum from 0 to 1, got {value!r}"
     return None
 
 
