@@ -47,8 +47,8 @@ from pathlib import Path
 from .. import flow
 from . import folder_config, folder_replica, folder_split, listing, lists
 from .files import AnnotationError, DatasetError, atomic_write, read_lines
-from .folder_source import (CSV_FORMAT, duplicates, fingerprint, link_names, link_videos, name_problems, read_csv,
-                            walk_folder)
+from .folder_source import CSV_FORMAT, duplicates, fingerprint, link_names, link_videos, name_problems, read_csv
+from .folder_walk import walk_folder
 from .items import Item, Subset
 from .report import Report
 from .shards import Work
