@@ -333,7 +333,7 @@ def _sides(root):
 
 def test_a_rerun_after_new_videos_keeps_every_video_on_its_side_of_the_split(tmp_path):
     """Videos a model trained on must never move into val or test when the user adds videos and runs lists again:
-    each take keeps its side (split.json), only the new takes are assigned, vanished ones drop out."""
+    each take keeps its side (split.json), only the new takes are assigned, vanished ones stay on record."""
     src, root = tmp_path / "my videos", tmp_path / "mine"
     colours = {"jump": (230, 60, 60), "run": (60, 230, 60)}
     for c, cls in enumerate(colours):
@@ -356,7 +356,8 @@ def test_a_rerun_after_new_videos_keeps_every_video_on_its_side_of_the_split(tmp
     assert {key: side for key, side in before.items() if key in after} == \
         {key: side for key, side in after.items() if key in before}  # nothing moved
     record = json.loads((root / "split.json").read_text())
-    assert gone not in after and gone[1] not in record["videos"]["jump"] and len(record["videos"]["jump"]) == 22
+    assert gone not in after and record["videos"]["jump"][gone[1]] == "train"  # on record, should it return
+    assert len(record["videos"]["jump"]) == 24 and "2 on record but absent now: their side kept" in printed
     new = {key: side for key, side in after.items() if key not in before}
     assert len(new) == 28 and {"val", "test"} <= set(new.values())  # the new takes fill the shares
     for cls in colours:
@@ -503,7 +504,7 @@ def test_a_renamed_class_keeps_its_videos_sides(tmp_path):
         {within: side for (cls, within), side in before.items() if cls == "jump"}
     renamed = [p for p in problems(root, ["lists"]) if "renamed" in p[3]]
     assert len(renamed) == 1 and "class 'leap'" in renamed[0][3] and "'jump'" in renamed[0][3]
-    assert set(json.loads((root / "split.json").read_text())["videos"]) == {"leap", "run"}
+    assert set(json.loads((root / "split.json").read_text())["videos"]) == {"jump", "leap", "run"}  # jump kept
 
 
 def test_unmatched_new_and_gone_classes_are_a_warning():

@@ -100,6 +100,7 @@ def configure(root, **options):
     configs' paths (so that messages name them as you do): run the later steps from the same folder. Returns the
     options in force."""
     root = Path(root)
+    folder_split.rebuild_record(root, read_state(root), root / MANIFEST)  # by the options that made the lists
     given = {key: value for key, value in options.items() if value is not None}
     unknown = set(given) - set(DEFAULTS)
     if unknown:
@@ -161,6 +162,7 @@ def take_in(root, report, work):
     src, table = state["videos"], state["annotations"]
     if not src and not table:
         _nothing_given(root)
+    folder_split.rebuild_record(root, state, Path(root) / MANIFEST)  # before videos.csv is written anew
     if table:
         candidates = read_csv(table, src, report)
         labels = list(dict.fromkeys(c.cls for c in candidates))
