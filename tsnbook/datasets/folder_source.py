@@ -61,6 +61,7 @@ def read_csv(path, src, report):
     kept = _contradictions(rows, report)
     _labels_alike(rows, report)
     _groups_on_two_sides(path, kept, report)
+    _groups_across_classes(path, kept, report)
     found = []
     for row in kept:
         if row.path.is_file():
@@ -102,20 +103,46 @@ def _labels_alike(rows, report):
 
 
 def _groups_on_two_sides(path, rows, report):
-    """An error for each group (of a class) the CSV's split puts on several sides, naming its lines on each: a clip
-    held out whose sibling trains is a near-duplicate of a training video (the split's reason for groups)."""
-    sides = defaultdict(lambda: defaultdict(list))
+    """An error for each group the CSV's split puts on several sides, naming its lines on each: a clip held out
+    whose sibling trains is a near-duplicate of a training video (the split's reason for groups). A group is one
+    source video, whatever the classes of its clips."""
+    sides, classes = defaultdict(lambda: defaultdict(list)), defaultdict(dict)
     for row in rows:
         if row.split and row.group:
-            sides[row.cls, row.group][row.split].append(row.where.rpartition(":")[2])
-    for (cls, group), lines in sides.items():
+            sides[row.group][row.split].append(_line(row))
+            classes[row.group].setdefault(row.cls)
+    for group, lines in sides.items():
         if len(lines) > 1:
             where = "; ".join(f"{side}: line{'s' * (len(numbers) > 1)} {', '.join(numbers)}"
                               for side, numbers in lines.items())
-            report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} of class {cls!r} "
+            whose = f"class{'es' * (len(classes[group]) > 1)} {', '.join(map(repr, classes[group]))}"
+            report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} of {whose} "
                            f"on {len(lines)} sides of the split ({where}): a clip whose sibling trains is a "
                            "near-duplicate, and the held-out numbers come out too high; give the group's lines one "
                            "split")
+
+
+def _groups_across_classes(path, rows, report):
+    """A warning for each group with clips of several classes (one source video, two actions) when prepare.py
+    splits: it splits each class on its own, so the group's clips can land on several sides, the leak groups are
+    there to prevent. Naming the lines lets the user give the split in the CSV instead."""
+    classes = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if row.group and not row.split:
+            classes[row.group][row.cls].append(_line(row))
+    for group, lines in classes.items():
+        if len(lines) > 1:
+            where = "; ".join(f"{cls}: line{'s' * (len(numbers) > 1)} {', '.join(numbers)}"
+                              for cls, numbers in lines.items())
+            report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} holds clips of "
+                           f"{len(lines)} classes ({where}): prepare.py splits each class on its own, so the "
+                           "group's clips may land on different sides (a held-out clip whose sibling trains); to "
+                           "keep it on one side, give every line its split in the CSV", "warning")
+
+
+def _line(row):
+    """The line number of a CSV row (its ``where`` is ``file:line``)."""
+    return row.where.rpartition(":")[2]
 
 
 def fingerprint(src, table):
