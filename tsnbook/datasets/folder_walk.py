@@ -42,9 +42,9 @@ def _visible(name):
 
 
 def walk_folder(src, report):
-    """``(class folder names, [Candidate])`` of a folder of class folders, sorted; what is not a video, and a
-    class folder without one, are reported (warnings: the rest can still be trained on), the hidden entries
-    counted in one note."""
+    """``(class folder names, [Candidate])`` of a folder of class folders, sorted; what is not a video, a class
+    folder without one, and a class folder that is a link `follow` refuses (the class is left out) are reported
+    (warnings: the rest can still be trained on), the hidden entries counted in one note."""
     src = Path(src)
     entries = sorted(os.scandir(src), key=lambda e: e.name)
     hidden = [entry.path for entry in entries if not _visible(entry.name)]
@@ -55,6 +55,10 @@ def walk_folder(src, report):
             report.problem("stray", entry.path, f"not in a class folder (SRC/<class>/...): ignored; {_videos_are()}"
                            if is_video_name(entry.name) else "not in a class folder (SRC/<class>/...): ignored",
                            "warning")
+            continue
+        reason = follow(entry.path, taken)
+        if reason:  # a class folder that is a link: into another class, or to what a link already took
+            report.problem("stray", entry.path, f"{reason}; class {entry.name!r} left out", "warning")
             continue
         classes.append(entry.name)
         videos = list(_videos_below(Path(entry.path), src, entry.name, report, taken, hidden))
@@ -90,23 +94,34 @@ def _videos_below(folder, src, cls, report, taken, hidden):
 
 def tree(folder, taken, hidden, skip):
     """``(folder, [visible file names])`` at any depth below ``folder``, sorted, each real folder once: a link to
-    a folder is followed only when it leads outside what ``taken`` covers (SRC, then each link's target: a link
-    into SRC, back up the tree or to a folder another link took would scan its videos again, as two classes or
-    in a loop); ``skip(link, reason)`` is told of each other, once. Hidden names go to ``hidden``."""
+    a folder is followed only when it leads outside what ``taken`` covers (`follow`: SRC, then each link's target:
+    a link into SRC, back up the tree, to a folder another link took or to one that holds it would scan videos
+    again, as two classes or in a loop); ``skip(link, reason)`` is told of each other, once. Hidden names go to
+    ``hidden``."""
     for top, folders, files in os.walk(folder, followlinks=True):
         hidden += [os.path.join(top, name) for name in sorted(folders + files) if not _visible(name)]
         followed = []
         for name in sorted(f for f in folders if _visible(f)):
             path = os.path.join(top, name)
-            reason = _not_followed(os.path.realpath(path), taken) if os.path.islink(path) else None
+            reason = follow(path, taken)
             if reason:
                 skip(path, reason)
                 continue
             followed.append(name)
-            if os.path.islink(path):
-                taken.append(os.path.realpath(path))
         folders[:] = followed
         yield top, sorted(f for f in files if _visible(f))
+
+
+def follow(path, taken):
+    """Why the folder ``path`` is not scanned (None: it is): a link is followed only where it leads outside what
+    ``taken`` covers, and what it leads to is taken from then on."""
+    if not os.path.islink(path):
+        return None
+    real = os.path.realpath(path)
+    reason = _not_followed(real, taken)
+    if reason is None:
+        taken.append(real)
+    return reason
 
 
 def _not_followed(real, taken):
@@ -116,8 +131,11 @@ def _not_followed(real, taken):
 
     for covered in taken:
         if within(real, covered) or within(covered, real):
-            if covered != taken[0]:
+            if covered != taken[0] and within(real, covered):
                 return f"not followed: it leads to {real}, already scanned (through a link to {covered})"
+            if covered != taken[0]:  # a folder that holds one a link took: only that part was scanned
+                return (f"not followed: it leads to {real}, which holds {covered}, already scanned through a link: "
+                        f"the rest of {real} is not scanned")
             if within(covered, real):
                 return f"not followed: it leads to {real}, which holds SRC (a loop)"
             return f"not followed: it leads to {real}, inside SRC and scanned as itself (a video is taken once)"
