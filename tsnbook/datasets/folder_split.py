@@ -18,8 +18,13 @@ val or test its numbers would no longer be held out, without a word. So ``lists`
 ``ROOT/split.json`` (`write_record`: each video's side by its class and its path below the class folder, which
 outlive a renamed link, and the options that made it), and a re-run passes it to `assign` as ``kept``: a group
 with a video on record keeps that side (train, when a group's videos were on several sides: a group partly trained
-on must not validate), a group whose videos all vanished drops out, and only the new groups are shuffled (seeded
-as before) into what their class lacks of its shares. A first run (no record) splits exactly as it always did.
+on must not validate), and only the new groups are shuffled (seeded as before) into what their class lacks of its
+shares. A first run (no record) splits exactly as it always did. The record forgets nothing while the options
+stand: a video absent now (a probe that failed once, an unmounted disk) keeps its entry, so that it returns to its
+side, not as a new video a model may have trained on (`report_split` notes how many). A renamed class folder keeps
+its videos' paths within it: a class whose videos are all new takes the sides of the vanished class sharing most
+of those paths (`renamed_classes`, a warning either way). A root whose lists were written before the record
+existed gets one rebuilt from them (`rebuild_record`) before its first re-run.
 When ``--seed``, ``--val``, ``--test`` or ``--group`` changed since the record, the record no longer describes the
 split asked for: the videos are split anew, as a first run would, and `report_split` warns that runs trained on
 the old lists are no longer held out on the new ones (delete nothing: train again on the new lists).
