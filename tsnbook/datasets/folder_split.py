@@ -252,9 +252,10 @@ def report_split(report, root, state, sources, split):
             rebuilt = f"{RECORD} rebuilt from the lists written before it existed; " if options["rebuilt"] else ""
             report.note(f"{rebuilt}split kept: {len(found)} video(s) on the side {RECORD} gives them, "
                         f"{len(sources) - len(found)} new one(s) assigned")
-            if absent:
-                report.note(f"{len(absent)} on record but absent now: their side kept (in {RECORD}), should they "
-                            "return")
+            carried = {(renamed[cls], within) for cls, within in found if cls in renamed}  # named in the warning
+            if set(absent) - carried:
+                report.note(f"{len(set(absent) - carried)} on record but absent now: their side kept (in {RECORD}), "
+                            "should they return")
             sides = {**absent, **sides}
     write_record(root, state, sides)
 
