@@ -147,8 +147,8 @@ def _line(row):
 
 def fingerprint(src, table):
     """A hash of what the user gave, cheap to take (names, sizes and times; no video read): the CSV's bytes and
-    the files it names, or every visible file below SRC (`folder_walk.tree`: no loop followed). Another fingerprint means the
-    videos changed since taken in."""
+    the files it names, or every visible file below SRC (`folder_walk.tree`: no loop followed). Another
+    fingerprint means the videos changed since taken in."""
     digest = hashlib.sha256()
     if table:
         text = Path(table).read_bytes()

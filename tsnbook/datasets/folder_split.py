@@ -266,8 +266,8 @@ def _report_renamed(report, root, recorded, sources, renamed):
     for cls, old in renamed.items():
         kept = sum(source[0] == cls and (old, source[1]) in recorded for source in sources.values())
         report.problem("annotation", where, f"class {cls!r} is new and {old!r} on record is gone: taken as {old!r} "
-                       f"renamed, {kept} of its video(s) keep their side by their path within the class (the record keeps "
-                       f"{old!r} too, should it return)", "warning")
+                       f"renamed, {kept} of its video(s) keep their side by their path within the class (the record "
+                       f"keeps {old!r} too, should it return)", "warning")
     gone, new = renamed_classes(recorded, sources)[1]
     if gone and new:
         report.problem("annotation", where, f"class(es) {', '.join(map(repr, gone))} on record are gone and "
