@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tsnbook import cli
-from tsnbook.datasets import command, folder, folder_config, folder_replica, folder_source, folder_split, replica
+from tsnbook.datasets import (command, folder, folder_config, folder_replica, folder_source, folder_split, folder_walk,
+                              replica)
 from tsnbook.datasets.files import AnnotationError, DatasetError
 from tsnbook.io import write_video
 
@@ -282,7 +283,7 @@ def test_a_class_folder_s_m4v_and_mpg_videos_are_taken_and_other_files_reported(
         (tmp_path / "wave" / "take 1").mkdir(parents=True, exist_ok=True)
         (tmp_path / "wave" / "take 1" / name).write_bytes(b"x")
     report = Report("folder", "extract", tmp_path)
-    classes, found = folder_source.walk_folder(tmp_path, report)
+    classes, found = folder_walk.walk_folder(tmp_path, report)
     assert classes == ["wave"] and [c.within for c in found] == ["take 1/camera.MPG", "take 1/phone.m4v"]
     assert [(p.kind, Path(p.path).name) for p in report.problems] == [("stray", "notes.txt")]
 
@@ -332,7 +333,7 @@ def _sides(root):
 
 def test_a_rerun_after_new_videos_keeps_every_video_on_its_side_of_the_split(tmp_path):
     """Videos a model trained on must never move into val or test when the user adds videos and runs lists again:
-    each take keeps its side (split.json), only the new takes are assigned, vanished ones drop out."""
+    each take keeps its side (split.json), only the new takes are assigned, vanished ones stay on record."""
     src, root = tmp_path / "my videos", tmp_path / "mine"
     colours = {"jump": (230, 60, 60), "run": (60, 230, 60)}
     for c, cls in enumerate(colours):
@@ -355,7 +356,8 @@ def test_a_rerun_after_new_videos_keeps_every_video_on_its_side_of_the_split(tmp
     assert {key: side for key, side in before.items() if key in after} == \
         {key: side for key, side in after.items() if key in before}  # nothing moved
     record = json.loads((root / "split.json").read_text())
-    assert gone not in after and gone[1] not in record["videos"]["jump"] and len(record["videos"]["jump"]) == 22
+    assert gone not in after and record["videos"]["jump"][gone[1]] == "train"  # on record, should it return
+    assert len(record["videos"]["jump"]) == 24 and "2 on record but absent now: their side kept" in printed
     new = {key: side for key, side in after.items() if key not in before}
     assert len(new) == 28 and {"val", "test"} <= set(new.values())  # the new takes fill the shares
     for cls in colours:
@@ -416,7 +418,7 @@ def test_links_into_scanned_folders_are_named_once_and_not_followed(tmp_path):
     os.symlink(outside, src / "jump" / "outside")
     os.symlink(outside, src / "run" / "outside too")
     report = folder.Report("folder", "extract", tmp_path)
-    classes, found = folder_source.walk_folder(src, report)
+    classes, found = folder_walk.walk_folder(src, report)
     assert classes == ["jump", "run"]
     assert sorted(c.within for c in found) == ["a.mp4", "c.mp4", "outside/d.mp4", "sub/b.mp4"]
     named = Counter(p.path for p in report.problems)
@@ -432,3 +434,123 @@ def test_links_into_scanned_folders_are_named_once_and_not_followed(tmp_path):
 def test_no_videos_given_stops_before_any_ok_line(tmp_path):
     status, printed = prepare("folder", "all", "--root", tmp_path / "fresh")
     assert status == 2 and "ok:" not in printed and "no videos given yet" in printed
+
+
+def _takes(src, takes, classes=("jump", "run")):
+    """Takes ``takes`` (numbers) of 2 clips each in each class folder of ``src``."""
+    colours = [(230, 60, 60), (60, 230, 60), (60, 60, 230)]
+    for c, cls in enumerate(classes):
+        for take in takes:
+            for clip in range(2):
+                _clip(src / cls / f"take {take}" / f"clip {clip}.mp4", 100 * c + 10 * take + clip, colours[c])
+
+
+SPLIT_OPTIONS = ("--group", "^[^/]+", "--test", "0.2", "--base", CPU_BASE, "--workers", "1")
+
+
+def test_a_root_prepared_before_split_json_keeps_its_split_on_the_first_rerun(tmp_path):
+    """A root whose lists were written before split.json existed: the record is rebuilt from its lists and
+    videos.csv (before extract rewrites them), so the re-run moves none of the videos a model trained on."""
+    src, root = tmp_path / "my videos", tmp_path / "mine"
+    _takes(src, range(5))
+    assert prepare("folder", "lists", "--root", root, "--videos", src, *SPLIT_OPTIONS)[0] == 0
+    before = _sides(root)
+    (root / "split.json").unlink()  # as the lists were before the record existed
+    _takes(src, range(5, 12))
+    status, printed = prepare("folder", "all", "--root", root, "--workers", "1")
+    assert status == 0, printed
+    after = _sides(root)
+    assert {key: after[key] for key in before} == before
+    assert "split.json rebuilt from the lists" in printed and "split kept: 20 video(s)" in printed
+    assert len(json.loads((root / "split.json").read_text())["videos"]["jump"]) == 24
+
+
+def test_a_video_absent_for_a_while_keeps_its_side_on_record(tmp_path):
+    """A take moved away and back (an unmounted disk, a probe that failed once) is not new when it returns: the
+    record keeps the side of what is absent, and says so in one note."""
+    src, root, away = tmp_path / "my videos", tmp_path / "mine", tmp_path / "away"
+    _takes(src, range(6))
+    assert prepare("folder", "lists", "--root", root, "--videos", src, *SPLIT_OPTIONS)[0] == 0
+    before = _sides(root)
+    trained = sorted({within.split("/")[0] for (cls, within), side in before.items() if cls == "jump" and
+                      side == "train"})[:2]
+    away.mkdir()
+    for take in trained:
+        shutil.move(src / "jump" / take, away / take)
+    _takes(src, range(6, 9))
+    status, printed = prepare("folder", "lists", "--root", root, "--workers", "1")
+    assert status == 0 and "4 on record but absent now: their side kept" in printed
+    record = json.loads((root / "split.json").read_text())["videos"]["jump"]
+    assert all(record[f"{take}/clip {clip}.mp4"] == "train" for take in trained for clip in range(2))
+    for take in trained:
+        shutil.move(away / take, src / "jump" / take)
+    assert prepare("folder", "lists", "--root", root, "--workers", "1")[0] == 0
+    after = _sides(root)
+    assert {key: after[key] for key in before} == before
+
+
+def test_a_renamed_class_keeps_its_videos_sides(tmp_path):
+    """Renaming a class folder is not a new class of new videos: they keep their sides (matched by their path
+    within the class), and the report says which class it took for which."""
+    src, root = tmp_path / "my videos", tmp_path / "mine"
+    _takes(src, range(8))
+    assert prepare("folder", "lists", "--root", root, "--videos", src, *SPLIT_OPTIONS)[0] == 0
+    before = _sides(root)
+    (src / "jump").rename(src / "leap")
+    status, printed = prepare("folder", "lists", "--root", root, "--workers", "1")
+    assert status == 0 and "absent now" not in printed, printed  # jump's videos are there, as leap's
+    after = _sides(root)
+    assert {within: side for (cls, within), side in after.items() if cls == "leap"} == \
+        {within: side for (cls, within), side in before.items() if cls == "jump"}
+    renamed = [p for p in problems(root, ["lists"]) if "renamed" in p[3]]
+    assert len(renamed) == 1 and "class 'leap'" in renamed[0][3] and "'jump'" in renamed[0][3]
+    assert set(json.loads((root / "split.json").read_text())["videos"]) == {"jump", "leap", "run"}  # jump kept
+
+
+def test_unmatched_new_and_gone_classes_are_a_warning():
+    sides = {("jump", "a.mp4"): "train", ("jump", "b.mp4"): "val", ("run", "c.mp4"): "train"}
+    sources = {"k1": ("hop", "x.mp4"), "k2": ("hop", "y.mp4"), "k3": ("run", "c.mp4")}
+    renamed, unmatched = folder_split.renamed_classes(sides, sources)
+    assert renamed == {} and unmatched == (["jump"], ["hop"])
+
+
+def test_a_csv_group_across_classes_is_named(tmp_path):
+    """One source video with clips of two actions: prepare.py splits per class, so a warning names the group, its
+    classes and lines; a CSV split that puts it on two sides is the error a group on two sides of a class is."""
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (tmp_path / name).write_bytes(name.encode())
+    table = tmp_path / "mine.csv"
+    table.write_text("path,label,split,group\na.mp4,jump,,src1\nc.mp4,jump,,src2\nb.mp4,run,,src1\n")
+    report = folder.Report("folder", "extract", tmp_path)
+    assert len(folder_source.read_csv(table, None, report)) == 3
+    assert [(p.severity, p.kind, p.path) for p in report.problems] == [("warning", "annotation", f"{table}:4")]
+    assert report.problems[0].reason.startswith("group 'src1' holds clips of 2 classes (jump: line 2; run: line 4):")
+    table.write_text("a.mp4,jump,train,src1\nc.mp4,jump,val,src2\nb.mp4,run,val,src1\n")
+    report = folder.Report("folder", "extract", tmp_path)
+    folder_source.read_csv(table, None, report)
+    assert [(p.severity, p.kind, p.path) for p in report.problems] == [("error", "annotation", f"{table}:3")]
+    assert report.problems[0].reason.startswith("group 'src1' of classes 'jump', 'run' on 2 sides of the split "
+                                                "(train: line 1; val: line 3)")
+
+
+def test_class_folders_that_are_links_are_followed_once(tmp_path):
+    """A class folder that is a link goes through the same check as a link below one: a folder is scanned once,
+    and a class that leads into another class's folder, or to one already scanned, is left out with one warning."""
+    src, outside, elsewhere = tmp_path / "src", tmp_path / "outside", tmp_path / "elsewhere"
+    for path in (src / "jump" / "a.mp4", outside / "sub" / "e.mp4", outside / "f.mp4", elsewhere / "g.mp4"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(path.name.encode())
+    os.symlink(outside / "sub", src / "jump" / "s")
+    os.symlink(outside, src / "run")
+    os.symlink(src / "jump", src / "walk")
+    os.symlink(elsewhere, src / "swim")
+    report = folder.Report("folder", "extract", tmp_path)
+    classes, found = folder_walk.walk_folder(src, report)
+    assert classes == ["jump", "swim"]
+    assert sorted((c.cls, c.within) for c in found) == [("jump", "a.mp4"), ("jump", "s/e.mp4"), ("swim", "g.mp4")]
+    reasons = {Path(p.path).name: p.reason for p in report.problems}
+    assert len(report.problems) == 2 and set(reasons) == {"run", "walk"}
+    assert reasons["run"] == (f"not followed: it leads to {outside}, which holds {outside / 'sub'}, already scanned "
+                              f"through a link: the rest of {outside} is not scanned; class 'run' left out")
+    assert reasons["walk"].startswith(f"not followed: it leads to {src / 'jump'}, inside SRC") and \
+        reasons["walk"].endswith("class 'walk' left out")

@@ -47,8 +47,8 @@ from pathlib import Path
 from .. import flow
 from . import folder_config, folder_replica, folder_split, listing, lists
 from .files import AnnotationError, DatasetError, atomic_write, read_lines
-from .folder_source import (CSV_FORMAT, duplicates, fingerprint, link_names, link_videos, name_problems, read_csv,
-                            walk_folder)
+from .folder_source import CSV_FORMAT, duplicates, fingerprint, link_names, link_videos, name_problems, read_csv
+from .folder_walk import walk_folder
 from .items import Item, Subset
 from .report import Report
 from .shards import Work
@@ -100,6 +100,7 @@ def configure(root, **options):
     configs' paths (so that messages name them as you do): run the later steps from the same folder. Returns the
     options in force."""
     root = Path(root)
+    folder_split.rebuild_record(root, read_state(root), root / MANIFEST)  # by the options that made the lists
     given = {key: value for key, value in options.items() if value is not None}
     unknown = set(given) - set(DEFAULTS)
     if unknown:
@@ -161,6 +162,7 @@ def take_in(root, report, work):
     src, table = state["videos"], state["annotations"]
     if not src and not table:
         _nothing_given(root)
+    folder_split.rebuild_record(root, state, Path(root) / MANIFEST)  # before videos.csv is written anew
     if table:
         candidates = read_csv(table, src, report)
         labels = list(dict.fromkeys(c.cls for c in candidates))

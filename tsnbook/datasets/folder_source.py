@@ -6,13 +6,11 @@ A **folder** ``SRC`` holds one folder per class, its videos at any depth below i
 else to the CSV's own folder): the label is the class's name, the split ``train``, ``val`` or ``test`` (empty on
 every line: prepare.py splits), the group the source video a clip was cut from.
 
-What the user gave is reported, never dropped in silence (`walk_folder`, `read_csv`): a file that is not a video
-(by its extension: `VIDEO_EXTENSIONS`, any case) or lies outside the class folders is a "stray"; a class folder
-without videos a "count"; a CSV line naming a file that is not there an error; a malformed line or an unknown
-split stops the step (`AnnotationError`, ``file:line``); a video listed with two labels or splits, or a group
-on two sides of the CSV's split, is an error naming the lines, labels that differ only in case a warning. Hidden
-entries (``.DS_Store``, ``.git``) are not looked at, only counted (one note). Links are followed, each folder
-once (`_tree`: a link back up the tree, or into another class, is named once and not followed). `duplicates`
+What the user gave is reported, never dropped in silence (`folder_walk.walk_folder` for a folder, `read_csv`):
+a CSV line naming a file that is not there is an error; a malformed line or an unknown split stops the step
+(`AnnotationError`, ``file:line``); a video listed with two labels or splits, or a group on two sides of the
+CSV's split, is an error naming the lines, labels that differ only in case a warning, and so is a group with
+clips of several classes when prepare.py splits (it splits each class on its own). `duplicates`
 finds files with equal bytes (hashing only files of equal size, so 100 GB of videos are not read). `slug` and
 `link_names` give each kept video a name that MMAction2's list files can hold: they are split at whitespace, so
 ``red ball/clip 1.mp4`` is linked as ``red_ball/clip_1.mp4`` (`link_videos`: symbolic links, not copies), and
@@ -23,120 +21,15 @@ import hashlib
 import os
 import unicodedata
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..io import VIDEO_EXTENSIONS
 from .download import file_digest
 from .files import AnnotationError, DatasetError, read_lines
+from .folder_walk import Candidate, tree
 from .items import csv_row
 
 SPLITS = ("train", "val", "test")
 CSV_FORMAT = "path,label[,split][,group]"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One video as the user named it: ``within`` its path below its class folder (a CSV: the path as written),
-    what ``--group REGEX`` reads and its link is named after; ``where`` what a message names (the file, or
-    ``file.csv:line``); ``split`` and ``group`` the CSV's."""
-    path: Path
-    cls: str
-    within: str
-    where: str
-    split: str = ""
-    group: str = ""
-
-
-def is_video_name(name):
-    return os.path.splitext(name)[1].lower() in VIDEO_EXTENSIONS
-
-
-def _visible(name):
-    return not name.startswith(".")
-
-
-def walk_folder(src, report):
-    """``(class folder names, [Candidate])`` of a folder of class folders, sorted; what is not a video, and a
-    class folder without one, are reported (warnings: the rest can still be trained on), the hidden entries
-    counted in one note."""
-    src = Path(src)
-    entries = sorted(os.scandir(src), key=lambda e: e.name)
-    hidden = [entry.path for entry in entries if not _visible(entry.name)]
-    taken = [os.path.realpath(src)]  # what the walk covers: SRC, and each folder outside it a link led to
-    classes, found = [], []
-    for entry in (entry for entry in entries if _visible(entry.name)):
-        if not entry.is_dir():
-            report.problem("stray", entry.path, f"not in a class folder (SRC/<class>/...): ignored; {_videos_are()}"
-                           if is_video_name(entry.name) else "not in a class folder (SRC/<class>/...): ignored",
-                           "warning")
-            continue
-        classes.append(entry.name)
-        videos = list(_videos_below(Path(entry.path), src, entry.name, report, taken, hidden))
-        if not videos:
-            report.problem("count", entry.path, "no videos in this class folder: not a class (left out of "
-                           "classes.txt); put videos into it, or remove it", "warning")
-        found += videos
-    if hidden:
-        report.note(f"{len(hidden)} hidden file(s) or folder(s) (names starting with '.') ignored, e.g. {hidden[0]}")
-    return classes, found
-
-
-def _videos_are():
-    return f"videos end in {' '.join(VIDEO_EXTENSIONS)}, in any case"
-
-
-def _videos_below(folder, src, cls, report, taken, hidden):
-    """The videos at any depth below a class folder (`_tree`: a link to a folder followed once)."""
-    def skip(path, reason):
-        report.problem("stray", path, reason, "warning")
-
-    for top, files in _tree(folder, taken, hidden, skip):
-        for name in files:
-            path = Path(top) / name
-            if not path.exists():
-                report.problem("stray", path, "a link that points nowhere: ignored", "warning")
-            elif is_video_name(name):
-                yield Candidate(path, cls, path.relative_to(src / cls).as_posix(), str(path))
-            else:
-                report.problem("stray", path, f"not a video ({os.path.splitext(name)[1] or 'no extension'}): "
-                               f"ignored; {_videos_are()}", "warning")
-
-
-def _tree(folder, taken, hidden, skip):
-    """``(folder, [visible file names])`` at any depth below ``folder``, sorted, each real folder once: a link to
-    a folder is followed only when it leads outside what ``taken`` covers (SRC, then each link's target: a link
-    into SRC, back up the tree or to a folder another link took would scan its videos again, as two classes or
-    in a loop); ``skip(link, reason)`` is told of each other, once. Hidden names go to ``hidden``."""
-    for top, folders, files in os.walk(folder, followlinks=True):
-        hidden += [os.path.join(top, name) for name in sorted(folders + files) if not _visible(name)]
-        followed = []
-        for name in sorted(f for f in folders if _visible(f)):
-            path = os.path.join(top, name)
-            reason = _not_followed(os.path.realpath(path), taken) if os.path.islink(path) else None
-            if reason:
-                skip(path, reason)
-                continue
-            followed.append(name)
-            if os.path.islink(path):
-                taken.append(os.path.realpath(path))
-        folders[:] = followed
-        yield top, sorted(f for f in files if _visible(f))
-
-
-def _not_followed(real, taken):
-    """Why a link to the folder ``real`` is not followed (None: it is), ``taken[0]`` being SRC's real path."""
-    def within(inner, outer):
-        return inner == outer or inner.startswith(outer.rstrip(os.sep) + os.sep)
-
-    for covered in taken:
-        if within(real, covered) or within(covered, real):
-            if covered != taken[0]:
-                return f"not followed: it leads to {real}, already scanned (through a link to {covered})"
-            if within(covered, real):
-                return f"not followed: it leads to {real}, which holds SRC (a loop)"
-            return f"not followed: it leads to {real}, inside SRC and scanned as itself (a video is taken once)"
-    return None
 
 
 def read_csv(path, src, report):
@@ -168,6 +61,7 @@ def read_csv(path, src, report):
     kept = _contradictions(rows, report)
     _labels_alike(rows, report)
     _groups_on_two_sides(path, kept, report)
+    _groups_across_classes(path, kept, report)
     found = []
     for row in kept:
         if row.path.is_file():
@@ -209,26 +103,52 @@ def _labels_alike(rows, report):
 
 
 def _groups_on_two_sides(path, rows, report):
-    """An error for each group (of a class) the CSV's split puts on several sides, naming its lines on each: a clip
-    held out whose sibling trains is a near-duplicate of a training video (the split's reason for groups)."""
-    sides = defaultdict(lambda: defaultdict(list))
+    """An error for each group the CSV's split puts on several sides, naming its lines on each: a clip held out
+    whose sibling trains is a near-duplicate of a training video (the split's reason for groups). A group is one
+    source video, whatever the classes of its clips."""
+    sides, classes = defaultdict(lambda: defaultdict(list)), defaultdict(dict)
     for row in rows:
         if row.split and row.group:
-            sides[row.cls, row.group][row.split].append(row.where.rpartition(":")[2])
-    for (cls, group), lines in sides.items():
+            sides[row.group][row.split].append(_line(row))
+            classes[row.group].setdefault(row.cls)
+    for group, lines in sides.items():
         if len(lines) > 1:
             where = "; ".join(f"{side}: line{'s' * (len(numbers) > 1)} {', '.join(numbers)}"
                               for side, numbers in lines.items())
-            report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} of class {cls!r} "
+            whose = f"class{'es' * (len(classes[group]) > 1)} {', '.join(map(repr, classes[group]))}"
+            report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} of {whose} "
                            f"on {len(lines)} sides of the split ({where}): a clip whose sibling trains is a "
                            "near-duplicate, and the held-out numbers come out too high; give the group's lines one "
                            "split")
 
 
+def _groups_across_classes(path, rows, report):
+    """A warning for each group with clips of several classes (one source video, two actions) when prepare.py
+    splits: it splits each class on its own, so the group's clips can land on several sides, the leak groups are
+    there to prevent. Naming the lines lets the user give the split in the CSV instead."""
+    classes = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        if row.group and not row.split:
+            classes[row.group][row.cls].append(_line(row))
+    for group, lines in classes.items():
+        if len(lines) > 1:
+            where = "; ".join(f"{cls}: line{'s' * (len(numbers) > 1)} {', '.join(numbers)}"
+                              for cls, numbers in lines.items())
+            report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} holds clips of "
+                           f"{len(lines)} classes ({where}): prepare.py splits each class on its own, so the "
+                           "group's clips may land on different sides (a held-out clip whose sibling trains); to "
+                           "keep it on one side, give every line its split in the CSV", "warning")
+
+
+def _line(row):
+    """The line number of a CSV row (its ``where`` is ``file:line``)."""
+    return row.where.rpartition(":")[2]
+
+
 def fingerprint(src, table):
     """A hash of what the user gave, cheap to take (names, sizes and times; no video read): the CSV's bytes and
-    the files it names, or every visible file below SRC (`_tree`: no loop followed). Another fingerprint means the
-    videos changed since taken in."""
+    the files it names, or every visible file below SRC (`folder_walk.tree`: no loop followed). Another
+    fingerprint means the videos changed since taken in."""
     digest = hashlib.sha256()
     if table:
         text = Path(table).read_bytes()
@@ -237,7 +157,7 @@ def fingerprint(src, table):
         names = [row[0].strip() for row in csv.reader(text.decode("utf-8", "replace").splitlines()) if row]
     else:
         base, names = Path(src), []
-        for top, files in _tree(src, [os.path.realpath(src)], [], lambda path, reason: None):
+        for top, files in tree(src, [os.path.realpath(src)], [], lambda path, reason: None):
             names += [os.path.relpath(os.path.join(top, name), src) for name in files]
     for name in names:
         try:
