@@ -230,7 +230,7 @@ def test_every_zoo_config_reads_what_prepare_writes(name, k400, k600, k700, fram
     assert Path(cfg["data_root"]).name == module.NAME
     kind = {"video": "videos", "rawframes": "rawframes", "flow": "flow"}[cfg["source"]]
     suffix = cfg["data_prefix"][len("rawframes_train"):] if kind != "videos" else ""
-    assert cfg["data_prefix"] == (f"videos_train" if kind == "videos" else f"rawframes_train{suffix}")
+    assert cfg["data_prefix"] == ("videos_train" if kind == "videos" else f"rawframes_train{suffix}")
     assert cfg["data_prefix_val"] == cfg["data_prefix"].replace("train", "val")
     names = [module.list_name(s, kind, suffix) for s in ("train", "val")]
     if kind == "flow":
