@@ -123,7 +123,7 @@ def test_an_empty_file_is_named_as_such_before_any_decoder_tries_it(tmp_path):
 
 def test_predict_and_prepare_take_the_same_video_files(tmp_path):
     from tsnbook.batch import expand_inputs
-    from tsnbook.datasets.folder_source import is_video_name
+    from tsnbook.datasets.folder_walk import is_video_name
     names = ["a.MP4", "b.m4v", "c.mov", "d.Avi", "e.mkv", "f.webm", "g.flv", "h.ts", "i.txt", "j.MPG", "k.mpeg",
              "l.wmv", "m.3gp", "n.ogv", "o.jpg"]
     for name in names:

@@ -89,8 +89,8 @@ def test_predict_uses_the_checkpoints_protocol_and_explains_flow_input(trained, 
     assert "(2x3@48, average_clips=prob)" in capsys.readouterr().out
     assert _exit(["predict", folder / "latest.pth", video, "--protocol", "val", "--device", "cpu"]) == 0
     assert "(val at the model's sizes: short side 48, crops 40, average_clips=prob)" in capsys.readouterr().out
-    message = str(_exit(["predict", folder / "latest.pth", video, "--protocol", "25x5"]))
-    assert "unknown test protocol '25x5'" in message
+    assert _exit(["predict", folder / "latest.pth", video, "--protocol", "25x5"]) == 2  # refused as it is parsed
+    assert "argument --protocol: unknown test protocol '25x5'" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------------- 7. runs are not overwritten
