@@ -269,6 +269,9 @@ def test_an_export_a_folder_or_a_video_given_as_the_checkpoint_is_named_for_what
                                                r"checkpoint; run it with torch.jit.load$"):
             read_checkpoint(tmp_path / "tsn.pt")
     assert not caught, [str(w.message) for w in caught]  # torch's "looks like a TorchScript archive" is not reached
+    (tmp_path / "config.py").write_text("base = 'tsn_r18_1x1x3_12e_synthactions_rgb'\n")
+    with pytest.raises(RuntimeError, match=r"config.py is a config file, not a checkpoint: give the trained weights"):
+        read_checkpoint(tmp_path / "config.py")
     (tmp_path / "tsn.ts").write_bytes((tmp_path / "tsn.pt").read_bytes())  # export's other suffix, a video's too
     with pytest.raises(RuntimeError, match=r"tsn.ts is a TorchScript export"):
         read_checkpoint(tmp_path / "tsn.ts")

@@ -84,8 +84,8 @@ def read_checkpoint(path, trusted=False):
 
 def _not_a_checkpoint(path):
     """What ``path`` is instead of a checkpoint, when that can be told before torch reads it (else None): a
-    TorchScript or ONNX export (tsnbook export), or a video (predict's arguments swapped) - files torch.load would
-    turn into a warning and a pickle error that name neither."""
+    TorchScript or ONNX export (tsnbook export), a config file, or a video (predict's arguments swapped) - files
+    torch.load would turn into a warning and a pickle error that name neither."""
     if zipfile.is_zipfile(path):  # first: export writes TorchScript as .pt or .ts, and .ts is a video suffix too
         with zipfile.ZipFile(path) as archive:
             entries = [name.split("/", 1)[-1] for name in archive.namelist()]
@@ -96,6 +96,9 @@ def _not_a_checkpoint(path):
         return "is not a checkpoint (a video? the checkpoint comes first: predict CHECKPOINT VIDEO)"
     if path.suffix.lower() == ".onnx":
         return "is an ONNX export (tsnbook export), not a training checkpoint; run it with onnxruntime"
+    if path.suffix.lower() in (".py", ".json", ".yaml", ".yml"):
+        return ("is a config file, not a checkpoint: give the trained weights (a run's latest.pth or best.pth); "
+                "a config goes with --config")
     return None
 
 
