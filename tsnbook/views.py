@@ -135,6 +135,8 @@ class ViewExtractor:
     def computing_flow(self, optical_flow):
         """This extractor, with ``optical_flow`` (`tsnbook.flow.video_flow`'s settings) saying how `from_file`
         computes a video's flow; None: only readers of flow frames are taken."""
+        if (dict(optical_flow) if optical_flow else None) == self.optical_flow:
+            return self  # an RGB model's extractor (None, None): not rebuilt
         return type(self).from_settings(dict(self.settings(), optical_flow=optical_flow))
 
     def settings(self):
