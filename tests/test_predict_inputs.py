@@ -396,3 +396,9 @@ def test_predict_writes_results_named_in_upper_case(rgb, small_synth, tmp_path):
     assert (tmp_path / "R.CSV").read_text().startswith("video,top1,")
     assert cli_exit(["predict", checkpoint, folder, "--device", "cpu", "--out", tmp_path / "R.JSON"]) == 0
     assert len(json.loads((tmp_path / "R.JSON").read_text())["videos"]) == len(_videos(small_synth, "RedBall"))
+
+
+def test_a_json_list_is_read_whole_not_by_lines(tmp_path):
+    from tsnbook.batch import expand_inputs
+    (tmp_path / "l.json").write_text(json.dumps(["a\u2028b.mp4"], ensure_ascii=False), encoding="utf-8")
+    assert expand_inputs([tmp_path / "l.json"]) == [tmp_path / "a\u2028b.mp4"]  # U+2028 splits str.splitlines

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import ITEM_FAILURES, read_text_lines
+from .data import ITEM_FAILURES, read_text, read_text_lines
 from .io import VIDEO_EXTENSIONS
 from .predict import flow_input, top_k_cells, video_views, view_extractor, view_scorer
 
@@ -65,9 +65,9 @@ def _list_fields(list_file):
     or predict's ``video``, skipped); ``.json``: `_json_fields`; other lists: MMAction2's ``path label`` lines,
     split at whitespace. Blank lines and ``#`` comments name nothing. A file that is not UTF-8 is named with its
     line (`tsnbook.data.read_text_lines`, which also drops a BOM)."""
+    if list_file.suffix.lower() == ".json":  # the text whole: a JSON string may hold a line separator
+        return _json_fields(list_file, read_text(list_file, "list file"))
     lines = read_text_lines(list_file, "list file")
-    if list_file.suffix.lower() == ".json":
-        return _json_fields(list_file, "\n".join(lines))
     if list_file.suffix.lower() == ".csv":
         table = list(csv.reader(lines))
         header = [field.strip().lower() for field in table[0]] if table else []
