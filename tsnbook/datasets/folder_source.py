@@ -106,18 +106,13 @@ def _groups_on_two_sides(path, rows, report):
     """An error for each group the CSV's split puts on several sides, naming its lines on each: a clip held out
     whose sibling trains is a near-duplicate of a training video (the split's reason for groups). A group is one
     source video, whatever the classes of its clips."""
-    sides, classes = defaultdict(lambda: defaultdict(list)), defaultdict(dict)
-    for row in rows:
-        if row.split and row.group:
-            sides[row.group][row.split].append(_line(row))
-            classes[row.group].setdefault(row.cls)
-    for group, lines in sides.items():
+    rows = [row for row in rows if row.split and row.group]
+    classes = _lines_by(rows, lambda row: row.cls)
+    for group, lines in _lines_by(rows, lambda row: row.split).items():
         if len(lines) > 1:
-            where = "; ".join(f"{side}: line{'s' * (len(numbers) > 1)} {', '.join(numbers)}"
-                              for side, numbers in lines.items())
             whose = f"class{'es' * (len(classes[group]) > 1)} {', '.join(map(repr, classes[group]))}"
             report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} of {whose} "
-                           f"on {len(lines)} sides of the split ({where}): a clip whose sibling trains is a "
+                           f"on {len(lines)} sides of the split ({_where(lines)}): a clip whose sibling trains is a "
                            "near-duplicate, and the held-out numbers come out too high; give the group's lines one "
                            "split")
 
@@ -126,18 +121,27 @@ def _groups_across_classes(path, rows, report):
     """A warning for each group with clips of several classes (one source video, two actions) when prepare.py
     splits: it splits each class on its own, so the group's clips can land on several sides, the leak groups are
     there to prevent. Naming the lines lets the user give the split in the CSV instead."""
-    classes = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        if row.group and not row.split:
-            classes[row.group][row.cls].append(_line(row))
-    for group, lines in classes.items():
+    rows = [row for row in rows if row.group and not row.split]
+    for group, lines in _lines_by(rows, lambda row: row.cls).items():
         if len(lines) > 1:
-            where = "; ".join(f"{cls}: line{'s' * (len(numbers) > 1)} {', '.join(numbers)}"
-                              for cls, numbers in lines.items())
             report.problem("annotation", f"{path}:{list(lines.values())[1][0]}", f"group {group!r} holds clips of "
-                           f"{len(lines)} classes ({where}): prepare.py splits each class on its own, so the "
-                           "group's clips may land on different sides (a held-out clip whose sibling trains); to "
-                           "keep it on one side, give every line its split in the CSV", "warning")
+                           f"{len(lines)} classes ({_where(lines)}): prepare.py splits each class on its own, so "
+                           "the group's clips may land on different sides (a held-out clip whose sibling trains); "
+                           "to keep it on one side, give every line its split in the CSV", "warning")
+
+
+def _lines_by(rows, value):
+    """{group: {value(row): [line numbers]}}, in the CSV's order: where a group's clips fall, by split or class."""
+    lines = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        lines[row.group][value(row)].append(_line(row))
+    return lines
+
+
+def _where(lines):
+    """``train: lines 3, 4; test: line 9`` for a group's {value: [line numbers]}."""
+    return "; ".join(f"{value}: line{'s' * (len(numbers) > 1)} {', '.join(numbers)}"
+                     for value, numbers in lines.items())
 
 
 def _line(row):
