@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .io import CODECS, write_video
+from .io import CODECS, write_video, x264_refuses
 from .streams import FrameStream
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -77,8 +77,7 @@ def write_annotated_frames(out_path, frames, stream):
 
 def pixel_format(out_path, shape):
     """The pixel format for frames of ``shape`` [H, W, 3] in ``out_path``: None (the codec's 4:2:0) unless the
-    container's codec is H.264 and a side is odd, which x264's 4:2:0 refuses: then 4:4:4. MPEG-4 (.avi) and VP9
-    (.webm) take odd sizes in 4:2:0, and MPEG-4 refuses 4:4:4, so forcing it for every codec broke an odd .avi."""
-    odd = shape[0] % 2 or shape[1] % 2
-    codec = CODECS.get(Path(out_path).suffix.lower(), (None,))[0]
-    return "yuv444p" if odd and codec == "libx264" else None
+    container's codec refuses them (`io.x264_refuses`: H.264 and a side odd): then 4:4:4, which x264 takes at any
+    size; never for another codec: MPEG-4 refuses 4:4:4 (forcing it for every codec broke an odd .avi)."""
+    codec, pix_fmt, _ = CODECS.get(Path(out_path).suffix.lower(), (None, None, None))
+    return "yuv444p" if x264_refuses(codec, pix_fmt, *shape[:2]) else None

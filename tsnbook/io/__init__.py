@@ -24,7 +24,7 @@ Where tsnbook is stricter than MMAction2, and why (decord's failure modes, as re
 The package, one file a job: `videos` (probing, decord / PyAV readers, `open_video`), `frames` (RGB and flow
 JPEG folders), `selective` (H.264 decoding only what is needed) and `encode` (`write_video`).
 """
-from .encode import CODECS, write_video
+from .encode import CODECS, write_video, x264_refuses
 from .frames import FlowFrames, RawFrames
 from .selective import SelectiveVideo, open_selective
 from .videos import (BACKENDS, DECORD_CODECS, DECORD_CONTAINERS, DECORD_FAULT_TOL, VIDEO_EXTENSIONS,
@@ -35,4 +35,4 @@ __all__ = ["BACKENDS", "CODECS", "DECORD_CODECS", "DECORD_CONTAINERS", "DECORD_F
            "DecoderChoiceWarning", "DecoderFallbackWarning",
            "DecordVideo", "FlowFrames", "PyAVVideo", "RawFrames", "SelectiveVideo", "Video", "count_frames",
            "decord_available", "decord_misplaces_frames", "open_selective", "open_video", "probe_video",
-           "VIDEO_EXTENSIONS", "write_video"]
+           "VIDEO_EXTENSIONS", "write_video", "x264_refuses"]

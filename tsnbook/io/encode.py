@@ -13,6 +13,12 @@ CODECS = {".mp4": ("libx264", "yuv420p", None), ".mkv": ("libx264", "yuv420p", N
           ".avi": ("mpeg4", "yuv420p", "XVID"), ".webm": ("libvpx-vp9", "yuv420p", None)}
 
 
+def x264_refuses(codec, pix_fmt, height, width):
+    """Whether libx264 refuses frames of this size: its 4:2:0 (yuv420p) needs an even width and height. MPEG-4 and
+    VP9 take odd sizes in 4:2:0 (and MPEG-4 refuses 4:4:4), so the answer for them is always no."""
+    return codec == "libx264" and pix_fmt == "yuv420p" and bool(height % 2 or width % 2)
+
+
 def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, **options):
     """Encode uint8 RGB frames (a [T, H, W, 3] array or any iterable of [H, W, 3] arrays) with PyAV.
 
@@ -63,7 +69,7 @@ def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, **op
             try:
                 container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
             except av.FFmpegError as error:
-                odd = (stream.width % 2 or stream.height % 2) and codec == "libx264" and pix_fmt == "yuv420p"
+                odd = x264_refuses(codec, pix_fmt, stream.height, stream.width)
                 raise ValueError(f"{path}: {codec} cannot encode {stream.width}x{stream.height} {pix_fmt} frames "
                                  f"({_short(error)})" + ("; libx264 needs even width and height for yuv420p: "
                                                          "crop, or pass pix_fmt='yuv444p'" if odd else "")) from error
