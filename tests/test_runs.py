@@ -265,3 +265,23 @@ def test_ctrl_c_during_training_says_what_is_kept_and_how_to_go_on(tmp_path, sma
                            "--no-progress")  # the same options, quoted for a shell, or it would resume another run
     both = ["train", RGB, "--seed", "3", "--work-dir", tmp_path, "--cfg-options", "seed=4", "epochs=1"]
     assert _exit(both) == "error: --seed 3 and --cfg-options seed=... both set the seed; give one"
+
+
+def test_ctrl_c_under_torchrun_one_rank_speaks_and_the_command_is_torchruns(tmp_path, monkeypatch):
+    """Every torchrun process gets Ctrl-C: one line from rank 0, naming torchrun with the run's processes per node
+    (``python -m tsnbook train ... --resume`` would continue a 4-process run in one process), silence and the
+    interrupt's exit code from the others."""
+    from tsnbook.cli import training
+    (tmp_path / "latest.pth").touch()
+    monkeypatch.setattr("tsnbook.checkpoints.read_checkpoint", lambda path, trusted: {"epoch": 3})
+    args = cli.build_parser().parse_args(["train", RGB, "--work-dir", str(tmp_path), "--validate"])
+    for name, value in dict(RANK="1", WORLD_SIZE="4", LOCAL_WORLD_SIZE="4").items():
+        monkeypatch.setenv(name, value)
+    assert training._interrupted(args, tmp_path) == 130
+    monkeypatch.setenv("RANK", "0")
+    assert training._interrupted(args, tmp_path).endswith(
+        f"continue with: torchrun --nproc_per_node 4 -m tsnbook train {RGB} --work-dir {tmp_path} --resume --validate")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert training._interrupted(args, tmp_path).endswith(
+        "continue with (on each node, with the rendezvous options the run was started with): torchrun --nnodes 2 "
+        f"--nproc_per_node 2 -m tsnbook train {RGB} --work-dir {tmp_path} --resume --validate")

@@ -32,19 +32,37 @@ def _train(args):
 
 
 def _interrupted(args, work_dir):
+    """The line Ctrl-C ends ``train`` with. Under torchrun every process gets the signal: rank 0 speaks for all, the
+    others end with the shell's code for an interrupt (130) and say nothing."""
     from ..checkpoints import read_checkpoint
+    if int(os.environ.get("RANK", 0)) != 0:
+        return 130
     latest = Path(work_dir) / "latest.pth"
     if not latest.is_file():
         return f"interrupted before the first epoch ended: nothing was saved in {work_dir}"
     epoch = read_checkpoint(latest, args.trusted).get("epoch")
+    launcher, where = _launcher()
     return (f"interrupted: {latest} holds epoch {epoch} (an epoch interrupted midway is trained again); continue "
-            f"with: {shlex.join(_resume_command(args, work_dir))}")
+            f"with{where}: {shlex.join(launcher + _resume_command(args, work_dir))}")
+
+
+def _launcher():
+    """What starts the run again: python, or torchrun with as many processes per node as this run has (on several
+    nodes also the rendezvous options the run was started with, which no process knows)."""
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    if world == 1:
+        return ["python"], ""
+    if local == world:
+        return ["torchrun", "--nproc_per_node", str(local)], ""
+    return (["torchrun", "--nnodes", str(world // local), "--nproc_per_node", str(local)],
+            " (on each node, with the rendezvous options the run was started with)")
 
 
 def _resume_command(args, work_dir):
-    """The command that continues this run: the same config, options and flags, ``--resume`` instead of
-    ``--force`` (a resume that dropped ``--cfg-options`` or ``--validate`` would train another run)."""
-    command = ["python", "-m", "tsnbook", "train", str(args.config), "--work-dir", str(work_dir), "--resume"]
+    """The command that continues this run, after its launcher: the same config, options and flags, ``--resume``
+    instead of ``--force`` (a resume that dropped ``--cfg-options`` or ``--validate`` would train another run)."""
+    command = ["-m", "tsnbook", "train", str(args.config), "--work-dir", str(work_dir), "--resume"]
     if args.cfg_options:
         command += ["--cfg-options", *args.cfg_options]
     for flag, value in (("--seed", args.seed), ("--device", args.device)):
