@@ -223,3 +223,22 @@ def test_export_checks_its_paths_and_options_before_it_writes_anything(model_fil
     assert all(path.read_bytes() == content for path, content in before.items())
     assert cli_exit(["export", checkpoint, *onnx, "--check", tmp_path / "clip.ts", "--bench", "0"]) == 2
     assert "argument --bench: must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
+def test_export_check_and_bench_make_the_videos_views_once(model_file, small_synth, tmp_path, capsys, monkeypatch):
+    """``--bench`` times the views ``--check`` compared: made once (a flow model's flow is the expensive part)."""
+    import tsnbook.predict
+    made = []
+    real = tsnbook.predict.video_views
+
+    def counted(*args, **kwargs):
+        made.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tsnbook.predict, "video_views", counted)
+    clip = sorted((small_synth / "videos" / "RedBall").glob("*.mp4"))[0]
+    assert cli_exit(["export", model_file, "--format", "torchscript", "--out", tmp_path / "m.pt", "--check", clip,
+                     "--bench", "1", "--protocol", "1x1"]) == 0
+    out = capsys.readouterr().out
+    assert "(within 1e-4)" in out and "alternating runs" in out
+    assert [str(video) for video in made] == [str(clip)], made

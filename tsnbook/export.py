@@ -145,12 +145,13 @@ def load_exported(path, fmt=None, threads=None):
     return run
 
 
-def check_export(path, model, video, extract, average_clips="prob", fmt=None):
+def check_export(path, model, video, extract, average_clips="prob", fmt=None, views=None):
     """Run the exported file on ``video``'s views and compare with `tsnbook.predict_video` (eager PyTorch, the
     same views; a flow model's: of the video's optical flow, `tsnbook.views.ViewExtractor.from_file`):
-    ``dict(exported, eager, max_abs_diff, views)``."""
+    ``dict(exported, eager, max_abs_diff, views)``. ``views``: the video's views when the caller has them already
+    (``export --check --bench`` times the same views: a flow model's flow is computed once)."""
     from .predict import video_views
-    views = video_views(video, extract)
+    views = video_views(video, extract) if views is None else views
     exported = load_exported(path, fmt)(views[None])[0]
     eager = model.score_views(views, average_clips)
     return dict(exported=exported, eager=eager, max_abs_diff=float(np.abs(exported - eager).max()),

@@ -59,15 +59,15 @@ def _export(args):
           f"{args.average_clips} scores [videos, {model.num_classes}] out; videos, views and size dynamic)")
     print(f"wrote {out}.json (the views, {describe_protocol(cfg, args.protocol)}, class names: what a deployment "
           f"needs with tsnbook.views, without torch)")
+    views = video_views(args.check, extract) if args.check else None
     if args.check:
-        report = check_export(out, model, args.check, extract, args.average_clips, args.format)
+        report = check_export(out, model, args.check, extract, args.average_clips, args.format, views)
         print(f"check on {args.check} ({report['views'][0]} views): largest |exported - predict_video| = "
               f"{report['max_abs_diff']:.2e}" + (" (within 1e-4)" if report["max_abs_diff"] <= 1e-4 else
                                                   " - MORE THAN 1e-4"))
         if report["max_abs_diff"] > 1e-4:
             return 1
     if args.bench:
-        views = video_views(args.check, extract)
         speed = compare_speed(model, out, views, args.bench, args.format)
         print(f"speed on this machine ({speed['threads']} threads each), {len(views)} views a video, median of "
               f"{args.bench} alternating runs: eager "
