@@ -96,3 +96,15 @@ def mma024_class(name):
     namespace = {"np": _NumpyWithInt("numpy"), "warnings": warnings}
     exec(compile(module, str(path), "exec"), namespace)
     return namespace[name]
+
+
+def mma024_config(name):
+    """A TSN config file of the 0.24.1 wheel (``configs/recognition/tsn/**/<name>.py``), its ``_base_`` files
+    merged, read with the 1.2.0 oracle's mmengine (the 0.x format is plain Python dicts, which it reads alike)."""
+    mmaction_1x()
+    folder = ORACLE / "mma024" / "mmaction" / ".mim" / "configs" / "recognition" / "tsn"
+    found = sorted(folder.rglob(f"{name}.py"))
+    if not found:
+        missing("MMAction2 0.24.1 oracle's config files")
+    from mmengine.config import Config
+    return Config.fromfile(str(found[0]))

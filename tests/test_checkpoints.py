@@ -283,3 +283,54 @@ def test_an_export_a_folder_or_a_video_given_as_the_checkpoint_is_named_for_what
     message = cli_exit(["predict", tmp_path / "clip.mp4", tmp_path / "run" / "latest.pth"])  # the arguments swapped
     assert message == (f"error: {tmp_path / 'clip.mp4'} is not a checkpoint (a video? the checkpoint comes first: "
                        f"predict CHECKPOINT VIDEO)"), message
+
+
+# Zoo layouts built by MMAction2 1.2.0 itself: the flow rows' 10-channel ResNet-50, the MMiT row's ResNet-101 and
+# the Swin row's timm backbone (its NHWC features pooled by the recognizer, as the row's config asks).
+_RGB = ([123.675, 116.28, 103.53], [58.395, 57.12, 57.375])
+MMACTION2_LAYOUTS = {
+    "flow_resnet50": (dict(type="ResNet", depth=50, in_channels=10, pretrained=None), 2048, 64, "resnet50"),
+    "resnet101": (dict(type="ResNet", depth=101, pretrained=None), 2048, 64, "resnet101"),
+    "swin": (dict(type="timm.swin_tiny_patch4_window7_224", pretrained=False, feature_shape="NHWC"), 768, 224,
+             "timm/swin_tiny_patch4_window7_224"),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(MMACTION2_LAYOUTS))
+def test_zoo_layouts_saved_by_mmaction2_score_alike(tmp_path, layout):
+    mmaction_1x()
+    from mmaction.registry import MODELS
+    backbone, channels, size, expected = MMACTION2_LAYOUTS[layout]
+    if backbone["type"].startswith("timm."):
+        pytest.importorskip("timm")
+    flow = backbone.get("in_channels") == 10
+    mean, std = ([128.0] * 10, [128.0] * 10) if flow else _RGB
+    torch.manual_seed(0)
+    recognizer = MODELS.build(dict(
+        type="Recognizer2D", backbone=dict(backbone),
+        cls_head=dict(type="TSNHead", num_classes=7, in_channels=channels, average_clips="score"),
+        data_preprocessor=dict(type="ActionDataPreprocessor", mean=mean, std=std, format_shape="NCHW")))
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # trained-looking normalisation statistics and a classifier with spread-out logits
+        for key, value in recognizer.state_dict().items():
+            if key.endswith("running_var") or (key.endswith(".weight") and (".bn." in key or "norm" in key)):
+                value.copy_(torch.rand(value.shape, generator=generator) + 0.5)
+            elif key.endswith(("running_mean", ".bias")):
+                value.copy_(torch.randn(value.shape, generator=generator) * 0.1)
+            elif key == "cls_head.fc_cls.weight":
+                value.copy_(torch.randn(value.shape, generator=generator) * 0.05)
+    recognizer.eval()
+    config = f"model = dict(backbone=dict(type='{backbone['type']}'))\n"
+    torch.save(dict(meta=dict(mmengine_version="0.10.7", cfg=config), state_dict=recognizer.state_dict()),
+               tmp_path / "zoo.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "zoo.pth")
+    assert (report["backbone"], report["modality"], report["missing"], report["unexpected"]) == (
+        expected, "flow" if flow else "rgb", [], [])
+    images = torch.randint(0, 256, (1, 4, 10 if flow else 3, size, size), generator=generator, dtype=torch.uint8)
+    with torch.no_grad():
+        ours = model(images)
+        normalised = (images.float() - torch.tensor(mean).view(-1, 1, 1)) / torch.tensor(std).view(-1, 1, 1)
+        features, kwargs = recognizer.extract_feat(normalised, test_mode=True)
+        theirs = recognizer.cls_head(features, **kwargs)
+    assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-4 * float(theirs.abs().max()))
+    assert float(theirs.max() - theirs.min()) > 0.1  # spread-out logits: a wrong mapping could not pass by luck

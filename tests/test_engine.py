@@ -503,3 +503,23 @@ def test_multi_label_prob_is_mmaction2s_softmax_by_default_and_sigmoid_on_reques
     average_clip = _mma024_average_clip()
     theirs = average_clip(SimpleNamespace(test_cfg=dict(average_clips="prob")), torch.from_numpy(logits), 1)
     assert np.allclose(prob, theirs.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(partial_bn=True), dict(frozen_stages=2), dict(modality="flow")])
+def test_fc_lr5_groups_equal_mmaction2s_tsm_constructor(options):
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent))
+    from oracle import mmaction_1x
+    from tsnbook.models import TSN
+    mmaction_1x()
+    from mmaction.engine.optimizers.tsm_optim_wrapper_constructor import TSMOptimWrapperConstructor
+    model = TSN("resnet18", num_classes=5, **options).train()
+    constructor = TSMOptimWrapperConstructor(dict(type="OptimWrapper", optimizer=dict(
+        type="SGD", lr=0.1, momentum=0.9, weight_decay=1e-4)), dict(fc_lr5=True))
+    groups = []
+    constructor.add_params(groups, model)
+    theirs = {id(p): (round(g["lr"], 12), g["weight_decay"]) for g in groups for p in g["params"]}
+    ours = {id(p): (round(g["lr"], 12), g["weight_decay"]) for g in
+            build_optimizer(model, dict(weight_decay=1e-4, fc_lr5=True), 0.1).param_groups for p in g["params"]}
+    names = {id(p): name for name, p in model.named_parameters()}
+    assert {names[i]: v for i, v in ours.items()} == {names[i]: v for i, v in theirs.items()}

@@ -207,3 +207,21 @@ def test_matches_mmaction2_functional_on_random_data():
     scores = rng.normal(size=(12, 5))
     assert mmit_mean_average_precision(scores, multi_hot) == pytest.approx(
         mma.mmit_mean_average_precision(list(scores), list(multi_hot)), abs=1e-12)
+
+
+def test_a_softmax_keeps_the_per_video_metrics_and_changes_the_per_class_map():
+    # The module docstring's promise: per-video rankings survive a softmax, HVU's per-class ranking does not.
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(200, 20)) * 3
+    multi_hot = (rng.random((200, 20)) < 0.15).astype(np.int64)
+    multi_hot[np.arange(200), rng.integers(0, 20, size=200)] = 1  # every video has a label: mmit mAP is finite
+    labels = rng.integers(0, 20, size=200)
+    prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    sigmoid = 1 / (1 + np.exp(-logits))
+    assert top_k_accuracy(prob, labels, (1, 5)) == top_k_accuracy(logits, labels, (1, 5))
+    assert mean_class_accuracy(prob, labels) == mean_class_accuracy(logits, labels)
+    assert mmit_mean_average_precision(prob, multi_hot) == pytest.approx(
+        mmit_mean_average_precision(logits, multi_hot), abs=1e-12)
+    assert mean_average_precision(sigmoid, multi_hot) == pytest.approx(mean_average_precision(logits, multi_hot),
+                                                                       abs=1e-12)
+    assert abs(mean_average_precision(prob, multi_hot) - mean_average_precision(logits, multi_hot)) > 1e-3

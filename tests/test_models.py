@@ -203,3 +203,27 @@ def test_a_pretrained_file_loads_into_a_timm_backbone_with_or_without_its_classi
         assert torch.equal(model.layer4[0].conv2.weight, full.layer4[0].conv2.weight)
     flow = TSN("timm/test_resnet", num_classes=3, modality="flow", clip_len=5, pretrained=str(tmp_path / "bare.pth"))
     assert torch.allclose(flow.backbone.conv1[0].weight[:, 4], full.conv1[0].weight.mean(dim=1))
+
+
+@pytest.mark.parametrize("options", [dict(partial_bn=True), dict(norm_eval=True), dict(frozen_stages=1),
+                                     dict(frozen_stages=2, partial_bn=True), dict(frozen_stages=0, norm_eval=True)])
+def test_frozen_and_eval_bn_equal_mmaction2s_resnet(options):
+    import pathlib
+    import sys
+    sys.path.insert(0, str(pathlib.Path(__file__).parent))
+    from oracle import mmaction_1x
+    from tsnbook.mmaction2 import mmaction2_to_tsnbook
+    mmaction_1x()
+    from mmaction.registry import MODELS
+    theirs = MODELS.build(dict(type="ResNet", depth=18, pretrained=None, **options))
+    theirs.train()  # MMAction2's ResNet.train returns None
+    ours = TSN("resnet18", num_classes=3, **options).train()
+
+    def renamed(module, prefix=""):  # requires_grad of each parameter, training of each BN, under tsnbook's names
+        state = {f"backbone.{prefix}{name}": p.requires_grad for name, p in module.named_parameters()}
+        state.update({f"backbone.{prefix}{name}.training": m.training for name, m in module.named_modules()
+                      if isinstance(m, torch.nn.BatchNorm2d)})
+        return state
+    theirs_state = mmaction2_to_tsnbook(renamed(theirs))[0]  # conv1.bn.training -> bn1.training, ...
+    ours_state = renamed(ours.backbone)
+    assert ours_state == {k: theirs_state[k] for k in ours_state}

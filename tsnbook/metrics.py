@@ -4,8 +4,11 @@ Mirrors MMAction2's metric functions (0.24.1 `mmaction/core/evaluation/accuracy.
 `mmaction/evaluation/functional/accuracy.py`) and the "[1:1]" fusion of `tools/analysis/report_accuracy.py`.
 
 Conventions: `scores` is an (N, C) array (N videos, C classes; a list of N length-C vectors works too) of raw
-averaged logits or probabilities; `labels` holds N integer class ids. Every metric here depends only on the
-ranking of the scores, so logits and softmax probabilities give the same numbers.
+averaged logits or probabilities; `labels` holds N integer class ids. The metrics depend only on how scores rank,
+but not all along the same axis: top-k, mean class accuracy and MMiT's mAP rank the classes of each video, which a
+softmax keeps, so logits and 'prob' scores give the same numbers; HVU's `mean_average_precision` ranks the videos
+of each class, and a softmax (one normalisation per video) reorders them, so there 'prob' scores give another mAP
+than logits (a per-class sigmoid does not).
 
 MMAction2 quirks reproduced on purpose, with the option that changes them:
 - `mean_class_accuracy` averages over every class that is predicted *or* true, so a class that is predicted
