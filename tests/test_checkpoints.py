@@ -283,3 +283,11 @@ def test_an_export_a_folder_or_a_video_given_as_the_checkpoint_is_named_for_what
     message = cli_exit(["predict", tmp_path / "clip.mp4", tmp_path / "run" / "latest.pth"])  # the arguments swapped
     assert message == (f"error: {tmp_path / 'clip.mp4'} is not a checkpoint (a video? the checkpoint comes first: "
                        f"predict CHECKPOINT VIDEO)"), message
+
+
+@pytest.mark.parametrize("content", [b"hello", b"RedBall/v_RedBall_g01_c01.mp4 0\n", b"abc def\n"])
+def test_a_text_file_given_as_a_checkpoint_is_named_not_a_bare_unpickler_error(tmp_path, content):
+    # torch's weights-only unpickler raised KeyError: 101 and IndexError: pop from empty list on these
+    (tmp_path / "notes.pth").write_bytes(content)
+    with pytest.raises(RuntimeError, match=r"notes.pth is not a readable checkpoint \(.+\); it may be truncated"):
+        read_checkpoint(tmp_path / "notes.pth")
