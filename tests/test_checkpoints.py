@@ -291,3 +291,12 @@ def test_a_text_file_given_as_a_checkpoint_is_named_not_a_bare_unpickler_error(t
     (tmp_path / "notes.pth").write_bytes(content)
     with pytest.raises(RuntimeError, match=r"notes.pth is not a readable checkpoint \(.+\); it may be truncated"):
         read_checkpoint(tmp_path / "notes.pth")
+
+
+def test_exporting_a_timm_resnet_to_mmaction2_names_the_library_not_resnet_twice(tmp_path):
+    # was "MMAction2 key names are defined for ResNet backbones, not ResNet" (timm's class is also called ResNet)
+    from tsnbook.mmaction2 import export_mmaction2_checkpoint
+    with pytest.raises(ValueError, match=r"defined for torchvision's ResNet backbones, not timm\.models\.resnet\.ResNet "
+                                         r"\(timm/resnet10t\)"):
+        export_mmaction2_checkpoint(TSN("timm/resnet10t", 3, 3), tmp_path / "x.pth")
+    assert not (tmp_path / "x.pth").exists()
