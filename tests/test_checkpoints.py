@@ -334,3 +334,20 @@ def test_zoo_layouts_saved_by_mmaction2_score_alike(tmp_path, layout):
         theirs = recognizer.cls_head(features, **kwargs)
     assert torch.allclose(ours, theirs, rtol=1e-4, atol=1e-4 * float(theirs.abs().max()))
     assert float(theirs.max() - theirs.min()) > 0.1  # spread-out logits: a wrong mapping could not pass by luck
+
+
+@pytest.mark.parametrize("content", [b"hello", b"RedBall/v_RedBall_g01_c01.mp4 0\n", b"abc def\n"])
+def test_a_text_file_given_as_a_checkpoint_is_named_not_a_bare_unpickler_error(tmp_path, content):
+    # torch's weights-only unpickler raised KeyError: 101 and IndexError: pop from empty list on these
+    (tmp_path / "notes.pth").write_bytes(content)
+    with pytest.raises(RuntimeError, match=r"notes.pth is not a readable checkpoint \(.+\); it may be truncated"):
+        read_checkpoint(tmp_path / "notes.pth")
+
+
+def test_exporting_a_timm_resnet_to_mmaction2_names_the_library_not_resnet_twice(tmp_path):
+    # was "MMAction2 key names are defined for ResNet backbones, not ResNet" (timm's class is also called ResNet)
+    from tsnbook.mmaction2 import export_mmaction2_checkpoint
+    with pytest.raises(ValueError, match=r"defined for torchvision's ResNet backbones, not timm\.models\.resnet\.ResNet "
+                                         r"\(timm/resnet10t\)"):
+        export_mmaction2_checkpoint(TSN("timm/resnet10t", 3, 3), tmp_path / "x.pth")
+    assert not (tmp_path / "x.pth").exists()

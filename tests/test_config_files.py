@@ -334,3 +334,4 @@ def test_dotted_cfg_options_come_after_another_num_classes_and_find_int_keys():
         else:
             with pytest.raises(KeyError, match=f"--cfg-options {option}: lr_steps is a list of .*{says}"):
                 get_config(SYNTH, [option])
+

@@ -194,3 +194,12 @@ def test_a_label_outside_the_classes_is_an_error_naming_its_line(small_synth, tm
     with pytest.raises(ValueError, match=r"multi.txt:2: label 9 is not a class"):
         build_dataset(multi, "train")
     assert len(build_dataset(dict(cfg, num_classes=9), "train")) == 3  # 0..8 are all classes of a 9-class model
+
+
+def test_a_split_that_is_not_one_or_has_no_list_is_named(tmp_path):
+    cfg = small_config("rgb", tmp_path)
+    with pytest.raises(ValueError, match=r"split must be 'train', 'val' or 'test', got 'tset'"):
+        build_dataset(cfg, "tset")  # was KeyError: 'ann_file_tset'
+    with pytest.raises(ValueError, match=r"tsn_r18_1x1x3_12e_synthactions_rgb has no val list \(ann_file_val is "
+                                         r"None\)"):
+        build_dataset(dict(cfg, ann_file_val=None), "val")  # was a TypeError: PosixPath / NoneType

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 import torch
 import torchvision
@@ -227,3 +229,29 @@ def test_frozen_and_eval_bn_equal_mmaction2s_resnet(options):
     theirs_state = mmaction2_to_tsnbook(renamed(theirs))[0]  # conv1.bn.training -> bn1.training, ...
     ours_state = renamed(ours.backbone)
     assert ours_state == {k: theirs_state[k] for k in ours_state}
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (dict(num_classes=0), "num_classes must be an int >= 1, got 0"),
+    (dict(num_segments=0), "num_segments must be an int >= 1, got 0"),
+    (dict(modality="flow", clip_len=0), "clip_len must be an int >= 1, got 0"),
+    (dict(num_classes=3.0), "num_classes must be an int >= 1, got 3.0"),
+])
+def test_tsn_refuses_counts_below_one_when_built(arguments, message):
+    # TSN("resnet18", 0, 3) built a classifier of no class, clip_len=0 a conv of no input channel
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TSN(**dict(dict(backbone="resnet18", num_classes=3, num_segments=3), **arguments))
+
+
+def test_channels_last_frames_are_named_as_such():
+    model = TSN("resnet18", 3, 3)
+    with pytest.raises(ValueError, match=r"got \(1, 3, 40, 40, 3\): channels last \(\[H, W, C\] frames\); end the "
+                                         r"pipeline with FormatShape"):
+        model(torch.zeros(1, 3, 40, 40, 3, dtype=torch.uint8))
+
+
+def test_a_pretrained_that_is_no_known_source_nor_a_file_names_the_forms_it_takes():
+    # was torch's bare "[Errno 2] No such file or directory: 'imagenet'"
+    with pytest.raises(FileNotFoundError, match=r"pretrained 'imagenet' is neither 'torchvision:<WEIGHTS>' nor "
+                                                r"'timm:<tag>', nor an existing file"):
+        TSN("resnet18", 3, 3, pretrained="imagenet")

@@ -11,6 +11,7 @@ for 3-channel images reads flow or RGB differences after `adapt_first_conv` (TSN
 initialisation, `tsnbook.models`).
 """
 import re
+from pathlib import Path
 
 import torch
 import torchvision
@@ -131,6 +132,10 @@ def pretrained_source(pretrained):
         return "torchvision", weights or "IMAGENET1K_V1"
     if library == "timm":
         return "timm", weights or None
+    if not Path(pretrained).is_file():  # else torch's bare "No such file or directory: 'imagenet'"
+        raise FileNotFoundError(f"pretrained {str(pretrained)!r} is neither 'torchvision:<WEIGHTS>' nor 'timm:<tag>', "
+                                f"nor an existing file (a state dict of the backbone's ImageNet weights); None: random "
+                                f"init")
     return "file", pretrained
 
 

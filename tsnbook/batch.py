@@ -28,6 +28,7 @@ video does not stop the others: its item is an error record (file and reason), l
 """
 import csv
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -113,7 +114,11 @@ def _listed(list_file, video_root=None):
 def expand_inputs(inputs, video_root=None, origins=None):
     """The videos named by ``inputs`` (files, folders, list files; see the module docstring), in order.
     ``origins``: a dict to fill with ``{index: "list:line"}`` for the videos a list file names, so that a
-    skipped video's message says which line to fix (`iterate_views`)."""
+    skipped video's message says which line to fix (`iterate_views`). One path alone (a string or a ``Path``) is
+    one input, not a sequence of characters; no input at all is an error, as a folder without videos is."""
+    inputs = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not inputs:
+        raise ValueError("no inputs: give video files, folders or list files")
     paths = []
     for given in map(Path, inputs):
         if given.is_dir():

@@ -51,7 +51,8 @@ def read_checkpoint(path, trusted=False):
         raise RuntimeError(f"{path} {refusal}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError) as err:  # not a torch file, or truncated
+    except (RuntimeError, EOFError, KeyError, IndexError) as err:  # not a torch file, truncated; a text file's bytes
+        # read as pickle opcodes fail inside torch's weights-only unpickler ("KeyError: 101" for an "e")
         raise RuntimeError(f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err)[:200]}); it may "
                            f"be truncated or not a .pth file") from None
     except pickle.UnpicklingError as err:

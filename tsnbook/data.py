@@ -381,6 +381,10 @@ def label_names(cfg, data_root=None):
 
 def build_dataset(cfg, split, data_root=None):
     """The train / val / test dataset a config describes (keys documented in `tsnbook.configs`)."""
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
+    if cfg.get(f"ann_file_{split}") is None:
+        raise ValueError(f"{cfg.get('name', 'the config')} has no {split} list (ann_file_{split} is None)")
     root = Path(data_root or cfg["data_root"])
     # Kinetics, MiT and HVU keep validation videos in another folder (MMAction2's data_root_val).
     prefix = cfg.get("data_prefix_val", cfg["data_prefix"]) if split != "train" else cfg["data_prefix"]

@@ -109,11 +109,13 @@ def export_mmaction2_checkpoint(model, path, meta=None):
     """Save a tsnbook TSN as an MMAction2-style checkpoint ``{'meta': ..., 'state_dict': ...}``.
 
     Useful to hand a model to MMAction2 tools, and to make an MMAction2-format file offline (notebook 03, tests).
-    Only ResNet-style backbones get MMAction2's ConvModule names; the file holds tensors only.
+    Only torchvision ResNet backbones (MMAction2's ResNet, in its ConvModule names) are exported; other backbones
+    and rgbdiff or non-average consensus are refused. The file holds tensors only.
     """
     if not isinstance(model.backbone, torchvision.models.ResNet):
-        raise ValueError(f"export_mmaction2_checkpoint: MMAction2 key names are defined for ResNet backbones, "
-                         f"not {type(model.backbone).__name__}")
+        kind = type(model.backbone)
+        raise ValueError(f"export_mmaction2_checkpoint: MMAction2 key names are defined for torchvision's ResNet "
+                         f"backbones, not {kind.__module__}.{kind.__qualname__} ({model.backbone_name})")
     if model.modality == "rgbdiff" or model.consensus.kind != "avg":
         raise ValueError(f"export_mmaction2_checkpoint: MMAction2's TSN has RGB and flow inputs and the average "
                          f"consensus only, not {model.modality} with {model.consensus.kind} consensus")

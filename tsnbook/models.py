@@ -75,6 +75,9 @@ class TSN(nn.Module):
         super().__init__()
         if modality not in NORMALISATION:
             raise ValueError(f"modality must be 'rgb', 'flow' or 'rgbdiff', got {modality!r}")
+        for name, count in (("num_classes", num_classes), ("num_segments", num_segments), ("clip_len", clip_len)):
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {count!r}")
         if multi_label_prob not in MULTI_LABEL_PROBS:
             raise ValueError(f"multi_label_prob must be 'softmax' (MMAction2) or 'sigmoid', got {multi_label_prob!r}")
         self.multi_label_prob = multi_label_prob
@@ -125,6 +128,8 @@ class TSN(nn.Module):
             if x.dim() == 5 and self.modality == "flow" and x.shape[2] == 3:
                 hint = (": these are RGB frames, and a flow model reads stacks of optical flow - give "
                         "tsnbook.predict_video the video's path (its flow is computed) or a FlowFrames reader")
+            elif x.dim() == 5 and x.shape[-1] == self.in_channels:
+                hint = ": channels last ([H, W, C] frames); end the pipeline with FormatShape, which puts them first"
             elif x.dim() == 5 and self.modality == "rgb" and x.shape[2] != 3:
                 hint = ": an RGB model reads 3-channel frames, not optical flow"
             elif x.dim() == 5 and self.modality == "rgbdiff":

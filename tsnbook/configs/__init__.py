@@ -64,7 +64,7 @@ import pkgutil
 from pathlib import Path
 
 from ..spelling import did_you_mean
-from .checks import check_pipelines, value_error, warn_schedule
+from .checks import check_pipelines, check_values, value_error, warn_schedule
 
 #: Keys every config may set although few do, with the defaults used when a config leaves them out (the
 #: list above describes them). `get_config` accepts them as overrides for any config.
@@ -103,13 +103,16 @@ REQUIRED_KEYS = dict(
 
 
 def check_config(cfg, source="the config"):
-    """Raise one ValueError that lists every `REQUIRED_KEYS` entry ``cfg`` lacks, with what each means."""
+    """Raise one ValueError that lists every `REQUIRED_KEYS` entry ``cfg`` lacks, with what each means; then one
+    naming the first value of a wrong type or out of its choices (`tsnbook.configs.checks.check_values`) and
+    the first pipeline step that cannot be built (`check_pipelines`)."""
     missing = [key for key in REQUIRED_KEYS if key not in cfg]
     if missing:
         raise ValueError(f"{source} lacks {len(missing)} key(s) every config needs: {', '.join(missing)}\n" +
                          "".join(f"  {key}: {REQUIRED_KEYS[key]}\n" for key in missing) +
                          "(or start from a zoo row: a config file with base = \"ROW\"; `python -m tsnbook config "
                          "dump ROW` writes one to edit)")
+    check_values(cfg, source)
     check_pipelines(cfg, source)
 
 

@@ -4,13 +4,19 @@ A config file's ``epochs = "1"`` or ``lr_steps = 4``, or ``--cfg-options epochs=
 TypeError deep inside training; a misspelt transform in the test pipeline only after training ended. So the keys
 whose type the engine relies on are checked where a file is parsed and where overrides are applied (`value_error`:
 the caller names the file's line or the option), and every pipeline is built once when the config is checked
-(`check_pipelines`). Paths and strings are left alone: a data root may be a ``Path`` in a dict built by hand.
+(`check_pipelines`). A key that names one of a few choices (``average_clips = "probs"``) is checked against them
+(`CHOICES`): validation, the first reader of some of them, used to fail only after the first epoch had trained,
+before its checkpoint was written. Paths may be strings or ``Path`` objects (a dict built by hand).
 """
 import numbers
+import os
 import sys
 
 import numpy as np
 
+from ..flow import ALGORITHMS, output_size
+from ..io import BACKENDS
+from ..spelling import did_you_mean
 from ..transforms import build_pipeline
 
 PIPELINES = ("train_pipeline", "val_pipeline", "test_pipeline")
@@ -30,6 +36,8 @@ _KINDS = {
     "bool": (lambda value: isinstance(value, (bool, np.bool_)), "True or False"),
     "ints": (lambda value: isinstance(value, (list, tuple)) and all(map(_is_int, value)), "a list of ints"),
     "list": (lambda value: isinstance(value, (list, tuple)), "a list"),
+    "path": (lambda value: isinstance(value, (str, os.PathLike)), "a path (a string)"),
+    "text": (lambda value: isinstance(value, str), "a string"),
 }
 _KEYS = dict(
     int=("epochs", "batch_size", "num_classes", "num_segments", "clip_len", "frame_interval", "val_clips", "test_clips",
@@ -41,11 +49,15 @@ _KEYS = dict(
     bool=("twice_sample", "multi_label", "with_offset", "partial_bn", "norm_eval", "sync_bn", "auto_scale_lr", "fc_lr5",
           "channels_last", "persistent_workers", "densenet_relu"),
     ints=("lr_steps",),
-    list=PIPELINES + ("eval_metrics",),
+    list=PIPELINES,
+    path=("data_root", "data_prefix", "data_prefix_val", "ann_file_train", "ann_file_val", "ann_file_test",
+          "label_map", "load_from", "pretrained"),
+    text=("name",),
 )
 #: key -> kind; the keys that may also be None (no seed, no clipping, the zoo's GPU count unknown)
 _EXPECTED = {key: kind for kind, keys in _KEYS.items() for key in keys}
-MAY_BE_NONE = ("seed", "lr_base_batch", "gpus", "grad_clip")
+MAY_BE_NONE = ("seed", "lr_base_batch", "gpus", "grad_clip", "ann_file_val", "label_map", "load_from",
+               "pretrained")
 #: counts that are meaningless below 1 (``epochs = 0`` would write an empty run that blocks its work dir), and
 #: values that cannot be negative; ``dropout`` is a probability below 1
 AT_LEAST_ONE = ("epochs", "batch_size", "num_classes", "num_segments", "clip_len", "frame_interval", "val_clips",
@@ -55,9 +67,48 @@ NOT_NEGATIVE = ("lr", "weight_decay", "min_lr", "warmup_epochs", "num_workers", 
 #: values that must be above 0 (flow quantised to a bound of 0 is blank; a timeout of 0 fails every collective)
 ABOVE_ZERO = ("flow_bound", "dist_timeout")
 
+#: keys whose value is one of a few names, and those names; the modules that read them (models, data, consensus,
+#: schedules, loops, metrics, ...) come after this one and keep their own lists, which a test holds equal to these
+CHOICES = dict(
+    modality=("rgb", "flow", "rgbdiff"), source=("video", "rawframes", "flow"), sampler=("segments", "dense"),
+    lr_schedule=("step", "cosine"), average_clips=(None, "score", "prob"), consensus=("avg", "max", "weighted"),
+    amp=("auto", "bf16", "fp16", None), test_amp=("auto", "bf16", "fp16", None), gpu_augment=("auto", True, False),
+    multi_label_prob=("softmax", "sigmoid"), flow_init=("average", "random"), flow_algorithm=ALGORITHMS,
+    decoder=(None, *BACKENDS),
+    eval_metrics=("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision"))
+#: eval_metrics that need multi-label lists (``multi_label``); the others need single-label ones
+MULTI_LABEL_METRICS = ("mean_average_precision", "mmit_mean_average_precision")
+
+
+def _is_choice(value, choices):
+    """``value`` is one of ``choices`` (1 is not True, nor "None" None)."""
+    return any(value == choice and type(value) is type(choice) for choice in choices)
+
+
+def _choice_error(key, value):
+    """Why ``value`` is not one of ``key``'s `CHOICES` (eval_metrics: a list of them), or None."""
+    choices = CHOICES[key]
+    if key == "eval_metrics":
+        if isinstance(value, (list, tuple)) and value and all(_is_choice(item, choices) for item in value):
+            return None
+        wrong = [item for item in value if not _is_choice(item, choices)] if isinstance(value, (list, tuple)) else []
+        return (f"expected a list of {', '.join(choices)} (the first picks best.pth), got {value!r}"
+                + (did_you_mean(wrong[0], choices) if wrong else ""))
+    if _is_choice(value, choices):
+        return None
+    return f"expected one of {', '.join(map(repr, choices))}, got {value!r}{did_you_mean(value, choices)}"
+
 
 def value_error(key, value):
     """Why ``value`` cannot be ``key``'s value ("expected an int, got '1' (a str)"), or None when it can."""
+    if key in CHOICES:
+        return _choice_error(key, value)
+    if key == "flow_resolution" and value is not None:
+        try:
+            output_size(1, 1, value)
+        except (ValueError, TypeError) as err:
+            return str(err)
+        return None
     kind = _EXPECTED.get(key)
     if kind is None or (value is None and key in MAY_BE_NONE):
         return None
@@ -77,9 +128,29 @@ def value_error(key, value):
     return None
 
 
+def check_values(cfg, source):
+    """`value_error` for every key of ``cfg`` (a dict built by hand is checked as a file is), and the metrics
+    against the labels: a ValueError naming ``source`` and the key."""
+    for key, value in cfg.items():
+        error = value_error(key, value)
+        if error:
+            raise ValueError(f"{source}: {key} = {value!r}: {error}")
+    metrics, multi_label = cfg.get("eval_metrics") or (), bool(cfg.get("multi_label", False))
+    other = [metric for metric in metrics if (metric in MULTI_LABEL_METRICS) != multi_label]
+    if other:
+        wanted, kind = ("single-label", "False") if multi_label else ("multi-label", "True")
+        usable = [metric for metric in CHOICES["eval_metrics"] if (metric in MULTI_LABEL_METRICS) == multi_label]
+        raise ValueError(f"{source}: eval_metrics {other} need a {wanted} dataset (multi_label = {kind}); this one "
+                         f"takes {', '.join(usable)}")
+
+
 def check_pipelines(cfg, source):
     """Build each step of the three pipelines; a bad one is a ValueError naming ``source``, the pipeline and the
-    step ("mine.py: test_pipeline[1] CenterCrop: unknown argument crop_sise (did you mean crop_size?)")."""
+    step ("mine.py: test_pipeline[1] CenterCrop: unknown argument crop_sise (did you mean crop_size?)").
+
+    Two steps MMAction2's configs have are refused here: ``Normalize`` (tsnbook's TSN normalises its uint8 input
+    itself, so the frames would be normalised twice, silently), and a pipeline must end with ``FormatShape``
+    (without it the views stay [H, W, C] images, which the model refuses only once a test runs)."""
     for key in PIPELINES:
         steps = cfg.get(key)
         if not isinstance(steps, (list, tuple)):
@@ -89,6 +160,12 @@ def check_pipelines(cfg, source):
                 build_pipeline([step])
             except (ValueError, TypeError) as err:
                 raise ValueError(f"{source}: {key}[{index}] {err}") from None
+            if step.get("type") == "Normalize":
+                raise ValueError(f"{source}: {key}[{index}] Normalize: tsnbook's TSN normalises its uint8 input "
+                                 f"itself (tsnbook.models): remove this step, which would normalise the frames twice")
+        if not steps or steps[-1].get("type") != "FormatShape":
+            raise ValueError(f"{source}: {key} must end with FormatShape (its input_format: NCHW for RGB, NCHW_Flow "
+                             f"for flow, NCHW_Stack for rgbdiff), which makes the network's channel-first input")
 
 
 def warn_schedule(cfg, changed, who):
