@@ -7,7 +7,8 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
   previous checkpoint intact. Every checkpoint stores the resolved config, so it rebuilds its own model, and
   the class names when the config names a label map (``classes``, from `tsnbook.data.label_names`).
 * **Runs are never overwritten by accident** (`tsnbook.runs`): ``force`` replaces one only when the new run
-  starts, after its model, data and loaders were built - a run that cannot start leaves nothing on disk.
+  starts, after its model, data and loaders were built - a run that cannot start leaves nothing on disk; another
+  run's checkpoint is never resumed into it, and a second run started into a work dir in use stops at once.
 * **Exact resume**: the learning rate is a function of the position (`tsnbook.schedules`), the shuffling order
   and every augmentation draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch
   start - so resuming from the end of epoch k gives the same weights as never stopping.
@@ -33,6 +34,7 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
   GradScaler below (``amp="auto"``, `tsnbook.loops.autocast_precision`; printed once and logged) - and cuDNN
   benchmark unless deterministic.
 """
+import contextlib
 import json
 import os
 import time
@@ -56,7 +58,8 @@ from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
-from .runs import keep_epoch_checkpoint, list_digests, refuse_existing_run, remove_run, resume_changes
+from .runs import (RunExistsError, hold_work_dir, keep_epoch_checkpoint, list_digests, refuse_existing_run, remove_run,
+                   resume_changes)
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -92,18 +95,37 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     check_config(cfg)  # a config built by hand: every missing key in one error, before anything is written
     world = world_from_environment()
     work_dir = Path(work_dir)
-    if resume is False:
-        refuse_existing_run(work_dir, force)  # every process checks, so all of them stop together
+    refuse_existing_run(work_dir, force, resume)  # every process checks, so all of them stop together
     device = resolve_device(device, world.local_rank if world.size > 1 else None)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     _configure_backends(device, deterministic)
     joined = init_process_group(world, device, _opt(cfg, "dist_timeout"))
     try:
-        return _train(cfg, work_dir, resume, device, progress and world.is_main, validate, data_root, world, trusted)
+        with _held(work_dir, world, force, resume):
+            return _train(cfg, work_dir, resume, device, progress and world.is_main, validate, data_root, world,
+                          trusted)
     finally:
         if joined:
             destroy_process_group()
+
+
+@contextlib.contextmanager
+def _held(work_dir, world, force, resume):
+    """Rank 0 holds the work dir for the run (`tsnbook.runs.hold_work_dir`) and, holding it, checks again that
+    no run appeared there since (one that started and ended meanwhile); every rank stops together if not."""
+    with contextlib.ExitStack() as stack:
+        failure = None
+        if world.is_main:
+            try:
+                stack.enter_context(hold_work_dir(work_dir))
+                refuse_existing_run(work_dir, force, resume)
+            except (ValueError, RuntimeError, RunExistsError) as err:
+                failure = err
+        failure = gather_objects(failure)[0]  # rank 0's verdict, on every rank
+        if failure is not None:
+            raise failure
+        yield
 
 
 def _gpu_augment(cfg, train_set, device):

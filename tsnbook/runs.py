@@ -3,9 +3,12 @@
 A finished run is never destroyed by accident: ``train`` refuses a work dir that holds one unless asked to
 replace it (``--force``), and even then removes it only when the new run starts - after the new run's model,
 data and loaders were built - so a typo in ``data_root``, or a ``load_from`` that points at the old run's own
-checkpoint, costs nothing (`refuse_existing_run`, then `remove_run`). A resumed run says what changed since its
-checkpoint was saved (`resume_changes`): its config, or list files rebuilt in between.
+checkpoint, costs nothing (`refuse_existing_run`, then `remove_run`); nor does resuming another run's checkpoint
+into it. A run holds its work dir (`hold_work_dir`): a second run started into it meanwhile stops at once instead
+of interleaving its log and checkpoints with the first's. A resumed run says what changed since its checkpoint
+was saved (`resume_changes`): its config, or list files rebuilt in between.
 """
+import contextlib
 import hashlib
 import os
 import re
@@ -15,6 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from .configs import option
+
+try:
+    import fcntl  # POSIX; where it is missing (Windows) a work dir is not locked
+except ImportError:  # pragma: no cover
+    fcntl = None
 
 #: the files that make a work dir "a run" (besides epoch_N.pth)
 RUN_FILES = ("latest.pth", "best.pth", "log.jsonl")
@@ -41,13 +49,55 @@ def existing_run(work_dir):
     return ", ".join(found) or None
 
 
-def refuse_existing_run(work_dir, force):
-    """Raise `RunExistsError` if ``work_dir`` holds a run and ``force`` is not given (every DDP process checks,
-    so all of them stop together). With ``force`` the run stays until `remove_run`."""
+def refuse_existing_run(work_dir, force, resume=False):
+    """Raise `RunExistsError` if ``work_dir`` holds a run that this one would overwrite: a new run (``resume``
+    False) without ``force``, or a resume of a checkpoint from another folder (``resume``: its path), whose
+    history would replace the run's latest.pth and epoch files and leave its best.pth describing neither. With
+    ``force`` the run stays until `remove_run`. Every DDP process checks, so all of them stop together."""
     found = existing_run(work_dir)
-    if found and not force:
+    if not found:
+        return
+    if resume is False and not force:
         raise RunExistsError(f"{work_dir} already holds a run ({found}): pass --resume to continue it, --force to "
                              f"start over and replace it, or choose another --work-dir")
+    if isinstance(resume, (str, Path)) and Path(resume).resolve().parent != Path(work_dir).resolve():
+        raise RunExistsError(f"{work_dir} already holds a run ({found}); resuming {resume}, another run's "
+                             f"checkpoint, there would overwrite it: choose another --work-dir (or the checkpoint's "
+                             f"own, {Path(resume).parent})")
+
+
+@contextlib.contextmanager
+def hold_work_dir(work_dir):
+    """Hold ``work_dir`` for one run (rank 0, the one that writes): make it, then lock it (``flock``), so that a
+    second run started into it meanwhile - which found no run there yet - stops with a one-line error instead
+    of interleaving its log and checkpoints with this one's. The lock goes with the process, even on kill -9.
+    A work dir that cannot be made is a ValueError naming it, before anything is built; one made here and left
+    empty (the run failed to start) is removed again, with the folders made for it."""
+    work_dir = Path(work_dir)
+    made = [folder for folder in [work_dir, *work_dir.absolute().parents] if not folder.exists()]
+    try:
+        work_dir.mkdir(parents=True, exist_ok=True)
+        if not os.access(work_dir, os.W_OK | os.X_OK):
+            raise PermissionError(13, "no permission to write in it")
+    except OSError as err:
+        raise ValueError(f"cannot make the work dir {work_dir} ({err.strerror or err}): choose another "
+                         f"--work-dir") from None
+    fd = os.open(work_dir, os.O_RDONLY)
+    try:
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"{work_dir} is in use by another training run right now: wait for it to end (then "
+                               f"--resume continues it), or choose another --work-dir") from None
+        except OSError:  # a file system without locks (some network mounts): run unlocked
+            pass
+        yield work_dir
+    finally:
+        os.close(fd)
+        for folder in made:  # the work dir first, then the parents made for it, while they are empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 def _score_files(work_dir):

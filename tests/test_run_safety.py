@@ -1,0 +1,88 @@
+"""Long runs that lose nothing (review 4): a work dir that two runs, or another run's checkpoint, would share; a
+work dir that cannot be written; Ctrl-C under torchrun; the history a resumed log tells; what the CPU ignores."""
+
+import pytest
+import torch
+
+from conftest import small_config
+from tsnbook import cli
+from tsnbook.engine import train
+from tsnbook.logs import read_log
+from tsnbook.runs import RunExistsError
+
+RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
+
+
+def _exit(argv):
+    with pytest.raises(SystemExit) as info:
+        cli.main([str(a) for a in argv])
+    return info.value.code
+
+
+def _quick(small_synth, **overrides):
+    return small_config("rgb", small_synth, **dict(dict(epochs=1), **overrides))
+
+
+def test_resuming_another_runs_checkpoint_never_overwrites_the_run_in_the_work_dir(tmp_path, small_synth):
+    """``train --resume OTHER/latest.pth --work-dir FINISHED`` wrote the other history's latest.pth and epoch
+    files over the finished run's (its best.pth left behind, describing neither)."""
+    cfg = _quick(small_synth)
+    train(cfg, tmp_path / "a", resume=False, device="cpu", progress=False, validate=False)
+    train(cfg, tmp_path / "b", resume=False, device="cpu", progress=False, validate=False)
+    before = {path.name: path.read_bytes() for path in (tmp_path / "b").iterdir()}
+    longer = dict(cfg, epochs=2, lr_steps=[1])
+    with pytest.raises(RunExistsError, match=r"b already holds a run \(latest.pth, log.jsonl\); resuming .*a/latest"
+                                             r".pth, another run.s checkpoint, there would overwrite it"):
+        train(longer, tmp_path / "b", resume=tmp_path / "a" / "latest.pth", device="cpu", progress=False,
+              validate=False)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "b").iterdir()} == before
+    # its own checkpoints may be resumed from, and another run's into a new work dir
+    train(longer, tmp_path / "c", resume=tmp_path / "a" / "latest.pth", device="cpu", progress=False, validate=False)
+    assert torch.load(tmp_path / "c" / "latest.pth", weights_only=True)["epoch"] == 2
+
+
+def test_a_second_run_into_a_work_dir_in_use_stops_at_once(tmp_path, small_synth, monkeypatch):
+    """Two runs started into one work dir at once both passed the "already holds a run" check (nothing was
+    written yet), then interleaved their logs and checkpoints until one died renaming the other's best.pth.tmp."""
+    import tsnbook.engine
+    cfg = _quick(small_synth)
+    real, seen = tsnbook.engine._train, []
+
+    def first_run(*args, **kwargs):  # while the first run is training, a second one is started into its work dir
+        if seen:  # the second run got this far: nothing stopped it
+            return real(*args, **kwargs)
+        seen.append("first run")
+        with pytest.raises(RuntimeError, match=r"is in use by another training run") as info:
+            train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)
+        seen[0] = str(info.value)
+        with pytest.raises(RuntimeError, match=r"is in use by another training run"):
+            train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tsnbook.engine, "_train", first_run)
+    train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)
+    assert seen and str(tmp_path) in seen[0] and "\n" not in seen[0]
+    assert [r["mode"] for r in read_log(tmp_path / "log.jsonl")].count("config") == 1
+    monkeypatch.undo()  # the lock went with the run: resuming it now is fine
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+
+
+def test_a_work_dir_that_cannot_be_made_is_one_line_before_anything_is_built(tmp_path, small_synth, monkeypatch):
+    import tsnbook.engine
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setattr(tsnbook.engine, "build_model", lambda *a, **k: pytest.fail("built before the check"))
+    argv = ["train", RGB, "--cfg-options", f"data_root='{small_synth}'", "epochs=1", "--no-progress", "--device",
+            "cpu", "--work-dir"]
+    message = str(_exit(argv + [tmp_path / "a_file" / "run"]))
+    assert message.startswith(f"error: cannot make the work dir {tmp_path / 'a_file' / 'run'} (") and \
+        "choose another --work-dir" in message and "\n" not in message, message
+    message = str(_exit(argv + [tmp_path / "a_file"]))
+    assert message.startswith(f"error: cannot make the work dir {tmp_path / 'a_file'} (") and "\n" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_run_that_fails_to_start_leaves_no_empty_work_dir(tmp_path, small_synth):
+    typo = dict(_quick(small_synth), data_root=f"{small_synth}_typo")
+    with pytest.raises(FileNotFoundError):
+        train(typo, tmp_path / "new" / "run", resume=False, device="cpu", progress=False, validate=False)
+    assert not (tmp_path / "new").exists()
