@@ -1,5 +1,6 @@
 """Long runs that lose nothing (review 4): a work dir that two runs, or another run's checkpoint, would share; a
 work dir that cannot be written; Ctrl-C under torchrun; the history a resumed log tells; what the CPU ignores."""
+import json
 
 import pytest
 import torch
@@ -7,7 +8,7 @@ import torch
 from conftest import small_config
 from tsnbook import cli
 from tsnbook.engine import train
-from tsnbook.logs import read_log
+from tsnbook.logs import JsonLog, read_log
 from tsnbook.runs import RunExistsError
 
 RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
@@ -86,3 +87,35 @@ def test_a_run_that_fails_to_start_leaves_no_empty_work_dir(tmp_path, small_synt
     with pytest.raises(FileNotFoundError):
         train(typo, tmp_path / "new" / "run", resume=False, device="cpu", progress=False, validate=False)
     assert not (tmp_path / "new").exists()
+
+
+def test_the_demo_figure_draws_the_history_a_resumed_run_kept(tmp_path, small_synth):
+    """A run killed in epoch 2 and resumed from latest.pth (epoch 1) logged epoch 2's first iterations twice;
+    the loss curve of demo.png then ran back in time."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from tsnbook.course.figures import plot_training
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, resume=False, device="cpu", progress=False, validate=False)
+    log = JsonLog(tmp_path / "log.jsonl")
+    for step in (1, 2):  # what the killed process wrote of epoch 2 before it died
+        log.write(mode="train", epoch=2, iter=step, lr=0.001, loss=9.0)
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2)
+    plot_training(ax_loss, ax_acc, tmp_path / "log.jsonl", "rgb")
+    x, y = ax_loss.lines[0].get_xdata(), ax_loss.lines[0].get_ydata()
+    plt.close(fig)
+    assert list(x) == sorted(x) and 9.0 not in list(y)
+    assert len(x) == len([r for r in read_log(tmp_path / "log.jsonl") if r["mode"] == "train"]) - 2
+
+
+def test_a_torn_last_log_line_does_not_swallow_the_next_record(tmp_path):
+    """A run killed (or out of disk) mid-write leaves half a line; the resumed run appended its first record to
+    it, and read_log then failed on the merged line."""
+    path = tmp_path / "log.jsonl"
+    path.write_text(json.dumps(dict(mode="config")) + "\n" + '{"mode": "epoch", "ep')
+    JsonLog(path).write(mode="resume", epoch=1)
+    with pytest.warns(UserWarning, match=r"log.jsonl: line 2 is not a JSON record \(a run killed while writing"):
+        records = read_log(path)
+    assert [r["mode"] for r in records] == ["config", "resume"]
