@@ -119,3 +119,28 @@ def test_a_torn_last_log_line_does_not_swallow_the_next_record(tmp_path):
     with pytest.warns(UserWarning, match=r"log.jsonl: line 2 is not a JSON record \(a run killed while writing"):
         records = read_log(path)
     assert [r["mode"] for r in records] == ["config", "resume"]
+
+
+def test_amp_asked_on_the_cpu_says_that_it_trains_fp32(tmp_path, small_synth, capsys):
+    train(_quick(small_synth, amp="bf16"), tmp_path, device="cpu", progress=False, validate=False)
+    assert "note: amp='bf16' is for CUDA devices; on cpu this run trains in fp32" in capsys.readouterr().out
+    train(_quick(small_synth), tmp_path / "auto", device="cpu", progress=False, validate=False)
+    assert "note" not in capsys.readouterr().out  # the default, "auto", is not a request
+
+
+def test_the_validation_line_counts_the_videos_it_skipped(tmp_path, small_synth, capsys):
+    val = (small_synth / "synthactions_val_split_1_videos.txt").read_text().splitlines()
+    (tmp_path / "val.txt").write_text("\n".join(val[:4] + ["Missing/v_gone.mp4 0"]) + "\n")
+    cfg = _quick(small_synth, ann_file_val=str(tmp_path / "val.txt"))
+    train(cfg, tmp_path / "run", device="cpu", progress=True, validate=True)
+    val_line = [line for line in capsys.readouterr().out.splitlines() if ": val top1" in line]
+    assert val_line and val_line[0].endswith(", 1 video(s) skipped"), val_line
+
+
+def test_resuming_past_the_end_of_a_shorter_schedule_is_refused(tmp_path, small_synth):
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(cfg, tmp_path, device="cpu", progress=False, validate=False)
+    config_json = (tmp_path / "config.json").read_text()
+    with pytest.raises(ValueError, match=r"latest.pth holds epoch 2, past epochs=1: nothing to train"):
+        train(dict(cfg, epochs=1), tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert (tmp_path / "config.json").read_text() == config_json  # config.json still describes the run

@@ -152,9 +152,13 @@ def _gpu_augment(cfg, train_set, device):
 
 
 def _training_precision(cfg, device):
-    """``(precision, GradScaler or None, the line that says which)``: ``amp`` resolved for ``device``."""
+    """``(precision, GradScaler or None, the line that says which)``: ``amp`` resolved for ``device``. Off CUDA
+    the line is None - unless ``amp`` asked for bf16 / fp16 by name, which the CPU ignores: then a note says so."""
     amp = _opt(cfg, "amp")
     precision = autocast_precision(amp, device)
+    if device.type != "cuda":
+        return None, None, (f"note: amp={amp!r} is for CUDA devices; on {device.type} this run trains in fp32"
+                            if amp in ("bf16", "fp16") else None)
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
     why = f"amp={amp!r}"
     if amp == "auto" and precision is not None:
@@ -169,7 +173,8 @@ def _training_precision(cfg, device):
 def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch, lr, precision, said):
     """The new run begins, everything it needs built and checked: rank 0 removes the run it replaces (``replace``:
     ``force``), opens the log (a resume record first when ``resumed_from`` a checkpoint), writes config.json and
-    prints the lr scaling and, on CUDA, the training precision. Returns the log (None on the other ranks).
+    prints the lr scaling and, on CUDA, the training precision (elsewhere: that an ``amp`` asked for is ignored).
+    Returns the log (None on the other ranks).
     Nothing of a run is on disk before this, so a run that fails to start leaves none behind."""
     if replace:
         wait_for_every_rank()  # e.g. a load_from into the old run: every rank has read it before it goes
@@ -189,7 +194,7 @@ def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch,
     if lr != cfg["lr"]:
         print(f"linear lr scaling: lr {cfg['lr']} x {world.size} process(es) x {cfg['batch_size']} videos / "
               f"lr_base_batch {cfg['lr_base_batch']} = {lr:g}")
-    if device.type == "cuda":
+    if said:
         print(said)
     return log
 
@@ -231,6 +236,9 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
         changes = resume_changes(state, plain(cfg), digests)
+        if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
+            raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
+                             f"resume with epochs >= {start_epoch}, or test the checkpoint")
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
     val_set = build_dataset(cfg, "val", data_root) if validate and cfg.get("ann_file_val") else None
@@ -318,7 +326,8 @@ def _validate(module, val_set, val_loader, cfg, device, progress, failures, log,
         log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped), **{k: round(v, 3) for k, v in report.items()},
                   **listed)
     line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: val " +
-         ", ".join(f"{k} {v:.2f}" for k, v in report.items() if isinstance(v, float)))
+         ", ".join(f"{k} {v:.2f}" for k, v in report.items() if isinstance(v, float)) +
+         (f", {len(val_skipped)} video(s) skipped" if val_skipped else ""))
     return report
 
 
