@@ -170,3 +170,38 @@ def test_resuming_past_the_end_of_a_shorter_schedule_is_refused(tmp_path, small_
     with pytest.raises(ValueError, match=r"latest.pth holds epoch 2, past epochs=1: nothing to train"):
         train(dict(cfg, epochs=1), tmp_path, resume=True, device="cpu", progress=False, validate=False)
     assert (tmp_path / "config.json").read_text() == config_json  # config.json still describes the run
+
+
+def test_a_resume_by_another_number_of_processes_says_so(tmp_path, small_synth, capsys):
+    """A run of torchrun's 2 processes resumed by ``python -m tsnbook train --resume`` trains on with half the
+    total batch (and another shuffle): not the run it continues, and nothing said so."""
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, device="cpu", progress=False, validate=False)
+    latest = tmp_path / "latest.pth"
+    assert torch.load(latest, weights_only=True)["world_size"] == 1
+    state = torch.load(latest, weights_only=True)
+    torch.save(dict(state, world_size=2), latest)  # as torchrun --nproc_per_node 2 saves it
+    capsys.readouterr()
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert "; world_size 2 -> 1 (total batch 16 -> 8; torchrun --nproc_per_node 2 continues the run)" in \
+        capsys.readouterr().out
+
+
+def test_a_killed_writers_temporary_checkpoint_goes_when_the_run_goes_on(tmp_path, small_synth):
+    """kill -9 in the middle of writing best.pth left best.pth.tmp (as large as a checkpoint) for good: no later
+    best saves over it in a run that never improves again."""
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, device="cpu", progress=False, validate=False)
+    (tmp_path / "best.pth.tmp").write_bytes(b"half a checkpoint")
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_testing_with_a_config_of_another_backbone_says_which_in_a_short_line(tmp_path, small_synth):
+    cfg = _quick(small_synth)
+    train(cfg, tmp_path, device="cpu", progress=False, validate=False)
+    message = str(_exit(["test", RGB, tmp_path / "latest.pth", "--cfg-options", "backbone=resnet50", "--device",
+                         "cpu", "--no-progress"]))
+    assert message.startswith(f"error: {tmp_path / 'latest.pth'} was trained by {RGB} (8 classes, rgb, resnet18) but "
+                              f"{RGB} describes 8 classes, rgb, resnet50"), message
+    assert len(message) < 400 and "\n" not in message

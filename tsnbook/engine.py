@@ -58,8 +58,8 @@ from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
-from .runs import (RunExistsError, hold_work_dir, keep_epoch_checkpoint, list_digests, refuse_existing_run, remove_run,
-                   resume_changes)
+from .runs import (RunExistsError, hold_work_dir, keep_epoch_checkpoint, list_digests, refuse_existing_run,
+                   remove_partial_checkpoints, remove_run, resume_changes)
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -183,6 +183,7 @@ def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch,
     work_dir.mkdir(parents=True, exist_ok=True)
     if replace:
         remove_run(work_dir)
+    remove_partial_checkpoints(work_dir)  # a killed writer's; no other run writes here (`_held`)
     log = JsonLog(work_dir / "log.jsonl")
     if resumed_from is not None:
         log.write(mode="resume", epoch=start_epoch, checkpoint=str(resumed_from))
@@ -235,7 +236,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         start_epoch, best = state["epoch"], state.get("best", best)
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
-        changes = resume_changes(state, plain(cfg), digests)
+        changes = resume_changes(state, plain(cfg), digests, world.size)
         if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
             raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
                              f"resume with epochs >= {start_epoch}, or test the checkpoint")
@@ -288,7 +289,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
                        f"{summary['train_top1']:.2f}, lr {summary['lr']:g}, {summary['seconds']:.1f} s"
                        + (f", {len(skipped)} video(s) skipped" if skipped else ""))
         state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
-                     cfg_name=cfg["name"], cfg=plain(cfg), lists=digests,
+                     cfg_name=cfg["name"], cfg=plain(cfg), lists=digests, world_size=world.size,
                      **({} if classes is None else {"classes": classes}))
         if scaler is not None:
             state["scaler"] = scaler.state_dict()

@@ -125,6 +125,15 @@ def remove_run(work_dir):
         path.unlink(missing_ok=True)
 
 
+def remove_partial_checkpoints(work_dir):
+    """Delete the ``*.pth.tmp`` a writer killed mid-write left (`tsnbook.checkpoints.save_checkpoint`): each is as
+    large as a checkpoint, and ``best.pth.tmp`` would stay for good in a run that never improves again. Only while
+    the work dir is held (`hold_work_dir`): another run's file in the middle of its write is not one of them."""
+    for name in WRITTEN_FILES:
+        if name.endswith(".tmp"):
+            (Path(work_dir) / name).unlink(missing_ok=True)
+
+
 def keep_epoch_checkpoint(work_dir, epoch, cfg):
     """``epoch_N.pth`` every ``checkpoint_interval`` epochs and after the last one (MMAction2's checkpoint hook
     with ``save_last``: the final weights always have their own file), then only the newest ``max_keep_ckpts``
@@ -155,10 +164,12 @@ def list_digests(cfg, data_root=None):
     return digests
 
 
-def resume_changes(state, cfg, digests):
-    """What differs between the run a checkpoint was saved by (its ``cfg`` and ``lists``) and the one resuming it
-    (``cfg``, plain as checkpoints store it; ``digests``: `list_digests`), one line each; [] when nothing does, or
-    the checkpoint predates these records."""
+def resume_changes(state, cfg, digests, world_size=1):
+    """What differs between the run a checkpoint was saved by (its ``cfg``, ``lists`` and ``world_size``) and the
+    one resuming it (``cfg``, plain as checkpoints store it; ``digests``: `list_digests`; its number of
+    processes), one line each; [] when nothing does, or the checkpoint predates these records. Another number of
+    processes is another total batch (``batch_size`` is per process) and another shuffle: the resumed epochs
+    are not those the run would have trained."""
     before = state.get("cfg") or {}
 
     def shown(value):
@@ -169,4 +180,9 @@ def resume_changes(state, cfg, digests):
                if before and before.get(key) != cfg.get(key)]
     changes += [f"{cfg.get(key)} ({key}) was rebuilt since" for key, digest in (state.get("lists") or {}).items()
                 if digests.get(key, digest) != digest]
+    saved_by = state.get("world_size", world_size)
+    if saved_by != world_size:
+        batch = (before or cfg).get("batch_size", cfg["batch_size"])
+        changes.append(f"world_size {saved_by} -> {world_size} (total batch {saved_by * batch} -> "
+                       f"{world_size * cfg['batch_size']}; torchrun --nproc_per_node {saved_by} continues the run)")
     return changes
