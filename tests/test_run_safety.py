@@ -205,3 +205,25 @@ def test_testing_with_a_config_of_another_backbone_says_which_in_a_short_line(tm
     assert message.startswith(f"error: {tmp_path / 'latest.pth'} was trained by {RGB} (8 classes, rgb, resnet18) but "
                               f"{RGB} describes 8 classes, rgb, resnet50"), message
     assert len(message) < 400 and "\n" not in message
+
+
+def test_an_epoch_whose_validation_fails_is_kept_and_validated_on_resume(tmp_path, small_synth, monkeypatch):
+    """Validation after a long epoch ran out of memory (it scores more views than training), or the job was
+    killed while it ran: latest.pth was written only after validation, so the epoch's training was lost."""
+    import tsnbook.engine
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(tsnbook.engine, "evaluate", out_of_memory)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train(cfg, tmp_path / "run", device="cpu", progress=False, validate=True)
+    assert torch.load(tmp_path / "run" / "latest.pth", weights_only=True)["epoch"] == 1  # the training is kept
+    monkeypatch.undo()
+    train(cfg, tmp_path / "run", resume=True, device="cpu", progress=False, validate=True)
+    assert [r["epoch"] for r in read_log(tmp_path / "run" / "log.jsonl") if r["mode"] == "val"] == [1, 2]
+    train(cfg, tmp_path / "straight", device="cpu", progress=False, validate=True)
+    resumed, straight = (torch.load(tmp_path / run / "best.pth", weights_only=True) for run in ("run", "straight"))
+    assert resumed["best"] == straight["best"] and resumed["epoch"] == straight["epoch"]
+    assert all(torch.equal(resumed["model"][k], straight["model"][k]) for k in straight["model"])

@@ -9,6 +9,8 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
 * **Runs are never overwritten by accident** (`tsnbook.runs`): ``force`` replaces one only when the new run
   starts, after its model, data and loaders were built - a run that cannot start leaves nothing on disk; another
   run's checkpoint is never resumed into it, and a second run started into a work dir in use stops at once.
+* **An epoch is saved before it is validated** (latest.pth, ``validation_due``): a validation that runs out of
+  memory or is killed loses no training, and the resume validates that epoch first, so best.pth stays right.
 * **Exact resume**: the learning rate is a function of the position (`tsnbook.schedules`), the shuffling order
   and every augmentation draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch
   start - so resuming from the end of epoch k gives the same weights as never stopping.
@@ -35,6 +37,7 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
   benchmark unless deterministic.
 """
 import contextlib
+import functools
 import json
 import os
 import time
@@ -53,7 +56,7 @@ from .factory import build_model, load_weights
 from .gpu_augment import collate_padded, split_train_pipeline
 from .logs import JsonLog
 from .loops import (SkippedVideos, autocast_precision, evaluate, evaluation_loader, train_loader,
-                    train_one_epoch)
+                    train_one_epoch, training_precision)
 from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
@@ -151,25 +154,6 @@ def _gpu_augment(cfg, train_set, device):
     return gpu, collate_padded
 
 
-def _training_precision(cfg, device):
-    """``(precision, GradScaler or None, the line that says which)``: ``amp`` resolved for ``device``. Off CUDA
-    the line is None - unless ``amp`` asked for bf16 / fp16 by name, which the CPU ignores: then a note says so."""
-    amp = _opt(cfg, "amp")
-    precision = autocast_precision(amp, device)
-    if device.type != "cuda":
-        return None, None, (f"note: amp={amp!r} is for CUDA devices; on {device.type} this run trains in fp32"
-                            if amp in ("bf16", "fp16") else None)
-    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    why = f"amp={amp!r}"
-    if amp == "auto" and precision is not None:
-        major, minor = torch.cuda.get_device_capability(device)
-        why += f": compute capability {major}.{minor}" + (
-            "" if precision == "bf16" else ", no bf16 tensor cores below 8.0; amp='bf16' forces bf16")
-    said = f"training precision: {precision or 'fp32'}" + (" autocast" if precision else "") + (
-        " with a GradScaler" if scaler is not None else "") + f" ({why})"
-    return precision, scaler, said
-
-
 def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch, lr, precision, said):
     """The new run begins, everything it needs built and checked: rank 0 removes the run it replaces (``replace``:
     ``force``), opens the log (a resume record first when ``resumed_from`` a checkpoint), writes config.json and
@@ -225,7 +209,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         model.to(memory_format=torch.channels_last)
     lr = base_lr(cfg, world.size)
     optimizer = build_optimizer(model, cfg, lr)
-    precision, scaler, said = _training_precision(cfg, device)
+    precision, scaler, said = training_precision(cfg, device)
     start_epoch, metrics = 0, _opt(cfg, "eval_metrics")
     best = {main_metric(metrics): -1.0}
     latest = work_dir / "latest.pth"
@@ -255,6 +239,9 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     _warn_of_classes_without_videos(cfg, train_set, classes, log)
     failures = SkippedVideos(log, speaks=world.is_main)
     module = model
+    validate = functools.partial(_validate, module, val_set, val_loader, cfg, device, progress, failures, log)
+    if checkpoint is not None and state.get("validation_due") and val_set is not None:
+        best = _keep_best(validate, main_metric(metrics), state, best, work_dir, world)  # stopped validating it
     if world.size > 1:
         model.train()  # partial_bn freezes its BN parameters in train(): DDP must see that before wrapping
         model = torch.nn.parallel.DistributedDataParallel(
@@ -293,19 +280,28 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
                      **({} if classes is None else {"classes": classes}))
         if scaler is not None:
             state["scaler"] = scaler.state_dict()
-        is_last = epoch + 1 == cfg["epochs"]
-        if val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or is_last):
-            report = _validate(module, val_set, val_loader, cfg, device, progress, failures, log, epoch)
-            key = main_metric(metrics)
-            if report[key] > best.get(key, -1.0):
-                best = {key: report[key], "epoch": epoch + 1}
-                if world.is_main:
-                    save_checkpoint(work_dir / "best.pth", dict(state, best=best))
-        state["best"] = best
+        due = val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or epoch + 1 == cfg["epochs"])
+        if world.is_main:  # the epoch is safe before validating it, which may run out of memory or be killed
+            save_checkpoint(latest, dict(state, best=best, validation_due=due))
+        if due:
+            best = _keep_best(validate, main_metric(metrics), state, best, work_dir, world)
         if world.is_main:
-            save_checkpoint(latest, state)
             keep_epoch_checkpoint(work_dir, epoch + 1, cfg)
     return dict(work_dir=str(work_dir), epochs=cfg["epochs"], best=best, world_size=world.size)
+
+
+def _keep_best(validate, key, state, best, work_dir, world):
+    """Validate the epoch ``state`` ends (``validate(epoch)``: `_validate`), keep it as best.pth when it beats
+    ``best`` on the metric ``key``, and record in latest.pth that it was validated. Returns the best so far."""
+    report = validate(state["epoch"] - 1)
+    if report[key] > best.get(key, -1.0):
+        best = {key: report[key], "epoch": state["epoch"]}
+    done = dict(state, best=best, validation_due=False)
+    if world.is_main:
+        if best.get("epoch") == state["epoch"]:
+            save_checkpoint(work_dir / "best.pth", done)
+        save_checkpoint(work_dir / "latest.pth", done)
+    return best
 
 
 def _validate(module, val_set, val_loader, cfg, device, progress, failures, log, epoch):
