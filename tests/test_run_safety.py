@@ -227,3 +227,31 @@ def test_an_epoch_whose_validation_fails_is_kept_and_validated_on_resume(tmp_pat
     resumed, straight = (torch.load(tmp_path / run / "best.pth", weights_only=True) for run in ("run", "straight"))
     assert resumed["best"] == straight["best"] and resumed["epoch"] == straight["epoch"]
     assert all(torch.equal(resumed["model"][k], straight["model"][k]) for k in straight["model"])
+
+
+def test_an_epoch_checkpoint_copied_when_interrupted_is_never_left_half_written(tmp_path, monkeypatch):
+    """Where hard links are refused (some network and FUSE mounts) epoch_N.pth is a copy of latest.pth, which was
+    written straight to its name: a kill mid-copy left a truncated epoch_N.pth that no later epoch rewrites."""
+    import os
+    import shutil
+    from tsnbook.runs import keep_epoch_checkpoint, remove_partial_checkpoints
+    (tmp_path / "latest.pth").write_bytes(b"x" * 1000)
+    (tmp_path / "epoch_1.pth").write_bytes(b"the old epoch 1")
+
+    def no_links(*args):
+        raise OSError(95, "Operation not supported")
+
+    def killed_midway(source, target):
+        with open(target, "wb") as f:
+            f.write(b"x" * 10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(shutil, "copyfile", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        keep_epoch_checkpoint(tmp_path, 1, dict(epochs=2, checkpoint_interval=1, max_keep_ckpts=-1))
+    assert (tmp_path / "epoch_1.pth").read_bytes() == b"the old epoch 1"  # the file is whole, the old one here
+    remove_partial_checkpoints(tmp_path)  # what the resumed run does first
+    monkeypatch.undo()
+    keep_epoch_checkpoint(tmp_path, 2, dict(epochs=2, checkpoint_interval=1, max_keep_ckpts=-1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1.pth", "epoch_2.pth", "latest.pth"]

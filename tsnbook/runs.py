@@ -121,7 +121,8 @@ def remove_run(work_dir):
     work_dir = Path(work_dir)
     scores = _score_files(work_dir)
     reports = [work_dir / f"{path.stem}{suffix}" for path in scores for suffix in REPORT_SUFFIXES]
-    for path in [work_dir / name for name in WRITTEN_FILES] + _epoch_checkpoints(work_dir) + scores + reports:
+    for path in [work_dir / name for name in WRITTEN_FILES] + _epoch_checkpoints(work_dir) + scores + reports + \
+            _partial_checkpoints(work_dir):
         path.unlink(missing_ok=True)
 
 
@@ -129,25 +130,34 @@ def remove_partial_checkpoints(work_dir):
     """Delete the ``*.pth.tmp`` a writer killed mid-write left (`tsnbook.checkpoints.save_checkpoint`): each is as
     large as a checkpoint, and ``best.pth.tmp`` would stay for good in a run that never improves again. Only while
     the work dir is held (`hold_work_dir`): another run's file in the middle of its write is not one of them."""
-    for name in WRITTEN_FILES:
-        if name.endswith(".tmp"):
-            (Path(work_dir) / name).unlink(missing_ok=True)
+    for path in _partial_checkpoints(work_dir):
+        path.unlink()
+
+
+def _partial_checkpoints(work_dir):
+    """The ``*.pth.tmp`` files this module and `tsnbook.checkpoints.save_checkpoint` write before a rename."""
+    return [path for path in Path(work_dir).glob("*.pth.tmp")
+            if path.name in WRITTEN_FILES or re.fullmatch(r"epoch_\d+\.pth\.tmp", path.name)]
 
 
 def keep_epoch_checkpoint(work_dir, epoch, cfg):
     """``epoch_N.pth`` every ``checkpoint_interval`` epochs and after the last one (MMAction2's checkpoint hook
     with ``save_last``: the final weights always have their own file), then only the newest ``max_keep_ckpts``
-    (-1 keeps all). A hard link to the new latest.pth: no second write."""
+    (-1 keeps all). A hard link to the new latest.pth: no second write. Made under a temporary name and renamed,
+    as `tsnbook.checkpoints.save_checkpoint` writes: a kill mid-copy (no hard links on this file system) leaves
+    ``epoch_N.pth.tmp`` (`remove_partial_checkpoints`), never a truncated ``epoch_N.pth``."""
     interval, keep = option(cfg, "checkpoint_interval"), option(cfg, "max_keep_ckpts")
     if not interval or (epoch % interval and epoch != cfg["epochs"]):
         return
     work_dir = Path(work_dir)
     target = work_dir / f"epoch_{epoch}.pth"
-    target.unlink(missing_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.unlink(missing_ok=True)
     try:
-        os.link(work_dir / "latest.pth", target)
+        os.link(work_dir / "latest.pth", tmp)
     except OSError:  # no hard links on this file system
-        shutil.copyfile(work_dir / "latest.pth", target)
+        shutil.copyfile(work_dir / "latest.pth", tmp)
+    os.replace(tmp, target)
     for old in _epoch_checkpoints(work_dir)[:-keep] if keep > 0 else []:
         old.unlink()
 
