@@ -255,3 +255,17 @@ def test_an_epoch_checkpoint_copied_when_interrupted_is_never_left_half_written(
     monkeypatch.undo()
     keep_epoch_checkpoint(tmp_path, 2, dict(epochs=2, checkpoint_interval=1, max_keep_ckpts=-1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1.pth", "epoch_2.pth", "latest.pth"]
+
+
+def test_ctrl_c_during_the_demo_says_how_to_go_on(tmp_path, monkeypatch):
+    """``make demo`` interrupted printed a KeyboardInterrupt traceback from deep inside torch.save."""
+    import tsnbook.course.demo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tsnbook.course.demo, "run_demo", interrupted)
+    message = _exit(["demo", "--work-dir", tmp_path, "--fresh"])
+    assert message == (f"interrupted: the epochs trained so far are kept in {tmp_path}; python -m tsnbook demo "
+                       f"--work-dir {tmp_path} goes on from them (without --fresh, which starts over)")
+    assert _exit(["demo"]).endswith("; python -m tsnbook demo (make demo) goes on from them")
