@@ -269,3 +269,22 @@ def test_ctrl_c_during_the_demo_says_how_to_go_on(tmp_path, monkeypatch):
     assert message == (f"interrupted: the epochs trained so far are kept in {tmp_path}; python -m tsnbook demo "
                        f"--work-dir {tmp_path} goes on from them (without --fresh, which starts over)")
     assert _exit(["demo"]).endswith("; python -m tsnbook demo (make demo) goes on from them")
+
+
+def test_a_resume_without_latest_pth_continues_from_the_newest_checkpoint_beside_it(tmp_path, small_synth, capsys):
+    """latest.pth deleted (after an error said it was unreadable), or never written (killed while saving the first
+    one, best.pth already there): ``--resume`` trained from scratch over the epoch_N.pth and best.pth beside it."""
+    cfg = _quick(small_synth, epochs=3, lr_steps=[2], checkpoint_interval=1)
+    train(dict(cfg, epochs=2), tmp_path, device="cpu", progress=False, validate=False)
+    (tmp_path / "latest.pth").unlink()  # epoch_2.pth is a hard link to it: keep that one whole
+    (tmp_path / "latest.pth").write_bytes(b"not a checkpoint any more")
+    with pytest.raises(RuntimeError, match=rf"latest.pth is not a readable checkpoint .*; the newest other checkpoint "
+                                           rf"here is {tmp_path / 'epoch_2.pth'} \(epoch 2\): --resume "):
+        train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    (tmp_path / "latest.pth").unlink()
+    capsys.readouterr()
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert f"note: {tmp_path / 'latest.pth'} is missing: resuming {tmp_path / 'epoch_2.pth'} (epoch 2)" in \
+        capsys.readouterr().out
+    assert [r["epoch"] for r in read_log(tmp_path / "log.jsonl") if r["mode"] == "resume"] == [2]
+    assert torch.load(tmp_path / "latest.pth", weights_only=True)["epoch"] == 3

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import load_checkpoint, plain, save_checkpoint
+from .checkpoints import plain, save_checkpoint
 from .configs import check_config
 from .configs import option as _opt  # a config's value or the optional key's default
 from .data import build_dataset, classes_without_videos, collate_skipping_errors, label_names
@@ -61,8 +61,8 @@ from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
-from .runs import (RunExistsError, hold_work_dir, keep_epoch_checkpoint, list_digests, refuse_existing_run,
-                   remove_partial_checkpoints, remove_run, resume_changes)
+from .runs import (RunExistsError, hold_work_dir, keep_epoch_checkpoint, list_digests, load_to_resume,
+                   refuse_existing_run, remove_partial_checkpoints, remove_run, resume_changes, resume_point)
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -82,8 +82,9 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
           deterministic=False, trusted=False, force=False):
     """Train ``cfg`` into ``work_dir``: ``latest.pth``, ``best.pth``, ``epoch_N.pth``, ``log.jsonl``, ``config.json``.
 
-    ``resume=True`` continues from ``work_dir/latest.pth`` when it exists (a finished run is not repeated);
-    a path resumes from that file. ``resume=False`` starts a new run, and refuses (`RunExistsError`) a work dir
+    ``resume=True`` continues from ``work_dir/latest.pth`` when it exists (a finished run is not repeated; when
+    it is missing, from the newest checkpoint beside it: `tsnbook.runs.resume_point`); a path resumes from that
+    file. ``resume=False`` starts a new run, and refuses (`RunExistsError`) a work dir
     that holds one unless ``force=True``, which replaces it - once the new run has been built, so a mistake in
     the config costs nothing: a finished run is never destroyed by accident (`tsnbook.runs`). Every
     ``checkpoint_interval`` epochs (MMAction2's checkpoint_config), and after the last epoch, ``epoch_N.pth`` is
@@ -212,11 +213,13 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     precision, scaler, said = training_precision(cfg, device)
     start_epoch, metrics = 0, _opt(cfg, "eval_metrics")
     best = {main_metric(metrics): -1.0}
-    latest = work_dir / "latest.pth"
-    checkpoint = Path(resume) if isinstance(resume, (str, Path)) else latest if resume and latest.exists() else None
+    latest, note = work_dir / "latest.pth", None
+    checkpoint = Path(resume) if isinstance(resume, (str, Path)) else None
+    if resume is True:
+        checkpoint, note = resume_point(work_dir)
     digests, changes = list_digests(cfg, data_root), []
     if checkpoint is not None:
-        state = load_checkpoint(checkpoint, model, optimizer)
+        state = load_to_resume(checkpoint, model, optimizer, beside=resume is True)
         start_epoch, best = state["epoch"], state.get("best", best)
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
@@ -232,6 +235,8 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     val_loader = evaluation_loader(val_set, workers, device, persistent) if val_set is not None else None
     classes = label_names(cfg, data_root)  # stored with the weights, so predict can name the classes
     log = _start_run(cfg, work_dir, world, device, resume is False, checkpoint, start_epoch, lr, precision, said)
+    if note and log:
+        print(note)
     if changes and log:  # allowed (a longer schedule is a reason to resume), but never unseen
         message = f"resuming {checkpoint} with changes since it was saved: " + "; ".join(changes)
         print(f"warning: {message}")

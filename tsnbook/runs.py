@@ -4,9 +4,11 @@ A finished run is never destroyed by accident: ``train`` refuses a work dir that
 replace it (``--force``), and even then removes it only when the new run starts - after the new run's model,
 data and loaders were built - so a typo in ``data_root``, or a ``load_from`` that points at the old run's own
 checkpoint, costs nothing (`refuse_existing_run`, then `remove_run`); nor does resuming another run's checkpoint
-into it. A run holds its work dir (`hold_work_dir`): a second run started into it meanwhile stops at once instead
-of interleaving its log and checkpoints with the first's. A resumed run says what changed since its checkpoint
-was saved (`resume_changes`): its config, or list files rebuilt in between.
+into it, and ``--resume`` in a work dir whose latest.pth is missing continues the newest checkpoint beside it
+instead of training from scratch over them (`resume_point`). A run holds its work dir (`hold_work_dir`): a
+second run started into it meanwhile stops at once instead of interleaving its log and checkpoints with the
+first's. A resumed run says what changed since its checkpoint was saved (`resume_changes`): its config, or list
+files rebuilt in between.
 """
 import contextlib
 import hashlib
@@ -17,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoints import load_checkpoint, read_checkpoint
 from .configs import option
 
 try:
@@ -47,6 +50,50 @@ def existing_run(work_dir):
     work_dir = Path(work_dir)
     found = [name for name in RUN_FILES if (work_dir / name).exists()] + [p.name for p in _epoch_checkpoints(work_dir)]
     return ", ".join(found) or None
+
+
+def resume_point(work_dir):
+    """``(checkpoint, note)``: what ``--resume`` continues in ``work_dir`` - latest.pth, or, when it is missing
+    (deleted by hand, or a run killed while saving its first one), the newest checkpoint beside it, each a whole
+    training state (`newest_checkpoint`), with a note that says so: training from scratch would overwrite them.
+    ``(None, None)`` when the work dir holds none."""
+    latest = Path(work_dir) / "latest.pth"
+    if latest.exists():
+        return latest, None
+    newest = newest_checkpoint(work_dir)
+    if newest is None:
+        return None, None
+    return newest[0], f"note: {latest} is missing: resuming {newest[0]} (epoch {newest[1]})"
+
+
+def newest_checkpoint(work_dir):
+    """``(path, epoch)`` of the newest readable ``epoch_N.pth`` or ``best.pth`` in ``work_dir``, or None: what is
+    left to resume when latest.pth is missing or unreadable. Epoch files are read newest first, until one reads."""
+    readable = ((path, _epoch_of(path)) for path in reversed(_epoch_checkpoints(work_dir)))
+    found = [next(((path, epoch) for path, epoch in readable if epoch is not None), None),
+             (Path(work_dir) / "best.pth", _epoch_of(Path(work_dir) / "best.pth"))]
+    return max((item for item in found if item and item[1] is not None), key=lambda item: item[1], default=None)
+
+
+def load_to_resume(checkpoint, model, optimizer, beside):
+    """`tsnbook.checkpoints.load_checkpoint` for a resume; an unreadable latest.pth that ``--resume`` found
+    (``beside``: in its work dir) names the newest checkpoint beside it, which ``--resume PATH`` continues."""
+    try:
+        return load_checkpoint(checkpoint, model, optimizer)
+    except RuntimeError as err:
+        other = newest_checkpoint(Path(checkpoint).parent) if beside else None
+        if other is None:
+            raise
+        raise RuntimeError(f"{err}; the newest other checkpoint here is {other[0]} (epoch {other[1]}): --resume "
+                           f"{other[0]} continues from it") from None
+
+
+def _epoch_of(path):
+    """The epoch a training checkpoint holds; None when it is missing or unreadable."""
+    try:
+        return int(read_checkpoint(path)["epoch"])
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError):
+        return None
 
 
 def refuse_existing_run(work_dir, force, resume=False):
