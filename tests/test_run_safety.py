@@ -211,7 +211,7 @@ def test_an_epoch_whose_validation_fails_is_kept_and_validated_on_resume(tmp_pat
     """Validation after a long epoch ran out of memory (it scores more views than training), or the job was
     killed while it ran: latest.pth was written only after validation, so the epoch's training was lost."""
     import tsnbook.engine
-    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1], checkpoint_interval=1)
 
     def out_of_memory(*args, **kwargs):
         raise RuntimeError("CUDA out of memory (simulated)")
@@ -223,6 +223,7 @@ def test_an_epoch_whose_validation_fails_is_kept_and_validated_on_resume(tmp_pat
     monkeypatch.undo()
     train(cfg, tmp_path / "run", resume=True, device="cpu", progress=False, validate=True)
     assert [r["epoch"] for r in read_log(tmp_path / "run" / "log.jsonl") if r["mode"] == "val"] == [1, 2]
+    assert sorted(p.name for p in (tmp_path / "run").glob("epoch_*")) == ["epoch_1.pth", "epoch_2.pth"]
     train(cfg, tmp_path / "straight", device="cpu", progress=False, validate=True)
     resumed, straight = (torch.load(tmp_path / run / "best.pth", weights_only=True) for run in ("run", "straight"))
     assert resumed["best"] == straight["best"] and resumed["epoch"] == straight["epoch"]

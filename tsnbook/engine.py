@@ -245,8 +245,10 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     failures = SkippedVideos(log, speaks=world.is_main)
     module = model
     validate = functools.partial(_validate, module, val_set, val_loader, cfg, device, progress, failures, log)
-    if checkpoint is not None and state.get("validation_due") and val_set is not None:
-        best = _keep_best(validate, main_metric(metrics), state, best, work_dir, world)  # stopped validating it
+    if checkpoint is not None and state.get("validation_due") and val_set is not None:  # stopped validating it
+        best = _keep_best(validate, main_metric(metrics), state, best, work_dir, world)
+        if world.is_main:
+            keep_epoch_checkpoint(work_dir, start_epoch, cfg)
     if world.size > 1:
         model.train()  # partial_bn freezes its BN parameters in train(): DDP must see that before wrapping
         model = torch.nn.parallel.DistributedDataParallel(
