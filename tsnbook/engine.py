@@ -301,11 +301,12 @@ def _keep_best(validate, key, state, best, work_dir, world):
     """Validate the epoch ``state`` ends (``validate(epoch)``: `_validate`), keep it as best.pth when it beats
     ``best`` on the metric ``key``, and record in latest.pth that it was validated. Returns the best so far."""
     report = validate(state["epoch"] - 1)
-    if report[key] > best.get(key, -1.0):
+    improved = report[key] > best.get(key, -1.0)
+    if improved:
         best = {key: report[key], "epoch": state["epoch"]}
     done = dict(state, best=best, validation_due=False)
     if world.is_main:
-        if best.get("epoch") == state["epoch"]:
+        if improved:
             save_checkpoint(work_dir / "best.pth", done)
         save_checkpoint(work_dir / "latest.pth", done)
     return best
