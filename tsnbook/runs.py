@@ -129,22 +129,35 @@ def hold_work_dir(work_dir):
     except OSError as err:
         raise ValueError(f"cannot make the work dir {work_dir} ({err.strerror or err}): choose another "
                          f"--work-dir") from None
-    fd = os.open(work_dir, os.O_RDONLY)
+    fd = None
     try:
-        try:
-            if fcntl is not None:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RuntimeError(f"{work_dir} is in use by another training run right now: wait for it to end (then "
-                               f"--resume continues it), or choose another --work-dir") from None
-        except OSError:  # a file system without locks (some network mounts): run unlocked
-            pass
+        fd = _lock(work_dir)
         yield work_dir
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
         for folder in made:  # the work dir first, then the parents made for it, while they are empty
             with contextlib.suppress(OSError):
                 folder.rmdir()
+
+
+def _lock(folder):
+    """An open descriptor of ``folder`` that holds its exclusive lock (a RuntimeError when another process holds
+    it); None where folders cannot be locked (no fcntl, a file system without locks): the run goes on unlocked."""
+    try:
+        fd = os.open(folder, os.O_RDONLY) if fcntl is not None else None
+    except OSError:
+        return None
+    try:
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd
+    except OSError as err:
+        os.close(fd)
+        if isinstance(err, BlockingIOError):
+            raise RuntimeError(f"{folder} is in use by another training run right now: wait for it to end (then "
+                               f"--resume continues it), or choose another --work-dir") from None
+        return None
 
 
 def _score_files(work_dir):
