@@ -228,7 +228,8 @@ def add_commands(sub, common):
     tr.add_argument("config", help="a config name, a config file (.py: base = \"ROW\" + keys) or a run's config.json")
     tr.add_argument("--work-dir")
     tr.add_argument("--resume", nargs="?", const="auto", default=None,
-                    help="resume from CKPT, or from WORK_DIR/latest.pth when no path is given")
+                    help="resume from CKPT, or from WORK_DIR/latest.pth when no path is given (the newest "
+                         "epoch_N.pth / best.pth there when latest.pth is missing)")
     tr.add_argument("--force", action="store_true",
                     help="start over in a work dir that holds a run, replacing its files (refused otherwise)")
     tr.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")
