@@ -289,3 +289,13 @@ def test_a_resume_without_latest_pth_continues_from_the_newest_checkpoint_beside
         capsys.readouterr().out
     assert [r["epoch"] for r in read_log(tmp_path / "log.jsonl") if r["mode"] == "resume"] == [2]
     assert torch.load(tmp_path / "latest.pth", weights_only=True)["epoch"] == 3
+
+
+def test_a_resume_without_the_validation_its_run_had_says_so(tmp_path, small_synth, capsys):
+    """``train --validate`` killed and resumed by hand without ``--validate``: best.pth silently stopped following
+    the run, and ``test best.pth`` then tested an early epoch."""
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, device="cpu", progress=False, validate=True)
+    capsys.readouterr()
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert "; validation on -> off (best.pth stays at epoch 1)" in capsys.readouterr().out

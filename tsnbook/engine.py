@@ -223,7 +223,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         start_epoch, best = state["epoch"], state.get("best", best)
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
-        changes = resume_changes(state, plain(cfg), digests, world.size)
+        changes = resume_changes(state, plain(cfg), digests, world.size, bool(validate and cfg.get("ann_file_val")))
         if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
             raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
                              f"resume with epochs >= {start_epoch}, or test the checkpoint")
@@ -284,6 +284,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
                        + (f", {len(skipped)} video(s) skipped" if skipped else ""))
         state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
                      cfg_name=cfg["name"], cfg=plain(cfg), lists=digests, world_size=world.size,
+                     validating=val_set is not None,
                      **({} if classes is None else {"classes": classes}))
         if scaler is not None:
             state["scaler"] = scaler.state_dict()

@@ -234,12 +234,13 @@ def list_digests(cfg, data_root=None):
     return digests
 
 
-def resume_changes(state, cfg, digests, world_size=1):
-    """What differs between the run a checkpoint was saved by (its ``cfg``, ``lists`` and ``world_size``) and the
-    one resuming it (``cfg``, plain as checkpoints store it; ``digests``: `list_digests`; its number of
-    processes), one line each; [] when nothing does, or the checkpoint predates these records. Another number of
-    processes is another total batch (``batch_size`` is per process) and another shuffle: the resumed epochs
-    are not those the run would have trained."""
+def resume_changes(state, cfg, digests, world_size=1, validating=True):
+    """What differs between the run a checkpoint was saved by (its ``cfg``, ``lists``, ``world_size`` and
+    ``validating``) and the one resuming it (``cfg``, plain as checkpoints store it; ``digests``: `list_digests`;
+    its number of processes; whether it validates), one line each; [] when nothing does, or the checkpoint
+    predates these records. Another number of processes is another total batch (``batch_size`` is per process)
+    and another shuffle: the resumed epochs are not those the run would have trained; a resume that dropped
+    ``--validate`` leaves best.pth behind."""
     before = state.get("cfg") or {}
 
     def shown(value):
@@ -255,4 +256,6 @@ def resume_changes(state, cfg, digests, world_size=1):
         batch = (before or cfg).get("batch_size", cfg["batch_size"])
         changes.append(f"world_size {saved_by} -> {world_size} (total batch {saved_by * batch} -> "
                        f"{world_size * cfg['batch_size']}; torchrun --nproc_per_node {saved_by} continues the run)")
+    if state.get("validating") and not validating:
+        changes.append(f"validation on -> off (best.pth stays at epoch {(state.get('best') or {}).get('epoch')})")
     return changes
