@@ -89,32 +89,6 @@ def test_a_run_that_fails_to_start_leaves_no_empty_work_dir(tmp_path, small_synt
     assert not (tmp_path / "new").exists()
 
 
-def test_ctrl_c_under_torchrun_prints_once_a_torchrun_command(tmp_path, small_synth, monkeypatch):
-    """Every rank printed the message, with a ``python -m tsnbook`` command: a world of one, so the resumed run
-    would train with another total batch than the one it continues."""
-    import tsnbook.engine
-    cfg = _quick(small_synth)
-    train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)
-
-    def interrupted(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(tsnbook.engine, "train", interrupted)
-    argv = ["train", RGB, "--work-dir", tmp_path, "--cfg-options", f"data_root='{small_synth}'", "epochs=1",
-            "--no-progress"]
-    for key, value in dict(WORLD_SIZE="2", LOCAL_WORLD_SIZE="2", RANK="0").items():
-        monkeypatch.setenv(key, value)
-    message = _exit(argv)
-    assert f"continue with: torchrun --nproc_per_node 2 -m tsnbook train {RGB} --work-dir {tmp_path} --resume" \
-        in message, message
-    monkeypatch.setenv("WORLD_SIZE", "4")  # two machines of two processes: their rendezvous options are the user's
-    message = _exit(argv)
-    assert "continue with: torchrun --nnodes 2 --nproc_per_node 2 -m tsnbook train" in message and \
-        message.endswith("--no-progress (on every machine, with your rendezvous options)"), message
-    monkeypatch.setenv("RANK", "1")
-    assert _exit(argv) == 1  # the other ranks stop quietly: rank 0 speaks for all
-
-
 def test_the_demo_figure_draws_the_history_a_resumed_run_kept(tmp_path, small_synth):
     """A run killed in epoch 2 and resumed from latest.pth (epoch 1) logged epoch 2's first iterations twice;
     the loss curve of demo.png then ran back in time."""

@@ -32,32 +32,19 @@ def _train(args):
 
 
 def _interrupted(args, work_dir):
-    """What Ctrl-C leaves: the epoch latest.pth holds and the command that continues (rank 0 alone says it under
-    torchrun, whose Ctrl-C reaches every process; the others exit with status 1)."""
     from ..checkpoints import read_checkpoint
-    if int(os.environ.get("RANK", 0)) != 0:
-        return 1
     latest = Path(work_dir) / "latest.pth"
     if not latest.is_file():
         return f"interrupted before the first epoch ended: nothing was saved in {work_dir}"
     epoch = read_checkpoint(latest, args.trusted).get("epoch")
-    command = _resume_command(args, work_dir)
-    where = " (on every machine, with your rendezvous options)" if "--nnodes" in command else ""
     return (f"interrupted: {latest} holds epoch {epoch} (an epoch interrupted midway is trained again); continue "
-            f"with: {shlex.join(command)}{where}")
+            f"with: {shlex.join(_resume_command(args, work_dir))}")
 
 
 def _resume_command(args, work_dir):
-    """The command that continues this run: the same launcher, config, options and flags, ``--resume`` instead of
-    ``--force`` (a resume that dropped ``--cfg-options`` or ``--validate`` would train another run, and one
-    started without torchrun's processes another total batch)."""
-    world, local = int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_WORLD_SIZE", 0))
-    launcher = ["python"]
-    if world > 1:
-        local = local or world
-        launcher = ["torchrun"] + (["--nnodes", str(world // local)] if local != world else []) + [
-            "--nproc_per_node", str(local)]
-    command = launcher + ["-m", "tsnbook", "train", str(args.config), "--work-dir", str(work_dir), "--resume"]
+    """The command that continues this run: the same config, options and flags, ``--resume`` instead of
+    ``--force`` (a resume that dropped ``--cfg-options`` or ``--validate`` would train another run)."""
+    command = ["python", "-m", "tsnbook", "train", str(args.config), "--work-dir", str(work_dir), "--resume"]
     if args.cfg_options:
         command += ["--cfg-options", *args.cfg_options]
     for flag, value in (("--seed", args.seed), ("--device", args.device)):
