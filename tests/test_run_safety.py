@@ -1,5 +1,6 @@
 """Long runs that lose nothing (review 4): a work dir that two runs, or another run's checkpoint, would share; a
-work dir that cannot be written; Ctrl-C under torchrun; the history a resumed log tells; what the CPU ignores."""
+work dir that cannot be written; kills while saving or validating; resumes that are not the run they continue;
+the history a resumed log tells; what the CPU ignores."""
 import json
 
 import pytest
