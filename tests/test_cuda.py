@@ -225,7 +225,7 @@ def test_evaluate_checkpoint_on_cuda_is_fp32_unless_bf16_is_asked_for(small_synt
 def test_training_precision_is_logged_and_fp16_keeps_its_grad_scaler(tmp_path, small_synth, device, amp, capsys):
     """`train` on CUDA: fp16 (asked for, or "auto" below compute capability 8.0) has a GradScaler, saved with the
     checkpoint so that a resume continues it; "auto" is bf16 from 8.0 on. The precision is printed once and
-    written to log.jsonl. On the CPU: fp32, no scaler, nothing printed."""
+    written to log.jsonl. On the CPU: fp32, no scaler, no precision line (a note when fp16 was asked for)."""
     cfg = small_config("rgb", small_synth, epochs=1, amp=amp)
     summary = train(cfg, tmp_path, device=device, progress=False, validate=False)
     expected = "fp32"

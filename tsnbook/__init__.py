@@ -56,7 +56,7 @@ _EXPORTS = {
     "load_mmaction2_checkpoint": "mmaction2", "export_mmaction2_checkpoint": "mmaction2",
     "build_model": "factory", "load_model": "factory",
     "top_k_accuracy": "metrics", "mean_class_accuracy": "metrics", "fuse_scores": "metrics",
-    "read_log": "logs",
+    "read_log": "logs", "run_history": "logs",
     "train": "engine", "evaluate": "loops", "evaluate_checkpoint": "engine",
     "test_views": "predict", "predict_video": "predict", "predict_videos": "batch", "extract_features": "features",
     "videos_features": "features",

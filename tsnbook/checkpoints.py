@@ -1,10 +1,13 @@
 """tsnbook's checkpoint files: read safely, write atomically, load weights with errors that say what to do.
 
 A training checkpoint is a plain dict: ``model`` (state dict), ``optimizer``, ``epoch``, ``best``, ``cfg`` (the
-resolved config the run trained with, so a checkpoint rebuilds its own model), ``cfg_name`` and, when the
-dataset's label map was known, ``classes`` (the class names in label order, so predictions carry names). Files are read
-with ``torch.load(weights_only=True)``, which unpickles nothing but tensors and plain containers; MMAction2's
-files go through the same reader (`tsnbook.mmaction2`).
+resolved config the run trained with, so a checkpoint rebuilds its own model), ``cfg_name``, ``lists`` (the
+digests of its list files), ``world_size`` (its processes: a resume by another number is another run),
+``validating`` (whether the run validates and keeps best.pth),
+``validation_due`` (saved before its validation ran: a resume validates it first) and, when
+the dataset's label map was known, ``classes`` (the class names in label order, so predictions carry names).
+Files are read with ``torch.load(weights_only=True)``, which unpickles nothing but tensors and plain containers;
+MMAction2's files go through the same reader (`tsnbook.mmaction2`).
 """
 import os
 import pickle

@@ -7,7 +7,10 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
   previous checkpoint intact. Every checkpoint stores the resolved config, so it rebuilds its own model, and
   the class names when the config names a label map (``classes``, from `tsnbook.data.label_names`).
 * **Runs are never overwritten by accident** (`tsnbook.runs`): ``force`` replaces one only when the new run
-  starts, after its model, data and loaders were built - a run that cannot start leaves nothing on disk.
+  starts, after its model, data and loaders were built - a run that cannot start leaves nothing on disk; another
+  run's checkpoint is never resumed into it, and a second run started into a work dir in use stops at once.
+* **An epoch is saved before it is validated** (latest.pth, ``validation_due``): a validation that runs out of
+  memory or is killed loses no training, and the resume validates that epoch first, so best.pth stays right.
 * **Exact resume**: the learning rate is a function of the position (`tsnbook.schedules`), the shuffling order
   and every augmentation draw are seeded from (seed, epoch), and so is torch's generator (dropout) at each epoch
   start - so resuming from the end of epoch k gives the same weights as never stopping.
@@ -33,6 +36,8 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
   GradScaler below (``amp="auto"``, `tsnbook.loops.autocast_precision`; printed once and logged) - and cuDNN
   benchmark unless deterministic.
 """
+import contextlib
+import functools
 import json
 import os
 import time
@@ -41,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoints import load_checkpoint, plain, save_checkpoint
+from .checkpoints import plain, save_checkpoint
 from .configs import check_config
 from .configs import option as _opt  # a config's value or the optional key's default
 from .data import build_dataset, classes_without_videos, collate_skipping_errors, label_names
@@ -51,12 +56,13 @@ from .factory import build_model, load_weights
 from .gpu_augment import collate_padded, split_train_pipeline
 from .logs import JsonLog
 from .loops import (SkippedVideos, autocast_precision, evaluate, evaluation_loader, train_loader,
-                    train_one_epoch)
+                    train_one_epoch, training_precision)
 from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
-from .runs import keep_epoch_checkpoint, list_digests, refuse_existing_run, remove_run, resume_changes
+from .runs import (RunExistsError, hold_work_dir, keep_epoch_checkpoint, list_digests, load_to_resume,
+                   refuse_existing_run, remove_partial_checkpoints, remove_run, resume_changes, resume_point)
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -76,8 +82,9 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
           deterministic=False, trusted=False, force=False):
     """Train ``cfg`` into ``work_dir``: ``latest.pth``, ``best.pth``, ``epoch_N.pth``, ``log.jsonl``, ``config.json``.
 
-    ``resume=True`` continues from ``work_dir/latest.pth`` when it exists (a finished run is not repeated);
-    a path resumes from that file. ``resume=False`` starts a new run, and refuses (`RunExistsError`) a work dir
+    ``resume=True`` continues from ``work_dir/latest.pth`` when it exists (a finished run is not repeated; when
+    it is missing, from the newest checkpoint beside it: `tsnbook.runs.resume_point`); a path resumes from that
+    file. ``resume=False`` starts a new run, and refuses (`RunExistsError`) a work dir
     that holds one unless ``force=True``, which replaces it - once the new run has been built, so a mistake in
     the config costs nothing: a finished run is never destroyed by accident (`tsnbook.runs`). Every
     ``checkpoint_interval`` epochs (MMAction2's checkpoint_config), and after the last epoch, ``epoch_N.pth`` is
@@ -92,18 +99,37 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     check_config(cfg)  # a config built by hand: every missing key in one error, before anything is written
     world = world_from_environment()
     work_dir = Path(work_dir)
-    if resume is False:
-        refuse_existing_run(work_dir, force)  # every process checks, so all of them stop together
+    refuse_existing_run(work_dir, force, resume)  # every process checks, so all of them stop together
     device = resolve_device(device, world.local_rank if world.size > 1 else None)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     _configure_backends(device, deterministic)
     joined = init_process_group(world, device, _opt(cfg, "dist_timeout"))
     try:
-        return _train(cfg, work_dir, resume, device, progress and world.is_main, validate, data_root, world, trusted)
+        with _held(work_dir, world, force, resume):
+            return _train(cfg, work_dir, resume, device, progress and world.is_main, validate, data_root, world,
+                          trusted)
     finally:
         if joined:
             destroy_process_group()
+
+
+@contextlib.contextmanager
+def _held(work_dir, world, force, resume):
+    """Rank 0 holds the work dir for the run (`tsnbook.runs.hold_work_dir`) and, holding it, checks again that
+    no run appeared there since (one that started and ended meanwhile); every rank stops together if not."""
+    with contextlib.ExitStack() as stack:
+        failure = None
+        if world.is_main:
+            try:
+                stack.enter_context(hold_work_dir(work_dir))
+                refuse_existing_run(work_dir, force, resume)
+            except (ValueError, RuntimeError, RunExistsError) as err:
+                failure = err
+        failure = gather_objects(failure)[0]  # rank 0's verdict, on every rank
+        if failure is not None:
+            raise failure
+        yield
 
 
 def _gpu_augment(cfg, train_set, device):
@@ -129,25 +155,11 @@ def _gpu_augment(cfg, train_set, device):
     return gpu, collate_padded
 
 
-def _training_precision(cfg, device):
-    """``(precision, GradScaler or None, the line that says which)``: ``amp`` resolved for ``device``."""
-    amp = _opt(cfg, "amp")
-    precision = autocast_precision(amp, device)
-    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
-    why = f"amp={amp!r}"
-    if amp == "auto" and precision is not None:
-        major, minor = torch.cuda.get_device_capability(device)
-        why += f": compute capability {major}.{minor}" + (
-            "" if precision == "bf16" else ", no bf16 tensor cores below 8.0; amp='bf16' forces bf16")
-    said = f"training precision: {precision or 'fp32'}" + (" autocast" if precision else "") + (
-        " with a GradScaler" if scaler is not None else "") + f" ({why})"
-    return precision, scaler, said
-
-
 def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch, lr, precision, said):
     """The new run begins, everything it needs built and checked: rank 0 removes the run it replaces (``replace``:
     ``force``), opens the log (a resume record first when ``resumed_from`` a checkpoint), writes config.json and
-    prints the lr scaling and, on CUDA, the training precision. Returns the log (None on the other ranks).
+    prints the lr scaling and, on CUDA, the training precision (elsewhere: that an ``amp`` asked for is ignored).
+    Returns the log (None on the other ranks).
     Nothing of a run is on disk before this, so a run that fails to start leaves none behind."""
     if replace:
         wait_for_every_rank()  # e.g. a load_from into the old run: every rank has read it before it goes
@@ -156,6 +168,7 @@ def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch,
     work_dir.mkdir(parents=True, exist_ok=True)
     if replace:
         remove_run(work_dir)
+    remove_partial_checkpoints(work_dir)  # a killed writer's; no other run writes here (`_held`)
     log = JsonLog(work_dir / "log.jsonl")
     if resumed_from is not None:
         log.write(mode="resume", epoch=start_epoch, checkpoint=str(resumed_from))
@@ -167,7 +180,7 @@ def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch,
     if lr != cfg["lr"]:
         print(f"linear lr scaling: lr {cfg['lr']} x {world.size} process(es) x {cfg['batch_size']} videos / "
               f"lr_base_batch {cfg['lr_base_batch']} = {lr:g}")
-    if device.type == "cuda":
+    if said:
         print(said)
     return log
 
@@ -197,18 +210,23 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         model.to(memory_format=torch.channels_last)
     lr = base_lr(cfg, world.size)
     optimizer = build_optimizer(model, cfg, lr)
-    precision, scaler, said = _training_precision(cfg, device)
+    precision, scaler, said = training_precision(cfg, device)
     start_epoch, metrics = 0, _opt(cfg, "eval_metrics")
     best = {main_metric(metrics): -1.0}
-    latest = work_dir / "latest.pth"
-    checkpoint = Path(resume) if isinstance(resume, (str, Path)) else latest if resume and latest.exists() else None
+    latest, note = work_dir / "latest.pth", None
+    checkpoint = Path(resume) if isinstance(resume, (str, Path)) else None
+    if resume is True:
+        checkpoint, note = resume_point(work_dir)
     digests, changes = list_digests(cfg, data_root), []
     if checkpoint is not None:
-        state = load_checkpoint(checkpoint, model, optimizer)
+        state = load_to_resume(checkpoint, model, optimizer, beside=resume is True)
         start_epoch, best = state["epoch"], state.get("best", best)
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
-        changes = resume_changes(state, plain(cfg), digests)
+        changes = resume_changes(state, plain(cfg), digests, world.size, bool(validate and cfg.get("ann_file_val")))
+        if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
+            raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
+                             f"resume with epochs >= {start_epoch}, or test the checkpoint")
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
     val_set = build_dataset(cfg, "val", data_root) if validate and cfg.get("ann_file_val") else None
@@ -217,6 +235,8 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     val_loader = evaluation_loader(val_set, workers, device, persistent) if val_set is not None else None
     classes = label_names(cfg, data_root)  # stored with the weights, so predict can name the classes
     log = _start_run(cfg, work_dir, world, device, resume is False, checkpoint, start_epoch, lr, precision, said)
+    if note and log:
+        print(note)
     if changes and log:  # allowed (a longer schedule is a reason to resume), but never unseen
         message = f"resuming {checkpoint} with changes since it was saved: " + "; ".join(changes)
         print(f"warning: {message}")
@@ -224,6 +244,11 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     _warn_of_classes_without_videos(cfg, train_set, classes, log)
     failures = SkippedVideos(log, speaks=world.is_main)
     module = model
+    validate = functools.partial(_validate, module, val_set, val_loader, cfg, device, progress, failures, log)
+    if checkpoint is not None and state.get("validation_due") and val_set is not None:  # stopped validating it
+        best = _keep_best(validate, main_metric(metrics), state, best, work_dir, world)
+        if world.is_main:
+            keep_epoch_checkpoint(work_dir, start_epoch, cfg)
     if world.size > 1:
         model.train()  # partial_bn freezes its BN parameters in train(): DDP must see that before wrapping
         model = torch.nn.parallel.DistributedDataParallel(
@@ -258,23 +283,34 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
                        f"{summary['train_top1']:.2f}, lr {summary['lr']:g}, {summary['seconds']:.1f} s"
                        + (f", {len(skipped)} video(s) skipped" if skipped else ""))
         state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
-                     cfg_name=cfg["name"], cfg=plain(cfg), lists=digests,
+                     cfg_name=cfg["name"], cfg=plain(cfg), lists=digests, world_size=world.size,
+                     validating=val_set is not None,
                      **({} if classes is None else {"classes": classes}))
         if scaler is not None:
             state["scaler"] = scaler.state_dict()
-        is_last = epoch + 1 == cfg["epochs"]
-        if val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or is_last):
-            report = _validate(module, val_set, val_loader, cfg, device, progress, failures, log, epoch)
-            key = main_metric(metrics)
-            if report[key] > best.get(key, -1.0):
-                best = {key: report[key], "epoch": epoch + 1}
-                if world.is_main:
-                    save_checkpoint(work_dir / "best.pth", dict(state, best=best))
-        state["best"] = best
+        due = val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or epoch + 1 == cfg["epochs"])
+        if world.is_main:  # the epoch is safe before validating it, which may run out of memory or be killed
+            save_checkpoint(latest, dict(state, best=best, validation_due=due))
+        if due:
+            best = _keep_best(validate, main_metric(metrics), state, best, work_dir, world)
         if world.is_main:
-            save_checkpoint(latest, state)
             keep_epoch_checkpoint(work_dir, epoch + 1, cfg)
     return dict(work_dir=str(work_dir), epochs=cfg["epochs"], best=best, world_size=world.size)
+
+
+def _keep_best(validate, key, state, best, work_dir, world):
+    """Validate the epoch ``state`` ends (``validate(epoch)``: `_validate`), keep it as best.pth when it beats
+    ``best`` on the metric ``key``, and record in latest.pth that it was validated. Returns the best so far."""
+    report = validate(state["epoch"] - 1)
+    improved = report[key] > best.get(key, -1.0)
+    if improved:
+        best = {key: report[key], "epoch": state["epoch"]}
+    done = dict(state, best=best, validation_due=False)
+    if world.is_main:
+        if improved:
+            save_checkpoint(work_dir / "best.pth", done)
+        save_checkpoint(work_dir / "latest.pth", done)
+    return best
 
 
 def _validate(module, val_set, val_loader, cfg, device, progress, failures, log, epoch):
@@ -296,7 +332,8 @@ def _validate(module, val_set, val_loader, cfg, device, progress, failures, log,
         log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped), **{k: round(v, 3) for k, v in report.items()},
                   **listed)
     line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: val " +
-         ", ".join(f"{k} {v:.2f}" for k, v in report.items() if isinstance(v, float)))
+         ", ".join(f"{k} {v:.2f}" for k, v in report.items() if isinstance(v, float)) +
+         (f", {len(val_skipped)} video(s) skipped" if val_skipped else ""))
     return report
 
 

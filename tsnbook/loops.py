@@ -169,6 +169,26 @@ def autocast_precision(amp, device):
     return amp
 
 
+def training_precision(cfg, device):
+    """``(precision, GradScaler or None, the line that says which)``: the config's ``amp`` resolved for a training
+    run on ``device`` (`autocast_precision`; fp16 needs the GradScaler). Off CUDA the line is None - unless
+    ``amp`` asked for bf16 / fp16 by name, which the CPU ignores: then a note says so."""
+    amp = _opt(cfg, "amp")
+    precision = autocast_precision(amp, device)
+    if device.type != "cuda":
+        return None, None, (f"note: amp={amp!r} is for CUDA devices; on {device.type} this run trains in fp32"
+                            if amp in ("bf16", "fp16") else None)
+    scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
+    why = f"amp={amp!r}"
+    if amp == "auto" and precision is not None:
+        major, minor = torch.cuda.get_device_capability(device)
+        why += f": compute capability {major}.{minor}" + (
+            "" if precision == "bf16" else ", no bf16 tensor cores below 8.0; amp='bf16' forces bf16")
+    said = f"training precision: {precision or 'fp32'}" + (" autocast" if precision else "") + (
+        " with a GradScaler" if scaler is not None else "") + f" ({why})"
+    return precision, scaler, said
+
+
 def _autocast(device, precision):
     """The autocast context of a resolved ``precision`` (`autocast_precision`): disabled for None."""
     dtype = torch.float16 if precision == "fp16" else torch.bfloat16

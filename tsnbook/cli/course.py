@@ -1,10 +1,22 @@
 """The course's commands: ``demo`` (the two-stream experiment on SynthActions) and ``data synthactions``."""
+import shlex
+
+#: the demo's folders unless told otherwise
+DEMO_DIRS = {"--work-dir": "work_dirs/demo", "--data-root": "data/synthactions"}
 
 
 def _demo(args):
     from ..course.demo import main_exit_code, results_table, run_demo
-    results = run_demo(args.work_dir, args.data_root, device=args.device, progress=not args.no_progress,
-                       fresh=args.fresh, workers=args.workers)
+    try:
+        results = run_demo(args.work_dir, args.data_root, device=args.device, progress=not args.no_progress,
+                           fresh=args.fresh, workers=args.workers)
+    except KeyboardInterrupt:  # one line on what is kept and how to go on, not a traceback from inside torch.save
+        given = {"--work-dir": args.work_dir, "--data-root": args.data_root}
+        options = [f"{flag} {shlex.quote(str(value))}" for flag, value in given.items()
+                   if str(value) != DEMO_DIRS[flag]]
+        command = " ".join(["python -m tsnbook demo", *options]) + ("" if options else " (make demo)")
+        raise SystemExit(f"interrupted: the epochs trained so far are kept in {args.work_dir}; {command} goes on "
+                         f"from them{' (without --fresh, which starts over)' if args.fresh else ''}") from None
     print("\n" + results_table(results["rows"]))
     print(f"\ntwo-stream gain over the best single stream: {results['gain']:+.1f} points "
           f"(RGB sees colour, flow sees direction; the sum of their scores sees both)")
@@ -24,8 +36,8 @@ def _data(args):
 
 def add_commands(sub, common):
     demo = sub.add_parser("demo", parents=[common], help="two-stream TSN on SynthActions, end to end")
-    demo.add_argument("--work-dir", default="work_dirs/demo")
-    demo.add_argument("--data-root", default="data/synthactions")
+    demo.add_argument("--work-dir", default=DEMO_DIRS["--work-dir"])
+    demo.add_argument("--data-root", default=DEMO_DIRS["--data-root"])
     demo.add_argument("--fresh", action="store_true", help="retrain even if finished checkpoints exist")
     demo.add_argument("--workers", type=int, default=None, help="processes for flow extraction")
     demo.set_defaults(func=_demo)

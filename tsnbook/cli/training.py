@@ -98,11 +98,12 @@ def _test_config(args):
     cfg = get_config(args.config, args.cfg_options) if args.config else None  # its errors before any file is read
     stored, classes = checkpoint_config(args.checkpoint, args.trusted)
     if cfg is not None:
-        mine = (cfg["num_classes"], cfg["modality"])
-        if stored and (stored.get("num_classes"), stored.get("modality")) != mine:
-            raise ValueError(f"{args.checkpoint} was trained by {stored.get('name')} ({stored.get('num_classes')} "
-                             f"classes, {stored.get('modality')}) but {args.config} describes {mine[0]} classes, "
-                             f"{mine[1]}: its weights cannot fit; test it with its own config: python -m tsnbook "
+        shape = ("num_classes", "modality", "backbone")  # what the weights' shapes follow
+        mine, theirs = (tuple(c.get(key) for key in shape) for c in (cfg, stored or {}))
+        if stored and theirs != mine:
+            raise ValueError(f"{args.checkpoint} was trained by {stored.get('name')} ({theirs[0]} classes, "
+                             f"{theirs[1]}, {theirs[2]}) but {args.config} describes {mine[0]} classes, {mine[1]}, "
+                             f"{mine[2]}: its weights cannot fit; test it with its own config: python -m tsnbook "
                              f"test {args.checkpoint}")
         return cfg, classes
     if stored is None:
@@ -232,7 +233,8 @@ def add_commands(sub, common):
     tr.add_argument("config", help="a config name, a config file (.py: base = \"ROW\" + keys) or a run's config.json")
     tr.add_argument("--work-dir")
     tr.add_argument("--resume", nargs="?", const="auto", default=None,
-                    help="resume from CKPT, or from WORK_DIR/latest.pth when no path is given")
+                    help="resume from CKPT, or from WORK_DIR/latest.pth when no path is given (the newest "
+                         "epoch_N.pth / best.pth there when latest.pth is missing)")
     tr.add_argument("--force", action="store_true",
                     help="start over in a work dir that holds a run, replacing its files (refused otherwise)")
     tr.add_argument("--cfg-options", nargs="+", default=[], metavar="KEY=VALUE")

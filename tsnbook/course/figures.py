@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..logs import read_log  # noqa: E402
+from ..logs import read_log, run_history  # noqa: E402
 from ..metrics import confusion_matrix  # noqa: E402
 
 
@@ -68,8 +68,9 @@ def confusion_figure(scores, labels, classes, title, path):
 
 
 def plot_training(ax_loss, ax_acc, log_path, label):
-    """Training loss per iteration and validation top-1 per evaluated epoch, from a ``log.jsonl``."""
-    records = read_log(log_path)
+    """Training loss per iteration and validation top-1 per evaluated epoch, from a ``log.jsonl`` (the history its
+    latest checkpoint continues: a resumed run's epochs once)."""
+    records = run_history(read_log(log_path))
     iters = [r for r in records if r["mode"] == "train"]
     per_epoch = max((r["iter"] for r in iters), default=1)
     x = [(r["epoch"] - 1) + r["iter"] / per_epoch for r in iters]

@@ -1,0 +1,276 @@
+"""Long runs that lose nothing (review 4): a work dir that two runs, or another run's checkpoint, would share; a
+work dir that cannot be written; kills while saving or validating; resumes that are not the run they continue;
+the history a resumed log tells; what the CPU ignores."""
+import json
+
+import pytest
+import torch
+
+from conftest import small_config
+from tsnbook import cli
+from tsnbook.engine import train
+from tsnbook.logs import JsonLog, read_log
+from tsnbook.runs import RunExistsError
+
+RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
+
+
+def _exit(argv):
+    with pytest.raises(SystemExit) as info:
+        cli.main([str(a) for a in argv])
+    return info.value.code
+
+
+def _quick(small_synth, **overrides):
+    return small_config("rgb", small_synth, **dict(dict(epochs=1), **overrides))
+
+
+def test_resuming_another_runs_checkpoint_never_overwrites_the_run_in_the_work_dir(tmp_path, small_synth):
+    """``train --resume OTHER/latest.pth --work-dir FINISHED`` wrote the other history's latest.pth and epoch
+    files over the finished run's (its best.pth left behind, describing neither)."""
+    cfg = _quick(small_synth)
+    train(cfg, tmp_path / "a", resume=False, device="cpu", progress=False, validate=False)
+    train(cfg, tmp_path / "b", resume=False, device="cpu", progress=False, validate=False)
+    before = {path.name: path.read_bytes() for path in (tmp_path / "b").iterdir()}
+    longer = dict(cfg, epochs=2, lr_steps=[1])
+    with pytest.raises(RunExistsError, match=r"b already holds a run \(latest.pth, log.jsonl\); resuming .*a/latest"
+                                             r".pth, another run.s checkpoint, there would overwrite it"):
+        train(longer, tmp_path / "b", resume=tmp_path / "a" / "latest.pth", device="cpu", progress=False,
+              validate=False)
+    assert {path.name: path.read_bytes() for path in (tmp_path / "b").iterdir()} == before
+    # its own checkpoints may be resumed from, and another run's into a new work dir
+    train(longer, tmp_path / "c", resume=tmp_path / "a" / "latest.pth", device="cpu", progress=False, validate=False)
+    assert torch.load(tmp_path / "c" / "latest.pth", weights_only=True)["epoch"] == 2
+
+
+def test_a_second_run_into_a_work_dir_in_use_stops_at_once(tmp_path, small_synth, monkeypatch):
+    """Two runs started into one work dir at once both passed the "already holds a run" check (nothing was
+    written yet), then interleaved their logs and checkpoints until one died renaming the other's best.pth.tmp."""
+    import tsnbook.engine
+    cfg = _quick(small_synth)
+    real, seen = tsnbook.engine._train, []
+
+    def first_run(*args, **kwargs):  # while the first run is training, a second one is started into its work dir
+        if seen:  # the second run got this far: nothing stopped it
+            return real(*args, **kwargs)
+        seen.append("first run")
+        with pytest.raises(RuntimeError, match=r"is in use by another training run") as info:
+            train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)
+        seen[0] = str(info.value)
+        with pytest.raises(RuntimeError, match=r"is in use by another training run"):
+            train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tsnbook.engine, "_train", first_run)
+    train(cfg, tmp_path, resume=False, device="cpu", progress=False, validate=False)
+    assert seen and str(tmp_path) in seen[0] and "\n" not in seen[0]
+    assert [r["mode"] for r in read_log(tmp_path / "log.jsonl")].count("config") == 1
+    monkeypatch.undo()  # the lock went with the run: resuming it now is fine
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+
+
+def test_a_work_dir_that_cannot_be_made_is_one_line_before_anything_is_built(tmp_path, small_synth, monkeypatch):
+    import tsnbook.engine
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setattr(tsnbook.engine, "build_model", lambda *a, **k: pytest.fail("built before the check"))
+    argv = ["train", RGB, "--cfg-options", f"data_root='{small_synth}'", "epochs=1", "--no-progress", "--device",
+            "cpu", "--work-dir"]
+    message = str(_exit(argv + [tmp_path / "a_file" / "run"]))
+    assert message.startswith(f"error: cannot make the work dir {tmp_path / 'a_file' / 'run'} (") and \
+        "choose another --work-dir" in message and "\n" not in message, message
+    message = str(_exit(argv + [tmp_path / "a_file"]))
+    assert message.startswith(f"error: cannot make the work dir {tmp_path / 'a_file'} (") and "\n" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_run_that_fails_to_start_leaves_no_empty_work_dir(tmp_path, small_synth):
+    typo = dict(_quick(small_synth), data_root=f"{small_synth}_typo")
+    with pytest.raises(FileNotFoundError):
+        train(typo, tmp_path / "new" / "run", resume=False, device="cpu", progress=False, validate=False)
+    assert not (tmp_path / "new").exists()
+
+
+def test_the_demo_figure_draws_the_history_a_resumed_run_kept(tmp_path, small_synth):
+    """A run killed in epoch 2 and resumed from latest.pth (epoch 1) logged epoch 2's first iterations twice;
+    the loss curve of demo.png then ran back in time."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from tsnbook.course.figures import plot_training
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, resume=False, device="cpu", progress=False, validate=False)
+    log = JsonLog(tmp_path / "log.jsonl")
+    for step in (1, 2):  # what the killed process wrote of epoch 2 before it died
+        log.write(mode="train", epoch=2, iter=step, lr=0.001, loss=9.0)
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2)
+    plot_training(ax_loss, ax_acc, tmp_path / "log.jsonl", "rgb")
+    x, y = ax_loss.lines[0].get_xdata(), ax_loss.lines[0].get_ydata()
+    plt.close(fig)
+    assert list(x) == sorted(x) and 9.0 not in list(y)
+    assert len(x) == len([r for r in read_log(tmp_path / "log.jsonl") if r["mode"] == "train"]) - 2
+
+
+def test_a_torn_last_log_line_does_not_swallow_the_next_record(tmp_path):
+    """A run killed (or out of disk) mid-write leaves half a line; the resumed run appended its first record to
+    it, and read_log then failed on the merged line."""
+    path = tmp_path / "log.jsonl"
+    path.write_text(json.dumps(dict(mode="config")) + "\n" + '{"mode": "epoch", "ep')
+    JsonLog(path).write(mode="resume", epoch=1)
+    with pytest.warns(UserWarning, match=r"log.jsonl: line 2 is not a JSON record \(a run killed while writing"):
+        records = read_log(path)
+    assert [r["mode"] for r in records] == ["config", "resume"]
+
+
+def test_amp_asked_on_the_cpu_says_that_it_trains_fp32(tmp_path, small_synth, capsys):
+    train(_quick(small_synth, amp="bf16"), tmp_path, device="cpu", progress=False, validate=False)
+    assert "note: amp='bf16' is for CUDA devices; on cpu this run trains in fp32" in capsys.readouterr().out
+    train(_quick(small_synth), tmp_path / "auto", device="cpu", progress=False, validate=False)
+    assert "note" not in capsys.readouterr().out  # the default, "auto", is not a request
+
+
+def test_the_validation_line_counts_the_videos_it_skipped(tmp_path, small_synth, capsys):
+    val = (small_synth / "synthactions_val_split_1_videos.txt").read_text().splitlines()
+    (tmp_path / "val.txt").write_text("\n".join(val[:4] + ["Missing/v_gone.mp4 0"]) + "\n")
+    cfg = _quick(small_synth, ann_file_val=str(tmp_path / "val.txt"))
+    train(cfg, tmp_path / "run", device="cpu", progress=True, validate=True)
+    val_line = [line for line in capsys.readouterr().out.splitlines() if ": val top1" in line]
+    assert val_line and val_line[0].endswith(", 1 video(s) skipped"), val_line
+
+
+def test_resuming_past_the_end_of_a_shorter_schedule_is_refused(tmp_path, small_synth):
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(cfg, tmp_path, device="cpu", progress=False, validate=False)
+    config_json = (tmp_path / "config.json").read_text()
+    with pytest.raises(ValueError, match=r"latest.pth holds epoch 2, past epochs=1: nothing to train"):
+        train(dict(cfg, epochs=1), tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert (tmp_path / "config.json").read_text() == config_json  # config.json still describes the run
+
+
+def test_a_resume_by_another_number_of_processes_says_so(tmp_path, small_synth, capsys):
+    """A run of torchrun's 2 processes resumed by ``python -m tsnbook train --resume`` trains on with half the
+    total batch (and another shuffle): not the run it continues, and nothing said so."""
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, device="cpu", progress=False, validate=False)
+    latest = tmp_path / "latest.pth"
+    assert torch.load(latest, weights_only=True)["world_size"] == 1
+    state = torch.load(latest, weights_only=True)
+    torch.save(dict(state, world_size=2), latest)  # as torchrun --nproc_per_node 2 saves it
+    capsys.readouterr()
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert "; world_size 2 -> 1 (total batch 16 -> 8; torchrun --nproc_per_node 2 continues the run)" in \
+        capsys.readouterr().out
+
+
+def test_a_killed_writers_temporary_checkpoint_goes_when_the_run_goes_on(tmp_path, small_synth):
+    """kill -9 in the middle of writing best.pth left best.pth.tmp (as large as a checkpoint) for good: no later
+    best saves over it in a run that never improves again."""
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, device="cpu", progress=False, validate=False)
+    (tmp_path / "best.pth.tmp").write_bytes(b"half a checkpoint")
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_testing_with_a_config_of_another_backbone_says_which_in_a_short_line(tmp_path, small_synth):
+    cfg = _quick(small_synth)
+    train(cfg, tmp_path, device="cpu", progress=False, validate=False)
+    message = str(_exit(["test", RGB, tmp_path / "latest.pth", "--cfg-options", "backbone=resnet50", "--device",
+                         "cpu", "--no-progress"]))
+    assert message.startswith(f"error: {tmp_path / 'latest.pth'} was trained by {RGB} (8 classes, rgb, resnet18) but "
+                              f"{RGB} describes 8 classes, rgb, resnet50"), message
+    assert len(message) < 400 and "\n" not in message
+
+
+def test_an_epoch_whose_validation_fails_is_kept_and_validated_on_resume(tmp_path, small_synth, monkeypatch):
+    """Validation after a long epoch ran out of memory (it scores more views than training), or the job was
+    killed while it ran: latest.pth was written only after validation, so the epoch's training was lost."""
+    import tsnbook.engine
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1], checkpoint_interval=1)
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(tsnbook.engine, "evaluate", out_of_memory)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train(cfg, tmp_path / "run", device="cpu", progress=False, validate=True)
+    assert torch.load(tmp_path / "run" / "latest.pth", weights_only=True)["epoch"] == 1  # the training is kept
+    monkeypatch.undo()
+    train(cfg, tmp_path / "run", resume=True, device="cpu", progress=False, validate=True)
+    assert [r["epoch"] for r in read_log(tmp_path / "run" / "log.jsonl") if r["mode"] == "val"] == [1, 2]
+    assert sorted(p.name for p in (tmp_path / "run").glob("epoch_*")) == ["epoch_1.pth", "epoch_2.pth"]
+    train(cfg, tmp_path / "straight", device="cpu", progress=False, validate=True)
+    resumed, straight = (torch.load(tmp_path / run / "best.pth", weights_only=True) for run in ("run", "straight"))
+    assert resumed["best"] == straight["best"] and resumed["epoch"] == straight["epoch"]
+    assert all(torch.equal(resumed["model"][k], straight["model"][k]) for k in straight["model"])
+
+
+def test_an_epoch_checkpoint_copied_when_interrupted_is_never_left_half_written(tmp_path, monkeypatch):
+    """Where hard links are refused (some network and FUSE mounts) epoch_N.pth is a copy of latest.pth, which was
+    written straight to its name: a kill mid-copy left a truncated epoch_N.pth that no later epoch rewrites."""
+    import os
+    import shutil
+    from tsnbook.runs import keep_epoch_checkpoint, remove_partial_checkpoints
+    (tmp_path / "latest.pth").write_bytes(b"x" * 1000)
+    (tmp_path / "epoch_1.pth").write_bytes(b"the old epoch 1")
+
+    def no_links(*args):
+        raise OSError(95, "Operation not supported")
+
+    def killed_midway(source, target):
+        with open(target, "wb") as f:
+            f.write(b"x" * 10)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "link", no_links)
+    monkeypatch.setattr(shutil, "copyfile", killed_midway)
+    with pytest.raises(KeyboardInterrupt):
+        keep_epoch_checkpoint(tmp_path, 1, dict(epochs=2, checkpoint_interval=1, max_keep_ckpts=-1))
+    assert (tmp_path / "epoch_1.pth").read_bytes() == b"the old epoch 1"  # the file is whole, the old one here
+    remove_partial_checkpoints(tmp_path)  # what the resumed run does first
+    monkeypatch.undo()
+    keep_epoch_checkpoint(tmp_path, 2, dict(epochs=2, checkpoint_interval=1, max_keep_ckpts=-1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_1.pth", "epoch_2.pth", "latest.pth"]
+
+
+def test_ctrl_c_during_the_demo_says_how_to_go_on(tmp_path, monkeypatch):
+    """``make demo`` interrupted printed a KeyboardInterrupt traceback from deep inside torch.save."""
+    import tsnbook.course.demo
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tsnbook.course.demo, "run_demo", interrupted)
+    message = _exit(["demo", "--work-dir", tmp_path, "--fresh"])
+    assert message == (f"interrupted: the epochs trained so far are kept in {tmp_path}; python -m tsnbook demo "
+                       f"--work-dir {tmp_path} goes on from them (without --fresh, which starts over)")
+    assert _exit(["demo"]).endswith("; python -m tsnbook demo (make demo) goes on from them")
+
+
+def test_a_resume_without_latest_pth_continues_from_the_newest_checkpoint_beside_it(tmp_path, small_synth, capsys):
+    """latest.pth deleted (after an error said it was unreadable), or never written (killed while saving the first
+    one, best.pth already there): ``--resume`` trained from scratch over the epoch_N.pth and best.pth beside it."""
+    cfg = _quick(small_synth, epochs=3, lr_steps=[2], checkpoint_interval=1)
+    train(dict(cfg, epochs=2), tmp_path, device="cpu", progress=False, validate=False)
+    (tmp_path / "latest.pth").unlink()  # epoch_2.pth is a hard link to it: keep that one whole
+    (tmp_path / "latest.pth").write_bytes(b"not a checkpoint any more")
+    with pytest.raises(RuntimeError, match=rf"latest.pth is not a readable checkpoint .*; the newest other checkpoint "
+                                           rf"here is {tmp_path / 'epoch_2.pth'} \(epoch 2\): --resume "):
+        train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    (tmp_path / "latest.pth").unlink()
+    capsys.readouterr()
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert f"note: {tmp_path / 'latest.pth'} is missing: resuming {tmp_path / 'epoch_2.pth'} (epoch 2)" in \
+        capsys.readouterr().out
+    assert [r["epoch"] for r in read_log(tmp_path / "log.jsonl") if r["mode"] == "resume"] == [2]
+    assert torch.load(tmp_path / "latest.pth", weights_only=True)["epoch"] == 3
+
+
+def test_a_resume_without_the_validation_its_run_had_says_so(tmp_path, small_synth, capsys):
+    """``train --validate`` killed and resumed by hand without ``--validate``: best.pth silently stopped following
+    the run, and ``test best.pth`` then tested an early epoch."""
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, device="cpu", progress=False, validate=True)
+    capsys.readouterr()
+    train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
+    assert "; validation on -> off (best.pth stays at epoch 1)" in capsys.readouterr().out
