@@ -82,3 +82,32 @@ def test_a_pipeline_that_normalises_or_does_not_end_in_formatshape_is_refused_at
 def test_eval_metrics_of_the_other_kind_of_labels_are_refused_at_read(tmp_path):
     message = _fails(tmp_path, f"base = {SYNTH!r}\neval_metrics = ['mean_average_precision']\n")
     assert "eval_metrics ['mean_average_precision'] need a multi-label dataset (multi_label = True)" in message
+
+
+def test_flow_resolutions_are_checked_whole_and_amp_false_says_none(tmp_path):
+    # output_size(1, 1, value) was the check: [340] raised IndexError, and 0, -3, 'short0', '0x0', True, 2.5 and a
+    # triple were accepted, to fail (or make 0-pixel flow) only when flow was extracted
+    for wrong in ("[340]", "0", "-3", "'short0'", "'0x0'", "True", "2.5", "(340, 256, 1)"):
+        message = _fails(tmp_path, f"base = {SYNTH!r}\nflow_resolution = {wrong}\n")
+        assert message.startswith(f"{tmp_path / 'c.py'}:2: flow_resolution = "), (wrong, message)
+        assert len(message.splitlines()) == 1
+    for right in (None, 256, (340, 256), [340, 256], "short320", "340x256", "original"):
+        assert get_config(SYNTH, dict(flow_resolution=right))["flow_resolution"] == right
+    message = _fails(tmp_path, f"base = {SYNTH!r}\namp = False\n")
+    assert "expected one of 'auto', 'bf16', 'fp16', None, got False (None turns it off)" in message, message
+
+
+def test_ready_made_steps_pass_and_formatshape_must_fit_the_modality():
+    from tsnbook.configs import check_config
+    from tsnbook.transforms import FormatShape, Normalize
+    cfg = get_config(SYNTH)
+    # a callable step was an AttributeError ('function' object has no attribute 'get')
+    check_config(dict(cfg, test_pipeline=[lambda results, rng=None: results, *cfg["test_pipeline"]]))
+    check_config(dict(cfg, test_pipeline=[*cfg["test_pipeline"][:-1], FormatShape("NCHW")]))
+    with pytest.raises(ValueError, match=r"test_pipeline\[0\] Normalize: tsnbook's TSN normalises"):
+        check_config(dict(cfg, test_pipeline=[Normalize([0, 0, 0], [1, 1, 1]), *cfg["test_pipeline"]]))
+    flow = get_config("tsn_r18_1x1x3_12e_synthactions_flow")
+    last = len(flow["val_pipeline"]) - 1
+    with pytest.raises(ValueError, match=rf"val_pipeline\[{last}\] FormatShape input_format 'NCHW': a flow model "
+                                         r"reads 'NCHW_Flow'"):
+        check_config(dict(flow, val_pipeline=[*flow["val_pipeline"][:-1], dict(type="FormatShape")]))

@@ -14,10 +14,10 @@ import sys
 
 import numpy as np
 
-from ..flow import ALGORITHMS, output_size
+from ..flow import ALGORITHMS, RESOLUTIONS, output_size
 from ..io import BACKENDS
 from ..spelling import did_you_mean
-from ..transforms import build_pipeline
+from ..transforms import FormatShape, Normalize, build_pipeline
 
 PIPELINES = ("train_pipeline", "val_pipeline", "test_pipeline")
 
@@ -76,6 +76,10 @@ CHOICES = dict(
     multi_label_prob=("softmax", "sigmoid"), flow_init=("average", "random"), flow_algorithm=ALGORITHMS,
     decoder=(None, *BACKENDS),
     eval_metrics=("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision"))
+#: the FormatShape input_format each modality's network reads, and what it makes
+INPUT_FORMATS = dict(rgb="NCHW", flow="NCHW_Flow", rgbdiff="NCHW_Stack")
+_STACKS = dict(NCHW="frames, 3 channels each", NCHW_Flow="flow stacks, x and y of clip_len frames",
+               NCHW_Stack="RGB frames of a clip stacked, whose differences the model takes")
 #: eval_metrics that need multi-label lists (``multi_label``); the others need single-label ones
 MULTI_LABEL_METRICS = ("mean_average_precision", "mmit_mean_average_precision")
 
@@ -96,7 +100,22 @@ def _choice_error(key, value):
                 + (did_you_mean(wrong[0], choices) if wrong else ""))
     if _is_choice(value, choices):
         return None
-    return f"expected one of {', '.join(map(repr, choices))}, got {value!r}{did_you_mean(value, choices)}"
+    off = " (None turns it off)" if value is False and None in choices else ""
+    return f"expected one of {', '.join(map(repr, choices))}, got {value!r}{off}{did_you_mean(value, choices)}"
+
+
+def _resolution_error(value):
+    """Why ``value`` is no `tsnbook.flow.output_size` resolution (a short side, [W, H], or a name), or None."""
+    forms = (f"a short side S (an int), [W, H], or one of {', '.join(map(repr, RESOLUTIONS))}, 'short<S>', "
+             "'<W>x<H>' (None: the video's size)")
+    pair = isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_is_int, value))
+    if not (pair or _is_int(value) or isinstance(value, str)):
+        return f"expected {forms}, got {value!r}"
+    try:
+        size = output_size(10 ** 6, 10 ** 6, value)
+    except ValueError as err:
+        return str(err)
+    return None if min(size) >= 1 else f"expected sizes of 1 pixel or more, got {value!r}"
 
 
 def value_error(key, value):
@@ -104,11 +123,7 @@ def value_error(key, value):
     if key in CHOICES:
         return _choice_error(key, value)
     if key == "flow_resolution" and value is not None:
-        try:
-            output_size(1, 1, value)
-        except (ValueError, TypeError) as err:
-            return str(err)
-        return None
+        return _resolution_error(value)
     kind = _EXPECTED.get(key)
     if kind is None or (value is None and key in MAY_BE_NONE):
         return None
@@ -149,8 +164,10 @@ def check_pipelines(cfg, source):
     step ("mine.py: test_pipeline[1] CenterCrop: unknown argument crop_sise (did you mean crop_size?)").
 
     Two steps MMAction2's configs have are refused here: ``Normalize`` (tsnbook's TSN normalises its uint8 input
-    itself, so the frames would be normalised twice, silently), and a pipeline must end with ``FormatShape``
-    (without it the views stay [H, W, C] images, which the model refuses only once a test runs)."""
+    itself, so the frames would be normalised twice, silently), and a pipeline must end with ``FormatShape`` of
+    the modality's layout (`INPUT_FORMATS`; without it the views stay [H, W, C] images, and a flow model given
+    NCHW gets each flow frame as a view: either is refused by the model only once a test runs). Ready-made
+    steps (callables) are used as they are, a FormatShape instance included."""
     for key in PIPELINES:
         steps = cfg.get(key)
         if not isinstance(steps, (list, tuple)):
@@ -160,12 +177,20 @@ def check_pipelines(cfg, source):
                 build_pipeline([step])
             except (ValueError, TypeError) as err:
                 raise ValueError(f"{source}: {key}[{index}] {err}") from None
-            if step.get("type") == "Normalize":
+            if isinstance(step, Normalize) or isinstance(step, dict) and step.get("type") == "Normalize":
                 raise ValueError(f"{source}: {key}[{index}] Normalize: tsnbook's TSN normalises its uint8 input "
-                                 f"itself (tsnbook.models): remove this step, which would normalise the frames twice")
-        if not steps or steps[-1].get("type") != "FormatShape":
+                                 f"itself (tsnbook.models): remove this step, which would normalise the frames twice "
+                                 f"(a model trained with it learned doubly normalised frames: train it again)")
+        last = steps[-1] if steps else None
+        if isinstance(last, dict) and last.get("type") == "FormatShape":
+            last = FormatShape(last.get("input_format", "NCHW"))  # built above: its arguments are valid
+        if not isinstance(last, FormatShape):
             raise ValueError(f"{source}: {key} must end with FormatShape (its input_format: NCHW for RGB, NCHW_Flow "
                              f"for flow, NCHW_Stack for rgbdiff), which makes the network's channel-first input")
+        wanted = INPUT_FORMATS.get(cfg["modality"]) if isinstance(cfg.get("modality"), str) else None
+        if wanted and last.input_format != wanted:
+            raise ValueError(f"{source}: {key}[{len(steps) - 1}] FormatShape input_format {last.input_format!r}: a "
+                             f"{cfg['modality']} model reads {wanted!r} (the {_STACKS[wanted]})")
 
 
 def warn_schedule(cfg, changed, who):
