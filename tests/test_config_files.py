@@ -206,7 +206,7 @@ def test_test_checkpoint_uses_its_own_config_and_refuses_a_config_it_cannot_fit(
     monkeypatch.chdir(tmp_path / "run")
     # a zoo name given by mistake: SynthActions' 8 classes cannot hold these weights, said before any data is made
     message = _main(["test", SYNTH, tmp_path / "mine.pth", *QUIET])
-    assert "trained by myvideos_tsn (3 classes, rgb)" in message and f"python -m tsnbook test {tmp_path}" in message
+    assert "trained by myvideos_tsn (3 classes, rgb, resnet18)" in message and f"python -m tsnbook test {tmp_path}" in message
     assert "stores no tsnbook config" in _main(["test", tmp_path / "mmaction2.pth", *QUIET])
     assert os.listdir(tmp_path / "run") == []
     assert "has no key 'lr_stepz'" in _main(["test", tmp_path / "mine.pth", "--cfg-options", "lr_stepz=1", *QUIET])
