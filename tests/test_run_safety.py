@@ -286,7 +286,8 @@ def test_the_work_dir_lock_is_a_posix_record_lock_on_a_file_that_is_not_a_run(tm
     it. NFS enforces POSIX record locks (``lockf``) across clients, on a file."""
     import subprocess
     import sys
-    from tsnbook.runs import existing_run, hold_work_dir
+    from tsnbook.locks import hold_work_dir
+    from tsnbook.runs import existing_run
     probe = ("import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\ntry:\n"
              "    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    sys.exit(3)\n")
     run = tmp_path / "new" / "run"
@@ -324,7 +325,7 @@ def test_the_loser_of_a_race_to_make_the_work_dir_leaves_the_winners_folder(tmp_
     failed - and the second removed the folder that the first holds, as one it had made."""
     import contextlib
     from pathlib import Path
-    from tsnbook.runs import hold_work_dir
+    from tsnbook.locks import hold_work_dir
     run, winner, real_mkdir = tmp_path / "run", contextlib.ExitStack(), Path.mkdir
 
     def racing_mkdir(self, *args, **kwargs):

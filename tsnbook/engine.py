@@ -83,11 +83,12 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
 
     ``resume=True`` continues from ``work_dir/latest.pth`` when it exists (a finished run is not repeated; when
     it is missing, from the newest checkpoint beside it: `tsnbook.runs.resume_point`); a path resumes from that
-    file. ``resume=False`` starts a new run, and refuses (`RunExistsError`) a work dir
-    that holds one unless ``force=True``, which replaces it - once the new run has been built, so a mistake in
-    the config costs nothing: a finished run is never destroyed by accident (`tsnbook.runs`). Every
-    ``checkpoint_interval`` epochs (MMAction2's checkpoint_config), and after the last epoch, ``epoch_N.pth`` is
-    kept, the newest ``max_keep_ckpts`` of them (-1: all). Returns the final summary dict.
+    file; any other value counts as its truth (1, numpy's bool). ``resume=False`` starts a new run, and refuses
+    (`RunExistsError`) a work dir that holds one unless ``force=True``, which replaces it - once the new run has
+    been built, so a mistake in the config costs nothing: a finished run is never destroyed by accident
+    (`tsnbook.runs`). Every ``checkpoint_interval`` epochs (MMAction2's checkpoint_config), and after the last
+    epoch, ``epoch_N.pth`` is kept, the newest ``max_keep_ckpts`` of them (-1: all). Returns the final summary
+    dict.
 
     Launched by torchrun (``WORLD_SIZE > 1`` in the environment) every process runs this function: it joins the
     process group (`tsnbook.distributed`), trains its share of each batch under DistributedDataParallel and
@@ -96,7 +97,7 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     are counted and listed as usual).
     """
     check_config(cfg)  # a config built by hand: every missing key in one error, before anything is written
-    resume = resume if isinstance(resume, (str, os.PathLike)) else bool(resume)  # 1, numpy's bool: the checks use is
+    resume = resume if isinstance(resume, (str, os.PathLike)) else bool(resume)  # 1, numpy's True: checks use is
     world = world_from_environment()
     work_dir = Path(work_dir)
     refuse_existing_run(work_dir, force, resume)  # every process checks, so all of them stop together

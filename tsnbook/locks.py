@@ -117,8 +117,9 @@ def _release(lock, work_dir, made):
     it. The file is removed while still locked: a run that opened it meanwhile sees it gone (`_lock`)."""
     fd, key = lock
     try:
-        if made and [path.name for path in work_dir.iterdir()] == [LOCK_FILE]:
-            (work_dir / LOCK_FILE).unlink()
+        with contextlib.suppress(OSError):
+            if made and [path.name for path in work_dir.iterdir()] == [LOCK_FILE]:
+                (work_dir / LOCK_FILE).unlink()
     finally:
         _HELD.discard(key)
         os.close(fd)
