@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 LAYERS = ["testenv", "spelling", "progress", "jobs", "utils", "sampling", "h264", "io", "flow", "streams",
           "transforms", "pipelines", "configs", "views", "data", "backbones", "consensus", "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
-          "gpu_augment", "loops", "runs", "engine", "predict", "annotate", "timeline", "batch", "features",
+          "gpu_augment", "loops", "locks", "runs", "engine", "predict", "annotate", "timeline", "batch", "features",
           "export", "explain", "bench_model", "bench", "datasets", "course", "cli", "__main__"]
 
 

@@ -158,8 +158,8 @@ def test_a_resume_by_another_number_of_processes_says_so(tmp_path, small_synth, 
     torch.save(dict(state, world_size=2), latest)  # as torchrun --nproc_per_node 2 saves it
     capsys.readouterr()
     train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
-    assert "; world_size 2 -> 1 (total batch 16 -> 8; torchrun --nproc_per_node 2 continues the run)" in \
-        capsys.readouterr().out
+    assert "; world_size 2 -> 1 (total batch 16 -> 8; 2 process(es) in all, as it was saved by, continue the " \
+           "run)" in capsys.readouterr().out
 
 
 def test_a_killed_writers_temporary_checkpoint_goes_when_the_run_goes_on(tmp_path, small_synth):
@@ -274,3 +274,184 @@ def test_a_resume_without_the_validation_its_run_had_says_so(tmp_path, small_syn
     capsys.readouterr()
     train(cfg, tmp_path, resume=True, device="cpu", progress=False, validate=False)
     assert "; validation on -> off (best.pth stays at epoch 1)" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------------- review 5 (runs2)
+def _out_of_memory(*args, **kwargs):
+    raise RuntimeError("CUDA out of memory (simulated)")
+
+
+def test_the_work_dir_lock_is_a_posix_record_lock_on_a_file_that_is_not_a_run(tmp_path):
+    """``flock`` on the folder covers only the processes of one NFS client: two cluster jobs on two nodes both got
+    it. NFS enforces POSIX record locks (``lockf``) across clients, on a file."""
+    import subprocess
+    import sys
+    from tsnbook.locks import hold_work_dir
+    from tsnbook.runs import existing_run
+    probe = ("import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\ntry:\n"
+             "    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept OSError:\n    sys.exit(3)\n")
+    run = tmp_path / "new" / "run"
+    with hold_work_dir(run):
+        lock = run / ".tsnbook.lock"
+        assert lock.is_file() and existing_run(run) is None
+        assert subprocess.run([sys.executable, "-c", probe, str(lock)]).returncode == 3  # another process: refused
+    assert not (tmp_path / "new").exists()  # made for the run and left empty: removed, lock file and all
+    (tmp_path / "old").mkdir()
+    with hold_work_dir(tmp_path / "old"):
+        pass
+    assert subprocess.run([sys.executable, "-c", probe, str(tmp_path / "old" / ".tsnbook.lock")]).returncode == 0
+
+
+def test_a_work_dir_that_cannot_be_locked_says_so_and_keeps_its_partial_checkpoints(tmp_path, small_synth,
+                                                                                    monkeypatch, capsys):
+    """Where locks fail (ENOLCK: NFS without a lock daemon; Lustre mounted without flock) the run went on unlocked
+    without a word, and deleted the ``*.tmp`` files that another run, unseen, may be writing."""
+    import errno
+    import fcntl
+
+    def no_locks(*args):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "lockf", no_locks)
+    (tmp_path / "best.pth.tmp").write_bytes(b"another run's best.pth, half written")
+    train(_quick(small_synth), tmp_path, device="cpu", progress=False, validate=False)
+    out = capsys.readouterr().out
+    assert out.count(f"note: {tmp_path} runs unlocked: ") == 1 and "No locks available" in out, out
+    assert (tmp_path / "best.pth.tmp").exists() and (tmp_path / "latest.pth").exists()
+
+
+def test_the_loser_of_a_race_to_make_the_work_dir_leaves_the_winners_folder(tmp_path, monkeypatch):
+    """Two runs into a new work dir: the second found it missing, the first made and locked it, the second's lock
+    failed - and the second removed the folder that the first holds, as one it had made."""
+    import contextlib
+    from pathlib import Path
+    from tsnbook.locks import hold_work_dir
+    run, winner, real_mkdir = tmp_path / "run", contextlib.ExitStack(), Path.mkdir
+
+    def racing_mkdir(self, *args, **kwargs):
+        if self == run and not winner.racing:  # the winner makes and holds it just before the loser's mkdir
+            winner.racing = True
+            winner.enter_context(hold_work_dir(run))
+        return real_mkdir(self, *args, **kwargs)
+
+    winner.racing = False
+    monkeypatch.setattr(Path, "mkdir", racing_mkdir)
+    with pytest.raises(RuntimeError, match="is in use by another training run"):
+        with hold_work_dir(run):
+            pass
+    assert run.is_dir()  # the winner's folder stays while the winner runs
+    winner.close()
+    assert not run.exists()  # and the winner, which made it, removes it empty
+
+
+def test_a_resume_makes_the_epoch_file_its_checkpoint_never_got(tmp_path, small_synth, monkeypatch):
+    """A run killed between saving latest.pth and linking its epoch_N.pth, or whose validation was killed and which
+    was resumed without --validate, never got that epoch's file: "the final weights always have their own file"
+    was not true."""
+    import tsnbook.engine
+    cfg = _quick(small_synth, checkpoint_interval=1)
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tsnbook.engine, "keep_epoch_checkpoint", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, tmp_path / "killed", device="cpu", progress=False, validate=False)
+    monkeypatch.undo()
+    monkeypatch.setattr(tsnbook.engine, "evaluate", _out_of_memory)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train(dict(cfg, epochs=2, lr_steps=[1]), tmp_path / "unvalidated", device="cpu", progress=False, validate=True)
+    monkeypatch.undo()
+    train(cfg, tmp_path / "killed", resume=True, device="cpu", progress=False, validate=False)  # nothing to train
+    assert sorted(p.name for p in (tmp_path / "killed").glob("epoch_*")) == ["epoch_1.pth"]
+    assert (tmp_path / "killed" / "epoch_1.pth").read_bytes() == (tmp_path / "killed" / "latest.pth").read_bytes()
+    train(dict(cfg, epochs=2, lr_steps=[1]), tmp_path / "unvalidated", resume=True, device="cpu", progress=False,
+          validate=False)
+    assert sorted(p.name for p in (tmp_path / "unvalidated").glob("epoch_*")) == ["epoch_1.pth", "epoch_2.pth"]
+    assert torch.load(tmp_path / "unvalidated" / "epoch_1.pth", weights_only=True)["epoch"] == 1
+
+
+def test_resume_given_as_1_or_a_numpy_bool_means_what_true_and_false_mean(tmp_path, small_synth):
+    """``resume=1`` (or numpy's True) failed the ``resume is True`` checks and trained from scratch over the run;
+    numpy's False passed the ``resume is False`` check that refuses a work dir holding a run."""
+    import numpy as np
+    cfg = _quick(small_synth, epochs=2, lr_steps=[1])
+    train(dict(cfg, epochs=1), tmp_path, device="cpu", progress=False, validate=False)
+    with pytest.raises(RunExistsError, match="already holds a run"):
+        train(cfg, tmp_path, resume=np.bool_(False), device="cpu", progress=False, validate=False)
+    train(cfg, tmp_path, resume=1, device="cpu", progress=False, validate=False)
+    assert [r["epoch"] for r in read_log(tmp_path / "log.jsonl") if r["mode"] == "resume"] == [1]
+    assert [r["mode"] for r in read_log(tmp_path / "log.jsonl")].count("config") == 2  # one run, resumed once
+
+
+def test_the_epoch_a_resume_validates_is_saved_with_the_resumed_runs_records(tmp_path, small_synth, monkeypatch):
+    """The validation a resume owed wrote the *loaded* state to latest.pth and best.pth: the old config, list
+    digests and world size, so the next resume warned of changes that had been made long before."""
+    import tsnbook.engine
+    cfg = _quick(small_synth)
+    monkeypatch.setattr(tsnbook.engine, "evaluate", _out_of_memory)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        train(cfg, tmp_path, device="cpu", progress=False, validate=True)
+    monkeypatch.undo()
+    state = torch.load(tmp_path / "latest.pth", weights_only=True)
+    assert state["validation_due"] and state["lists"]
+    torch.save(dict(state, world_size=2, lists={}), tmp_path / "latest.pth")  # as torchrun saved it, lists unknown
+    train(dict(cfg, dropout=0.3), tmp_path, resume=True, device="cpu", progress=False, validate=True)
+    for name in ("latest.pth", "best.pth"):
+        saved = torch.load(tmp_path / name, weights_only=True)
+        assert (saved["world_size"], saved["cfg"]["dropout"], saved["lists"]) == (1, 0.3, state["lists"]), name
+        assert saved["validating"] and not saved["validation_due"] and saved["best"]["epoch"] == 1
+
+
+def test_the_world_size_warning_names_no_wrong_command():
+    """"torchrun --nproc_per_node 1 continues the run" for a one-process run (plain python continues it), and
+    "--nproc_per_node 8" for a run of 2 nodes of 4."""
+    from tsnbook.runs import resume_changes
+    cfg = dict(batch_size=8)
+    for saved_by, now in ((1, 4), (8, 4)):
+        [change] = resume_changes(dict(cfg=cfg, world_size=saved_by), cfg, {}, world_size=now)
+        assert change == (f"world_size {saved_by} -> {now} (total batch {8 * saved_by} -> {8 * now}; {saved_by} "
+                          f"process(es) in all, as it was saved by, continue the run)")
+
+
+def test_ctrl_c_says_what_resume_continues_when_latest_pth_is_missing_or_unvalidated(tmp_path, monkeypatch):
+    """With latest.pth gone but epoch_N.pth / best.pth there, Ctrl-C said "nothing was saved", which --resume
+    continues; interrupted in the middle of validating an epoch, it said nothing of that validation."""
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.cli import training
+    args = cli.build_parser().parse_args(["train", RGB, "--work-dir", str(tmp_path), "--validate"])
+    assert training._interrupted(args, tmp_path) == (f"interrupted before the first epoch ended: nothing was saved "
+                                                     f"in {tmp_path}")
+    save_checkpoint(tmp_path / "epoch_2.pth", dict(epoch=2, validation_due=False))
+    command = f"python -m tsnbook train {RGB} --work-dir {tmp_path} --resume --validate"
+    assert training._interrupted(args, tmp_path) == (
+        f"interrupted: {tmp_path / 'latest.pth'} is missing; {tmp_path / 'epoch_2.pth'} holds epoch 2, which --resume "
+        f"continues (an epoch interrupted midway is trained again); continue with: {command}")
+    save_checkpoint(tmp_path / "latest.pth", dict(epoch=3, validation_due=True))
+    assert training._interrupted(args, tmp_path) == (
+        f"interrupted: {tmp_path / 'latest.pth'} holds epoch 3, not validated yet (--resume validates it first; an "
+        f"epoch interrupted midway is trained again); continue with: {command}")
+
+
+def test_resuming_an_earlier_epoch_of_the_run_abandons_the_later_history(tmp_path, small_synth, monkeypatch, capsys):
+    """``--resume WORK_DIR/epoch_1.pth`` while latest.pth holds epoch 3: no warning, and the abandoned epoch_3.pth
+    outlived the new run's own final epoch_2.pth, which max_keep_ckpts (newest by N) rotated away."""
+    import tsnbook.engine
+    cfg = _quick(small_synth, epochs=3, lr_steps=[2], checkpoint_interval=1)
+    train(cfg, tmp_path, device="cpu", progress=False, validate=False)
+    shorter = dict(cfg, epochs=2, max_keep_ckpts=1)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tsnbook.engine, "train_one_epoch", interrupted)
+    capsys.readouterr()
+    with pytest.raises(KeyboardInterrupt):  # interrupted before its first epoch is saved: nothing is lost
+        train(shorter, tmp_path, resume=tmp_path / "epoch_1.pth", device="cpu", progress=False, validate=False)
+    assert f"resuming epoch 1 ({tmp_path / 'epoch_1.pth'}) while {tmp_path / 'latest.pth'} holds epoch 3" in \
+        capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.glob("epoch_*")) == ["epoch_1.pth", "epoch_2.pth", "epoch_3.pth"]
+    monkeypatch.undo()
+    train(shorter, tmp_path, resume=tmp_path / "epoch_1.pth", device="cpu", progress=False, validate=False)
+    assert sorted(p.name for p in tmp_path.glob("epoch_*")) == ["epoch_2.pth"]  # the new run's own final epoch
+    assert torch.load(tmp_path / "epoch_2.pth", weights_only=True)["epoch"] == 2

@@ -29,6 +29,7 @@ Modules, in the order data flows through them; each imports only modules above i
     distributed   torchrun / DDP process groups
     gpu_augment   the training crop / resize / flip batched on the GPU
     loops         train_one_epoch, evaluate: one pass of training, every video's scores
+    locks         a work dir held by one run at a time (a POSIX lock on a file in it, across NFS clients)
     runs          a run's work dir: never overwritten by accident, the epoch checkpoints kept
     engine        a run: train (checkpoints, resume, validation, DDP), evaluate_checkpoint
     predict       one video's views and scores (test_views, predict_video; a flow model's flow computed)

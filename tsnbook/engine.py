@@ -36,7 +36,6 @@ The shape of torchvision's reference scripts; the loops themselves (``train_one_
   GradScaler below (``amp="auto"``, `tsnbook.loops.autocast_precision`; printed once and logged) - and cuDNN
   benchmark unless deterministic.
 """
-import contextlib
 import functools
 import json
 import os
@@ -61,8 +60,8 @@ from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
-from .runs import (RunExistsError, hold_work_dir, keep_epoch_checkpoint, list_digests, load_to_resume,
-                   refuse_existing_run, remove_partial_checkpoints, remove_run, resume_changes, resume_point)
+from .runs import (abandoned_history, hold_run, keep_epoch_checkpoint, keep_resumed_epoch_checkpoint, list_digests,
+                   load_to_resume, refuse_existing_run, remove_run, resume_changes, resume_point)
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -84,11 +83,12 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
 
     ``resume=True`` continues from ``work_dir/latest.pth`` when it exists (a finished run is not repeated; when
     it is missing, from the newest checkpoint beside it: `tsnbook.runs.resume_point`); a path resumes from that
-    file. ``resume=False`` starts a new run, and refuses (`RunExistsError`) a work dir
-    that holds one unless ``force=True``, which replaces it - once the new run has been built, so a mistake in
-    the config costs nothing: a finished run is never destroyed by accident (`tsnbook.runs`). Every
-    ``checkpoint_interval`` epochs (MMAction2's checkpoint_config), and after the last epoch, ``epoch_N.pth`` is
-    kept, the newest ``max_keep_ckpts`` of them (-1: all). Returns the final summary dict.
+    file; any other value counts as its truth (1, numpy's bool). ``resume=False`` starts a new run, and refuses
+    (`RunExistsError`) a work dir that holds one unless ``force=True``, which replaces it - once the new run has
+    been built, so a mistake in the config costs nothing: a finished run is never destroyed by accident
+    (`tsnbook.runs`). Every ``checkpoint_interval`` epochs (MMAction2's checkpoint_config), and after the last
+    epoch, ``epoch_N.pth`` is kept, the newest ``max_keep_ckpts`` of them (-1: all). Returns the final summary
+    dict.
 
     Launched by torchrun (``WORLD_SIZE > 1`` in the environment) every process runs this function: it joins the
     process group (`tsnbook.distributed`), trains its share of each batch under DistributedDataParallel and
@@ -97,6 +97,7 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     are counted and listed as usual).
     """
     check_config(cfg)  # a config built by hand: every missing key in one error, before anything is written
+    resume = resume if isinstance(resume, (str, os.PathLike)) else bool(resume)  # 1, numpy's True: checks use is
     world = world_from_environment()
     work_dir = Path(work_dir)
     refuse_existing_run(work_dir, force, resume)  # every process checks, so all of them stop together
@@ -106,30 +107,12 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
     _configure_backends(device, deterministic)
     joined = init_process_group(world, device, _opt(cfg, "dist_timeout"))
     try:
-        with _held(work_dir, world, force, resume):
+        with hold_run(work_dir, world, force, resume):
             return _train(cfg, work_dir, resume, device, progress and world.is_main, validate, data_root, world,
                           trusted)
     finally:
         if joined:
             destroy_process_group()
-
-
-@contextlib.contextmanager
-def _held(work_dir, world, force, resume):
-    """Rank 0 holds the work dir for the run (`tsnbook.runs.hold_work_dir`) and, holding it, checks again that
-    no run appeared there since (one that started and ended meanwhile); every rank stops together if not."""
-    with contextlib.ExitStack() as stack:
-        failure = None
-        if world.is_main:
-            try:
-                stack.enter_context(hold_work_dir(work_dir))
-                refuse_existing_run(work_dir, force, resume)
-            except (ValueError, RuntimeError, RunExistsError) as err:
-                failure = err
-        failure = gather_objects(failure)[0]  # rank 0's verdict, on every rank
-        if failure is not None:
-            raise failure
-        yield
 
 
 def _gpu_augment(cfg, train_set, device):
@@ -168,7 +151,6 @@ def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch,
     work_dir.mkdir(parents=True, exist_ok=True)
     if replace:
         remove_run(work_dir)
-    remove_partial_checkpoints(work_dir)  # a killed writer's; no other run writes here (`_held`)
     log = JsonLog(work_dir / "log.jsonl")
     if resumed_from is not None:
         log.write(mode="resume", epoch=start_epoch, checkpoint=str(resumed_from))
@@ -214,7 +196,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     start_epoch, metrics = 0, _opt(cfg, "eval_metrics")
     best = {main_metric(metrics): -1.0}
     latest, note = work_dir / "latest.pth", None
-    checkpoint = Path(resume) if isinstance(resume, (str, Path)) else None
+    checkpoint = Path(resume) if isinstance(resume, (str, os.PathLike)) else None
     if resume is True:
         checkpoint, note = resume_point(work_dir)
     digests, changes = list_digests(cfg, data_root), []
@@ -234,21 +216,26 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     loader = train_loader(train_set, cfg["batch_size"], workers, seed, device, world, collate_fn, persistent)
     val_loader = evaluation_loader(val_set, workers, device, persistent) if val_set is not None else None
     classes = label_names(cfg, data_root)  # stored with the weights, so predict can name the classes
+    record = dict(cfg_name=cfg["name"], cfg=plain(cfg), lists=digests, world_size=world.size,
+                  validating=val_set is not None, **({} if classes is None else {"classes": classes}))  # this run's
     log = _start_run(cfg, work_dir, world, device, resume is False, checkpoint, start_epoch, lr, precision, said)
+    abandoning, abandoned = abandoned_history(work_dir, checkpoint, start_epoch) if log else (None, [])
     if note and log:
         print(note)
-    if changes and log:  # allowed (a longer schedule is a reason to resume), but never unseen
-        message = f"resuming {checkpoint} with changes since it was saved: " + "; ".join(changes)
-        print(f"warning: {message}")
+    changed = f"resuming {checkpoint} with changes since it was saved: " + "; ".join(changes) if changes else None
+    for message in [m for m in (changed, abandoning) if m and log]:  # allowed (a longer schedule is a reason to
+        print(f"warning: {message}")  # resume, a diverged one to go back to an epoch), but never unseen
         log.write(mode="warning", message=message)
     _warn_of_classes_without_videos(cfg, train_set, classes, log)
     failures = SkippedVideos(log, speaks=world.is_main)
     module = model
-    validate = functools.partial(_validate, module, val_set, val_loader, cfg, device, progress, failures, log)
-    if checkpoint is not None and state.get("validation_due") and val_set is not None:  # stopped validating it
-        best = _keep_best(validate, main_metric(metrics), state, best, work_dir, world)
+    validate_epoch = functools.partial(_validate, module, val_set, val_loader, cfg, device, progress, failures, log)
+    if checkpoint is not None:
+        validated = bool(state.get("validation_due")) and val_set is not None  # it stopped validating that epoch
+        if validated:  # saved with this run's records, as the epochs it trains will be
+            best = _keep_best(validate_epoch, main_metric(metrics), dict(state, **record), best, work_dir, world)
         if world.is_main:
-            keep_epoch_checkpoint(work_dir, start_epoch, cfg)
+            keep_resumed_epoch_checkpoint(work_dir, checkpoint, start_epoch, cfg, validated)
     if world.size > 1:
         model.train()  # partial_bn freezes its BN parameters in train(): DDP must see that before wrapping
         model = torch.nn.parallel.DistributedDataParallel(
@@ -282,17 +269,16 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: loss {summary['loss']:.4f}, train top1 "
                        f"{summary['train_top1']:.2f}, lr {summary['lr']:g}, {summary['seconds']:.1f} s"
                        + (f", {len(skipped)} video(s) skipped" if skipped else ""))
-        state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1,
-                     cfg_name=cfg["name"], cfg=plain(cfg), lists=digests, world_size=world.size,
-                     validating=val_set is not None,
-                     **({} if classes is None else {"classes": classes}))
+        state = dict(model=module.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch + 1, **record)
         if scaler is not None:
             state["scaler"] = scaler.state_dict()
         due = val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or epoch + 1 == cfg["epochs"])
         if world.is_main:  # the epoch is safe before validating it, which may run out of memory or be killed
             save_checkpoint(latest, dict(state, best=best, validation_due=due))
+            while abandoned:  # the abandoned history's epoch files go once this history has an epoch saved
+                abandoned.pop().unlink(missing_ok=True)
         if due:
-            best = _keep_best(validate, main_metric(metrics), state, best, work_dir, world)
+            best = _keep_best(validate_epoch, main_metric(metrics), state, best, work_dir, world)
         if world.is_main:
             keep_epoch_checkpoint(work_dir, epoch + 1, cfg)
     return dict(work_dir=str(work_dir), epochs=cfg["epochs"], best=best, world_size=world.size)

@@ -5,10 +5,12 @@ replace it (``--force``), and even then removes it only when the new run starts 
 data and loaders were built - so a typo in ``data_root``, or a ``load_from`` that points at the old run's own
 checkpoint, costs nothing (`refuse_existing_run`, then `remove_run`); nor does resuming another run's checkpoint
 into it, and ``--resume`` in a work dir whose latest.pth is missing continues the newest checkpoint beside it
-instead of training from scratch over them (`resume_point`). A run holds its work dir (`hold_work_dir`): a
-second run started into it meanwhile stops at once instead of interleaving its log and checkpoints with the
-first's. A resumed run says what changed since its checkpoint was saved (`resume_changes`): its config, or list
-files rebuilt in between.
+instead of training from scratch over them (`resume_point`). A run holds its work dir (`hold_run`, with the lock
+of `tsnbook.locks`): a second run started into it meanwhile stops at once instead of interleaving its log and
+checkpoints with the first's. A resumed run says what changed since its checkpoint was saved (`resume_changes`):
+its config, or list files rebuilt in between; resuming an earlier epoch of the run says that the later ones are
+abandoned, whose epoch files then go (`abandoned_history`); and the resumed epoch gets the ``epoch_N.pth`` that
+a kill may have cost it (`keep_resumed_epoch_checkpoint`).
 """
 import contextlib
 import hashlib
@@ -21,11 +23,8 @@ import numpy as np
 
 from .checkpoints import load_checkpoint, read_checkpoint
 from .configs import option
-
-try:
-    import fcntl  # POSIX; where it is missing (Windows) a work dir is not locked
-except ImportError:  # pragma: no cover
-    fcntl = None
+from .distributed import gather_objects
+from .locks import hold_work_dir
 
 #: the files that make a work dir "a run" (besides epoch_N.pth)
 RUN_FILES = ("latest.pth", "best.pth", "log.jsonl")
@@ -41,8 +40,13 @@ class RunExistsError(FileExistsError):
 
 def _epoch_checkpoints(work_dir):
     """The ``epoch_N.pth`` files of ``work_dir``, oldest first (an ``epoch_final.pth`` of yours is not one)."""
-    epochs = {p: re.fullmatch(r"epoch_(\d+)\.pth", p.name) for p in Path(work_dir).glob("epoch_*.pth")}
-    return sorted((p for p, match in epochs.items() if match), key=lambda p: int(epochs[p][1]))
+    return sorted((p for p in Path(work_dir).glob("epoch_*.pth") if _epoch_number(p) is not None), key=_epoch_number)
+
+
+def _epoch_number(path):
+    """N of an ``epoch_N.pth``; None for another name."""
+    match = re.fullmatch(r"epoch_(\d+)\.pth", Path(path).name)
+    return int(match[1]) if match else None
 
 
 def existing_run(work_dir):
@@ -114,50 +118,25 @@ def refuse_existing_run(work_dir, force, resume=False):
 
 
 @contextlib.contextmanager
-def hold_work_dir(work_dir):
-    """Hold ``work_dir`` for one run (rank 0, the one that writes): make it, then lock it (``flock``), so that a
-    second run started into it meanwhile - which found no run there yet - stops with a one-line error instead
-    of interleaving its log and checkpoints with this one's. The lock goes with the process, even on kill -9.
-    A work dir that cannot be made is a ValueError naming it, before anything is built; one made here and left
-    empty (the run failed to start) is removed again, with the folders made for it."""
-    work_dir = Path(work_dir)
-    made = [folder for folder in [work_dir, *work_dir.absolute().parents] if not folder.exists()]
-    try:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        if not os.access(work_dir, os.W_OK | os.X_OK):
-            raise PermissionError(13, "no permission to write in it")
-    except OSError as err:
-        raise ValueError(f"cannot make the work dir {work_dir} ({err.strerror or err}): choose another "
-                         f"--work-dir") from None
-    fd = None
-    try:
-        fd = _lock(work_dir)
-        yield work_dir
-    finally:
-        if fd is not None:
-            os.close(fd)
-        for folder in made:  # the work dir first, then the parents made for it, while they are empty
-            with contextlib.suppress(OSError):
-                folder.rmdir()
-
-
-def _lock(folder):
-    """An open descriptor of ``folder`` that holds its exclusive lock (a RuntimeError when another process holds
-    it); None where folders cannot be locked (no fcntl, a file system without locks): the run goes on unlocked."""
-    try:
-        fd = os.open(folder, os.O_RDONLY) if fcntl is not None else None
-    except OSError:
-        return None
-    try:
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return fd
-    except OSError as err:
-        os.close(fd)
-        if isinstance(err, BlockingIOError):
-            raise RuntimeError(f"{folder} is in use by another training run right now: wait for it to end (then "
-                               f"--resume continues it), or choose another --work-dir") from None
-        return None
+def hold_run(work_dir, world, force, resume):
+    """Rank 0 holds the work dir for the run (`tsnbook.locks.hold_work_dir`) and, holding it, checks again that
+    no run appeared there since (one that started and ended meanwhile); every rank stops together if not. Held,
+    it removes the checkpoints a killed writer left half-written (`remove_partial_checkpoints`); unlocked, it
+    leaves them: one may be another run's, in the middle of its write."""
+    with contextlib.ExitStack() as stack:
+        failure = None
+        if world.is_main:
+            try:
+                locked = stack.enter_context(hold_work_dir(work_dir))
+                refuse_existing_run(work_dir, force, resume)
+                if locked:
+                    remove_partial_checkpoints(work_dir)
+            except (ValueError, RuntimeError, RunExistsError) as err:
+                failure = err
+        failure = gather_objects(failure)[0]  # rank 0's verdict, on every rank
+        if failure is not None:
+            raise failure
+        yield
 
 
 def _score_files(work_dir):
@@ -189,7 +168,7 @@ def remove_run(work_dir):
 def remove_partial_checkpoints(work_dir):
     """Delete the ``*.pth.tmp`` a writer killed mid-write left (`tsnbook.checkpoints.save_checkpoint`): each is as
     large as a checkpoint, and ``best.pth.tmp`` would stay for good in a run that never improves again. Only while
-    the work dir is held (`hold_work_dir`): another run's file in the middle of its write is not one of them."""
+    the work dir is locked (`hold_run`): another run's file in the middle of its write is not one of them."""
     for path in _partial_checkpoints(work_dir):
         path.unlink()
 
@@ -220,6 +199,47 @@ def keep_epoch_checkpoint(work_dir, epoch, cfg):
     os.replace(tmp, target)
     for old in _epoch_checkpoints(work_dir)[:-keep] if keep > 0 else []:
         old.unlink()
+
+
+def keep_resumed_epoch_checkpoint(work_dir, checkpoint, epoch, cfg, validated):
+    """The resumed ``epoch``'s ``epoch_N.pth``, where `keep_epoch_checkpoint` wants one and it is missing: a run
+    killed between saving latest.pth and linking it, or one whose validation was cut short and that was resumed
+    without validating, never got it (and the final weights always have their own file). Linked from latest.pth
+    only when that holds the resumed state: the work dir's own latest.pth was resumed, or the resume's validation
+    (``validated``) just saved it; never for a resume from another file."""
+    work_dir = Path(work_dir)
+    own = validated or Path(checkpoint).resolve() == (work_dir / "latest.pth").resolve()
+    if own and not (work_dir / f"epoch_{epoch}.pth").exists():
+        keep_epoch_checkpoint(work_dir, epoch, cfg)
+
+
+def abandoned_history(work_dir, checkpoint, epoch):
+    """``(warning, files)`` when ``checkpoint``, a file of ``work_dir``'s own run, holds an earlier ``epoch`` than
+    the run went on to (``--resume WORK_DIR/epoch_3.pth`` while latest.pth holds epoch 10); ``(None, [])``
+    otherwise. Going back to an epoch because the later ones diverged or overfit is what naming an earlier file
+    of the run is for, so it is allowed rather than refused (``--force`` would replace the whole run, and
+    contradicts ``--resume``), but said. ``files``: the abandoned epochs' ``epoch_N.pth``, which the resumed run
+    removes once it has saved its first epoch - before that, a resume that fails or is interrupted loses nothing;
+    left, they would outlive the new history's own files (``max_keep_ckpts`` keeps the highest N) and name
+    weights of a history that is gone."""
+    work_dir, checkpoint = Path(work_dir), Path(checkpoint) if checkpoint else None
+    latest = work_dir / "latest.pth"
+    if checkpoint is None or checkpoint.resolve().parent != work_dir.resolve() or checkpoint.resolve() == \
+            latest.resolve():
+        return None, []
+    later = [path for path in _epoch_checkpoints(work_dir) if _epoch_number(path) > epoch]
+    source, newest = max([(latest, _epoch_of(latest) or 0)] + [(path, _epoch_number(path)) for path in later],
+                         key=lambda item: item[1])
+    if newest <= epoch:
+        return None, []
+    warning = f"resuming epoch {epoch} ({checkpoint}) while {source} holds epoch {newest}: epochs {epoch + 1}-" \
+              f"{newest} of that history are abandoned"
+    if later:
+        warning += f"; {', '.join(path.name for path in later)} go when this run saves its first epoch"
+    best = _epoch_of(work_dir / "best.pth") if checkpoint.name != "best.pth" else None
+    if best and best > epoch:
+        warning += f"; best.pth (epoch {best}) stays until this run beats the best it resumes"
+    return warning, later
 
 
 def list_digests(cfg, data_root=None):
@@ -255,7 +275,8 @@ def resume_changes(state, cfg, digests, world_size=1, validating=True):
     if saved_by != world_size:
         batch = (before or cfg).get("batch_size", cfg["batch_size"])
         changes.append(f"world_size {saved_by} -> {world_size} (total batch {saved_by * batch} -> "
-                       f"{world_size * cfg['batch_size']}; torchrun --nproc_per_node {saved_by} continues the run)")
+                       f"{world_size * cfg['batch_size']}; {saved_by} process(es) in all, as it was saved by, "
+                       f"continue the run)")
     if state.get("validating") and not validating:
         changes.append(f"validation on -> off (best.pth stays at epoch {(state.get('best') or {}).get('epoch')})")
     return changes

@@ -35,15 +35,23 @@ def _interrupted(args, work_dir):
     """The line Ctrl-C ends ``train`` with. Under torchrun every process gets the signal: rank 0 speaks for all, the
     others end with the shell's code for an interrupt (130) and say nothing."""
     from ..checkpoints import read_checkpoint
+    from ..runs import resume_point
     if int(os.environ.get("RANK", 0)) != 0:
         return 130
     latest = Path(work_dir) / "latest.pth"
-    if not latest.is_file():
+    checkpoint, _ = resume_point(work_dir)  # what --resume continues: latest.pth, else the newest beside it
+    if checkpoint is None:
         return f"interrupted before the first epoch ended: nothing was saved in {work_dir}"
-    epoch = read_checkpoint(latest, args.trusted).get("epoch")
+    state = read_checkpoint(checkpoint, args.trusted)
+    if checkpoint != latest:
+        kept = f"{latest} is missing; {checkpoint} holds epoch {state.get('epoch')}, which --resume continues ("
+    elif state.get("validation_due"):  # interrupted while validating it
+        kept = f"{latest} holds epoch {state.get('epoch')}, not validated yet (--resume validates it first; "
+    else:
+        kept = f"{latest} holds epoch {state.get('epoch')} ("
     launcher, where = _launcher()
-    return (f"interrupted: {latest} holds epoch {epoch} (an epoch interrupted midway is trained again); continue "
-            f"with{where}: {shlex.join(launcher + _resume_command(args, work_dir))}")
+    return (f"interrupted: {kept}an epoch interrupted midway is trained again); continue with{where}: "
+            f"{shlex.join(launcher + _resume_command(args, work_dir))}")
 
 
 def _launcher():
