@@ -179,7 +179,7 @@ def test_testing_with_a_config_of_another_backbone_says_which_in_a_short_line(tm
                          "cpu", "--no-progress"]))
     assert message.startswith(f"error: {tmp_path / 'latest.pth'} was trained by {RGB} (8 classes, rgb, resnet18) but "
                               f"{RGB} describes 8 classes, rgb, resnet50"), message
-    assert len(message) < 400 and "\n" not in message
+    assert len(message.replace(str(tmp_path), "")) < 300 and "\n" not in message
 
 
 def test_an_epoch_whose_validation_fails_is_kept_and_validated_on_resume(tmp_path, small_synth, monkeypatch):
