@@ -455,3 +455,63 @@ def test_resuming_an_earlier_epoch_of_the_run_abandons_the_later_history(tmp_pat
     train(shorter, tmp_path, resume=tmp_path / "epoch_1.pth", device="cpu", progress=False, validate=False)
     assert sorted(p.name for p in tmp_path.glob("epoch_*")) == ["epoch_2.pth"]  # the new run's own final epoch
     assert torch.load(tmp_path / "epoch_2.pth", weights_only=True)["epoch"] == 2
+
+
+def test_epoch_files_above_the_epoch_saved_are_a_history_gone_back_from_and_go(tmp_path):
+    """The abandoned files were a list in memory, removed after the resumed run's first save: a resume whose
+    validation rewrote latest.pth and was then interrupted forgot them, and max_keep_ckpts (highest N) then kept
+    epoch_8-10 of the dead history and deleted the new epoch_4.pth at once."""
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.runs import keep_epoch_checkpoint
+    for epoch in range(1, 11):
+        save_checkpoint(tmp_path / f"epoch_{epoch}.pth", dict(epoch=epoch))
+    save_checkpoint(tmp_path / "latest.pth", dict(epoch=4))
+    keep_epoch_checkpoint(tmp_path, 4, dict(epochs=20, checkpoint_interval=1, max_keep_ckpts=3))
+    assert sorted(p.name for p in tmp_path.glob("epoch_*")) == ["epoch_2.pth", "epoch_3.pth", "epoch_4.pth"]
+    assert torch.load(tmp_path / "epoch_4.pth", weights_only=True)["epoch"] == 4
+
+
+def test_ctrl_c_before_this_run_saved_an_epoch_never_offers_the_history_it_left(tmp_path):
+    """``--resume W/epoch_1.pth`` (latest.pth at epoch 3) interrupted in its first epoch printed a bare --resume,
+    which continues epoch 3 - the history the user went back from; a --force run interrupted before it started
+    offered --resume of the run it was to replace."""
+    import time
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.cli import training
+    save_checkpoint(tmp_path / "latest.pth", dict(epoch=3))
+    save_checkpoint(tmp_path / "epoch_1.pth", dict(epoch=1))
+    started = time.time() + 1  # this run began after those files were written
+    back = cli.build_parser().parse_args(["train", RGB, "--work-dir", str(tmp_path), "--resume",
+                                          str(tmp_path / "epoch_1.pth")])
+    assert training._interrupted(back, tmp_path, started) == (
+        f"interrupted before this run saved an epoch: {tmp_path} is as it was; continue with: python -m tsnbook "
+        f"train {RGB} --work-dir {tmp_path} --resume {tmp_path / 'epoch_1.pth'}")
+    force = cli.build_parser().parse_args(["train", RGB, "--work-dir", str(tmp_path), "--force"])
+    assert training._interrupted(force, tmp_path, started) == (
+        f"interrupted before the first epoch ended: nothing of this run was saved ({tmp_path} still holds the run "
+        "--force was to replace)")
+    assert "continue with: python -m tsnbook train" in training._interrupted(back, tmp_path, started - 60)
+
+
+def test_any_failure_while_holding_the_work_dir_is_every_ranks_verdict(tmp_path, monkeypatch):
+    """An OSError on rank 0 (a stale .pth.tmp another user owns) was raised before the verdict was shared: the
+    other ranks waited in gather_objects until dist_timeout."""
+    import tsnbook.runs
+    from tsnbook.distributed import World
+    shared = []
+    monkeypatch.setattr(tsnbook.runs, "gather_objects", lambda value: shared.append(value) or [value])
+
+    def denied(work_dir):
+        raise PermissionError(13, "Permission denied", str(work_dir / "latest.pth.tmp"))
+
+    monkeypatch.setattr(tsnbook.runs, "remove_partial_checkpoints", denied)
+    with pytest.raises(PermissionError):
+        with tsnbook.runs.hold_run(tmp_path / "run", World(rank=0, size=2, local_rank=0), False, False):
+            pass
+    assert len(shared) == 1 and isinstance(shared[0], PermissionError)
+
+
+def test_decoder_false_is_not_told_that_none_turns_it_off(tmp_path):
+    from tsnbook.configs.checks import value_error
+    assert "(None turns it off)" not in value_error("decoder", False)
+    assert "(None turns it off)" in value_error("test_amp", False)

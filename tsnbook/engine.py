@@ -219,7 +219,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     record = dict(cfg_name=cfg["name"], cfg=plain(cfg), lists=digests, world_size=world.size,
                   validating=val_set is not None, **({} if classes is None else {"classes": classes}))  # this run's
     log = _start_run(cfg, work_dir, world, device, resume is False, checkpoint, start_epoch, lr, precision, said)
-    abandoning, abandoned = abandoned_history(work_dir, checkpoint, start_epoch) if log else (None, [])
+    abandoning = abandoned_history(work_dir, checkpoint, start_epoch) if log else None
     if note and log:
         print(note)
     changed = f"resuming {checkpoint} with changes since it was saved: " + "; ".join(changes) if changes else None
@@ -275,8 +275,6 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         due = val_set is not None and ((epoch + 1) % cfg.get("eval_interval", 1) == 0 or epoch + 1 == cfg["epochs"])
         if world.is_main:  # the epoch is safe before validating it, which may run out of memory or be killed
             save_checkpoint(latest, dict(state, best=best, validation_due=due))
-            while abandoned:  # the abandoned history's epoch files go once this history has an epoch saved
-                abandoned.pop().unlink(missing_ok=True)
         if due:
             best = _keep_best(validate_epoch, main_metric(metrics), state, best, work_dir, world)
         if world.is_main:

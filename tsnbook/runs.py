@@ -131,8 +131,8 @@ def hold_run(work_dir, world, force, resume):
                 refuse_existing_run(work_dir, force, resume)
                 if locked:
                     remove_partial_checkpoints(work_dir)
-            except (ValueError, RuntimeError, RunExistsError) as err:
-                failure = err
+            except Exception as err:  # noqa: BLE001 - any failure (an OSError too) is every rank's verdict, or
+                failure = err  # the other ranks would wait in gather_objects until dist_timeout
         failure = gather_objects(failure)[0]  # rank 0's verdict, on every rank
         if failure is not None:
             raise failure
@@ -184,8 +184,14 @@ def keep_epoch_checkpoint(work_dir, epoch, cfg):
     with ``save_last``: the final weights always have their own file), then only the newest ``max_keep_ckpts``
     (-1 keeps all). A hard link to the new latest.pth: no second write. Made under a temporary name and renamed,
     as `tsnbook.checkpoints.save_checkpoint` writes: a kill mid-copy (no hard links on this file system) leaves
-    ``epoch_N.pth.tmp`` (`remove_partial_checkpoints`), never a truncated ``epoch_N.pth``."""
+    ``epoch_N.pth.tmp`` (`remove_partial_checkpoints`), never a truncated ``epoch_N.pth``.
+
+    An ``epoch_N.pth`` above ``epoch`` is of a history this run went back from (`abandoned_history`): it goes, by
+    this rule rather than by a list kept in memory, so an interrupted resume removes it at its next epoch too -
+    left, it would outlive the run's own files (``max_keep_ckpts`` keeps the highest N)."""
     interval, keep = option(cfg, "checkpoint_interval"), option(cfg, "max_keep_ckpts")
+    for later in [path for path in _epoch_checkpoints(work_dir) if _epoch_number(path) > epoch]:
+        later.unlink(missing_ok=True)
     if not interval or (epoch % interval and epoch != cfg["epochs"]):
         return
     work_dir = Path(work_dir)
@@ -214,32 +220,31 @@ def keep_resumed_epoch_checkpoint(work_dir, checkpoint, epoch, cfg, validated):
 
 
 def abandoned_history(work_dir, checkpoint, epoch):
-    """``(warning, files)`` when ``checkpoint``, a file of ``work_dir``'s own run, holds an earlier ``epoch`` than
-    the run went on to (``--resume WORK_DIR/epoch_3.pth`` while latest.pth holds epoch 10); ``(None, [])``
-    otherwise. Going back to an epoch because the later ones diverged or overfit is what naming an earlier file
-    of the run is for, so it is allowed rather than refused (``--force`` would replace the whole run, and
-    contradicts ``--resume``), but said. ``files``: the abandoned epochs' ``epoch_N.pth``, which the resumed run
-    removes once it has saved its first epoch - before that, a resume that fails or is interrupted loses nothing;
-    left, they would outlive the new history's own files (``max_keep_ckpts`` keeps the highest N) and name
-    weights of a history that is gone."""
+    """A warning when ``checkpoint``, a file of ``work_dir``'s own run, holds an earlier ``epoch`` than the run went
+    on to (``--resume WORK_DIR/epoch_3.pth`` while latest.pth holds epoch 10), else None. Going back to an epoch
+    because the later ones diverged or overfit is what naming an earlier file of the run is for, so it is allowed
+    rather than refused (``--force`` would replace the whole run, and contradicts ``--resume``), but said. The
+    abandoned ``epoch_N.pth`` go as the run saves its own epochs (`keep_epoch_checkpoint`): a resume that fails
+    before its first epoch loses nothing."""
     work_dir, checkpoint = Path(work_dir), Path(checkpoint) if checkpoint else None
     latest = work_dir / "latest.pth"
     if checkpoint is None or checkpoint.resolve().parent != work_dir.resolve() or checkpoint.resolve() == \
             latest.resolve():
-        return None, []
+        return None
     later = [path for path in _epoch_checkpoints(work_dir) if _epoch_number(path) > epoch]
     source, newest = max([(latest, _epoch_of(latest) or 0)] + [(path, _epoch_number(path)) for path in later],
                          key=lambda item: item[1])
     if newest <= epoch:
-        return None, []
-    warning = f"resuming epoch {epoch} ({checkpoint}) while {source} holds epoch {newest}: epochs {epoch + 1}-" \
-              f"{newest} of that history are abandoned"
+        return None
+    gone = f"epoch {newest}" if newest == epoch + 1 else f"epochs {epoch + 1}-{newest}"
+    warning = f"resuming epoch {epoch} ({checkpoint}) while {source} holds epoch {newest}: {gone} of that " \
+              "history are abandoned"
     if later:
-        warning += f"; {', '.join(path.name for path in later)} go when this run saves its first epoch"
+        warning += f"; {', '.join(path.name for path in later)} go as this run saves its own epochs"
     best = _epoch_of(work_dir / "best.pth") if checkpoint.name != "best.pth" else None
     if best and best > epoch:
-        warning += f"; best.pth (epoch {best}) stays until this run beats the best it resumes"
-    return warning, later
+        warning += f"; best.pth (epoch {best}) stays until this run validates an epoch that beats it"
+    return warning
 
 
 def list_digests(cfg, data_root=None):

@@ -2,6 +2,7 @@
 report_accuracy.py."""
 import os
 import shlex
+import time
 from pathlib import Path
 
 from .options import STRICT_HELP, TRUSTED_HELP, prepare_generated_data
@@ -20,26 +21,37 @@ def _train(args):
     resume = True if args.resume == "auto" else args.resume or False
     if args.force and resume:
         raise ValueError("--resume continues the run in the work dir and --force replaces it; give one")
+    started = time.time()
     try:
         summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
                         validate=args.validate, deterministic=args.deterministic, trusted=args.trusted,
                         force=args.force)
     except KeyboardInterrupt:  # Ctrl-C: one line on what is kept and how to go on, not a traceback
-        raise SystemExit(_interrupted(args, work_dir)) from None
+        raise SystemExit(_interrupted(args, work_dir, started)) from None
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, rank 0 speaks for all
         print(f"done: {summary}")
     return 0
 
 
-def _interrupted(args, work_dir):
+def _interrupted(args, work_dir, started=None):
     """The line Ctrl-C ends ``train`` with. Under torchrun every process gets the signal: rank 0 speaks for all, the
-    others end with the shell's code for an interrupt (130) and say nothing."""
+    others end with the shell's code for an interrupt (130) and say nothing. ``started``: when this run began; a
+    checkpoint older than that is not this run's, and a bare ``--resume`` would continue it - the history a
+    ``--resume FILE`` went back from, or the run ``--force`` was to replace."""
     from ..checkpoints import read_checkpoint
     from ..runs import resume_point
     if int(os.environ.get("RANK", 0)) != 0:
         return 130
     latest = Path(work_dir) / "latest.pth"
     checkpoint, _ = resume_point(work_dir)  # what --resume continues: latest.pth, else the newest beside it
+    launcher, where = _launcher()
+    if checkpoint is not None and started is not None and checkpoint.stat().st_mtime < started:
+        if args.resume not in (None, "auto"):
+            return (f"interrupted before this run saved an epoch: {work_dir} is as it was; continue with{where}: "
+                    f"{shlex.join(launcher + _resume_command(args, work_dir, args.resume))}")
+        if args.force:
+            return (f"interrupted before the first epoch ended: nothing of this run was saved ({work_dir} still "
+                    "holds the run --force was to replace)")
     if checkpoint is None:
         return f"interrupted before the first epoch ended: nothing was saved in {work_dir}"
     state = read_checkpoint(checkpoint, args.trusted)
@@ -49,7 +61,6 @@ def _interrupted(args, work_dir):
         kept = f"{latest} holds epoch {state.get('epoch')}, not validated yet (--resume validates it first; "
     else:
         kept = f"{latest} holds epoch {state.get('epoch')} ("
-    launcher, where = _launcher()
     return (f"interrupted: {kept}an epoch interrupted midway is trained again); continue with{where}: "
             f"{shlex.join(launcher + _resume_command(args, work_dir))}")
 
@@ -67,10 +78,12 @@ def _launcher():
             " (on each node, with the rendezvous options the run was started with)")
 
 
-def _resume_command(args, work_dir):
+def _resume_command(args, work_dir, checkpoint=None):
     """The command that continues this run, after its launcher: the same config, options and flags, ``--resume``
-    instead of ``--force`` (a resume that dropped ``--cfg-options`` or ``--validate`` would train another run)."""
-    command = ["-m", "tsnbook", "train", str(args.config), "--work-dir", str(work_dir), "--resume"]
+    (``--resume checkpoint`` when given) instead of ``--force`` (a resume that dropped ``--cfg-options`` or
+    ``--validate`` would train another run)."""
+    command = ["-m", "tsnbook", "train", str(args.config), "--work-dir", str(work_dir), "--resume",
+               *([str(checkpoint)] if checkpoint else [])]
     if args.cfg_options:
         command += ["--cfg-options", *args.cfg_options]
     for flag, value in (("--seed", args.seed), ("--device", args.device)):

@@ -100,7 +100,7 @@ def _choice_error(key, value):
                 + (did_you_mean(wrong[0], choices) if wrong else ""))
     if _is_choice(value, choices):
         return None
-    off = " (None turns it off)" if value is False and None in choices else ""
+    off = " (None turns it off)" if value is False and key in ("amp", "test_amp") else ""
     return f"expected one of {', '.join(map(repr, choices))}, got {value!r}{off}{did_you_mean(value, choices)}"
 
 
