@@ -255,3 +255,12 @@ def test_a_pretrained_that_is_no_known_source_nor_a_file_names_the_forms_it_take
     with pytest.raises(FileNotFoundError, match=r"pretrained 'imagenet' is neither 'torchvision:<WEIGHTS>' nor "
                                                 r"'timm:<tag>', nor an existing file"):
         TSN("resnet18", 3, 3, pretrained="imagenet")
+
+
+def test_tsn_takes_numpy_counts_as_the_config_check_does():
+    # the config check accepts numbers.Integral (a count computed with numpy); TSN refused np.int64 after it passed
+    import numpy as np
+    model = TSN("resnet18", num_classes=np.int64(5), num_segments=np.int64(3))
+    assert model(torch.zeros(1, 3, 3, 32, 32, dtype=torch.uint8)).shape == (1, 5)
+    with pytest.raises(ValueError, match="num_classes must be an int >= 1, got True"):
+        TSN("resnet18", num_classes=True, num_segments=3)

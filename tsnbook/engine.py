@@ -143,12 +143,13 @@ def _start_run(cfg, work_dir, world, device, replace, resumed_from, start_epoch,
     ``force``), opens the log (a resume record first when ``resumed_from`` a checkpoint), writes config.json and
     prints the lr scaling and, on CUDA, the training precision (elsewhere: that an ``amp`` asked for is ignored).
     Returns the log (None on the other ranks).
-    Nothing of a run is on disk before this, so a run that fails to start leaves none behind."""
+    Nothing of a run is on disk before this (the work dir holds only its lock, `tsnbook.locks`, made by
+    `tsnbook.runs.hold_run` and removed with the folder when the run fails to start), so a run that fails to start
+    leaves none behind."""
     if replace:
         wait_for_every_rank()  # e.g. a load_from into the old run: every rank has read it before it goes
     if not world.is_main:
         return None
-    work_dir.mkdir(parents=True, exist_ok=True)
     if replace:
         remove_run(work_dir)
     log = JsonLog(work_dir / "log.jsonl")
@@ -200,24 +201,25 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     if resume is True:
         checkpoint, note = resume_point(work_dir)
     digests, changes = list_digests(cfg, data_root), []
+    validating = bool(validate and cfg.get("ann_file_val"))
     if checkpoint is not None:
         state = load_to_resume(checkpoint, model, optimizer, beside=resume is True)
         start_epoch, best = state["epoch"], state.get("best", best)
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
-        changes = resume_changes(state, plain(cfg), digests, world.size, bool(validate and cfg.get("ann_file_val")))
+        changes = resume_changes(state, plain(cfg), digests, world.size, validating)
         if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
             raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
                              f"resume with epochs >= {start_epoch}, or test the checkpoint")
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
-    val_set = build_dataset(cfg, "val", data_root) if validate and cfg.get("ann_file_val") else None
+    val_set = build_dataset(cfg, "val", data_root) if validating else None
     workers, persistent = cfg.get("num_workers", 0), _opt(cfg, "persistent_workers")
     loader = train_loader(train_set, cfg["batch_size"], workers, seed, device, world, collate_fn, persistent)
     val_loader = evaluation_loader(val_set, workers, device, persistent) if val_set is not None else None
     classes = label_names(cfg, data_root)  # stored with the weights, so predict can name the classes
     record = dict(cfg_name=cfg["name"], cfg=plain(cfg), lists=digests, world_size=world.size,
-                  validating=val_set is not None, **({} if classes is None else {"classes": classes}))  # this run's
+                  validating=validating, **({} if classes is None else {"classes": classes}))  # this run's
     log = _start_run(cfg, work_dir, world, device, resume is False, checkpoint, start_epoch, lr, precision, said)
     abandoning = abandoned_history(work_dir, checkpoint, start_epoch) if log else None
     if note and log:

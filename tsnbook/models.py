@@ -28,7 +28,9 @@ Backbones (torchvision, timm, pretrained weights, the first conv of flow and rgb
 `build_model(cfg)` turns a config dict into a TSN (and loads ``load_from``).
 """
 import contextlib
+import numbers
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
@@ -76,7 +78,7 @@ class TSN(nn.Module):
         if modality not in NORMALISATION:
             raise ValueError(f"modality must be 'rgb', 'flow' or 'rgbdiff', got {modality!r}")
         for name, count in (("num_classes", num_classes), ("num_segments", num_segments), ("clip_len", clip_len)):
-            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            if isinstance(count, (bool, np.bool_)) or not isinstance(count, numbers.Integral) or count < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {count!r}")
         if multi_label_prob not in MULTI_LABEL_PROBS:
             raise ValueError(f"multi_label_prob must be 'softmax' (MMAction2) or 'sigmoid', got {multi_label_prob!r}")

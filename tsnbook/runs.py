@@ -111,7 +111,7 @@ def refuse_existing_run(work_dir, force, resume=False):
     if resume is False and not force:
         raise RunExistsError(f"{work_dir} already holds a run ({found}): pass --resume to continue it, --force to "
                              f"start over and replace it, or choose another --work-dir")
-    if isinstance(resume, (str, Path)) and Path(resume).resolve().parent != Path(work_dir).resolve():
+    if isinstance(resume, (str, os.PathLike)) and Path(resume).resolve().parent != Path(work_dir).resolve():
         raise RunExistsError(f"{work_dir} already holds a run ({found}); resuming {resume}, another run's "
                              f"checkpoint, there would overwrite it: choose another --work-dir (or the checkpoint's "
                              f"own, {Path(resume).parent})")
@@ -243,7 +243,8 @@ def abandoned_history(work_dir, checkpoint, epoch):
         warning += f"; {', '.join(path.name for path in later)} go as this run saves its own epochs"
     best = _epoch_of(work_dir / "best.pth") if checkpoint.name != "best.pth" else None
     if best and best > epoch:
-        warning += f"; best.pth (epoch {best}) stays until this run validates an epoch that beats it"
+        warning += (f"; best.pth (epoch {best}) stays until this run validates an epoch better than the best "
+                    f"epoch {epoch}'s checkpoint records")
     return warning
 
 

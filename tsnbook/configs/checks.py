@@ -16,6 +16,7 @@ import numpy as np
 
 from ..flow import ALGORITHMS, RESOLUTIONS, output_size
 from ..io import BACKENDS
+from ..pipelines import INPUT_FORMATS
 from ..spelling import did_you_mean
 from ..transforms import FormatShape, Normalize, build_pipeline
 
@@ -76,8 +77,7 @@ CHOICES = dict(
     multi_label_prob=("softmax", "sigmoid"), flow_init=("average", "random"), flow_algorithm=ALGORITHMS,
     decoder=(None, *BACKENDS),
     eval_metrics=("top_k_accuracy", "mean_class_accuracy", "mean_average_precision", "mmit_mean_average_precision"))
-#: the FormatShape input_format each modality's network reads, and what it makes
-INPUT_FORMATS = dict(rgb="NCHW", flow="NCHW_Flow", rgbdiff="NCHW_Stack")
+#: what the FormatShape input_format each modality's network reads (`tsnbook.pipelines.INPUT_FORMATS`) makes
 _STACKS = dict(NCHW="frames, 3 channels each", NCHW_Flow="flow stacks, x and y of clip_len frames",
                NCHW_Stack="RGB frames of a clip stacked, whose differences the model takes")
 #: eval_metrics that need multi-label lists (``multi_label``); the others need single-label ones
