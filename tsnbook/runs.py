@@ -238,9 +238,10 @@ def abandoned_history(work_dir, checkpoint, epoch):
         return None
     gone = f"epoch {newest}" if newest == epoch + 1 else f"epochs {epoch + 1}-{newest}"
     warning = f"resuming epoch {epoch} ({checkpoint}) while {source} holds epoch {newest}: {gone} of that " \
-              "history are abandoned"
+              f"history {'is' if newest == epoch + 1 else 'are'} abandoned"
     if later:
-        warning += f"; {', '.join(path.name for path in later)} go as this run saves its own epochs"
+        warning += f"; {', '.join(path.name for path in later)} {'goes' if len(later) == 1 else 'go'} as this run " \
+                   "saves its own epochs"
     best = _epoch_of(work_dir / "best.pth") if checkpoint.name != "best.pth" else None
     if best and best > epoch:
         warning += (f"; best.pth (epoch {best}) stays until this run validates an epoch better than the best "
