@@ -2,7 +2,6 @@
 report_accuracy.py."""
 import os
 import shlex
-import time
 from pathlib import Path
 
 from .options import STRICT_HELP, TRUSTED_HELP, prepare_generated_data
@@ -21,23 +20,36 @@ def _train(args):
     resume = True if args.resume == "auto" else args.resume or False
     if args.force and resume:
         raise ValueError("--resume continues the run in the work dir and --force replaces it; give one")
-    started = time.time()
+    before = _saved(work_dir)
     try:
         summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
                         validate=args.validate, deterministic=args.deterministic, trusted=args.trusted,
                         force=args.force)
     except KeyboardInterrupt:  # Ctrl-C: one line on what is kept and how to go on, not a traceback
-        raise SystemExit(_interrupted(args, work_dir, started)) from None
+        raise SystemExit(_interrupted(args, work_dir, before)) from None
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, rank 0 speaks for all
         print(f"done: {summary}")
     return 0
 
 
-def _interrupted(args, work_dir, started=None):
+def _saved(work_dir):
+    """What ``--resume`` would continue in ``work_dir`` now, as the file's identity (path, device, inode, mtime in
+    ns, size), or None. A checkpoint is written under a temporary name and renamed into place, so one this run
+    saves is another file; comparing identities, not the mtime with the run's start, is not fooled by a file
+    server whose clock runs ahead of or behind this machine's."""
+    from ..runs import resume_point
+    checkpoint, _ = resume_point(work_dir)
+    if checkpoint is None:
+        return None
+    stat = checkpoint.stat()
+    return str(checkpoint), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _interrupted(args, work_dir, before=None):
     """The line Ctrl-C ends ``train`` with. Under torchrun every process gets the signal: rank 0 speaks for all, the
-    others end with the shell's code for an interrupt (130) and say nothing. ``started``: when this run began; a
-    checkpoint older than that is not this run's, and a bare ``--resume`` would continue it - the history a
-    ``--resume FILE`` went back from, or the run ``--force`` was to replace."""
+    others end with the shell's code for an interrupt (130) and say nothing. ``before``: `_saved` when this run
+    began; a checkpoint that is still that file is not this run's, and a bare ``--resume`` would continue it - the
+    history a ``--resume FILE`` went back from, or the run ``--force`` was to replace."""
     from ..checkpoints import read_checkpoint
     from ..runs import resume_point
     if int(os.environ.get("RANK", 0)) != 0:
@@ -45,7 +57,7 @@ def _interrupted(args, work_dir, started=None):
     latest = Path(work_dir) / "latest.pth"
     checkpoint, _ = resume_point(work_dir)  # what --resume continues: latest.pth, else the newest beside it
     launcher, where = _launcher()
-    if checkpoint is not None and started is not None and checkpoint.stat().st_mtime < started:
+    if checkpoint is not None and before is not None and _saved(work_dir) == before:
         if args.resume not in (None, "auto"):
             return (f"interrupted before this run saved an epoch: {work_dir} is as it was; continue with{where}: "
                     f"{shlex.join(launcher + _resume_command(args, work_dir, args.resume))}")
