@@ -2,6 +2,7 @@
 work dir that cannot be written; kills while saving or validating; resumes that are not the run they continue;
 the history a resumed log tells; what the CPU ignores."""
 import json
+import os
 
 import pytest
 import torch
@@ -81,6 +82,25 @@ def test_a_work_dir_that_cannot_be_made_is_one_line_before_anything_is_built(tmp
     message = str(_exit(argv + [tmp_path / "a_file"]))
     assert message.startswith(f"error: cannot make the work dir {tmp_path / 'a_file'} (") and "\n" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_work_dir_that_cannot_be_made_is_refused_before_generated_data_is_prepared(tmp_path, monkeypatch):
+    """On a first use, ``train`` made SynthActions and the zoo twins' replicas (minutes) and only then found that
+    the --work-dir could not be made."""
+    import tsnbook.cli.training
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setattr(tsnbook.cli.training, "prepare_generated_data",
+                        lambda *a, **k: pytest.fail("generated data prepared for a run that cannot start"))
+    argv = ["train", RGB, "--cfg-options", f"data_root='{tmp_path / 'synth'}'", "--no-progress", "--work-dir"]
+    assert str(_exit(argv + [tmp_path / "a_file" / "run"])) == (
+        f"error: cannot make the work dir {tmp_path / 'a_file' / 'run'} ({tmp_path / 'a_file'} is a file): choose "
+        "another --work-dir")
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if not os.access(tmp_path / "locked", os.W_OK):  # root may write anywhere
+        assert str(_exit(argv + [tmp_path / "locked" / "run"])) == (
+            f"error: cannot make the work dir {tmp_path / 'locked' / 'run'} (no permission to write in "
+            f"{tmp_path / 'locked'}): choose another --work-dir")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "locked"]
 
 
 def test_a_run_that_fails_to_start_leaves_no_empty_work_dir(tmp_path, small_synth):

@@ -4,6 +4,7 @@ import os
 import shlex
 from pathlib import Path
 
+from ..locks import check_work_dir
 from .options import STRICT_HELP, TRUSTED_HELP, prepare_generated_data
 
 
@@ -16,6 +17,7 @@ def _train(args):
         raise ValueError(f"--seed {args.seed} and --cfg-options seed=... both set the seed; give one")
     cfg = get_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
     work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
+    check_work_dir(work_dir)  # before generated data is prepared for a run that could not start
     prepare_generated_data(cfg, not args.no_progress)
     resume = True if args.resume == "auto" else args.resume or False
     if args.force and resume:
