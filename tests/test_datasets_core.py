@@ -3,7 +3,6 @@ frame and flow extraction (streaming, resizing, namings, resuming)."""
 import hashlib
 import io
 import os
-import re
 import tarfile
 import tracemalloc
 import warnings
