@@ -129,3 +129,15 @@ def test_the_datalist_is_read_with_its_line_named_and_checked_against_the_files(
         read_fusion_inputs(paths, listing)
     with pytest.raises(FileNotFoundError):
         read_fusion_inputs(paths, tmp_path / "nope.txt")
+
+
+def test_a_skipped_video_is_null_in_a_json_score_file_so_that_strict_readers_read_it(tmp_path):
+    # json.dumps writes a NaN row (a video the test skipped) as the bare word NaN, which is not JSON: JavaScript's
+    # JSON.parse and Python's json with parse_constant refusing it stop there. null is JSON, and reads back as NaN.
+    import json
+    scores = np.array([[0.5, 1.5], [np.nan, np.nan]], dtype=np.float32)
+    write_scores(tmp_path / "s.json", scores, [0, 1])
+    text = (tmp_path / "s.json").read_text()
+    assert json.loads(text, parse_constant=lambda word: pytest.fail(f"not JSON: {word}")) == [[0.5, 1.5], [None, None]]
+    read, _ = read_scores(tmp_path / "s.json")
+    assert read[0].tolist() == [0.5, 1.5] and np.isnan(read[1]).all()

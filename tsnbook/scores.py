@@ -76,7 +76,7 @@ def write_scores(path, scores, labels, names=None):
     """Per-video scores in the format the suffix names: ``.pkl`` MMAction2's ``--out`` (a pickled list of
     per-video float32 arrays), ``.json`` a list of lists, ``.npz`` `save_scores` (with labels and ``names``, the
     videos' paths as the test list gives them; their positions "0", "1", ... when None). MMAction2's two formats
-    hold scores alone, as its tools read them."""
+    hold scores alone, as its tools read them. A video the test skipped is a row of NaN (null in ``.json``)."""
     path, scores = Path(path), np.asarray(scores, dtype=np.float32)
     if path.suffix == ".npz":
         return save_scores(path, scores, labels, [str(i) for i in range(len(labels))] if names is None else names)
@@ -84,8 +84,8 @@ def write_scores(path, scores, labels, names=None):
     if path.suffix == ".pkl":
         with open(tmp, "wb") as f:
             pickle.dump(list(scores), f)
-    elif path.suffix == ".json":
-        tmp.write_text(json.dumps(scores.tolist()))
+    elif path.suffix == ".json":  # a skipped video's NaN row as null: NaN is no JSON word
+        tmp.write_text(json.dumps(np.where(np.isnan(scores), None, scores).tolist(), allow_nan=False))
     else:
         raise ValueError(f"{path}: score files end with {', '.join(FORMATS)}")
     os.replace(tmp, path)
