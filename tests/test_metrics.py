@@ -225,3 +225,19 @@ def test_a_softmax_keeps_the_per_video_metrics_and_changes_the_per_class_map():
     assert mean_average_precision(sigmoid, multi_hot) == pytest.approx(mean_average_precision(logits, multi_hot),
                                                                        abs=1e-12)
     assert abs(mean_average_precision(prob, multi_hot) - mean_average_precision(logits, multi_hot)) > 1e-3
+
+
+def test_fusion_weights_must_be_finite_non_negative_and_not_all_zero():
+    # `fuse --coefficients nan 1` used to fail with "scores has NaN in 8 row(s) ...: videos without scores (skipped
+    # by the test)"; `0 0` gave every video the all-zero score vector and a top-1 of whatever argsort's tie order
+    # made of it; a negative weight (a typo for 1 1?) turned a stream's votes into votes against.
+    rgb, flow = one_hot_scores([0, 1, 2], 3), one_hot_scores([0, 1, 1], 3)
+    for weights, problem in (([float("nan"), 1], "finite"), ([1, float("inf")], "finite"),
+                             ([0, 0], "at least one weight above 0"), ([1, -1], "negative")):
+        with pytest.raises(ValueError, match=problem) as info:
+            fuse_scores([rgb, flow], weights)
+        assert "coefficients" in str(info.value) and "NaN in" not in str(info.value)
+    with pytest.raises(ValueError, match=r"one number per stream \(2\), got 1"):
+        fuse_scores([rgb, flow], [1])
+    assert fuse_scores([rgb, flow], [0, 1]).tolist() == flow.tolist()  # one stream weighed out is fine
+    assert fuse_scores([rgb, flow], [0.3, 2.5]).shape == (3, 3)  # weights need not sum to 1 (the zoo's 1:1)

@@ -6,7 +6,7 @@ from tsnbook import cli
 from tsnbook.checkpoints import save_checkpoint
 from tsnbook.configs import get_config
 from tsnbook.factory import build_model
-from tsnbook.scores import check_out_path, read_scores, write_scores
+from tsnbook.scores import check_out_path, read_fusion_inputs, read_scores, save_scores, write_scores
 
 RGB = "tsn_r18_1x1x3_12e_synthactions_rgb"
 
@@ -43,3 +43,101 @@ def test_a_bad_out_path_is_refused_before_the_test_runs(tmp_path, monkeypatch):
         assert problem in str(exit_info.value.code) and str(out) in str(exit_info.value.code)
     check_out_path(tmp_path / "new" / "scores.pkl")  # a missing folder is made, as MMAction2's test.py does
     assert (tmp_path / "new").is_dir() and not list((tmp_path / "new").iterdir())
+
+
+def _fuse_error(argv):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["fuse", *map(str, argv)])
+    return str(exit_info.value.code)
+
+
+def test_a_damaged_or_foreign_npz_is_refused_in_one_line_naming_it(tmp_path):
+    # A copy cut short, an empty file or another program's .npz used to end `fuse` in a zipfile / EOFError /
+    # KeyError traceback.
+    scores, labels = np.eye(3, dtype=np.float32), [0, 1, 2]
+    save_scores(tmp_path / "good.npz", scores, labels, ["a", "b", "c"])
+    data = (tmp_path / "good.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[:len(data) // 2])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    np.savez(tmp_path / "other.npz", weights=scores)
+    for name in ("cut.npz", "empty.npz", "other.npz"):
+        with pytest.raises(ValueError, match=f"{tmp_path / name} is not a score file tsnbook can read"):
+            read_scores(tmp_path / name)
+        message = _fuse_error([tmp_path / name, tmp_path / "good.npz"])
+        assert message.startswith(f"error: {tmp_path / name} is not a score file") and "\n" not in message
+    with pytest.raises(FileNotFoundError):
+        read_scores(tmp_path / "missing.npz")
+
+
+def _pair(tmp_path, rgb_names, flow_names, rgb_labels=(0, 1, 2), flow_labels=(0, 1, 2), flow_classes=3):
+    rng = np.random.default_rng(0)
+    save_scores(tmp_path / "rgb.npz", rng.normal(size=(len(rgb_labels), 3)), list(rgb_labels), rgb_names)
+    save_scores(tmp_path / "flow.npz", rng.normal(size=(len(flow_labels), flow_classes)), list(flow_labels),
+                flow_names)
+    return [tmp_path / "rgb.npz", tmp_path / "flow.npz"]
+
+
+def test_fusion_joins_the_streams_by_video_name(tmp_path):
+    # The zoo's pickles carry no names (MMAction2's trap: another list or order fuses silently); tsnbook's .npz
+    # do. An RGB list names videos (x.mp4), a flow list their frame folders (x): the same videos.
+    paths = _pair(tmp_path, ["a/x.mp4", "a/y.avi", "b/z.mp4@8"], ["a/x", "a/y", "b/z@8"])
+    streams, labels = read_fusion_inputs(paths)
+    assert len(streams) == 2 and labels.tolist() == [0, 1, 2]
+    # Other videos with the same labels (another split, another group) used to be fused without a word.
+    paths = _pair(tmp_path, ["a/x.mp4", "a/y.mp4", "b/z.mp4"], ["a/x", "a/w", "b/z"])
+    with pytest.raises(ValueError, match=r"video 2 of .*rgb.npz is a/y.mp4 but .*flow.npz has a/w"):
+        read_fusion_inputs(paths)
+    paths = _pair(tmp_path, ["x", "y", "z"], ["x", "y"], flow_labels=(0, 1))
+    with pytest.raises(ValueError, match="rgb.npz has 3 videos but .*flow.npz 2"):
+        read_fusion_inputs(paths)
+    # Positions ("0", "1", ...: write_scores without names) name nothing and are not compared.
+    streams, labels = read_fusion_inputs(_pair(tmp_path, ["0", "1", "2"], ["a/x", "a/y", "b/z"]))
+    assert labels.tolist() == [0, 1, 2]
+
+
+def test_fusion_refuses_other_class_counts_and_multi_label_files_saying_which(tmp_path):
+    paths = _pair(tmp_path, list("xyz"), list("xyz"), flow_classes=4)
+    with pytest.raises(ValueError, match=r"flow.npz scores 4 classes but .*rgb.npz 3"):
+        read_fusion_inputs(paths)
+    rng = np.random.default_rng(0)
+    save_scores(tmp_path / "ml.npz", rng.normal(size=(3, 3)), [[0, 1], [2], [1]], list("xyz"))
+    save_scores(tmp_path / "ml2.npz", rng.normal(size=(3, 3)), [[0, 1], [2], [1]], list("xyz"))
+    # Two multi-label files of the same videos used to be called "other videos/labels".
+    for files in ([tmp_path / "ml.npz", tmp_path / "ml2.npz"], [tmp_path / "rgb.npz", tmp_path / "ml.npz"]):
+        with pytest.raises(ValueError, match=r"ml.npz holds several labels per video \(a multi-label test\)"):
+            read_fusion_inputs(files)
+
+
+def test_the_datalist_is_read_with_its_line_named_and_checked_against_the_files(tmp_path):
+    rng = np.random.default_rng(0)
+    for name in ("rgb.pkl", "flow.json"):
+        write_scores(tmp_path / name, rng.normal(size=(3, 3)), [0, 1, 2])
+    files = [tmp_path / "rgb.pkl", tmp_path / "flow.json"]
+    listing = tmp_path / "list.txt"
+    listing.write_text("x.mp4 0\n\ny.mp4 1\nz.mp4 2\n")
+    assert read_fusion_inputs(files, listing)[1].tolist() == [0, 1, 2]
+    listing.write_text("x.mp4 0\ny.mp4\nz.mp4 2\n")  # a test list without labels (testlist01.txt)
+    with pytest.raises(ValueError, match=f"{listing}:2: 'y.mp4' ends in no class id"):
+        read_fusion_inputs(files, listing)
+    listing.write_text("x.mp4 0\ny.mp4 1\nz.mp4 5\n")  # another dataset's list: a label beyond the scores
+    with pytest.raises(ValueError, match=f"{listing}:3: label 5 .* 3 classes"):
+        read_fusion_inputs(files, listing)
+    # A datalist that contradicts the labels the .npz files carry is another list, not an override.
+    paths = _pair(tmp_path, list("xyz"), list("xyz"))
+    listing.write_text("x.mp4 0\ny.mp4 2\nz.mp4 1\n")
+    with pytest.raises(ValueError, match=r"list.txt: video 2 has label 2 there but 1 in .*rgb.npz"):
+        read_fusion_inputs(paths, listing)
+    with pytest.raises(FileNotFoundError):
+        read_fusion_inputs(paths, tmp_path / "nope.txt")
+
+
+def test_a_skipped_video_is_null_in_a_json_score_file_so_that_strict_readers_read_it(tmp_path):
+    # json.dumps writes a NaN row (a video the test skipped) as the bare word NaN, which is not JSON: JavaScript's
+    # JSON.parse and Python's json with parse_constant refusing it stop there. null is JSON, and reads back as NaN.
+    import json
+    scores = np.array([[0.5, 1.5], [np.nan, np.nan]], dtype=np.float32)
+    write_scores(tmp_path / "s.json", scores, [0, 1])
+    text = (tmp_path / "s.json").read_text()
+    assert json.loads(text, parse_constant=lambda word: pytest.fail(f"not JSON: {word}")) == [[0.5, 1.5], [None, None]]
+    read, _ = read_scores(tmp_path / "s.json")
+    assert read[0].tolist() == [0.5, 1.5] and np.isnan(read[1]).all()

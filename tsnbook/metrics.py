@@ -248,14 +248,34 @@ def _softmax(scores):
     return exp / exp.sum(axis=-1, keepdims=True)
 
 
+def _fusion_weights(coefficients, num_streams):
+    """The coefficients as float64, or a ValueError: one finite, non-negative number per stream, not all 0. A NaN
+    weight would make every video look unscored, all zeros gives every video the same (zero) scores, and a
+    negative weight turns a stream's votes into votes against - a typo, not a fusion. They need not sum to 1."""
+    weights = np.asarray(coefficients, dtype=np.float64)
+    if weights.ndim != 1 or len(weights) != num_streams:
+        raise ValueError(f"coefficients must hold one number per stream ({num_streams}), got "
+                         f"{weights.size if weights.ndim == 1 else f'shape {weights.shape}'}")
+    if not np.isfinite(weights).all():
+        raise ValueError(f"coefficients must be finite numbers, got {weights.tolist()}")
+    if (weights < 0).any():
+        raise ValueError(f"coefficients must not be negative (a stream's weight, 0 leaves it out), got "
+                         f"{weights.tolist()}")
+    if not (weights > 0).any():
+        raise ValueError(f"coefficients need at least one weight above 0, got {weights.tolist()}")
+    return weights
+
+
 def fuse_scores(score_list, coefficients=None, apply_softmax=False):
     """Weighted sum of several models' scores for the same videos: sum_i coefficients[i] * score_list[i].
 
     This is the zoo's two-stream "[1:1]": RGB and flow scores (raw averaged logits, the `--out` pickles of the
     test runs), coefficients 1 and 1, no softmax (`coefficients=None` means all ones). Each stream is an
     (N, C) array or a list of N score vectors, and all streams must list the same videos in the same order;
-    nothing here can check that. `apply_softmax=True` turns each video's scores into probabilities first
-    (report_accuracy.py's `--apply-softmax`). Returns an (N, C) float array.
+    nothing here can check that (`tsnbook.scores.read_fusion_inputs` does, for score files). The coefficients are
+    finite and non-negative, at least one above 0; they need not sum to 1. `apply_softmax=True` turns each
+    video's scores into probabilities first (report_accuracy.py's `--apply-softmax`). Returns an (N, C) float
+    array.
 
     A video that a stream could not score (a NaN row: its test skipped it) stays NaN in the result. Filling it
     from the other streams would pass a one-stream prediction for a two-stream one; `scored_rows` picks the
@@ -268,12 +288,7 @@ def fuse_scores(score_list, coefficients=None, apply_softmax=False):
         if stream.shape != streams[0].shape:
             raise ValueError(f"score_list[{i}] has shape {stream.shape} but score_list[0] has shape "
                              f"{streams[0].shape}; every stream must score the same videos and classes")
-    if coefficients is None:
-        coefficients = np.ones(len(streams))
-    coefficients = np.asarray(coefficients, dtype=np.float64)
-    if coefficients.shape != (len(streams),):
-        raise ValueError(f"coefficients must hold one number per stream ({len(streams)}), got shape "
-                         f"{coefficients.shape}")
+    coefficients = _fusion_weights(np.ones(len(streams)) if coefficients is None else coefficients, len(streams))
     if apply_softmax:
         streams = [_softmax(s) for s in streams]
     return np.tensordot(coefficients, np.stack(streams), axes=1)

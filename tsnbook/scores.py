@@ -12,10 +12,13 @@ import io
 import json
 import os
 import pickle
+import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from .io import VIDEO_EXTENSIONS
 
 
 FORMATS = (".pkl", ".json", ".npz")
@@ -73,7 +76,7 @@ def write_scores(path, scores, labels, names=None):
     """Per-video scores in the format the suffix names: ``.pkl`` MMAction2's ``--out`` (a pickled list of
     per-video float32 arrays), ``.json`` a list of lists, ``.npz`` `save_scores` (with labels and ``names``, the
     videos' paths as the test list gives them; their positions "0", "1", ... when None). MMAction2's two formats
-    hold scores alone, as its tools read them."""
+    hold scores alone, as its tools read them. A video the test skipped is a row of NaN (null in ``.json``)."""
     path, scores = Path(path), np.asarray(scores, dtype=np.float32)
     if path.suffix == ".npz":
         return save_scores(path, scores, labels, [str(i) for i in range(len(labels))] if names is None else names)
@@ -81,8 +84,8 @@ def write_scores(path, scores, labels, names=None):
     if path.suffix == ".pkl":
         with open(tmp, "wb") as f:
             pickle.dump(list(scores), f)
-    elif path.suffix == ".json":
-        tmp.write_text(json.dumps(scores.tolist()))
+    elif path.suffix == ".json":  # a skipped video's NaN row as null: NaN is no JSON word
+        tmp.write_text(json.dumps(np.where(np.isnan(scores), None, scores).tolist(), allow_nan=False))
     else:
         raise ValueError(f"{path}: score files end with {', '.join(FORMATS)}")
     os.replace(tmp, path)
@@ -105,19 +108,25 @@ class _ArrayUnpickler(pickle.Unpickler):
 def read_scores(path):
     """``(scores [N, C], labels or None)`` from a ``.npz`` (`save_scores`), ``.json`` (a list of per-video score
     lists) or MMAction2 ``.pkl`` file (its ``tools/test.py --out``: a list of per-video arrays). Pickles are read
-    with an unpickler that only rebuilds numpy arrays, never arbitrary objects."""
+    with an unpickler that only rebuilds numpy arrays, never arbitrary objects. A file that is none of these (cut
+    short, empty, another program's) is a ValueError naming it."""
+    scores, labels, _ = _read_named(path)
+    return scores, labels
+
+
+def _read_named(path):
+    """``(scores, labels or None, names or None)``: `read_scores` with the videos' names of an ``.npz``."""
     path = Path(path)
-    if path.suffix == ".npz":
-        scores, labels, _ = load_scores(path)
-        return scores, labels
     try:
-        if path.suffix == ".json":
-            rows = json.loads(path.read_text())
+        if path.suffix == ".npz":
+            scores, labels, names = load_scores(path)
+        elif path.suffix == ".json":
+            scores, labels, names = json.loads(path.read_text()), None, None
         elif path.suffix == ".pkl":
-            rows = _ArrayUnpickler(io.BytesIO(path.read_bytes())).load()
+            scores, labels, names = _ArrayUnpickler(io.BytesIO(path.read_bytes())).load(), None, None
         else:
             raise ValueError("unknown suffix")
-        scores = np.asarray(rows, dtype=np.float32)
+        scores = np.asarray(scores, dtype=np.float32)
         if scores.ndim != 2:
             raise ValueError(f"expected one score vector per video, got an array of shape {scores.shape}")
     except FileNotFoundError:
@@ -126,4 +135,122 @@ def read_scores(path):
         raise ValueError(f"{path} is not a score file tsnbook can read ({type(err).__name__}: {err}); expected .npz "
                          f"(tsnbook test --out), .json (a list of per-video score lists) or .pkl (MMAction2's "
                          f"tools/test.py --out: a list of numpy arrays)") from None
-    return scores, None
+    return scores, labels, names
+
+
+# ----------------------------------------------------------------------------------------------- fusion inputs
+_CONTAINER = re.compile(r"\.(" + "|".join(ext.lstrip(".") for ext in VIDEO_EXTENSIONS) + r")(?=(@\d+)?$)",
+                        re.IGNORECASE)
+
+
+def _video_key(name):
+    """A video's name as every stream's list spells it: an RGB list names ``x.mp4``, a flow list the frame folder
+    ``x`` (a clip's ``@offset`` stays)."""
+    return _CONTAINER.sub("", name)
+
+
+def _named(path, names):
+    """``(path, names)`` of an .npz's videos, or None where they are only positions ("0", "1", ...:
+    `write_scores` without names) or the file has none (.json, .pkl)."""
+    if names is None or names == [str(i) for i in range(len(names))]:
+        return None
+    return path, names
+
+
+def read_datalist_labels(path):
+    """The labels of a test list as MMAction2's ``report_accuracy.py --datalist`` reads them: the last
+    whitespace-separated field of each non-empty line, a class id. A line without one names its line."""
+    labels = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        last = line.split()[-1]
+        if not last.isdigit():
+            raise ValueError(f"{path}:{number}: {line.strip()!r} ends in no class id; --datalist takes the test "
+                             f"list the scores were made from, its label last on every line")
+        labels.append(int(last))
+    return np.asarray(labels, dtype=np.int64)
+
+
+def _first_difference(a, b):
+    return next(i for i, (x, y) in enumerate(zip(a, b)) if x != y)
+
+
+def _check_shapes(paths, loaded):
+    """Every file scores as many videos and classes as the first, each with one label (if it has labels)."""
+    first, scores0 = paths[0], loaded[0][0]
+    for path, (scores, labels, _) in zip(paths, loaded):
+        if len(scores) != len(scores0):
+            raise ValueError(f"{first} has {len(scores0)} videos but {path} {len(scores)}: the score files must come "
+                             "from the same test list, in the same order")
+        if scores.shape[1] != scores0.shape[1]:
+            raise ValueError(f"{path} scores {scores.shape[1]} classes but {first} {scores0.shape[1]}: models "
+                             "trained on other class lists cannot be fused")
+        if labels is not None and any(isinstance(label, list) for label in labels):
+            raise ValueError(f"{path} holds several labels per video (a multi-label test): fuse reports "
+                             "single-label accuracy (top-k, mean class)")
+
+
+def _check_names(paths, loaded):
+    """The named files name the same videos, in the same order (`_video_key`)."""
+    named = [found for found in (_named(path, names) for path, (_, _, names) in zip(paths, loaded)) if found]
+    for path, names in named[1:]:
+        (first, first_names), keys = named[0], [_video_key(name) for name in names]
+        if keys != [_video_key(name) for name in first_names]:
+            i = _first_difference([_video_key(name) for name in first_names], keys)
+            raise ValueError(f"video {i + 1} of {first} is {first_names[i]} but {path} has {names[i]}: the score "
+                             "files must come from the same test list, in the same order")
+
+
+def _carried_labels(paths, loaded):
+    """``(path, labels)`` of the first file that carries labels, once the others that do agree; None if none."""
+    carried = [(path, np.asarray(labels)) for path, (_, labels, _) in zip(paths, loaded) if labels is not None]
+    for path, labels in carried[1:]:
+        if not np.array_equal(labels, carried[0][1]):
+            i = _first_difference(carried[0][1], labels)
+            raise ValueError(f"video {i + 1} has label {carried[0][1][i]} in {carried[0][0]} but {labels[i]} in "
+                             f"{path}: the score files must come from the same test list, in the same order")
+    return carried[0] if carried else None
+
+
+def _check_datalist(datalist, labels, carried, scores0):
+    """The datalist's labels fit the scores (as many videos, known classes) and the labels the files carry."""
+    if len(labels) != len(scores0):
+        raise ValueError(f"{datalist} lists {len(labels)} videos but the score files {len(scores0)}: the score "
+                         "files and the list must describe the same videos, in the same order")
+    if carried is not None and not np.array_equal(labels, carried[1]):
+        i = _first_difference(labels, carried[1])
+        raise ValueError(f"{datalist}: video {i + 1} has label {labels[i]} there but {carried[1][i]} in "
+                         f"{carried[0]}: another list than the one the scores were made from")
+    beyond = np.flatnonzero(labels >= scores0.shape[1])
+    if beyond.size:
+        lines = [n for n, line in enumerate(Path(datalist).read_text().splitlines(), start=1) if line.strip()]
+        raise ValueError(f"{datalist}:{lines[beyond[0]]}: label {labels[beyond[0]]} but the scores have "
+                         f"{scores0.shape[1]} classes (0..{scores0.shape[1] - 1}): another dataset's list?")
+
+
+def read_fusion_inputs(paths, datalist=None):
+    """``(streams, labels)``: the score arrays of ``paths`` (several models tested on one list) and the videos'
+    class ids, once they are known to fit together; else a ValueError naming the files and the first video where
+    they part.
+
+    MMAction2's fusion trusts that its pickles list the same videos in the same order; they hold no names, so
+    another list or order fuses silently. tsnbook's ``.npz`` files name their videos, so these are compared (an
+    RGB list's ``x.mp4`` and a flow list's ``x`` are one video), and so are the class counts, the labels the
+    files carry and those of ``datalist`` (`read_datalist_labels`, needed when no file carries labels, and
+    checked to be classes the scores have). Fusion reports single-label accuracy: a multi-label file is refused.
+    """
+    paths = [Path(p) for p in paths]
+    loaded = [_read_named(path) for path in paths]
+    _check_shapes(paths, loaded)
+    _check_names(paths, loaded)
+    carried = _carried_labels(paths, loaded)
+    streams = [scores for scores, _, _ in loaded]
+    if datalist is None:
+        if carried is None:
+            raise ValueError("none of the score files carries labels (.json and .pkl files do not): give the "
+                             "test list with --datalist LIST")
+        return streams, carried[1]
+    labels = read_datalist_labels(datalist)
+    _check_datalist(datalist, labels, carried, streams[0])
+    return streams, labels

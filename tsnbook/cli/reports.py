@@ -29,6 +29,19 @@ def beside(out, what):
     return out.with_name(f"{out.stem}_{what}")
 
 
+def write_beside(out, what, write):
+    """``write(path)`` for the file ``beside(out, what)``; True when written. A file that cannot be written (a
+    folder in the way, a full disk) is named in one line and skipped: these reports come before the score file,
+    and must not lose a test that took hours."""
+    path = beside(out, what)
+    try:
+        write(path)
+    except OSError as err:
+        print(f"could not write {path} ({err.strerror or err}); the report above holds the same numbers")
+        return False
+    return True
+
+
 def _label(index, classes):
     return f"{index} {classes[index]}" if classes else str(index)
 
@@ -50,14 +63,15 @@ def per_class_report(scores, labels, classes, out=None):
     for i in order:
         shown = "-" if np.isnan(accuracy[i]) else f"{100 * accuracy[i]:.2f}"
         print(f"  {_label(i, classes):<{width}}  {videos[i]:>6}  {shown:>8}")
-    if out:
-        with open(beside(out, "per_class.csv"), "w", newline="") as f:
+    def write(path):
+        with open(path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(["class", "name", "videos", "correct", "accuracy"])
             for i, (acc, count) in enumerate(zip(accuracy, videos)):
                 correct = 0 if np.isnan(acc) else int(round(acc * count))
                 writer.writerow([i, classes[i] if classes else i, int(count), correct,
                                  "" if np.isnan(acc) else f"{100 * acc:.4f}"])
+    if out and write_beside(out, "per_class.csv", write):
         print(f"per-class accuracy written to {beside(out, 'per_class.csv')}")
 
 
@@ -79,15 +93,18 @@ def confusion_report(scores, labels, classes, out=None, title="confusion matrix"
     if not out:
         return
     names = classes or [str(i) for i in range(len(matrix))]
-    with open(beside(out, "confusion_matrix.csv"), "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([CORNER] + list(names))
-        writer.writerows([name] + [int(c) for c in counts] for name, counts in zip(names, matrix))
-    print(f"confusion matrix written to {beside(out, 'confusion_matrix.csv')}")
+
+    def write(path):
+        with open(path, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow([CORNER] + list(names))
+            writer.writerows([name] + [int(c) for c in counts] for name, counts in zip(names, matrix))
+    if write_beside(out, "confusion_matrix.csv", write):
+        print(f"confusion matrix written to {beside(out, 'confusion_matrix.csv')}")
     try:
         from ..course.figures import confusion_figure
     except ImportError:  # the lean library install: no matplotlib
         print("(its PNG needs matplotlib: pip install 'tsnbook[course]')")
         return
-    confusion_figure(scores, labels, names, title, beside(out, "confusion_matrix.png"))
-    print(f"confusion matrix drawn in {beside(out, 'confusion_matrix.png')}")
+    if write_beside(out, "confusion_matrix.png", lambda path: confusion_figure(scores, labels, names, title, path)):
+        print(f"confusion matrix drawn in {beside(out, 'confusion_matrix.png')}")
