@@ -173,7 +173,9 @@ def _test(args):
         cfg["average_clips"] = None if args.average_clips == "none" else args.average_clips
     if args.out:
         from ..scores import check_out_path
+        from .options import refuse_overwriting_inputs
         check_out_path(args.out)
+        refuse_overwriting_inputs([("--out", args.out)], [("CONFIG", args.config), ("CHECKPOINT", args.checkpoint)])
     prepare_generated_data(cfg, not args.no_progress)
     _check_classes(args, cfg, classes)
     main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
@@ -194,6 +196,11 @@ def _test(args):
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     if skipped:
         print(f"skipped {len(skipped)} unusable video(s): " + "; ".join(skipped))
+    if args.out:  # first: the reports below must not lose a test that took hours
+        from ..scores import write_scores
+        names = video_names(cfg) if Path(args.out).suffix == ".npz" else None
+        write_scores(args.out, scores, labels, names)
+        print(f"scores written to {args.out}")
     if single_label:
         from ..data import label_names
         classes = classes or label_names(cfg)
@@ -202,42 +209,15 @@ def _test(args):
         per_class_report(*kept, classes, args.out)
         if "confusion_matrix" in wanted:
             confusion_report(*kept, classes, args.out, title=f"{cfg['name']}: {report['protocol']}")
-    if args.out:
-        from ..scores import write_scores
-        names = video_names(cfg) if Path(args.out).suffix == ".npz" else None
-        write_scores(args.out, scores, labels, names)
-        print(f"scores written to {args.out}")
     return 0
 
 
 def _fuse(args):
-    import numpy as np
-
     from ..metrics import fuse_scores, mean_class_accuracy, top_k_accuracy
-    from ..scores import read_scores
-    loaded = [read_scores(path) for path in args.scores]
-    if args.datalist:  # MMAction2's report_accuracy.py: the label is the last integer of each list line
-        lines = [line.split() for line in Path(args.datalist).read_text().splitlines() if line.strip()]
-        labels = [int(parts[-1]) for parts in lines]
-    else:
-        with_labels = [(path, labels) for path, (_, labels) in zip(args.scores, loaded) if labels is not None]
-        if not with_labels:
-            raise ValueError("none of the score files carries labels (.json and .pkl files do not): give the "
-                             "test list with --datalist LIST")
-        labels = with_labels[0][1]
-        for path, other in with_labels[1:]:
-            if not np.array_equal(other, labels):
-                raise ValueError(f"{path} lists other videos/labels than {with_labels[0][0]}: the score files "
-                                 f"must come from the same list, in the same order")
-    for path, (scores, _) in zip(args.scores, loaded):
-        if len(scores) != len(labels):
-            raise ValueError(f"{path} has {len(scores)} videos but there are {len(labels)} labels: the score files "
-                             f"and the list must describe the same videos, in the same order")
-    if any(isinstance(label, (list, tuple)) for label in labels):
-        raise ValueError("fuse reports single-label accuracy (top-k, mean class); these videos have several labels")
-    streams = [scores for scores, _ in loaded]
+    from ..scores import read_fusion_inputs
+    streams, labels = read_fusion_inputs(args.scores, args.datalist)
     keep = _leave_out_unscored(args.scores, streams)
-    streams, labels = [scores[keep] for scores in streams], np.asarray(labels)[keep]
+    streams, labels = [scores[keep] for scores in streams], labels[keep]
     fused = fuse_scores(streams, args.coefficients, apply_softmax=args.apply_softmax)
     if not keep.all():
         alone = ", ".join(f"{100 * top_k_accuracy(scores, labels, (1,))[0]:.2f}" for scores in streams)
