@@ -77,6 +77,24 @@ def test_test_command_writes_mmaction2_scores_and_rejects_bad_options(tmp_path, 
     assert np.allclose([r.sum() for r in rows], 1, atol=1e-5)  # "prob": softmax per video
 
 
+def test_test_writes_its_scores_before_the_reports_that_could_fail(tmp_path, small_synth, monkeypatch):
+    """The per-class and confusion reports came before the score file: any failure in them (a side file in the
+    way, matplotlib missing a font, a bug) lost the scores of a test that may have taken hours."""
+    import tsnbook.cli.reports
+
+    def failing_report(*args, **kwargs):
+        raise RuntimeError("a report failed")
+    monkeypatch.setattr(tsnbook.cli.reports, "per_class_report", failing_report)
+    cfg = small_config("rgb", small_synth)
+    checkpoint = tmp_path / "init.pth"
+    save_checkpoint(checkpoint, dict(model=build_model(cfg).state_dict(), epoch=0))
+    out = tmp_path / "scores.npz"
+    assert "a report failed" in _fails(["test", RGB, str(checkpoint), "--out", str(out), "--cfg-options",
+                                        f"data_root='{small_synth}'", "test_clips=1", "--no-progress"])
+    scores, labels = read_scores(out)
+    assert scores.shape == (8, cfg["num_classes"]) and len(labels) == 8
+
+
 def test_fuse_reads_json_and_mmaction2_pickles(tmp_path, capsys):
     labels = [0, 1, 2, 1]
     rgb = np.array([[5, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]], dtype=np.float32)  # 3 of 4 right

@@ -3,7 +3,6 @@ frame and flow extraction (streaming, resizing, namings, resuming)."""
 import hashlib
 import io
 import os
-import re
 import tarfile
 import tracemalloc
 import warnings
@@ -107,6 +106,23 @@ def test_annotation_lines_accept_crlf_and_bad_files_name_themselves(tmp_path):
     (tmp_path / "bin.txt").write_bytes(b"ok\nok\n\xff\xfe\x00")
     with pytest.raises(AnnotationError, match=r"bin\.txt:3: not UTF-8"):
         read_lines(tmp_path / "bin.txt")
+
+
+def test_an_annotation_file_saved_with_a_byte_order_mark_reads_as_without_it(tmp_path):
+    """A classInd.txt saved by a Windows editor (or a CSV by a spreadsheet) starts with a BOM: it stuck to the first
+    id ("expected 'id ClassName', got '\ufeff1 ApplyEyeMakeup'"), while the label-map reader of training dropped it."""
+    from tsnbook.datasets import ucf101
+    (tmp_path / "annotations").mkdir()
+    (tmp_path / "annotations" / "classInd.txt").write_bytes("\ufeff1 ApplyEyeMakeup\r\n2 Archery\r\n".encode())
+    assert ucf101.read_classes(tmp_path) == ["ApplyEyeMakeup", "Archery"]
+    assert read_lines(tmp_path / "annotations" / "classInd.txt")[0] == (1, "1 ApplyEyeMakeup")
+    from tsnbook.datasets import folder, folder_source
+    for name in ("a.mp4", "b.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    table = tmp_path / "mine.csv"  # Excel's "CSV UTF-8", header first
+    table.write_bytes("\ufeffpath,label\r\na.mp4,jump\r\nb.mp4,run\r\n".encode())
+    found = folder_source.read_csv(table, None, folder.Report("folder", "extract", tmp_path))
+    assert [(row.within, row.cls) for row in found] == [("a.mp4", "jump"), ("b.mp4", "run")]
 
 
 def test_an_id_listed_twice_names_both_places_as_the_reader_writes_them():

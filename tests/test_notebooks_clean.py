@@ -29,3 +29,25 @@ def test_notebook_is_executed_in_order_and_clean(path):
         source = "".join(cell["source"]).rstrip()
         assert not source.endswith(";"), f"{path.name}: end cells with plt.show(), not ';' (nbval ignores ';')"
     assert path.stat().st_size < 2_000_000, f"{path.name} is larger than 2 MB: shrink its figures"
+
+
+def test_every_exercise_has_a_solution_that_tools_check_solutions_can_run():
+    """nbval runs every exercise unanswered; tools/check_solutions.py runs each notebook with the folded solutions
+    put in (before a release: it executes all notebooks again). It can do so only for a solution with a
+    ```python block, and only for an exercise cell it recognises: both are checked here, for every notebook."""
+    import importlib.util
+    import nbformat
+    spec = importlib.util.spec_from_file_location("check_solutions", NOTEBOOKS[0].parents[1] / "tools" /
+                                                  "check_solutions.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    found, missing = 0, []
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        unanswered = [i for i, cell in enumerate(notebook.cells)
+                      if cell.cell_type == "code" and tool.UNANSWERED.search(cell.source)]
+        exercises = tool.exercises(notebook)
+        assert [index for index, _ in exercises] == unanswered, f"{path.name}: an 'answer = None' cell calls no check"
+        found += len(exercises)
+        missing += [f"{path.name} cell {index}" for index, code in exercises if not code]
+    assert found >= 60 and not missing, f"solutions without a ```python block: {missing}"

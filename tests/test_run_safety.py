@@ -2,6 +2,7 @@
 work dir that cannot be written; kills while saving or validating; resumes that are not the run they continue;
 the history a resumed log tells; what the CPU ignores."""
 import json
+import os
 
 import pytest
 import torch
@@ -81,6 +82,25 @@ def test_a_work_dir_that_cannot_be_made_is_one_line_before_anything_is_built(tmp
     message = str(_exit(argv + [tmp_path / "a_file"]))
     assert message.startswith(f"error: cannot make the work dir {tmp_path / 'a_file'} (") and "\n" not in message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+def test_a_work_dir_that_cannot_be_made_is_refused_before_generated_data_is_prepared(tmp_path, monkeypatch):
+    """On a first use, ``train`` made SynthActions and the zoo twins' replicas (minutes) and only then found that
+    the --work-dir could not be made."""
+    import tsnbook.cli.training
+    (tmp_path / "a_file").write_text("not a folder")
+    monkeypatch.setattr(tsnbook.cli.training, "prepare_generated_data",
+                        lambda *a, **k: pytest.fail("generated data prepared for a run that cannot start"))
+    argv = ["train", RGB, "--cfg-options", f"data_root='{tmp_path / 'synth'}'", "--no-progress", "--work-dir"]
+    assert str(_exit(argv + [tmp_path / "a_file" / "run"])) == (
+        f"error: cannot make the work dir {tmp_path / 'a_file' / 'run'} ({tmp_path / 'a_file'} is a file): choose "
+        "another --work-dir")
+    (tmp_path / "locked").mkdir(mode=0o500)
+    if not os.access(tmp_path / "locked", os.W_OK):  # root may write anywhere
+        assert str(_exit(argv + [tmp_path / "locked" / "run"])) == (
+            f"error: cannot make the work dir {tmp_path / 'locked' / 'run'} (no permission to write in "
+            f"{tmp_path / 'locked'}): choose another --work-dir")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "locked"]
 
 
 def test_a_run_that_fails_to_start_leaves_no_empty_work_dir(tmp_path, small_synth):
@@ -475,22 +495,46 @@ def test_ctrl_c_before_this_run_saved_an_epoch_never_offers_the_history_it_left(
     """``--resume W/epoch_1.pth`` (latest.pth at epoch 3) interrupted in its first epoch printed a bare --resume,
     which continues epoch 3 - the history the user went back from; a --force run interrupted before it started
     offered --resume of the run it was to replace."""
-    import time
     from tsnbook.checkpoints import save_checkpoint
     from tsnbook.cli import training
     save_checkpoint(tmp_path / "latest.pth", dict(epoch=3))
     save_checkpoint(tmp_path / "epoch_1.pth", dict(epoch=1))
-    started = time.time() + 1  # this run began after those files were written
+    before = training._saved(tmp_path)  # the run begins after those files were written
     back = cli.build_parser().parse_args(["train", RGB, "--work-dir", str(tmp_path), "--resume",
                                           str(tmp_path / "epoch_1.pth")])
-    assert training._interrupted(back, tmp_path, started) == (
+    assert training._interrupted(back, tmp_path, before) == (
         f"interrupted before this run saved an epoch: {tmp_path} is as it was; continue with: python -m tsnbook "
         f"train {RGB} --work-dir {tmp_path} --resume {tmp_path / 'epoch_1.pth'}")
     force = cli.build_parser().parse_args(["train", RGB, "--work-dir", str(tmp_path), "--force"])
-    assert training._interrupted(force, tmp_path, started) == (
+    assert training._interrupted(force, tmp_path, before) == (
         f"interrupted before the first epoch ended: nothing of this run was saved ({tmp_path} still holds the run "
         "--force was to replace)")
-    assert "continue with: python -m tsnbook train" in training._interrupted(back, tmp_path, started - 60)
+    save_checkpoint(tmp_path / "latest.pth", dict(epoch=2))  # this run saved its epoch 2
+    assert "continue with: python -m tsnbook train" in training._interrupted(back, tmp_path, before)
+
+
+def test_ctrl_c_tells_this_runs_checkpoint_from_an_old_one_whatever_the_file_servers_clock(tmp_path):
+    """Whether this run saved anything was decided by comparing latest.pth's mtime with the run's start: on a file
+    server whose clock runs ahead, the old run's latest.pth looked saved by this run (a bare --resume offered, which
+    continues the history the user left); on one whose clock runs behind, this run's own epoch looked old."""
+    import os
+    import time
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.cli import training
+    latest = tmp_path / "latest.pth"
+    save_checkpoint(latest, dict(epoch=3))
+    save_checkpoint(tmp_path / "epoch_1.pth", dict(epoch=1))
+    before = training._saved(tmp_path)
+    back = cli.build_parser().parse_args(["train", RGB, "--work-dir", str(tmp_path), "--resume",
+                                          str(tmp_path / "epoch_1.pth")])
+    hour = 3600
+    os.utime(latest, (time.time() + hour, time.time() + hour))  # the old file, as a server an hour ahead dates it
+    assert training._interrupted(back, tmp_path, training._saved(tmp_path)).startswith(
+        "interrupted before this run saved an epoch")
+    save_checkpoint(latest, dict(epoch=2))  # this run's epoch 2, dated an hour back by a server behind
+    os.utime(latest, (time.time() - hour, time.time() - hour))
+    assert training._interrupted(back, tmp_path, before).startswith(
+        f"interrupted: {latest} holds epoch 2")
 
 
 def test_any_failure_while_holding_the_work_dir_is_every_ranks_verdict(tmp_path, monkeypatch):

@@ -87,6 +87,7 @@ def test_fusion_joins_the_streams_by_video_name(tmp_path):
     paths = _pair(tmp_path, ["a/x.mp4", "a/y.mp4", "b/z.mp4"], ["a/x", "a/w", "b/z"])
     with pytest.raises(ValueError, match=r"video 2 of .*rgb.npz is a/y.mp4 but .*flow.npz has a/w"):
         read_fusion_inputs(paths)
+    assert "video 2 of" in _fuse_error(paths)  # `fuse` reads its files with read_fusion_inputs
     paths = _pair(tmp_path, ["x", "y", "z"], ["x", "y"], flow_labels=(0, 1))
     with pytest.raises(ValueError, match="rgb.npz has 3 videos but .*flow.npz 2"):
         read_fusion_inputs(paths)
@@ -141,3 +142,23 @@ def test_a_skipped_video_is_null_in_a_json_score_file_so_that_strict_readers_rea
     assert json.loads(text, parse_constant=lambda word: pytest.fail(f"not JSON: {word}")) == [[0.5, 1.5], [None, None]]
     read, _ = read_scores(tmp_path / "s.json")
     assert read[0].tolist() == [0.5, 1.5] and np.isnan(read[1]).all()
+
+
+def test_test_refuses_an_out_onto_its_config(tmp_path, monkeypatch):
+    # `test run/config.json run/latest.pth --out run/config.json` used to replace the run's config with scores.
+    import json
+
+    import tsnbook.engine
+
+    def test_run(*args, **kwargs):
+        raise AssertionError("the test ran although --out is its config")
+    monkeypatch.setattr(tsnbook.engine, "evaluate_checkpoint", test_run)
+    cfg = dict(get_config(RGB), data_root=str(tmp_path))
+    config = tmp_path / "config.json"
+    config.write_text(text := json.dumps(cfg))
+    checkpoint = tmp_path / "latest.pth"
+    save_checkpoint(checkpoint, dict(model=build_model(cfg).state_dict(), epoch=0))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["test", str(config), str(checkpoint), "--out", str(config)])
+    assert f"--out {config} is CONFIG {config}" in str(exit_info.value.code)
+    assert config.read_text() == text

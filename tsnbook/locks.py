@@ -62,15 +62,31 @@ def _make_folders(work_dir):
             with contextlib.suppress(FileExistsError):
                 folder.mkdir()
                 made.insert(0, folder)
-        if not work_dir.is_dir():
-            raise NotADirectoryError(errno.ENOTDIR, "it is a file")
-        if not os.access(work_dir, os.W_OK | os.X_OK):
-            raise PermissionError(errno.EACCES, "no permission to write in it")
+        check_work_dir(work_dir)
     except OSError as err:
         _remove_empty(made)
         raise ValueError(f"cannot make the work dir {work_dir} ({err.strerror or err}): choose another "
                          f"--work-dir") from None
+    except ValueError:
+        _remove_empty(made)
+        raise
     return made
+
+
+def check_work_dir(work_dir):
+    """A ValueError naming ``work_dir`` when it cannot be made or written: a file on its way, or no permission in
+    the nearest folder that exists. Nothing is made, so a command checks it first, before minutes of other work
+    (``train`` preparing generated data) that `hold_work_dir` would otherwise waste."""
+    work_dir = Path(work_dir)
+    existing = next(folder for folder in [work_dir, *work_dir.absolute().parents] if folder.exists())
+    where = "it" if existing == work_dir else existing
+    if not existing.is_dir():
+        problem = "it is a file" if existing == work_dir else f"{existing} is a file"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"no permission to write in {where}"
+    else:
+        return
+    raise ValueError(f"cannot make the work dir {work_dir} ({problem}): choose another --work-dir")
 
 
 def _lock(path):

@@ -2,9 +2,9 @@
 report_accuracy.py."""
 import os
 import shlex
-import time
 from pathlib import Path
 
+from ..locks import check_work_dir
 from .options import STRICT_HELP, TRUSTED_HELP, prepare_generated_data
 
 
@@ -17,27 +17,41 @@ def _train(args):
         raise ValueError(f"--seed {args.seed} and --cfg-options seed=... both set the seed; give one")
     cfg = get_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
     work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
+    check_work_dir(work_dir)  # before generated data is prepared for a run that could not start
     prepare_generated_data(cfg, not args.no_progress)
     resume = True if args.resume == "auto" else args.resume or False
     if args.force and resume:
         raise ValueError("--resume continues the run in the work dir and --force replaces it; give one")
-    started = time.time()
+    before = _saved(work_dir)
     try:
         summary = train(cfg, work_dir, resume=resume, device=args.device, progress=not args.no_progress,
                         validate=args.validate, deterministic=args.deterministic, trusted=args.trusted,
                         force=args.force)
     except KeyboardInterrupt:  # Ctrl-C: one line on what is kept and how to go on, not a traceback
-        raise SystemExit(_interrupted(args, work_dir, started)) from None
+        raise SystemExit(_interrupted(args, work_dir, before)) from None
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, rank 0 speaks for all
         print(f"done: {summary}")
     return 0
 
 
-def _interrupted(args, work_dir, started=None):
+def _saved(work_dir):
+    """What ``--resume`` would continue in ``work_dir`` now, as the file's identity (path, device, inode, mtime in
+    ns, size), or None. A checkpoint is written under a temporary name and renamed into place, so one this run
+    saves is another file; comparing identities, not the mtime with the run's start, is not fooled by a file
+    server whose clock runs ahead of or behind this machine's."""
+    from ..runs import resume_point
+    checkpoint, _ = resume_point(work_dir)
+    if checkpoint is None:
+        return None
+    stat = checkpoint.stat()
+    return str(checkpoint), stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _interrupted(args, work_dir, before=None):
     """The line Ctrl-C ends ``train`` with. Under torchrun every process gets the signal: rank 0 speaks for all, the
-    others end with the shell's code for an interrupt (130) and say nothing. ``started``: when this run began; a
-    checkpoint older than that is not this run's, and a bare ``--resume`` would continue it - the history a
-    ``--resume FILE`` went back from, or the run ``--force`` was to replace."""
+    others end with the shell's code for an interrupt (130) and say nothing. ``before``: `_saved` when this run
+    began; a checkpoint that is still that file is not this run's, and a bare ``--resume`` would continue it - the
+    history a ``--resume FILE`` went back from, or the run ``--force`` was to replace."""
     from ..checkpoints import read_checkpoint
     from ..runs import resume_point
     if int(os.environ.get("RANK", 0)) != 0:
@@ -45,7 +59,7 @@ def _interrupted(args, work_dir, started=None):
     latest = Path(work_dir) / "latest.pth"
     checkpoint, _ = resume_point(work_dir)  # what --resume continues: latest.pth, else the newest beside it
     launcher, where = _launcher()
-    if checkpoint is not None and started is not None and checkpoint.stat().st_mtime < started:
+    if checkpoint is not None and before is not None and _saved(work_dir) == before:
         if args.resume not in (None, "auto"):
             return (f"interrupted before this run saved an epoch: {work_dir} is as it was; continue with{where}: "
                     f"{shlex.join(launcher + _resume_command(args, work_dir, args.resume))}")
@@ -159,7 +173,9 @@ def _test(args):
         cfg["average_clips"] = None if args.average_clips == "none" else args.average_clips
     if args.out:
         from ..scores import check_out_path
+        from .options import refuse_overwriting_inputs
         check_out_path(args.out)
+        refuse_overwriting_inputs([("--out", args.out)], [("CONFIG", args.config), ("CHECKPOINT", args.checkpoint)])
     prepare_generated_data(cfg, not args.no_progress)
     _check_classes(args, cfg, classes)
     main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
@@ -180,6 +196,11 @@ def _test(args):
         print(f"{key}: {value:.2f}" if isinstance(value, float) else f"{key}: {value}")
     if skipped:
         print(f"skipped {len(skipped)} unusable video(s): " + "; ".join(skipped))
+    if args.out:  # first: the reports below must not lose a test that took hours
+        from ..scores import write_scores
+        names = video_names(cfg) if Path(args.out).suffix == ".npz" else None
+        write_scores(args.out, scores, labels, names)
+        print(f"scores written to {args.out}")
     if single_label:
         from ..data import label_names
         classes = classes or label_names(cfg)
@@ -188,42 +209,15 @@ def _test(args):
         per_class_report(*kept, classes, args.out)
         if "confusion_matrix" in wanted:
             confusion_report(*kept, classes, args.out, title=f"{cfg['name']}: {report['protocol']}")
-    if args.out:
-        from ..scores import write_scores
-        names = video_names(cfg) if Path(args.out).suffix == ".npz" else None
-        write_scores(args.out, scores, labels, names)
-        print(f"scores written to {args.out}")
     return 0
 
 
 def _fuse(args):
-    import numpy as np
-
     from ..metrics import fuse_scores, mean_class_accuracy, top_k_accuracy
-    from ..scores import read_scores
-    loaded = [read_scores(path) for path in args.scores]
-    if args.datalist:  # MMAction2's report_accuracy.py: the label is the last integer of each list line
-        lines = [line.split() for line in Path(args.datalist).read_text().splitlines() if line.strip()]
-        labels = [int(parts[-1]) for parts in lines]
-    else:
-        with_labels = [(path, labels) for path, (_, labels) in zip(args.scores, loaded) if labels is not None]
-        if not with_labels:
-            raise ValueError("none of the score files carries labels (.json and .pkl files do not): give the "
-                             "test list with --datalist LIST")
-        labels = with_labels[0][1]
-        for path, other in with_labels[1:]:
-            if not np.array_equal(other, labels):
-                raise ValueError(f"{path} lists other videos/labels than {with_labels[0][0]}: the score files "
-                                 f"must come from the same list, in the same order")
-    for path, (scores, _) in zip(args.scores, loaded):
-        if len(scores) != len(labels):
-            raise ValueError(f"{path} has {len(scores)} videos but there are {len(labels)} labels: the score files "
-                             f"and the list must describe the same videos, in the same order")
-    if any(isinstance(label, (list, tuple)) for label in labels):
-        raise ValueError("fuse reports single-label accuracy (top-k, mean class); these videos have several labels")
-    streams = [scores for scores, _ in loaded]
+    from ..scores import read_fusion_inputs
+    streams, labels = read_fusion_inputs(args.scores, args.datalist)
     keep = _leave_out_unscored(args.scores, streams)
-    streams, labels = [scores[keep] for scores in streams], np.asarray(labels)[keep]
+    streams, labels = [scores[keep] for scores in streams], labels[keep]
     fused = fuse_scores(streams, args.coefficients, apply_softmax=args.apply_softmax)
     if not keep.all():
         alone = ", ".join(f"{100 * top_k_accuracy(scores, labels, (1,))[0]:.2f}" for scores in streams)

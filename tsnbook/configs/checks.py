@@ -89,15 +89,19 @@ def _is_choice(value, choices):
     return any(value == choice and type(value) is type(choice) for choice in choices)
 
 
+def _metrics_error(value):
+    """Why ``value`` is not a list of `CHOICES` ``eval_metrics``, or None."""
+    choices = CHOICES["eval_metrics"]
+    if isinstance(value, (list, tuple)) and value and all(_is_choice(item, choices) for item in value):
+        return None
+    wrong = [item for item in value if not _is_choice(item, choices)] if isinstance(value, (list, tuple)) else []
+    return (f"expected a list of {', '.join(choices)} (the first picks best.pth), got {value!r}"
+            + (did_you_mean(wrong[0], choices) if wrong else ""))
+
+
 def _choice_error(key, value):
-    """Why ``value`` is not one of ``key``'s `CHOICES` (eval_metrics: a list of them), or None."""
+    """Why ``value`` is not one of ``key``'s `CHOICES`, or None."""
     choices = CHOICES[key]
-    if key == "eval_metrics":
-        if isinstance(value, (list, tuple)) and value and all(_is_choice(item, choices) for item in value):
-            return None
-        wrong = [item for item in value if not _is_choice(item, choices)] if isinstance(value, (list, tuple)) else []
-        return (f"expected a list of {', '.join(choices)} (the first picks best.pth), got {value!r}"
-                + (did_you_mean(wrong[0], choices) if wrong else ""))
     if _is_choice(value, choices):
         return None
     off = " (None turns it off)" if value is False and key in ("amp", "test_amp") else ""
@@ -120,6 +124,8 @@ def _resolution_error(value):
 
 def value_error(key, value):
     """Why ``value`` cannot be ``key``'s value ("expected an int, got '1' (a str)"), or None when it can."""
+    if key == "eval_metrics":
+        return _metrics_error(value)
     if key in CHOICES:
         return _choice_error(key, value)
     if key == "flow_resolution" and value is not None:

@@ -44,15 +44,16 @@ def atomic_write(path, data):
 def read_lines(path, fix="download and extract the annotations again (prepare.py DATASET extract)"):
     """The non-blank lines of a text annotation file as ``[(line_number, stripped_text), ...]``.
 
-    CRLF and trailing whitespace are accepted. A missing, empty, or undecodable file raises `AnnotationError`
-    with ``fix`` (what the user should do) in its one-line message.
+    CRLF, trailing whitespace and a byte order mark (Windows editors and spreadsheets write one) are accepted, as
+    `tsnbook.data.read_text` accepts them in list files and label maps. A missing, empty, or undecodable file
+    raises `AnnotationError` with ``fix`` (what the user should do) in its one-line message.
     """
     path = Path(path)
     if not path.is_file():
         raise AnnotationError(f"{path}: annotation file missing; {fix}")
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[:error.start].count(b"\n") + 1
         raise AnnotationError(f"{path}:{line}: not UTF-8 text (a damaged or wrong file?); {fix}") from None

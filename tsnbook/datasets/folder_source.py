@@ -40,7 +40,7 @@ def read_csv(path, src, report):
     fix = f"fix the line ({CSV_FORMAT}; paths relative to {base})"
     rows = []
     for number, text in read_lines(path, fix=f"write one line per video: {CSV_FORMAT}"):
-        fields = [field.strip() for field in csv_row(text.lstrip("\ufeff"), f"{path}:{number}", fix)]
+        fields = [field.strip() for field in csv_row(text, f"{path}:{number}", fix)]
         if not rows and [f.lower() for f in fields[:2]] == ["path", "label"]:
             rows.append(None)  # the header
             continue
