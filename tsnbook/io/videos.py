@@ -51,6 +51,20 @@ def _video_stream(container, path):
     return stream
 
 
+def upright(image, rotation):
+    """``image`` turned as the file's display matrix asks (``rotation``: PyAV's `VideoFrame.rotation`, degrees
+    counter-clockwise). Phones store the frames as the sensor saw them and a matrix that turns them upright;
+    players, decord (so MMAction2's DecordInit) and every tsnbook reader show them turned. Quarter turns only
+    (a matrix's mirroring is not applied: decord does not apply it either)."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def frame_to_rgb(frame):
+    """A PyAV frame as uint8 RGB [H, W, 3], upright (`upright`)."""
+    return upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))  # (PyAV < 14: no rotation)
+
+
 def count_frames(path):
     """Decode every frame with PyAV and count them: the ground truth, at the price of a full decode.
     A file that breaks halfway raises DecodeError: it is broken, not short."""
@@ -209,7 +223,7 @@ def _decode_in_order(path, indices):
         with av.open(path) as container:
             for frame in container.decode(_video_stream(container, path)):
                 if decoded == target:
-                    frames.append(frame.to_ndarray(format="rgb24"))
+                    frames.append(frame_to_rgb(frame))
                     target = next(wanted, None)
                     if target is None:
                         break
