@@ -7,6 +7,7 @@ import tarfile
 import tracemalloc
 import warnings
 import zipfile
+from fractions import Fraction
 
 import av
 import cv2
@@ -456,3 +457,25 @@ def test_all_says_no_ok_and_no_next_step_once_a_step_failed(tmp_path, monkeypatc
     for later in (lists, verify):
         assert "ok: training can start" not in later and "next:" not in later, later
         assert later.splitlines()[-1].endswith("no errors, but extract failed above: fix it first"), later
+
+
+def test_a_variable_frame_rate_webm_is_whole_and_a_cut_one_is_not(tmp_path):
+    # A screen recording or a phone's WebM/MKV has a variable frame rate: its header gives no frame count, and its
+    # nominal rate times its duration promised 50 % more frames than the 40 it has, so a whole video was called
+    # "truncated" and left out of the dataset. What a cut loses is the end of the stream's time.
+    gaps = np.tile([20, 40, 40, 50], 10)  # ms between frames: 30 fps nominal, 40 frames over 1.5 s
+    path = tmp_path / "vfr.mkv"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.height, stream.width, stream.pix_fmt = 48, 64, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        for i, pts in enumerate(np.cumsum(gaps) - gaps[0]):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 6, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = int(pts), Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    verdict = check_video(path)
+    assert (verdict["kind"], verdict["frames"]) == (None, 40), verdict["reason"]
+    data = path.read_bytes()
+    (tmp_path / "cut.mkv").write_bytes(data[:int(len(data) * 0.6)])
+    assert check_video(tmp_path / "cut.mkv")["kind"] == "truncated"

@@ -1,5 +1,6 @@
 import os
 
+import cv2
 import numpy as np
 import pytest
 
@@ -108,3 +109,26 @@ def test_render_clip_draws_the_ball_where_ball_path_puts_it():
     for frame, (x, y) in zip(video, centres):
         ys, xs = np.nonzero(frame.max(-1) > 127)
         assert abs(xs.mean() - x) < 0.6 and abs(ys.mean() - y) < 0.6
+
+
+def test_frames_of_a_phone_video_are_extracted_upright_and_found_done(tmp_path):
+    # A display matrix turning 64x48 frames by 90 degrees: the JPEG frames must be upright (48 wide, 64 high), as
+    # the video readers give them, and a second extraction must find the folder done, not redo it.
+    import av
+    from tsnbook.flow import extract_video_frames, is_extracted
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width, stream.pix_fmt = 48, 64, "yuv420p"
+        stream.set_display_rotation(90)
+        for i in range(4):
+            frame = np.zeros((48, 64, 3), np.uint8)
+            frame[:, :8] = 255  # a bar on the left: on the bottom once turned counter-clockwise
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    out = tmp_path / "phone"
+    extract_video_frames(path, out, rgb_tmpl="img_{:05d}.jpg")
+    image = cv2.imread(str(out / "img_00001.jpg"))
+    assert image.shape[:2] == (64, 48)
+    assert image[-8:].mean() > 200 and image[:-8].mean() < 40
+    assert is_extracted(path, out, rgb_tmpl="img_{:05d}.jpg")

@@ -37,6 +37,7 @@ from .configs import option
 from .io import DecodeError, FlowFrames, RawFrames, open_selective
 from .sampling import UnusableVideo
 from .transforms import build_pipeline
+from .utils import read_text_lines
 from .views import load_frames, sample_indices, split_settings
 
 #: Exceptions that mean "this one video cannot be used" (see the module docstring): skipped without a traceback.
@@ -309,24 +310,6 @@ def collate_skipping_errors(batch):
     stacked = torch.utils.data.default_collate(good)
     stacked.update(errors=errors, failures=failures)
     return stacked
-
-
-def read_text(path, what="file"):
-    """A UTF-8 text file's text (``what``: "list file", "label map", ... for the message). A BOM at its start is
-    dropped (Windows editors and spreadsheets write one, and it would otherwise stick to the first name); a file in
-    another encoding is refused naming the file, the line and the byte, rather than Python's bare codec error."""
-    data = Path(path).read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ValueError(f"{what} {path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}): save the file as "
-                         f"UTF-8") from None
-
-
-def read_text_lines(path, what="file"):
-    """`read_text`'s lines."""
-    return read_text(path, what).splitlines()
 
 
 def read_label_map(path, num_classes=None):

@@ -30,7 +30,7 @@ import av
 import cv2
 import numpy as np
 
-from .io import DecodeError, FlowFrames
+from .io import DecodeError, FlowFrames, frame_to_rgb
 
 ALGORITHMS = ("dis", "farneback", "tvl1")
 ZOO_ALGORITHM = "tvl1"  # denseflow -a=tvl1: the algorithm behind the zoo's flow rows
@@ -120,7 +120,7 @@ def iter_frames(video_path, resolution=None):
             stream.codec_context.thread_count = 1  # parallelism comes from the pool's processes
             size = None
             for frame in container.decode(stream):
-                image = frame.to_ndarray(format="rgb24")
+                image = frame_to_rgb(frame)  # upright, as the display matrix asks (tsnbook.io.videos.upright)
                 if size is None:
                     size = output_size(image.shape[1], image.shape[0], resolution)
                 if size != (image.shape[1], image.shape[0]):
@@ -206,9 +206,9 @@ def is_extracted(video_path, out_dir, flow_tmpl=FLOW_TEMPLATES["flow"], rgb_tmpl
         if num_frames is None:
             num_frames = probe_video(video_path)[0]
         with av.open(str(video_path)) as container:
-            context = container.streams.video[0].codec_context
-            width, height = context.width, context.height
-    except (DecodeError, av.FFmpegError, IndexError, OSError):
+            first = frame_to_rgb(next(container.decode(video=0)))  # its size as extracted: upright
+            height, width = first.shape[:2]
+    except (DecodeError, av.FFmpegError, IndexError, OSError, StopIteration):
         return False
     names = set(os.listdir(out_dir))
     wanted = []

@@ -5,9 +5,10 @@
         for frame in stream:                     # uint8 [H, W, 3] RGB, in display order
             ...
 
-Files and URLs are decoded by PyAV, one thread, numbered as frames come out of the decoder - exactly the frames
-and the numbering of `tsnbook.io` (`SelectiveVideo`, decord), so a window of a stream equals the same frame range
-read with random access (`tests/test_timeline.py`). A camera (an integer source) is read with OpenCV's
+Files and URLs are decoded by PyAV, one thread, numbered as frames come out of the decoder and turned upright as
+the file's display matrix asks (`tsnbook.io.upright`) - exactly the frames and the numbering of `tsnbook.io`
+(`SelectiveVideo`, decord), so a window of a stream equals the same frame range read with random access
+(`tests/test_timeline.py`). A camera (an integer source) is read with OpenCV's
 ``VideoCapture``, whose BGR frames are turned into RGB; its rate is the one the driver reports (30 when it
 reports none). Nothing is written to disk.
 """
@@ -17,7 +18,7 @@ from fractions import Fraction
 import av
 import cv2
 
-from .io.videos import DecodeError, _short, _video_stream, probe_video
+from .io.videos import DecodeError, _short, _video_stream, frame_to_rgb, probe_video
 
 DEFAULT_CAMERA_FPS = 30
 
@@ -74,8 +75,9 @@ class FrameStream:
         try:
             for frame in self._container.decode(self._container.streams.video[0]):
                 decoded += 1
-                self.size = frame.width, frame.height
-                yield frame.to_ndarray(format="rgb24")
+                image = frame_to_rgb(frame)
+                self.size = image.shape[1], image.shape[0]
+                yield image
         except av.FFmpegError as error:
             raise DecodeError(self.path, f"PyAV failed after {decoded} frames ({_short(error)})") from error
 

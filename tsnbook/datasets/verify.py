@@ -10,9 +10,10 @@ index where it can. What it does not say on its own, and is checked here:
   header counts every sample, also those an MP4's edit list hides (``ffmpeg -ss T -c copy`` keeps the frames
   from the keyframe before T and hides them; decoders drop them, decord does not: `tsnbook.io.open_video` then
   reads the file with PyAV), so the hidden samples (the index's "discard" entries) count as there. WebM
-  (Matroska) headers hold no frame count but a duration, also written when the file was finished: fewer
-  frames than duration x fps (less a tolerance of 5 %, at least 2 frames) is "truncated" too - a VP9 WebM
-  cut at 97 % still decodes 36 of its 40 frames without an error;
+  (Matroska) headers hold no frame count but a duration, also written when the file was finished: frames that
+  end earlier (less a tolerance of 5 %, at least 2 frames' time) are "truncated" too - a VP9 WebM cut at 97 %
+  still decodes 36 of its 40 frames without an error. Time, not frames x rate: a variable frame rate (phones,
+  screen recorders) has no rate that counts its frames;
 - damage inside a file whose index is intact: the index looks perfect, so only decoding finds it (an AVI with
   5 kB of garbage in the middle probes as 50 frames and decodes as 40). ``deep=True`` decodes every frame
   (`tsnbook.io.count_frames`, ~70 ms per UCF101 clip) and compares.
@@ -45,6 +46,7 @@ def check_video(job):
             indexed, hidden = len(index), sum(1 for entry in index if entry.is_discard)
             container_name = container.format.name
             duration = container.duration / 1e6 if container.duration else 0.0  # seconds, from the header
+            reached = _stream_end(container, stream) if stream is not None and not promised and duration else None
         frames, fps = probe_video(path)
         verdict.update(frames=frames, fps=fps)
         if frames == 0:
@@ -54,12 +56,10 @@ def check_video(job):
             return dict(verdict, kind="truncated",
                         reason=f"the header promises {promised} frames{edited}, {frames} are there: the file was "
                                "cut short; extract or download it again")
-        expected = duration * fps
-        if not promised and expected and frames < expected - max(2.0, 0.05 * expected):
+        if reached is not None and reached < duration - max(2.0 / (fps or 25), 0.05 * duration):
             return dict(verdict, kind="truncated",
-                        reason=f"the header's duration ({duration:.2f} s at {fps:g} fps) promises about "
-                               f"{expected:.0f} frames, {frames} are there: the file was cut short; extract or "
-                               "download it again")
+                        reason=f"the header's duration is {duration:.2f} s, its frames end at {reached:.2f} s: the "
+                               "file was cut short; extract or download it again")
         if promised and container_name == "avi" and indexed < promised:
             return dict(verdict, kind="truncated", severity="warning",
                         reason=f"its index (written last) is missing: the file lost its end; all {frames} frames "
@@ -77,6 +77,17 @@ def check_video(job):
         return dict(verdict, kind="unreadable", reason=f"{type(error).__name__}: {text}{hint}; a damaged or "
                                                        "incomplete file: download or extract it again")
     return verdict
+
+
+def _stream_end(container, stream):
+    """Seconds from the start of the file to the end of the stream's last packet: where a cut file's frames stop.
+    (Time, not frames: a variable frame rate makes a count from duration x fps wrong by half.)"""
+    start, end = container.start_time or 0, None
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            stop = float((packet.pts + (packet.duration or 0)) * stream.time_base)
+            end = stop if end is None else max(end, stop)
+    return None if end is None else end - start / 1e6
 
 
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")

@@ -18,6 +18,9 @@ Where tsnbook is stricter than MMAction2, and why (decord's failure modes, as re
   not measured; decord #365, #195, #252) go to PyAV, decided from the container, codec and B-frames the probe
   reads anyway, with one `DecoderChoiceWarning` a kind of file (a rule, not a failure: the CI filter above lets
   it pass). MMAction2's `DecordDecode` returns those wrong frames.
+- Phone videos store sideways frames and a display matrix that turns them upright: every reader returns them
+  turned (decord does it itself, PyAV's frames go through `upright`), so a file gives the same frames whichever
+  decoder reads it. MMAction2's DecordInit turns them too; its PyAVDecode does not.
 - A reader refuses to work in another process than the one that opened it: a decord reader copied by `fork()`
   hangs in the child (reproduced here). Open videos inside the worker, e.g. in `Dataset.__getitem__`.
 
@@ -29,10 +32,11 @@ from .frames import FlowFrames, RawFrames
 from .selective import SelectiveVideo, open_selective
 from .videos import (BACKENDS, DECORD_CODECS, DECORD_CONTAINERS, DECORD_FAULT_TOL, VIDEO_EXTENSIONS,
                      DecodeError, DecoderChoiceWarning, DecoderFallbackWarning, DecordVideo, PyAVVideo, Video,
-                     count_frames, decord_available, decord_misplaces_frames, open_video, probe_video)
+                     count_frames, decord_available, decord_misplaces_frames, frame_to_rgb, open_video, probe_video,
+                     upright)
 
 __all__ = ["BACKENDS", "CODECS", "DECORD_CODECS", "DECORD_CONTAINERS", "DECORD_FAULT_TOL", "DecodeError",
            "DecoderChoiceWarning", "DecoderFallbackWarning",
            "DecordVideo", "FlowFrames", "PyAVVideo", "RawFrames", "SelectiveVideo", "Video", "count_frames",
-           "decord_available", "decord_misplaces_frames", "open_selective", "open_video", "probe_video",
-           "VIDEO_EXTENSIONS", "write_video", "x264_refuses"]
+           "decord_available", "decord_misplaces_frames", "frame_to_rgb", "open_selective", "open_video", "probe_video",
+           "upright", "VIDEO_EXTENSIONS", "write_video", "x264_refuses"]

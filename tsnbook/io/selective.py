@@ -8,7 +8,8 @@ import av
 import numpy as np
 
 from .. import h264
-from .videos import DecodeError, DecoderFallbackWarning, Video, _decode_in_order, count_frames, open_video
+from .videos import (DecodeError, DecoderFallbackWarning, Video, _decode_in_order, count_frames, open_video,
+                     upright)
 
 
 class _Unsuitable(ValueError):
@@ -69,6 +70,7 @@ class SelectiveVideo(Video):
                     raise _Unsuitable(f"{self.path}: {self._codec} is not H.264")
                 self.fps = float(stream.average_rate or stream.guessed_rate or 0)
                 self._packets = [packet for packet in container.demux(stream) if packet.size]
+                self._rotation = _display_rotation(stream, self._packets)
         except av.FFmpegError as error:
             raise DecodeError(self.path, f"PyAV cannot read it ({error})") from error
         if not self._packets:
@@ -168,8 +170,8 @@ class SelectiveVideo(Video):
                         context.skip_frame = "NONREF" if skipping else "DEFAULT"
                     decoded += _in_order(context.decode(packets[k]), shown)
                 sent = last + 1
-                frames = self._keep(decoded, wanted, frames, len(indices))
-            frames = self._keep(_in_order(context.decode(None), shown), wanted, frames, len(indices))
+                frames = self._keep(decoded, wanted, frames, len(indices), self._rotation)
+            frames = self._keep(_in_order(context.decode(None), shown), wanted, frames, len(indices), self._rotation)
         except av.FFmpegError as error:
             raise DecodeError(self.path, f"PyAV failed ({error})") from error
         if wanted:
@@ -177,19 +179,35 @@ class SelectiveVideo(Video):
         return frames
 
     @staticmethod
-    def _keep(decoded, wanted, frames, count):
-        """Convert the wanted frames among `decoded` to RGB into their rows of `frames` (made on first use)."""
+    def _keep(decoded, wanted, frames, count, rotation):
+        """Convert the wanted frames among `decoded` to RGB, turned upright, into their rows of `frames` (made on
+        first use)."""
         for frame in decoded:
             if frame.pts in wanted:
                 if frame.is_corrupt:
                     raise _Inconsistent(f"the frame at pts {frame.pts} came out corrupt")
-                image = frame.to_ndarray(format="rgb24")
+                image = upright(frame.to_ndarray(format="rgb24"), rotation)
                 frames = np.empty((count,) + image.shape, np.uint8) if frames is None else frames
                 frames[wanted.pop(frame.pts)] = image
         return frames
 
     def close(self):
         self._closed, self._packets = True, []
+
+
+def _display_rotation(stream, packets):
+    """The quarter turns the file's display matrix asks for (`upright`). FFmpeg hands the matrix only to frames
+    its stream's decoder makes, not to the bare decoder `_decode_selectively` uses: so one frame (the first
+    packet, an IDR where the plan is selective) is decoded here to read it, ~1 ms."""
+    if not packets:
+        return 0
+    context = stream.codec_context
+    context.skip_frame = "DEFAULT"  # (av.open's skip_frame "all" was for probing)
+    try:
+        frames = context.decode(packets[0]) + context.decode(None)
+    except av.FFmpegError:
+        return 0  # an undecodable first packet: the plan or the decode says so, with its own message
+    return getattr(frames[0], "rotation", 0) if frames else 0
 
 
 def _in_order(frames, shown):

@@ -1,4 +1,5 @@
 """Video files: probing (frame counts checked, never trusted), decord and PyAV readers, `open_video`."""
+import itertools
 import os
 import re
 import warnings
@@ -51,6 +52,20 @@ def _video_stream(container, path):
     return stream
 
 
+def upright(image, rotation):
+    """``image`` turned as the file's display matrix asks (``rotation``: PyAV's `VideoFrame.rotation`, degrees
+    counter-clockwise). Phones store the frames as the sensor saw them and a matrix that turns them upright;
+    players, decord (so MMAction2's DecordInit) and every tsnbook reader show them turned. Quarter turns only
+    (a matrix's mirroring is not applied: decord does not apply it either)."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
+
+
+def frame_to_rgb(frame):
+    """A PyAV frame as uint8 RGB [H, W, 3], upright (`upright`)."""
+    return upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))  # (PyAV < 14: no rotation)
+
+
 def count_frames(path):
     """Decode every frame with PyAV and count them: the ground truth, at the price of a full decode.
     A file that breaks halfway raises DecodeError: it is broken, not short."""
@@ -69,9 +84,13 @@ def probe_video(path):
 
     A decoder turns each non-empty packet that no edit list marks "discard" into one frame. So:
     1. MP4 and AVI index every packet with its position in the file. If the index has one entry per frame the
-       header promises, all inside the file, count the entries: ~0.2 ms, nothing read.
+       header promises, all inside the file, count the entries: ~0.2 ms, nothing read but the first packets.
     2. Otherwise (WebM indexes keyframes only; a file cut short) read and count the packets: ~5 ms per 10-s
        clip. If the header promised another number the file is suspect: decode and count (`count_frames`).
+    3. Except at an open GOP: a clip cut from a longer video at an I-frame (``ffmpeg -ss T -c copy``) may start
+       with B-frames shown before that I-frame and referring to the GOP cut away; decoders drop them, and how
+       many is the decoder's business (H.264 drops them all, HEVC keeps its decodable RADL pictures). Such a
+       start (`_leading_pictures`; the packets after the first one, shown before it) is decoded and counted.
     A packet that fails to decode raises later, so nothing silently asks past the end. Not caught: a packet
     that decodes to nothing without any error; index builders that distrust their files can use `count_frames`.
     """
@@ -88,12 +107,31 @@ def _probe(path):
             kind = container.format.name, stream.codec_context.name, bool(stream.codec_context.has_b_frames)
             promised, index = stream.frames, getattr(stream, "index_entries", ())  # () on older PyAV
             fps = float(stream.average_rate or stream.guessed_rate or 0)
-            if promised and len(index) == promised and max(e.pos + e.size for e in index) <= os.path.getsize(path):
-                return sum(1 for e in index if e.size and not e.is_discard), fps, kind
-            packets = sum(1 for p in container.demux(stream) if p.size and not p.is_discard)
+            size = os.path.getsize(path)
+            indexed = promised and len(index) == promised and max(e.pos + e.size for e in index) <= size
+            counted = sum(1 for e in index if e.size and not e.is_discard) if indexed else None
+            shown = (p.pts for p in container.demux(stream) if p.size and not p.is_discard)
+            packets = list(itertools.islice(shown, 16) if indexed else shown)  # the index counts; these: the start
     except av.FFmpegError as error:
         raise DecodeError(path, f"PyAV cannot read it ({_short(error)})") from error
-    return (packets if promised in (0, packets) else count_frames(path)), fps, kind
+    if _leading_pictures(packets):
+        return count_frames(path), fps, kind
+    if indexed:
+        return counted, fps, kind
+    return (len(packets) if promised in (0, len(packets)) else count_frames(path)), fps, kind
+
+
+def _leading_pictures(pts):
+    """Whether the stream starts at an open GOP: packets right after the first one (in decoding order; ``pts``
+    their timestamps) are shown before it. A stream that starts at an IDR (closed GOP) shows its first packet
+    first, and the frames decoded next come after it."""
+    first = pts[0] if pts else None
+    for later in pts[1:]:
+        if first is None or later is None or later > first:
+            return False
+        if later < first:
+            return True
+    return False
 
 
 def _probe_nonempty(path):
@@ -209,7 +247,7 @@ def _decode_in_order(path, indices):
         with av.open(path) as container:
             for frame in container.decode(_video_stream(container, path)):
                 if decoded == target:
-                    frames.append(frame.to_ndarray(format="rgb24"))
+                    frames.append(frame_to_rgb(frame))
                     target = next(wanted, None)
                     if target is None:
                         break
