@@ -71,3 +71,16 @@ def test_a_timeline_plot_without_matplotlib_stops_before_the_timeline(rgb_model,
     assert message == (f"error: predict --plot {tmp_path / 't.png'} draws with matplotlib, which is not installed: pip install "
                        "'tsnbook[course]' (or pip install matplotlib)")
 
+
+def test_prepare_runs_from_the_installed_package(tmp_path, capsys):
+    """A wheel holds the package, not data_scripts/: ``pip install tsnbook`` had no way to prepare a folder of
+    videos (``python -m tsnbook prepare`` was an invalid choice)."""
+    assert cli_exit(["prepare", "folder", "replica", "--root", tmp_path / "my_videos"]) == 0
+    assert cli_exit(["prepare", "folder", "all", "--root", tmp_path / "mine", "--videos", tmp_path / "my_videos",
+                     "--base", "tsn_r50_1x1x8_50e_hmdb51_kinetics400_rgb_tiny"]) == 0
+    assert "base = 'tsn_r50_1x1x8_50e_hmdb51_kinetics400_rgb_tiny'" in (tmp_path / "mine" / "config.py").read_text()
+    capsys.readouterr()
+    assert cli_exit(["prepare", "--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: python -m tsnbook prepare [-h] --root ROOT")
+    assert cli_exit(["--help"]) == 0
+    assert "prepare             prepare a dataset or your own videos" in capsys.readouterr().out
