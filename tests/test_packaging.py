@@ -1,8 +1,11 @@
 """The promises around installation: one dependency list in two files, pinned CI, working CLI errors."""
+import email
 import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: the dev extra installs tomli, the same parser
@@ -112,3 +115,40 @@ def test_make_test_browser_without_chromium_skips_on_purpose(tmp_path):
     assert f"test-browser: skipped: chromium not found at {tmp_path / 'no-chromium'}" in done.stdout
     done = subprocess.run(make, env=dict(env, TSNBOOK_REQUIRE_BROWSER="1"), capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "TSNBOOK_REQUIRE_BROWSER is set" in done.stderr, done.stdout + done.stderr
+
+
+def test_the_wheel_holds_the_whole_package_and_nothing_else(tmp_path):
+    """``pip install tsnbook`` installs a wheel, not this checkout: every file under tsnbook/ must be in it (a data
+    file the library reads would need package-data), the course's notebooks and the tests must not, its metadata must
+    say what pyproject.toml says, and it must build without setuptools' deprecations (the license table of
+    pyproject.toml was one: "By 2027-Feb-18 ... your builds will no longer be supported"). It is built from a copy,
+    so that setuptools' build/ and egg-info folders are not written into the checkout."""
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "tsnbook", source / "tsnbook", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "--no-index",
+                           "--disable-pip-version-check", "-w", str(tmp_path / "wheel"), str(source)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "DeprecationWarning" not in done.stdout + done.stderr, done.stdout[-3000:]
+    wheel, = (tmp_path / "wheel").glob("tsnbook-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = email.message_from_string(archive.read(next(n for n in names if n.endswith("/METADATA"))).decode())
+    package = {path.relative_to(source).as_posix() for path in (source / "tsnbook").rglob("*") if path.is_file()}
+    assert {n for n in names if ".dist-info/" not in n} == package
+    import tsnbook
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert (metadata["Name"], metadata["Version"], metadata["Requires-Python"]) == (
+        "tsnbook", tsnbook.__version__, project["requires-python"])
+    assert metadata["License-Expression"] == "Apache-2.0"
+    core = [r.split(";")[0] for r in metadata.get_all("Requires-Dist") if "extra ==" not in r]
+    assert sorted(core) == sorted(r.split(";")[0].strip() for r in project["dependencies"])
+
+
+def test_what_building_the_package_writes_in_the_checkout_is_ignored_by_git():
+    """``pip install .`` and ``pip wheel .`` build in the checkout: its build/lib/ copy of the package (119 files) was
+    not ignored, so a ``git add -A`` committed it."""
+    for path in ("build/lib/tsnbook/__init__.py", "dist/tsnbook-0.1.0-py3-none-any.whl", "tsnbook.egg-info/PKG-INFO"):
+        assert subprocess.run(["git", "check-ignore", "-q", path], cwd=ROOT).returncode == 0, f"{path} is not ignored"

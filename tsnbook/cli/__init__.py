@@ -2,6 +2,7 @@
 
     python -m tsnbook demo                       # the two-stream experiment on SynthActions
     python -m tsnbook data synthactions          # generate SynthActions (+ optical flow) only
+    python -m tsnbook prepare DATASET STEP --root ROOT   # data_scripts/prepare.py (a dataset, or your own videos)
     python -m tsnbook configs                    # list the configs
     python -m tsnbook config show NAME_OR_FILE   # the resolved config; config dump NAME > mine.py: a file to edit
     python -m tsnbook train CONFIG [--work-dir DIR] [--resume [CKPT] | --force] [--cfg-options k=v ...] [--seed N]
@@ -33,11 +34,11 @@ config may set (`tsnbook.configs.OPTIONAL_KEYS`, e.g. ``lr_base_batch=256``) alt
 import argparse
 import sys
 
-from . import benchmarks, configuring, course, predicting, training, using
+from . import benchmarks, configuring, course, predicting, preparing, training, using
 from .options import prepare_generated_data as _prepare_generated_data  # noqa: F401  (tests call it)
 
 #: the modules that add commands, in the order --help lists them
-COMMAND_MODULES = (course, configuring, training, predicting, using, benchmarks)
+COMMAND_MODULES = (course, preparing, configuring, training, predicting, using, benchmarks)
 
 
 def build_parser():
@@ -58,6 +59,8 @@ def main(argv=None):
     if argv[:1] == ["bench-data"]:
         from ..bench import main as bench_main
         sys.exit(bench_main(argv[1:]))
+    if argv[:1] == ["prepare"]:
+        sys.exit(preparing.run(argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         sys.exit(args.func(args))

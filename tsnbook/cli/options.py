@@ -1,6 +1,7 @@
 """What several commands share: help texts, generated data on first use, the checks of arguments and output paths
 made before any model loads or any work starts."""
 import argparse
+import importlib.util
 import math
 import os
 from pathlib import Path
@@ -124,6 +125,10 @@ def class_names(args, infos, num_classes):
     return stored[0] if stored else None
 
 
+#: the files a figure is written to (matplotlib's formats that the commands offer)
+FIGURE_SUFFIXES = (".png", ".svg", ".pdf")
+
+
 def check_output(path, suffixes, option="--out"):
     """Refuse an output file's path before the work starts: an ending the command cannot write, a folder where
     the file would go (it would fail only after all the work), a missing folder or a file in its place."""
@@ -135,6 +140,17 @@ def check_output(path, suffixes, option="--out"):
     if path.is_dir():
         raise ValueError(f"{option} {path} is a folder: give a file to write (e.g. {path / ('result' + path.suffix)})")
     _check_parent(path, option)
+    return path
+
+
+def check_figure_output(path, command, option="--out"):
+    """`check_output` for a figure (.png, .svg, .pdf), and matplotlib there to draw it: a lean ``pip install
+    tsnbook`` has none (it is the course extra), and the figure comes last, after the model ran (or a stream was
+    read until it was stopped), so its absence is said before the work."""
+    path = check_output(path, FIGURE_SUFFIXES, option)
+    if path is not None and importlib.util.find_spec("matplotlib") is None:
+        raise RuntimeError(f"{command} {option} {path} draws with matplotlib, which is not installed: pip install "
+                           f"'tsnbook[course]' (or pip install matplotlib)")
     return path
 
 

@@ -7,8 +7,8 @@
     predict CHECKPOINT --source 0 --window 2 --stride 0.5           # a camera (or a URL) with a moving window
     predict --rgb RGB.pth --flow FLOW.pth VIDEO                    # the two-stream TSN, the zoo's [1:1]
 """
-from .options import (add_model_options, check_output, class_names, load_for_use, model_inputs, non_negative_int,
-                      positive_int, positive_seconds, refuse_overwriting_inputs, video_inputs)
+from .options import (add_model_options, check_figure_output, check_output, class_names, load_for_use, model_inputs,
+                      non_negative_int, positive_int, positive_seconds, refuse_overwriting_inputs, video_inputs)
 
 
 def _split_paths(args):
@@ -108,7 +108,7 @@ def _outputs(args):
     """``(option, path)`` of every file predict writes, each checked before any work (`check_output`)."""
     check_output(args.out, (".json", ".csv"))
     check_output(args.out_video, (".mp4", ".mkv", ".avi", ".webm"), "--out-video")
-    check_output(args.plot, (".png", ".svg", ".pdf"), "--plot")
+    check_figure_output(args.plot, "predict", "--plot")
     return [("--out", args.out), ("--out-video", args.out_video), ("--plot", args.plot)]
 
 
@@ -198,10 +198,7 @@ def _timeline(args, checkpoints, inputs, outputs):
         write_timeline(args.out, result, dict(model=info["description"], views=views))
         print(f"wrote {args.out}")
     if args.plot:
-        try:
-            from ..course.figures import save_figure, timeline_figure
-        except ImportError as err:
-            raise RuntimeError(f"--plot needs matplotlib ({err}): pip install 'tsnbook[course]'") from None
+        from ..course.figures import save_figure, timeline_figure
         save_figure(timeline_figure(result, top=min(k, 5)), args.plot)
         print(f"wrote {args.plot}")
     if args.out_video:

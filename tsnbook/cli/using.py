@@ -5,8 +5,9 @@
     explain CHECKPOINT VIDEO --out FILE.png [--target CLASS | --target-index N]   # what decided: segments, crops
 """
 from ..spelling import did_you_mean
-from .options import (add_model_options, check_output, check_output_folder, class_names, load_for_use, model_inputs,
-                      non_negative_int, positive_int, refuse_overwriting_inputs, video_inputs)
+from .options import (add_model_options, check_figure_output, check_output, check_output_folder, class_names,
+                      load_for_use, model_inputs, non_negative_int, positive_int, refuse_overwriting_inputs,
+                      video_inputs)
 
 
 def _features(args):
@@ -103,7 +104,7 @@ def _explain(args):
     from ..batch import check_video_path
     from ..explain import explain_views
     from ..predict import describe_protocol, view_extractor, video_views
-    out = check_output(args.out, (".png", ".svg", ".pdf"))
+    out = check_figure_output(args.out, "explain")
     check_video_path(args.video)
     refuse_overwriting_inputs([("--out", out)], model_inputs(args, [args.checkpoint], videos=[args.video]))
     model, info, cfg, flow = load_for_use(args, args.checkpoint)
@@ -121,10 +122,7 @@ def _explain(args):
     segments = result["per_segment"]
     print("per segment: " + "  ".join(f"{i + 1}:{v:+.3f}" for i, v in enumerate(segments)))
     print("per crop:    " + "  ".join(f"{i + 1}:{v:+.3f}" for i, v in enumerate(result["per_crop"])))
-    try:
-        from ..course.figures import explanation_figure, save_figure
-    except ImportError as err:
-        raise RuntimeError(f"the figure needs matplotlib ({err}): pip install 'tsnbook[course]'") from None
+    from ..course.figures import explanation_figure, save_figure
     save_figure(explanation_figure(result, views, extract.crops, name), out)
     print(f"wrote {out}")
     return 0

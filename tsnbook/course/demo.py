@@ -8,6 +8,7 @@
    classes that shows why two streams are needed;
 4. leave checkpoints, ``log.jsonl`` logs, score files, ``results.json`` and ``demo.png`` in the work dir.
 """
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -100,10 +101,15 @@ def run_demo(work_dir="work_dirs/demo", data_root="data/synthactions", device=No
     """Run the whole two-stream experiment; returns a dict with the table rows and the paths written.
 
     ``log`` receives one line per step (data, each stream with its own time, the files written); the results
-    themselves are returned (``rows``, ``gain``) for the caller to show: `results_table` formats them.
+    themselves are returned (``rows``, ``gain``) for the caller to show: `results_table` formats them. Without
+    matplotlib (the course extra) ``figure`` is dropped with a note, so that a lean install still ends in the results.
     """
     started = time.time()
     work_dir = check_writable(work_dir)
+    if figure and importlib.util.find_spec("matplotlib") is None:  # a lean `pip install tsnbook`: said first
+        log("note: matplotlib is not installed, so demo.png is not drawn (pip install 'tsnbook[course]'); the table "
+            "and results.json are written")
+        figure = False
     manifest = prepare_synthactions(data_root, workers=workers, progress=progress)
     classes = manifest["classes"]
     log(f"SynthActions: {len(manifest['files'])} videos, {len(classes)} classes, optical flow ready "

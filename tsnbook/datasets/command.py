@@ -29,8 +29,8 @@ def _shard(text):
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def parser():
-    p = argparse.ArgumentParser(prog="prepare.py", description="Prepare a real dataset in MMAction2's layout: "
+def parser(prog="prepare.py"):
+    p = argparse.ArgumentParser(prog=prog, description="Prepare a real dataset in MMAction2's layout: "
                                 "download, extract, lists, verify (or all); replica writes its miniature.")
     p.add_argument("dataset", help=f"one of: {', '.join(names())}")
     p.add_argument("step", choices=STEPS + ("all", "report", "replica"))
@@ -112,8 +112,9 @@ def run_step(module, step, args, log=print, failed_before=()):
     return reports
 
 
-def main(argv=None, log=print):
-    args = parser().parse_args(argv)
+def main(argv=None, log=print, prog="prepare.py"):
+    """``prepare.py ARGV``'s exit status; ``prog`` names the command in its usage (``python -m tsnbook prepare``)."""
+    args = parser(prog).parse_args(argv)
     try:
         module = get(args.dataset)
     except ValueError as error:
