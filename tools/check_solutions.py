@@ -17,7 +17,7 @@ import os
 import re
 import sys
 import time
-from multiprocessing import Pool
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
@@ -80,9 +80,9 @@ def main():
     os.environ.update(TEST_ENV)
     paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     start, total, failed = time.time(), 0, []
-    with Pool(args.jobs) as pool:  # notebooks that reuse another one's runs after it, in one worker
-        for results in pool.imap_unordered(check_chain, chains(paths)):
-            for path, count, problems in results:
+    with ProcessPoolExecutor(args.jobs) as pool:  # notebooks that reuse another one's runs after it, in one worker
+        for done in as_completed([pool.submit(check_chain, chain) for chain in chains(paths)]):
+            for path, count, problems in done.result():
                 total += count
                 failed += problems
                 print(f"{path.name}: {count} exercise(s), {len(problems)} failing", flush=True)

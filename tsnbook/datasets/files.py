@@ -45,7 +45,7 @@ def read_lines(path, fix="download and extract the annotations again (prepare.py
     """The non-blank lines of a text annotation file as ``[(line_number, stripped_text), ...]``.
 
     CRLF, trailing whitespace and a byte order mark (Windows editors and spreadsheets write one) are accepted, as
-    `tsnbook.data.read_text` accepts them in list files and label maps. A missing, empty, or undecodable file
+    `tsnbook.utils.read_text` accepts them in list files and label maps. A missing, empty, or undecodable file
     raises `AnnotationError` with ``fix`` (what the user should do) in its one-line message.
     """
     path = Path(path)
