@@ -56,8 +56,8 @@ def test_explain_without_matplotlib_stops_before_loading_the_model(rgb_model, tm
     checkpoint, video = rgb_model
     monkeypatch.setattr(tsnbook.cli.using, "load_for_use", _fail_if_called("the model"))
     message = cli_exit(["explain", checkpoint, video, "--out", tmp_path / "why.png"])
-    assert message == (f"error: explain --out {tmp_path / 'why.png'} draws with matplotlib, which is not installed: pip install "
-                       "'tsnbook[course]' (or pip install matplotlib)")
+    assert message == (f"error: explain --out {tmp_path / 'why.png'} draws with matplotlib, which is not installed: "
+                       "pip install 'tsnbook[course]' (or pip install matplotlib)")
 
 
 def test_a_timeline_plot_without_matplotlib_stops_before_the_timeline(rgb_model, tmp_path, monkeypatch,
@@ -68,8 +68,8 @@ def test_a_timeline_plot_without_matplotlib_stops_before_the_timeline(rgb_model,
     monkeypatch.setattr(tsnbook.timeline, "run_timeline", _fail_if_called("the timeline"))
     message = cli_exit(["predict", checkpoint, video, "--timeline", "--window", "0.4", "--stride", "0.4",
                         "--plot", tmp_path / "t.png", "--device", "cpu"])
-    assert message == (f"error: predict --plot {tmp_path / 't.png'} draws with matplotlib, which is not installed: pip install "
-                       "'tsnbook[course]' (or pip install matplotlib)")
+    assert message == (f"error: predict --plot {tmp_path / 't.png'} draws with matplotlib, which is not installed: "
+                       "pip install 'tsnbook[course]' (or pip install matplotlib)")
 
 
 def test_prepare_runs_from_the_installed_package(tmp_path, capsys):

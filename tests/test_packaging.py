@@ -130,8 +130,8 @@ def test_the_wheel_holds_the_whole_package_and_nothing_else(tmp_path):
     shutil.copytree(ROOT / "tsnbook", source / "tsnbook", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation", "--no-index",
-                           "--disable-pip-version-check", "-w", str(tmp_path / "wheel"), str(source)],
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "--no-build-isolation",
+                           "--no-index", "--disable-pip-version-check", "-w", str(tmp_path / "wheel"), str(source)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "DeprecationWarning" not in done.stdout + done.stderr, done.stdout[-3000:]

@@ -5,8 +5,8 @@ from tsnbook.cli.reports import beside, confusion_report, per_class_report
 
 
 def test_a_side_file_that_cannot_be_written_is_named_and_the_test_goes_on(tmp_path, capsys):
-    # `test` writes these before its score file: a folder in the way of result_per_class.csv (or of the PNG) used
-    # to end the command in a traceback and lose the scores of the whole test.
+    # A folder in the way of result_per_class.csv (or of the PNG) ended the command in a traceback, and, since
+    # these were written before the score file, lost the scores of the whole test.
     scores, labels, classes = np.eye(3, dtype=np.float32)[[0, 1, 1]], np.array([0, 1, 2]), ["a", "b", "c"]
     out = tmp_path / "result.npz"
     for what in ("per_class.csv", "confusion_matrix.csv", "confusion_matrix.png"):

@@ -31,8 +31,8 @@ def beside(out, what):
 
 def write_beside(out, what, write):
     """``write(path)`` for the file ``beside(out, what)``; True when written. A file that cannot be written (a
-    folder in the way, a full disk) is named in one line and skipped: these reports come before the score file,
-    and must not lose a test that took hours."""
+    folder in the way, a full disk) is named in one line and skipped: a side report must not end a test that took
+    hours in a traceback (``test`` writes its score file first, and prints the rest of its reports)."""
     path = beside(out, what)
     try:
         write(path)
