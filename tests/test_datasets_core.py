@@ -117,6 +117,10 @@ def test_an_annotation_file_saved_with_a_byte_order_mark_reads_as_without_it(tmp
     (tmp_path / "annotations" / "classInd.txt").write_bytes("\ufeff1 ApplyEyeMakeup\r\n2 Archery\r\n".encode())
     assert ucf101.read_classes(tmp_path) == ["ApplyEyeMakeup", "Archery"]
     assert read_lines(tmp_path / "annotations" / "classInd.txt")[0] == (1, "1 ApplyEyeMakeup")
+    damaged = tmp_path / "damaged.txt"  # a bad byte after a BOM is named where it is (the BOM is not counted away)
+    damaged.write_bytes(b"\xef\xbb\xbf1 a\n2 b\n\xff3 c\n")
+    with pytest.raises(AnnotationError, match=r"damaged\.txt:3: not UTF-8 text \(byte 0xff\)"):
+        read_lines(damaged)
     from tsnbook.datasets import folder, folder_source
     for name in ("a.mp4", "b.mp4"):
         (tmp_path / name).write_bytes(b"x")
