@@ -117,6 +117,10 @@ def test_an_annotation_file_saved_with_a_byte_order_mark_reads_as_without_it(tmp
     (tmp_path / "annotations" / "classInd.txt").write_bytes("\ufeff1 ApplyEyeMakeup\r\n2 Archery\r\n".encode())
     assert ucf101.read_classes(tmp_path) == ["ApplyEyeMakeup", "Archery"]
     assert read_lines(tmp_path / "annotations" / "classInd.txt")[0] == (1, "1 ApplyEyeMakeup")
+    damaged = tmp_path / "damaged.txt"  # a bad byte after a BOM is named where it is (the BOM is not counted away)
+    damaged.write_bytes(b"\xef\xbb\xbf1 a\n2 b\n\xff3 c\n")
+    with pytest.raises(AnnotationError, match=r"damaged\.txt:3: not UTF-8 text \(byte 0xff\)"):
+        read_lines(damaged)
     from tsnbook.datasets import folder, folder_source
     for name in ("a.mp4", "b.mp4"):
         (tmp_path / name).write_bytes(b"x")
@@ -479,3 +483,21 @@ def test_a_variable_frame_rate_webm_is_whole_and_a_cut_one_is_not(tmp_path):
     data = path.read_bytes()
     (tmp_path / "cut.mkv").write_bytes(data[:int(len(data) * 0.6)])
     assert check_video(tmp_path / "cut.mkv")["kind"] == "truncated"
+    # The header's duration is the longest stream's: a recording whose sound goes on after its last frame is whole.
+    path = tmp_path / "longer_sound.webm"
+    with av.open(str(path), "w") as container:
+        video, audio = container.add_stream("libvpx-vp9", rate=25), container.add_stream("libopus", rate=48000)
+        video.height, video.width, video.pix_fmt = 48, 64, "yuv420p"
+        for i in range(50):  # 2 s of video
+            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), "rgb24")))
+        container.mux(video.encode())
+        for start in range(0, int(2.4 * 48000), 960):  # 2.4 s of sound
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32), format="flt", layout="mono")
+            sound.sample_rate, sound.pts = 48000, start
+            container.mux(audio.encode(sound))
+        container.mux(audio.encode())
+    verdict = check_video(path)
+    assert (verdict["kind"], verdict["frames"]) == (None, 50), verdict["reason"]
+    data = path.read_bytes()
+    (tmp_path / "cut.webm").write_bytes(data[:int(len(data) * 0.6)])
+    assert check_video(tmp_path / "cut.webm")["kind"] == "truncated"

@@ -515,6 +515,26 @@ def _cut_at_an_open_gop(source, path, muxer_options=None):
                 out.mux(packet)
 
 
+def test_a_closed_gop_clip_cut_between_keyframes_is_counted_from_its_index(tmp_path, monkeypatch):
+    """``ffmpeg -ss T -c copy`` between two keyframes of a closed-GOP MP4 keeps the frames from the keyframe before
+    T and hides them with an edit list. With the hidden packets left out, the first shown packet was a P-frame and
+    the B-frames after it looked like an open GOP's: every open of the file decoded it whole to count it."""
+    source, path = tmp_path / "closed_gop.mp4", tmp_path / "cut.mp4"
+    write_video(source, [index_frame(i) for i in range(90)],
+                **{"x264-params": "bframes=3:b-adapt=0:keyint=30:min-keyint=30:scenecut=0"})
+    with av.open(str(source)) as src, av.open(str(path), "w") as out:
+        stream = src.streams.video[0]
+        copy, step = out.add_stream_from_template(stream), int(1 / (30 * stream.time_base))
+        packets = [packet for packet in src.demux(stream) if packet.dts is not None]
+        start = next(packet for packet in packets if packet.is_keyframe and packet.pts == 30 * step)
+        for packet in packets[packets.index(start):]:  # cut at frame 40: frames 30-39 hidden by the edit list
+            packet.stream, packet.pts, packet.dts = copy, packet.pts - 40 * step, packet.dts - 40 * step
+            out.mux(packet)
+    decoded = count_frames(path)
+    monkeypatch.setattr(tio.videos, "count_frames", lambda p: pytest.fail(f"{p} decoded whole to be counted"))
+    assert decoded == 50 and tio.probe_video(path)[0] == decoded
+
+
 @pytest.mark.parametrize("name, muxer_options", [("cut.mkv", None), ("cut.mp4", {"use_editlist": "0"})])
 def test_a_clip_cut_at_an_open_gop_counts_the_frames_a_decoder_gives(tmp_path, name, muxer_options):
     # The decoder drops the leading B-frames it cannot decode without the GOP before; counting their packets as

@@ -17,7 +17,7 @@ from tsnbook.pipelines import parse_protocol, protocol_of, protocol_settings
 PACKAGE = Path(__file__).resolve().parents[1] / "tsnbook"
 
 #: the library's modules, lowest first: each may import only modules listed before it
-LAYERS = ["testenv", "spelling", "progress", "jobs", "utils", "sampling", "h264", "io", "flow", "streams",
+LAYERS = ["testenv", "spelling", "texts", "progress", "jobs", "utils", "sampling", "h264", "io", "flow", "streams",
           "transforms", "pipelines", "configs", "views", "data", "backbones", "consensus", "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
           "gpu_augment", "loops", "locks", "runs", "engine", "predict", "annotate", "timeline", "batch", "features",

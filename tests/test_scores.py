@@ -83,6 +83,9 @@ def test_fusion_joins_the_streams_by_video_name(tmp_path):
     paths = _pair(tmp_path, ["a/x.mp4", "a/y.avi", "b/z.mp4@8"], ["a/x", "a/y", "b/z@8"])
     streams, labels = read_fusion_inputs(paths)
     assert len(streams) == 2 and labels.tolist() == [0, 1, 2]
+    # Clip lists: a flow list may start each clip a frame earlier (flow has one frame less) - the same clips.
+    paths = _pair(tmp_path, ["a/x.mp4@12", "a/x.mp4@40", "b/z.mp4@12"], ["a/x@11", "a/x@39", "b/z@11"])
+    assert read_fusion_inputs(paths)[1].tolist() == [0, 1, 2]
     # Other videos with the same labels (another split, another group) used to be fused without a word.
     paths = _pair(tmp_path, ["a/x.mp4", "a/y.mp4", "b/z.mp4"], ["a/x", "a/w", "b/z"])
     with pytest.raises(ValueError, match=r"video 2 of .*rgb.npz is a/y.mp4 but .*flow.npz has a/w"):
@@ -130,6 +133,9 @@ def test_the_datalist_is_read_with_its_line_named_and_checked_against_the_files(
         read_fusion_inputs(paths, listing)
     with pytest.raises(FileNotFoundError):
         read_fusion_inputs(paths, tmp_path / "nope.txt")
+    listing.write_bytes("x.mp4 0\ncafé.mp4 1\nz.mp4 2\n".encode("latin-1"))  # was Python's bare codec error
+    with pytest.raises(ValueError, match=r"--datalist .*list.txt:2: not UTF-8 text \(byte 0xe9\)"):
+        read_fusion_inputs(paths, listing)
 
 
 def test_a_skipped_video_is_null_in_a_json_score_file_so_that_strict_readers_read_it(tmp_path):

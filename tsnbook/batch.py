@@ -37,7 +37,7 @@ import torch
 from .data import ITEM_FAILURES
 from .io import VIDEO_EXTENSIONS
 from .predict import flow_input, top_k_cells, video_views, view_extractor, view_scorer
-from .utils import read_text, read_text_lines
+from .texts import read_text, read_text_lines
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv", ".json")
@@ -66,7 +66,7 @@ def _list_fields(list_file):
     ``.csv``: read as CSV (quoted fields, commas and spaces inside paths; a header whose first field is ``path``,
     or predict's ``video``, skipped); ``.json``: `_json_fields`; other lists: MMAction2's ``path label`` lines,
     split at whitespace. Blank lines and ``#`` comments name nothing. A file that is not UTF-8 is named with its
-    line (`tsnbook.utils.read_text_lines`, which also drops a BOM)."""
+    line (`tsnbook.texts.read_text_lines`, which also drops a BOM)."""
     if list_file.suffix.lower() == ".json":  # the text whole: a JSON string may hold a line separator
         return _json_fields(list_file, read_text(list_file, "list file"))
     lines = read_text_lines(list_file, "list file")

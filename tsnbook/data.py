@@ -37,7 +37,7 @@ from .configs import option
 from .io import DecodeError, FlowFrames, RawFrames, open_selective
 from .sampling import UnusableVideo
 from .transforms import build_pipeline
-from .utils import read_text_lines
+from .texts import read_text_lines
 from .views import load_frames, sample_indices, split_settings
 
 #: Exceptions that mean "this one video cannot be used" (see the module docstring): skipped without a traceback.

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .io import VIDEO_EXTENSIONS
+from .texts import read_text, read_text_lines
 
 
 FORMATS = (".pkl", ".json", ".npz")
@@ -121,7 +122,7 @@ def _read_named(path):
         if path.suffix == ".npz":
             scores, labels, names = load_scores(path)
         elif path.suffix == ".json":
-            scores, labels, names = json.loads(path.read_text()), None, None
+            scores, labels, names = json.loads(read_text(path, "score file")), None, None
         elif path.suffix == ".pkl":
             scores, labels, names = _ArrayUnpickler(io.BytesIO(path.read_bytes())).load(), None, None
         else:
@@ -139,14 +140,15 @@ def _read_named(path):
 
 
 # ----------------------------------------------------------------------------------------------- fusion inputs
-_CONTAINER = re.compile(r"\.(" + "|".join(ext.lstrip(".") for ext in VIDEO_EXTENSIONS) + r")(?=(@\d+)?$)",
-                        re.IGNORECASE)
+_CONTAINER_AND_OFFSET = re.compile(r"(\.(" + "|".join(ext.lstrip(".") for ext in VIDEO_EXTENSIONS) + r"))?(@\d+)?$",
+                                   re.IGNORECASE)
 
 
 def _video_key(name):
     """A video's name as every stream's list spells it: an RGB list names ``x.mp4``, a flow list the frame folder
-    ``x`` (a clip's ``@offset`` stays)."""
-    return _CONTAINER.sub("", name)
+    ``x``; a clip's ``@offset`` goes too, since a flow list of clips may start a clip a frame earlier than the RGB
+    list (flow has one frame less) - the k-th clip of a video is the k-th in both, as the lists keep one order."""
+    return _CONTAINER_AND_OFFSET.sub("", name, count=1)
 
 
 def _named(path, names):
@@ -158,10 +160,10 @@ def _named(path, names):
 
 
 def read_datalist_labels(path):
-    """The labels of a test list as MMAction2's ``report_accuracy.py --datalist`` reads them: the last
-    whitespace-separated field of each non-empty line, a class id. A line without one names its line."""
-    labels = []
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    """``(labels, line numbers)`` of a test list as MMAction2's ``report_accuracy.py --datalist`` reads it: the
+    last whitespace-separated field of each non-empty line, a class id. A line without one names its line."""
+    labels, numbers = [], []
+    for number, line in enumerate(read_text_lines(path, "--datalist"), start=1):
         if not line.strip():
             continue
         last = line.split()[-1]
@@ -169,7 +171,8 @@ def read_datalist_labels(path):
             raise ValueError(f"{path}:{number}: {line.strip()!r} ends in no class id; --datalist takes the test "
                              f"list the scores were made from, its label last on every line")
         labels.append(int(last))
-    return np.asarray(labels, dtype=np.int64)
+        numbers.append(number)
+    return np.asarray(labels, dtype=np.int64), numbers
 
 
 def _first_difference(a, b):
@@ -213,8 +216,9 @@ def _carried_labels(paths, loaded):
     return carried[0] if carried else None
 
 
-def _check_datalist(datalist, labels, carried, scores0):
-    """The datalist's labels fit the scores (as many videos, known classes) and the labels the files carry."""
+def _check_datalist(datalist, labels, numbers, carried, scores0):
+    """The datalist's labels (on lines ``numbers``) fit the scores (as many videos, known classes) and the labels
+    the files carry."""
     if len(labels) != len(scores0):
         raise ValueError(f"{datalist} lists {len(labels)} videos but the score files {len(scores0)}: the score "
                          "files and the list must describe the same videos, in the same order")
@@ -224,8 +228,7 @@ def _check_datalist(datalist, labels, carried, scores0):
                          f"{carried[0]}: another list than the one the scores were made from")
     beyond = np.flatnonzero(labels >= scores0.shape[1])
     if beyond.size:
-        lines = [n for n, line in enumerate(Path(datalist).read_text().splitlines(), start=1) if line.strip()]
-        raise ValueError(f"{datalist}:{lines[beyond[0]]}: label {labels[beyond[0]]} but the scores have "
+        raise ValueError(f"{datalist}:{numbers[beyond[0]]}: label {labels[beyond[0]]} but the scores have "
                          f"{scores0.shape[1]} classes (0..{scores0.shape[1] - 1}): another dataset's list?")
 
 
@@ -251,6 +254,6 @@ def read_fusion_inputs(paths, datalist=None):
             raise ValueError("none of the score files carries labels (.json and .pkl files do not): give the "
                              "test list with --datalist LIST")
         return streams, carried[1]
-    labels = read_datalist_labels(datalist)
-    _check_datalist(datalist, labels, carried, streams[0])
+    labels, numbers = read_datalist_labels(datalist)
+    _check_datalist(datalist, labels, numbers, carried, streams[0])
     return streams, labels

@@ -1,5 +1,4 @@
-"""Small helpers shared by the engine, the demo and the notebooks: seeding, device choice, environment report, and
-the user's text files read as UTF-8 (list files, label maps)."""
+"""Small helpers shared by the engine, the demo and the notebooks: seeding, device choice, environment report."""
 import os
 import platform
 import random
@@ -68,21 +67,3 @@ def environment_report():
         "device": best_device(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
     }
-
-
-def read_text(path, what="file"):
-    """A UTF-8 text file's text (``what``: "list file", "label map", ... for the message). A BOM at its start is
-    dropped (Windows editors and spreadsheets write one, and it would otherwise stick to the first name); a file in
-    another encoding is refused naming the file, the line and the byte, rather than Python's bare codec error."""
-    data = Path(path).read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ValueError(f"{what} {path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}): save the file as "
-                         f"UTF-8") from None
-
-
-def read_text_lines(path, what="file"):
-    """`read_text`'s lines."""
-    return read_text(path, what).splitlines()

@@ -9,6 +9,8 @@ UCF101 split files.
 import os
 from pathlib import Path
 
+from ..texts import read_text
+
 
 class DatasetError(Exception):
     """A step cannot go on: the message is one line naming the file and what to do (prepare.py exits 2)."""
@@ -44,19 +46,17 @@ def atomic_write(path, data):
 def read_lines(path, fix="download and extract the annotations again (prepare.py DATASET extract)"):
     """The non-blank lines of a text annotation file as ``[(line_number, stripped_text), ...]``.
 
-    CRLF, trailing whitespace and a byte order mark (Windows editors and spreadsheets write one) are accepted, as
-    `tsnbook.utils.read_text` accepts them in list files and label maps. A missing, empty, or undecodable file
-    raises `AnnotationError` with ``fix`` (what the user should do) in its one-line message.
+    The text is `tsnbook.texts.read_text`'s, as list files and label maps are read: CRLF, trailing whitespace and
+    a byte order mark (Windows editors and spreadsheets write one) are accepted. A missing, empty, or undecodable
+    file raises `AnnotationError` with ``fix`` (what the user should do) in its one-line message.
     """
     path = Path(path)
     if not path.is_file():
         raise AnnotationError(f"{path}: annotation file missing; {fix}")
-    raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
-        raise AnnotationError(f"{path}:{line}: not UTF-8 text (a damaged or wrong file?); {fix}") from None
+        text = read_text(path, "annotation file")
+    except ValueError as error:  # names the line and the byte
+        raise AnnotationError(f"{error} (a damaged or wrong file?); {fix}") from None
     lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines:
         raise AnnotationError(f"{path}: annotation file is empty; {fix}")

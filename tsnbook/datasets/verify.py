@@ -10,7 +10,7 @@ index where it can. What it does not say on its own, and is checked here:
   header counts every sample, also those an MP4's edit list hides (``ffmpeg -ss T -c copy`` keeps the frames
   from the keyframe before T and hides them; decoders drop them, decord does not: `tsnbook.io.open_video` then
   reads the file with PyAV), so the hidden samples (the index's "discard" entries) count as there. WebM
-  (Matroska) headers hold no frame count but a duration, also written when the file was finished: frames that
+  (Matroska) headers hold no frame count but a duration, also written when the file was finished: streams that
   end earlier (less a tolerance of 5 %, at least 2 frames' time) are "truncated" too - a VP9 WebM cut at 97 %
   still decodes 36 of its 40 frames without an error. Time, not frames x rate: a variable frame rate (phones,
   screen recorders) has no rate that counts its frames;
@@ -46,7 +46,7 @@ def check_video(job):
             indexed, hidden = len(index), sum(1 for entry in index if entry.is_discard)
             container_name = container.format.name
             duration = container.duration / 1e6 if container.duration else 0.0  # seconds, from the header
-            reached = _stream_end(container, stream) if stream is not None and not promised and duration else None
+            reached = _streams_end(container) if stream is not None and not promised and duration else None
         frames, fps = probe_video(path)
         verdict.update(frames=frames, fps=fps)
         if frames == 0:
@@ -58,7 +58,7 @@ def check_video(job):
                                "cut short; extract or download it again")
         if reached is not None and reached < duration - max(2.0 / (fps or 25), 0.05 * duration):
             return dict(verdict, kind="truncated",
-                        reason=f"the header's duration is {duration:.2f} s, its frames end at {reached:.2f} s: the "
+                        reason=f"the header's duration is {duration:.2f} s, its streams end at {reached:.2f} s: the "
                                "file was cut short; extract or download it again")
         if promised and container_name == "avi" and indexed < promised:
             return dict(verdict, kind="truncated", severity="warning",
@@ -79,13 +79,14 @@ def check_video(job):
     return verdict
 
 
-def _stream_end(container, stream):
-    """Seconds from the start of the file to the end of the stream's last packet: where a cut file's frames stop.
-    (Time, not frames: a variable frame rate makes a count from duration x fps wrong by half.)"""
+def _streams_end(container):
+    """Seconds from the start of the file to the end of its last packet, of any stream: where a cut file stops.
+    (Time, not frames: a variable frame rate makes a count from duration x fps wrong by half. Every stream, since
+    the header's duration is the longest one's: a screen recording's audio goes on after its last frame.)"""
     start, end = container.start_time or 0, None
-    for packet in container.demux(stream):
-        if packet.pts is not None:
-            stop = float((packet.pts + (packet.duration or 0)) * stream.time_base)
+    for packet in container.demux():
+        if packet.pts is not None and packet.time_base is not None:
+            stop = float((packet.pts + (packet.duration or 0)) * packet.time_base)
             end = stop if end is None else max(end, stop)
     return None if end is None else end - start / 1e6
 

@@ -110,15 +110,16 @@ def _probe(path):
             size = os.path.getsize(path)
             indexed = promised and len(index) == promised and max(e.pos + e.size for e in index) <= size
             counted = sum(1 for e in index if e.size and not e.is_discard) if indexed else None
-            shown = (p.pts for p in container.demux(stream) if p.size and not p.is_discard)
-            packets = list(itertools.islice(shown, 16) if indexed else shown)  # the index counts; these: the start
+            demuxed = ((p.pts, p.is_discard) for p in container.demux(stream) if p.size)
+            packets = list(itertools.islice(demuxed, 16) if indexed else demuxed)  # the index counts; these: the start
     except av.FFmpegError as error:
         raise DecodeError(path, f"PyAV cannot read it ({_short(error)})") from error
-    if _leading_pictures(packets):
+    if _leading_pictures([pts for pts, _ in packets]):  # hidden packets too: an edit list's cut starts at its I-frame
         return count_frames(path), fps, kind
     if indexed:
         return counted, fps, kind
-    return (len(packets) if promised in (0, len(packets)) else count_frames(path)), fps, kind
+    shown = sum(1 for _, hidden in packets if not hidden)
+    return (shown if promised in (0, shown) else count_frames(path)), fps, kind
 
 
 def _leading_pictures(pts):
