@@ -501,3 +501,16 @@ def test_a_variable_frame_rate_webm_is_whole_and_a_cut_one_is_not(tmp_path):
     data = path.read_bytes()
     (tmp_path / "cut.webm").write_bytes(data[:int(len(data) * 0.6)])
     assert check_video(tmp_path / "cut.webm")["kind"] == "truncated"
+    # A stream that starts at 3 s: FFmpeg's Matroska duration is its end from time 0 (5 s), not its length (2 s).
+    path = tmp_path / "late_start.webm"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libvpx-vp9", rate=25)
+        video.height, video.width, video.pix_fmt = 48, 64, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 25)
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), "rgb24")
+            frame.pts, frame.time_base = 75 + i, Fraction(1, 25)
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+    verdict = check_video(path)
+    assert (verdict["kind"], verdict["frames"]) == (None, 50), verdict["reason"]

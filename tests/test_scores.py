@@ -86,6 +86,12 @@ def test_fusion_joins_the_streams_by_video_name(tmp_path):
     # Clip lists: a flow list may start each clip a frame earlier (flow has one frame less) - the same clips.
     paths = _pair(tmp_path, ["a/x.mp4@12", "a/x.mp4@40", "b/z.mp4@12"], ["a/x@11", "a/x@39", "b/z@11"])
     assert read_fusion_inputs(paths)[1].tolist() == [0, 1, 2]
+    paths = _pair(tmp_path, ["u@12.mp4", "a/x.mp4", "b/z.mp4"], ["u@12", "a/x", "b/z"])  # "@12" of a name, no clip
+    assert read_fusion_inputs(paths)[1].tolist() == [0, 1, 2]
+    for rgb, flow in ((["x.mp4@0", "x.mp4@64", "z.mp4"], ["x@32", "x@96", "z"]),  # other clips of one video
+                      (["x.mp4", "y.mp4", "z.mp4"], ["x@5", "y", "z"])):  # a whole video against a clip of it
+        with pytest.raises(ValueError, match="video 1 of .*rgb.npz is x.mp4"):
+            read_fusion_inputs(_pair(tmp_path, rgb, flow))
     # Other videos with the same labels (another split, another group) used to be fused without a word.
     paths = _pair(tmp_path, ["a/x.mp4", "a/y.mp4", "b/z.mp4"], ["a/x", "a/w", "b/z"])
     with pytest.raises(ValueError, match=r"video 2 of .*rgb.npz is a/y.mp4 but .*flow.npz has a/w"):

@@ -140,15 +140,25 @@ def _read_named(path):
 
 
 # ----------------------------------------------------------------------------------------------- fusion inputs
-_CONTAINER_AND_OFFSET = re.compile(r"(\.(" + "|".join(ext.lstrip(".") for ext in VIDEO_EXTENSIONS) + r"))?(@\d+)?$",
-                                   re.IGNORECASE)
+_CONTAINER = re.compile(r"\.(" + "|".join(ext.lstrip(".") for ext in VIDEO_EXTENSIONS) + r")(?=(@\d+)?$)",
+                        re.IGNORECASE)
+_OFFSET = re.compile(r"^(.*)@(\d+)$")
 
 
 def _video_key(name):
     """A video's name as every stream's list spells it: an RGB list names ``x.mp4``, a flow list the frame folder
-    ``x``; a clip's ``@offset`` goes too, since a flow list of clips may start a clip a frame earlier than the RGB
-    list (flow has one frame less) - the k-th clip of a video is the k-th in both, as the lists keep one order."""
-    return _CONTAINER_AND_OFFSET.sub("", name, count=1)
+    ``x`` (a clip's ``@offset`` stays: `_same_video` compares it)."""
+    return _CONTAINER.sub("", name)
+
+
+def _same_video(a, b):
+    """Whether keys ``a`` and ``b`` name one video (or one clip of it): equal, or clips of one video whose offsets
+    differ by a frame - a flow list of clips may start each clip a frame earlier than the RGB list, since a video
+    has one flow frame less than frames."""
+    if a == b:
+        return True
+    clip_a, clip_b = _OFFSET.match(a), _OFFSET.match(b)
+    return bool(clip_a and clip_b and clip_a[1] == clip_b[1] and abs(int(clip_a[2]) - int(clip_b[2])) <= 1)
 
 
 def _named(path, names):
@@ -195,12 +205,14 @@ def _check_shapes(paths, loaded):
 
 
 def _check_names(paths, loaded):
-    """The named files name the same videos, in the same order (`_video_key`)."""
+    """The named files name the same videos, in the same order (`_video_key`, `_same_video`)."""
     named = [found for found in (_named(path, names) for path, (_, _, names) in zip(paths, loaded)) if found]
     for path, names in named[1:]:
-        (first, first_names), keys = named[0], [_video_key(name) for name in names]
-        if keys != [_video_key(name) for name in first_names]:
-            i = _first_difference([_video_key(name) for name in first_names], keys)
+        first, first_names = named[0]
+        parted = (i for i, (a, b) in enumerate(zip(first_names, names))
+                  if not _same_video(_video_key(a), _video_key(b)))
+        i = next(parted, None)
+        if i is not None:
             raise ValueError(f"video {i + 1} of {first} is {first_names[i]} but {path} has {names[i]}: the score "
                              "files must come from the same test list, in the same order")
 
