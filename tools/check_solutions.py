@@ -13,8 +13,6 @@ code where its ``answer = None`` line was, runs the copy top to bottom in the te
 check printed. Nothing is written back. Exit status 1 when a check did not print ``right``, or an
 exercise has no solution block.
 """
-import argparse
-import os
 import re
 import sys
 import time
@@ -26,8 +24,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
-from refresh_notebooks import chains  # noqa: E402
-from tsnbook.testenv import TEST_ENV  # noqa: E402
+from refresh_notebooks import chains, notebook_arguments  # noqa: E402
 
 UNANSWERED = re.compile(r"^(answer|my_\w+) = None\b.*$", re.M)  # answer = None, my_rates = None, ...
 CHECK = re.compile(r"\bcheck\w*\(")  # check(...), check_flash_hit_rates(...); not a checkpoint
@@ -81,14 +78,9 @@ def check_chain(paths):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args()
-    os.environ.update(TEST_ENV)
-    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    jobs, paths = notebook_arguments(__doc__.split("\n\n")[0])
     start, total, failed = time.time(), 0, []
-    with ProcessPoolExecutor(args.jobs) as pool:  # notebooks that reuse another one's runs after it, in one worker
+    with ProcessPoolExecutor(jobs) as pool:  # notebooks that reuse another one's runs after it, in one worker
         futures = {pool.submit(check_chain, chain): chain for chain in chains(paths)}
         for done in as_completed(futures):
             try:
