@@ -174,3 +174,22 @@ def test_test_refuses_an_out_onto_its_config(tmp_path, monkeypatch):
         cli.main(["test", str(config), str(checkpoint), "--out", str(config)])
     assert f"--out {config} is CONFIG {config}" in str(exit_info.value.code)
     assert config.read_text() == text
+
+
+def test_fusion_refuses_softmax_on_probabilities_and_mixed_scales(tmp_path):
+    """``test --average-clips prob`` then ``fuse --apply-softmax`` applied softmax twice (MMAction2's fusion trap:
+    its pickles do not say what they hold); an .npz now records the test's average_clips."""
+    from tsnbook.scores import score_scale
+    rng, names = np.random.default_rng(0), ["x.mp4", "y.mp4"]
+    for name, average_clips in (("prob.npz", "prob"), ("score.npz", "score"), ("raw.npz", None)):
+        write_scores(tmp_path / name, rng.random((2, 3)), [0, 1], names, average_clips)
+    write_scores(tmp_path / "old.npz", rng.random((2, 3)), [0, 1], names)  # written before the scale was kept
+    write_scores(tmp_path / "mm.pkl", rng.random((2, 3)), [0, 1])
+    assert [score_scale(tmp_path / n) for n in ("prob.npz", "score.npz", "raw.npz", "old.npz", "mm.pkl")] == [
+        "prob", "logits", "logits", None, None]
+    with pytest.raises(ValueError, match=r"prob.npz holds probabilities .* softmax to them twice"):
+        read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "prob.npz"], apply_softmax=True)
+    with pytest.raises(ValueError, match=r"prob.npz holds probabilities but .*raw.npz scores before softmax"):
+        read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "raw.npz"])
+    assert len(read_fusion_inputs([tmp_path / "score.npz", tmp_path / "raw.npz"], apply_softmax=True)[0]) == 2
+    assert len(read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "old.npz"])[0]) == 2  # unknown: trusted
