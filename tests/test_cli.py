@@ -93,6 +93,8 @@ def test_test_writes_its_scores_before_the_reports_that_could_fail(tmp_path, sma
                                         f"data_root='{small_synth}'", "test_clips=1", "--no-progress"])
     scores, labels = read_scores(out)
     assert scores.shape == (8, cfg["num_classes"]) and len(labels) == 8
+    from tsnbook.scores import score_scale
+    assert score_scale(out) == "logits"  # the config's average_clips (None: the 0.x zoo's raw scores), kept
 
 
 def test_fuse_reads_json_and_mmaction2_pickles(tmp_path, capsys):

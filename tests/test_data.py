@@ -203,3 +203,24 @@ def test_a_split_that_is_not_one_or_has_no_list_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"tsn_r18_1x1x3_12e_synthactions_rgb has no val list \(ann_file_val is "
                                          r"None\)"):
         build_dataset(dict(cfg, ann_file_val=None), "val")  # was a TypeError: PosixPath / NoneType
+
+
+def test_list_files_are_read_as_utf8_with_a_bom_dropped_and_lines_as_open_splits_them(tmp_path):
+    """Training and test lists were read in the locale's encoding with their BOM kept: a list saved by a Windows
+    editor gave the path '\\ufeffa.mp4', a Latin-1 list Python's bare codec error (no file, no line). Line ends are
+    open()'s: \\n, \\r\\n and \\r, and a bad byte is named on the line an editor shows."""
+    from tsnbook.texts import read_text_lines
+    listing = tmp_path / "train.txt"
+    listing.write_bytes("\ufeffa.mp4 0\r\nb.mp4 1\rd.mp4 2\n".encode())
+    assert [(r.path, r.label) for r in load_annotations(listing, "", "video")] == [
+        ("a.mp4", 0), ("b.mp4", 1), ("d.mp4", 2)]
+    (tmp_path / "names.txt").write_text("a\u2028b\x0cc\nd\n", encoding="utf-8")  # one name, as open() reads it
+    assert read_text_lines(tmp_path / "names.txt") == ["a\u2028b\x0cc", "d"]
+    listing.write_bytes("\ufeff[{\"filename\": \"a.mp4\", \"label\": [1]}]".encode())
+    listing = listing.rename(tmp_path / "train.json")
+    assert [r.path for r in load_annotations(listing, "", "video", multi_label=True)] == ["a.mp4"]
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("a.mp4 0\rb.mp4 1\rcaf\xe9.mp4 2\n".encode("latin-1"))  # old Mac line ends, line 3 is bad
+    with pytest.raises(ValueError, match=r"list file .*latin\.txt:3: not UTF-8 text \(byte 0xe9\)"):
+        load_annotations(latin, "", "video")
+    assert read_text_lines(listing) == [listing.read_text(encoding="utf-8-sig")]

@@ -484,20 +484,33 @@ def test_a_variable_frame_rate_webm_is_whole_and_a_cut_one_is_not(tmp_path):
     (tmp_path / "cut.mkv").write_bytes(data[:int(len(data) * 0.6)])
     assert check_video(tmp_path / "cut.mkv")["kind"] == "truncated"
     # The header's duration is the longest stream's: a recording whose sound goes on after its last frame is whole.
-    path = tmp_path / "longer_sound.webm"
-    with av.open(str(path), "w") as container:
-        video, audio = container.add_stream("libvpx-vp9", rate=25), container.add_stream("libopus", rate=48000)
-        video.height, video.width, video.pix_fmt = 48, 64, "yuv420p"
-        for i in range(50):  # 2 s of video
-            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), "rgb24")))
-        container.mux(video.encode())
-        for start in range(0, int(2.4 * 48000), 960):  # 2.4 s of sound
-            sound = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32), format="flt", layout="mono")
-            sound.sample_rate, sound.pts = 48000, start
-            container.mux(audio.encode(sound))
-        container.mux(audio.encode())
+    path = _vp9_webm(tmp_path / "longer_sound.webm", sound_seconds=2.4)
     verdict = check_video(path)
     assert (verdict["kind"], verdict["frames"]) == (None, 50), verdict["reason"]
     data = path.read_bytes()
     (tmp_path / "cut.webm").write_bytes(data[:int(len(data) * 0.6)])
     assert check_video(tmp_path / "cut.webm")["kind"] == "truncated"
+    # A stream that starts at 3 s: FFmpeg's Matroska duration is its end from time 0 (5 s), not its length (2 s).
+    verdict = check_video(_vp9_webm(tmp_path / "late_start.webm", start_seconds=3))
+    assert (verdict["kind"], verdict["frames"]) == (None, 50), verdict["reason"]
+
+
+def _vp9_webm(path, start_seconds=0, sound_seconds=None):
+    """2 s of VP9 at 25 fps from ``start_seconds`` on, and ``sound_seconds`` of Opus from 0 (None: no sound)."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libvpx-vp9", rate=25)
+        audio = container.add_stream("libopus", rate=48000) if sound_seconds else None  # streams before muxing
+        video.height, video.width, video.pix_fmt = 48, 64, "yuv420p"
+        video.codec_context.time_base = Fraction(1, 25)
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 5, np.uint8), "rgb24")
+            frame.pts, frame.time_base = start_seconds * 25 + i, Fraction(1, 25)
+            container.mux(video.encode(frame))
+        container.mux(video.encode())
+        if audio is not None:
+            for start in range(0, int(sound_seconds * 48000), 960):
+                sound = av.AudioFrame.from_ndarray(np.zeros((1, 960), np.float32), format="flt", layout="mono")
+                sound.sample_rate, sound.pts = 48000, start
+                container.mux(audio.encode(sound))
+            container.mux(audio.encode())
+    return path

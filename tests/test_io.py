@@ -535,6 +535,21 @@ def test_a_closed_gop_clip_cut_between_keyframes_is_counted_from_its_index(tmp_p
     assert decoded == 50 and tio.probe_video(path)[0] == decoded
 
 
+def test_an_open_gop_clip_whose_leading_pictures_the_edit_list_hides_is_counted_from_its_index(tmp_path,
+                                                                                                  monkeypatch):
+    """An MP4 cut at an open GOP's I-frame with an edit list: the B-frames before it are hidden, and the decoder
+    drops them. They were taken for visible leading pictures, and every open decoded the file whole to count it."""
+    source, path = tmp_path / "open_gop.mp4", tmp_path / "cut.mp4"
+    write_video(source, [index_frame(i) for i in range(60)],
+                **{"x264-params": "bframes=3:b-adapt=0:open-gop=1:keyint=20:min-keyint=20:scenecut=0"})
+    _cut_at_an_open_gop(source, path)  # the MP4 muxer's default: an edit list
+    with av.open(str(path)) as container:
+        assert any(p.is_discard for p in container.demux(container.streams.video[0]) if p.size), "no hidden packet"
+    decoded = count_frames(path)
+    monkeypatch.setattr(tio.videos, "count_frames", lambda p: pytest.fail(f"{p} decoded whole to be counted"))
+    assert tio.probe_video(path)[0] == decoded
+
+
 @pytest.mark.parametrize("name, muxer_options", [("cut.mkv", None), ("cut.mp4", {"use_editlist": "0"})])
 def test_a_clip_cut_at_an_open_gop_counts_the_frames_a_decoder_gives(tmp_path, name, muxer_options):
     # The decoder drops the leading B-frames it cannot decode without the GOP before; counting their packets as

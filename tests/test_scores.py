@@ -86,6 +86,12 @@ def test_fusion_joins_the_streams_by_video_name(tmp_path):
     # Clip lists: a flow list may start each clip a frame earlier (flow has one frame less) - the same clips.
     paths = _pair(tmp_path, ["a/x.mp4@12", "a/x.mp4@40", "b/z.mp4@12"], ["a/x@11", "a/x@39", "b/z@11"])
     assert read_fusion_inputs(paths)[1].tolist() == [0, 1, 2]
+    paths = _pair(tmp_path, ["u@12.mp4", "a/x.mp4", "b/z.mp4"], ["u@12", "a/x", "b/z"])  # "@12" of a name, no clip
+    assert read_fusion_inputs(paths)[1].tolist() == [0, 1, 2]
+    for rgb, flow in ((["x.mp4@0", "x.mp4@64", "z.mp4"], ["x@32", "x@96", "z"]),  # other clips of one video
+                      (["x.mp4", "y.mp4", "z.mp4"], ["x@5", "y", "z"])):  # a whole video against a clip of it
+        with pytest.raises(ValueError, match="video 1 of .*rgb.npz is x.mp4"):
+            read_fusion_inputs(_pair(tmp_path, rgb, flow))
     # Other videos with the same labels (another split, another group) used to be fused without a word.
     paths = _pair(tmp_path, ["a/x.mp4", "a/y.mp4", "b/z.mp4"], ["a/x", "a/w", "b/z"])
     with pytest.raises(ValueError, match=r"video 2 of .*rgb.npz is a/y.mp4 but .*flow.npz has a/w"):
@@ -168,3 +174,22 @@ def test_test_refuses_an_out_onto_its_config(tmp_path, monkeypatch):
         cli.main(["test", str(config), str(checkpoint), "--out", str(config)])
     assert f"--out {config} is CONFIG {config}" in str(exit_info.value.code)
     assert config.read_text() == text
+
+
+def test_fusion_refuses_softmax_on_probabilities_and_mixed_scales(tmp_path):
+    """``test --average-clips prob`` then ``fuse --apply-softmax`` applied softmax twice (MMAction2's fusion trap:
+    its pickles do not say what they hold); an .npz now records the test's average_clips."""
+    from tsnbook.scores import score_scale
+    rng, names = np.random.default_rng(0), ["x.mp4", "y.mp4"]
+    for name, average_clips in (("prob.npz", "prob"), ("score.npz", "score"), ("raw.npz", None)):
+        write_scores(tmp_path / name, rng.random((2, 3)), [0, 1], names, average_clips)
+    write_scores(tmp_path / "old.npz", rng.random((2, 3)), [0, 1], names)  # written before the scale was kept
+    write_scores(tmp_path / "mm.pkl", rng.random((2, 3)), [0, 1])
+    assert [score_scale(tmp_path / n) for n in ("prob.npz", "score.npz", "raw.npz", "old.npz", "mm.pkl")] == [
+        "prob", "logits", "logits", None, None]
+    with pytest.raises(ValueError, match=r"prob.npz holds probabilities .* softmax to them twice"):
+        read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "prob.npz"], apply_softmax=True)
+    with pytest.raises(ValueError, match=r"prob.npz holds probabilities but .*raw.npz scores before softmax"):
+        read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "raw.npz"])
+    assert len(read_fusion_inputs([tmp_path / "score.npz", tmp_path / "raw.npz"], apply_softmax=True)[0]) == 2
+    assert len(read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "old.npz"])[0]) == 2  # unknown: trusted

@@ -5,15 +5,14 @@
 
 An exercise is a code cell that starts its answer with ``answer = None`` (``my_rates = None``, ...) and calls a
 check (``check(...)``, ``check_flash_hit_rates(...)``); its solution is the markdown cell after it that folds a
-``<summary>Solution</summary>``, with the answer as a ```` ```python ```` block. The stored notebooks leave every exercise unanswered, so nbval never runs a solution: a solution that no
-longer passes its check (a replica changed, a function renamed) would reach learners unseen. This script copies
-each notebook, puts each solution's code where its ``answer = None`` line was, runs the copy top to bottom in the
-test environment (`tsnbook.testenv.TEST_ENV`, from the notebooks folder, as ``refresh_notebooks.py`` does) and
-reads what each check printed. Nothing is written back. Exit status 1 when a check did not print ``right``, or an
+``<summary>Solution</summary>``, with the answer as a ```` ```python ```` block. The stored notebooks leave every
+exercise unanswered, so nbval never runs a solution: a solution that no longer passes its check (a replica
+changed, a function renamed) would reach learners unseen. This script copies each notebook, puts each solution's
+code where its ``answer = None`` line was, runs the copy top to bottom in the test environment
+(`tsnbook.testenv.TEST_ENV`, from the notebooks folder, as ``refresh_notebooks.py`` does) and reads what each
+check printed. Nothing is written back. Exit status 1 when a check did not print ``right``, or an
 exercise has no solution block.
 """
-import argparse
-import os
 import re
 import sys
 import time
@@ -25,10 +24,10 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
-from refresh_notebooks import chains  # noqa: E402
-from tsnbook.testenv import TEST_ENV  # noqa: E402
+from refresh_notebooks import chains, notebook_arguments  # noqa: E402
 
 UNANSWERED = re.compile(r"^(answer|my_\w+) = None\b.*$", re.M)  # answer = None, my_rates = None, ...
+CHECK = re.compile(r"\bcheck\w*\(")  # check(...), check_flash_hit_rates(...); not a checkpoint
 SOLUTION = re.compile(r"```python\n(.*?)```", re.S)
 VERDICT = re.compile(r"^(?P<name>[^\n]*?): (?P<verdict>right|not yet|not answered yet)\b", re.M)
 
@@ -37,7 +36,7 @@ def exercises(notebook):
     """``[(exercise cell index, solution code or None), ...]``."""
     cells, found = notebook.cells, []
     for index, cell in enumerate(cells):
-        if cell.cell_type != "code" or not UNANSWERED.search(cell.source) or "check" not in cell.source:
+        if cell.cell_type != "code" or not UNANSWERED.search(cell.source) or not CHECK.search(cell.source):
             continue
         folded = next((c for c in cells[index + 1:index + 4]
                        if c.cell_type == "markdown" and "<summary>Solution</summary>" in c.source), None)
@@ -79,14 +78,9 @@ def check_chain(paths):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path)
-    parser.add_argument("--jobs", type=int, default=2)
-    args = parser.parse_args()
-    os.environ.update(TEST_ENV)
-    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    jobs, paths = notebook_arguments(__doc__.split("\n\n")[0])
     start, total, failed = time.time(), 0, []
-    with ProcessPoolExecutor(args.jobs) as pool:  # notebooks that reuse another one's runs after it, in one worker
+    with ProcessPoolExecutor(jobs) as pool:  # notebooks that reuse another one's runs after it, in one worker
         futures = {pool.submit(check_chain, chain): chain for chain in chains(paths)}
         for done in as_completed(futures):
             try:

@@ -46,15 +46,21 @@ def chains(paths):
     return sorted(groups.values(), key=len, reverse=True)  # the longest chains first
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def notebook_arguments(description):
+    """``(jobs, paths)`` from the command line (``[--jobs N] [NOTEBOOK ...]``, default: every numbered notebook),
+    with the test environment set for the kernels this process starts."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("notebooks", nargs="*", type=Path)
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args()
     os.environ.update(TEST_ENV)
-    paths = [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    return args.jobs, [p.resolve() for p in args.notebooks] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def main():
+    jobs, paths = notebook_arguments(__doc__.split("\n\n")[0])
     start = time.time()
-    with Pool(args.jobs) as pool:
+    with Pool(jobs) as pool:
         for lines in pool.imap_unordered(refresh_chain, chains(paths)):
             print("\n".join(lines), flush=True)
     print(f"{len(paths)} notebook(s) in {time.time() - start:.0f} s")

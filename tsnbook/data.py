@@ -37,7 +37,7 @@ from .configs import option
 from .io import DecodeError, FlowFrames, RawFrames, open_selective
 from .sampling import UnusableVideo
 from .transforms import build_pipeline
-from .texts import read_text_lines
+from .texts import read_text, read_text_lines
 from .views import load_frames, sample_indices, split_settings
 
 #: Exceptions that mean "this one video cannot be used" (see the module docstring): skipped without a traceback.
@@ -81,7 +81,7 @@ def load_annotations(list_file, data_prefix="", source="video", multi_label=Fals
                 "dir offset total_frames label" if with_offset else "dir total_frames label")
     head = 1 if source == "video" else 3 if with_offset else 2
     join, name, records = _prefix_joiner(data_prefix), str(list_file), []
-    for number, line in enumerate(list_file.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text_lines(list_file, "list file"), start=1):
         parts = line.split()
         if not parts:
             continue
@@ -135,7 +135,7 @@ def _load_json_annotations(list_file, data_prefix, source, multi_label):
     as they carry no label for this category (MMAction2 would crash on them).
     """
     try:
-        items = json.loads(list_file.read_text())
+        items = json.loads(read_text(list_file, "list file"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{list_file}: not valid JSON ({err})") from None
     key = "filename" if source == "video" else "frame_dir"

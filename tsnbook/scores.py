@@ -56,12 +56,26 @@ def _label_array(labels):
     return rows
 
 
-def save_scores(path, scores, labels, names):
-    """Per-video scores as ``.npz`` (``scores`` [N, C] float32, ``labels``, ``names``): no pickles needed."""
+def save_scores(path, scores, labels, names, average_clips="unknown"):
+    """Per-video scores as ``.npz`` (``scores`` [N, C] float32, ``labels``, ``names``): no pickles needed.
+    ``average_clips`` (the test's: "prob", "score" or None) is kept too, so that fusion can tell probabilities
+    from logits (`score_scale`): softmax applied to probabilities again is MMAction2's fusion trap."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, scores=scores, labels=_label_array(labels), names=np.asarray(names, dtype=str))
+    scale = {} if average_clips == "unknown" else dict(average_clips=np.asarray(str(average_clips)))
+    np.savez(tmp, scores=scores, labels=_label_array(labels), names=np.asarray(names, dtype=str), **scale)
     os.replace(tmp, path)
+
+
+def score_scale(path):
+    """"prob" when the ``.npz`` at ``path`` holds probabilities (tested with ``average_clips="prob"``), "logits"
+    when it holds scores before softmax, None when it does not say (``.pkl``, ``.json``, an older ``.npz``)."""
+    if Path(path).suffix != ".npz":
+        return None
+    with np.load(path, allow_pickle=False) as data:
+        if "average_clips" not in data:
+            return None
+        return "prob" if str(data["average_clips"]) == "prob" else "logits"
 
 
 def load_scores(path):
@@ -73,14 +87,16 @@ def load_scores(path):
         return data["scores"], labels, list(data["names"])
 
 
-def write_scores(path, scores, labels, names=None):
+def write_scores(path, scores, labels, names=None, average_clips="unknown"):
     """Per-video scores in the format the suffix names: ``.pkl`` MMAction2's ``--out`` (a pickled list of
     per-video float32 arrays), ``.json`` a list of lists, ``.npz`` `save_scores` (with labels and ``names``, the
-    videos' paths as the test list gives them; their positions "0", "1", ... when None). MMAction2's two formats
-    hold scores alone, as its tools read them. A video the test skipped is a row of NaN (null in ``.json``)."""
+    videos' paths as the test list gives them; their positions "0", "1", ... when None; and ``average_clips``).
+    MMAction2's two formats hold scores alone, as its tools read them. A video the test skipped is a row of NaN
+    (null in ``.json``)."""
     path, scores = Path(path), np.asarray(scores, dtype=np.float32)
     if path.suffix == ".npz":
-        return save_scores(path, scores, labels, [str(i) for i in range(len(labels))] if names is None else names)
+        return save_scores(path, scores, labels, [str(i) for i in range(len(labels))] if names is None else names,
+                           average_clips)
     tmp = path.with_name(path.name + ".tmp")
     if path.suffix == ".pkl":
         with open(tmp, "wb") as f:
@@ -140,15 +156,25 @@ def _read_named(path):
 
 
 # ----------------------------------------------------------------------------------------------- fusion inputs
-_CONTAINER_AND_OFFSET = re.compile(r"(\.(" + "|".join(ext.lstrip(".") for ext in VIDEO_EXTENSIONS) + r"))?(@\d+)?$",
-                                   re.IGNORECASE)
+_CONTAINER = re.compile(r"\.(" + "|".join(ext.lstrip(".") for ext in VIDEO_EXTENSIONS) + r")(?=(@\d+)?$)",
+                        re.IGNORECASE)
+_OFFSET = re.compile(r"^(.*)@(\d+)$")
 
 
 def _video_key(name):
     """A video's name as every stream's list spells it: an RGB list names ``x.mp4``, a flow list the frame folder
-    ``x``; a clip's ``@offset`` goes too, since a flow list of clips may start a clip a frame earlier than the RGB
-    list (flow has one frame less) - the k-th clip of a video is the k-th in both, as the lists keep one order."""
-    return _CONTAINER_AND_OFFSET.sub("", name, count=1)
+    ``x`` (a clip's ``@offset`` stays: `_same_video` compares it)."""
+    return _CONTAINER.sub("", name)
+
+
+def _same_video(a, b):
+    """Whether keys ``a`` and ``b`` name one video (or one clip of it): equal, or clips of one video whose offsets
+    differ by a frame - a flow list of clips may start each clip a frame earlier than the RGB list, since a video
+    has one flow frame less than frames."""
+    if a == b:
+        return True
+    clip_a, clip_b = _OFFSET.match(a), _OFFSET.match(b)
+    return bool(clip_a and clip_b and clip_a[1] == clip_b[1] and abs(int(clip_a[2]) - int(clip_b[2])) <= 1)
 
 
 def _named(path, names):
@@ -195,12 +221,14 @@ def _check_shapes(paths, loaded):
 
 
 def _check_names(paths, loaded):
-    """The named files name the same videos, in the same order (`_video_key`)."""
+    """The named files name the same videos, in the same order (`_video_key`, `_same_video`)."""
     named = [found for found in (_named(path, names) for path, (_, _, names) in zip(paths, loaded)) if found]
     for path, names in named[1:]:
-        (first, first_names), keys = named[0], [_video_key(name) for name in names]
-        if keys != [_video_key(name) for name in first_names]:
-            i = _first_difference([_video_key(name) for name in first_names], keys)
+        first, first_names = named[0]
+        parted = (i for i, (a, b) in enumerate(zip(first_names, names))
+                  if not _same_video(_video_key(a), _video_key(b)))
+        i = next(parted, None)
+        if i is not None:
             raise ValueError(f"video {i + 1} of {first} is {first_names[i]} but {path} has {names[i]}: the score "
                              "files must come from the same test list, in the same order")
 
@@ -232,7 +260,20 @@ def _check_datalist(datalist, labels, numbers, carried, scores0):
                          f"{scores0.shape[1]} classes (0..{scores0.shape[1] - 1}): another dataset's list?")
 
 
-def read_fusion_inputs(paths, datalist=None):
+def _check_scales(paths, apply_softmax):
+    """Scores on one scale: probabilities are not turned into probabilities again, nor added to logits."""
+    scales = [(path, score_scale(path)) for path in paths]
+    probabilities = [path for path, scale in scales if scale == "prob"]
+    if probabilities and apply_softmax:
+        raise ValueError(f"{probabilities[0]} holds probabilities (tested with --average-clips prob): "
+                         "--apply-softmax would apply softmax to them twice; fuse without it")
+    logits = [path for path, scale in scales if scale == "logits"]
+    if probabilities and logits:
+        raise ValueError(f"{probabilities[0]} holds probabilities but {logits[0]} scores before softmax: test both "
+                         "with the same --average-clips (or fuse the scores with --apply-softmax)")
+
+
+def read_fusion_inputs(paths, datalist=None, apply_softmax=False):
     """``(streams, labels)``: the score arrays of ``paths`` (several models tested on one list) and the videos'
     class ids, once they are known to fit together; else a ValueError naming the files and the first video where
     they part.
@@ -242,10 +283,13 @@ def read_fusion_inputs(paths, datalist=None):
     RGB list's ``x.mp4`` and a flow list's ``x`` are one video), and so are the class counts, the labels the
     files carry and those of ``datalist`` (`read_datalist_labels`, needed when no file carries labels, and
     checked to be classes the scores have). Fusion reports single-label accuracy: a multi-label file is refused.
+    Files that say their scale (`score_scale`) must share it, and ``apply_softmax`` is refused for probabilities
+    (MMAction2's report_accuracy.py applies softmax to whatever it is given).
     """
     paths = [Path(p) for p in paths]
     loaded = [_read_named(path) for path in paths]
     _check_shapes(paths, loaded)
+    _check_scales(paths, apply_softmax)
     _check_names(paths, loaded)
     carried = _carried_labels(paths, loaded)
     streams = [scores for scores, _, _ in loaded]

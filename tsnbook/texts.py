@@ -6,20 +6,28 @@ import codecs
 from pathlib import Path
 
 
-def read_text(path, what="file"):
-    """A UTF-8 text file's text (``what``: "list file", "label map", ... for the message). A BOM at its start is
-    dropped (Windows editors and spreadsheets write one, and it would otherwise stick to the first name); a file in
-    another encoding is refused naming the file, the line and the byte, rather than Python's bare codec error."""
+def read_text(path, what="file", fix="save the file as UTF-8"):
+    """A UTF-8 text file's text (``what``: "list file", "label map", ... for the message), its line ends made
+    ``\n``. A BOM at its start is dropped (Windows editors and spreadsheets write one, and it would otherwise stick
+    to the first name); a file in another encoding is refused naming the file, the line and the byte, and ``fix``
+    (what to do), rather than Python's bare codec error. Lines end at ``\n``, ``\r\n`` or ``\r`` only, as
+    Python's ``open()`` (and so MMAction2) reads them: `str.splitlines` would also split a name at U+2028 or a form
+    feed, and the line an error names would not be the line a user's editor shows."""
     data = Path(path).read_bytes()
     data = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data  # so err.start counts in data
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise ValueError(f"{what} {path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}): save the file as "
-                         f"UTF-8") from None
+        line = _universal(data[:err.start].decode("utf-8")).count("\n") + 1
+        raise ValueError(f"{what} {path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}): {fix}") from None
+    return _universal(text)
+
+
+def _universal(text):
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def read_text_lines(path, what="file"):
-    """`read_text`'s lines."""
-    return read_text(path, what).splitlines()
+    """`read_text`'s lines (without their ends; a last line end ends the last line, as in ``open()``)."""
+    lines = read_text(path, what).split("\n")
+    return lines[:-1] if lines[-1] == "" else lines

@@ -199,7 +199,7 @@ def _test(args):
     if args.out:  # first: the reports below must not lose a test that took hours
         from ..scores import write_scores
         names = video_names(cfg) if Path(args.out).suffix == ".npz" else None
-        write_scores(args.out, scores, labels, names)
+        write_scores(args.out, scores, labels, names, option(cfg, "average_clips"))
         print(f"scores written to {args.out}")
     if single_label:
         from ..data import label_names
@@ -215,7 +215,7 @@ def _test(args):
 def _fuse(args):
     from ..metrics import fuse_scores, mean_class_accuracy, top_k_accuracy
     from ..scores import read_fusion_inputs
-    streams, labels = read_fusion_inputs(args.scores, args.datalist)
+    streams, labels = read_fusion_inputs(args.scores, args.datalist, args.apply_softmax)
     keep = _leave_out_unscored(args.scores, streams)
     streams, labels = [scores[keep] for scores in streams], labels[keep]
     fused = fuse_scores(streams, args.coefficients, apply_softmax=args.apply_softmax)

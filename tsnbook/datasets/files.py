@@ -54,10 +54,10 @@ def read_lines(path, fix="download and extract the annotations again (prepare.py
     if not path.is_file():
         raise AnnotationError(f"{path}: annotation file missing; {fix}")
     try:
-        text = read_text(path, "annotation file")
+        text = read_text(path, "annotation file", f"a damaged or wrong file? {fix}")
     except ValueError as error:  # names the line and the byte
-        raise AnnotationError(f"{error} (a damaged or wrong file?); {fix}") from None
-    lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
+        raise AnnotationError(str(error)) from None
+    lines = [(number, line.strip()) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
     if not lines:
         raise AnnotationError(f"{path}: annotation file is empty; {fix}")
     return lines

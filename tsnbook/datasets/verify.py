@@ -80,15 +80,15 @@ def check_video(job):
 
 
 def _streams_end(container):
-    """Seconds from the start of the file to the end of its last packet, of any stream: where a cut file stops.
+    """Seconds from time 0 to the end of the file's last packet, of any stream: where a cut file stops.
     (Time, not frames: a variable frame rate makes a count from duration x fps wrong by half. Every stream, since
     the header's duration is the longest one's: a screen recording's audio goes on after its last frame.)"""
-    start, end = container.start_time or 0, None
+    end = None
     for packet in container.demux():
         if packet.pts is not None and packet.time_base is not None:
             stop = float((packet.pts + (packet.duration or 0)) * packet.time_base)
             end = stop if end is None else max(end, stop)
-    return None if end is None else end - start / 1e6
+    return end  # from time 0, as FFmpeg's Matroska duration counts (a stream from 3 s to 5 s: 5.00 s)
 
 
 _NUMBERED = re.compile(r"^(.*?)(\d+)(\.[A-Za-z0-9]+)$")

@@ -207,7 +207,7 @@ def _display_rotation(stream, packets):
         frames = context.decode(packets[0]) + context.decode(None)
     except av.FFmpegError:
         return 0  # an undecodable first packet: the plan or the decode says so, with its own message
-    return getattr(frames[0], "rotation", 0) if frames else 0
+    return frames[0].rotation if frames else 0
 
 
 def _in_order(frames, shown):

@@ -63,7 +63,7 @@ def upright(image, rotation):
 
 def frame_to_rgb(frame):
     """A PyAV frame as uint8 RGB [H, W, 3], upright (`upright`)."""
-    return upright(frame.to_ndarray(format="rgb24"), getattr(frame, "rotation", 0))  # (PyAV < 14: no rotation)
+    return upright(frame.to_ndarray(format="rgb24"), frame.rotation)
 
 
 def count_frames(path):
@@ -114,7 +114,7 @@ def _probe(path):
             packets = list(itertools.islice(demuxed, 16) if indexed else demuxed)  # the index counts; these: the start
     except av.FFmpegError as error:
         raise DecodeError(path, f"PyAV cannot read it ({_short(error)})") from error
-    if _leading_pictures([pts for pts, _ in packets]):  # hidden packets too: an edit list's cut starts at its I-frame
+    if _leading_pictures(packets):
         return count_frames(path), fps, kind
     if indexed:
         return counted, fps, kind
@@ -122,15 +122,17 @@ def _probe(path):
     return (shown if promised in (0, shown) else count_frames(path)), fps, kind
 
 
-def _leading_pictures(pts):
-    """Whether the stream starts at an open GOP: packets right after the first one (in decoding order; ``pts``
-    their timestamps) are shown before it. A stream that starts at an IDR (closed GOP) shows its first packet
-    first, and the frames decoded next come after it."""
-    first = pts[0] if pts else None
-    for later in pts[1:]:
-        if first is None or later is None or later > first:
+def _leading_pictures(packets):
+    """Whether the stream starts at an open GOP: a packet right after the first one (in decoding order;
+    ``packets``: their ``(pts, hidden by the edit list)``) is shown before it. A stream that starts at an IDR
+    (closed GOP) shows its first packet first, and the frames decoded next come after it. The first packet may be
+    hidden (an MP4 cut between keyframes starts at the I-frame before the cut); leading pictures that the edit
+    list hides are dropped anyway, and count for nothing."""
+    first = packets[0][0] if packets else None
+    for pts, hidden in packets[1:]:
+        if first is None or pts is None or pts > first:
             return False
-        if later < first:
+        if pts < first and not hidden:
             return True
     return False
 
