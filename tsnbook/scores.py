@@ -270,7 +270,7 @@ def _check_scales(paths, apply_softmax):
     logits = [path for path, scale in scales if scale == "logits"]
     if probabilities and logits:
         raise ValueError(f"{probabilities[0]} holds probabilities but {logits[0]} scores before softmax: test both "
-                         "with the same --average-clips (or fuse the scores with --apply-softmax)")
+                         "with the same --average-clips")
 
 
 def read_fusion_inputs(paths, datalist=None, apply_softmax=False):
