@@ -185,6 +185,16 @@ def test_config_files_are_read_never_run(tmp_path):
     assert cfg["train_pipeline"][3]["flip_label_map"] == {4: 5, 5: 4}  # the same data: everything is kept
 
 
+def test_a_config_file_saved_with_a_bom_reads_and_another_encoding_is_named_with_its_line(tmp_path):
+    # Notepad's "UTF-8 with BOM" was refused as "not Python syntax (U+FEFF)", a Latin-1 file ended in a bare codec
+    # error that named neither the file nor the line.
+    (tmp_path / "bom.py").write_bytes(f"\ufeffbase = {SYNTH!r}\nname = 'vid\u00e9os'\n".encode("utf-8"))
+    assert get_config(tmp_path / "bom.py")["name"] == "vid\u00e9os"
+    (tmp_path / "latin.py").write_bytes(f"base = {SYNTH!r}\nname = 'vid\u00e9os'\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin\.py:2: not UTF-8 text \(byte 0xe9\)"):
+        get_config(tmp_path / "latin.py")
+
+
 def test_config_dump_writes_every_config_back_as_itself(tmp_path, capsys):
     for name, value in all_configs().items():  # every zoo row and twin survives the round trip
         (tmp_path / "c.py").write_text(format_config(dict(value, name=name)))

@@ -38,6 +38,7 @@ import sys
 from pathlib import Path
 
 from ..spelling import did_you_mean
+from ..texts import read_text
 from . import get_config, is_config_file, known_keys, plain, reads_generated_data
 from .checks import value_error, warn_schedule
 
@@ -113,7 +114,7 @@ def read_config(path, _chain=(), given=()):
 
 def _parse(path):
     """``({key: value}, {key: line})`` of a file of plain assignments, without running it."""
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path, "config file")  # a Windows editor's BOM dropped, another encoding named with its line
     try:
         tree = ast.parse(text, filename=str(path))
     except SyntaxError as err:
@@ -159,7 +160,7 @@ class _PlainValue(ast.NodeTransformer):
 def _read_run_config(path):
     """A run's ``config.json`` as it is; JSON made the flip label maps' class ids strings, they become ints."""
     try:
-        cfg = json.loads(path.read_text(encoding="utf-8"))
+        cfg = json.loads(read_text(path, "config file"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}:{err.lineno}: not JSON ({err.msg}); a run's config.json is written by train") \
             from None
@@ -243,7 +244,7 @@ def _class_count(keys):
     """What to write after ``num_classes =``: the line count of the file's label map when it can be read."""
     label_map = keys.get("label_map") and Path(keys["data_root"]) / keys["label_map"]
     if label_map and label_map.is_file():
-        count = sum(1 for line in label_map.read_text(encoding="utf-8").splitlines() if line.strip())
+        count = sum(1 for line in read_text(label_map, "label map").split("\n") if line.strip())
         return f"{count} (the lines of {label_map})"
     return "<lines of your classes.txt>"
 
