@@ -435,6 +435,18 @@ def test_flow_dataset_skips_finished_videos(tmp_path):
     assert (tmp_path / "out" / "a" / "flow_x_00001.jpg").stat().st_mtime_ns == first
 
 
+def test_only_a_whole_lists_or_verify_report_says_training_can_start(tmp_path):
+    # A clean download or extraction used to end "ok: training can start" although no list existed yet, and so
+    # did one machine's shard of a sharded verify.
+    from tsnbook.datasets.shards import Shard
+    last = {step: Report("fake", step, tmp_path).summary().splitlines()[-1]
+            for step in ("download", "extract", "lists", "verify")}
+    assert last == dict(download="ok: no errors", extract="ok: no errors", lists="ok: training can start",
+                        verify="ok: training can start")
+    shard = Report("fake", "verify", tmp_path, shard=Shard.parse("1/2")).summary().splitlines()[-1]
+    assert shard == "ok: no errors in this shard"
+
+
 def test_all_says_no_ok_and_no_next_step_once_a_step_failed(tmp_path, monkeypatch):
     from types import SimpleNamespace
 
@@ -456,7 +468,8 @@ def test_all_says_no_ok_and_no_next_step_once_a_step_failed(tmp_path, monkeypatc
     printed = []
     assert command.main(["fake", "all", "--root", str(tmp_path)], log=printed.append) == 1
     download, extract, lists, verify = printed
-    assert download.endswith("ok: training can start") and "next: after download" in download
+    # a clean download only says so: nothing can train before the lists exist
+    assert download.endswith("\nok: no errors") and "next: after download" in download
     assert "not ok: fix the errors above" in extract
     for later in (lists, verify):
         assert "ok: training can start" not in later and "next:" not in later, later

@@ -26,6 +26,9 @@ KINDS = ("missing", "unreadable", "truncated", "zero frames", "frame count", "te
 COLUMNS = ("published", "mmaction2", "annotated", "on_disk", "written")
 HEADERS = dict(published="published", mmaction2="MMAction2", annotated="annotation", on_disk="on disk",
                written="written")
+#: The steps whose clean report means the lists exist and hold what is on disk. A clean download, extraction or
+#: single shard says only "no errors": training needs the lists (or the shards merged) first.
+READY_AFTER = ("lists", "verify")
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ class Report:
     def summary(self, max_problems=10, failed_before=()):
         """What prepare.py prints: actions, the counts table, problems by kind and the first few. After a failed
         step of the same ``all`` run (``failed_before``: their names) there is no "ok" and no "next:" line: the
-        failure above must be fixed first."""
+        failure above must be fixed first. Only a whole ``lists`` or ``verify`` report ends "ok: training can start"
+        (`READY_AFTER`); a clean earlier step or shard ends "ok: no errors"."""
         head = f"{self.dataset} {self.step}{f' (shard {self.shard})' if self.shard else ''} in {self.root}"
         lines = [head + (": " + ", ".join(f"{k} {v}" for k, v in sorted(self.actions.items()))
                          if self.actions else "")]
@@ -127,8 +131,10 @@ class Report:
             lines.append(f"not ok: fix the errors above (all listed in {self.path}) before training")
         elif failed_before:
             lines.append(f"{self.step}: no errors, but {' and '.join(failed_before)} failed above: fix it first")
-        else:
+        elif self.step in READY_AFTER and not self.shard:
             lines.append("ok: training can start")
+        else:  # a download, an extraction or one shard: the lists are still to be written (or merged)
+            lines.append(f"ok: no errors{' in this shard' if self.shard else ''}")
         return "\n".join(lines)
 
     @property
