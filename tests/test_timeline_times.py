@@ -5,6 +5,7 @@ A window ``[k * stride, k * stride + window)`` holds the frames whose own timest
 it, so its times are the video's, whatever the rate does; the window is still tested as a clip of those frames
 (`predict_video(..., frames=(start_frame, end_frame))`).
 """
+import json
 import socket
 import threading
 from fractions import Fraction
@@ -86,17 +87,22 @@ def test_windows_start_every_stride_seconds_without_drifting(model_and_videos):
     assert starts == [(0.5 * k, int(np.ceil(12.5 * k)), 25) for k in range(5)]  # 80 frames = 3.2 s: 0.0 .. 2.0
 
 
-def test_a_stream_that_ends_mid_window_does_not_report_that_window_and_says_so(model_and_videos, tmp_path, capsys):
-    # a URL (here file://) of an MPEG-TS stream has no frame count: 80 frames = 3.2 s; the third 1.4-s window
-    # (2-3.4 s, frames 50..84) has all its sampled frames (55, 66, 79) but is cut off by the end of the stream
-    folder, _, cfr, checkpoint, model, cfg = model_and_videos
-    with av.open(str(cfr)) as source, av.open(str(tmp_path / "cfr.ts"), "w") as out:
+def _stream_url(video, folder):
+    """``video``'s packets as an MPEG-TS stream behind a ``file://`` URL: a source with no frame count, as live."""
+    with av.open(str(video)) as source, av.open(str(folder / "stream.ts"), "w") as out:
         stream = out.add_stream_from_template(source.streams.video[0])
         for packet in source.demux(source.streams.video[0]):
             if packet.dts is not None:
                 packet.stream = stream
                 out.mux(packet)
-    url = (tmp_path / "cfr.ts").as_uri()
+    return (folder / "stream.ts").as_uri()
+
+
+def test_a_stream_that_ends_mid_window_does_not_report_that_window_and_says_so(model_and_videos, tmp_path, capsys):
+    # a URL (here file://) of an MPEG-TS stream has no frame count: 80 frames = 3.2 s; the third 1.4-s window
+    # (2-3.4 s, frames 50..84) has all its sampled frames (55, 66, 79) but is cut off by the end of the stream
+    folder, _, cfr, checkpoint, model, cfg = model_and_videos
+    url = _stream_url(cfr, tmp_path)
     result = run_timeline(model, url, window=1.4, stride=1.0, extract=view_extractor(model, cfg))
     assert result["num_frames"] == 80 and [w["end_frame"] for w in result["windows"]] == [35, 60]
     assert result["unscored"] == dict(start_frame=60, end_frame=80, start=2.4, end=3.2)
@@ -169,3 +175,28 @@ def test_a_stream_that_breaks_keeps_the_windows_scored_before_and_says_why(model
     out = capsys.readouterr().out
     assert code == 1 and "stopped after 60 frames: " in out and "connection reset" in out
     assert len((tmp_path / "t.csv").read_text().splitlines()) == 3  # the header and both windows
+
+
+def test_ctrl_c_on_a_file_says_the_timeline_is_cut_short_and_on_a_camera_is_its_end(model_and_videos, tmp_path,
+                                                                                    capsys, monkeypatch):
+    # Ctrl-C after 60 of 80 frames once gave "2 windows over 60 frames", exit 0 and a JSON file that read as the
+    # whole video's timeline
+    _, _, cfr, checkpoint, model, cfg = model_and_videos
+    from tsnbook import streams
+    frames_of = streams.FrameStream.__iter__
+
+    def interrupted(stream):
+        for index, frame in enumerate(frames_of(stream)):
+            if index == 60:
+                raise KeyboardInterrupt
+            yield frame
+
+    monkeypatch.setattr(streams.FrameStream, "__iter__", interrupted)
+    code = cli_exit(["predict", checkpoint, cfr, "--timeline", "--window", "1", "--stride", "1", "--out",
+                     tmp_path / "t.json", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 1 and "stopped after 60 frames: interrupted (Ctrl-C) at frame 60 of 80" in out, out
+    assert json.loads((tmp_path / "t.json").read_text())["stopped"] == "interrupted (Ctrl-C) at frame 60 of 80"
+    # a live source (no frame count): Ctrl-C is how it ends
+    live = run_timeline(model, _stream_url(cfr, tmp_path), window=1.0, stride=1.0, extract=view_extractor(model, cfg))
+    assert live["stopped"] is None and len(live["windows"]) == 2

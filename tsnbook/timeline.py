@@ -133,8 +133,9 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
     """Score every window of ``source`` (a file, a URL, a camera index); see the module docstring. Returns
     ``dict(source, fps, num_frames, duration, window, stride, window_frames, stride_frames, average_clips, classes,
     windows=[...], unscored, stopped)``: ``unscored`` the frames after the last window's end (None when there are
-    none); ``stopped`` why the source broke off after some windows were scored (None when it ended normally: a
-    source that breaks before its first window raises `tsnbook.io.DecodeError`).
+    none); ``stopped`` why a file's windows stop before its end (Ctrl-C) or why a source broke off after some
+    windows were scored (None when it ended, or when Ctrl-C ended a live source: a source that breaks before its
+    first window raises `tsnbook.io.DecodeError`).
     ``on_window(entry)`` is called as each window is scored (a live display, a log)."""
     windows, score = [], view_scorer(model, extract, average_clips, views_per_chunk)
     with FrameStream(source) as stream:
@@ -162,8 +163,9 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
                         if on_window:
                             on_window(windows[-1])
                     yield frame, lines
-            except KeyboardInterrupt:  # a live source is stopped by hand: keep what was scored
-                return
+            except KeyboardInterrupt:  # keep what was scored: the end of a live source, a file cut short
+                if stream.num_frames is not None:
+                    stopped = f"interrupted (Ctrl-C) at frame {decoded} of {stream.num_frames}"
             except DecodeError as error:  # a broken file, a dropped connection: keep what was scored, and say why
                 if not windows:
                     raise
