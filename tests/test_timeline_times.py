@@ -200,3 +200,11 @@ def test_ctrl_c_on_a_file_says_the_timeline_is_cut_short_and_on_a_camera_is_its_
     # a live source (no frame count): Ctrl-C is how it ends
     live = run_timeline(model, _stream_url(cfr, tmp_path), window=1.0, stride=1.0, extract=view_extractor(model, cfg))
     assert live["stopped"] is None and len(live["windows"]) == 2
+
+
+def test_a_stride_shorter_than_a_frame_scores_each_frame_span_once():
+    # 0.01 s at 25 fps: four windows in a row held the same 25 frames (scored four times, as four "different" rows)
+    from tsnbook.timeline import window_spans
+    spans = list(window_spans(1.0, 0.01, 25, duration=3.2))
+    firsts = [first for _, _, first, _ in spans]
+    assert firsts == list(range(56)) and {stop - first for *_, first, stop in spans} == {25}

@@ -55,8 +55,10 @@ def window_spans(window, stride, fps, times=None, duration=None):
     """Yield ``(start, end, start_frame, end_frame)`` of every window: ``[k * stride, k * stride + window)``
     seconds and the frames shown in it (``times``: each frame's time in seconds, `FrameStream.frame_times`; None:
     ``index / fps``). Windows end by ``duration`` (None: a live source, the windows go on until it ends); a window
-    that no frame falls in (a gap of a variable-rate video) is left out."""
+    that no frame falls in (a gap of a variable-rate video), or that holds the same frames as the one before (a
+    stride shorter than a frame), is left out."""
     window_frames(fps, window, stride)  # the check of both
+    previous = None
     for k in itertools.count():
         start, end = k * stride, k * stride + window
         if duration is not None and end > duration + TOLERANCE:
@@ -65,7 +67,8 @@ def window_spans(window, stride, fps, times=None, duration=None):
             first, stop = math.ceil((start - TOLERANCE) * fps), math.ceil((end - TOLERANCE) * fps)
         else:
             first, stop = np.searchsorted(times, [start - TOLERANCE, end - TOLERANCE]).tolist()
-        if stop > first:
+        if stop > first and (first, stop) != previous:
+            previous = first, stop
             yield start, end, first, stop
 
 
