@@ -131,6 +131,13 @@ def _duration(stream, times):
     return float(times[-1] + (times[-1] - times[-2]))
 
 
+def _time_read(stream, times, duration, decoded):
+    """The seconds of ``decoded`` frames: the file's duration when all were read, else up to the last one's end."""
+    if duration is not None and decoded == stream.num_frames:
+        return duration
+    return float(times[decoded - 1]) + 1 / stream.fps if times is not None else decoded / stream.fps
+
+
 def run_timeline(model, source, window, stride, extract, average_clips="prob", names=None, k=5, out_video=None,
                  on_window=None, views_per_chunk=25):
     """Score every window of ``source`` (a file, a URL, a camera index); see the module docstring. Returns
@@ -182,8 +189,7 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
         if not windows:
             raise ValueError(f"{stream.path} ended after {decoded} frames ({decoded / stream.fps:.2f} s), before "
                              f"the first window of {window:g} s ({length} frames) was complete: use a shorter --window")
-        end = duration if duration is not None and decoded == stream.num_frames else (
-            float(times[decoded - 1]) + 1 / stream.fps if times is not None else decoded / stream.fps)
+        end = _time_read(stream, times, duration, decoded)
         last = windows[-1]
         unscored = None if last["end_frame"] >= decoded else dict(
             start_frame=last["end_frame"], end_frame=decoded, start=last["end"], end=round(end, 4))
