@@ -208,3 +208,31 @@ def test_a_stride_shorter_than_a_frame_scores_each_frame_span_once():
     spans = list(window_spans(1.0, 0.01, 25, duration=3.2))
     firsts = [first for _, _, first, _ in spans]
     assert firsts == list(range(56)) and {stop - first for *_, first, stop in spans} == {25}
+
+
+def test_ctrl_c_while_a_frame_is_drawn_or_encoded_keeps_the_annotated_video_and_the_windows(model_and_videos,
+                                                                                           tmp_path, monkeypatch):
+    # Ctrl-C lands wherever the program is: in the encoder (or the drawing) it once escaped the timeline, and
+    # write_video removed the half-written annotated video - an hour of a camera's recording and its windows lost
+    import os
+    import signal
+    from tsnbook import timeline
+    _, _, cfr, _, model, cfg = model_and_videos
+    draw, drawn = timeline.draw_lines, []
+
+    def drawing(frame, lines):
+        drawn.append(1)
+        if len(drawn) == 60:
+            os.kill(os.getpid(), signal.SIGINT)  # as the user's Ctrl-C, delivered while this frame is drawn
+        return draw(frame, lines)
+
+    monkeypatch.setattr(timeline, "draw_lines", drawing)
+    try:
+        result = run_timeline(model, _stream_url(cfr, tmp_path), window=1.0, stride=1.0,
+                              extract=view_extractor(model, cfg), out_video=tmp_path / "live.mp4")
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the timeline: the annotated video and the windows are lost")
+    assert len(result["windows"]) == 2 and result["stopped"] is None  # a live source: Ctrl-C is its end
+    from tsnbook.io import probe_video
+    assert probe_video(tmp_path / "live.mp4")[0] == 60
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back

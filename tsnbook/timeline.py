@@ -24,10 +24,13 @@ was scored). ``out_video``: the frames written back with the newest window's top
 window that ended at or before it, as a live display would; at the source's average rate, so a variable-rate
 video's annotated copy has its frames but not their timing).
 """
+import contextlib
 import csv
 import itertools
 import json
 import math
+import signal
+import threading
 import warnings
 from pathlib import Path
 
@@ -131,6 +134,28 @@ def _duration(stream, times):
     return float(times[-1] + (times[-1] - times[-2]))
 
 
+@contextlib.contextmanager
+def _ctrl_c_as_a_flag():
+    """The first Ctrl-C appends to the yielded list instead of raising wherever it lands: raised inside the encoder it
+    would lose the annotated video (`write_video` removes a file it could not finish) and every window scored. The
+    frame loop checks the list; a second Ctrl-C raises as usual. (Signals belong to the main thread: elsewhere,
+    nothing changes.)"""
+    pressed = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pressed
+        return
+
+    def press(*_):
+        pressed.append(True)
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, press)
+    try:
+        yield pressed
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _time_read(stream, times, duration, decoded):
     """The seconds of ``decoded`` frames: the file's duration when all were read, else up to the last one's end."""
     if duration is not None and decoded == stream.num_frames:
@@ -148,7 +173,7 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
     first window raises `tsnbook.io.DecodeError`).
     ``on_window(entry)`` is called as each window is scored (a live display, a log)."""
     windows, score = [], view_scorer(model, extract, average_clips, views_per_chunk)
-    with FrameStream(source) as stream:
+    with FrameStream(source) as stream, _ctrl_c_as_a_flag() as pressed:
         length, step = window_frames(stream.fps, window, stride)
         times = stream.frame_times()
         duration = _duration(stream, times)
@@ -165,6 +190,8 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
             try:
                 for index, frame, done in frames_and_spans(stream, extract,
                                                            window_spans(window, stride, stream.fps, times, duration)):
+                    if pressed:
+                        raise KeyboardInterrupt
                     decoded = index + 1
                     for start, end, first, stop, views in done:
                         windows.append(_window_entry(start, end, first, stop, score(views), names, k))
@@ -187,8 +214,9 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
             for _ in annotated():
                 pass
         if not windows:
-            raise ValueError(f"{stream.path} ended after {decoded} frames ({decoded / stream.fps:.2f} s), before "
-                             f"the first window of {window:g} s ({length} frames) was complete: use a shorter --window")
+            how, advice = ("was stopped (Ctrl-C)", "") if pressed else ("ended", ": use a shorter --window")
+            raise ValueError(f"{stream.path} {how} after {decoded} frames ({decoded / stream.fps:.2f} s), before the "
+                             f"first window of {window:g} s ({length} frames) was complete{advice}")
         end = _time_read(stream, times, duration, decoded)
         last = windows[-1]
         unscored = None if last["end_frame"] >= decoded else dict(
