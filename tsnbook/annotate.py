@@ -6,10 +6,11 @@ The text is drawn with OpenCV's ``putText`` on a dark box in the top-left corner
 from 120-px SynthActions clips to 1080p), in RGB throughout (the colour asked for is the colour written). The
 video is read once, in order (`tsnbook.streams.FrameStream`), and written frame for frame at the source's exact
 rate (`tsnbook.io.write_video`: H.264 for .mp4 / .mkv, MPEG-4 for .avi, VP9 for .webm), so it has the same number of
-frames and the same duration; odd frame sizes, which H.264's 4:2:0 cannot hold, are written 4:4:4 rather than
-cropped (MPEG-4 and VP9 take them in 4:2:0, and MPEG-4 takes nothing else). Where MMAction2's demo drew only the top-1
-name at a fixed 30 fps (0.x) or nothing at all (1.x; MMAction2's ``demo/demo.py``), this draws what
-``predict`` prints.
+frames and the same duration (a variable-rate video is written at its average rate: `write_video` takes one rate,
+so its frames keep their count, not their times or exactly its duration); odd frame sizes, which H.264's 4:2:0
+cannot hold, are written 4:4:4 rather than cropped (MPEG-4 and VP9 take them in 4:2:0, and MPEG-4 takes nothing
+else). Where MMAction2's demo drew only the top-1 name at a fixed 30 fps (0.x) or nothing at all (1.x; MMAction2's
+``demo/demo.py``), this draws what ``predict`` prints.
 """
 from pathlib import Path
 

@@ -11,16 +11,23 @@ the file's display matrix asks (`tsnbook.io.upright`) - exactly the frames and t
 (`tests/test_timeline.py`). A camera (an integer source) is read with OpenCV's
 ``VideoCapture``, whose BGR frames are turned into RGB; its rate is the one the driver reports (30 when it
 reports none). Nothing is written to disk.
+
+A local file also gives each frame's own time (`frame_times`: its pts x time_base, read from the packets without
+decoding), so that a timeline's seconds are the video's even where its rate varies (phones record at a variable
+rate); a live source is timed at its nominal rate. A URL that gives no data for ``URL_TIMEOUT`` seconds, while
+opening or later, ends the stream with an error instead of waiting for ever.
 """
 import os
 from fractions import Fraction
 
 import av
 import cv2
+import numpy as np
 
 from .io.videos import DecodeError, _short, _video_stream, frame_to_rgb, probe_video
 
 DEFAULT_CAMERA_FPS = 30
+URL_TIMEOUT = 20.0  # seconds without data before a URL is given up (FFmpeg would wait for ever)
 
 
 def is_camera(source):
@@ -35,7 +42,12 @@ class FrameStream:
         self.path, self.size = str(source), None
         self._capture = self._container = None
         if is_camera(source):
-            self._capture = cv2.VideoCapture(int(source))
+            logging = cv2.utils.logging  # errors only: a missing camera is one line here, not OpenCV's warnings
+            level = logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+            try:
+                self._capture = cv2.VideoCapture(int(source))
+            finally:
+                logging.setLogLevel(level)
             if not self._capture.isOpened():
                 raise RuntimeError(f"camera {source} cannot be opened (no such device, or it is busy)")
             self.fps = float(self._capture.get(cv2.CAP_PROP_FPS) or DEFAULT_CAMERA_FPS)
@@ -48,8 +60,11 @@ class FrameStream:
             self.num_frames, self.fps = probe_video(self.path)
             if self.num_frames == 0:
                 raise DecodeError(self.path, "it contains no decodable video frames")
+        self._local, timeout = local, None if local else URL_TIMEOUT
         try:
-            self._container = av.open(self.path)
+            self._container = av.open(self.path, timeout=timeout)
+        except av.ExitError as error:
+            raise DecodeError(self.path, f"no answer within {timeout:g} s (PyAV: {_short(error)})") from error
         except av.FFmpegError as error:
             raise DecodeError(self.path, f"PyAV cannot open it ({_short(error)})") from error
         stream = _video_stream(self._container, self.path)
@@ -62,6 +77,20 @@ class FrameStream:
         """The rate as an exact fraction (for writing a video at the source's rate)."""
         rate = getattr(self, "rate", None)
         return Fraction(rate) if rate else Fraction(self.fps).limit_denominator(1001)
+
+    def frame_times(self):
+        """Each frame's display time in seconds from the first frame's (float64 [num_frames]), from the packets' pts
+        (a second pass over the file that decodes nothing); None for a live source, or where the packets do not
+        give one time per frame (no pts, or a count that differs from `num_frames`): then time is index / fps."""
+        if self._container is None or not self._local:
+            return None
+        with av.open(self.path) as container:
+            stream = _video_stream(container, self.path)
+            pts = [p.pts for p in container.demux(stream) if p.size and not p.is_discard]
+        if len(pts) != self.num_frames or None in pts:
+            return None
+        pts = np.sort(np.array(pts, dtype=np.int64))
+        return (pts - pts[0]) * float(stream.time_base)
 
     def __iter__(self):
         if self._capture is not None:

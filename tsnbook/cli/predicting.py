@@ -194,6 +194,12 @@ def _timeline(args, checkpoints, inputs, outputs):
 
     result = run_timeline(model, source, args.window, args.stride, extract, mode, names, k, args.out_video, show)
     print(f"{len(result['windows'])} windows over {result['num_frames']} frames ({result['fps']:g} fps)")
+    tail = result["unscored"]
+    if tail:
+        print(f"the last {tail['end'] - tail['start']:.2f} s ({tail['end_frame'] - tail['start_frame']} frames) end no "
+              f"whole window: not scored")
+    if result["stopped"]:
+        print(f"stopped after {result['num_frames']} frames: {result['stopped']} (the windows before are kept)")
     if args.out:
         write_timeline(args.out, result, dict(model=info["description"], views=views))
         print(f"wrote {args.out}")
@@ -203,7 +209,7 @@ def _timeline(args, checkpoints, inputs, outputs):
         print(f"wrote {args.plot}")
     if args.out_video:
         print(f"wrote {args.out_video} (each frame shows the newest window that ended at or before it)")
-    return 0
+    return 1 if result["stopped"] else 0
 
 
 def add_commands(sub, common):

@@ -1,0 +1,238 @@
+"""Timeline windows in true seconds: a variable-frame-rate file, strides that are no whole number of frames, a
+stream that ends mid-window, the annotated frames' causality and a URL that never answers.
+
+A window ``[k * stride, k * stride + window)`` holds the frames whose own timestamps (PyAV: pts x time_base) lie in
+it, so its times are the video's, whatever the rate does; the window is still tested as a clip of those frames
+(`predict_video(..., frames=(start_frame, end_frame))`).
+"""
+import json
+import socket
+import threading
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from conftest import cli_exit, random_checkpoint, small_config
+from tsnbook.course.synth import CLASSES
+from tsnbook.factory import load_model
+from tsnbook.io import DecodeError, write_video
+from tsnbook.predict import predict_video, view_extractor
+from tsnbook.timeline import frames_and_windows, run_timeline
+
+FAST, SLOW = 40, 40  # frames at 50 fps (20 ms apart), then at 10 fps (100 ms apart): 0.8 s + 4 s
+
+
+def _frames(count, height=48, width=64):
+    """Frames whose colour changes with their index (so that a window's frames show in its scores)."""
+    ramp = np.linspace(0, 255, count).astype(np.uint8)
+    noise = np.random.default_rng(0).integers(0, 40, (count, height, width, 3), dtype=np.uint8)
+    return noise + ramp[:, None, None, None] // 2 * np.array([1, 0, 1], np.uint8)
+
+
+def _write_vfr(path, frames, gaps_ms):
+    """An H.264 MP4 whose frame k is shown ``gaps_ms[k - 1]`` ms after frame k - 1 (a phone's variable rate)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=1000)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt, stream.time_base = "yuv420p", Fraction(1, 1000)
+        pts = 0
+        for frame, gap in zip(frames, [0] + list(gaps_ms)):
+            pts += gap
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts, picture.time_base = pts, Fraction(1, 1000)
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_and_videos(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("times")
+    frames = _frames(FAST + SLOW)
+    vfr = _write_vfr(folder / "vfr.mp4", frames, [20] * (FAST - 1) + [100] * SLOW)
+    write_video(folder / "cfr.mp4", frames, fps=25)
+    checkpoint = random_checkpoint(folder / "rgb.pth", small_config("rgb", folder, test_clips=3), CLASSES)
+    model, info = load_model(checkpoint)
+    return folder, vfr, folder / "cfr.mp4", checkpoint, model, info["cfg"]
+
+
+def _shown_times(path):
+    with av.open(str(path)) as container:
+        return np.array([float(frame.time) for frame in container.decode(video=0)])
+
+
+def test_a_variable_frame_rate_videos_windows_hold_the_frames_of_their_seconds(model_and_videos):
+    _, vfr, _, _, model, cfg = model_and_videos
+    times = _shown_times(vfr) - _shown_times(vfr)[0]
+    result = run_timeline(model, vfr, window=1.0, stride=1.0, extract=view_extractor(model, cfg))
+    windows = result["windows"]
+    assert [(w["start"], w["end"]) for w in windows] == [(0, 1), (1, 2), (2, 3), (3, 4)]  # 4.8 s: no 5th
+    for window in windows:
+        inside = np.flatnonzero((times >= window["start"] - 1e-6) & (times < window["end"] - 1e-6))
+        assert (window["start_frame"], window["end_frame"]) == (inside[0], inside[-1] + 1), window
+        expected = predict_video(model, vfr, cfg=cfg, frames=(window["start_frame"], window["end_frame"]))
+        assert np.abs(np.array(window["scores"]) - expected).max() < 1e-6
+    assert windows[0]["end_frame"] == FAST + 2  # 0..0.78 s at 50 fps, then 0.88 and 0.98 s; 1.08 s is the next's
+    assert result["num_frames"] == FAST + SLOW
+
+
+def test_windows_start_every_stride_seconds_without_drifting(model_and_videos):
+    # 0.5 s at 25 fps is 12.5 frames: rounding the stride to 12 frames once put window k at 0.48 k s (an hour of
+    # video: 144 s early); each window starts at the first frame of its own second instead
+    _, _, cfr, _, model, cfg = model_and_videos
+    result = run_timeline(model, cfr, window=1.0, stride=0.5, extract=view_extractor(model, cfg))
+    starts = [(w["start"], w["start_frame"], w["end_frame"] - w["start_frame"]) for w in result["windows"]]
+    assert starts == [(0.5 * k, int(np.ceil(12.5 * k)), 25) for k in range(5)]  # 80 frames = 3.2 s: 0.0 .. 2.0
+
+
+def _stream_url(video, folder):
+    """``video``'s packets as an MPEG-TS stream behind a ``file://`` URL: a source with no frame count, as live."""
+    with av.open(str(video)) as source, av.open(str(folder / "stream.ts"), "w") as out:
+        stream = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out.mux(packet)
+    return (folder / "stream.ts").as_uri()
+
+
+def test_a_stream_that_ends_mid_window_does_not_report_that_window_and_says_so(model_and_videos, tmp_path, capsys):
+    # a URL (here file://) of an MPEG-TS stream has no frame count: 80 frames = 3.2 s; the third 1.4-s window
+    # (2-3.4 s, frames 50..84) has all its sampled frames (55, 66, 79) but is cut off by the end of the stream
+    folder, _, cfr, checkpoint, model, cfg = model_and_videos
+    url = _stream_url(cfr, tmp_path)
+    result = run_timeline(model, url, window=1.4, stride=1.0, extract=view_extractor(model, cfg))
+    assert result["num_frames"] == 80 and [w["end_frame"] for w in result["windows"]] == [35, 60]
+    assert result["unscored"] == dict(start_frame=60, end_frame=80, start=2.4, end=3.2)
+    assert cli_exit(["predict", checkpoint, "--source", url, "--window", "1.4", "--stride", "1", "--device",
+                     "cpu"]) == 0
+    assert "the last 0.80 s (20 frames) end no whole window: not scored" in capsys.readouterr().out
+
+
+def test_an_annotated_frame_shows_only_windows_that_have_ended(model_and_videos):
+    # window 0..24 samples frames 4, 12 and 20: it is scored at frame 24, its last, not at 20 (a live display shows
+    # it once it is over)
+    _, _, _, _, model, cfg = model_and_videos
+    extract = view_extractor(model, cfg)
+    frames = (np.zeros((48, 64, 3), np.uint8) for _ in range(80))
+    scored = [(index, stop) for index, _, done in frames_and_windows(frames, extract, 25, 25) for _, stop, _ in done]
+    assert scored == [(24, 25), (49, 50), (74, 75)]  # and no window 75..99 from an 80-frame stream
+
+
+class _SilentServer:
+    """A TCP server that accepts connections and never answers (a camera's URL behind a dead proxy)."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.accepted, self.url = [], f"http://127.0.0.1:{self.socket.getsockname()[1]}/live.mp4"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                self.accepted.append(self.socket.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        for connection in self.accepted:
+            connection.close()
+        self.socket.close()
+
+
+def test_a_url_that_never_answers_is_an_error_not_a_hang(monkeypatch):
+    from tsnbook import streams
+    monkeypatch.setattr(streams, "URL_TIMEOUT", 1.0)
+    server = _SilentServer()
+    try:
+        with pytest.raises(DecodeError, match=r"no answer within 1 s"):
+            streams.FrameStream(server.url)
+    finally:
+        server.close()
+
+
+def test_a_stream_that_breaks_keeps_the_windows_scored_before_and_says_why(model_and_videos, tmp_path, capsys,
+                                                                          monkeypatch):
+    # an hour of a camera's URL, then the connection drops: the windows scored so far are the result, not lost
+    _, _, cfr, checkpoint, model, cfg = model_and_videos
+    from tsnbook import streams
+    frames_of = streams.FrameStream.__iter__
+
+    def breaking(stream):
+        for index, frame in enumerate(frames_of(stream)):
+            if index == 60:
+                raise DecodeError(stream.path, "PyAV failed after 60 frames (connection reset)")
+            yield frame
+
+    monkeypatch.setattr(streams.FrameStream, "__iter__", breaking)
+    result = run_timeline(model, cfr, window=1.0, stride=1.0, extract=view_extractor(model, cfg))
+    assert [w["end_frame"] for w in result["windows"]] == [25, 50] and result["num_frames"] == 60
+    assert "connection reset" in result["stopped"]
+    code = cli_exit(["predict", checkpoint, cfr, "--timeline", "--window", "1", "--stride", "1", "--out",
+                     tmp_path / "t.csv", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 1 and "stopped after 60 frames: " in out and "connection reset" in out
+    assert len((tmp_path / "t.csv").read_text().splitlines()) == 3  # the header and both windows
+
+
+def test_ctrl_c_on_a_file_says_the_timeline_is_cut_short_and_on_a_camera_is_its_end(model_and_videos, tmp_path,
+                                                                                    capsys, monkeypatch):
+    # Ctrl-C after 60 of 80 frames once gave "2 windows over 60 frames", exit 0 and a JSON file that read as the
+    # whole video's timeline
+    _, _, cfr, checkpoint, model, cfg = model_and_videos
+    from tsnbook import streams
+    frames_of = streams.FrameStream.__iter__
+
+    def interrupted(stream):
+        for index, frame in enumerate(frames_of(stream)):
+            if index == 60:
+                raise KeyboardInterrupt
+            yield frame
+
+    monkeypatch.setattr(streams.FrameStream, "__iter__", interrupted)
+    code = cli_exit(["predict", checkpoint, cfr, "--timeline", "--window", "1", "--stride", "1", "--out",
+                     tmp_path / "t.json", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert code == 1 and "stopped after 60 frames: interrupted (Ctrl-C) at frame 60 of 80" in out, out
+    assert json.loads((tmp_path / "t.json").read_text())["stopped"] == "interrupted (Ctrl-C) at frame 60 of 80"
+    # a live source (no frame count): Ctrl-C is how it ends
+    live = run_timeline(model, _stream_url(cfr, tmp_path), window=1.0, stride=1.0, extract=view_extractor(model, cfg))
+    assert live["stopped"] is None and len(live["windows"]) == 2
+
+
+def test_a_stride_shorter_than_a_frame_scores_each_frame_span_once():
+    # 0.01 s at 25 fps: four windows in a row held the same 25 frames (scored four times, as four "different" rows)
+    from tsnbook.timeline import window_spans
+    spans = list(window_spans(1.0, 0.01, 25, duration=3.2))
+    firsts = [first for _, _, first, _ in spans]
+    assert firsts == list(range(56)) and {stop - first for *_, first, stop in spans} == {25}
+
+
+def test_ctrl_c_while_a_frame_is_drawn_or_encoded_keeps_the_annotated_video_and_the_windows(model_and_videos,
+                                                                                           tmp_path, monkeypatch):
+    # Ctrl-C lands wherever the program is: in the encoder (or the drawing) it once escaped the timeline, and
+    # write_video removed the half-written annotated video - an hour of a camera's recording and its windows lost
+    import os
+    import signal
+    from tsnbook import timeline
+    _, _, cfr, _, model, cfg = model_and_videos
+    draw, drawn = timeline.draw_lines, []
+
+    def drawing(frame, lines):
+        drawn.append(1)
+        if len(drawn) == 60:
+            os.kill(os.getpid(), signal.SIGINT)  # as the user's Ctrl-C, delivered while this frame is drawn
+        return draw(frame, lines)
+
+    monkeypatch.setattr(timeline, "draw_lines", drawing)
+    try:
+        result = run_timeline(model, _stream_url(cfr, tmp_path), window=1.0, stride=1.0,
+                              extract=view_extractor(model, cfg), out_video=tmp_path / "live.mp4")
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the timeline: the annotated video and the windows are lost")
+    assert len(result["windows"]) == 2 and result["stopped"] is None  # a live source: Ctrl-C is its end
+    from tsnbook.io import probe_video
+    assert probe_video(tmp_path / "live.mp4")[0] == 60
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
