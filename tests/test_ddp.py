@@ -218,3 +218,60 @@ def test_validation_under_ddp_scores_every_shard_with_rank_0s_model(tmp_path, sm
             assert torch.equal(validated[key], best[key]), f"rank {rank}: {key} is not rank 0's"
         for key in best:
             assert torch.allclose(validated[key].float(), best[key].float(), rtol=1e-5, atol=1e-7), (rank, key)
+
+
+#: Launched by torchrun in place of ``-m tsnbook``: a video whose name ends in "_odd.mp4" fails to load with an
+#: unexpected error (not a known data failure: a bug), as a pipeline bug would.
+_ODD_VIDEO_IS_A_BUG = """
+import sys
+from tsnbook import cli, data
+
+load = data.TSNDataset.load
+
+def load_or_fail(self, index, rng):
+    if self.records[index].path.endswith("_odd.mp4"):
+        raise ZeroDivisionError("a bug in the pipeline")
+    return load(self, index, rng)
+
+data.TSNDataset.load = load_or_fail
+cli.main(sys.argv[1:])
+"""
+
+
+def test_the_epoch_and_validation_records_speak_for_every_rank_once(tmp_path, small_synth):
+    """3 processes over 4 training videos, one broken: the DistributedSampler pads the epoch to 6 by repeating
+    videos, so in the second epoch the broken one is loaded by two ranks - still one unusable video. One step per
+    epoch: the loss logged for it and the epoch's loss are the world's mean over its videos (not rank 0's share,
+    nor a mean of the ranks' means, which weighs a rank that lost a video like the others). The validation video
+    that fails by a bug is rank 1's: the val record counts it. The config's note is printed once, not per rank."""
+    import shutil
+    videos = [Path(small_synth) / "videos" / line.split()[0] for line in
+              (Path(small_synth) / "synthactions_train_split_1_videos.txt").read_text().split("\n")[:3]]
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00not a video" * 200)
+    (tmp_path / "train.txt").write_text("".join(f"{path} {i}\n" for i, path in enumerate(videos)) + f"{broken} 0\n")
+    odd = tmp_path / "v_odd.mp4"
+    shutil.copyfile(videos[1], odd)
+    (tmp_path / "val.txt").write_text(f"{videos[0]} 0\n{odd} 1\n")
+    script = tmp_path / "odd_video_is_a_bug.py"
+    script.write_text(_ODD_VIDEO_IS_A_BUG)
+    options = [f"data_root='{small_synth}'", f"ann_file_train='{tmp_path / 'train.txt'}'",
+               f"ann_file_val='{tmp_path / 'val.txt'}'", "epochs=2", "batch_size=2", "val_clips=1",
+               "eval_interval=1", "dist_timeout=60"]  # epochs=2 keeps lr_steps [8, 11]: a note says so
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "3", "--master_port",
+               str(_free_port()), str(script), "train", RGB, "--work-dir", str(tmp_path / "run"), "--no-progress",
+               "--validate", "--cfg-options", *options]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = read_log(tmp_path / "run" / "log.jsonl")
+    epochs = [r for r in log if r["mode"] == "epoch"]
+    assert [(r["skipped"], len(r["skipped_videos"])) for r in epochs] == [(1, 1), (1, 1)]
+    assert "skipped 2" not in result.stdout
+    steps = [r for r in log if r["mode"] == "train"]
+    assert [r["epoch"] for r in steps] == [1, 2]
+    for step, epoch in zip(steps, epochs):
+        assert abs(step["loss"] - epoch["loss"]) < 1e-3, (step, epoch)
+    validations = [r for r in log if r["mode"] == "val"]
+    assert [(r["num_videos"], r["skipped"], r.get("unexpected")) for r in validations] == [(1, 1, 1)] * 2
+    assert sum(r["mode"] == "error" for r in log) == 1 and result.stderr.count("a bug in the pipeline") >= 1
+    assert result.stderr.count("keeps lr_steps") == 1, result.stderr

@@ -42,7 +42,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .checkpoints import plain, save_checkpoint
@@ -251,12 +250,12 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         loss, top1, skipped = train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress, scaler,
                                               world.size, gpu_augment, failures)
         unexpected = failures.take_unexpected()
-        if world.size > 1:  # every rank's loss and skipped videos, for an epoch summary of the whole world
-            parts = gather_objects((loss, top1, skipped, unexpected, failures.first))
-            loss, top1 = float(np.mean([p[0] for p in parts])), float(np.mean([p[1] for p in parts]))
-            skipped, unexpected = [s for p in parts for s in p[2]], sum(p[3] for p in parts)
+        if world.size > 1:  # every rank's skipped videos, for an epoch summary of the whole world
+            parts = gather_objects((skipped, unexpected, failures.first))
+            # once each: the DistributedSampler pads an epoch by repeating videos, so two ranks may load the same
+            skipped, unexpected = list(dict.fromkeys(s for p in parts for s in p[0])), sum(p[1] for p in parts)
             for part in parts:
-                failures.report(part[4])  # rank 0 reports another rank's first unexpected failure (once a run)
+                failures.report(part[2])  # rank 0 reports another rank's first unexpected failure (once a run)
         summary = dict(mode="epoch", epoch=epoch + 1, loss=round(loss, 5), train_top1=round(100 * top1, 3),
                        lr=round(lr_at(cfg, epoch, 0.0, world.size), 10), seconds=round(time.time() - start, 2),
                        skipped=len(skipped))
