@@ -239,19 +239,18 @@ cli.main(sys.argv[1:])
 
 
 def test_the_epoch_and_validation_records_speak_for_every_rank_once(tmp_path, small_synth):
-    """3 processes over 4 training videos, one broken: the DistributedSampler pads the epoch to 6 by repeating
-    videos, so in the second epoch the broken one is loaded by two ranks - still one unusable video. One step per
-    epoch: the loss logged for it and the epoch's loss are the world's mean over its videos (not rank 0's share,
-    nor a mean of the ranks' means, which weighs a rank that lost a video like the others). The validation video
-    that fails by a bug is rank 1's: the val record counts it. The config's note is printed once, not per rank."""
+    """3 processes over 4 training videos, one failing by a bug: the DistributedSampler pads the epoch to 6 by
+    repeating videos, so in the second epoch that one is loaded by two ranks - still one unusable video, one
+    unexpected failure. One step per epoch: the loss logged for it and the epoch's loss are the world's mean over
+    its videos (not rank 0's share, nor a mean of the ranks' means, which weighs a rank that lost a video like the
+    others). The validation video that fails by a bug is rank 1's: the val record counts it. The first
+    unexpected failure is reported once, and the config's note is printed once, not per rank."""
     import shutil
     videos = [Path(small_synth) / "videos" / line.split()[0] for line in
               (Path(small_synth) / "synthactions_train_split_1_videos.txt").read_text().split("\n")[:3]]
-    broken = tmp_path / "broken.mp4"
-    broken.write_bytes(b"\x00not a video" * 200)
-    (tmp_path / "train.txt").write_text("".join(f"{path} {i}\n" for i, path in enumerate(videos)) + f"{broken} 0\n")
     odd = tmp_path / "v_odd.mp4"
     shutil.copyfile(videos[1], odd)
+    (tmp_path / "train.txt").write_text("".join(f"{path} {i}\n" for i, path in enumerate(videos)) + f"{odd} 0\n")
     (tmp_path / "val.txt").write_text(f"{videos[0]} 0\n{odd} 1\n")
     script = tmp_path / "odd_video_is_a_bug.py"
     script.write_text(_ODD_VIDEO_IS_A_BUG)
@@ -265,7 +264,7 @@ def test_the_epoch_and_validation_records_speak_for_every_rank_once(tmp_path, sm
     assert result.returncode == 0, result.stdout + result.stderr
     log = read_log(tmp_path / "run" / "log.jsonl")
     epochs = [r for r in log if r["mode"] == "epoch"]
-    assert [(r["skipped"], len(r["skipped_videos"])) for r in epochs] == [(1, 1), (1, 1)]
+    assert [(r["skipped"], len(r["skipped_videos"]), r["unexpected"]) for r in epochs] == [(1, 1, 1)] * 2
     assert "skipped 2" not in result.stdout
     steps = [r for r in log if r["mode"] == "train"]
     assert [r["epoch"] for r in steps] == [1, 2]

@@ -253,7 +253,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         if world.size > 1:  # every rank's skipped videos, for an epoch summary of the whole world
             parts = gather_objects((skipped, unexpected, failures.first))
             # once each: the DistributedSampler pads an epoch by repeating videos, so two ranks may load the same
-            skipped, unexpected = list(dict.fromkeys(s for p in parts for s in p[0])), sum(p[1] for p in parts)
+            skipped, unexpected = (list(dict.fromkeys(s for p in parts for s in p[i])) for i in (0, 1))
             for part in parts:
                 failures.report(part[2])  # rank 0 reports another rank's first unexpected failure (once a run)
         summary = dict(mode="epoch", epoch=epoch + 1, loss=round(loss, 5), train_top1=round(100 * top1, 3),
@@ -262,9 +262,10 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         if skipped and world.is_main:
             summary["skipped_videos"] = skipped
             if unexpected:
-                summary["unexpected"] = unexpected
+                summary["unexpected"] = len(unexpected)
             print(f"warning: skipped {len(skipped)} unusable video(s) in epoch {epoch + 1}"
-                  f"{f', {unexpected} of them by an unexpected error' if unexpected else ''}, listed in {log.path}")
+                  f"{f', {len(unexpected)} of them by an unexpected error' if unexpected else ''}, listed in "
+                  f"{log.path}")
         if log:
             log.write(**summary)
         line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: loss {summary['loss']:.4f}, train top1 "
@@ -313,7 +314,7 @@ def _validate(module, val_set, val_loader, cfg, device, progress, failures, log,
     if log:
         listed = dict(skipped_videos=val_skipped) if val_skipped else {}
         if val_unexpected:
-            listed["unexpected"] = val_unexpected
+            listed["unexpected"] = len(val_unexpected)
         log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped), **{k: round(v, 3) for k, v in report.items()},
                   **listed)
     line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: val " +

@@ -115,13 +115,13 @@ class SkippedVideos:
         self.log, self.speaks = log, speaks
         self.first = None  # this process's first unexpected failure (sent to rank 0 under DDP)
         self.reported = False
-        self.unexpected = 0  # unexpected failures since the last `take_unexpected`
+        self.unexpected = []  # the unexpected failures ("path: reason") since the last `take_unexpected`
 
     def add(self, failures, phase):
         """Note a batch's failure records; returns their messages ("path: reason")."""
         for failure in failures:
             if "traceback" in failure:
-                self.unexpected += 1
+                self.unexpected.append(failure["error"])
                 if self.first is None:
                     self.first = dict(failure, phase=phase)
                 self.report(self.first)
@@ -141,9 +141,9 @@ class SkippedVideos:
                            traceback=failure["traceback"])
 
     def take_unexpected(self):
-        """The number of unexpected failures since the last call (for one epoch's summary)."""
-        count, self.unexpected = self.unexpected, 0
-        return count
+        """The unexpected failures since the last call, each video's once ("path: reason"; for one summary)."""
+        taken, self.unexpected = list(dict.fromkeys(self.unexpected)), []
+        return taken
 
 
 #: the GPU generation (compute capability) from which CUDA has bf16 tensor cores: Ampere (A100, RTX 30xx) on
@@ -313,7 +313,7 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
     failures = SkippedVideos(speaks=speaks) if failures is None else failures
     loader = evaluation_loader(dataset, workers, device) if loader is None else loader
     mine, errors = {}, []  # this rank's rows {index: scores} and the videos it could not use
-    counted = failures.unexpected  # before this evaluation; those it adds are counted over the world below
+    counted = len(failures.unexpected)  # before this evaluation; those it adds are gathered from every rank
     for item in bar(iter(loader), progress, total=len(loader), desc=desc, leave=False):
         bad = split_failures([item])[1]
         if bad:
@@ -323,10 +323,9 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
                                                 autocast=lambda: _autocast(device, precision),
                                                 num_clips=dataset.num_segments)  # max/weighted: clips per crop
     scores, skipped = np.full((len(dataset), model.num_classes), np.nan, dtype=np.float32), []
-    mine_unexpected = failures.unexpected - counted
-    parts = gather_objects((mine, errors, failures.first, mine_unexpected)) if size > 1 else \
-        [(mine, errors, failures.first, mine_unexpected)]
-    failures.unexpected = counted
+    part = (mine, errors, failures.first, failures.unexpected[counted:])
+    parts = gather_objects(part) if size > 1 else [part]
+    del failures.unexpected[counted:]
     for rows, rank_errors, first, unexpected in parts:
         for index, row in rows.items():
             scores[index] = row
