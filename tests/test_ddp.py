@@ -274,3 +274,17 @@ def test_the_epoch_and_validation_records_speak_for_every_rank_once(tmp_path, sm
     assert [(r["num_videos"], r["skipped"], r.get("unexpected")) for r in validations] == [(1, 1, 1)] * 2
     assert sum(r["mode"] == "error" for r in log) == 1 and result.stderr.count("a bug in the pipeline") >= 1
     assert result.stderr.count("keeps lr_steps") == 1, result.stderr
+
+
+def test_the_note_that_augmentation_stays_on_the_cpu_is_printed_by_rank_0_alone(small_synth, capsys):
+    """gpu_augment="auto" on CUDA with a pipeline the GPU step cannot take (RGB difference): every process builds
+    its loaders, and only rank 0 says that the augmentation stays on the CPU (not once per GPU)."""
+    from conftest import rgbdiff_config
+    from tsnbook.data import build_dataset
+    from tsnbook.distributed import World
+    from tsnbook.engine import _gpu_augment
+    cfg = rgbdiff_config(small_synth)
+    for rank in (0, 1):
+        gpu, _ = _gpu_augment(cfg, build_dataset(cfg, "train"), torch.device("cuda"), World(rank, 2).is_main)
+        assert gpu is None
+    assert capsys.readouterr().out.count("training augmentation stays on the CPU") == 1

@@ -114,12 +114,13 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
             destroy_process_group()
 
 
-def _gpu_augment(cfg, train_set, device):
+def _gpu_augment(cfg, train_set, device, speaks=True):
     """Move the training crop, resize and flip to the GPU (``gpu_augment``: "auto" = on CUDA, True, False).
 
     The loader then stops after decoding and the first Resize, and draws the crop box and flip with the same
     transforms and random stream as the CPU pipeline (`tsnbook.gpu_augment`); the GPU does the pixel work on
-    the whole batch. Returns the GPU step (None: everything stays on the CPU) and the collate function.
+    the whole batch. Returns the GPU step (None: everything stays on the CPU) and the collate function. The note
+    that "auto" keeps a pipeline on the CPU is printed when ``speaks`` (rank 0: every process would say it).
     """
     wanted = _opt(cfg, "gpu_augment")
     if wanted not in ("auto", True, False):
@@ -131,7 +132,8 @@ def _gpu_augment(cfg, train_set, device):
     except ValueError as err:
         if wanted is True:
             raise
-        print(f"note: training augmentation stays on the CPU ({err})")
+        if speaks:
+            print(f"note: training augmentation stays on the CPU ({err})")
         return None, collate_skipping_errors
     train_set.pipeline = Compose(cpu_steps)
     return gpu, collate_padded
@@ -211,7 +213,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
             raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
                              f"resume with epochs >= {start_epoch}, or test the checkpoint")
     train_set = build_dataset(cfg, "train", data_root)
-    gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
+    gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device, world.is_main)
     val_set = build_dataset(cfg, "val", data_root) if validating else None
     workers, persistent = cfg.get("num_workers", 0), _opt(cfg, "persistent_workers")
     loader = train_loader(train_set, cfg["batch_size"], workers, seed, device, world, collate_fn, persistent)
