@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SRUN = """#!/usr/bin/env bash
-# srun's own options go to srun.log; the command runs once per node, as Slurm's task there
+#: srun: its own options go to srun.log; the command runs once per node, as Slurm's task there
+_SRUN = """#!/usr/bin/env bash
 nodes=1
 while [ "$1" != bash ]; do
     echo "$1" >> "$LOG_DIR/srun.log"
@@ -19,9 +19,17 @@ while [ "$1" != bash ]; do
     shift
 done
 for node in $(seq 0 $((nodes - 1))); do
-    SLURM_JOB_NODELIST="gpu[007-008]" SLURM_NNODES=$nodes SLURM_JOB_ID=4242 SLURM_NODEID=$node "$@" || exit $?
+    JOB_VARIABLES SLURM_JOB_ID=4242 SLURM_NODEID=$node "$@" || exit $?
 done
 """
+
+
+def srun_of_a_job(job_variables):
+    """The srun stand-in whose tasks see ``job_variables`` ("NAME=VALUE ..." in bash) besides the job id and node."""
+    return _SRUN.replace("JOB_VARIABLES", job_variables)
+
+
+SRUN = srun_of_a_job('SLURM_JOB_NODELIST="gpu[007-008]" SLURM_NNODES=$nodes')
 
 
 @pytest.fixture()
@@ -75,18 +83,8 @@ def test_test_passes_the_checkpoint_and_options_and_usage_errors_say_what_is_mis
 #: srun inside a job of 4 nodes, gpu[007-010] (sbatch -N 4): the step's tasks on the nodes STEP_NODES names,
 #: which SLURM_STEP_NODELIST lists; SLURM_NNODES and SLURM_JOB_NODELIST describe the job - as srun
 #: --preserve-env (-E) leaves them, and SLURM_JOB_NODELIST always.
-SRUN_IN_A_JOB_OF_4 = """#!/usr/bin/env bash
-nodes=1
-while [ "$1" != bash ]; do
-    echo "$1" >> "$LOG_DIR/srun.log"
-    case "$1" in --nodes=*) nodes=${1#--nodes=} ;; esac
-    shift
-done
-for node in $(seq 0 $((nodes - 1))); do
-    SLURM_JOB_NODELIST="gpu[007-010]" SLURM_NNODES=4 SLURM_STEP_NODELIST="$STEP_NODES" SLURM_STEP_NUM_NODES=$nodes \\
-        SLURM_JOB_ID=4242 SLURM_NODEID=$node "$@" || exit $?
-done
-"""
+SRUN_IN_A_JOB_OF_4 = srun_of_a_job('SLURM_JOB_NODELIST="gpu[007-010]" SLURM_NNODES=4 '
+                                   'SLURM_STEP_NODELIST="$STEP_NODES" SLURM_STEP_NUM_NODES=$nodes')
 SCONTROL_OF_THE_JOB = """#!/usr/bin/env bash
 case "$3" in
     "gpu[007-010]") printf 'gpu007\\ngpu008\\ngpu009\\ngpu010\\n' ;;
