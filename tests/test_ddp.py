@@ -288,3 +288,29 @@ def test_the_note_that_augmentation_stays_on_the_cpu_is_printed_by_rank_0_alone(
         gpu, _ = _gpu_augment(cfg, build_dataset(cfg, "train"), torch.device("cuda"), World(rank, 2).is_main)
         assert gpu is None
     assert capsys.readouterr().out.count("training augmentation stays on the CPU") == 1
+
+
+def test_processes_that_would_resume_different_epochs_stop_before_training(tmp_path, small_synth):
+    """A work dir that is not the same for every process (node-local storage; here each rank is given its own
+    folder): rank 0 finds epoch 1 to resume, rank 1 nothing. Before, rank 0 trained epoch 2 with a rank 1 at
+    epoch 0 - another lr, a fresh optimizer - saved it and said "done", and rank 1 crashed in Gloo; now every
+    rank stops with one message before anything is written."""
+    cfg = small_config("rgb", small_synth, epochs=1)
+    train(cfg, tmp_path / "rank0", progress=False, device="cpu", validate=False)
+    (tmp_path / "rank1").mkdir()
+    before = (tmp_path / "rank0" / "log.jsonl").read_text()
+    port, runs = _free_port(), []
+    for rank in (0, 1):
+        env = dict(_env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        command = [sys.executable, "-m", "tsnbook", "train", RGB, "--work-dir", str(tmp_path / f"rank{rank}"),
+                   "--no-progress", "--resume", "--cfg-options", "epochs=2", "batch_size=8", "lr_steps=[1]",
+                   f"data_root='{small_synth}'", "dist_timeout=60"]
+        runs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in runs:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 1, stdout + stderr
+        assert "rank 0 resumes" in stderr and "epoch 1" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
+        assert "file system" in stderr and "Traceback" not in stderr, stderr
+    assert (tmp_path / "rank0" / "log.jsonl").read_text() == before
+    assert torch.load(tmp_path / "rank0" / "latest.pth", weights_only=True)["epoch"] == 1

@@ -59,8 +59,8 @@ from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
-from .runs import (abandoned_history, hold_run, keep_epoch_checkpoint, keep_resumed_epoch_checkpoint, list_digests,
-                   load_to_resume, refuse_existing_run, remove_run, resume_changes, resume_point)
+from .runs import (abandoned_history, check_same_start, hold_run, keep_epoch_checkpoint, keep_resumed_epoch_checkpoint,
+                   list_digests, load_to_resume, refuse_existing_run, remove_run, resume_changes, resume_point)
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -212,6 +212,8 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
             raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
                              f"resume with epochs >= {start_epoch}, or test the checkpoint")
+    if world.size > 1:
+        check_same_start(work_dir, checkpoint, start_epoch)
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device, world.is_main)
     val_set = build_dataset(cfg, "val", data_root) if validating else None
