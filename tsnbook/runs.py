@@ -295,11 +295,11 @@ def check_same_start(work_dir, checkpoint, epoch):
     the work dir itself, so one on node-local storage gives every node its own: rank 0 resumed epoch 5 while
     another started at 0 - another lr, a fresh optimizer, more epochs to run - and rank 0 saved and finished
     what they trained together. Nothing is written before this check."""
-    starts = gather_objects((epoch, None if checkpoint is None else str(checkpoint)))
-    if len({start for start, _ in starts}) == 1:
+    starts = gather_objects((epoch, None if checkpoint is None else str(checkpoint), str(work_dir)))
+    if len({start for start, _, _ in starts}) == 1:
         return
-    said = [f"rank {rank} resumes {path} (epoch {start})" if path else f"rank {rank} finds no checkpoint in "
-            f"{work_dir}" for rank, (start, path) in enumerate(starts)]
+    said = [f"rank {rank} resumes {path} (epoch {start})" if path else f"rank {rank} finds no checkpoint in {folder}"
+            for rank, (start, path, folder) in enumerate(starts)]
     shown = "; ".join(said[:4]) + (f"; and {len(said) - 4} more" if len(said) > 4 else "")
     raise RuntimeError(f"the processes would train from different epochs ({shown}): every process must see the "
                        f"same work dir, on a file system all the nodes share (not node-local storage), or resume "
