@@ -218,3 +218,99 @@ def test_validation_under_ddp_scores_every_shard_with_rank_0s_model(tmp_path, sm
             assert torch.equal(validated[key], best[key]), f"rank {rank}: {key} is not rank 0's"
         for key in best:
             assert torch.allclose(validated[key].float(), best[key].float(), rtol=1e-5, atol=1e-7), (rank, key)
+
+
+#: Launched by torchrun in place of ``-m tsnbook``: a video whose name ends in "_odd.mp4" fails to load with an
+#: unexpected error (not a known data failure: a bug), as a pipeline bug would.
+_ODD_VIDEO_IS_A_BUG = """
+import sys
+from tsnbook import cli, data
+
+load = data.TSNDataset.load
+
+def load_or_fail(self, index, rng):
+    if self.records[index].path.endswith("_odd.mp4"):
+        raise ZeroDivisionError("a bug in the pipeline")
+    return load(self, index, rng)
+
+data.TSNDataset.load = load_or_fail
+cli.main(sys.argv[1:])
+"""
+
+
+def test_the_epoch_and_validation_records_speak_for_every_rank_once(tmp_path, small_synth):
+    """3 processes over 4 training videos, one failing by a bug: the DistributedSampler pads the epoch to 6 by
+    repeating videos, so in the second epoch that one is loaded by two ranks - still one unusable video, one
+    unexpected failure. One step per epoch: the loss logged for it and the epoch's loss are the world's mean over
+    its videos (not rank 0's share, nor a mean of the ranks' means, which weighs a rank that lost a video like the
+    others). The validation video that fails by a bug is rank 1's: the val record counts it. The first
+    unexpected failure is reported once, and the config's note is printed once, not per rank."""
+    import shutil
+    videos = [Path(small_synth) / "videos" / line.split()[0] for line in
+              (Path(small_synth) / "synthactions_train_split_1_videos.txt").read_text().split("\n")[:3]]
+    odd = tmp_path / "v_odd.mp4"
+    shutil.copyfile(videos[1], odd)
+    (tmp_path / "train.txt").write_text("".join(f"{path} {i}\n" for i, path in enumerate(videos)) + f"{odd} 0\n")
+    (tmp_path / "val.txt").write_text(f"{videos[0]} 0\n{odd} 1\n")
+    script = tmp_path / "odd_video_is_a_bug.py"
+    script.write_text(_ODD_VIDEO_IS_A_BUG)
+    options = [f"data_root='{small_synth}'", f"ann_file_train='{tmp_path / 'train.txt'}'",
+               f"ann_file_val='{tmp_path / 'val.txt'}'", "epochs=2", "batch_size=2", "val_clips=1",
+               "eval_interval=1", "dist_timeout=60"]  # epochs=2 keeps lr_steps [8, 11]: a note says so
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "3", "--master_port",
+               str(_free_port()), str(script), "train", RGB, "--work-dir", str(tmp_path / "run"), "--no-progress",
+               "--validate", "--cfg-options", *options]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    log = read_log(tmp_path / "run" / "log.jsonl")
+    epochs = [r for r in log if r["mode"] == "epoch"]
+    assert [(r["skipped"], len(r["skipped_videos"]), r["unexpected"]) for r in epochs] == [(1, 1, 1)] * 2
+    assert "skipped 2" not in result.stdout
+    steps = [r for r in log if r["mode"] == "train"]
+    assert [r["epoch"] for r in steps] == [1, 2]
+    for step, epoch in zip(steps, epochs):
+        assert abs(step["loss"] - epoch["loss"]) < 1e-3, (step, epoch)
+    validations = [r for r in log if r["mode"] == "val"]
+    assert [(r["num_videos"], r["skipped"], r.get("unexpected")) for r in validations] == [(1, 1, 1)] * 2
+    assert sum(r["mode"] == "error" for r in log) == 1 and result.stderr.count("a bug in the pipeline") >= 1
+    assert result.stderr.count("keeps lr_steps") == 1, result.stderr
+
+
+def test_the_note_that_augmentation_stays_on_the_cpu_is_printed_by_rank_0_alone(small_synth, capsys):
+    """gpu_augment="auto" on CUDA with a pipeline the GPU step cannot take (RGB difference): every process builds
+    its loaders, and only rank 0 says that the augmentation stays on the CPU (not once per GPU)."""
+    from conftest import rgbdiff_config
+    from tsnbook.data import build_dataset
+    from tsnbook.distributed import World
+    from tsnbook.engine import _gpu_augment
+    cfg = rgbdiff_config(small_synth)
+    for rank in (0, 1):
+        gpu, _ = _gpu_augment(cfg, build_dataset(cfg, "train"), torch.device("cuda"), World(rank, 2).is_main)
+        assert gpu is None
+    assert capsys.readouterr().out.count("training augmentation stays on the CPU") == 1
+
+
+def test_processes_that_would_resume_different_epochs_stop_before_training(tmp_path, small_synth):
+    """A work dir that is not the same for every process (node-local storage; here each rank is given its own
+    folder): rank 0 finds epoch 1 to resume, rank 1 nothing. Before, rank 0 trained epoch 2 with a rank 1 at
+    epoch 0 - another lr, a fresh optimizer - saved it and said "done", and rank 1 crashed in Gloo; now every
+    rank stops with one message before anything is written."""
+    cfg = small_config("rgb", small_synth, epochs=1)
+    train(cfg, tmp_path / "rank0", progress=False, device="cpu", validate=False)
+    (tmp_path / "rank1").mkdir()
+    before = (tmp_path / "rank0" / "log.jsonl").read_text()
+    port, runs = _free_port(), []
+    for rank in (0, 1):
+        env = dict(_env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+        command = [sys.executable, "-m", "tsnbook", "train", RGB, "--work-dir", str(tmp_path / f"rank{rank}"),
+                   "--no-progress", "--resume", "--cfg-options", "epochs=2", "batch_size=8", "lr_steps=[1]",
+                   f"data_root='{small_synth}'", "dist_timeout=60"]
+        runs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in runs:
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 1, stdout + stderr
+        assert "rank 0 resumes" in stderr and "epoch 1" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
+        assert "file system" in stderr and "Traceback" not in stderr, stderr
+    assert (tmp_path / "rank0" / "log.jsonl").read_text() == before
+    assert torch.load(tmp_path / "rank0" / "latest.pth", weights_only=True)["epoch"] == 1

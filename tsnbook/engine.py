@@ -42,7 +42,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from .checkpoints import plain, save_checkpoint
@@ -60,8 +59,8 @@ from .metrics import evaluation_report, main_metric
 from .optim import build_optimizer
 from .pipelines import protocol_of
 from .progress import line
-from .runs import (abandoned_history, hold_run, keep_epoch_checkpoint, keep_resumed_epoch_checkpoint, list_digests,
-                   load_to_resume, refuse_existing_run, remove_run, resume_changes, resume_point)
+from .runs import (abandoned_history, check_same_start, hold_run, keep_epoch_checkpoint, keep_resumed_epoch_checkpoint,
+                   list_digests, load_to_resume, refuse_existing_run, remove_run, resume_changes, resume_point)
 from .schedules import base_lr, lr_at
 from .transforms import Compose
 from .utils import resolve_device, seed_everything
@@ -115,12 +114,13 @@ def train(cfg, work_dir, resume=True, device=None, progress=True, validate=True,
             destroy_process_group()
 
 
-def _gpu_augment(cfg, train_set, device):
+def _gpu_augment(cfg, train_set, device, speaks=True):
     """Move the training crop, resize and flip to the GPU (``gpu_augment``: "auto" = on CUDA, True, False).
 
     The loader then stops after decoding and the first Resize, and draws the crop box and flip with the same
     transforms and random stream as the CPU pipeline (`tsnbook.gpu_augment`); the GPU does the pixel work on
-    the whole batch. Returns the GPU step (None: everything stays on the CPU) and the collate function.
+    the whole batch. Returns the GPU step (None: everything stays on the CPU) and the collate function. The note
+    that "auto" keeps a pipeline on the CPU is printed when ``speaks`` (rank 0: every process would say it).
     """
     wanted = _opt(cfg, "gpu_augment")
     if wanted not in ("auto", True, False):
@@ -132,7 +132,8 @@ def _gpu_augment(cfg, train_set, device):
     except ValueError as err:
         if wanted is True:
             raise
-        print(f"note: training augmentation stays on the CPU ({err})")
+        if speaks:
+            print(f"note: training augmentation stays on the CPU ({err})")
         return None, collate_skipping_errors
     train_set.pipeline = Compose(cpu_steps)
     return gpu, collate_padded
@@ -211,8 +212,10 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
             raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
                              f"resume with epochs >= {start_epoch}, or test the checkpoint")
+    if world.size > 1:
+        check_same_start(work_dir, checkpoint, start_epoch)
     train_set = build_dataset(cfg, "train", data_root)
-    gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device)
+    gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device, world.is_main)
     val_set = build_dataset(cfg, "val", data_root) if validating else None
     workers, persistent = cfg.get("num_workers", 0), _opt(cfg, "persistent_workers")
     loader = train_loader(train_set, cfg["batch_size"], workers, seed, device, world, collate_fn, persistent)
@@ -251,21 +254,22 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         loss, top1, skipped = train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress, scaler,
                                               world.size, gpu_augment, failures)
         unexpected = failures.take_unexpected()
-        if world.size > 1:  # every rank's loss and skipped videos, for an epoch summary of the whole world
-            parts = gather_objects((loss, top1, skipped, unexpected, failures.first))
-            loss, top1 = float(np.mean([p[0] for p in parts])), float(np.mean([p[1] for p in parts]))
-            skipped, unexpected = [s for p in parts for s in p[2]], sum(p[3] for p in parts)
+        if world.size > 1:  # every rank's skipped videos, for an epoch summary of the whole world
+            parts = gather_objects((skipped, unexpected, failures.first))
+            # once each: the DistributedSampler pads an epoch by repeating videos, so two ranks may load the same
+            skipped, unexpected = (list(dict.fromkeys(s for p in parts for s in p[i])) for i in (0, 1))
             for part in parts:
-                failures.report(part[4])  # rank 0 reports another rank's first unexpected failure (once a run)
+                failures.report(part[2])  # rank 0 reports another rank's first unexpected failure (once a run)
         summary = dict(mode="epoch", epoch=epoch + 1, loss=round(loss, 5), train_top1=round(100 * top1, 3),
                        lr=round(lr_at(cfg, epoch, 0.0, world.size), 10), seconds=round(time.time() - start, 2),
                        skipped=len(skipped))
         if skipped and world.is_main:
             summary["skipped_videos"] = skipped
             if unexpected:
-                summary["unexpected"] = unexpected
+                summary["unexpected"] = len(unexpected)
             print(f"warning: skipped {len(skipped)} unusable video(s) in epoch {epoch + 1}"
-                  f"{f', {unexpected} of them by an unexpected error' if unexpected else ''}, listed in {log.path}")
+                  f"{f', {len(unexpected)} of them by an unexpected error' if unexpected else ''}, listed in "
+                  f"{log.path}")
         if log:
             log.write(**summary)
         line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: loss {summary['loss']:.4f}, train top1 "
@@ -314,7 +318,7 @@ def _validate(module, val_set, val_loader, cfg, device, progress, failures, log,
     if log:
         listed = dict(skipped_videos=val_skipped) if val_skipped else {}
         if val_unexpected:
-            listed["unexpected"] = val_unexpected
+            listed["unexpected"] = len(val_unexpected)
         log.write(mode="val", epoch=epoch + 1, skipped=len(val_skipped), **{k: round(v, 3) for k, v in report.items()},
                   **listed)
     line(progress, f"{cfg['name']} epoch {epoch + 1}/{cfg['epochs']}: val " +

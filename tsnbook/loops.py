@@ -115,13 +115,13 @@ class SkippedVideos:
         self.log, self.speaks = log, speaks
         self.first = None  # this process's first unexpected failure (sent to rank 0 under DDP)
         self.reported = False
-        self.unexpected = 0  # unexpected failures since the last `take_unexpected`
+        self.unexpected = []  # the unexpected failures ("path: reason") since the last `take_unexpected`
 
     def add(self, failures, phase):
         """Note a batch's failure records; returns their messages ("path: reason")."""
         for failure in failures:
             if "traceback" in failure:
-                self.unexpected += 1
+                self.unexpected.append(failure["error"])
                 if self.first is None:
                     self.first = dict(failure, phase=phase)
                 self.report(self.first)
@@ -141,9 +141,9 @@ class SkippedVideos:
                            traceback=failure["traceback"])
 
     def take_unexpected(self):
-        """The number of unexpected failures since the last call (for one epoch's summary)."""
-        count, self.unexpected = self.unexpected, 0
-        return count
+        """The unexpected failures since the last call, each video's once ("path: reason"; for one summary)."""
+        taken, self.unexpected = list(dict.fromkeys(self.unexpected)), []
+        return taken
 
 
 #: the GPU generation (compute capability) from which CUDA has bf16 tensor cores: Ampere (A100, RTX 30xx) on
@@ -208,9 +208,22 @@ def _every_rank_has_a_batch(have_batch, world_size, device):
     return bool(flag.item())
 
 
+def _world_sums(sums, world_size, device):
+    """A step's ``(summed loss, videos, correct top-1 guesses)`` added up over every rank (as they are in a world of
+    one): the step's log line and the epoch's means then report the whole step - MMAction2 averages its logged
+    losses over the GPUs too - not rank 0's share, and a rank that lost videos weighs less than the others."""
+    if world_size == 1:
+        return sums
+    total = torch.tensor(sums, dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    loss_sum, seen, correct = total.tolist()
+    return loss_sum, int(seen), int(correct)
+
+
 def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=True, scaler=None, world_size=1,
                     gpu_augment=None, failures=None):
-    """One pass over ``loader``; returns ``(mean loss, top-1 on the training batches, skipped videos)``.
+    """One pass over ``loader``; returns ``(mean loss, top-1 on the training batches, skipped videos)``: under DDP
+    (``world_size`` > 1) the means are over every rank's videos, the same on each rank; the skipped are this rank's.
 
     The learning rate is set before every iteration from `lr_at` (warmup moves within an epoch). Multi-label
     configs train with binary cross-entropy on the multi-hot labels, times ``loss_weight``. ``device``: a
@@ -257,14 +270,14 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
             scaler.update()
         else:
             optimizer.step()
-        total_loss += loss.item() * len(imgs)
-        seen += len(imgs)
-        if not multi_label:
-            correct += (logits.argmax(1) == labels).sum().item()
+        hits = 0 if multi_label else (logits.argmax(1) == labels).sum().item()
+        step_loss, step_seen, step_hits = _world_sums((loss.item() * len(imgs), len(imgs), hits), world_size, device)
+        total_loss, seen, correct = total_loss + step_loss, seen + step_seen, correct + step_hits
+        step_mean = loss.item() if world_size == 1 else step_loss / step_seen  # the whole step's, under DDP
         if log is not None:
             log.write(mode="train", epoch=epoch + 1, iter=step + 1, lr=round(optimizer.param_groups[0]["lr"], 10),
-                      loss=round(loss.item(), 5))
-        batches.set_postfix(loss=f"{loss.item():.3f}")
+                      loss=round(step_mean, 5))
+        batches.set_postfix(loss=f"{step_mean:.3f}")
     if not steps and len(loader):  # the step decisions are collective: every rank raises together
         first = f" (first: {skipped[0]})" if skipped else " (on another process)"
         raise RuntimeError(f"epoch {epoch + 1}: no batch could be trained, every one lost all its videos{first}; "
@@ -300,6 +313,7 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
     failures = SkippedVideos(speaks=speaks) if failures is None else failures
     loader = evaluation_loader(dataset, workers, device) if loader is None else loader
     mine, errors = {}, []  # this rank's rows {index: scores} and the videos it could not use
+    counted = len(failures.unexpected)  # before this evaluation; those it adds are gathered from every rank
     for item in bar(iter(loader), progress, total=len(loader), desc=desc, leave=False):
         bad = split_failures([item])[1]
         if bad:
@@ -309,11 +323,14 @@ def evaluate(model, dataset, device, progress=True, desc="test", views_per_chunk
                                                 autocast=lambda: _autocast(device, precision),
                                                 num_clips=dataset.num_segments)  # max/weighted: clips per crop
     scores, skipped = np.full((len(dataset), model.num_classes), np.nan, dtype=np.float32), []
-    parts = gather_objects((mine, errors, failures.first)) if size > 1 else [(mine, errors, failures.first)]
-    for rows, rank_errors, first in parts:
+    part = (mine, errors, failures.first, failures.unexpected[counted:])
+    parts = gather_objects(part) if size > 1 else [part]
+    del failures.unexpected[counted:]
+    for rows, rank_errors, first, unexpected in parts:
         for index, row in rows.items():
             scores[index] = row
         skipped += rank_errors
+        failures.unexpected += unexpected  # every rank's, for the validation record
         failures.report(first)  # another rank's first unexpected failure, if none was reported yet
     if len(skipped) == len(dataset):
         raise RuntimeError(f"{desc}: none of the {len(dataset)} videos could be scored (first: {skipped[0]}). "

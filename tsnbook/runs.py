@@ -287,3 +287,20 @@ def resume_changes(state, cfg, digests, world_size=1, validating=True):
     if state.get("validating") and not validating:
         changes.append(f"validation on -> off (best.pth stays at epoch {(state.get('best') or {}).get('epoch')})")
     return changes
+
+
+def check_same_start(work_dir, checkpoint, epoch):
+    """Under DDP, a RuntimeError on every rank unless all of them resume the same ``epoch`` (``checkpoint``: the
+    file this rank resumes, None when it found none in ``work_dir``). Each process looks for its checkpoint in
+    the work dir itself, so one on node-local storage gives every node its own: rank 0 resumed epoch 5 while
+    another started at 0 - another lr, a fresh optimizer, more epochs to run - and rank 0 saved and finished
+    what they trained together. Nothing is written before this check."""
+    starts = gather_objects((epoch, None if checkpoint is None else str(checkpoint), str(work_dir)))
+    if len({start for start, _, _ in starts}) == 1:
+        return
+    said = [f"rank {rank} resumes {path} (epoch {start})" if path else f"rank {rank} finds no checkpoint in {folder}"
+            for rank, (start, path, folder) in enumerate(starts)]
+    shown = "; ".join(said[:4]) + (f"; and {len(said) - 4} more" if len(said) > 4 else "")
+    raise RuntimeError(f"the processes would train from different epochs ({shown}): every process must see the "
+                       f"same work dir, on a file system all the nodes share (not node-local storage), or resume "
+                       f"the same file (--resume PATH); nothing was written")

@@ -1,5 +1,7 @@
 """``train``, ``test`` and ``fuse``: the habits of MMAction2's tools/train.py, test.py and
 report_accuracy.py."""
+import contextlib
+import io
 import os
 import shlex
 from pathlib import Path
@@ -15,7 +17,8 @@ def _train(args):
         raise ValueError("--validate and --no-validate contradict each other; give one")
     if args.seed is not None and any(option.partition("=")[0].strip() == "seed" for option in args.cfg_options):
         raise ValueError(f"--seed {args.seed} and --cfg-options seed=... both set the seed; give one")
-    cfg = get_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
+    with _quiet_unless_rank_0():  # its notes (a schedule the options cut short, ...) once, not once per process
+        cfg = get_config(args.config, list(args.cfg_options) + ([f"seed={args.seed}"] if args.seed is not None else []))
     work_dir = args.work_dir or Path("work_dirs") / cfg["name"]
     check_work_dir(work_dir)  # before generated data is prepared for a run that could not start
     prepare_generated_data(cfg, not args.no_progress)
@@ -32,6 +35,17 @@ def _train(args):
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, rank 0 speaks for all
         print(f"done: {summary}")
     return 0
+
+
+def _quiet_unless_rank_0():
+    """Under torchrun every process reads the config and would print the same notes, interleaved: rank 0 alone
+    says them (an error is still raised, and printed, by every process)."""
+    if int(os.environ.get("RANK", 0)) == 0:
+        return contextlib.nullcontext()
+    stack = contextlib.ExitStack()
+    for redirect in (contextlib.redirect_stdout, contextlib.redirect_stderr):
+        stack.enter_context(redirect(io.StringIO()))
+    return stack
 
 
 def _saved(work_dir):
