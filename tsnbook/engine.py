@@ -209,11 +209,11 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
         if scaler is not None and "scaler" in state:
             scaler.load_state_dict(state["scaler"])
         changes = resume_changes(state, plain(cfg), digests, world.size, validating)
-        if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
-            raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
-                             f"resume with epochs >= {start_epoch}, or test the checkpoint")
-    if world.size > 1:
+    if world.size > 1:  # first: a rank that raised alone below would leave the others waiting in this collective
         check_same_start(work_dir, checkpoint, start_epoch)
+    if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
+        raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
+                         f"resume with epochs >= {start_epoch}, or test the checkpoint")
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device, world.is_main)
     val_set = build_dataset(cfg, "val", data_root) if validating else None
