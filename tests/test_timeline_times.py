@@ -236,3 +236,18 @@ def test_ctrl_c_while_a_frame_is_drawn_or_encoded_keeps_the_annotated_video_and_
     from tsnbook.io import probe_video
     assert probe_video(tmp_path / "live.mp4")[0] == 60
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
+def test_a_ctrl_c_the_process_ignores_stays_ignored():
+    # a timeline started in the background of a shell script (`cmd &`) ignores SIGINT: the Ctrl-C meant for the
+    # foreground job once became the flag that stops the timeline (a file's run cut short, exit 1)
+    import os
+    import signal
+    from tsnbook.timeline import _ctrl_c_as_a_flag
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _ctrl_c_as_a_flag() as pressed:
+            os.kill(os.getpid(), signal.SIGINT)
+        assert pressed == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
