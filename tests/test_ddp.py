@@ -332,3 +332,15 @@ def test_a_rank_whose_checkpoint_is_past_the_schedule_stops_every_rank_with_the_
     for code, stdout, stderr in _resume_in_own_work_dirs(tmp_path, small_synth, epochs=1, dist_timeout=30):
         assert code == 1, stdout + stderr
         assert "rank 0 resumes" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
+
+
+def test_a_checkpoint_one_rank_cannot_read_stops_every_rank_with_its_reason(tmp_path, small_synth):
+    """Rank 1's work dir (node-local) holds an unreadable latest.pth, rank 0's none: rank 1 raised alone while
+    rank 0 waited for it in the next collective, and rank 0 ended on Gloo's "Connection closed by peer" (or
+    dist_timeout later). Now every rank stops with rank 1's reason."""
+    (tmp_path / "rank0").mkdir()
+    (tmp_path / "rank1").mkdir()
+    (tmp_path / "rank1" / "latest.pth").write_bytes(b"not a checkpoint")
+    for code, stdout, stderr in _resume_in_own_work_dirs(tmp_path, small_synth, epochs=1, dist_timeout=30):
+        assert code == 1, stdout + stderr
+        assert "rank1/latest.pth is not a readable checkpoint" in stderr and "Connection closed" not in stderr, stderr
