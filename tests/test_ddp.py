@@ -299,18 +299,48 @@ def test_processes_that_would_resume_different_epochs_stop_before_training(tmp_p
     train(cfg, tmp_path / "rank0", progress=False, device="cpu", validate=False)
     (tmp_path / "rank1").mkdir()
     before = (tmp_path / "rank0" / "log.jsonl").read_text()
+    for code, stdout, stderr in _resume_in_own_work_dirs(tmp_path, small_synth, epochs=2):
+        assert code == 1, stdout + stderr
+        assert "rank 0 resumes" in stderr and "epoch 1" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
+        assert "file system" in stderr and "Traceback" not in stderr, stderr
+    assert (tmp_path / "rank0" / "log.jsonl").read_text() == before
+    assert torch.load(tmp_path / "rank0" / "latest.pth", weights_only=True)["epoch"] == 1
+
+
+def _resume_in_own_work_dirs(tmp_path, small_synth, epochs, dist_timeout=60):
+    """``train --resume`` as 2 processes, rank r in ``tmp_path / f"rank{r}"`` (a work dir per node, as on node-local
+    storage): each process's ``(exit code, stdout, stderr)``."""
     port, runs = _free_port(), []
     for rank in (0, 1):
         env = dict(_env(), RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
         command = [sys.executable, "-m", "tsnbook", "train", RGB, "--work-dir", str(tmp_path / f"rank{rank}"),
-                   "--no-progress", "--resume", "--cfg-options", "epochs=2", "batch_size=8", "lr_steps=[1]",
-                   f"data_root='{small_synth}'", "dist_timeout=60"]
+                   "--no-progress", "--resume", "--cfg-options", f"epochs={epochs}", "batch_size=8", "lr_steps=[1]",
+                   f"data_root='{small_synth}'", f"dist_timeout={dist_timeout}"]
         runs.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
-    for process in runs:
-        stdout, stderr = process.communicate(timeout=300)
-        assert process.returncode == 1, stdout + stderr
-        assert "rank 0 resumes" in stderr and "epoch 1" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
-        assert "file system" in stderr and "Traceback" not in stderr, stderr
-    assert (tmp_path / "rank0" / "log.jsonl").read_text() == before
-    assert torch.load(tmp_path / "rank0" / "latest.pth", weights_only=True)["epoch"] == 1
+    outputs = [process.communicate(timeout=300) for process in runs]
+    return [(process.returncode, *output) for process, output in zip(runs, outputs)]
+
+
+def test_a_rank_whose_checkpoint_is_past_the_schedule_stops_every_rank_with_the_same_message(tmp_path, small_synth):
+    """Rank 0 resumes epoch 2 of a run cut to epochs=1, rank 1 finds no checkpoint: rank 0 raised "past epochs"
+    before the check that every rank starts alike, and rank 1 waited for it in that check's collective until Gloo
+    gave up (a bare connection error, or dist_timeout later). The check comes first: both name each one's start."""
+    train(small_config("rgb", small_synth, epochs=2), tmp_path / "rank0", progress=False, device="cpu",
+          validate=False)
+    (tmp_path / "rank1").mkdir()
+    for code, stdout, stderr in _resume_in_own_work_dirs(tmp_path, small_synth, epochs=1, dist_timeout=30):
+        assert code == 1, stdout + stderr
+        assert "rank 0 resumes" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
+
+
+def test_a_checkpoint_one_rank_cannot_read_stops_every_rank_with_its_reason(tmp_path, small_synth):
+    """Rank 1's work dir (node-local) holds an unreadable latest.pth, rank 0's none: rank 1 raised alone while
+    rank 0 waited for it in the next collective, and rank 0 ended on Gloo's "Connection closed by peer" (or
+    dist_timeout later). Now every rank stops with rank 1's reason."""
+    (tmp_path / "rank0").mkdir()
+    (tmp_path / "rank1").mkdir()
+    (tmp_path / "rank1" / "latest.pth").write_bytes(b"not a checkpoint")
+    for code, stdout, stderr in _resume_in_own_work_dirs(tmp_path, small_synth, epochs=1, dist_timeout=30):
+        assert code == 1, stdout + stderr
+        assert "rank1/latest.pth is not a readable checkpoint" in stderr and "Connection closed" not in stderr, stderr

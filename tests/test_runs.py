@@ -285,3 +285,15 @@ def test_ctrl_c_under_torchrun_one_rank_speaks_and_the_command_is_torchruns(tmp_
     assert training._interrupted(args, tmp_path).endswith(
         "continue with (on each node, with the rendezvous options the run was started with): torchrun --nnodes 2 "
         f"--nproc_per_node 2 -m tsnbook train {RGB} --work-dir {tmp_path} --resume --validate")
+
+
+def test_processes_that_would_start_apart_are_named_by_the_groups_that_differ(monkeypatch):
+    # 2 nodes x 8 GPUs, node-local work dirs: the message named ranks 0, 1, 2 and 3 (all node 0's, all agreeing)
+    # and "12 more", never a rank that starts elsewhere
+    from tsnbook import runs
+    starts = [(5, "/scratch/run/latest.pth", "/scratch/run")] * 8 + [(0, None, "/scratch/run")] * 8
+    monkeypatch.setattr(runs, "gather_objects", lambda start: starts)
+    with pytest.raises(RuntimeError) as raised:
+        runs.check_same_start("/scratch/run", "/scratch/run/latest.pth", 5)
+    assert ("ranks 0-7 resume /scratch/run/latest.pth (epoch 5); ranks 8-15 find no checkpoint in /scratch/run"
+            in str(raised.value)), raised.value

@@ -210,8 +210,19 @@ def test_a_stride_shorter_than_a_frame_scores_each_frame_span_once():
     assert firsts == list(range(56)) and {stop - first for *_, first, stop in spans} == {25}
 
 
+@pytest.fixture()
+def ctrl_c_as_in_a_terminal():
+    """SIGINT raising KeyboardInterrupt, as in a terminal, whatever the test runner inherited (a background job of
+    a script ignores it, and the timeline then leaves it ignored)."""
+    import signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_ctrl_c_while_a_frame_is_drawn_or_encoded_keeps_the_annotated_video_and_the_windows(model_and_videos,
-                                                                                           tmp_path, monkeypatch):
+                                                                                           tmp_path, monkeypatch,
+                                                                                           ctrl_c_as_in_a_terminal):
     # Ctrl-C lands wherever the program is: in the encoder (or the drawing) it once escaped the timeline, and
     # write_video removed the half-written annotated video - an hour of a camera's recording and its windows lost
     import os
@@ -236,3 +247,18 @@ def test_ctrl_c_while_a_frame_is_drawn_or_encoded_keeps_the_annotated_video_and_
     from tsnbook.io import probe_video
     assert probe_video(tmp_path / "live.mp4")[0] == 60
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
+
+
+def test_a_ctrl_c_the_process_ignores_stays_ignored():
+    # a timeline started in the background of a shell script (`cmd &`) ignores SIGINT: the Ctrl-C meant for the
+    # foreground job once became the flag that stops the timeline (a file's run cut short, exit 1)
+    import os
+    import signal
+    from tsnbook.timeline import _ctrl_c_as_a_flag
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with _ctrl_c_as_a_flag() as pressed:
+            os.kill(os.getpid(), signal.SIGINT)
+        assert pressed == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -117,6 +117,29 @@ def destroy_process_group():
         dist.destroy_process_group()
 
 
+@contextlib.contextmanager
+def failing_together():
+    """Under DDP, an exception that some ranks raise in the block is raised on every rank (the others': a
+    RuntimeError naming the first rank and its message). A rank that leaves alone - its node-local checkpoint
+    unreadable - would leave the others waiting in their next collective, to end on Gloo's "Connection closed by
+    peer" or NCCL's timeout instead of the reason. Every rank gathers once after the block; alone, nothing changes."""
+    if not dist.is_initialized():
+        yield
+        return
+    error = None
+    try:
+        yield
+    except Exception as err:  # a bug too: whatever it is, the others must not wait for this rank
+        error = err
+    failed = [(rank, said) for rank, said in enumerate(gather_objects(error and str(error))) if said is not None]
+    if error is not None:
+        raise error
+    if failed:
+        rank, said = failed[0]
+        more = f" (and {len(failed) - 1} more ranks)" if len(failed) > 1 else ""
+        raise RuntimeError(f"rank {rank} stopped{more}: {said}")
+
+
 def gather_objects(obj):
     """Every rank's ``obj`` as a list, in rank order, on every rank (``[obj]`` when not distributed)."""
     if not dist.is_initialized():

@@ -48,8 +48,8 @@ from .checkpoints import plain, save_checkpoint
 from .configs import check_config
 from .configs import option as _opt  # a config's value or the optional key's default
 from .data import build_dataset, classes_without_videos, collate_skipping_errors, label_names
-from .distributed import (broadcast_buffers, convert_sync_batchnorm, destroy_process_group, gather_objects,
-                          init_process_group, wait_for_every_rank, world_from_environment)
+from .distributed import (broadcast_buffers, convert_sync_batchnorm, destroy_process_group, failing_together,
+                          gather_objects, init_process_group, wait_for_every_rank, world_from_environment)
 from .factory import build_model, load_weights
 from .gpu_augment import collate_padded, split_train_pipeline
 from .logs import JsonLog
@@ -199,21 +199,22 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
     best = {main_metric(metrics): -1.0}
     latest, note = work_dir / "latest.pth", None
     checkpoint = Path(resume) if isinstance(resume, (str, os.PathLike)) else None
-    if resume is True:
-        checkpoint, note = resume_point(work_dir)
-    digests, changes = list_digests(cfg, data_root), []
     validating = bool(validate and cfg.get("ann_file_val"))
-    if checkpoint is not None:
-        state = load_to_resume(checkpoint, model, optimizer, beside=resume is True)
-        start_epoch, best = state["epoch"], state.get("best", best)
-        if scaler is not None and "scaler" in state:
-            scaler.load_state_dict(state["scaler"])
-        changes = resume_changes(state, plain(cfg), digests, world.size, validating)
-        if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
-            raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
-                             f"resume with epochs >= {start_epoch}, or test the checkpoint")
-    if world.size > 1:
+    with failing_together():  # each process reads its own work dir: one that cannot resume stops them all
+        if resume is True:
+            checkpoint, note = resume_point(work_dir)
+        digests, changes = list_digests(cfg, data_root), []
+        if checkpoint is not None:
+            state = load_to_resume(checkpoint, model, optimizer, beside=resume is True)
+            start_epoch, best = state["epoch"], state.get("best", best)
+            if scaler is not None and "scaler" in state:
+                scaler.load_state_dict(state["scaler"])
+            changes = resume_changes(state, plain(cfg), digests, world.size, validating)
+    if world.size > 1:  # first: a rank that raised alone below would leave the others waiting in this collective
         check_same_start(work_dir, checkpoint, start_epoch)
+    if start_epoch > cfg["epochs"]:  # before config.json is written: it still describes the run
+        raise ValueError(f"{checkpoint} holds epoch {start_epoch}, past epochs={cfg['epochs']}: nothing to train; "
+                         f"resume with epochs >= {start_epoch}, or test the checkpoint")
     train_set = build_dataset(cfg, "train", data_root)
     gpu_augment, collate_fn = _gpu_augment(cfg, train_set, device, world.is_main)
     val_set = build_dataset(cfg, "val", data_root) if validating else None

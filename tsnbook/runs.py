@@ -14,6 +14,7 @@ a kill may have cost it (`keep_resumed_epoch_checkpoint`).
 """
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -298,9 +299,13 @@ def check_same_start(work_dir, checkpoint, epoch):
     starts = gather_objects((epoch, None if checkpoint is None else str(checkpoint), str(work_dir)))
     if len({start for start, _, _ in starts}) == 1:
         return
-    said = [f"rank {rank} resumes {path} (epoch {start})" if path else f"rank {rank} finds no checkpoint in {folder}"
-            for rank, (start, path, folder) in enumerate(starts)]
-    shown = "; ".join(said[:4]) + (f"; and {len(said) - 4} more" if len(said) > 4 else "")
+    said = []  # ranks in a row that start alike, as one: a node's 8 GPUs agree, the nodes are what differ
+    for (start, path, folder), group in itertools.groupby(enumerate(starts), key=lambda item: item[1]):
+        ranks = [rank for rank, _ in group]
+        who = f"rank {ranks[0]}" if len(ranks) == 1 else f"ranks {ranks[0]}-{ranks[-1]}"
+        said.append(f"{who} {'resumes' if len(ranks) == 1 else 'resume'} {path} (epoch {start})" if path else
+                    f"{who} {'finds' if len(ranks) == 1 else 'find'} no checkpoint in {folder}")
+    shown = "; ".join(said[:4]) + (f"; and {len(said) - 4} more groups" if len(said) > 4 else "")
     raise RuntimeError(f"the processes would train from different epochs ({shown}): every process must see the "
                        f"same work dir, on a file system all the nodes share (not node-local storage), or resume "
                        f"the same file (--resume PATH); nothing was written")

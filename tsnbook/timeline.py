@@ -138,10 +138,12 @@ def _duration(stream, times):
 def _ctrl_c_as_a_flag():
     """The first Ctrl-C appends to the yielded list instead of raising wherever it lands: raised inside the encoder it
     would lose the annotated video (`write_video` removes a file it could not finish) and every window scored. The
-    frame loop checks the list; a second Ctrl-C raises as usual. (Signals belong to the main thread: elsewhere,
-    nothing changes.)"""
+    frame loop checks the list; a second Ctrl-C raises as usual. Nothing changes off the main thread (signals are
+    the main thread's), nor where SIGINT is ignored (a background job of a shell script: the Ctrl-C is its
+    foreground job's) or handled outside Python (there is no handler to give back)."""
     pressed = []
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) in (
+            signal.SIG_IGN, None):
         yield pressed
         return
 
