@@ -203,6 +203,8 @@ def test_force_removes_everything_a_run_and_its_tests_wrote_and_nothing_else(tmp
     for name in written:
         (tmp_path / name).write_text("x")
     save_scores(tmp_path / "test_scores.npz", np.zeros((2, 3)), [0, 1], ["a.mp4", "b.mp4"])
+    # what `tsnbook test --out` writes: with its average_clips (once left behind by --force)
+    save_scores(tmp_path / "test_prob.npz", np.zeros((2, 3)), [0, 1], ["a.mp4", "b.mp4"], average_clips="prob")
     kept = ["notes.txt", "epoch_final.pth", "mine.npz", "other_per_class.csv", "data.json"]
     for name in kept:
         (tmp_path / name).write_text("mine")

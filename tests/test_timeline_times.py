@@ -262,3 +262,15 @@ def test_a_ctrl_c_the_process_ignores_stays_ignored():
         assert pressed == [] and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_frame_times_of_a_file_pyav_cannot_demux_fall_back_to_the_rate(tmp_path, monkeypatch):
+    # frame_times reads the file a second time; a PyAV error there escaped raw, before the first frame was decoded
+    from tsnbook.streams import FrameStream
+    video = tmp_path / "v.mp4"
+    write_video(video, np.zeros((5, 32, 32, 3), np.uint8), fps=25)
+    with FrameStream(video) as stream:
+        def broken(*args, **kwargs):
+            raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+        monkeypatch.setattr(av, "open", broken)
+        assert stream.frame_times() is None

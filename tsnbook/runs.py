@@ -20,12 +20,11 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
-
 from .checkpoints import load_checkpoint, read_checkpoint
 from .configs import option
 from .distributed import gather_objects
 from .locks import hold_work_dir
+from .scores import is_score_file
 
 #: the files that make a work dir "a run" (besides epoch_N.pth)
 RUN_FILES = ("latest.pth", "best.pth", "log.jsonl")
@@ -143,15 +142,7 @@ def hold_run(work_dir, world, force, resume):
 def _score_files(work_dir):
     """The tsnbook score files (``.npz`` of scores, labels and names: `tsnbook.scores.save_scores`) in
     ``work_dir``: a test of the old run wrote them there, and they would outlive it, describing other weights."""
-    found = []
-    for path in Path(work_dir).glob("*.npz"):
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                if set(data.files) == {"scores", "labels", "names"}:
-                    found.append(path)
-        except (OSError, ValueError):
-            continue
-    return found
+    return [path for path in Path(work_dir).glob("*.npz") if is_score_file(path)]
 
 
 def remove_run(work_dir):

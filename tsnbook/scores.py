@@ -67,6 +67,20 @@ def save_scores(path, scores, labels, names, average_clips="unknown"):
     os.replace(tmp, path)
 
 
+#: the arrays of a `save_scores` file: these three, and ``average_clips`` when the test's scale is known
+SCORE_ARRAYS = ("scores", "labels", "names")
+
+
+def is_score_file(path):
+    """Whether ``path`` is a `save_scores` file (and so a test's output that ``train --force`` may remove): exactly
+    `SCORE_ARRAYS`, with or without ``average_clips``. False for any other ``.npz`` or an unreadable file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return set(data.files) - {"average_clips"} == set(SCORE_ARRAYS)
+    except (OSError, ValueError):
+        return False
+
+
 def score_scale(path):
     """"prob" when the ``.npz`` at ``path`` holds probabilities (tested with ``average_clips="prob"``), "logits"
     when it holds scores before softmax, None when it does not say (``.pkl``, ``.json``, an older ``.npz``)."""

@@ -63,8 +63,8 @@ class FrameStream:
         self._local, timeout = local, None if local else URL_TIMEOUT
         try:
             self._container = av.open(self.path, timeout=timeout)
-        except av.ExitError as error:
-            raise DecodeError(self.path, f"no answer within {timeout:g} s (PyAV: {_short(error)})") from error
+        except av.ExitError as error:  # only a URL has a timeout that interrupts PyAV
+            raise DecodeError(self.path, f"no answer within {URL_TIMEOUT:g} s (PyAV: {_short(error)})") from error
         except av.FFmpegError as error:
             raise DecodeError(self.path, f"PyAV cannot open it ({_short(error)})") from error
         stream = _video_stream(self._container, self.path)
@@ -84,9 +84,12 @@ class FrameStream:
         give one time per frame (no pts, or a count that differs from `num_frames`): then time is index / fps."""
         if self._container is None or not self._local:
             return None
-        with av.open(self.path) as container:
-            stream = _video_stream(container, self.path)
-            pts = [p.pts for p in container.demux(stream) if p.size and not p.is_discard]
+        try:
+            with av.open(self.path) as container:
+                stream = _video_stream(container, self.path)
+                pts = [p.pts for p in container.demux(stream) if p.size and not p.is_discard]
+        except av.FFmpegError:  # damage the decode below names in its own words, at the frame it reaches
+            return None
         if len(pts) != self.num_frames or None in pts:
             return None
         pts = np.sort(np.array(pts, dtype=np.int64))

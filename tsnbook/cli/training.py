@@ -40,7 +40,8 @@ def _train(args):
 def _quiet_unless_rank_0():
     """Under torchrun every process reads the config and would print the same notes, interleaved: rank 0 alone
     says them (an error is still raised, and printed, by every process)."""
-    if int(os.environ.get("RANK", 0)) == 0:
+    from ..distributed import world_from_environment
+    if world_from_environment().is_main:
         return contextlib.nullcontext()
     stack = contextlib.ExitStack()
     for redirect in (contextlib.redirect_stdout, contextlib.redirect_stderr):

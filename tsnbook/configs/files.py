@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 
 from ..spelling import did_you_mean
-from ..texts import read_text
+from ..texts import read_text, read_text_lines
 from . import get_config, is_config_file, known_keys, plain, reads_generated_data
 from .checks import value_error, warn_schedule
 
@@ -244,7 +244,7 @@ def _class_count(keys):
     """What to write after ``num_classes =``: the line count of the file's label map when it can be read."""
     label_map = keys.get("label_map") and Path(keys["data_root"]) / keys["label_map"]
     if label_map and label_map.is_file():
-        count = sum(1 for line in read_text(label_map, "label map").split("\n") if line.strip())
+        count = sum(1 for line in read_text_lines(label_map, "label map") if line.strip())
         return f"{count} (the lines of {label_map})"
     return "<lines of your classes.txt>"
 
