@@ -194,3 +194,16 @@ def test_timeline_arguments_are_checked_before_the_model_loads(setup, tmp_path, 
         argv = ["predict", absent, "--source", video, "--window", "1", "--stride", "1", option, value]
         assert cli_exit(argv) == 2
         assert f"argument {option}: must be a positive number of seconds, got {value}" in capsys.readouterr().err
+
+
+def test_a_frame_range_takes_whole_frame_numbers_only(setup):
+    """``frames=(0.5, 10)`` looked like seconds and was cut to frames 0..9 without a word; a range of frame numbers
+    that are not whole is refused, naming what to do, and whole numbers of any integer type still work."""
+    folder, video, checkpoint = setup
+    model, info = load_model(checkpoint)
+    with pytest.raises(ValueError, match=r"whole frame numbers.*0\.5.*fps"):
+        predict_video(model, video, cfg=info["cfg"], frames=(0.5, 10))
+    with pytest.raises(ValueError, match=r"whole frame numbers"):
+        predict_video(model, video, cfg=info["cfg"], frames=(0, 10.5))
+    exact = predict_video(model, video, cfg=info["cfg"], frames=(8, 40))
+    np.testing.assert_array_equal(predict_video(model, video, cfg=info["cfg"], frames=(np.int64(8), 40.0)), exact)

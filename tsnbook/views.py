@@ -184,6 +184,9 @@ class FrameRange:
     ``stop - start`` frames: the views of a window of a long video are the views of its range."""
 
     def __init__(self, frames, start, stop):
+        if any(float(n) != int(n) for n in (start, stop)):  # 0.5 was cut to frame 0 without a word
+            raise ValueError(f"a frame range takes whole frame numbers, got {start}..{stop}; for seconds, multiply "
+                             "by the video's fps (tsnbook.io.probe_video) or use a timeline's windows")
         if not 0 <= start < stop:
             raise ValueError(f"a frame range needs 0 <= start < stop, got {start}..{stop}")
         total = getattr(frames, "num_frames", None)
