@@ -283,6 +283,25 @@ def test_write_video_is_deterministic_and_validates(tmp_path):
     assert not (tmp_path / "odd.mp4").exists() and not (tmp_path / "float.mp4").exists()
 
 
+def test_write_video_keeps_each_frames_own_time_where_the_container_can(tmp_path):
+    """``times=``: a variable-rate video (a phone's) written with its frames' own times, to the millisecond; AVI
+    holds one rate, so it is refused there, as are times that do not increase or are fewer than the frames."""
+    frames = np.stack([index_frame(i) for i in range(10)])
+    times = [0, 0.02, 0.04, 0.06, 0.08, 0.3, 0.5, 0.7, 0.9, 1.1]
+    for ext in (".mp4", ".mkv", ".webm"):
+        write_video(tmp_path / f"vfr{ext}", frames, fps=9, times=times)
+        with av.open(str(tmp_path / f"vfr{ext}")) as container:
+            shown = [float(frame.time) for frame in container.decode(video=0)]
+        np.testing.assert_allclose(shown, times, atol=0.0015, err_msg=ext)
+    with pytest.raises(ValueError, match="AVI.*one rate"):
+        write_video(tmp_path / "vfr.avi", frames, times=times)
+    with pytest.raises(ValueError, match="increase"):
+        write_video(tmp_path / "back.mp4", frames, times=times[:5] + [0.01] + times[6:])
+    with pytest.raises(ValueError, match="more frames than the 9 times"):
+        write_video(tmp_path / "short.mp4", frames, times=times[:9])
+    assert not list(tmp_path.glob("*.avi")) and not (tmp_path / "back.mp4").exists()
+
+
 def test_keyframe_interval_option(tmp_path):
     write_video(tmp_path / "gop.mp4", np.stack([index_frame(i) for i in range(40)]), g=8, sc_threshold=0)
     with av.open(str(tmp_path / "gop.mp4")) as container:

@@ -8,7 +8,6 @@ it, so its times are the video's, whatever the rate does; the window is still te
 import json
 import socket
 import threading
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -33,17 +32,7 @@ def _frames(count, height=48, width=64):
 
 def _write_vfr(path, frames, gaps_ms):
     """An H.264 MP4 whose frame k is shown ``gaps_ms[k - 1]`` ms after frame k - 1 (a phone's variable rate)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=1000)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt, stream.time_base = "yuv420p", Fraction(1, 1000)
-        pts = 0
-        for frame, gap in zip(frames, [0] + list(gaps_ms)):
-            pts += gap
-            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
-            picture.pts, picture.time_base = pts, Fraction(1, 1000)
-            container.mux(stream.encode(picture))
-        container.mux(stream.encode())
+    write_video(path, frames, times=np.cumsum([0] + list(gaps_ms)) / 1000)
     return path
 
 
@@ -274,3 +263,21 @@ def test_frame_times_of_a_file_pyav_cannot_demux_fall_back_to_the_rate(tmp_path,
             raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
         monkeypatch.setattr(av, "open", broken)
         assert stream.frame_times() is None
+
+
+def test_a_variable_rate_videos_annotated_copy_keeps_its_frames_times(model_and_videos, tmp_path, capsys):
+    """The annotated copy of a phone's variable-rate video shows each frame when the source does (it was written at
+    the average rate: a frame of the slow part appeared up to seconds early); a constant-rate one keeps its rate."""
+    folder, vfr, cfr, checkpoint, _, _ = model_and_videos
+    for source, out in ((vfr, tmp_path / "vfr_timeline.mp4"), (cfr, tmp_path / "cfr_timeline.mkv")):
+        cli_exit(["predict", str(checkpoint), str(source), "--timeline", "--window", "1", "--stride", "1",
+                  "--out-video", str(out)])
+        np.testing.assert_allclose(_shown_times(out) - _shown_times(out)[0],
+                                   _shown_times(source) - _shown_times(source)[0], atol=0.0015)
+    with av.open(str(tmp_path / "cfr_timeline.mkv")) as container:
+        assert container.streams.video[0].average_rate == 25
+    cli_exit(["predict", str(checkpoint), str(vfr), "--out-video", str(tmp_path / "vfr_clip.webm")])
+    np.testing.assert_allclose(_shown_times(tmp_path / "vfr_clip.webm"), _shown_times(vfr) - _shown_times(vfr)[0],
+                               atol=0.0015)
+    cli_exit(["predict", str(checkpoint), str(vfr), "--out-video", str(tmp_path / "vfr_clip.avi")])
+    assert len(_shown_times(tmp_path / "vfr_clip.avi")) == FAST + SLOW  # AVI holds one rate: the average one

@@ -6,8 +6,8 @@ The text is drawn with OpenCV's ``putText`` on a dark box in the top-left corner
 from 120-px SynthActions clips to 1080p), in RGB throughout (the colour asked for is the colour written). The
 video is read once, in order (`tsnbook.streams.FrameStream`), and written frame for frame at the source's exact
 rate (`tsnbook.io.write_video`: H.264 for .mp4 / .mkv, MPEG-4 for .avi, VP9 for .webm), so it has the same number of
-frames and the same duration (a variable-rate video is written at its average rate: `write_video` takes one rate,
-so its frames keep their count, not their times or exactly its duration); odd frame sizes, which H.264's 4:2:0
+frames and the same duration. A variable-rate video (a phone's) keeps each frame's own time (`shown_times`), except
+in an AVI, which holds one rate: there it is written at its average rate. Odd frame sizes, which H.264's 4:2:0
 cannot hold, are written 4:4:4 rather than cropped (MPEG-4 and VP9 take them in 4:2:0, and MPEG-4 takes nothing
 else). Where MMAction2's demo drew only the top-1 name at a fixed 30 fps (0.x) or nothing at all (1.x; MMAction2's
 ``demo/demo.py``), this draws what ``predict`` prints.
@@ -58,12 +58,22 @@ def write_annotated(video, out_path, lines_of, colour=(255, 255, 255)):
                 count = index + 1
                 yield draw_lines(frame, lines_of(index), colour)
 
-        write_annotated_frames(out_path, frames(), stream)
+        write_annotated_frames(out_path, frames(), stream, stream.frame_times())
     return count
 
 
-def write_annotated_frames(out_path, frames, stream):
-    """Encode already drawn ``frames`` at ``stream``'s exact rate (`pixel_format`: 4:4:4 where H.264 needs it)."""
+def shown_times(out_path, stream, times):
+    """``times`` (the source's frame times, `FrameStream.frame_times`) where they are not one rate - some frame is
+    over half a frame from index / fps - and ``out_path`` can hold them (not an AVI); else None: one rate will do."""
+    if times is None or Path(out_path).suffix.lower() == ".avi":
+        return None
+    steady = np.arange(len(times)) / stream.fps
+    return times if np.abs(np.asarray(times) - steady).max() > 0.5 / stream.fps else None
+
+
+def write_annotated_frames(out_path, frames, stream, times=None):
+    """Encode already drawn ``frames`` at ``stream``'s exact rate, or at the source's own frame times where they
+    vary (``times``: `shown_times`); `pixel_format`: 4:4:4 where H.264 needs it."""
     frames = iter(frames)
     first = next(frames, None)
     if first is None:
@@ -73,7 +83,8 @@ def write_annotated_frames(out_path, frames, stream):
         yield first
         yield from frames
 
-    write_video(out_path, all_frames(), fps=stream.frame_rate, pix_fmt=pixel_format(out_path, first.shape))
+    write_video(out_path, all_frames(), fps=stream.frame_rate, pix_fmt=pixel_format(out_path, first.shape),
+                times=shown_times(out_path, stream, times))
 
 
 def pixel_format(out_path, shape):

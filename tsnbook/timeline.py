@@ -21,8 +21,8 @@ are kept, in memory until the last window that needs them is scored: no temporar
 code reads a file, a URL or a camera (``source=0``). A window is scored when its last frame arrives (so a stream that
 ends or breaks mid-window leaves that window out; Ctrl-C, or a source that breaks, stops the run and keeps what
 was scored). ``out_video``: the frames written back with the newest window's top-k (causal: a frame shows the last
-window that ended at or before it, as a live display would; at the source's average rate, so a variable-rate
-video's annotated copy has its frames but not their timing).
+window that ended at or before it, as a live display would; a variable-rate video's copy keeps its frames'
+times, `tsnbook.annotate.shown_times`).
 """
 import contextlib
 import csv
@@ -211,7 +211,7 @@ def run_timeline(model, source, window, stride, extract, average_clips="prob", n
                 stopped = str(error)
 
         if out_video:
-            write_annotated_frames(out_video, (draw_lines(f, lines) for f, lines in annotated()), stream)
+            write_annotated_frames(out_video, (draw_lines(f, lines) for f, lines in annotated()), stream, times)
         else:
             for _ in annotated():
                 pass

@@ -19,12 +19,16 @@ def x264_refuses(codec, pix_fmt, height, width):
     return codec == "libx264" and pix_fmt == "yuv420p" and bool(height % 2 or width % 2)
 
 
-def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, **options):
+def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, times=None, **options):
     """Encode uint8 RGB frames (a [T, H, W, 3] array or any iterable of [H, W, 3] arrays) with PyAV.
 
     ``audio``: ``(samples, sample_rate)``, float32 samples in [-1, 1] of shape [channels, n] (1 or 2
     channels), encoded as an AAC track (.mp4 / .mkv), because the real videos of Kinetics, ActivityNet or HVU
     carry one and a dataset's replica should too.
+
+    ``times``: each frame's display time in seconds (increasing; at least one per frame), for a variable-rate
+    video (a phone's) whose copy must show each frame when the source did; kept to the millisecond in .mp4, .mkv
+    and .webm. AVI holds one rate (``fps``), so it refuses ``times``.
 
     The codec follows the extension (CODECS) unless given; `options` go to the encoder as strings, e.g.
     `crf=23, g=16` (keyframe interval), `preset="fast"`. Odd sizes: libx264 refuses an odd width or height in
@@ -52,9 +56,10 @@ def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, **op
     if codec == "libx264":
         extra = [options.get("x264-params"), os.environ.get("TSNBOOK_X264_PARAMS")]
         options["x264-params"] = ":".join(["cpu-independent=1"] + [e for e in extra if e])
+    stamps = _millisecond_stamps(path, extension, times)
     container, stream = av.open(path, "w", options={"fflags": "+bitexact"}), None
     try:
-        for frame in frames:
+        for index, frame in enumerate(frames):
             frame = np.asarray(frame)
             if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
                 raise ValueError(f"{path}: frames must be uint8 [H, W, 3] RGB, got {frame.dtype} {frame.shape}")
@@ -64,10 +69,17 @@ def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, **op
                 stream.pix_fmt, stream.options, stream.thread_count = pix_fmt, options, 1
                 if tag and codec == default_codec:
                     stream.codec_tag = tag
+                if stamps is not None:
+                    stream.codec_context.time_base = stream.time_base = MILLISECOND
                 if audio is not None:
                     sound = _add_audio_stream(container, path, *audio)
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            if stamps is not None:
+                if index >= len(stamps):
+                    raise ValueError(f"{path}: more frames than the {len(stamps)} times given (one time a frame)")
+                picture.pts, picture.time_base = int(stamps[index]), MILLISECOND
             try:
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+                container.mux(stream.encode(picture))
             except av.FFmpegError as error:
                 odd = x264_refuses(codec, pix_fmt, stream.height, stream.width)
                 raise ValueError(f"{path}: {codec} cannot encode {stream.width}x{stream.height} {pix_fmt} frames "
@@ -85,6 +97,22 @@ def write_video(path, frames, fps=30, codec=None, pix_fmt=None, audio=None, **op
         if os.path.exists(path):
             os.remove(path)
         raise
+
+
+MILLISECOND = Fraction(1, 1000)
+
+
+def _millisecond_stamps(path, extension, times):
+    """``times`` (seconds) as whole milliseconds from the first; None for none. Refused where they cannot be kept."""
+    if times is None:
+        return None
+    if extension == ".avi":
+        raise ValueError(f"{path}: AVI holds one rate for every frame, not each frame's time; write .mp4, .mkv or "
+                         f".webm, or leave times out (fps)")
+    stamps = np.round((np.asarray(times, dtype=np.float64) - times[0]) * 1000).astype(np.int64)
+    if np.any(np.diff(stamps) <= 0):
+        raise ValueError(f"{path}: frame times must increase by at least a millisecond, frame to frame")
+    return stamps
 
 
 def _add_audio_stream(container, path, samples, sample_rate):
