@@ -20,6 +20,7 @@ time (robust to other processes on a shared machine). The last line printed is a
 import argparse
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -39,8 +40,12 @@ LISTS = {"video": ("videos.txt", "videos"), "rawframes": ("rawframes.txt", "rawf
 ORACLE = Path(__file__).resolve().parents[1] / ".oracle"  # tools/install_oracle.sh; TSNBOOK_ORACLE moves it
 
 
-def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=False):
+def tsnbook_runner(name, backend=None, gpu_augment=False, decode_only=False):
     """`run(record) -> torch uint8 tensor` for one of PIPELINES, built from tsnbook only.
+
+    Its random draws (training: the sampled frames, the crop, the flip) come from numpy's and Python's global
+    generators, the very calls MMAction2 makes (`tsnbook.sampling`, `tsnbook.transforms`: ``rng=None``), so that
+    `time_runners`, seeding them before every call, has both sides of a ratio decode and crop the same frames.
 
     `gpu_augment` (training pipelines): stop where the loader stops when the GPU augments
     (`tsnbook.gpu_augment.DeferredCropFlip`: decode, resize, draw the crop and flip), i.e. the CPU's share.
@@ -55,7 +60,6 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
     from .transforms import build_pipeline
 
     source, sampling, mode = PIPELINES[name]
-    rng = np.random.default_rng(seed)
 
     def reader(record):
         if source == "video":
@@ -67,7 +71,7 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
 
         def run(record):
             with reader(record) as frames:
-                return torch.from_numpy(frames.get(sampler(frames.num_frames, rng=rng)))
+                return torch.from_numpy(frames.get(sampler(frames.num_frames)))
         return run
 
     if mode != "train":
@@ -85,10 +89,10 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
 
     def run(record):
         with reader(record) as frames:
-            indices = sampler(frames.num_frames, rng=rng)
+            indices = sampler(frames.num_frames)
             imgs = frames.get(indices)
         results = dict(imgs=imgs, modality="rgb", label=record.label, clip_len=1, num_clips=len(indices))
-        return torch.from_numpy(transforms(results, rng)["imgs"])
+        return torch.from_numpy(transforms(results)["imgs"])
     return run
 
 
@@ -136,21 +140,34 @@ def time_runners(runners, records, repeat=3):
     """``{impl: (videos per wall second, videos per CPU second)}`` of ``{impl: run(record)}`` over ``records``.
 
     One untimed warm-up call each (first imports, decoder and cv2 initialisation), then ``repeat`` passes over
-    all records, alternating who goes first, so that every implementation sees the same machine state. Rates
-    come from the median pass: other processes on a shared machine slow some passes down, not the typical one;
-    CPU time (this process, all its threads) also leaves out the time spent waiting for a busy core.
+    all records, alternating who goes first, so that every implementation sees the same machine state. Before
+    each call numpy's and Python's global generators are seeded by pass and record, the same for every
+    implementation: training pipelines, which sample their frames at random, then decode the same frames on
+    both sides of a ratio (different draws cost different amounts: a frame late in a GOP needs more reference
+    frames decoded). Rates come from the median pass: other processes on a shared machine slow some passes down,
+    not the typical one; CPU time (this process, all its threads) also leaves out the time spent waiting for a
+    busy core.
     """
     passes = {impl: [] for impl in runners}  # (wall seconds, CPU seconds) per pass over the clips
     for run in runners.values():
+        _seed_global_generators(0)
         run(records[0])
     for index in range(repeat):
         order = list(runners) if index % 2 == 0 else list(runners)[::-1]
         for impl in order:
             wall, cpu = time.perf_counter(), time.process_time()
-            for record in records:
+            for number, record in enumerate(records):
+                _seed_global_generators(1 + index * len(records) + number)
                 runners[impl](record)
             passes[impl].append((time.perf_counter() - wall, time.process_time() - cpu))
     return {impl: tuple(float(r) for r in len(records) / np.median(times, axis=0)) for impl, times in passes.items()}
+
+
+def _seed_global_generators(seed):
+    """Seed what MMAction2's transforms (and tsnbook's with ``rng=None``) draw from: numpy's legacy generator
+    and Python's `random`."""
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 class PipelineDataset:
