@@ -23,3 +23,31 @@ def test_bench_workers_refuses_runs_too_short_for_the_rates_it_prints(tmp_path):
         bench_workers.main(["test", str(tmp_path), "--repeat", "1"])
     with pytest.raises(SystemExit, match="--epochs 1: .* at least 2"):
         bench_workers.main(["train", "--epochs", "1"])
+
+
+def test_bench_datasets_verify_speed_up_comes_from_alternating_rounds(tmp_path, monkeypatch, capsys):
+    """The "2 processes / 1 process" speed-up must not rest on one run of each, one after the other (the machine
+    changes between them): 1 and 2 processes alternate over several rounds and the medians are compared."""
+    bench_datasets = _tool("bench_datasets")
+    calls = []
+
+    class FakeK700:
+        @staticmethod
+        def build_lists(root, workers):
+            pass
+
+        @staticmethod
+        def verify(root, workers):
+            calls.append(workers)
+            return type("Report", (), dict(actions={"train checked": 6, "val checked": 2}))
+
+    class FakeReplica:
+        render_clip = tone = staticmethod(lambda *args, **kwargs: None)
+
+    monkeypatch.setattr(bench_datasets, "K700", FakeK700)
+    monkeypatch.setattr(bench_datasets, "replica", FakeReplica)
+    monkeypatch.setattr(bench_datasets, "write_video", lambda path, *args, **kwargs: path.write_bytes(b""))
+    bench_datasets.bench_verify(tmp_path, 6, rounds=3)
+    assert calls == [1, 1, 2, 2, 1, 1, 2]  # a warm-up, then 1-2, 2-1, 1-2
+    out = capsys.readouterr().out
+    assert "8 videos" in out and "median of 3 alternating rounds" in out
