@@ -77,7 +77,11 @@ def test_every_implementation_of_a_pass_gets_the_same_random_draws():
     runners = {impl: (lambda record, impl=impl: seen[impl].append((record, np.random.randint(1 << 30),
                                                                    random.random())))
                for impl in seen}
+    np.random.seed(3)
+    random.seed(3)
     bench.time_runners(runners, ["clip_a", "clip_b"], repeat=3)
+    assert (np.random.randint(1 << 30), random.random()) == (np.random.RandomState(3).randint(1 << 30),
+                                                             random.Random(3).random())  # the caller's draws kept
     assert seen["tsnbook"] == seen["mmaction2"] and len(seen["tsnbook"]) == 1 + 3 * 2  # the warm-up call too
     assert len({draw for _, draw, _ in seen["tsnbook"][1:]}) == 6
 

@@ -43,9 +43,8 @@ ORACLE = Path(__file__).resolve().parents[1] / ".oracle"  # tools/install_oracle
 def tsnbook_runner(name, backend=None, gpu_augment=False, decode_only=False):
     """`run(record) -> torch uint8 tensor` for one of PIPELINES, built from tsnbook only.
 
-    Its random draws (training: the sampled frames, the crop, the flip) come from numpy's and Python's global
-    generators, the very calls MMAction2 makes (`tsnbook.sampling`, `tsnbook.transforms`: ``rng=None``), so that
-    `time_runners`, seeding them before every call, has both sides of a ratio decode and crop the same frames.
+    Random draws (training: frames, crop, flip) are MMAction2's own calls on numpy's and Python's global
+    generators (``rng=None``), which `time_runners` seeds alike for every implementation.
 
     `gpu_augment` (training pipelines): stop where the loader stops when the GPU augments
     (`tsnbook.gpu_augment.DeferredCropFlip`: decode, resize, draw the crop and flip), i.e. the CPU's share.
@@ -140,32 +139,34 @@ def time_runners(runners, records, repeat=3):
     """``{impl: (videos per wall second, videos per CPU second)}`` of ``{impl: run(record)}`` over ``records``.
 
     One untimed warm-up call each (first imports, decoder and cv2 initialisation), then ``repeat`` passes over
-    all records, alternating who goes first, so that every implementation sees the same machine state. Before
-    each call numpy's and Python's global generators are seeded by pass and record, the same for every
-    implementation: training pipelines, which sample their frames at random, then decode the same frames on
-    both sides of a ratio (different draws cost different amounts: a frame late in a GOP needs more reference
-    frames decoded). Rates come from the median pass: other processes on a shared machine slow some passes down,
-    not the typical one; CPU time (this process, all its threads) also leaves out the time spent waiting for a
-    busy core.
+    all records, alternating who goes first, so that every implementation sees the same machine state. Each call
+    starts from the same seeds of the global generators (per pass and record; restored afterwards), so that both
+    sides of a ratio decode the same randomly sampled frames (a frame late in a GOP costs more to decode). Rates
+    come from the median pass: other processes on a shared machine slow some passes down, not the typical one;
+    CPU time (this process, all its threads) also leaves out the time spent waiting for a busy core.
     """
     passes = {impl: [] for impl in runners}  # (wall seconds, CPU seconds) per pass over the clips
-    for run in runners.values():
-        _seed_global_generators(0)
-        run(records[0])
-    for index in range(repeat):
-        order = list(runners) if index % 2 == 0 else list(runners)[::-1]
-        for impl in order:
-            wall, cpu = time.perf_counter(), time.process_time()
-            for number, record in enumerate(records):
-                _seed_global_generators(1 + index * len(records) + number)
-                runners[impl](record)
-            passes[impl].append((time.perf_counter() - wall, time.process_time() - cpu))
+    states = np.random.get_state(), random.getstate()  # numpy's legacy generator and Python's
+    try:
+        for run in runners.values():
+            _seed_global_generators(0)
+            run(records[0])
+        for index in range(repeat):
+            order = list(runners) if index % 2 == 0 else list(runners)[::-1]
+            for impl in order:
+                wall, cpu = time.perf_counter(), time.process_time()
+                for number, record in enumerate(records):
+                    _seed_global_generators(1 + index * len(records) + number)
+                    runners[impl](record)
+                passes[impl].append((time.perf_counter() - wall, time.process_time() - cpu))
+    finally:
+        np.random.set_state(states[0])
+        random.setstate(states[1])
     return {impl: tuple(float(r) for r in len(records) / np.median(times, axis=0)) for impl, times in passes.items()}
 
 
 def _seed_global_generators(seed):
-    """Seed what MMAction2's transforms (and tsnbook's with ``rng=None``) draw from: numpy's legacy generator
-    and Python's `random`."""
+    """Seed what MMAction2's transforms (and tsnbook's with ``rng=None``) draw from."""
     np.random.seed(seed)
     random.seed(seed)
 
