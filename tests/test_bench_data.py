@@ -62,6 +62,9 @@ def test_write_clips_and_worker_arguments(tmp_path, capsys):
         bench.main(["--write-clips"])
     with pytest.raises(SystemExit, match="--workers N \\(N >= 1\\) times tsnbook's pipeline alone"):
         bench.main(["--pipeline", "video_test_25x3", "--root", str(tmp_path), "--workers", "2", "--mmaction2"])
+    with pytest.raises(SystemExit, match="--workers >= 0 \\(0: in this process\\), got 3 and -1"):
+        bench.main(["--pipeline", "video_test_25x3", "--root", str(tmp_path), "--repeat", "3",
+                    "--workers", "-1"])
     with pytest.raises(ValueError, match="at least one worker"):
         bench.loader_rate("video_test_25x3", [], 0)
     with pytest.raises(SystemExit, match="does not exist; write the benchmark clips with python -m tsnbook "
