@@ -51,3 +51,18 @@ def test_bench_datasets_verify_speed_up_comes_from_alternating_rounds(tmp_path, 
     assert calls == [1, 1, 2, 2, 1, 1, 2]  # a warm-up, then 1-2, 2-1, 1-2
     out = capsys.readouterr().out
     assert "8 videos" in out and "median of 3 alternating rounds" in out
+
+
+def test_bench_reencode_times_both_sets_on_the_same_clips_and_reuses_them(tmp_path, capsys):
+    bench_reencode = _tool("bench_reencode")
+    bench_reencode.main([str(tmp_path), "--num", "1", "--frames", "20", "--repeat", "1"])
+    out = capsys.readouterr().out.splitlines()
+    copy = tmp_path / "keyint_16" / "clip_000.mp4"
+    assert out[0].startswith("1 clips, ") and "keyframe every 16 frames" in out[0] and copy.stat().st_size > 0
+    assert [line.split()[0] for line in out[1:]] == list(bench_reencode.PIPELINES)
+    assert all("by the wall clock" in line and "per CPU-second" in line for line in out[1:])
+    before = copy.stat().st_mtime_ns
+    bench_reencode.main([str(tmp_path), "--num", "1", "--frames", "20", "--repeat", "1"])
+    assert copy.stat().st_mtime_ns == before  # reused, not re-encoded again
+    with pytest.raises(SystemExit):
+        bench_reencode.main([str(tmp_path), "--keyframe-interval", "0"])
