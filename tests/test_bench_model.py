@@ -75,3 +75,12 @@ def test_default_protocol_and_sizes_are_the_configs_own():
     zoo = run("tsn_r50_320p_1x1x3_100e_kinetics400_rgb", iters=1, warmup=0, device="cpu",
               overrides=small)
     assert zoo["protocol"] == "25x3" and zoo["results"]["fp32"]["input_shape"] == [1, 75, 3, 256, 256]
+
+
+def test_figures_give_the_zoo_comparable_mean_and_the_steadier_median():
+    """One iteration slowed down by another job moves the mean (MMAction2's figure), not the median."""
+    import torch
+
+    from tsnbook.bench_model import _figures
+    figures = _figures([0.1, 0.1, 1.0], 2, torch.device("cpu"))
+    assert figures == dict(per_s=5.0, ms_per_iter=400.0, ms_per_iter_median=100.0, ms_per_iter_min=100.0)

@@ -17,6 +17,7 @@ autocast is slow there), with the same figures.
 instead, I the config's training input size (`tsnbook.pipelines.model_sizes`: the zoo's 224 unless it says). The last line printed is a JSON object with everything.
 """
 import json
+import statistics
 import time
 
 import torch
@@ -67,8 +68,11 @@ def _prepare(model, device, channels_last):
 
 
 def _figures(times, items, device):
+    """``per_s`` and ``ms_per_iter`` from the total time, as MMAction2's script (comparable with the zoo's column);
+    on a machine shared with other jobs the median and the minimum iteration are the steadier figures."""
     total = sum(times)
     figures = dict(per_s=round(items * len(times) / total, 3), ms_per_iter=round(1000 * total / len(times), 3),
+                   ms_per_iter_median=round(1000 * statistics.median(times), 3),
                    ms_per_iter_min=round(1000 * min(times), 3))
     if device.type == "cuda":
         figures["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
