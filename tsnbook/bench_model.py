@@ -14,7 +14,8 @@ variants next to fp32 (autocast in the dtype training would use: the config's ``
 compute capability 8.0 and fp16 below, `tsnbook.loops.autocast_precision`). On the CPU only fp32 runs (bf16
 autocast is slow there), with the same figures.
 ``--train`` times a training step (forward, loss, backward, SGD step) on ``[batch, num_segments, C, I, I]``
-instead, I the config's training input size (`tsnbook.pipelines.model_sizes`: the zoo's 224 unless it says). The last line printed is a JSON object with everything.
+instead, I the config's training input size (`tsnbook.pipelines.model_sizes`: the zoo's 224 unless it says).
+The last line printed is a JSON object with everything.
 """
 import json
 import statistics
