@@ -1,6 +1,7 @@
 """bench-data's own clips (``--write-clips``, so a clone needs no other clip generator) and its DataLoader mode
 (``--workers N``): the layout it reads, reuse, the same tensors through worker processes, and the arguments."""
 import json
+import random
 
 import numpy as np
 import pytest
@@ -61,8 +62,52 @@ def test_write_clips_and_worker_arguments(tmp_path, capsys):
         bench.main(["--write-clips"])
     with pytest.raises(SystemExit, match="--workers N \\(N >= 1\\) times tsnbook's pipeline alone"):
         bench.main(["--pipeline", "video_test_25x3", "--root", str(tmp_path), "--workers", "2", "--mmaction2"])
+    with pytest.raises(SystemExit, match="--workers >= 0 \\(0: in this process\\), got 3 and -1"):
+        bench.main(["--pipeline", "video_test_25x3", "--root", str(tmp_path), "--repeat", "3",
+                    "--workers", "-1"])
     with pytest.raises(ValueError, match="at least one worker"):
         bench.loader_rate("video_test_25x3", [], 0)
     with pytest.raises(SystemExit, match="does not exist; write the benchmark clips with python -m tsnbook "
                                          "bench-data --root .* --write-clips --rawframes"):
         bench.main(["--pipeline", "frames_test_25x10", "--root", str(tmp_path)])
+
+
+def test_every_implementation_of_a_pass_gets_the_same_random_draws():
+    """A ratio compares like with like only if both sides decode the same frames: a training pipeline samples
+    them at random, so each call starts from the same seeds of numpy's and Python's global generators for every
+    implementation (different passes and clips draw differently)."""
+    seen = {"tsnbook": [], "mmaction2": []}
+    runners = {impl: (lambda record, impl=impl: seen[impl].append((record, np.random.randint(1 << 30),
+                                                                   random.random())))
+               for impl in seen}
+    np.random.seed(3)
+    random.seed(3)
+    bench.time_runners(runners, ["clip_a", "clip_b"], repeat=3)
+    assert (np.random.randint(1 << 30), random.random()) == (np.random.RandomState(3).randint(1 << 30),
+                                                             random.Random(3).random())  # the caller's draws kept
+    assert seen["tsnbook"] == seen["mmaction2"] and len(seen["tsnbook"]) == 1 + 3 * 2  # the warm-up call too
+    assert len({draw for _, draw, _ in seen["tsnbook"][1:]}) == 6
+
+
+@pytest.mark.parametrize("name", ["video_train_1x1x3", "frames_train_1x1x3"])
+def test_training_runners_draw_from_the_global_generators_as_mmaction2(clips, name):
+    """MMAction2's SampleFrames, MultiScaleCrop and Flip draw from numpy's and Python's global generators: after
+    the same seeds, tsnbook's runners (decode-only and the whole pipeline) must do the same work."""
+    from tsnbook.io import RawFrames
+    from tsnbook.sampling import zoo_sampling
+
+    record = bench._records(name, clips, None)[0]
+    reader = open_video(record.path) if name.startswith("video") else \
+        RawFrames(record.path, record.num_frames, "img_{:05d}.jpg", start_index=1)
+    np.random.seed(7)
+    with reader as frames:  # MMAction2's SampleFrames draws these, bit for bit (tests/test_sampling.py)
+        wanted = torch.from_numpy(frames.get(zoo_sampling("1x1x3", test_mode=False)(frames.num_frames, rng=None)))
+    np.random.seed(7)
+    assert torch.equal(bench.tsnbook_runner(name, decode_only=True)(record), wanted)
+    whole = bench.tsnbook_runner(name)
+    outputs = []
+    for _ in range(2):
+        np.random.seed(7)
+        random.seed(7)
+        outputs.append(whole(record))
+    assert torch.equal(*outputs)  # crops and flips drawn from the seeded global generators too

@@ -21,7 +21,7 @@ LAYERS = ["testenv", "spelling", "texts", "progress", "jobs", "utils", "sampling
           "transforms", "pipelines", "configs", "views", "data", "backbones", "consensus", "models",
           "checkpoints", "mmaction2", "factory", "metrics", "scores", "logs", "schedules", "optim", "distributed",
           "gpu_augment", "loops", "locks", "runs", "engine", "predict", "annotate", "timeline", "batch", "features",
-          "export", "explain", "bench_model", "bench", "datasets", "course", "cli", "__main__"]
+          "export", "explain", "bench_model", "bench_clips", "bench", "datasets", "course", "cli", "__main__"]
 
 
 def _module_of(path):

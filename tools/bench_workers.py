@@ -64,6 +64,9 @@ def bench_test(args):
         torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as work:
         cfg, clips = _test_config(args.bench_dir, work, args)
+        if clips * args.repeat < 2:  # the steady rate is timed from the first video to the last
+            raise SystemExit(f"{args.bench_dir}: {clips} clip x --repeat {args.repeat} = 1 video to test; the rate "
+                             "after the first video needs at least 2: pass --repeat 2 or more")
         checkpoint = Path(work) / "random.pth"
         torch.manual_seed(0)
         save_checkpoint(checkpoint, dict(model=build_model(cfg).state_dict(), epoch=0))
@@ -89,6 +92,8 @@ def bench_test(args):
 
 
 def bench_train(args):
+    if args.epochs < 2:
+        raise SystemExit(f"--epochs {args.epochs}: the seconds per epoch after the first need at least 2 epochs")
     from tsnbook.course.demo import prepare_synthactions
     with tempfile.TemporaryDirectory() as work:
         root = Path(work) / "synthactions"

@@ -12,19 +12,25 @@ processes (spawned, as the engine's) and reports their joint rate: with free cor
 which is how many decoding cores one GPU needs can be read off (GPU videos/s / one worker's videos/s).
 
 `--mmaction2` also runs the same pipeline through MMAction2 1.2.0 (the test oracle, from `.oracle/site`, never
-a dependency), alternating pass by pass with tsnbook in this process, so that both see the same machine state.
-Each pass times all clips once; rates come from the median pass, by the wall clock and by this process's CPU
-time (robust to other processes on a shared machine). The last line printed is a JSON object:
-{"pipeline": NAME, "videos_per_s": X, ...} (with --mmaction2 also MMAction2's rates and the ratios).
+a dependency), alternating pass by pass with tsnbook in this process, so that both see the same machine state,
+on the same randomly drawn frames. Each pass times all clips once; rates come from the median pass, by the wall
+clock and by this process's CPU time (robust to other processes on a shared machine). The last line printed is
+a JSON object: {"pipeline": NAME, "videos_per_s": X, ...} (with --mmaction2 also MMAction2's rates and ratios).
 """
 import argparse
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+
+from .bench_clips import BENCH_CLIP, write_bench_clips
+
+__all__ = ["PIPELINES", "BENCH_CLIP", "write_bench_clips", "tsnbook_runner", "mmaction2_runner", "time_runners",
+           "PipelineDataset", "loader_rate", "main"]
 
 #: name -> (source, zoo sampling name, "train" or a test protocol of tsnbook.pipelines)
 PIPELINES = {
@@ -39,8 +45,11 @@ LISTS = {"video": ("videos.txt", "videos"), "rawframes": ("rawframes.txt", "rawf
 ORACLE = Path(__file__).resolve().parents[1] / ".oracle"  # tools/install_oracle.sh; TSNBOOK_ORACLE moves it
 
 
-def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=False):
+def tsnbook_runner(name, backend=None, gpu_augment=False, decode_only=False):
     """`run(record) -> torch uint8 tensor` for one of PIPELINES, built from tsnbook only.
+
+    Random draws (training: frames, crop, flip) are MMAction2's own calls on numpy's and Python's global
+    generators (``rng=None``), which `time_runners` seeds alike for every implementation.
 
     `gpu_augment` (training pipelines): stop where the loader stops when the GPU augments
     (`tsnbook.gpu_augment.DeferredCropFlip`: decode, resize, draw the crop and flip), i.e. the CPU's share.
@@ -55,7 +64,6 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
     from .transforms import build_pipeline
 
     source, sampling, mode = PIPELINES[name]
-    rng = np.random.default_rng(seed)
 
     def reader(record):
         if source == "video":
@@ -67,7 +75,7 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
 
         def run(record):
             with reader(record) as frames:
-                return torch.from_numpy(frames.get(sampler(frames.num_frames, rng=rng)))
+                return torch.from_numpy(frames.get(sampler(frames.num_frames)))
         return run
 
     if mode != "train":
@@ -85,10 +93,10 @@ def tsnbook_runner(name, backend=None, seed=0, gpu_augment=False, decode_only=Fa
 
     def run(record):
         with reader(record) as frames:
-            indices = sampler(frames.num_frames, rng=rng)
+            indices = sampler(frames.num_frames)
             imgs = frames.get(indices)
         results = dict(imgs=imgs, modality="rgb", label=record.label, clip_len=1, num_clips=len(indices))
-        return torch.from_numpy(transforms(results, rng)["imgs"])
+        return torch.from_numpy(transforms(results)["imgs"])
     return run
 
 
@@ -136,21 +144,36 @@ def time_runners(runners, records, repeat=3):
     """``{impl: (videos per wall second, videos per CPU second)}`` of ``{impl: run(record)}`` over ``records``.
 
     One untimed warm-up call each (first imports, decoder and cv2 initialisation), then ``repeat`` passes over
-    all records, alternating who goes first, so that every implementation sees the same machine state. Rates
+    all records, alternating who goes first, so that every implementation sees the same machine state. Each call
+    starts from the same seeds of the global generators (per pass and record; restored afterwards), so that both
+    sides of a ratio decode the same randomly sampled frames (a frame late in a GOP costs more to decode). Rates
     come from the median pass: other processes on a shared machine slow some passes down, not the typical one;
     CPU time (this process, all its threads) also leaves out the time spent waiting for a busy core.
     """
     passes = {impl: [] for impl in runners}  # (wall seconds, CPU seconds) per pass over the clips
-    for run in runners.values():
-        run(records[0])
-    for index in range(repeat):
-        order = list(runners) if index % 2 == 0 else list(runners)[::-1]
-        for impl in order:
-            wall, cpu = time.perf_counter(), time.process_time()
-            for record in records:
-                runners[impl](record)
-            passes[impl].append((time.perf_counter() - wall, time.process_time() - cpu))
+    states = np.random.get_state(), random.getstate()  # numpy's legacy generator and Python's
+    try:
+        for run in runners.values():
+            _seed_global_generators(0)
+            run(records[0])
+        for index in range(repeat):
+            order = list(runners) if index % 2 == 0 else list(runners)[::-1]
+            for impl in order:
+                wall, cpu = time.perf_counter(), time.process_time()
+                for number, record in enumerate(records):
+                    _seed_global_generators(1 + index * len(records) + number)
+                    runners[impl](record)
+                passes[impl].append((time.perf_counter() - wall, time.process_time() - cpu))
+    finally:
+        np.random.set_state(states[0])
+        random.setstate(states[1])
     return {impl: tuple(float(r) for r in len(records) / np.median(times, axis=0)) for impl, times in passes.items()}
+
+
+def _seed_global_generators(seed):
+    """Seed what MMAction2's transforms (and tsnbook's with ``rng=None``) draw from."""
+    np.random.seed(seed)
+    random.seed(seed)
 
 
 class PipelineDataset:
@@ -198,70 +221,6 @@ def loader_rate(name, records, workers, repeat=3, backend=None, gpu_augment=Fals
             times.append(time.perf_counter() - start)
     del loader  # ends the workers
     return float(len(records) / np.median(times))
-
-
-#: the frames of the benchmark clips: Kinetics' "340x256" preprocessing at 30 fps, 10 s
-BENCH_CLIP = dict(width=340, height=256, frames=300, fps=30)
-
-
-def _bench_frames(rng, width, height, frames):
-    """Textured, moving content, so that decoding costs what real footage costs: a blurred-noise canvas that
-    pans, a disc that moves at constant velocity, and fresh sensor-like noise in every frame."""
-    import cv2
-    canvas = cv2.GaussianBlur(rng.integers(0, 256, (2 * height, 2 * width, 3), dtype=np.uint8), (0, 0), 1.5)
-    position, velocity = rng.uniform((0, 0), (width, height)), rng.normal(0, 3, 2)
-    for t in range(frames):
-        x, y = int(1.5 * t) % width, int(0.7 * t) % height
-        frame = canvas[y:y + height, x:x + width].copy()
-        position = (position + velocity) % (width, height)
-        cv2.circle(frame, (int(position[0]), int(position[1])), 30, (255, 40, 40), -1)
-        noise = rng.integers(-8, 8, frame.shape, dtype=np.int16)
-        yield np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
-
-
-def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
-    """Write ``num`` benchmark clips in bench-data's layout under ``root``; returns the video list's path.
-
-    ``root/videos/clip_000.mp4`` ... (H.264, x264's defaults: a keyframe every 250 frames, as most downloaded
-    footage) and ``root/videos.txt``; with ``rawframes`` also ``root/rawframes/clip_000/img_00001.jpg`` ...
-    (JPEG quality 95, MMAction2's rawframe layout) and ``root/rawframes.txt``. Seeded and reused: clips already
-    there are kept, and every file is written under a temporary name and renamed when complete.
-    ``clip`` overrides `BENCH_CLIP` (width, height, frames, fps).
-    """
-    import cv2
-
-    from .io import open_video, write_video
-    shape = dict(BENCH_CLIP, **clip)
-    root = Path(root)
-    (root / "videos").mkdir(parents=True, exist_ok=True)
-    videos, folders = [], []
-    for i in range(num):
-        name = f"clip_{i:03d}"
-        path = root / "videos" / f"{name}.mp4"
-        if not path.exists():
-            frames = _bench_frames(np.random.default_rng(seed + i), shape["width"], shape["height"], shape["frames"])
-            partial = path.with_name(f"{name}.partial.mp4")
-            write_video(partial, frames, fps=shape["fps"])
-            os.replace(partial, path)
-        videos.append(f"{name}.mp4 {i % 4}")
-        if rawframes:
-            folder = root / "rawframes" / name
-            if not folder.is_dir():
-                partial = folder.with_name(f"{name}.partial")
-                partial.mkdir(parents=True, exist_ok=True)
-                with open_video(path) as video:  # the decoded frames, as an extraction tool stores them
-                    for number, frame in enumerate(video.get(np.arange(video.num_frames)), start=1):
-                        cv2.imwrite(str(partial / f"img_{number:05d}.jpg"), frame[..., ::-1],
-                                    [cv2.IMWRITE_JPEG_QUALITY, 95])
-                os.replace(partial, folder)
-            count = len(list(folder.glob("img_*.jpg")))
-            folders.append(f"{name} {count} {i % 4}")
-    for list_name, lines in (("videos.txt", videos), ("rawframes.txt", folders)):
-        if lines:
-            partial = root / f"{list_name}.partial"
-            partial.write_text("\n".join(lines) + "\n")
-            os.replace(partial, root / list_name)
-    return root / "videos.txt"
 
 
 def _records(name, root, list_file):
@@ -323,9 +282,10 @@ def main(argv=None):
         raise SystemExit(f"bench-data: unknown pipeline {args.pipeline!r}; valid pipelines: {', '.join(PIPELINES)}")
     if args.gpu_augment and PIPELINES[args.pipeline][2] != "train":
         raise SystemExit(f"bench-data: --gpu-augment applies to training pipelines, not {args.pipeline!r}")
-    if args.repeat < 1:
-        raise SystemExit(f"bench-data: --repeat must be >= 1, got {args.repeat}")
-    if args.workers < 0 or (args.workers and (args.mmaction2 or args.only_mmaction2 or args.decode_only)):
+    if args.repeat < 1 or args.workers < 0:
+        raise SystemExit(f"bench-data: --repeat must be >= 1 and --workers >= 0 (0: in this process), got "
+                         f"{args.repeat} and {args.workers}")
+    if args.workers and (args.mmaction2 or args.only_mmaction2 or args.decode_only):
         raise SystemExit("bench-data: --workers N (N >= 1) times tsnbook's pipeline alone; it does not combine "
                          "with --mmaction2, --only-mmaction2 or --decode-only")
     try:

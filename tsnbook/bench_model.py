@@ -1,20 +1,24 @@
 """``python -m tsnbook bench-model CONFIG``: how fast a config's TSN runs, the data pipeline left out.
 
 The zoo's "inference_time (video/s)" column comes from MMAction2's ``tools/analysis/benchmark.py`` (0.x):
-random weights, batch 1, the test pipeline's views, 5 warm-up iterations, CUDA synchronised around each timed
-forward (which includes the host-to-device copy). This module measures the same thing on synthetic uint8 input
-of the protocol's view shape ``[batch, views, C, H, W]`` (uint8 is what tsnbook's loaders deliver; the model
-normalises on the device), without two of that script's slips: every timed iteration is counted once (it adds
-the last one twice), and the rate is over the iterations actually run (it divides by 200 - 5 whatever it ran).
+random weights, batch 1, the row's own test pipeline's views, 5 warm-up iterations, CUDA synchronised around
+each timed forward (which includes the host-to-device copy). This module measures the same thing on synthetic
+uint8 input of the protocol's view shape ``[batch, views, C, H, W]`` (uint8 is what tsnbook's loaders deliver;
+the model normalises on the device): by default the config's own test protocol, a named one at the model's sizes
+(as ``test --protocol`` applies it: a model trained on 48-px frames gets 48-px views, not the zoo's 224), and
+without that script's slip: every timed iteration is counted once (it adds the 200th iteration's time twice, so
+its rate is 195 iterations over the time of 196).
 
 On CUDA it also reports the peak memory, and with ``--amp`` / ``--channels-last`` the autocast and NHWC
 variants next to fp32 (autocast in the dtype training would use: the config's ``amp``, by default bf16 from
 compute capability 8.0 and fp16 below, `tsnbook.loops.autocast_precision`). On the CPU only fp32 runs (bf16
 autocast is slow there), with the same figures.
-``--train`` times a training step (forward, loss, backward, SGD step) on ``[batch, num_segments, C, 224, 224]``
-instead. The last line printed is a JSON object with everything.
+``--train`` times a training step (forward, loss, backward, SGD step) on ``[batch, num_segments, C, I, I]``
+instead, I the config's training input size (`tsnbook.pipelines.model_sizes`: the zoo's 224 unless it says).
+The last line printed is a JSON object with everything.
 """
 import json
+import statistics
 import time
 
 import torch
@@ -22,7 +26,7 @@ import torch.nn.functional as F
 
 from .configs import option
 from .loops import autocast_precision
-from .pipelines import num_views, parse_protocol
+from .pipelines import model_sizes, num_views, protocol_of, protocol_settings
 from .utils import best_device
 
 
@@ -65,17 +69,28 @@ def _prepare(model, device, channels_last):
 
 
 def _figures(times, items, device):
+    """``per_s`` and ``ms_per_iter`` from the total time, as MMAction2's script (comparable with the zoo's column);
+    on a machine shared with other jobs the median and the minimum iteration are the steadier figures."""
     total = sum(times)
     figures = dict(per_s=round(items * len(times) / total, 3), ms_per_iter=round(1000 * total / len(times), 3),
+                   ms_per_iter_median=round(1000 * statistics.median(times), 3),
                    ms_per_iter_min=round(1000 * min(times), 3))
     if device.type == "cuda":
         figures["peak_memory_mb"] = round(torch.cuda.max_memory_allocated(device) / 2 ** 20, 1)
     return figures
 
 
+def view_size(cfg, protocol, num_segments=None):
+    """The side of one view of ``protocol`` for ``cfg``'s model: the size ``test --protocol`` would crop (the
+    protocol's own with "@SIZE", else the model's short side for ThreeCrop and its input size otherwise)."""
+    pipeline = protocol_settings(protocol, num_segments=num_segments or 3, **model_sizes(cfg))["test_pipeline"]
+    return next(step["crop_size"] for step in pipeline if "crop_size" in step)
+
+
 def bench_inference(model, cfg, protocol, batch, iters, warmup, device, amp=False, channels_last=False):
-    """``{variant: figures}`` of inference on the protocol's views; ``per_s`` is videos per second."""
-    crop = parse_protocol(protocol, model.num_segments)["crop_size"]  # a clear error for an unknown name
+    """``{variant: figures}`` of inference on the protocol's views at ``cfg``'s sizes (`view_size`); ``per_s`` is
+    videos per second."""
+    crop = view_size(cfg, protocol, model.num_segments)
     views = num_views(protocol, model.num_segments if protocol == "val" else None)
     generator = torch.Generator().manual_seed(0)
     inputs = torch.randint(0, 256, (batch, views, model.in_channels, crop, crop), dtype=torch.uint8,
@@ -102,7 +117,8 @@ def bench_inference(model, cfg, protocol, batch, iters, warmup, device, amp=Fals
 def bench_train(model, cfg, batch, iters, warmup, device, amp=False, channels_last=False):
     """``{variant: figures}`` of a training step; ``per_s`` is clips (training samples of num_segments) per s."""
     generator = torch.Generator().manual_seed(0)
-    shape = (batch, model.num_segments, model.in_channels, 224, 224)
+    size = model_sizes(cfg)["input_size"]
+    shape = (batch, model.num_segments, model.in_channels, size, size)
     inputs = torch.randint(0, 256, shape, dtype=torch.uint8, generator=generator).to(device)
     if cfg.get("multi_label", False):
         labels = torch.randint(0, 2, (batch, model.num_classes), generator=generator).float().to(device)
@@ -149,14 +165,16 @@ def macs_per_view(model, size=224):
     return counter.get_total_flops() // 2
 
 
-def run(config, protocol="25x10", batch=1, iters=20, warmup=5, device=None, amp=False, channels_last=False,
+def run(config, protocol=None, batch=1, iters=20, warmup=5, device=None, amp=False, channels_last=False,
         train=False, overrides=()):
-    """Build ``config``'s model (random weights) and time it; returns the dict printed as JSON."""
+    """Build ``config``'s model (random weights) and time it; returns the dict printed as JSON. ``protocol``:
+    a named test protocol, None for the config's own (`tsnbook.pipelines.protocol_of`)."""
     from .configs import get_config
     from .factory import build_model
     if batch < 1 or iters < 1 or warmup < 0:
         raise ValueError(f"--batch and --iters must be >= 1 and --warmup >= 0 (got {batch}, {iters}, {warmup})")
     cfg = get_config(config, overrides)
+    protocol = protocol or protocol_of(cfg)
     device = torch.device(device or best_device())
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # the warm-up iterations pay for the autotuning
@@ -179,7 +197,7 @@ def run_from_args(args):
                  args.channels_last, args.train, args.cfg_options)
     if report["device"] == "cpu" and (args.amp or args.channels_last):
         print("note: --amp / --channels-last are CUDA-only; the CPU runs fp32 alone")
-    what = "training step" if args.train else f"inference, {args.protocol}"
+    what = "training step" if args.train else f"inference, {report['protocol']}"
     print(f"{args.config} ({report['backbone']}), {what}, batch {args.batch}, {report['device_name']}")
     for variant, figures in report["results"].items():
         memory = f", peak {figures['peak_memory_mb']:.0f} MiB" if "peak_memory_mb" in figures else ""
