@@ -38,9 +38,10 @@ def _numpy_globals():
 def read_checkpoint(path, trusted=False):
     """``torch.load`` a checkpoint without unpickling arbitrary objects (unless ``trusted``).
 
-    ``trusted=True`` retries a refused file with numpy's types allow-listed, and only if that is still refused
-    (mmengine objects in an unpublished 1.x file) with ``weights_only=False`` - which runs whatever code the
-    file's pickle names, so pass it only for files from a source you trust (e.g. download.openmmlab.com).
+    ``trusted=True`` retries a refused file with numpy's types allow-listed, and each other refused global (the
+    mmengine objects of an unpublished 1.x file: ``message_hub``) read as an inert placeholder (`_placeholder`),
+    so mmengine need not be installed; only if that fails too is it read with ``weights_only=False`` - which runs
+    whatever code the file's pickle names, so pass it only for files from a source you trust.
     """
     path = Path(path)
     if path.is_dir():
@@ -71,19 +72,47 @@ def read_checkpoint(path, trusted=False):
                 f"{path}: torch.load(weights_only=True) refused the pickled global {refused} - the file stores "
                 f"Python objects besides its tensors (typically in 'meta'). Nothing was unpickled. If you trust "
                 f"the file, pass trusted=True (CLI: --trusted): numpy types are then allow-listed, and other "
-                f"objects are unpickled with weights_only=False.") from None
-    try:
-        with torch.serialization.safe_globals(_numpy_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        print(f"note: {path} pickles {found.group(1) if found else 'non-numpy objects'}; trusted=True, so it is "
-              f"read with weights_only=False")
+                f"objects read as inert placeholders (weights_only=False only where that fails).") from None
+    placeholders = {}
+    while len(placeholders) <= MAX_PLACEHOLDERS:
+        try:
+            with torch.serialization.safe_globals(_numpy_globals() + list(placeholders.values())):
+                state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            found = re.search(r"GLOBAL ([\w.]+)", str(err))
+            name = found and (found.group(1) if "." in found.group(1) else "builtins." + found.group(1))
+            if name is None or name in placeholders:  # torch's message names builtins without their module
+                break
+            placeholders[name] = (_placeholder(name), name)
+            continue
+        if placeholders:
+            print(f"note: {path} pickles {', '.join(placeholders)} besides its tensors; they were read as inert "
+                  f"placeholders (no code of theirs ran; only the weights and plain meta are used)")
+        return state
+    print(f"note: {path} pickles objects its weights-only reading cannot stand in for; trusted=True, so it is read "
+          f"with weights_only=False")
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except ModuleNotFoundError as err:
         raise RuntimeError(f"{path} pickles objects of the module {err.name!r}, which is not installed; load it "
                            f"once where it is and re-save torch.save({{'state_dict': ckpt['state_dict']}})") from None
+
+
+MAX_PLACEHOLDERS = 64  # distinct refused globals read as placeholders before weights_only=False is tried
+
+
+def _placeholder(qualified_name):
+    """An inert class that a weights-only ``torch.load`` may build in place of the refused global
+    ``qualified_name``: a 1.x runner's ``epoch_N.pth`` pickles mmengine objects (``message_hub``'s HistoryBuffer)
+    beside its weights, and mmengine need not be installed to read the weights - nor may its code run."""
+    def absorb(self, *args, **kwargs):
+        self.pickled = (args, kwargs)
+
+    def keep_state(self, state):
+        self.state = state
+    module, _, name = qualified_name.rpartition(".")
+    return type(name, (), dict(__module__=module, __qualname__=name, __init__=absorb, __setstate__=keep_state,
+                               __repr__=lambda self: f"<unpickled {qualified_name}>"))
 
 
 def _not_a_checkpoint(path):

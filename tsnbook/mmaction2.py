@@ -40,9 +40,17 @@ _DENSENETS = {(6, 12, 24, 16): "densenet121", (6, 12, 36, 24): "densenet161", (6
 
 
 def is_mmaction2_checkpoint(state):
-    """True for an MMAction2 file (``state_dict`` with ``backbone.``/``cls_head.`` keys, or such a bare dict)."""
+    """True for an MMAction2 file (``state_dict`` with ``backbone.``/``cls_head.`` keys, or such a bare dict; the
+    keys may carry DataParallel's ``module.`` prefix)."""
     weights = state.get("state_dict", state) if isinstance(state, dict) else {}
-    return isinstance(weights, dict) and any(str(k).startswith(("backbone.", "cls_head.")) for k in weights)
+    return isinstance(weights, dict) and any(_unwrapped(str(k)).startswith(("backbone.", "cls_head."))
+                                             for k in weights)
+
+
+def _unwrapped(key):
+    """A key without the ``module.`` that (Distributed)DataParallel puts before every name of a model saved
+    through it; MMAction2's load_checkpoint strips it the same way (``revise_keys=[(r'^module\.', '')]``)."""
+    return key[len("module."):] if key.startswith("module.") else key
 
 
 # ------------------------------------------------------------------------------------------------ key names
@@ -73,7 +81,7 @@ def mmaction2_to_tsnbook(state_dict):
     """``(renamed state dict, dropped keys)``: MMAction2 TSN keys renamed to tsnbook's TSN keys."""
     renamed, dropped = {}, []
     for key, value in state_dict.items():
-        new = _rename(key)
+        new = _rename(_unwrapped(key))
         if new is None:
             dropped.append(key)
         else:
