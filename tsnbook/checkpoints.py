@@ -183,11 +183,20 @@ def fit_weights(model, weights, source, strict=True, drop_classifier=False):
               f"{tuple(own['fc.weight'].shape)}; it is dropped and the model's fresh classifier kept")
         weights = {k: v for k, v in weights.items() if not k.startswith("fc.")}
         mismatched = []
+    keys_differ = _key_difference([k for k in weights if k not in own],
+                                  [k for k in own if k not in weights and not (drop_classifier and k.startswith("fc."))])
     if mismatched:
-        hint = ("It was trained for another number of classes. To fine-tune from it, drop the classifier: set "
-                "load_from to this file (the backbone is loaded, the classifier starts afresh)." if classifier_only else
-                "It was made for another backbone or modality (RGB has 3 input channels, flow 2 x clip_len): "
-                "check the config.")
+        if keys_differ:  # the shapes that differ are a symptom (the classifier's too): the backbone is another
+            hint = (f"It was made for another backbone: {keys_differ}. Set the config's backbone to the file's "
+                    f"(and check its modality).")
+        elif classifier_only:
+            classes = weights["fc.weight"].shape[0]
+            hint = (f"It was trained for another number of classes ({classes}). To test it, set num_classes = "
+                    f"{classes} (CLI: --cfg-options num_classes={classes}). To fine-tune from it, drop the classifier: "
+                    f"set load_from to this file (the backbone is loaded, the classifier starts afresh).")
+        else:
+            hint = ("It was made for another backbone or modality (RGB has 3 input channels, flow 2 x clip_len): "
+                    "check the config.")
         raise ValueError(f"{source} does not fit this model: " + "; ".join(
             f"{k}: checkpoint {tuple(weights[k].shape)} vs model {tuple(own[k].shape)}" for k in mismatched) +
             ". " + hint)
@@ -196,12 +205,28 @@ def fit_weights(model, weights, source, strict=True, drop_classifier=False):
     if missing or unexpected:
         listing = (f"{len(missing)} missing key(s)" + (f" {missing[:8]}" if missing else "") +
                    f", {len(unexpected)} unexpected key(s)" + (f" {unexpected[:8]}" if unexpected else ""))
+        remedy = ("load_from must fit the config's backbone and modality: set them to the file's (train loads it "
+                  "strictly; in Python, tsnbook.factory.load_weights(..., strict=False) loads what fits)"
+                  if drop_classifier else
+                  "To load what fits anyway, pass strict=False (CLI: --no-strict); the missing tensors then keep "
+                  "their initial values")
         if strict:
-            raise ValueError(f"{source} does not match this model: {listing}. It is another architecture, or its "
-                             f"keys are named differently. To load what fits anyway, pass strict=False (CLI: "
-                             f"--no-strict); the missing tensors then keep their initial values.")
+            raise ValueError(f"{source} does not match this model: {listing}. It is another backbone or "
+                             f"architecture ({keys_differ}), or its keys are named differently. {remedy}.")
         print(f"note: {source}: {listing} (strict=False: loaded what fits)")
     return missing, unexpected
+
+
+def _key_difference(extra, absent):
+    """The keys that only one side has, summed up by the blocks they belong to (``backbone.layer3.6``, ...): a
+    ResNet-101 file in a ResNet-50 model has 17 blocks more in layer3, which a list of 8 tensor names hides."""
+    def blocks(keys):
+        names = list(dict.fromkeys(".".join(k.split(".")[:3]) if k.startswith("backbone.") else k.rsplit(".", 1)[0]
+                                   for k in keys))
+        return ", ".join(names) if len(names) <= 4 else f"{', '.join(names[:3])}, ..., {names[-1]} ({len(names)})"
+    parts = ([f"the file has {len(extra)} tensor(s) in blocks this model lacks: {blocks(extra)}"] if extra else []) + \
+        ([f"it lacks {len(absent)} of this model's, in {blocks(absent)}"] if absent else [])
+    return "; ".join(parts)
 
 
 def load_checkpoint(path, model=None, optimizer=None, strict=True):

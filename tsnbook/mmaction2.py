@@ -211,6 +211,25 @@ def _timm_filter(model, weights):
             **{"backbone." + k: v for k, v in filtered.items()}}
 
 
+def _check_normalisation(state_dict, model, path):
+    """Name a 1.x file's ``data_preprocessor.mean/std`` that differ from the constants tsnbook's TSN normalises its
+    input with (a printed note; the differing values, else None): those tensors are dropped, and weights trained
+    on inputs normalised otherwise score wrongly. A shorter vector (a flow mean per x, y) is compared repeated."""
+    found = {part: state_dict[key] for key in state_dict for part in ("mean", "std")
+             if _unwrapped(str(key)) == f"data_preprocessor.{part}"}
+    ours = {"mean": model.mean.flatten(), "std": model.std.flatten()}
+    theirs = {part: value.flatten().float().repeat(len(ours[part]))[:len(ours[part])] for part, value in found.items()}
+    if all(torch.allclose(theirs[part], ours[part], atol=1e-3) for part in theirs):
+        return None
+    differing = {part: [round(float(v), 3) for v in found[part].flatten()] for part in ("mean", "std") if part in found}
+    print(f"note: {path}: its data_preprocessor normalises with " +
+          " ".join(f"{part} {values}" for part, values in differing.items()) +
+          f", but tsnbook's {model.modality} TSN uses mean {[round(float(v), 3) for v in ours['mean']]} std "
+          f"{[round(float(v), 3) for v in ours['std']]}: unless those tensors are placeholders, its weights expect "
+          f"other inputs and will score wrongly")
+    return differing
+
+
 def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=False, strict=True, **tsn_options):
     """A tsnbook TSN with the weights of an MMAction2 (0.x or 1.x) TSN checkpoint, and a report dict.
 
@@ -238,9 +257,10 @@ def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=Fa
     source = "argument" if num_segments else "meta config" if from_config else "default"
     model = TSN(arch["backbone"], arch["num_classes"], segments, arch["modality"], clip_len=arch["clip_len"],
                 pretrained=None, **tsn_options)
+    normalisation = _check_normalisation(state.get("state_dict", state), model, path)
     if arch["backbone"].startswith("timm/"):
         weights = _timm_filter(model, weights)
     missing, unexpected = fit_weights(model, weights, path, strict=strict)
     report = dict(arch, num_segments=segments, num_segments_from=source, format=version, dropped=dropped,
-                  missing=missing, unexpected=unexpected)
+                  missing=missing, unexpected=unexpected, other_normalisation=normalisation)
     return model.eval(), report
