@@ -124,3 +124,25 @@ def test_resnet101_weights_into_a_resnet50_config_are_called_another_backbone(tm
         build_model(dict(cfg, load_from=str(tmp_path / "r101.pth")))
     message = str(training.value)
     assert "another backbone" in message and "--no-strict" not in message, message
+
+
+# 0.x's _base_/models/tsm_r50.py as the file's meta stores it: TSM's ResNet has exactly TSN's tensors (the
+# temporal shift has none), so only the config tells its checkpoint from a TSN's.
+TSM_CONFIG = """model = dict(
+    type='Recognizer2D',
+    backbone=dict(type='ResNetTSM', pretrained='torchvision://resnet50', depth=50, norm_eval=False, shift_div=8),
+    cls_head=dict(type='TSMHead', num_classes=4, in_channels=512, spatial_type='avg',
+                  consensus=dict(type='AvgConsensus', dim=1), dropout_ratio=0.5, init_std=0.001, is_shift=True),
+    train_cfg=None, test_cfg=dict(average_clips='prob'))
+train_pipeline = [dict(type='SampleFrames', clip_len=1, frame_interval=1, num_clips=8)]
+"""
+
+
+def test_a_tsm_checkpoint_is_not_taken_for_a_tsn(tmp_path, capsys):
+    torch.save(dict(meta=dict(mmcv_version="1.3.1", config=TSM_CONFIG), state_dict=_mmaction2_resnet18()),
+               tmp_path / "tsm.pth")
+    with pytest.raises(ValueError, match=r"tsm.pth is a ResNetTSM / TSMHead recognizer \(its meta's config\), not "
+                                         r"a TSN.*strict=False"):
+        load_mmaction2_checkpoint(tmp_path / "tsm.pth")
+    model, report = load_mmaction2_checkpoint(tmp_path / "tsm.pth", strict=False)  # its weights, knowingly
+    assert report["num_segments"] == 8 and "not a TSN" in capsys.readouterr().out

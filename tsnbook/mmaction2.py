@@ -211,6 +211,24 @@ def _timm_filter(model, weights):
             **{"backbone." + k: v for k, v in filtered.items()}}
 
 
+_OTHER_RECOGNIZERS = re.compile(r"""type\s*=\s*['"](\w+Head|ResNet(?:TSM|TIN|3d\w*)|\w+3D\w*)['"]""")
+
+
+def _check_recognizer(config_text, path, strict):
+    """Refuse a file whose stored config names another recognizer's head or backbone (TSM, TIN, TPN, I3D, ...):
+    TSM's ResNet has exactly TSN's tensors - its temporal shift has none - so the weights alone would load into a
+    TSN and score without the shifts they were trained with. A config naming TSNHead (or none) passes."""
+    found = list(dict.fromkeys(_OTHER_RECOGNIZERS.findall(config_text)))
+    others = [name for name in found if name != "TSNHead"]
+    if not others or "TSNHead" in found:
+        return
+    message = (f"{path} is a {' / '.join(others)} recognizer (its meta's config), not a TSN: tsnbook's TSN would "
+               f"score its weights without what that model does between them")
+    if strict:
+        raise ValueError(message + "; strict=False (CLI: --no-strict) loads the weights into a TSN anyway")
+    print(f"note: {message} (strict=False: loaded anyway)")
+
+
 def _check_normalisation(state_dict, model, path):
     """Name a 1.x file's ``data_preprocessor.mean/std`` that differ from the constants tsnbook's TSN normalises its
     input with (a printed note; the differing values, else None): those tensors are dropped, and weights trained
@@ -251,6 +269,7 @@ def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=Fa
                else "unknown")
     weights, dropped = mmaction2_to_tsnbook(state.get("state_dict", state))
     text = _config_text(meta)
+    _check_recognizer(text, path, strict)
     arch = infer_architecture(weights, text, backbone)
     from_config = segments_from_config(text)
     segments = num_segments or from_config or 3
