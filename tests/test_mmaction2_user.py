@@ -8,6 +8,7 @@ oracle is installed, the runner file is saved with mmengine's own MessageHub and
 import pathlib
 import sys
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -146,3 +147,16 @@ def test_a_tsm_checkpoint_is_not_taken_for_a_tsn(tmp_path, capsys):
         load_mmaction2_checkpoint(tmp_path / "tsm.pth")
     model, report = load_mmaction2_checkpoint(tmp_path / "tsm.pth", strict=False)  # its weights, knowingly
     assert report["num_segments"] == 8 and "not a TSN" in capsys.readouterr().out
+
+
+def test_a_cut_legacy_format_file_read_with_trust_is_named(tmp_path):
+    # torch < 1.6 (the zoo's 2020 files) wrote the legacy, non-zip format; mmcv's meta may hold numpy scalars
+    meta = dict(mmcv_version="1.0.0", config="model = dict()", best_score=np.float64(0.5))
+    torch.save(dict(meta=meta, state_dict=_mmaction2_resnet18()), tmp_path / "legacy.pth",
+               _use_new_zipfile_serialization=False)
+    _, report = load_mmaction2_checkpoint(tmp_path / "legacy.pth", trusted=True)
+    assert report["backbone"] == "resnet18"
+    data = (tmp_path / "legacy.pth").read_bytes()
+    (tmp_path / "cut.pth").write_bytes(data[:len(data) // 2])
+    with pytest.raises(RuntimeError, match=r"cut.pth is not a readable checkpoint.*truncated"):
+        read_checkpoint(tmp_path / "cut.pth", trusted=True)

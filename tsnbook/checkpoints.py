@@ -54,34 +54,21 @@ def read_checkpoint(path, trusted=False):
     if refusal:
         raise RuntimeError(f"{path} {refusal}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, KeyError, IndexError) as err:  # not a torch file, truncated; a text file's bytes
-        # read as pickle opcodes fail inside torch's weights-only unpickler ("KeyError: 101" for an "e")
-        raise RuntimeError(f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err)[:200]}); it may "
-                           f"be truncated or not a .pth file") from None
+        return _torch_load(path, weights_only=True)
     except pickle.UnpicklingError as err:
-        found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        if found is None:  # not a refusal: the bytes are not a pickle torch can read
-            reason = re.search(r"Unpickler error:\s*(.+)", str(err))
-            reason = reason.group(1) if reason else str(err).splitlines()[0]
-            raise RuntimeError(f"{path} is not a readable checkpoint ({reason[:200]}); it may be truncated or not a "
-                               f".pth file") from None
-        refused = found.group(1)
         if not trusted:
             raise RuntimeError(
-                f"{path}: torch.load(weights_only=True) refused the pickled global {refused} - the file stores "
-                f"Python objects besides its tensors (typically in 'meta'). Nothing was unpickled. If you trust "
-                f"the file, pass trusted=True (CLI: --trusted): numpy types are then allow-listed, and other "
+                f"{path}: torch.load(weights_only=True) refused the pickled global {_refused_global(err)} - the file "
+                f"stores Python objects besides its tensors (typically in 'meta'). Nothing was unpickled. If you "
+                f"trust the file, pass trusted=True (CLI: --trusted): numpy types are then allow-listed, and other "
                 f"objects read as inert placeholders (weights_only=False only where that fails).") from None
     placeholders = {}
     while len(placeholders) <= MAX_PLACEHOLDERS:
         try:
-            with torch.serialization.safe_globals(_numpy_globals() + list(placeholders.values())):
-                state = torch.load(path, map_location="cpu", weights_only=True)
+            state = _torch_load(path, weights_only=True, safe=_numpy_globals() + list(placeholders.values()))
         except pickle.UnpicklingError as err:
-            found = re.search(r"GLOBAL ([\w.]+)", str(err))
-            name = found and (found.group(1) if "." in found.group(1) else "builtins." + found.group(1))
-            if name is None or name in placeholders:  # torch's message names builtins without their module
+            name = _refused_global(err)
+            if name in placeholders:
                 break
             placeholders[name] = (_placeholder(name), name)
             continue
@@ -92,10 +79,37 @@ def read_checkpoint(path, trusted=False):
     print(f"note: {path} pickles objects its weights-only reading cannot stand in for; trusted=True, so it is read "
           f"with weights_only=False")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return _torch_load(path, weights_only=False)
     except ModuleNotFoundError as err:
         raise RuntimeError(f"{path} pickles objects of the module {err.name!r}, which is not installed; load it "
                            f"once where it is and re-save torch.save({{'state_dict': ckpt['state_dict']}})") from None
+
+
+def _torch_load(path, weights_only, safe=()):
+    """``torch.load`` onto the CPU (``safe``: globals allow-listed for it). A file torch cannot read - cut short
+    (zip or the legacy format), not a .pth - is a RuntimeError that names it; a weights-only refusal of a pickled
+    global stays a pickle.UnpicklingError (`_refused_global` names the global)."""
+    try:
+        with torch.serialization.safe_globals(list(safe)):
+            return torch.load(path, map_location="cpu", weights_only=weights_only)
+    except (RuntimeError, EOFError, KeyError, IndexError) as err:  # not a torch file, truncated; a text file's bytes
+        # read as pickle opcodes fail inside torch's weights-only unpickler ("KeyError: 101" for an "e")
+        raise RuntimeError(f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err)[:200]}); it may "
+                           f"be truncated or not a .pth file") from None
+    except pickle.UnpicklingError as err:
+        if not weights_only or _refused_global(err) is None:  # not a refusal: bytes no pickle reader can read
+            reason = re.search(r"Unpickler error:\s*(.+)", str(err))
+            reason = reason.group(1) if reason else str(err).splitlines()[0]
+            raise RuntimeError(f"{path} is not a readable checkpoint ({reason[:200]}); it may be truncated or not a "
+                               f".pth file") from None
+        raise
+
+
+def _refused_global(err):
+    """The global a weights-only ``torch.load`` refused, as ``module.name`` (None when ``err`` is no refusal);
+    torch's message names builtins without their module."""
+    found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    return found and (found.group(1) if "." in found.group(1) else "builtins." + found.group(1))
 
 
 MAX_PLACEHOLDERS = 64  # distinct refused globals read as placeholders before weights_only=False is tried
