@@ -248,15 +248,27 @@ def _check_normalisation(state_dict, model, path):
     return differing
 
 
+def check_mmaction2_file(state, model, path, strict=True):
+    """The checks the weights alone cannot make, for an MMAction2 file read into ``model`` (by
+    `load_mmaction2_checkpoint`, or into a config's model): another recognizer in its stored config (an error
+    unless ``strict`` is off), a 1.x data_preprocessor that normalises otherwise (a note). Returns the differing
+    normalisation, or None."""
+    meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
+    _check_recognizer(_config_text(meta), path, strict)
+    return _check_normalisation(state.get("state_dict", state), model, path)
+
+
 def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=False, strict=True, **tsn_options):
     """A tsnbook TSN with the weights of an MMAction2 (0.x or 1.x) TSN checkpoint, and a report dict.
 
     ``num_segments``: TSN's training segment count (only training uses it; every test view is averaged anyway);
     None reads it from the config text in the file's meta, else 3. ``backbone`` overrides the inferred
     architecture (needed for timm models when meta has no config). ``tsn_options`` go to `TSN` (dropout,
-    densenet_relu, multi_label, ...). The report lists the inferred architecture, the file's format, and the
-    dropped, missing and unexpected keys. Missing or unexpected keys are an error that lists them (a partly
-    random network must not pass for the released one); ``strict=False`` loads what fits and prints them.
+    densenet_relu, multi_label, ...). The report lists the inferred architecture, the file's format, the
+    dropped, missing and unexpected keys, and ``other_normalisation`` (a 1.x data_preprocessor's mean/std where
+    they differ from tsnbook's, else None; `check_mmaction2_file`). Missing or unexpected keys are an error that
+    lists them (a partly random network must not pass for the released one), and so is a stored config of another
+    recognizer (TSM's weights fit a TSN exactly); ``strict=False`` loads what fits and prints them.
     The model is in eval mode.
     """
     state = read_checkpoint(path, trusted)
@@ -269,14 +281,13 @@ def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=Fa
                else "unknown")
     weights, dropped = mmaction2_to_tsnbook(state.get("state_dict", state))
     text = _config_text(meta)
-    _check_recognizer(text, path, strict)
     arch = infer_architecture(weights, text, backbone)
     from_config = segments_from_config(text)
     segments = num_segments or from_config or 3
     source = "argument" if num_segments else "meta config" if from_config else "default"
     model = TSN(arch["backbone"], arch["num_classes"], segments, arch["modality"], clip_len=arch["clip_len"],
                 pretrained=None, **tsn_options)
-    normalisation = _check_normalisation(state.get("state_dict", state), model, path)
+    normalisation = check_mmaction2_file(state, model, path, strict)
     if arch["backbone"].startswith("timm/"):
         weights = _timm_filter(model, weights)
     missing, unexpected = fit_weights(model, weights, path, strict=strict)
