@@ -160,3 +160,16 @@ def test_a_cut_legacy_format_file_read_with_trust_is_named(tmp_path):
     (tmp_path / "cut.pth").write_bytes(data[:len(data) // 2])
     with pytest.raises(RuntimeError, match=r"cut.pth is not a readable checkpoint.*truncated"):
         read_checkpoint(tmp_path / "cut.pth", trusted=True)
+
+
+def test_weights_that_are_not_tensors_are_never_placeholders(tmp_path, monkeypatch):
+    state = dict(_mmaction2_resnet18(), **{"backbone.odd": HistoryBuffer()})
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.setitem(sys.modules, name, type(sys)(name))
+    sys.modules["mmengine.logging.history_buffer"].HistoryBuffer = HistoryBuffer
+    torch.save(dict(meta=dict(mmengine_version="0.10.7"), state_dict=state), tmp_path / "odd.pth")
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(RuntimeError, match=r"odd.pth: its weights \['backbone.odd'\] are objects of "
+                                           r"mmengine.logging.history_buffer.HistoryBuffer, not tensors"):
+        read_checkpoint(tmp_path / "odd.pth", trusted=True)

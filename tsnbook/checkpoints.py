@@ -73,6 +73,7 @@ def read_checkpoint(path, trusted=False):
             placeholders[name] = (_placeholder(name), name)
             continue
         if placeholders:
+            _placeholders_outside_weights(state, path, placeholders)
             print(f"note: {path} pickles {', '.join(placeholders)} besides its tensors; they were read as inert "
                   f"placeholders (no code of theirs ran; only the weights and plain meta are used)")
         return state
@@ -127,6 +128,16 @@ def _placeholder(qualified_name):
     module, _, name = qualified_name.rpartition(".")
     return type(name, (), dict(__module__=module, __qualname__=name, __init__=absorb, __setstate__=keep_state,
                                __repr__=lambda self: f"<unpickled {qualified_name}>"))
+
+
+def _placeholders_outside_weights(state, path, placeholders):
+    """Refuse a file whose weights themselves came out as placeholders: only what surrounds them may."""
+    weights = state.get("state_dict", state.get("model")) if isinstance(state, dict) else None
+    odd = [key for key, value in (weights.items() if isinstance(weights, dict) else ())
+           if not isinstance(value, torch.Tensor)]
+    if odd:
+        raise RuntimeError(f"{path}: its weights {odd[:3]} are objects of {', '.join(placeholders)}, not tensors; "
+                           f"load it where that code is installed and re-save its state_dict's tensors")
 
 
 def _not_a_checkpoint(path):
