@@ -173,3 +173,12 @@ def test_weights_that_are_not_tensors_are_never_placeholders(tmp_path, monkeypat
     with pytest.raises(RuntimeError, match=r"odd.pth: its weights \['backbone.odd'\] are objects of "
                                            r"mmengine.logging.history_buffer.HistoryBuffer, not tensors"):
         read_checkpoint(tmp_path / "odd.pth", trusted=True)
+
+
+def test_a_zoo_url_as_load_from_says_to_download_it():
+    # the zoo's configs set load_from to download.openmmlab.com URLs, which MMAction2 downloads; tsnbook reads files
+    url = ("https://download.openmmlab.com/mmaction/recognition/tsn/tsn_r50_256p_1x1x8_100e_kinetics400_rgb/"
+           "tsn_r50_256p_1x1x8_100e_kinetics400_rgb_20200817-883baf16.pth")
+    with pytest.raises(FileNotFoundError, match=rf"checkpoint {url} is a URL: tsnbook reads local files only; "
+                                                rf"download it \(e.g. wget -P checkpoints/ {url}\) and give the file"):
+        build_model(dict(CFG, load_from=url))

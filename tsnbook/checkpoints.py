@@ -43,6 +43,9 @@ def read_checkpoint(path, trusted=False):
     so mmengine need not be installed; only if that fails too is it read with ``weights_only=False`` - which runs
     whatever code the file's pickle names, so pass it only for files from a source you trust.
     """
+    if re.match(r"^[a-z][a-z0-9+.-]*://", str(path)):  # Path() would turn https:// into https:/
+        raise FileNotFoundError(f"checkpoint {path} is a URL: tsnbook reads local files only; download it (e.g. "
+                                f"wget -P checkpoints/ {path}) and give the file")
     path = Path(path)
     if path.is_dir():
         inside = [name for name in ("latest.pth", "best.pth") if (path / name).is_file()]
