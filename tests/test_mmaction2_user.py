@@ -182,3 +182,13 @@ def test_a_zoo_url_as_load_from_says_to_download_it():
     with pytest.raises(FileNotFoundError, match=rf"checkpoint {url} is a URL: tsnbook reads local files only; "
                                                 rf"download it \(e.g. wget -P checkpoints/ {url}\) and give the file"):
         build_model(dict(CFG, load_from=url))
+
+
+def test_a_flow_checkpoint_in_an_rgb_config_is_called_a_flow_checkpoint(tmp_path):
+    resnet = torchvision.models.resnet18()
+    resnet.conv1 = torch.nn.Conv2d(10, 64, 7, 2, 3, bias=False)  # MMAction2's flow ResNet: 2 x clip_len 5 channels
+    torch.save(dict(state_dict=mmaction2_resnet_keys(resnet.state_dict(), torch.zeros(4, 512), torch.zeros(4))),
+               tmp_path / "flow.pth")
+    with pytest.raises(ValueError, match=r"another backbone or modality.* The file takes 10 input channels \(flow with "
+                                         r"clip_len 5\), this model 3 \(rgb\)"):
+        load_model(tmp_path / "flow.pth", cfg=CFG)

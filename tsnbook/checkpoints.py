@@ -224,7 +224,7 @@ def fit_weights(model, weights, source, strict=True, drop_classifier=False):
                     f"set load_from to this file (the backbone is loaded, the classifier starts afresh).")
         else:
             hint = ("It was made for another backbone or modality (RGB has 3 input channels, flow 2 x clip_len): "
-                    "check the config.")
+                    "check the config." + _input_channels(weights, own))
         raise ValueError(f"{source} does not fit this model: " + "; ".join(
             f"{k}: checkpoint {tuple(weights[k].shape)} vs model {tuple(own[k].shape)}" for k in mismatched) +
             ". " + hint)
@@ -243,6 +243,19 @@ def fit_weights(model, weights, source, strict=True, drop_classifier=False):
                              f"architecture ({keys_differ}), or its keys are named differently. {remedy}.")
         print(f"note: {source}: {listing} (strict=False: loaded what fits)")
     return missing, unexpected
+
+
+def _input_channels(weights, own):
+    """What the first convolutions' input channels say (`` The file takes 10 ...``), or "" where they agree: a flow
+    file in an RGB config is the commonest mix-up, and a bare (64, 10, 7, 7) does not name it."""
+    stem = next((k for k, v in own.items() if k.startswith("backbone.") and v.dim() == 4), None)
+    if stem is None or stem not in weights or weights[stem].dim() != 4 or weights[stem].shape[1] == own[stem].shape[1]:
+        return ""
+    def kind(channels):
+        return "rgb" if channels == 3 else f"flow with clip_len {channels // 2}" if channels % 2 == 0 else "?"
+    theirs, ours = weights[stem].shape[1], own[stem].shape[1]
+    return (f" The file takes {theirs} input channels ({kind(theirs)}), this model {ours} ({kind(ours)}): use a "
+            f"config of the file's modality (modality, clip_len).")
 
 
 def _key_difference(extra, absent):
