@@ -12,7 +12,11 @@ backbone's own names under ``backbone.`` and the classifier as ``fc``:
 * torchvision backbones (DenseNet: ``backbone.features.*``), timm backbones (Swin) and mmcls's ResNeXt already
   use the names of the module tsnbook builds, so they keep them;
 * ``cls_head.fc_cls`` becomes ``fc``; 1.x's ``data_preprocessor.mean/std`` are dropped (tsnbook's TSN
-  normalises with the same constants, as non-persistent buffers).
+  normalises with the same constants, as non-persistent buffers; other values are named in a note);
+* DataParallel's ``module.`` prefix is stripped, as MMAction2's ``load_checkpoint`` strips it.
+
+A file's stored config that names another recognizer (TSM, TIN, I3D, ...) is refused: TSM's ResNet has exactly
+TSN's tensors, so its weights would load into a TSN and score without the temporal shifts they were trained with.
 
 The architecture comes from the weights themselves: ResNet depth from the block counts, Basic vs Bottleneck
 blocks, ResNeXt groups from the 3x3 conv's shape, DenseNet variant from its layer counts, flow (with clip_len)
