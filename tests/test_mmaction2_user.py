@@ -71,7 +71,7 @@ def _runner_extras(monkeypatch):
         sys.modules["mmengine.logging.history_buffer"].HistoryBuffer = HistoryBuffer
         return dict(log_scalars={"train/loss": HistoryBuffer()}), torch.optim.SGD(
             torch.nn.Linear(2, 2).parameters(), lr=0.1, momentum=0.9).state_dict()
-    hub = MessageHub.get_instance("revK_runner")
+    hub = MessageHub.get_instance("tsnbook_runner_file")
     hub.update_scalar("train/loss", 0.5)
     optimizer = OptimWrapper(torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1, momentum=0.9))
     return hub.state_dict(), optimizer.state_dict()
