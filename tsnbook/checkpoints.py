@@ -38,10 +38,14 @@ def _numpy_globals():
 def read_checkpoint(path, trusted=False):
     """``torch.load`` a checkpoint without unpickling arbitrary objects (unless ``trusted``).
 
-    ``trusted=True`` retries a refused file with numpy's types allow-listed, and only if that is still refused
-    (mmengine objects in an unpublished 1.x file) with ``weights_only=False`` - which runs whatever code the
-    file's pickle names, so pass it only for files from a source you trust (e.g. download.openmmlab.com).
+    ``trusted=True`` retries a refused file with numpy's types allow-listed, and each other refused global (the
+    mmengine objects of an unpublished 1.x file: ``message_hub``) read as an inert placeholder (`_placeholder`),
+    so mmengine need not be installed; only if that fails too is it read with ``weights_only=False`` - which runs
+    whatever code the file's pickle names, so pass it only for files from a source you trust.
     """
+    if re.match(r"^[a-z][a-z0-9+.-]*://", str(path)):  # Path() would turn https:// into https:/
+        raise FileNotFoundError(f"checkpoint {path} is a URL: tsnbook reads local files only; download it (e.g. "
+                                f"wget -P checkpoints/ {path}) and give the file")
     path = Path(path)
     if path.is_dir():
         inside = [name for name in ("latest.pth", "best.pth") if (path / name).is_file()]
@@ -53,37 +57,90 @@ def read_checkpoint(path, trusted=False):
     if refusal:
         raise RuntimeError(f"{path} {refusal}")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return _torch_load(path, weights_only=True)
+    except pickle.UnpicklingError as err:
+        if not trusted:
+            raise RuntimeError(
+                f"{path}: torch.load(weights_only=True) refused the pickled global {_refused_global(err)} - the file "
+                f"stores Python objects besides its tensors (typically in 'meta'). Nothing was unpickled. If you "
+                f"trust the file, pass trusted=True (CLI: --trusted): numpy types are then allow-listed, and other "
+                f"objects read as inert placeholders (weights_only=False only where that fails).") from None
+    placeholders = {}
+    while len(placeholders) <= MAX_PLACEHOLDERS:
+        try:
+            state = _torch_load(path, weights_only=True, safe=_numpy_globals() + list(placeholders.values()))
+        except pickle.UnpicklingError as err:
+            name = _refused_global(err)
+            if name in placeholders:
+                break
+            placeholders[name] = (_placeholder(name), name)
+            continue
+        if placeholders:
+            _placeholders_outside_weights(state, path, placeholders)
+            print(f"note: {path} pickles {', '.join(placeholders)} besides its tensors; they were read as inert "
+                  f"placeholders (no code of theirs ran; only the weights and plain meta are used)")
+        return state
+    print(f"note: {path} pickles objects its weights-only reading cannot stand in for; trusted=True, so it is read "
+          f"with weights_only=False")
+    try:
+        return _torch_load(path, weights_only=False)
+    except ModuleNotFoundError as err:
+        raise RuntimeError(f"{path} pickles objects of the module {err.name!r}, which is not installed; load it "
+                           f"once where it is and re-save torch.save({{'state_dict': ckpt['state_dict']}})") from None
+
+
+def _torch_load(path, weights_only, safe=()):
+    """``torch.load`` onto the CPU (``safe``: globals allow-listed for it). A file torch cannot read - cut short
+    (zip or the legacy format), not a .pth - is a RuntimeError that names it; a weights-only refusal of a pickled
+    global stays a pickle.UnpicklingError (`_refused_global` names the global)."""
+    try:
+        with torch.serialization.safe_globals(list(safe)):
+            return torch.load(path, map_location="cpu", weights_only=weights_only)
     except (RuntimeError, EOFError, KeyError, IndexError) as err:  # not a torch file, truncated; a text file's bytes
         # read as pickle opcodes fail inside torch's weights-only unpickler ("KeyError: 101" for an "e")
         raise RuntimeError(f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err)[:200]}); it may "
                            f"be truncated or not a .pth file") from None
     except pickle.UnpicklingError as err:
-        found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        if found is None:  # not a refusal: the bytes are not a pickle torch can read
+        if not weights_only or _refused_global(err) is None:  # not a refusal: bytes no pickle reader can read
             reason = re.search(r"Unpickler error:\s*(.+)", str(err))
             reason = reason.group(1) if reason else str(err).splitlines()[0]
             raise RuntimeError(f"{path} is not a readable checkpoint ({reason[:200]}); it may be truncated or not a "
                                f".pth file") from None
-        refused = found.group(1)
-        if not trusted:
-            raise RuntimeError(
-                f"{path}: torch.load(weights_only=True) refused the pickled global {refused} - the file stores "
-                f"Python objects besides its tensors (typically in 'meta'). Nothing was unpickled. If you trust "
-                f"the file, pass trusted=True (CLI: --trusted): numpy types are then allow-listed, and other "
-                f"objects are unpickled with weights_only=False.") from None
-    try:
-        with torch.serialization.safe_globals(_numpy_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
-        found = re.search(r"GLOBAL ([\w.]+)", str(err))
-        print(f"note: {path} pickles {found.group(1) if found else 'non-numpy objects'}; trusted=True, so it is "
-              f"read with weights_only=False")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except ModuleNotFoundError as err:
-        raise RuntimeError(f"{path} pickles objects of the module {err.name!r}, which is not installed; load it "
-                           f"once where it is and re-save torch.save({{'state_dict': ckpt['state_dict']}})") from None
+        raise
+
+
+def _refused_global(err):
+    """The global a weights-only ``torch.load`` refused, as ``module.name`` (None when ``err`` is no refusal);
+    torch's message names builtins without their module."""
+    found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    return found and (found.group(1) if "." in found.group(1) else "builtins." + found.group(1))
+
+
+MAX_PLACEHOLDERS = 64  # distinct refused globals read as placeholders before weights_only=False is tried
+
+
+def _placeholder(qualified_name):
+    """An inert class that a weights-only ``torch.load`` may build in place of the refused global
+    ``qualified_name``: a 1.x runner's ``epoch_N.pth`` pickles mmengine objects (``message_hub``'s HistoryBuffer)
+    beside its weights, and mmengine need not be installed to read the weights - nor may its code run."""
+    def absorb(self, *args, **kwargs):
+        self.pickled = (args, kwargs)
+
+    def keep_state(self, state):
+        self.state = state
+    module, _, name = qualified_name.rpartition(".")
+    return type(name, (), dict(__module__=module, __qualname__=name, __init__=absorb, __setstate__=keep_state,
+                               __repr__=lambda self: f"<unpickled {qualified_name}>"))
+
+
+def _placeholders_outside_weights(state, path, placeholders):
+    """Refuse a file whose weights themselves came out as placeholders: only what surrounds them may."""
+    weights = state.get("state_dict", state.get("model")) if isinstance(state, dict) else None
+    odd = [key for key, value in (weights.items() if isinstance(weights, dict) else ())
+           if not isinstance(value, torch.Tensor)]
+    if odd:
+        raise RuntimeError(f"{path}: its weights {odd[:3]} are objects of {', '.join(placeholders)}, not tensors; "
+                           f"load it where that code is installed and re-save its state_dict's tensors")
 
 
 def _not_a_checkpoint(path):
@@ -154,11 +211,20 @@ def fit_weights(model, weights, source, strict=True, drop_classifier=False):
               f"{tuple(own['fc.weight'].shape)}; it is dropped and the model's fresh classifier kept")
         weights = {k: v for k, v in weights.items() if not k.startswith("fc.")}
         mismatched = []
+    keys_differ = _key_difference([k for k in weights if k not in own],
+                                  [k for k in own if k not in weights and not (drop_classifier and k.startswith("fc."))])
     if mismatched:
-        hint = ("It was trained for another number of classes. To fine-tune from it, drop the classifier: set "
-                "load_from to this file (the backbone is loaded, the classifier starts afresh)." if classifier_only else
-                "It was made for another backbone or modality (RGB has 3 input channels, flow 2 x clip_len): "
-                "check the config.")
+        if keys_differ:  # the shapes that differ are a symptom (the classifier's too): the backbone is another
+            hint = (f"It was made for another backbone: {keys_differ}. Set the config's backbone to the file's "
+                    f"(and check its modality).")
+        elif classifier_only:
+            classes = weights["fc.weight"].shape[0]
+            hint = (f"It was trained for another number of classes ({classes}). To test it, set num_classes = "
+                    f"{classes} (CLI: --cfg-options num_classes={classes}). To fine-tune from it, drop the classifier: "
+                    f"set load_from to this file (the backbone is loaded, the classifier starts afresh).")
+        else:
+            hint = ("It was made for another backbone or modality (RGB has 3 input channels, flow 2 x clip_len): "
+                    "check the config." + _input_channels(weights, own))
         raise ValueError(f"{source} does not fit this model: " + "; ".join(
             f"{k}: checkpoint {tuple(weights[k].shape)} vs model {tuple(own[k].shape)}" for k in mismatched) +
             ". " + hint)
@@ -167,12 +233,41 @@ def fit_weights(model, weights, source, strict=True, drop_classifier=False):
     if missing or unexpected:
         listing = (f"{len(missing)} missing key(s)" + (f" {missing[:8]}" if missing else "") +
                    f", {len(unexpected)} unexpected key(s)" + (f" {unexpected[:8]}" if unexpected else ""))
+        remedy = ("load_from must fit the config's backbone and modality: set them to the file's (train loads it "
+                  "strictly; in Python, tsnbook.factory.load_weights(..., strict=False) loads what fits)"
+                  if drop_classifier else
+                  "To load what fits anyway, pass strict=False (CLI: --no-strict); the missing tensors then keep "
+                  "their initial values")
         if strict:
-            raise ValueError(f"{source} does not match this model: {listing}. It is another architecture, or its "
-                             f"keys are named differently. To load what fits anyway, pass strict=False (CLI: "
-                             f"--no-strict); the missing tensors then keep their initial values.")
+            raise ValueError(f"{source} does not match this model: {listing}. It is another backbone or "
+                             f"architecture ({keys_differ}), or its keys are named differently. {remedy}.")
         print(f"note: {source}: {listing} (strict=False: loaded what fits)")
     return missing, unexpected
+
+
+def _input_channels(weights, own):
+    """What the first convolutions' input channels say (`` The file takes 10 ...``), or "" where they agree: a flow
+    file in an RGB config is the commonest mix-up, and a bare (64, 10, 7, 7) does not name it."""
+    stem = next((k for k, v in own.items() if k.startswith("backbone.") and v.dim() == 4), None)
+    if stem is None or stem not in weights or weights[stem].dim() != 4 or weights[stem].shape[1] == own[stem].shape[1]:
+        return ""
+    def kind(channels):
+        return "rgb" if channels == 3 else f"flow with clip_len {channels // 2}" if channels % 2 == 0 else "?"
+    theirs, ours = weights[stem].shape[1], own[stem].shape[1]
+    return (f" The file takes {theirs} input channels ({kind(theirs)}), this model {ours} ({kind(ours)}): use a "
+            f"config of the file's modality (modality, clip_len).")
+
+
+def _key_difference(extra, absent):
+    """The keys that only one side has, summed up by the blocks they belong to (``backbone.layer3.6``, ...): a
+    ResNet-101 file in a ResNet-50 model has 17 blocks more in layer3, which a list of 8 tensor names hides."""
+    def blocks(keys):
+        names = list(dict.fromkeys(".".join(k.split(".")[:3]) if k.startswith("backbone.") else k.rsplit(".", 1)[0]
+                                   for k in keys))
+        return ", ".join(names) if len(names) <= 4 else f"{', '.join(names[:3])}, ..., {names[-1]} ({len(names)})"
+    parts = ([f"the file has {len(extra)} tensor(s) in blocks this model lacks: {blocks(extra)}"] if extra else []) + \
+        ([f"it lacks {len(absent)} of this model's, in {blocks(absent)}"] if absent else [])
+    return "; ".join(parts)
 
 
 def load_checkpoint(path, model=None, optimizer=None, strict=True):

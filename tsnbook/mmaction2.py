@@ -12,7 +12,11 @@ backbone's own names under ``backbone.`` and the classifier as ``fc``:
 * torchvision backbones (DenseNet: ``backbone.features.*``), timm backbones (Swin) and mmcls's ResNeXt already
   use the names of the module tsnbook builds, so they keep them;
 * ``cls_head.fc_cls`` becomes ``fc``; 1.x's ``data_preprocessor.mean/std`` are dropped (tsnbook's TSN
-  normalises with the same constants, as non-persistent buffers).
+  normalises with the same constants, as non-persistent buffers; other values are named in a note);
+* DataParallel's ``module.`` prefix is stripped, as MMAction2's ``load_checkpoint`` strips it.
+
+A file's stored config that names another recognizer (TSM, TIN, I3D, ...) is refused: TSM's ResNet has exactly
+TSN's tensors, so its weights would load into a TSN and score without the temporal shifts they were trained with.
 
 The architecture comes from the weights themselves: ResNet depth from the block counts, Basic vs Bottleneck
 blocks, ResNeXt groups from the 3x3 conv's shape, DenseNet variant from its layer counts, flow (with clip_len)
@@ -40,9 +44,17 @@ _DENSENETS = {(6, 12, 24, 16): "densenet121", (6, 12, 36, 24): "densenet161", (6
 
 
 def is_mmaction2_checkpoint(state):
-    """True for an MMAction2 file (``state_dict`` with ``backbone.``/``cls_head.`` keys, or such a bare dict)."""
+    """True for an MMAction2 file (``state_dict`` with ``backbone.``/``cls_head.`` keys, or such a bare dict; the
+    keys may carry DataParallel's ``module.`` prefix)."""
     weights = state.get("state_dict", state) if isinstance(state, dict) else {}
-    return isinstance(weights, dict) and any(str(k).startswith(("backbone.", "cls_head.")) for k in weights)
+    return isinstance(weights, dict) and any(_unwrapped(str(k)).startswith(("backbone.", "cls_head."))
+                                             for k in weights)
+
+
+def _unwrapped(key):
+    """A key without the ``module.`` that (Distributed)DataParallel puts before every name of a model saved
+    through it; MMAction2's load_checkpoint strips it the same way (``revise_keys=[(r'^module\.', '')]``)."""
+    return key[len("module."):] if key.startswith("module.") else key
 
 
 # ------------------------------------------------------------------------------------------------ key names
@@ -73,7 +85,7 @@ def mmaction2_to_tsnbook(state_dict):
     """``(renamed state dict, dropped keys)``: MMAction2 TSN keys renamed to tsnbook's TSN keys."""
     renamed, dropped = {}, []
     for key, value in state_dict.items():
-        new = _rename(key)
+        new = _rename(_unwrapped(key))
         if new is None:
             dropped.append(key)
         else:
@@ -203,15 +215,64 @@ def _timm_filter(model, weights):
             **{"backbone." + k: v for k, v in filtered.items()}}
 
 
+_OTHER_RECOGNIZERS = re.compile(r"""type\s*=\s*['"](\w+Head|ResNet(?:TSM|TIN|3d\w*)|\w+3D\w*)['"]""")
+
+
+def _check_recognizer(config_text, path, strict):
+    """Refuse a file whose stored config names another recognizer's head or backbone (TSM, TIN, TPN, I3D, ...):
+    TSM's ResNet has exactly TSN's tensors - its temporal shift has none - so the weights alone would load into a
+    TSN and score without the shifts they were trained with. A config naming TSNHead (or none) passes."""
+    found = list(dict.fromkeys(_OTHER_RECOGNIZERS.findall(config_text)))
+    others = [name for name in found if name != "TSNHead"]
+    if not others or "TSNHead" in found:
+        return
+    message = (f"{path} is a {' / '.join(others)} recognizer (its meta's config), not a TSN: tsnbook's TSN would "
+               f"score its weights without what that model does between them")
+    if strict:
+        raise ValueError(message + "; strict=False (CLI: --no-strict) loads the weights into a TSN anyway")
+    print(f"note: {message} (strict=False: loaded anyway)")
+
+
+def _check_normalisation(state_dict, model, path):
+    """Name a 1.x file's ``data_preprocessor.mean/std`` that differ from the constants tsnbook's TSN normalises its
+    input with (a printed note; the differing values, else None): those tensors are dropped, and weights trained
+    on inputs normalised otherwise score wrongly. A shorter vector (a flow mean per x, y) is compared repeated."""
+    found = {part: state_dict[key] for key in state_dict for part in ("mean", "std")
+             if _unwrapped(str(key)) == f"data_preprocessor.{part}"}
+    ours = {"mean": model.mean.flatten(), "std": model.std.flatten()}
+    theirs = {part: value.flatten().float().repeat(len(ours[part]))[:len(ours[part])] for part, value in found.items()}
+    if all(torch.allclose(theirs[part], ours[part], atol=1e-3) for part in theirs):
+        return None
+    differing = {part: [round(float(v), 3) for v in found[part].flatten()] for part in ("mean", "std") if part in found}
+    print(f"note: {path}: its data_preprocessor normalises with " +
+          " ".join(f"{part} {values}" for part, values in differing.items()) +
+          f", but tsnbook's {model.modality} TSN uses mean {[round(float(v), 3) for v in ours['mean']]} std "
+          f"{[round(float(v), 3) for v in ours['std']]}: unless those tensors are placeholders, its weights expect "
+          f"other inputs and will score wrongly")
+    return differing
+
+
+def check_mmaction2_file(state, model, path, strict=True):
+    """The checks the weights alone cannot make, for an MMAction2 file read into ``model`` (by
+    `load_mmaction2_checkpoint`, or into a config's model): another recognizer in its stored config (an error
+    unless ``strict`` is off), a 1.x data_preprocessor that normalises otherwise (a note). Returns the differing
+    normalisation, or None."""
+    meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
+    _check_recognizer(_config_text(meta), path, strict)
+    return _check_normalisation(state.get("state_dict", state), model, path)
+
+
 def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=False, strict=True, **tsn_options):
     """A tsnbook TSN with the weights of an MMAction2 (0.x or 1.x) TSN checkpoint, and a report dict.
 
     ``num_segments``: TSN's training segment count (only training uses it; every test view is averaged anyway);
     None reads it from the config text in the file's meta, else 3. ``backbone`` overrides the inferred
     architecture (needed for timm models when meta has no config). ``tsn_options`` go to `TSN` (dropout,
-    densenet_relu, multi_label, ...). The report lists the inferred architecture, the file's format, and the
-    dropped, missing and unexpected keys. Missing or unexpected keys are an error that lists them (a partly
-    random network must not pass for the released one); ``strict=False`` loads what fits and prints them.
+    densenet_relu, multi_label, ...). The report lists the inferred architecture, the file's format, the
+    dropped, missing and unexpected keys, and ``other_normalisation`` (a 1.x data_preprocessor's mean/std where
+    they differ from tsnbook's, else None; `check_mmaction2_file`). Missing or unexpected keys are an error that
+    lists them (a partly random network must not pass for the released one), and so is a stored config of another
+    recognizer (TSM's weights fit a TSN exactly); ``strict=False`` loads what fits and prints them.
     The model is in eval mode.
     """
     state = read_checkpoint(path, trusted)
@@ -230,9 +291,10 @@ def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=Fa
     source = "argument" if num_segments else "meta config" if from_config else "default"
     model = TSN(arch["backbone"], arch["num_classes"], segments, arch["modality"], clip_len=arch["clip_len"],
                 pretrained=None, **tsn_options)
+    normalisation = check_mmaction2_file(state, model, path, strict)
     if arch["backbone"].startswith("timm/"):
         weights = _timm_filter(model, weights)
     missing, unexpected = fit_weights(model, weights, path, strict=strict)
     report = dict(arch, num_segments=segments, num_segments_from=source, format=version, dropped=dropped,
-                  missing=missing, unexpected=unexpected)
+                  missing=missing, unexpected=unexpected, other_normalisation=normalisation)
     return model.eval(), report
