@@ -192,3 +192,22 @@ def test_a_flow_checkpoint_in_an_rgb_config_is_called_a_flow_checkpoint(tmp_path
     with pytest.raises(ValueError, match=r"another backbone or modality.* The file takes 10 input channels \(flow with "
                                          r"clip_len 5\), this model 3 \(rgb\)"):
         load_model(tmp_path / "flow.pth", cfg=CFG)
+
+
+def test_a_tsm_checkpoint_given_with_a_config_or_as_load_from_is_not_taken_for_a_tsn(tmp_path, capsys):
+    """``test CONFIG CKPT`` (load_model with a config) refuses a TSM file as load_mmaction2_checkpoint does; as
+    ``load_from`` (fine-tuning may start from TSM weights on purpose) it loads with a note, and a 1.x
+    data_preprocessor that normalises otherwise is named there too."""
+    torch.save(dict(meta=dict(mmcv_version="1.3.1", config=TSM_CONFIG), state_dict=_mmaction2_resnet18()),
+               tmp_path / "tsm.pth")
+    with pytest.raises(ValueError, match=r"tsm.pth is a ResNetTSM / TSMHead recognizer"):
+        load_model(tmp_path / "tsm.pth", cfg=CFG)
+    load_model(tmp_path / "tsm.pth", cfg=CFG, strict=False)
+    assert "not a TSN" in capsys.readouterr().out
+    build_model(dict(CFG, load_from=str(tmp_path / "tsm.pth")))
+    assert "not a TSN" in capsys.readouterr().out
+    other = dict(_mmaction2_resnet18(), **{"data_preprocessor.mean": torch.zeros(3).view(3, 1, 1),
+                                           "data_preprocessor.std": torch.full((3,), 255.0).view(3, 1, 1)})
+    torch.save(dict(meta=dict(mmengine_version="0.10.7"), state_dict=other), tmp_path / "other.pth")
+    load_model(tmp_path / "other.pth", cfg=CFG)
+    assert "other.pth: its data_preprocessor normalises with mean [0.0, 0.0, 0.0]" in capsys.readouterr().out

@@ -12,7 +12,7 @@ size under ``load_from`` is the one documented exception.
 """
 from .checkpoints import fit_weights, read_checkpoint
 from .configs import get_config, option
-from .mmaction2 import is_mmaction2_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook
+from .mmaction2 import check_mmaction2_file, is_mmaction2_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook
 from .models import TSN
 
 
@@ -48,8 +48,13 @@ def _weights(state, path):
 
 
 def load_weights(model, path, trusted=False, strict=True, drop_classifier=False):
-    """Load a tsnbook or MMAction2 checkpoint's weights into ``model``; ``(missing, unexpected)`` key lists."""
-    weights, _ = _weights(read_checkpoint(path, trusted), path)
+    """Load a tsnbook or MMAction2 checkpoint's weights into ``model``; ``(missing, unexpected)`` key lists. An
+    MMAction2 file of another recognizer (TSM's weights fit a TSN exactly) loads with a note: a fine-tuning may
+    start from it on purpose."""
+    state = read_checkpoint(path, trusted)
+    weights, kind = _weights(state, path)
+    if kind == "MMAction2":
+        check_mmaction2_file(state, model, path, strict=False)
     return fit_weights(model, weights, path, strict=strict, drop_classifier=drop_classifier)
 
 
@@ -100,6 +105,8 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
     if num_segments:
         cfg = dict(cfg, num_segments=num_segments)
     model = build_model(dict(cfg, pretrained=None, load_from=None))
+    if kind == "MMAction2":  # another recognizer's file is refused here too, unless strict is off
+        check_mmaction2_file(state, model, path, strict=strict)
     fit_weights(model, weights, path, strict=strict)
     name = cfg.get("name", "a config")
     epoch = state.get("epoch") if kind == "tsnbook" else None
