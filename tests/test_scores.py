@@ -1,6 +1,10 @@
 """Score files (tsnbook.scores): every format holds every kind of test run, and a bad --out fails before the test."""
+import os
+import pickle
+
 import numpy as np
 import pytest
+import torch
 
 from tsnbook import cli
 from tsnbook.checkpoints import save_checkpoint
@@ -193,3 +197,29 @@ def test_fusion_refuses_softmax_on_probabilities_and_mixed_scales(tmp_path):
         read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "raw.npz"])
     assert len(read_fusion_inputs([tmp_path / "score.npz", tmp_path / "raw.npz"], apply_softmax=True)[0]) == 2
     assert len(read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "old.npz"])[0]) == 2  # unknown: trusted
+
+
+def test_mmaction2_1x_dumps_of_sample_dicts_are_read_and_fused(tmp_path):
+    """MMAction2 1.x's ``tools/test.py --dump result.pkl`` pickles a list of sample dicts holding torch tensors
+    (``pred_score``, ``pred_label``, ``gt_label``): read without unpickling anything else, and fused with their
+    labels; a pickle that names another function is still refused."""
+    rng = np.random.default_rng(0)
+    scores = {name: rng.random((5, 4)).astype(np.float32) for name in ("rgb", "flow")}
+    labels = [3, 0, 2, 2, 1]
+    for name, array in scores.items():
+        samples = [dict(pred_score=torch.from_numpy(row), pred_label=torch.tensor([int(row.argmax())]),
+                        gt_label=torch.tensor([label]), num_classes=4, img_shape=(224, 224))
+                   for row, label in zip(array, labels)]
+        (tmp_path / f"{name}.pkl").write_bytes(pickle.dumps(samples, protocol=2))  # mmengine.dump's pickle
+    read, read_labels = read_scores(tmp_path / "rgb.pkl")
+    np.testing.assert_array_equal(read, scores["rgb"])
+    assert list(read_labels) == labels
+    streams, fused_labels = read_fusion_inputs([tmp_path / "rgb.pkl", tmp_path / "flow.pkl"])
+    assert list(fused_labels) == labels and len(streams) == 2
+
+    class Evil:
+        def __reduce__(self):
+            return os.system, ("echo pwned",)
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps([dict(pred_score=torch.zeros(4), x=Evil())]))
+    with pytest.raises(ValueError, match="evil.pkl.*refusing to load"):
+        read_scores(tmp_path / "evil.pkl")

@@ -1,8 +1,9 @@
 """Per-video score files: tsnbook's ``.npz`` (scores, labels, names) and MMAction2's ``--out`` formats.
 
 Score files are what the zoo's two-stream rows fuse (``python -m tsnbook fuse``): raw averaged logits per test
-video, in the test list's order. MMAction2 writes a pickled list of arrays; a pickle can name any function to call
-on loading, so it is read with an unpickler that rebuilds numpy arrays and nothing else.
+video, in the test list's order. MMAction2 0.x writes a pickled list of arrays (``tools/test.py --out``), 1.x a
+pickled list of sample dicts holding torch tensors (``--dump``: ``pred_score``, ``gt_label``); a pickle can name any
+function to call on loading, so it is read with an unpickler that rebuilds arrays and tensors and nothing else.
 
 A test runs for hours on a real dataset, so `check_out_path` vets the file it will write (its format, a folder
 to write it in) before the test starts, and every kind of label can be written: one class per video, or a list
@@ -123,24 +124,47 @@ def write_scores(path, scores, labels, names=None, average_clips="unknown"):
 
 
 class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles lists of numpy arrays and nothing else: a pickle may name any function to call on loading,
-    so only numpy's array reconstructors are let through."""
+    """Unpickles lists of numpy arrays or of dicts of torch tensors, and nothing else: a pickle may name any function
+    to call on loading, so only the reconstructors of arrays and tensors are let through (a tensor's storage is read
+    by ``torch.load`` with ``weights_only``, not by pickle's own ``torch.storage._load_from_bytes``, which is not)."""
     ALLOWED = {(module, name) for module in ("numpy.core.multiarray", "numpy._core.multiarray")
                for name in ("_reconstruct", "scalar")} | {
               (module, "_frombuffer") for module in ("numpy.core.numeric", "numpy._core.numeric")} | {
-              ("numpy", "ndarray"), ("numpy", "dtype")}
+              ("numpy", "ndarray"), ("numpy", "dtype"), ("torch._utils", "_rebuild_tensor_v2"),
+              ("collections", "OrderedDict"), ("_codecs", "encode")}  # encode: protocol 2 pickles bytes with it
 
     def find_class(self, module, name):
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return _storage_weights_only
         if (module, name) in self.ALLOWED:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a score pickle holds numpy arrays only")
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a score pickle holds arrays and tensors "
+                                     f"only")
+
+
+def _storage_weights_only(data):
+    import torch  # only for MMAction2 1.x dumps; the rest of this module needs no torch
+    return torch.load(io.BytesIO(data), weights_only=True)
+
+
+def _from_samples(loaded):
+    """``(scores, labels or None)`` of MMAction2 1.x's ``--dump`` (sample dicts: ``pred_score``, ``gt_label``);
+    anything else comes back as it is, with no labels."""
+    if not (isinstance(loaded, list) and loaded and all(isinstance(s, dict) for s in loaded)):
+        return loaded, None
+    if not all("pred_score" in s for s in loaded):
+        raise ValueError("a list of dicts without 'pred_score' (MMAction2 1.x's --dump holds one per video)")
+    scores = [np.asarray(s["pred_score"], dtype=np.float32).reshape(-1) for s in loaded]
+    labels = [np.asarray(s.get("gt_label", [])).reshape(-1) for s in loaded]
+    single = all(len(label) == 1 for label in labels)
+    return scores, [int(label[0]) for label in labels] if single else None
 
 
 def read_scores(path):
     """``(scores [N, C], labels or None)`` from a ``.npz`` (`save_scores`), ``.json`` (a list of per-video score
-    lists) or MMAction2 ``.pkl`` file (its ``tools/test.py --out``: a list of per-video arrays). Pickles are read
-    with an unpickler that only rebuilds numpy arrays, never arbitrary objects. A file that is none of these (cut
-    short, empty, another program's) is a ValueError naming it."""
+    lists) or MMAction2 ``.pkl`` file (0.x ``tools/test.py --out``: per-video arrays; 1.x ``--dump``: sample dicts,
+    with their ``gt_label``). Pickles are read with an unpickler that only rebuilds arrays and tensors, never
+    arbitrary objects. A file that is none of these (cut short, empty, another program's) is a ValueError naming it."""
     scores, labels, _ = _read_named(path)
     return scores, labels
 
@@ -154,7 +178,7 @@ def _read_named(path):
         elif path.suffix == ".json":
             scores, labels, names = json.loads(read_text(path, "score file")), None, None
         elif path.suffix == ".pkl":
-            scores, labels, names = _ArrayUnpickler(io.BytesIO(path.read_bytes())).load(), None, None
+            (scores, labels), names = _from_samples(_ArrayUnpickler(io.BytesIO(path.read_bytes())).load()), None
         else:
             raise ValueError("unknown suffix")
         scores = np.asarray(scores, dtype=np.float32)
@@ -165,7 +189,7 @@ def _read_named(path):
     except Exception as err:
         raise ValueError(f"{path} is not a score file tsnbook can read ({type(err).__name__}: {err}); expected .npz "
                          f"(tsnbook test --out), .json (a list of per-video score lists) or .pkl (MMAction2's "
-                         f"tools/test.py --out: a list of numpy arrays)") from None
+                         f"tools/test.py --out or --dump: a list of arrays or of sample dicts)") from None
     return scores, labels, names
 
 
