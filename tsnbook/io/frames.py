@@ -27,15 +27,40 @@ class RawFrames(Video):
             data = np.fromfile(path, dtype=np.uint8)
         except OSError:
             raise DecodeError(path, f"frame file missing or unreadable (filename_tmpl={self.filename_tmpl!r}, "
-                                    f"start_index={self.start_index}, offset={self.offset}): wrong template or "
-                                    "start index?") from None
+                                    f"start_index={self.start_index}, offset={self.offset}): "
+                                    f"{self._what_is_there()}") from None
         image = cv2.imdecode(data, flags) if data.size else None
         if image is None:
             raise DecodeError(path, "OpenCV cannot decode this image file")
         return image
 
+    def _name(self, number):
+        return self.filename_tmpl.format(number)
+
+    def _what_is_there(self):
+        """Why a frame is missing, from what the folder holds (read only once a frame is missing): the list's frame
+        count beyond the folder's, frames that start at 0, or files of another naming."""
+        try:
+            names = set(os.listdir(self.path))
+        except OSError:
+            return "the folder cannot be listed"
+        first = self.start_index - 1 if self._name(self.start_index - 1) in names else self.start_index
+        if self._name(first) in names:
+            count = next(n for n in range(len(names) + 1) if self._name(first + n) not in names)
+            hints = [f"its frames start at {first}: start_index={first}"] if first != self.start_index else []
+            if count < self.num_frames:
+                hints.append(f"the folder holds {count} frames from {self._name(first)}, the list says "
+                             f"{self.num_frames}: a frame count in the list larger than the folder's (an extraction "
+                             f"cut short, or another list)")
+            return "; ".join(hints) or "the file is there now (written or restored meanwhile?)"
+        images = sorted(n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png")))
+        if not images:
+            return "the folder holds no image files"
+        return (f"its files are named like {images[0]}, not {self._name(self.start_index)}: another filename_tmpl "
+                f"(wrong template?)")
+
     def _load(self, number):
-        filename = self.filename_tmpl.format(number)
+        filename = self._name(number)
         if _IMREAD_COLOR_RGB is not None:  # OpenCV >= 4.10 writes RGB itself: the same bytes, one pass less
             return self._read(filename, _IMREAD_COLOR_RGB)
         return cv2.cvtColor(self._read(filename, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
@@ -50,6 +75,9 @@ class FlowFrames(RawFrames):
 
     def __init__(self, frame_dir, num_frames, filename_tmpl="flow_{}_{:05d}.jpg", start_index=1, offset=0):
         super().__init__(frame_dir, num_frames, filename_tmpl, start_index, offset)
+
+    def _name(self, number):
+        return self.filename_tmpl.format("x", number)
 
     def _load(self, number):
         return np.stack([self._read(self.filename_tmpl.format(axis, number), cv2.IMREAD_GRAYSCALE)
