@@ -341,24 +341,24 @@ def test_flow_frames_stack_x_and_y(frame_folders, start_index):
     assert indices_in(flow[..., 1]) == [105 + start_index, 100 + start_index, 105 + start_index]
 
 
+def _image_folder(folder, names, value=index_frame(1)):
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        cv2.imwrite(str(folder / name), value)
+    return folder
+
+
 def test_a_missing_frame_says_what_the_folder_holds_instead(tmp_path):
     """A list whose frame count is larger than its folder, frames that start at 0, flow named x_/y_ (denseflow's
     other naming): each message names what is wrong, not only the file it missed."""
-    for number in range(1, 11):
-        cv2.imwrite(str(tmp_path / f"img_{number:05d}.jpg"), index_frame(number))
+    ten = _image_folder(tmp_path / "ten", [f"img_{n:05d}.jpg" for n in range(1, 11)])
     with pytest.raises(DecodeError, match=r"img_00016\.jpg.*holds 10 frames.*the list says 16.*frame count"):
-        RawFrames(tmp_path, num_frames=16).get([15])
-    zero = tmp_path / "zero"
-    zero.mkdir()
-    for number in range(0, 5):
-        cv2.imwrite(str(zero / f"img_{number:05d}.jpg"), index_frame(number))
+        RawFrames(ten, num_frames=16).get([15])
+    zero = _image_folder(tmp_path / "zero", [f"img_{n:05d}.jpg" for n in range(0, 5)])
     with pytest.raises(DecodeError, match=r"start at 0.*start_index=0"):
         RawFrames(zero, num_frames=5).get([4])
-    flow = tmp_path / "flow"
-    flow.mkdir()
-    for number in range(1, 4):
-        for axis in "xy":
-            cv2.imwrite(str(flow / f"{axis}_{number:05d}.jpg"), index_frame(number)[..., 0])
+    flow = _image_folder(tmp_path / "flow", [f"{axis}_{n:05d}.jpg" for n in range(1, 4) for axis in "xy"],
+                         index_frame(1)[..., 0])
     with pytest.raises(DecodeError, match=r"named like x_00001\.jpg, not flow_x_00001\.jpg.*filename_tmpl"):
         FlowFrames(flow, 3).get([0])
 
