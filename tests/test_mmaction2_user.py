@@ -211,3 +211,36 @@ def test_a_tsm_checkpoint_given_with_a_config_or_as_load_from_is_not_taken_for_a
     torch.save(dict(meta=dict(mmengine_version="0.10.7"), state_dict=other), tmp_path / "other.pth")
     load_model(tmp_path / "other.pth", cfg=CFG)
     assert "other.pth: its data_preprocessor normalises with mean [0.0, 0.0, 0.0]" in capsys.readouterr().out
+
+
+class RunnerDict(dict):
+    """A dict subclass (as addict's / mmengine's ConfigDict) in a file's meta: pickled under a module of its own."""
+
+
+RunnerDict.__module__, RunnerDict.__qualname__ = "runner_extras", "RunnerDict"
+
+
+def test_a_trusted_file_that_a_placeholder_cannot_stand_in_for_is_read_with_weights_only_false(tmp_path, monkeypatch):
+    # a placeholder is no dict: the weights-only unpickler refuses to SETITEMS into it, which is no damaged file
+    monkeypatch.setitem(sys.modules, "runner_extras", type(sys)("runner_extras"))
+    sys.modules["runner_extras"].RunnerDict = RunnerDict
+    torch.save(dict(meta=dict(dataset_meta=RunnerDict(classes=["a", "b"])), state_dict=_mmaction2_resnet18()),
+               tmp_path / "subclass.pth")
+    assert read_checkpoint(tmp_path / "subclass.pth", trusted=True)["meta"]["dataset_meta"]["classes"] == ["a", "b"]
+    monkeypatch.delitem(sys.modules, "runner_extras")
+    with pytest.raises(RuntimeError, match=r"subclass.pth pickles objects of the module 'runner_extras', which is "
+                                           r"not installed"):
+        read_checkpoint(tmp_path / "subclass.pth", trusted=True)
+
+
+def test_a_bare_state_dict_whose_weights_are_placeholders_is_refused_by_name(tmp_path, monkeypatch):
+    # MMAction2 (and tsnbook) also read a bare state dict, without 'state_dict' around it
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.setitem(sys.modules, name, type(sys)(name))
+    sys.modules["mmengine.logging.history_buffer"].HistoryBuffer = HistoryBuffer
+    torch.save(dict(_mmaction2_resnet18(), **{"backbone.odd": HistoryBuffer()}), tmp_path / "bare.pth")
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(RuntimeError, match=r"bare.pth: its weights \['backbone.odd'\] are objects of "
+                                           r"mmengine.logging.history_buffer.HistoryBuffer, not tensors"):
+        load_mmaction2_checkpoint(tmp_path / "bare.pth", trusted=True)
