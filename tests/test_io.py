@@ -361,6 +361,9 @@ def test_a_missing_frame_says_what_the_folder_holds_instead(tmp_path):
             cv2.imwrite(str(flow / f"{axis}_{number:05d}.jpg"), index_frame(number)[..., 0])
     with pytest.raises(DecodeError, match=r"named like x_00001\.jpg, not flow_x_00001\.jpg.*filename_tmpl"):
         FlowFrames(flow, 3).get([0])
+    # an untrimmed list's offset (with_offset): its frames start offset files in, so 10 files hold no 5 from offset 8
+    with pytest.raises(DecodeError, match=r"img_00013\.jpg.*holds 10 frames.*the list says 5 from offset 8"):
+        RawFrames(tmp_path, num_frames=5, offset=8).get([4])
 
 
 def test_missing_frame_file_message(frame_folders, tmp_path):

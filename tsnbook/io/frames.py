@@ -48,10 +48,11 @@ class RawFrames(Video):
         if self._name(first) in names:
             count = next(n for n in range(len(names) + 1) if self._name(first + n) not in names)
             hints = [f"its frames start at {first}: start_index={first}"] if first != self.start_index else []
-            if count < self.num_frames:
-                hints.append(f"the folder holds {count} frames from {self._name(first)}, the list says "
-                             f"{self.num_frames}: a frame count in the list larger than the folder's (an extraction "
-                             f"cut short, or another list)")
+            if count < self.offset + self.num_frames:  # an untrimmed list's clip starts offset frames in
+                says = f"{self.num_frames}" + (f" from offset {self.offset}" if self.offset else "")
+                hints.append(f"the folder holds {count} frames from {self._name(first)}, the list says {says}: a "
+                             f"frame count in the list larger than the folder's (an extraction cut short, or another "
+                             f"list)")
             return "; ".join(hints) or "the file is there now (written or restored meanwhile?)"
         images = sorted(n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png")))
         if not images:
