@@ -223,3 +223,16 @@ def test_mmaction2_1x_dumps_of_sample_dicts_are_read_and_fused(tmp_path):
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps([dict(pred_score=torch.zeros(4), x=Evil())]))
     with pytest.raises(ValueError, match="evil.pkl.*refusing to load"):
         read_scores(tmp_path / "evil.pkl")
+
+
+def test_mmaction2_1_0_dumps_with_label_data_items_are_read(tmp_path):
+    """MMAction2 1.0 and 1.1 kept a sample's scores and labels in LabelData (``pred_scores.item``,
+    ``gt_labels.item``), which ``--dump`` writes as nested dicts; 1.2 made them the tensors ``pred_score`` and
+    ``gt_label``. Both are MMAction2 1.x's --dump, so both are read."""
+    rows = np.random.default_rng(1).random((3, 5)).astype(np.float32)
+    samples = [dict(pred_scores=dict(item=torch.from_numpy(row)), pred_labels=dict(item=torch.tensor([0])),
+                    gt_labels=dict(item=torch.tensor([label]))) for row, label in zip(rows, [4, 0, 1])]
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(samples, protocol=2))
+    read, labels = read_scores(tmp_path / "old.pkl")
+    np.testing.assert_array_equal(read, rows)
+    assert list(labels) == [4, 0, 1]

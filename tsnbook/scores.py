@@ -2,8 +2,9 @@
 
 Score files are what the zoo's two-stream rows fuse (``python -m tsnbook fuse``): raw averaged logits per test
 video, in the test list's order. MMAction2 0.x writes a pickled list of arrays (``tools/test.py --out``), 1.x a
-pickled list of sample dicts holding torch tensors (``--dump``: ``pred_score``, ``gt_label``); a pickle can name any
-function to call on loading, so it is read with an unpickler that rebuilds arrays and tensors and nothing else.
+pickled list of sample dicts holding torch tensors (``--dump``: ``pred_score``, ``gt_label``; 1.0 and 1.1 nest them
+as ``item`` of ``pred_scores`` / ``gt_labels``); a pickle can name any function to call on loading, so it is read
+with an unpickler that rebuilds arrays and tensors and nothing else.
 
 A test runs for hours on a real dataset, so `check_out_path` vets the file it will write (its format, a folder
 to write it in) before the test starts, and every kind of label can be written: one class per video, or a list
@@ -148,16 +149,26 @@ def _storage_weights_only(data):
 
 
 def _from_samples(loaded):
-    """``(scores, labels or None)`` of MMAction2 1.x's ``--dump`` (sample dicts: ``pred_score``, ``gt_label``);
-    anything else comes back as it is, with no labels."""
+    """``(scores, labels or None)`` of MMAction2 1.x's ``--dump`` (sample dicts: ``pred_score``, ``gt_label``; 1.0
+    and 1.1 held them in LabelData, dumped as ``pred_scores: {item: ...}``, ``gt_labels: {item: ...}``); anything
+    else comes back as it is, with no labels."""
     if not (isinstance(loaded, list) and loaded and all(isinstance(s, dict) for s in loaded)):
         return loaded, None
+    loaded = [_item_fields(s) for s in loaded]
     if not all("pred_score" in s for s in loaded):
-        raise ValueError("a list of dicts without 'pred_score' (MMAction2 1.x's --dump holds one per video)")
+        raise ValueError("a list of dicts without 'pred_score' (MMAction2 1.x's --dump holds one per video; 1.0 "
+                         "and 1.1 'pred_scores' with its 'item')")
     scores = [np.asarray(s["pred_score"], dtype=np.float32).reshape(-1) for s in loaded]
     labels = [np.asarray(s.get("gt_label", [])).reshape(-1) for s in loaded]
     single = all(len(label) == 1 for label in labels)
     return scores, [int(label[0]) for label in labels] if single else None
+
+
+def _item_fields(sample):
+    """A 1.0 / 1.1 sample's LabelData fields (``pred_scores['item']``, ``gt_labels['item']``) under 1.2's names."""
+    older = {new: sample[old]["item"] for old, new in (("pred_scores", "pred_score"), ("gt_labels", "gt_label"))
+             if new not in sample and isinstance(sample.get(old), dict) and "item" in sample[old]}
+    return dict(sample, **older)
 
 
 def read_scores(path):
