@@ -219,8 +219,8 @@ def fit_weights(model, weights, source, strict=True, drop_classifier=False):
               f"{tuple(own['fc.weight'].shape)}; it is dropped and the model's fresh classifier kept")
         weights = {k: v for k, v in weights.items() if not k.startswith("fc.")}
         mismatched = []
-    keys_differ = _key_difference([k for k in weights if k not in own],
-                                  [k for k in own if k not in weights and not (drop_classifier and k.startswith("fc."))])
+    absent = [k for k in own if k not in weights and not (drop_classifier and k.startswith("fc."))]
+    keys_differ = _key_difference([k for k in weights if k not in own], absent)
     if mismatched:
         if keys_differ:  # the shapes that differ are a symptom (the classifier's too): the backbone is another
             hint = (f"It was made for another backbone: {keys_differ}. Set the config's backbone to the file's "
