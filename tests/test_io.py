@@ -364,6 +364,14 @@ def test_a_missing_frame_says_what_the_folder_holds_instead(tmp_path):
     # an untrimmed list's offset (with_offset): its frames start offset files in, so 10 files hold no 5 from offset 8
     with pytest.raises(DecodeError, match=r"img_00013\.jpg.*holds 10 frames.*the list says 5 from offset 8"):
         RawFrames(tmp_path, num_frames=5, offset=8).get([4])
+    # a flow frame is a pair: flow_y files that stop early leave fewer frames than the flow_x files
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    for number in range(1, 6):
+        for axis in "xy" if number <= 3 else "x":
+            cv2.imwrite(str(pairs / f"flow_{axis}_{number:05d}.jpg"), index_frame(number)[..., 0])
+    with pytest.raises(DecodeError, match=r"flow_y_00005\.jpg.*holds 3 frames.*the list says 5"):
+        FlowFrames(pairs, 5).get([4])
 
 
 def test_missing_frame_file_message(frame_folders, tmp_path):
