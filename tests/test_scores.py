@@ -236,3 +236,20 @@ def test_mmaction2_1_0_dumps_with_label_data_items_are_read(tmp_path):
     read, labels = read_scores(tmp_path / "old.pkl")
     np.testing.assert_array_equal(read, rows)
     assert list(labels) == [4, 0, 1]
+
+
+def test_a_1x_dump_of_probabilities_is_not_given_softmax_again_nor_fused_with_logits(tmp_path):
+    """MMAction2 1.x's TSN configs test with average_clips='prob' (0.x's with None), so a 1.x ``--dump`` holds
+    probabilities: its pickle does not say so, but rows that are all distributions do; rows of logits do not."""
+    from tsnbook.scores import score_scale
+    logits = np.random.default_rng(2).normal(0, 3, (4, 5)).astype(np.float32)
+    probabilities = torch.softmax(torch.from_numpy(logits), dim=1)
+    samples = [dict(pred_score=row, gt_label=torch.tensor([i % 5])) for i, row in enumerate(probabilities)]
+    (tmp_path / "dump.pkl").write_bytes(pickle.dumps(samples, protocol=2))
+    write_scores(tmp_path / "raw.npz", logits, [i % 5 for i in range(4)], None, None)
+    write_scores(tmp_path / "logits.pkl", logits, [0] * 4)
+    assert [score_scale(tmp_path / n) for n in ("dump.pkl", "logits.pkl")] == ["prob", None]
+    with pytest.raises(ValueError, match=r"dump.pkl holds probabilities .* softmax to them twice"):
+        read_fusion_inputs([tmp_path / "dump.pkl", tmp_path / "dump.pkl"], apply_softmax=True)
+    with pytest.raises(ValueError, match=r"dump.pkl holds probabilities but .*raw.npz scores before softmax"):
+        read_fusion_inputs([tmp_path / "dump.pkl", tmp_path / "raw.npz"])

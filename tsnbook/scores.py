@@ -85,9 +85,14 @@ def is_score_file(path):
 
 def score_scale(path):
     """"prob" when the ``.npz`` at ``path`` holds probabilities (tested with ``average_clips="prob"``), "logits"
-    when it holds scores before softmax, None when it does not say (``.pkl``, ``.json``, an older ``.npz``)."""
+    when it holds scores before softmax, None when it does not say (an older ``.npz``). A ``.pkl`` or ``.json``
+    says nothing, but MMAction2 1.x's configs test with "prob" (0.x's with raw scores): one whose every row is a
+    distribution (non-negative, summing to 1) is taken for "prob", else None - logits are never all that."""
     if Path(path).suffix != ".npz":
-        return None
+        scores = _read_named(path)[0]
+        rows = scores[~np.isnan(scores).any(axis=1)]
+        distributions = len(rows) and (rows >= 0).all() and np.allclose(rows.sum(axis=1), 1, atol=1e-3)
+        return "prob" if distributions else None
     with np.load(path, allow_pickle=False) as data:
         if "average_clips" not in data:
             return None
