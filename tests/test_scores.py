@@ -253,3 +253,11 @@ def test_a_1x_dump_of_probabilities_is_not_given_softmax_again_nor_fused_with_lo
         read_fusion_inputs([tmp_path / "dump.pkl", tmp_path / "dump.pkl"], apply_softmax=True)
     with pytest.raises(ValueError, match=r"dump.pkl holds probabilities but .*raw.npz scores before softmax"):
         read_fusion_inputs([tmp_path / "dump.pkl", tmp_path / "raw.npz"])
+
+
+def test_files_without_labels_are_told_apart_from_a_1x_dump_that_has_them(tmp_path):
+    # a 1.x --dump carries gt_label, so "(.pkl files do not)" sent its reader to --datalist for nothing
+    write_scores(tmp_path / "a.pkl", np.zeros((2, 3)), [0, 1])
+    with pytest.raises(ValueError, match=r"none of the score files carries labels \(\.json files and MMAction2 0\.x's "
+                                         r"--out \.pkl do not; 1\.x's --dump does\)"):
+        read_fusion_inputs([tmp_path / "a.pkl", tmp_path / "a.pkl"])

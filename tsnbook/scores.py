@@ -349,8 +349,8 @@ def read_fusion_inputs(paths, datalist=None, apply_softmax=False):
     streams = [scores for scores, _, _ in loaded]
     if datalist is None:
         if carried is None:
-            raise ValueError("none of the score files carries labels (.json and .pkl files do not): give the "
-                             "test list with --datalist LIST")
+            raise ValueError("none of the score files carries labels (.json files and MMAction2 0.x's --out .pkl do "
+                             "not; 1.x's --dump does): give the test list with --datalist LIST")
         return streams, carried[1]
     labels, numbers = read_datalist_labels(datalist)
     _check_datalist(datalist, labels, numbers, carried, streams[0])
