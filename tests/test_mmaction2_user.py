@@ -244,3 +244,25 @@ def test_a_bare_state_dict_whose_weights_are_placeholders_is_refused_by_name(tmp
     with pytest.raises(RuntimeError, match=r"bare.pth: its weights \['backbone.odd'\] are objects of "
                                            r"mmengine.logging.history_buffer.HistoryBuffer, not tensors"):
         load_mmaction2_checkpoint(tmp_path / "bare.pth", trusted=True)
+
+
+def _runner_config(mean, std):
+    """A 1.x config as mmengine's pretty_text writes it into a checkpoint's meta (a long list over several lines)."""
+    lines = "".join(f"            {value},\n" for value in mean)
+    return ("model = dict(\n    type='Recognizer2D',\n    cls_head=dict(type='TSNHead', num_classes=4),\n"
+            f"    data_preprocessor=dict(\n        type='ActionDataPreprocessor',\n        mean=[\n{lines}        ],\n"
+            f"        std={list(std)},\n        format_shape='NCHW'))\n"
+            "train_pipeline = [dict(type='SampleFrames', num_clips=3)]\n")
+
+
+def test_a_data_preprocessor_named_only_in_the_stored_config_is_named_too(tmp_path, capsys):
+    # MMAction2 1.2 registers data_preprocessor.mean/std as non-persistent buffers: its own checkpoints hold them
+    # only in meta's config text, never in the state dict
+    for name, mean, std in (("epoch_1.pth", [127.5] * 3, [127.5] * 3),
+                            ("standard.pth", [123.675, 116.28, 103.53], [58.395, 57.12, 57.375])):
+        torch.save(dict(meta=dict(mmengine_version="0.10.7", cfg=_runner_config(mean, std)),
+                        state_dict=_mmaction2_resnet18()), tmp_path / name)
+    _, report = load_mmaction2_checkpoint(tmp_path / "epoch_1.pth")
+    assert report["other_normalisation"] == dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5])
+    assert "epoch_1.pth: its data_preprocessor normalises with mean [127.5, 127.5, 127.5]" in capsys.readouterr().out
+    assert load_mmaction2_checkpoint(tmp_path / "standard.pth")[1]["other_normalisation"] is None
