@@ -299,6 +299,8 @@ def test_write_video_keeps_each_frames_own_time_where_the_container_can(tmp_path
         write_video(tmp_path / "back.mp4", frames, times=times[:5] + [0.01] + times[6:])
     with pytest.raises(ValueError, match="more frames than the 9 times"):
         write_video(tmp_path / "short.mp4", frames, times=times[:9])
+    with pytest.raises(ValueError, match="more frames than the 0 times"):  # not an IndexError
+        write_video(tmp_path / "none.mp4", frames, times=[])
     assert not list(tmp_path.glob("*.avi")) and not (tmp_path / "back.mp4").exists()
 
 
