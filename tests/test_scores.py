@@ -261,3 +261,19 @@ def test_files_without_labels_are_told_apart_from_a_1x_dump_that_has_them(tmp_pa
     with pytest.raises(ValueError, match=r"none of the score files carries labels \(\.json files and MMAction2 0\.x's "
                                          r"--out \.pkl do not; 1\.x's --dump does\)"):
         read_fusion_inputs([tmp_path / "a.pkl", tmp_path / "a.pkl"])
+
+
+def test_a_dump_reads_its_samples_as_plain_dicts_whatever_their_pickled_attributes(tmp_path):
+    """A pickle can set instance attributes on a dict it builds ('get', 'keys'), which Python consults before the
+    type's methods: only allow-listed callables can be put there, but reading must not call them at all."""
+    import _codecs
+    import collections
+
+    class Shadowed:
+        def __reduce__(self):
+            return (collections.OrderedDict, (), {"get": _codecs.encode, "keys": np.dtype}, None,
+                    iter([("pred_score", torch.ones(3)), ("gt_label", torch.tensor([2]))]))
+    (tmp_path / "shadowed.pkl").write_bytes(pickle.dumps([Shadowed()], protocol=2))
+    scores, labels = read_scores(tmp_path / "shadowed.pkl")
+    np.testing.assert_array_equal(scores, np.ones((1, 3), np.float32))
+    assert list(labels) == [2]

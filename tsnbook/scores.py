@@ -159,7 +159,7 @@ def _from_samples(loaded):
     else comes back as it is, with no labels."""
     if not (isinstance(loaded, list) and loaded and all(isinstance(s, dict) for s in loaded)):
         return loaded, None
-    loaded = [_item_fields(s) for s in loaded]
+    loaded = [_item_fields(_plain(s)) for s in loaded]
     if not all("pred_score" in s for s in loaded):
         raise ValueError("a list of dicts without 'pred_score' (MMAction2 1.x's --dump holds one per video; 1.0 "
                          "and 1.1 'pred_scores' with its 'item')")
@@ -167,6 +167,12 @@ def _from_samples(loaded):
     labels = [np.asarray(s.get("gt_label", [])).reshape(-1) for s in loaded]
     single = all(len(label) == 1 for label in labels)
     return scores, [int(label[0]) for label in labels] if single else None
+
+
+def _plain(mapping):
+    """A pickled dict's items as a plain dict, read through the type's own method: a pickle can set instance
+    attributes (``get``, ``keys``) that Python would call before the type's."""
+    return {key: _plain(value) if isinstance(value, dict) else value for key, value in dict.items(mapping)}
 
 
 def _item_fields(sample):
