@@ -299,6 +299,8 @@ def test_write_video_keeps_each_frames_own_time_where_the_container_can(tmp_path
         write_video(tmp_path / "back.mp4", frames, times=times[:5] + [0.01] + times[6:])
     with pytest.raises(ValueError, match="more frames than the 9 times"):
         write_video(tmp_path / "short.mp4", frames, times=times[:9])
+    with pytest.raises(ValueError, match="more frames than the 0 times"):  # not an IndexError
+        write_video(tmp_path / "none.mp4", frames, times=[])
     assert not list(tmp_path.glob("*.avi")) and not (tmp_path / "back.mp4").exists()
 
 
@@ -361,6 +363,17 @@ def test_a_missing_frame_says_what_the_folder_holds_instead(tmp_path):
                          index_frame(1)[..., 0])
     with pytest.raises(DecodeError, match=r"named like x_00001\.jpg, not flow_x_00001\.jpg.*filename_tmpl"):
         FlowFrames(flow, 3).get([0])
+    # an untrimmed list's offset (with_offset): its frames start offset files in, so 10 files hold no 5 from offset 8
+    with pytest.raises(DecodeError, match=r"img_00013\.jpg.*holds 10 frames.*the list says 5 from offset 8"):
+        RawFrames(tmp_path, num_frames=5, offset=8).get([4])
+    # a flow frame is a pair: flow_y files that stop early leave fewer frames than the flow_x files
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    for number in range(1, 6):
+        for axis in "xy" if number <= 3 else "x":
+            cv2.imwrite(str(pairs / f"flow_{axis}_{number:05d}.jpg"), index_frame(number)[..., 0])
+    with pytest.raises(DecodeError, match=r"flow_y_00005\.jpg.*holds 3 frames.*the list says 5"):
+        FlowFrames(pairs, 5).get([4])
 
 
 def test_missing_frame_file_message(frame_folders, tmp_path):

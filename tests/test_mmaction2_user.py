@@ -211,3 +211,58 @@ def test_a_tsm_checkpoint_given_with_a_config_or_as_load_from_is_not_taken_for_a
     torch.save(dict(meta=dict(mmengine_version="0.10.7"), state_dict=other), tmp_path / "other.pth")
     load_model(tmp_path / "other.pth", cfg=CFG)
     assert "other.pth: its data_preprocessor normalises with mean [0.0, 0.0, 0.0]" in capsys.readouterr().out
+
+
+class RunnerDict(dict):
+    """A dict subclass (as addict's / mmengine's ConfigDict) in a file's meta: pickled under a module of its own."""
+
+
+RunnerDict.__module__, RunnerDict.__qualname__ = "runner_extras", "RunnerDict"
+
+
+def test_a_trusted_file_that_a_placeholder_cannot_stand_in_for_is_read_with_weights_only_false(tmp_path, monkeypatch):
+    # a placeholder is no dict: the weights-only unpickler refuses to SETITEMS into it, which is no damaged file
+    monkeypatch.setitem(sys.modules, "runner_extras", type(sys)("runner_extras"))
+    sys.modules["runner_extras"].RunnerDict = RunnerDict
+    torch.save(dict(meta=dict(dataset_meta=RunnerDict(classes=["a", "b"])), state_dict=_mmaction2_resnet18()),
+               tmp_path / "subclass.pth")
+    assert read_checkpoint(tmp_path / "subclass.pth", trusted=True)["meta"]["dataset_meta"]["classes"] == ["a", "b"]
+    monkeypatch.delitem(sys.modules, "runner_extras")
+    with pytest.raises(RuntimeError, match=r"subclass.pth pickles objects of the module 'runner_extras', which is "
+                                           r"not installed"):
+        read_checkpoint(tmp_path / "subclass.pth", trusted=True)
+
+
+def test_a_bare_state_dict_whose_weights_are_placeholders_is_refused_by_name(tmp_path, monkeypatch):
+    # MMAction2 (and tsnbook) also read a bare state dict, without 'state_dict' around it
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.setitem(sys.modules, name, type(sys)(name))
+    sys.modules["mmengine.logging.history_buffer"].HistoryBuffer = HistoryBuffer
+    torch.save(dict(_mmaction2_resnet18(), **{"backbone.odd": HistoryBuffer()}), tmp_path / "bare.pth")
+    for name in ("mmengine", "mmengine.logging", "mmengine.logging.history_buffer"):
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(RuntimeError, match=r"bare.pth: its weights \['backbone.odd'\] are objects of "
+                                           r"mmengine.logging.history_buffer.HistoryBuffer, not tensors"):
+        load_mmaction2_checkpoint(tmp_path / "bare.pth", trusted=True)
+
+
+def _runner_config(mean, std):
+    """A 1.x config as mmengine's pretty_text writes it into a checkpoint's meta (a long list over several lines)."""
+    lines = "".join(f"            {value},\n" for value in mean)
+    return ("model = dict(\n    type='Recognizer2D',\n    cls_head=dict(type='TSNHead', num_classes=4),\n"
+            f"    data_preprocessor=dict(\n        type='ActionDataPreprocessor',\n        mean=[\n{lines}        ],\n"
+            f"        std={list(std)},\n        format_shape='NCHW'))\n"
+            "train_pipeline = [dict(type='SampleFrames', num_clips=3)]\n")
+
+
+def test_a_data_preprocessor_named_only_in_the_stored_config_is_named_too(tmp_path, capsys):
+    # MMAction2 1.2 registers data_preprocessor.mean/std as non-persistent buffers: its own checkpoints hold them
+    # only in meta's config text, never in the state dict
+    for name, mean, std in (("epoch_1.pth", [127.5] * 3, [127.5] * 3),
+                            ("standard.pth", [123.675, 116.28, 103.53], [58.395, 57.12, 57.375])):
+        torch.save(dict(meta=dict(mmengine_version="0.10.7", cfg=_runner_config(mean, std)),
+                        state_dict=_mmaction2_resnet18()), tmp_path / name)
+    _, report = load_mmaction2_checkpoint(tmp_path / "epoch_1.pth")
+    assert report["other_normalisation"] == dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5])
+    assert "epoch_1.pth: its data_preprocessor normalises with mean [127.5, 127.5, 127.5]" in capsys.readouterr().out
+    assert load_mmaction2_checkpoint(tmp_path / "standard.pth")[1]["other_normalisation"] is None

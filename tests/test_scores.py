@@ -223,3 +223,57 @@ def test_mmaction2_1x_dumps_of_sample_dicts_are_read_and_fused(tmp_path):
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps([dict(pred_score=torch.zeros(4), x=Evil())]))
     with pytest.raises(ValueError, match="evil.pkl.*refusing to load"):
         read_scores(tmp_path / "evil.pkl")
+
+
+def test_mmaction2_1_0_dumps_with_label_data_items_are_read(tmp_path):
+    """MMAction2 1.0 and 1.1 kept a sample's scores and labels in LabelData (``pred_scores.item``,
+    ``gt_labels.item``), which ``--dump`` writes as nested dicts; 1.2 made them the tensors ``pred_score`` and
+    ``gt_label``. Both are MMAction2 1.x's --dump, so both are read."""
+    rows = np.random.default_rng(1).random((3, 5)).astype(np.float32)
+    samples = [dict(pred_scores=dict(item=torch.from_numpy(row)), pred_labels=dict(item=torch.tensor([0])),
+                    gt_labels=dict(item=torch.tensor([label]))) for row, label in zip(rows, [4, 0, 1])]
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps(samples, protocol=2))
+    read, labels = read_scores(tmp_path / "old.pkl")
+    np.testing.assert_array_equal(read, rows)
+    assert list(labels) == [4, 0, 1]
+
+
+def test_a_1x_dump_of_probabilities_is_not_given_softmax_again_nor_fused_with_logits(tmp_path):
+    """MMAction2 1.x's TSN configs test with average_clips='prob' (0.x's with None), so a 1.x ``--dump`` holds
+    probabilities: its pickle does not say so, but rows that are all distributions do; rows of logits do not."""
+    from tsnbook.scores import score_scale
+    logits = np.random.default_rng(2).normal(0, 3, (4, 5)).astype(np.float32)
+    probabilities = torch.softmax(torch.from_numpy(logits), dim=1)
+    samples = [dict(pred_score=row, gt_label=torch.tensor([i % 5])) for i, row in enumerate(probabilities)]
+    (tmp_path / "dump.pkl").write_bytes(pickle.dumps(samples, protocol=2))
+    write_scores(tmp_path / "raw.npz", logits, [i % 5 for i in range(4)], None, None)
+    write_scores(tmp_path / "logits.pkl", logits, [0] * 4)
+    assert [score_scale(tmp_path / n) for n in ("dump.pkl", "logits.pkl")] == ["prob", None]
+    with pytest.raises(ValueError, match=r"dump.pkl holds probabilities .* softmax to them twice"):
+        read_fusion_inputs([tmp_path / "dump.pkl", tmp_path / "dump.pkl"], apply_softmax=True)
+    with pytest.raises(ValueError, match=r"dump.pkl holds probabilities but .*raw.npz scores before softmax"):
+        read_fusion_inputs([tmp_path / "dump.pkl", tmp_path / "raw.npz"])
+
+
+def test_files_without_labels_are_told_apart_from_a_1x_dump_that_has_them(tmp_path):
+    # a 1.x --dump carries gt_label, so "(.pkl files do not)" sent its reader to --datalist for nothing
+    write_scores(tmp_path / "a.pkl", np.zeros((2, 3)), [0, 1])
+    with pytest.raises(ValueError, match=r"none of the score files carries labels \(\.json files and MMAction2 0\.x's "
+                                         r"--out \.pkl do not; 1\.x's --dump does\)"):
+        read_fusion_inputs([tmp_path / "a.pkl", tmp_path / "a.pkl"])
+
+
+def test_a_dump_reads_its_samples_as_plain_dicts_whatever_their_pickled_attributes(tmp_path):
+    """A pickle can set instance attributes on a dict it builds ('get', 'keys'), which Python consults before the
+    type's methods: only allow-listed callables can be put there, but reading must not call them at all."""
+    import _codecs
+    import collections
+
+    class Shadowed:
+        def __reduce__(self):
+            return (collections.OrderedDict, (), {"get": _codecs.encode, "keys": np.dtype}, None,
+                    iter([("pred_score", torch.ones(3)), ("gt_label", torch.tensor([2]))]))
+    (tmp_path / "shadowed.pkl").write_bytes(pickle.dumps([Shadowed()], protocol=2))
+    scores, labels = read_scores(tmp_path / "shadowed.pkl")
+    np.testing.assert_array_equal(scores, np.ones((1, 3), np.float32))
+    assert list(labels) == [2]

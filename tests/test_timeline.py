@@ -19,7 +19,7 @@ from tsnbook.mmaction2 import export_mmaction2_checkpoint
 from tsnbook.predict import predict_video, view_extractor
 from tsnbook.streams import FrameStream
 from tsnbook.timeline import frames_and_windows, run_timeline
-
+from tsnbook.views import FrameRange
 
 
 @pytest.fixture(scope="module")
@@ -207,3 +207,10 @@ def test_a_frame_range_takes_whole_frame_numbers_only(setup):
         predict_video(model, video, cfg=info["cfg"], frames=(0, 10.5))
     exact = predict_video(model, video, cfg=info["cfg"], frames=(8, 40))
     np.testing.assert_array_equal(predict_video(model, video, cfg=info["cfg"], frames=(np.int64(8), 40.0)), exact)
+
+
+@pytest.mark.parametrize("stop", [float("inf"), float("nan")])
+def test_a_frame_range_to_no_end_is_refused_as_no_whole_frame_number(stop):
+    # "to the end" as inf was an OverflowError (a traceback from the CLI), NaN's "cannot convert float NaN to integer"
+    with pytest.raises(ValueError, match=r"whole frame numbers, got 0\.\.(inf|nan)"):
+        FrameRange({0: np.zeros((2, 2, 3), np.uint8)}, 0, stop)

@@ -153,6 +153,7 @@ def bench_verify(work, videos, rounds=3):
     print(f"  2 processes / 1 process: x{float(np.median(ratios)):.2f}, the median of {rounds} rounds' ratios "
           f"(x{min(ratios):.2f} to x{max(ratios):.2f}; on {os.cpu_count()} cores, shared with whatever else runs here)")
 
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=650_000, help="lines of the list and rows of the training CSV")

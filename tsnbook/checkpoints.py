@@ -75,6 +75,10 @@ def read_checkpoint(path, trusted=False):
                 break
             placeholders[name] = (_placeholder(name), name)
             continue
+        except RuntimeError:  # an unreadable file, or a placeholder where the pickle needs the real class (a dict
+            if not placeholders:  # subclass filled item by item): only weights_only=False can tell which
+                raise
+            break
         if placeholders:
             _placeholders_outside_weights(state, path, placeholders)
             print(f"note: {path} pickles {', '.join(placeholders)} besides its tensors; they were read as inert "
@@ -134,10 +138,14 @@ def _placeholder(qualified_name):
 
 
 def _placeholders_outside_weights(state, path, placeholders):
-    """Refuse a file whose weights themselves came out as placeholders: only what surrounds them may."""
+    """Refuse a file whose weights themselves came out as placeholders: only what surrounds them may. A bare state
+    dict (no ``state_dict`` around it, which MMAction2 reads too) holds its weights beside whatever else it holds."""
     weights = state.get("state_dict", state.get("model")) if isinstance(state, dict) else None
     odd = [key for key, value in (weights.items() if isinstance(weights, dict) else ())
            if not isinstance(value, torch.Tensor)]
+    if weights is None and isinstance(state, dict):
+        standins = tuple(cls for cls, _ in placeholders.values())
+        odd = [key for key, value in state.items() if isinstance(value, standins)]
     if odd:
         raise RuntimeError(f"{path}: its weights {odd[:3]} are objects of {', '.join(placeholders)}, not tensors; "
                            f"load it where that code is installed and re-save its state_dict's tensors")
@@ -211,8 +219,8 @@ def fit_weights(model, weights, source, strict=True, drop_classifier=False):
               f"{tuple(own['fc.weight'].shape)}; it is dropped and the model's fresh classifier kept")
         weights = {k: v for k, v in weights.items() if not k.startswith("fc.")}
         mismatched = []
-    keys_differ = _key_difference([k for k in weights if k not in own],
-                                  [k for k in own if k not in weights and not (drop_classifier and k.startswith("fc."))])
+    absent = [k for k in own if k not in weights and not (drop_classifier and k.startswith("fc."))]
+    keys_differ = _key_difference([k for k in weights if k not in own], absent)
     if mismatched:
         if keys_differ:  # the shapes that differ are a symptom (the classifier's too): the backbone is another
             hint = (f"It was made for another backbone: {keys_differ}. Set the config's backbone to the file's "

@@ -233,12 +233,31 @@ def _check_recognizer(config_text, path, strict):
     print(f"note: {message} (strict=False: loaded anyway)")
 
 
-def _check_normalisation(state_dict, model, path):
+def _configured_normalisation(config_text):
+    """``{"mean": tensor, "std": tensor}`` that the ``data_preprocessor=dict(...)`` of a 1.x config text gives (the
+    parts it names): MMAction2 1.2 keeps them in non-persistent buffers, so its own checkpoints hold them only there."""
+    start = config_text.find("data_preprocessor=dict(")
+    if start < 0:
+        return {}
+    depth, end = 0, start
+    for end in range(start + len("data_preprocessor=dict"), len(config_text)):  # to the dict's closing bracket
+        depth += {"(": 1, ")": -1}.get(config_text[end], 0)
+        if depth == 0:
+            break
+    block = config_text[start:end]
+    found = {part: re.search(rf"\b{part}\s*=\s*\[([-+.\d\s,e]+)\]", block) for part in ("mean", "std")}
+    return {part: torch.tensor([float(v) for v in match.group(1).split(",") if v.strip()])
+            for part, match in found.items() if match}  # numbers only: an expression is no value to compare
+
+
+def _check_normalisation(state_dict, model, path, config_text=""):
     """Name a 1.x file's ``data_preprocessor.mean/std`` that differ from the constants tsnbook's TSN normalises its
     input with (a printed note; the differing values, else None): those tensors are dropped, and weights trained
-    on inputs normalised otherwise score wrongly. A shorter vector (a flow mean per x, y) is compared repeated."""
+    on inputs normalised otherwise score wrongly. They are read from the state dict where it holds them, else from
+    the stored config. A shorter vector (a flow mean per x, y) is compared repeated."""
     found = {part: state_dict[key] for key in state_dict for part in ("mean", "std")
              if _unwrapped(str(key)) == f"data_preprocessor.{part}"}
+    found = {**_configured_normalisation(config_text), **found}
     ours = {"mean": model.mean.flatten(), "std": model.std.flatten()}
     theirs = {part: value.flatten().float().repeat(len(ours[part]))[:len(ours[part])] for part, value in found.items()}
     if all(torch.allclose(theirs[part], ours[part], atol=1e-3) for part in theirs):
@@ -247,8 +266,7 @@ def _check_normalisation(state_dict, model, path):
     print(f"note: {path}: its data_preprocessor normalises with " +
           " ".join(f"{part} {values}" for part, values in differing.items()) +
           f", but tsnbook's {model.modality} TSN uses mean {[round(float(v), 3) for v in ours['mean']]} std "
-          f"{[round(float(v), 3) for v in ours['std']]}: unless those tensors are placeholders, its weights expect "
-          f"other inputs and will score wrongly")
+          f"{[round(float(v), 3) for v in ours['std']]}: its weights expect other inputs and will score wrongly")
     return differing
 
 
@@ -259,7 +277,7 @@ def check_mmaction2_file(state, model, path, strict=True):
     normalisation, or None."""
     meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
     _check_recognizer(_config_text(meta), path, strict)
-    return _check_normalisation(state.get("state_dict", state), model, path)
+    return _check_normalisation(state.get("state_dict", state), model, path, _config_text(meta))
 
 
 def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=False, strict=True, **tsn_options):

@@ -2,8 +2,9 @@
 
 Score files are what the zoo's two-stream rows fuse (``python -m tsnbook fuse``): raw averaged logits per test
 video, in the test list's order. MMAction2 0.x writes a pickled list of arrays (``tools/test.py --out``), 1.x a
-pickled list of sample dicts holding torch tensors (``--dump``: ``pred_score``, ``gt_label``); a pickle can name any
-function to call on loading, so it is read with an unpickler that rebuilds arrays and tensors and nothing else.
+pickled list of sample dicts holding torch tensors (``--dump``: ``pred_score``, ``gt_label``; 1.0 and 1.1 nest them
+as ``item`` of ``pred_scores`` / ``gt_labels``); a pickle can name any function to call on loading, so it is read
+with an unpickler that rebuilds arrays and tensors and nothing else.
 
 A test runs for hours on a real dataset, so `check_out_path` vets the file it will write (its format, a folder
 to write it in) before the test starts, and every kind of label can be written: one class per video, or a list
@@ -84,9 +85,14 @@ def is_score_file(path):
 
 def score_scale(path):
     """"prob" when the ``.npz`` at ``path`` holds probabilities (tested with ``average_clips="prob"``), "logits"
-    when it holds scores before softmax, None when it does not say (``.pkl``, ``.json``, an older ``.npz``)."""
+    when it holds scores before softmax, None when it does not say (an older ``.npz``). A ``.pkl`` or ``.json``
+    says nothing, but MMAction2 1.x's configs test with "prob" (0.x's with raw scores): one whose every row is a
+    distribution (non-negative, summing to 1) is taken for "prob", else None - logits are never all that."""
     if Path(path).suffix != ".npz":
-        return None
+        scores = _read_named(path)[0]
+        rows = scores[~np.isnan(scores).any(axis=1)]
+        distributions = len(rows) and (rows >= 0).all() and np.allclose(rows.sum(axis=1), 1, atol=1e-3)
+        return "prob" if distributions else None
     with np.load(path, allow_pickle=False) as data:
         if "average_clips" not in data:
             return None
@@ -148,16 +154,32 @@ def _storage_weights_only(data):
 
 
 def _from_samples(loaded):
-    """``(scores, labels or None)`` of MMAction2 1.x's ``--dump`` (sample dicts: ``pred_score``, ``gt_label``);
-    anything else comes back as it is, with no labels."""
+    """``(scores, labels or None)`` of MMAction2 1.x's ``--dump`` (sample dicts: ``pred_score``, ``gt_label``; 1.0
+    and 1.1 held them in LabelData, dumped as ``pred_scores: {item: ...}``, ``gt_labels: {item: ...}``); anything
+    else comes back as it is, with no labels."""
     if not (isinstance(loaded, list) and loaded and all(isinstance(s, dict) for s in loaded)):
         return loaded, None
+    loaded = [_item_fields(_plain(s)) for s in loaded]
     if not all("pred_score" in s for s in loaded):
-        raise ValueError("a list of dicts without 'pred_score' (MMAction2 1.x's --dump holds one per video)")
+        raise ValueError("a list of dicts without 'pred_score' (MMAction2 1.x's --dump holds one per video; 1.0 "
+                         "and 1.1 'pred_scores' with its 'item')")
     scores = [np.asarray(s["pred_score"], dtype=np.float32).reshape(-1) for s in loaded]
     labels = [np.asarray(s.get("gt_label", [])).reshape(-1) for s in loaded]
     single = all(len(label) == 1 for label in labels)
     return scores, [int(label[0]) for label in labels] if single else None
+
+
+def _plain(mapping):
+    """A pickled dict's items as a plain dict, read through the type's own method: a pickle can set instance
+    attributes (``get``, ``keys``) that Python would call before the type's."""
+    return {key: _plain(value) if isinstance(value, dict) else value for key, value in dict.items(mapping)}
+
+
+def _item_fields(sample):
+    """A 1.0 / 1.1 sample's LabelData fields (``pred_scores['item']``, ``gt_labels['item']``) under 1.2's names."""
+    older = {new: sample[old]["item"] for old, new in (("pred_scores", "pred_score"), ("gt_labels", "gt_label"))
+             if new not in sample and isinstance(sample.get(old), dict) and "item" in sample[old]}
+    return dict(sample, **older)
 
 
 def read_scores(path):
@@ -333,8 +355,8 @@ def read_fusion_inputs(paths, datalist=None, apply_softmax=False):
     streams = [scores for scores, _, _ in loaded]
     if datalist is None:
         if carried is None:
-            raise ValueError("none of the score files carries labels (.json and .pkl files do not): give the "
-                             "test list with --datalist LIST")
+            raise ValueError("none of the score files carries labels (.json files and MMAction2 0.x's --out .pkl do "
+                             "not; 1.x's --dump does): give the test list with --datalist LIST")
         return streams, carried[1]
     labels, numbers = read_datalist_labels(datalist)
     _check_datalist(datalist, labels, numbers, carried, streams[0])

@@ -184,7 +184,7 @@ class FrameRange:
     ``stop - start`` frames: the views of a window of a long video are the views of its range."""
 
     def __init__(self, frames, start, stop):
-        if any(float(n) != int(n) for n in (start, stop)):  # 0.5 was cut to frame 0 without a word
+        if any(not np.isfinite(float(n)) or float(n) != int(n) for n in (start, stop)):  # 0.5 was cut to frame 0
             raise ValueError(f"a frame range takes whole frame numbers, got {start}..{stop}; for seconds, multiply "
                              "by the video's fps (tsnbook.io.probe_video) or use a timeline's windows")
         if not 0 <= start < stop:

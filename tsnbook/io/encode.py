@@ -109,7 +109,8 @@ def _millisecond_stamps(path, extension, times):
     if extension == ".avi":
         raise ValueError(f"{path}: AVI holds one rate for every frame, not each frame's time; write .mp4, .mkv or "
                          f".webm, or leave times out (fps)")
-    stamps = np.round((np.asarray(times, dtype=np.float64) - times[0]) * 1000).astype(np.int64)
+    seconds = np.asarray(times, dtype=np.float64).reshape(-1)
+    stamps = np.round((seconds - seconds[:1]) * 1000).astype(np.int64)  # none: refused at the first frame
     if np.any(np.diff(stamps) <= 0):
         raise ValueError(f"{path}: frame times must increase by at least a millisecond, frame to frame")
     return stamps

@@ -37,6 +37,10 @@ class RawFrames(Video):
     def _name(self, number):
         return self.filename_tmpl.format(number)
 
+    def _whole(self, number, names):
+        """Whether frame ``number``'s files are all in ``names`` (a flow frame is an x and a y file)."""
+        return self._name(number) in names
+
     def _what_is_there(self):
         """Why a frame is missing, from what the folder holds (read only once a frame is missing): the list's frame
         count beyond the folder's, frames that start at 0, or files of another naming."""
@@ -46,12 +50,13 @@ class RawFrames(Video):
             return "the folder cannot be listed"
         first = self.start_index - 1 if self._name(self.start_index - 1) in names else self.start_index
         if self._name(first) in names:
-            count = next(n for n in range(len(names) + 1) if self._name(first + n) not in names)
+            count = next(n for n in range(len(names) + 1) if not self._whole(first + n, names))
             hints = [f"its frames start at {first}: start_index={first}"] if first != self.start_index else []
-            if count < self.num_frames:
-                hints.append(f"the folder holds {count} frames from {self._name(first)}, the list says "
-                             f"{self.num_frames}: a frame count in the list larger than the folder's (an extraction "
-                             f"cut short, or another list)")
+            if count < self.offset + self.num_frames:  # an untrimmed list's clip starts offset frames in
+                says = f"{self.num_frames}" + (f" from offset {self.offset}" if self.offset else "")
+                hints.append(f"the folder holds {count} frames from {self._name(first)}, the list says {says}: a "
+                             f"frame count in the list larger than the folder's (an extraction cut short, or another "
+                             f"list)")
             return "; ".join(hints) or "the file is there now (written or restored meanwhile?)"
         images = sorted(n for n in names if n.lower().endswith((".jpg", ".jpeg", ".png")))
         if not images:
@@ -78,6 +83,9 @@ class FlowFrames(RawFrames):
 
     def _name(self, number):
         return self.filename_tmpl.format("x", number)
+
+    def _whole(self, number, names):
+        return all(self.filename_tmpl.format(axis, number) in names for axis in ("x", "y"))
 
     def _load(self, number):
         return np.stack([self._read(self.filename_tmpl.format(axis, number), cv2.IMREAD_GRAYSCALE)
