@@ -116,7 +116,7 @@ def test_fuse_reads_json_and_mmaction2_pickles(tmp_path, capsys):
             return (print, ("never",))
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps([Evil()]))
     message = _fails(["fuse", str(tmp_path / "evil.pkl"), "--datalist", str(tmp_path / "list.txt")])
-    assert "refusing to load builtins.print" in message and "list of numpy arrays" in message
+    assert "refusing to load builtins.print" in message and "a list of arrays or of sample dicts" in message
 
 
 

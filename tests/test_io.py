@@ -365,7 +365,7 @@ def test_a_missing_frame_says_what_the_folder_holds_instead(tmp_path):
         FlowFrames(flow, 3).get([0])
     # an untrimmed list's offset (with_offset): its frames start offset files in, so 10 files hold no 5 from offset 8
     with pytest.raises(DecodeError, match=r"img_00013\.jpg.*holds 10 frames.*the list says 5 from offset 8"):
-        RawFrames(tmp_path, num_frames=5, offset=8).get([4])
+        RawFrames(ten, num_frames=5, offset=8).get([4])
     # a flow frame is a pair: flow_y files that stop early leave fewer frames than the flow_x files
     pairs = tmp_path / "pairs"
     pairs.mkdir()
