@@ -83,13 +83,14 @@ def is_score_file(path):
         return False
 
 
-def score_scale(path):
+def score_scale(path, scores=None):
     """"prob" when the ``.npz`` at ``path`` holds probabilities (tested with ``average_clips="prob"``), "logits"
     when it holds scores before softmax, None when it does not say (an older ``.npz``). A ``.pkl`` or ``.json``
     says nothing, but MMAction2 1.x's configs test with "prob" (0.x's with raw scores): one whose every row is a
-    distribution (non-negative, summing to 1) is taken for "prob", else None - logits are never all that."""
+    distribution (non-negative, summing to 1) is taken for "prob", else None - logits are never all that.
+    ``scores``: the file's, when already read (`read_fusion_inputs`), so that it is not read again."""
     if Path(path).suffix != ".npz":
-        scores = _read_named(path)[0]
+        scores = _read_named(path)[0] if scores is None else scores
         rows = scores[~np.isnan(scores).any(axis=1)]
         distributions = len(rows) and (rows >= 0).all() and np.allclose(rows.sum(axis=1), 1, atol=1e-3)
         return "prob" if distributions else None
@@ -320,13 +321,14 @@ def _check_datalist(datalist, labels, numbers, carried, scores0):
                          f"{scores0.shape[1]} classes (0..{scores0.shape[1] - 1}): another dataset's list?")
 
 
-def _check_scales(paths, apply_softmax):
+def _check_scales(paths, loaded, apply_softmax):
     """Scores on one scale: probabilities are not turned into probabilities again, nor added to logits."""
-    scales = [(path, score_scale(path)) for path in paths]
+    scales = [(path, score_scale(path, scores)) for path, (scores, _, _) in zip(paths, loaded)]
     probabilities = [path for path, scale in scales if scale == "prob"]
     if probabilities and apply_softmax:
-        raise ValueError(f"{probabilities[0]} holds probabilities (tested with --average-clips prob): "
-                         "--apply-softmax would apply softmax to them twice; fuse without it")
+        why = "tested with --average-clips prob" if probabilities[0].suffix == ".npz" else "its rows sum to 1"
+        raise ValueError(f"{probabilities[0]} holds probabilities ({why}): --apply-softmax would apply softmax to "
+                         "them twice; fuse without it")
     logits = [path for path, scale in scales if scale == "logits"]
     if probabilities and logits:
         raise ValueError(f"{probabilities[0]} holds probabilities but {logits[0]} scores before softmax: test both "
@@ -349,7 +351,7 @@ def read_fusion_inputs(paths, datalist=None, apply_softmax=False):
     paths = [Path(p) for p in paths]
     loaded = [_read_named(path) for path in paths]
     _check_shapes(paths, loaded)
-    _check_scales(paths, apply_softmax)
+    _check_scales(paths, loaded, apply_softmax)
     _check_names(paths, loaded)
     carried = _carried_labels(paths, loaded)
     streams = [scores for scores, _, _ in loaded]
