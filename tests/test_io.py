@@ -374,6 +374,9 @@ def test_a_missing_frame_says_what_the_folder_holds_instead(tmp_path):
             cv2.imwrite(str(pairs / f"flow_{axis}_{number:05d}.jpg"), index_frame(number)[..., 0])
     with pytest.raises(DecodeError, match=r"flow_y_00005\.jpg.*holds 3 frames.*the list says 5"):
         FlowFrames(pairs, 5).get([4])
+    only_x = _image_folder(tmp_path / "only_x", [f"flow_x_{n:05d}.jpg" for n in range(1, 4)], index_frame(1)[..., 0])
+    with pytest.raises(DecodeError, match=r"flow_y_00001\.jpg is missing beside flow_x_00001\.jpg"):
+        FlowFrames(only_x, 3).get([0])
 
 
 def test_missing_frame_file_message(frame_folders, tmp_path):

@@ -51,6 +51,9 @@ class RawFrames(Video):
         first = self.start_index - 1 if self._name(self.start_index - 1) in names else self.start_index
         if self._name(first) in names:
             count = next(n for n in range(len(names) + 1) if not self._whole(first + n, names))
+            if count == 0:  # a flow frame's x file without its y file
+                return (f"{self.filename_tmpl.format('y', first)} is missing beside {self._name(first)}: the flow's "
+                        f"y files were not extracted, or were removed")
             hints = [f"its frames start at {first}: start_index={first}"] if first != self.start_index else []
             if count < self.offset + self.num_frames:  # an untrimmed list's clip starts offset frames in
                 says = f"{self.num_frames}" + (f" from offset {self.offset}" if self.offset else "")
