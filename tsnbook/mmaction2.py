@@ -275,9 +275,9 @@ def check_mmaction2_file(state, model, path, strict=True):
     `load_mmaction2_checkpoint`, or into a config's model): another recognizer in its stored config (an error
     unless ``strict`` is off), a 1.x data_preprocessor that normalises otherwise (a note). Returns the differing
     normalisation, or None."""
-    meta = state.get("meta") if isinstance(state.get("meta"), dict) else {}
-    _check_recognizer(_config_text(meta), path, strict)
-    return _check_normalisation(state.get("state_dict", state), model, path, _config_text(meta))
+    config_text = _config_text(state.get("meta") if isinstance(state.get("meta"), dict) else {})
+    _check_recognizer(config_text, path, strict)
+    return _check_normalisation(state.get("state_dict", state), model, path, config_text)
 
 
 def load_mmaction2_checkpoint(path, num_segments=None, backbone=None, trusted=False, strict=True, **tsn_options):
