@@ -196,7 +196,15 @@ def test_fusion_refuses_softmax_on_probabilities_and_mixed_scales(tmp_path):
     with pytest.raises(ValueError, match=r"prob.npz holds probabilities but .*raw.npz scores before softmax"):
         read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "raw.npz"])
     assert len(read_fusion_inputs([tmp_path / "score.npz", tmp_path / "raw.npz"], apply_softmax=True)[0]) == 2
-    assert len(read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "old.npz"])[0]) == 2  # unknown: trusted
+    # an older .npz does not say, but its rows do: distributions are probabilities, other rows are not
+    write_scores(tmp_path / "old_prob.npz", rng.dirichlet(np.ones(3), 2), [0, 1], names)
+    assert score_scale(tmp_path / "old_prob.npz") == "prob"
+    assert len(read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "old_prob.npz"])[0]) == 2
+    with pytest.raises(ValueError, match=r"old_prob.npz holds probabilities \(its rows sum to 1\)"):
+        read_fusion_inputs([tmp_path / "old_prob.npz"] * 2, apply_softmax=True)
+    with pytest.raises(ValueError, match=r"prob.npz holds probabilities but the rows of .*old.npz are not "
+                                         r"distributions \(scores before softmax\?\)"):
+        read_fusion_inputs([tmp_path / "prob.npz", tmp_path / "old.npz"])
 
 
 def test_mmaction2_1x_dumps_of_sample_dicts_are_read_and_fused(tmp_path):
@@ -253,6 +261,11 @@ def test_a_1x_dump_of_probabilities_is_not_given_softmax_again_nor_fused_with_lo
         read_fusion_inputs([tmp_path / "dump.pkl", tmp_path / "dump.pkl"], apply_softmax=True)
     with pytest.raises(ValueError, match=r"dump.pkl holds probabilities but .*raw.npz scores before softmax"):
         read_fusion_inputs([tmp_path / "dump.pkl", tmp_path / "raw.npz"])
+    # neither pickle says what it holds: the dump's rows are distributions, the other's are not (they were fused
+    # silently: probabilities added to logits)
+    with pytest.raises(ValueError, match=r"dump.pkl holds probabilities but the rows of .*logits.pkl are not "
+                                         r"distributions"):
+        read_fusion_inputs([tmp_path / "logits.pkl", tmp_path / "dump.pkl"])
 
 
 def test_files_without_labels_are_told_apart_from_a_1x_dump_that_has_them(tmp_path):

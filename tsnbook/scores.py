@@ -84,20 +84,36 @@ def is_score_file(path):
 
 
 def score_scale(path, scores=None):
-    """"prob" when the ``.npz`` at ``path`` holds probabilities (tested with ``average_clips="prob"``), "logits"
-    when it holds scores before softmax, None when it does not say (an older ``.npz``). A ``.pkl`` or ``.json``
-    says nothing, but MMAction2 1.x's configs test with "prob" (0.x's with raw scores): one whose every row is a
-    distribution (non-negative, summing to 1) is taken for "prob", else None - logits are never all that.
-    ``scores``: the file's, when already read (`read_fusion_inputs`), so that it is not read again."""
+    """"prob" when the file at ``path`` holds probabilities, "logits" when it holds scores before softmax, None
+    when that is not known. A tsnbook ``.npz`` says which (the test's ``average_clips``). An older ``.npz``, a
+    ``.pkl`` or a ``.json`` does not, though MMAction2 1.x's configs test with "prob" (0.x's with raw scores): one
+    whose every row is a distribution (non-negative, summing to 1) is taken for "prob" - logits are never all
+    that - and any other for None (`_check_scales` still keeps it apart from probabilities). ``scores``: the
+    file's, when already read (`read_fusion_inputs`), so that it is not read again."""
+    declared = _declared_scale(path)
+    if declared:
+        return declared
+    scores = _read_named(path)[0] if scores is None else scores
+    return "prob" if _distributions(scores) is True else None
+
+
+def _declared_scale(path):
+    """What a tsnbook ``.npz`` records ("prob" or "logits"), None for any other file."""
     if Path(path).suffix != ".npz":
-        scores = _read_named(path)[0] if scores is None else scores
-        rows = scores[~np.isnan(scores).any(axis=1)]
-        distributions = len(rows) and (rows >= 0).all() and np.allclose(rows.sum(axis=1), 1, atol=1e-3)
-        return "prob" if distributions else None
+        return None
     with np.load(path, allow_pickle=False) as data:
-        if "average_clips" not in data:
-            return None
-        return "prob" if str(data["average_clips"]) == "prob" else "logits"
+        if "average_clips" in data:
+            return "prob" if str(data["average_clips"]) == "prob" else "logits"
+    return None
+
+
+def _distributions(scores):
+    """True when every scored row (rows of NaN: videos left out) is a distribution, False when one is not, None
+    when no row is scored."""
+    rows = scores[~np.isnan(scores).any(axis=1)]
+    if not len(rows):
+        return None
+    return bool((rows >= 0).all() and np.allclose(rows.sum(axis=1), 1, atol=1e-3))
 
 
 def load_scores(path):
@@ -326,13 +342,19 @@ def _check_scales(paths, loaded, apply_softmax):
     scales = [(path, score_scale(path, scores)) for path, (scores, _, _) in zip(paths, loaded)]
     probabilities = [path for path, scale in scales if scale == "prob"]
     if probabilities and apply_softmax:
-        why = "tested with --average-clips prob" if probabilities[0].suffix == ".npz" else "its rows sum to 1"
+        why = "tested with --average-clips prob" if _declared_scale(probabilities[0]) else "its rows sum to 1"
         raise ValueError(f"{probabilities[0]} holds probabilities ({why}): --apply-softmax would apply softmax to "
                          "them twice; fuse without it")
     logits = [path for path, scale in scales if scale == "logits"]
     if probabilities and logits:
         raise ValueError(f"{probabilities[0]} holds probabilities but {logits[0]} scores before softmax: test both "
                          "with the same --average-clips")
+    unknown = [path for (path, scale), (scores, _, _) in zip(scales, loaded)
+               if scale is None and _distributions(scores) is False]
+    if probabilities and unknown:
+        raise ValueError(f"{probabilities[0]} holds probabilities but the rows of {unknown[0]} are not distributions "
+                         "(scores before softmax?): adding them mixes two scales; test both with the same "
+                         "--average-clips")
 
 
 def read_fusion_inputs(paths, datalist=None, apply_softmax=False):
