@@ -8,6 +8,7 @@ it, so its times are the video's, whatever the rate does; the window is still te
 import json
 import socket
 import threading
+import warnings
 
 import av
 import numpy as np
@@ -281,3 +282,20 @@ def test_a_variable_rate_videos_annotated_copy_keeps_its_frames_times(model_and_
                                atol=0.0015)
     cli_exit(["predict", str(checkpoint), str(vfr), "--out-video", str(tmp_path / "vfr_clip.avi")])
     assert len(_shown_times(tmp_path / "vfr_clip.avi")) == FAST + SLOW  # AVI holds one rate: the average one
+
+
+def test_a_variable_rate_video_whose_packets_do_not_count_its_frames_says_it_is_timed_at_its_average_rate(
+        model_and_videos):
+    """Where the packets give more or fewer times than frames, each frame is timed at index / fps. For a constant
+    rate that is exact, so nothing is said; for a variable one the windows drift, and that was silent."""
+    from tsnbook.streams import FrameStream
+    _, vfr, cfr, _, _, _ = model_and_videos
+    with FrameStream(cfr) as stream, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stream.num_frames -= 1
+        assert stream.frame_times() is None
+    with FrameStream(vfr) as stream:
+        stream.num_frames -= 1
+        with pytest.warns(UserWarning, match=r"vfr.mp4: its packets give 80 times for 79 frames, and they are not "
+                                             r"evenly spaced: each frame is timed at the average rate"):
+            assert stream.frame_times() is None

@@ -18,6 +18,7 @@ rate); a live source is timed at its nominal rate. A URL that gives no data for 
 opening or later, ends the stream with an error instead of waiting for ever.
 """
 import os
+import warnings
 from fractions import Fraction
 
 import av
@@ -81,7 +82,8 @@ class FrameStream:
     def frame_times(self):
         """Each frame's display time in seconds from the first frame's (float64 [num_frames]), from the packets' pts
         (a second pass over the file that decodes nothing); None for a live source, or where the packets do not
-        give one time per frame (no pts, or a count that differs from `num_frames`): then time is index / fps."""
+        give one time per frame (no pts, or a count that differs from `num_frames`): then time is index / fps,
+        exact for a constant rate, and said in a warning where the packets show that the rate varies."""
         if self._container is None or not self._local:
             return None
         try:
@@ -90,9 +92,16 @@ class FrameStream:
                 pts = [p.pts for p in container.demux(stream) if p.size and not p.is_discard]
         except av.FFmpegError:  # damage the decode below names in its own words, at the frame it reaches
             return None
-        if len(pts) != self.num_frames or None in pts:
+        if None in pts:
             return None
         pts = np.sort(np.array(pts, dtype=np.int64))
+        if len(pts) != self.num_frames:
+            gaps = np.diff(pts)
+            if len(gaps) and gaps.max() - gaps.min() > 1 + 0.01 * gaps.mean():  # a tick: a rounded time base
+                warnings.warn(f"{self.path}: its packets give {len(pts)} times for {self.num_frames} frames, and they "
+                              f"are not evenly spaced: each frame is timed at the average rate ({self.fps:g} fps), "
+                              "so windows of its faster or slower parts hold other frames than their seconds")
+            return None
         return (pts - pts[0]) * float(stream.time_base)
 
     def __iter__(self):
