@@ -3,6 +3,7 @@
 import json
 import random
 
+import av
 import numpy as np
 import pytest
 import torch
@@ -26,6 +27,8 @@ def test_write_bench_clips_writes_the_layout_bench_data_reads(clips):
     with open_video(clips / "videos" / "clip_001.mp4") as video:
         frames = video.get(np.arange(video.num_frames))
     assert frames.shape == (20, 48, 64, 3) and video.fps == 30
+    with av.open(str(clips / "videos" / "clip_001.mp4")) as container:  # the README's figures: x264 at CRF 21
+        assert b"crf=21.0 " in bytes(next(container.demux(video=0)))  # x264's settings, in its first packet
     assert len(list((clips / "rawframes" / "clip_001").glob("img_*.jpg"))) == 20
     assert not list(clips.rglob("*partial*"))  # written under temporary names, renamed when complete
     before = (clips / "videos" / "clip_000.mp4").stat().st_mtime_ns

@@ -4,6 +4,8 @@ import pathlib
 
 import pytest
 
+from tsnbook.io import open_video
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
@@ -23,6 +25,9 @@ def test_bench_workers_refuses_runs_too_short_for_the_rates_it_prints(tmp_path):
         bench_workers.main(["test", str(tmp_path), "--repeat", "1"])
     with pytest.raises(SystemExit, match="--epochs 1: .* at least 2"):
         bench_workers.main(["train", "--epochs", "1"])
+    (tmp_path / "clip_000.mp4").unlink()
+    with pytest.raises(SystemExit, match=r"has no .mp4 files: write them .* --write-clips"):  # not "= 1 video"
+        bench_workers.main(["test", str(tmp_path), "--repeat", "3"])
 
 
 def test_bench_datasets_verify_speed_up_comes_from_alternating_rounds(tmp_path, monkeypatch, capsys):
@@ -51,6 +56,9 @@ def test_bench_datasets_verify_speed_up_comes_from_alternating_rounds(tmp_path, 
     assert calls == [1, 1, 2, 2, 1, 1, 2]  # a warm-up, then 1-2, 2-1, 1-2
     out = capsys.readouterr().out
     assert "8 videos" in out and "median of 3 alternating rounds" in out
+    bench_datasets.bench_load_annotations(tmp_path, 20)
+    out = capsys.readouterr().out
+    assert "load_annotations, 20 lines" in out and " MB" not in out and " MiB" in out  # computed in 2 ** 20 bytes
 
 
 def test_bench_reencode_times_both_sets_on_the_same_clips_and_reuses_them(tmp_path, capsys):
@@ -64,5 +72,10 @@ def test_bench_reencode_times_both_sets_on_the_same_clips_and_reuses_them(tmp_pa
     before = copy.stat().st_mtime_ns
     bench_reencode.main([str(tmp_path), "--num", "1", "--frames", "20", "--repeat", "1"])
     assert copy.stat().st_mtime_ns == before  # reused, not re-encoded again
+    source = tmp_path / "videos" / "clip_000.mp4"
+    source.unlink()  # the source clips written again (other frames): a copy of the old ones is stale
+    bench_reencode.main([str(tmp_path), "--num", "1", "--frames", "30", "--repeat", "1"])
+    with open_video(copy) as video:
+        assert video.num_frames == 30
     with pytest.raises(SystemExit):
         bench_reencode.main([str(tmp_path), "--keyframe-interval", "0"])

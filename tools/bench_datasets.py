@@ -2,7 +2,7 @@
 """Scale of the dataset preparation (issue 10): Kinetics-700 has ~650k training videos. Prints
 
   1. `tsnbook.data.load_annotations` on a 650k-line videos list: seconds, and peak Python memory (tracemalloc)
-     (targets: < 3 s, < 300 MB);
+     (targets: < 3 s, < 300 MiB);
   2. `build_lists` (kinetics700) from a 650k-row training CSV against a tree of empty placeholder files;
   3. `verify` (kinetics700) videos/s with 1 and 2 processes, on a tree of real H.264 + AAC clips, alternating
      over --rounds rounds (the speed-up is the median of the rounds' ratios, never one run of each).
@@ -74,8 +74,8 @@ def bench_load_annotations(work, rows):
     held, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     print(f"load_annotations, {len(records):,} lines: {best:.2f} s (best of 3; {cpu:.2f} s CPU), "
-          f"peak {peak / 2 ** 20:.0f} MB, "
-          f"{held / 2 ** 20:.0f} MB held by the records   [targets < 3 s, < 300 MB]")
+          f"peak {peak / 2 ** 20:.0f} MiB, "
+          f"{held / 2 ** 20:.0f} MiB held by the records   [targets < 3 s, < 300 MiB]")
 
 
 def _timed(function):

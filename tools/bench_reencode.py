@@ -8,7 +8,7 @@ never a test.
     PYTHONPATH=$PWD python tools/bench_reencode.py BENCH [--num 8] [--repeat 5] [--keyframe-interval 16]
 
 BENCH holds (or gets) the clips of ``python -m tsnbook bench-data --root BENCH --write-clips``; the re-encoded
-copies go to BENCH/keyint_K. Both sets are kept and reused.
+copies go to BENCH/keyint_K. Both sets are kept and reused (a copy older than its source is made again).
 """
 import argparse
 import dataclasses
@@ -32,7 +32,7 @@ def reencoded_set(root, keyframe_interval, **clip):
     records = bench._records("video_train_1x1x3", root, None)
     copies = {r.path: str(Path(root) / f"keyint_{keyframe_interval}" / Path(r.path).name) for r in records}
     for source, target in copies.items():
-        if not Path(target).exists():
+        if not Path(target).exists() or Path(target).stat().st_mtime_ns < Path(source).stat().st_mtime_ns:
             _, _, _, error = reencode((source, target, 0, keyframe_interval, 23))  # 0: keep the size
             if error:
                 raise SystemExit(f"re-encoding {source} failed: {error}")

@@ -29,8 +29,8 @@ def _bench_frames(rng, width, height, frames):
 def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
     """Write ``num`` benchmark clips in bench-data's layout under ``root``; returns the video list's path.
 
-    ``root/videos/clip_000.mp4`` ... (H.264, x264's defaults: a keyframe every 250 frames, as most downloaded
-    footage) and ``root/videos.txt``; with ``rawframes`` also ``root/rawframes/clip_000/img_00001.jpg`` ...
+    ``root/videos/clip_000.mp4`` ... (H.264 at CRF 21, otherwise x264's defaults: a keyframe every 250 frames, as
+    most downloaded footage) and ``root/videos.txt``; with ``rawframes`` also ``root/rawframes/clip_000/img_00001.jpg`` ...
     (JPEG quality 95, MMAction2's rawframe layout) and ``root/rawframes.txt``. Seeded and reused: clips already
     there are kept, and every file is written under a temporary name and renamed when complete.
     ``clip`` overrides `BENCH_CLIP` (width, height, frames, fps).
@@ -48,7 +48,7 @@ def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
         if not path.exists():
             frames = _bench_frames(np.random.default_rng(seed + i), shape["width"], shape["height"], shape["frames"])
             partial = path.with_name(f"{name}.partial.mp4")
-            write_video(partial, frames, fps=shape["fps"])
+            write_video(partial, frames, fps=shape["fps"], crf=21)  # the README's figures came from CRF 21
             os.replace(partial, path)
         videos.append(f"{name}.mp4 {i % 4}")
         if rawframes:
