@@ -90,3 +90,13 @@ def consensus_checkpoint(path, cfg, consensus, classes=None):
             model.consensus.weight.copy_(torch.arange(float(cfg["num_segments"])))
     save_checkpoint(path, dict(model=model.state_dict(), epoch=1, cfg=cfg, classes=classes))
     return path
+
+
+def frames_and_windows(frames, extract, length, stride, total=None):
+    """`tsnbook.timeline.frames_and_spans` of windows of ``length`` frames every ``stride`` frames, ending by
+    ``total`` frames when given: windows counted in frames, as the tests reason about them."""
+    import itertools
+
+    from tsnbook.timeline import frames_and_spans
+    starts = itertools.count(0, stride) if total is None else range(0, total - length + 1, stride)
+    return frames_and_spans(frames, extract, ((start, start + length) for start in starts))

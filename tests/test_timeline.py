@@ -11,14 +11,14 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import cli_exit, consensus_checkpoint, random_checkpoint, small_config
+from conftest import cli_exit, consensus_checkpoint, frames_and_windows, random_checkpoint, small_config
 from tsnbook.course.synth import CLASSES
 from tsnbook.factory import load_model
 from tsnbook.io import open_video, probe_video, write_video
 from tsnbook.mmaction2 import export_mmaction2_checkpoint
 from tsnbook.predict import predict_video, view_extractor
 from tsnbook.streams import FrameStream
-from tsnbook.timeline import frames_and_windows, run_timeline
+from tsnbook.timeline import run_timeline
 from tsnbook.views import FrameRange
 
 

@@ -14,12 +14,12 @@ import av
 import numpy as np
 import pytest
 
-from conftest import cli_exit, random_checkpoint, small_config
+from conftest import cli_exit, frames_and_windows, random_checkpoint, small_config
 from tsnbook.course.synth import CLASSES
 from tsnbook.factory import load_model
 from tsnbook.io import DecodeError, write_video
 from tsnbook.predict import predict_video, view_extractor
-from tsnbook.timeline import frames_and_windows, run_timeline
+from tsnbook.timeline import run_timeline
 
 FAST, SLOW = 40, 40  # frames at 50 fps (20 ms apart), then at 10 fps (100 ms apart): 0.8 s + 4 s
 

@@ -111,13 +111,6 @@ def frames_and_spans(frames, extract, spans):
         yield index, frame, done
 
 
-def frames_and_windows(frames, extract, length, stride, total=None):
-    """`frames_and_spans` of windows of ``length`` frames every ``stride`` frames (``(start, stop, views)``), ending
-    by ``total`` frames when given."""
-    starts = itertools.count(0, stride) if total is None else range(0, total - length + 1, stride)
-    return frames_and_spans(frames, extract, ((start, start + length) for start in starts))
-
-
 def _window_entry(start, end, start_frame, end_frame, scores, names, k):
     return dict(start=round(start, 4), end=round(end, 4), start_frame=start_frame, end_frame=end_frame,
                 scores=[float(s) for s in scores],
