@@ -266,3 +266,19 @@ def test_a_data_preprocessor_named_only_in_the_stored_config_is_named_too(tmp_pa
     assert report["other_normalisation"] == dict(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5])
     assert "epoch_1.pth: its data_preprocessor normalises with mean [127.5, 127.5, 127.5]" in capsys.readouterr().out
     assert load_mmaction2_checkpoint(tmp_path / "standard.pth")[1]["other_normalisation"] is None
+
+
+def test_a_stored_config_with_tuples_or_a_top_level_data_preprocessor_is_read_too(tmp_path):
+    """pretty_text keeps a tuple a tuple (``mean=(127.5, ...)``), and a config may name the preprocessor at the top
+    level (``data_preprocessor = dict(...)``, spaces around '='): either was missed without a word."""
+    configs = {"tuples.pth": _runner_config([127.5] * 3, [127.5] * 3).replace("std=[127.5, 127.5, 127.5]",
+                                                                                "std=(127.5, 127.5, 127.5)"),
+               "top.pth": "data_preprocessor = dict(\n    mean=(127.5, 127.5, 127.5), std=[127.5] * 3)\n"
+                          "model = dict(type='Recognizer2D', cls_head=dict(type='TSNHead', num_classes=4))\n"}
+    for name, text in configs.items():
+        torch.save(dict(meta=dict(mmengine_version="0.10.7", cfg=text), state_dict=_mmaction2_resnet18()),
+                   tmp_path / name)
+    assert load_mmaction2_checkpoint(tmp_path / "tuples.pth")[1]["other_normalisation"] == dict(
+        mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5])
+    assert load_mmaction2_checkpoint(tmp_path / "top.pth")[1]["other_normalisation"] == dict(
+        mean=[127.5, 127.5, 127.5])  # std is an expression: no value to compare

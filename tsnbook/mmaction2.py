@@ -236,16 +236,17 @@ def _check_recognizer(config_text, path, strict):
 def _configured_normalisation(config_text):
     """``{"mean": tensor, "std": tensor}`` that the ``data_preprocessor=dict(...)`` of a 1.x config text gives (the
     parts it names): MMAction2 1.2 keeps them in non-persistent buffers, so its own checkpoints hold them only there."""
-    start = config_text.find("data_preprocessor=dict(")
-    if start < 0:
+    opening = re.search(r"\bdata_preprocessor\s*=\s*dict\(", config_text)  # in model=dict(...), or a top-level name
+    if not opening:
         return {}
-    depth, end = 0, start
-    for end in range(start + len("data_preprocessor=dict"), len(config_text)):  # to the dict's closing bracket
+    start = end = opening.start()
+    depth = 0
+    for end in range(opening.end() - 1, len(config_text)):  # to the dict's closing bracket
         depth += {"(": 1, ")": -1}.get(config_text[end], 0)
         if depth == 0:
             break
     block = config_text[start:end]
-    found = {part: re.search(rf"\b{part}\s*=\s*\[([-+.\d\s,e]+)\]", block) for part in ("mean", "std")}
+    found = {part: re.search(rf"\b{part}\s*=\s*[\[(]([-+.\d\s,e]+)[\])](?!\s*[*+])", block) for part in ("mean", "std")}
     return {part: torch.tensor([float(v) for v in match.group(1).split(",") if v.strip()])
             for part, match in found.items() if match}  # numbers only: an expression is no value to compare
 
