@@ -239,8 +239,8 @@ class TSNDataset(torch.utils.data.Dataset):
         """The reader for one record: a video file, or a folder of RGB or flow JPEGs.
 
         Videos go through `open_selective`: H.264 files are decoded by `SelectiveVideo`, which decodes only the
-        sampled frames and the reference frames they need (bit-identical to decord for 8-bit video, and faster for sparse TSN
-        sampling); other files, or an explicit ``decoder``, use `open_video` (decord, else PyAV).
+        sampled frames and the reference frames they need (bit-identical to decord for 8-bit video, and faster for
+        sparse TSN sampling); other files, or an explicit ``decoder``, use `open_video` (decord, else PyAV).
         """
         if self.source == "video":
             return open_selective(record.path, backend=self.decoder)
