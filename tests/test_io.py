@@ -335,6 +335,26 @@ def test_raw_frames_numbering_and_exact_pixels(frame_folders, start_index, offse
         frames.get([25])
 
 
+def test_get_hands_back_increasing_indices_without_a_reordering_copy(frame_folders, monkeypatch):
+    """Training samples unique, increasing indices: `get` returns the decoded stack itself (a reordering copy of
+    every full-size frame was most of the time rawframe training spent after decoding); other orders are
+    decoded once per distinct frame and expanded back, as before."""
+    decoded = []
+    original = RawFrames._decode_sorted
+
+    def spy(self, indices):
+        decoded.append((indices.tolist(), original(self, indices)))
+        return decoded[-1][1]
+    monkeypatch.setattr(RawFrames, "_decode_sorted", spy)
+    frames = RawFrames(frame_folders, num_frames=25)
+    images = frames.get(np.array([2, 9, 17]))
+    assert decoded[-1][0] == [2, 9, 17] and images is decoded[-1][1] and indices_in(images) == [3, 10, 18]
+    images = frames.get([9, 2, 9])
+    assert decoded[-1][0] == [2, 9] and images is not decoded[-1][1] and indices_in(images) == [10, 3, 10]
+    with pytest.raises(IndexError):
+        frames.get([3, 25])
+
+
 @pytest.mark.parametrize("start_index", [0, 1])
 def test_flow_frames_stack_x_and_y(frame_folders, start_index):
     flow = FlowFrames(frame_folders, num_frames=20, start_index=start_index).get([5, 0, 5])

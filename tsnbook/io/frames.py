@@ -24,7 +24,8 @@ class RawFrames(Video):
     def _read(self, filename, flags):
         path = os.path.join(self.path, filename)
         try:  # (no os.path.isfile first: one system call less per frame; a folder is an OSError too)
-            data = np.fromfile(path, dtype=np.uint8)
+            with open(path, "rb", buffering=0) as file:  # a plain read: np.fromfile costs twice as much here
+                data = np.frombuffer(file.readall(), dtype=np.uint8)
         except OSError:
             raise DecodeError(path, f"frame file missing or unreadable (filename_tmpl={self.filename_tmpl!r}, "
                                     f"start_index={self.start_index}, offset={self.offset}): "

@@ -128,13 +128,6 @@ class SelectiveVideo(Video):
         self.num_frames, self._order = len(shown), sorted(shown)
         return None
 
-    def get(self, indices):
-        """As `Video.get`; indices already unique and increasing skip its reordering copy."""
-        flat = np.asarray(indices, dtype=np.int64).reshape(-1)
-        if flat.size and flat[0] >= 0 and flat[-1] < self.num_frames and np.all(flat[1:] > flat[:-1]):
-            return self._decode_sorted(flat)
-        return super().get(indices)
-
     def _decode_sorted(self, indices):
         if self._closed:
             raise ValueError(f"{self.path}: the video was closed")

@@ -189,7 +189,8 @@ class Video:
 
     `get` takes 0-based indices in any order, repeats allowed (TSN's test-time sampling repeats indices in
     short videos). Each distinct frame is decoded once, in increasing order, then the result is expanded back
-    to the order asked for. Subclasses implement `_decode_sorted(unique_sorted_indices)`.
+    to the order asked for (indices already unique and increasing come back as decoded, without that copy).
+    Subclasses implement `_decode_sorted(unique_sorted_indices)`, returning a fresh array each call.
     """
 
     backend, fps = None, None
@@ -210,6 +211,8 @@ class Video:
         if indices.min() < 0 or indices.max() >= self.num_frames:
             raise IndexError(f"{self.path}: frame indices must lie in [0, {self.num_frames}), "
                              f"got {indices.min()}..{indices.max()}")
+        if np.all(indices[1:] > indices[:-1]):  # training's samples: no reordering copy of every frame
+            return self._decode_sorted(indices)
         unique, positions = np.unique(indices, return_inverse=True)
         return self._decode_sorted(unique)[positions]
 
