@@ -549,10 +549,14 @@ def test_any_failure_while_holding_the_work_dir_is_every_ranks_verdict(tmp_path,
         raise PermissionError(13, "Permission denied", str(work_dir / "latest.pth.tmp"))
 
     monkeypatch.setattr(tsnbook.runs, "remove_partial_checkpoints", denied)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionError) as raised:
         with tsnbook.runs.hold_run(tmp_path / "run", World(rank=0, size=2, local_rank=0), False, False):
             pass
     assert len(shared) == 1 and isinstance(shared[0], PermissionError)
+    from tsnbook.distributed import error_line  # every rank raises rank 0's verdict: rank 0 alone says it in full
+    assert error_line(raised.value, raised.value).startswith("error: [Errno 13] Permission denied")
+    monkeypatch.setenv("RANK", "1")
+    assert error_line(raised.value, raised.value) == "error: rank 1 stopped with rank 0, whose error line says why"
 
 
 def test_decoder_false_is_not_told_that_none_turns_it_off(tmp_path):
