@@ -3,6 +3,7 @@ work dir that cannot be written; kills while saving or validating; resumes that 
 the history a resumed log tells; what the CPU ignores."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -284,6 +285,22 @@ def test_a_resume_without_latest_pth_continues_from_the_newest_checkpoint_beside
         capsys.readouterr().out
     assert [r["epoch"] for r in read_log(tmp_path / "log.jsonl") if r["mode"] == "resume"] == [2]
     assert torch.load(tmp_path / "latest.pth", weights_only=True)["epoch"] == 3
+
+
+def test_looking_for_the_newest_checkpoint_maps_the_epoch_files_instead_of_reading_their_weights(tmp_path,
+                                                                                                   monkeypatch):
+    """With latest.pth missing, each epoch file was loaded whole (weights and optimizer: hundreds of MB for a
+    ResNet-50) only to read its epoch; a zip checkpoint's tensors can stay on disk, mapped (torch.load mmap)."""
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.runs import newest_checkpoint
+    for epoch in (1, 2):
+        save_checkpoint(tmp_path / f"epoch_{epoch}.pth", dict(epoch=epoch, model={"w": torch.ones(1000)}))
+    (tmp_path / "epoch_3.pth").write_bytes(b"cut short")
+    loads, load = {}, torch.load
+    monkeypatch.setattr(torch, "load", lambda path, **kwargs: loads.update({Path(path).name: kwargs.get("mmap")})
+                        or load(path, **kwargs))
+    assert newest_checkpoint(tmp_path) == (tmp_path / "epoch_2.pth", 2)
+    assert loads == {"epoch_3.pth": loads["epoch_3.pth"], "epoch_2.pth": True}, loads  # not a zip: read as it is
 
 
 def test_a_resume_without_the_validation_its_run_had_says_so(tmp_path, small_synth, capsys):

@@ -93,9 +93,10 @@ def load_to_resume(checkpoint, model, optimizer, beside):
 
 
 def _epoch_of(path):
-    """The epoch a training checkpoint holds; None when it is missing or unreadable."""
+    """The epoch a training checkpoint holds; None when it is missing or unreadable. Its tensors are mapped, not
+    read (`tsnbook.checkpoints.read_checkpoint`): `newest_checkpoint` may try several files of a large model."""
     try:
-        return int(read_checkpoint(path)["epoch"])
+        return int(read_checkpoint(path, mapped=True)["epoch"])
     except (OSError, RuntimeError, ValueError, KeyError, TypeError):
         return None
 
