@@ -299,10 +299,11 @@ def test_processes_that_would_resume_different_epochs_stop_before_training(tmp_p
     train(cfg, tmp_path / "rank0", progress=False, device="cpu", validate=False)
     (tmp_path / "rank1").mkdir()
     before = (tmp_path / "rank0" / "log.jsonl").read_text()
-    for code, stdout, stderr in _resume_in_own_work_dirs(tmp_path, small_synth, epochs=2):
-        assert code == 1, stdout + stderr
-        assert "rank 0 resumes" in stderr and "epoch 1" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
-        assert "file system" in stderr and "Traceback" not in stderr, stderr
+    (code, _, stderr), (other_code, _, other) = _resume_in_own_work_dirs(tmp_path, small_synth, epochs=2)
+    assert code == other_code == 1, stderr + other
+    assert "rank 0 resumes" in stderr and "epoch 1" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
+    assert "file system" in stderr and "Traceback" not in stderr + other, stderr + other
+    _said_by_rank_0_alone(other)
     assert (tmp_path / "rank0" / "log.jsonl").read_text() == before
     assert torch.load(tmp_path / "rank0" / "latest.pth", weights_only=True)["epoch"] == 1
 
@@ -322,6 +323,13 @@ def _resume_in_own_work_dirs(tmp_path, small_synth, epochs, dist_timeout=60):
     return [(process.returncode, *output) for process, output in zip(runs, outputs)]
 
 
+def _said_by_rank_0_alone(other):
+    """Every rank printed the same ``error:`` line (N lines for one reason under torchrun): a rank other than 0
+    whose error rank 0 reports says one short line that points there."""
+    lines = [line for line in other.splitlines() if line.startswith("error:")]
+    assert lines == ["error: rank 1 stopped with rank 0, whose error line says why"], other
+
+
 def test_a_rank_whose_checkpoint_is_past_the_schedule_stops_every_rank_with_the_same_message(tmp_path, small_synth):
     """Rank 0 resumes epoch 2 of a run cut to epochs=1, rank 1 finds no checkpoint: rank 0 raised "past epochs"
     before the check that every rank starts alike, and rank 1 waited for it in that check's collective until Gloo
@@ -329,9 +337,11 @@ def test_a_rank_whose_checkpoint_is_past_the_schedule_stops_every_rank_with_the_
     train(small_config("rgb", small_synth, epochs=2), tmp_path / "rank0", progress=False, device="cpu",
           validate=False)
     (tmp_path / "rank1").mkdir()
-    for code, stdout, stderr in _resume_in_own_work_dirs(tmp_path, small_synth, epochs=1, dist_timeout=30):
-        assert code == 1, stdout + stderr
-        assert "rank 0 resumes" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
+    (code, _, stderr), (other_code, _, other) = _resume_in_own_work_dirs(tmp_path, small_synth, epochs=1,
+                                                                          dist_timeout=30)
+    assert code == other_code == 1, stderr + other
+    assert "rank 0 resumes" in stderr and "rank 1 finds no checkpoint" in stderr, stderr
+    _said_by_rank_0_alone(other)
 
 
 def test_a_checkpoint_one_rank_cannot_read_stops_every_rank_with_its_reason(tmp_path, small_synth):
@@ -341,6 +351,9 @@ def test_a_checkpoint_one_rank_cannot_read_stops_every_rank_with_its_reason(tmp_
     (tmp_path / "rank0").mkdir()
     (tmp_path / "rank1").mkdir()
     (tmp_path / "rank1" / "latest.pth").write_bytes(b"not a checkpoint")
-    for code, stdout, stderr in _resume_in_own_work_dirs(tmp_path, small_synth, epochs=1, dist_timeout=30):
-        assert code == 1, stdout + stderr
-        assert "rank1/latest.pth is not a readable checkpoint" in stderr and "Connection closed" not in stderr, stderr
+    (code, _, stderr), (other_code, _, other) = _resume_in_own_work_dirs(tmp_path, small_synth, epochs=1,
+                                                                          dist_timeout=30)
+    assert code == other_code == 1, stderr + other
+    assert "rank 1 stopped: " in stderr and "rank1/latest.pth is not a readable checkpoint" in stderr, stderr
+    assert "Connection closed" not in stderr + other, stderr + other
+    _said_by_rank_0_alone(other)

@@ -12,7 +12,7 @@ from tsnbook.engine import evaluate_checkpoint as run_test
 from tsnbook.engine import train
 from tsnbook.loops import train_one_epoch
 from tsnbook.factory import build_model
-from tsnbook.logs import read_log
+from tsnbook.logs import JsonLog, read_log
 from tsnbook.metrics import evaluation_report, mean_average_precision, mmit_mean_average_precision
 from tsnbook.optim import build_optimizer, set_lr
 from tsnbook.schedules import base_lr, lr_at
@@ -193,6 +193,37 @@ def test_the_loops_take_a_device_name_like_the_rest_of_the_api(small_synth):
     optimizer = build_optimizer(model, cfg, cfg["lr"])
     loss, top1, skipped = train_one_epoch(model, [batch], optimizer, "cpu", 0, cfg, None, progress=False)
     assert np.isfinite(loss) and 0 <= top1 <= 1 and skipped == []
+
+
+def test_a_training_step_reads_its_numbers_from_the_device_once(small_synth, tmp_path, monkeypatch):
+    """On a GPU every ``.item()`` / ``.tolist()`` waits for the device: a step reads its loss and top-1 hits in one
+    transfer, and logs the loss a plain ``.item()`` reads."""
+    cfg = small_config("rgb", small_synth)
+    train_set = build_dataset(cfg, "train")
+    batches = [collate_skipping_errors([train_set[i] for i in range(start, start + 4)]) for start in (0, 4)]
+    torch.manual_seed(0)
+    model = build_model(cfg)
+    optimizer = build_optimizer(model, cfg, cfg["lr"])
+    reads = []
+    for name in ("item", "tolist", "__float__", "__int__"):
+        def counted(self, *args, _original=getattr(torch.Tensor, name), _name=name):
+            reads.append(_name)
+            return _original(self, *args)
+        monkeypatch.setattr(torch.Tensor, name, counted)
+    train_one_epoch(model, batches, optimizer, "cpu", 0, cfg, JsonLog(tmp_path / "log.jsonl"), progress=False)
+    monkeypatch.undo()
+    assert len(reads) == len(batches), reads
+    logged = [r["loss"] for r in read_log(tmp_path / "log.jsonl") if r["mode"] == "train"]
+    torch.manual_seed(0)
+    model, expected = build_model(cfg).train(), []
+    optimizer = build_optimizer(model, cfg, cfg["lr"])
+    for batch in batches:  # the same steps by hand: each loss read alone
+        loss = torch.nn.functional.cross_entropy(model(batch["imgs"]), batch["label"])
+        expected.append(round(loss.item(), 5))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert logged == pytest.approx(expected, abs=2e-5)
 
 
 def _without_class(small_synth, tmp_path, label):

@@ -3,6 +3,7 @@ work dir that cannot be written; kills while saving or validating; resumes that 
 the history a resumed log tells; what the CPU ignores."""
 import json
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -286,6 +287,22 @@ def test_a_resume_without_latest_pth_continues_from_the_newest_checkpoint_beside
     assert torch.load(tmp_path / "latest.pth", weights_only=True)["epoch"] == 3
 
 
+def test_looking_for_the_newest_checkpoint_maps_the_epoch_files_instead_of_reading_their_weights(tmp_path,
+                                                                                                   monkeypatch):
+    """With latest.pth missing, each epoch file was loaded whole (weights and optimizer: hundreds of MB for a
+    ResNet-50) only to read its epoch; a zip checkpoint's tensors can stay on disk, mapped (torch.load mmap)."""
+    from tsnbook.checkpoints import save_checkpoint
+    from tsnbook.runs import newest_checkpoint
+    for epoch in (1, 2):
+        save_checkpoint(tmp_path / f"epoch_{epoch}.pth", dict(epoch=epoch, model={"w": torch.ones(1000)}))
+    (tmp_path / "epoch_3.pth").write_bytes(b"cut short")
+    loads, load = {}, torch.load
+    monkeypatch.setattr(torch, "load", lambda path, **kwargs: loads.update({Path(path).name: kwargs.get("mmap")})
+                        or load(path, **kwargs))
+    assert newest_checkpoint(tmp_path) == (tmp_path / "epoch_2.pth", 2)
+    assert loads == {"epoch_3.pth": loads["epoch_3.pth"], "epoch_2.pth": True}, loads  # not a zip: read as it is
+
+
 def test_a_resume_without_the_validation_its_run_had_says_so(tmp_path, small_synth, capsys):
     """``train --validate`` killed and resumed by hand without ``--validate``: best.pth silently stopped following
     the run, and ``test best.pth`` then tested an early epoch."""
@@ -549,10 +566,14 @@ def test_any_failure_while_holding_the_work_dir_is_every_ranks_verdict(tmp_path,
         raise PermissionError(13, "Permission denied", str(work_dir / "latest.pth.tmp"))
 
     monkeypatch.setattr(tsnbook.runs, "remove_partial_checkpoints", denied)
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionError) as raised:
         with tsnbook.runs.hold_run(tmp_path / "run", World(rank=0, size=2, local_rank=0), False, False):
             pass
     assert len(shared) == 1 and isinstance(shared[0], PermissionError)
+    from tsnbook.distributed import error_line  # every rank raises rank 0's verdict: rank 0 alone says it in full
+    assert error_line(raised.value, raised.value).startswith("error: [Errno 13] Permission denied")
+    monkeypatch.setenv("RANK", "1")
+    assert error_line(raised.value, raised.value) == "error: rank 1 stopped with rank 0, whose error line says why"
 
 
 def test_decoder_false_is_not_told_that_none_turns_it_off(tmp_path):

@@ -35,8 +35,12 @@ def _numpy_globals():
     return allowed
 
 
-def read_checkpoint(path, trusted=False):
+def read_checkpoint(path, trusted=False, mapped=False):
     """``torch.load`` a checkpoint without unpickling arbitrary objects (unless ``trusted``).
+
+    ``mapped``: map a zip checkpoint's tensors from the file (``torch.load(mmap=True)``) instead of reading them -
+    for a look at its records (its epoch) that should not cost the weights and optimizer in memory; the zip's
+    directory and its pickled records are still read and checked, so a truncated file is still refused.
 
     ``trusted=True`` retries a refused file with numpy's types allow-listed, and each other refused global (the
     mmengine objects of an unpublished 1.x file: ``message_hub``) read as an inert placeholder (`_placeholder`),
@@ -57,7 +61,7 @@ def read_checkpoint(path, trusted=False):
     if refusal:
         raise RuntimeError(f"{path} {refusal}")
     try:
-        return _torch_load(path, weights_only=True)
+        return _torch_load(path, weights_only=True, mmap=mapped and zipfile.is_zipfile(path))
     except pickle.UnpicklingError as err:
         if not trusted:
             raise RuntimeError(
@@ -93,13 +97,14 @@ def read_checkpoint(path, trusted=False):
                            f"once where it is and re-save torch.save({{'state_dict': ckpt['state_dict']}})") from None
 
 
-def _torch_load(path, weights_only, safe=()):
-    """``torch.load`` onto the CPU (``safe``: globals allow-listed for it). A file torch cannot read - cut short
-    (zip or the legacy format), not a .pth - is a RuntimeError that names it; a weights-only refusal of a pickled
-    global stays a pickle.UnpicklingError (`_refused_global` names the global)."""
+def _torch_load(path, weights_only, safe=(), mmap=False):
+    """``torch.load`` onto the CPU (``safe``: globals allow-listed for it; ``mmap``: tensors mapped from the file,
+    a zip checkpoint only). A file torch cannot read - cut short (zip or the legacy format), not a .pth - is a
+    RuntimeError that names it; a weights-only refusal of a pickled global stays a pickle.UnpicklingError
+    (`_refused_global` names the global)."""
     try:
         with torch.serialization.safe_globals(list(safe)):
-            return torch.load(path, map_location="cpu", weights_only=weights_only)
+            return torch.load(path, map_location="cpu", weights_only=weights_only, mmap=mmap)
     except (RuntimeError, EOFError, KeyError, IndexError) as err:  # not a torch file, truncated; a text file's bytes
         # read as pickle opcodes fail inside torch's weights-only unpickler ("KeyError: 101" for an "e")
         raise RuntimeError(f"{path} is not a readable checkpoint ({type(err).__name__}: {str(err)[:200]}); it may "

@@ -133,11 +133,30 @@ def failing_together():
         error = err
     failed = [(rank, said) for rank, said in enumerate(gather_objects(error and str(error))) if said is not None]
     if error is not None:
-        raise error
+        raise stopped_together(error) if str(error) == failed[0][1] else error  # rank 0 names the first failure
     if failed:
         rank, said = failed[0]
         more = f" (and {len(failed) - 1} more ranks)" if len(failed) > 1 else ""
-        raise RuntimeError(f"rank {rank} stopped{more}: {said}")
+        raise stopped_together(RuntimeError(f"rank {rank} stopped{more}: {said}"))
+
+
+def stopped_together(error):
+    """Mark ``error`` as raised by every rank at once, rank 0's carrying what it says (the same message, or ``rank N
+    stopped: ...`` with it); returns it. The command's ``error:`` line is then rank 0's alone (`error_line`):
+    torchrun shows every process's output, and N copies of one reason bury it. A rank whose error says something
+    rank 0's does not (another failure of its own) is not marked, and speaks."""
+    error.rank_0_says_it = True
+    return error
+
+
+def error_line(message, error):
+    """The ``error: ...`` line a command ends with on this process: ``message``, or - on a rank other than 0, for
+    an error rank 0 reports too (`stopped_together`) - one short line that points there. The exit code is the
+    same (not 0) on every rank either way."""
+    rank = int(os.environ.get("RANK", 0))
+    if rank and getattr(error, "rank_0_says_it", False):
+        return f"error: rank {rank} stopped with rank 0, whose error line says why"
+    return f"error: {message}"
 
 
 def gather_objects(obj):

@@ -208,16 +208,25 @@ def _every_rank_has_a_batch(have_batch, world_size, device):
     return bool(flag.item())
 
 
-def _world_sums(sums, world_size, device):
-    """A step's ``(summed loss, videos, correct top-1 guesses)`` added up over every rank (as they are in a world of
-    one): the step's log line and the epoch's means then report the whole step - MMAction2 averages its logged
-    losses over the GPUs too - not rank 0's share, and a rank that lost videos weighs less than the others."""
+def _step_numbers(loss, logits, labels, multi_label, world_size):
+    """A step's ``(mean loss, summed loss, videos, correct top-1 guesses)``, added up over every rank under DDP, read
+    from the device in one transfer: on a GPU each ``.item()`` waits for the queued work, once is enough per step.
+
+    The summed loss is the loss times the videos, as a world of one has always logged it (float32 read as a
+    double, then multiplied: the same numbers bit for bit). Under DDP the sums go through one all-reduce and the
+    mean is the whole step's - MMAction2 averages its logged losses over the GPUs too - not rank 0's share, and a
+    rank that lost videos weighs less than the others. Multi-label steps count no top-1 guesses.
+    """
+    videos = len(labels)
+    hits = torch.zeros((), device=loss.device) if multi_label else (logits.argmax(1) == labels).sum()
     if world_size == 1:
-        return sums
-    total = torch.tensor(sums, dtype=torch.float64, device=device)
+        mean, correct = torch.stack([loss.detach().double(), hits.double()]).tolist()
+        return mean, mean * videos, videos, int(correct)
+    total = torch.stack([loss.detach().double() * videos, torch.tensor(float(videos), dtype=torch.float64,
+                                                                       device=loss.device), hits.double()])
     dist.all_reduce(total)
     loss_sum, seen, correct = total.tolist()
-    return loss_sum, int(seen), int(correct)
+    return loss_sum / seen, loss_sum, int(seen), int(correct)
 
 
 def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=True, scaler=None, world_size=1,
@@ -270,10 +279,8 @@ def train_one_epoch(model, loader, optimizer, device, epoch, cfg, log, progress=
             scaler.update()
         else:
             optimizer.step()
-        hits = 0 if multi_label else (logits.argmax(1) == labels).sum().item()
-        step_loss, step_seen, step_hits = _world_sums((loss.item() * len(imgs), len(imgs), hits), world_size, device)
+        step_mean, step_loss, step_seen, step_hits = _step_numbers(loss, logits, labels, multi_label, world_size)
         total_loss, seen, correct = total_loss + step_loss, seen + step_seen, correct + step_hits
-        step_mean = loss.item() if world_size == 1 else step_loss / step_seen  # the whole step's, under DDP
         if log is not None:
             log.write(mode="train", epoch=epoch + 1, iter=step + 1, lr=round(optimizer.param_groups[0]["lr"], 10),
                       loss=round(step_mean, 5))

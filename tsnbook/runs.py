@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .checkpoints import load_checkpoint, read_checkpoint
 from .configs import option
-from .distributed import gather_objects
+from .distributed import gather_objects, stopped_together
 from .locks import hold_work_dir
 from .scores import is_score_file
 
@@ -93,9 +93,10 @@ def load_to_resume(checkpoint, model, optimizer, beside):
 
 
 def _epoch_of(path):
-    """The epoch a training checkpoint holds; None when it is missing or unreadable."""
+    """The epoch a training checkpoint holds; None when it is missing or unreadable. Its tensors are mapped, not
+    read (`tsnbook.checkpoints.read_checkpoint`): `newest_checkpoint` may try several files of a large model."""
     try:
-        return int(read_checkpoint(path)["epoch"])
+        return int(read_checkpoint(path, mapped=True)["epoch"])
     except (OSError, RuntimeError, ValueError, KeyError, TypeError):
         return None
 
@@ -135,7 +136,7 @@ def hold_run(work_dir, world, force, resume):
                 failure = err  # the other ranks would wait in gather_objects until dist_timeout
         failure = gather_objects(failure)[0]  # rank 0's verdict, on every rank
         if failure is not None:
-            raise failure
+            raise stopped_together(failure)
         yield
 
 
@@ -297,6 +298,7 @@ def check_same_start(work_dir, checkpoint, epoch):
         said.append(f"{who} {'resumes' if len(ranks) == 1 else 'resume'} {path} (epoch {start})" if path else
                     f"{who} {'finds' if len(ranks) == 1 else 'find'} no checkpoint in {folder}")
     shown = "; ".join(said[:4]) + (f"; and {len(said) - 4} more groups" if len(said) > 4 else "")
-    raise RuntimeError(f"the processes would train from different epochs ({shown}): every process must see the "
-                       f"same work dir, on a file system all the nodes share (not node-local storage), or resume "
-                       f"the same file (--resume PATH); nothing was written")
+    raise stopped_together(RuntimeError(
+        f"the processes would train from different epochs ({shown}): every process must see the same work dir, on a "
+        f"file system all the nodes share (not node-local storage), or resume the same file (--resume PATH); "
+        f"nothing was written"))

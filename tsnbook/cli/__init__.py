@@ -66,5 +66,6 @@ def main(argv=None):
         sys.exit(args.func(args))
     except (KeyError, ValueError, FileNotFoundError, FileExistsError, RuntimeError) as err:
         # One clear line instead of a traceback from deep inside a library.
+        from ..distributed import error_line  # under torchrun: rank 0's line alone, where every rank says it
         message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        sys.exit(f"error: {message}")
+        sys.exit(error_line(message, err))
