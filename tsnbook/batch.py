@@ -35,11 +35,10 @@ import numpy as np
 import torch
 
 from .data import ITEM_FAILURES
-from .io import VIDEO_EXTENSIONS
+from .io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from .predict import flow_input, top_k_cells, video_views, view_extractor, view_scorer
 from .texts import read_text, read_text_lines
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv", ".json")
 
 
