@@ -402,3 +402,21 @@ def test_a_json_list_is_read_whole_not_by_lines(tmp_path):
     from tsnbook.batch import expand_inputs
     (tmp_path / "l.json").write_text(json.dumps(["a\u2028b.mp4"], ensure_ascii=False), encoding="utf-8")
     assert expand_inputs([tmp_path / "l.json"]) == [tmp_path / "a\u2028b.mp4"]  # U+2028 splits str.splitlines
+
+
+def test_a_config_of_another_architecture_is_named_not_offered_no_strict(rgb, small_synth, tmp_path):
+    """``predict CKPT --config OTHER`` (a ResNet-18 checkpoint, a ResNet-34 config) listed 80 missing keys and
+    offered --no-strict, which would have scored videos with random layers; ``test`` named both configs."""
+    path, cfg = rgb
+    with pytest.raises(ValueError) as error:
+        load_model(path, cfg=dict(cfg, backbone="resnet34"))
+    assert "resnet18" in str(error.value) and "resnet34" in str(error.value)
+    assert "no-strict" not in str(error.value) and "strict=False" not in str(error.value)
+    other = tmp_path / "other.py"
+    other.write_text("base = 'tsn_r18_1x1x3_12e_synthactions_rgb'\nbackbone = 'resnet34'\n")
+    video = _videos(small_synth, "RedBall", 1)[0]
+    message = str(cli_exit(["predict", path, video, "--config", other]))
+    assert "resnet18" in message and "resnet34" in message and "without --config" in message, message
+    assert "--no-strict" not in message, message
+    model, _ = load_model(path, cfg=dict(cfg, backbone="resnet34"), strict=False)  # on request, as documented
+    assert model.num_classes == cfg["num_classes"]

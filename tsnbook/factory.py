@@ -72,6 +72,24 @@ def _stored_config(state, path):
     return None
 
 
+#: the keys a TSN's tensor shapes follow: a checkpoint fits a config only when they agree
+SHAPE_KEYS = ("num_classes", "modality", "backbone")
+
+
+def _check_architecture(stored, cfg, path):
+    """A tsnbook checkpoint given another architecture's config (``predict CKPT --config OTHER``) is refused by
+    naming both, before the weights are compared: the list of missing keys that `fit_weights` would print ends by
+    offering ``strict=False``, which would score videos with the missing layers left at random."""
+    if not stored:
+        return
+    theirs, mine = (tuple(c.get(key) for key in SHAPE_KEYS) for c in (stored, cfg))
+    if theirs != mine:
+        raise ValueError(f"{path} was trained by {stored.get('name')} ({theirs[0]} classes, {theirs[1]}, "
+                         f"{theirs[2]}) but the config given ({cfg.get('name')}) describes {mine[0]} classes, "
+                         f"{mine[1]}, {mine[2]}: its weights cannot fit; load it with its own config, which it "
+                         f"stores (without cfg=; CLI: without --config)")
+
+
 def checkpoint_config(path, trusted=False):
     """``(cfg, classes)`` a checkpoint stores: the config it was trained with and its class names (each None when
     the file has none: an MMAction2 file stores neither), so it can be tested and used without naming a config."""
@@ -98,6 +116,8 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
                            description=f"MMAction2 {report['format']} checkpoint, {report['backbone']} "
                                        f"{report['modality']}, {report['num_classes']} classes")
     weights, kind = _weights(state, path)
+    if cfg is not None and strict and kind == "tsnbook":
+        _check_architecture(_stored_config(state, path), cfg, path)
     if cfg is None:
         cfg = _stored_config(state, path)
         if cfg is None:
