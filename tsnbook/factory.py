@@ -10,7 +10,7 @@ Every entry point that reads weights goes through here: ``train`` (``load_from``
 error listing them (`tsnbook.checkpoints.fit_weights`), ``strict=False`` on request; a classifier of another
 size under ``load_from`` is the one documented exception.
 """
-from .checkpoints import fit_weights, read_checkpoint
+from .checkpoints import check_architecture, fit_weights, read_checkpoint
 from .configs import as_config, get_config, option
 from .mmaction2 import check_mmaction2_file, is_mmaction2_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook
 from .models import TSN
@@ -72,24 +72,6 @@ def _stored_config(state, path):
     return None
 
 
-#: the keys a TSN's tensor shapes follow: a checkpoint fits a config only when they agree
-SHAPE_KEYS = ("num_classes", "modality", "backbone")
-
-
-def _check_architecture(stored, cfg, path):
-    """A tsnbook checkpoint given another architecture's config (``predict CKPT --config OTHER``) is refused by
-    naming both, before the weights are compared: the list of missing keys that `fit_weights` would print ends by
-    offering ``strict=False``, which would score videos with the missing layers left at random."""
-    if not stored:
-        return
-    theirs, mine = (tuple(c.get(key) for key in SHAPE_KEYS) for c in (stored, cfg))
-    if theirs != mine:
-        raise ValueError(f"{path} was trained by {stored.get('name')} ({theirs[0]} classes, {theirs[1]}, "
-                         f"{theirs[2]}) but the config given ({cfg.get('name')}) describes {mine[0]} classes, "
-                         f"{mine[1]}, {mine[2]}: its weights cannot fit; load it with its own config, which it "
-                         f"stores (without cfg=; CLI: without --config)")
-
-
 def checkpoint_config(path, trusted=False):
     """``(cfg, classes)`` a checkpoint stores: the config it was trained with and its class names (each None when
     the file has none: an MMAction2 file stores neither), so it can be tested and used without naming a config."""
@@ -119,7 +101,8 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
                                        f"{report['modality']}, {report['num_classes']} classes")
     weights, kind = _weights(state, path)
     if cfg is not None and strict and kind == "tsnbook":
-        _check_architecture(_stored_config(state, path), cfg, path)
+        check_architecture(_stored_config(state, path), cfg, path, "load it with its own config, which it stores "
+                           "(without cfg=; CLI: without --config)")
     if cfg is None:
         cfg = _stored_config(state, path)
         if cfg is None:
