@@ -554,3 +554,17 @@ def test_class_folders_that_are_links_are_followed_once(tmp_path):
                               f"through a link: the rest of {outside} is not scanned; class 'run' left out")
     assert reasons["walk"].startswith(f"not followed: it leads to {src / 'jump'}, inside SRC") and \
         reasons["walk"].endswith("class 'walk' left out")
+
+
+def test_too_few_classes_says_what_was_found_instead_of_videos(tmp_path):
+    """A folder of frame folders (JPEG images, no videos) stopped with "0 class(es) with usable videos" and no
+    report: the user was not told that their 10 files were images, nor what to do with frames."""
+    src = tmp_path / "frames"
+    for cls in ("jump", "run"):
+        (src / cls / "take1").mkdir(parents=True)
+        for index in range(1, 6):
+            (src / cls / "take1" / f"img_{index:05d}.jpg").write_bytes(b"\xff\xd8\xff")
+    status, printed = prepare("folder", "extract", "--root", tmp_path / "r", "--videos", src, "--workers", "1")
+    assert status == 2 and "0 class(es) with usable videos" in printed
+    assert "10 file(s) are not videos" in printed and "img_00001.jpg" in printed, printed
+    assert "images" in printed and "ffmpeg" in printed, printed

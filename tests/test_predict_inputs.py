@@ -7,13 +7,16 @@ import csv
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from conftest import cli_exit, random_checkpoint, small_config
+from tsnbook.batch import predict_videos
 from tsnbook.course.synth import CLASSES
 from tsnbook.data import dataset_from_config
 from tsnbook.factory import load_model
+from tsnbook.features import extract_features
 from tsnbook.predict import predict_video, test_views
 
 
@@ -402,3 +405,52 @@ def test_a_json_list_is_read_whole_not_by_lines(tmp_path):
     from tsnbook.batch import expand_inputs
     (tmp_path / "l.json").write_text(json.dumps(["a\u2028b.mp4"], ensure_ascii=False), encoding="utf-8")
     assert expand_inputs([tmp_path / "l.json"]) == [tmp_path / "a\u2028b.mp4"]  # U+2028 splits str.splitlines
+
+
+def test_a_config_of_another_architecture_is_named_not_offered_no_strict(rgb, small_synth, tmp_path):
+    """``predict CKPT --config OTHER`` (a ResNet-18 checkpoint, a ResNet-34 config) listed 80 missing keys and
+    offered --no-strict, which would have scored videos with random layers; ``test`` named both configs."""
+    path, cfg = rgb
+    with pytest.raises(ValueError) as error:
+        load_model(path, cfg=dict(cfg, backbone="resnet34"))
+    assert "resnet18" in str(error.value) and "resnet34" in str(error.value)
+    assert "no-strict" not in str(error.value) and "strict=False" not in str(error.value)
+    other = tmp_path / "other.py"
+    other.write_text("base = 'tsn_r18_1x1x3_12e_synthactions_rgb'\nbackbone = 'resnet34'\n")
+    video = _videos(small_synth, "RedBall", 1)[0]
+    message = str(cli_exit(["predict", path, video, "--config", other]))
+    assert "resnet18" in message and "resnet34" in message and "without --config" in message, message
+    assert "--no-strict" not in message, message
+    model, _ = load_model(path, cfg=dict(cfg, backbone="resnet34"), strict=False)  # on request, as documented
+    assert model.num_classes == cfg["num_classes"]
+
+
+def test_the_api_refuses_a_folder_or_an_image_as_the_cli_does(rgb, tmp_path):
+    """``predict_video(model, "images/")`` said the existing folder "does not exist", and an image was scored as a
+    one-frame video, where ``predict`` and ``extract_features`` refuse both by name."""
+    path, cfg = rgb
+    model, _ = load_model(path)
+    (tmp_path / "frames").mkdir()
+    image = tmp_path / "frames" / "img_00001.jpg"
+    assert cv2.imwrite(str(image), np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(ValueError, match="is a folder"):
+        predict_video(model, tmp_path / "frames", cfg=cfg)
+    with pytest.raises(ValueError, match="is an image, not a video"):
+        predict_video(model, image, cfg=cfg)
+
+
+def test_a_config_name_or_file_is_taken_where_a_config_dict_is(rgb, small_synth, tmp_path):
+    """``load_model(ckpt, cfg="mine.py")`` failed with AttributeError: 'str' object has no attribute 'get', and
+    ``predict_video(..., cfg="mine.py")`` with a TypeError, where every command takes a config's name or file."""
+    path, cfg = rgb
+    mine = tmp_path / "mine.py"
+    mine.write_text(f"base = 'tsn_r18_1x1x3_12e_synthactions_rgb'\ntest_clips = {cfg['test_clips']}\n"
+                    "test_pipeline = " + repr(cfg["test_pipeline"]) + "\n")
+    model, info = load_model(path, cfg=str(mine))
+    assert info["cfg"]["backbone"] == cfg["backbone"]
+    video = _videos(small_synth, "RedBall", 1)[0]
+    expected = predict_video(model, video, cfg=cfg)
+    np.testing.assert_allclose(predict_video(model, video, cfg=mine), expected, atol=1e-6)
+    np.testing.assert_allclose(next(iter(predict_videos(model, [video], cfg=str(mine))))["scores"], expected,
+                               atol=1e-6)
+    assert extract_features(model, video, cfg=mine).shape == extract_features(model, video, cfg=cfg).shape

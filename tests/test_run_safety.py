@@ -10,6 +10,7 @@ import torch
 
 from conftest import small_config
 from tsnbook import cli
+from tsnbook.configs import get_config
 from tsnbook.engine import train
 from tsnbook.logs import JsonLog, read_log
 from tsnbook.runs import RunExistsError
@@ -580,3 +581,27 @@ def test_decoder_false_is_not_told_that_none_turns_it_off(tmp_path):
     from tsnbook.configs.checks import value_error
     assert "(None turns it off)" not in value_error("decoder", False)
     assert "(None turns it off)" in value_error("test_amp", False)
+
+
+def test_resuming_a_run_of_another_architecture_names_both_and_offers_no_missing_option(tmp_path, small_synth):
+    """``train mine.py --work-dir OTHER_RUN --resume`` (a ResNet-34 run, a ResNet-18 config) listed 96
+    unexpected keys and said "pass strict=False (CLI: --no-strict)", an option ``train`` does not have."""
+    train(_quick(small_synth, backbone="resnet34"), tmp_path / "run", resume=False, device="cpu", progress=False,
+          validate=False)
+    message = str(_exit(["train", RGB, "--work-dir", tmp_path / "run", "--resume", "--cfg-options", "epochs=2",
+                         "lr_steps=[1]", f"data_root={small_synth}", "--device", "cpu", "--no-progress"]))
+    assert "(8 classes, rgb, resnet34)" in message and "(8 classes, rgb, resnet18)" in message, message
+    assert "config.json" in message and "no-strict" not in message, message
+
+
+def test_resuming_with_the_runs_own_config_json_reports_no_changes(tmp_path, small_synth, capsys):
+    """``train WORK_DIR/config.json --resume`` warned that every pipeline had changed: JSON holds ``(-1, 48)`` as
+    ``[-1, 48]``, and the comparison with the checkpoint's config took the list for another value."""
+    cfg = _quick(small_synth)
+    train(cfg, tmp_path / "run", resume=False, device="cpu", progress=False, validate=False)
+    capsys.readouterr()
+    longer = get_config(tmp_path / "run" / "config.json", ["epochs=2", "lr_steps=[1]"])
+    train(longer, tmp_path / "run", resume=True, device="cpu", progress=False, validate=False)
+    printed = "".join(capsys.readouterr())
+    assert "epochs 1 -> 2" in printed  # a real change is still named
+    assert "pipeline" not in printed, printed

@@ -34,30 +34,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .configs import as_config
 from .data import ITEM_FAILURES
 from .io import VIDEO_EXTENSIONS
-from .predict import flow_input, top_k_cells, video_views, view_extractor, view_scorer
+from .predict import check_video_path, flow_input, top_k_cells, video_views, view_extractor, view_scorer
 from .texts import read_text, read_text_lines
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 LIST_EXTENSIONS = (".txt", ".lst", ".csv", ".json")
-
-
-def check_video_path(path, origin=None):
-    """Refuse, in one line, what cannot be a video: a missing path, a folder, an empty file, an image. ``origin``:
-    where the path was named (a list file's "list:line", `expand_inputs`), said first: the line to fix."""
-    path, at = Path(path), f"{origin}: " if origin else ""
-    if path.is_dir():
-        raise ValueError(f"{at}{path} is a folder: give its videos (predict and features take folders as many "
-                         f"inputs)")
-    if not path.is_file():
-        raise FileNotFoundError(f"{at}video {path} does not exist")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{at}{path}: empty file (0 bytes): not a video (copy or download it again)")
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
-        raise ValueError(f"{at}{path} is an image, not a video: a TSN needs frames over time (give a video file, or "
-                         f"a folder of videos)")
-    return path
 
 
 def _list_fields(list_file):
@@ -196,7 +179,7 @@ def predict_videos(model, inputs, cfg=None, protocol=None, average_clips="prob",
     arguments over the config's). The inputs are checked now; the videos are scored as the iterator is read.
     ``predict`` expands its inputs once and scores them with the same `view_scorer` and `scored_videos`.
     """
-    origins = {}
+    origins, cfg = {}, as_config(cfg)  # a config's name or file, as the commands take
     videos = expand_inputs(inputs, video_root, origins)
     extract = view_extractor(model, cfg, protocol)
     score = view_scorer(model, extract, average_clips, views_per_chunk)

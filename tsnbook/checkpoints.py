@@ -283,16 +283,39 @@ def _key_difference(extra, absent):
     return "; ".join(parts)
 
 
-def load_checkpoint(path, model=None, optimizer=None, strict=True):
+#: the keys a TSN's tensor shapes follow: a checkpoint fits a config only when they agree
+SHAPE_KEYS = ("num_classes", "modality", "backbone")
+
+
+def check_architecture(stored, cfg, path, what_to_do):
+    """Refuse a tsnbook checkpoint whose stored config (``stored``; None: nothing to compare) describes another
+    architecture than ``cfg``, naming both: the key lists `fit_weights` would print end by offering
+    ``strict=False``, which loads random layers (and ``train`` has no such option)."""
+    if not stored:
+        return
+    theirs, mine = (tuple(c.get(key) for key in SHAPE_KEYS) for c in (stored, cfg))
+    if theirs != mine:
+        raise ValueError(f"{path} was trained by {stored.get('name')} ({theirs[0]} classes, {theirs[1]}, "
+                         f"{theirs[2]}) but the config given ({cfg.get('name')}) describes ({mine[0]} classes, "
+                         f"{mine[1]}, {mine[2]}): its weights cannot fit; {what_to_do}")
+
+
+def load_checkpoint(path, model=None, optimizer=None, strict=True, cfg=None):
     """Load a tsnbook checkpoint into ``model`` / ``optimizer`` (resume) and return the whole checkpoint dict.
 
     Weights only (no arbitrary unpickling); a truncated file, or one made for another model, raises an error
-    that says so and what to do (`fit_weights`). To turn any checkpoint into a model, see `tsnbook.load_model`.
+    that says so and what to do (`fit_weights`; with ``cfg``, the resuming run's config, another architecture is
+    named as such: `check_architecture`). To turn any checkpoint into a model, see `tsnbook.load_model`.
     """
     state = read_checkpoint(path)  # weights_only; a truncated file gets a message that says so
     if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
         raise ValueError(f"{path} is not a tsnbook training checkpoint (a dict with 'model'); an MMAction2 file "
                          f"loads with tsnbook.load_model")
+    if model is not None and cfg is not None and strict:
+        run = Path(path).parent
+        check_architecture(state.get("cfg"), cfg, path, "resume it with the config it was trained with: python -m "
+                           f"tsnbook train {run / 'config.json'} --work-dir {run} --resume; or train this config in "
+                           "another --work-dir")
     if model is not None:
         fit_weights(model, state["model"], path, strict=strict)
     if optimizer is not None and "optimizer" in state:

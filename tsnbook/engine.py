@@ -205,7 +205,7 @@ def _train(cfg, work_dir, resume, device, progress, validate, data_root, world, 
             checkpoint, note = resume_point(work_dir)
         digests, changes = list_digests(cfg, data_root), []
         if checkpoint is not None:
-            state = load_to_resume(checkpoint, model, optimizer, beside=resume is True)
+            state = load_to_resume(checkpoint, model, optimizer, beside=resume is True, cfg=cfg)
             start_epoch, best = state["epoch"], state.get("best", best)
             if scaler is not None and "scaler" in state:
                 scaler.load_state_dict(state["scaler"])

@@ -10,8 +10,8 @@ Every entry point that reads weights goes through here: ``train`` (``load_from``
 error listing them (`tsnbook.checkpoints.fit_weights`), ``strict=False`` on request; a classifier of another
 size under ``load_from`` is the one documented exception.
 """
-from .checkpoints import fit_weights, read_checkpoint
-from .configs import get_config, option
+from .checkpoints import check_architecture, fit_weights, read_checkpoint
+from .configs import as_config, get_config, option
 from .mmaction2 import check_mmaction2_file, is_mmaction2_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook
 from .models import TSN
 
@@ -86,11 +86,13 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
     Without ``cfg`` the architecture comes from the file: a tsnbook checkpoint stores the resolved config it was
     trained with (``cfg``; files from before that store only ``cfg_name``, and today's config of that name is
     used, with a note), an MMAction2 file is read by `load_mmaction2_checkpoint` (architecture from the weights).
-    With ``cfg`` the model is the one ``cfg`` describes, and the file's weights must fit it.
+    With ``cfg`` (a dict, a config's name or file) the model is the one it describes, and the file's weights must
+    fit it.
     ``info``: ``format`` ("tsnbook", "MMAction2 0.x", ...), ``cfg`` (None for an MMAction2 file without one),
     ``description`` (one line), ``classes`` (the class names a tsnbook checkpoint stores, in label order; None
     when it stores none, and for MMAction2 files, which carry no names), and ``epoch`` for tsnbook files.
     """
+    cfg = as_config(cfg)  # a name or a config file's path, as the commands take
     state = read_checkpoint(path, trusted)
     if cfg is None and is_mmaction2_checkpoint(state):
         model, report = load_mmaction2_checkpoint(path, num_segments=num_segments, trusted=trusted, strict=strict)
@@ -98,6 +100,9 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
                            description=f"MMAction2 {report['format']} checkpoint, {report['backbone']} "
                                        f"{report['modality']}, {report['num_classes']} classes")
     weights, kind = _weights(state, path)
+    if cfg is not None and strict and kind == "tsnbook":
+        check_architecture(_stored_config(state, path), cfg, path, "load it with its own config, which it stores "
+                           "(without cfg=; CLI: without --config)")
     if cfg is None:
         cfg = _stored_config(state, path)
         if cfg is None:

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from .batch import check_video_path, expand_inputs, scored_videos
+from .configs import as_config
 from .predict import flow_input, view_extractor
 
 
@@ -84,6 +85,7 @@ def expanded_features(model, videos, *, cfg=None, protocol=None, per_segment=Fal
                       views_per_chunk=25, origins=None):
     """`videos_features` of video files already expanded (`tsnbook.batch.expand_inputs`, which fills ``origins``,
     the ``list:line`` of each listed video): what ``features`` calls after expanding its inputs once."""
+    cfg = as_config(cfg)  # a config's name or file, as the commands take
     extract = view_extractor(model, cfg, protocol)
 
     def features(views):

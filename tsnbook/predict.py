@@ -22,22 +22,37 @@ from pathlib import Path
 
 import numpy as np
 
-from .configs import option
+from .configs import as_config, option
 from .data import read_label_map  # noqa: F401  (kept here too: tests and notebooks import it from predict)
 from .flow import video_flow
-from .io import FlowFrames, Video, open_selective
+from .io import IMAGE_EXTENSIONS, FlowFrames, Video, open_selective
 from .metrics import fuse_scores
 from .pipelines import ZOO_INPUT_SIZE, ZOO_SHORT_SIDE, model_sizes, protocol_of
 from .views import FrameRange, ViewExtractor
+
+
+def check_video_path(path, origin=None):
+    """Refuse, in one line, what cannot be a video: a missing path, a folder, an empty file, an image. ``origin``:
+    where the path was named (a list file's "list:line", `expand_inputs`), said first: the line to fix."""
+    path, at = Path(path), f"{origin}: " if origin else ""
+    if path.is_dir():
+        raise ValueError(f"{at}{path} is a folder: give its videos (predict and features take folders as many "
+                         f"inputs)")
+    if not path.is_file():
+        raise FileNotFoundError(f"{at}video {path} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{at}{path}: empty file (0 bytes): not a video (copy or download it again)")
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        raise ValueError(f"{at}{path} is an image, not a video: a TSN needs frames over time (give a video file, or "
+                         f"a folder of videos)")
+    return path
 
 
 def open_reader(video, backend=None):
     """An open reader (left open) or a file path (opened here, closed after use)."""
     if isinstance(video, Video):
         return contextlib.nullcontext(video)
-    if not Path(video).is_file():
-        raise FileNotFoundError(f"video {video} does not exist")
-    return open_selective(video, backend)
+    return open_selective(check_video_path(video), backend)
 
 
 def _is_flow(video):
@@ -129,7 +144,7 @@ def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=No
     """Class scores of one video (numpy [num_classes]).
 
     The views: ``cfg``'s own test protocol when a config is given and ``protocol`` is None (a tsnbook checkpoint
-    stores its config: ``load_model(path)[1]["cfg"]``); else the named ``protocol`` (default "25x10"; "val" uses
+    stores its config: ``load_model(path)[1]["cfg"]``; a config's name or file works too); else the named ``protocol`` (default "25x10"; "val" uses
     the model's ``num_segments``) at ``cfg``'s sizes when a config is given (`view_extractor`). ``num_segments``
     replaces a named protocol's clip count. ``video_path`` may also be an open tsnbook reader (a `FlowFrames` for
     a flow model). ``frames=(start, stop)``: score only frames start..stop-1 (frame numbers, not seconds), as if
@@ -139,8 +154,9 @@ def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=No
     A flow model given a video *file* scores its optical flow, computed by `video_flow` with ``flow`` (a dict of
     its arguments; default `flow_settings` of ``cfg``, i.e. DIS, bound 20, the video's own size).
     """
+    cfg = as_config(cfg)  # a config's name or file, as the commands take
     if model.modality == "flow" and not isinstance(video_path, Video):
-        with video_flow(video_path, **flow_input(model, cfg, flow)) as reader:
+        with video_flow(check_video_path(video_path), **flow_input(model, cfg, flow)) as reader:
             return predict_video(model, reader, protocol, average_clips, cfg, num_segments, views_per_chunk,
                                  frames=frames)
     if model.modality == "flow" and not isinstance(video_path, FlowFrames):

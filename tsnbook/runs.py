@@ -79,11 +79,12 @@ def newest_checkpoint(work_dir):
     return max((item for item in found if item and item[1] is not None), key=lambda item: item[1], default=None)
 
 
-def load_to_resume(checkpoint, model, optimizer, beside):
+def load_to_resume(checkpoint, model, optimizer, beside, cfg=None):
     """`tsnbook.checkpoints.load_checkpoint` for a resume; an unreadable latest.pth that ``--resume`` found
-    (``beside``: in its work dir) names the newest checkpoint beside it, which ``--resume PATH`` continues."""
+    (``beside``: in its work dir) names the newest checkpoint beside it, which ``--resume PATH`` continues;
+    ``cfg``: the resuming run's, which a run of another architecture is named against."""
     try:
-        return load_checkpoint(checkpoint, model, optimizer)
+        return load_checkpoint(checkpoint, model, optimizer, cfg=cfg)
     except RuntimeError as err:
         other = newest_checkpoint(Path(checkpoint).parent) if beside else None
         if other is None:
@@ -254,6 +255,15 @@ def list_digests(cfg, data_root=None):
     return digests
 
 
+def _as_json(value):
+    """``value`` as a run's config.json holds it (tuples as lists): resuming with that file is no change."""
+    if isinstance(value, dict):
+        return {key: _as_json(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_as_json(item) for item in value]
+    return value
+
+
 def resume_changes(state, cfg, digests, world_size=1, validating=True):
     """What differs between the run a checkpoint was saved by (its ``cfg``, ``lists``, ``world_size`` and
     ``validating``) and the one resuming it (``cfg``, plain as checkpoints store it; ``digests``: `list_digests`;
@@ -268,7 +278,7 @@ def resume_changes(state, cfg, digests, world_size=1, validating=True):
         return text if len(text) <= 60 else text[:57] + "..."
 
     changes = [f"{key} {shown(before.get(key))} -> {shown(cfg.get(key))}" for key in sorted(set(before) | set(cfg))
-               if before and before.get(key) != cfg.get(key)]
+               if before and _as_json(before.get(key)) != _as_json(cfg.get(key))]
     changes += [f"{cfg.get(key)} ({key}) was rebuilt since" for key, digest in (state.get("lists") or {}).items()
                 if digests.get(key, digest) != digest]
     saved_by = state.get("world_size", world_size)

@@ -211,6 +211,14 @@ def get_config(name, overrides=()):
     return cfg
 
 
+def as_config(cfg):
+    """A config dict from what a function's ``cfg=`` was given: a dict as it is (None too), a config's name or a
+    config file's path read with `get_config` - as every command takes one, so ``load_model(ckpt,
+    cfg="mine.py")`` works rather than failing on a string deep inside."""
+    import os
+    return get_config(os.fspath(cfg)) if isinstance(cfg, (str, os.PathLike)) else cfg
+
+
 def apply_overrides(cfg, overrides, source="the config"):
     """``cfg`` updated with ``overrides`` (``"key=value"`` strings or a dict): keys of ``cfg``, optional or
     required ones (a config file may leave a required key to the command line).

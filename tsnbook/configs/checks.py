@@ -146,6 +146,9 @@ def value_error(key, value):
         return f"expected a probability from 0 up to (not including) 1, got {value!r}"
     if key == "momentum" and not 0 <= value <= 1:
         return f"expected a momentum from 0 to 1, got {value!r}"
+    if key == "lr_steps" and any(later <= earlier for earlier, later in zip(value, value[1:])):
+        return (f"expected increasing epochs, got {list(value)!r}: out of order, tsnbook would decay at each step "
+                f"passed and MMAction2 only at the first step not yet reached; sort them")
     return None
 
 
@@ -201,8 +204,12 @@ def check_pipelines(cfg, source):
 
 def warn_schedule(cfg, changed, who):
     """A file or ``--cfg-options`` that shorten training (``changed`` sets ``epochs``) without new ``lr_steps``
-    would never decay the learning rate: say so, on stderr (``config dump`` writes the config alone on stdout)."""
+    would never decay the learning rate, and ``lr_steps`` set at or past ``epochs`` never come (a typo such as
+    ``[4, 20]`` for 8 epochs): say so, on stderr (``config dump`` writes the config alone on stdout)."""
     steps = cfg.get("lr_steps") or []
     if "epochs" in changed and "lr_steps" not in changed and steps and max(steps) >= cfg["epochs"]:
         print(f"note: {who} sets epochs={cfg['epochs']} but keeps lr_steps {steps}: steps from epoch "
               f"{cfg['epochs']} on never come; set lr_steps to fit", file=sys.stderr)
+    elif "lr_steps" in changed and steps and max(steps) >= cfg["epochs"]:  # epoch indices run 0..epochs-1
+        print(f"note: {who}: lr_steps {steps} reach past epochs={cfg['epochs']}: the step at epoch "
+              f"{max(steps)} never comes; set lr_steps below epochs", file=sys.stderr)

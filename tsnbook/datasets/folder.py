@@ -48,7 +48,7 @@ from .. import flow
 from . import folder_config, folder_replica, folder_split, listing, lists
 from .files import AnnotationError, DatasetError, atomic_write, read_lines
 from .folder_source import CSV_FORMAT, duplicates, fingerprint, link_names, link_videos, name_problems, read_csv
-from .folder_walk import walk_folder
+from .folder_walk import walk_folder, why_no_classes
 from .items import Item, Subset
 from .report import Report
 from .shards import Work
@@ -180,7 +180,7 @@ def take_in(root, report, work):
                            "video(s) can be used (named above): not a class (left out of classes.txt)", "warning")
     if len(classes) < 2:
         raise DatasetError(f"{src or table}: {len(classes)} class(es) with usable videos; a classifier needs at least "
-                           "2 (one folder per class, each with its videos)")
+                           "2 (one folder per class, each with its videos)" + why_no_classes(report.problems))
     folders, names = link_names(classes, usable)
     name_problems(report, folders, names, where_class)
     link_videos(report, Path(root) / "videos", {names[c]: c.path for c in usable})

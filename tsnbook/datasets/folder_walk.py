@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..io import VIDEO_EXTENSIONS
+from ..io import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,25 @@ def walk_folder(src, report):
     if hidden:
         report.note(f"{len(hidden)} hidden file(s) or folder(s) (names starting with '.') ignored, e.g. {hidden[0]}")
     return classes, found
+
+
+def why_no_classes(problems):
+    """What a folder held instead of videos, for the error that stops ``extract`` with fewer than two classes:
+    that error ends the step before its report is written, so without this a folder of images (frame folders,
+    say) was told only "0 class(es) with usable videos". ``problems``: the report's, so far."""
+    others = [p for p in problems if not p.reason.startswith("not a video")]
+    strays = [p for p in problems if p.reason.startswith("not a video")]
+    said = []
+    if strays:
+        said.append(f"{len(strays)} file(s) are not videos, e.g. {strays[0].path} ({_videos_are()})")
+    if any(os.path.splitext(p.path)[1].lower() in IMAGE_EXTENSIONS for p in strays):
+        said.append("images are not videos: a TSN reads each training video's frames over time; turn each folder "
+                    "of frames into a video first (ffmpeg -framerate 25 -i img_%05d.jpg take.mp4), or write "
+                    "MMAction2 rawframes lists yourself (source = 'rawframes')")
+    said += [f"{p.path}: {p.reason}" for p in others[:3]]
+    if len(others) > 3:
+        said.append(f"and {len(others) - 3} more problem(s) like these")
+    return "".join(f"\n  {line}" for line in said)
 
 
 def _videos_are():

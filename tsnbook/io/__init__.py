@@ -30,13 +30,13 @@ JPEG folders), `selective` (H.264 decoding only what is needed) and `encode` (`w
 from .encode import CODECS, write_video, x264_refuses
 from .frames import FlowFrames, RawFrames
 from .selective import SelectiveVideo, open_selective
-from .videos import (BACKENDS, DECORD_CODECS, DECORD_CONTAINERS, DECORD_FAULT_TOL, VIDEO_EXTENSIONS,
-                     DecodeError, DecoderChoiceWarning, DecoderFallbackWarning, DecordVideo, PyAVVideo, Video,
-                     count_frames, decord_available, decord_misplaces_frames, frame_to_rgb, open_video, probe_video,
-                     upright)
+from .videos import (BACKENDS, DECORD_CODECS, DECORD_CONTAINERS, DECORD_FAULT_TOL, IMAGE_EXTENSIONS,
+                     VIDEO_EXTENSIONS, DecodeError, DecoderChoiceWarning, DecoderFallbackWarning, DecordVideo,
+                     PyAVVideo, Video, count_frames, decord_available, decord_misplaces_frames, frame_to_rgb,
+                     open_video, probe_video, upright)
 
 __all__ = ["BACKENDS", "CODECS", "DECORD_CODECS", "DECORD_CONTAINERS", "DECORD_FAULT_TOL", "DecodeError",
            "DecoderChoiceWarning", "DecoderFallbackWarning",
-           "DecordVideo", "FlowFrames", "PyAVVideo", "RawFrames", "SelectiveVideo", "Video", "count_frames",
-           "decord_available", "decord_misplaces_frames", "frame_to_rgb", "open_selective", "open_video", "probe_video",
-           "upright", "VIDEO_EXTENSIONS", "write_video", "x264_refuses"]
+           "DecordVideo", "FlowFrames", "IMAGE_EXTENSIONS", "PyAVVideo", "RawFrames", "SelectiveVideo", "Video",
+           "count_frames", "decord_available", "decord_misplaces_frames", "frame_to_rgb", "open_selective",
+           "open_video", "probe_video", "upright", "VIDEO_EXTENSIONS", "write_video", "x264_refuses"]

@@ -16,6 +16,8 @@ BACKENDS = ("decord", "pyav")
 #: (.m4v, .3gp), MPEG-1/2 program and transport streams (.mpg, .mpeg, .ts), Flash, Windows Media, Ogg.
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp",
                     ".ogv")
+#: still images: a file or folder of them is named as such (a TSN needs frames over time, a video)
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 DECORD_FAULT_TOL = 1e-6  # a ratio of len(video): more than int(1e-6 * len) = 0 recovered frames raises
 _IMREAD_COLOR_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV >= 4.10
 
