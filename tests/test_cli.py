@@ -148,3 +148,16 @@ def test_generated_data_is_made_by_one_process_only(tmp_path, monkeypatch):
     assert "no generated data yet" in message and "python -m tsnbook data synthactions" in message
     cli._prepare_generated_data(dict(data_root=str(tmp_path / "kinetics400")), progress=False)  # real data: untouched
     assert not (tmp_path / "kinetics400").exists()
+
+
+def test_trainings_last_line_says_what_was_kept_not_a_raw_dict():
+    """``train`` ended with ``done: {'work_dir': ..., 'best': {'top1': -1.0}, ...}``: a Python dict, and without
+    --validate a best top1 of -1 that no epoch had."""
+    from tsnbook.cli.training import done_line
+    validated = dict(work_dir="runs/a", epochs=40, best={"top1": 100.0, "epoch": 20}, world_size=1)
+    assert done_line(validated) == "done: 40 epochs in runs/a; best top1 100.00 at epoch 20 (best.pth)"
+    unvalidated = dict(work_dir="runs/b", epochs=3, best={"top1": -1.0}, world_size=2)
+    assert done_line(unvalidated) == ("done: 3 epochs in runs/b on 2 processes; not validated (--validate keeps the "
+                                      "best epoch as best.pth)")
+    assert done_line(dict(validated, best={"mean_average_precision": 41.25, "epoch": 7})).endswith(
+        "best mean_average_precision 41.25 at epoch 7 (best.pth)")

@@ -33,8 +33,20 @@ def _train(args):
     except KeyboardInterrupt:  # Ctrl-C: one line on what is kept and how to go on, not a traceback
         raise SystemExit(_interrupted(args, work_dir, before)) from None
     if int(os.environ.get("RANK", 0)) == 0:  # under torchrun, rank 0 speaks for all
-        print(f"done: {summary}")
+        print(done_line(summary))
     return 0
+
+
+def done_line(summary):
+    """The last line of ``train``: where the run is and what it kept (`tsnbook.engine.train`'s summary)."""
+    where = f"done: {summary['epochs']} epochs in {summary['work_dir']}" + (
+        f" on {summary['world_size']} processes" if summary.get("world_size", 1) > 1 else "")
+    best = dict(summary.get("best") or {})
+    epoch = best.pop("epoch", None)
+    if epoch is None or not best:  # never validated: the best is still its starting -1
+        return f"{where}; not validated (--validate keeps the best epoch as best.pth)"
+    metric, value = next(iter(best.items()))
+    return f"{where}; best {metric} {value:.2f} at epoch {epoch} (best.pth)"
 
 
 def _quiet_unless_rank_0():
