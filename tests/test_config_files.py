@@ -110,7 +110,8 @@ def test_the_lists_step_template_resolves_to_the_row_on_other_data(myvideos, tmp
     assert (cfg["backbone"], cfg["load_from"], cfg["num_segments"]) == (row["backbone"], row["load_from"], 8)
     assert "zoo" not in cfg and "filename_tmpl" not in cfg  # the row's published facts and frame names: not mine
     note = capsys.readouterr().err
-    assert f"points {HMDB_K400} at other data" in note and "lr_steps [20, 40]" in note  # 1 epoch: steps never come
+    assert "lr_steps [20, 40]" in note  # 1 epoch: steps never come
+    assert "at other data" not in note  # only the zoo's facts were dropped: documentation, no note
     assert "filename_tmpl" not in note  # a frame template means nothing to videos: no word about dropping it
     frames = write_config(tmp_path / "frames.py", dict(user_keys(myvideos), source="rawframes"), base=HMDB_K400)
     assert "filename_tmpl" not in get_config(frames) and "filename_tmpl" in capsys.readouterr().err
@@ -359,3 +360,16 @@ def test_lr_steps_out_of_order_are_refused_and_steps_past_the_last_epoch_noted(t
     (tmp_path / "d.py").write_text(f"base = {SYNTH!r}\nlr_steps = [4, 12]\n")  # the base's 12 epochs
     get_config(tmp_path / "d.py")
     assert "the step at epoch 12 never comes" in capsys.readouterr().err
+
+
+def test_the_config_prepare_writes_loads_without_a_note_each_time(tmp_path, capsys):
+    """Every use of the folder dataset's own config.py printed that it "dropped the zoo row's facts (zoo)": the
+    row's published accuracy, documentation that no run reads, dropped as it should be - not worth a note."""
+    from tsnbook.datasets import folder_config
+    text, _ = folder_config.contents(tmp_path, folder_config.CPU_BASE, ["a", "b"],
+                                     dict(train="train.txt", val="val.txt"), 20)
+    (tmp_path / "config.py").write_text(text)
+    (tmp_path / "classes.txt").write_text("a\nb\n")
+    capsys.readouterr()
+    cfg = get_config(tmp_path / "config.py")
+    assert "zoo" not in cfg and capsys.readouterr().err == ""
