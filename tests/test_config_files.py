@@ -75,7 +75,8 @@ def test_a_config_file_on_your_own_videos_trains_tests_and_predicts(myvideos, tm
     assert _main(["test", work / "latest.pth", "--eval", "confusion_matrix", "--out", out, *QUIET]) == "0"
     printed = capsys.readouterr().out
     assert os.listdir(cwd) == []
-    assert "testing myvideos_tsn" in printed and "(its own config)" in printed
+    assert "testing myvideos_tsn" in printed and "(its own config) on " in printed  # and which list it scores
+    assert f" on {myvideos / 'val.txt'}\n" in printed
     assert "top1: " in printed and "top5" not in printed  # 3 classes: every video is in its top 5
     assert "per-class accuracy:" in printed and "2 blue ball" in printed
     assert "confusion matrix (rows: true class, columns: predicted class)" in printed

@@ -207,7 +207,8 @@ def _test(args):
     _check_classes(args, cfg, classes)
     main_process = int(os.environ.get("RANK", 0)) == 0  # under torchrun every process tests its share; rank 0 reports
     if main_process:
-        print(f"testing {cfg['name']} with {args.checkpoint}" + ("" if args.config else " (its own config)"))
+        print(f"testing {cfg['name']} with {args.checkpoint}" + ("" if args.config else " (its own config)") +
+              f" on {Path(cfg['data_root']) / cfg['ann_file_test']}")
         if Path(args.checkpoint).name == "best.pth" and cfg.get("ann_file_test") == cfg.get("ann_file_val"):
             print(f"note: the test list is the val list ({cfg['ann_file_test']}), on which validation chose best.pth: "
                   "the figure is optimistic; a held-out test list (ann_file_test) gives an honest one")
