@@ -351,3 +351,20 @@ def test_exporting_a_timm_resnet_to_mmaction2_names_the_library_not_resnet_twice
                                          r"\(timm/resnet10t\)"):
         export_mmaction2_checkpoint(TSN("timm/resnet10t", 3, 3), tmp_path / "x.pth")
     assert not (tmp_path / "x.pth").exists()
+
+
+def test_a_file_that_stores_only_its_configs_name_loads_into_the_config_given(tmp_path, capsys):
+    """An older checkpoint stores only ``cfg_name``: today's config of that name is a guess at its architecture (the
+    run may have overridden num_classes), not a fact to refuse the config given against - its weights decide."""
+    from tsnbook.configs import get_config
+    from tsnbook.factory import load_model
+    name = "tsn_r18_1x1x3_12e_synthactions_rgb"
+    cfg = dict(get_config(name), num_classes=5, pretrained=None)  # a run of that config with 5 classes
+    torch.manual_seed(0)
+    source = build_model(cfg)
+    torch.save(dict(model=source.state_dict(), cfg_name=name, epoch=3), tmp_path / "old.pth")
+    model, info = load_model(tmp_path / "old.pth", cfg=cfg)
+    assert model.num_classes == 5 and torch.equal(model.fc.weight, source.fc.weight)
+    assert "stores only its config's name" not in capsys.readouterr().out  # the name was not used
+    with pytest.raises(ValueError, match=r"checkpoint \(5, 512\) vs model \(8, 512\)"):  # its weights decide
+        load_model(tmp_path / "old.pth", cfg=dict(cfg, num_classes=8))

@@ -159,5 +159,6 @@ def test_trainings_last_line_says_what_was_kept_not_a_raw_dict():
     unvalidated = dict(work_dir="runs/b", epochs=3, best={"top1": -1.0}, world_size=2)
     assert done_line(unvalidated) == ("done: 3 epochs in runs/b on 2 processes; not validated (--validate keeps the "
                                       "best epoch as best.pth)")
+    assert done_line(dict(unvalidated, epochs=1, world_size=1)).startswith("done: 1 epoch in runs/b;")  # not "1 epochs"
     assert done_line(dict(validated, best={"mean_average_precision": 41.25, "epoch": 7})).endswith(
         "best mean_average_precision 41.25 at epoch 7 (best.pth)")

@@ -350,14 +350,17 @@ def test_dotted_cfg_options_come_after_another_num_classes_and_find_int_keys():
 
 
 def test_lr_steps_out_of_order_are_refused_and_steps_past_the_last_epoch_noted(tmp_path, capsys):
-    """``lr_steps = [4, 2, 20]`` with 8 epochs trained silently: tsnbook counted the steps passed (decay at 2 and
-    4), MMAction2 the first step not yet reached (decay at 4 only, twice), and the step at 20 never came."""
+    """``lr_steps = [4, 2, 20]`` with 8 epochs trained silently: tsnbook (as MMAction2 1.x's MultiStepLR) counted
+    the steps passed (decay at 2 and 4), MMAction2 0.x (mmcv's StepLrUpdaterHook) the first step not yet reached
+    (decay at 4 only, twice), and the step at 20 never came."""
     assert "c.py:2: lr_steps = [4, 2]: expected increasing epochs" in _fails(tmp_path, f"base = {SYNTH!r}\n"
                                                                                    f"lr_steps = [4, 2]\n")
     with pytest.raises(ValueError, match=r"--cfg-options lr_steps=\[4,4\]: expected increasing epochs"):
         get_config(SYNTH, ["lr_steps=[4,4]"])
     get_config(SYNTH, ["epochs=8", "lr_steps=[4,20]"])
     assert "lr_steps [4, 20] reach past epochs=8: the step at epoch 20 never comes" in capsys.readouterr().err
+    get_config(SYNTH, ["epochs=8", "lr_steps=[10,20]"])  # every step that never comes is named, not the last alone
+    assert "lr_steps [10, 20] reach past epochs=8: the steps at epochs 10, 20 never come" in capsys.readouterr().err
     (tmp_path / "d.py").write_text(f"base = {SYNTH!r}\nlr_steps = [4, 12]\n")  # the base's 12 epochs
     get_config(tmp_path / "d.py")
     assert "the step at epoch 12 never comes" in capsys.readouterr().err

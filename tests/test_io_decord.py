@@ -107,12 +107,11 @@ def test_codecs_and_containers_never_measured_are_refused_and_the_measured_ones_
     assert tio.decord_misplaces_frames("avi", "mpeg4", False) is None
 
 
-
 def test_a_10_bit_video_decodes_on_every_reader_with_decords_colours_within_a_level(tmp_path):
     """10-bit H.264 (High 10, what newer cameras record): the same frames from decord, PyAV and `SelectiveVideo`.
     For 8-bit video they are bit-identical; for 10-bit, decord's FFmpeg converts to 8-bit RGB with other rounding
-    than PyAV's (measured: about half a level on average, a few levels at sharp colour edges), so decord is
-    compared by frame means. `SelectiveVideo` decodes through PyAV, so it equals PyAV exactly."""
+    than PyAV's (a few levels at sharp colour edges; 0.14 to 0.18 of a level on average over these frames on this
+    machine), so decord is compared by frame means. `SelectiveVideo` decodes through PyAV, so it equals PyAV exactly."""
     from tsnbook.io.selective import SelectiveVideo
     path = tmp_path / "ten_bit.mp4"
     write_video(path, (moving_frame(i) for i in range(NUM)), fps=25, pix_fmt="yuv420p10le", g=12)
@@ -126,4 +125,4 @@ def test_a_10_bit_video_decodes_on_every_reader_with_decords_colours_within_a_le
         assert video.backend == "decord"
         for indices in INDEX_SETS:
             error = np.abs(video.get(indices).astype(np.int16) - reference[indices]).mean(axis=(1, 2, 3))
-            assert error.max() < 2, (indices, error)  # neighbouring frames differ by 4 grey levels and more
+            assert error.max() < 1, (indices, error)  # within a level (neighbouring frames differ by 4 and more)

@@ -39,7 +39,8 @@ def _train(args):
 
 def done_line(summary):
     """The last line of ``train``: where the run is and what it kept (`tsnbook.engine.train`'s summary)."""
-    where = f"done: {summary['epochs']} epochs in {summary['work_dir']}" + (
+    epochs = summary["epochs"]
+    where = f"done: {epochs} epoch{'s' if epochs != 1 else ''} in {summary['work_dir']}" + (
         f" on {summary['world_size']} processes" if summary.get("world_size", 1) > 1 else "")
     best = dict(summary.get("best") or {})
     epoch = best.pop("epoch", None)

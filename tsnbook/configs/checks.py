@@ -146,9 +146,12 @@ def value_error(key, value):
         return f"expected a probability from 0 up to (not including) 1, got {value!r}"
     if key == "momentum" and not 0 <= value <= 1:
         return f"expected a momentum from 0 to 1, got {value!r}"
-    if key == "lr_steps" and any(later <= earlier for earlier, later in zip(value, value[1:])):
-        return (f"expected increasing epochs, got {list(value)!r}: out of order, tsnbook would decay at each step "
-                f"passed and MMAction2 only at the first step not yet reached; sort them")
+    if key == "lr_steps" and any(later < earlier for earlier, later in zip(value, value[1:])):
+        return (f"expected increasing epochs, got {list(value)!r}: tsnbook (as MMAction2 1.x) decays at each step "
+                f"passed, MMAction2 0.x only at the first step not yet reached, so the two would differ; sort them")
+    if key == "lr_steps" and len(set(value)) < len(value):
+        return (f"expected increasing epochs, got {list(value)!r}: a step repeated decays twice there (lr_gamma "
+                f"squared); name each epoch once")
     return None
 
 
@@ -211,5 +214,8 @@ def warn_schedule(cfg, changed, who):
         print(f"note: {who} sets epochs={cfg['epochs']} but keeps lr_steps {steps}: steps from epoch "
               f"{cfg['epochs']} on never come; set lr_steps to fit", file=sys.stderr)
     elif "lr_steps" in changed and steps and max(steps) >= cfg["epochs"]:  # epoch indices run 0..epochs-1
-        print(f"note: {who}: lr_steps {steps} reach past epochs={cfg['epochs']}: the step at epoch "
-              f"{max(steps)} never comes; set lr_steps below epochs", file=sys.stderr)
+        late = [step for step in steps if step >= cfg["epochs"]]
+        which = f"step at epoch {late[0]} never comes" if len(late) == 1 else \
+            f"steps at epochs {', '.join(map(str, late))} never come"
+        print(f"note: {who}: lr_steps {steps} reach past epochs={cfg['epochs']}: the {which}; set lr_steps below "
+              f"epochs", file=sys.stderr)
