@@ -222,8 +222,8 @@ def _step_numbers(loss, logits, labels, multi_label, world_size):
     if world_size == 1:
         mean, correct = torch.stack([loss.detach().double(), hits.double()]).tolist()
         return mean, mean * videos, videos, int(correct)
-    total = torch.stack([loss.detach().double() * videos, torch.tensor(float(videos), dtype=torch.float64,
-                                                                       device=loss.device), hits.double()])
+    seen = torch.full((), float(videos), dtype=torch.float64, device=loss.device)  # filled there: no host copy
+    total = torch.stack([loss.detach().double() * videos, seen, hits.double()])
     dist.all_reduce(total)
     loss_sum, seen, correct = total.tolist()
     return loss_sum / seen, loss_sum, int(seen), int(correct)
