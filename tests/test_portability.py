@@ -195,3 +195,25 @@ def test_the_data_generators_are_cpu_independent(tmp_path):
                              capture_output=True, text=True, timeout=120, check=True).stdout
               for name, env in (("pinned", TEST_ENV), ("portable", PORTABLE_ENV))]
     assert json.loads(hashes[0]) == json.loads(hashes[1]) and len(json.loads(hashes[0])) == 8
+
+
+@pytest.mark.parametrize("profile", ["TEST_ENV", "PORTABLE_ENV"])
+def test_opencv_is_never_asked_to_disable_a_feature_this_cpu_lacks(profile):
+    # OPENCV_CPU_DISABLE=AVX512-SKX on a CPU without AVX-512 (an AVX2 EPYC) makes every process that imports cv2
+    # print "Trying to disable unavailable CPU feature" on stderr: into every notebook's stored outputs, which the
+    # machines with AVX-512 then do not reproduce (and the other way round)
+    env = dict(os.environ, **{"TEST_ENV": TEST_ENV, "PORTABLE_ENV": PORTABLE_ENV}[profile])
+    done = subprocess.run([sys.executable, "-c", "import cv2; cv2.getCPUFeaturesLine()"], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "unavailable CPU feature" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("kind", CPU_KINDS)
+def test_the_opencv_features_disabled_are_those_a_cpu_of_the_kind_has(kind):
+    from tsnbook.testenv import opencv_features
+    for env in (portable_env(CPU_KINDS[kind]), dict(TEST_ENV, OPENCV_CPU_DISABLE=opencv_features(
+            ("AVX512-SKX",), CPU_KINDS[kind]))):
+        named = [name for name in env["OPENCV_CPU_DISABLE"].split(",") if name]
+        assert all(opencv_features((name,), CPU_KINDS[kind]) for name in named), (kind, named)
+    assert opencv_features(("AVX512-SKX", "AVX2"), {"avx2"}) == "AVX2"
+    assert opencv_features(("AVX512-SKX",), {"avx2", "fma", "avx"}) == ""

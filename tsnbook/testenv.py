@@ -15,7 +15,9 @@ machine ran them. Each pin, and why:
   CPU than with this pin (the ATen and oneDNN pins do not reach MKL). `tests/test_portability.py` checks it.
   This pin holds on Intel CPUs; on AMD ones MKL ignores it (see below).
 * ``OPENCV_CPU_DISABLE=AVX512-SKX``: OpenCV dispatches some functions to AVX-512 kernels; at most AVX2 here.
-  (Its DIS optical flow differs between its SSE4.1 and AVX2 paths, so the level matters.)
+  (Its DIS optical flow differs between its SSE4.1 and AVX2 paths, so the level matters.) Only where the CPU has
+  them (`opencv_features`): OpenCV asked to disable a feature the CPU lacks prints "Trying to disable unavailable
+  CPU feature" on stderr in every process that imports it - into every notebook's outputs on an AVX2-only CPU.
 * ``OMP_NUM_THREADS=1`` / ``MKL_NUM_THREADS=1``: a parallel reduction's result can depend on the thread count;
   one thread per kernel also lets pytest run two notebooks at once on the 2-core CI machine.
 * ``PYTHONHASHSEED=0``: set iteration order does not change between runs.
@@ -46,6 +48,28 @@ library, what the portable profile moves on the CPU it runs on, and requires ATe
 `CUDA_ENV` (``TSNBOOK_TEST_PROFILE=cuda``, what ``tools/gpu_check.sh`` runs the ``cuda``-marked tests in) is
 `TEST_ENV` with the GPU left visible: no ``CUDA_VISIBLE_DEVICES=""`` and no ``TSNBOOK_DEVICE=cpu``.
 """
+#: cpuinfo's flags for each OpenCV feature that `TEST_ENV` and `portable_env` disable (AVX2 implies AVX)
+OPENCV_FEATURE_FLAGS = {"AVX512-SKX": {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"},
+                        "AVX2": {"avx2"}, "FMA3": {"fma"}, "AVX": {"avx"}}
+
+
+def cpu_flags():
+    """The instruction-set flags of this machine's CPU (``/proc/cpuinfo``; an empty set where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return set()
+    return set(flags.partition(":")[2].split())
+
+
+def opencv_features(names, flags):
+    """``OPENCV_CPU_DISABLE``'s value: the features of ``names`` that a CPU with ``flags`` has (disabling one it
+    lacks changes nothing but prints a warning), comma-separated; where /proc/cpuinfo says nothing, all of them."""
+    flags = set(flags) | ({"avx"} if "avx2" in flags else set())
+    return ",".join(name for name in names if not flags or OPENCV_FEATURE_FLAGS[name] <= flags)
+
+
 TEST_ENV = {
     "TSNBOOK_MODE": "tiny",
     "TSNBOOK_DEVICE": "cpu",
@@ -57,23 +81,13 @@ TEST_ENV = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "MKL_CBWR": "AVX2",
-    "OPENCV_CPU_DISABLE": "AVX512-SKX",
+    "OPENCV_CPU_DISABLE": opencv_features(("AVX512-SKX",), cpu_flags()),
     "TSNBOOK_X264_PARAMS": "",
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
 }
 
 #: The AVX-512 subsets that ATen's (``ATEN_CPU_CAPABILITY=avx512``) and oneDNN's AVX-512 kernels need.
 AVX512_KERNELS = frozenset({"avx512f", "avx512bw", "avx512dq", "avx512vl"})
-
-
-def cpu_flags():
-    """The instruction-set flags of this machine's CPU (``/proc/cpuinfo``; an empty set where there is none)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return set()
-    return set(flags.partition(":")[2].split())
 
 
 def portable_env(flags):
@@ -87,7 +101,8 @@ def portable_env(flags):
     return dict(TEST_ENV,
                 **(dict(ATEN_CPU_CAPABILITY="avx512", ONEDNN_MAX_CPU_ISA="AVX512_CORE_AMX", MKL_CBWR="AVX512") if wide
                    else dict(ATEN_CPU_CAPABILITY="default", ONEDNN_MAX_CPU_ISA="SSE41", MKL_CBWR="COMPATIBLE")),
-                OPENCV_CPU_DISABLE="AVX2,FMA3,AVX,AVX512-SKX", TSNBOOK_X264_PARAMS="asm=0")
+                OPENCV_CPU_DISABLE=opencv_features(("AVX2", "FMA3", "AVX", "AVX512-SKX"), flags),
+                TSNBOOK_X264_PARAMS="asm=0")
 
 
 PORTABLE_ENV = portable_env(cpu_flags())
