@@ -19,6 +19,7 @@ from tsnbook.course.synth import CLASSES
 from tsnbook.factory import load_model
 from tsnbook.io import DecodeError, write_video
 from tsnbook.predict import predict_video, view_extractor
+from tsnbook.streams import FrameStream
 from tsnbook.timeline import run_timeline
 
 FAST, SLOW = 40, 40  # frames at 50 fps (20 ms apart), then at 10 fps (100 ms apart): 0.8 s + 4 s
@@ -299,3 +300,39 @@ def test_a_variable_rate_video_whose_packets_do_not_count_its_frames_says_it_is_
         with pytest.warns(UserWarning, match=r"vfr.mp4: its packets give 80 times for 79 frames, and they are not "
                                              r"evenly spaced: each frame is timed at the average rate"):
             assert stream.frame_times() is None
+
+
+def test_frame_times_read_the_time_base_while_the_file_is_open(model_and_videos, monkeypatch):
+    # PyAV may free a stream's fields once its container is closed: a time base read after the `with` came back
+    # None once in a full run (a TypeError in notebook 20's timeline). Here the stream forgets it on close.
+    import tsnbook.streams
+    _, vfr, _, _, _, _ = model_and_videos
+    real_open, real_stream = av.open, tsnbook.streams._video_stream
+
+    class Closing:
+        def __init__(self, container):
+            self.container, self.closed = container, False
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.closed = True
+            return self.container.__exit__(*exc)
+
+        def demux(self, stream):
+            return self.container.demux(stream.stream)
+
+    class Forgetting:
+        def __init__(self, opened, path):
+            self.opened, self.stream = opened, real_stream(opened.container, path)
+
+        @property
+        def time_base(self):
+            return None if self.opened.closed else self.stream.time_base
+
+    with FrameStream(vfr) as stream:
+        monkeypatch.setattr(tsnbook.streams.av, "open", lambda *args, **kwargs: Closing(real_open(*args, **kwargs)))
+        monkeypatch.setattr(tsnbook.streams, "_video_stream", Forgetting)
+        times = stream.frame_times()
+    assert times is not None and len(times) == FAST + SLOW

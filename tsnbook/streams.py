@@ -90,9 +90,10 @@ class FrameStream:
             with av.open(self.path) as container:
                 stream = _video_stream(container, self.path)
                 pts = [p.pts for p in container.demux(stream) if p.size and not p.is_discard]
+                time_base = stream.time_base  # read while open: a closed container's stream may give None
         except av.FFmpegError:  # damage the decode below names in its own words, at the frame it reaches
             return None
-        if None in pts:
+        if None in pts or time_base is None:
             return None
         pts = np.sort(np.array(pts, dtype=np.int64))
         if len(pts) != self.num_frames:
@@ -102,7 +103,7 @@ class FrameStream:
                               f"are not evenly spaced: each frame is timed at the average rate ({self.fps:g} fps), "
                               "so windows of its faster or slower parts hold other frames than their seconds")
             return None
-        return (pts - pts[0]) * float(stream.time_base)
+        return (pts - pts[0]) * float(time_base)
 
     def __iter__(self):
         if self._capture is not None:
