@@ -30,8 +30,9 @@ def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
     """Write ``num`` benchmark clips in bench-data's layout under ``root``; returns the video list's path.
 
     ``root/videos/clip_000.mp4`` ... (H.264 at CRF 21, otherwise x264's defaults: a keyframe every 250 frames, as
-    most downloaded footage) and ``root/videos.txt``; with ``rawframes`` also ``root/rawframes/clip_000/img_00001.jpg`` ...
-    (JPEG quality 95, MMAction2's rawframe layout) and ``root/rawframes.txt``. Seeded and reused: clips already
+    most downloaded footage) and ``root/videos.txt``; with ``rawframes`` also
+    ``root/rawframes/clip_000/img_00001.jpg`` ... (JPEG quality 95, MMAction2's rawframe layout) and
+    ``root/rawframes.txt``. Seeded and reused: clips already
     there are kept, and every file is written under a temporary name and renamed when complete.
     ``clip`` overrides `BENCH_CLIP` (width, height, frames, fps).
     """

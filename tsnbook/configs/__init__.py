@@ -60,6 +60,7 @@ each with a ``<name>_tiny`` twin that keeps the row's structure but runs on Synt
 import ast
 import copy
 import importlib
+import os
 import pkgutil
 from pathlib import Path
 
@@ -215,7 +216,6 @@ def as_config(cfg):
     """A config dict from what a function's ``cfg=`` was given: a dict as it is (None too), a config's name or a
     config file's path read with `get_config` - as every command takes one, so ``load_model(ckpt,
     cfg="mine.py")`` works rather than failing on a string deep inside."""
-    import os
     return get_config(os.fspath(cfg)) if isinstance(cfg, (str, os.PathLike)) else cfg
 
 
