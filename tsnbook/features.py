@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .batch import check_video_path, expand_inputs, scored_videos
+from .batch import expand_inputs, scored_videos
 from .configs import as_config
-from .predict import flow_input, view_extractor
+from .predict import check_video_path, flow_input, view_extractor
 
 
 @torch.no_grad()

@@ -210,7 +210,8 @@ def model_inputs(args, checkpoints, given=(), videos=()):
 def video_inputs(inputs, video_root=None):
     """``(videos, origins)`` of ``predict`` and ``features``' inputs (`tsnbook.batch.expand_inputs`), a single
     video checked now, before a model loads: a missing one named by its ``list:line``."""
-    from ..batch import check_video_path, expand_inputs
+    from ..batch import expand_inputs
+    from ..predict import check_video_path
     origins = {}
     videos = expand_inputs(inputs, video_root, origins)
     if len(videos) == 1:

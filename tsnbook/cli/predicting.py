@@ -164,7 +164,7 @@ def _predict(args):
 
 
 def _timeline(args, checkpoints, inputs, outputs):
-    from ..batch import check_video_path
+    from ..predict import check_video_path
     from ..timeline import run_timeline, write_timeline
     flag = "--timeline" if args.source is None else "--source"
     if len(checkpoints) != 1:

@@ -42,7 +42,7 @@ def _features(args):
 
 
 def _export(args):
-    from ..batch import check_video_path
+    from ..predict import check_video_path
     from ..export import FORMATS, check_export, compare_speed, export_model
     from ..predict import describe_protocol, view_extractor, video_views
     out = check_output(args.out, FORMATS[args.format])
@@ -101,7 +101,7 @@ def target_class(target, target_index, names, num_classes):
 
 
 def _explain(args):
-    from ..batch import check_video_path
+    from ..predict import check_video_path
     from ..explain import explain_views
     from ..predict import describe_protocol, view_extractor, video_views
     out = check_figure_output(args.out, "explain")
