@@ -203,7 +203,7 @@ def _every_rank_has_a_batch(have_batch, world_size, device):
     """
     if world_size == 1:
         return have_batch
-    flag = torch.tensor([int(have_batch)], device=device)
+    flag = torch.full((1,), int(have_batch), device=device)  # filled there: no host-to-device copy
     dist.all_reduce(flag, op=dist.ReduceOp.MIN)
     return bool(flag.item())
 
