@@ -48,9 +48,12 @@ library, what the portable profile moves on the CPU it runs on, and requires ATe
 `CUDA_ENV` (``TSNBOOK_TEST_PROFILE=cuda``, what ``tools/gpu_check.sh`` runs the ``cuda``-marked tests in) is
 `TEST_ENV` with the GPU left visible: no ``CUDA_VISIBLE_DEVICES=""`` and no ``TSNBOOK_DEVICE=cpu``.
 """
-#: cpuinfo's flags for each OpenCV feature that `TEST_ENV` and `portable_env` disable (AVX2 implies AVX)
-OPENCV_FEATURE_FLAGS = {"AVX512-SKX": {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"},
-                        "AVX2": {"avx2"}, "FMA3": {"fma"}, "AVX": {"avx"}}
+#: The AVX-512 subsets that ATen's (``ATEN_CPU_CAPABILITY=avx512``) and oneDNN's AVX-512 kernels need.
+AVX512_KERNELS = frozenset({"avx512f", "avx512bw", "avx512dq", "avx512vl"})
+#: cpuinfo's flags for each OpenCV feature that `TEST_ENV` and `portable_env` disable (AVX2 implies AVX;
+#: OpenCV's AVX512-SKX group is those kernels' subsets and CD)
+OPENCV_FEATURE_FLAGS = {"AVX512-SKX": AVX512_KERNELS | {"avx512cd"}, "AVX2": {"avx2"}, "FMA3": {"fma"},
+                        "AVX": {"avx"}}
 
 
 def cpu_flags():
@@ -86,8 +89,6 @@ TEST_ENV = {
     "PYTHONWARNINGS": "ignore::DeprecationWarning",
 }
 
-#: The AVX-512 subsets that ATen's (``ATEN_CPU_CAPABILITY=avx512``) and oneDNN's AVX-512 kernels need.
-AVX512_KERNELS = frozenset({"avx512f", "avx512bw", "avx512dq", "avx512vl"})
 
 
 def portable_env(flags):
