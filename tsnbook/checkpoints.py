@@ -288,10 +288,10 @@ SHAPE_KEYS = ("num_classes", "modality", "backbone")
 
 
 def check_architecture(stored, cfg, path, what_to_do):
-    """Refuse a tsnbook checkpoint whose stored config (``stored``; None: nothing to compare) describes another
-    architecture than ``cfg``, naming both: the key lists `fit_weights` would print end by offering
-    ``strict=False``, which loads random layers (and ``train`` has no such option)."""
-    if not stored:
+    """Refuse a tsnbook checkpoint whose stored config (``stored``; not a dict - None, or only a name - nothing to
+    compare) describes another architecture than ``cfg``, naming both: the key lists `fit_weights` would print end
+    by offering ``strict=False``, which loads random layers (and ``train`` has no such option)."""
+    if not isinstance(stored, dict) or not stored:
         return
     theirs, mine = (tuple(c.get(key) for key in SHAPE_KEYS) for c in (stored, cfg))
     if theirs != mine:

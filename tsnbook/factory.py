@@ -101,9 +101,8 @@ def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):
                                        f"{report['modality']}, {report['num_classes']} classes")
     weights, kind = _weights(state, path)
     if cfg is not None and strict and kind == "tsnbook":  # the config the file stores, not a guess from its name
-        stored = state["cfg"] if isinstance(state.get("cfg"), dict) else None
-        check_architecture(stored, cfg, path, "load it with its own config, which it stores (without cfg=; CLI: "
-                           "without --config)")
+        check_architecture(state.get("cfg"), cfg, path, "load it with its own config, which it stores (without "
+                           "cfg=; CLI: without --config)")
     if cfg is None:
         cfg = _stored_config(state, path)
         if cfg is None:

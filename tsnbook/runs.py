@@ -15,13 +15,14 @@ a kill may have cost it (`keep_resumed_epoch_checkpoint`).
 import contextlib
 import hashlib
 import itertools
+import json
 import os
 import re
 import shutil
 from pathlib import Path
 
 from .checkpoints import load_checkpoint, read_checkpoint
-from .configs import option
+from .configs import option, plain
 from .distributed import gather_objects, stopped_together
 from .locks import hold_work_dir
 from .scores import is_score_file
@@ -257,11 +258,7 @@ def list_digests(cfg, data_root=None):
 
 def _as_json(value):
     """``value`` as a run's config.json holds it (tuples as lists): resuming with that file is no change."""
-    if isinstance(value, dict):
-        return {key: _as_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_as_json(item) for item in value]
-    return value
+    return json.loads(json.dumps(plain(value)))
 
 
 def resume_changes(state, cfg, digests, world_size=1, validating=True):
