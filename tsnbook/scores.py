@@ -89,7 +89,7 @@ def score_scale(path, scores=None):
     ``.pkl`` or a ``.json`` does not, though MMAction2 1.x's configs test with "prob" (0.x's with raw scores): one
     whose every row is a distribution (non-negative, summing to 1) is taken for "prob" - logits are never all
     that - and any other for None (`_check_scales` still keeps it apart from probabilities). ``scores``: the
-    file's, when already read (`read_fusion_inputs`), so that it is not read again."""
+    file's, when already read, so that it is not read again."""
     declared = _declared_scale(path)
     if declared:
         return declared
@@ -339,22 +339,26 @@ def _check_datalist(datalist, labels, numbers, carried, scores0):
 
 def _check_scales(paths, loaded, apply_softmax):
     """Scores on one scale: probabilities are not turned into probabilities again, nor added to logits."""
-    scales = [(path, score_scale(path, scores)) for path, (scores, _, _) in zip(paths, loaded)]
-    probabilities = [path for path, scale in scales if scale == "prob"]
+    facts = []  # (path, scale, what the file declares, whether its rows are distributions): each read once
+    for path, (scores, _, _) in zip(paths, loaded):
+        declared = _declared_scale(path)
+        rows = None if declared else _distributions(scores)
+        facts.append((path, declared or ("prob" if rows is True else None), declared, rows))
+    probabilities = [(path, declared) for path, scale, declared, _ in facts if scale == "prob"]
     if probabilities and apply_softmax:
-        why = "tested with --average-clips prob" if _declared_scale(probabilities[0]) else "its rows sum to 1"
-        raise ValueError(f"{probabilities[0]} holds probabilities ({why}): --apply-softmax would apply softmax to "
-                         "them twice; fuse without it")
-    logits = [path for path, scale in scales if scale == "logits"]
+        path, declared = probabilities[0]
+        why = "tested with --average-clips prob" if declared else "its rows sum to 1"
+        raise ValueError(f"{path} holds probabilities ({why}): --apply-softmax would apply softmax to them twice; "
+                         "fuse without it")
+    logits = [path for path, scale, _, _ in facts if scale == "logits"]
     if probabilities and logits:
-        raise ValueError(f"{probabilities[0]} holds probabilities but {logits[0]} scores before softmax: test both "
-                         "with the same --average-clips")
-    unknown = [path for (path, scale), (scores, _, _) in zip(scales, loaded)
-               if scale is None and _distributions(scores) is False]
+        raise ValueError(f"{probabilities[0][0]} holds probabilities but {logits[0]} scores before softmax: test "
+                         "both with the same --average-clips")
+    unknown = [path for path, scale, _, rows in facts if scale is None and rows is False]
     if probabilities and unknown:
-        raise ValueError(f"{probabilities[0]} holds probabilities but the rows of {unknown[0]} are not distributions "
-                         "(scores before softmax?): adding them mixes two scales; test both with the same "
-                         "--average-clips")
+        raise ValueError(f"{probabilities[0][0]} holds probabilities but the rows of {unknown[0]} are not "
+                         "distributions (scores before softmax?): adding them mixes two scales; test both with the "
+                         "same --average-clips")
 
 
 def read_fusion_inputs(paths, datalist=None, apply_softmax=False):
