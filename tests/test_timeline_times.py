@@ -336,3 +336,14 @@ def test_frame_times_read_the_time_base_while_the_file_is_open(model_and_videos,
         monkeypatch.setattr(tsnbook.streams, "_video_stream", Forgetting)
         times = stream.frame_times()
     assert times is not None and len(times) == FAST + SLOW
+
+
+def test_one_rule_tells_a_varying_rate_from_a_rounded_time_base():
+    """`rate_varies`, which both the packets' warning and the annotated copy's times use: a millisecond time base
+    rounds 29.97 fps by up to a tick, which is one rate; 25 fps then 12.5 fps is not, in ticks or in seconds."""
+    from tsnbook.streams import rate_varies
+    ticks = np.round(np.arange(90) * 1001 / 30)
+    assert not rate_varies(ticks) and not rate_varies(ticks / 1000, 30000 / 1001)
+    two_rates = np.r_[np.arange(40) * 40, 1600 + np.arange(40) * 80]
+    assert rate_varies(two_rates) and rate_varies(two_rates / 1000, 25)
+    assert not rate_varies([0.0])

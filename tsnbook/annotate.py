@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from .io import CODECS, write_video, x264_refuses
-from .streams import FrameStream
+from .streams import FrameStream, rate_varies
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
@@ -67,8 +67,7 @@ def shown_times(out_path, stream, times):
     over half a frame from index / fps - and ``out_path`` can hold them (not an AVI); else None: one rate will do."""
     if times is None or Path(out_path).suffix.lower() == ".avi":
         return None
-    steady = np.arange(len(times)) / stream.fps
-    return times if np.abs(np.asarray(times) - steady).max() > 0.5 / stream.fps else None
+    return times if rate_varies(times, stream.fps) else None
 
 
 def write_annotated_frames(out_path, frames, stream, times=None):

@@ -35,6 +35,17 @@ def is_camera(source):
     return isinstance(source, int) or (isinstance(source, str) and source.isdigit())
 
 
+def rate_varies(times, fps=None):
+    """Whether frame ``times`` (seconds, or pts ticks with ``fps`` None) stray from one rate: some frame is over
+    half a frame from where a steady rate puts it (``fps``; None: the times' own average). Half a frame, not
+    exact equality: a time base rounds each time by up to a tick, and a frame at 25 fps is 40 ms."""
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) < 2:
+        return False
+    step = 1 / fps if fps else (times[-1] - times[0]) / (len(times) - 1)
+    return bool(np.abs(times - times[0] - step * np.arange(len(times))).max() > step / 2)
+
+
 class FrameStream:
     """Iterate a source's frames once (see the module docstring); `fps`, `num_frames` (None when unknown),
     `size` (width, height) once the first frame is read, `path` (the source as given)."""
@@ -97,8 +108,7 @@ class FrameStream:
             return None
         pts = np.sort(np.array(pts, dtype=np.int64))
         if len(pts) != self.num_frames:
-            gaps = np.diff(pts)
-            if len(gaps) and gaps.max() - gaps.min() > 1 + 0.01 * gaps.mean():  # a tick: a rounded time base
+            if rate_varies(pts):
                 warnings.warn(f"{self.path}: its packets give {len(pts)} times for {self.num_frames} frames, and they "
                               f"are not evenly spaced: each frame is timed at the average rate ({self.fps:g} fps), "
                               "so windows of its faster or slower parts hold other frames than their seconds")
