@@ -71,12 +71,16 @@ def walk_folder(src, report):
     return classes, found
 
 
+NOT_A_VIDEO = "not a video"  # how the report names a stray file, and how `why_no_classes` finds them
+
+
 def why_no_classes(problems):
     """What a folder held instead of videos, for the error that stops ``extract`` with fewer than two classes:
     that error ends the step before its report is written, so without this a folder of images (frame folders,
     say) was told only "0 class(es) with usable videos". ``problems``: the report's, so far."""
-    others = [p for p in problems if not p.reason.startswith("not a video")]
-    strays = [p for p in problems if p.reason.startswith("not a video")]
+    strays, others = [], []
+    for problem in problems:
+        (strays if problem.reason.startswith(NOT_A_VIDEO) else others).append(problem)
     said = []
     if strays:
         said.append(f"{len(strays)} file(s) are not videos, e.g. {strays[0].path} ({_videos_are()})")
@@ -107,7 +111,7 @@ def _videos_below(folder, src, cls, report, taken, hidden):
             elif is_video_name(name):
                 yield Candidate(path, cls, path.relative_to(src / cls).as_posix(), str(path))
             else:
-                report.problem("stray", path, f"not a video ({os.path.splitext(name)[1] or 'no extension'}): "
+                report.problem("stray", path, f"{NOT_A_VIDEO} ({os.path.splitext(name)[1] or 'no extension'}): "
                                f"ignored; {_videos_are()}", "warning")
 
 
