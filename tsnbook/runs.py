@@ -73,7 +73,9 @@ def resume_point(work_dir):
 
 def newest_checkpoint(work_dir):
     """``(path, epoch)`` of the newest readable ``epoch_N.pth`` or ``best.pth`` in ``work_dir``, or None: what is
-    left to resume when latest.pth is missing or unreadable. Epoch files are read newest first, until one reads."""
+    left to resume when latest.pth is missing or unreadable. Epoch files are tried newest first, until one's epoch
+    reads. Its tensors are mapped, not read (`_epoch_of`), so a file whose index is whole but whose tensor data is
+    damaged can still be named: resuming from it then fails with its own error, naming the file."""
     readable = ((path, _epoch_of(path)) for path in reversed(_epoch_checkpoints(work_dir)))
     found = [next(((path, epoch) for path, epoch in readable if epoch is not None), None),
              (Path(work_dir) / "best.pth", _epoch_of(Path(work_dir) / "best.pth"))]
