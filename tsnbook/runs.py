@@ -74,8 +74,8 @@ def resume_point(work_dir):
 def newest_checkpoint(work_dir):
     """``(path, epoch)`` of the newest readable ``epoch_N.pth`` or ``best.pth`` in ``work_dir``, or None: what is
     left to resume when latest.pth is missing or unreadable. Epoch files are tried newest first, until one's epoch
-    reads. Its tensors are mapped, not read (`_epoch_of`), so a file whose index is whole but whose tensor data is
-    damaged can still be named: resuming from it then fails with its own error, naming the file."""
+    reads. Its tensors are mapped, not read (`_epoch_of`): a file cut short is refused (a zip's directory is at
+    its end), but bytes damaged inside a tensor are not looked at here."""
     readable = ((path, _epoch_of(path)) for path in reversed(_epoch_checkpoints(work_dir)))
     found = [next(((path, epoch) for path, epoch in readable if epoch is not None), None),
              (Path(work_dir) / "best.pth", _epoch_of(Path(work_dir) / "best.pth"))]
