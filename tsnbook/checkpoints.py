@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .configs import plain  # noqa: F401  (a config in a checkpoint: plain values)
+from .configs import plain, stacked_frames  # noqa: F401  (plain: a config in a checkpoint holds plain values)
 from .io import VIDEO_EXTENSIONS
 
 
@@ -283,8 +283,11 @@ def _key_difference(extra, absent):
     return "; ".join(parts)
 
 
-#: the keys a TSN's tensor shapes follow: a checkpoint fits a config only when they agree
-SHAPE_KEYS = ("num_classes", "modality", "backbone")
+def _shapes(cfg):
+    """What a TSN's tensor shapes follow, as words: a checkpoint fits a config only when they agree."""
+    frames = stacked_frames(cfg)
+    return f"{cfg.get('num_classes')} classes, {cfg.get('modality')}, {cfg.get('backbone')}" + \
+        (f", {frames} frames a snippet" if frames > 1 else "")
 
 
 def check_architecture(stored, cfg, path, what_to_do):
@@ -293,11 +296,10 @@ def check_architecture(stored, cfg, path, what_to_do):
     by offering ``strict=False``, which loads random layers (and ``train`` has no such option)."""
     if not isinstance(stored, dict) or not stored:
         return
-    theirs, mine = (tuple(c.get(key) for key in SHAPE_KEYS) for c in (stored, cfg))
+    theirs, mine = _shapes(stored), _shapes(cfg)
     if theirs != mine:
-        raise ValueError(f"{path} was trained by {stored.get('name')} ({theirs[0]} classes, {theirs[1]}, "
-                         f"{theirs[2]}) but the config given ({cfg.get('name')}) describes ({mine[0]} classes, "
-                         f"{mine[1]}, {mine[2]}): its weights cannot fit; {what_to_do}")
+        raise ValueError(f"{path} was trained by {stored.get('name')} ({theirs}) but the config given "
+                         f"({cfg.get('name')}) describes ({mine}): its weights cannot fit; {what_to_do}")
 
 
 def load_checkpoint(path, model=None, optimizer=None, strict=True, cfg=None):

@@ -11,7 +11,7 @@ error listing them (`tsnbook.checkpoints.fit_weights`), ``strict=False`` on requ
 size under ``load_from`` is the one documented exception.
 """
 from .checkpoints import check_architecture, fit_weights, read_checkpoint
-from .configs import as_config, get_config, option
+from .configs import as_config, get_config, option, stacked_frames
 from .mmaction2 import check_mmaction2_file, is_mmaction2_checkpoint, load_mmaction2_checkpoint, mmaction2_to_tsnbook
 from .models import TSN
 
@@ -23,9 +23,8 @@ def build_model(cfg, trusted=False):
     classifier of another size (fine-tuning Kinetics weights on HMDB51) is dropped with a printed note and keeps
     its fresh init. Every other key must match.
     """
-    stacked = cfg["modality"] in ("flow", "rgbdiff")  # clip_len flow fields or frame differences per snippet
     model = TSN(cfg["backbone"], cfg["num_classes"], cfg["num_segments"], cfg["modality"],
-                clip_len=cfg.get("clip_len", 1) if stacked else 1,
+                clip_len=stacked_frames(cfg),
                 dropout=cfg.get("dropout", 0.4), init_std=cfg.get("init_std", 0.01),
                 partial_bn=cfg.get("partial_bn", False), norm_eval=cfg.get("norm_eval", False),
                 pretrained=cfg.get("pretrained"), flow_init=cfg.get("flow_init", "average"),

@@ -139,6 +139,13 @@ def reads_generated_data(cfg):
         str(cfg.get("ann_file_train", "")).startswith("synthactions_")
 
 
+def stacked_frames(cfg):
+    """How many frames one snippet stacks into the model's input channels: ``clip_len`` for flow (x/y fields) and
+    RGBDiff (differences), 1 for RGB, whose ``clip_len`` frames are separate inputs. The first conv's shape
+    follows it, so a flow checkpoint fits only a config with its ``clip_len``."""
+    return cfg.get("clip_len", 1) if cfg.get("modality") in ("flow", "rgbdiff") else 1
+
+
 def option(cfg, key):
     """``cfg[key]``, or the default of an optional key the config leaves out (`OPTIONAL_KEYS`)."""
     return cfg.get(key, OPTIONAL_KEYS[key])
