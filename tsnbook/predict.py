@@ -101,7 +101,8 @@ def view_extractor(model, cfg=None, protocol=None, num_segments=None, flow=None)
     """The `ViewExtractor` `predict_video` uses for ``model``: ``cfg``'s own test split when ``protocol`` is None,
     else the named protocol (default "25x10") at ``cfg``'s sizes ("val": the model's ``num_segments``). A flow
     model's extractor also says how a video's flow is computed (`flow_input`: ``flow``'s keys over ``cfg``'s), so
-    that its ``from_file`` - and an export's sidecar - take the video itself."""
+    that its ``from_file`` - and an export's sidecar - take the video itself. ``cfg``: a dict, name or file."""
+    cfg = as_config(cfg)
     optical_flow = flow_input(model, cfg, flow)
     if cfg is not None and protocol is None:
         return ViewExtractor.from_config(cfg, flow=optical_flow is not None).computing_flow(optical_flow)
@@ -116,7 +117,7 @@ def view_extractor(model, cfg=None, protocol=None, num_segments=None, flow=None)
 def flow_settings(cfg=None):
     """How a flow model's input was computed: ``dict(algorithm, bound, resolution)`` from ``cfg`` (the
     optional keys ``flow_algorithm``, ``flow_bound``, ``flow_resolution``; their defaults without one)."""
-    cfg = cfg or {}
+    cfg = as_config(cfg) or {}
     return dict(algorithm=option(cfg, "flow_algorithm"), bound=float(option(cfg, "flow_bound")),
                 resolution=option(cfg, "flow_resolution"))
 
