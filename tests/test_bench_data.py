@@ -39,6 +39,21 @@ def test_write_bench_clips_writes_the_layout_bench_data_reads(clips):
         assert len(records) == 2 and tuple(bench.tsnbook_runner(name)(records[0]).shape)[0] in (75, 3)
 
 
+def test_clips_written_with_other_settings_are_written_again(tmp_path):
+    """Clips an older version left (CRF 23, no clips.json) or of another size are not kept under this one's name:
+    bench-data would time another decode than the README's."""
+    bench.write_bench_clips(tmp_path, num=2, rawframes=True, **SMALL)
+    (tmp_path / "clips.json").unlink()  # as an older version left them
+    (tmp_path / "rawframes" / "clip_001" / "img_00001.jpg").unlink()
+    bench.write_bench_clips(tmp_path, num=1, rawframes=True, **SMALL)
+    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == ["clip_000.mp4"]
+    assert not (tmp_path / "rawframes" / "clip_001").exists()
+    bench.write_bench_clips(tmp_path, num=2, rawframes=True, **dict(SMALL, frames=10))
+    assert (tmp_path / "rawframes.txt").read_text() == "clip_000 10 0\nclip_001 10 1\n"
+    with open_video(tmp_path / "videos" / "clip_000.mp4") as video:
+        assert video.num_frames == 10
+
+
 def test_clips_differ_from_each_other_and_are_seeded(clips, tmp_path):
     bench.write_bench_clips(tmp_path, num=1, **SMALL)
     assert (tmp_path / "videos" / "clip_000.mp4").read_bytes() == (clips / "videos" / "clip_000.mp4").read_bytes()

@@ -2,13 +2,17 @@
 moving so that they cost what real footage costs to decode, seeded. Apart from `tsnbook.bench`, which times
 pipelines on them: notebooks 15 and 17 write clips at other sizes through `write_bench_clips`.
 """
+import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 #: the frames of the benchmark clips: Kinetics' "340x256" preprocessing at 30 fps, 10 s
 BENCH_CLIP = dict(width=340, height=256, frames=300, fps=30)
+#: x264's quality for the clips: the README's figures came from CRF 21
+CRF = 21
 
 
 def _bench_frames(rng, width, height, frames):
@@ -32,9 +36,10 @@ def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
     ``root/videos/clip_000.mp4`` ... (H.264 at CRF 21, otherwise x264's defaults: a keyframe every 250 frames, as
     most downloaded footage) and ``root/videos.txt``; with ``rawframes`` also
     ``root/rawframes/clip_000/img_00001.jpg`` ... (JPEG quality 95, MMAction2's rawframe layout) and
-    ``root/rawframes.txt``. Seeded and reused: clips already
-    there are kept, and every file is written under a temporary name and renamed when complete.
-    ``clip`` overrides `BENCH_CLIP` (width, height, frames, fps).
+    ``root/rawframes.txt``. Seeded and reused: clips already there are kept when ``root/clips.json`` says they
+    were written with these settings (seed, size, CRF), and written again otherwise - clips of an older version,
+    at CRF 23, would time another decode than the README's. Every file is written under a temporary name and
+    renamed when complete. ``clip`` overrides `BENCH_CLIP` (width, height, frames, fps).
     """
     import cv2
 
@@ -42,6 +47,17 @@ def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
     shape = dict(BENCH_CLIP, **clip)
     root = Path(root)
     (root / "videos").mkdir(parents=True, exist_ok=True)
+    settings = json.dumps(dict(shape, seed=seed, crf=CRF), sort_keys=True)
+    stamp = root / "clips.json"
+    stale = stamp.exists() and stamp.read_text() != settings or not stamp.exists() and any(root.glob("videos/*"))
+    if stale:  # written again, quietly: a notebook's output does not change with what an older version left
+        for old in [*(root / "videos").glob("clip_*"), *(root / "rawframes").glob("clip_*")]:
+            if old.is_dir():
+                shutil.rmtree(old)
+            else:
+                old.unlink()
+    stamp.with_suffix(".partial").write_text(settings)  # before the clips: each of them is written atomically
+    os.replace(stamp.with_suffix(".partial"), stamp)
     videos, folders = [], []
     for i in range(num):
         name = f"clip_{i:03d}"
@@ -49,7 +65,7 @@ def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
         if not path.exists():
             frames = _bench_frames(np.random.default_rng(seed + i), shape["width"], shape["height"], shape["frames"])
             partial = path.with_name(f"{name}.partial.mp4")
-            write_video(partial, frames, fps=shape["fps"], crf=21)  # the README's figures came from CRF 21
+            write_video(partial, frames, fps=shape["fps"], crf=CRF)
             os.replace(partial, path)
         videos.append(f"{name}.mp4 {i % 4}")
         if rawframes:
