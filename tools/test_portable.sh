@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test-portable: every notebook again, in strict nbval, with every numeric library on another code path
-# (tsnbook.testenv.PORTABLE_ENV: ATen, oneDNN and MKL on their AVX-512 kernels where the CPU has them, else on
-# their generic / SSE4.1 / COMPATIBLE ones; OpenCV without AVX/AVX2/FMA, x264 without assembly). A stored output
+# (tsnbook.testenv.PORTABLE_ENV: ATen, oneDNN and MKL on their AVX-512 kernels where the CPU has them, else ATen
+# and MKL on their generic / COMPATIBLE ones; OpenCV without AVX/AVX2/FMA, x264 without assembly). A stored output
 # that still matches does not depend on the CPU.
 # It runs in a copy of the working tree, so the data (SynthActions) and the runs are made afresh there, under
 # that profile, and the checkout's data/ and work_dirs/ stay as they are.
