@@ -3,7 +3,7 @@
 The notebook kernels inherit this process's environment, so forcing the test environment here - not
 ``setdefault``: a developer's TSNBOOK_MODE=full must not leak in - makes CI runs match stored outputs.
 ``TSNBOOK_TEST_PROFILE=portable`` (``make test-portable``) forces `tsnbook.testenv.PORTABLE_ENV` instead: the
-same settings with every numeric library on another code path.
+same settings with the numeric libraries on other code paths (which ones, per CPU: its docstring).
 
 With pytest-xdist (``-n 2``, what ``make test`` runs) every test file - and every notebook - is one group, so a
 notebook's cells share one kernel on one worker. Notebooks that reuse another notebook's trained models

@@ -44,10 +44,11 @@ def test_clips_written_with_other_settings_are_written_again(tmp_path):
     bench-data would time another decode than the README's."""
     bench.write_bench_clips(tmp_path, num=2, rawframes=True, **SMALL)
     (tmp_path / "clips.json").unlink()  # as an older version left them
-    (tmp_path / "rawframes" / "clip_001" / "img_00001.jpg").unlink()
-    bench.write_bench_clips(tmp_path, num=1, rawframes=True, **SMALL)
-    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == ["clip_000.mp4"]
-    assert not (tmp_path / "rawframes" / "clip_001").exists()
+    (tmp_path / "videos" / "clip_interview.mp4").write_bytes(b"a user's file")  # not a name this writes
+    bench.write_bench_clips(tmp_path, num=1, **SMALL)
+    assert sorted(p.name for p in (tmp_path / "videos").iterdir()) == ["clip_000.mp4", "clip_interview.mp4"]
+    assert not (tmp_path / "rawframes").exists() or not list((tmp_path / "rawframes").iterdir())
+    assert not (tmp_path / "rawframes.txt").exists()  # it listed frame folders that are gone
     bench.write_bench_clips(tmp_path, num=2, rawframes=True, **dict(SMALL, frames=10))
     assert (tmp_path / "rawframes.txt").read_text() == "clip_000 10 0\nclip_001 10 1\n"
     with open_video(tmp_path / "videos" / "clip_000.mp4") as video:

@@ -372,13 +372,18 @@ def test_a_file_that_stores_only_its_configs_name_loads_into_the_config_given(tm
 
 def test_a_flow_checkpoint_fits_only_a_config_with_its_clip_len():
     """A flow TSN's first conv takes 2 x clip_len channels: another clip_len cannot load its weights, so it is
-    refused by name like another backbone; an RGB config's clip_len shapes nothing."""
+    refused by name like another backbone; so is another segment count under a weighted consensus (a weight per
+    segment). An RGB config's clip_len shapes nothing, nor does num_segments under the average."""
     from tsnbook.checkpoints import check_architecture
     flow = dict(name="f", num_classes=8, modality="flow", backbone="resnet18", clip_len=5)
     check_architecture(flow, dict(flow, name="g"), "x.pth", "fix it")
     check_architecture(dict(flow, modality="rgb"), dict(flow, modality="rgb", clip_len=1), "x.pth", "fix it")
     check_architecture("f", dict(flow, clip_len=10), "x.pth", "fix it")  # only a name stored: nothing to compare
-    with pytest.raises(ValueError, match=r"^x.pth was trained by f \(8 classes, flow, resnet18, 5 frames a snippet\) "
-                                         r"but the config given \(g\) describes \(8 classes, flow, resnet18, 10 "
-                                         r"frames a snippet\): its weights cannot fit; fix it$"):
+    with pytest.raises(ValueError, match=r"^x.pth was trained by f \(8 classes, flow, resnet18, clip_len 5\) but the "
+                                         r"config given \(g\) describes \(8 classes, flow, resnet18, clip_len 10\): "
+                                         r"its weights cannot fit; fix it$"):
         check_architecture(flow, dict(flow, name="g", clip_len=10), "x.pth", "fix it")
+    weighted = dict(flow, consensus="weighted", num_segments=3)  # one learned weight per segment
+    check_architecture(dict(flow, num_segments=3), dict(flow, num_segments=8), "x.pth", "fix it")
+    with pytest.raises(ValueError, match=r"weighted consensus of 3 segments\) but .* of 8 segments\)"):
+        check_architecture(weighted, dict(weighted, num_segments=8), "x.pth", "fix it")

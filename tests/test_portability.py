@@ -8,8 +8,9 @@ when the pin is removed.
 
 The portable profile (``make test-portable``) is checked per library: one small computation each for ATen,
 oneDNN, MKL and OpenCV (`PROBES`), run under both profiles; the test names the libraries that moved on this CPU.
-ATen, oneDNN and OpenCV must move everywhere: they dispatch on the instruction sets, so the profile each kind of
-CPU gets can be run here too. MKL dispatches on the vendor and does not move on AMD CPUs, where it ignores
+ATen and OpenCV must move everywhere, oneDNN where the CPU has AVX-512 (on an AVX2-only CPU the profile keeps its
+pin: `tsnbook.testenv`): they dispatch on the instruction sets, so the profile each kind of CPU gets can be run here
+too. MKL dispatches on the vendor and does not move on AMD CPUs, where it ignores
 ``MKL_CBWR``: an AMD EPYC failed the old MKL-only check (``'edf43b6a76220866' != 'edf43b6a76220866'``), and a
 shim that makes MKL take its AMD path on an Intel CPU (`as_on_amd`) reproduces that failure exactly.
 """

@@ -454,6 +454,9 @@ def test_a_config_name_or_file_is_taken_where_a_config_dict_is(rgb, small_synth,
     np.testing.assert_allclose(next(iter(predict_videos(model, [video], cfg=str(mine))))["scores"], expected,
                                atol=1e-6)
     assert extract_features(model, video, cfg=mine).shape == extract_features(model, video, cfg=cfg).shape
-    from tsnbook.predict import video_views, view_extractor
+    from tsnbook.configs import get_config
+    from tsnbook.predict import flow_settings, video_views, view_extractor
+    flow_name = "tsn_r18_1x1x3_12e_synthactions_flow"
+    assert flow_settings(flow_name) == flow_settings(get_config(flow_name))
     np.testing.assert_array_equal(video_views(video, view_extractor(model, mine)),
                                   video_views(video, view_extractor(model, cfg)))

@@ -200,7 +200,7 @@ def test_testing_with_a_config_of_another_backbone_says_which_in_a_short_line(tm
     message = str(_exit(["test", RGB, tmp_path / "latest.pth", "--cfg-options", "backbone=resnet50", "--device",
                          "cpu", "--no-progress"]))
     assert message.startswith(f"error: {tmp_path / 'latest.pth'} was trained by {RGB} (8 classes, rgb, resnet18) but "
-                              f"{RGB} describes 8 classes, rgb, resnet50"), message
+                              f"the config given ({RGB}) describes (8 classes, rgb, resnet50)"), message
     assert len(message.replace(str(tmp_path), "")) < 300 and "\n" not in message
 
 

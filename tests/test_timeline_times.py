@@ -347,3 +347,5 @@ def test_one_rule_tells_a_varying_rate_from_a_rounded_time_base():
     two_rates = np.r_[np.arange(40) * 40, 1600 + np.arange(40) * 80]
     assert rate_varies(two_rates) and rate_varies(two_rates / 1000, 25)
     assert not rate_varies([0.0])
+    dropped = np.delete(np.arange(300) * 0.04, 150)  # one frame lost mid-way: its own average, not 25 fps
+    assert not rate_varies(dropped) and rate_varies(dropped, 25)

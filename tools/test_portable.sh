@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test-portable: every notebook again, in strict nbval, with every numeric library on another code path
+# make test-portable: every notebook again, in strict nbval, with the numeric libraries on other code paths
 # (tsnbook.testenv.PORTABLE_ENV: ATen, oneDNN and MKL on their AVX-512 kernels where the CPU has them, else ATen
 # and MKL on their generic / COMPATIBLE ones; OpenCV without AVX/AVX2/FMA, x264 without assembly). A stored output
 # that still matches does not depend on the CPU.

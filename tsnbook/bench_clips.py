@@ -4,6 +4,7 @@ pipelines on them: notebooks 15 and 17 write clips at other sizes through `write
 """
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import numpy as np
 BENCH_CLIP = dict(width=340, height=256, frames=300, fps=30)
 #: x264's quality for the clips: the README's figures came from CRF 21
 CRF = 21
+#: the names this module writes (clips, frame folders, their partial forms): the only ones it ever removes
+OUR_NAME = re.compile(r"clip_\d{3}(\.partial)?(\.mp4)?")
 
 
 def _bench_frames(rng, width, height, frames):
@@ -49,13 +52,17 @@ def write_bench_clips(root, num=8, rawframes=False, seed=1000, **clip):
     (root / "videos").mkdir(parents=True, exist_ok=True)
     settings = json.dumps(dict(shape, seed=seed, crf=CRF), sort_keys=True)
     stamp = root / "clips.json"
-    stale = stamp.exists() and stamp.read_text() != settings or not stamp.exists() and any(root.glob("videos/*"))
+    ours = [path for folder in ("videos", "rawframes") for path in sorted((root / folder).glob("clip_*"))
+            if OUR_NAME.fullmatch(path.name)]
+    stale = (stamp.read_text() != settings) if stamp.exists() else bool(ours)
     if stale:  # written again, quietly: a notebook's output does not change with what an older version left
-        for old in [*(root / "videos").glob("clip_*"), *(root / "rawframes").glob("clip_*")]:
-            if old.is_dir():
-                shutil.rmtree(old)
+        for path in ours:
+            if path.is_dir():
+                shutil.rmtree(path)
             else:
-                old.unlink()
+                path.unlink()
+        for list_name in ("videos.txt", "rawframes.txt"):
+            (root / list_name).unlink(missing_ok=True)
     stamp.with_suffix(".partial").write_text(settings)  # before the clips: each of them is written atomically
     os.replace(stamp.with_suffix(".partial"), stamp)
     videos, folders = [], []

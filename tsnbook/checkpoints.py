@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .configs import plain, stacked_frames  # noqa: F401  (plain: a config in a checkpoint holds plain values)
+from .configs import option, stacked_frames
+from .configs import plain  # noqa: F401  (a config in a checkpoint: plain values)
 from .io import VIDEO_EXTENSIONS
 
 
@@ -284,10 +285,14 @@ def _key_difference(extra, absent):
 
 
 def _shapes(cfg):
-    """What a TSN's tensor shapes follow, as words: a checkpoint fits a config only when they agree."""
-    frames = stacked_frames(cfg)
-    return f"{cfg.get('num_classes')} classes, {cfg.get('modality')}, {cfg.get('backbone')}" + \
-        (f", {frames} frames a snippet" if frames > 1 else "")
+    """What a TSN's tensor shapes follow, in words: a checkpoint fits a config only when they agree. ``clip_len``
+    where it sizes the first conv (flow, RGBDiff), ``num_segments`` where the consensus learns one weight each."""
+    words = f"{cfg.get('num_classes')} classes, {cfg.get('modality')}, {cfg.get('backbone')}"
+    if stacked_frames(cfg) > 1:
+        words += f", clip_len {stacked_frames(cfg)}"
+    if option(cfg, "consensus") == "weighted":
+        words += f", weighted consensus of {cfg.get('num_segments')} segments"
+    return words
 
 
 def check_architecture(stored, cfg, path, what_to_do):

@@ -146,11 +146,11 @@ def predict_video(model, video_path, protocol=None, average_clips="prob", cfg=No
 
     The views: ``cfg``'s own test protocol when a config is given and ``protocol`` is None (a tsnbook checkpoint
     stores its config: ``load_model(path)[1]["cfg"]``; a config's name or file works too); else the named
-    ``protocol`` (default "25x10"; "val" uses the model's ``num_segments``) at ``cfg``'s sizes when a config is given (`view_extractor`). ``num_segments``
-    replaces a named protocol's clip count. ``video_path`` may also be an open tsnbook reader (a `FlowFrames` for
-    a flow model). ``frames=(start, stop)``: score only frames start..stop-1 (frame numbers, not seconds), as if
-    the video were that range (`tsnbook.views.FrameRange`; a window of `tsnbook.timeline` equals this; for a flow
-    model, flow frames).
+    ``protocol`` (default "25x10"; "val" uses the model's ``num_segments``) at ``cfg``'s sizes when a config is
+    given (`view_extractor`). ``num_segments`` replaces a named protocol's clip count. ``video_path`` may also be an
+    open tsnbook reader (a `FlowFrames` for a flow model). ``frames=(start, stop)``: score only frames start..stop-1
+    (frame numbers, not seconds), as if the video were that range (`tsnbook.views.FrameRange`; a window of
+    `tsnbook.timeline` equals this; for a flow model, flow frames).
 
     A flow model given a video *file* scores its optical flow, computed by `video_flow` with ``flow`` (a dict of
     its arguments; default `flow_settings` of ``cfg``, i.e. DIS, bound 20, the video's own size).

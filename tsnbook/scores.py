@@ -83,18 +83,24 @@ def is_score_file(path):
         return False
 
 
-def score_scale(path, scores=None):
+def score_scale(path):
     """"prob" when the file at ``path`` holds probabilities, "logits" when it holds scores before softmax, None
     when that is not known. A tsnbook ``.npz`` says which (the test's ``average_clips``). An older ``.npz``, a
     ``.pkl`` or a ``.json`` does not, though MMAction2 1.x's configs test with "prob" (0.x's with raw scores): one
     whose every row is a distribution (non-negative, summing to 1) is taken for "prob" - logits are never all
-    that - and any other for None (`_check_scales` still keeps it apart from probabilities). ``scores``: the
-    file's, when already read, so that it is not read again."""
+    that - and any other for None (`_check_scales` still keeps it apart from probabilities)."""
+    return _scale(path)[0]
+
+
+def _scale(path, scores=None):
+    """``(scale, declared, rows)``: `score_scale`'s answer, what the file declares (None: nothing) and whether its
+    rows are distributions (`_distributions`; None when the file declares its scale). ``scores``: the file's, when
+    already read; else they are read only if the file does not declare its scale."""
     declared = _declared_scale(path)
     if declared:
-        return declared
-    scores = _read_named(path)[0] if scores is None else scores
-    return "prob" if _distributions(scores) is True else None
+        return declared, declared, None
+    rows = _distributions(_read_named(path)[0] if scores is None else scores)
+    return ("prob" if rows is True else None), None, rows
 
 
 def _declared_scale(path):
@@ -339,11 +345,7 @@ def _check_datalist(datalist, labels, numbers, carried, scores0):
 
 def _check_scales(paths, loaded, apply_softmax):
     """Scores on one scale: probabilities are not turned into probabilities again, nor added to logits."""
-    facts = []  # (path, scale, what the file declares, whether its rows are distributions): each read once
-    for path, (scores, _, _) in zip(paths, loaded):
-        declared = _declared_scale(path)
-        rows = None if declared else _distributions(scores)
-        facts.append((path, declared or ("prob" if rows is True else None), declared, rows))
+    facts = [(path, *_scale(path, scores)) for path, (scores, _, _) in zip(paths, loaded)]
     probabilities = [(path, declared) for path, scale, declared, _ in facts if scale == "prob"]
     if probabilities and apply_softmax:
         path, declared = probabilities[0]

@@ -38,7 +38,9 @@ def is_camera(source):
 def rate_varies(times, fps=None):
     """Whether frame ``times`` (seconds, or pts ticks with ``fps`` None) stray from one rate: some frame is over
     half a frame from where a steady rate puts it (``fps``; None: the times' own average). Half a frame, not
-    exact equality: a time base rounds each time by up to a tick, and a frame at 25 fps is 40 ms."""
+    exact equality: a time base rounds each time by up to a tick, and a frame at 25 fps is 40 ms. The steady
+    rate matters: with one frame dropped mid-way in 300, every time is within half a frame of the times' own
+    average (the packets' warning stays quiet), not of the nominal fps (the annotated copy keeps the times)."""
     times = np.asarray(times, dtype=np.float64)
     if len(times) < 2:
         return False

@@ -34,11 +34,12 @@ without AVX/AVX2/FMA and x264 without assembly in both cases.
 
 Why oneDNN stays on an AVX2-only CPU: its only other paths there (AVX, SSE4.1) are narrower and slow, and CI runs
 every notebook in this profile. On an AVX2-only 2-core EPYC, notebook 04 took 97 s pinned, 115 s in this profile,
-about 180 s with oneDNN at AVX and about 245 s at SSE4.1 (those two measured beside other work), and
-CI with SSE4.1 took 85 of its 90 minutes. Moving oneDNN adds little to what the check can find: ATen's generic
-kernels already change a ResNet-18's training loss from its first step (another rounding of every BatchNorm
-sum), so a printed figure that depends on the float bits shows here as well. oneDNN itself moves on an AVX-512
-CPU, which CI lands on too, and `tests/test_portability.py` probes it there.
+about 180 s with oneDNN at AVX and about 245 s at SSE4.1 (those two measured beside other work: 1.9 and 2.5 times
+the pinned run), and CI with SSE4.1 took 85 of its 90 minutes. What is lost: on such a CPU, an output computed by
+convolutions alone (a forward pass of fixed weights) is not checked against oneDNN's other paths. What is kept:
+ATen's generic kernels change a ResNet-18's training loss from its first step (another rounding of every
+BatchNorm sum), so a printed figure that depends on the float bits of training shows here as well. oneDNN
+itself moves on an AVX-512 CPU, which CI lands on too, and `tests/test_portability.py` probes it there.
 ``make test-portable`` re-runs the notebooks in it: a stored output that still matches there does not depend
 on the CPU that computed it. Outputs that cannot match (a metric after many float training steps) are not
 compared: the notebooks print what their asserts guarantee instead (PyTorch's reproducibility notes promise no equal
@@ -102,11 +103,11 @@ TEST_ENV = {
 
 
 def portable_env(flags):
-    """`TEST_ENV` with every numeric library on another code path than its pin, on a CPU with these ``flags``.
+    """`TEST_ENV` with the numeric libraries on other code paths than their pins, on a CPU with these ``flags``.
 
     Wider where the CPU has `AVX512_KERNELS` (what the other machines of the project's kind run, and fast), else
-    narrower: ATen's generic kernels and MKL's COMPATIBLE branch, oneDNN kept at AVX2 (its narrower paths cost
-    up to 2.3 times the training time; see the module's notes). OpenCV and x264 go narrower in both cases
+    narrower: ATen's generic kernels and MKL's COMPATIBLE branch, oneDNN kept at AVX2 (its narrower paths made
+    notebook 04 up to 2.5 times as long as pinned; see the module's notes). OpenCV and x264 go narrower in both cases
     (OpenCV's AVX-512 kernels gave the same bits as its AVX2 ones).
     """
     wide = AVX512_KERNELS <= set(flags)

@@ -140,9 +140,9 @@ def reads_generated_data(cfg):
 
 
 def stacked_frames(cfg):
-    """How many frames one snippet stacks into the model's input channels: ``clip_len`` for flow (x/y fields) and
-    RGBDiff (differences), 1 for RGB, whose ``clip_len`` frames are separate inputs. The first conv's shape
-    follows it, so a flow checkpoint fits only a config with its ``clip_len``."""
+    """How many inputs one snippet stacks into the model's channels: ``clip_len`` for flow (x/y field pairs) and
+    RGBDiff (differences of ``clip_len + 1`` frames), 1 for RGB, whose ``clip_len`` frames are separate inputs.
+    The first conv's shape follows it, so a flow checkpoint fits only a config with its ``clip_len``."""
     return cfg.get("clip_len", 1) if cfg.get("modality") in ("flow", "rgbdiff") else 1
 
 
