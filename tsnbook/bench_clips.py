@@ -15,7 +15,7 @@ BENCH_CLIP = dict(width=340, height=256, frames=300, fps=30)
 #: x264's quality for the clips: the README's figures came from CRF 21
 CRF = 21
 #: the names this module writes (clips, frame folders, their partial forms): the only ones it ever removes
-OUR_NAME = re.compile(r"clip_\d{3}(\.partial)?(\.mp4)?")
+OUR_NAME = re.compile(r"clip_\d{3,}(\.partial)?(\.mp4)?")
 
 
 def _bench_frames(rng, width, height, frames):

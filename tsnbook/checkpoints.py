@@ -287,8 +287,8 @@ def _key_difference(extra, absent):
 def _shapes(cfg):
     """What a TSN's tensor shapes follow, in words: a checkpoint fits a config only when they agree. ``clip_len``
     where it sizes the first conv (flow, RGBDiff), ``num_segments`` where the consensus learns one weight each."""
-    words, frames = f"{cfg.get('num_classes')} classes, {cfg.get('modality')}, {cfg.get('backbone')}", \
-        stacked_frames(cfg)
+    frames = stacked_frames(cfg)
+    words = f"{cfg.get('num_classes')} classes, {cfg.get('modality')}, {cfg.get('backbone')}"
     if frames > 1:
         words += f", clip_len {frames}"
     if option(cfg, "consensus") == "weighted":

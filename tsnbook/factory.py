@@ -72,11 +72,16 @@ def _stored_config(state, path):
 
 
 def checkpoint_config(path, trusted=False):
-    """``(cfg, classes)`` a checkpoint stores: the config it was trained with and its class names (each None when
-    the file has none: an MMAction2 file stores neither), so it can be tested and used without naming a config."""
-    state = read_checkpoint(path, trusted)
-    classes = state.get("classes") if isinstance(state, dict) and not is_mmaction2_checkpoint(state) else None
-    return _stored_config(state, path), None if classes is None else list(classes)
+    """``(cfg, classes, stored)`` of a checkpoint: the config it was trained with and its class names (each None
+    when the file has none: an MMAction2 file stores neither), so it can be tested and used without naming a
+    config; ``stored``: the config dict the file itself holds (None for an older file that names its config
+    only: ``cfg`` is then today's config of that name), which `check_architecture` compares. Its tensors are
+    mapped, not read: only its records are needed."""
+    state = read_checkpoint(path, trusted, mapped=True)
+    ours = isinstance(state, dict) and not is_mmaction2_checkpoint(state)
+    classes = state.get("classes") if ours else None
+    stored = state.get("cfg") if ours and isinstance(state.get("cfg"), dict) else None
+    return _stored_config(state, path), None if classes is None else list(classes), stored
 
 
 def load_model(path, cfg=None, trusted=False, strict=True, num_segments=None):

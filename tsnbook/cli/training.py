@@ -156,14 +156,13 @@ def _check_classes(args, cfg, classes):
 def _test_config(args):
     """``(cfg, classes)`` to test ``args.checkpoint`` with: the config it stores, unless one is named (a name or a
     config file, which then replaces it), ``--cfg-options`` on top; and the class names it stores (or None)."""
-    from ..checkpoints import check_architecture, read_checkpoint
+    from ..checkpoints import check_architecture
     from ..configs import apply_overrides, check_config, get_config
     from ..factory import checkpoint_config
     cfg = get_config(args.config, args.cfg_options) if args.config else None  # its errors before any file is read
-    stored, classes = checkpoint_config(args.checkpoint, args.trusted)
-    if cfg is not None:  # the config the file stores, not today's of its name (mapped: no weights read twice)
-        state = read_checkpoint(args.checkpoint, args.trusted, mapped=True)
-        check_architecture(state.get("cfg") if isinstance(state, dict) else None, cfg, args.checkpoint,
+    stored, classes, its_own = checkpoint_config(args.checkpoint, args.trusted)
+    if cfg is not None:  # against the config the file holds, not today's config of its name
+        check_architecture(its_own, cfg, args.checkpoint,
                            f"test it with its own config: python -m tsnbook test {args.checkpoint}")
         return cfg, classes
     if stored is None:
